@@ -1,0 +1,1 @@
+"""Every side effect of a convention: persisting milestones, notifying parties."""

@@ -1,0 +1,57 @@
+"""PostgreSQL through asyncpg: the connection pool and the migrations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import asyncpg
+import structlog
+
+from infra.settings import PROJECT_ROOT
+
+MIGRATIONS_DIR = PROJECT_ROOT / "migrations"
+# Any constant works: it only has to be the same for every Pacte process sharing a database.
+_MIGRATION_LOCK_KEY = 0x5041_4354_45
+
+log = structlog.get_logger(__name__)
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    # jsonb columns come back as Python values, and go in as JSON text with non-ASCII kept.
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=lambda value: json.dumps(value, ensure_ascii=False),
+        decoder=json.loads,
+        schema="pg_catalog",
+    )
+
+
+async def create_pool(database_url: str, *, max_size: int = 10) -> asyncpg.Pool:
+    """A pool whose connections speak jsonb as Python values."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=max_size, init=_init_connection
+    )
+    return pool
+
+
+async def apply_migrations(pool: asyncpg.Pool, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply the SQL files not yet applied, in name order, once, even with several workers."""
+    migrations = sorted(directory.glob("*.sql"))  # noqa: ASYNC240 - a handful of small files
+    applied_now: list[str] = []
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK_KEY)
+        await connection.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        done = {row["name"] for row in await connection.fetch("SELECT name FROM schema_migrations")}
+        for path in migrations:
+            if path.name in done:
+                continue
+            await connection.execute(path.read_text(encoding="utf-8"))
+            await connection.execute("INSERT INTO schema_migrations (name) VALUES ($1)", path.name)
+            applied_now.append(path.name)
+    if applied_now:
+        log.info("migrations applied", migrations=applied_now)
+    return applied_now

@@ -1,0 +1,1 @@
+"""Pydantic models: the single definition of every payload Pacte reads, stores or sends."""

@@ -1,0 +1,291 @@
+"""A convention file: the parties, signatories and stages an officer declares."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import EmailStr, Field, model_validator
+
+from schemas.values import (
+    DocumentRef,
+    Frozen,
+    Identifier,
+    Language,
+    Money,
+    NonEmptyText,
+    Place,
+)
+
+
+class ConventionKind(StrEnum):
+    """The four kinds of convention the office signs."""
+
+    FRAMEWORK = "framework"
+    SPECIFIC = "specific"
+    GOVERNANCE = "governance"
+    PARTNERSHIP = "partnership"
+
+
+class PartyKind(StrEnum):
+    """What sort of body a party is."""
+
+    TRAINING_OFFICE = "training_office"
+    MINISTRY = "ministry"
+    COMPANY = "company"
+    ASSOCIATION = "association"
+    AGENCY = "agency"
+    FOREIGN_ADMINISTRATION = "foreign_administration"
+    NETWORK = "network"
+    FUNDER = "funder"
+
+
+class Contact(Frozen):
+    """A person reached for a party's tasks."""
+
+    name: NonEmptyText
+    email: EmailStr | None = None
+    language: Language = Language.FRENCH
+    title: str | None = Field(default=None, description="Role in the party, e.g. 'Directeur'.")
+
+
+class Party(Frozen):
+    """A body bound by the convention or owing it work."""
+
+    id: Identifier
+    name: NonEmptyText
+    kind: PartyKind
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = Field(
+        default="MA", description="ISO 3166-1 alpha-2 country code."
+    )
+    contacts: list[Contact] = Field(default_factory=list)
+
+
+class Signatory(Frozen):
+    """A named person who signs for a party, in a stated capacity."""
+
+    id: Identifier
+    name: NonEmptyText
+    capacity: NonEmptyText = Field(description="e.g. 'Directeur Général', 'Ministre'.")
+    party: Identifier = Field(description="The id of the party this person signs for.")
+
+
+class DraftingStage(Frozen):
+    """The text is written and reviewed until every reviewing party approves one version."""
+
+    stage: Literal["drafting"] = "drafting"
+    document: DocumentRef = Field(description="The first version of the text.")
+    reviewers: list[Identifier] = Field(min_length=1, description="Parties that must approve.")
+    due_in_days: int = Field(default=30, ge=1, le=3650)
+
+
+class SignatureOrder(StrEnum):
+    """Signatories sign all at once, or one after the other in the listed order."""
+
+    PARALLEL = "parallel"
+    SEQUENTIAL = "sequential"
+
+
+class SignatureStage(Frozen):
+    """Every required signatory signs; the convention then enters into force."""
+
+    stage: Literal["signature"] = "signature"
+    signatories: list[Identifier] = Field(min_length=1, description="Signatory ids required.")
+    order: SignatureOrder = SignatureOrder.PARALLEL
+    place: Place | None = Field(default=None, description="Where the signing ceremony is held.")
+    due_in_days: int = Field(default=30, ge=1, le=3650)
+
+
+class AgendaItemKind(StrEnum):
+    """What a delegation does on a mission."""
+
+    MEETING = "meeting"
+    WORK_SESSION = "work_session"
+    FIELD_VISIT = "field_visit"
+
+
+class AgendaItem(Frozen):
+    """One item of a mission's agenda."""
+
+    id: Identifier
+    kind: AgendaItemKind
+    title: NonEmptyText
+    site: str | None = Field(default=None, description="The site visited, for a field visit.")
+
+
+class MissionStage(Frozen):
+    """A delegation travels, holds its agenda, then files a report."""
+
+    stage: Literal["mission"] = "mission"
+    host: Identifier = Field(description="The party hosting the mission.")
+    destination: Place
+    starts_on: date
+    ends_on: date
+    delegation: list[NonEmptyText] = Field(min_length=1)
+    agenda: list[AgendaItem] = Field(default_factory=list)
+    report_by: Identifier = Field(description="The party that owes the mission report.")
+    report_due_days_after: int = Field(default=15, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> Self:
+        if self.ends_on < self.starts_on:
+            raise ValueError("ends_on is before starts_on")
+        return self
+
+
+class DiagnosticStage(Frozen):
+    """Findings are filed, restituted to the parties, and outcomes agreed."""
+
+    stage: Literal["diagnostic"] = "diagnostic"
+    prepared_by: Identifier = Field(description="The party that files findings.")
+    agreed_by: list[Identifier] = Field(min_length=1, description="Parties that agree outcomes.")
+    due_in_days: int = Field(default=30, ge=1, le=3650)
+
+
+class FundingRequestStage(Frozen):
+    """Terms of reference go to a funder, who decides."""
+
+    stage: Literal["funding_request"] = "funding_request"
+    funder: Identifier
+    terms_of_reference: DocumentRef
+    requested: Money
+    due_in_days: int = Field(default=90, ge=1, le=3650)
+
+
+class Indicator(Frozen):
+    """A measured quantity of an implementation, with its target."""
+
+    id: Identifier
+    label: NonEmptyText
+    unit: NonEmptyText = Field(description="e.g. 'seats', 'trainees', '%', 'MAD'.")
+    target: float | None = Field(default=None, ge=0)
+
+
+class PlannedMilestone(Frozen):
+    """A dated step of an implementation plan: construction, equipment, first intake…"""
+
+    id: Identifier
+    label: NonEmptyText
+    planned_on: date | None = None
+
+
+class ImplementationStage(Frozen):
+    """The implementing party reports progress until every planned milestone is reached."""
+
+    stage: Literal["implementation"] = "implementation"
+    implementer: Identifier = Field(description="The party that reports progress.")
+    budget: Money | None = None
+    indicators: list[Indicator] = Field(default_factory=list)
+    milestones: list[PlannedMilestone] = Field(min_length=1)
+    report_every_days: int = Field(default=90, ge=1, le=3650)
+
+
+StageSpec = Annotated[
+    DraftingStage
+    | SignatureStage
+    | MissionStage
+    | DiagnosticStage
+    | FundingRequestStage
+    | ImplementationStage,
+    Field(discriminator="stage"),
+]
+
+
+class Officer(Frozen):
+    """The cooperation officer in charge; late tasks escalate to them."""
+
+    name: NonEmptyText
+    email: EmailStr | None = None
+    language: Language = Language.FRENCH
+
+
+class Convention(Frozen):
+    """A convention file, as an officer writes it."""
+
+    id: Identifier
+    title: NonEmptyText
+    kind: ConventionKind
+    parent: Identifier | None = Field(
+        default=None, description="The framework convention this one derives from."
+    )
+    sector: str | None = None
+    officer: Officer
+    parties: list[Party] = Field(min_length=2)
+    signatories: list[Signatory] = Field(default_factory=list)
+    stages: list[StageSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Self:
+        party_ids = [party.id for party in self.parties]
+        _no_duplicates("parties", party_ids)
+        _no_duplicates("signatories", [signatory.id for signatory in self.signatories])
+        _no_duplicates("stages", [spec.stage for spec in self.stages])
+        known_parties = set(party_ids)
+        known_signatories = {signatory.id for signatory in self.signatories}
+        problems: list[str] = []
+        for index, signatory in enumerate(self.signatories):
+            if signatory.party not in known_parties:
+                problems.append(f"signatories.{index}.party: unknown party {signatory.party!r}")
+        for index, spec in enumerate(self.stages):
+            where = f"stages.{index}"
+            for field_name, party_id in _party_references(spec):
+                if party_id not in known_parties:
+                    problems.append(f"{where}.{field_name}: unknown party {party_id!r}")
+            if isinstance(spec, SignatureStage):
+                for position, signatory_id in enumerate(spec.signatories):
+                    if signatory_id not in known_signatories:
+                        problems.append(
+                            f"{where}.signatories.{position}: unknown signatory {signatory_id!r}"
+                        )
+        offices = [party.id for party in self.parties if party.kind == PartyKind.TRAINING_OFFICE]
+        if len(offices) != 1:
+            problems.append(
+                f"parties: exactly one party of kind 'training_office' is required "
+                f"(the officer's own body), found {len(offices)}"
+            )
+        if self.parent == self.id:
+            problems.append("parent: a convention cannot be its own parent")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def office(self) -> Party:
+        """The training office: the officer acts for it and owes its tasks."""
+        return next(party for party in self.parties if party.kind == PartyKind.TRAINING_OFFICE)
+
+    def party(self, party_id: str) -> Party:
+        """The party with this id."""
+        return next(party for party in self.parties if party.id == party_id)
+
+    def signatory(self, signatory_id: str) -> Signatory:
+        """The signatory with this id."""
+        return next(s for s in self.signatories if s.id == signatory_id)
+
+
+def _no_duplicates(field_name: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for value in ids:
+        if value in seen:
+            raise ValueError(f"{field_name}: {value!r} appears twice")
+        seen.add(value)
+
+
+def _party_references(spec: StageSpec) -> list[tuple[str, str]]:
+    """Every (field path, party id) a stage names, so one check covers them all."""
+    match spec:
+        case DraftingStage():
+            return [(f"reviewers.{i}", p) for i, p in enumerate(spec.reviewers)]
+        case MissionStage():
+            return [("host", spec.host), ("report_by", spec.report_by)]
+        case DiagnosticStage():
+            return [("prepared_by", spec.prepared_by)] + [
+                (f"agreed_by.{i}", p) for i, p in enumerate(spec.agreed_by)
+            ]
+        case FundingRequestStage():
+            return [("funder", spec.funder)]
+        case ImplementationStage():
+            return [("implementer", spec.implementer)]
+        case SignatureStage():
+            return []

@@ -1,0 +1,35 @@
+"""Notifications owed to parties: what to tell whom, about which task."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from schemas.convention import Contact
+from schemas.tasks import Task
+from schemas.values import Frozen, Identifier, Language
+
+
+class NotificationEvent(StrEnum):
+    """Why a party is told something."""
+
+    TASK_ASSIGNED = "task.assigned"
+    TASK_REMINDER = "task.reminder"
+    TASK_ESCALATED = "task.escalated"
+    STAGE_CHANGED = "convention.stage_changed"
+
+
+class Notification(Frozen):
+    """One message owed to one party; its id is stable across retries and replays."""
+
+    id: str = Field(description="convention id / task or stage / event: the delivery key.")
+    convention_id: Identifier
+    event: NotificationEvent
+    party: Identifier
+    recipients: list[Contact] = Field(default_factory=list)
+    language: Language
+    subject: str
+    task: Task | None = None
+    created_at: datetime

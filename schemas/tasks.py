@@ -1,0 +1,201 @@
+"""Tasks owed by parties, and the answers they give."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from schemas.values import DocumentRef, Frozen, Identifier, Money, NonEmptyText, Place
+
+
+class TaskKind(StrEnum):
+    """Every kind of work a stage asks of a party."""
+
+    REVIEW_DRAFT = "review_draft"
+    REVISE_DRAFT = "revise_draft"
+    SIGN = "sign"
+    HOST_MISSION = "host_mission"
+    FILE_MISSION_REPORT = "file_mission_report"
+    FILE_FINDINGS = "file_findings"
+    AGREE_OUTCOMES = "agree_outcomes"
+    DECIDE_FUNDING = "decide_funding"
+    PROVIDE_INFORMATION = "provide_information"
+    REPORT_PROGRESS = "report_progress"
+
+
+class TaskStatus(StrEnum):
+    """A task is open until its party answers it, or its stage closes it."""
+
+    OPEN = "open"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class Task(Frozen):
+    """Work owed by one party, by a due date."""
+
+    id: str = Field(description="Unique within the convention, e.g. 'signature.sign.psa-dg'.")
+    convention_id: Identifier
+    stage: str
+    kind: TaskKind
+    assignee: Identifier = Field(description="The party that owes the task.")
+    signatory: Identifier | None = Field(default=None, description="For a signature: who signs.")
+    title: NonEmptyText
+    assigned_at: datetime
+    due_at: datetime
+    status: TaskStatus = TaskStatus.OPEN
+    answered_at: datetime | None = None
+    answered_by: str | None = None
+
+
+class ReviewAnswer(Frozen):
+    """A reviewing party approves a version of the text, or asks for changes."""
+
+    kind: Literal["review_draft"] = "review_draft"
+    decision: Literal["approve", "request_changes"]
+    version: int = Field(ge=1, description="The version reviewed; must be the current one.")
+    comments: str | None = None
+
+    @model_validator(mode="after")
+    def _changes_are_explained(self) -> Self:
+        if self.decision == "request_changes" and not (self.comments or "").strip():
+            raise ValueError("comments: required when asking for changes")
+        return self
+
+
+class RevisionAnswer(Frozen):
+    """The office submits a new version of the text."""
+
+    kind: Literal["revise_draft"] = "revise_draft"
+    document: DocumentRef
+    comments: str | None = None
+
+
+class SignAnswer(Frozen):
+    """A signatory signs, or refuses with a reason."""
+
+    kind: Literal["sign"] = "sign"
+    decision: Literal["sign", "refuse"]
+    place: Place | None = Field(default=None, description="Where the signature was given.")
+    reason: str | None = None
+
+    @model_validator(mode="after")
+    def _refusal_is_explained(self) -> Self:
+        if self.decision == "refuse" and not (self.reason or "").strip():
+            raise ValueError("reason: required when refusing to sign")
+        return self
+
+
+class HostMissionAnswer(Frozen):
+    """The host confirms which agenda items were held and which were cancelled."""
+
+    kind: Literal["host_mission"] = "host_mission"
+    held: list[Identifier] = Field(default_factory=list, description="Agenda item ids held.")
+    cancelled: list[Identifier] = Field(default_factory=list)
+    comments: str | None = None
+
+
+class MissionReportAnswer(Frozen):
+    """The mission report is filed."""
+
+    kind: Literal["file_mission_report"] = "file_mission_report"
+    report: DocumentRef
+    summary: NonEmptyText
+
+
+class FindingsAnswer(Frozen):
+    """A diagnostic's findings and recommendations."""
+
+    kind: Literal["file_findings"] = "file_findings"
+    findings: list[NonEmptyText] = Field(min_length=1)
+    recommendations: list[NonEmptyText] = Field(default_factory=list)
+
+
+class OutcomesAnswer(Frozen):
+    """A party agrees the diagnostic's outcomes, or disagrees with a reason."""
+
+    kind: Literal["agree_outcomes"] = "agree_outcomes"
+    decision: Literal["agree", "disagree"]
+    outcomes: list[NonEmptyText] = Field(default_factory=list)
+    comments: str | None = None
+
+    @model_validator(mode="after")
+    def _agreement_names_outcomes(self) -> Self:
+        if self.decision == "agree" and not self.outcomes:
+            raise ValueError("outcomes: at least one outcome is required to agree")
+        if self.decision == "disagree" and not (self.comments or "").strip():
+            raise ValueError("comments: required when disagreeing")
+        return self
+
+
+class FundingDecisionAnswer(Frozen):
+    """A funder approves (with the granted amount), rejects, or asks for more information."""
+
+    kind: Literal["decide_funding"] = "decide_funding"
+    decision: Literal["approve", "reject", "more_information"]
+    granted: Money | None = None
+    comments: str | None = None
+
+    @model_validator(mode="after")
+    def _approval_grants_an_amount(self) -> Self:
+        if self.decision == "approve" and self.granted is None:
+            raise ValueError("granted: required when approving")
+        if self.decision != "approve" and self.granted is not None:
+            raise ValueError("granted: only an approval grants an amount")
+        if self.decision != "approve" and not (self.comments or "").strip():
+            raise ValueError(f"comments: required for decision {self.decision!r}")
+        return self
+
+
+class InformationAnswer(Frozen):
+    """The office answers a funder's request for more information."""
+
+    kind: Literal["provide_information"] = "provide_information"
+    document: DocumentRef | None = None
+    comments: NonEmptyText
+
+
+class ProgressReportAnswer(Frozen):
+    """The implementer reports milestones reached and indicator values."""
+
+    kind: Literal["report_progress"] = "report_progress"
+    reached: list[Identifier] = Field(default_factory=list, description="Planned milestone ids.")
+    actuals: dict[Identifier, float] = Field(
+        default_factory=dict, description="Indicator id to its current value."
+    )
+    spent: Money | None = None
+    comments: str | None = None
+
+
+Answer = Annotated[
+    ReviewAnswer
+    | RevisionAnswer
+    | SignAnswer
+    | HostMissionAnswer
+    | MissionReportAnswer
+    | FindingsAnswer
+    | OutcomesAnswer
+    | FundingDecisionAnswer
+    | InformationAnswer
+    | ProgressReportAnswer,
+    Field(discriminator="kind"),
+]
+
+
+class AnswerTask(Frozen):
+    """A party's answer to one of its tasks, sent as a workflow update."""
+
+    task_id: NonEmptyText
+    acting_party: Identifier = Field(description="The party answering; must owe the task.")
+    actor: str | None = Field(default=None, description="The person acting for the party.")
+    answer: Answer
+
+
+class AnswerReceipt(Frozen):
+    """What the workflow returns once an answer is accepted."""
+
+    task_id: str
+    accepted_at: datetime

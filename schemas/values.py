@@ -1,0 +1,74 @@
+"""Small value types shared by conventions, tasks and milestones."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Identifier = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$"),
+    Field(
+        description=(
+            "A stable identifier: letters, digits, '.', '_' or '-', starting with a letter "
+            "or digit, at most 80 characters. It appears in workflow ids and task ids."
+        )
+    ),
+]
+IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+
+NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Frozen(BaseModel):
+    """Base of every payload: unknown fields are errors, values never change after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Language(StrEnum):
+    """A language a partner reads."""
+
+    FRENCH = "fr"
+    ARABIC = "ar"
+    ENGLISH = "en"
+
+
+class Currency(StrEnum):
+    """Currencies seen in the conventions: dirham, CFA franc, dollar, euro, IsDB units."""
+
+    MAD = "MAD"
+    XOF = "XOF"
+    USD = "USD"
+    EUR = "EUR"
+    ISDB_UNIT = "IsDB-ID"
+
+
+class Money(Frozen):
+    """An amount always carries its currency."""
+
+    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=2, description="Non-negative.")
+    currency: Currency
+
+
+class DocumentRef(Frozen):
+    """A reference to a document kept elsewhere: the text itself never travels in a workflow."""
+
+    uri: NonEmptyText = Field(description="Where the document lives (URL, path or archive id).")
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None, description="SHA-256 of the document, lowercase hex."
+    )
+
+
+class Place(Frozen):
+    """A city in a country."""
+
+    city: NonEmptyText
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
+        description="ISO 3166-1 alpha-2 country code, e.g. MA, ML."
+    )
+    site: str | None = Field(default=None, description="A named site: a centre, a ministry.")

@@ -1,0 +1,1 @@
+"""The convention lifecycle: deterministic orchestration only, one module per stage."""

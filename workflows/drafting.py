@@ -1,0 +1,80 @@
+"""Drafting: reviewing parties approve one version of the text; changes bring a new version."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+
+from workflows.task_board import AnswerCheck, TaskBoard
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.convention import DraftingStage
+    from schemas.milestones import MilestoneKind
+    from schemas.tasks import Answer, ReviewAnswer, RevisionAnswer, Task, TaskKind
+
+
+async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
+    """Review round after round until every reviewer approves the same version."""
+    office = board.convention.office.id
+    version, document = 1, spec.document
+    await board.record(
+        MilestoneKind.DRAFT_VERSION,
+        "Version 1 of the text submitted for review",
+        party=office,
+        details={"version": version, "document": document.model_dump(mode="json")},
+    )
+    while True:
+        reviews = [
+            await board.assign(
+                f"drafting.review.v{version}.{party_id}",
+                TaskKind.REVIEW_DRAFT,
+                party_id,
+                f"Review version {version} of the text",
+                due_in=timedelta(days=spec.due_in_days),
+                check=_reviews_version(version),
+            )
+            for party_id in spec.reviewers
+        ]
+        changes_asked_by: str | None = None
+        comments = ""
+        async for _, request in board.answers_to(reviews):
+            assert isinstance(request.answer, ReviewAnswer)
+            if request.answer.decision == "request_changes":
+                changes_asked_by, comments = request.acting_party, request.answer.comments or ""
+                for review in reviews:
+                    board.cancel(review.id)
+        if changes_asked_by is None:
+            await board.record(
+                MilestoneKind.DRAFT_APPROVED,
+                f"Version {version} approved by {', '.join(spec.reviewers)}",
+                party=office,
+                details={"version": version, "approved_by": list(spec.reviewers)},
+            )
+            return
+        revision = await board.assign(
+            f"drafting.revise.v{version + 1}",
+            TaskKind.REVISE_DRAFT,
+            office,
+            f"Revise the text as {changes_asked_by} asked: {comments}",
+            due_in=timedelta(days=spec.due_in_days),
+        )
+        answer = (await board.answer_to(revision)).answer
+        assert isinstance(answer, RevisionAnswer)
+        version, document = version + 1, answer.document
+        await board.record(
+            MilestoneKind.DRAFT_VERSION,
+            f"Version {version} of the text submitted for review",
+            party=office,
+            details={"version": version, "document": document.model_dump(mode="json")},
+        )
+
+
+def _reviews_version(version: int) -> AnswerCheck:
+    def check(task: Task, answer: Answer) -> None:
+        if isinstance(answer, ReviewAnswer) and answer.version != version:
+            raise ValueError(
+                f"answer.version: {answer.version} is not the version under review ({version})"
+            )
+
+    return check

@@ -1,0 +1,73 @@
+"""Mission: the host confirms the agenda held, then the mission report is filed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from temporalio import workflow
+
+from workflows.task_board import TaskBoard
+
+with workflow.unsafe.imports_passed_through():
+    from schemas.convention import MissionStage
+    from schemas.milestones import MilestoneKind
+    from schemas.tasks import Answer, HostMissionAnswer, MissionReportAnswer, TaskKind
+
+
+async def run_mission(board: TaskBoard, spec: MissionStage) -> None:
+    """Hold the mission, then wait for its report."""
+    last_day = datetime.combine(spec.ends_on, time(23, 59), tzinfo=UTC)
+    where = f"{spec.destination.city} ({spec.destination.country})"
+    host_task = await board.assign(
+        "mission.host",
+        TaskKind.HOST_MISSION,
+        spec.host,
+        f"Host the mission in {where}, {spec.starts_on} to {spec.ends_on}",
+        due_at=last_day,
+        check=lambda task, answer: _agenda_items_known(spec, answer),
+    )
+    hosted = (await board.answer_to(host_task)).answer
+    assert isinstance(hosted, HostMissionAnswer)
+    titles = {item.id: item.title for item in spec.agenda}
+    await board.record(
+        MilestoneKind.MISSION_HELD,
+        f"Mission held in {where}: {len(hosted.held)} agenda items held, "
+        f"{len(hosted.cancelled)} cancelled",
+        task=host_task,
+        details={
+            "destination": spec.destination.model_dump(mode="json"),
+            "starts_on": spec.starts_on.isoformat(),
+            "ends_on": spec.ends_on.isoformat(),
+            "delegation": list(spec.delegation),
+            "held": [{"id": item, "title": titles[item]} for item in hosted.held],
+            "cancelled": [{"id": item, "title": titles[item]} for item in hosted.cancelled],
+        },
+    )
+    report_task = await board.assign(
+        "mission.report",
+        TaskKind.FILE_MISSION_REPORT,
+        spec.report_by,
+        f"File the report of the mission in {where}",
+        due_at=last_day + timedelta(days=spec.report_due_days_after),
+    )
+    report = (await board.answer_to(report_task)).answer
+    assert isinstance(report, MissionReportAnswer)
+    await board.record(
+        MilestoneKind.MISSION_REPORT_FILED,
+        f"Mission report filed: {report.summary}",
+        task=report_task,
+        details={"report": report.report.model_dump(mode="json"), "summary": report.summary},
+    )
+
+
+def _agenda_items_known(spec: MissionStage, answer: Answer) -> None:
+    if not isinstance(answer, HostMissionAnswer):
+        return
+    known = {item.id for item in spec.agenda}
+    for field_name, items in (("held", answer.held), ("cancelled", answer.cancelled)):
+        for position, item in enumerate(items):
+            if item not in known:
+                raise ValueError(f"answer.{field_name}.{position}: unknown agenda item {item!r}")
+    both = set(answer.held) & set(answer.cancelled)
+    if both:
+        raise ValueError(f"answer.cancelled: {sorted(both)} cannot be both held and cancelled")
