@@ -1,0 +1,26 @@
+# The Pacte worker image (also carries starter.py). Built by docker-compose.yml.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+COPY pyproject.toml ./
+COPY schemas/ schemas/
+COPY workflows/ workflows/
+COPY activities/ activities/
+COPY infra/ infra/
+COPY migrations/ migrations/
+COPY worker.py starter.py ./
+
+RUN pip install --no-cache-dir .
+
+# Run unprivileged. `python worker.py` runs from /app, so infra/ resolves migrations/ next to it.
+RUN useradd --create-home --uid 10001 pacte \
+    && mkdir -p /app/.pacte \
+    && chown pacte:pacte /app/.pacte
+USER pacte
+
+CMD ["python", "worker.py"]

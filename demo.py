@@ -1,0 +1,137 @@
+"""The main job: the five seed scenarios, end to end, on the embedded stack.
+
+Starts what is not configured (Temporal dev server with its Web UI, PostgreSQL, a worker),
+starts every convention under examples/, plays the partners' scripted answers through the
+same update the CLI sends, prints each convention's timeline, then stops what it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from temporalio.client import Client
+
+from infra.convention_client import (
+    ConventionAlreadyStarted,
+    answer_open_task,
+    convention_status,
+    start_convention,
+)
+from infra.embedded import RunningStack, embedded_stack, wait_for_temporal
+from infra.render import render_timeline
+from infra.settings import PROJECT_ROOT, Settings, load_settings
+from infra.temporal_client import connect
+from schemas.convention_file import load_answer_script, load_convention
+from schemas.milestones import MilestoneKind
+from schemas.status import ConventionState, ConventionStatus
+from workflows.convention import ConventionWorkflow, workflow_id_for
+
+EXAMPLES_DIR = PROJECT_ROOT / "examples"
+TASK_WAIT_SECONDS = 60.0
+
+
+def scenario_files(directory: Path) -> list[tuple[Path, Path]]:
+    """Each convention file with its answers file."""
+    pairs = []
+    for convention_file in sorted(directory.glob("*.yaml")):
+        if convention_file.name.endswith(".answers.yaml"):
+            continue
+        pairs.append((convention_file, convention_file.with_suffix(".answers.yaml")))
+    return pairs
+
+
+async def play_scenario(
+    client: Client, task_queue: str, convention_file: Path, answers_file: Path
+) -> ConventionStatus:
+    """Start one convention (or resume it) and give every scripted answer not yet given."""
+    convention = load_convention(convention_file)
+    script = load_answer_script(answers_file)
+    try:
+        await start_convention(client, convention, task_queue)
+    except ConventionAlreadyStarted:
+        print(f"{convention.id}: started by an earlier run, resuming it", flush=True)
+    already = {
+        m.task_id
+        for m in (await convention_status(client, convention.id)).milestones
+        if m.kind is MilestoneKind.TASK_ANSWERED
+    }
+    for step in script.answers:
+        if step.task in already:
+            continue
+        await answer_open_task(
+            client,
+            convention.id,
+            step.task,
+            step.acting_party,
+            step.answer,
+            actor=step.actor,
+            wait_seconds=TASK_WAIT_SECONDS,
+        )
+    handle = client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention.id))
+    await handle.result()
+    return await convention_status(client, convention.id)
+
+
+async def run_scenarios(client: Client, task_queue: str, directory: Path) -> list[ConventionStatus]:
+    """Every scenario at once, as partners would answer in real life."""
+    return list(
+        await asyncio.gather(
+            *(
+                play_scenario(client, task_queue, convention_file, answers_file)
+                for convention_file, answers_file in scenario_files(directory)
+            )
+        )
+    )
+
+
+async def _main(settings: Settings, stack: RunningStack, keep_stack: bool) -> int:
+    running = Settings(
+        temporal_address=stack.temporal_address,
+        temporal_namespace=settings.temporal_namespace,
+        task_queue=settings.task_queue,
+        database_url=stack.database_url,
+        state_dir=settings.state_dir,
+    )
+    await wait_for_temporal(running)
+    client = await connect(running)
+    statuses = await run_scenarios(client, settings.task_queue, EXAMPLES_DIR)
+    for status in statuses:
+        print(f"\n== {status.convention_id}: {status.title}")
+        print(f"   {status.state.value}, {len(status.milestones)} milestones")
+        for line in render_timeline(status.milestones):
+            print(f"   {line}")
+    completed = sum(status.state is ConventionState.COMPLETED for status in statuses)
+    print(f"\n{completed} of {len(statuses)} conventions completed.")
+    if stack.temporal_ui:
+        print(f"Temporal Web UI: {stack.temporal_ui}/namespaces/{settings.temporal_namespace}")
+    if keep_stack:
+        print(
+            "The stack stays up (Ctrl-C stops it). In another shell:\n"
+            f"  export TEMPORAL_ADDRESS={stack.temporal_address}"
+            f" DATABASE_URL='{stack.database_url}'"
+        )
+        await asyncio.Event().wait()
+    return 0 if completed == len(statuses) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: `python demo.py [--keep-stack]`."""
+    parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--keep-stack", action="store_true", help="leave the stack running")
+    args = parser.parse_args(argv)
+    settings = load_settings()
+    with embedded_stack(settings) as stack:
+        try:
+            return asyncio.run(_main(settings, stack, args.keep_stack))
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)

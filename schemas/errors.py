@@ -1,0 +1,66 @@
+"""Input errors that name the field and the reason, one per problem."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+# Discriminator values that pydantic inserts in error locations; a reader does not need them.
+_UNION_TAGS = {
+    "drafting",
+    "signature",
+    "mission",
+    "diagnostic",
+    "funding_request",
+    "implementation",
+    "review_draft",
+    "revise_draft",
+    "sign",
+    "host_mission",
+    "file_mission_report",
+    "file_findings",
+    "agree_outcomes",
+    "decide_funding",
+    "provide_information",
+    "report_progress",
+}
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem: where (a dotted field path, '' for the whole input) and why."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+class InputError(Exception):
+    """Input refused before anything started or was written; lists every problem."""
+
+    def __init__(self, source: str, errors: list[FieldError]) -> None:
+        self.source = source
+        self.errors = errors
+        super().__init__(f"{source}: " + "; ".join(str(error) for error in errors))
+
+
+def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError]:
+    """Flatten pydantic's errors into field paths, splitting our own 'path: reason' messages."""
+    found: list[FieldError] = []
+    for detail in error.errors():
+        parts = [str(part) for part in detail["loc"] if str(part) not in _UNION_TAGS]
+        base = ".".join(([prefix] if prefix else []) + parts)
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] != "value_error":
+            found.append(FieldError(base, message))
+            continue
+        for piece in message.split("; "):
+            field, separator, reason = piece.partition(": ")
+            if separator and " " not in field:
+                found.append(FieldError(".".join(p for p in (base, field) if p), reason))
+            else:
+                found.append(FieldError(base, piece))
+    return found

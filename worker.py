@@ -1,0 +1,78 @@
+"""Run a Pacte worker: every convention workflow and activity, on one task queue."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.milestones import MilestoneStore
+from activities.notify import Notifier
+from infra.database import apply_migrations, create_pool
+from infra.embedded import embedded_postgres_url
+from infra.log_config import configure_logging
+from infra.settings import Settings, load_settings
+from infra.temporal_client import TemporalUnavailable, connect
+from workflows.convention import ConventionWorkflow
+
+log = structlog.get_logger("pacte.worker")
+
+
+def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> Worker:
+    """The worker of every Pacte workflow and activity; tests build theirs with this too."""
+    milestones = MilestoneStore(pool)
+    notifier = Notifier(pool)
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[ConventionWorkflow],
+        activities=[milestones.persist_milestone, notifier.notify_party],
+    )
+
+
+async def run_worker(settings: Settings) -> None:
+    """Connect, migrate, and serve until SIGINT or SIGTERM."""
+    database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
+    pool = await create_pool(database_url)
+    try:
+        await apply_migrations(pool)
+        client = await connect(settings)
+        worker = build_worker(client, pool, settings.task_queue)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        log.info(
+            "worker started",
+            task_queue=settings.task_queue,
+            namespace=settings.temporal_namespace,
+            pid=os.getpid(),
+        )
+        async with worker:
+            await stop.wait()
+        log.info("worker stopped")
+    finally:
+        await pool.close()
+
+
+def main() -> int:
+    """Entry point: `python worker.py`."""
+    configure_logging()
+    try:
+        asyncio.run(run_worker(load_settings()))
+    except TemporalUnavailable as error:
+        log.error("cannot start", reason=str(error))
+        return 3
+    except (OSError, asyncpg.PostgresError) as error:
+        log.error("cannot reach PostgreSQL", reason=str(error))
+        return 3
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
