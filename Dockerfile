@@ -13,7 +13,7 @@ COPY workflows/ workflows/
 COPY activities/ activities/
 COPY infra/ infra/
 COPY migrations/ migrations/
-COPY worker.py starter.py ./
+COPY worker.py starter.py demo.py ./
 
 RUN pip install --no-cache-dir .
 

@@ -25,7 +25,8 @@ from infra.embedded import RunningStack, embedded_stack, wait_for_temporal
 from infra.render import render_timeline
 from infra.settings import PROJECT_ROOT, Settings, load_settings
 from infra.temporal_client import connect
-from schemas.convention_file import load_answer_script, load_convention
+from schemas.convention import Convention
+from schemas.convention_file import AnswerScript, load_answer_script, load_convention
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
 from workflows.convention import ConventionWorkflow, workflow_id_for
@@ -45,11 +46,9 @@ def scenario_files(directory: Path) -> list[tuple[Path, Path]]:
 
 
 async def play_scenario(
-    client: Client, task_queue: str, convention_file: Path, answers_file: Path
+    client: Client, task_queue: str, convention: Convention, script: AnswerScript
 ) -> ConventionStatus:
     """Start one convention (or resume it) and give every scripted answer not yet given."""
-    convention = load_convention(convention_file)
-    script = load_answer_script(answers_file)
     try:
         await start_convention(client, convention, task_queue)
     except ConventionAlreadyStarted:
@@ -81,14 +80,19 @@ async def run_scenarios(client: Client, task_queue: str, directory: Path) -> lis
     return list(
         await asyncio.gather(
             *(
-                play_scenario(client, task_queue, convention_file, answers_file)
+                play_scenario(
+                    client,
+                    task_queue,
+                    load_convention(convention_file),
+                    load_answer_script(answers_file),
+                )
                 for convention_file, answers_file in scenario_files(directory)
             )
         )
     )
 
 
-async def _main(settings: Settings, stack: RunningStack, keep_stack: bool) -> int:
+async def _main(settings: Settings, stack: RunningStack, keep_stack: bool, scenarios: bool) -> int:
     running = Settings(
         temporal_address=stack.temporal_address,
         temporal_namespace=settings.temporal_namespace,
@@ -98,14 +102,15 @@ async def _main(settings: Settings, stack: RunningStack, keep_stack: bool) -> in
     )
     await wait_for_temporal(running)
     client = await connect(running)
-    statuses = await run_scenarios(client, settings.task_queue, EXAMPLES_DIR)
+    statuses = await run_scenarios(client, settings.task_queue, EXAMPLES_DIR) if scenarios else []
     for status in statuses:
         print(f"\n== {status.convention_id}: {status.title}")
         print(f"   {status.state.value}, {len(status.milestones)} milestones")
         for line in render_timeline(status.milestones):
             print(f"   {line}")
     completed = sum(status.state is ConventionState.COMPLETED for status in statuses)
-    print(f"\n{completed} of {len(statuses)} conventions completed.")
+    if statuses:
+        print(f"\n{completed} of {len(statuses)} conventions completed.")
     if stack.temporal_ui:
         print(f"Temporal Web UI: {stack.temporal_ui}/namespaces/{settings.temporal_namespace}")
     if keep_stack:
@@ -122,11 +127,21 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: `python demo.py [--keep-stack]`."""
     parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--keep-stack", action="store_true", help="leave the stack running")
+    parser.add_argument(
+        "--stack-only", action="store_true", help="run no scenario, keep the stack up"
+    )
     args = parser.parse_args(argv)
     settings = load_settings()
     with embedded_stack(settings) as stack:
         try:
-            return asyncio.run(_main(settings, stack, args.keep_stack))
+            return asyncio.run(
+                _main(
+                    settings,
+                    stack,
+                    keep_stack=args.keep_stack or args.stack_only,
+                    scenarios=not args.stack_only,
+                )
+            )
         except KeyboardInterrupt:
             return 0
 

@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Set up and run Pacte with nothing but Python 3.11+.
+
+    python3 dev.py demo [--keep-stack]   the main job: the five seed scenarios, end to end
+    python3 dev.py test [pytest args]    the whole test suite
+    python3 dev.py lint                  ruff and mypy
+    python3 dev.py up                    the embedded stack and a worker, until Ctrl-C
+
+Each command first makes sure .venv exists and holds this project's dependencies
+(re-installing when pyproject.toml changes), then runs inside it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PYTHON = VENV / "bin" / "python"
+STAMP = VENV / ".pacte-installed"
+
+
+def ensure_environment() -> None:
+    """Create .venv and install the project with its dev extras, once per pyproject change."""
+    if sys.version_info < (3, 11):  # noqa: UP036 - dev.py runs on the system Python
+        sys.exit("Pacte needs Python 3.11 or newer")
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if PYTHON.exists() and STAMP.exists() and STAMP.read_text() == wanted:
+        return
+    if not PYTHON.exists():
+        print("creating .venv …", flush=True)
+        venv.create(VENV, with_pip=True)
+    print("installing dependencies into .venv …", flush=True)
+    pip = [str(PYTHON), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*pip, "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "--editable", f"{ROOT}[dev]"], check=True, cwd=ROOT)
+    STAMP.write_text(wanted)
+
+
+def run(*command: str) -> int:
+    """Run a command with the venv's interpreter from the project root."""
+    return subprocess.run([str(PYTHON), *command], cwd=ROOT).returncode
+
+
+def main(argv: list[str]) -> int:
+    """Dispatch one command."""
+    if not argv or argv[0] not in {"demo", "test", "lint", "up"}:
+        print(__doc__, file=sys.stderr)
+        return 2
+    ensure_environment()
+    command, rest = argv[0], argv[1:]
+    if command == "demo":
+        return run("demo.py", *rest)
+    if command == "up":
+        return run("demo.py", "--stack-only", *rest)
+    if command == "lint":
+        for step in (
+            ("-m", "ruff", "check", "."),
+            ("-m", "ruff", "format", "--check", "."),
+            ("-m", "mypy", "."),
+        ):
+            code = run(*step)
+            if code:
+                return code
+        return 0
+    return run("-m", "pytest", *rest)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    raise SystemExit(main(sys.argv[1:]))
