@@ -1,0 +1,77 @@
+"""Milestones and notifications are written once, however often an activity runs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+from temporalio.testing import ActivityEnvironment
+
+from activities.milestones import MilestoneStore
+from activities.notify import Notifier
+from infra.database import apply_migrations
+from schemas.convention import Contact
+from schemas.milestones import Milestone, MilestoneKind
+from schemas.notifications import Notification, NotificationEvent
+from schemas.values import Language
+
+
+async def test_migrations_apply_once_and_a_second_run_changes_nothing(
+    db_pool: asyncpg.Pool,
+) -> None:
+    assert await apply_migrations(db_pool) == []
+    names = await db_pool.fetch("SELECT name FROM schema_migrations ORDER BY name")
+    assert [row["name"] for row in names] == ["001_milestones_and_notifications.sql"]
+
+
+async def test_a_retried_milestone_is_stored_exactly_once(db_pool: asyncpg.Pool) -> None:
+    convention_id = f"retry-{uuid.uuid4().hex[:8]}"
+    milestone = Milestone(
+        convention_id=convention_id,
+        seq=1,
+        kind=MilestoneKind.SIGNED,
+        stage="signature",
+        party="ofppt",
+        actor="Loubna Tricha",
+        occurred_at=datetime(2021, 2, 8, 10, 0, tzinfo=UTC),
+        summary="Signé à Kénitra – تم التوقيع",
+        details={"place": {"city": "Kénitra", "country": "MA"}},
+    )
+    store = MilestoneStore(db_pool)
+    activity_env = ActivityEnvironment()
+
+    first = await activity_env.run(store.persist_milestone, milestone)
+    second = await activity_env.run(store.persist_milestone, milestone)
+
+    assert (first, second) == (True, False)
+    rows = await db_pool.fetch("SELECT * FROM milestones WHERE convention_id = $1", convention_id)
+    assert len(rows) == 1
+    assert rows[0]["summary"] == milestone.summary
+    assert rows[0]["details"] == milestone.details
+
+
+async def test_a_retried_notification_is_recorded_exactly_once(db_pool: asyncpg.Pool) -> None:
+    convention_id = f"retry-{uuid.uuid4().hex[:8]}"
+    notification = Notification(
+        id=f"{convention_id}/signature.sign.dg/task.assigned",
+        convention_id=convention_id,
+        event=NotificationEvent.TASK_ASSIGNED,
+        party="dmk",
+        recipients=[Contact(name="Réseau DMK", language=Language.ARABIC)],
+        language=Language.ARABIC,
+        subject="يرجى التوقيع",
+        created_at=datetime(2021, 2, 1, tzinfo=UTC),
+    )
+    notifier = Notifier(db_pool)
+    activity_env = ActivityEnvironment()
+
+    assert await activity_env.run(notifier.notify_party, notification) is True
+    assert await activity_env.run(notifier.notify_party, notification) is False
+
+    rows = await db_pool.fetch(
+        "SELECT subject, recipients FROM notifications WHERE convention_id = $1", convention_id
+    )
+    assert [(r["subject"], r["recipients"][0]["name"]) for r in rows] == [
+        ("يرجى التوقيع", "Réseau DMK")
+    ]
