@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import structlog
+from temporalio import activity, workflow
 
 
 def configure_logging(level: int = logging.INFO, *, json: bool | None = None) -> None:
@@ -41,6 +42,9 @@ def configure_logging(level: int = logging.INFO, *, json: bool | None = None) ->
             renderer,
         ],
     )
+    # Temporal's loggers put workflow and activity context in `extra`; keep the message clean.
+    activity.logger.activity_info_on_message = False
+    workflow.logger.workflow_info_on_message = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()

@@ -57,6 +57,9 @@ class ConventionWorkflow:
         try:
             for spec in convention.stages:
                 board.current_stage = spec.stage
+                workflow.logger.info(
+                    "stage entered", extra={"convention_id": convention.id, "stage": spec.stage}
+                )
                 await board.record(MilestoneKind.STAGE_ENTERED, f"Stage {spec.stage} entered")
                 await _run_stage(board, spec)
                 await board.record(MilestoneKind.STAGE_COMPLETED, f"Stage {spec.stage} completed")
