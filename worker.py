@@ -11,27 +11,53 @@ import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.delivery_log import DeliveryLog
+from activities.inbox import TaskInbox
+from activities.mail import Mailer
 from activities.milestones import MilestoneStore
 from activities.notify import Notifier
+from activities.webhook import WebhookSender
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
-from infra.settings import Settings, load_settings
+from infra.settings import DeliverySettings, Settings, load_delivery_settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from workflows.convention import ConventionWorkflow
 
 log = structlog.get_logger("pacte.worker")
 
 
-def build_worker(client: Client, pool: asyncpg.Pool, task_queue: str) -> Worker:
-    """The worker of every Pacte workflow and activity; tests build theirs with this too."""
+def build_worker(
+    client: Client,
+    pool: asyncpg.Pool,
+    task_queue: str,
+    *,
+    delivery: DeliverySettings | None = None,
+) -> Worker:
+    """The worker of every Pacte workflow and activity; tests build theirs with this too.
+
+    `delivery` defaults to the environment's (PACTE_SMTP_*, PACTE_DELIVERY_*, secrets).
+    """
+    delivery = delivery or load_delivery_settings()
     milestones = MilestoneStore(pool)
-    notifier = Notifier(pool)
+    notifier = Notifier(pool, delivery)
+    webhooks = WebhookSender(pool, delivery)
+    mailer = Mailer(pool, delivery)
+    log = DeliveryLog(pool)
+    inbox = TaskInbox(pool)
     return Worker(
         client,
         task_queue=task_queue,
         workflows=[ConventionWorkflow],
-        activities=[milestones.persist_milestone, notifier.notify_party],
+        activities=[
+            milestones.persist_milestone,
+            notifier.notify_party,
+            notifier.plan_delivery,
+            webhooks.deliver_webhook,
+            mailer.deliver_email,
+            log.give_up_delivery,
+            inbox.sync_tasks,
+        ],
     )
 
 
@@ -42,7 +68,7 @@ async def run_worker(settings: Settings) -> None:
     try:
         await apply_migrations(pool)
         client = await connect(settings)
-        worker = build_worker(client, pool, settings.task_queue)
+        worker = build_worker(client, pool, settings.task_queue, delivery=settings.delivery)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

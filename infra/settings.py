@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -22,6 +22,7 @@ class Settings:
     task_queue: str
     database_url: str | None
     state_dir: Path
+    delivery: DeliverySettings = field(default_factory=lambda: load_delivery_settings())
 
     @property
     def uses_embedded_temporal(self) -> bool:
@@ -42,4 +43,75 @@ def load_settings() -> Settings:
         task_queue=os.environ.get("PACTE_TASK_QUEUE") or DEFAULT_TASK_QUEUE,
         database_url=os.environ.get("DATABASE_URL") or None,
         state_dir=Path(os.environ.get("PACTE_STATE_DIR") or DEFAULT_STATE_DIR),
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The outgoing mail server; its password is a secret and lives in infra/secrets.py."""
+
+    host: str
+    port: int
+    sender: str
+    user: str | None
+    starttls: bool
+    tls: bool
+
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """How notifications reach partners: where from, through which servers, how persistently.
+
+    The retry figures are handed to the workflow through an activity result, so a change
+    applies to new notifications and a replay still sees the figures it ran with.
+    """
+
+    event_source: str = "/pacte"
+    smtp: SmtpSettings | None = None
+    initial_retry_seconds: float = 5.0
+    maximum_retry_seconds: float = 900.0
+    maximum_attempts: int = 20
+    attempt_timeout_seconds: float = 30.0
+    secrets_file: Path | None = None
+
+
+def _number(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name}: not a number: {raw!r}") from None
+    if value <= 0:
+        raise ValueError(f"{name}: must be positive, got {raw!r}")
+    return value
+
+
+def load_delivery_settings() -> DeliverySettings:
+    """Read PACTE_SMTP_*, PACTE_DELIVERY_*, PACTE_EVENT_SOURCE and PACTE_SECRETS_FILE."""
+    host = os.environ.get("PACTE_SMTP_HOST") or None
+    starttls = os.environ.get("PACTE_SMTP_STARTTLS", "").lower() in {"1", "true", "yes", "on"}
+    tls = os.environ.get("PACTE_SMTP_TLS", "").lower() in {"1", "true", "yes", "on"}
+    smtp = (
+        SmtpSettings(
+            host=host,
+            port=int(_number("PACTE_SMTP_PORT", 465 if tls else 587 if starttls else 25)),
+            sender=os.environ.get("PACTE_SMTP_FROM") or "pacte@localhost",
+            user=os.environ.get("PACTE_SMTP_USER") or None,
+            starttls=starttls,
+            tls=tls,
+        )
+        if host
+        else None
+    )
+    secrets_file = os.environ.get("PACTE_SECRETS_FILE") or None
+    return DeliverySettings(
+        event_source=os.environ.get("PACTE_EVENT_SOURCE") or "/pacte",
+        smtp=smtp,
+        initial_retry_seconds=_number("PACTE_DELIVERY_INITIAL_RETRY_SECONDS", 5.0),
+        maximum_retry_seconds=_number("PACTE_DELIVERY_MAXIMUM_RETRY_SECONDS", 900.0),
+        maximum_attempts=int(_number("PACTE_DELIVERY_MAXIMUM_ATTEMPTS", 20)),
+        attempt_timeout_seconds=_number("PACTE_DELIVERY_ATTEMPT_TIMEOUT_SECONDS", 30.0),
+        secrets_file=Path(secrets_file) if secrets_file else None,
     )

@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import EmailStr, Field, model_validator
+from pydantic import AnyHttpUrl, EmailStr, Field, model_validator
 
 from schemas.values import (
     DocumentRef,
@@ -60,6 +60,18 @@ class Party(Frozen):
         default="MA", description="ISO 3166-1 alpha-2 country code."
     )
     contacts: list[Contact] = Field(default_factory=list)
+    webhook_url: AnyHttpUrl | None = Field(
+        default=None,
+        description=(
+            "Where the party receives its tasks as signed CloudEvents (Standard Webhooks). "
+            "The signing secret is never written here: operators set it in "
+            "PACTE_WEBHOOK_SECRET_<PARTY> or the secrets file."
+        ),
+    )
+    language: Language | None = Field(
+        default=None,
+        description="The language of its webhooks; by default its first contact's language.",
+    )
 
 
 class Signatory(Frozen):

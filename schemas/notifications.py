@@ -33,3 +33,19 @@ class Notification(Frozen):
     subject: str
     task: Task | None = None
     created_at: datetime
+    convention_title: str | None = Field(
+        default=None, description="The convention's title, for the message's reader."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="The party's webhook, if it declared one (never a secret)."
+    )
+
+    @property
+    def event_type(self) -> str:
+        """The CloudEvents type: pacte.task.assigned, pacte.convention.stage_changed…"""
+        return f"pacte.{self.event.value}"
+
+    @property
+    def emails(self) -> list[str]:
+        """The recipients' addresses, each once, in order."""
+        return list(dict.fromkeys(str(c.email) for c in self.recipients if c.email))

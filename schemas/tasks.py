@@ -24,6 +24,7 @@ class TaskKind(StrEnum):
     DECIDE_FUNDING = "decide_funding"
     PROVIDE_INFORMATION = "provide_information"
     REPORT_PROGRESS = "report_progress"
+    FIX_DELIVERY = "fix_delivery"
 
 
 class TaskStatus(StrEnum):
@@ -170,6 +171,25 @@ class ProgressReportAnswer(Frozen):
     comments: str | None = None
 
 
+class FixDeliveryAnswer(Frozen):
+    """The officer's answer to an undelivered notification: try again, or it is handled."""
+
+    kind: Literal["fix_delivery"] = "fix_delivery"
+    decision: Literal["retry", "dismiss"] = Field(
+        description=(
+            "'retry' once the cause is fixed (secret set, endpoint back, address corrected "
+            "by the operator); 'dismiss' when the party was told some other way."
+        )
+    )
+    comments: str | None = None
+
+    @model_validator(mode="after")
+    def _dismissal_is_explained(self) -> Self:
+        if self.decision == "dismiss" and not (self.comments or "").strip():
+            raise ValueError("comments: required when dismissing (how was the party told?)")
+        return self
+
+
 Answer = Annotated[
     ReviewAnswer
     | RevisionAnswer
@@ -180,7 +200,8 @@ Answer = Annotated[
     | OutcomesAnswer
     | FundingDecisionAnswer
     | InformationAnswer
-    | ProgressReportAnswer,
+    | ProgressReportAnswer
+    | FixDeliveryAnswer,
     Field(discriminator="kind"),
 ]
 

@@ -8,15 +8,28 @@ Neither server is ever downloaded: both binaries come from the venv.
 
 from __future__ import annotations
 
+import base64
 import shutil
+import socket
 import sys
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from email import message_from_bytes
+from email import policy as email_policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
 import pytest_asyncio
+from aiosmtpd.controller import Controller
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
+from standardwebhooks import Webhook
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -110,3 +123,170 @@ def example(name: str) -> Convention:
 def renamed(convention: Convention) -> Convention:
     """The same convention under a new unique id."""
     return convention.model_copy(update={"id": f"{convention.id}-{uuid.uuid4().hex[:8]}"})
+
+
+# --- Delivery: a partner's webhook endpoint and an SMTP server, both real, on 127.0.0.1 ------
+
+
+@dataclass
+class ReceivedWebhook:
+    """One request the partner's endpoint received, as the partner's own code would see it."""
+
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    event: Any | None  # the CloudEvent, parsed by the cloudevents SDK once verified
+    verified: bool
+    error: str | None
+    answered: int | None = None  # None while stalled (or when the sender died)
+
+    @property
+    def webhook_id(self) -> str:
+        """The Standard Webhooks message id: the partner dedupes on it."""
+        return self.headers.get("webhook-id", "")
+
+
+class WebhookReceiver:
+    """A partner's endpoint. Every request is verified with `standardwebhooks` (not Pacte's
+    code) and parsed with the `cloudevents` SDK; each path answers from its own script."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.received: list[ReceivedWebhook] = []
+        self._scripts: dict[str, list[int | str]] = {}
+        self._lock = threading.Lock()
+        self.release_stalled = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                receiver._handle(self)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def endpoint(self, answers: list[int | str] | None = None) -> str:
+        """A fresh URL answering `answers` in turn (a status, or "stall"), then 200."""
+        path = f"/hooks/{uuid.uuid4().hex[:12]}"
+        with self._lock:
+            self._scripts[path] = list(answers or [])
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def answer_next(self, url: str, answers: list[int | str]) -> None:
+        """Change what an endpoint answers from now on (the partner fixed it)."""
+        with self._lock:
+            self._scripts[urlsplit(url).path] = list(answers)
+
+    def requests_to(self, url: str) -> list[ReceivedWebhook]:
+        """What this endpoint received so far, in order."""
+        path = urlsplit(url).path
+        with self._lock:
+            return [r for r in self.received if r.path == path]
+
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("content-length") or 0)
+        body = request.rfile.read(length)
+        headers = {name.lower(): value for name, value in request.headers.items()}
+        event, verified, error = None, False, None
+        try:
+            Webhook(self.secret).verify(body, headers)
+            verified = True
+            event = from_http_event(HTTPMessage(headers=headers, body=body))
+        except Exception as problem:  # the test asserts on it: any failure is recorded
+            error = f"{type(problem).__name__}: {problem}"
+        record = ReceivedWebhook(request.path, headers, body, event, verified, error)
+        with self._lock:
+            self.received.append(record)
+            script = self._scripts.setdefault(request.path, [])
+            answer = script.pop(0) if script else 200
+        if not verified:
+            answer = 401
+        if answer == "stall":
+            self.release_stalled.wait(timeout=60)
+            answer = 200
+        assert isinstance(answer, int)
+        record.answered = answer
+        try:
+            request.send_response(answer)
+            request.send_header("content-length", "0")
+            request.end_headers()
+        except OSError:
+            record.answered = None  # the sender is gone
+
+    def close(self) -> None:
+        """Stop serving; stalled requests are released."""
+        self.release_stalled.set()
+        self._server.shutdown()
+        self._server.server_close()
+
+
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(b"pacte-test-secret-32-bytes-long!").decode()
+
+
+@pytest.fixture(scope="session")
+def webhook_receiver() -> Iterator[WebhookReceiver]:
+    """A partner's webhook endpoint on 127.0.0.1, verifying with WEBHOOK_SECRET."""
+    receiver = WebhookReceiver(WEBHOOK_SECRET)
+    yield receiver
+    receiver.close()
+
+
+@dataclass
+class ReceivedMail:
+    """One mail as the SMTP server received it."""
+
+    sender: str
+    recipients: list[str]
+    message: EmailMessage
+
+
+class MailCatcher:
+    """The SMTP server's handler: keeps every mail; refuses mailboxes @refused.example (550)."""
+
+    def __init__(self) -> None:
+        self.mails: list[ReceivedMail] = []
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 mailbox unavailable"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.original_content, policy=email_policy.default)
+        assert isinstance(message, EmailMessage)
+        self.mails.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        """Mails delivered to this address."""
+        return [mail for mail in self.mails if address in mail.recipients]
+
+
+@dataclass
+class SmtpServer:
+    """Where the test SMTP server listens, and what it caught."""
+
+    host: str
+    port: int
+    catcher: MailCatcher
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    catcher = MailCatcher()
+    controller = Controller(catcher, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield SmtpServer("127.0.0.1", port, catcher)
+    controller.stop()

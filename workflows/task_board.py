@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cached_property, partial
 from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+
+from workflows.delivery import DELIVERY_PATCH, Deliveries
 
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
@@ -255,35 +257,63 @@ class TaskBoard:
     async def notify(
         self, event: NotificationEvent, task: Task, *, to_officer: bool = False
     ) -> None:
-        """Tell the party that owes a task (or the officer) about it."""
+        """Tell the party that owes a task (or the officer) about it, on its channels."""
         convention = self.convention
+        # The officer's own tasks (a delivery to fix) go to the officer, not the office's desk.
+        to_officer = to_officer or task.kind is TaskKind.FIX_DELIVERY
+        party = convention.office if to_officer else convention.party(task.assignee)
         if to_officer:
             officer = convention.officer
-            party_id = convention.office.id
             recipients = [
                 Contact(name=officer.name, email=officer.email, language=officer.language)
             ]
             language = officer.language
         else:
-            party = convention.party(task.assignee)
-            party_id = party.id
             recipients = list(party.contacts)
-            language = recipients[0].language if recipients else convention.officer.language
+            language = party.language or (
+                recipients[0].language if recipients else convention.officer.language
+            )
         notification = Notification(
+            # Stable across retries and replays: the partner's webhook-id, the log's key.
             id=f"{convention.id}/{task.id}/{event.value}" + ("/officer" if to_officer else ""),
             convention_id=convention.id,
             event=event,
-            party=party_id,
+            party=party.id,
             recipients=recipients,
             language=language,
             subject=f"[{convention.id}] {task.title}",
             task=task,
             created_at=workflow.now(),
+            convention_title=convention.title,
+            webhook_url=str(party.webhook_url) if party.webhook_url else None,
         )
         await workflow.execute_activity_method(
             Notifier.notify_party,
             notification,
             start_to_close_timeout=PERSISTENCE_TIMEOUT,
             retry_policy=PERSISTENCE_RETRY,
-            summary=f"{event.value} {party_id}",
+            summary=f"{event.value} {party.id}",
         )
+        if not workflow.patched(DELIVERY_PATCH):
+            return
+        await self._deliveries.sync_inbox()
+        await self._deliveries.send(notification)
+
+    def sync_task_read_model(self, task: Task) -> None:
+        """Bring the partners' inbox up to date with a task's new state, without waiting.
+
+        Call it where a task changes outside an assignment (cancel, reassign, postpone);
+        an answered task leaves the inbox through its task_answered milestone already.
+        """
+        if workflow.patched(DELIVERY_PATCH):
+            self._deliveries.sync_in_background(task)
+
+    async def deliveries_settled(self) -> None:
+        """Wait for deliveries in flight: call before the workflow returns, or they are cut."""
+        if workflow.patched(DELIVERY_PATCH):
+            await self._deliveries.settled()
+
+    @cached_property
+    def _deliveries(self) -> Deliveries:
+        # Created on first use, so that the board's constructor stays as it was.
+        return Deliveries(self)

@@ -1,0 +1,78 @@
+"""The partners' inbox: a read model of tasks in PostgreSQL, and the query that lists it.
+
+The workflow upserts each task by (convention, task) when it is assigned and whenever its
+state changes. A task is owed while its row is open, no `task_answered` milestone names it
+and its convention has not ended: the milestones are written by their own activity, so the
+inbox is right even where an upsert of the task's new state has not landed yet.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+from temporalio import activity
+
+from schemas.channels import InboxEntry
+from schemas.tasks import Task
+
+# A closed task never reopens: a late retry of an older upsert cannot resurrect it.
+_UPSERT_TASK = """
+INSERT INTO tasks (convention_id, task_id, stage, kind, assignee, title, assigned_at,
+                   due_at, status)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (convention_id, task_id) DO UPDATE
+   SET stage = excluded.stage, kind = excluded.kind, assignee = excluded.assignee,
+       title = excluded.title, due_at = excluded.due_at, status = excluded.status,
+       updated_at = now()
+ WHERE tasks.status = 'open'
+"""
+
+_OWED_TASKS = """
+SELECT t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
+       t.due_at, t.due_at < $2 AS overdue
+  FROM tasks t
+ WHERE t.assignee = $1
+   AND t.status = 'open'
+   AND NOT EXISTS (SELECT 1 FROM milestones m
+                    WHERE m.convention_id = t.convention_id AND m.task_id = t.task_id
+                      AND m.kind = 'task_answered')
+   AND NOT EXISTS (SELECT 1 FROM milestones m
+                    WHERE m.convention_id = t.convention_id
+                      AND m.kind IN ('convention_completed', 'convention_failed'))
+ ORDER BY overdue DESC, t.due_at, t.convention_id, t.task_id
+"""
+
+
+class TaskInbox:
+    """Activities that keep the tasks read model."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @activity.defn
+    async def sync_tasks(self, tasks: list[Task]) -> int:
+        """Upsert the tasks' current state; returns how many rows changed."""
+        changed = 0
+        async with self._pool.acquire() as connection, connection.transaction():
+            for task in tasks:
+                status: str = await connection.execute(
+                    _UPSERT_TASK,
+                    task.convention_id,
+                    task.id,
+                    task.stage,
+                    task.kind.value,
+                    task.assignee,
+                    task.title,
+                    task.assigned_at,
+                    task.due_at,
+                    task.status.value,
+                )
+                changed += int(status.endswith(" 1"))
+        return changed
+
+
+async def owed_tasks(pool: asyncpg.Pool, party: str, now: datetime) -> list[InboxEntry]:
+    """What the party owes across every convention: overdue first, then by due date."""
+    rows = await pool.fetch(_OWED_TASKS, party, now)
+    return [InboxEntry.model_validate(dict(row)) for row in rows]

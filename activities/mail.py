@@ -1,0 +1,188 @@
+"""Deliver a notification by e-mail: UTF-8, plain text and HTML, through SMTP (aiosmtplib).
+
+The Message-ID is derived from the notification's stable id, so a mail resent after a lost
+acknowledgement is recognisably the same message to the reader's mail system.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from typing import NoReturn
+
+import aiosmtplib
+import asyncpg
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.delivery_log import DeliveryLog
+from activities.message_templates import render
+from infra.secrets import SecretError, smtp_password
+from infra.settings import DeliverySettings
+from schemas.channels import (
+    PERMANENT_FAILURE,
+    AttemptStatus,
+    Channel,
+    DeliveryOutcome,
+    DeliveryStatus,
+)
+from schemas.notifications import Notification
+
+
+def message_id(notification: Notification, sender: str) -> str:
+    """A Message-ID that is the same on every attempt for the same notification."""
+    digest = hashlib.sha256(notification.id.encode("utf-8")).hexdigest()[:32]
+    domain = sender.rpartition("@")[2] or "pacte.invalid"
+    return f"<{digest}@{domain}>"
+
+
+def build_message(notification: Notification, sender: str) -> EmailMessage:
+    """The mail: subject and bodies from the templates, in the notification's language."""
+    rendered = render(notification)
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = [
+        Address(display_name=contact.name, addr_spec=str(contact.email))
+        for contact in notification.recipients
+        if contact.email
+    ]
+    message["Subject"] = rendered.subject
+    message["Date"] = format_datetime(notification.created_at)
+    message["Message-ID"] = message_id(notification, sender)
+    message["Content-Language"] = rendered.language.value
+    # Quoted-printable keeps the mail 7-bit clean for any relay; the text stays UTF-8.
+    message.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
+    message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    return message
+
+
+class Mailer:
+    """The e-mail channel's activity."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings) -> None:
+        self._log = DeliveryLog(pool)
+        self._settings = settings
+
+    @activity.defn
+    async def deliver_email(self, notification: Notification) -> DeliveryOutcome:
+        """Send the mail once to every recipient; 4xx and lost connections retry, 5xx stop."""
+        channel = Channel.EMAIL
+        smtp = self._settings.smtp
+        if smtp is None:
+            # This worker has no SMTP server, although the planning one had: say so, no error.
+            detail = "no SMTP server configured (PACTE_SMTP_HOST) on this worker"
+            await self._log.set_status(notification.id, channel, DeliveryStatus.NO_CHANNEL, detail)
+            return DeliveryOutcome(
+                notification_id=notification.id,
+                channel=channel,
+                status=DeliveryStatus.NO_CHANNEL,
+                attempt=0,
+                detail=detail,
+            )
+        attempt = await self._log.open_attempt(notification.id, channel)
+        if attempt is None:
+            return DeliveryOutcome(
+                notification_id=notification.id,
+                channel=channel,
+                status=DeliveryStatus.DELIVERED,
+                attempt=0,
+                detail="already delivered",
+            )
+        try:
+            password = smtp_password(self._settings.secrets_file)
+        except SecretError as error:
+            await self._fail(notification, attempt, None, str(error), permanent=True)
+        message = build_message(notification, smtp.sender)
+        try:
+            refused, response = await aiosmtplib.send(
+                message,
+                hostname=smtp.host,
+                port=smtp.port,
+                username=smtp.user,
+                password=password,
+                start_tls=smtp.starttls,
+                use_tls=smtp.tls,
+                timeout=max(1.0, self._settings.attempt_timeout_seconds * 0.8),
+            )
+        except aiosmtplib.SMTPRecipientsRefused as error:
+            codes = [refusal.code for refusal in error.recipients]
+            reason = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)
+            await self._fail(
+                notification, attempt, max(codes, default=None), reason, permanent=min(codes) >= 500
+            )
+        except aiosmtplib.SMTPResponseException as error:
+            # 5xx: the server will answer the same tomorrow (bad sender, auth refused, size).
+            await self._fail(
+                notification,
+                attempt,
+                error.code,
+                f"{error.code} {error.message}",
+                permanent=error.code >= 500,
+            )
+        except (aiosmtplib.SMTPException, OSError) as error:
+            await self._fail(
+                notification, attempt, None, f"{type(error).__name__}: {error}", permanent=False
+            )
+        # Some recipients refused, others accepted: the mail went out; the log says to whom not.
+        detail = (
+            "refused: " + "; ".join(f"{to}: {r.code} {r.message}" for to, r in refused.items())
+            if refused
+            else response
+        )
+        await self._log.close_attempt(
+            notification.id,
+            channel,
+            attempt,
+            AttemptStatus.DELIVERED,
+            response_code=250,
+            detail=detail,
+        )
+        activity.logger.info(
+            "mail delivered",
+            extra={
+                "notification": notification.id,
+                "party": notification.party,
+                "attempt": attempt,
+            },
+        )
+        return DeliveryOutcome(
+            notification_id=notification.id,
+            channel=channel,
+            status=DeliveryStatus.DELIVERED,
+            attempt=attempt,
+            response_code=250,
+            detail=detail,
+        )
+
+    async def _fail(
+        self,
+        notification: Notification,
+        attempt: int,
+        code: int | None,
+        reason: str,
+        *,
+        permanent: bool,
+    ) -> NoReturn:
+        status = AttemptStatus.PERMANENT_FAILURE if permanent else AttemptStatus.TRANSIENT_FAILURE
+        await self._log.close_attempt(
+            notification.id, Channel.EMAIL, attempt, status, response_code=code, detail=reason
+        )
+        activity.logger.warning(
+            "mail attempt failed",
+            extra={
+                "notification": notification.id,
+                "party": notification.party,
+                "attempt": attempt,
+                "status": code,
+                "reason": reason,
+                "permanent": permanent,
+            },
+        )
+        raise ApplicationError(
+            reason,
+            {"response_code": code, "attempt": attempt},
+            type=PERMANENT_FAILURE if permanent else "TransientDeliveryFailure",
+            non_retryable=permanent,
+        )

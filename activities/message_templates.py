@@ -1,0 +1,209 @@
+"""What a notification says, per language (fr, ar, en) and event: subject and paragraphs.
+
+One template yields both the plain-text and the HTML body, so the two never drift apart.
+Values (titles, names) are escaped for HTML after formatting; Arabic messages are laid out
+right to left. Dates are ISO (2023-10-31): read the same in every language.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from schemas.notifications import Notification, NotificationEvent
+from schemas.values import Language
+
+
+@dataclass(frozen=True)
+class Template:
+    """A subject line and body paragraphs with {placeholders}."""
+
+    subject: str
+    paragraphs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message ready to send: subject, plain text, HTML, and the language it is in."""
+
+    language: Language
+    subject: str
+    text: str
+    html: str
+
+
+_TASK_LINES = {
+    Language.FRENCH: "Tâche : {title}\nRéférence : {task_id}\nÉchéance : {due}",
+    Language.ARABIC: "المهمة: {title}\nالمرجع: {task_id}\nآخر أجل: {due}",
+    Language.ENGLISH: "Task: {title}\nReference: {task_id}\nDue: {due}",
+}
+_HOW_TO_ANSWER = {
+    Language.FRENCH: "Pour répondre : {answer_with}",
+    Language.ARABIC: "للرد: {answer_with}",
+    Language.ENGLISH: "To answer: {answer_with}",
+}
+_OFFICE = "Office de la Formation Professionnelle et de la Promotion du Travail"
+_SIGN_OFF = {
+    Language.FRENCH: f"— Pacte, {_OFFICE}",
+    Language.ARABIC: "— ميثاق، مكتب التكوين المهني وإنعاش الشغل",
+    Language.ENGLISH: f"— Pacte, {_OFFICE}",
+}
+
+TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
+    (Language.FRENCH, NotificationEvent.TASK_ASSIGNED): Template(
+        "[{convention_id}] Nouvelle tâche : {title}",
+        (
+            "Bonjour,",
+            "La convention « {convention_title} » attend de {party} la tâche suivante.",
+            _TASK_LINES[Language.FRENCH],
+            _HOW_TO_ANSWER[Language.FRENCH],
+            _SIGN_OFF[Language.FRENCH],
+        ),
+    ),
+    (Language.FRENCH, NotificationEvent.TASK_REMINDER): Template(
+        "[{convention_id}] Rappel : {title} — échéance dépassée",
+        (
+            "Bonjour,",
+            "La tâche suivante de la convention « {convention_title} » est en retard : "
+            "son échéance est passée.",
+            _TASK_LINES[Language.FRENCH],
+            _HOW_TO_ANSWER[Language.FRENCH],
+            _SIGN_OFF[Language.FRENCH],
+        ),
+    ),
+    (Language.FRENCH, NotificationEvent.TASK_ESCALATED): Template(
+        "[{convention_id}] Escalade : {title} est en retard ({assignee})",
+        (
+            "Bonjour,",
+            "La tâche suivante de la convention « {convention_title} », due par {assignee}, "
+            "a dépassé son échéance. Merci de relancer la partie concernée.",
+            _TASK_LINES[Language.FRENCH],
+            _SIGN_OFF[Language.FRENCH],
+        ),
+    ),
+    (Language.FRENCH, NotificationEvent.STAGE_CHANGED): Template(
+        "[{convention_id}] La convention passe à l'étape {stage}",
+        (
+            "Bonjour,",
+            "La convention « {convention_title} » est entrée dans l'étape {stage}.",
+            _SIGN_OFF[Language.FRENCH],
+        ),
+    ),
+    (Language.ARABIC, NotificationEvent.TASK_ASSIGNED): Template(
+        "[{convention_id}] مهمة جديدة: {title}",
+        (
+            "السلام عليكم،",
+            "تنتظر الاتفاقية «{convention_title}» من {party} إنجاز المهمة التالية.",
+            _TASK_LINES[Language.ARABIC],
+            _HOW_TO_ANSWER[Language.ARABIC],
+            _SIGN_OFF[Language.ARABIC],
+        ),
+    ),
+    (Language.ARABIC, NotificationEvent.TASK_REMINDER): Template(
+        "[{convention_id}] تذكير: {title} — تجاوز آخر أجل",
+        (
+            "السلام عليكم،",
+            "المهمة التالية من الاتفاقية «{convention_title}» متأخرة: لقد انقضى أجلها.",
+            _TASK_LINES[Language.ARABIC],
+            _HOW_TO_ANSWER[Language.ARABIC],
+            _SIGN_OFF[Language.ARABIC],
+        ),
+    ),
+    (Language.ARABIC, NotificationEvent.TASK_ESCALATED): Template(
+        "[{convention_id}] تصعيد: {title} متأخرة ({assignee})",
+        (
+            "السلام عليكم،",
+            "المهمة التالية من الاتفاقية «{convention_title}»، المستحقة على {assignee}، "
+            "تجاوزت أجلها. يرجى مراسلة الطرف المعني.",
+            _TASK_LINES[Language.ARABIC],
+            _SIGN_OFF[Language.ARABIC],
+        ),
+    ),
+    (Language.ARABIC, NotificationEvent.STAGE_CHANGED): Template(
+        "[{convention_id}] انتقلت الاتفاقية إلى مرحلة {stage}",
+        (
+            "السلام عليكم،",
+            "دخلت الاتفاقية «{convention_title}» مرحلة {stage}.",
+            _SIGN_OFF[Language.ARABIC],
+        ),
+    ),
+    (Language.ENGLISH, NotificationEvent.TASK_ASSIGNED): Template(
+        "[{convention_id}] New task: {title}",
+        (
+            "Hello,",
+            "The convention “{convention_title}” awaits the following task from {party}.",
+            _TASK_LINES[Language.ENGLISH],
+            _HOW_TO_ANSWER[Language.ENGLISH],
+            _SIGN_OFF[Language.ENGLISH],
+        ),
+    ),
+    (Language.ENGLISH, NotificationEvent.TASK_REMINDER): Template(
+        "[{convention_id}] Reminder: {title} is overdue",
+        (
+            "Hello,",
+            "The following task of the convention “{convention_title}” is overdue: "
+            "its due date has passed.",
+            _TASK_LINES[Language.ENGLISH],
+            _HOW_TO_ANSWER[Language.ENGLISH],
+            _SIGN_OFF[Language.ENGLISH],
+        ),
+    ),
+    (Language.ENGLISH, NotificationEvent.TASK_ESCALATED): Template(
+        "[{convention_id}] Escalation: {title} is overdue ({assignee})",
+        (
+            "Hello,",
+            "The following task of the convention “{convention_title}”, owed by {assignee}, "
+            "is past its due date. Please follow up with that party.",
+            _TASK_LINES[Language.ENGLISH],
+            _SIGN_OFF[Language.ENGLISH],
+        ),
+    ),
+    (Language.ENGLISH, NotificationEvent.STAGE_CHANGED): Template(
+        "[{convention_id}] The convention enters its {stage} stage",
+        (
+            "Hello,",
+            "The convention “{convention_title}” has entered its {stage} stage.",
+            _SIGN_OFF[Language.ENGLISH],
+        ),
+    ),
+}
+
+
+def answer_command(notification: Notification) -> str:
+    """How the party answers the task: the officers' CLI command, until partners get an API."""
+    task = notification.task
+    if task is None:
+        return ""
+    return f"python starter.py act {task.convention_id} {task.id} --as {task.assignee}"
+
+
+def render(notification: Notification) -> RenderedMessage:
+    """The notification's subject and bodies in its language."""
+    template = TEMPLATES[(notification.language, notification.event)]
+    task = notification.task
+    values = {
+        "convention_id": notification.convention_id,
+        "convention_title": notification.convention_title or notification.convention_id,
+        "party": notification.party,
+        "title": task.title if task else notification.subject,
+        "task_id": task.id if task else "",
+        "assignee": task.assignee if task else notification.party,
+        "due": f"{task.due_at:%Y-%m-%d}" if task else "",
+        "stage": task.stage if task else "",
+        "answer_with": answer_command(notification),
+    }
+    paragraphs = [paragraph.format(**values) for paragraph in template.paragraphs]
+    rtl = notification.language is Language.ARABIC
+    direction = ' dir="rtl"' if rtl else ""
+    body = "".join(
+        f"<p>{html.escape(paragraph).replace(chr(10), '<br>')}</p>" for paragraph in paragraphs
+    )
+    return RenderedMessage(
+        language=notification.language,
+        subject=template.subject.format(**values),
+        text="\n\n".join(paragraphs) + "\n",
+        html=(
+            f'<!DOCTYPE html><html lang="{notification.language.value}"{direction}>'
+            f'<head><meta charset="utf-8"></head><body{direction}>{body}</body></html>'
+        ),
+    )

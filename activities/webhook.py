@@ -1,0 +1,204 @@
+"""Deliver a notification to a party's webhook: a CloudEvent, signed per Standard Webhooks.
+
+The body is byte-identical on every attempt (its time is the notification's, not the
+attempt's) and `webhook-id` is the notification's stable id, so a partner that receives it
+twice drops the copy. Only `webhook-timestamp` and the signature change between attempts:
+receivers reject timestamps more than five minutes off, so each attempt signs afresh.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any, NoReturn
+
+import asyncpg
+import httpx
+from cloudevents.core.bindings.http import to_structured_event
+from cloudevents.core.v1.event import CloudEvent
+from standardwebhooks import Webhook
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.delivery_log import DeliveryLog
+from activities.message_templates import answer_command, render
+from infra.secrets import SecretError, webhook_secrets
+from infra.settings import DeliverySettings
+from schemas.channels import (
+    PERMANENT_FAILURE,
+    AttemptStatus,
+    Channel,
+    DeliveryOutcome,
+    DeliveryStatus,
+)
+from schemas.notifications import Notification, NotificationEvent
+
+# 408 (timeout) and 429 (slow down) are the 4xx answers that a later attempt may cure.
+_RETRYABLE_4XX = frozenset({408, 429})
+_USER_AGENT = "Pacte-Webhooks/1"
+
+
+def cloud_event(notification: Notification, source: str) -> CloudEvent:
+    """The notification as a CloudEvents 1.0 event: id, source, type, subject, time, data."""
+    task = notification.task
+    task_json = task.model_dump(mode="json") if task else None
+    message = render(notification)
+    data: dict[str, Any] = {
+        "convention": {
+            "id": notification.convention_id,
+            "title": notification.convention_title,
+        },
+        "party": notification.party,
+        "event": notification.event.value,
+        "language": notification.language.value,
+        "task": task_json,
+        "due_at": task_json["due_at"] if task_json else None,
+        "overdue": notification.event
+        in {NotificationEvent.TASK_REMINDER, NotificationEvent.TASK_ESCALATED},
+        "action": (
+            {
+                "what": task.title,
+                "answer_kind": task.kind.value,
+                "answer_with": answer_command(notification),
+            }
+            if task
+            else None
+        ),
+        "message": {"subject": message.subject, "text": message.text},
+    }
+    return CloudEvent(
+        attributes={
+            "id": notification.id,
+            "source": source,
+            "type": notification.event_type,
+            "subject": notification.convention_id,
+            "time": notification.created_at.astimezone(UTC),
+            "datacontenttype": "application/json",
+        },
+        data=data,
+    )
+
+
+def signed_request(
+    notification: Notification, source: str, secrets: list[str], now: datetime
+) -> tuple[dict[str, str], bytes]:
+    """Headers and body of one attempt: the structured CloudEvent and its signatures."""
+    message = to_structured_event(cloud_event(notification, source))
+    body = message.body
+    text = body.decode("utf-8")
+    # One signature per secret: during a rotation the partner verifies with either key.
+    signatures = " ".join(Webhook(secret).sign(notification.id, now, text) for secret in secrets)
+    headers = {
+        **message.headers,
+        "webhook-id": notification.id,
+        "webhook-timestamp": str(math.floor(now.timestamp())),
+        "webhook-signature": signatures,
+        "user-agent": _USER_AGENT,
+    }
+    return headers, body
+
+
+def _retry_after(response: httpx.Response) -> timedelta | None:
+    raw = response.headers.get("retry-after", "")
+    return timedelta(seconds=int(raw)) if raw.isdigit() else None
+
+
+class WebhookSender:
+    """The webhook channel's activity."""
+
+    def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings) -> None:
+        self._log = DeliveryLog(pool)
+        self._settings = settings
+
+    @activity.defn
+    async def deliver_webhook(self, notification: Notification) -> DeliveryOutcome:
+        """POST the signed event once; retryable failures raise, permanent ones raise
+        non-retryable; each attempt is a row of the delivery log."""
+        channel = Channel.WEBHOOK
+        url = notification.webhook_url
+        if url is None:
+            raise ApplicationError("no webhook_url", type=PERMANENT_FAILURE, non_retryable=True)
+        attempt = await self._log.open_attempt(notification.id, channel)
+        if attempt is None:
+            # An earlier attempt delivered it and died before Temporal heard: do not resend.
+            return DeliveryOutcome(
+                notification_id=notification.id,
+                channel=channel,
+                status=DeliveryStatus.DELIVERED,
+                attempt=0,
+                detail="already delivered",
+            )
+        context = {"notification": notification.id, "party": notification.party, "attempt": attempt}
+        try:
+            secrets = webhook_secrets(notification.party, self._settings.secrets_file)
+        except SecretError as error:
+            await self._fail(notification, attempt, None, str(error), permanent=True)
+        headers, body = signed_request(
+            notification, self._settings.event_source, secrets, datetime.now(UTC)
+        )
+        # Leave the attempt a little time to record its outcome before Temporal times it out.
+        timeout = max(1.0, self._settings.attempt_timeout_seconds * 0.8)
+        try:
+            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+                response = await client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            await self._fail(notification, attempt, None, reason, permanent=False)
+        code = response.status_code
+        if 200 <= code < 300:
+            await self._log.close_attempt(
+                notification.id, channel, attempt, AttemptStatus.DELIVERED, response_code=code
+            )
+            activity.logger.info("webhook delivered", extra={**context, "status": code})
+            return DeliveryOutcome(
+                notification_id=notification.id,
+                channel=channel,
+                status=DeliveryStatus.DELIVERED,
+                attempt=attempt,
+                response_code=code,
+            )
+        if code == 410:
+            reason = "410 Gone: the partner's endpoint asks Pacte to stop sending"
+        elif 300 <= code < 400:
+            location = response.headers.get("location", "?")
+            reason = f"{code} redirect to {location}: update the party's webhook_url"
+        else:
+            reason = f"{code} {response.reason_phrase}".strip()
+        permanent = code < 500 and code not in _RETRYABLE_4XX
+        delay = _retry_after(response)
+        if delay is not None:
+            delay = min(delay, timedelta(seconds=self._settings.maximum_retry_seconds))
+        await self._fail(notification, attempt, code, reason, permanent=permanent, delay=delay)
+
+    async def _fail(
+        self,
+        notification: Notification,
+        attempt: int,
+        code: int | None,
+        reason: str,
+        *,
+        permanent: bool,
+        delay: timedelta | None = None,
+    ) -> NoReturn:
+        status = AttemptStatus.PERMANENT_FAILURE if permanent else AttemptStatus.TRANSIENT_FAILURE
+        await self._log.close_attempt(
+            notification.id, Channel.WEBHOOK, attempt, status, response_code=code, detail=reason
+        )
+        activity.logger.warning(
+            "webhook attempt failed",
+            extra={
+                "notification": notification.id,
+                "party": notification.party,
+                "attempt": attempt,
+                "status": code,
+                "reason": reason,
+                "permanent": permanent,
+            },
+        )
+        raise ApplicationError(
+            reason,
+            {"response_code": code, "attempt": attempt},
+            type=PERMANENT_FAILURE if permanent else "TransientDeliveryFailure",
+            non_retryable=permanent,
+            next_retry_delay=delay,
+        )

@@ -1,0 +1,104 @@
+"""Secrets for delivery: each party's webhook signing secrets and the SMTP password.
+
+They come from the environment or from a secrets file (PACTE_SECRETS_FILE, TOML or JSON),
+never from a convention file, and are read at each delivery so that an operator who adds or
+rotates a secret fixes the next attempt without restarting the workers. No function here
+puts a secret's value in an exception message or a log line.
+
+The secrets file:
+
+    smtp_password = "…"
+    [webhook_secrets]
+    bid = "whsec_…"                       # one secret
+    menefp = ["whsec_new…", "whsec_old…"] # several during a rotation: each signs
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+WEBHOOK_SECRET_PREFIX = "whsec_"
+_ENV_PREFIX = "PACTE_WEBHOOK_SECRET_"
+
+
+class SecretError(Exception):
+    """A secret is missing or unusable; the message names where it is expected, not its value."""
+
+
+def webhook_secret_variable(party_id: str) -> str:
+    """The environment variable holding a party's secret: PACTE_WEBHOOK_SECRET_<PARTY>.
+
+    Party ids may hold '.', '-' which variables cannot: they become '_'.
+    """
+    return _ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", party_id.upper())
+
+
+def webhook_secrets(party_id: str, secrets_file: Path | None) -> list[str]:
+    """The party's signing secrets, newest first; raises SecretError when none is usable."""
+    variable = webhook_secret_variable(party_id)
+    raw: Any = os.environ.get(variable)
+    where = variable
+    if raw:
+        # Several secrets during a rotation, separated by spaces (base64 never holds one).
+        raw = raw.split()
+    elif secrets_file is not None:
+        raw = _read_file(secrets_file).get("webhook_secrets", {}).get(party_id)
+        where = f"{secrets_file} [webhook_secrets] {party_id}"
+    if not raw:
+        hint = f" or in {secrets_file} under [webhook_secrets]" if secrets_file else ""
+        raise SecretError(
+            f"no webhook secret for party {party_id!r}: set {variable}{hint} "
+            f"(a '{WEBHOOK_SECRET_PREFIX}' secret, base64 of at least 24 random bytes)"
+        )
+    secrets = [raw] if isinstance(raw, str) else raw
+    if not isinstance(secrets, list) or not all(isinstance(s, str) for s in secrets):
+        raise SecretError(f"{where}: must be a secret or a list of secrets")
+    for secret in secrets:
+        _check_webhook_secret(secret, where)
+    return secrets
+
+
+def smtp_password(secrets_file: Path | None) -> str | None:
+    """PACTE_SMTP_PASSWORD, else the secrets file's smtp_password, else none."""
+    password = os.environ.get("PACTE_SMTP_PASSWORD")
+    if password:
+        return password
+    if secrets_file is None:
+        return None
+    value = _read_file(secrets_file).get("smtp_password")
+    if value is not None and not isinstance(value, str):
+        raise SecretError(f"{secrets_file}: smtp_password must be text")
+    return value
+
+
+def _check_webhook_secret(secret: str, where: str) -> None:
+    body = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
+    try:
+        key = base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise SecretError(f"{where}: not a base64 secret") from None
+    # Standard Webhooks asks for 24 to 64 random bytes; a shorter key is a guessable one.
+    if len(key) < 24:
+        raise SecretError(f"{where}: too short ({len(key)} bytes, at least 24 are needed)")
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SecretError(f"PACTE_SECRETS_FILE: cannot read {path}: {error.strerror}") from None
+    try:
+        data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError):
+        # The parser's message may quote the line, secret and all: keep it out.
+        raise SecretError(f"PACTE_SECRETS_FILE: {path} is not valid TOML or JSON") from None
+    if not isinstance(data, dict):
+        raise SecretError(f"PACTE_SECRETS_FILE: {path} must hold a table")
+    return data
