@@ -17,6 +17,7 @@ from temporalio.client import Client
 
 from infra.convention_client import (
     ConventionAlreadyStarted,
+    ConventionNotFound,
     answer_open_task,
     convention_status,
     start_convention,
@@ -25,7 +26,7 @@ from infra.embedded import RunningStack, embedded_stack, wait_for_temporal
 from infra.render import render_timeline
 from infra.settings import PROJECT_ROOT, Settings, load_settings
 from infra.temporal_client import connect
-from schemas.convention import Convention
+from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import AnswerScript, load_answer_script, load_convention
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
@@ -53,26 +54,48 @@ async def play_scenario(
         await start_convention(client, convention, task_queue)
     except ConventionAlreadyStarted:
         print(f"{convention.id}: started by an earlier run, resuming it", flush=True)
-    already = {
-        m.task_id
-        for m in (await convention_status(client, convention.id)).milestones
-        if m.kind is MilestoneKind.TASK_ANSWERED
-    }
+    follow_ups = [
+        follow_up.id
+        for spec in convention.stages
+        if isinstance(spec, DiagnosticStage)
+        for follow_up in spec.follow_ups
+    ]
+    answered: dict[str, set[str | None]] = {}
     for step in script.answers:
-        if step.task in already:
+        target = convention.id if step.follow_up is None else follow_ups[step.follow_up]
+        if target not in answered:
+            answered[target] = await _answered_tasks(client, target, wait=target != convention.id)
+        if step.task in answered[target]:
             continue
         await answer_open_task(
             client,
-            convention.id,
+            target,
             step.task,
             step.acting_party,
             step.answer,
             actor=step.actor,
             wait_seconds=TASK_WAIT_SECONDS,
         )
-    handle = client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention.id))
-    await handle.result()
+    for convention_id in [convention.id, *follow_ups]:
+        handle = client.get_workflow_handle_for(
+            ConventionWorkflow.run, workflow_id_for(convention_id)
+        )
+        await handle.result()
     return await convention_status(client, convention.id)
+
+
+async def _answered_tasks(client: Client, convention_id: str, *, wait: bool) -> set[str | None]:
+    """Tasks already answered (a resumed demo skips them); waits for a follow-up to start."""
+    deadline = asyncio.get_running_loop().time() + (TASK_WAIT_SECONDS if wait else 0)
+    while True:
+        try:
+            status = await convention_status(client, convention_id)
+        except ConventionNotFound:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+            continue
+        return {m.task_id for m in status.milestones if m.kind is MilestoneKind.TASK_ANSWERED}
 
 
 async def run_scenarios(client: Client, task_queue: str, directory: Path) -> list[ConventionStatus]:

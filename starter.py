@@ -1,4 +1,5 @@
-"""The cooperation officers' command line: validate, start, act, status, list, schema.
+"""The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
+postpone, reassign, terminate.
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started);
 2 usage error; 3 Temporal or PostgreSQL unreachable; 4 convention not found.
@@ -11,27 +12,44 @@ import asyncio
 import json
 import os
 import sys
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from pydantic import TypeAdapter
+from temporalio.client import Client
 
+from activities.inbox import owed_tasks
 from infra.convention_client import (
     AnswerRefused,
     ConventionAlreadyStarted,
+    ConventionFilter,
     ConventionNotFound,
     answer_open_task,
     convention_status,
     list_conventions,
+    postpone_deadline,
+    reassign_task,
     start_convention,
+    terminate_convention,
 )
+from infra.database import apply_migrations, create_pool
+from infra.embedded import embedded_postgres_url
 from infra.render import render_status
-from infra.settings import load_settings
+from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from schemas.convention import Convention
-from schemas.convention_file import load_convention
+from schemas.convention_file import load_convention, parse_model
 from schemas.errors import FieldError, InputError
+from schemas.officer_actions import (
+    OfficerReceipt,
+    PostponeDeadline,
+    ReassignTask,
+    TerminateConvention,
+)
 from schemas.tasks import AnswerTask
+from schemas.values import IDENTIFIER_PATTERN
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
@@ -71,9 +89,79 @@ def _parser() -> argparse.ArgumentParser:
         help="any other answer field; VALUE is read as JSON when it parses, else as text",
     )
 
-    listing = commands.add_parser("list", help="conventions known to Temporal")
+    listing = commands.add_parser("list", help="conventions, from Temporal's visibility")
+    for name in ("stage", "party", "kind", "country", "sector", "state"):
+        listing.add_argument(f"--{name}", help=f"only conventions with this {name}")
     listing.add_argument("--query", help="an extra Temporal visibility query")
+
+    postpone = commands.add_parser("postpone", help="move an open task's due date later")
+    postpone.add_argument("convention_id")
+    postpone.add_argument("task_id")
+    postpone.add_argument(
+        "--to", dest="new_due", required=True, help="new due date: YYYY-MM-DD or an ISO time"
+    )
+    postpone.add_argument("--reason", required=True)
+    postpone.add_argument("--officer", help="who decides, for the record")
+
+    reassign = commands.add_parser("reassign", help="give a task to another contact of its party")
+    reassign.add_argument("convention_id")
+    reassign.add_argument("task_id")
+    reassign.add_argument("--to", dest="contact", required=True, help="the contact's name")
+    reassign.add_argument("--reason", required=True)
+    reassign.add_argument("--officer")
+
+    terminate = commands.add_parser("terminate", help="end a convention now, with a reason")
+    terminate.add_argument("convention_id")
+    terminate.add_argument("--reason", required=True)
+    terminate.add_argument("--officer")
+
+    inbox = commands.add_parser(
+        "inbox", help="the tasks a party owes across every convention, overdue first"
+    )
+    inbox.add_argument("party", help="the party's id, as in the convention files")
+    inbox.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL does not answer at DATABASE_URL (or the embedded one cannot start)."""
+
+
+async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
+    """Print what a party owes, read from PostgreSQL (the workflows need not be reachable)."""
+    if not IDENTIFIER_PATTERN.match(party):
+        raise InputError(
+            "inbox", [FieldError("party", f"{party!r} is not a party id (letters, digits, . _ -)")]
+        )
+    try:
+        database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
+        pool = await create_pool(database_url, max_size=2)
+    except (OSError, RuntimeError, asyncpg.PostgresError) as error:
+        raise DatabaseUnavailable(f"DATABASE_URL: PostgreSQL does not answer: {error}") from error
+    try:
+        # The read model's tables come with the migrations: a fresh database gets them here.
+        await apply_migrations(pool)
+        now = datetime.now(UTC)
+        entries = await owed_tasks(pool, party, now)
+    finally:
+        await pool.close()
+    if as_json:
+        print(
+            json.dumps([e.model_dump(mode="json") for e in entries], indent=2, ensure_ascii=False)
+        )
+        return EXIT_OK
+    if not entries:
+        print(f"{party} owes no open task")
+        return EXIT_OK
+    overdue = sum(entry.overdue for entry in entries)
+    print(f"{party} owes {len(entries)} task(s), {overdue} overdue")
+    for entry in entries:
+        flag = "OVERDUE" if entry.overdue else ""
+        print(
+            f"{flag:<8} {entry.due_at:%Y-%m-%d}  {entry.convention_id}  {entry.task_id}"
+            f"  ({entry.kind})  {entry.title}"
+        )
+    return EXIT_OK
 
 
 def _answer_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -119,6 +207,8 @@ async def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     settings = load_settings()
+    if args.command == "inbox":
+        return await _inbox(args.party, args.json, settings)
     if args.command == "start":
         convention = load_convention(args.file)  # refused here: nothing starts
         client = await connect(settings)
@@ -139,10 +229,74 @@ async def _run(args: argparse.Namespace) -> int:
         )
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
     elif args.command == "list":
-        for summary in await list_conventions(client, args.query):
+        conventions = ConventionFilter(
+            stage=args.stage,
+            party=args.party,
+            kind=args.kind,
+            country=args.country,
+            sector=args.sector,
+            state=args.state,
+        )
+        for summary in await list_conventions(client, conventions, args.query):
             started = f"{summary.started_at:%Y-%m-%d %H:%M}" if summary.started_at else ""
-            print(f"{summary.convention_id:<36} {summary.status:<12} {started}")
+            print(
+                f"{summary.convention_id:<40} {summary.status:<10} {summary.stage or '':<16}"
+                f" {started}  {', '.join(summary.parties)}"
+            )
+    elif args.command in ("postpone", "reassign", "terminate"):
+        applied = await _officer_action(client, args)
+        print(
+            f"{applied.action}: {applied.task_id or args.convention_id} "
+            f"at {applied.applied_at:%Y-%m-%d %H:%M:%S %Z}"
+        )
     return EXIT_OK
+
+
+async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerReceipt:
+    """Validate the officer's action locally (field errors), then send it as an update."""
+    if args.command == "postpone":
+        request = parse_model(
+            PostponeDeadline,
+            {
+                "task_id": args.task_id,
+                "new_due_at": _due_time(args.new_due),
+                "reason": args.reason,
+                "officer": args.officer,
+            },
+            "postpone",
+        )
+        return await postpone_deadline(client, args.convention_id, request)
+    if args.command == "reassign":
+        reassignment = parse_model(
+            ReassignTask,
+            {
+                "task_id": args.task_id,
+                "contact": args.contact,
+                "reason": args.reason,
+                "officer": args.officer,
+            },
+            "reassign",
+        )
+        return await reassign_task(client, args.convention_id, reassignment)
+    termination = parse_model(
+        TerminateConvention, {"reason": args.reason, "officer": args.officer}, "terminate"
+    )
+    return await terminate_convention(client, args.convention_id, termination)
+
+
+def _due_time(text: str) -> str:
+    """A bare date means the end of that day, UTC; a time without zone is UTC."""
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as error:
+            raise InputError(
+                "--to", [FieldError("new_due_at", f"{text!r} is not a date or an ISO time")]
+            ) from error
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+    return datetime.combine(day, time(23, 59), tzinfo=UTC).isoformat()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -161,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConventionNotFound as error:
         print(f"not found: {error}", file=sys.stderr)
         return EXIT_NOT_FOUND
-    except TemporalUnavailable as error:
+    except (TemporalUnavailable, DatabaseUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
 

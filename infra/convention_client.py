@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +13,7 @@ from pydantic import BaseModel
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowHandle,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
 )
@@ -21,9 +24,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
-from schemas.status import ConventionInput, ConventionStatus
+from schemas.officer_actions import (
+    OfficerReceipt,
+    PostponeDeadline,
+    ReassignTask,
+    TerminateConvention,
+)
+from schemas.status import ConventionInput, ConventionState, ConventionStatus
 from schemas.tasks import AnswerReceipt, AnswerTask, Task
+from workflows import visibility
 from workflows.convention import ConventionWorkflow, workflow_id_for
+from workflows.visibility import search_attributes_for
 
 
 class ConventionAlreadyStarted(Exception):
@@ -45,6 +56,9 @@ class ConventionSummary(BaseModel):
     workflow_id: str
     status: str
     started_at: datetime | None
+    stage: str | None = None
+    kind: str | None = None
+    parties: list[str] = []
 
 
 async def start_convention(client: Client, convention: Convention, task_queue: str) -> str:
@@ -59,6 +73,10 @@ async def start_convention(client: Client, convention: Convention, task_queue: s
             # A convention id is used once, ever: even a finished one is not started again.
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            # Listable by stage, party, kind… from the first moment, not the first upsert.
+            search_attributes=search_attributes_for(
+                convention, convention.stages[0].stage, ConventionState.ACTIVE
+            ),
         )
     except WorkflowAlreadyStartedError as error:
         raise ConventionAlreadyStarted(
@@ -95,16 +113,74 @@ def build_answer(
 
 async def answer_task(client: Client, convention_id: str, request: AnswerTask) -> AnswerReceipt:
     """Send an answer as an update; a refusal raises AnswerRefused with the workflow's reason."""
-    handle = client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention_id))
+    async with _refusals(client, convention_id):
+        return await _handle(client, convention_id).execute_update(
+            ConventionWorkflow.answer_task, request
+        )
+
+
+async def postpone_deadline(
+    client: Client, convention_id: str, request: PostponeDeadline
+) -> OfficerReceipt:
+    """The officer moves an open task's due date later."""
+    async with _refusals(client, convention_id):
+        return await _handle(client, convention_id).execute_update(
+            ConventionWorkflow.postpone_deadline, request
+        )
+
+
+async def reassign_task(
+    client: Client, convention_id: str, request: ReassignTask
+) -> OfficerReceipt:
+    """The officer gives an open task to another contact of the same party."""
+    async with _refusals(client, convention_id):
+        return await _handle(client, convention_id).execute_update(
+            ConventionWorkflow.reassign_task, request
+        )
+
+
+async def terminate_convention(
+    client: Client, convention_id: str, request: TerminateConvention
+) -> OfficerReceipt:
+    """The officer ends the convention now, with a reason."""
+    async with _refusals(client, convention_id):
+        return await _handle(client, convention_id).execute_update(
+            ConventionWorkflow.terminate, request
+        )
+
+
+def _handle(client: Client, convention_id: str) -> WorkflowHandle[ConventionWorkflow, Any]:
+    return client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention_id))
+
+
+@asynccontextmanager
+async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
+    """Turn Temporal's refusals of an update into AnswerRefused / ConventionNotFound."""
     try:
-        return await handle.execute_update(ConventionWorkflow.answer_task, request)
+        yield
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         raise AnswerRefused(getattr(cause, "message", None) or str(cause)) from error
     except RPCError as error:
-        if error.status is RPCStatusCode.NOT_FOUND:
+        if error.status is not RPCStatusCode.NOT_FOUND:
+            raise AnswerRefused(error.message) from error
+        # Servers word it differently; a closed convention is not an unknown one.
+        closed = await _closed_status(client, convention_id)
+        if closed is None:
             raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
-        raise AnswerRefused(error.message) from error
+        raise AnswerRefused(
+            f"convention: {convention_id} is closed ({closed}): it takes no more changes"
+        ) from error
+
+
+async def _closed_status(client: Client, convention_id: str) -> str | None:
+    """How the convention's workflow closed, or None if it does not exist."""
+    try:
+        description = await _handle(client, convention_id).describe()
+    except RPCError:
+        return None
+    status = description.status or WorkflowExecutionStatus.RUNNING
+    return status.name.lower()
 
 
 async def answer_open_task(
@@ -142,18 +218,61 @@ async def find_task(
         await asyncio.sleep(0.05)
 
 
-async def list_conventions(client: Client, query: str | None = None) -> list[ConventionSummary]:
-    """Conventions from Temporal's visibility, newest first."""
-    base = "WorkflowType = 'ConventionWorkflow'"
+class ConventionFilter(BaseModel):
+    """What officers list conventions by; each maps to one search attribute."""
+
+    stage: str | None = None
+    party: str | None = None
+    kind: str | None = None
+    country: str | None = None
+    sector: str | None = None
+    state: str | None = None
+
+    def query(self) -> str:
+        """A Temporal visibility query; values are quoted, so no input can change its shape."""
+        clauses = ["WorkflowType = 'ConventionWorkflow'"]
+        for key, value in (
+            (visibility.STAGE, self.stage),
+            (visibility.PARTIES, self.party.lower() if self.party else None),
+            (visibility.KIND, self.kind),
+            (visibility.COUNTRIES, self.country.upper() if self.country else None),
+            (visibility.SECTOR, self.sector),
+            (visibility.STATE, self.state),
+        ):
+            if value is not None:
+                clauses.append(f"{key.name} = {_quoted(value)}")
+        return " AND ".join(clauses)
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def list_conventions(
+    client: Client, conventions: ConventionFilter | None = None, extra_query: str | None = None
+) -> list[ConventionSummary]:
+    """Conventions from Temporal's own visibility (search attributes), newest first.
+
+    Only the latest run of each workflow: a convention that continued-as-new is listed once.
+    """
+    query = (conventions or ConventionFilter()).query()
+    if extra_query:
+        query = f"{query} AND ({extra_query})"
     summaries = []
-    async for execution in client.list_workflows(f"{base} AND ({query})" if query else base):
+    async for execution in client.list_workflows(query):
         status = execution.status or WorkflowExecutionStatus.RUNNING
+        if status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
+            continue
+        attributes = execution.typed_search_attributes
         summaries.append(
             ConventionSummary(
-                convention_id=execution.id.removeprefix("convention-"),
+                convention_id=execution.id.removeprefix(visibility.workflow_id_for("")),
                 workflow_id=execution.id,
                 status=status.name.lower(),
                 started_at=execution.start_time,
+                stage=attributes.get(visibility.STAGE),
+                kind=attributes.get(visibility.KIND),
+                parties=list(attributes.get(visibility.PARTIES) or []),
             )
         )
     return summaries

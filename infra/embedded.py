@@ -27,7 +27,7 @@ SEARCH_ATTRIBUTES = {
     "ConventionStage": "Keyword",
     "ConventionKind": "Keyword",
     "ConventionParties": "KeywordList",
-    "ConventionCountry": "Keyword",
+    "ConventionCountry": "KeywordList",
     "ConventionSector": "Keyword",
     "ConventionState": "Keyword",
 }

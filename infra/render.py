@@ -36,6 +36,15 @@ def render_status(status: ConventionStatus) -> str:
         + (f"   parent: {status.parent}" if status.parent else ""),
         f"  stages: {stages}",
     ]
+    if status.origin:
+        lines.append(f"  follows up: {status.origin}")
+    for link in status.links:
+        lines.append(f"  {link.kind.value}: {link.convention_id} — {link.title}")
+    if status.indicators:
+        figures = ", ".join(f"{key} {value:g}" for key, value in status.indicators.items())
+        lines.append(f"  indicators: {figures}")
+    if status.runs > 1:
+        lines.append(f"  runs: {status.runs} (continued-as-new)")
     if status.reason:
         lines.append(f"  reason: {status.reason}")
     lines.append(f"open tasks ({len(status.open_tasks)}):")

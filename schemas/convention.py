@@ -83,7 +83,39 @@ class Signatory(Frozen):
     party: Identifier = Field(description="The id of the party this person signs for.")
 
 
-class DraftingStage(Frozen):
+class ReminderPolicy(Frozen):
+    """When the party owing a task is reminded; the officer is escalated to at the due date."""
+
+    before_due_days: int | None = Field(
+        default=3,
+        ge=1,
+        le=365,
+        description="One reminder this many days before the due date (none if null).",
+    )
+    late_every_days: int = Field(
+        default=7, ge=1, le=365, description="Once late, a reminder every so many days."
+    )
+
+
+class StageRules(Frozen):
+    """What every stage may declare: its reminders and the path it takes when it fails."""
+
+    reminders: ReminderPolicy | None = Field(
+        default=None, description="Overrides the convention's reminders for this stage."
+    )
+    on_failure: str = Field(
+        default="end",
+        description=(
+            "When the stage fails (a refusal, a rejection): 'end' ends the convention with the "
+            "reason; the name of a declared stage goes back (or on) to that stage."
+        ),
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, le=20, description="How often the stage may run before it ends it all."
+    )
+
+
+class DraftingStage(StageRules):
     """The text is written and reviewed until every reviewing party approves one version."""
 
     stage: Literal["drafting"] = "drafting"
@@ -99,7 +131,7 @@ class SignatureOrder(StrEnum):
     SEQUENTIAL = "sequential"
 
 
-class SignatureStage(Frozen):
+class SignatureStage(StageRules):
     """Every required signatory signs; the convention then enters into force."""
 
     stage: Literal["signature"] = "signature"
@@ -126,7 +158,7 @@ class AgendaItem(Frozen):
     site: str | None = Field(default=None, description="The site visited, for a field visit.")
 
 
-class MissionStage(Frozen):
+class MissionStage(StageRules):
     """A delegation travels, holds its agenda, then files a report."""
 
     stage: Literal["mission"] = "mission"
@@ -146,16 +178,23 @@ class MissionStage(Frozen):
         return self
 
 
-class DiagnosticStage(Frozen):
+class DiagnosticStage(StageRules):
     """Findings are filed, restituted to the parties, and outcomes agreed."""
 
     stage: Literal["diagnostic"] = "diagnostic"
     prepared_by: Identifier = Field(description="The party that files findings.")
     agreed_by: list[Identifier] = Field(min_length=1, description="Parties that agree outcomes.")
     due_in_days: int = Field(default=30, ge=1, le=3650)
+    follow_ups: list[Convention] = Field(
+        default_factory=list,
+        description=(
+            "Conventions the agreed outcomes lead to (e.g. a new framework convention): each "
+            "starts as its own workflow once the outcomes are agreed, linked to this one."
+        ),
+    )
 
 
-class FundingRequestStage(Frozen):
+class FundingRequestStage(StageRules):
     """Terms of reference go to a funder, who decides."""
 
     stage: Literal["funding_request"] = "funding_request"
@@ -182,7 +221,7 @@ class PlannedMilestone(Frozen):
     planned_on: date | None = None
 
 
-class ImplementationStage(Frozen):
+class ImplementationStage(StageRules):
     """The implementing party reports progress until every planned milestone is reached."""
 
     stage: Literal["implementation"] = "implementation"
@@ -221,7 +260,12 @@ class Convention(Frozen):
     parent: Identifier | None = Field(
         default=None, description="The framework convention this one derives from."
     )
+    origin: Identifier | None = Field(
+        default=None,
+        description="The convention whose diagnostic led to this one (set when it starts it).",
+    )
     sector: str | None = None
+    reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     officer: Officer
     parties: list[Party] = Field(min_length=2)
     signatories: list[Signatory] = Field(default_factory=list)
@@ -230,7 +274,8 @@ class Convention(Frozen):
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
         party_ids = [party.id for party in self.parties]
-        _no_duplicates("parties", party_ids)
+        # Party ids are matched without regard to case in searches (`list --party PSA`).
+        _no_duplicates("parties", [party_id.lower() for party_id in party_ids])
         _no_duplicates("signatories", [signatory.id for signatory in self.signatories])
         _no_duplicates("stages", [spec.stage for spec in self.stages])
         known_parties = set(party_ids)
@@ -239,8 +284,20 @@ class Convention(Frozen):
         for index, signatory in enumerate(self.signatories):
             if signatory.party not in known_parties:
                 problems.append(f"signatories.{index}.party: unknown party {signatory.party!r}")
+        stage_names = {spec.stage for spec in self.stages}
         for index, spec in enumerate(self.stages):
             where = f"stages.{index}"
+            if spec.on_failure != "end" and spec.on_failure not in stage_names:
+                problems.append(
+                    f"{where}.on_failure: {spec.on_failure!r} is neither 'end' nor a declared "
+                    f"stage ({', '.join(sorted(stage_names))})"
+                )
+            if isinstance(spec, DiagnosticStage):
+                for position, follow_up in enumerate(spec.follow_ups):
+                    if follow_up.id == self.id:
+                        problems.append(
+                            f"{where}.follow_ups.{position}.id: a follow-up needs its own id"
+                        )
             for field_name, party_id in _party_references(spec):
                 if party_id not in known_parties:
                     problems.append(f"{where}.{field_name}: unknown party {party_id!r}")
@@ -301,3 +358,7 @@ def _party_references(spec: StageSpec) -> list[tuple[str, str]]:
             return [("implementer", spec.implementer)]
         case SignatureStage():
             return []
+
+
+DiagnosticStage.model_rebuild()
+Convention.model_rebuild()

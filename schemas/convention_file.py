@@ -62,6 +62,11 @@ class ScriptedAnswer(Frozen):
     acting_party: Identifier = Field(alias="as")
     actor: str | None = None
     answer: dict[str, Any]
+    follow_up: int | None = Field(
+        default=None,
+        ge=0,
+        description="Answer in the Nth follow-up convention of the diagnostic, not this one.",
+    )
 
 
 class AnswerScript(Frozen):

@@ -24,6 +24,7 @@ _UNION_TAGS = {
     "decide_funding",
     "provide_information",
     "report_progress",
+    "resolve_escalation",
     "fix_delivery",
 }
 

@@ -35,6 +35,20 @@ class MilestoneKind(StrEnum):
     IMPLEMENTATION_MILESTONE_REACHED = "implementation_milestone_reached"
     CONVENTION_COMPLETED = "convention_completed"
     CONVENTION_FAILED = "convention_failed"
+    CONVENTION_TERMINATED = "convention_terminated"
+    TASK_REMINDED = "task_reminded"
+    DEADLINE_POSTPONED = "deadline_postponed"
+    TASK_REASSIGNED = "task_reassigned"
+    TASK_CANCELLED = "task_cancelled"
+    STAGE_FAILED = "stage_failed"
+    PARTY_WITHDREW = "party_withdrew"
+    RESTITUTION_HELD = "restitution_held"
+    FOLLOW_UP_STARTED = "follow_up_started"
+    CHILD_LINKED = "child_linked"
+    PARENT_LINKED = "parent_linked"
+    COHORT_STARTED = "cohort_started"
+    COHORT_FINISHED = "cohort_finished"
+    HISTORY_CONTINUED = "history_continued"
 
 
 class Milestone(Frozen):

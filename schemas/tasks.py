@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
@@ -25,6 +25,7 @@ class TaskKind(StrEnum):
     PROVIDE_INFORMATION = "provide_information"
     REPORT_PROGRESS = "report_progress"
     FIX_DELIVERY = "fix_delivery"
+    RESOLVE_ESCALATION = "resolve_escalation"
 
 
 class TaskStatus(StrEnum):
@@ -44,12 +45,21 @@ class Task(Frozen):
     kind: TaskKind
     assignee: Identifier = Field(description="The party that owes the task.")
     signatory: Identifier | None = Field(default=None, description="For a signature: who signs.")
+    contact: str | None = Field(
+        default=None, description="The party's contact the task is assigned to, once reassigned."
+    )
     title: NonEmptyText
     assigned_at: datetime
     due_at: datetime
     status: TaskStatus = TaskStatus.OPEN
     answered_at: datetime | None = None
     answered_by: str | None = None
+    reminded_before_due: bool = False
+    escalated: bool = Field(default=False, description="Past due, and the officer was told.")
+    late_reminders: int = Field(default=0, ge=0, description="Reminders sent since it is late.")
+    escalates: str | None = Field(
+        default=None, description="For an officer's escalation task: the late task's id."
+    )
 
 
 class ReviewAnswer(Frozen):
@@ -76,17 +86,19 @@ class RevisionAnswer(Frozen):
 
 
 class SignAnswer(Frozen):
-    """A signatory signs, or refuses with a reason."""
+    """A signatory signs, refuses, or withdraws the party from the convention, with a reason."""
 
     kind: Literal["sign"] = "sign"
-    decision: Literal["sign", "refuse"]
+    decision: Literal["sign", "refuse", "withdraw"]
     place: Place | None = Field(default=None, description="Where the signature was given.")
     reason: str | None = None
 
     @model_validator(mode="after")
     def _refusal_is_explained(self) -> Self:
-        if self.decision == "refuse" and not (self.reason or "").strip():
-            raise ValueError("reason: required when refusing to sign")
+        if self.decision != "sign" and not (self.reason or "").strip():
+            raise ValueError(f"reason: required to {self.decision}")
+        if self.decision != "sign" and self.place is not None:
+            raise ValueError("place: only a signature has a place")
         return self
 
 
@@ -107,12 +119,21 @@ class MissionReportAnswer(Frozen):
     summary: NonEmptyText
 
 
+class Restitution(Frozen):
+    """The session where the findings are presented to the parties."""
+
+    held_on: date
+    place: Place | None = None
+    attendees: list[NonEmptyText] = Field(min_length=1)
+
+
 class FindingsAnswer(Frozen):
-    """A diagnostic's findings and recommendations."""
+    """A diagnostic's findings and recommendations, and the restitution session if held."""
 
     kind: Literal["file_findings"] = "file_findings"
     findings: list[NonEmptyText] = Field(min_length=1)
     recommendations: list[NonEmptyText] = Field(default_factory=list)
+    restitution: Restitution | None = None
 
 
 class OutcomesAnswer(Frozen):
@@ -159,8 +180,26 @@ class InformationAnswer(Frozen):
     comments: NonEmptyText
 
 
+class CohortReport(Frozen):
+    """A cohort (promotion) that started or finished since the last report."""
+
+    id: Identifier
+    event: Literal["started", "finished"]
+    trainees: int = Field(ge=0, description="Enrolled (started) or who completed (finished).")
+    graduates: int | None = Field(default=None, ge=0, description="Who passed, when finished.")
+    cities: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _graduates_only_when_finished(self) -> Self:
+        if self.event == "started" and self.graduates is not None:
+            raise ValueError("graduates: a cohort that just started has no graduates yet")
+        if self.graduates is not None and self.graduates > self.trainees:
+            raise ValueError("graduates: more graduates than trainees")
+        return self
+
+
 class ProgressReportAnswer(Frozen):
-    """The implementer reports milestones reached and indicator values."""
+    """The implementer reports milestones reached, indicator values and cohorts."""
 
     kind: Literal["report_progress"] = "report_progress"
     reached: list[Identifier] = Field(default_factory=list, description="Planned milestone ids.")
@@ -168,6 +207,7 @@ class ProgressReportAnswer(Frozen):
         default_factory=dict, description="Indicator id to its current value."
     )
     spent: Money | None = None
+    cohorts: list[CohortReport] = Field(default_factory=list)
     comments: str | None = None
 
 
@@ -190,6 +230,13 @@ class FixDeliveryAnswer(Frozen):
         return self
 
 
+class EscalationAnswer(Frozen):
+    """The officer notes what was done about a late task (postponed, chased by phone…)."""
+
+    kind: Literal["resolve_escalation"] = "resolve_escalation"
+    comments: NonEmptyText
+
+
 Answer = Annotated[
     ReviewAnswer
     | RevisionAnswer
@@ -201,7 +248,8 @@ Answer = Annotated[
     | FundingDecisionAnswer
     | InformationAnswer
     | ProgressReportAnswer
-    | FixDeliveryAnswer,
+    | FixDeliveryAnswer
+    | EscalationAnswer,
     Field(discriminator="kind"),
 ]
 

@@ -30,6 +30,8 @@ import pytest_asyncio
 from aiosmtpd.controller import Controller
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from standardwebhooks import Webhook
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -38,7 +40,7 @@ from temporalio.testing import WorkflowEnvironment
 from infra.database import apply_migrations, create_pool
 from infra.embedded import SEARCH_ATTRIBUTES, embedded_postgres_url, stop_embedded_postgres
 from infra.settings import PROJECT_ROOT
-from schemas.convention import Convention
+from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import load_convention
 from worker import build_worker
 
@@ -111,6 +113,18 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=venv_binary("temporal-test-server"),
         data_converter=pydantic_data_converter,
     )
+    # Conventions upsert their search attributes: the test server must know them too.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST
+                if kind == "KeywordList"
+                else IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+                for name, kind in SEARCH_ATTRIBUTES.items()
+            },
+        )
+    )
     yield env
     await env.shutdown()
 
@@ -121,8 +135,22 @@ def example(name: str) -> Convention:
 
 
 def renamed(convention: Convention) -> Convention:
-    """The same convention under a new unique id."""
-    return convention.model_copy(update={"id": f"{convention.id}-{uuid.uuid4().hex[:8]}"})
+    """The same convention under a new unique id, and so are its follow-up conventions."""
+    suffix = uuid.uuid4().hex[:8]
+    stages = [
+        spec.model_copy(
+            update={
+                "follow_ups": [
+                    follow_up.model_copy(update={"id": f"{follow_up.id}-{suffix}"})
+                    for follow_up in spec.follow_ups
+                ]
+            }
+        )
+        if isinstance(spec, DiagnosticStage)
+        else spec
+        for spec in convention.stages
+    ]
+    return convention.model_copy(update={"id": f"{convention.id}-{suffix}", "stages": stages})
 
 
 # --- Delivery: a partner's webhook endpoint and an SMTP server, both real, on 127.0.0.1 ------
@@ -243,6 +271,7 @@ class ReceivedMail:
     sender: str
     recipients: list[str]
     message: EmailMessage
+    raw: bytes
 
 
 class MailCatcher:
@@ -262,7 +291,11 @@ class MailCatcher:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = message_from_bytes(envelope.original_content, policy=email_policy.default)
         assert isinstance(message, EmailMessage)
-        self.mails.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
+        self.mails.append(
+            ReceivedMail(
+                envelope.mail_from, list(envelope.rcpt_tos), message, envelope.original_content
+            )
+        )
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[ReceivedMail]:

@@ -32,7 +32,7 @@ PACTE_SEARCH_ATTRIBUTES = {
     "ConventionStage": "Keyword",
     "ConventionKind": "Keyword",
     "ConventionParties": "KeywordList",
-    "ConventionCountry": "Keyword",
+    "ConventionCountry": "KeywordList",
     "ConventionSector": "Keyword",
     "ConventionState": "Keyword",
 }

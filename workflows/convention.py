@@ -10,10 +10,18 @@ from workflows.funding_request import run_funding_request
 from workflows.implementation import run_implementation
 from workflows.mission import run_mission
 from workflows.signature import run_signature
-from workflows.task_board import ConventionEnded, TaskBoard
+from workflows.task_board import (
+    AnswerRejected,
+    ContinueAsNewRequested,
+    ConventionEnded,
+    StageFailed,
+    TaskBoard,
+)
+from workflows.visibility import upsert_progress, workflow_id_for
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import (
+        Convention,
         DiagnosticStage,
         DraftingStage,
         FundingRequestStage,
@@ -23,53 +31,82 @@ with workflow.unsafe.imports_passed_through():
         StageSpec,
     )
     from schemas.milestones import MilestoneKind
+    from schemas.officer_actions import (
+        ConventionLink,
+        LinkKind,
+        OfficerReceipt,
+        PostponeDeadline,
+        ReassignTask,
+        TerminateConvention,
+    )
     from schemas.status import ConventionInput, ConventionOutcome, ConventionState, ConventionStatus
-    from schemas.tasks import AnswerReceipt, AnswerTask
+    from schemas.tasks import AnswerReceipt, AnswerTask, TaskKind
 
-
-def workflow_id_for(convention_id: str) -> str:
-    """One workflow per convention: a second start of the same id is refused by Temporal."""
-    return f"convention-{convention_id}"
+__all__ = ["ConventionWorkflow", "workflow_id_for"]
 
 
 @workflow.defn
 class ConventionWorkflow:
-    """Stage after stage, tasks owed by parties, answers through the answer_task update."""
+    """Stage after stage, tasks owed by parties, answers and officers' actions as updates."""
 
     @workflow.init
     def __init__(self, request: ConventionInput) -> None:
-        self.board = TaskBoard(request.convention)
+        self.board = TaskBoard(
+            request.convention, resume=request.resume, history_limit=request.history_limit
+        )
         self.state = ConventionState.ACTIVE
         self.reason: str | None = None
 
     @workflow.run
     async def run(self, request: ConventionInput) -> ConventionOutcome:
-        """Walk the declared stages in order; stop early if a stage ends the convention."""
-        convention = request.convention
-        board = self.board
-        await board.record(
-            MilestoneKind.CONVENTION_STARTED,
-            f"Convention started: {convention.title}",
-            party=convention.office.id,
-            actor=convention.officer.name,
-            details={"kind": convention.kind.value, "parent": convention.parent},
-        )
+        """Walk the declared stages in order, taking the declared path when a stage fails."""
+        convention, board = request.convention, self.board
+        if request.resume is None:
+            await board.record(
+                MilestoneKind.CONVENTION_STARTED,
+                f"Convention started: {convention.title}",
+                party=convention.office.id,
+                actor=convention.officer.name,
+                details={
+                    "kind": convention.kind.value,
+                    "parent": convention.parent,
+                    "origin": convention.origin,
+                },
+            )
+            if convention.parent:
+                await self._link_to_parent(convention)
+        index = request.resume.stage_index if request.resume else 0
+        resumed = request.resume is not None
         try:
-            for spec in convention.stages:
-                board.current_stage = spec.stage
-                workflow.logger.info(
-                    "stage entered", extra={"convention_id": convention.id, "stage": spec.stage}
-                )
-                await board.record(MilestoneKind.STAGE_ENTERED, f"Stage {spec.stage} entered")
-                await _run_stage(board, spec)
+            while index < len(convention.stages):
+                spec = convention.stages[index]
+                self._stop_if_terminated()
+                board.enter_stage(spec, resumed=resumed)
+                upsert_progress(spec.stage, ConventionState.ACTIVE)
+                if not resumed:
+                    workflow.logger.info(
+                        "stage entered", extra={"convention_id": convention.id, "stage": spec.stage}
+                    )
+                    await board.record(MilestoneKind.STAGE_ENTERED, f"Stage {spec.stage} entered")
+                resumed = False
+                try:
+                    await _run_stage(board, spec)
+                except StageFailed as failure:
+                    index = await self._path_after_failure(convention, spec, failure)
+                    continue
                 await board.record(MilestoneKind.STAGE_COMPLETED, f"Stage {spec.stage} completed")
+                index += 1
+            self._stop_if_terminated()
+        except ContinueAsNewRequested:
+            await self._continue_as_new(request, index)
         except ConventionEnded as ended:
-            self.state, self.reason = ConventionState.FAILED, ended.reason
-            await board.record(MilestoneKind.CONVENTION_FAILED, f"Convention ended: {ended.reason}")
+            await self._end(ended)
         else:
             self.state = ConventionState.COMPLETED
             board.current_stage = None
             await board.record(MilestoneKind.CONVENTION_COMPLETED, "Every stage completed")
+        upsert_progress(board.current_stage, self.state)
+        await board.deliveries_settled()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return ConventionOutcome(
             convention_id=convention.id,
@@ -78,34 +115,188 @@ class ConventionWorkflow:
             milestone_count=len(board.milestones),
         )
 
+    # --- partners' answers ------------------------------------------------------------
+
     @workflow.update
-    def answer_task(self, request: AnswerTask) -> AnswerReceipt:
+    async def answer_task(self, request: AnswerTask) -> AnswerReceipt:
         """A party answers one of its tasks; the stage waiting on it carries on."""
         task = self.board.accept_answer(request)
+        if task.kind is TaskKind.RESOLVE_ESCALATION:
+            await self.board.record_unawaited_answer(task)
         assert task.answered_at is not None
         return AnswerReceipt(task_id=task.id, accepted_at=task.answered_at)
 
     @answer_task.validator
     def _check_answer(self, request: AnswerTask) -> None:
-        if self.state is not ConventionState.ACTIVE:
-            raise ValueError(f"convention: {self.board.convention.id} is {self.state.value}")
+        self._check_active()
         self.board.check_answer(request)
+
+    # --- officers' actions ------------------------------------------------------------
+
+    @workflow.update
+    async def postpone_deadline(self, request: PostponeDeadline) -> OfficerReceipt:
+        """Move an open task's due date later."""
+        task = await self.board.postpone(request)
+        return OfficerReceipt(action="postpone", task_id=task.id, applied_at=workflow.now())
+
+    @postpone_deadline.validator
+    def _check_postponement(self, request: PostponeDeadline) -> None:
+        self._check_active()
+        self.board.check_postponement(request)
+
+    @workflow.update
+    async def reassign_task(self, request: ReassignTask) -> OfficerReceipt:
+        """Give an open task to another contact of the same party."""
+        task = await self.board.reassign(request)
+        return OfficerReceipt(action="reassign", task_id=task.id, applied_at=workflow.now())
+
+    @reassign_task.validator
+    def _check_reassignment(self, request: ReassignTask) -> None:
+        self._check_active()
+        self.board.check_reassignment(request)
+
+    @workflow.update
+    def terminate(self, request: TerminateConvention) -> OfficerReceipt:
+        """End the convention at whatever stage it is, for the stated reason."""
+        self.board.terminate(request)
+        return OfficerReceipt(action="terminate", applied_at=workflow.now())
+
+    @terminate.validator
+    def _check_termination(self, request: TerminateConvention) -> None:
+        self._check_active()
+        if self.board.termination is not None:
+            raise AnswerRejected(
+                f"convention: termination already requested ({self.board.termination.reason})"
+            )
+
+    # --- links between conventions ----------------------------------------------------
+
+    @workflow.signal
+    async def link_child(self, link: ConventionLink) -> None:
+        """A specific convention derived from this framework convention has started."""
+        if any(known.convention_id == link.convention_id for known in self.board.links):
+            return
+        self.board.links.append(link)
+        await self.board.record(
+            MilestoneKind.CHILD_LINKED,
+            f"Specific convention {link.convention_id} derives from this one: {link.title}",
+            party=self.board.convention.office.id,
+            details=link.model_dump(mode="json"),
+        )
 
     @workflow.query
     def status(self) -> ConventionStatus:
-        """Current stage, open tasks and milestones."""
-        convention = self.board.convention
+        """Current stage, open tasks, milestones, links and running indicators."""
+        board = self.board
+        convention = board.convention
         return ConventionStatus(
             convention_id=convention.id,
             title=convention.title,
             kind=convention.kind.value,
             parent=convention.parent,
             state=self.state,
-            current_stage=self.board.current_stage,
+            current_stage=board.current_stage,
             stages=[spec.stage for spec in convention.stages],
-            open_tasks=self.board.open_tasks(),
-            milestones=list(self.board.milestones),
+            open_tasks=board.open_tasks(),
+            milestones=list(board.milestones),
             reason=self.reason,
+            origin=convention.origin,
+            links=list(board.links),
+            indicators=(
+                dict(board.implementation_progress.actuals) if board.implementation_progress else {}
+            ),
+            runs=board.runs,
+        )
+
+    # --- mechanics --------------------------------------------------------------------
+
+    def _check_active(self) -> None:
+        if self.state is not ConventionState.ACTIVE:
+            raise AnswerRejected(f"convention: {self.board.convention.id} is {self.state.value}")
+
+    def _stop_if_terminated(self) -> None:
+        if self.board.termination is not None:
+            raise ConventionEnded(self.board.termination.reason, terminated=True)
+
+    async def _path_after_failure(
+        self, convention: Convention, spec: StageSpec, failure: StageFailed
+    ) -> int:
+        """The index of the stage to run next, or ConventionEnded when there is none."""
+        await self.board.record(
+            MilestoneKind.STAGE_FAILED,
+            f"Stage {spec.stage} failed: {failure.reason}",
+            details={"reason": failure.reason, "on_failure": spec.on_failure},
+        )
+        if spec.on_failure == "end":
+            raise ConventionEnded(failure.reason)
+        names: list[str] = [stage.stage for stage in convention.stages]
+        target = convention.stages[names.index(spec.on_failure)]
+        runs = self.board.stage_attempts.get(target.stage, 0)
+        if runs >= target.max_attempts:
+            raise ConventionEnded(
+                f"{failure.reason} (stage {target.stage} already ran {runs} times, "
+                f"the most its max_attempts allows)"
+            )
+        return names.index(target.stage)
+
+    async def _end(self, ended: ConventionEnded) -> None:
+        board = self.board
+        self.reason = ended.reason
+        if ended.terminated:
+            self.state = ConventionState.TERMINATED
+            assert board.termination is not None
+            await board.cancel_all_open(f"convention terminated: {ended.reason}")
+            await board.record(
+                MilestoneKind.CONVENTION_TERMINATED,
+                f"Convention terminated by the officer: {ended.reason}",
+                party=board.convention.office.id,
+                actor=board.termination.officer or board.convention.officer.name,
+                details={"reason": ended.reason},
+            )
+        else:
+            self.state = ConventionState.FAILED
+            await board.cancel_all_open(f"convention ended: {ended.reason}")
+            await board.record(MilestoneKind.CONVENTION_FAILED, f"Convention ended: {ended.reason}")
+
+    async def _link_to_parent(self, convention: Convention) -> None:
+        """Tell the framework convention about this specific one, so both show the link."""
+        assert convention.parent is not None
+        parent = workflow.get_external_workflow_handle(workflow_id_for(convention.parent))
+        link = ConventionLink(
+            convention_id=convention.id, title=convention.title, kind=LinkKind.SPECIFIC
+        )
+        try:
+            await parent.signal(ConventionWorkflow.link_child, link)
+            linked, summary = True, f"Linked to framework convention {convention.parent}"
+        except Exception as error:  # the parent may be closed, or never ran on this cluster
+            linked = False
+            summary = (
+                f"Framework convention {convention.parent} is not running here; "
+                f"the link is kept on this side only ({error})"
+            )
+        await self.board.record(
+            MilestoneKind.PARENT_LINKED,
+            summary,
+            party=convention.office.id,
+            details={"parent": convention.parent, "linked": linked},
+        )
+
+    async def _continue_as_new(self, request: ConventionInput, stage_index: int) -> None:
+        board = self.board
+        await board.record(
+            MilestoneKind.HISTORY_CONTINUED,
+            f"History continued in run {board.runs + 1} "
+            f"after {workflow.info().get_current_history_length()} events",
+            details={"run": board.runs + 1},
+        )
+        await board.deliveries_settled()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(
+            ConventionInput(
+                convention=request.convention,
+                resume=board.resume_state(stage_index),
+                history_limit=request.history_limit,
+            )
         )
 
 

@@ -15,7 +15,11 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
-    """Review round after round until every reviewer approves the same version."""
+    """Review round after round until every reviewer approves the same version.
+
+    A request for changes ends the round at once: the office revises the text, and every
+    reviewer reviews the new version (approvals of an older version do not count).
+    """
     office = board.convention.office.id
     version, document = 1, spec.document
     await board.record(
@@ -27,7 +31,7 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
     while True:
         reviews = [
             await board.assign(
-                f"drafting.review.v{version}.{party_id}",
+                board.task_id("review", f"v{version}", party_id),
                 TaskKind.REVIEW_DRAFT,
                 party_id,
                 f"Review version {version} of the text",
@@ -43,7 +47,9 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
             if request.answer.decision == "request_changes":
                 changes_asked_by, comments = request.acting_party, request.answer.comments or ""
                 for review in reviews:
-                    board.cancel(review.id)
+                    await board.cancel(
+                        review.id, f"{changes_asked_by} asked for changes to version {version}"
+                    )
         if changes_asked_by is None:
             await board.record(
                 MilestoneKind.DRAFT_APPROVED,
@@ -53,7 +59,7 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
             )
             return
         revision = await board.assign(
-            f"drafting.revise.v{version + 1}",
+            board.task_id("revise", f"v{version + 1}"),
             TaskKind.REVISE_DRAFT,
             office,
             f"Revise the text as {changes_asked_by} asked: {comments}",

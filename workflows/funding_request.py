@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import ConventionEnded, TaskBoard
+from workflows.task_board import StageFailed, TaskBoard
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import FundingRequestStage
@@ -32,7 +32,7 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
     round_number = 1
     while True:
         decision_task = await board.assign(
-            f"funding_request.decision.r{round_number}",
+            board.task_id("decision", f"r{round_number}"),
             TaskKind.DECIDE_FUNDING,
             spec.funder,
             f"Decide on the funding request of {requested}",
@@ -48,7 +48,7 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
                 details={"decision": decision.decision, "comments": decision.comments},
             )
             information_task = await board.assign(
-                f"funding_request.information.r{round_number}",
+                board.task_id("information", f"r{round_number}"),
                 TaskKind.PROVIDE_INFORMATION,
                 office,
                 f"Answer {spec.funder}'s request: {decision.comments}",
@@ -75,5 +75,5 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
             },
         )
         if decision.decision == "reject":
-            raise ConventionEnded(summary)
+            raise StageFailed(summary)
         return

@@ -1,70 +1,121 @@
-"""Implementation: the implementer reports progress until every planned milestone is reached."""
+"""Implementation: the implementer reports progress until every planned milestone is reached.
+
+It may last years (Cycle Maalam runs cohort after cohort): between two reports the workflow
+continues-as-new once its history is long, carrying its running totals, open tasks and
+milestones into the new run.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 from temporalio import workflow
 
-from workflows.task_board import TaskBoard
+from workflows.task_board import ContinueAsNewRequested, TaskBoard
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import ImplementationStage
     from schemas.milestones import MilestoneKind
-    from schemas.tasks import Answer, ProgressReportAnswer, TaskKind
+    from schemas.status import ImplementationProgress
+    from schemas.tasks import Answer, CohortReport, ProgressReportAnswer, Task, TaskKind
 
 
 async def run_implementation(board: TaskBoard, spec: ImplementationStage) -> None:
-    """One progress report per period, each naming what was reached and the indicators."""
+    """One progress report per period: what was reached, the indicators, the cohorts."""
     planned = {milestone.id: milestone for milestone in spec.milestones}
-    reached: set[str] = set()
-    report_number = 1
-    while reached != set(planned):
+    progress = board.implementation_progress or ImplementationProgress()
+    while set(progress.reached) != set(planned):
+        if board.history_is_long():
+            board.implementation_progress = progress
+            raise ContinueAsNewRequested
+        number = progress.report_number
         report_task = await board.assign(
-            f"implementation.report.{report_number}",
+            board.task_id("report", number),
             TaskKind.REPORT_PROGRESS,
             spec.implementer,
-            f"Report progress of the implementation (report {report_number})",
+            f"Report progress of the implementation (report {number})",
             due_in=timedelta(days=spec.report_every_days),
-            check=lambda task, answer: _report_names_known_items(spec, answer),
+            check=partial(_report_fits_the_plan, spec, progress),
         )
         report = (await board.answer_to(report_task)).answer
         assert isinstance(report, ProgressReportAnswer)
+        progress = await _record_report(board, spec, progress, report_task, report)
+        board.implementation_progress = progress
+
+
+async def _record_report(
+    board: TaskBoard,
+    spec: ImplementationStage,
+    progress: ImplementationProgress,
+    task: Task,
+    report: ProgressReportAnswer,
+) -> ImplementationProgress:
+    actuals = {**progress.actuals, **report.actuals}
+    await board.record(
+        MilestoneKind.PROGRESS_REPORTED,
+        f"Progress report {progress.report_number}: "
+        + (", ".join(f"{key} {value:g}" for key, value in report.actuals.items()) or "no figures"),
+        task=task,
+        details={
+            "report": progress.report_number,
+            "actuals": report.actuals,
+            "totals": actuals,
+            "targets": {i.id: i.target for i in spec.indicators},
+            "spent": report.spent.model_dump(mode="json") if report.spent else None,
+            "budget": spec.budget.model_dump(mode="json") if spec.budget else None,
+            "comments": report.comments,
+        },
+    )
+    started, finished = list(progress.cohorts_started), list(progress.cohorts_finished)
+    for cohort in report.cohorts:
+        await _record_cohort(board, task, cohort)
+        (started if cohort.event == "started" else finished).append(cohort.id)
+    reached = list(progress.reached)
+    planned = {milestone.id: milestone for milestone in spec.milestones}
+    for milestone_id in report.reached:
+        if milestone_id in reached:
+            continue
+        reached.append(milestone_id)
+        planned_on = planned[milestone_id].planned_on
         await board.record(
-            MilestoneKind.PROGRESS_REPORTED,
-            f"Progress report {report_number}: "
-            + (
-                ", ".join(f"{key} {value:g}" for key, value in report.actuals.items())
-                or "no figures"
-            ),
-            task=report_task,
+            MilestoneKind.IMPLEMENTATION_MILESTONE_REACHED,
+            f"Reached: {planned[milestone_id].label}",
+            task=task,
             details={
-                "report": report_number,
-                "actuals": report.actuals,
-                "targets": {i.id: i.target for i in spec.indicators},
-                "spent": report.spent.model_dump(mode="json") if report.spent else None,
-                "budget": spec.budget.model_dump(mode="json") if spec.budget else None,
-                "comments": report.comments,
+                "milestone": milestone_id,
+                "planned_on": planned_on.isoformat() if planned_on else None,
             },
         )
-        for milestone_id in report.reached:
-            if milestone_id in reached:
-                continue
-            reached.add(milestone_id)
-            planned_on = planned[milestone_id].planned_on
-            await board.record(
-                MilestoneKind.IMPLEMENTATION_MILESTONE_REACHED,
-                f"Reached: {planned[milestone_id].label}",
-                task=report_task,
-                details={
-                    "milestone": milestone_id,
-                    "planned_on": planned_on.isoformat() if planned_on else None,
-                },
-            )
-        report_number += 1
+    return ImplementationProgress(
+        report_number=progress.report_number + 1,
+        reached=reached,
+        actuals=actuals,
+        cohorts_started=started,
+        cohorts_finished=finished,
+    )
 
 
-def _report_names_known_items(spec: ImplementationStage, answer: Answer) -> None:
+async def _record_cohort(board: TaskBoard, task: Task, cohort: CohortReport) -> None:
+    if cohort.event == "started":
+        summary = f"Cohort {cohort.id} started with {cohort.trainees} trainees"
+    else:
+        summary = f"Cohort {cohort.id} finished: {cohort.trainees} trainees"
+        if cohort.graduates is not None and cohort.trainees:
+            summary += f", {cohort.graduates} passed ({cohort.graduates / cohort.trainees:.0%})"
+    await board.record(
+        MilestoneKind.COHORT_STARTED
+        if cohort.event == "started"
+        else MilestoneKind.COHORT_FINISHED,
+        summary,
+        task=task,
+        details=cohort.model_dump(mode="json"),
+    )
+
+
+def _report_fits_the_plan(
+    spec: ImplementationStage, progress: ImplementationProgress, task: Task, answer: Answer
+) -> None:
     if not isinstance(answer, ProgressReportAnswer):
         return
     milestones = {milestone.id for milestone in spec.milestones}
@@ -77,3 +128,15 @@ def _report_names_known_items(spec: ImplementationStage, answer: Answer) -> None
     for indicator_id in answer.actuals:
         if indicator_id not in indicators:
             raise ValueError(f"answer.actuals.{indicator_id}: unknown indicator")
+    for position, cohort in enumerate(answer.cohorts):
+        where = f"answer.cohorts.{position}"
+        if cohort.event == "started" and cohort.id in progress.cohorts_started:
+            raise ValueError(f"{where}.id: cohort {cohort.id!r} already started")
+        if cohort.event == "finished":
+            started_here = any(
+                c.id == cohort.id and c.event == "started" for c in answer.cohorts[:position]
+            )
+            if cohort.id not in progress.cohorts_started and not started_here:
+                raise ValueError(f"{where}.id: cohort {cohort.id!r} never started")
+            if cohort.id in progress.cohorts_finished:
+                raise ValueError(f"{where}.id: cohort {cohort.id!r} already finished")

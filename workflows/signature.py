@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import ConventionEnded, TaskBoard
+from workflows.task_board import StageFailed, TaskBoard
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import SignatureOrder, SignatureStage
@@ -15,7 +15,7 @@ with workflow.unsafe.imports_passed_through():
 
 
 async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
-    """Collect every signature; a refusal ends the convention; all in means in force."""
+    """Collect every signature; a refusal or a withdrawal fails the stage; all in: in force."""
     convention = board.convention
     batches = (
         [[signatory] for signatory in spec.signatories]
@@ -28,7 +28,7 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
             signatory = convention.signatory(signatory_id)
             tasks.append(
                 await board.assign(
-                    f"signature.sign.{signatory_id}",
+                    board.task_id("sign", signatory_id),
                     TaskKind.SIGN,
                     signatory.party,
                     f"Sign the convention as {signatory.name}, {signatory.capacity}",
@@ -36,22 +36,27 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
                     due_in=timedelta(days=spec.due_in_days),
                 )
             )
-        refusal: str | None = None
+        failure: str | None = None
         async for task, request in board.answers_to(tasks):
             answer = request.answer
             assert isinstance(answer, SignAnswer) and task.signatory is not None
             signatory = convention.signatory(task.signatory)
-            if answer.decision == "refuse":
-                refusal = f"{signatory.name} ({signatory.party}) refused to sign: {answer.reason}"
+            if answer.decision != "sign":
+                refused = answer.decision == "refuse"
+                failure = (
+                    f"{signatory.name} ({signatory.party}) "
+                    f"{'refused to sign' if refused else 'withdrew from the convention'}: "
+                    f"{answer.reason}"
+                )
                 await board.record(
-                    MilestoneKind.SIGNATURE_REFUSED,
-                    refusal,
+                    MilestoneKind.SIGNATURE_REFUSED if refused else MilestoneKind.PARTY_WITHDREW,
+                    failure,
                     task=task,
                     actor=signatory.name,
                     details={"signatory": signatory.id, "reason": answer.reason},
                 )
                 for other in tasks:
-                    board.cancel(other.id)
+                    await board.cancel(other.id, failure)
                 continue
             place = answer.place or spec.place
             await board.record(
@@ -67,8 +72,8 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
                     "signed_at": workflow.now().isoformat(),
                 },
             )
-        if refusal is not None:
-            raise ConventionEnded(refusal)
+        if failure is not None:
+            raise StageFailed(failure)
     await board.record(
         MilestoneKind.ENTERED_INTO_FORCE,
         f"All {len(spec.signatories)} signatures in: the convention is in force",

@@ -1,8 +1,10 @@
 """The convention's record inside the workflow: its tasks, their answers, its milestones.
 
 Stages talk to the board in domain terms (assign a task, wait for answers, record a
-milestone); the board turns that into timers and activity calls. Deterministic: the only
-clock is workflow.now(), the only I/O goes through activities.
+milestone); the board turns that into timers and activity calls: *remind the party before the
+due date, escalate to the officer at the due date, remind the late party every few days*.
+Officers act on it too (postpone, reassign, terminate). Deterministic: the only clock is
+workflow.now(), the only I/O goes through activities.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta
 from functools import cached_property, partial
-from typing import Any
+from typing import Any, Literal
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -20,9 +22,16 @@ from workflows.delivery import DELIVERY_PATCH, Deliveries
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
     from activities.notify import Notifier
-    from schemas.convention import Contact, Convention
+    from schemas.convention import Contact, Convention, ReminderPolicy, StageSpec
     from schemas.milestones import Milestone, MilestoneKind
     from schemas.notifications import Notification, NotificationEvent
+    from schemas.officer_actions import (
+        ConventionLink,
+        PostponeDeadline,
+        ReassignTask,
+        TerminateConvention,
+    )
+    from schemas.status import ImplementationProgress, ResumeState
     from schemas.tasks import Answer, AnswerTask, Task, TaskKind, TaskStatus
 
 # A milestone or a notification must never be lost: retry until PostgreSQL answers again,
@@ -33,17 +42,33 @@ PERSISTENCE_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=1),
 )
 PERSISTENCE_TIMEOUT = timedelta(seconds=30)
+ESCALATION_DUE = timedelta(days=7)
 
 AnswerCheck = Callable[[Task, Answer], None]
 """A stage's own rule for an answer; raises ValueError naming the field and the reason."""
 
+FollowUp = Literal["remind_before_due", "escalate", "remind_late"]
 
-class ConventionEnded(Exception):
-    """A stage ends the convention early: a refusal, a rejection. Carries the reason."""
+
+class StageFailed(Exception):
+    """A stage cannot succeed (a refusal, a rejection); the file says what follows."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ConventionEnded(Exception):
+    """The convention ends now: a failed stage with nowhere to go, or the officer's decision."""
+
+    def __init__(self, reason: str, *, terminated: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.terminated = terminated
+
+
+class ContinueAsNewRequested(Exception):
+    """The run's history is long: the workflow carries on in a new run at a safe point."""
 
 
 class AnswerRejected(ValueError):
@@ -53,13 +78,77 @@ class AnswerRejected(ValueError):
 class TaskBoard:
     """Tasks, answers and milestones of one convention."""
 
-    def __init__(self, convention: Convention) -> None:
+    def __init__(
+        self,
+        convention: Convention,
+        *,
+        resume: ResumeState | None = None,
+        history_limit: int = 10_000,
+    ) -> None:
         self.convention = convention
+        self.history_limit = history_limit
         self.current_stage: str | None = None
+        self.current_spec: StageSpec | None = None
         self.tasks: dict[str, Task] = {}
         self.answers: dict[str, AnswerTask] = {}
         self.milestones: list[Milestone] = []
+        self.stage_attempts: dict[str, int] = {}
+        self.links: list[ConventionLink] = []
+        self.implementation_progress: ImplementationProgress | None = None
+        self.termination: TerminateConvention | None = None
+        self.runs = 1
         self._checks: dict[str, AnswerCheck] = {}
+        # Bumped by every officer action, so that waiting stages re-plan their timers.
+        self._changes = 0
+        if resume is not None:
+            self.milestones = list(resume.milestones)
+            self.tasks = {task.id: task for task in resume.open_tasks}
+            self.stage_attempts = dict(resume.stage_attempts)
+            self.links = list(resume.links)
+            self.implementation_progress = resume.implementation
+            self.runs = resume.runs + 1
+
+    # --- stages -----------------------------------------------------------------------
+
+    def enter_stage(self, spec: StageSpec, *, resumed: bool = False) -> None:
+        """Make spec the current stage; a stage entered again numbers its tasks anew."""
+        self.current_stage, self.current_spec = spec.stage, spec
+        if not resumed:
+            self.stage_attempts[spec.stage] = self.stage_attempts.get(spec.stage, 0) + 1
+
+    def task_id(self, *parts: str | int) -> str:
+        """`<stage>.<parts>` on a stage's first run, `<stage>-<attempt>.<parts>` after."""
+        stage = self.current_stage or "convention"
+        attempt = self.stage_attempts.get(stage, 1)
+        prefix = stage if attempt <= 1 else f"{stage}-{attempt}"
+        return ".".join([prefix, *(str(part) for part in parts)])
+
+    @property
+    def reminders(self) -> ReminderPolicy:
+        """The current stage's reminder policy, else the convention's."""
+        if self.current_spec is not None and self.current_spec.reminders is not None:
+            return self.current_spec.reminders
+        return self.convention.reminders
+
+    def history_is_long(self) -> bool:
+        """Time to continue-as-new: Temporal suggests it, or the run reached its limit."""
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() >= self.history_limit
+        )
+
+    def resume_state(self, stage_index: int) -> ResumeState:
+        """What the next run needs: milestones, open tasks, links, running totals."""
+        return ResumeState(
+            stage_index=stage_index,
+            stage_attempts=dict(self.stage_attempts),
+            milestones=list(self.milestones),
+            open_tasks=self.open_tasks(),
+            links=list(self.links),
+            implementation=self.implementation_progress,
+            runs=self.runs,
+        )
 
     # --- milestones -------------------------------------------------------------------
 
@@ -108,6 +197,7 @@ class TaskBoard:
         due_at: datetime | None = None,
         due_in: timedelta | None = None,
         signatory: str | None = None,
+        escalates: str | None = None,
         check: AnswerCheck | None = None,
     ) -> Task:
         """Open a task for a party, record it and notify the party."""
@@ -124,6 +214,7 @@ class TaskBoard:
             title=title,
             assigned_at=now,
             due_at=due_at,
+            escalates=escalates,
         )
         self.tasks[task_id] = task
         if check is not None:
@@ -134,24 +225,32 @@ class TaskBoard:
             task=task,
             details={"kind": kind.value, "due_at": due_at.isoformat(), "signatory": signatory},
         )
-        await self.notify(NotificationEvent.TASK_ASSIGNED, task)
+        if kind is TaskKind.RESOLVE_ESCALATION:
+            await self.notify(NotificationEvent.TASK_ESCALATED, task, to_officer=True)
+        else:
+            await self.notify(NotificationEvent.TASK_ASSIGNED, task)
         return task
 
     def open_tasks(self) -> list[Task]:
         """Tasks still owed, oldest first."""
         return [task for task in self.tasks.values() if task.status is TaskStatus.OPEN]
 
-    def check_answer(self, request: AnswerTask) -> None:
-        """Refuse an answer that does not fit its task; the workflow is left untouched."""
-        task = self.tasks.get(request.task_id)
+    def open_task(self, task_id: str) -> Task:
+        """The open task with this id, or AnswerRejected naming task_id and why."""
+        task = self.tasks.get(task_id)
         if task is None:
             known = ", ".join(sorted(t.id for t in self.open_tasks())) or "none"
-            raise AnswerRejected(f"task_id: unknown task {request.task_id!r} (open tasks: {known})")
+            raise AnswerRejected(f"task_id: unknown task {task_id!r} (open tasks: {known})")
         if task.status is not TaskStatus.OPEN:
             raise AnswerRejected(
                 f"task_id: task {task.id!r} is already {task.status.value}"
                 + (f" (answered by {task.answered_by})" if task.answered_by else "")
             )
+        return task
+
+    def check_answer(self, request: AnswerTask) -> None:
+        """Refuse an answer that does not fit its task; the workflow is left untouched."""
+        task = self.open_task(request.task_id)
         if request.acting_party != task.assignee:
             raise AnswerRejected(
                 f"acting_party: {request.acting_party!r} does not owe task {task.id!r}; "
@@ -173,22 +272,34 @@ class TaskBoard:
 
     def accept_answer(self, request: AnswerTask) -> Task:
         """Close the task with its answer; the waiting stage picks it up."""
-        task = self.tasks[request.task_id].model_copy(
-            update={
-                "status": TaskStatus.DONE,
-                "answered_at": workflow.now(),
-                "answered_by": request.actor or request.acting_party,
-            }
+        task = self._replace(
+            self.tasks[request.task_id],
+            status=TaskStatus.DONE,
+            answered_at=workflow.now(),
+            answered_by=request.actor or request.acting_party,
         )
-        self.tasks[task.id] = task
         self.answers[task.id] = request
         return task
 
-    def cancel(self, task_id: str) -> None:
-        """Close a task nobody needs to answer any more (the stage ended without it)."""
+    async def cancel(self, task_id: str, reason: str) -> None:
+        """Close a task nobody needs to answer any more, and say why."""
         task = self.tasks[task_id]
-        if task.status is TaskStatus.OPEN:
-            self.tasks[task_id] = task.model_copy(update={"status": TaskStatus.CANCELLED})
+        if task.status is not TaskStatus.OPEN:
+            return
+        task = self._replace(task, status=TaskStatus.CANCELLED)
+        self.sync_task_read_model(task)
+        await self.record(
+            MilestoneKind.TASK_CANCELLED,
+            f"{task.title} — cancelled: {reason}",
+            task=task,
+            details={"reason": reason},
+        )
+        await self._close_escalations(task, f"{task.id} was cancelled")
+
+    async def cancel_all_open(self, reason: str) -> None:
+        """Close every open task: the convention is over."""
+        for task in self.open_tasks():
+            await self.cancel(task.id, reason)
 
     async def answer_to(self, task: Task) -> AnswerTask:
         """Wait for the answer to one task."""
@@ -197,67 +308,226 @@ class TaskBoard:
         raise AssertionError("unreachable: answers_to yields every task")
 
     async def answers_to(self, tasks: Iterable[Task]) -> AsyncIterator[tuple[Task, AnswerTask]]:
-        """Yield each task's answer as it arrives; escalate each task once it is overdue."""
+        """Yield each task's answer as it arrives, reminding and escalating on the way.
+
+        Raises ConventionEnded as soon as the officer terminates the convention.
+        """
         pending = {task.id for task in tasks}
-        escalated: set[str] = set()
         while pending:
+            if self.termination is not None:
+                raise ConventionEnded(self.termination.reason, terminated=True)
             # A stage may cancel the rest of a round (a refusal, a request for changes).
             pending = {t for t in pending if self.tasks[t].status is not TaskStatus.CANCELLED}
-            answered = sorted(task_id for task_id in pending if task_id in self.answers)
-            for task_id in answered:
+            for task_id in sorted(t for t in pending if t in self.answers):
                 pending.discard(task_id)
                 task = self.tasks[task_id]
                 request = self.answers[task_id]
-                await self.record(
-                    MilestoneKind.TASK_ANSWERED,
-                    f"{task.title} — answered by {request.acting_party}",
-                    task=task,
-                    party=request.acting_party,
-                    actor=request.actor,
-                    details={"answer": request.answer.model_dump(mode="json")},
-                )
+                await self._record_answer(task, request)
+                await self._close_escalations(task, f"{task.id} was answered")
                 yield task, request
             if not pending:
                 return
-            waiting = [self.tasks[task_id] for task_id in sorted(pending)]
-            overdue = [task for task in waiting if task.id not in escalated]
-            next_due = min((task.due_at for task in overdue), default=None)
             now = workflow.now()
-            if next_due is not None and next_due <= now:
-                for task in overdue:
-                    if task.due_at <= now:
-                        escalated.add(task.id)
-                        await self.escalate(task)
+            plans = sorted(
+                (self._next_follow_up(self.tasks[task_id]), task_id) for task_id in pending
+            )
+            (first_at, _), _ = plans[0]
+            if first_at <= now:
+                for (when, follow_up), task_id in plans:
+                    if when <= now:
+                        await self._follow_up(self.tasks[task_id], follow_up)
                 continue
             try:
                 await workflow.wait_condition(
-                    partial(self._any_answered, frozenset(pending)),
-                    timeout=(next_due - now) if next_due is not None else None,
-                    timeout_summary="next task due",
+                    partial(self._something_happened, frozenset(pending), self._changes),
+                    timeout=first_at - now,
+                    timeout_summary="next reminder or escalation",
                 )
             except TimeoutError:
                 continue
 
-    def _any_answered(self, task_ids: frozenset[str]) -> bool:
-        return not task_ids.isdisjoint(self.answers)
+    def _something_happened(self, waiting: frozenset[str], changes_seen: int) -> bool:
+        return (
+            not waiting.isdisjoint(self.answers)
+            or self._changes != changes_seen
+            or self.termination is not None
+        )
+
+    async def _record_answer(self, task: Task, request: AnswerTask) -> None:
+        await self.record(
+            MilestoneKind.TASK_ANSWERED,
+            f"{task.title} — answered by {request.acting_party}",
+            task=task,
+            party=request.acting_party,
+            actor=request.actor,
+            details={"answer": request.answer.model_dump(mode="json")},
+        )
+
+    async def record_unawaited_answer(self, task: Task) -> None:
+        """An answer no stage waits for (the officer's escalation note): record it at once."""
+        await self._record_answer(task, self.answers[task.id])
+
+    # --- reminders and escalation -----------------------------------------------------
+
+    def _next_follow_up(self, task: Task) -> tuple[datetime, FollowUp]:
+        policy = self.reminders
+        if not task.reminded_before_due and policy.before_due_days is not None:
+            remind_at = task.due_at - timedelta(days=policy.before_due_days)
+            if remind_at > task.assigned_at:
+                return remind_at, "remind_before_due"
+        if not task.escalated:
+            return task.due_at, "escalate"
+        late_every = timedelta(days=policy.late_every_days)
+        return task.due_at + late_every * (task.late_reminders + 1), "remind_late"
+
+    async def _follow_up(self, task: Task, follow_up: FollowUp) -> None:
+        if follow_up == "remind_before_due":
+            task = self._replace(task, reminded_before_due=True)
+            await self._remind(task, "before-due", f"due {task.due_at:%Y-%m-%d}")
+        elif follow_up == "escalate":
+            await self.escalate(task)
+        else:
+            task = self._replace(task, late_reminders=task.late_reminders + 1)
+            late_days = (workflow.now() - task.due_at).days
+            await self._remind(task, f"late-{task.late_reminders}", f"{late_days} days late")
+
+    async def _remind(self, task: Task, occurrence: str, why: str) -> None:
+        await self.record(
+            MilestoneKind.TASK_REMINDED,
+            f"{task.title} — {task.assignee} reminded ({why})",
+            task=task,
+            details={"occurrence": occurrence, "due_at": task.due_at.isoformat()},
+        )
+        await self.notify(NotificationEvent.TASK_REMINDER, task, occurrence=occurrence)
 
     async def escalate(self, task: Task) -> None:
-        """A task is past its due date: remind its party and tell the officer."""
+        """A task is past its due date: tell its party, and give the officer a task."""
+        task = self._replace(task, escalated=True)
         await self.record(
             MilestoneKind.TASK_OVERDUE,
             f"{task.title} — overdue since {task.due_at:%Y-%m-%d}",
             task=task,
             details={"due_at": task.due_at.isoformat()},
         )
-        await self.notify(NotificationEvent.TASK_REMINDER, task)
-        await self.notify(NotificationEvent.TASK_ESCALATED, task, to_officer=True)
+        await self.notify(NotificationEvent.TASK_REMINDER, task, occurrence="overdue")
+        escalation_id = f"escalation.{task.id}"
+        round_number = 1
+        while escalation_id in self.tasks:  # a postponed task can fall late again
+            round_number += 1
+            escalation_id = f"escalation.{task.id}.r{round_number}"
+        await self.assign(
+            escalation_id,
+            TaskKind.RESOLVE_ESCALATION,
+            self.convention.office.id,
+            f"Late: {task.title} (owed by {task.assignee}, due {task.due_at:%Y-%m-%d})",
+            due_in=ESCALATION_DUE,
+            escalates=task.id,
+        )
+
+    async def _close_escalations(self, task: Task, reason: str) -> None:
+        for escalation in self.open_tasks():
+            if escalation.escalates == task.id:
+                await self.cancel(escalation.id, reason)
+
+    # --- the officer's actions --------------------------------------------------------
+
+    def check_postponement(self, request: PostponeDeadline) -> None:
+        """A postponement moves an open task's due date later."""
+        task = self.open_task(request.task_id)
+        if request.new_due_at.tzinfo is None:
+            raise AnswerRejected("new_due_at: give a time zone (e.g. 2027-01-31T17:00:00Z)")
+        if request.new_due_at <= task.due_at:
+            raise AnswerRejected(
+                f"new_due_at: {request.new_due_at:%Y-%m-%d %H:%M} is not later than the "
+                f"current due date {task.due_at:%Y-%m-%d %H:%M}"
+            )
+
+    async def postpone(self, request: PostponeDeadline) -> Task:
+        """Move the due date; reminders and escalation start again from it."""
+        old = self.tasks[request.task_id]
+        task = self._replace(
+            old,
+            due_at=request.new_due_at,
+            reminded_before_due=False,
+            escalated=False,
+            late_reminders=0,
+        )
+        self._changes += 1
+        await self.record(
+            MilestoneKind.DEADLINE_POSTPONED,
+            f"{task.title} — due date moved from {old.due_at:%Y-%m-%d} to "
+            f"{task.due_at:%Y-%m-%d}: {request.reason}",
+            task=task,
+            party=self.convention.office.id,
+            actor=request.officer or self.convention.officer.name,
+            details={
+                "from": old.due_at.isoformat(),
+                "to": task.due_at.isoformat(),
+                "reason": request.reason,
+            },
+        )
+        await self._close_escalations(task, "its deadline was postponed")
+        await self.notify(
+            NotificationEvent.TASK_REMINDER, task, occurrence=f"postponed-{self._changes}"
+        )
+        return task
+
+    def check_reassignment(self, request: ReassignTask) -> None:
+        """A task goes to another named contact of the party that owes it."""
+        task = self.open_task(request.task_id)
+        party = self.convention.party(task.assignee)
+        names = [contact.name for contact in party.contacts]
+        if request.contact not in names:
+            raise AnswerRejected(
+                f"contact: {request.contact!r} is not a contact of {party.id} "
+                f"(contacts: {', '.join(names) or 'none declared'})"
+            )
+        if request.contact == task.contact:
+            raise AnswerRejected(f"contact: task {task.id!r} is already with {request.contact}")
+
+    async def reassign(self, request: ReassignTask) -> Task:
+        """Give the task to the named contact and tell them."""
+        old = self.tasks[request.task_id]
+        task = self._replace(old, contact=request.contact)
+        self._changes += 1
+        await self.record(
+            MilestoneKind.TASK_REASSIGNED,
+            f"{task.title} — reassigned to {request.contact} ({task.assignee}): {request.reason}",
+            task=task,
+            party=self.convention.office.id,
+            actor=request.officer or self.convention.officer.name,
+            details={"from": old.contact, "to": request.contact, "reason": request.reason},
+        )
+        await self.notify(
+            NotificationEvent.TASK_ASSIGNED, task, occurrence=f"reassigned-{self._changes}"
+        )
+        return task
+
+    def terminate(self, request: TerminateConvention) -> None:
+        """Ask the running stage to stop; the workflow records the end."""
+        self.termination = request
+        self._changes += 1
+
+    def _replace(self, task: Task, **changes: Any) -> Task:
+        updated = task.model_copy(update=changes)
+        self.tasks[task.id] = updated
+        return updated
 
     # --- notifications ----------------------------------------------------------------
 
     async def notify(
-        self, event: NotificationEvent, task: Task, *, to_officer: bool = False
+        self,
+        event: NotificationEvent,
+        task: Task,
+        *,
+        to_officer: bool = False,
+        occurrence: str | None = None,
     ) -> None:
-        """Tell the party that owes a task (or the officer) about it, on its channels."""
+        """Tell the party that owes a task (or the officer) about it, on its channels.
+
+        `occurrence` tells repeated notifications of one event apart (reminder 1, 2…): it is
+        part of the notification id, which stays stable across retries and replays.
+        """
         convention = self.convention
         # The officer's own tasks (a delivery to fix) go to the officer, not the office's desk.
         to_officer = to_officer or task.kind is TaskKind.FIX_DELIVERY
@@ -269,13 +539,19 @@ class TaskBoard:
             ]
             language = officer.language
         else:
-            recipients = list(party.contacts)
+            recipients = [
+                contact
+                for contact in party.contacts
+                if task.contact is None or contact.name == task.contact
+            ]
             language = party.language or (
                 recipients[0].language if recipients else convention.officer.language
             )
         notification = Notification(
             # Stable across retries and replays: the partner's webhook-id, the log's key.
-            id=f"{convention.id}/{task.id}/{event.value}" + ("/officer" if to_officer else ""),
+            id=f"{convention.id}/{task.id}/{event.value}"
+            + (f"/{occurrence}" if occurrence else "")
+            + ("/officer" if to_officer else ""),
             convention_id=convention.id,
             event=event,
             party=party.id,

@@ -1,0 +1,149 @@
+"""An officer's desk for the stage tests: build small conventions, drive them, read them.
+
+Every test of a stage rule starts a convention of just the stages it needs on the
+time-skipping server, answers as the parties would, moves time on, and reads the result
+through the same client functions the CLI uses.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import asyncpg
+from temporalio.testing import WorkflowEnvironment
+
+from infra.convention_client import (
+    answer_open_task,
+    convention_status,
+    find_task,
+    start_convention,
+)
+from schemas.convention import Convention
+from schemas.milestones import Milestone, MilestoneKind
+from schemas.status import ConventionInput, ConventionOutcome, ConventionState, ConventionStatus
+from schemas.tasks import AnswerReceipt, Task
+from workflows.convention import ConventionWorkflow, workflow_id_for
+from workflows.visibility import search_attributes_for
+
+PARTIES: list[dict[str, Any]] = [
+    {"id": "ofppt", "name": "OFPPT", "kind": "training_office"},
+    {
+        "id": "psa",
+        "name": "PSA Maroc",
+        "kind": "company",
+        "contacts": [{"name": "Rémi Cabon"}, {"name": "Salma Idrissi", "language": "ar"}],
+    },
+    {"id": "dmk", "name": "Réseau DMK", "kind": "network", "country": "DE"},
+    {"id": "bid", "name": "Banque Islamique de Développement", "kind": "funder", "country": "SA"},
+    {"id": "menefp", "name": "MENEFP", "kind": "foreign_administration", "country": "ML"},
+]
+SIGNATORIES: list[dict[str, Any]] = [
+    {
+        "id": "ofppt-dg",
+        "name": "Loubna Tricha",
+        "capacity": "Directrice générale",
+        "party": "ofppt",
+    },
+    {"id": "psa-dg", "name": "Rémi Cabon", "capacity": "Directeur général", "party": "psa"},
+    {"id": "dmk-pres", "name": "Présidente DMK", "capacity": "Présidente", "party": "dmk"},
+]
+
+
+def convention_of(*stages: dict[str, Any], **fields: Any) -> Convention:
+    """A convention with the standard parties and signatories and just these stages."""
+    data: dict[str, Any] = {
+        "id": f"rules-{uuid.uuid4().hex[:10]}",
+        "title": "Convention d'essai – Kénitra – اتفاقية تجريبية",
+        "kind": "specific",
+        "officer": {"name": "Nadia Benali"},
+        "parties": PARTIES,
+        "signatories": SIGNATORIES,
+        "stages": list(stages),
+    }
+    data.update(fields)
+    return Convention.model_validate(data)
+
+
+class Desk:
+    """One convention on the time-skipping server, seen from the officer's desk."""
+
+    def __init__(self, env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) -> None:
+        self.env = env
+        self.pool = pool
+        self.task_queue = task_queue
+        self.convention_id = ""
+
+    async def start(self, convention: Convention, *, history_limit: int | None = None) -> None:
+        """Start the convention's workflow."""
+        self.convention_id = convention.id
+        if history_limit is None:
+            await start_convention(self.env.client, convention, self.task_queue)
+            return
+        # Only a test asks for a tiny history limit: start it the way start_convention does.
+        await self.env.client.start_workflow(
+            ConventionWorkflow.run,
+            ConventionInput(convention=convention, history_limit=history_limit),
+            id=workflow_id_for(convention.id),
+            task_queue=self.task_queue,
+            search_attributes=search_attributes_for(convention, None, ConventionState.ACTIVE),
+        )
+
+    async def task(self, task_id: str) -> Task:
+        """The open task, once the workflow has opened it."""
+        return await find_task(self.env.client, self.convention_id, task_id, wait_seconds=20)
+
+    async def answer(
+        self, task_id: str, party: str, actor: str | None = None, **fields: Any
+    ) -> AnswerReceipt:
+        """Answer as the party would, once the task is open."""
+        return await answer_open_task(
+            self.env.client,
+            self.convention_id,
+            task_id,
+            party,
+            fields,
+            actor=actor,
+            wait_seconds=20,
+        )
+
+    async def status(self) -> ConventionStatus:
+        """The workflow's view now."""
+        return await convention_status(self.env.client, self.convention_id)
+
+    async def milestones(self, *kinds: MilestoneKind) -> list[Milestone]:
+        """The workflow's milestones, of these kinds only if kinds are given."""
+        milestones = (await self.status()).milestones
+        return [m for m in milestones if not kinds or m.kind in kinds]
+
+    async def outcome(self) -> ConventionOutcome:
+        """Wait for the end (time skips ahead while waiting)."""
+        handle = self.env.client.get_workflow_handle_for(
+            ConventionWorkflow.run, workflow_id_for(self.convention_id)
+        )
+        return await handle.result()
+
+    async def pass_days(self, days: float) -> None:
+        """Let time pass on the server."""
+        await self.env.sleep(timedelta(days=days))
+
+    async def now(self) -> datetime:
+        """The server's clock."""
+        return await self.env.get_current_time()
+
+    async def notification_ids(self) -> list[str]:
+        """Every notification recorded for the convention, without the convention prefix."""
+        rows = await self.pool.fetch(
+            "SELECT id FROM notifications WHERE convention_id = $1 ORDER BY created_at, id",
+            self.convention_id,
+        )
+        return [row["id"].removeprefix(f"{self.convention_id}/") for row in rows]
+
+    async def stored_milestones(self) -> list[tuple[int, str]]:
+        """(seq, kind) of every milestone row in PostgreSQL."""
+        rows = await self.pool.fetch(
+            "SELECT seq, kind FROM milestones WHERE convention_id = $1 ORDER BY seq",
+            self.convention_id,
+        )
+        return [(row["seq"], row["kind"]) for row in rows]
