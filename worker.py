@@ -10,6 +10,7 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.delivery_log import DeliveryLog
 from activities.inbox import TaskInbox
@@ -49,6 +50,13 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[ConventionWorkflow],
+        # Contacts' e-mail addresses are validated inside workflows: load the validator once,
+        # outside the sandbox, rather than re-import it in every workflow run.
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "email_validator", "idna"
+            )
+        ),
         activities=[
             milestones.persist_milestone,
             notifier.notify_party,

@@ -51,10 +51,11 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(notification.created_at)
     message["Message-ID"] = message_id(notification, sender)
-    message["Content-Language"] = rendered.language.value
     # Quoted-printable keeps the mail 7-bit clean for any relay; the text stays UTF-8.
     message.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
+    # After add_alternative, which moves every Content-* header into the first part.
+    message["Content-Language"] = rendered.language.value
     return message
 
 

@@ -61,22 +61,22 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         ),
     ),
     (Language.FRENCH, NotificationEvent.TASK_REMINDER): Template(
-        "[{convention_id}] Rappel : {title} — échéance dépassée",
+        "[{convention_id}] Rappel : {title} — échéance le {due}",
         (
             "Bonjour,",
-            "La tâche suivante de la convention « {convention_title} » est en retard : "
-            "son échéance est passée.",
+            "Rappel : la tâche suivante de la convention « {convention_title} » attend "
+            "toujours votre réponse.",
             _TASK_LINES[Language.FRENCH],
             _HOW_TO_ANSWER[Language.FRENCH],
             _SIGN_OFF[Language.FRENCH],
         ),
     ),
     (Language.FRENCH, NotificationEvent.TASK_ESCALATED): Template(
-        "[{convention_id}] Escalade : {title} est en retard ({assignee})",
+        "[{convention_id}] Escalade : {title}",
         (
             "Bonjour,",
-            "La tâche suivante de la convention « {convention_title} », due par {assignee}, "
-            "a dépassé son échéance. Merci de relancer la partie concernée.",
+            "Une tâche en retard de la convention « {convention_title} » vous est remontée. "
+            "Merci de relancer la partie concernée.",
             _TASK_LINES[Language.FRENCH],
             _SIGN_OFF[Language.FRENCH],
         ),
@@ -100,21 +100,20 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         ),
     ),
     (Language.ARABIC, NotificationEvent.TASK_REMINDER): Template(
-        "[{convention_id}] تذكير: {title} — تجاوز آخر أجل",
+        "[{convention_id}] تذكير: {title} — آخر أجل {due}",
         (
             "السلام عليكم،",
-            "المهمة التالية من الاتفاقية «{convention_title}» متأخرة: لقد انقضى أجلها.",
+            "تذكير: المهمة التالية من الاتفاقية «{convention_title}» لا تزال تنتظر ردكم.",
             _TASK_LINES[Language.ARABIC],
             _HOW_TO_ANSWER[Language.ARABIC],
             _SIGN_OFF[Language.ARABIC],
         ),
     ),
     (Language.ARABIC, NotificationEvent.TASK_ESCALATED): Template(
-        "[{convention_id}] تصعيد: {title} متأخرة ({assignee})",
+        "[{convention_id}] تصعيد: {title}",
         (
             "السلام عليكم،",
-            "المهمة التالية من الاتفاقية «{convention_title}»، المستحقة على {assignee}، "
-            "تجاوزت أجلها. يرجى مراسلة الطرف المعني.",
+            "رُفعت إليكم مهمة متأخرة من الاتفاقية «{convention_title}». يرجى مراسلة الطرف المعني.",
             _TASK_LINES[Language.ARABIC],
             _SIGN_OFF[Language.ARABIC],
         ),
@@ -138,22 +137,22 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         ),
     ),
     (Language.ENGLISH, NotificationEvent.TASK_REMINDER): Template(
-        "[{convention_id}] Reminder: {title} is overdue",
+        "[{convention_id}] Reminder: {title}, due {due}",
         (
             "Hello,",
-            "The following task of the convention “{convention_title}” is overdue: "
-            "its due date has passed.",
+            "A reminder: the following task of the convention “{convention_title}” still "
+            "awaits your answer.",
             _TASK_LINES[Language.ENGLISH],
             _HOW_TO_ANSWER[Language.ENGLISH],
             _SIGN_OFF[Language.ENGLISH],
         ),
     ),
     (Language.ENGLISH, NotificationEvent.TASK_ESCALATED): Template(
-        "[{convention_id}] Escalation: {title} is overdue ({assignee})",
+        "[{convention_id}] Escalation: {title}",
         (
             "Hello,",
-            "The following task of the convention “{convention_title}”, owed by {assignee}, "
-            "is past its due date. Please follow up with that party.",
+            "A late task of the convention “{convention_title}” is escalated to you. "
+            "Please follow up with the party concerned.",
             _TASK_LINES[Language.ENGLISH],
             _SIGN_OFF[Language.ENGLISH],
         ),

@@ -53,8 +53,9 @@ def cloud_event(notification: Notification, source: str) -> CloudEvent:
         "language": notification.language.value,
         "task": task_json,
         "due_at": task_json["due_at"] if task_json else None,
-        "overdue": notification.event
-        in {NotificationEvent.TASK_REMINDER, NotificationEvent.TASK_ESCALATED},
+        # Told by the clock, not the event: a reminder may come before the due date.
+        "overdue": bool(task and notification.created_at >= task.due_at)
+        or notification.event is NotificationEvent.TASK_ESCALATED,
         "action": (
             {
                 "what": task.title,
