@@ -1,18 +1,109 @@
-"""Persist milestones to PostgreSQL, exactly once per (convention, seq)."""
+"""Persist milestones to PostgreSQL, exactly once per (convention, seq), in a hash chain.
+
+Each row carries the hash of its predecessor (seq - 1) and its own hash,
+sha256(prev_hash || canonical JSON of the milestone's fields), so that an edited, deleted
+or inserted row breaks the chain and `audit.py verify` names it.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 from temporalio import activity
 
 from schemas.milestones import Milestone
 
+GENESIS_HASH = "0" * 64
+"""The predecessor hash of a convention's first milestone (seq 1)."""
+
+CHAINED_FIELDS = (
+    "convention_id",
+    "seq",
+    "kind",
+    "stage",
+    "task_id",
+    "party",
+    "actor",
+    "occurred_at",
+    "summary",
+    "details",
+)
+"""The columns a milestone's hash covers: the milestone itself, not where or when it was stored.
+
+A fixed list rather than the model's fields, so that a field added to Milestone later does
+not change the hash of rows written before it.
+"""
+
+_PREDECESSOR = """
+SELECT hash FROM milestones WHERE convention_id = $1 AND seq = $2 FOR SHARE
+"""
+_ALREADY_WRITTEN = "SELECT true FROM milestones WHERE convention_id = $1 AND seq = $2"
 _INSERT_MILESTONE = """
 INSERT INTO milestones (convention_id, seq, kind, stage, task_id, party, actor,
-                        occurred_at, summary, details, workflow_id, run_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                        occurred_at, summary, details, workflow_id, run_id, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (convention_id, seq) DO NOTHING
 """
+
+
+class PredecessorMissing(RuntimeError):
+    """Milestone seq - 1 is not in PostgreSQL, so this one cannot be chained to it yet.
+
+    Raised as a retryable activity error: the workflow awaits each milestone, so the
+    predecessor is there unless a row was deleted by hand (which `verify` reports).
+    """
+
+
+def _canonical_value(value: Any) -> Any:
+    # jsonb keeps numbers as numeric: 2.0 may come back as 2.0 but 1e+20 comes back as an
+    # integer. Integral floats become integers on both sides, so the JSON text is the same.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(key): _canonical_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_canonical_value(item) for item in value]
+    return value
+
+
+def canonical_time(value: datetime | str) -> str:
+    """A timestamp as one text for every reader: UTC, ISO 8601, microseconds."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if moment.tzinfo is None:
+        raise ValueError(f"occurred_at: {value!r} has no time zone")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def canonical_fields(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The chained fields as JSON values, the same whether read from a model, a row or a history."""
+    canonical = {name: _canonical_value(fields.get(name)) for name in CHAINED_FIELDS}
+    if fields.get("occurred_at") is not None:
+        canonical["occurred_at"] = canonical_time(fields["occurred_at"])
+    if canonical["details"] is None:
+        canonical["details"] = {}
+    return canonical
+
+
+def milestone_fields(milestone: Milestone) -> dict[str, Any]:
+    """A milestone as the column values it is stored as (details as JSON values)."""
+    dumped = milestone.model_dump(mode="json")
+    return {
+        **{name: dumped[name] for name in CHAINED_FIELDS},
+        "occurred_at": milestone.occurred_at,
+    }
+
+
+def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
+    """sha256(prev_hash || canonical JSON of the milestone's fields), lowercase hex."""
+    canonical = json.dumps(
+        canonical_fields(fields), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
 class MilestoneStore:
@@ -23,24 +114,51 @@ class MilestoneStore:
 
     @activity.defn
     async def persist_milestone(self, milestone: Milestone) -> bool:
-        """Write one milestone; False when an earlier attempt already wrote it."""
+        """Write one milestone chained to its predecessor; False when already written."""
         info = activity.info()
-        status: str = await self._pool.execute(
-            _INSERT_MILESTONE,
-            milestone.convention_id,
-            milestone.seq,
-            milestone.kind.value,
-            milestone.stage,
-            milestone.task_id,
-            milestone.party,
-            milestone.actor,
-            milestone.occurred_at,
-            milestone.summary,
-            milestone.model_dump(mode="json")["details"],
-            info.workflow_id,
-            info.workflow_run_id,
-        )
-        inserted = status.endswith(" 1")
+        fields = milestone_fields(milestone)
+        async with self._pool.acquire() as connection, connection.transaction():
+            prev_hash = GENESIS_HASH
+            if milestone.seq > 1:
+                # FOR SHARE: the predecessor cannot change between reading its hash and
+                # writing ours.
+                predecessor = await connection.fetchrow(
+                    _PREDECESSOR, milestone.convention_id, milestone.seq - 1
+                )
+                if predecessor is None:
+                    if await connection.fetchval(
+                        _ALREADY_WRITTEN, milestone.convention_id, milestone.seq
+                    ):
+                        return self._logged(milestone, inserted=False)
+                    raise PredecessorMissing(
+                        f"milestone {milestone.convention_id}#{milestone.seq - 1} is not in "
+                        f"PostgreSQL: #{milestone.seq} waits for it to chain to"
+                    )
+                # A row written before the chain existed (migration 003) has no hash: the
+                # chain starts again from genesis after it, and `verify` reports it.
+                prev_hash = predecessor["hash"] or GENESIS_HASH
+            status: str = await connection.execute(
+                _INSERT_MILESTONE,
+                milestone.convention_id,
+                milestone.seq,
+                fields["kind"],
+                fields["stage"],
+                fields["task_id"],
+                fields["party"],
+                fields["actor"],
+                fields["occurred_at"],
+                fields["summary"],
+                fields["details"],
+                info.workflow_id,
+                info.workflow_run_id,
+                prev_hash,
+                chain_hash(prev_hash, fields),
+            )
+        # ON CONFLICT DO NOTHING: a retry finds its row written and leaves the chain alone.
+        return self._logged(milestone, inserted=status.endswith(" 1"))
+
+    @staticmethod
+    def _logged(milestone: Milestone, *, inserted: bool) -> bool:
         activity.logger.info(
             "milestone persisted" if inserted else "milestone already persisted",
             extra={"convention_id": milestone.convention_id, "seq": milestone.seq},
