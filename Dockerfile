@@ -12,8 +12,9 @@ COPY schemas/ schemas/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY infra/ infra/
+COPY audit/ audit/
 COPY migrations/ migrations/
-COPY worker.py starter.py demo.py ./
+COPY worker.py starter.py demo.py audit.py ./
 
 RUN pip install --no-cache-dir .
 

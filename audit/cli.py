@@ -1,0 +1,374 @@
+"""The auditors' command line: replay, export, timeline and verify conventions' histories.
+
+Exit codes: 0 all good; 1 a failure found (a history that no longer replays, a milestone
+missing, extra or different, a broken hash chain); 2 usage error (unknown option, invalid id
+or query, a file that is not a history); 3 Temporal or PostgreSQL unavailable; 4 convention
+(or file) not found.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import NoReturn, TextIO
+
+import asyncpg
+from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
+from audit.export import export_convention
+from audit.histories import (
+    ConventionHistory,
+    FileHistories,
+    HistoryNotFound,
+    HistorySource,
+    InvalidRequest,
+    TemporalHistories,
+    check_convention_id,
+)
+from audit.html_report import render_html
+from audit.replay import replay_conventions
+from audit.timeline import build_timeline, render_csv, render_json, render_text
+from audit.verify import stored_convention_ids, verify_convention
+from infra.database import create_pool
+from infra.embedded import embedded_postgres_url
+from infra.settings import Settings, load_settings
+from infra.temporal_client import TemporalUnavailable, connect
+from schemas.audit import ReplayResult, VerifyReport
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+FETCH_CONCURRENCY = 8
+RENDERERS = {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
+
+
+class UsageError(Exception):
+    """A command line that does not say what to do."""
+
+
+class DatabaseUnavailable(Exception):
+    """PostgreSQL does not answer, or holds no (migrated) milestones table."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One readable line instead of argparse's usage block.
+        raise UsageError(f"{message} (see `python {self.prog} --help`)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option of `audit.py`."""
+    parser = _Parser(prog="audit.py", description=(__doc__ or "").splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    replay = commands.add_parser("replay", help="replay histories against this code")
+    replay.add_argument("convention_ids", nargs="*", metavar="ID", help="conventions to replay")
+    replay.add_argument("--all", action="store_true", help="every convention Temporal knows")
+    replay.add_argument("--query", help="conventions matching a Temporal visibility query")
+    _add_file_option(replay)
+    replay.add_argument("--json", action="store_true", help="one JSON result per line")
+    replay.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: when stderr is a terminal)",
+    )
+
+    export = commands.add_parser("export", help="write every run's history as JSON files")
+    export.add_argument("convention_id", metavar="ID")
+    export.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    timeline = commands.add_parser("timeline", help="who did what, when, from the history")
+    timeline.add_argument("convention_id", nargs="?", metavar="ID")
+    timeline.add_argument("--format", choices=sorted(RENDERERS), default="text")
+    timeline.add_argument("--out", type=Path, metavar="FILE", help="write here, not stdout")
+    _add_file_option(timeline)
+
+    verify = commands.add_parser("verify", help="PostgreSQL's milestones against the history")
+    verify.add_argument("convention_ids", nargs="*", metavar="ID")
+    verify.add_argument("--all", action="store_true", help="every convention, either side")
+    _add_file_option(verify)
+    verify.add_argument("--json", action="store_true", help="one JSON report per line")
+    return parser
+
+
+def _add_file_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--file",
+        nargs="+",
+        type=Path,
+        metavar="HISTORY.json",
+        help="read histories from files (or directories of them), not from Temporal",
+    )
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise (logs stay clean)."""
+
+    def __init__(self, total: int, stream: TextIO, enabled: bool) -> None:
+        self.total, self.done, self.stream, self.enabled = total, 0, stream, enabled
+
+    def advance(self, label: str) -> None:
+        """One more item done."""
+        self.done += 1
+        if self.enabled:
+            filled = int(30 * self.done / max(self.total, 1))
+            self.stream.write(
+                f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label[:40]:<40}"
+            )
+            self.stream.flush()
+
+    def clear(self) -> None:
+        """Wipe the bar before a result line is printed."""
+        if self.enabled:
+            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.flush()
+
+
+async def _temporal_source(settings: Settings) -> TemporalHistories:
+    return TemporalHistories(await connect(settings))
+
+
+async def _source(args: argparse.Namespace, settings: Settings) -> HistorySource:
+    # A mistyped id is a usage error, whether or not a server answers.
+    for convention_id in getattr(args, "convention_ids", None) or []:
+        check_convention_id(convention_id)
+    if getattr(args, "convention_id", None):
+        check_convention_id(args.convention_id)
+    if args.file:
+        return await FileHistories.load(args.file)
+    return await _temporal_source(settings)
+
+
+def _check_selection(args: argparse.Namespace) -> None:
+    """Which conventions: ids, --all, --query or --file; said before any server is asked."""
+    query = getattr(args, "query", None)
+    chosen = sum(bool(choice) for choice in (args.convention_ids, args.all, query))
+    if chosen > 1:
+        raise UsageError("give convention ids, --all or --query, not several of them")
+    if not (chosen or args.file):
+        raise UsageError("say which conventions: ID…, --all, --query Q or --file HISTORY.json…")
+
+
+async def _selected_ids(args: argparse.Namespace, source: HistorySource) -> list[str]:
+    if args.convention_ids:
+        return [check_convention_id(convention_id) for convention_id in args.convention_ids]
+    return await source.convention_ids(getattr(args, "query", None))
+
+
+async def _histories_in_order(
+    source: HistorySource, convention_ids: Sequence[str], missing: list[str]
+) -> AsyncIterator[ConventionHistory]:
+    """Fetch a few conventions ahead while the replay works; keep the order given."""
+    queue: deque[asyncio.Task[ConventionHistory]] = deque()
+    upcoming = iter(convention_ids)
+
+    def fetch_next() -> None:
+        convention_id = next(upcoming, None)
+        if convention_id is not None:
+            queue.append(asyncio.create_task(source.history(convention_id)))
+
+    for _ in range(FETCH_CONCURRENCY):
+        fetch_next()
+    try:
+        while queue:
+            task = queue.popleft()
+            fetch_next()
+            try:
+                yield await task
+            except HistoryNotFound as error:
+                missing.append(str(error))
+    finally:
+        for task in queue:
+            task.cancel()
+
+
+async def _each(histories: Sequence[ConventionHistory]) -> AsyncIterator[ConventionHistory]:
+    for history in histories:
+        yield history
+
+
+def _replay_line(result: ReplayResult) -> str:
+    events = sum(run.events for run in result.runs)
+    runs = f"{len(result.runs)} run{'s' if len(result.runs) > 1 else ''}, {events} events"
+    failure = result.first_failure
+    if failure is None:
+        return f"ok    {result.convention_id}  ({runs}; {result.source})"
+    where = (
+        f"event {failure.event_id} {failure.event_type}"
+        if failure.event_id is not None
+        else "event unknown"
+    )
+    code = f" [{failure.code}]" if failure.code else ""
+    return f"FAIL  {result.convention_id}  run {failure.run_id}: {where}: {failure.detail}{code}"
+
+
+async def _replay(args: argparse.Namespace, settings: Settings) -> int:
+    _check_selection(args)
+    source = await _source(args, settings)
+    missing: list[str] = []
+    histories: AsyncIterator[ConventionHistory]
+    if isinstance(source, FileHistories) and not args.convention_ids:
+        # Every history in the files, even two recordings of the same convention.
+        ids = [chain.convention_id for chain in source.chains]
+        histories = _each(source.chains)
+    else:
+        ids = await _selected_ids(args, source)
+        histories = _histories_in_order(source, ids, missing)
+    progress = Progress(
+        len(ids),
+        sys.stderr,
+        args.progress if args.progress is not None else len(ids) > 1 and sys.stderr.isatty(),
+    )
+    failed = 0
+    async for result in replay_conventions(histories):
+        progress.clear()
+        print(result.model_dump_json() if args.json else _replay_line(result), flush=True)
+        failed += not result.ok
+        progress.advance(result.convention_id)
+    progress.clear()
+    for line in missing:
+        print(f"not found: {line}", file=sys.stderr)
+    replayed = len(ids) - len(missing)
+    if replayed:
+        print(f"{replayed - failed} of {replayed} conventions replay", file=sys.stderr)
+    if failed:
+        return EXIT_FAILURE
+    return EXIT_NOT_FOUND if missing else EXIT_OK
+
+
+async def _export(args: argparse.Namespace, settings: Settings) -> int:
+    convention_id = check_convention_id(args.convention_id)
+    source = await _temporal_source(settings)
+    convention = await source.history(convention_id)
+    directory = args.out / convention.workflow_id
+    manifest = export_convention(convention, directory)
+    for run in manifest.runs:
+        print(directory / run.file)
+    print(f"{len(manifest.runs)} run(s) of {convention.convention_id} from {source.description}")
+    return EXIT_OK
+
+
+async def _timeline(args: argparse.Namespace, settings: Settings) -> int:
+    source = await _source(args, settings)
+    if args.convention_id is None:
+        ids = await source.convention_ids() if args.file else []
+        if len(ids) != 1:
+            raise UsageError("say which convention: timeline ID (the files hold several)")
+        args.convention_id = ids[0]
+    convention = await source.history(check_convention_id(args.convention_id))
+    rendered = RENDERERS[args.format](await build_timeline(convention))
+    if args.out:
+        args.out.write_text(rendered, encoding="utf-8")
+        print(f"{args.out}: {args.format} timeline of {convention.convention_id}", file=sys.stderr)
+    else:
+        sys.stdout.write(rendered)
+    return EXIT_OK
+
+
+async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+    _check_selection(args)
+    source = await _source(args, settings)
+    ids = [check_convention_id(convention_id) for convention_id in args.convention_ids]
+    pool = await _database(settings)
+    try:
+        if not ids:
+            known = set(await source.convention_ids())
+            if args.all:
+                known |= set(await stored_convention_ids(pool))
+            ids = sorted(known)
+        failed = missing = verified = 0
+        for convention_id in ids:
+            try:
+                history: ConventionHistory | None = await source.history(convention_id)
+            except HistoryNotFound:
+                history = None
+            report = await verify_convention(pool, convention_id, history, source.description)
+            if history is None and report.rows == 0:
+                missing += 1
+                print(f"not found: {convention_id}: no history and no milestone", file=sys.stderr)
+                continue
+            failed += not report.ok
+            verified += 1
+            print(report.model_dump_json() if args.json else _verify_lines(report), flush=True)
+    except asyncpg.UndefinedColumnError as error:
+        raise DatabaseUnavailable(
+            f"PostgreSQL: {error} (the worker applies migration 003 at its next start)"
+        ) from error
+    except asyncpg.UndefinedTableError as error:
+        raise DatabaseUnavailable(f"PostgreSQL: {error} (no Pacte database here?)") from error
+    finally:
+        await pool.close()
+    if verified:
+        print(
+            f"{verified - failed} of {verified} conventions verified against {source.description}",
+            file=sys.stderr,
+        )
+    if failed:
+        return EXIT_FAILURE
+    return EXIT_NOT_FOUND if missing else EXIT_OK
+
+
+def _verify_lines(report: VerifyReport) -> str:
+    if report.ok:
+        pending = f", {report.pending_milestones} pending" if report.pending_milestones else ""
+        return (
+            f"ok    {report.convention_id}  ({report.rows} milestones agree with the history"
+            f"{pending}; chain intact; {report.source})"
+        )
+    return "\n".join(f"FAIL  {finding.message}" for finding in report.findings)
+
+
+async def _database(settings: Settings) -> asyncpg.Pool:
+    try:
+        url = settings.database_url or embedded_postgres_url(settings.state_dir)
+        return await create_pool(url, max_size=2)
+    except (OSError, asyncpg.PostgresError) as error:
+        raise DatabaseUnavailable(f"PostgreSQL: {error}") from error
+
+
+COMMANDS = {"replay": _replay, "export": _export, "timeline": _timeline, "verify": _verify}
+
+
+def _quiet_temporal() -> None:
+    # A replay that fails is reported by us, on one line: the SDK's traceback and Core's
+    # warning about the failing workflow task would only bury it.
+    logging.getLogger("temporalio").setLevel(logging.CRITICAL)
+    with contextlib.suppress(RuntimeError):  # a default runtime already exists: keep it
+        Runtime.set_default(
+            Runtime(
+                telemetry=TelemetryConfig(
+                    logging=LoggingConfig(
+                        filter=TelemetryFilter(core_level="ERROR", other_level="ERROR")
+                    )
+                )
+            ),
+            error_if_already_set=True,
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every problem is one line on stderr and an exit code."""
+    try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help: printed, and nothing else to do
+            return int(done.code or 0)
+        _quiet_temporal()
+        return asyncio.run(COMMANDS[args.command](args, load_settings()))
+    except (UsageError, InvalidRequest) as error:
+        print(f"usage error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (TemporalUnavailable, DatabaseUnavailable) as error:
+        print(f"unavailable: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except HistoryNotFound as error:
+        print(f"not found: {error}", file=sys.stderr)
+        return EXIT_NOT_FOUND
+    except OSError as error:  # --out in a directory we cannot write, and the like
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,259 @@
+"""Reading a run's history: its events decoded with the pydantic data converter.
+
+Payloads are decoded to plain JSON values, not to today's models: an auditor reads histories
+recorded years ago, by code whose models have changed since, and must still see what they say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from temporalio.api.common.v1 import Payloads
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
+# Names as histories record them (the SDK registers an activity or an update under its
+# method's name). Literal on purpose: a history keeps the name it was recorded with, so a
+# rename in the code must not change what an auditor looks for in older histories.
+PERSIST_MILESTONE = "persist_milestone"  # MilestoneStore.persist_milestone
+NOTIFY_PARTY = "notify_party"  # Notifier.notify_party
+DELIVERIES = {"deliver_webhook": "webhook", "deliver_email": "e-mail"}  # WebhookSender, Mailer
+GIVE_UP_DELIVERY = "give_up_delivery"  # DeliveryLog.give_up_delivery
+ANSWER_TASK = "answer_task"  # ConventionWorkflow.answer_task
+
+_CLOSE_EVENTS = {
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed_out",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "canceled",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+}
+_ACTIVITY_OUTCOMES = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "completed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "failed",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "timed_out",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "canceled",
+}
+# Events a workflow task's commands produce: they happen at that task's workflow.now().
+_COMMAND_EVENTS = {
+    EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
+    *(kind for kind, name in _CLOSE_EVENTS.items() if name != "terminated"),
+}
+
+
+def closed_as(event: HistoryEvent) -> str | None:
+    """completed, failed, continued_as_new… when the event closes a run; None otherwise."""
+    return _CLOSE_EVENTS.get(event.event_type)
+
+
+def event_type_name(event: HistoryEvent) -> str:
+    """EVENT_TYPE_ACTIVITY_TASK_SCHEDULED → ActivityTaskScheduled, as the Web UI shows it."""
+    words = EventType.Name(event.event_type).removeprefix("EVENT_TYPE_").split("_")
+    return "".join(word.capitalize() for word in words)
+
+
+@dataclass(frozen=True)
+class ScheduledActivity:
+    """An activity the workflow scheduled, with its decoded input and how it ended."""
+
+    event_id: int
+    at: datetime
+    activity_type: str
+    input: list[Any]
+    outcome: str | None = None
+    result: Any = None
+
+
+@dataclass(frozen=True)
+class AcceptedUpdate:
+    """An update the workflow accepted (a party's answer), with its outcome."""
+
+    event_id: int
+    at: datetime
+    name: str
+    args: list[Any]
+    outcome: str | None = None
+    result: Any = None
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class RunClosed:
+    """How the run ended."""
+
+    event_id: int
+    at: datetime
+    closed_as: str
+    detail: str | None = None
+
+
+RunItem = ScheduledActivity | AcceptedUpdate | RunClosed
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run's history, as the items a person or a verifier cares about, in event order."""
+
+    workflow_id: str
+    run_id: str
+    workflow_type: str
+    started_at: datetime
+    input: list[Any]
+    events: int
+    continued_from: str | None
+    items: list[RunItem] = field(default_factory=list)
+
+    @property
+    def closed(self) -> RunClosed | None:
+        """The close event, None while the run is open."""
+        last = self.items[-1] if self.items else None
+        return last if isinstance(last, RunClosed) else None
+
+
+async def decode_payloads(
+    payloads: Payloads, converter: DataConverter = pydantic_data_converter
+) -> list[Any]:
+    """Payloads as JSON values (through the converter's codec, if it has one)."""
+    if not payloads.payloads:
+        return []
+    return await converter.decode(list(payloads.payloads))
+
+
+async def read_run(
+    history: WorkflowHistory, converter: DataConverter = pydantic_data_converter
+) -> RunRecord:
+    """Decode one run's history into the activities, answers and close it holds."""
+    events = list(history.events)
+    if not events or not events[0].HasField("workflow_execution_started_event_attributes"):
+        raise ValueError("a history starts with WorkflowExecutionStarted")
+    started = events[0].workflow_execution_started_event_attributes
+    outcomes: dict[int, HistoryEvent] = {}
+    for event in events:
+        if event.event_type in _ACTIVITY_OUTCOMES:
+            scheduled_id = _attributes(event).scheduled_event_id
+            outcomes[scheduled_id] = event
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
+            completed = event.workflow_execution_update_completed_event_attributes
+            outcomes[completed.accepted_event_id] = event
+
+    record = RunRecord(
+        workflow_id=history.workflow_id,
+        run_id=history.run_id,
+        workflow_type=started.workflow_type.name,
+        started_at=events[0].event_time.ToDatetime(tzinfo=UTC),
+        input=await decode_payloads(started.input, converter),
+        events=len(events),
+        continued_from=started.continued_execution_run_id or None,
+    )
+    clock = record.started_at
+    for event in events:
+        at = event.event_time.ToDatetime(tzinfo=UTC)
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            clock = at
+            continue
+        when = clock if event.event_type in _COMMAND_EVENTS else at
+        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+            record.items.append(await _scheduled(event, when, outcomes, converter))
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
+            record.items.append(await _accepted(event, when, outcomes, converter))
+        elif event.event_type in _CLOSE_EVENTS:
+            record.items.append(_closed(event, when))
+    return record
+
+
+async def _scheduled(
+    event: HistoryEvent,
+    at: datetime,
+    outcomes: dict[int, HistoryEvent],
+    converter: DataConverter,
+) -> ScheduledActivity:
+    attributes = event.activity_task_scheduled_event_attributes
+    outcome_event = outcomes.get(event.event_id)
+    result: Any = None
+    if outcome_event is not None and outcome_event.HasField(
+        "activity_task_completed_event_attributes"
+    ):
+        values = await decode_payloads(
+            outcome_event.activity_task_completed_event_attributes.result, converter
+        )
+        result = values[0] if values else None
+    return ScheduledActivity(
+        event_id=event.event_id,
+        at=at,
+        activity_type=attributes.activity_type.name,
+        input=await decode_payloads(attributes.input, converter),
+        outcome=_ACTIVITY_OUTCOMES.get(outcome_event.event_type) if outcome_event else None,
+        result=result,
+    )
+
+
+async def _accepted(
+    event: HistoryEvent,
+    at: datetime,
+    outcomes: dict[int, HistoryEvent],
+    converter: DataConverter,
+) -> AcceptedUpdate:
+    request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+    completed = outcomes.get(event.event_id)
+    outcome: str | None = None
+    result: Any = None
+    failure: str | None = None
+    if completed is not None:
+        update_outcome = completed.workflow_execution_update_completed_event_attributes.outcome
+        if update_outcome.HasField("failure"):
+            outcome, failure = "failed", update_outcome.failure.message
+        else:
+            outcome = "completed"
+            values = await decode_payloads(update_outcome.success, converter)
+            result = values[0] if values else None
+    return AcceptedUpdate(
+        event_id=event.event_id,
+        at=at,
+        name=request.input.name,
+        args=await decode_payloads(request.input.args, converter),
+        outcome=outcome,
+        result=result,
+        failure=failure,
+    )
+
+
+def _closed(event: HistoryEvent, at: datetime) -> RunClosed:
+    closed_as = _CLOSE_EVENTS[event.event_type]
+    detail: str | None = None
+    if event.HasField("workflow_execution_failed_event_attributes"):
+        detail = event.workflow_execution_failed_event_attributes.failure.message
+    elif event.HasField("workflow_execution_terminated_event_attributes"):
+        detail = event.workflow_execution_terminated_event_attributes.reason or None
+    elif event.HasField("workflow_execution_continued_as_new_event_attributes"):
+        detail = event.workflow_execution_continued_as_new_event_attributes.new_execution_run_id
+    return RunClosed(event_id=event.event_id, at=at, closed_as=closed_as, detail=detail)
+
+
+def _attributes(event: HistoryEvent) -> Any:
+    # Each activity outcome has its own attributes message; all carry scheduled_event_id.
+    attributes_field = event.WhichOneof("attributes")
+    return getattr(event, attributes_field) if attributes_field else None
+
+
+def started_workflow_id(history_events: list[HistoryEvent]) -> str | None:
+    """The workflow id the server wrote into the start event (servers from 1.25 on do)."""
+    if history_events and history_events[0].HasField("workflow_execution_started_event_attributes"):
+        return history_events[0].workflow_execution_started_event_attributes.workflow_id or None
+    return None
+
+
+def convention_of(input_values: list[Any]) -> dict[str, Any] | None:
+    """The convention file a ConventionWorkflow run started with, as JSON values."""
+    if input_values and isinstance(input_values[0], dict):
+        convention = input_values[0].get("convention")
+        if isinstance(convention, dict):
+            return convention
+    return None

@@ -1,0 +1,441 @@
+"""A convention's timeline, read from its history: what a person needs to know, in order.
+
+Stage entered and left, task assigned, reminded, escalated, answered (by which party, with
+what), the other milestones, notifications: from the milestone activities' inputs, the
+notification activities' inputs and the answers' updates, each at the workflow's own time.
+Rendered as text, JSON or CSV here; as an HTML report in html_report.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import datetime
+from typing import Any
+
+from audit.decode import (
+    ANSWER_TASK,
+    DELIVERIES,
+    GIVE_UP_DELIVERY,
+    NOTIFY_PARTY,
+    PERSIST_MILESTONE,
+    AcceptedUpdate,
+    RunClosed,
+    RunRecord,
+    ScheduledActivity,
+    convention_of,
+    read_run,
+)
+from audit.histories import ConventionHistory
+from schemas.audit import StageSpan, Timeline, TimelineEntry, TimelineEvent
+
+# Milestones that are a line of their own kind; every other kind is a plain `milestone` line.
+_MILESTONE_EVENTS = {
+    "convention_started": TimelineEvent.CONVENTION_STARTED,
+    "stage_entered": TimelineEvent.STAGE_ENTERED,
+    "stage_completed": TimelineEvent.STAGE_LEFT,
+    "stage_failed": TimelineEvent.STAGE_LEFT,
+    "task_assigned": TimelineEvent.TASK_ASSIGNED,
+    "task_answered": TimelineEvent.TASK_ANSWERED,
+    "task_reminded": TimelineEvent.TASK_REMINDED,
+    "task_overdue": TimelineEvent.TASK_OVERDUE,
+    "task_cancelled": TimelineEvent.TASK_CANCELLED,
+    "convention_completed": TimelineEvent.CONVENTION_COMPLETED,
+    "convention_failed": TimelineEvent.CONVENTION_FAILED,
+    "convention_terminated": TimelineEvent.CONVENTION_TERMINATED,
+}
+# How a stage is left when the convention ends while in it.
+_ENDINGS = {"convention_failed": "failed", "convention_terminated": "terminated"}
+_ESCALATION_TASK = "resolve_escalation"
+_ABNORMAL_CLOSE = {"failed", "timed_out", "canceled", "terminated"}
+
+CSV_COLUMNS = (
+    "at",
+    "event",
+    "stage",
+    "task_id",
+    "party",
+    "actor",
+    "summary",
+    "milestone_seq",
+    "milestone_kind",
+    "run_id",
+    "event_id",
+    "details",
+)
+
+
+async def build_timeline(convention: ConventionHistory) -> Timeline:
+    """Every run's events that matter to a person, in history order, and each stage's stays."""
+    runs = [await read_run(history) for history in convention.runs]
+    builder = _Builder()
+    for run in runs:
+        builder.add_run(run)
+    declared = convention_of(runs[0].input) if runs else None
+    title = declared.get("title") if declared else None
+    stages = [
+        str(spec["stage"])
+        for spec in (declared or {}).get("stages", [])
+        if isinstance(spec, dict) and spec.get("stage")
+    ]
+    for entry in builder.entries:
+        if entry.event is TimelineEvent.STAGE_ENTERED and entry.stage and entry.stage not in stages:
+            stages.append(entry.stage)
+    return Timeline(
+        convention_id=convention.convention_id,
+        workflow_id=convention.workflow_id,
+        title=str(title) if title is not None else None,
+        source=convention.source,
+        stages=stages,
+        spans=stage_spans(builder.entries),
+        entries=builder.entries,
+    )
+
+
+def stage_spans(entries: list[TimelineEntry]) -> list[StageSpan]:
+    """Each stay in a stage, from its stage_entered line to the stage_left line that ends it."""
+    spans: list[StageSpan] = []
+    open_stays: dict[str, TimelineEntry] = {}
+    for entry in entries:
+        if not entry.stage:
+            continue
+        if entry.event is TimelineEvent.STAGE_ENTERED:
+            open_stays[entry.stage] = entry
+        elif entry.event is TimelineEvent.STAGE_LEFT and entry.stage in open_stays:
+            entered = open_stays.pop(entry.stage)
+            spans.append(
+                StageSpan(
+                    stage=entry.stage,
+                    entered_at=entered.at,
+                    left_at=entry.at,
+                    outcome=str(entry.details.get("outcome", "completed")),
+                )
+            )
+    spans.extend(
+        StageSpan(stage=stage, entered_at=entered.at, left_at=None, outcome="running")
+        for stage, entered in open_stays.items()
+    )
+    return sorted(spans, key=lambda span: span.entered_at)
+
+
+class _Builder:
+    """Turns runs' items into timeline entries, remembering which stage each task is in."""
+
+    def __init__(self) -> None:
+        self.entries: list[TimelineEntry] = []
+        self._task_stage: dict[str, str | None] = {}
+        self._answered_by_update: set[str] = set()
+        self._in_stage: str | None = None
+
+    def add_run(self, run: RunRecord) -> None:
+        for item in run.items:
+            if isinstance(item, ScheduledActivity):
+                if item.activity_type == PERSIST_MILESTONE:
+                    self._milestone(run, item)
+                elif item.activity_type == NOTIFY_PARTY:
+                    self._notification(run, item)
+                elif item.activity_type in DELIVERIES:
+                    self._delivery(run, item)
+                elif item.activity_type == GIVE_UP_DELIVERY:
+                    self._gave_up(run, item)
+            elif isinstance(item, AcceptedUpdate):
+                if item.name == ANSWER_TASK:
+                    self._answer(run, item)
+                else:
+                    self._officer_action(run, item)
+            elif isinstance(item, RunClosed):
+                self._closed(run, item)
+
+    def _add(self, run: RunRecord, event_id: int, **fields: Any) -> None:
+        entry = TimelineEntry(run_id=run.run_id, event_id=event_id, **fields)
+        if entry.event is TimelineEvent.STAGE_ENTERED:
+            self._in_stage = entry.stage
+        elif entry.event is TimelineEvent.STAGE_LEFT:
+            self._in_stage = None
+        self.entries.append(entry)
+
+    def _milestone(self, run: RunRecord, item: ScheduledActivity) -> None:
+        milestone = _first_dict(item.input)
+        kind = str(milestone.get("kind", ""))
+        task_id = _text(milestone.get("task_id"))
+        stage = _text(milestone.get("stage"))
+        details = dict(milestone.get("details") or {})
+        if kind == "task_assigned" and task_id:
+            self._task_stage[task_id] = stage
+        if kind == "task_answered" and task_id in self._answered_by_update:
+            return  # the answer's own line, from its update, already says it
+        event = _MILESTONE_EVENTS.get(kind, TimelineEvent.MILESTONE)
+        if event is TimelineEvent.TASK_ASSIGNED and details.get("kind") == _ESCALATION_TASK:
+            event = TimelineEvent.TASK_ESCALATED
+        common: dict[str, Any] = {
+            "at": _time(milestone.get("occurred_at")) or item.at,
+            "stage": stage,
+            "task_id": task_id,
+            "party": _text(milestone.get("party")),
+            "actor": _text(milestone.get("actor")),
+            "milestone_seq": milestone.get("seq"),
+            "milestone_kind": kind or None,
+        }
+        summary = str(milestone.get("summary", kind))
+        if kind in _ENDINGS and stage and self._in_stage == stage:
+            # The stage the convention ended in is left here, as the convention ends.
+            self._add(
+                run,
+                item.event_id,
+                event=TimelineEvent.STAGE_LEFT,
+                summary=f"Stage {stage} left: {summary}",
+                details={"outcome": _ENDINGS[kind]},
+                **common,
+            )
+        if event is TimelineEvent.STAGE_LEFT:
+            details = {"outcome": "failed" if kind == "stage_failed" else "completed", **details}
+        self._add(run, item.event_id, event=event, summary=summary, details=details, **common)
+
+    def _notification(self, run: RunRecord, item: ScheduledActivity) -> None:
+        notification = _first_dict(item.input)
+        task = notification.get("task")
+        task_id = _text(task.get("id")) if isinstance(task, dict) else None
+        recipients = [
+            str(contact.get("name", ""))
+            for contact in notification.get("recipients") or []
+            if isinstance(contact, dict)
+        ]
+        event_name = str(notification.get("event", ""))
+        party = _text(notification.get("party"))
+        self._add(
+            run,
+            item.event_id,
+            at=_time(notification.get("created_at")) or item.at,
+            event=TimelineEvent.NOTIFIED,
+            stage=self._task_stage.get(task_id) if task_id else None,
+            task_id=task_id,
+            party=party,
+            summary=(
+                f"{party} notified ({event_name}, {len(recipients)} recipient(s), "
+                f"{notification.get('language', '?')}): {notification.get('subject', '')}"
+            ),
+            details={
+                "notification_id": notification.get("id"),
+                "notification_event": event_name,
+                "recipients": recipients,
+                "recorded": item.outcome == "completed",
+            },
+        )
+
+    def _delivery(self, run: RunRecord, item: ScheduledActivity) -> None:
+        # A delivery attempt runs for as long as its retries last: its line is its outcome,
+        # so it is written only once the history holds one.
+        if item.outcome is None:
+            return
+        notification = _first_dict(item.input)
+        outcome = item.result if isinstance(item.result, dict) else {}
+        channel = DELIVERIES[item.activity_type]
+        task = notification.get("task")
+        task_id = _text(task.get("id")) if isinstance(task, dict) else None
+        party = _text(notification.get("party"))
+        delivered = item.outcome == "completed"
+        status = outcome.get("status", item.outcome)
+        self._add(
+            run,
+            item.event_id,
+            at=item.at,
+            event=TimelineEvent.NOTIFICATION_DELIVERED
+            if delivered
+            else TimelineEvent.DELIVERY_FAILED,
+            stage=self._task_stage.get(task_id) if task_id else None,
+            task_id=task_id,
+            party=party,
+            summary=(
+                f"{notification.get('event', 'notification')} {status} by {channel} to {party}"
+                if delivered
+                else f"{notification.get('event', 'notification')} not delivered by {channel} "
+                f"to {party}: {item.outcome}"
+            ),
+            details={"notification_id": notification.get("id"), "channel": channel, **outcome},
+        )
+
+    def _gave_up(self, run: RunRecord, item: ScheduledActivity) -> None:
+        failure = _first_dict(item.input)
+        self._add(
+            run,
+            item.event_id,
+            at=item.at,
+            event=TimelineEvent.DELIVERY_FAILED,
+            party=_text(failure.get("party")),
+            summary=(
+                f"gave up delivering {failure.get('notification_id')} by "
+                f"{failure.get('channel')}: {failure.get('reason')}"
+            ),
+            details=failure,
+        )
+
+    def _answer(self, run: RunRecord, item: AcceptedUpdate) -> None:
+        request = _first_dict(item.args)
+        task_id = _text(request.get("task_id"))
+        answer: dict[str, Any] = (
+            request["answer"] if isinstance(request.get("answer"), dict) else {}
+        )
+        party = _text(request.get("acting_party"))
+        receipt = item.result if isinstance(item.result, dict) else {}
+        stage = self._task_stage.get(task_id) if task_id else None
+        if stage is None and task_id:
+            stage = task_id.split(".", 1)[0]
+        if item.outcome == "failed":
+            event, summary = TimelineEvent.ANSWER_FAILED, f"{party}'s answer failed: {item.failure}"
+        else:
+            if task_id:
+                self._answered_by_update.add(task_id)
+            event, summary = (
+                TimelineEvent.TASK_ANSWERED,
+                f"{party} answered: {describe_answer(answer)}",
+            )
+        self._add(
+            run,
+            item.event_id,
+            at=_time(receipt.get("accepted_at")) or item.at,
+            event=event,
+            stage=stage,
+            task_id=task_id,
+            party=party,
+            actor=_text(request.get("actor")),
+            summary=summary,
+            details={"answer": answer},
+        )
+
+    def _officer_action(self, run: RunRecord, item: AcceptedUpdate) -> None:
+        # postpone_deadline, reassign_task, terminate…: the officer's request as sent.
+        request = _first_dict(item.args)
+        task_id = _text(request.get("task_id"))
+        said = ", ".join(
+            f"{name} {value}"
+            for name, value in request.items()
+            if name not in {"task_id", "officer"} and value is not None
+        )
+        self._add(
+            run,
+            item.event_id,
+            at=item.at,
+            event=TimelineEvent.OFFICER_ACTION
+            if item.outcome != "failed"
+            else TimelineEvent.ANSWER_FAILED,
+            stage=self._task_stage.get(task_id) if task_id else self._in_stage,
+            task_id=task_id,
+            actor=_text(request.get("officer")),
+            summary=f"officer: {item.name}"
+            + (f" ({said})" if said else "")
+            + (f" failed: {item.failure}" if item.outcome == "failed" else ""),
+            details={"update": item.name, "request": request},
+        )
+
+    def _closed(self, run: RunRecord, item: RunClosed) -> None:
+        if item.closed_as == "continued_as_new":
+            self._add(
+                run,
+                item.event_id,
+                at=item.at,
+                event=TimelineEvent.RUN_CONTINUED,
+                summary=f"Run continued as new: next run {item.detail}",
+                details={"next_run_id": item.detail},
+            )
+        elif item.closed_as in _ABNORMAL_CLOSE:
+            self._add(
+                run,
+                item.event_id,
+                at=item.at,
+                event=TimelineEvent.RUN_CLOSED,
+                summary=f"Workflow {item.closed_as}" + (f": {item.detail}" if item.detail else ""),
+                details={"closed_as": item.closed_as},
+            )
+
+
+def describe_answer(answer: dict[str, Any]) -> str:
+    """An answer in a few words: its kind and decision, then what it carries."""
+    kind = str(answer.get("kind", "answer"))
+    decision = str(answer.get("decision") or "")
+    # "sign: sign" says nothing twice: a signature's decision is its headline.
+    head = decision if decision == kind or kind == "sign" else f"{kind}: {decision}".rstrip(": ")
+    parts: list[str] = []
+    if answer.get("version") is not None:
+        parts.append(f"version {answer['version']}")
+    place = answer.get("place")
+    if isinstance(place, dict) and place.get("city"):
+        parts.append(f"at {place['city']}")
+    for name in ("held", "cancelled", "reached"):
+        if answer.get(name):
+            parts.append(f"{name} {', '.join(map(str, answer[name]))}")
+    for name in ("granted", "spent"):
+        money = answer.get(name)
+        if isinstance(money, dict):
+            parts.append(f"{name} {money.get('amount')} {money.get('currency')}")
+    if answer.get("actuals"):
+        parts.append(
+            "actuals " + ", ".join(f"{key}={value}" for key, value in answer["actuals"].items())
+        )
+    for name in ("document", "report"):
+        document = answer.get(name)
+        if isinstance(document, dict) and document.get("uri"):
+            parts.append(f"{name} {document['uri']}")
+    if answer.get("findings"):
+        parts.append(f"{len(answer['findings'])} finding(s)")
+    for name in ("reason", "summary", "comments"):
+        if answer.get(name):
+            parts.append(f"{name}: {_shorten(str(answer[name]))}")
+    return "; ".join([head, *parts])
+
+
+def render_text(timeline: Timeline) -> str:
+    """One line per entry: time, stage, event, task, who, what; a header says the source."""
+    lines = [
+        f"# {timeline.convention_id} ({timeline.workflow_id})"
+        + (f": {timeline.title}" if timeline.title else ""),
+        f"# source: {timeline.source}",
+    ]
+    for entry in timeline.entries:
+        who = entry.party or ""
+        if entry.actor:
+            who = f"{who} ({entry.actor})" if who else entry.actor
+        lines.append(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  {(entry.stage or '-'):<16} {entry.event.value:<22} "
+            f"{(entry.task_id or '-'):<34} {(who or '-'):<24} {entry.summary}".rstrip()
+        )
+    return "\n".join(lines) + "\n"
+
+
+def render_json(timeline: Timeline) -> str:
+    """The timeline as one JSON document."""
+    return timeline.model_dump_json(indent=2) + "\n"
+
+
+def render_csv(timeline: Timeline) -> str:
+    """One CSV row per entry, the details as a JSON cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in timeline.entries:
+        row = entry.model_dump(mode="json")
+        row["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
+        writer.writerow(["" if row[column] is None else row[column] for column in CSV_COLUMNS])
+    return buffer.getvalue()
+
+
+def _first_dict(values: list[Any]) -> dict[str, Any]:
+    return values[0] if values and isinstance(values[0], dict) else {}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _shorten(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,233 @@
+"""Do PostgreSQL's milestones agree with the history, and is their hash chain intact?
+
+Two independent checks, each naming the convention, the seq and (when it can) the field:
+- against the history: every milestone the workflow persisted is there, none extra, none
+  different (the persist_milestone activities' inputs are the workflow's own record);
+- against the chain: each row's hash covers its content and its predecessor's hash, so an
+  edited, deleted or inserted row breaks it, even with no history left to compare with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from activities.milestones import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
+from audit.decode import PERSIST_MILESTONE, ScheduledActivity, read_run
+from audit.histories import ConventionHistory
+from schemas.audit import VerifyFinding, VerifyProblem, VerifyReport
+
+_ROWS = """
+SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details,
+       workflow_id, run_id, prev_hash, hash
+FROM milestones WHERE convention_id = $1 ORDER BY seq
+"""
+_CONVENTIONS = "SELECT DISTINCT convention_id FROM milestones ORDER BY convention_id"
+
+
+@dataclass(frozen=True)
+class _Expected:
+    """A milestone as the history has it."""
+
+    fields: dict[str, Any]
+    run_id: str
+    persisted: bool
+
+
+async def stored_convention_ids(pool: asyncpg.Pool) -> list[str]:
+    """Every convention with at least one milestone row."""
+    return [row["convention_id"] for row in await pool.fetch(_CONVENTIONS)]
+
+
+async def verify_convention(
+    pool: asyncpg.Pool, convention_id: str, history: ConventionHistory | None, source: str
+) -> VerifyReport:
+    """Check one convention's rows against its history (if any) and against their chain."""
+    rows = {row["seq"]: dict(row) for row in await pool.fetch(_ROWS, convention_id)}
+    findings: list[VerifyFinding] = []
+    expected: dict[int, _Expected] = {}
+    if history is None:
+        findings.append(
+            VerifyFinding(
+                convention_id=convention_id,
+                seq=None,
+                problem=VerifyProblem.NO_HISTORY,
+                message=f"{convention_id}: no history in {source}: rows checked by chain only",
+            )
+        )
+    else:
+        expected = await _history_milestones(history)
+        findings.extend(_against_history(convention_id, expected, rows))
+    findings.extend(chain_findings(convention_id, rows))
+    findings.sort(key=lambda finding: (finding.seq or 0, finding.problem.value))
+    return VerifyReport(
+        convention_id=convention_id,
+        source=source,
+        history_milestones=sum(1 for item in expected.values() if item.persisted),
+        pending_milestones=sum(1 for item in expected.values() if not item.persisted),
+        rows=len(rows),
+        findings=findings,
+    )
+
+
+async def _history_milestones(history: ConventionHistory) -> dict[int, _Expected]:
+    expected: dict[int, _Expected] = {}
+    for run in history.runs:
+        record = await read_run(run)
+        for item in record.items:
+            if not (
+                isinstance(item, ScheduledActivity) and item.activity_type == PERSIST_MILESTONE
+            ):
+                continue
+            milestone = item.input[0] if item.input and isinstance(item.input[0], dict) else None
+            if milestone is None or not isinstance(milestone.get("seq"), int):
+                continue
+            expected[milestone["seq"]] = _Expected(
+                fields=milestone, run_id=record.run_id, persisted=item.outcome == "completed"
+            )
+    return expected
+
+
+def _against_history(
+    convention_id: str, expected: Mapping[int, _Expected], rows: Mapping[int, dict[str, Any]]
+) -> list[VerifyFinding]:
+    findings: list[VerifyFinding] = []
+    for seq, milestone in sorted(expected.items()):
+        row = rows.get(seq)
+        if row is None:
+            if milestone.persisted:
+                findings.append(
+                    VerifyFinding(
+                        convention_id=convention_id,
+                        seq=seq,
+                        problem=VerifyProblem.MISSING,
+                        expected=milestone.fields.get("kind"),
+                        message=(
+                            f"{convention_id} #{seq}: missing from PostgreSQL "
+                            f"(history: {milestone.fields.get('kind')}, "
+                            f"{milestone.fields.get('summary')!r})"
+                        ),
+                    )
+                )
+            continue
+        findings.extend(_differences(convention_id, seq, milestone, row))
+    for seq, row in sorted(rows.items()):
+        if seq not in expected:
+            findings.append(
+                VerifyFinding(
+                    convention_id=convention_id,
+                    seq=seq,
+                    problem=VerifyProblem.EXTRA,
+                    found=row["kind"],
+                    message=(
+                        f"{convention_id} #{seq}: extra row, not in the history "
+                        f"({row['kind']}, {row['summary']!r})"
+                    ),
+                )
+            )
+    return findings
+
+
+def _differences(
+    convention_id: str, seq: int, milestone: _Expected, row: Mapping[str, Any]
+) -> list[VerifyFinding]:
+    history_fields = canonical_fields(milestone.fields)
+    row_fields = canonical_fields(row)
+    findings = [
+        VerifyFinding(
+            convention_id=convention_id,
+            seq=seq,
+            problem=VerifyProblem.DIFFERENT,
+            field=name,
+            expected=history_fields[name],
+            found=row_fields[name],
+            message=(
+                f"{convention_id} #{seq} {name}: PostgreSQL has {row_fields[name]!r}, "
+                f"the history {history_fields[name]!r}"
+            ),
+        )
+        for name in CHAINED_FIELDS
+        if history_fields[name] != row_fields[name]
+    ]
+    if row["run_id"] != milestone.run_id:
+        findings.append(
+            VerifyFinding(
+                convention_id=convention_id,
+                seq=seq,
+                problem=VerifyProblem.DIFFERENT,
+                field="run_id",
+                expected=milestone.run_id,
+                found=row["run_id"],
+                message=(
+                    f"{convention_id} #{seq} run_id: PostgreSQL has {row['run_id']!r}, "
+                    f"the history {milestone.run_id!r}"
+                ),
+            )
+        )
+    return findings
+
+
+def chain_findings(
+    convention_id: str, rows: Mapping[int, Mapping[str, Any]]
+) -> list[VerifyFinding]:
+    """Each row's hash against its content, and its prev_hash against its predecessor."""
+    findings: list[VerifyFinding] = []
+
+    def finding(seq: int, problem: VerifyProblem, message: str, **values: Any) -> None:
+        findings.append(
+            VerifyFinding(
+                convention_id=convention_id,
+                seq=seq,
+                problem=problem,
+                message=f"{convention_id} #{seq}: {message}",
+                **values,
+            )
+        )
+
+    for seq, row in sorted(rows.items()):
+        if row["hash"] is None:
+            finding(
+                seq,
+                VerifyProblem.UNCHAINED,
+                "no hash: written before the hash chain (migration 003) or inserted by hand",
+            )
+            continue
+        recomputed = chain_hash(row["prev_hash"] or "", row)
+        if recomputed != row["hash"]:
+            finding(
+                seq,
+                VerifyProblem.HASH_MISMATCH,
+                "the row's content does not match its hash: edited after it was written",
+                field="hash",
+                expected=recomputed,
+                found=row["hash"],
+            )
+        if seq == 1:
+            wanted = GENESIS_HASH
+        elif seq - 1 not in rows:
+            finding(
+                seq,
+                VerifyProblem.CHAIN_BROKEN,
+                f"its predecessor #{seq - 1} is missing: deleted, or never written",
+                field="prev_hash",
+                found=row["prev_hash"],
+            )
+            continue
+        else:
+            # After an unchained (pre-migration) row, the chain starts again from genesis.
+            wanted = rows[seq - 1]["hash"] or GENESIS_HASH
+        if row["prev_hash"] != wanted:
+            finding(
+                seq,
+                VerifyProblem.CHAIN_BROKEN,
+                f"prev_hash does not match the hash of #{seq - 1}"
+                if seq > 1
+                else "prev_hash of the first milestone is not the genesis value",
+                field="prev_hash",
+                expected=wanted,
+                found=row["prev_hash"],
+            )
+    return findings
