@@ -323,3 +323,40 @@ def smtp_server() -> Iterator[SmtpServer]:
     controller.start()
     yield SmtpServer("127.0.0.1", port, catcher)
     controller.stop()
+
+
+# --- audit: conventions for the auditors' commands ----------------------------------------
+
+from schemas.convention_file import AnswerScript  # noqa: E402 - kept with the fixtures using it
+
+
+@dataclass(frozen=True)
+class PlayedScenario:
+    """A seed scenario played to completion under a fresh id: its convention and its script."""
+
+    name: str
+    convention: Convention
+    script: AnswerScript
+
+
+@pytest_asyncio.fixture(scope="session")
+async def played_scenarios(dev_env: WorkflowEnvironment) -> dict[str, PlayedScenario]:
+    """The five seed scenarios, played once, side by side, to completion (audit tests)."""
+    import asyncio
+
+    from demo import play_scenario, scenario_files
+    from schemas.convention_file import load_answer_script
+
+    played = {
+        convention_file.stem: PlayedScenario(
+            convention_file.stem, example(convention_file.stem), load_answer_script(answers_file)
+        )
+        for convention_file, answers_file in scenario_files(EXAMPLES)
+    }
+    await asyncio.gather(
+        *(
+            play_scenario(dev_env.client, DEV_TASK_QUEUE, scenario.convention, scenario.script)
+            for scenario in played.values()
+        )
+    )
+    return played
