@@ -95,7 +95,9 @@ class TemporalHistories:
             async for execution in self._client.list_workflows(
                 f"{base} AND ({query})" if query else base
             ):
-                found.add(execution.id.removeprefix(WORKFLOW_ID_PREFIX))
+                # A query can close the parenthesis and widen the search: keep conventions.
+                if execution.workflow_type == CONVENTION_WORKFLOW_TYPE:
+                    found.add(execution.id.removeprefix(WORKFLOW_ID_PREFIX))
         except RPCError as error:
             raise _translated(error, f"query {query!r}") from error
         return sorted(found)
