@@ -174,7 +174,7 @@ class MissionStage(StageRules):
     @model_validator(mode="after")
     def _ends_after_it_starts(self) -> Self:
         if self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
+            raise ValueError(f"ends_on: {self.ends_on} is before starts_on ({self.starts_on})")
         return self
 
 

@@ -32,7 +32,19 @@ def read_document(path: Path) -> Any:
         where = f"line {error.lineno}, column {error.colno}"
         raise _whole_file_error(path, f"invalid JSON at {where}: {error.msg}") from error
     except yaml.YAMLError as error:
-        raise _whole_file_error(path, f"invalid YAML: {error}") from error
+        raise _whole_file_error(path, _yaml_problem(error)) from error
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: what it was reading, what is wrong, and where (1-based)."""
+    parts = []
+    for text_name, mark_name in (("context", "context_mark"), ("problem", "problem_mark")):
+        text, mark = getattr(error, text_name, None), getattr(error, mark_name, None)
+        if text:
+            parts.append(
+                f"{text} at line {mark.line + 1}, column {mark.column + 1}" if mark else text
+            )
+    return "invalid YAML: " + ("; ".join(parts) or str(error).splitlines()[0])
 
 
 def _whole_file_error(path: Path, reason: str) -> InputError:

@@ -7,21 +7,27 @@ through the same client functions the CLI uses.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
 from infra.convention_client import (
+    AnswerRefused,
+    ConventionNotFound,
     answer_open_task,
     convention_status,
     find_task,
     start_convention,
+    terminate_convention,
 )
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind
+from schemas.officer_actions import TerminateConvention
 from schemas.status import ConventionInput, ConventionOutcome, ConventionState, ConventionStatus
 from schemas.tasks import AnswerReceipt, Task
 from workflows.convention import ConventionWorkflow, workflow_id_for
@@ -74,10 +80,12 @@ class Desk:
         self.pool = pool
         self.task_queue = task_queue
         self.convention_id = ""
+        self.started: list[str] = []
 
     async def start(self, convention: Convention, *, history_limit: int | None = None) -> None:
         """Start the convention's workflow."""
         self.convention_id = convention.id
+        self.started.append(convention.id)
         if history_limit is None:
             await start_convention(self.env.client, convention, self.task_queue)
             return
@@ -89,6 +97,21 @@ class Desk:
             task_queue=self.task_queue,
             search_attributes=search_attributes_for(convention, None, ConventionState.ACTIVE),
         )
+
+    async def close(self) -> None:
+        """End what the test left running, the way an officer would, and wait for the end.
+
+        Killing the workflow from outside instead would cut its activities in flight, and
+        the time-skipping server keeps time locked until those time out.
+        """
+        for convention_id in self.started:
+            with contextlib.suppress(AnswerRefused, ConventionNotFound):
+                await terminate_convention(
+                    self.env.client, convention_id, TerminateConvention(reason="test over")
+                )
+            handle = self.env.client.get_workflow_handle(workflow_id_for(convention_id))
+            with contextlib.suppress(WorkflowFailureError):
+                await handle.result()
 
     async def task(self, task_id: str) -> Task:
         """The open task, once the workflow has opened it."""

@@ -10,7 +10,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.milestones import MilestoneStore
 from activities.notify import Notifier
-from infra.database import apply_migrations
+from infra.database import MIGRATIONS_DIR, apply_migrations
 from schemas.convention import Contact
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
@@ -22,7 +22,7 @@ async def test_migrations_apply_once_and_a_second_run_changes_nothing(
 ) -> None:
     assert await apply_migrations(db_pool) == []
     names = await db_pool.fetch("SELECT name FROM schema_migrations ORDER BY name")
-    assert [row["name"] for row in names] == ["001_milestones_and_notifications.sql"]
+    assert [row["name"] for row in names] == sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))
 
 
 async def test_a_retried_milestone_is_stored_exactly_once(db_pool: asyncpg.Pool) -> None:

@@ -41,7 +41,9 @@ async def desk(time_env: WorkflowEnvironment, db_pool: asyncpg.Pool) -> AsyncIte
     """A worker of its own on the time-skipping server, and the officer's desk."""
     task_queue = f"rules-{uuid.uuid4().hex[:8]}"
     async with build_worker(time_env.client, db_pool, task_queue):
-        yield Desk(time_env, db_pool, task_queue)
+        officer_desk = Desk(time_env, db_pool, task_queue)
+        yield officer_desk
+        await officer_desk.close()
 
 
 async def test_a_late_task_is_reminded_before_due_escalated_at_due_and_reminded_weekly(

@@ -316,8 +316,6 @@ class TaskBoard:
         while pending:
             if self.termination is not None:
                 raise ConventionEnded(self.termination.reason, terminated=True)
-            # A stage may cancel the rest of a round (a refusal, a request for changes).
-            pending = {t for t in pending if self.tasks[t].status is not TaskStatus.CANCELLED}
             for task_id in sorted(t for t in pending if t in self.answers):
                 pending.discard(task_id)
                 task = self.tasks[task_id]
@@ -325,6 +323,9 @@ class TaskBoard:
                 await self._record_answer(task, request)
                 await self._close_escalations(task, f"{task.id} was answered")
                 yield task, request
+            # The stage may have cancelled the rest of a round (a refusal, a request for
+            # changes) while it handled an answer: nobody waits for those any more.
+            pending = {t for t in pending if self.tasks[t].status is not TaskStatus.CANCELLED}
             if not pending:
                 return
             now = workflow.now()

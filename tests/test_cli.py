@@ -1,0 +1,410 @@
+"""The officers' command line, run as a user runs it: `python starter.py …` from the project root.
+
+Commands that need no workflow run together once per module (each is a fresh interpreter), and
+so do the read-only commands on one running convention; their tests check what each printed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import pytest_asyncio
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from infra.convention_client import find_task, start_convention
+from schemas.convention_file import load_convention
+from schemas.errors import InputError
+from schemas.milestones import MilestoneKind
+from schemas.status import ConventionState, ConventionStatus
+from schemas.tasks import TaskKind
+from tests.cli_runner import (
+    CliRun,
+    cli_env,
+    run_cli,
+    settled_status,
+    workflow_exists,
+    write_convention,
+    write_document,
+)
+from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
+from workflows.convention import workflow_id_for
+
+EXAMPLE_NAMES = sorted(
+    path.stem for path in EXAMPLES.glob("*.yaml") if not path.name.endswith(".answers.yaml")
+)
+CLOSED_PORT = "127.0.0.1:1"
+STAGE_NAMES = {
+    "drafting",
+    "signature",
+    "mission",
+    "diagnostic",
+    "funding_request",
+    "implementation",
+}
+REVIEWERS = ("psa", "mic", "dfp", "amica")
+PSA_REVIEW = "drafting.review.v1.psa"
+
+# A file with five independent mistakes: every one is listed, one per line.
+BAD_FILE_ERRORS = {
+    "title": "Field required",
+    "kind": "Input should be 'framework', 'specific', 'governance' or 'partnership'",
+    "officer.email": "value is not a valid email address",
+    "parties.1.country": "String should match pattern '^[A-Z]{2}$'",
+    "stages.0.due_in_days": "Input should be greater than or equal to 1",
+}
+
+
+def spoil(data: dict[str, Any]) -> None:
+    del data["title"]
+    data["kind"] = "treaty"
+    data["officer"]["email"] = "chargé de coopération"
+    data["parties"][1]["country"] = "Maroc"
+    data["stages"][0]["due_in_days"] = 0
+
+
+# --- commands that need no running convention -------------------------------------------
+
+
+@dataclass(frozen=True)
+class OfflineRuns:
+    bad_file: Path
+    runs: dict[str, CliRun]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def offline(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OfflineRuns]:
+    directory = tmp_path_factory.mktemp("cli")
+    data = example("tanger-four-conventions").model_dump(mode="json")
+    spoil(data)
+    bad_file = write_document(data, directory / "five-mistakes.yaml")
+    env = cli_env()
+    commands: dict[str, tuple[str, ...]] = {
+        **{
+            f"validate {name}": ("validate", str(EXAMPLES / f"{name}.yaml"))
+            for name in EXAMPLE_NAMES
+        },
+        "validate bad": ("validate", str(bad_file)),
+        "schema": ("schema",),
+        "schema --answer": ("schema", "--answer"),
+        "act without --as": ("act", "some-convention", PSA_REVIEW, "--decision", "approve"),
+    }
+    runs = await asyncio.gather(
+        *(run_cli(*args, env=env) for args in commands.values()),
+        run_cli("status", "anything", env=cli_env(temporal=CLOSED_PORT)),
+    )
+    yield OfflineRuns(bad_file, dict(zip([*commands, "unavailable"], runs, strict=True)))
+
+
+@pytest.mark.parametrize("name", EXAMPLE_NAMES)
+def test_validate_accepts_each_example_and_prints_ok(name: str, offline: OfflineRuns) -> None:
+    run = offline.runs[f"validate {name}"]
+    convention = load_convention(EXAMPLES / f"{name}.yaml")
+
+    assert run.code == 0, run
+    assert run.stderr == "", run
+    assert run.stdout == (
+        f"ok: {convention.id} ({convention.kind.value}), stages: "
+        + ", ".join(spec.stage for spec in convention.stages)
+        + "\n"
+    )
+
+
+def test_validate_of_a_bad_file_exits_1_listing_every_error_one_per_line(
+    offline: OfflineRuns,
+) -> None:
+    run = offline.runs["validate bad"]
+    with pytest.raises(InputError) as refused:
+        load_convention(offline.bad_file)
+
+    assert run.code == 1, run
+    assert run.stdout == "", run
+    assert "Traceback" not in run.stderr, run
+    assert run.stderr_lines[0] == f"refused: {offline.bad_file}", run
+    listed = run.stderr_lines[1:]
+    assert len(listed) == len(BAD_FILE_ERRORS), run
+    for line in listed:
+        field, _, reason = line.removeprefix("  ").partition(": ")
+        assert line.startswith("  "), run
+        assert BAD_FILE_ERRORS[field] in reason, line
+    assert {line.removeprefix("  ").partition(": ")[0] for line in listed} == set(BAD_FILE_ERRORS)
+    assert listed == [f"  {problem}" for problem in refused.value.errors]
+
+
+def _json_schema_problems(schema: dict[str, Any]) -> list[str]:
+    """Structural checks of a JSON Schema (no validator library in the venv)."""
+    problems: list[str] = []
+    definitions = schema.get("$defs", {})
+    json_types = {"object", "array", "string", "number", "integer", "boolean", "null"}
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, list):
+            for index, item in enumerate(node):
+                walk(item, f"{where}/{index}")
+            return
+        if not isinstance(node, dict):
+            return
+        ref = node.get("$ref")
+        if ref is not None and not (
+            ref.startswith("#/$defs/") and ref.removeprefix("#/$defs/") in definitions
+        ):
+            problems.append(f"{where}: unresolved $ref {ref}")
+        kind = node.get("type")
+        if kind is not None and kind not in json_types:
+            problems.append(f"{where}: unknown type {kind!r}")
+        if isinstance(node.get("properties"), dict) and "required" in node:
+            missing = set(node["required"]) - set(node["properties"])
+            if missing:
+                problems.append(f"{where}: required but not a property: {sorted(missing)}")
+        for key, value in node.items():
+            if key == "properties" and isinstance(value, dict):
+                for name, child in value.items():
+                    walk(child, f"{where}/properties/{name}")
+            elif key != "enum" and key != "default":
+                walk(value, f"{where}/{key}")
+
+    walk(schema, "#")
+    return problems
+
+
+def _root(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema's top object, following a top-level $ref (a recursive model has one)."""
+    ref = schema.get("$ref")
+    if ref is None:
+        return schema
+    root: dict[str, Any] = schema["$defs"][ref.removeprefix("#/$defs/")]
+    return root
+
+
+def test_schema_prints_the_json_schema_of_a_convention_file(offline: OfflineRuns) -> None:
+    run = offline.runs["schema"]
+
+    assert run.code == 0, run
+    schema = json.loads(run.stdout)
+    assert _json_schema_problems(schema) == []
+    root = _root(schema)
+    assert root["type"] == "object"
+    assert {"id", "title", "kind", "officer", "parties", "stages"} <= set(root["properties"])
+    assert set(root["required"]) == {"id", "title", "kind", "officer", "parties", "stages"}
+    stages = root["properties"]["stages"]
+    assert stages["type"] == "array"
+    assert set(stages["items"]["discriminator"]["mapping"]) == STAGE_NAMES
+    assert root["additionalProperties"] is False
+    for name in EXAMPLE_NAMES:  # every example uses only declared top-level fields
+        document = load_convention(EXAMPLES / f"{name}.yaml").model_dump(exclude_none=True)
+        assert set(document) <= set(root["properties"]), name
+
+
+def test_schema_answer_prints_the_json_schema_of_an_answer(offline: OfflineRuns) -> None:
+    run = offline.runs["schema --answer"]
+
+    assert run.code == 0, run
+    schema = json.loads(run.stdout)
+    assert _json_schema_problems(schema) == []
+    root = _root(schema)
+    assert root["type"] == "object"
+    assert set(root["required"]) == {"task_id", "acting_party", "answer"}
+    answer = root["properties"]["answer"]
+    assert answer["discriminator"]["propertyName"] == "kind"
+    assert set(answer["discriminator"]["mapping"]) == {kind.value for kind in TaskKind}
+    assert "stages" not in root["properties"]
+
+
+def test_a_command_without_a_required_option_is_a_usage_error_exiting_2(
+    offline: OfflineRuns,
+) -> None:
+    run = offline.runs["act without --as"]
+
+    assert run.code == 2, run
+    assert "--as" in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+
+
+def test_status_with_temporal_unreachable_exits_3_saying_unavailable(offline: OfflineRuns) -> None:
+    run = offline.runs["unavailable"]
+
+    assert run.code == 3, run
+    assert run.stdout == "", run
+    assert run.stderr.startswith("unavailable: "), run
+    assert CLOSED_PORT in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+
+
+# --- one running convention, read and answered wrongly from the command line --------------
+
+
+@dataclass(frozen=True)
+class DraftingSession:
+    convention_id: str
+    title: str
+    before: ConventionStatus
+    after: ConventionStatus
+    runs: dict[str, CliRun]
+
+
+@pytest_asyncio.fixture(scope="module")
+async def drafting(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str
+) -> AsyncIterator[DraftingSession]:
+    client = dev_env.client
+    convention = example("tanger-four-conventions")
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    for party in REVIEWERS:
+        await find_task(client, convention.id, f"drafting.review.v1.{party}", wait_seconds=30)
+    before = await settled_status(client, db_pool, convention.id)
+    env = cli_env(dev_env, postgres_url)
+    commands: dict[str, tuple[str, ...]] = {
+        "status": ("status", convention.id),
+        "status --json": ("status", convention.id, "--json"),
+        "act as the wrong party": (
+            "act",
+            convention.id,
+            PSA_REVIEW,
+            "--as",
+            "mic",
+            "--decision",
+            "approve",
+            "--version",
+            "1",
+        ),
+        "status of an unknown convention": ("status", f"{convention.id}-never-started"),
+    }
+    runs = await asyncio.gather(*(run_cli(*args, env=env) for args in commands.values()))
+    after = await settled_status(client, db_pool, convention.id)
+    yield DraftingSession(
+        convention.id, convention.title, before, after, dict(zip(commands, runs, strict=True))
+    )
+
+
+def test_status_shows_the_current_stage_and_the_open_tasks(drafting: DraftingSession) -> None:
+    run = drafting.runs["status"]
+
+    assert run.code == 0, run
+    lines = run.stdout.splitlines()
+    assert lines[0] == f"{drafting.convention_id} — {drafting.title}"
+    assert "state: active" in lines[1]
+    assert lines[2] == "  stages: [drafting] → signature → implementation"
+    assert lines[3] == "open tasks (4):"
+    for line, party in zip(lines[4:8], REVIEWERS, strict=True):
+        assert re.match(
+            rf"^  drafting\.review\.v1\.{party} +owed by {party} +due \d{{4}}-\d\d-\d\d  "
+            r"Review version 1 of the text$",
+            line,
+        ), line
+    assert lines[8] == f"timeline ({len(drafting.before.milestones)} milestones):"
+    assert len(lines) == 9 + len(drafting.before.milestones)
+
+
+def test_status_json_parses_as_the_workflows_convention_status(drafting: DraftingSession) -> None:
+    run = drafting.runs["status --json"]
+
+    assert run.code == 0, run
+    status = ConventionStatus.model_validate_json(run.stdout)
+    assert status == drafting.before
+    assert status.current_stage == "drafting"
+    assert [task.id for task in status.open_tasks] == [
+        f"drafting.review.v1.{party}" for party in REVIEWERS
+    ]
+
+
+def test_act_as_a_party_that_does_not_owe_the_task_exits_1_with_a_one_line_reason(
+    drafting: DraftingSession,
+) -> None:
+    run = drafting.runs["act as the wrong party"]
+
+    assert run.code == 1, run
+    assert run.stdout == "", run
+    assert run.stderr_lines == [
+        f"refused: acting_party: 'mic' does not owe task '{PSA_REVIEW}'; 'psa' does"
+    ], run
+    assert drafting.after == drafting.before
+
+
+def test_status_of_an_unknown_convention_exits_4(drafting: DraftingSession) -> None:
+    run = drafting.runs["status of an unknown convention"]
+
+    assert run.code == 4, run
+    assert run.stdout == "", run
+    assert run.stderr_lines == [
+        f"not found: convention '{drafting.convention_id}-never-started' is not known"
+    ], run
+
+
+# --- commands that change a convention -----------------------------------------------------
+
+
+@pytest.fixture
+def env(dev_env: WorkflowEnvironment, postgres_url: str) -> dict[str, str]:
+    return cli_env(dev_env, postgres_url)
+
+
+async def test_start_prints_the_workflow_id_and_the_convention_runs(
+    client: Client, db_pool: asyncpg.Pool, env: dict[str, str], tmp_path: Path
+) -> None:
+    convention = example("mre-academy")
+    file = write_convention(convention, tmp_path / "mre-academy.yaml")
+
+    run = await run_cli("start", str(file), env=env)
+
+    assert run.code == 0, run
+    assert run.stdout == f"convention-{convention.id}\n", run
+    assert run.stderr == "", run
+    assert await workflow_exists(client, convention.id)
+    await find_task(client, convention.id, "drafting.review.v1.dmk", wait_seconds=30)
+    status = await settled_status(client, db_pool, convention.id)
+    assert status.convention_id == convention.id
+    assert status.state is ConventionState.ACTIVE
+    assert status.milestones[0].kind is MilestoneKind.CONVENTION_STARTED
+
+
+async def test_act_approves_a_review_and_prints_accepted(
+    client: Client, db_pool: asyncpg.Pool, env: dict[str, str]
+) -> None:
+    convention = example("tanger-four-conventions")
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    await find_task(client, convention.id, PSA_REVIEW, wait_seconds=30)
+
+    run = await run_cli(
+        "act",
+        convention.id,
+        PSA_REVIEW,
+        "--as",
+        "psa",
+        "--actor",
+        "Rémi Cabon",
+        "--decision",
+        "approve",
+        "--version",
+        "1",
+        env=env,
+    )
+
+    assert run.code == 0, run
+    assert re.fullmatch(
+        rf"accepted: {re.escape(PSA_REVIEW)} at \d{{4}}-\d\d-\d\d \d\d:\d\d:\d\d UTC\n", run.stdout
+    ), run
+    assert run.stderr == "", run
+    handle = client.get_workflow_handle(workflow_id_for(convention.id))
+    assert handle.id == f"convention-{convention.id}"
+    status = await settled_status(client, db_pool, convention.id)
+    assert PSA_REVIEW not in {task.id for task in status.open_tasks}
+    [answered] = [
+        m
+        for m in status.milestones
+        if m.kind is MilestoneKind.TASK_ANSWERED and m.task_id == PSA_REVIEW
+    ]
+    assert (answered.party, answered.actor) == ("psa", "Rémi Cabon")
+    assert answered.details["answer"] == {
+        "kind": "review_draft",
+        "decision": "approve",
+        "version": 1,
+        "comments": None,
+    }
