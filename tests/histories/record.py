@@ -202,8 +202,8 @@ def _funding_rejected() -> AnswerScript:
 
 
 def _diagnostic_disagreement() -> AnswerScript:
-    # The disagreeing party answers last: with this code, a disagreement while another party
-    # still owes its answer stalls the round until that task's due date (a known issue).
+    # MENEFP disagrees while OFPPT still owes its answer: OFPPT's task of round 1 is
+    # cancelled, the findings go back for round 2, which both parties agree.
     script = _script("bamako-cooperation")
     by_task = {step.task: step for step in script.answers}
     findings, menefp, ofppt = (
@@ -213,7 +213,6 @@ def _diagnostic_disagreement() -> AnswerScript:
     )
     diagnostic = [
         findings,
-        ofppt,
         _answer(
             menefp.task,
             menefp.acting_party,
