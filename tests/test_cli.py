@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from tests.cli_runner import (
     write_document,
 )
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
-from workflows.convention import workflow_id_for
+from workflows.convention import ConventionWorkflow, workflow_id_for
 
 EXAMPLE_NAMES = sorted(
     path.stem for path in EXAMPLES.glob("*.yaml") if not path.name.endswith(".answers.yaml")
@@ -408,3 +409,70 @@ async def test_act_approves_a_review_and_prints_accepted(
         "version": 1,
         "comments": None,
     }
+
+
+async def test_officer_postpones_reassigns_then_terminates_from_the_command_line(
+    client: Client, db_pool: asyncpg.Pool, env: dict[str, str]
+) -> None:
+    convention = example("tanger-four-conventions")
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    review = await find_task(client, convention.id, PSA_REVIEW, wait_seconds=30)
+
+    too_early = await run_cli(
+        "postpone", convention.id, PSA_REVIEW, "--to", "2020-01-01", "--reason", "x", env=env
+    )
+    assert too_early.code == 1, too_early
+    assert len(too_early.stderr_lines) == 1 and "new_due_at:" in too_early.stderr, too_early
+    not_a_date = await run_cli(
+        "postpone", convention.id, PSA_REVIEW, "--to", "bientôt", "--reason", "x", env=env
+    )
+    assert not_a_date.code == 1 and "new_due_at: 'bientôt' is not a date" in not_a_date.stderr
+
+    new_day = (review.due_at + timedelta(days=10)).date().isoformat()
+    postponed = await run_cli(
+        "postpone", convention.id, PSA_REVIEW, "--to", new_day, "--reason", "Salon reporté", env=env
+    )
+    assert postponed.code == 0, postponed
+    assert postponed.stdout.startswith(f"postpone: {PSA_REVIEW} at "), postponed
+
+    contact = convention.party("psa").contacts[0].name
+    reassigned = await run_cli(
+        "reassign", convention.id, PSA_REVIEW, "--to", contact, "--reason", "Congés", env=env
+    )
+    assert reassigned.code == 0, reassigned
+    unknown = await run_cli(
+        "reassign", convention.id, PSA_REVIEW, "--to", "Personne", "--reason", "?", env=env
+    )
+    assert unknown.code == 1 and "contact: 'Personne' is not a contact of psa" in unknown.stderr
+
+    terminated = await run_cli(
+        "terminate", convention.id, "--reason", "Programme abandonné", env=env
+    )
+    assert terminated.code == 0, terminated
+    outcome = await client.get_workflow_handle_for(
+        ConventionWorkflow.run, workflow_id_for(convention.id)
+    ).result()
+    assert (outcome.state, outcome.reason) == (ConventionState.TERMINATED, "Programme abandonné")
+    kinds = [m.kind for m in (await settled_status(client, db_pool, convention.id)).milestones]
+    assert MilestoneKind.DEADLINE_POSTPONED in kinds and MilestoneKind.TASK_REASSIGNED in kinds
+    again = await run_cli("terminate", convention.id, "--reason", "encore", env=env)
+    assert again.code == 1 and "is closed" in again.stderr, again
+
+
+async def test_list_filters_by_stage_and_party_from_temporal_visibility(
+    client: Client, env: dict[str, str]
+) -> None:
+    convention = example("tanger-four-conventions")
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    await find_task(client, convention.id, PSA_REVIEW, wait_seconds=30)
+
+    for _ in range(50):  # visibility is eventually consistent
+        listed = await run_cli("list", "--stage", "drafting", "--party", "PSA", env=env)
+        if convention.id in listed.stdout:
+            break
+        await asyncio.sleep(0.2)
+    assert listed.code == 0 and convention.id in listed.stdout, listed
+    elsewhere = await run_cli("list", "--stage", "signature", "--party", "psa", env=env)
+    assert elsewhere.code == 0 and convention.id not in elsewhere.stdout, elsewhere
+    injected = await run_cli("list", "--party", "psa' OR WorkflowId != '", env=env)
+    assert injected.code == 0 and convention.id not in injected.stdout, injected
