@@ -126,9 +126,21 @@ async def _main(settings: Settings, stack: RunningStack, keep_stack: bool, scena
     await wait_for_temporal(running)
     client = await connect(running)
     statuses = await run_scenarios(client, settings.task_queue, EXAMPLES_DIR) if scenarios else []
+    # Conventions that a diagnostic started are conventions too: show them after their origin.
+    statuses = [
+        shown
+        for status in statuses
+        for shown in [
+            status,
+            *[await convention_status(client, link.convention_id) for link in status.links],
+        ]
+    ]
     for status in statuses:
         print(f"\n== {status.convention_id}: {status.title}")
-        print(f"   {status.state.value}, {len(status.milestones)} milestones")
+        print(
+            f"   {status.state.value}, {len(status.milestones)} milestones"
+            + (f", follows up {status.origin}" if status.origin else "")
+        )
         for line in render_timeline(status.milestones):
             print(f"   {line}")
     completed = sum(status.state is ConventionState.COMPLETED for status in statuses)

