@@ -188,7 +188,7 @@ def render(notification: Notification) -> RenderedMessage:
         "task_id": task.id if task else "",
         "assignee": task.assignee if task else notification.party,
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
-        "stage": task.stage if task else "",
+        "stage": notification.stage or (task.stage if task else ""),
         "answer_with": answer_command(notification),
     }
     paragraphs = [paragraph.format(**values) for paragraph in template.paragraphs]

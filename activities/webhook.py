@@ -51,6 +51,7 @@ def cloud_event(notification: Notification, source: str) -> CloudEvent:
         "party": notification.party,
         "event": notification.event.value,
         "language": notification.language.value,
+        "stage": notification.stage or (task.stage if task else None),
         "task": task_json,
         "due_at": task_json["due_at"] if task_json else None,
         # Told by the clock, not the event: a reminder may come before the due date.

@@ -208,7 +208,8 @@ class _Builder:
             item.event_id,
             at=_time(notification.get("created_at")) or item.at,
             event=TimelineEvent.NOTIFIED,
-            stage=self._task_stage.get(task_id) if task_id else None,
+            # A stage announcement has no task: it names its stage itself.
+            stage=self._task_stage.get(task_id) if task_id else _text(notification.get("stage")),
             task_id=task_id,
             party=party,
             summary=(

@@ -32,6 +32,9 @@ class Notification(Frozen):
     language: Language
     subject: str
     task: Task | None = None
+    stage: str | None = Field(
+        default=None, description="For a stage change: the stage the convention entered."
+    )
     created_at: datetime
     convention_title: str | None = Field(
         default=None, description="The convention's title, for the message's reader."

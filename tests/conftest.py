@@ -9,6 +9,7 @@ Neither server is ever downloaded: both binaries come from the venv.
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import socket
 import sys
@@ -173,10 +174,24 @@ class ReceivedWebhook:
         """The Standard Webhooks message id: the partner dedupes on it."""
         return self.headers.get("webhook-id", "")
 
+    @property
+    def is_stage_change(self) -> bool:
+        """A stage announcement rather than a task event (told by the body, signed or not)."""
+        try:
+            event_type = json.loads(self.body).get("type")
+        except ValueError:
+            return False
+        return bool(event_type == "pacte.convention.stage_changed")
+
 
 class WebhookReceiver:
     """A partner's endpoint. Every request is verified with `standardwebhooks` (not Pacte's
-    code) and parsed with the `cloudevents` SDK; each path answers from its own script."""
+    code) and parsed with the `cloudevents` SDK; each path answers from its own script.
+
+    Scripts and `requests_to` concern the task events (`pacte.task.*`) the delivery tests are
+    about; stage announcements (`pacte.convention.stage_changed`) are answered 200 and
+    listed only when asked for.
+    """
 
     def __init__(self, secret: str) -> None:
         self.secret = secret
@@ -210,11 +225,15 @@ class WebhookReceiver:
         with self._lock:
             self._scripts[urlsplit(url).path] = list(answers)
 
-    def requests_to(self, url: str) -> list[ReceivedWebhook]:
-        """What this endpoint received so far, in order."""
+    def requests_to(self, url: str, *, stage_changes: bool = False) -> list[ReceivedWebhook]:
+        """What this endpoint received so far, in order: task events, unless asked for all."""
         path = urlsplit(url).path
         with self._lock:
-            return [r for r in self.received if r.path == path]
+            return [
+                r
+                for r in self.received
+                if r.path == path and (stage_changes or not r.is_stage_change)
+            ]
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("content-length") or 0)
@@ -231,7 +250,7 @@ class WebhookReceiver:
         with self._lock:
             self.received.append(record)
             script = self._scripts.setdefault(request.path, [])
-            answer = script.pop(0) if script else 200
+            answer = script.pop(0) if script and not record.is_stage_change else 200
         if not verified:
             answer = 401
         if answer == "stall":

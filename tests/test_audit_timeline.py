@@ -75,6 +75,10 @@ def check_against_scenario(
         elif entry.event is TimelineEvent.STAGE_LEFT:
             assert entry.stage is not None and stay[entry.stage][1] is None, entry
             stay[entry.stage] = (stay[entry.stage][0], index)
+        elif entry.event is TimelineEvent.NOTIFIED and entry.task_id is None:
+            # A stage announcement: told while its stage runs.
+            assert entry.details["notification_event"] == "convention.stage_changed", entry
+            assert entry.stage is not None and stay[entry.stage][1] is None, entry
         elif entry.event in TASK_EVENTS:
             assert entry.stage is not None and entry.task_id is not None, entry
             entered, left = stay[entry.stage]

@@ -115,9 +115,13 @@ async def log_of(pool: asyncpg.Pool, notification_id: str) -> tuple[Any, list[An
 
 
 async def open_fix_tasks(client: Client, convention_id: str) -> list[Task]:
-    """The officer's open fix_delivery tasks."""
+    """The officer's open fix_delivery tasks about task events (not stage announcements)."""
     status = await convention_status(client, convention_id)
-    return [t for t in status.open_tasks if t.kind is TaskKind.FIX_DELIVERY]
+    return [
+        t
+        for t in status.open_tasks
+        if t.kind is TaskKind.FIX_DELIVERY and "convention.stage_changed" not in t.id
+    ]
 
 
 async def stop(client: Client, convention_id: str) -> None:

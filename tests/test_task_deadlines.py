@@ -78,7 +78,13 @@ async def test_a_late_task_is_reminded_before_due_escalated_at_due_and_reminded_
         if m.details["occurrence"].startswith("late")
     ]
     assert late == ["late-1", "late-2"]
-    assert await desk.notification_ids() == [
+    notified = await desk.notification_ids()
+    announced = sorted(n for n in notified if "stage_changed" in n)
+    assert announced == [
+        f"funding_request.entered/convention.stage_changed/{party}"
+        for party in ("bid", "dmk", "menefp", "psa")  # every partner; the office drives it
+    ]
+    assert [n for n in notified if "stage_changed" not in n] == [
         f"{DECISION}/task.assigned",
         f"{DECISION}/task.reminder/before-due",
         f"{DECISION}/task.reminder/overdue",

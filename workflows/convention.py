@@ -44,6 +44,10 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["ConventionWorkflow", "workflow_id_for"]
 
+STAGE_ANNOUNCEMENT_PATCH = "announce-stage-to-parties"
+"""Partners are told when a stage begins; conventions started before still replay without it
+(their histories are kept in tests/histories/before-announce-stage-to-parties/)."""
+
 
 @workflow.defn
 class ConventionWorkflow:
@@ -88,6 +92,8 @@ class ConventionWorkflow:
                         "stage entered", extra={"convention_id": convention.id, "stage": spec.stage}
                     )
                     await board.record(MilestoneKind.STAGE_ENTERED, f"Stage {spec.stage} entered")
+                    if workflow.patched(STAGE_ANNOUNCEMENT_PATCH):
+                        await board.announce_stage()
                 resumed = False
                 try:
                     await _run_stage(board, spec)

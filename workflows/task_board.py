@@ -564,12 +564,43 @@ class TaskBoard:
             convention_title=convention.title,
             webhook_url=str(party.webhook_url) if party.webhook_url else None,
         )
+        await self._send(notification)
+
+    async def announce_stage(self) -> None:
+        """Tell every partner (the office drives the stages) that the current stage began."""
+        convention = self.convention
+        for party in convention.parties:
+            if party.id == convention.office.id:
+                continue
+            language = party.language or (
+                party.contacts[0].language if party.contacts else convention.officer.language
+            )
+            await self._send(
+                Notification(
+                    # One per party and stage run: a stage run again is announced again.
+                    id=f"{convention.id}/{self.task_id('entered')}/"
+                    f"{NotificationEvent.STAGE_CHANGED.value}/{party.id}",
+                    convention_id=convention.id,
+                    event=NotificationEvent.STAGE_CHANGED,
+                    party=party.id,
+                    recipients=list(party.contacts),
+                    language=language,
+                    subject=f"[{convention.id}] {self.current_stage}",
+                    stage=self.current_stage,
+                    created_at=workflow.now(),
+                    convention_title=convention.title,
+                    webhook_url=str(party.webhook_url) if party.webhook_url else None,
+                )
+            )
+
+    async def _send(self, notification: Notification) -> None:
+        """Record the notification owed, then deliver it on the party's channels."""
         await workflow.execute_activity_method(
             Notifier.notify_party,
             notification,
             start_to_close_timeout=PERSISTENCE_TIMEOUT,
             retry_policy=PERSISTENCE_RETRY,
-            summary=f"{event.value} {party.id}",
+            summary=f"{notification.event.value} {notification.party}",
         )
         if not workflow.patched(DELIVERY_PATCH):
             return
