@@ -7,10 +7,21 @@ is refused, so a retry that follows a lost acknowledgement does not send twice.
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import NoReturn
+
 import asyncpg
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
-from schemas.channels import AttemptStatus, Channel, DeliveryFailure, DeliveryStatus
+from schemas.channels import (
+    PERMANENT_FAILURE,
+    AttemptStatus,
+    Channel,
+    DeliveryFailure,
+    DeliveryStatus,
+)
+from schemas.notifications import Notification
 
 _PLAN = """
 INSERT INTO deliveries (notification_id, channel, party, target, status, last_detail)
@@ -112,6 +123,41 @@ class DeliveryLog:
                 response_code,
                 detail,
             )
+
+    async def fail_attempt(
+        self,
+        notification: Notification,
+        channel: Channel,
+        attempt: int,
+        code: int | None,
+        reason: str,
+        *,
+        permanent: bool,
+        delay: timedelta | None = None,
+    ) -> NoReturn:
+        """Close a failed attempt, log it, and raise what tells Temporal whether to retry."""
+        status = AttemptStatus.PERMANENT_FAILURE if permanent else AttemptStatus.TRANSIENT_FAILURE
+        await self.close_attempt(
+            notification.id, channel, attempt, status, response_code=code, detail=reason
+        )
+        activity.logger.warning(
+            f"{channel.value} attempt failed",
+            extra={
+                "notification": notification.id,
+                "party": notification.party,
+                "attempt": attempt,
+                "status": code,
+                "reason": reason,
+                "permanent": permanent,
+            },
+        )
+        raise ApplicationError(
+            reason,
+            {"response_code": code, "attempt": attempt},
+            type=PERMANENT_FAILURE if permanent else "TransientDeliveryFailure",
+            non_retryable=permanent,
+            next_retry_delay=delay,
+        )
 
     async def set_status(
         self, notification_id: str, channel: Channel, status: DeliveryStatus, detail: str

@@ -10,19 +10,16 @@ import hashlib
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
-from typing import NoReturn
 
 import aiosmtplib
 import asyncpg
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import render
 from infra.secrets import SecretError, smtp_password
 from infra.settings import DeliverySettings
 from schemas.channels import (
-    PERMANENT_FAILURE,
     AttemptStatus,
     Channel,
     DeliveryOutcome,
@@ -94,7 +91,9 @@ class Mailer:
         try:
             password = smtp_password(self._settings.secrets_file)
         except SecretError as error:
-            await self._fail(notification, attempt, None, str(error), permanent=True)
+            await self._log.fail_attempt(
+                notification, Channel.EMAIL, attempt, None, str(error), permanent=True
+            )
         message = build_message(notification, smtp.sender)
         try:
             refused, response = await aiosmtplib.send(
@@ -110,21 +109,32 @@ class Mailer:
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             reason = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)
-            await self._fail(
-                notification, attempt, max(codes, default=None), reason, permanent=min(codes) >= 500
+            await self._log.fail_attempt(
+                notification,
+                Channel.EMAIL,
+                attempt,
+                max(codes, default=None),
+                reason,
+                permanent=min(codes) >= 500,
             )
         except aiosmtplib.SMTPResponseException as error:
             # 5xx: the server will answer the same tomorrow (bad sender, auth refused, size).
-            await self._fail(
+            await self._log.fail_attempt(
                 notification,
+                Channel.EMAIL,
                 attempt,
                 error.code,
                 f"{error.code} {error.message}",
                 permanent=error.code >= 500,
             )
         except (aiosmtplib.SMTPException, OSError) as error:
-            await self._fail(
-                notification, attempt, None, f"{type(error).__name__}: {error}", permanent=False
+            await self._log.fail_attempt(
+                notification,
+                Channel.EMAIL,
+                attempt,
+                None,
+                f"{type(error).__name__}: {error}",
+                permanent=False,
             )
         # Some recipients refused, others accepted: the mail went out; the log says to whom not.
         detail = (
@@ -155,35 +165,4 @@ class Mailer:
             attempt=attempt,
             response_code=250,
             detail=detail,
-        )
-
-    async def _fail(
-        self,
-        notification: Notification,
-        attempt: int,
-        code: int | None,
-        reason: str,
-        *,
-        permanent: bool,
-    ) -> NoReturn:
-        status = AttemptStatus.PERMANENT_FAILURE if permanent else AttemptStatus.TRANSIENT_FAILURE
-        await self._log.close_attempt(
-            notification.id, Channel.EMAIL, attempt, status, response_code=code, detail=reason
-        )
-        activity.logger.warning(
-            "mail attempt failed",
-            extra={
-                "notification": notification.id,
-                "party": notification.party,
-                "attempt": attempt,
-                "status": code,
-                "reason": reason,
-                "permanent": permanent,
-            },
-        )
-        raise ApplicationError(
-            reason,
-            {"response_code": code, "attempt": attempt},
-            type=PERMANENT_FAILURE if permanent else "TransientDeliveryFailure",
-            non_retryable=permanent,
         )

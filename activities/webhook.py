@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import asyncpg
 import httpx
@@ -134,7 +134,9 @@ class WebhookSender:
         try:
             secrets = webhook_secrets(notification.party, self._settings.secrets_file)
         except SecretError as error:
-            await self._fail(notification, attempt, None, str(error), permanent=True)
+            await self._log.fail_attempt(
+                notification, Channel.WEBHOOK, attempt, None, str(error), permanent=True
+            )
         headers, body = signed_request(
             notification, self._settings.event_source, secrets, datetime.now(UTC)
         )
@@ -145,7 +147,9 @@ class WebhookSender:
                 response = await client.post(url, content=body, headers=headers)
         except httpx.HTTPError as error:
             reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-            await self._fail(notification, attempt, None, reason, permanent=False)
+            await self._log.fail_attempt(
+                notification, Channel.WEBHOOK, attempt, None, reason, permanent=False
+            )
         code = response.status_code
         if 200 <= code < 300:
             await self._log.close_attempt(
@@ -170,37 +174,6 @@ class WebhookSender:
         delay = _retry_after(response)
         if delay is not None:
             delay = min(delay, timedelta(seconds=self._settings.maximum_retry_seconds))
-        await self._fail(notification, attempt, code, reason, permanent=permanent, delay=delay)
-
-    async def _fail(
-        self,
-        notification: Notification,
-        attempt: int,
-        code: int | None,
-        reason: str,
-        *,
-        permanent: bool,
-        delay: timedelta | None = None,
-    ) -> NoReturn:
-        status = AttemptStatus.PERMANENT_FAILURE if permanent else AttemptStatus.TRANSIENT_FAILURE
-        await self._log.close_attempt(
-            notification.id, Channel.WEBHOOK, attempt, status, response_code=code, detail=reason
-        )
-        activity.logger.warning(
-            "webhook attempt failed",
-            extra={
-                "notification": notification.id,
-                "party": notification.party,
-                "attempt": attempt,
-                "status": code,
-                "reason": reason,
-                "permanent": permanent,
-            },
-        )
-        raise ApplicationError(
-            reason,
-            {"response_code": code, "attempt": attempt},
-            type=PERMANENT_FAILURE if permanent else "TransientDeliveryFailure",
-            non_retryable=permanent,
-            next_retry_delay=delay,
+        await self._log.fail_attempt(
+            notification, Channel.WEBHOOK, attempt, code, reason, permanent=permanent, delay=delay
         )
