@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
+from infra.embedded import SEARCH_ATTRIBUTES
+
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -28,14 +30,7 @@ POSTGRES_INIT_DIR = ROOT / "docker" / "postgres-init"
 SOURCE_DIRS = ("schemas", "workflows", "activities", "infra", "migrations")
 ENTRY_MODULES = ("worker.py", "starter.py")
 EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-admin-tools", "temporal-ui", "worker"}
-PACTE_SEARCH_ATTRIBUTES = {
-    "ConventionStage": "Keyword",
-    "ConventionKind": "Keyword",
-    "ConventionParties": "KeywordList",
-    "ConventionCountry": "KeywordList",
-    "ConventionSector": "Keyword",
-    "ConventionState": "Keyword",
-}
+PACTE_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTES  # the compose stack registers what the code uses
 
 # ${VAR}, ${VAR-default}, ${VAR:-default}; `$$` is compose's escaped dollar.
 _INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")

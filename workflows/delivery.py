@@ -22,6 +22,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, RetryState
 
+from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
+
 with workflow.unsafe.imports_passed_through():
     from activities.delivery_log import DeliveryLog
     from activities.inbox import TaskInbox
@@ -38,13 +40,6 @@ if TYPE_CHECKING:
 DELIVERY_PATCH = "notification-delivery"
 """Workflows recorded before delivery existed replay without it (workflow.patched)."""
 
-# The read model and the log are bookkeeping in our own PostgreSQL: never give up on them.
-BOOKKEEPING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
-BOOKKEEPING_TIMEOUT = timedelta(seconds=30)
 FIX_DELIVERY_DUE = timedelta(days=7)
 _TITLE_REASON_LENGTH = 160
 
@@ -85,8 +80,8 @@ class Deliveries:
         plan = await workflow.execute_activity_method(
             Notifier.plan_delivery,
             notification,
-            start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-            retry_policy=BOOKKEEPING_RETRY,
+            start_to_close_timeout=PERSISTENCE_TIMEOUT,
+            retry_policy=PERSISTENCE_RETRY,
             summary=f"plan {notification.id}",
         )
         for channel in plan.channels:
@@ -117,8 +112,8 @@ class Deliveries:
             workflow.execute_activity_method(
                 TaskInbox.sync_tasks,
                 tasks,
-                start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-                retry_policy=BOOKKEEPING_RETRY,
+                start_to_close_timeout=PERSISTENCE_TIMEOUT,
+                retry_policy=PERSISTENCE_RETRY,
                 summary=f"inbox {len(tasks)} task(s)",
             )
         )
@@ -155,8 +150,8 @@ class Deliveries:
                 workflow.execute_activity_method(
                     DeliveryLog.give_up_delivery,
                     failure,
-                    start_to_close_timeout=BOOKKEEPING_TIMEOUT,
-                    retry_policy=BOOKKEEPING_RETRY,
+                    start_to_close_timeout=PERSISTENCE_TIMEOUT,
+                    retry_policy=PERSISTENCE_RETRY,
                     summary=f"gave up {channel.value} {notification.id}",
                 )
             )

@@ -15,8 +15,8 @@ from functools import cached_property, partial
 from typing import Any, Literal
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
+from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
 from workflows.delivery import DELIVERY_PATCH, Deliveries
 
 with workflow.unsafe.imports_passed_through():
@@ -34,14 +34,6 @@ with workflow.unsafe.imports_passed_through():
     from schemas.status import ImplementationProgress, ResumeState
     from schemas.tasks import Answer, AnswerTask, Task, TaskKind, TaskStatus
 
-# A milestone or a notification must never be lost: retry until PostgreSQL answers again,
-# backing off to a minute between attempts.
-PERSISTENCE_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=1),
-)
-PERSISTENCE_TIMEOUT = timedelta(seconds=30)
 ESCALATION_DUE = timedelta(days=7)
 
 AnswerCheck = Callable[[Task, Answer], None]
