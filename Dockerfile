@@ -14,7 +14,7 @@ COPY activities/ activities/
 COPY infra/ infra/
 COPY audit/ audit/
 COPY migrations/ migrations/
-COPY worker.py starter.py demo.py audit.py ./
+COPY worker.py starter.py demo.py audit.py codec_server.py ./
 
 RUN pip install --no-cache-dir .
 

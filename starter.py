@@ -2,7 +2,8 @@
 postpone, reassign, terminate.
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started);
-2 usage error; 3 Temporal or PostgreSQL unreachable; 4 convention not found.
+2 usage error (or a payload key missing, wrong or malformed); 3 Temporal or PostgreSQL
+unreachable; 4 convention not found.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ from infra.convention_client import (
 )
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
+from infra.payload_codec import ENCODING, PayloadDecryptionError
 from infra.render import render_status
+from infra.secrets import SecretError
 from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from schemas.convention import Convention
@@ -318,6 +321,22 @@ def main(argv: list[str] | None = None) -> int:
     except (TemporalUnavailable, DatabaseUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except SecretError as error:  # a malformed payload key: named, never shown
+        print(f"configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except PayloadDecryptionError as error:  # not the key this convention was encrypted with
+        print(f"unreadable: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyError as error:
+        # The SDK's plain converter meeting an encrypted payload: no payload key configured.
+        if ENCODING.decode() not in str(error):
+            raise
+        print(
+            "unreadable: this convention's data is encrypted and no payload key is configured "
+            "(set PACTE_PAYLOAD_KEYS or [payload_keys] in the secrets file)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from activities.webhook import WebhookSender
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
+from infra.secrets import SecretError
 from infra.settings import DeliverySettings, Settings, load_delivery_settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from workflows.convention import ConventionWorkflow
@@ -99,6 +100,9 @@ def main() -> int:
     configure_logging()
     try:
         asyncio.run(run_worker(load_settings()))
+    except SecretError as error:  # a malformed payload key: named, never shown
+        log.error("cannot start", reason=str(error))
+        return 2
     except TemporalUnavailable as error:
         log.error("cannot start", reason=str(error))
         return 3

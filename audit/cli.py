@@ -37,8 +37,10 @@ from audit.timeline import build_timeline, render_csv, render_json, render_text
 from audit.verify import stored_convention_ids, verify_convention
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
+from infra.payload_codec import PayloadDecryptionError
+from infra.secrets import SecretError
 from infra.settings import Settings, load_settings
-from infra.temporal_client import TemporalUnavailable, connect
+from infra.temporal_client import TemporalUnavailable, connect, data_converter
 from schemas.audit import ReplayResult, VerifyReport
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
@@ -140,7 +142,7 @@ async def _source(args: argparse.Namespace, settings: Settings) -> HistorySource
     if getattr(args, "convention_id", None):
         check_convention_id(args.convention_id)
     if args.file:
-        return await FileHistories.load(args.file)
+        return await FileHistories.load(args.file, data_converter(settings))
     return await _temporal_source(settings)
 
 
@@ -225,7 +227,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         args.progress if args.progress is not None else len(ids) > 1 and sys.stderr.isatty(),
     )
     failed = 0
-    async for result in replay_conventions(histories):
+    async for result in replay_conventions(histories, data_converter=data_converter(settings)):
         progress.clear()
         print(result.model_dump_json() if args.json else _replay_line(result), flush=True)
         failed += not result.ok
@@ -261,7 +263,7 @@ async def _timeline(args: argparse.Namespace, settings: Settings) -> int:
             raise UsageError("say which convention: timeline ID (the files hold several)")
         args.convention_id = ids[0]
     convention = await source.history(check_convention_id(args.convention_id))
-    rendered = RENDERERS[args.format](await build_timeline(convention))
+    rendered = RENDERERS[args.format](await build_timeline(convention, data_converter(settings)))
     if args.out:
         args.out.write_text(rendered, encoding="utf-8")
         print(f"{args.out}: {args.format} timeline of {convention.convention_id}", file=sys.stderr)
@@ -274,6 +276,7 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     _check_selection(args)
     source = await _source(args, settings)
     ids = [check_convention_id(convention_id) for convention_id in args.convention_ids]
+    converter = data_converter(settings)
     pool = await _database(settings)
     try:
         if not ids:
@@ -287,7 +290,9 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
                 history: ConventionHistory | None = await source.history(convention_id)
             except HistoryNotFound:
                 history = None
-            report = await verify_convention(pool, convention_id, history, source.description)
+            report = await verify_convention(
+                pool, convention_id, history, source.description, converter
+            )
             if history is None and report.rows == 0:
                 missing += 1
                 print(f"not found: {convention_id}: no history and no milestone", file=sys.stderr)
@@ -362,6 +367,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](args, load_settings()))
     except (UsageError, InvalidRequest) as error:
         print(f"usage error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except SecretError as error:  # a malformed payload key: named, never shown
+        print(f"configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except PayloadDecryptionError as error:  # no key, or not the key, for this history
+        print(f"unreadable: {error}", file=sys.stderr)
         return EXIT_USAGE
     except (TemporalUnavailable, DatabaseUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)

@@ -12,10 +12,13 @@ from typing import Any
 
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+
+from infra.payload_codec import require_codec
 
 # Names as histories record them (the SDK registers an activity or an update under its
 # method's name). Literal on purpose: a history keeps the name it was recorded with, so a
@@ -124,7 +127,20 @@ async def decode_payloads(
     """Payloads as JSON values (through the converter's codec, if it has one)."""
     if not payloads.payloads:
         return []
+    require_codec(payloads.payloads, converter.payload_codec)
     return await converter.decode(list(payloads.payloads))
+
+
+async def failure_message(
+    failure: Failure, converter: DataConverter = pydantic_data_converter
+) -> str:
+    """A failure's message; an encrypted one (a codec's encoded attributes) decrypted."""
+    if not failure.HasField("encoded_attributes"):
+        return failure.message
+    require_codec([failure.encoded_attributes], converter.payload_codec)
+    copy = Failure()
+    copy.CopyFrom(failure)  # decoding works in place: the history stays as recorded
+    return str(await converter.decode_failure(copy))
 
 
 async def read_run(
@@ -165,7 +181,7 @@ async def read_run(
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             record.items.append(await _accepted(event, when, outcomes, converter))
         elif event.event_type in _CLOSE_EVENTS:
-            record.items.append(_closed(event, when))
+            record.items.append(await _closed(event, when, converter))
     return record
 
 
@@ -209,7 +225,8 @@ async def _accepted(
     if completed is not None:
         update_outcome = completed.workflow_execution_update_completed_event_attributes.outcome
         if update_outcome.HasField("failure"):
-            outcome, failure = "failed", update_outcome.failure.message
+            outcome = "failed"
+            failure = await failure_message(update_outcome.failure, converter)
         else:
             outcome = "completed"
             values = await decode_payloads(update_outcome.success, converter)
@@ -225,11 +242,13 @@ async def _accepted(
     )
 
 
-def _closed(event: HistoryEvent, at: datetime) -> RunClosed:
+async def _closed(event: HistoryEvent, at: datetime, converter: DataConverter) -> RunClosed:
     closed_as = _CLOSE_EVENTS[event.event_type]
     detail: str | None = None
     if event.HasField("workflow_execution_failed_event_attributes"):
-        detail = event.workflow_execution_failed_event_attributes.failure.message
+        detail = await failure_message(
+            event.workflow_execution_failed_event_attributes.failure, converter
+        )
     elif event.HasField("workflow_execution_terminated_event_attributes"):
         detail = event.workflow_execution_terminated_event_attributes.reason or None
     elif event.HasField("workflow_execution_continued_as_new_event_attributes"):

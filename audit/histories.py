@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Protocol
 
 from temporalio.client import Client, WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
 from audit.decode import convention_of, decode_payloads, started_workflow_id
@@ -169,15 +171,21 @@ class FileHistories:
         self._description = description
 
     @classmethod
-    async def load(cls, paths: Iterable[Path]) -> FileHistories:
-        """Read every file (directories: every *.json below them); group runs by chain."""
+    async def load(
+        cls, paths: Iterable[Path], converter: DataConverter = pydantic_data_converter
+    ) -> FileHistories:
+        """Read every file (directories: every *.json below them); group runs by chain.
+
+        `converter` decodes the start events' inputs (the configured one reads encrypted
+        histories).
+        """
         files = _history_files(paths)
         grouped: dict[tuple[str, str], list[WorkflowHistory]] = {}
         read_from: dict[tuple[str, str], list[Path]] = {}
         workflow_ids: dict[tuple[str, str], str] = {}
         for path in files:
             history = _read_history_file(path)
-            convention_id = await _convention_id_of(history, path)
+            convention_id = await _convention_id_of(history, path, converter)
             started = history.events[0].workflow_execution_started_event_attributes
             chain = (convention_id, started.first_execution_run_id or history.run_id)
             # Servers before 1.25 do not write the workflow id into the start event.
@@ -274,10 +282,10 @@ def _read_history_file(path: Path) -> WorkflowHistory:
     return history
 
 
-async def _convention_id_of(history: WorkflowHistory, path: Path) -> str:
+async def _convention_id_of(history: WorkflowHistory, path: Path, converter: DataConverter) -> str:
     started = history.events[0].workflow_execution_started_event_attributes
     try:
-        convention = convention_of(await decode_payloads(started.input))
+        convention = convention_of(await decode_payloads(started.input, converter))
     except Exception as error:  # an undecodable input: say which file
         raise InvalidRequest(f"{path}: the workflow's input does not decode: {error}") from error
     if convention is not None and isinstance(convention.get("id"), str):

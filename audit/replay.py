@@ -7,6 +7,7 @@ ever shorter prefixes of the history (a bisection): only failures pay for it.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverter
 from temporalio.runtime import Runtime
 from temporalio.worker import Replayer, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -36,11 +38,17 @@ def build_replayer(
     *,
     runtime: Runtime | None = None,
     workflow_runner: WorkflowRunner | None = None,
+    data_converter: DataConverter = pydantic_data_converter,
 ) -> Replayer:
-    """A Replayer with the worker's workflows and the pydantic data converter."""
+    """A Replayer with the worker's workflows and a data converter: the configured one
+    (infra.temporal_client.data_converter) replays encrypted histories."""
     return Replayer(
         workflows=list(workflows),
-        data_converter=pydantic_data_converter,
+        # A Replayer sends nothing to a server: the reason a history no longer replays needs
+        # no encryption (the codec's encoded failure would only say "Encoded failure").
+        data_converter=dataclasses.replace(
+            data_converter, failure_converter_class=DefaultFailureConverter
+        ),
         runtime=runtime,
         workflow_runner=workflow_runner or SandboxedWorkflowRunner(),
     )
@@ -108,14 +116,19 @@ async def replay_conventions(
     *,
     runtime: Runtime | None = None,
     workflow_runner: WorkflowRunner | None = None,
+    data_converter: DataConverter = pydantic_data_converter,
 ) -> AsyncIterator[ReplayResult]:
     """Replay each convention whole (every run), yielding its result as soon as it is known.
 
     One Replayer session replays every run in turn; a failing run is then bisected, by a
     second Replayer, to name its first non-deterministic event.
     """
-    replayer = build_replayer(workflows, runtime=runtime, workflow_runner=workflow_runner)
-    bisector = build_replayer(workflows, runtime=runtime, workflow_runner=workflow_runner)
+    replayer = build_replayer(
+        workflows, runtime=runtime, workflow_runner=workflow_runner, data_converter=data_converter
+    )
+    bisector = build_replayer(
+        workflows, runtime=runtime, workflow_runner=workflow_runner, data_converter=data_converter
+    )
     pending: deque[ConventionHistory] = deque()
 
     async def every_run() -> AsyncIterator[WorkflowHistory]:

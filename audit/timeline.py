@@ -14,6 +14,9 @@ import json
 from datetime import datetime
 from typing import Any
 
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+
 from audit.decode import (
     ANSWER_TASK,
     DELIVERIES,
@@ -66,9 +69,15 @@ CSV_COLUMNS = (
 )
 
 
-async def build_timeline(convention: ConventionHistory) -> Timeline:
-    """Every run's events that matter to a person, in history order, and each stage's stays."""
-    runs = [await read_run(history) for history in convention.runs]
+async def build_timeline(
+    convention: ConventionHistory, converter: DataConverter = pydantic_data_converter
+) -> Timeline:
+    """Every run's events that matter to a person, in history order, and each stage's stays.
+
+    `converter` decodes the payloads: the configured one (infra.temporal_client) reads
+    encrypted histories.
+    """
+    runs = [await read_run(history, converter) for history in convention.runs]
     builder = _Builder()
     for run in runs:
         builder.add_run(run)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 
 from activities.milestones import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
 from audit.decode import PERSIST_MILESTONE, ScheduledActivity, read_run
@@ -43,9 +45,16 @@ async def stored_convention_ids(pool: asyncpg.Pool) -> list[str]:
 
 
 async def verify_convention(
-    pool: asyncpg.Pool, convention_id: str, history: ConventionHistory | None, source: str
+    pool: asyncpg.Pool,
+    convention_id: str,
+    history: ConventionHistory | None,
+    source: str,
+    converter: DataConverter = pydantic_data_converter,
 ) -> VerifyReport:
-    """Check one convention's rows against its history (if any) and against their chain."""
+    """Check one convention's rows against its history (if any) and against their chain.
+
+    `converter` decodes the history's payloads (the configured one reads encrypted ones).
+    """
     rows = {row["seq"]: dict(row) for row in await pool.fetch(_ROWS, convention_id)}
     findings: list[VerifyFinding] = []
     expected: dict[int, _Expected] = {}
@@ -59,7 +68,7 @@ async def verify_convention(
             )
         )
     else:
-        expected = await _history_milestones(history)
+        expected = await _history_milestones(history, converter)
         findings.extend(_against_history(convention_id, expected, rows))
     findings.extend(chain_findings(convention_id, rows))
     findings.sort(key=lambda finding: (finding.seq or 0, finding.problem.value))
@@ -73,10 +82,12 @@ async def verify_convention(
     )
 
 
-async def _history_milestones(history: ConventionHistory) -> dict[int, _Expected]:
+async def _history_milestones(
+    history: ConventionHistory, converter: DataConverter
+) -> dict[int, _Expected]:
     expected: dict[int, _Expected] = {}
     for run in history.runs:
-        record = await read_run(run)
+        record = await read_run(run, converter)
         for item in record.items:
             if not (
                 isinstance(item, ScheduledActivity) and item.activity_type == PERSIST_MILESTONE

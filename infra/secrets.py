@@ -1,9 +1,10 @@
-"""Secrets for delivery: each party's webhook signing secrets and the SMTP password.
+"""Secrets: each party's webhook signing secrets, the SMTP password, the payload keys.
 
 They come from the environment or from a secrets file (PACTE_SECRETS_FILE, TOML or JSON),
-never from a convention file, and are read at each delivery so that an operator who adds or
-rotates a secret fixes the next attempt without restarting the workers. No function here
-puts a secret's value in an exception message or a log line.
+never from a convention file. Delivery secrets are read at each delivery so that an operator
+who adds or rotates a secret fixes the next attempt without restarting the workers; payload
+keys are read when a process builds its Temporal data converter. No function here puts a
+secret's value in an exception message or a log line.
 
 The secrets file:
 
@@ -11,6 +12,9 @@ The secrets file:
     [webhook_secrets]
     bid = "whsec_…"                       # one secret
     menefp = ["whsec_new…", "whsec_old…"] # several during a rotation: each signs
+    [payload_keys]                        # AES-256 keys of the payload codec, base64
+    k2026 = "…"                           # the first encrypts
+    k2025 = "…"                           # every one decrypts
 """
 
 from __future__ import annotations
@@ -24,8 +28,11 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from infra.payload_codec import KEY_ID_PATTERN, PayloadKey, PayloadKeyError
+
 WEBHOOK_SECRET_PREFIX = "whsec_"
 _ENV_PREFIX = "PACTE_WEBHOOK_SECRET_"
+PAYLOAD_KEYS_VARIABLE = "PACTE_PAYLOAD_KEYS"
 
 
 class SecretError(Exception):
@@ -76,6 +83,54 @@ def smtp_password(secrets_file: Path | None) -> str | None:
     if value is not None and not isinstance(value, str):
         raise SecretError(f"{secrets_file}: smtp_password must be text")
     return value
+
+
+def payload_keys(secrets_file: Path | None) -> list[PayloadKey]:
+    """The payload codec's keys, the encrypting one first; none means no encryption.
+
+    PACTE_PAYLOAD_KEYS (`id:base64key,id:base64key`) wins over the secrets file's
+    [payload_keys] table; raises SecretError naming the faulty entry, never its key.
+    """
+    raw = os.environ.get(PAYLOAD_KEYS_VARIABLE, "").strip()
+    entries: list[tuple[str, Any]] = []
+    if raw:
+        for position, entry in enumerate(raw.split(","), start=1):
+            key_id, separator, encoded = entry.strip().partition(":")
+            if not separator or not key_id.strip():
+                # The entry may be a bare key: say where it is, not what it holds.
+                raise SecretError(f"{PAYLOAD_KEYS_VARIABLE}: entry {position} is not id:base64key")
+            entries.append((key_id.strip(), encoded.strip()))
+        where = PAYLOAD_KEYS_VARIABLE
+    elif secrets_file is not None:
+        table = _read_file(secrets_file).get("payload_keys")
+        if table is None:
+            return []
+        if not isinstance(table, dict):
+            raise SecretError(f"{secrets_file}: [payload_keys] must be a table of id = key")
+        entries = list(table.items())
+        where = f"{secrets_file} [payload_keys]"
+    else:
+        return []
+    keys: list[PayloadKey] = []
+    for position, (key_id, encoded) in enumerate(entries, start=1):
+        if not KEY_ID_PATTERN.match(key_id):
+            raise SecretError(
+                f"{where}: entry {position}: its key id is not letters, digits, '.', '_' "
+                "or '-' (at most 64)"
+            )
+        if not isinstance(encoded, str):
+            raise SecretError(f"{where}: key {key_id!r} must be base64 text")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise SecretError(f"{where}: key {key_id!r} is not base64") from None
+        try:
+            keys.append(PayloadKey(key_id, key))
+        except PayloadKeyError as error:
+            raise SecretError(f"{where}: {error}") from None
+        if [k.key_id for k in keys].count(key_id) > 1:
+            raise SecretError(f"{where}: key id {key_id!r} is given twice")
+    return keys
 
 
 def _check_webhook_secret(secret: str, where: str) -> None:

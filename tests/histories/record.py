@@ -43,6 +43,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from audit.export import export_convention
@@ -51,7 +52,7 @@ from demo import play_scenario, scenario_files
 from infra.convention_client import answer_open_task, find_task, start_convention
 from infra.database import apply_migrations, create_pool
 from infra.embedded import SEARCH_ATTRIBUTES, embedded_postgres_url, stop_embedded_postgres
-from infra.settings import PROJECT_ROOT
+from infra.settings import PROJECT_ROOT, load_settings
 from schemas.convention import Convention, FundingRequestStage
 from schemas.convention_file import AnswerScript, ScriptedAnswer, load_answer_script
 from schemas.convention_file import load_convention as load_convention_file
@@ -88,6 +89,22 @@ def _search_attribute_keys() -> list[SearchAttributeKey[Any]]:
         else SearchAttributeKey.for_keyword(name)
         for name, kind in SEARCH_ATTRIBUTES.items()
     ]
+
+
+def _converter() -> DataConverter:
+    """The configured data converter: histories are encrypted when a payload key is set."""
+    try:
+        from infra.temporal_client import data_converter
+    except ImportError:  # --at a commit from before payload encryption: plain pydantic
+        return pydantic_data_converter
+    converter = data_converter(load_settings())
+    if converter.payload_codec is not None:
+        print(
+            "a payload key is configured: the histories are recorded encrypted, and only "
+            "replay where that key is configured (unset PACTE_PAYLOAD_KEYS for CI's)",
+            flush=True,
+        )
+    return converter
 
 
 async def _register_search_attributes(client: Client) -> None:
@@ -310,6 +327,7 @@ async def _export(client: Client, name: str, convention_ids: list[str], out: Pat
 async def record(out: Path, only: list[str]) -> None:
     """Play the chosen scenarios on fresh servers and export their histories under out/."""
     chosen = only or SCENARIOS
+    converter = _converter()
     state = Path(tempfile.mkdtemp(prefix="pacte-record-"))
     url = embedded_postgres_url(state)
     pool = await create_pool(url)
@@ -319,7 +337,7 @@ async def record(out: Path, only: list[str]) -> None:
         if on_dev:
             env = await WorkflowEnvironment.start_local(
                 dev_server_existing_path=_venv_binary("temporal"),
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
                 search_attributes=_search_attribute_keys(),
                 dev_server_log_level="error",
             )
@@ -335,7 +353,7 @@ async def record(out: Path, only: list[str]) -> None:
         for name in (name for name in chosen if name in TIME_SKIPPING_SCENARIOS):
             env = await WorkflowEnvironment.start_time_skipping(
                 test_server_existing_path=_venv_binary("temporal-test-server"),
-                data_converter=pydantic_data_converter,
+                data_converter=converter,
             )
             try:
                 await _register_search_attributes(env.client)
