@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from urllib.parse import unquote
 
 import asyncpg
 import structlog
@@ -27,11 +29,53 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+class DatabaseUrlError(OSError):
+    """DATABASE_URL cannot be used as it is; the message never quotes its credentials.
+
+    An OSError, so that every caller reporting an unreachable PostgreSQL reports this too,
+    in one line (a malformed URL reaches no database either).
+    """
+
+
+def _credential_fragments(database_url: str) -> list[str]:
+    """The password part of the URL's user-info, whole and in pieces (a password holding an
+    unescaped '@' or ':' is split by the parser, and a piece may surface as a host or port)."""
+    rest = database_url.partition("://")[2]
+    if "@" not in rest:
+        return []
+    password = rest.rpartition("@")[0].partition(":")[2]
+    pieces = {password, unquote(password), *re.split(r"[:@/]", password)}
+    return [piece for piece in pieces if len(piece) >= 4]
+
+
+def safe_error_text(error: BaseException, database_url: str) -> str:
+    """The error's message, unless it quotes any part of the URL's password."""
+    text = str(error)
+    if any(fragment in text for fragment in _credential_fragments(database_url)):
+        return "(the reason quotes the password: not shown)"
+    return text
+
+
 async def create_pool(database_url: str, *, max_size: int = 10) -> asyncpg.Pool:
-    """A pool whose connections speak jsonb as Python values."""
-    pool: asyncpg.Pool = await asyncpg.create_pool(
-        database_url, min_size=1, max_size=max_size, init=_init_connection
-    )
+    """A pool whose connections speak jsonb as Python values.
+
+    Raises DatabaseUrlError for a URL asyncpg cannot parse, and for any failure whose message
+    would quote the URL's password; other failures (OSError, PostgresError) as asyncpg does.
+    """
+    try:
+        pool: asyncpg.Pool = await asyncpg.create_pool(
+            database_url, min_size=1, max_size=max_size, init=_init_connection
+        )
+    except (ValueError, asyncpg.InterfaceError) as error:  # a URL asyncpg cannot parse
+        raise DatabaseUrlError(
+            f"not a usable PostgreSQL URL: {safe_error_text(error, database_url)} (expected "
+            "postgresql://user:password@host:port/database, the password percent-encoded)"
+        ) from None
+    except (OSError, asyncpg.PostgresError) as error:
+        shown = safe_error_text(error, database_url)
+        if shown != str(error):
+            raise DatabaseUrlError(f"cannot connect: {shown}") from None
+        raise
     return pool
 
 
