@@ -1,7 +1,8 @@
 """Writing a convention's histories to files: one JSON file per run, and a manifest.
 
 The files are what `temporal workflow show --output json` writes (the SDK's JSON of the same
-protobuf History), so `replay --file`, the Temporal CLI and the Web UI's import all read them.
+protobuf History, keys sorted), so `replay --file`, the Temporal CLI and the Web UI's import
+all read them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,27 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
+from google.protobuf import json_format
+from temporalio.api.history.v1 import History
+from temporalio.client import WorkflowHistory
+
 from audit.decode import closed_as
 from audit.histories import ConventionHistory
 from schemas.audit import ExportedRun, ExportManifest
 
 MANIFEST = "manifest.json"
+
+
+def history_file_bytes(history: WorkflowHistory) -> bytes:
+    """A run's history as its file holds it: the CLI's JSON, keys sorted, UTF-8, a newline.
+
+    Keys sorted because protobuf writes map entries (search attributes, headers) in no fixed
+    order: sorted, the same history always gives the same bytes, so a run exported from
+    Temporal, from the archive or from an export has one SHA-256, and the archive stores
+    exactly these bytes (compressed).
+    """
+    document = json_format.MessageToJson(History(events=history.events), sort_keys=True)
+    return (document + "\n").encode("utf-8")
 
 
 def run_file_name(index: int) -> str:
@@ -28,13 +45,13 @@ def export_convention(convention: ConventionHistory, directory: Path) -> ExportM
     runs: list[ExportedRun] = []
     for index, history in enumerate(convention.runs, start=1):
         name = run_file_name(index)
-        text = history.to_json() + "\n"
-        (directory / name).write_text(text, encoding="utf-8")
+        content = history_file_bytes(history)
+        (directory / name).write_bytes(content)
         runs.append(
             ExportedRun(
                 run_id=history.run_id,
                 file=name,
-                sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+                sha256=hashlib.sha256(content).hexdigest(),
                 events=len(history.events),
                 started_at=history.events[0].event_time.ToDatetime(tzinfo=UTC),
                 closed_as=closed_as(history.events[-1]),

@@ -23,6 +23,7 @@ class Settings:
     database_url: str | None
     state_dir: Path
     delivery: DeliverySettings = field(default_factory=lambda: load_delivery_settings())
+    archive: ArchiveSettings = field(default_factory=lambda: load_archive_settings())
 
     @property
     def uses_embedded_temporal(self) -> bool:
@@ -114,4 +115,24 @@ def load_delivery_settings() -> DeliverySettings:
         maximum_attempts=int(_number("PACTE_DELIVERY_MAXIMUM_ATTEMPTS", 20)),
         attempt_timeout_seconds=_number("PACTE_DELIVERY_ATTEMPT_TIMEOUT_SECONDS", 30.0),
         secrets_file=Path(secrets_file) if secrets_file else None,
+    )
+
+
+@dataclass(frozen=True)
+class ArchiveSettings:
+    """Where closed runs' histories are archived (beyond Temporal's retention), how often.
+
+    No directory: the archive is PostgreSQL's history_archive table, beside the milestones.
+    """
+
+    directory: Path | None = None
+    every_seconds: float = 300.0
+
+
+def load_archive_settings() -> ArchiveSettings:
+    """Read PACTE_ARCHIVE_DIR and PACTE_ARCHIVE_EVERY_SECONDS."""
+    directory = os.environ.get("PACTE_ARCHIVE_DIR") or None
+    return ArchiveSettings(
+        directory=Path(directory) if directory else None,
+        every_seconds=_number("PACTE_ARCHIVE_EVERY_SECONDS", 300.0),
     )
