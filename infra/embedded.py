@@ -17,12 +17,19 @@ import time
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from infra.settings import Settings
 
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
+# How long the dev server keeps a closed workflow's history before deleting it (its own
+# default is 24 hours). A month: every closed run is archived within minutes (the archive
+# sweep, PACTE_ARCHIVE_EVERY_SECONDS), so this is only the margin for a stack left stopped —
+# a worker that is down archives nothing, while the server, when it runs, keeps deleting.
+# Auditors read older conventions from the archive (README, "Archive and retention").
+NAMESPACE_RETENTION = timedelta(days=30)
 # Custom search attributes of every convention, registered with the dev server at start.
 SEARCH_ATTRIBUTES = {
     "ConventionStage": "Keyword",
@@ -134,11 +141,44 @@ def start_temporal_dev_server(
             process.kill()
             raise RuntimeError(f"the Temporal dev server did not listen on {port} in {timeout}s")
         time.sleep(0.1)
+    address = f"127.0.0.1:{port}"
+    set_namespace_retention(address, "default", NAMESPACE_RETENTION, deadline=deadline)
     return TemporalDevServer(
         process=process,
-        address=f"127.0.0.1:{port}",
+        address=address,
         ui_url=f"http://localhost:{ui_port}" if ui_port else None,
     )
+
+
+def set_namespace_retention(
+    address: str, namespace: str, retention: timedelta, *, deadline: float
+) -> None:
+    """Set the namespace's retention (the dev server has no start flag for it): each start,
+    so a file database created with another value gets this one."""
+    hours = int(retention.total_seconds() // 3600)
+    command = [
+        temporal_cli(),
+        "operator",
+        "namespace",
+        "update",
+        "--namespace",
+        namespace,
+        "--retention",
+        f"{hours}h",
+        "--address",
+        address,
+    ]
+    while True:
+        # The frontend listens a moment before the namespace is ready to be updated.
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"could not set the retention of namespace {namespace!r} at {address}: "
+                f"{done.stderr.strip() or done.stdout.strip()}"
+            )
+        time.sleep(0.2)
 
 
 async def wait_for_temporal(settings: Settings, within_seconds: float = 30.0) -> None:
