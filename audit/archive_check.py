@@ -140,10 +140,14 @@ def _entry_problems(
             (ArchiveProblem.CONTENT_MISSING, f"its history is missing ({stored.location})")
         )
         return problems
-    try:
-        history = read_history(stored)
-    except ArchiveDamaged as error:
-        reason = str(error).split("): ", 1)[-1]
+    history = gathered.read.get(entry.seq)
+    if history is None:
+        try:
+            history = read_history(stored)
+        except ArchiveDamaged as error:
+            history = error
+    if isinstance(history, ArchiveDamaged):
+        reason = str(history).split("): ", 1)[-1]
         return [*problems, (ArchiveProblem.CONTENT_ALTERED, reason)]
     events = list(history.events)
     recorded = (history.run_id, len(events), closed_as(events[-1]))

@@ -53,6 +53,8 @@ class GatheredHistory:
     contents: ArchiveContents
     damaged: dict[str, str] = field(default_factory=dict)  # run id -> why it cannot be read
     lost: list[LostRun] = field(default_factory=list)
+    read: dict[int, WorkflowHistory | ArchiveDamaged] = field(default_factory=dict)
+    """Archived entries already read back, by seq (the check reads the others)."""
 
     @property
     def unreadable_runs(self) -> set[str]:
@@ -86,14 +88,16 @@ async def gather(
     contents = await store.contents(convention_id)
     archived: dict[str, WorkflowHistory] = {}
     damaged: dict[str, str] = {}
+    read: dict[int, WorkflowHistory | ArchiveDamaged] = {}
     for stored in contents.entries:
         run_id = stored.entry.run_id
         if run_id in archived or run_id in temporal_runs:
             continue  # Temporal's copy is read; verify compares the archived one with it
         try:
-            archived[run_id] = read_history(stored)
+            archived[run_id] = read[stored.entry.seq] = read_history(stored)
         except ArchiveDamaged as error:
             damaged[run_id] = str(error)
+            read[stored.entry.seq] = error
     runs = {**archived, **temporal_runs}
     history = None
     if runs:
@@ -110,6 +114,7 @@ async def gather(
         contents,
         damaged,
         [lost for lost in _missing_links(runs.values()) if lost.run_id not in damaged],
+        read,
     )
 
 
