@@ -21,7 +21,9 @@ import asyncpg
 from pydantic import TypeAdapter
 from temporalio.client import Client
 
+from activities.archive import open_failures
 from activities.inbox import owed_tasks
+from audit.archive_store import ArchiveUnavailable, open_archive
 from infra.convention_client import (
     AnswerRefused,
     ConventionAlreadyStarted,
@@ -167,6 +169,38 @@ async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
     return EXIT_OK
 
 
+async def _archive_lines(settings: Settings, convention_id: str) -> list[str]:
+    """How many of the convention's closed runs are archived, and each that could not be."""
+    try:
+        database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
+        pool = await create_pool(database_url, max_size=2)
+    except (OSError, RuntimeError, asyncpg.PostgresError) as error:
+        return [f"archive: not checked, PostgreSQL does not answer: {error}"]
+    try:
+        store = open_archive(settings.archive, pool, database_url)
+        entries = await store.entries(convention_id)
+        failures = await open_failures(pool, convention_id)
+    except (ArchiveUnavailable, asyncpg.PostgresError) as error:
+        return [f"archive: not checked: {error}"]
+    finally:
+        await pool.close()
+    # Said when there is something to say: a running convention has nothing archived yet.
+    lines = (
+        [
+            f"archive: {len(entries)} closed run(s) archived, the last at "
+            f"{entries[-1].archived_at:%Y-%m-%d %H:%M} UTC ({store.description})"
+        ]
+        if entries
+        else []
+    )
+    lines += [
+        f"archive: NOT ARCHIVED run {failure.run_id}: {failure.error} ({failure.attempts} "
+        f"attempt(s) since {failure.first_failed_at:%Y-%m-%d %H:%M} UTC; retried by every sweep)"
+        for failure in failures
+    ]
+    return lines
+
+
 def _answer_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     if args.answer:
@@ -220,7 +254,12 @@ async def _run(args: argparse.Namespace) -> int:
     client = await connect(settings)
     if args.command == "status":
         status = await convention_status(client, args.convention_id)
-        print(status.model_dump_json(indent=2) if args.json else render_status(status))
+        if args.json:
+            print(status.model_dump_json(indent=2))
+        else:
+            print(render_status(status))
+            for line in await _archive_lines(settings, args.convention_id):
+                print(line)
     elif args.command == "act":
         receipt = await answer_open_task(
             client,

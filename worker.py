@@ -5,25 +5,37 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from datetime import timedelta
 
 import asyncpg
 import structlog
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.archive import Archiver
 from activities.delivery_log import DeliveryLog
 from activities.inbox import TaskInbox
 from activities.mail import Mailer
 from activities.milestones import MilestoneStore
 from activities.notify import Notifier
 from activities.webhook import WebhookSender
+from audit.archive_store import ArchiveStore, open_archive
+from infra.archive_schedule import ensure_archive_schedule
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
 from infra.secrets import SecretError
-from infra.settings import DeliverySettings, Settings, load_delivery_settings, load_settings
+from infra.settings import (
+    DeliverySettings,
+    Settings,
+    load_archive_settings,
+    load_delivery_settings,
+    load_settings,
+)
 from infra.temporal_client import TemporalUnavailable, connect
+from workflows.archive import ArchiveSweepWorkflow
 from workflows.convention import ConventionWorkflow
 
 log = structlog.get_logger("pacte.worker")
@@ -35,12 +47,15 @@ def build_worker(
     task_queue: str,
     *,
     delivery: DeliverySettings | None = None,
+    archive: ArchiveStore | None = None,
 ) -> Worker:
     """The worker of every Pacte workflow and activity; tests build theirs with this too.
 
-    `delivery` defaults to the environment's (PACTE_SMTP_*, PACTE_DELIVERY_*, secrets).
+    `delivery` defaults to the environment's (PACTE_SMTP_*, PACTE_DELIVERY_*, secrets);
+    `archive` to the environment's archive (PACTE_ARCHIVE_DIR, or PostgreSQL).
     """
     delivery = delivery or load_delivery_settings()
+    archiver = Archiver(client, pool, archive or open_archive(load_archive_settings(), pool))
     milestones = MilestoneStore(pool)
     notifier = Notifier(pool, delivery)
     webhooks = WebhookSender(pool, delivery)
@@ -50,7 +65,7 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=[ConventionWorkflow],
+        workflows=[ConventionWorkflow, ArchiveSweepWorkflow],
         # Contacts' e-mail addresses are validated inside workflows: load the validator once,
         # outside the sandbox, rather than re-import it in every workflow run.
         workflow_runner=SandboxedWorkflowRunner(
@@ -66,6 +81,7 @@ def build_worker(
             mailer.deliver_email,
             log.give_up_delivery,
             inbox.sync_tasks,
+            archiver.archive_closed_runs,
         ],
     )
 
@@ -77,7 +93,11 @@ async def run_worker(settings: Settings) -> None:
     try:
         await apply_migrations(pool)
         client = await connect(settings)
-        worker = build_worker(client, pool, settings.task_queue, delivery=settings.delivery)
+        archive = open_archive(settings.archive, pool, database_url)
+        worker = build_worker(
+            client, pool, settings.task_queue, delivery=settings.delivery, archive=archive
+        )
+        await _ensure_archive_schedule(client, settings)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -93,6 +113,15 @@ async def run_worker(settings: Settings) -> None:
         log.info("worker stopped")
     finally:
         await pool.close()
+
+
+async def _ensure_archive_schedule(client: Client, settings: Settings) -> None:
+    every = timedelta(seconds=settings.archive.every_seconds)
+    try:
+        await ensure_archive_schedule(client, settings.task_queue, every)
+    except RPCError as error:
+        # Conventions still run; the archive falls behind, and says so to whoever looks.
+        log.error("archive schedule not ensured: closed runs are not archived", reason=str(error))
 
 
 def main() -> int:
