@@ -1,9 +1,13 @@
-"""The auditors' command line: replay, export, timeline and verify conventions' histories.
+"""The auditors' command line: replay, export, timeline and verify conventions' histories,
+and archive them.
 
-Exit codes: 0 all good; 1 a failure found (a history that no longer replays, a milestone
-missing, extra or different, a broken hash chain); 2 usage error (unknown option, invalid id
-or query, a file that is not a history); 3 Temporal or PostgreSQL unavailable; 4 convention
-(or file) not found.
+Histories come from Temporal and, for the runs Temporal no longer has, from the archive
+(`--source auto`, the default), or from one of them (`--source temporal|archive`), or from
+files (`--file`). Exit codes: 0 all good; 1 a failure found (a history that no longer
+replays, a milestone missing, extra or different, a broken hash chain, an archived entry
+altered or missing, a run not archived); 2 usage error (unknown option, invalid id or query,
+a file that is not a history); 3 Temporal or PostgreSQL unavailable; 4 convention (or file)
+not found.
 """
 
 from __future__ import annotations
@@ -19,8 +23,21 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 import asyncpg
+from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
+from activities.archive import Archiver, open_failures
+from audit.archive_check import check_archive
+from audit.archive_source import ArchiveHistories, CombinedHistories
+from audit.archive_store import (
+    ArchiveDamaged,
+    ArchiveStore,
+    ArchiveUnavailable,
+    DirectoryArchive,
+    PostgresArchive,
+    describe_database,
+)
 from audit.export import export_convention
 from audit.histories import (
     ConventionHistory,
@@ -41,11 +58,13 @@ from infra.payload_codec import PayloadDecryptionError
 from infra.secrets import SecretError
 from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect, data_converter
+from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 FETCH_CONCURRENCY = 8
 RENDERERS = {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
+SOURCES = ("auto", "temporal", "archive")
 
 
 class UsageError(Exception):
@@ -69,9 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser("replay", help="replay histories against this code")
     replay.add_argument("convention_ids", nargs="*", metavar="ID", help="conventions to replay")
-    replay.add_argument("--all", action="store_true", help="every convention Temporal knows")
+    replay.add_argument("--all", action="store_true", help="every convention known")
     replay.add_argument("--query", help="conventions matching a Temporal visibility query")
     _add_file_option(replay)
+    _add_source_option(replay)
     replay.add_argument("--json", action="store_true", help="one JSON result per line")
     replay.add_argument(
         "--progress",
@@ -83,19 +103,41 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write every run's history as JSON files")
     export.add_argument("convention_id", metavar="ID")
     export.add_argument("--out", type=Path, required=True, metavar="DIR")
+    _add_source_option(export)
 
     timeline = commands.add_parser("timeline", help="who did what, when, from the history")
     timeline.add_argument("convention_id", nargs="?", metavar="ID")
     timeline.add_argument("--format", choices=sorted(RENDERERS), default="text")
     timeline.add_argument("--out", type=Path, metavar="FILE", help="write here, not stdout")
     _add_file_option(timeline)
+    _add_source_option(timeline)
 
     verify = commands.add_parser("verify", help="PostgreSQL's milestones against the history")
     verify.add_argument("convention_ids", nargs="*", metavar="ID")
     verify.add_argument("--all", action="store_true", help="every convention, either side")
     _add_file_option(verify)
+    _add_source_option(verify)
     verify.add_argument("--json", action="store_true", help="one JSON report per line")
+
+    archive = commands.add_parser(
+        "archive", help="archive closed runs now (the worker's sweep does it every few minutes)"
+    )
+    archive.add_argument("convention_ids", nargs="*", metavar="ID")
+    archive.add_argument("--all", action="store_true", help="every closed run not archived yet")
+    archive.add_argument(
+        "--failures", action="store_true", help="list the runs that could not be archived"
+    )
     return parser
+
+
+def _add_source_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source",
+        choices=SOURCES,
+        default="auto",
+        help="temporal, the archive, or Temporal then the archive for the runs it no longer "
+        "has (auto, the default)",
+    )
 
 
 def _add_file_option(parser: argparse.ArgumentParser) -> None:
@@ -131,19 +173,60 @@ class Progress:
             self.stream.flush()
 
 
-async def _temporal_source(settings: Settings) -> TemporalHistories:
-    return TemporalHistories(await connect(settings))
+class _Session:
+    """What a command connects to, each opened when first needed and closed at the end."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._client: Client | None = None
+        self._pool: asyncpg.Pool | None = None
+        self._database_url: str | None = None
+
+    async def client(self) -> Client:
+        """The Temporal client."""
+        if self._client is None:
+            self._client = await connect(self.settings)
+        return self._client
+
+    async def pool(self) -> asyncpg.Pool:
+        """A small pool on Pacte's PostgreSQL."""
+        if self._pool is None:
+            try:
+                url = self.settings.database_url or embedded_postgres_url(self.settings.state_dir)
+                self._pool = await create_pool(url, max_size=2)
+            except (OSError, asyncpg.PostgresError) as error:
+                raise DatabaseUnavailable(f"PostgreSQL: {error}") from error
+            self._database_url = url
+        return self._pool
+
+    async def archive(self) -> ArchiveStore:
+        """The configured archive: PACTE_ARCHIVE_DIR, or PostgreSQL's history_archive."""
+        if self.settings.archive.directory is not None:
+            return DirectoryArchive(self.settings.archive.directory)
+        pool = await self.pool()
+        return PostgresArchive(pool, describe_database(self._database_url or ""))
+
+    async def close(self) -> None:
+        """Close the pool (the client has nothing to close)."""
+        if self._pool is not None:
+            await self._pool.close()
 
 
-async def _source(args: argparse.Namespace, settings: Settings) -> HistorySource:
+async def _source(args: argparse.Namespace, session: _Session) -> HistorySource:
     # A mistyped id is a usage error, whether or not a server answers.
     for convention_id in getattr(args, "convention_ids", None) or []:
         check_convention_id(convention_id)
     if getattr(args, "convention_id", None):
         check_convention_id(args.convention_id)
-    if args.file:
-        return await FileHistories.load(args.file, data_converter(settings))
-    return await _temporal_source(settings)
+    if getattr(args, "file", None):
+        return await FileHistories.load(args.file, data_converter(session.settings))
+    if args.source == "archive":
+        return ArchiveHistories(await session.archive())
+    # Temporal first: unreachable, it is the one reported (and nothing else is started).
+    temporal = TemporalHistories(await session.client())
+    if args.source == "temporal":
+        return temporal
+    return CombinedHistories(temporal, await session.archive())
 
 
 def _check_selection(args: argparse.Namespace) -> None:
@@ -163,7 +246,10 @@ async def _selected_ids(args: argparse.Namespace, source: HistorySource) -> list
 
 
 async def _histories_in_order(
-    source: HistorySource, convention_ids: Sequence[str], missing: list[str]
+    source: HistorySource,
+    convention_ids: Sequence[str],
+    missing: list[str],
+    damaged: list[str] | None = None,
 ) -> AsyncIterator[ConventionHistory]:
     """Fetch a few conventions ahead while the replay works; keep the order given."""
     queue: deque[asyncio.Task[ConventionHistory]] = deque()
@@ -184,6 +270,10 @@ async def _histories_in_order(
                 yield await task
             except HistoryNotFound as error:
                 missing.append(str(error))
+            except ArchiveDamaged as error:
+                if damaged is None:
+                    raise
+                damaged.append(str(error))
     finally:
         for task in queue:
             task.cancel()
@@ -209,10 +299,12 @@ def _replay_line(result: ReplayResult) -> str:
     return f"FAIL  {result.convention_id}  run {failure.run_id}: {where}: {failure.detail}{code}"
 
 
-async def _replay(args: argparse.Namespace, settings: Settings) -> int:
+async def _replay(args: argparse.Namespace, session: _Session) -> int:
     _check_selection(args)
-    source = await _source(args, settings)
+    settings = session.settings
+    source = await _source(args, session)
     missing: list[str] = []
+    damaged: list[str] = []
     histories: AsyncIterator[ConventionHistory]
     if isinstance(source, FileHistories) and not args.convention_ids:
         # Every history in the files, even two recordings of the same convention.
@@ -220,7 +312,7 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         histories = _each(source.chains)
     else:
         ids = await _selected_ids(args, source)
-        histories = _histories_in_order(source, ids, missing)
+        histories = _histories_in_order(source, ids, missing, damaged)
     progress = Progress(
         len(ids),
         sys.stderr,
@@ -233,6 +325,9 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
         failed += not result.ok
         progress.advance(result.convention_id)
     progress.clear()
+    for line in damaged:
+        print(f"FAIL  {line}", flush=True)
+    failed += len(damaged)
     for line in missing:
         print(f"not found: {line}", file=sys.stderr)
     replayed = len(ids) - len(missing)
@@ -243,20 +338,21 @@ async def _replay(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_NOT_FOUND if missing else EXIT_OK
 
 
-async def _export(args: argparse.Namespace, settings: Settings) -> int:
+async def _export(args: argparse.Namespace, session: _Session) -> int:
     convention_id = check_convention_id(args.convention_id)
-    source = await _temporal_source(settings)
+    source = await _source(args, session)
     convention = await source.history(convention_id)
     directory = args.out / convention.workflow_id
     manifest = export_convention(convention, directory)
     for run in manifest.runs:
         print(directory / run.file)
-    print(f"{len(manifest.runs)} run(s) of {convention.convention_id} from {source.description}")
+    print(f"{len(manifest.runs)} run(s) of {convention.convention_id} from {convention.source}")
     return EXIT_OK
 
 
-async def _timeline(args: argparse.Namespace, settings: Settings) -> int:
-    source = await _source(args, settings)
+async def _timeline(args: argparse.Namespace, session: _Session) -> int:
+    settings = session.settings
+    source = await _source(args, session)
     if args.convention_id is None:
         ids = await source.convention_ids() if args.file else []
         if len(ids) != 1:
@@ -266,18 +362,23 @@ async def _timeline(args: argparse.Namespace, settings: Settings) -> int:
     rendered = RENDERERS[args.format](await build_timeline(convention, data_converter(settings)))
     if args.out:
         args.out.write_text(rendered, encoding="utf-8")
-        print(f"{args.out}: {args.format} timeline of {convention.convention_id}", file=sys.stderr)
+        print(
+            f"{args.out}: {args.format} timeline of {convention.convention_id} "
+            f"from {convention.source}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(rendered)
+        print(f"timeline of {convention.convention_id} from {convention.source}", file=sys.stderr)
     return EXIT_OK
 
 
-async def _verify(args: argparse.Namespace, settings: Settings) -> int:
+async def _verify(args: argparse.Namespace, session: _Session) -> int:
     _check_selection(args)
-    source = await _source(args, settings)
+    source = await _source(args, session)
     ids = [check_convention_id(convention_id) for convention_id in args.convention_ids]
-    converter = data_converter(settings)
-    pool = await _database(settings)
+    converter = data_converter(session.settings)
+    pool = await session.pool()
     try:
         if not ids:
             known = set(await source.convention_ids())
@@ -286,14 +387,8 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
             ids = sorted(known)
         failed = missing = verified = 0
         for convention_id in ids:
-            try:
-                history: ConventionHistory | None = await source.history(convention_id)
-            except HistoryNotFound:
-                history = None
-            report = await verify_convention(
-                pool, convention_id, history, source.description, converter
-            )
-            if history is None and report.rows == 0:
+            report = await _verify_one(source, pool, convention_id, converter)
+            if report is None:
                 missing += 1
                 print(f"not found: {convention_id}: no history and no milestone", file=sys.stderr)
                 continue
@@ -306,8 +401,6 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
         ) from error
     except asyncpg.UndefinedTableError as error:
         raise DatabaseUnavailable(f"PostgreSQL: {error} (no Pacte database here?)") from error
-    finally:
-        await pool.close()
     if verified:
         print(
             f"{verified - failed} of {verified} conventions verified against {source.description}",
@@ -318,25 +411,126 @@ async def _verify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_NOT_FOUND if missing else EXIT_OK
 
 
+async def _verify_one(
+    source: HistorySource, pool: asyncpg.Pool, convention_id: str, converter: DataConverter
+) -> VerifyReport | None:
+    """The convention's milestones against its history, and its archive; None if unknown."""
+    if not isinstance(source, CombinedHistories | ArchiveHistories):
+        try:
+            history: ConventionHistory | None = await source.history(convention_id)
+        except HistoryNotFound:
+            history = None
+        report = await verify_convention(
+            pool, convention_id, history, source.description, converter
+        )
+        return None if history is None and report.rows == 0 else report
+    gathered = await source.gather(convention_id)
+    archive = check_archive(
+        gathered, await open_failures(pool, convention_id), source.store.description
+    )
+    history = gathered.history
+    report = await verify_convention(
+        pool,
+        convention_id,
+        history,
+        history.source if history else source.description,
+        converter,
+        unreadable_runs=gathered.unreadable_runs,
+    )
+    if history is None and report.rows == 0 and archive.entries == 0 and archive.ok:
+        return None
+    return report.model_copy(update={"archive": archive})
+
+
 def _verify_lines(report: VerifyReport) -> str:
+    archive = report.archive
     if report.ok:
         pending = f", {report.pending_milestones} pending" if report.pending_milestones else ""
+        archived = ""
+        if archive is not None:
+            waiting = len(archive.pending_runs)
+            archived = f"; {archive.entries} archived run{'s' * (archive.entries != 1)} intact" + (
+                f", {waiting} closed run{'s' * (waiting > 1)} not archived yet" if waiting else ""
+            )
         return (
             f"ok    {report.convention_id}  ({report.rows} milestones agree with the history"
-            f"{pending}; chain intact; {report.source})"
+            f"{pending}; chain intact{archived}; {report.source})"
         )
-    return "\n".join(f"FAIL  {finding.message}" for finding in report.findings)
+    findings = [finding.message for finding in report.findings]
+    if archive is not None:
+        findings += [finding.message for finding in archive.findings]
+    return "\n".join(f"FAIL  {message}" for message in findings)
 
 
-async def _database(settings: Settings) -> asyncpg.Pool:
-    try:
-        url = settings.database_url or embedded_postgres_url(settings.state_dir)
-        return await create_pool(url, max_size=2)
-    except (OSError, asyncpg.PostgresError) as error:
-        raise DatabaseUnavailable(f"PostgreSQL: {error}") from error
+async def _archive(args: argparse.Namespace, session: _Session) -> int:
+    chosen = sum(bool(choice) for choice in (args.convention_ids, args.all, args.failures))
+    if chosen != 1:
+        raise UsageError("say which: archive ID…, archive --all or archive --failures")
+    ids = [check_convention_id(convention_id) for convention_id in args.convention_ids]
+    pool = await session.pool()
+    if args.failures:
+        return _print_failures(await open_failures(pool))
+    client = await session.client()
+    store = await session.archive()
+    archiver = Archiver(client, pool, store)
+    missing = 0
+    reports: list[ArchiveBatchReport] = []
+    if args.all:
+        reports.append(await archiver.archive_runs(await archiver.pending_runs()))
+    for convention_id in ids:
+        try:
+            convention = await TemporalHistories(client).history(convention_id)
+        except HistoryNotFound:
+            archived = await store.entries(convention_id)
+            if archived:
+                print(
+                    f"kept  {convention_id}  not in Temporal any more; "
+                    f"{len(archived)} run(s) in {store.description}"
+                )
+            else:
+                missing += 1
+                print(f"not found: convention {convention_id!r}: in neither", file=sys.stderr)
+            continue
+        reports.append(await archiver.archive_closed(convention_id, convention.runs))
+    for report in reports:
+        for run in report.archived:
+            state = "new " if run.newly_archived else "kept"
+            print(
+                f"{state}  {run.convention_id}  run {run.run_id} #{run.seq} {run.closed_as}, "
+                f"{run.events} events, {run.size_bytes} bytes -> {run.stored_bytes} stored"
+            )
+        for failure in report.failed:
+            print(f"FAIL  {failure.convention_id}  run {failure.run_id}: {failure.error}")
+    written = sum(run.newly_archived for report in reports for run in report.archived)
+    print(f"{written} run(s) archived in {store.description}", file=sys.stderr)
+    still_open = await open_failures(pool)
+    if args.convention_ids:
+        still_open = [failure for failure in still_open if failure.convention_id in ids]
+    if still_open:
+        return _print_failures(still_open)
+    return EXIT_NOT_FOUND if missing else EXIT_OK
 
 
-COMMANDS = {"replay": _replay, "export": _export, "timeline": _timeline, "verify": _verify}
+def _print_failures(failures: Sequence[ArchiveFailure]) -> int:
+    for failure in failures:
+        print(
+            f"not archived: {failure.convention_id} run {failure.run_id} "
+            f"({failure.attempts} attempt(s) since {failure.first_failed_at:%Y-%m-%d %H:%M} UTC): "
+            f"{failure.error}",
+            file=sys.stderr,
+        )
+    if not failures:
+        print("every closed run that was tried is archived", file=sys.stderr)
+    return EXIT_FAILURE if failures else EXIT_OK
+
+
+COMMANDS = {
+    "replay": _replay,
+    "export": _export,
+    "timeline": _timeline,
+    "verify": _verify,
+    "archive": _archive,
+}
 
 
 def _quiet_temporal() -> None:
@@ -356,6 +550,14 @@ def _quiet_temporal() -> None:
         )
 
 
+async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    session = _Session(settings)
+    try:
+        return await COMMANDS[args.command](args, session)
+    finally:
+        await session.close()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every problem is one line on stderr and an exit code."""
     try:
@@ -364,7 +566,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except SystemExit as done:  # --help: printed, and nothing else to do
             return int(done.code or 0)
         _quiet_temporal()
-        return asyncio.run(COMMANDS[args.command](args, load_settings()))
+        return asyncio.run(_run(args, load_settings()))
     except (UsageError, InvalidRequest) as error:
         print(f"usage error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -374,9 +576,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PayloadDecryptionError as error:  # no key, or not the key, for this history
         print(f"unreadable: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (TemporalUnavailable, DatabaseUnavailable) as error:
+    except (TemporalUnavailable, DatabaseUnavailable, ArchiveUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except ArchiveDamaged as error:  # a run that cannot be read whole: never passed over
+        print(f"FAIL  {error}", flush=True)
+        return EXIT_FAILURE
     except HistoryNotFound as error:
         print(f"not found: {error}", file=sys.stderr)
         return EXIT_NOT_FOUND

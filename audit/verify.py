@@ -9,7 +9,7 @@ Two independent checks, each naming the convention, the seq and (when it can) th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +50,14 @@ async def verify_convention(
     history: ConventionHistory | None,
     source: str,
     converter: DataConverter = pydantic_data_converter,
+    *,
+    unreadable_runs: Collection[str] = (),
 ) -> VerifyReport:
     """Check one convention's rows against its history (if any) and against their chain.
 
     `converter` decodes the history's payloads (the configured one reads encrypted ones).
+    Rows of `unreadable_runs` (runs whose archived history is damaged or lost, reported by
+    the archive check) are checked by the chain alone, not reported one by one as extra.
     """
     rows = {row["seq"]: dict(row) for row in await pool.fetch(_ROWS, convention_id)}
     findings: list[VerifyFinding] = []
@@ -69,7 +73,7 @@ async def verify_convention(
         )
     else:
         expected = await _history_milestones(history, converter)
-        findings.extend(_against_history(convention_id, expected, rows))
+        findings.extend(_against_history(convention_id, expected, rows, set(unreadable_runs)))
     findings.extend(chain_findings(convention_id, rows))
     findings.sort(key=lambda finding: (finding.seq or 0, finding.problem.value))
     return VerifyReport(
@@ -103,9 +107,13 @@ async def _history_milestones(
 
 
 def _against_history(
-    convention_id: str, expected: Mapping[int, _Expected], rows: Mapping[int, dict[str, Any]]
+    convention_id: str,
+    expected: Mapping[int, _Expected],
+    rows: Mapping[int, dict[str, Any]],
+    unreadable_runs: set[str],
 ) -> list[VerifyFinding]:
     findings: list[VerifyFinding] = []
+    unchecked: dict[str, int] = {}
     for seq, milestone in sorted(expected.items()):
         row = rows.get(seq)
         if row is None:
@@ -126,7 +134,9 @@ def _against_history(
             continue
         findings.extend(_differences(convention_id, seq, milestone, row))
     for seq, row in sorted(rows.items()):
-        if seq not in expected:
+        if seq not in expected and row["run_id"] in unreadable_runs:
+            unchecked[row["run_id"]] = unchecked.get(row["run_id"], 0) + 1
+        elif seq not in expected:
             findings.append(
                 VerifyFinding(
                     convention_id=convention_id,
@@ -139,6 +149,18 @@ def _against_history(
                     ),
                 )
             )
+    for run_id, count in unchecked.items():
+        findings.append(
+            VerifyFinding(
+                convention_id=convention_id,
+                seq=None,
+                problem=VerifyProblem.NO_HISTORY,
+                message=(
+                    f"{convention_id}: {count} row(s) of run {run_id} not checked against a "
+                    "history: the run's history is damaged or lost (see the archive's findings)"
+                ),
+            )
+        )
     return findings
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from schemas.archive import ArchiveCheck
 from schemas.values import Frozen
 
 
@@ -161,11 +162,15 @@ class VerifyReport(Frozen):
     )
     rows: int = Field(description="Rows of this convention in PostgreSQL.")
     findings: list[VerifyFinding] = Field(default_factory=list)
+    archive: ArchiveCheck | None = Field(
+        default=None,
+        description="The convention's archived histories checked (None: the archive not read).",
+    )
 
     @property
     def ok(self) -> bool:
-        """Nothing missing, extra or different, and the chain intact."""
-        return not self.findings
+        """Nothing missing, extra or different, the chain intact, and so is the archive."""
+        return not self.findings and (self.archive is None or self.archive.ok)
 
 
 class ExportedRun(Frozen):
