@@ -32,6 +32,7 @@ import pytest
 import pytest_asyncio
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.failure.v1 import Failure
 from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -124,6 +125,16 @@ async def test_codec_encrypts_each_payload_afresh_and_decrypts_it_back() -> None
     assert first.data != second.data
     assert not found(first.data + second.data, (ARABIC_COMMENT,))
     assert await codec.decode([first, second]) == [original, original]
+
+
+async def test_failure_messages_and_stack_traces_are_encrypted_too() -> None:
+    converter = converter_for(KEY_A)
+    failure = Failure()
+    await converter.encode_failure(ValueError(f"answer.comments: {ARABIC_COMMENT}"), failure)
+    assert failure.message == "Encoded failure" and not failure.stack_trace
+    assert failure.encoded_attributes.metadata[KEY_ID_METADATA] == b"ka"
+    assert found(failure.SerializeToString()) == []
+    assert ARABIC_COMMENT in str(await converter.decode_failure(failure))
 
 
 async def test_codec_passes_through_payloads_it_did_not_encrypt() -> None:
