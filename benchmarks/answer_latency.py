@@ -1,0 +1,183 @@
+"""Benchmark 2, partner answer latency: p50/p95 of an answer from the client to its acknowledgement.
+
+Pacte: each of a Bamako convention's eight scripted answers, sent with
+`infra.convention_client.answer_task` (the update the CLI's `act` sends) once the task is open
+and the workflow idle (no activity or workflow task pending), timed from the call to the
+receipt. Bare: the same payloads as updates to `BareWaiter`, a workflow that accepts anything.
+The two sides alternate answer by answer on one worker process (both workflows idle before
+each), so a change of load on the machine hits both; one convention of each side warms up
+first, untimed. Also timed: the whole `act` path (query the open task, validate the answer
+locally, send it) against a bare query plus update. Target: Pacte's p50 and p95 at most 1.5
+times the bare ones.
+
+    .venv/bin/python -m benchmarks.answer_latency [--conventions 30] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a file
+
+from temporalio.client import Client
+
+from benchmarks.bare_workflows import BareWaiter
+from benchmarks.harness import (
+    BARE_QUEUE,
+    PACTE_QUEUE,
+    Servers,
+    WorkerProcess,
+    add_common_arguments,
+    bamako_answers,
+    bamako_convention,
+    finish,
+    percentile,
+    print_header,
+    print_load,
+    print_ratio,
+    print_table,
+    wait_idle,
+)
+from infra.convention_client import answer_task, build_answer, find_task, start_convention
+from workflows.convention import ConventionWorkflow, workflow_id_for
+
+TARGET = 1.5
+
+
+@dataclass
+class Samples:
+    """Latencies in seconds, per side and per path."""
+
+    update: dict[str, list[float]] = field(default_factory=lambda: {"Pacte": [], "bare": []})
+    act: dict[str, list[float]] = field(default_factory=lambda: {"Pacte": [], "bare": []})
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """--conventions (8 answers each); --quick: 3."""
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.answer_latency",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_arguments(parser)
+    parser.add_argument(
+        "--conventions", type=int, help="conventions per side, 8 answers each (default 30)"
+    )
+    args = parser.parse_args(argv)
+    args.conventions = args.conventions or (3 if args.quick else 30)
+    return args
+
+
+async def _pacte_conventions(client: Client, run: str, count: int) -> list[str]:
+    ids = []
+    for index in range(count):
+        convention = bamako_convention(f"latency-{run}-{index:04d}")
+        await start_convention(client, convention, PACTE_QUEUE)
+        ids.append(convention.id)
+    return ids
+
+
+async def _measure(client: Client, args: argparse.Namespace) -> Samples:
+    run = uuid.uuid4().hex[:6]
+    samples = Samples()
+    answers = bamako_answers()
+    convention_ids = await _pacte_conventions(client, run, args.conventions + 1)
+    for position, convention_id in enumerate(convention_ids, start=1):
+        pacte = client.get_workflow_handle_for(
+            ConventionWorkflow.run, workflow_id_for(convention_id)
+        )
+        bare = await client.start_workflow(
+            BareWaiter.run, 0, id=f"latency-bare-{run}-{position:04d}", task_queue=BARE_QUEUE
+        )
+        for step in answers:
+            # Pacte: the task is open and the workflow idle, then the CLI's own calls.
+            await find_task(client, convention_id, step.task, wait_seconds=120)
+            await wait_idle(pacte)
+            await wait_idle(bare)
+            started = time.perf_counter()
+            task = await find_task(client, convention_id, step.task)
+            request = build_answer(task, step.acting_party, step.answer, step.actor)
+            sent = time.perf_counter()
+            await answer_task(client, convention_id, request)
+            done = time.perf_counter()
+            samples.update["Pacte"].append(done - sent)
+            samples.act["Pacte"].append(done - started)
+            # Bare: the same payload, to a workflow that takes anything.
+            await wait_idle(pacte)
+            await wait_idle(bare)
+            started = time.perf_counter()
+            await bare.query(BareWaiter.answered)
+            sent = time.perf_counter()
+            await bare.execute_update(BareWaiter.answer, request.model_dump(mode="json"))
+            done = time.perf_counter()
+            samples.update["bare"].append(done - sent)
+            samples.act["bare"].append(done - started)
+        await pacte.result()
+        await bare.signal(BareWaiter.finish)
+        await bare.result()
+        if position == 1:  # a warm-up: sandboxes, caches and connections are made
+            samples = Samples()
+            continue
+        if (position - 1) % 5 == 0 or position == len(convention_ids):
+            print(
+                f"   {position - 1}/{len(convention_ids) - 1} conventions answered "
+                f"({len(samples.update['Pacte'])} answers per side)",
+                flush=True,
+            )
+    return samples
+
+
+async def _run(args: argparse.Namespace, servers: Servers) -> int:
+    client = await servers.client()
+    with WorkerProcess(servers, pacte=True, bare=True):
+        print_load("before")
+        samples = await _measure(client, args)
+        print_load("after")
+    labels = {
+        ("update", "Pacte"): "Pacte answer_task (update)",
+        ("update", "bare"): "bare update",
+        ("act", "Pacte"): "Pacte act: query, check, update",
+        ("act", "bare"): "bare query + update",
+    }
+    rows: list[list[object]] = []
+    for path, measured in (("update", samples.update), ("act", samples.act)):
+        for side in ("Pacte", "bare"):
+            values = measured[side]
+            rows.append(
+                [
+                    labels[path, side],
+                    len(values),
+                    1000 * percentile(values, 0.5),
+                    1000 * percentile(values, 0.95),
+                    1000 * max(values),
+                ]
+            )
+    print_table(["answer path", "answers", "p50 ms", "p95 ms", "max ms"], rows)
+    for path, measured, target in (
+        ("update", samples.update, TARGET),
+        ("act", samples.act, None),
+    ):
+        for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+            ratio = percentile(measured["Pacte"], fraction) / percentile(measured["bare"], fraction)
+            print_ratio(
+                f"Pacte / bare {path} latency {label}", ratio, target=target, at_least=False
+            )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, start the servers, measure, print."""
+    args = parse_arguments(argv)
+    print_header("partner answer latency", {"conventions": args.conventions, "answers_each": 8})
+    with Servers(keep=args.keep) as servers:
+        return asyncio.run(_run(args, servers))
+
+
+if __name__ == "__main__":
+    finish(main)
