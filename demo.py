@@ -85,7 +85,11 @@ async def play_scenario(
 
 
 async def _answered_tasks(client: Client, convention_id: str, *, wait: bool) -> set[str | None]:
-    """Tasks already answered (a resumed demo skips them); waits for a follow-up to start."""
+    """Tasks already closed (a resumed demo skips them); waits for a follow-up to start.
+
+    A task is closed once assigned and no longer open: its answer may have been accepted a
+    moment before the stage records its `task_answered` milestone.
+    """
     deadline = asyncio.get_running_loop().time() + (TASK_WAIT_SECONDS if wait else 0)
     while True:
         try:
@@ -95,7 +99,13 @@ async def _answered_tasks(client: Client, convention_id: str, *, wait: bool) -> 
                 raise
             await asyncio.sleep(0.1)
             continue
-        return {m.task_id for m in status.milestones if m.kind is MilestoneKind.TASK_ANSWERED}
+        still_open = {task.id for task in status.open_tasks}
+        return {
+            m.task_id
+            for m in status.milestones
+            if m.kind in (MilestoneKind.TASK_ASSIGNED, MilestoneKind.TASK_ANSWERED)
+            and m.task_id not in still_open
+        }
 
 
 async def run_scenarios(client: Client, task_queue: str, directory: Path) -> list[ConventionStatus]:
