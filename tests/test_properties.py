@@ -56,9 +56,11 @@ from tests.conftest import DEV_TASK_QUEUE, EXAMPLES
 from tests.stage_desk import convention_of
 from workflows.convention import workflow_id_for
 
+# No example database: nothing written into the work tree; a failure prints its example.
 BOUNDED = settings(
     max_examples=150,
     deadline=None,
+    database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
 
