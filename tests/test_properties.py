@@ -15,6 +15,7 @@ import contextlib
 import copy
 import json
 import math
+import os
 import subprocess
 import tempfile
 import uuid
@@ -56,7 +57,11 @@ from tests.conftest import DEV_TASK_QUEUE, EXAMPLES
 from tests.stage_desk import convention_of
 from workflows.convention import workflow_id_for
 
-# No example database: nothing written into the work tree; a failure prints its example.
+# Nothing written into the work tree: no example database (a failure prints its example),
+# and Hypothesis's own caches in the system's temporary directory.
+os.environ.setdefault(
+    "HYPOTHESIS_STORAGE_DIRECTORY", str(Path(tempfile.gettempdir()) / "pacte-hypothesis")
+)
 BOUNDED = settings(
     max_examples=150,
     deadline=None,
