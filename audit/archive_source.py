@@ -62,9 +62,13 @@ class GatheredHistory:
         return set(self.damaged) | {lost.run_id for lost in self.lost}
 
     def problems(self) -> list[str]:
-        """One line per run that keeps the convention from being read whole."""
+        """One line per run (or entry) that keeps the convention from being read whole."""
         where = self.history.source if self.history else "Temporal or the archive"
-        return [*self.damaged.values()] + [
+        unreadable = [
+            f"archive entry #{item.seq} of {self.convention_id} ({item.location}): {item.reason}"
+            for item in self.contents.unreadable
+        ]
+        return [*unreadable, *self.damaged.values()] + [
             f"convention {self.convention_id!r}: run {lost.run_id} ({lost.relation} run "
             f"{lost.linked_from}) is in neither {where}"
             for lost in self.lost

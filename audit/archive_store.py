@@ -391,7 +391,7 @@ class DirectoryArchive:
         return await asyncio.to_thread(self._archived, set(runs))
 
     def _archived(self, wanted: set[tuple[str, str]]) -> set[tuple[str, str]]:
-        self._require_root()
+        # No directory yet: nothing archived yet (the first write creates it).
         found: set[tuple[str, str]] = set()
         for workflow_id in {workflow for workflow, _ in wanted}:
             folder = self._folder(workflow_id)
@@ -469,6 +469,8 @@ class DirectoryArchive:
                 continue
             seq = int(matched.group(1))
             path = folder / name
+            blob_name = f"{matched.group(1)}.{matched.group(2)}.json.gz"
+            blobs.discard(blob_name)  # an unreadable entry's history is no orphan
             try:
                 document = json.loads(path.read_text(encoding="utf-8"))
                 entry = _entry_from_document(document)
@@ -489,8 +491,6 @@ class DirectoryArchive:
                     )
                 )
                 continue
-            blob_name = f"{matched.group(1)}.{matched.group(2)}.json.gz"
-            blobs.discard(blob_name)
             blob_path = folder / blob_name
             blob = blob_path.read_bytes() if with_blobs and blob_path.exists() else None
             entries.append(StoredEntry(entry, blob, str(blob_path)))
