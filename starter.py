@@ -42,7 +42,7 @@ from infra.embedded import embedded_postgres_url
 from infra.payload_codec import ENCODING, PayloadDecryptionError
 from infra.render import render_status
 from infra.secrets import SecretError
-from infra.settings import Settings, load_settings
+from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_model
@@ -360,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     except (TemporalUnavailable, DatabaseUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
+    except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
+        print(f"configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
     except SecretError as error:  # a malformed payload key: named, never shown
         print(f"configuration: {error}", file=sys.stderr)
         return EXIT_USAGE

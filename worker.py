@@ -30,6 +30,7 @@ from infra.secrets import SecretError
 from infra.settings import (
     DeliverySettings,
     Settings,
+    SettingsError,
     load_archive_settings,
     load_delivery_settings,
     load_settings,
@@ -129,7 +130,7 @@ def main() -> int:
     configure_logging()
     try:
         asyncio.run(run_worker(load_settings()))
-    except SecretError as error:  # a malformed payload key: named, never shown
+    except (SecretError, SettingsError) as error:  # named, never a secret's value
         log.error("cannot start", reason=str(error))
         return 2
     except TemporalUnavailable as error:

@@ -56,7 +56,7 @@ from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
 from infra.secrets import SecretError
-from infra.settings import Settings, load_settings
+from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect, data_converter
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
@@ -489,7 +489,11 @@ async def _archive(args: argparse.Namespace, session: _Session) -> int:
                 )
             else:
                 missing += 1
-                print(f"not found: convention {convention_id!r}: in neither", file=sys.stderr)
+                print(
+                    f"not found: convention {convention_id!r}: in neither "
+                    f"{TemporalHistories(client).description} nor {store.description}",
+                    file=sys.stderr,
+                )
             continue
         reports.append(await archiver.archive_closed(convention_id, convention.runs))
     for report in reports:
@@ -520,7 +524,7 @@ def _print_failures(failures: Sequence[ArchiveFailure]) -> int:
             file=sys.stderr,
         )
     if not failures:
-        print("every closed run that was tried is archived", file=sys.stderr)
+        print("no closed run is waiting to be archived after a failure", file=sys.stderr)
     return EXIT_FAILURE if failures else EXIT_OK
 
 
@@ -569,6 +573,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_run(args, load_settings()))
     except (UsageError, InvalidRequest) as error:
         print(f"usage error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
+        print(f"configuration: {error}", file=sys.stderr)
         return EXIT_USAGE
     except SecretError as error:  # a malformed payload key: named, never shown
         print(f"configuration: {error}", file=sys.stderr)

@@ -76,6 +76,10 @@ class DeliverySettings:
     secrets_file: Path | None = None
 
 
+class SettingsError(ValueError):
+    """An environment variable whose value cannot be used; the message names it."""
+
+
 def _number(name: str, default: float) -> float:
     raw = os.environ.get(name)
     if not raw:
@@ -83,9 +87,9 @@ def _number(name: str, default: float) -> float:
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"{name}: not a number: {raw!r}") from None
+        raise SettingsError(f"{name}: not a number: {raw!r}") from None
     if value <= 0:
-        raise ValueError(f"{name}: must be positive, got {raw!r}")
+        raise SettingsError(f"{name}: must be positive, got {raw!r}")
     return value
 
 
