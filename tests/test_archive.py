@@ -32,12 +32,13 @@ from temporalio.testing import WorkflowEnvironment
 from activities.archive import Archiver, open_failures
 from audit.archive_check import check_archive
 from audit.archive_source import ArchiveHistories
-from audit.archive_store import DirectoryArchive, PostgresArchive, prepare_run
+from audit.archive_store import DirectoryArchive, prepare_run
 from audit.export import history_file_bytes
 from audit.histories import FileHistories, TemporalHistories
 from demo import play_scenario
 from infra.embedded import NAMESPACE_RETENTION, start_temporal_dev_server
 from schemas.archive import ArchiveProblem
+from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script
 from schemas.status import ConventionInput
@@ -60,6 +61,7 @@ class Archived:
     blob_altered: Convention
     hash_altered: Convention
     gapped: Convention  # a chain whose first entry is removed
+    partly: Convention  # a chain whose first run only is gone from Temporal
     runs: dict[str, list[str]]  # convention id -> run ids, oldest first
     archive_out: dict[str, str]  # convention id -> `audit.py archive` stdout
 
@@ -125,6 +127,7 @@ async def archived(
         "blob_altered": (example("cycle-maalam"), None),
         "hash_altered": (example("cycle-maalam"), None),
         "gapped": (example("cycle-maalam"), 80),
+        "partly": (example("cycle-maalam"), 80),
     }
     await run_conventions(client, conventions)
     ids = {name: convention.id for name, (convention, _) in conventions.items()}
@@ -134,13 +137,18 @@ async def archived(
         ]
         for convention_id in ids.values()
     }
-    env = stack_env(dev_env, postgres_url)
-    outputs = await asyncio.gather(*(run_cli("archive", cid, env=env) for cid in ids.values()))
-    archive_out: dict[str, str] = {}
-    for convention_id, (code, out, err) in zip(ids.values(), outputs, strict=True):
-        assert code == 0, err
-        archive_out[convention_id] = out
-    await delete_from_temporal(client, runs)
+    code, out, err = await run_cli("archive", *ids.values(), env=stack_env(dev_env, postgres_url))
+    assert code == 0, err
+    archive_out = {
+        convention_id: "".join(
+            line + "\n" for line in out.splitlines() if line.split()[1] == convention_id
+        )
+        for convention_id in ids.values()
+    }
+    await delete_from_temporal(
+        client,
+        {cid: run_ids[:1] if cid == ids["partly"] else run_ids for cid, run_ids in runs.items()},
+    )
     # Tampering, after the fact, by hand.
     await db_pool.execute(
         "UPDATE history_archive SET history_gzip = set_byte(history_gzip, 200,"
@@ -205,7 +213,11 @@ async def test_archiving_again_changes_nothing(
 
 
 async def test_from_the_archive_alone_replay_timeline_verify_and_export_say_archive(
-    archived: Archived, dev_env: WorkflowEnvironment, postgres_url: str, tmp_path: Path
+    archived: Archived,
+    dev_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    postgres_url: str,
+    tmp_path: Path,
 ) -> None:
     env = stack_env(dev_env, postgres_url)
     kept, continued = archived.kept.id, archived.continued.id
@@ -241,23 +253,28 @@ async def test_from_the_archive_alone_replay_timeline_verify_and_export_say_arch
     manifest = json.loads((tmp_path / workflow_id_for(continued) / "manifest.json").read_text())
     assert manifest["source"].startswith("archive ")
     assert [run["run_id"] for run in manifest["runs"]] == archived.runs[continued]
+    # The exported files are the archived bytes: one SHA-256 wherever a history is read from.
+    rows = await db_pool.fetch(ENTRIES, continued)
+    assert [run["sha256"] for run in manifest["runs"]] == [row["history_sha256"] for row in rows]
 
 
-async def test_exported_files_are_the_archived_bytes(
-    archived: Archived,
-    dev_env: WorkflowEnvironment,
-    db_pool: asyncpg.Pool,
-    postgres_url: str,
-    tmp_path: Path,
+async def test_a_chain_partly_past_retention_is_read_whole_from_both_places(
+    archived: Archived, dev_env: WorkflowEnvironment, postgres_url: str
 ) -> None:
-    code, _, err = await run_cli(
-        "export", archived.kept.id, "--out", str(tmp_path), env=stack_env(dev_env, postgres_url)
+    env = stack_env(dev_env, postgres_url)
+    partly = archived.partly.id
+    runs = len(archived.runs[partly])
+
+    (code, out, err), (verify_code, verify_out, verify_err) = await asyncio.gather(
+        run_cli("replay", partly, env=env), run_cli("verify", partly, env=env)
     )
 
     assert code == 0, err
-    (row,) = await db_pool.fetch(ENTRIES, archived.kept.id)
-    exported = (tmp_path / workflow_id_for(archived.kept.id) / "run-01.json").read_bytes()
-    assert exported == gzip.decompress(row["history_gzip"])
+    assert out.startswith(f"ok    {partly}  ({runs} runs, ")
+    assert f" ({runs - 1} run{'s' * (runs > 2)}) and archive PostgreSQL " in out
+    assert out.rstrip().endswith("(history_archive) (1 run))")
+    assert verify_code == 0, verify_out + verify_err
+    assert f"{runs} archived runs intact" in verify_out
 
 
 async def test_an_altered_byte_of_an_archived_history_or_of_its_hash_is_named(
@@ -291,45 +308,47 @@ async def test_a_removed_archive_entry_is_named_as_a_gap_and_its_run_as_lost(
     gapped = archived.gapped.id
     first, second = archived.runs[gapped][:2]
 
-    (code, out, err), (json_code, json_out, _), (replay_code, replay_out, _) = await asyncio.gather(
-        run_cli("verify", gapped, env=env),
-        run_cli("verify", "--json", gapped, env=env),
-        run_cli("replay", gapped, env=env),
+    (code, out, err), (replay_code, replay_out, _) = await asyncio.gather(
+        run_cli("verify", "--json", gapped, env=env), run_cli("replay", gapped, env=env)
     )
 
     assert code == 1, err
-    assert f"FAIL  {gapped} archive #1: missing: removed, or never written" in out
-    assert f"FAIL  {gapped} archive: run {first} (continued into run {second}) is in neither" in out
-    report = json.loads(json_out)
-    assert json_code == 1
-    assert {(f["seq"], f["problem"]) for f in report["archive"]["findings"]} == {
-        (1, ArchiveProblem.ENTRY_MISSING.value),
-        (None, ArchiveProblem.RUN_LOST.value),
-    }
+    report = VerifyReport.model_validate_json(out)
+    assert report.archive is not None
+    assert [(f.seq, f.problem) for f in report.archive.findings] == [
+        (None, ArchiveProblem.RUN_LOST),
+        (1, ArchiveProblem.ENTRY_MISSING),
+    ]
+    lost, missing = (f.message for f in report.archive.findings)
+    assert missing == f"{gapped} archive #1: missing: removed, or never written " + (
+        "(the entries after it chain to it)"
+    )
+    assert lost.startswith(f"{gapped} archive: run {first} (continued into run {second}) is in ")
     # The milestones of the lost run are reported once, not as a list of extra rows.
-    assert [f["problem"] for f in report["findings"]] == ["no_history"]
+    (unchecked,) = report.findings
+    assert unchecked.problem is VerifyProblem.NO_HISTORY
+    assert f"of run {first} not checked" in unchecked.message
     assert replay_code == 1 and f"run {first} (continued into run {second})" in replay_out
 
 
 async def test_a_convention_in_neither_temporal_nor_the_archive_is_reported_as_such(
-    dev_env: WorkflowEnvironment, postgres_url: str, tmp_path: Path
+    dev_env: WorkflowEnvironment, postgres_url: str
 ) -> None:
     env = stack_env(dev_env, postgres_url)
 
     results = await asyncio.gather(
-        run_cli("replay", "never-archived", env=env),
-        run_cli("export", "never-archived", "--out", str(tmp_path), env=env),
+        run_cli("timeline", "never-archived", env=env),
         run_cli("replay", "never-archived", "--source", "archive", env=env),
         run_cli("verify", "never-archived", env=env),
     )
 
-    for code, out, err in results[:2]:
-        assert (code, out) == (4, ""), err
-        assert err.startswith("not found: convention 'never-archived': in neither temporal ")
-        assert " nor archive PostgreSQL " in err
-    code, _, err = results[2]
+    code, out, err = results[0]
+    assert (code, out) == (4, ""), err
+    assert err.startswith("not found: convention 'never-archived': in neither temporal ")
+    assert " nor archive PostgreSQL " in err
+    code, _, err = results[1]
     assert code == 4 and err.startswith("not found: convention 'never-archived': not in archive")
-    code, _, err = results[3]
+    code, _, err = results[2]
     assert code == 4 and "never-archived: no history and no milestone" in err
 
 
@@ -360,10 +379,12 @@ async def test_a_run_that_cannot_be_archived_is_recorded_retried_and_shown_to_of
     code, _, err = failures
     assert code == 1 and f"not archived: {convention.id} run {failure.run_id} (2 " in err
 
-    fixed = Archiver(client, db_pool, PostgresArchive(db_pool))
+    # Fixed: a directory that does not exist yet (the first write creates it).
+    fixed = Archiver(client, db_pool, DirectoryArchive(tmp_path / "fixed" / "archive"))
     report = await fixed.archive_closed(convention.id, history.runs)
 
     assert [run.newly_archived for run in report.archived] == [True]
+    assert len(list((tmp_path / "fixed" / "archive").rglob("*.entry.json"))) == 1
     assert await open_failures(db_pool, convention.id) == []
 
 
