@@ -232,10 +232,8 @@ async def test_two_hundred_conventions_with_racing_partners_complete_each_task_e
     client: Client, db_pool: asyncpg.Pool, postgres_url: str, tmp_path: Path
 ) -> None:
     task_queue = f"faults-load-{uuid.uuid4().hex[:8]}"
-    worker = await WorkerProcess(
-        worker_environment(client.service_client.config.target_host, postgres_url, task_queue),
-        tmp_path / "worker.log",
-    ).start()
+    env = worker_environment(client.service_client.config.target_host, postgres_url, task_queue)
+    worker = await WorkerProcess(env, tmp_path / "worker.log").start()
     partners = Partners(client, db_pool, task_queue)
     conventions = [small_convention() for _ in range(CONVENTIONS)]
     inboxes = asyncio.create_task(partners.read_inboxes())

@@ -113,7 +113,8 @@ async def test_a_worker_killed_during_its_activities_is_replaced_and_every_conve
             for convention_id in every_convention_id(convention):
                 await recorded_exactly_once(db_pool, client, convention_id)
         # The attempts the dead worker held were lost, and retried by the new one.
-        retried = await retried_activities(client, main_ids)
+        everyone = [cid for convention, _ in played for cid in every_convention_id(convention)]
+        retried = await retried_activities(client, everyone)
         assert retried.get("persist_milestone", 0) >= waiting, retried
     finally:
         for player in players:
