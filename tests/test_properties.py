@@ -523,6 +523,41 @@ async def test_a_convention_whose_text_holds_a_nul_character_is_refused_or_recor
         await client.get_workflow_handle(workflow_id_for(convention.id)).terminate("test over")
 
 
+async def test_an_answer_whose_comments_hold_a_nul_character_is_refused_or_recorded_not_left_pending(  # noqa: E501
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
+    # jsonb cannot hold \u0000 either: accepted, the answer's milestone would retry for ever
+    # and the convention would wait on it, whatever the other parties do.
+    convention = two_reviewers()
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    try:
+        review = await find_task(client, convention.id, REVIEWS[0], wait_seconds=60)
+        fields = {"decision": "approve", "version": 1, "comments": "Vu\x00 et approuvé"}
+        try:
+            request = build_answer(review, "psa", fields)
+            await answer_task(client, convention.id, request)
+        except InputError as error:
+            refused_field_by_field(error, {"answer": fields})
+            return
+        except AnswerRefused as refused:
+            field, _, reason = str(refused).partition(": ")
+            assert field.startswith("answer") and reason.strip(), str(refused)
+            return
+        recorded = None
+        for _ in range(100):
+            recorded = await db_pool.fetchval(
+                "SELECT count(*) FROM milestones"
+                " WHERE convention_id = $1 AND kind = 'task_answered'",
+                convention.id,
+            )
+            if recorded:
+                break
+            await asyncio.sleep(0.1)
+        assert recorded == 1, "accepted, and its milestone never recorded"
+    finally:
+        await client.get_workflow_handle(workflow_id_for(convention.id)).terminate("test over")
+
+
 # --- the command line -----------------------------------------------------------------------
 
 USAGE_ERRORS = {
