@@ -3,11 +3,10 @@ not wait for the answered task to open again.
 
 A workflow accepts an answer at once (the update closes the task), but records its
 `task_answered` milestone only when the stage gets to it — later if the stage is busy
-persisting an earlier milestone, or if PostgreSQL is slow. `demo.play_scenario` resumes a
-convention by skipping the tasks that have a `task_answered` milestone; a task answered in
-that window is neither skipped nor open. The test holds PostgreSQL's row of milestone #2
-(FOR UPDATE), so that the stage's next milestone waits to chain to it, and answers in that
-window.
+persisting an earlier milestone, or if PostgreSQL is slow. A resumed `demo.play_scenario`
+must count such a task as answered. The test holds PostgreSQL's row of milestone #2
+(FOR UPDATE), so that the stage's next milestone waits to chain to it, answers in that
+window, and lets the stage go on only once the resumed demo has looked at the convention.
 """
 
 from __future__ import annotations
@@ -47,6 +46,16 @@ async def test_a_demo_resumed_while_an_answer_awaits_its_milestone_does_not_wait
     client: Client, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(demo, "TASK_WAIT_SECONDS", 5.0)  # the demo waits a minute by default
+    looked = asyncio.Event()
+    answered_tasks = demo._answered_tasks
+
+    async def answered_tasks_seen(*args: Any, **kwargs: Any) -> set[str | None]:
+        """The demo's own look at what was answered, and a sign that it has looked."""
+        answered = await answered_tasks(*args, **kwargs)
+        looked.set()
+        return answered
+
+    monkeypatch.setattr(demo, "_answered_tasks", answered_tasks_seen)
     convention = two_signatures()
     script = AnswerScript.model_validate(
         {
@@ -86,7 +95,7 @@ async def test_a_demo_resumed_while_an_answer_awaits_its_milestone_does_not_wait
             player = asyncio.create_task(
                 demo.play_scenario(client, DEV_TASK_QUEUE, convention, script)
             )
-            await asyncio.sleep(0.5)
+            await asyncio.wait_for(looked.wait(), 30)
         status = await asyncio.wait_for(player, 30)
 
         assert status.state is ConventionState.COMPLETED, status.reason
