@@ -53,7 +53,12 @@ def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError
     """Flatten pydantic's errors into field paths, splitting our own 'path: reason' messages."""
     found: list[FieldError] = []
     for detail in error.errors():
-        parts = [str(part) for part in detail["loc"] if str(part) not in _UNION_TAGS]
+        # A blank key (a stray "" field) is quoted, so the path still shows where it is.
+        parts = [
+            str(part) if str(part).strip() else repr(part)
+            for part in detail["loc"]
+            if str(part) not in _UNION_TAGS
+        ]
         base = ".".join(([prefix] if prefix else []) + parts)
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] != "value_error":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 Identifier = Annotated[
     str,
@@ -25,9 +25,31 @@ NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_lengt
 
 
 class Frozen(BaseModel):
-    """Base of every payload: unknown fields are errors, values never change after validation."""
+    """Base of every payload: unknown fields are errors, values never change after validation.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Numbers are finite (JSON has no NaN or infinity: they would not survive the trip through
+    Temporal) and text holds no NUL character (PostgreSQL cannot store one): both are refused
+    here, at the edge, rather than fail a persisting activity for ever.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul_character(cls, value: Any) -> Any:
+        if _holds_nul(value):
+            raise ValueError("contains a NUL character (U+0000), which cannot be stored")
+        return value
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_nul(item) for item in value)
+    return False  # nested models checked themselves
 
 
 class Language(StrEnum):
