@@ -27,9 +27,11 @@ from typing import TypeVar
 import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.milestones import GENESIS_HASH
 from audit.verify import chain_findings
+from demo import play_scenario
 from infra.convention_client import convention_status
 from infra.embedded import (
     TemporalDevServer,
@@ -39,6 +41,8 @@ from infra.embedded import (
 )
 from infra.settings import PROJECT_ROOT, Settings
 from infra.temporal_client import connect
+from schemas.convention import Convention
+from schemas.convention_file import AnswerScript
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
 from workflows.convention import workflow_id_for
@@ -91,6 +95,37 @@ async def client_for(address: str, *, within: float = 30.0) -> Client:
     )
     await wait_for_temporal(settings, within_seconds=within)
     return await connect(settings)
+
+
+# A busy dev server sometimes drops a call ("context canceled"): the partners call again.
+TRANSIENT = {RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.UNAVAILABLE}
+
+
+async def play(
+    client: Client, task_queue: str, convention: Convention, script: AnswerScript
+) -> ConventionStatus:
+    """demo.play_scenario, played again after a call the server dropped (it resumes: the
+    convention is not started twice and no answer is given twice)."""
+    for attempt in range(1, 4):
+        try:
+            return await play_scenario(client, task_queue, convention, script)
+        except RPCError as error:
+            if error.status not in TRANSIENT or attempt == 3:
+                raise
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
+
+
+async def status_of(client: Client, convention_id: str) -> ConventionStatus:
+    """The workflow's status, asked again after a call the server dropped."""
+    for attempt in range(1, 4):
+        try:
+            return await convention_status(client, convention_id)
+        except RPCError as error:
+            if error.status not in TRANSIENT or attempt == 3:
+                raise
+            await asyncio.sleep(1)
+    raise AssertionError("unreachable")
 
 
 # --- workers ------------------------------------------------------------------------------
@@ -254,7 +289,7 @@ class Recorded:
 async def recorded_exactly_once(pool: asyncpg.Pool, client: Client, convention_id: str) -> Recorded:
     """Assert PostgreSQL holds each of the workflow's milestones once, unchanged and chained,
     and each task's notification once under its stable id; return what was checked."""
-    status = await convention_status(client, convention_id)
+    status = await status_of(client, convention_id)
     rows = list(await pool.fetch(_ROWS, convention_id))
     assert [row["seq"] for row in rows] == list(range(1, len(status.milestones) + 1)), (
         f"{convention_id}: seqs in PostgreSQL {[row['seq'] for row in rows]} "

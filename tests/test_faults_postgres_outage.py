@@ -17,13 +17,13 @@ from pathlib import Path
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from demo import play_scenario
 from infra.database import create_pool
 from schemas.status import ConventionState, ConventionStatus
 from tests.fault_stack import (
     PrivatePostgres,
     WorkerProcess,
     eventually,
+    play,
     recorded_exactly_once,
     retried_activities,
     worker_environment,
@@ -57,7 +57,7 @@ async def test_postgres_down_for_twenty_seconds_mid_scenario_loses_and_doubles_n
         )
         assert pool is not None
         players = [
-            asyncio.create_task(play_scenario(client, task_queue, convention, script))
+            asyncio.create_task(play(client, task_queue, convention, script))
             for convention, script in played
         ]
         await eventually(

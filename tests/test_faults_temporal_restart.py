@@ -14,7 +14,6 @@ from pathlib import Path
 import asyncpg
 from temporalio.client import Client
 
-from demo import play_scenario
 from infra.convention_client import answer_open_task, start_convention
 from infra.embedded import port_open
 from schemas.convention import Convention
@@ -27,6 +26,7 @@ from tests.fault_stack import (
     WorkerProcess,
     client_for,
     free_port,
+    play,
     recorded_exactly_once,
     worker_environment,
 )
@@ -113,10 +113,7 @@ async def test_conventions_waiting_on_partners_carry_on_from_where_they_were_aft
 
         statuses = await asyncio.wait_for(
             asyncio.gather(
-                *(
-                    play_scenario(client, task_queue, convention, script)
-                    for convention, script in played
-                )
+                *(play(client, task_queue, convention, script) for convention, script in played)
             ),
             SCENARIO_SECONDS,
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from demo import play_scenario, scenario_files
+from demo import scenario_files
 from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import AnswerScript, load_answer_script
 from schemas.status import ConventionState, ConventionStatus
@@ -25,6 +25,7 @@ from tests.conftest import EXAMPLES, example
 from tests.fault_stack import (
     WorkerProcess,
     eventually,
+    play,
     recorded_exactly_once,
     retried_activities,
     worker_environment,
@@ -79,7 +80,7 @@ async def test_a_worker_killed_during_its_activities_is_replaced_and_every_conve
     players: list[asyncio.Task[ConventionStatus]] = []
     try:
         players = [
-            asyncio.create_task(play_scenario(client, task_queue, convention, script))
+            asyncio.create_task(play(client, task_queue, convention, script))
             for convention, script in played
         ]
         # Mid-stage: every convention has milestones in PostgreSQL and is taking answers.
