@@ -48,6 +48,7 @@ from infra.convention_client import (
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_model, read_document
+from schemas.errors import _UNION_TAGS as UNION_TAGS
 from schemas.errors import InputError
 from schemas.officer_actions import TerminateConvention
 from schemas.status import ConventionStatus
@@ -122,8 +123,8 @@ scalars = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False),
     text,
 )
-# A field named "" or "  " has a test of its own below.
-names = text.filter(lambda name: bool(name.strip()))
+# A field named "" or "  ", or like a stage or an answer kind, has a test of its own below.
+names = text.filter(lambda name: bool(name.strip()) and name not in UNION_TAGS)
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
@@ -237,6 +238,21 @@ def test_an_unknown_field_with_a_blank_name_is_refused_with_a_path_that_shows_wh
     assert len(fields) == 2, refused.value
     for field in fields:  # a reader must see which mapping holds the stray field
         assert field.strip() and not field.endswith("."), refused.value
+
+
+@pytest.mark.parametrize("name", ["drafting", "signature", "sign"])
+def test_a_stray_field_named_like_a_stage_or_an_answer_kind_is_refused_naming_that_field(
+    name: str,
+) -> None:
+    data = copy.deepcopy(CONVENTIONS[0])
+    data[name] = None
+
+    with pytest.raises(InputError) as refused:
+        parse_model(Convention, data, "stray-field.yaml")
+
+    assert [str(problem) for problem in refused.value.errors] == [
+        f"{name}: Extra inputs are not permitted"
+    ]
 
 
 def test_an_indicator_target_that_is_not_a_finite_number_is_refused_not_silently_dropped() -> None:
