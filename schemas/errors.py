@@ -29,6 +29,23 @@ _UNION_TAGS = {
 }
 
 
+def _readable_path(loc: tuple[int | str, ...]) -> list[str]:
+    """The location as a reader sees it: without pydantic's union tags, blanks quoted.
+
+    A tag stands right after a list index (stages.0.signature…) or the answer field
+    (answer.sign…); anywhere else the same word is a real field name and is kept.
+    """
+    parts: list[str] = []
+    previous: int | str | None = None
+    for part in loc:
+        is_tag = str(part) in _UNION_TAGS and (isinstance(previous, int) or previous == "answer")
+        if not is_tag:
+            # A blank key (a stray "" field) is quoted, so the path still shows where it is.
+            parts.append(str(part) if str(part).strip() else repr(part))
+        previous = part
+    return parts
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One problem: where (a dotted field path, '' for the whole input) and why."""
@@ -53,12 +70,7 @@ def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError
     """Flatten pydantic's errors into field paths, splitting our own 'path: reason' messages."""
     found: list[FieldError] = []
     for detail in error.errors():
-        # A blank key (a stray "" field) is quoted, so the path still shows where it is.
-        parts = [
-            str(part) if str(part).strip() else repr(part)
-            for part in detail["loc"]
-            if str(part) not in _UNION_TAGS
-        ]
+        parts = _readable_path(detail["loc"])
         base = ".".join(([prefix] if prefix else []) + parts)
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] != "value_error":
