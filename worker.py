@@ -33,6 +33,7 @@ from infra.settings import (
     SettingsError,
     load_archive_settings,
     load_delivery_settings,
+    load_max_concurrent_workflow_tasks,
     load_settings,
 )
 from infra.temporal_client import TemporalUnavailable, connect
@@ -49,11 +50,13 @@ def build_worker(
     *,
     delivery: DeliverySettings | None = None,
     archive: ArchiveStore | None = None,
+    max_concurrent_workflow_tasks: int | None = None,
 ) -> Worker:
     """The worker of every Pacte workflow and activity; tests build theirs with this too.
 
     `delivery` defaults to the environment's (PACTE_SMTP_*, PACTE_DELIVERY_*, secrets);
-    `archive` to the environment's archive (PACTE_ARCHIVE_DIR, or PostgreSQL).
+    `archive` to the environment's archive (PACTE_ARCHIVE_DIR, or PostgreSQL);
+    `max_concurrent_workflow_tasks` to PACTE_MAX_CONCURRENT_WORKFLOW_TASKS (10).
     """
     delivery = delivery or load_delivery_settings()
     archiver = Archiver(client, pool, archive or open_archive(load_archive_settings(), pool))
@@ -67,6 +70,9 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=[ConventionWorkflow, ArchiveSweepWorkflow],
+        max_concurrent_workflow_tasks=(
+            max_concurrent_workflow_tasks or load_max_concurrent_workflow_tasks()
+        ),
         # Contacts' e-mail addresses are validated inside workflows: load the validator once,
         # outside the sandbox, rather than re-import it in every workflow run.
         workflow_runner=SandboxedWorkflowRunner(
@@ -96,7 +102,12 @@ async def run_worker(settings: Settings) -> None:
         client = await connect(settings)
         archive = open_archive(settings.archive, pool, database_url)
         worker = build_worker(
-            client, pool, settings.task_queue, delivery=settings.delivery, archive=archive
+            client,
+            pool,
+            settings.task_queue,
+            delivery=settings.delivery,
+            archive=archive,
+            max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         )
         await _ensure_archive_schedule(client, settings)
         stop = asyncio.Event()

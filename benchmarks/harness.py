@@ -71,7 +71,12 @@ from infra.embedded import (
     temporal_cli,
 )
 from infra.log_config import configure_logging
-from infra.settings import PROJECT_ROOT, DeliverySettings, Settings
+from infra.settings import (
+    PROJECT_ROOT,
+    DeliverySettings,
+    Settings,
+    load_max_concurrent_workflow_tasks,
+)
 from infra.temporal_client import connect as pacte_connect
 from schemas.convention import Convention, DiagnosticStage, MissionStage
 from schemas.convention_file import ScriptedAnswer, load_answer_script, load_convention
@@ -554,7 +559,10 @@ async def _serve(args: argparse.Namespace) -> None:
     configure_logging()  # as worker.py does: JSON lines on stderr (the worker's log file)
     client = await Client.connect(args.address, data_converter=_pydantic())
     counter = _ActivityCounter()
-    options: dict[str, Any] = {}
+    # Both workers run as many workflow tasks at once as the product's worker does.
+    options: dict[str, Any] = {
+        "max_concurrent_workflow_tasks": load_max_concurrent_workflow_tasks()
+    }
     if args.max_cached_workflows is not None:
         options["max_cached_workflows"] = args.max_cached_workflows
     if args.count_activities:

@@ -11,6 +11,9 @@ DEFAULT_STATE_DIR = PROJECT_ROOT / ".pacte"
 DEFAULT_TASK_QUEUE = "pacte-conventions"
 EMBEDDED_TEMPORAL_ADDRESS = "localhost:7233"
 EMBEDDED_TEMPORAL_UI = "http://localhost:8233"
+# Workflow tasks are CPU work on the worker's threads; the SDK's default of 100 at once lets
+# a burst of starts share two cores so thinly that tasks overrun their 10 s timeout.
+DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS = 10
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,9 @@ class Settings:
     state_dir: Path
     delivery: DeliverySettings = field(default_factory=lambda: load_delivery_settings())
     archive: ArchiveSettings = field(default_factory=lambda: load_archive_settings())
+    max_concurrent_workflow_tasks: int = field(
+        default_factory=lambda: load_max_concurrent_workflow_tasks()
+    )
 
     @property
     def uses_embedded_temporal(self) -> bool:
@@ -140,3 +146,11 @@ def load_archive_settings() -> ArchiveSettings:
         directory=Path(directory) if directory else None,
         every_seconds=_number("PACTE_ARCHIVE_EVERY_SECONDS", 300.0),
     )
+
+
+def load_max_concurrent_workflow_tasks() -> int:
+    """Read PACTE_MAX_CONCURRENT_WORKFLOW_TASKS: workflow tasks one worker runs at once."""
+    value = _number("PACTE_MAX_CONCURRENT_WORKFLOW_TASKS", DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS)
+    if value != int(value):
+        raise SettingsError(f"PACTE_MAX_CONCURRENT_WORKFLOW_TASKS: not a whole number: {value!r}")
+    return int(value)
