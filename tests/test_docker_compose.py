@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from infra.embedded import SEARCH_ATTRIBUTES
+from infra.embedded import NAMESPACE_RETENTION, SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -249,6 +249,20 @@ def test_the_admin_tools_register_every_pacte_search_attribute_with_its_type() -
     registered = dict(re.findall(r"\b(Convention\w+)=(\w+)", script))
     assert registered == PACTE_SEARCH_ATTRIBUTES
     assert depends_on(admin_tools)["temporal"].get("condition") == "service_healthy"
+
+
+def test_the_namespace_keeps_closed_histories_as_long_as_the_embedded_stack_does() -> None:
+    hours = f"{int(NAMESPACE_RETENTION.total_seconds() // 3600)}h"
+    temporal = environment(services()["temporal"])
+    assert interpolate(temporal["DEFAULT_NAMESPACE_RETENTION"]) == hours
+    # auto-setup applies it only when it creates the namespace: the one-shot job updates it.
+    admin_tools = services()["temporal-admin-tools"]
+    assert interpolate(environment(admin_tools)["NAMESPACE_RETENTION"]) == hours
+    command = admin_tools["command"]
+    script = command if isinstance(command, str) else "\n".join(str(part) for part in command)
+    assert re.search(
+        r"temporal operator namespace update .*--retention \"\$\$\{NAMESPACE_RETENTION\}\"", script
+    ), script
 
 
 def test_the_dockerfile_copies_every_source_directory_and_entry_module() -> None:
