@@ -132,20 +132,41 @@ class DatabaseUnavailable(Exception):
     """PostgreSQL does not answer at DATABASE_URL (or the embedded one cannot start)."""
 
 
-async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
-    """Print what a party owes, read from PostgreSQL (the workflows need not be reachable)."""
-    if not IDENTIFIER_PATTERN.match(party):
-        raise InputError(
-            "inbox", [FieldError("party", f"{party!r} is not a party id (letters, digits, . _ -)")]
-        )
+async def _open_store(settings: Settings) -> asyncpg.Pool:
+    """A small pool on Pacte's database, its tables migrated (a fresh database gets them)."""
     try:
         database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
         pool = await create_pool(database_url, max_size=2)
     except (OSError, RuntimeError, asyncpg.PostgresError) as error:
         raise DatabaseUnavailable(f"DATABASE_URL: PostgreSQL does not answer: {error}") from error
     try:
-        # The read model's tables come with the migrations: a fresh database gets them here.
         await apply_migrations(pool)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+async def _start(file: Path, settings: Settings) -> int:
+    """Start a convention from its file, unless its id already ran (in Temporal or here)."""
+    convention = load_convention(file)  # refused here: nothing starts
+    client = await connect(settings)
+    pool = await _open_store(settings)
+    try:
+        print(await start_convention(client, convention, settings.task_queue, milestones=pool))
+    finally:
+        await pool.close()
+    return EXIT_OK
+
+
+async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
+    """Print what a party owes, read from PostgreSQL (the workflows need not be reachable)."""
+    if not IDENTIFIER_PATTERN.match(party):
+        raise InputError(
+            "inbox", [FieldError("party", f"{party!r} is not a party id (letters, digits, . _ -)")]
+        )
+    pool = await _open_store(settings)
+    try:
         now = datetime.now(UTC)
         entries = await owed_tasks(pool, party, now)
     finally:
@@ -247,10 +268,7 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "inbox":
         return await _inbox(args.party, args.json, settings)
     if args.command == "start":
-        convention = load_convention(args.file)  # refused here: nothing starts
-        client = await connect(settings)
-        print(await start_convention(client, convention, settings.task_queue))
-        return EXIT_OK
+        return await _start(args.file, settings)
     client = await connect(settings)
     if args.command == "status":
         status = await convention_status(client, args.convention_id)

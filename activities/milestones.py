@@ -43,12 +43,20 @@ _PREDECESSOR = """
 SELECT hash FROM milestones WHERE convention_id = $1 AND seq = $2 FOR SHARE
 """
 _ALREADY_WRITTEN = "SELECT true FROM milestones WHERE convention_id = $1 AND seq = $2"
+_ANY_MILESTONE = "SELECT EXISTS (SELECT 1 FROM milestones WHERE convention_id = $1)"
 _INSERT_MILESTONE = """
 INSERT INTO milestones (convention_id, seq, kind, stage, task_id, party, actor,
                         occurred_at, summary, details, workflow_id, run_id, prev_hash, hash)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 ON CONFLICT (convention_id, seq) DO NOTHING
 """
+
+
+async def has_milestones(pool: asyncpg.Pool, convention_id: str) -> bool:
+    """Whether a convention of this id ever ran here: its milestones outlive Temporal's
+    retention, which would otherwise let the id start again and collide with its record."""
+    found: bool = await pool.fetchval(_ANY_MILESTONE, convention_id)
+    return found
 
 
 class PredecessorMissing(RuntimeError):

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
+import asyncpg
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
@@ -21,6 +22,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.milestones import has_milestones
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
@@ -61,9 +63,25 @@ class ConventionSummary(BaseModel):
     parties: list[str] = []
 
 
-async def start_convention(client: Client, convention: Convention, task_queue: str) -> str:
-    """Start the convention's workflow; its id is derived from the convention's own id."""
+async def start_convention(
+    client: Client,
+    convention: Convention,
+    task_queue: str,
+    *,
+    milestones: asyncpg.Pool | None = None,
+) -> str:
+    """Start the convention's workflow; its id is derived from the convention's own id.
+
+    Temporal refuses an id it still holds; given the `milestones` database, an id whose
+    workflow retention has already deleted is refused too.
+    """
     workflow_id = workflow_id_for(convention.id)
+    if milestones is not None and await has_milestones(milestones, convention.id):
+        raise ConventionAlreadyStarted(
+            f"convention {convention.id!r} was already started: its milestones are recorded "
+            "in PostgreSQL (its workflow is past Temporal's retention; `audit.py` reads it "
+            "from the archive); it was not started again"
+        )
     try:
         await client.start_workflow(
             ConventionWorkflow.run,

@@ -42,7 +42,7 @@ from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script
 from schemas.status import ConventionInput
-from tests.cli_runner import cli_env
+from tests.cli_runner import cli_env, stored_milestone_count, write_convention
 from tests.cli_runner import run_cli as run_starter
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
 from tests.test_audit_replay import HISTORIES, run_cli, stack_env
@@ -350,6 +350,33 @@ async def test_a_convention_in_neither_temporal_nor_the_archive_is_reported_as_s
     assert code == 4 and err.startswith("not found: convention 'never-archived': not in archive")
     code, _, err = results[2]
     assert code == 4 and "never-archived: no history and no milestone" in err
+
+
+async def test_a_convention_past_retention_is_not_started_again_under_its_id(
+    archived: Archived,
+    dev_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    convention = archived.kept  # Temporal no longer holds its id: only PostgreSQL remembers
+    milestones_before = await stored_milestone_count(db_pool, convention.id)
+    file = write_convention(convention, tmp_path / "again.yaml")
+
+    run = await run_starter("start", str(file), env=cli_env(dev_env, postgres_url))
+
+    assert run.code == 1, run
+    assert f"convention {convention.id!r} was already started" in run.stderr, run
+    assert "past Temporal's retention" in run.stderr, run
+    assert "Traceback" not in run.stderr, run
+    handle = dev_env.client.get_workflow_handle(workflow_id_for(convention.id))
+    try:
+        await handle.describe()
+    except RPCError as error:
+        assert error.status is RPCStatusCode.NOT_FOUND
+    else:
+        raise AssertionError(f"{convention.id} was started again")
+    assert await stored_milestone_count(db_pool, convention.id) == milestones_before > 0
 
 
 async def test_a_run_that_cannot_be_archived_is_recorded_retried_and_shown_to_officers(
