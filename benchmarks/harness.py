@@ -688,7 +688,7 @@ async def play_convention(
     """Start, answer every task as a partner would (the CLI's path), wait for the end.
 
     poll_seconds: an experiment, not the CLI's path: look for the open task every so many
-    seconds instead of `find_task`'s 50 ms (same status query, same answer, same update).
+    seconds instead of `find_task`'s doubling pauses (same status query, answer and update).
     """
     await start_convention(client, convention, PACTE_QUEUE)
     for step in answers:

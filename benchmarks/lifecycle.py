@@ -46,6 +46,7 @@ from benchmarks.harness import (
     profile_history,
     run_bounded,
 )
+from infra.convention_client import FIRST_POLL_PAUSE_SECONDS, LAST_POLL_PAUSE_SECONDS
 from workflows.convention import workflow_id_for
 
 TARGET = 0.8
@@ -78,7 +79,7 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         dest="poll_seconds",
         type=float,
         help="an experiment, not the CLI's path: look for the open task every so many seconds "
-        "instead of find_task's 50 ms",
+        "instead of find_task's pauses (50 ms doubling to 1 s)",
     )
     parser.add_argument("--rounds", type=int, help="alternations of the sides (default 2; quick 1)")
     args = parser.parse_args(argv)
@@ -194,9 +195,15 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         target=TARGET,
         at_least=True,
     )
+    polling = (
+        f"every {args.poll_seconds:g} s"
+        if args.poll_seconds
+        else f"after pauses from {FIRST_POLL_PAUSE_SECONDS:g} s doubling to "
+        f"{LAST_POLL_PAUSE_SECONDS:g} s"
+    )
     print(
         f"   the driver (the CLI's calls) per Pacte convention: {calls.queries / args.count:.1f} "
-        f"status queries (polled every {args.poll_seconds or 0.05:g} s until the task opens; mean "
+        f"status queries (polled {polling} until the task opens; mean "
         f"{1000 * calls.query_seconds / max(calls.queries, 1):.1f} ms each), "
         f"{calls.updates / args.count:.1f} updates",
         flush=True,

@@ -38,6 +38,9 @@ from workflows import visibility
 from workflows.convention import ConventionWorkflow, workflow_id_for
 from workflows.visibility import search_attributes_for
 
+FIRST_POLL_PAUSE_SECONDS = 0.05
+LAST_POLL_PAUSE_SECONDS = 1.0
+
 
 class ConventionAlreadyStarted(Exception):
     """A convention runs (or ran) already: a second start is refused, not duplicated."""
@@ -220,8 +223,14 @@ async def answer_open_task(
 async def find_task(
     client: Client, convention_id: str, task_id: str, *, wait_seconds: float = 0.0
 ) -> Task:
-    """The open task with this id; polls the workflow up to wait_seconds for it to open."""
+    """The open task with this id; polls the workflow up to wait_seconds for it to open.
+
+    Each poll is a query the worker answers like a workflow task, so the pause between polls
+    doubles from 50 ms to 1 s: a waiting partner sees its task within a second without
+    keeping the worker busy.
+    """
     deadline = time.monotonic() + wait_seconds
+    pause = FIRST_POLL_PAUSE_SECONDS
     while True:
         status = await convention_status(client, convention_id)
         for task in status.open_tasks:
@@ -233,7 +242,8 @@ async def find_task(
                 f"convention {convention_id}",
                 [FieldError("task", f"no open task {task_id!r} (open tasks: {open_ids})")],
             )
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+        pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
 
 
 class ConventionFilter(BaseModel):

@@ -29,6 +29,16 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_session(connection: asyncpg.Connection) -> None:
+    """Release a connection to the pool without asyncpg's default reset query.
+
+    That query (unlock advisory locks, close cursors, unlisten, RESET ALL) costs a round trip
+    on every release, i.e. on every activity; Pacte leaves no session state behind (its only
+    lock is transaction-scoped, it never SETs, LISTENs or keeps a cursor open). An open
+    transaction is still rolled back by asyncpg before this runs.
+    """
+
+
 class DatabaseUrlError(OSError):
     """DATABASE_URL cannot be used as it is; the message never quotes its credentials.
 
@@ -64,7 +74,11 @@ async def create_pool(database_url: str, *, max_size: int = 10) -> asyncpg.Pool:
     """
     try:
         pool: asyncpg.Pool = await asyncpg.create_pool(
-            database_url, min_size=1, max_size=max_size, init=_init_connection
+            database_url,
+            min_size=1,
+            max_size=max_size,
+            init=_init_connection,
+            reset=_keep_session,
         )
     except (ValueError, asyncpg.InterfaceError) as error:  # a URL asyncpg cannot parse
         raise DatabaseUrlError(

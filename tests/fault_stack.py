@@ -45,6 +45,7 @@ from schemas.convention import Convention
 from schemas.convention_file import AnswerScript
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
+from schemas.tasks import TaskKind
 from workflows.convention import workflow_id_for
 
 T = TypeVar("T")
@@ -313,7 +314,13 @@ async def recorded_exactly_once(pool: asyncpg.Pool, client: Client, convention_i
         )
     ]
     assigned = [m for m in status.milestones if m.kind is MilestoneKind.TASK_ASSIGNED]
-    expected = {f"{convention_id}/{m.task_id}/task.assigned" for m in assigned}
+    # An escalation is the officer's task, announced as such (task.escalated, to the officer).
+    expected = {
+        f"{convention_id}/{m.task_id}/task.escalated/officer"
+        if m.details.get("kind") == TaskKind.RESOLVE_ESCALATION.value
+        else f"{convention_id}/{m.task_id}/task.assigned"
+        for m in assigned
+    }
     assert expected <= set(notification_ids), (
         f"{convention_id}: each task assigned is notified under its stable id; "
         f"missing {sorted(expected - set(notification_ids))}"
