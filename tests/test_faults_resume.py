@@ -67,21 +67,24 @@ async def test_a_demo_resumed_while_an_answer_awaits_its_milestone_does_not_wait
         }
     )
     await start_convention(client, convention, DEV_TASK_QUEUE)
-    await eventually(
-        lambda: db_pool.fetchval(
-            "SELECT count(*) FROM milestones WHERE convention_id = $1", convention.id
-        ),
-        lambda count: count >= 2,
-        within=30,
-        what="convention started, stage entered",
-    )
     player: asyncio.Task[object] | None = None
     try:
         async with db_pool.acquire() as holder, holder.transaction():
-            await holder.execute(
-                "SELECT 1 FROM milestones WHERE convention_id = $1 AND seq = 2 FOR UPDATE",
-                convention.id,
+            # Milestone #2 (stage entered) is held from the moment it is written, polled in
+            # this transaction every 5 ms: #3, PSA's task assigned, comes a few activities
+            # later (the stage announced to each party) and must wait for the row.
+            held = await eventually(
+                lambda: holder.fetch(
+                    "SELECT seq FROM milestones WHERE convention_id = $1 AND seq >= 2"
+                    " ORDER BY seq FOR UPDATE",
+                    convention.id,
+                ),
+                bool,
+                within=30,
+                interval=0.005,
+                what="convention started, stage entered",
             )
+            assert [row["seq"] for row in held] == [2], "milestone #3 came before #2 was held"
             # PSA's task is open; its own milestone (#3) waits for the row we hold.
             await find_task(client, convention.id, "signature.sign.psa-dg", wait_seconds=30)
             await answer_open_task(client, convention.id, "signature.sign.psa-dg", "psa", SIGN)
