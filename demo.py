@@ -15,15 +15,15 @@ from pathlib import Path
 
 from temporalio.client import Client
 
-from infra.convention_client import (
+from application.conventions import (
     ConventionAlreadyStarted,
     ConventionNotFound,
     answer_open_task,
     convention_status,
     start_convention,
 )
+from application.rendering import render_timeline
 from infra.embedded import RunningStack, embedded_stack, wait_for_temporal
-from infra.render import render_timeline
 from infra.settings import PROJECT_ROOT, Settings, load_settings
 from infra.temporal_client import connect
 from schemas.convention import Convention, DiagnosticStage

@@ -23,8 +23,7 @@ from temporalio.client import Client
 
 from activities.archive import open_failures
 from activities.inbox import owed_tasks
-from audit.archive_store import ArchiveUnavailable, open_archive
-from infra.convention_client import (
+from application.conventions import (
     AnswerRefused,
     ConventionAlreadyStarted,
     ConventionFilter,
@@ -37,10 +36,11 @@ from infra.convention_client import (
     start_convention,
     terminate_convention,
 )
+from application.rendering import render_status
+from audit.archive_store import ArchiveUnavailable, open_archive
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import ENCODING, PayloadDecryptionError
-from infra.render import render_status
 from infra.secrets import SecretError
 from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect

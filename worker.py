@@ -21,8 +21,8 @@ from activities.mail import Mailer
 from activities.milestones import MilestoneStore
 from activities.notify import Notifier
 from activities.webhook import WebhookSender
+from application.archive_schedule import ensure_archive_schedule
 from audit.archive_store import ArchiveStore, open_archive
-from infra.archive_schedule import ensure_archive_schedule
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging

@@ -1,7 +1,7 @@
 """Benchmark 2, partner answer latency: p50/p95 of an answer from the client to its acknowledgement.
 
 Pacte: each of a Bamako convention's eight scripted answers, sent with
-`infra.convention_client.answer_task` (the update the CLI's `act` sends) once the task is open
+`application.conventions.answer_task` (the update the CLI's `act` sends) once the task is open
 and the workflow idle (no activity or workflow task pending), timed from the call to the
 receipt. Bare: the same payloads as updates to `BareWaiter`, a workflow that accepts anything.
 The two sides alternate answer by answer on one worker process (both workflows idle before
@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 
 from temporalio.client import Client
 
+from application.conventions import answer_task, build_answer, find_task, start_convention
 from benchmarks.bare_workflows import BareWaiter
 from benchmarks.harness import (
     BARE_QUEUE,
@@ -44,7 +45,6 @@ from benchmarks.harness import (
     print_table,
     wait_idle,
 )
-from infra.convention_client import answer_task, build_answer, find_task, start_convention
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
 TARGET = 1.5

@@ -7,7 +7,7 @@
   Pacte's own `build_worker`, and/or the bare baselines of `benchmarks.bare_workflows`, so
   that its memory is its own and its CPU is not the driver's.
 - The Bamako shape: `examples/bamako-cooperation.yaml` without its follow-up convention,
-  played with its scripted answers through `infra.convention_client` as `demo.py` does.
+  played with its scripted answers through `application.conventions` as `demo.py` does.
 - Figures: history profiles (activities per type, where the time goes), percentiles, tables,
   the ratio line every benchmark prints, and `finish`, which leaves with `os._exit` once the
   output is flushed (a Temporal client can abort at interpreter exit: sdk-python issue 300).
@@ -55,7 +55,7 @@ from temporalio.worker import (
 )
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from infra.convention_client import (
+from application.conventions import (
     answer_open_task,
     answer_task,
     build_answer,

@@ -1,7 +1,7 @@
 """Benchmark 1, lifecycle throughput: Bamako-shaped conventions completed per second.
 
 Each convention runs mission, diagnostic and funding request (no follow-up convention), its
-eight scripted answers given through `infra.convention_client` as `demo.py` gives them (find
+eight scripted answers given through `application.conventions` as `demo.py` gives them (find
 the open task, validate the answer, send the update). The baseline, on the same servers, is
 `BareLifecycle`: a plain workflow with the same number of activities (no-ops) and updates, in
 the same order, measured from a Pacte convention's own history. Target: at least 0.8.
@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 
 from temporalio.client import Client
 
+from application.conventions import FIRST_POLL_PAUSE_SECONDS, LAST_POLL_PAUSE_SECONDS
 from benchmarks.bare_workflows import BareLifecycle
 from benchmarks.harness import (
     BARE_QUEUE,
@@ -46,7 +47,6 @@ from benchmarks.harness import (
     profile_history,
     run_bounded,
 )
-from infra.convention_client import FIRST_POLL_PAUSE_SECONDS, LAST_POLL_PAUSE_SECONDS
 from workflows.convention import workflow_id_for
 
 TARGET = 0.8

@@ -35,6 +35,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 
 from temporalio.client import Client
 
+from application.conventions import (
+    ConventionFilter,
+    convention_status,
+    list_conventions,
+    start_convention,
+)
 from benchmarks.bare_workflows import BareWaiter
 from benchmarks.harness import (
     BARE_QUEUE,
@@ -51,12 +57,6 @@ from benchmarks.harness import (
     print_table,
     run_bounded,
     wait_idle,
-)
-from infra.convention_client import (
-    ConventionFilter,
-    convention_status,
-    list_conventions,
-    start_convention,
 )
 from schemas.convention import Convention, DiagnosticStage, MissionStage
 from workflows.convention import workflow_id_for

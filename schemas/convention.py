@@ -14,9 +14,22 @@ from schemas.values import (
     Identifier,
     Language,
     Money,
-    NonEmptyText,
+    OptionalShortText,
     Place,
+    ShortText,
+    Title,
 )
+
+# Counts, chosen with the text bounds of schemas/values.py so that the largest file (with its
+# follow-ups) stays far under Temporal's 2 MB payload limit; tests/test_bounds.py measures it.
+MAX_PARTIES = 50
+MAX_CONTACTS = 10
+MAX_SIGNATORIES = 50
+MAX_AGENDA_ITEMS = 60
+MAX_DELEGATION = 40
+MAX_INDICATORS = 40
+MAX_PLANNED_MILESTONES = 60
+MAX_FOLLOW_UPS = 3
 
 
 class ConventionKind(StrEnum):
@@ -44,22 +57,24 @@ class PartyKind(StrEnum):
 class Contact(Frozen):
     """A person reached for a party's tasks."""
 
-    name: NonEmptyText
+    name: ShortText
     email: EmailStr | None = None
     language: Language = Language.FRENCH
-    title: str | None = Field(default=None, description="Role in the party, e.g. 'Directeur'.")
+    title: OptionalShortText | None = Field(
+        default=None, description="Role in the party, e.g. 'Directeur'."
+    )
 
 
 class Party(Frozen):
     """A body bound by the convention or owing it work."""
 
     id: Identifier
-    name: NonEmptyText
+    name: ShortText
     kind: PartyKind
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = Field(
         default="MA", description="ISO 3166-1 alpha-2 country code."
     )
-    contacts: list[Contact] = Field(default_factory=list)
+    contacts: list[Contact] = Field(default_factory=list, max_length=MAX_CONTACTS)
     webhook_url: AnyHttpUrl | None = Field(
         default=None,
         description=(
@@ -78,8 +93,8 @@ class Signatory(Frozen):
     """A named person who signs for a party, in a stated capacity."""
 
     id: Identifier
-    name: NonEmptyText
-    capacity: NonEmptyText = Field(description="e.g. 'Directeur Général', 'Ministre'.")
+    name: ShortText
+    capacity: ShortText = Field(description="e.g. 'Directeur Général', 'Ministre'.")
     party: Identifier = Field(description="The id of the party this person signs for.")
 
 
@@ -120,7 +135,9 @@ class DraftingStage(StageRules):
 
     stage: Literal["drafting"] = "drafting"
     document: DocumentRef = Field(description="The first version of the text.")
-    reviewers: list[Identifier] = Field(min_length=1, description="Parties that must approve.")
+    reviewers: list[Identifier] = Field(
+        min_length=1, max_length=MAX_PARTIES, description="Parties that must approve."
+    )
     due_in_days: int = Field(default=30, ge=1, le=3650)
 
 
@@ -135,7 +152,9 @@ class SignatureStage(StageRules):
     """Every required signatory signs; the convention then enters into force."""
 
     stage: Literal["signature"] = "signature"
-    signatories: list[Identifier] = Field(min_length=1, description="Signatory ids required.")
+    signatories: list[Identifier] = Field(
+        min_length=1, max_length=MAX_SIGNATORIES, description="Signatory ids required."
+    )
     order: SignatureOrder = SignatureOrder.PARALLEL
     place: Place | None = Field(default=None, description="Where the signing ceremony is held.")
     due_in_days: int = Field(default=30, ge=1, le=3650)
@@ -154,8 +173,10 @@ class AgendaItem(Frozen):
 
     id: Identifier
     kind: AgendaItemKind
-    title: NonEmptyText
-    site: str | None = Field(default=None, description="The site visited, for a field visit.")
+    title: Title
+    site: OptionalShortText | None = Field(
+        default=None, description="The site visited, for a field visit."
+    )
 
 
 class MissionStage(StageRules):
@@ -166,8 +187,8 @@ class MissionStage(StageRules):
     destination: Place
     starts_on: date
     ends_on: date
-    delegation: list[NonEmptyText] = Field(min_length=1)
-    agenda: list[AgendaItem] = Field(default_factory=list)
+    delegation: list[ShortText] = Field(min_length=1, max_length=MAX_DELEGATION)
+    agenda: list[AgendaItem] = Field(default_factory=list, max_length=MAX_AGENDA_ITEMS)
     report_by: Identifier = Field(description="The party that owes the mission report.")
     report_due_days_after: int = Field(default=15, ge=1, le=365)
 
@@ -183,10 +204,13 @@ class DiagnosticStage(StageRules):
 
     stage: Literal["diagnostic"] = "diagnostic"
     prepared_by: Identifier = Field(description="The party that files findings.")
-    agreed_by: list[Identifier] = Field(min_length=1, description="Parties that agree outcomes.")
+    agreed_by: list[Identifier] = Field(
+        min_length=1, max_length=MAX_PARTIES, description="Parties that agree outcomes."
+    )
     due_in_days: int = Field(default=30, ge=1, le=3650)
     follow_ups: list[Convention] = Field(
         default_factory=list,
+        max_length=MAX_FOLLOW_UPS,
         description=(
             "Conventions the agreed outcomes lead to (e.g. a new framework convention): each "
             "starts as its own workflow once the outcomes are agreed, linked to this one."
@@ -208,8 +232,8 @@ class Indicator(Frozen):
     """A measured quantity of an implementation, with its target."""
 
     id: Identifier
-    label: NonEmptyText
-    unit: NonEmptyText = Field(description="e.g. 'seats', 'trainees', '%', 'MAD'.")
+    label: ShortText
+    unit: ShortText = Field(description="e.g. 'seats', 'trainees', '%', 'MAD'.")
     target: float | None = Field(default=None, ge=0)
 
 
@@ -217,7 +241,7 @@ class PlannedMilestone(Frozen):
     """A dated step of an implementation plan: construction, equipment, first intake…"""
 
     id: Identifier
-    label: NonEmptyText
+    label: ShortText
     planned_on: date | None = None
 
 
@@ -227,8 +251,8 @@ class ImplementationStage(StageRules):
     stage: Literal["implementation"] = "implementation"
     implementer: Identifier = Field(description="The party that reports progress.")
     budget: Money | None = None
-    indicators: list[Indicator] = Field(default_factory=list)
-    milestones: list[PlannedMilestone] = Field(min_length=1)
+    indicators: list[Indicator] = Field(default_factory=list, max_length=MAX_INDICATORS)
+    milestones: list[PlannedMilestone] = Field(min_length=1, max_length=MAX_PLANNED_MILESTONES)
     report_every_days: int = Field(default=90, ge=1, le=3650)
 
 
@@ -246,7 +270,7 @@ StageSpec = Annotated[
 class Officer(Frozen):
     """The cooperation officer in charge; late tasks escalate to them."""
 
-    name: NonEmptyText
+    name: ShortText
     email: EmailStr | None = None
     language: Language = Language.FRENCH
 
@@ -255,7 +279,7 @@ class Convention(Frozen):
     """A convention file, as an officer writes it."""
 
     id: Identifier
-    title: NonEmptyText
+    title: Title
     kind: ConventionKind
     parent: Identifier | None = Field(
         default=None, description="The framework convention this one derives from."
@@ -264,11 +288,11 @@ class Convention(Frozen):
         default=None,
         description="The convention whose diagnostic led to this one (set when it starts it).",
     )
-    sector: str | None = None
+    sector: OptionalShortText | None = None
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     officer: Officer
-    parties: list[Party] = Field(min_length=2)
-    signatories: list[Signatory] = Field(default_factory=list)
+    parties: list[Party] = Field(min_length=2, max_length=MAX_PARTIES)
+    signatories: list[Signatory] = Field(default_factory=list, max_length=MAX_SIGNATORIES)
     stages: list[StageSpec] = Field(min_length=1)
 
     @model_validator(mode="after")

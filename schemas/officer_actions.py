@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.values import Frozen, Identifier, NonEmptyText
+from schemas.values import Frozen, Identifier, NonEmptyText, ShortText
 
 
 class PostponeDeadline(Frozen):
@@ -16,23 +16,23 @@ class PostponeDeadline(Frozen):
     task_id: NonEmptyText
     new_due_at: datetime = Field(description="The new due date; must be later than the current.")
     reason: NonEmptyText
-    officer: str | None = Field(default=None, description="Who decided, for the record.")
+    officer: ShortText | None = Field(default=None, description="Who decided, for the record.")
 
 
 class ReassignTask(Frozen):
     """Give a task to another contact of the same party."""
 
     task_id: NonEmptyText
-    contact: NonEmptyText = Field(description="The name of one of the party's contacts.")
+    contact: ShortText = Field(description="The name of one of the party's contacts.")
     reason: NonEmptyText
-    officer: str | None = None
+    officer: ShortText | None = None
 
 
 class TerminateConvention(Frozen):
     """End the convention now, at whatever stage, for a stated reason."""
 
     reason: NonEmptyText
-    officer: str | None = None
+    officer: ShortText | None = None
 
 
 class LinkKind(StrEnum):

@@ -8,7 +8,23 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from schemas.values import DocumentRef, Frozen, Identifier, Money, NonEmptyText, Place
+from schemas.actors import Principal
+from schemas.values import (
+    DocumentRef,
+    Frozen,
+    Identifier,
+    ItemText,
+    Money,
+    NonEmptyText,
+    Place,
+    ShortText,
+    Text,
+)
+
+MAX_LIST_ITEMS = 60
+"""Agenda items held or cancelled, milestones reached, cohorts reported in one answer."""
+MAX_FINDINGS = 40
+"""Findings, recommendations or outcomes in one answer (each of ITEM_MAX_CHARS at most)."""
 
 
 class TaskKind(StrEnum):
@@ -68,7 +84,7 @@ class ReviewAnswer(Frozen):
     kind: Literal["review_draft"] = "review_draft"
     decision: Literal["approve", "request_changes"]
     version: int = Field(ge=1, description="The version reviewed; must be the current one.")
-    comments: str | None = None
+    comments: Text | None = None
 
     @model_validator(mode="after")
     def _changes_are_explained(self) -> Self:
@@ -82,7 +98,7 @@ class RevisionAnswer(Frozen):
 
     kind: Literal["revise_draft"] = "revise_draft"
     document: DocumentRef
-    comments: str | None = None
+    comments: Text | None = None
 
 
 class SignAnswer(Frozen):
@@ -91,7 +107,7 @@ class SignAnswer(Frozen):
     kind: Literal["sign"] = "sign"
     decision: Literal["sign", "refuse", "withdraw"]
     place: Place | None = Field(default=None, description="Where the signature was given.")
-    reason: str | None = None
+    reason: Text | None = None
 
     @model_validator(mode="after")
     def _refusal_is_explained(self) -> Self:
@@ -106,9 +122,11 @@ class HostMissionAnswer(Frozen):
     """The host confirms which agenda items were held and which were cancelled."""
 
     kind: Literal["host_mission"] = "host_mission"
-    held: list[Identifier] = Field(default_factory=list, description="Agenda item ids held.")
-    cancelled: list[Identifier] = Field(default_factory=list)
-    comments: str | None = None
+    held: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="Agenda item ids held."
+    )
+    cancelled: list[Identifier] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    comments: Text | None = None
 
 
 class MissionReportAnswer(Frozen):
@@ -124,15 +142,15 @@ class Restitution(Frozen):
 
     held_on: date
     place: Place | None = None
-    attendees: list[NonEmptyText] = Field(min_length=1)
+    attendees: list[ShortText] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
 
 
 class FindingsAnswer(Frozen):
     """A diagnostic's findings and recommendations, and the restitution session if held."""
 
     kind: Literal["file_findings"] = "file_findings"
-    findings: list[NonEmptyText] = Field(min_length=1)
-    recommendations: list[NonEmptyText] = Field(default_factory=list)
+    findings: list[ItemText] = Field(min_length=1, max_length=MAX_FINDINGS)
+    recommendations: list[ItemText] = Field(default_factory=list, max_length=MAX_FINDINGS)
     restitution: Restitution | None = None
 
 
@@ -141,8 +159,8 @@ class OutcomesAnswer(Frozen):
 
     kind: Literal["agree_outcomes"] = "agree_outcomes"
     decision: Literal["agree", "disagree"]
-    outcomes: list[NonEmptyText] = Field(default_factory=list)
-    comments: str | None = None
+    outcomes: list[ItemText] = Field(default_factory=list, max_length=MAX_FINDINGS)
+    comments: Text | None = None
 
     @model_validator(mode="after")
     def _agreement_names_outcomes(self) -> Self:
@@ -159,7 +177,7 @@ class FundingDecisionAnswer(Frozen):
     kind: Literal["decide_funding"] = "decide_funding"
     decision: Literal["approve", "reject", "more_information"]
     granted: Money | None = None
-    comments: str | None = None
+    comments: Text | None = None
 
     @model_validator(mode="after")
     def _approval_grants_an_amount(self) -> Self:
@@ -202,13 +220,15 @@ class ProgressReportAnswer(Frozen):
     """The implementer reports milestones reached, indicator values and cohorts."""
 
     kind: Literal["report_progress"] = "report_progress"
-    reached: list[Identifier] = Field(default_factory=list, description="Planned milestone ids.")
+    reached: list[Identifier] = Field(
+        default_factory=list, max_length=MAX_LIST_ITEMS, description="Planned milestone ids."
+    )
     actuals: dict[Identifier, float] = Field(
-        default_factory=dict, description="Indicator id to its current value."
+        default_factory=dict, max_length=MAX_LIST_ITEMS, description="Indicator id to its value."
     )
     spent: Money | None = None
-    cohorts: list[CohortReport] = Field(default_factory=list)
-    comments: str | None = None
+    cohorts: list[CohortReport] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    comments: Text | None = None
 
 
 class FixDeliveryAnswer(Frozen):
@@ -221,7 +241,7 @@ class FixDeliveryAnswer(Frozen):
             "by the operator); 'dismiss' when the party was told some other way."
         )
     )
-    comments: str | None = None
+    comments: Text | None = None
 
     @model_validator(mode="after")
     def _dismissal_is_explained(self) -> Self:
@@ -259,7 +279,15 @@ class AnswerTask(Frozen):
 
     task_id: NonEmptyText
     acting_party: Identifier = Field(description="The party answering; must owe the task.")
-    actor: str | None = Field(default=None, description="The person acting for the party.")
+    actor: ShortText | None = Field(default=None, description="The person acting for the party.")
+    principal: Principal | None = Field(
+        default=None,
+        description=(
+            "The authenticated actor (contact, API key or officer), how they were proven, and "
+            "the request; set by the desks and the CLI, checked by the workflow. Absent in "
+            "answers recorded before it existed."
+        ),
+    )
     answer: Answer
 
 

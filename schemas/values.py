@@ -21,7 +21,39 @@ Identifier = Annotated[
 ]
 IDENTIFIER_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
 
-NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+# --- Bounds -----------------------------------------------------------------------------
+# Every size a user controls is bounded here, so that no convention file and no answer can
+# outgrow Temporal's limits: a payload of 2 MB (the convention travels whole in the
+# workflow's input and again at each continue-as-new), a gRPC message of 4 MB, 2 KB per
+# search attribute value. Characters are counted, and UTF-8 takes up to 4 bytes each;
+# tests/test_bounds.py builds the largest file and answers allowed and checks the margin.
+NAME_MAX_CHARS = 200
+"""A person's or body's name, a capacity, a city, a label, a unit."""
+TITLE_MAX_CHARS = 500
+"""A convention's or agenda item's title."""
+TEXT_MAX_CHARS = 4_000
+"""A comment, a reason, a summary, a note: a few paragraphs (a document goes by reference)."""
+ITEM_MAX_CHARS = 1_000
+"""One finding, recommendation or outcome."""
+URI_MAX_CHARS = 2_000
+
+NonEmptyText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TEXT_MAX_CHARS)
+]
+"""A required text of at most TEXT_MAX_CHARS characters."""
+Text = Annotated[str, StringConstraints(max_length=TEXT_MAX_CHARS)]
+"""An optional comment or reason: at most TEXT_MAX_CHARS characters."""
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_CHARS)
+]
+"""A name, capacity, city, label or unit: at most NAME_MAX_CHARS characters."""
+OptionalShortText = Annotated[str, StringConstraints(max_length=NAME_MAX_CHARS)]
+Title = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX_CHARS)
+]
+ItemText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=ITEM_MAX_CHARS)
+]
 
 
 class Frozen(BaseModel):
@@ -80,7 +112,9 @@ class Money(Frozen):
 class DocumentRef(Frozen):
     """A reference to a document kept elsewhere: the text itself never travels in a workflow."""
 
-    uri: NonEmptyText = Field(description="Where the document lives (URL, path or archive id).")
+    uri: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=URI_MAX_CHARS)
+    ] = Field(description="Where the document lives (URL, path or archive id).")
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         default=None, description="SHA-256 of the document, lowercase hex."
     )
@@ -89,8 +123,10 @@ class DocumentRef(Frozen):
 class Place(Frozen):
     """A city in a country."""
 
-    city: NonEmptyText
+    city: ShortText
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] = Field(
         description="ISO 3166-1 alpha-2 country code, e.g. MA, ML."
     )
-    site: str | None = Field(default=None, description="A named site: a centre, a ministry.")
+    site: OptionalShortText | None = Field(
+        default=None, description="A named site: a centre, a ministry."
+    )

@@ -26,7 +26,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import convention_status
+from application.conventions import convention_status
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.status import ConventionStatus

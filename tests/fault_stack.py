@@ -30,9 +30,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.milestones import GENESIS_HASH
+from application.conventions import convention_status
 from audit.verify import chain_findings
 from demo import play_scenario
-from infra.convention_client import convention_status
 from infra.embedded import (
     TemporalDevServer,
     start_temporal_dev_server,

@@ -16,7 +16,7 @@ import asyncpg
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import (
+from application.conventions import (
     AnswerRefused,
     ConventionNotFound,
     answer_open_task,

@@ -1,6 +1,6 @@
 """The archive sweep: a Temporal Schedule archives closed runs by itself, each exactly once.
 
-The schedule is the one the worker creates at start (infra/archive_schedule.py), here with a
+The schedule is the one the worker creates at start (application/archive_schedule.py), here with a
 one-second interval and its own id, on the test session's dev server and worker.
 """
 
@@ -22,8 +22,8 @@ from temporalio.client import (
 )
 from temporalio.testing import WorkflowEnvironment
 
+from application.archive_schedule import ensure_archive_schedule
 from audit.histories import TemporalHistories
-from infra.archive_schedule import ensure_archive_schedule
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.test_archive import run_conventions
 

@@ -22,7 +22,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import (
+from application.conventions import (
     AnswerRefused,
     ConventionAlreadyStarted,
     answer_open_task,

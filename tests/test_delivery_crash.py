@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import start_convention
+from application.conventions import start_convention
 from infra.settings import PROJECT_ROOT
 from tests.conftest import WEBHOOK_SECRET, WebhookReceiver
 from tests.test_delivery_webhook import DECISION, eventually, funding_request_to, stop

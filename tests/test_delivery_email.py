@@ -9,7 +9,7 @@ from email.message import EmailMessage
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import start_convention
+from application.conventions import start_convention
 from tests.conftest import SmtpServer
 from tests.test_delivery_webhook import (
     DECISION,

@@ -18,7 +18,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import answer_open_task, convention_status, start_convention
+from application.conventions import answer_open_task, convention_status, start_convention
 from infra.settings import DeliverySettings, SmtpSettings
 from schemas.convention import Convention
 from schemas.tasks import Task, TaskKind

@@ -34,7 +34,7 @@ import asyncpg
 from temporalio.client import Client
 
 from activities.inbox import owed_tasks
-from infra.convention_client import AnswerRefused, answer_task, build_answer, start_convention
+from application.conventions import AnswerRefused, answer_task, build_answer, start_convention
 from schemas.channels import InboxEntry
 from schemas.convention import Convention
 from schemas.status import ConventionOutcome, ConventionState

@@ -21,7 +21,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 import demo
-from infra.convention_client import answer_open_task, find_task, start_convention
+from application.conventions import answer_open_task, find_task, start_convention
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript
 from schemas.status import ConventionState

@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 from temporalio.client import Client
 
-from infra.convention_client import answer_open_task, start_convention
+from application.conventions import answer_open_task, start_convention
 from infra.embedded import port_open
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript

@@ -14,7 +14,7 @@ import asyncpg
 from temporalio.client import Client
 
 from activities.inbox import owed_tasks
-from infra.convention_client import answer_open_task, find_task, start_convention
+from application.conventions import answer_open_task, find_task, start_convention
 from infra.settings import PROJECT_ROOT
 from schemas.channels import InboxEntry
 from schemas.convention import Convention

@@ -37,7 +37,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import (
+from application.conventions import (
     AnswerRefused,
     answer_task,
     build_answer,

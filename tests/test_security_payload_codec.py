@@ -37,10 +37,10 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import answer_open_task, convention_status, start_convention
 from audit.histories import TemporalHistories
 from audit.verify import verify_convention
 from demo import play_scenario
-from infra.convention_client import answer_open_task, convention_status, start_convention
 from infra.database import create_pool
 from infra.payload_codec import (
     ENCODING,

@@ -26,7 +26,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import convention_status, find_task
+from application.conventions import convention_status, find_task
 from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
 from schemas.status import ConventionState

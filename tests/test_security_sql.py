@@ -19,7 +19,7 @@ from pathlib import Path
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import find_task
+from application.conventions import find_task
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.milestones import MilestoneKind

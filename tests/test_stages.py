@@ -14,7 +14,7 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import (
+from application.conventions import (
     AnswerRefused,
     ConventionFilter,
     convention_status,

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import (
+from application.conventions import (
     AnswerRefused,
     postpone_deadline,
     reassign_task,

@@ -21,7 +21,7 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from infra.convention_client import answer_open_task, find_task, start_convention
+from application.conventions import answer_open_task, find_task, start_convention
 from schemas.convention import Convention
 from schemas.convention_file import load_convention
 from schemas.milestones import Milestone, MilestoneKind

@@ -1,7 +1,7 @@
 """ArchiveSweepWorkflow: copy every closed convention run into the archive, batch by batch.
 
 A Temporal Schedule starts one sweep every PACTE_ARCHIVE_EVERY_SECONDS (the worker creates it,
-see infra/archive_schedule.py); one sweep is a handful of activity calls, so it never needs
+see application/archive_schedule.py); one sweep is a handful of activity calls, so it never needs
 continue-as-new and a change to this code never meets an old, long history. A sweep still
 running when the next is due makes the schedule skip that one.
 

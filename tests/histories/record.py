@@ -46,10 +46,10 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import answer_open_task, find_task, start_convention
 from audit.export import export_convention
 from audit.histories import TemporalHistories
 from demo import play_scenario, scenario_files
-from infra.convention_client import answer_open_task, find_task, start_convention
 from infra.database import apply_migrations, create_pool
 from infra.embedded import SEARCH_ATTRIBUTES, embedded_postgres_url, stop_embedded_postgres
 from infra.settings import PROJECT_ROOT, load_settings

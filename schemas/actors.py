@@ -1,0 +1,85 @@
+"""Who acted: the authenticated principal an answer carries inside its Temporal update.
+
+Temporal's event `identity` is whatever a client says, so the proof of who acted travels in
+the update's own payload: the web desks and the CLI authenticate the person or system, build
+a Principal, and the workflow's validator checks it against the task (the party that owes
+it, the contact it was reassigned to). This module is the one definition of that shape.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from schemas.values import Frozen, Identifier, ShortText
+
+
+class PrincipalKind(StrEnum):
+    """What kind of actor answered."""
+
+    CONTACT = "contact"
+    """A named contact of the party, from the file."""
+    API_KEY = "api_key"
+    """A partner's system, with one of the party's API keys."""
+    OFFICER = "officer"
+    """A cooperation officer of the training office."""
+
+
+class AuthMethod(StrEnum):
+    """How the actor was authenticated."""
+
+    LINK = "link"
+    """The contact's personal e-mailed link."""
+    LINK_AND_CODE = "link_and_code"
+    """The link, confirmed by a one-time code e-mailed to the contact."""
+    API_KEY = "api_key"
+    """A party's API key, sent as a bearer token."""
+    SIGNED_EVENT = "signed_event"
+    """A CloudEvent signed with the party's Standard Webhooks secret."""
+    OFFICER_ON_BEHALF = "officer_on_behalf"
+    """An officer entered the answer for the party (CLI or office desk)."""
+
+
+METHOD_WORDING = {
+    AuthMethod.LINK: "e-mailed link",
+    AuthMethod.LINK_AND_CODE: "e-mailed link confirmed by code",
+    AuthMethod.API_KEY: "API key",
+    AuthMethod.SIGNED_EVENT: "signed event",
+    AuthMethod.OFFICER_ON_BEHALF: "entered by the officer",
+}
+
+
+class Principal(Frozen):
+    """The authenticated actor of an answer: who, for which party, proven how."""
+
+    kind: PrincipalKind
+    id: ShortText = Field(
+        description="The contact's name, the API key's id, or the officer's account or name."
+    )
+    name: ShortText = Field(description="The person's or system's name, for the record.")
+    party: Identifier = Field(description="The party the actor acts for.")
+    method: AuthMethod
+    request_id: ShortText | None = Field(
+        default=None, description="The request that carried the answer, for the access log."
+    )
+
+    def describe(self) -> str:
+        """'Drissa GUINDO for menefp, e-mailed link confirmed by code', for milestones."""
+        if self.method is AuthMethod.OFFICER_ON_BEHALF:
+            return f"entered by officer {self.name} on behalf of {self.party}"
+        return f"{self.name} for {self.party}, {METHOD_WORDING[self.method]}"
+
+
+class PrincipalMismatch(ValueError):
+    """The principal does not match the answer's acting party."""
+
+
+def check_principal_party(principal: Principal, acting_party: str) -> None:
+    """An answer's principal acts for the answer's acting party (the office may act for any)."""
+    if principal.kind is PrincipalKind.OFFICER:
+        return
+    if principal.party != acting_party:
+        raise PrincipalMismatch(
+            f"principal.party: {principal.party!r} is not the acting party {acting_party!r}"
+        )
