@@ -3,30 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import get_args
 
 from pydantic import ValidationError
 
-# Discriminator values that pydantic inserts in error locations; a reader does not need them.
-_UNION_TAGS = {
-    "drafting",
-    "signature",
-    "mission",
-    "diagnostic",
-    "funding_request",
-    "implementation",
-    "review_draft",
-    "revise_draft",
-    "sign",
-    "host_mission",
-    "file_mission_report",
-    "file_findings",
-    "agree_outcomes",
-    "decide_funding",
-    "provide_information",
-    "report_progress",
-    "resolve_escalation",
-    "fix_delivery",
-}
+
+@cache
+def _union_tags() -> frozenset[str]:
+    """Discriminator values that pydantic inserts in error locations: every stage and answer
+    kind, read from the enums and stage models so that a new one is never forgotten."""
+    from schemas.convention import StageSpec
+    from schemas.tasks import TaskKind
+
+    stages = {
+        member.model_fields["stage"].default for member in get_args(get_args(StageSpec)[0])
+    }
+    return frozenset(stages | {kind.value for kind in TaskKind})
+
+
 
 
 def _readable_path(loc: tuple[int | str, ...]) -> list[str]:
@@ -38,7 +33,7 @@ def _readable_path(loc: tuple[int | str, ...]) -> list[str]:
     parts: list[str] = []
     previous: int | str | None = None
     for part in loc:
-        is_tag = str(part) in _UNION_TAGS and (isinstance(previous, int) or previous == "answer")
+        is_tag = str(part) in _union_tags() and (isinstance(previous, int) or previous == "answer")
         if not is_tag:
             # A blank key (a stray "" field) is quoted, so the path still shows where it is.
             parts.append(str(part) if str(part).strip() else repr(part))

@@ -49,6 +49,10 @@ class MilestoneKind(StrEnum):
     COHORT_STARTED = "cohort_started"
     COHORT_FINISHED = "cohort_finished"
     HISTORY_CONTINUED = "history_continued"
+    SIGNATURE_STANDS = "signature_stands"
+    FUNDING_REQUEST_REVISED = "funding_request_revised"
+    IMPLEMENTATION_MILESTONE_CANCELLED = "implementation_milestone_cancelled"
+    COHORT_CANCELLED = "cohort_cancelled"
 
 
 class Milestone(Frozen):

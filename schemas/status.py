@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
@@ -30,6 +31,17 @@ class ImplementationProgress(Frozen):
     actuals: dict[str, float] = Field(default_factory=dict)
     cohorts_started: list[str] = Field(default_factory=list)
     cohorts_finished: list[str] = Field(default_factory=list)
+    cancelled: list[str] = Field(default_factory=list, description="Planned milestones cancelled.")
+    cohorts_cancelled: list[str] = Field(default_factory=list)
+
+
+class StandingSignature(Frozen):
+    """A signature given on one version of the text: it stands while the text is unchanged."""
+
+    signatory: Identifier
+    document: str = Field(description="The text it was given on: drafting run and version.")
+    signed_by: str
+    signed_at: datetime
 
 
 class ResumeState(Frozen):
@@ -37,11 +49,15 @@ class ResumeState(Frozen):
 
     stage_index: int
     stage_attempts: dict[str, int]
-    milestones: list[Milestone]
+    milestones: list[Milestone] = Field(
+        description="The most recent milestones (a bounded window; PostgreSQL has them all)."
+    )
     open_tasks: list[Task]
     links: list[ConventionLink] = Field(default_factory=list)
     implementation: ImplementationProgress | None = None
     runs: int = Field(default=1, ge=1, description="How many runs came before this one.")
+    signatures: list[StandingSignature] = Field(default_factory=list)
+    document: str | None = Field(default=None, description="The current text's version key.")
 
 
 class ConventionInput(Frozen):
@@ -67,12 +83,32 @@ class ConventionStatus(Frozen):
     current_stage: str | None
     stages: list[str]
     open_tasks: list[Task] = Field(default_factory=list)
-    milestones: list[Milestone] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(
+        default_factory=list,
+        description=(
+            "The most recent milestones, at most MILESTONE_WINDOW of them, each with details "
+            "over a few KB left out: the complete record is in PostgreSQL."
+        ),
+    )
+    milestone_count: int = Field(default=0, description="Milestones recorded in all.")
     reason: str | None = None
     origin: str | None = None
     links: list[ConventionLink] = Field(default_factory=list)
     indicators: dict[str, float] = Field(default_factory=dict)
     runs: int = Field(default=1, description="Runs of the workflow so far (continue-as-new).")
+
+
+class TaskLookup(Frozen):
+    """One task as the workflow knows it, open or not, and why it cannot be answered."""
+
+    task_id: str
+    task: Task | None = Field(default=None, description="None: no such task in this run.")
+    waiting_for: str | None = Field(
+        default=None,
+        description="A task not yet open: what it waits for (an earlier signatory…).",
+    )
+    open_task_ids: list[str] = Field(default_factory=list)
+    convention_state: ConventionState = ConventionState.ACTIVE
 
 
 class ConventionOutcome(Frozen):

@@ -39,6 +39,7 @@ class TaskKind(StrEnum):
     AGREE_OUTCOMES = "agree_outcomes"
     DECIDE_FUNDING = "decide_funding"
     PROVIDE_INFORMATION = "provide_information"
+    REVISE_FUNDING_REQUEST = "revise_funding_request"
     REPORT_PROGRESS = "report_progress"
     FIX_DELIVERY = "fix_delivery"
     RESOLVE_ESCALATION = "resolve_escalation"
@@ -76,6 +77,9 @@ class Task(Frozen):
     escalates: str | None = Field(
         default=None, description="For an officer's escalation task: the late task's id."
     )
+    closed_reason: str | None = Field(
+        default=None, description="Why the task was cancelled, once it is."
+    )
 
 
 class ReviewAnswer(Frozen):
@@ -107,6 +111,13 @@ class SignAnswer(Frozen):
     kind: Literal["sign"] = "sign"
     decision: Literal["sign", "refuse", "withdraw"]
     place: Place | None = Field(default=None, description="Where the signature was given.")
+    capacity: ShortText | None = Field(
+        default=None,
+        description=(
+            "The capacity in which the person signs, when it is not the file's (a contact "
+            "signing in place of the named signatory, e.g. 'Vice-présidente')."
+        ),
+    )
     reason: Text | None = None
 
     @model_validator(mode="after")
@@ -198,6 +209,22 @@ class InformationAnswer(Frozen):
     comments: NonEmptyText
 
 
+class RevisedFundingRequest(Frozen):
+    """The office revises its request before the funding stage runs again (after a rejection)."""
+
+    kind: Literal["revise_funding_request"] = "revise_funding_request"
+    requested: Money = Field(description="The amount now requested, in its currency.")
+    terms_of_reference: DocumentRef = Field(description="The revised terms of reference.")
+    note: NonEmptyText = Field(description="What changed, for the funder and the record.")
+
+
+class Cancellation(Frozen):
+    """A planned milestone or a cohort that will not happen, and why."""
+
+    id: Identifier
+    reason: NonEmptyText
+
+
 class CohortReport(Frozen):
     """A cohort (promotion) that started or finished since the last report."""
 
@@ -228,6 +255,16 @@ class ProgressReportAnswer(Frozen):
     )
     spent: Money | None = None
     cohorts: list[CohortReport] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    cancelled_milestones: list[Cancellation] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="Planned milestones that will not be reached, each with its reason.",
+    )
+    cancelled_cohorts: list[Cancellation] = Field(
+        default_factory=list,
+        max_length=MAX_LIST_ITEMS,
+        description="Cohorts that will not start or finish, each with its reason.",
+    )
     comments: Text | None = None
 
 
@@ -267,6 +304,7 @@ Answer = Annotated[
     | OutcomesAnswer
     | FundingDecisionAnswer
     | InformationAnswer
+    | RevisedFundingRequest
     | ProgressReportAnswer
     | FixDeliveryAnswer
     | EscalationAnswer,

@@ -39,7 +39,13 @@ with workflow.unsafe.imports_passed_through():
         ReassignTask,
         TerminateConvention,
     )
-    from schemas.status import ConventionInput, ConventionOutcome, ConventionState, ConventionStatus
+    from schemas.status import (
+        ConventionInput,
+        ConventionOutcome,
+        ConventionState,
+        ConventionStatus,
+        TaskLookup,
+    )
     from schemas.tasks import AnswerReceipt, AnswerTask, TaskKind
 
 __all__ = ["ConventionWorkflow", "workflow_id_for"]
@@ -118,7 +124,7 @@ class ConventionWorkflow:
             convention_id=convention.id,
             state=self.state,
             reason=self.reason,
-            milestone_count=len(board.milestones),
+            milestone_count=board.milestone_count,
         )
 
     # --- partners' answers ------------------------------------------------------------
@@ -205,6 +211,7 @@ class ConventionWorkflow:
             stages=[spec.stage for spec in convention.stages],
             open_tasks=board.open_tasks(),
             milestones=list(board.milestones),
+            milestone_count=board.milestone_count,
             reason=self.reason,
             origin=convention.origin,
             links=list(board.links),
@@ -213,6 +220,12 @@ class ConventionWorkflow:
             ),
             runs=board.runs,
         )
+
+    @workflow.query
+    def task(self, task_id: str) -> TaskLookup:
+        """One task, open or closed (answered by whom, cancelled why), or what it waits for:
+        the narrow question `act` asks instead of the whole status."""
+        return self.board.lookup(task_id).model_copy(update={"convention_state": self.state})
 
     # --- mechanics --------------------------------------------------------------------
 

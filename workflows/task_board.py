@@ -9,6 +9,7 @@ workflow.now(), the only I/O goes through activities.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterable
 from datetime import datetime, timedelta
 from functools import cached_property, partial
@@ -22,6 +23,7 @@ from workflows.delivery import DELIVERY_PATCH, Deliveries
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
     from activities.notify import Notifier
+    from schemas.actors import Principal, PrincipalKind, check_principal_party
     from schemas.convention import Contact, Convention, ReminderPolicy, StageSpec
     from schemas.milestones import Milestone, MilestoneKind
     from schemas.notifications import Notification, NotificationEvent
@@ -31,10 +33,27 @@ with workflow.unsafe.imports_passed_through():
         ReassignTask,
         TerminateConvention,
     )
-    from schemas.status import ImplementationProgress, ResumeState
+    from schemas.status import (
+        ImplementationProgress,
+        ResumeState,
+        StandingSignature,
+        TaskLookup,
+    )
     from schemas.tasks import Answer, AnswerTask, Task, TaskKind, TaskStatus
 
 ESCALATION_DUE = timedelta(days=7)
+
+MILESTONE_WINDOW = 300
+"""Milestones the workflow keeps (for `status` and the next run); PostgreSQL keeps them all."""
+KEPT_DETAILS_BYTES = 2_048
+"""A milestone's details larger than this are left out of the workflow's copy (a long answer,
+a report's totals): the written milestone has them. With MILESTONE_WINDOW this bounds what
+the workflow holds, queries and carries to the next run, whatever the convention's age."""
+KEPT_SUMMARY_CHARS = 300
+
+ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
+"""A task created already late (its due date passed) gets one overdue notice, then the late
+reminders still to come, not every late reminder of the past in a burst."""
 
 AnswerCheck = Callable[[Task, Answer], None]
 """A stage's own rule for an answer; raises ValueError naming the field and the reason."""
@@ -84,6 +103,11 @@ class TaskBoard:
         self.tasks: dict[str, Task] = {}
         self.answers: dict[str, AnswerTask] = {}
         self.milestones: list[Milestone] = []
+        self.next_seq = 1
+        self.signatures: dict[str, StandingSignature] = {}
+        self.document: str | None = None
+        # Signature tasks of a sequential signature not yet open, and whom they wait for.
+        self.waiting_for: dict[str, str] = {}
         self.stage_attempts: dict[str, int] = {}
         self.links: list[ConventionLink] = []
         self.implementation_progress: ImplementationProgress | None = None
@@ -93,7 +117,10 @@ class TaskBoard:
         # Bumped by every officer action, so that waiting stages re-plan their timers.
         self._changes = 0
         if resume is not None:
-            self.milestones = list(resume.milestones)
+            self.milestones = list(resume.milestones[-MILESTONE_WINDOW:])
+            self.next_seq = resume.milestones[-1].seq + 1 if resume.milestones else 1
+            self.signatures = {s.signatory: s for s in resume.signatures}
+            self.document = resume.document
             self.tasks = {task.id: task for task in resume.open_tasks}
             self.stage_attempts = dict(resume.stage_attempts)
             self.links = list(resume.links)
@@ -140,6 +167,8 @@ class TaskBoard:
             links=list(self.links),
             implementation=self.implementation_progress,
             runs=self.runs,
+            signatures=list(self.signatures.values()),
+            document=self.document,
         )
 
     # --- milestones -------------------------------------------------------------------
@@ -157,7 +186,7 @@ class TaskBoard:
         """Append a milestone and persist it; its seq is its idempotency key."""
         milestone = Milestone(
             convention_id=self.convention.id,
-            seq=len(self.milestones) + 1,
+            seq=self.next_seq,
             kind=kind,
             stage=self.current_stage,
             task_id=task.id if task else None,
@@ -167,7 +196,8 @@ class TaskBoard:
             summary=summary,
             details=details or {},
         )
-        self.milestones.append(milestone)
+        self.next_seq += 1
+        self._keep(milestone)
         await workflow.execute_activity_method(
             MilestoneStore.persist_milestone,
             milestone,
@@ -176,6 +206,29 @@ class TaskBoard:
             summary=f"{kind.value} #{milestone.seq}",
         )
         return milestone
+
+    def _keep(self, milestone: Milestone) -> None:
+        """Keep a bounded copy: the last MILESTONE_WINDOW, each without oversized details."""
+        details_size = len(workflow_json(milestone.details))
+        if details_size > KEPT_DETAILS_BYTES or len(milestone.summary) > KEPT_SUMMARY_CHARS:
+            milestone = milestone.model_copy(
+                update={
+                    "summary": _shortened(milestone.summary, KEPT_SUMMARY_CHARS),
+                    "details": (
+                        {"left_out": f"{details_size} bytes, kept in PostgreSQL"}
+                        if details_size > KEPT_DETAILS_BYTES
+                        else milestone.details
+                    ),
+                }
+            )
+        self.milestones.append(milestone)
+        if len(self.milestones) > MILESTONE_WINDOW:
+            del self.milestones[: len(self.milestones) - MILESTONE_WINDOW]
+
+    @property
+    def milestone_count(self) -> int:
+        """Milestones recorded since the convention started, in every run."""
+        return self.next_seq - 1
 
     # --- tasks ------------------------------------------------------------------------
 
@@ -243,6 +296,8 @@ class TaskBoard:
     def check_answer(self, request: AnswerTask) -> None:
         """Refuse an answer that does not fit its task; the workflow is left untouched."""
         task = self.open_task(request.task_id)
+        if request.principal is not None:
+            self._check_principal(task, request.principal, request.acting_party)
         if request.acting_party != task.assignee:
             raise AnswerRejected(
                 f"acting_party: {request.acting_party!r} does not owe task {task.id!r}; "
@@ -262,13 +317,33 @@ class TaskBoard:
             except ValueError as error:
                 raise AnswerRejected(str(error)) from error
 
+    def _check_principal(self, task: Task, principal: Principal, acting_party: str) -> None:
+        """The authenticated actor acts for the acting party and, on a task reassigned to one
+        contact, is that contact (an officer may act on anyone's behalf, and says so)."""
+        try:
+            check_principal_party(principal, acting_party)
+        except ValueError as error:
+            raise AnswerRejected(str(error)) from error
+        if (
+            task.contact is not None
+            and principal.kind is PrincipalKind.CONTACT
+            and principal.id != task.contact
+        ):
+            raise AnswerRejected(
+                f"principal: task {task.id!r} was reassigned to {task.contact}; "
+                f"{principal.name} may not answer it"
+            )
+
     def accept_answer(self, request: AnswerTask) -> Task:
         """Close the task with its answer; the waiting stage picks it up."""
+        principal = request.principal
         task = self._replace(
             self.tasks[request.task_id],
             status=TaskStatus.DONE,
             answered_at=workflow.now(),
-            answered_by=request.actor or request.acting_party,
+            answered_by=(
+                principal.describe() if principal else request.actor or request.acting_party
+            ),
         )
         self.answers[task.id] = request
         return task
@@ -278,7 +353,7 @@ class TaskBoard:
         task = self.tasks[task_id]
         if task.status is not TaskStatus.OPEN:
             return
-        task = self._replace(task, status=TaskStatus.CANCELLED)
+        task = self._replace(task, status=TaskStatus.CANCELLED, closed_reason=reason)
         self.sync_task_read_model(task)
         await self.record(
             MilestoneKind.TASK_CANCELLED,
@@ -311,7 +386,8 @@ class TaskBoard:
             for task_id in sorted(t for t in pending if t in self.answers):
                 pending.discard(task_id)
                 task = self.tasks[task_id]
-                request = self.answers[task_id]
+                # Consumed: the workflow does not keep answers it no longer needs.
+                request = self.answers.pop(task_id)
                 await self._record_answer(task, request)
                 await self._close_escalations(task, f"{task.id} was answered")
                 yield task, request
@@ -347,18 +423,23 @@ class TaskBoard:
         )
 
     async def _record_answer(self, task: Task, request: AnswerTask) -> None:
+        principal = request.principal
+        details: dict[str, Any] = {"answer": request.answer.model_dump(mode="json")}
+        if principal is not None:
+            details["principal"] = principal.model_dump(mode="json")
         await self.record(
             MilestoneKind.TASK_ANSWERED,
-            f"{task.title} — answered by {request.acting_party}",
+            f"{task.title} — answered by "
+            + (principal.describe() if principal else request.acting_party),
             task=task,
             party=request.acting_party,
-            actor=request.actor,
-            details={"answer": request.answer.model_dump(mode="json")},
+            actor=principal.name if principal else request.actor,
+            details=details,
         )
 
     async def record_unawaited_answer(self, task: Task) -> None:
         """An answer no stage waits for (the officer's escalation note): record it at once."""
-        await self._record_answer(task, self.answers[task.id])
+        await self._record_answer(task, self.answers.pop(task.id))
 
     # --- reminders and escalation -----------------------------------------------------
 
@@ -395,7 +476,13 @@ class TaskBoard:
 
     async def escalate(self, task: Task) -> None:
         """A task is past its due date: tell its party, and give the officer a task."""
-        task = self._replace(task, escalated=True)
+        skipped = 0
+        if workflow.patched(ONE_OVERDUE_NOTICE_PATCH):
+            # Created late (or left late across a long pause): the late reminders whose dates
+            # already passed are folded into this one overdue notice.
+            late_every = timedelta(days=self.reminders.late_every_days)
+            skipped = max(0, (workflow.now() - task.due_at) // late_every)
+        task = self._replace(task, escalated=True, late_reminders=skipped)
         await self.record(
             MilestoneKind.TASK_OVERDUE,
             f"{task.title} — overdue since {task.due_at:%Y-%m-%d}",
@@ -500,6 +587,15 @@ class TaskBoard:
         """Ask the running stage to stop; the workflow records the end."""
         self.termination = request
         self._changes += 1
+
+    def lookup(self, task_id: str) -> TaskLookup:
+        """One task, open or closed, or what a task not yet open waits for."""
+        return TaskLookup(
+            task_id=task_id,
+            task=self.tasks.get(task_id),
+            waiting_for=self.waiting_for.get(task_id),
+            open_task_ids=[task.id for task in self.open_tasks()],
+        )
 
     def _replace(self, task: Task, **changes: Any) -> Task:
         updated = task.model_copy(update=changes)
@@ -617,3 +713,12 @@ class TaskBoard:
     def _deliveries(self) -> Deliveries:
         # Created on first use, so that the board's constructor stays as it was.
         return Deliveries(self)
+
+
+def workflow_json(value: Any) -> bytes:
+    """The JSON bytes a value takes in a payload (deterministic: sorted keys, UTF-8)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
+
+
+def _shortened(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
