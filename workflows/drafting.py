@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import AnswerCheck, TaskBoard
+from workflows.task_board import AnswerCheck, TaskBoard, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import DraftingStage
@@ -51,6 +51,8 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
                         review.id, f"{changes_asked_by} asked for changes to version {version}"
                     )
         if changes_asked_by is None:
+            # The text signatures are given on: a new drafting run or version is a new text.
+            board.document = board.task_id(f"v{version}")
             await board.record(
                 MilestoneKind.DRAFT_APPROVED,
                 f"Version {version} approved by {', '.join(spec.reviewers)}",
@@ -62,7 +64,7 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
             board.task_id("revise", f"v{version + 1}"),
             TaskKind.REVISE_DRAFT,
             office,
-            f"Revise the text as {changes_asked_by} asked: {comments}",
+            f"Revise the text as {changes_asked_by} asked: {shortened(comments, 200)}",
             due_in=timedelta(days=spec.due_in_days),
         )
         answer = (await board.answer_to(revision)).answer

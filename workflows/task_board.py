@@ -213,7 +213,7 @@ class TaskBoard:
         if details_size > KEPT_DETAILS_BYTES or len(milestone.summary) > KEPT_SUMMARY_CHARS:
             milestone = milestone.model_copy(
                 update={
-                    "summary": _shortened(milestone.summary, KEPT_SUMMARY_CHARS),
+                    "summary": shortened(milestone.summary, KEPT_SUMMARY_CHARS),
                     "details": (
                         {"left_out": f"{details_size} bytes, kept in PostgreSQL"}
                         if details_size > KEPT_DETAILS_BYTES
@@ -720,5 +720,6 @@ def workflow_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
 
 
-def _shortened(text: str, limit: int) -> str:
+def shortened(text: str, limit: int) -> str:
+    """The text cut to limit characters (an ellipsis says so): for titles quoting a user."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
