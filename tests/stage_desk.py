@@ -27,10 +27,10 @@ from application.conventions import (
     start_convention,
     terminate_convention,
 )
+from schemas.actors import Principal
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import TerminateConvention
-from schemas.actors import Principal
 from schemas.status import (
     ConventionInput,
     ConventionOutcome,
