@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import AnswerCheck, TaskBoard, shortened
+from workflows.task_board import MAX_ROUNDS, AnswerCheck, StageFailed, TaskBoard, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import DraftingStage
@@ -60,6 +60,8 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
                 details={"version": version, "approved_by": list(spec.reviewers)},
             )
             return
+        if version >= MAX_ROUNDS:
+            raise StageFailed(f"no version approved after {MAX_ROUNDS} versions of the text")
         revision = await board.assign(
             board.task_id("revise", f"v{version + 1}"),
             TaskKind.REVISE_DRAFT,

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import StageFailed, TaskBoard, shortened
+from workflows.task_board import MAX_ROUNDS, StageFailed, TaskBoard, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import FundingRequestStage
@@ -69,6 +69,8 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
                 due_in=due_in,
             )
             await board.answer_to(information_task)
+            if round_number >= MAX_ROUNDS:
+                raise StageFailed(f"no decision after {MAX_ROUNDS} requests for information")
             round_number += 1
             continue
         granted = decision.granted
