@@ -43,7 +43,7 @@ from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
-from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind
+from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
 from workflows.convention import workflow_id_for
 
 API_KEY_PREFIX = "pk_"
@@ -184,6 +184,9 @@ class TaskView:
     receipt: Receipt | None = None
     answered_by: str | None = None
     closed: str | None = None
+    closed_task: Task | None = None
+    """A closed task as the inbox read model last saw it: a form posted too late is shown
+    again, with what was typed and why it was refused."""
 
     @property
     def overdue(self) -> bool:
@@ -412,6 +415,26 @@ class PartnerDesk:
             if m.task_id == task_id and m.kind is MilestoneKind.TASK_ANSWERED
         ]
         convention = await self.convention(convention_id)
+        row = await self.pool.fetchrow(
+            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2",
+            convention_id,
+            task_id,
+        )
+        closed_task = (
+            Task(
+                id=row["task_id"],
+                convention_id=row["convention_id"],
+                stage=row["stage"],
+                kind=TaskKind(row["kind"]),
+                assignee=row["assignee"],
+                title=row["title"],
+                assigned_at=row["assigned_at"],
+                due_at=row["due_at"],
+                status=TaskStatus.DONE if answered else TaskStatus.CANCELLED,
+            )
+            if row is not None
+            else None
+        )
         return TaskView(
             None,
             convention,
@@ -419,6 +442,7 @@ class PartnerDesk:
             receipt,
             answered_by=(answered[-1].actor or answered[-1].party) if answered else None,
             closed="answered" if answered else "closed",
+            closed_task=closed_task,
         )
 
     async def convention(self, convention_id: str) -> Convention:

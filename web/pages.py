@@ -4,6 +4,7 @@ CSRF token answers. Thin: the rules are the desk's (application/partner_desk.py)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +255,14 @@ async def answer_task(convention_id: str, task_id: str, request: Request) -> Res
     desk = _desk(request)
     view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
     if view.task is None:
-        return _receipt_page(request, view, session.language, session)
+        if view.closed_task is None:
+            return _receipt_page(request, view, session.language, session)
+        # Closed while the contact was typing: say so over the form, with what they typed.
+        shown = replace(view, task=view.closed_task)
+        refusal = f"task {task_id} is already {view.closed}" + (
+            f" (answered by {view.answered_by})" if view.answered_by else ""
+        )
+        return _task_form(request, session, shown, form, [], refusal=refusal, status_code=409)
     body = parse_form(view, form)
     try:
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
