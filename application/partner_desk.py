@@ -689,38 +689,12 @@ class PartnerDesk:
     # --- machine partners: API keys -------------------------------------------------------
 
     async def create_key(self, party: str, name: str) -> tuple[str, ApiKey]:
-        """A new key for the party; the returned secret is shown once and never stored."""
-        key_id = secrets.token_hex(6)
-        secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
-        row = await self.pool.fetchrow(
-            "INSERT INTO partner_api_keys (id, party, name, key_hash) VALUES ($1, $2, $3, $4)"
-            " RETURNING *",
-            key_id,
-            party,
-            name,
-            token_hash(secret),
-        )
-        return secret, _api_key(row)
-
-    async def list_keys(self, party: str | None = None) -> list[ApiKey]:
-        """Every key (or the party's), newest first; never a secret."""
-        rows = await self.pool.fetch(
-            "SELECT * FROM partner_api_keys WHERE $1::text IS NULL OR party = $1"
-            " ORDER BY created_at DESC",
-            party,
-        )
-        return [_api_key(row) for row in rows]
+        """A new key for the party (see `create_key`)."""
+        return await create_key(self.pool, party, name)
 
     async def revoke_key(self, key_id: str) -> ApiKey:
-        """The key stops working at once (every replica reads the same row)."""
-        row = await self.pool.fetchrow(
-            "UPDATE partner_api_keys SET revoked_at = coalesce(revoked_at, now())"
-            " WHERE id = $1 RETURNING *",
-            key_id,
-        )
-        if row is None:
-            raise NotFound(f"no API key {key_id!r}")
-        return _api_key(row)
+        """Revoke a key (see `revoke_key`)."""
+        return await revoke_key(self.pool, key_id)
 
     async def authenticate_key(self, authorization: str | None, client_address: str) -> Principal:
         """The party's system behind `Authorization: Bearer <key>`, as a principal."""
@@ -840,3 +814,40 @@ def _api_key(row: Any) -> ApiKey:
         last_used_at=row["last_used_at"],
         revoked_at=row["revoked_at"],
     )
+
+
+async def create_key(pool: asyncpg.Pool, party: str, name: str) -> tuple[str, ApiKey]:
+    """A new key for the party; the returned secret is shown once and never stored."""
+    key_id = secrets.token_hex(6)
+    secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    row = await pool.fetchrow(
+        "INSERT INTO partner_api_keys (id, party, name, key_hash) VALUES ($1, $2, $3, $4)"
+        " RETURNING *",
+        key_id,
+        party,
+        name,
+        token_hash(secret),
+    )
+    return secret, _api_key(row)
+
+
+async def list_keys(pool: asyncpg.Pool, party: str | None = None) -> list[ApiKey]:
+    """Every key (or the party's), newest first; never a secret."""
+    rows = await pool.fetch(
+        "SELECT * FROM partner_api_keys WHERE $1::text IS NULL OR party = $1"
+        " ORDER BY created_at DESC",
+        party,
+    )
+    return [_api_key(row) for row in rows]
+
+
+async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey:
+    """The key stops working at once (every replica reads the same row)."""
+    row = await pool.fetchrow(
+        "UPDATE partner_api_keys SET revoked_at = coalesce(revoked_at, now())"
+        " WHERE id = $1 RETURNING *",
+        key_id,
+    )
+    if row is None:
+        raise NotFound(f"no API key {key_id!r}")
+    return _api_key(row)
