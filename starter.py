@@ -181,7 +181,7 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     pool = await _open_store(settings)
     try:
         if args.keys_command == "create":
-            secret, key = await create_key(pool, party, args.name or f"{party} system")
+            secret, key = await create_key(pool, args.party, args.name or f"{args.party} system")
             print(f"key {key.id} for {key.party} ({key.name}); shown once, store it now:")
             print(secret)
         elif args.keys_command == "list":

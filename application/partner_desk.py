@@ -618,8 +618,9 @@ class PartnerDesk:
         message["From"] = smtp.sender
         message["To"] = session.contact_email
         message["Subject"] = mail.subject
-        message["Content-Language"] = session.language
         message.set_content(mail.text, charset="utf-8", cte="quoted-printable")
+        # After set_content, which replaces the Content-* headers.
+        message["Content-Language"] = session.language
         try:
             await aiosmtplib.send(
                 message,
