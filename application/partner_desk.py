@@ -24,6 +24,8 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client
 
 from activities.inbox import owed_tasks
@@ -34,7 +36,7 @@ from application.conventions import (
     convention_status,
 )
 from infra.portal_settings import PortalSettings, derived_key, token_hash
-from infra.secrets import smtp_password
+from infra.secrets import SecretError, smtp_password, webhook_secrets
 from infra.settings import DeliverySettings
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.channels import InboxEntry
@@ -795,6 +797,89 @@ class PartnerDesk:
             )
         request = self.build(view.task, principal, body, source=f"answer to {task_id}")
         return await self.send(convention_id, request)
+
+    # --- partners' systems: signed CloudEvents ------------------------------------------
+
+    async def verify_event(
+        self, party: str, body: bytes, headers: dict[str, str], client_address: str
+    ) -> Principal:
+        """The party's system, proven by a Standard Webhooks signature with one of its secrets
+        (several during a rotation); a timestamp beyond five minutes is refused."""
+        buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+        await self._check_limits(buckets)
+        try:
+            candidates = webhook_secrets(party, self.delivery.secrets_file)
+        except SecretError:
+            # No secret for that party: nothing can be verified (and no party is revealed).
+            candidates = []
+        for candidate in candidates:
+            try:
+                Webhook(candidate).verify(body, headers)
+            except WebhookVerificationError:
+                continue
+            return Principal(
+                kind=PrincipalKind.API_KEY,
+                id=f"webhook-secret:{party}",
+                name=f"{party} signed events",
+                party=party,
+                method=AuthMethod.SIGNED_EVENT,
+                request_id=headers.get("webhook-id") or uuid.uuid4().hex,
+            )
+        await self._record_failure(buckets)
+        raise Unauthorized("the event's Standard Webhooks signature does not verify")
+
+    async def answer_from_event(
+        self, principal: Principal, source: str, event_id: str, data: Any
+    ) -> Receipt:
+        """A `pacte.task.answer` event's answer, once per source + id: a repeat of an
+        accepted event gets the same receipt, whatever it carries."""
+        if not isinstance(data, dict):
+            raise InvalidAnswer(
+                "the event's data must be an object",
+                [FieldError("data", "an object: convention_id, task_id, answer")],
+            )
+        convention_id, task_id = data.get("convention_id"), data.get("task_id")
+        if not isinstance(convention_id, str) or not isinstance(task_id, str):
+            raise InvalidAnswer(
+                "the event names no task",
+                [
+                    FieldError(f"data.{name}", "required")
+                    for name in ("convention_id", "task_id")
+                    if not isinstance(data.get(name), str)
+                ],
+            )
+        reserved = await self.pool.fetchrow(
+            "INSERT INTO partner_events (source, id, party) VALUES ($1, $2, $3)"
+            " ON CONFLICT DO NOTHING RETURNING id",
+            source,
+            event_id,
+            principal.party,
+        )
+        if reserved is None:
+            row = await self.pool.fetchrow(
+                "SELECT * FROM partner_events WHERE source = $1 AND id = $2", source, event_id
+            )
+            if row is None or row["receipt"] is None or row["party"] != principal.party:
+                raise Conflict("an event with this source and id is still being processed")
+            stored = await self.receipt(row["receipt"]["convention_id"], row["receipt"]["task_id"])
+            if stored is None:
+                raise Conflict("this event's answer has no receipt")
+            return stored
+        body = {k: v for k, v in data.items() if k not in {"convention_id", "task_id"}}
+        try:
+            receipt = await self._answer_for_party(principal, convention_id, task_id, body)
+        except BaseException:
+            await self.pool.execute(
+                "DELETE FROM partner_events WHERE source = $1 AND id = $2", source, event_id
+            )
+            raise
+        await self.pool.execute(
+            "UPDATE partner_events SET receipt = $3 WHERE source = $1 AND id = $2",
+            source,
+            event_id,
+            {"convention_id": convention_id, "task_id": task_id},
+        )
+        return receipt
 
 
 def _window_start(now: datetime) -> datetime:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
+from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from application.partner_desk import DeskError, PartnerDesk, Receipt
 from schemas.actors import Principal
@@ -110,3 +111,64 @@ class BodyNotJson(DeskError):
     """The request body does not parse."""
 
     status, title = 400, "Body is not JSON"
+
+
+EVENT_TYPE = "pacte.task.answer"
+
+
+@router.options("/events/{party}", tags=["events"], summary="CloudEvents webhook handshake")
+async def event_handshake(party: str, request: Request) -> Response:
+    """The CloudEvents webhook abuse-protection handshake: any origin may deliver here (each
+    event is verified by its signature)."""
+    origin = request.headers.get("webhook-request-origin")
+    headers = {"allow": "POST, OPTIONS"}
+    if origin:
+        headers["webhook-allowed-origin"] = origin
+        headers["webhook-allowed-rate"] = "120"
+    return Response(status_code=200, headers=headers)
+
+
+@router.post(
+    "/events/{party}",
+    tags=["events"],
+    summary="Answer a task with a signed CloudEvent (structured or binary mode)",
+    status_code=202,
+    responses={
+        202: {"description": "Accepted: the receipt (the same for a repeated source + id)"},
+        401: {"description": "Signature missing, wrong, or outside five minutes"},
+        404: {"description": "Not one of the party's tasks"},
+        409: {"description": "Refused by the workflow"},
+        422: {"description": "Not a pacte.task.answer event, or an invalid answer"},
+    },
+)
+async def receive_event(party: str, request: Request) -> JSONResponse:
+    """A `pacte.task.answer` CloudEvent, signed per Standard Webhooks with the party's secret
+    (`PACTE_WEBHOOK_SECRET_<PARTY>`); `data` = {convention_id, task_id, answer, actor?}."""
+    raw = await request.body()
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    desk = _desk(request)
+    principal = await desk.verify_event(party, raw, headers, _address(request))
+    try:
+        event = from_http_event(HTTPMessage(headers=headers, body=raw))
+    except Exception as error:  # the SDK raises several kinds; each is a malformed event
+        raise NotACloudEvent(
+            "not a CloudEvent", [FieldError("", f"{type(error).__name__}: not a CloudEvent")]
+        ) from None
+    if event.get_type() != EVENT_TYPE:
+        raise NotACloudEvent(
+            "unexpected event type",
+            [FieldError("type", f"must be {EVENT_TYPE!r}, not {event.get_type()!r}")],
+        )
+    receipt = await desk.answer_from_event(
+        principal, event.get_source(), event.get_id(), event.get_data()
+    )
+    return JSONResponse(
+        {"event": {"source": event.get_source(), "id": event.get_id()}, **receipt_json(receipt)},
+        status_code=202,
+    )
+
+
+class NotACloudEvent(DeskError):
+    """The body is not the expected CloudEvent."""
+
+    status, title = 422, "Not a pacte.task.answer CloudEvent"
