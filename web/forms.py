@@ -227,6 +227,9 @@ def _read(spec: Field, form: dict[str, list[str]]) -> Any:
             for part in parts[spec.widget]
             if (value := _first(form, f"{name}.{part}")) is not None
         }
+        if "amount" in group:
+            # "1 250 000,50" as people type it; the decimal keeps its precision as text.
+            group["amount"] = _amount(group["amount"])
         return group or None
     if spec.widget == "checks":
         chosen = [v for v in form.get(name, []) if v]
@@ -261,9 +264,14 @@ def _read(spec: Field, form: dict[str, list[str]]) -> Any:
     return None
 
 
+def _amount(raw: str) -> str:
+    """An amount without its group separators, with a decimal point."""
+    return raw.replace(" ", "").replace("\u202f", "").replace("\xa0", "").replace(",", ".")
+
+
 def _number(raw: str) -> Any:
     """A typed number as JSON would carry it; left as text for validation to refuse."""
-    cleaned = raw.replace(" ", "").replace("\u202f", "").replace(",", ".")
+    cleaned = _amount(raw)
     try:
         return int(cleaned)
     except ValueError:
@@ -281,14 +289,18 @@ def _put(target: dict[str, Any], dotted: str, value: Any) -> None:
     target[last] = value
 
 
-def errors_by_field(errors: list[tuple[str, str]], fields: list[Field]) -> dict[str, list[str]]:
-    """Each error under the form field it concerns ('' for the form as a whole)."""
-    placed: dict[str, list[str]] = {}
+def errors_by_field(
+    errors: list[tuple[str, str]], fields: list[Field]
+) -> dict[str, list[tuple[str, str]]]:
+    """Each error under the form field it concerns ('' for the form as a whole), as (the part
+    of the field at fault, or '', the reason): the reason is translated where it is shown."""
+    placed: dict[str, list[tuple[str, str]]] = {}
     names = sorted((f.name for f in fields), key=len, reverse=True)
     for path, reason in errors:
         path = path.removeprefix("answer.").removeprefix("answer")
         if path.startswith(("held", "cancelled")):
             path = "agenda"
         owner = next((n for n in names if path == n or path.startswith(n + ".")), "")
-        placed.setdefault(owner, []).append(f"{path}: {reason}" if path != owner else reason)
+        part = path.removeprefix(owner).removeprefix(".") if owner else path
+        placed.setdefault(owner, []).append((part, reason))
     return placed
