@@ -11,6 +11,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, reassign_task
@@ -288,3 +289,51 @@ async def test_a_colleague_answering_meanwhile_is_shown_over_the_form_with_the_i
     assert late.status_code == 409
     assert "Jeddah grants system" in late.text
     assert "mon texte à moi" in late.text
+
+
+async def test_the_contact_switches_language_and_an_idle_session_ends(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client)
+    await link_minted(db_pool, convention.id, FUNDER["name"])
+    task_page = f"/desk/tasks/{convention.id}/{DECISION}"
+    async with portal_client(desk) as http:
+        page = await open_task_page(http, link_path(convention.id, FUNDER["name"]))
+        assert 'dir="rtl"' in page.text
+        switched = await http.post(
+            "/desk/language", data={"csrf": csrf_of(page), "language": "fr", "next": task_page}
+        )
+        assert switched.status_code == 303 and switched.headers["location"] == task_page
+        french = await http.get(task_page)
+        assert '<html lang="fr" dir="ltr">' in french.text and "Votre décision" in french.text
+        # The funder's name, as written in the file, whatever the page's language.
+        assert FUNDER["name"] in french.text
+        await db_pool.execute(
+            "UPDATE partner_sessions SET last_seen_at = now() - interval '31 minutes'"
+            " WHERE contact_name = $1",
+            FUNDER["name"],
+        )
+        idle = await http.get(task_page)
+    assert idle.status_code == 401
+    await stop(dev_env.client, convention.id)
+
+
+async def test_no_log_line_shows_a_link_token_or_a_session_cookie(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client)
+    await link_minted(db_pool, convention.id, FUNDER["name"])
+    path = link_path(convention.id, FUNDER["name"])
+    async with portal_client(desk) as http:
+        opened = await http.get(path)
+        cookie = http.cookies.get("pacte_session")
+        await http.get(opened.headers["location"])
+        await http.get(path + "x")  # a wrong token is not logged either
+    logged = capsys.readouterr()
+    assert cookie
+    assert "/t/[token]" in logged.out + logged.err  # the requests were logged…
+    for secret in (path.removeprefix("/t/"), cookie):
+        assert secret not in logged.out and secret not in logged.err  # …without their secrets
+    await stop(dev_env.client, convention.id)
