@@ -54,6 +54,7 @@ API_KEY_PREFIX = "pk_"
 FAILURE_WINDOW = timedelta(minutes=15)
 FAILURES_PER_ADDRESS = 20
 FAILURES_PER_SECRET = 10
+CODES_PER_SESSION = 5
 # The body fields an API caller may send beside the answer (the rest is the server's).
 _API_BODY_FIELDS = {"task_id", "acting_party", "actor", "answer"}
 
@@ -601,6 +602,11 @@ class PartnerDesk:
                 "this answer needs a code sent by e-mail, and no mail can be sent "
                 + ("(no SMTP server configured)" if smtp is None else "(no address on file)")
             )
+        # Each code allows five tries: bound the codes too, or asking again and again for
+        # fresh codes would walk the million.
+        issued = {f"codes-sent:{session.id_hash.hex()[:32]}": CODES_PER_SESSION}
+        await self._check_limits(issued)
+        await self._record_failure(issued)
         code = f"{secrets.randbelow(1_000_000):06d}"
         code_id = secrets.token_urlsafe(16)
         expires_at = datetime.now(UTC) + timedelta(minutes=self.settings.code_minutes)

@@ -337,3 +337,25 @@ async def test_no_log_line_shows_a_link_token_or_a_session_cookie(
     for secret in (path.removeprefix("/t/"), cookie):
         assert secret not in logged.out and secret not in logged.err  # …without their secrets
     await stop(dev_env.client, convention.id)
+
+
+async def test_a_session_gets_five_codes_per_window_not_an_endless_supply(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    desk = make_desk(dev_env.client, db_pool, delivery)
+    convention = await funding_convention(dev_env.client)
+    await link_minted(db_pool, convention.id, FUNDER["name"])
+    async with portal_client(desk) as http:
+        page = await open_task_page(http, link_path(convention.id, FUNDER["name"]))
+        asked = [
+            await http.post(
+                f"/desk/tasks/{convention.id}/{DECISION}",
+                data={"csrf": csrf_of(page), **APPROVE_FORM},
+            )
+            for _ in range(6)
+        ]
+    assert [a.status_code for a in asked] == [200] * 5 + [429]
+    assert int(asked[-1].headers["retry-after"]) > 0
+    assert await still_open(dev_env, convention.id)
+    await stop(dev_env.client, convention.id)
