@@ -90,6 +90,7 @@ async def test_a_revoked_key_is_refused_401_at_once(
         missing = await http.get("/api/v1/tasks")
     assert refused.status_code == 401 and unknown.status_code == 401 and missing.status_code == 401
     assert refused.json()["status"] == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
     assert key not in refused.text
 
 

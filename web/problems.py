@@ -27,5 +27,9 @@ def problem(
             {"field": error.field.removeprefix("answer to ").strip(), "reason": error.reason}
             for error in errors
         ]
-    headers = {"retry-after": str(retry_after)} if retry_after is not None else None
+    headers: dict[str, str] = {}
+    if retry_after is not None:
+        headers["retry-after"] = str(retry_after)
+    if status == 401:
+        headers["www-authenticate"] = 'Bearer realm="pacte"'
     return JSONResponse(body, status_code=status, media_type=PROBLEM_TYPE, headers=headers)
