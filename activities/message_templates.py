@@ -13,6 +13,7 @@ webhook never carries a contact's link: it goes to the party's systems, not to t
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
 from infra.portal_settings import contact_link_token, link_secret, load_portal_settings
@@ -233,6 +234,14 @@ def contact_links(notification: Notification) -> dict[str, str]:
     }
 
 
+_LINK = re.compile(r"(https?://[^\s<]+/t/[A-Za-z0-9_-]+)")
+
+
+def _linked(escaped: str) -> str:
+    """A personal link made clickable (the text is already escaped; tokens are URL-safe)."""
+    return _LINK.sub(r'<a href="\1">\1</a>', escaped)
+
+
 def render(notification: Notification, *, with_links: bool = False) -> RenderedMessage:
     """The notification's subject and bodies in its language.
 
@@ -268,7 +277,8 @@ def render(notification: Notification, *, with_links: bool = False) -> RenderedM
     rtl = notification.language is Language.ARABIC
     direction = ' dir="rtl"' if rtl else ""
     body = "".join(
-        f"<p>{html.escape(paragraph).replace(chr(10), '<br>')}</p>" for paragraph in paragraphs
+        f"<p>{_linked(html.escape(paragraph)).replace(chr(10), '<br>')}</p>"
+        for paragraph in paragraphs
     )
     return RenderedMessage(
         language=notification.language,

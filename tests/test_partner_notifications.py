@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.message_templates import render
 from activities.notify import Notifier
 from activities.webhook import cloud_event
-from infra.portal_settings import token_hash
+from infra.portal_settings import load_portal_settings, token_hash
 from infra.settings import DeliverySettings
 from schemas.convention import Contact
 from schemas.notifications import Notification, NotificationEvent
@@ -69,6 +69,8 @@ async def test_a_retried_notification_mints_each_contacts_link_once_and_the_mail
     mail = render(sent, with_links=True)
     tokens = [line.rsplit("/t/", 1)[1].strip() for line in mail.text.splitlines() if "/t/" in line]
     assert {token_hash(t) for t in tokens} == {r["token_hash"] for r in rows}
+    base = load_portal_settings().public_url
+    assert all(f'<a href="{base}/t/{t}">' in mail.html for t in tokens)
     assert f"/api/v1/tasks/{sent.convention_id}/{DECISION}/answer" in mail.text
     assert "starter.py act" not in mail.text
     # The same mail again (a retried delivery) carries the same links.
