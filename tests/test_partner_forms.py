@@ -3,15 +3,23 @@ progress — through the pages, validated as the CLI validates, in the contact's
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import asyncpg
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, find_task, start_convention
+from application.partner_desk import TaskView
+from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention import Convention
+from schemas.status import ConventionState, ConventionStatus
+from schemas.tasks import Task, TaskKind
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.partner_stack import link_path, make_desk, portal_client
 from tests.test_delivery_webhook import stop
 from tests.test_partner_links import csrf_of, link_minted, open_task_page
+from web.forms import form_for, parse_form
 
 REVIEW = "drafting.review.v1.psa"
 REPORT = "implementation.report.1"
@@ -124,3 +132,100 @@ async def test_an_implementer_reports_milestones_indicators_spend_and_a_cohort(
         "cities": None,
     }
     await stop(dev_env.client, convention.id)
+
+
+def _view(convention: Convention, kind: TaskKind, stage: str, party: str) -> TaskView:
+    now = datetime.now(UTC)
+    task = Task(
+        id=f"{stage}.task",
+        convention_id=convention.id,
+        stage=stage,
+        kind=kind,
+        assignee=party,
+        title="Tâche",
+        assigned_at=now,
+        due_at=now + timedelta(days=30),
+    )
+    status = ConventionStatus(
+        convention_id=convention.id,
+        title=convention.title,
+        kind=convention.kind.value,
+        parent=None,
+        state=ConventionState.ACTIVE,
+        current_stage=stage,
+        stages=[s.stage for s in convention.stages],
+        open_tasks=[task],
+    )
+    return TaskView(task, convention, status)
+
+
+# What a person would type in each kind's form (input names as the page names them).
+FILLED: dict[TaskKind, tuple[str, str, dict[str, list[str]]]] = {
+    TaskKind.HOST_MISSION: (
+        "mission",
+        "menefp",
+        {
+            "agenda.meetings-central-services": ["held"],
+            "agenda.work-sessions-dnfp": ["held"],
+            "agenda.visit-senou": ["cancelled"],
+            "comments": ["Visite de Senou reportée"],
+        },
+    ),
+    TaskKind.FILE_MISSION_REPORT: (
+        "mission",
+        "ofppt",
+        {"report.uri": ["archive:rapport.pdf"], "summary": ["Mission tenue"]},
+    ),
+    TaskKind.FILE_FINDINGS: (
+        "diagnostic",
+        "ofppt",
+        {
+            "findings": ["Constat un\nConstat deux\n"],
+            "recommendations": ["Reco"],
+            "restitution.held_on": ["2023-10-06"],
+            "restitution.place.city": ["Bamako"],
+            "restitution.place.country": ["ML"],
+            "restitution.attendees": ["Drissa GUINDO\nDélégation OFPPT"],
+        },
+    ),
+    TaskKind.AGREE_OUTCOMES: (
+        "diagnostic",
+        "menefp",
+        {"decision": ["agree"], "outcomes": ["Convention-cadre MENEFP – OFPPT – AMCI"]},
+    ),
+    TaskKind.DECIDE_FUNDING: (
+        "funding_request",
+        "bid",
+        {"decision": ["more_information"], "comments": ["Budget détaillé ?"]},
+    ),
+    TaskKind.PROVIDE_INFORMATION: (
+        "funding_request",
+        "ofppt",
+        {"comments": ["Voici le budget"], "document.uri": ["archive:budget.xlsx"]},
+    ),
+    TaskKind.FIX_DELIVERY: ("mission", "ofppt", {"decision": ["retry"]}),
+    TaskKind.RESOLVE_ESCALATION: ("mission", "ofppt", {"comments": ["Relancé par téléphone"]}),
+}
+
+
+@pytest.mark.parametrize("kind", list(FILLED), ids=lambda kind: kind.value)
+def test_every_forms_inputs_make_an_answer_the_clis_validation_accepts(
+    kind: TaskKind, db_pool: asyncpg.Pool
+) -> None:
+    convention = example("bamako-cooperation")
+    stage, party, form = FILLED[kind]
+    view = _view(convention, kind, stage, party)
+    names = {f.name for f in form_for(view)}
+    assert {name.split(".")[0] for name in form} <= {n.split(".")[0] for n in names}
+    body = parse_form(view, form)
+    assert view.task is not None
+    principal = Principal(
+        kind=PrincipalKind.CONTACT, id="X", name="X", party=party, method=AuthMethod.LINK
+    )
+    desk = make_desk(None, db_pool)  # type: ignore[arg-type]  # building needs no Temporal
+    request = desk.build(view.task, principal, body, source="form")
+    assert request.answer.kind == kind.value
+    if kind is TaskKind.HOST_MISSION:
+        assert request.answer.model_dump()["cancelled"] == ["visit-senou"]
+    if kind is TaskKind.FILE_FINDINGS:
+        assert request.answer.model_dump()["findings"] == ["Constat un", "Constat deux"]
