@@ -11,10 +11,12 @@ DATABASE_URL, PACTE_SMTP_* for the codes).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 from collections.abc import Awaitable, Callable
 
+import asyncpg
 import structlog
 import uvicorn
 
@@ -25,7 +27,7 @@ from infra.log_config import configure_logging
 from infra.portal_settings import PortalSettings, link_secret, load_portal_settings
 from infra.secrets import SecretError
 from infra.settings import SettingsError, load_delivery_settings, load_settings
-from infra.temporal_client import connect
+from infra.temporal_client import TemporalUnavailable, connect
 from web.app import create_app
 from web.i18n import code_mail
 
@@ -59,8 +61,15 @@ def serve(portal: PortalSettings, host: str, port: int) -> None:
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, proxy_headers=True)
 
 
+async def preflight() -> None:
+    """Reach Temporal and PostgreSQL once before serving: an unreachable one is one line."""
+    _desk, close = await build_desk()
+    await close()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point."""
+    """Entry point: exit 2 on a setting that cannot be used, 3 when Temporal or PostgreSQL
+    does not answer (one line each, never a traceback)."""
     parser = argparse.ArgumentParser(prog="portal.py", description=__doc__.splitlines()[0])
     parser.add_argument("--host", help="listen address (PACTE_PORTAL_HOST, 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port (PACTE_PORTAL_PORT, 8300)")
@@ -72,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
     except (SettingsError, SecretError) as error:
         print(f"configuration: {error}", file=sys.stderr)
         return 2
+    try:
+        asyncio.run(preflight())
+    except (SettingsError, SecretError) as error:
+        print(f"configuration: {error}", file=sys.stderr)
+        return 2
+    except (TemporalUnavailable, OSError, asyncpg.PostgresError) as error:
+        print(f"unavailable: {error}", file=sys.stderr)
+        return 3
     serve(portal, args.host or portal.host, args.port or portal.port)
     return 0
 
