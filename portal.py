@@ -38,6 +38,8 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
     """The desk over the environment's Temporal and PostgreSQL; migrations applied."""
     settings = load_settings()
     delivery = load_delivery_settings()
+    portal = load_portal_settings()
+    secret = link_secret(delivery.secrets_file, settings.state_dir)  # a bad one: before all
     database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
     pool = await create_pool(database_url)
     await apply_migrations(pool)
@@ -45,9 +47,9 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
     desk = PartnerDesk(
         pool=pool,
         client=client,
-        settings=load_portal_settings(),
+        settings=portal,
         delivery=delivery,
-        secret=link_secret(delivery.secrets_file, settings.state_dir),
+        secret=secret,
         code_mail=code_mail,
     )
     return desk, pool.close
