@@ -10,6 +10,7 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status
+from schemas.tasks import AnswerTask
 from tests.partner_stack import (
     DECISION,
     bearer,
@@ -18,6 +19,23 @@ from tests.partner_stack import (
     portal_client,
 )
 from tests.test_delivery_webhook import eventually, stop
+from workflows.convention import workflow_id_for
+
+
+async def answers_in_history(env: WorkflowEnvironment, convention_id: str) -> list[AnswerTask]:
+    """The answers the workflow accepted, decoded from its history's update events."""
+    handle = env.client.get_workflow_handle(workflow_id_for(convention_id))
+    answers = []
+    async for event in handle.fetch_history_events():
+        if not event.HasField("workflow_execution_update_accepted_event_attributes"):
+            continue
+        request = event.workflow_execution_update_accepted_event_attributes.accepted_request
+        if request.input.name != "answer_task":
+            continue
+        [answer] = await env.client.data_converter.decode(request.input.args.payloads, [AnswerTask])
+        answers.append(answer)
+    return answers
+
 
 APPROVAL = {
     "answer": {"decision": "approve", "granted": {"amount": 36000000, "currency": "IsDB-ID"}}
@@ -53,6 +71,11 @@ async def test_a_partys_key_lists_its_open_tasks_and_answers_one_with_its_princi
     assert principal["request_id"]
     status = await convention_status(dev_env.client, convention.id)
     assert DECISION not in {t.id for t in status.open_tasks}
+    # The principal travels inside the update itself: the history records who, and how.
+    [sent] = await answers_in_history(dev_env, convention.id)
+    assert sent.principal is not None and sent.principal.method.value == "api_key"
+    assert sent.principal.id == record.id and sent.acting_party == "bid"
+    assert key not in sent.model_dump_json()
     # The secret itself is nowhere in PostgreSQL: only its hash.
     rows = await db_pool.fetch("SELECT * FROM partner_api_keys WHERE id = $1", record.id)
     assert key not in repr([dict(r) for r in rows])

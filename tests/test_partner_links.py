@@ -28,6 +28,7 @@ from tests.partner_stack import (
     portal_client,
 )
 from tests.test_delivery_webhook import eventually, fast_delivery, stop
+from tests.test_partner_api import answers_in_history
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CODE_ID = re.compile(r'action="/desk/codes/([^"]+)"')
@@ -228,6 +229,9 @@ async def test_a_funding_decision_waits_for_the_mailed_code_and_six_tries_lock_i
     receipt = await desk.receipt(convention.id, DECISION)
     assert receipt is not None and receipt.principal.method.value == "link_and_code"
     assert receipt.principal.name == FUNDER["name"]
+    [sent] = await answers_in_history(dev_env, convention.id)
+    assert sent.principal is not None and sent.principal.method.value == "link_and_code"
+    assert sent.principal.kind.value == "contact" and sent.principal.id == FUNDER["name"]
     # The code is stored only as a keyed hash.
     rows = await db_pool.fetch("SELECT * FROM partner_codes WHERE task_id = $1", DECISION)
     assert code not in repr([dict(r) for r in rows])
