@@ -254,23 +254,18 @@ async def answer_task(convention_id: str, task_id: str, request: Request) -> Res
         return _csrf_refused(request, session)
     desk = _desk(request)
     view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
-    if view.task is None:
-        if view.closed_task is None:
-            return _receipt_page(request, view, session.language, session)
-        # Closed while the contact was typing: say so over the form, with what they typed.
-        shown = replace(view, task=view.closed_task)
-        refusal = f"task {task_id} is already {view.closed}" + (
-            f" (answered by {view.answered_by})" if view.answered_by else ""
-        )
-        return _task_form(request, session, shown, form, [], refusal=refusal, status_code=409)
-    body = parse_form(view, form)
+    if view.task is None and view.closed_task is None:
+        return _receipt_page(request, view, session.language, session)
+    # A task closed while the contact was typing is shown with its refusal over what they typed.
+    shown = view if view.task is not None else replace(view, task=view.closed_task)
+    body = parse_form(shown, form)
     try:
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
     except InvalidAnswer as error:
         errors = [(e.field, e.reason) for e in error.errors]
-        return _task_form(request, session, view, form, errors, status_code=422)
+        return _task_form(request, session, shown, form, errors, status_code=422)
     except Refused as error:
-        return _task_form(request, session, view, form, [], refusal=error.detail, status_code=409)
+        return _task_form(request, session, shown, form, [], refusal=error.detail, status_code=409)
     if isinstance(outcome, PendingCode):
         return _code_page(request, session, view, outcome.id, None)
     return _receipt_response(request, session, view, outcome)
