@@ -28,11 +28,29 @@ from schemas.channels import (
 from schemas.notifications import Notification
 
 
-def message_id(notification: Notification, sender: str) -> str:
-    """A Message-ID that is the same on every attempt for the same notification."""
-    digest = hashlib.sha256(notification.id.encode("utf-8")).hexdigest()[:32]
+def message_id(notification: Notification, sender: str, recipient: str | None = None) -> str:
+    """A Message-ID that is the same on every attempt for the same notification and reader."""
+    key = notification.id if recipient is None else f"{notification.id}\n{recipient}"
+    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     domain = sender.rpartition("@")[2] or "pacte.invalid"
     return f"<{digest}@{domain}>"
+
+
+def build_messages(notification: Notification, sender: str) -> list[EmailMessage]:
+    """One mail per recipient: each carries only its reader's personal link.
+
+    A single mail to every contact would show each of them the others' links, and a link is
+    who acts: a colleague's answer would be recorded in the wrong name.
+    """
+    return [
+        build_message(
+            # Each reader in their own language (the file's contact language).
+            notification.model_copy(update={"recipients": [contact], "language": contact.language}),
+            sender,
+        )
+        for contact in notification.recipients
+        if contact.email
+    ]
 
 
 def build_message(notification: Notification, sender: str) -> EmailMessage:
@@ -47,7 +65,8 @@ def build_message(notification: Notification, sender: str) -> EmailMessage:
     ]
     message["Subject"] = rendered.subject
     message["Date"] = format_datetime(notification.created_at)
-    message["Message-ID"] = message_id(notification, sender)
+    only = [contact.name for contact in notification.recipients if contact.email]
+    message["Message-ID"] = message_id(notification, sender, only[0] if len(only) == 1 else None)
     # Quoted-printable keeps the mail 7-bit clean for any relay; the text stays UTF-8.
     message.set_content(rendered.text, charset="utf-8", cte="quoted-printable")
     message.add_alternative(rendered.html, subtype="html", charset="utf-8", cte="quoted-printable")
@@ -94,18 +113,24 @@ class Mailer:
             await self._log.fail_attempt(
                 notification, Channel.EMAIL, attempt, None, str(error), permanent=True
             )
-        message = build_message(notification, smtp.sender)
+        messages = build_messages(notification, smtp.sender)
+        refused: dict[str, aiosmtplib.SMTPResponse] = {}
+        response = ""
         try:
-            refused, response = await aiosmtplib.send(
-                message,
-                hostname=smtp.host,
-                port=smtp.port,
-                username=smtp.user,
-                password=password,
-                start_tls=smtp.starttls,
-                use_tls=smtp.tls,
-                timeout=max(1.0, self._settings.attempt_timeout_seconds * 0.8),
-            )
+            # Sent in order; a retry after a failure part-way resends the earlier ones with
+            # the same Message-ID, which mail clients show once.
+            for message in messages:
+                refused_here, response = await aiosmtplib.send(
+                    message,
+                    hostname=smtp.host,
+                    port=smtp.port,
+                    username=smtp.user,
+                    password=password,
+                    start_tls=smtp.starttls,
+                    use_tls=smtp.tls,
+                    timeout=max(1.0, self._settings.attempt_timeout_seconds * 0.8),
+                )
+                refused.update(refused_here)
         except aiosmtplib.SMTPRecipientsRefused as error:
             codes = [refusal.code for refusal in error.recipients]
             reason = "; ".join(f"{r.recipient}: {r.code} {r.message}" for r in error.recipients)

@@ -24,9 +24,11 @@ from typing import Any
 
 import aiosmtplib
 import asyncpg
+import structlog
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryFailedError
+from temporalio.service import RPCError
 
 from activities.inbox import owed_tasks
 from application.conventions import (
@@ -47,6 +49,8 @@ from schemas.milestones import MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
 from workflows.convention import workflow_id_for
+
+log = structlog.get_logger("pacte.partner_desk")
 
 API_KEY_PREFIX = "pk_"
 # Failures counted per bucket and window before 429: an address tries many tokens, a token
@@ -380,7 +384,12 @@ class PartnerDesk:
         for convention_id in dict.fromkeys(entry.convention_id for entry in entries):
             try:
                 status = await convention_status(self.client, convention_id)
-            except ConventionNotFound:
+            except (ConventionNotFound, RPCError, WorkflowQueryFailedError) as error:
+                # One convention that cannot answer (its worker down, its workflow task
+                # failing) must not hide the contact's other tasks.
+                log.warning(
+                    "convention did not answer", convention_id=convention_id, error=str(error)
+                )
                 continue
             allowed.update(
                 (convention_id, task.id)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 from temporalio.testing import ActivityEnvironment
 
+from activities.mail import build_messages
 from activities.message_templates import render
 from activities.notify import Notifier
 from activities.webhook import cloud_event
@@ -93,3 +94,30 @@ async def test_the_officers_escalation_has_no_partner_link_and_points_at_the_con
     text = render(escalation, with_links=True).text
     assert "/t/" not in text
     assert f"python starter.py status {escalation.convention_id}" in text
+
+
+async def test_each_contact_gets_a_mail_of_their_own_with_only_their_own_link(
+    db_pool: asyncpg.Pool,
+) -> None:
+    sent = notification()
+    await ActivityEnvironment().run(Notifier(db_pool, DeliverySettings()).notify_party, sent)
+    rows = await db_pool.fetch(
+        "SELECT contact_name, token_hash FROM partner_links WHERE notification_id = $1", sent.id
+    )
+    link_of = {row["contact_name"]: row["token_hash"] for row in rows}
+
+    messages = build_messages(sent, "pacte@ofppt.ma")
+
+    assert [str(m["To"]) for m in messages] == [
+        f"{FUNDER['name']} <{FUNDER['email']}>",
+        f"{COLLEAGUE['name']} <{COLLEAGUE['email']}>",
+    ]
+    assert len({m["Message-ID"] for m in messages}) == 2
+    for message, name in zip(messages, (FUNDER["name"], COLLEAGUE["name"]), strict=True):
+        body = message.get_body(("plain",))
+        assert body is not None
+        text = body.get_content()
+        tokens = [line.rsplit("/t/", 1)[1].strip() for line in text.splitlines() if "/t/" in line]
+        assert [token_hash(token) for token in tokens] == [link_of[name]]
+    # Each in their own language: the funder's director reads Arabic, her colleague French.
+    assert [m["Content-Language"] for m in messages] == ["ar", "fr"]
