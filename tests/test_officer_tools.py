@@ -398,6 +398,9 @@ async def test_terminate_of_a_convention_no_worker_runs_falls_back_to_temporal_a
     assert row["run_id"] == description.run_id
     assert row["details"]["reason"] == "Partenaire dissous"
     assert chain_findings(convention.id, {r["seq"]: dict(r) for r in rows}) == []
+    # The auditors' check accepts it: its run's terminate event carries the same reason.
+    verified = await _audit("verify", convention.id, env=env)
+    assert verified.code == 0, verified
 
     listed = await _listed_until(
         env, ("--state", "terminated"), lambda run: convention.id in run.stdout
@@ -478,3 +481,19 @@ def test_visibility_keeps_the_training_office_first_within_the_byte_budget() -> 
     assert parties[1:] == [party.id.lower() for party in others][: len(parties) - 1]
     assert len(json.dumps(parties).encode()) <= visibility.KEYWORD_LIST_BUDGET_BYTES
     assert len(parties) < 50
+
+
+async def _audit(*args: str, env: Mapping[str, str]) -> CliRun:
+    process = await asyncio.create_subprocess_exec(
+        PYTHON,
+        "audit.py",
+        *args,
+        cwd=PROJECT_ROOT,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode is not None
+    return CliRun(args, process.returncode, stdout.decode(), stderr.decode())
