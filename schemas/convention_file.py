@@ -68,6 +68,8 @@ def parse_document(text: str, source: str, *, as_json: bool) -> Any:
         raise _whole_file_error(source, _yaml_problem(source, error)) from error
     except RecursionError as error:
         raise _whole_file_error(source, f"{source}: nested too deeply to be read") from error
+    except ValueError as error:  # a constructor's own check, e.g. an integer of 5,000 digits
+        raise _whole_file_error(source, f"{source}: invalid YAML: {error}") from error
 
 
 def _parse_json(text: str, source: str) -> Any:
