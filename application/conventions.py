@@ -535,7 +535,11 @@ class ConventionFilter(BaseModel):
             (visibility.PARTIES, self.party.lower() if self.party else None),
             (visibility.KIND, self.kind),
             (visibility.COUNTRIES, self.country.upper() if self.country else None),
-            (visibility.SECTOR, self.sector),
+            # Indexed by as much of it as fits Temporal's limit: searched the same way.
+            (
+                visibility.SECTOR,
+                visibility.keyword_within_budget(self.sector) if self.sector else None,
+            ),
             (visibility.PARENT, self.parent),
         ):
             if value is not None:

@@ -31,8 +31,10 @@ STATE = SearchAttributeKey.for_keyword("ConventionState")
 PARENT = SearchAttributeKey.for_keyword("ConventionParent")
 NO_STAGE = "none"
 KEYWORD_LIST_BUDGET_BYTES = 1_800
-"""Temporal refuses a keyword-list value over 2,048 bytes (its JSON encoding): a convention
-with many parties (50 ids of 80 characters is 4 KB) has only the first ones indexed."""
+"""Temporal refuses a search attribute value over 2,048 bytes, measured on its JSON encoding
+with non-ASCII characters escaped (6 bytes each, 12 outside the BMP): a convention with many
+parties (50 ids of 80 characters is 4 KB) has only the first ones indexed, and a sector of
+200 characters in a wide script is indexed by as much of it as fits."""
 
 
 def workflow_id_for(convention_id: str) -> str:
@@ -57,7 +59,7 @@ def search_attributes_for(
         SearchAttributePair(STATE, state.value),
     ]
     if convention.sector:
-        pairs.append(SearchAttributePair(SECTOR, convention.sector))
+        pairs.append(SearchAttributePair(SECTOR, keyword_within_budget(convention.sector)))
     if convention.parent:
         pairs.append(SearchAttributePair(PARENT, convention.parent))
     return TypedSearchAttributes(pairs)
@@ -76,10 +78,23 @@ def within_budget(values: Iterable[str], budget: int = KEYWORD_LIST_BUDGET_BYTES
     for value in values:
         if value in kept:
             continue
-        if len(json.dumps([*kept, value], ensure_ascii=False).encode("utf-8")) > budget:
+        if _encoded_size([*kept, value]) > budget:
             break
         kept.append(value)
     return kept
+
+
+def keyword_within_budget(value: str, budget: int = KEYWORD_LIST_BUDGET_BYTES) -> str:
+    """As much of a keyword as fits in `budget` bytes of JSON, from its start."""
+    kept = value
+    while kept and _encoded_size(kept) > budget:
+        kept = kept[: len(kept) - max(1, (_encoded_size(kept) - budget) // 12)]
+    return kept
+
+
+def _encoded_size(value: str | list[str]) -> int:
+    # As the SDK sends it: JSON with non-ASCII characters escaped.
+    return len(json.dumps(value, ensure_ascii=True))
 
 
 def upsert_progress(stage: str | None, state: ConventionState) -> None:
