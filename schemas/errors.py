@@ -16,12 +16,8 @@ def _union_tags() -> frozenset[str]:
     from schemas.convention import StageSpec
     from schemas.tasks import TaskKind
 
-    stages = {
-        member.model_fields["stage"].default for member in get_args(get_args(StageSpec)[0])
-    }
+    stages = {member.model_fields["stage"].default for member in get_args(get_args(StageSpec)[0])}
     return frozenset(stages | {kind.value for kind in TaskKind})
-
-
 
 
 def _readable_path(loc: tuple[int | str, ...]) -> list[str]:

@@ -48,8 +48,7 @@ from application.conventions import (
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_model, read_document
-from schemas.errors import _UNION_TAGS as UNION_TAGS
-from schemas.errors import InputError
+from schemas.errors import InputError, _union_tags
 from schemas.officer_actions import TerminateConvention
 from schemas.status import ConventionStatus
 from schemas.tasks import AnswerTask, Task, TaskKind
@@ -124,7 +123,7 @@ scalars = st.one_of(
     text,
 )
 # A field named "" or "  ", or like a stage or an answer kind, has a test of its own below.
-names = text.filter(lambda name: bool(name.strip()) and name not in UNION_TAGS)
+names = text.filter(lambda name: bool(name.strip()) and name not in _union_tags())
 values = st.recursive(
     scalars,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(names, inner, max_size=3),
