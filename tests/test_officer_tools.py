@@ -497,3 +497,39 @@ async def _audit(*args: str, env: Mapping[str, str]) -> CliRun:
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return CliRun(args, process.returncode, stdout.decode(), stderr.decode())
+
+
+async def test_status_and_terminate_of_a_convention_whose_workflow_task_fails(
+    client: Client, db_pool: asyncpg.Pool, env: dict[str, str]
+) -> None:
+    # Reproduced: a ConventionWorkflow on the test worker's queue whose input the worker
+    # cannot decode (as after a schema change that older inputs no longer satisfy): every
+    # workflow task fails with "Failed decoding arguments", Temporal retries it for ever.
+    convention_id = f"undecodable-{uuid.uuid4().hex[:8]}"
+    await client.start_workflow(
+        "ConventionWorkflow",
+        {"convention": {"id": convention_id}},
+        id=workflow_id_for(convention_id),
+        task_queue=DEV_TASK_QUEUE,
+    )
+    status = await run_cli("status", convention_id, env=env)
+    for _ in range(60):  # until the first retry of the workflow task
+        if status.code == 3:
+            break
+        await asyncio.sleep(0.5)
+        status = await run_cli("status", convention_id, env=env)
+
+    assert status.code == 3, status
+    assert status.stdout == "", status
+    [line] = status.stderr_lines
+    assert line.startswith(f"stuck: convention {convention_id}: workflow task failing (attempt ")
+    assert line.endswith("): Failed decoding arguments"), line
+
+    ended = await run_cli("terminate", convention_id, "--reason", "Dossier illisible", env=env)
+
+    assert ended.code == 0, ended
+    assert "Temporal terminated" in ended.stdout, ended
+    description = await client.get_workflow_handle(workflow_id_for(convention_id)).describe()
+    assert description.status is WorkflowExecutionStatus.TERMINATED
+    [row] = await db_pool.fetch("SELECT * FROM milestones WHERE convention_id = $1", convention_id)
+    assert (row["seq"], row["kind"]) == (1, MilestoneKind.CONVENTION_TERMINATED.value)
