@@ -34,6 +34,7 @@ from application.conventions import (
     ConventionUnreadable,
     ParentUnknown,
     QueryRefused,
+    TerminationUnrecorded,
     answer_open_task,
     convention_status,
     end_convention,
@@ -500,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     except QueryRefused as error:
         print(f"usage: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (TemporalUnavailable, DatabaseUnavailable) as error:
+    except (TemporalUnavailable, DatabaseUnavailable, TerminationUnrecorded) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except ConventionUnreadable as error:

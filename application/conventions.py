@@ -223,8 +223,8 @@ async def workflow_health(client: Client, convention_id: str) -> WorkflowHealth:
     if status is not WorkflowExecutionStatus.RUNNING or not raw.HasField("pending_workflow_task"):
         return WorkflowHealth(status)
     pending = raw.pending_workflow_task
-    if pending.attempt > 1:
-        failure = await _last_workflow_task_failure(handle)
+    failure = await _last_workflow_task_failure(handle) if pending.attempt > 1 else None
+    if failure is not None:  # retries after a timeout alone (a worker restarted) recover
         return WorkflowHealth(
             status, f"workflow task failing (attempt {pending.attempt}): {failure}"
         )
@@ -242,12 +242,15 @@ async def workflow_health(client: Client, convention_id: str) -> WorkflowHealth:
     return WorkflowHealth(status)
 
 
-async def _last_workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> str:
-    message = "no failure recorded in the history yet"
+async def _last_workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The message of the history's last WorkflowTaskFailed, unless a task completed since."""
+    message: str | None = None
     async for event in handle.fetch_history_events(rpc_timeout=QUERY_TIMEOUT):
         if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             failure = event.workflow_task_failed_event_attributes.failure
             message = (failure.message or "no message").splitlines()[0]
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            message = None
     return message
 
 
@@ -317,6 +320,10 @@ async def terminate_convention(
         )
 
 
+class TerminationUnrecorded(Exception):
+    """Temporal terminated the convention, but its milestone could not be written."""
+
+
 class WorkflowCannotTerminate(Exception):
     """The workflow cannot take the terminate update: its workflow task fails or never runs."""
 
@@ -365,9 +372,16 @@ async def end_convention(
         rpc_timeout=QUERY_TIMEOUT,
     )
     now = datetime.now(UTC)
-    seq = await _record_termination(
-        milestones, convention_id, request, why, description.run_id or "", now
-    )
+    try:
+        seq = await _record_termination(
+            milestones, convention_id, request, why, description.run_id or "", now
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        raise TerminationUnrecorded(
+            f"convention {convention_id}: Temporal terminated it, but PostgreSQL did not take "
+            f"its convention_terminated milestone ({error}); Temporal's history keeps the "
+            "reason (`audit.py timeline`)"
+        ) from error
     return Termination(
         OfficerReceipt(action="terminate", applied_at=now), by_temporal=why, milestone_seq=seq
     )
