@@ -30,6 +30,10 @@ MAX_DELEGATION = 40
 MAX_INDICATORS = 40
 MAX_PLANNED_MILESTONES = 60
 MAX_FOLLOW_UPS = 3
+MAX_CONVENTION_BYTES = 256 * 1024
+"""A convention travels whole in the workflow's input and again at every continue-as-new,
+beside the bounded state (Temporal refuses a payload over 2 MB): the file, follow-ups
+included, may take a quarter of a megabyte once validated, as JSON."""
 
 
 class ConventionKind(StrEnum):
@@ -341,6 +345,17 @@ class Convention(Frozen):
             problems.append("parent: a convention cannot be its own parent")
         if problems:
             raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _fits_in_a_payload(self) -> Self:
+        size = len(self.model_dump_json().encode())
+        if size > MAX_CONVENTION_BYTES:
+            raise ValueError(
+                f"the convention takes {size:,} bytes once validated, more than the "
+                f"{MAX_CONVENTION_BYTES:,} a convention may take (it travels whole in "
+                "Temporal's 2 MB payloads): shorten its texts or split it"
+            )
         return self
 
     @property

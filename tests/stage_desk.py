@@ -20,15 +20,24 @@ from application.conventions import (
     AnswerRefused,
     ConventionNotFound,
     answer_open_task,
+    answer_task,
+    build_answer,
     convention_status,
     find_task,
     start_convention,
     terminate_convention,
 )
+from schemas.actors import Principal
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import TerminateConvention
-from schemas.status import ConventionInput, ConventionOutcome, ConventionState, ConventionStatus
+from schemas.status import (
+    ConventionInput,
+    ConventionOutcome,
+    ConventionState,
+    ConventionStatus,
+    TaskLookup,
+)
 from schemas.tasks import AnswerReceipt, Task
 from workflows.convention import ConventionWorkflow, workflow_id_for
 from workflows.visibility import search_attributes_for
@@ -130,6 +139,23 @@ class Desk:
             actor=actor,
             wait_seconds=20,
         )
+
+    async def answer_as(
+        self, principal: Principal, task_id: str, *, acting_party: str | None = None, **fields: Any
+    ) -> AnswerReceipt:
+        """Answer as an authenticated actor would, through the desks' path: with a principal."""
+        task = await self.task(task_id)
+        request = build_answer(task, acting_party or principal.party, fields, principal.name)
+        return await answer_task(
+            self.env.client, self.convention_id, request.model_copy(update={"principal": principal})
+        )
+
+    async def lookup(self, task_id: str) -> TaskLookup:
+        """The workflow's narrow answer about one task."""
+        handle = self.env.client.get_workflow_handle_for(
+            ConventionWorkflow.run, workflow_id_for(self.convention_id)
+        )
+        return await handle.query(ConventionWorkflow.task, task_id)
 
     async def status(self) -> ConventionStatus:
         """The workflow's view now."""

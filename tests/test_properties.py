@@ -281,6 +281,14 @@ def _scripted_answers() -> dict[str, list[dict[str, Any]]]:
         {"kind": "fix_delivery", "decision": "retry"},
         {"kind": "fix_delivery", "decision": "dismiss", "comments": "Prévenu par téléphone."},
     ]
+    by_kind["revise_funding_request"] = [
+        {
+            "kind": "revise_funding_request",
+            "requested": {"amount": "30000000", "currency": "IsDB-ID"},
+            "terms_of_reference": {"uri": "archive:tdr-v2.pdf", "sha256": "a" * 64},
+            "note": "Périmètre réduit à deux centres — تقليص النطاق",
+        }
+    ]
     by_kind["resolve_escalation"] = [
         {"kind": "resolve_escalation", "comments": "Relancé par téléphone le 3 mars."}
     ]

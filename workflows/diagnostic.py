@@ -9,7 +9,7 @@ from temporalio import workflow
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
-from workflows.task_board import TaskBoard
+from workflows.task_board import MAX_ROUNDS, StageFailed, TaskBoard
 from workflows.visibility import search_attributes_for, workflow_id_for
 
 with workflow.unsafe.imports_passed_through():
@@ -82,6 +82,8 @@ async def run_diagnostic(board: TaskBoard, spec: DiagnosticStage) -> None:
             )
             await _start_follow_ups(board, spec)
             return
+        if round_number >= MAX_ROUNDS:
+            raise StageFailed(f"no agreement on the outcomes after {MAX_ROUNDS} rounds")
         round_number += 1
 
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import AnswerCheck, TaskBoard
+from workflows.task_board import MAX_ROUNDS, AnswerCheck, StageFailed, TaskBoard, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import DraftingStage
@@ -51,6 +51,8 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
                         review.id, f"{changes_asked_by} asked for changes to version {version}"
                     )
         if changes_asked_by is None:
+            # The text signatures are given on: a new drafting run or version is a new text.
+            board.document = board.task_id(f"v{version}")
             await board.record(
                 MilestoneKind.DRAFT_APPROVED,
                 f"Version {version} approved by {', '.join(spec.reviewers)}",
@@ -58,11 +60,13 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
                 details={"version": version, "approved_by": list(spec.reviewers)},
             )
             return
+        if version >= MAX_ROUNDS:
+            raise StageFailed(f"no version approved after {MAX_ROUNDS} versions of the text")
         revision = await board.assign(
             board.task_id("revise", f"v{version + 1}"),
             TaskKind.REVISE_DRAFT,
             office,
-            f"Revise the text as {changes_asked_by} asked: {comments}",
+            f"Revise the text as {changes_asked_by} asked: {shortened(comments, 200)}",
             due_in=timedelta(days=spec.due_in_days),
         )
         answer = (await board.answer_to(revision)).answer

@@ -12,7 +12,7 @@ from functools import partial
 
 from temporalio import workflow
 
-from workflows.task_board import ContinueAsNewRequested, TaskBoard
+from workflows.task_board import ContinueAsNewRequested, TaskBoard, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import ImplementationStage
@@ -25,7 +25,7 @@ async def run_implementation(board: TaskBoard, spec: ImplementationStage) -> Non
     """One progress report per period: what was reached, the indicators, the cohorts."""
     planned = {milestone.id: milestone for milestone in spec.milestones}
     progress = board.implementation_progress or ImplementationProgress()
-    while set(progress.reached) != set(planned):
+    while set(progress.reached) | set(progress.cancelled) != set(planned):
         if board.history_is_long():
             board.implementation_progress = progress
             raise ContinueAsNewRequested
@@ -62,6 +62,10 @@ async def _record_report(
             "actuals": report.actuals,
             "totals": actuals,
             "targets": {i.id: i.target for i in spec.indicators},
+            # Counted apart: a cancelled milestone is neither reached nor pending.
+            "milestones_reached": len(set(progress.reached) | set(report.reached)),
+            "milestones_cancelled": len(progress.cancelled) + len(report.cancelled_milestones),
+            "milestones_planned": len(spec.milestones),
             "spent": report.spent.model_dump(mode="json") if report.spent else None,
             "budget": spec.budget.model_dump(mode="json") if spec.budget else None,
             "comments": report.comments,
@@ -87,12 +91,32 @@ async def _record_report(
                 "planned_on": planned_on.isoformat() if planned_on else None,
             },
         )
+    cancelled = list(progress.cancelled)
+    for cancellation in report.cancelled_milestones:
+        cancelled.append(cancellation.id)
+        await board.record(
+            MilestoneKind.IMPLEMENTATION_MILESTONE_CANCELLED,
+            f"Cancelled: {planned[cancellation.id].label} ({shortened(cancellation.reason, 200)})",
+            task=task,
+            details={"milestone": cancellation.id, "reason": cancellation.reason},
+        )
+    cohorts_cancelled = list(progress.cohorts_cancelled)
+    for cancellation in report.cancelled_cohorts:
+        cohorts_cancelled.append(cancellation.id)
+        await board.record(
+            MilestoneKind.COHORT_CANCELLED,
+            f"Cohort {cancellation.id} cancelled: {shortened(cancellation.reason, 200)}",
+            task=task,
+            details={"cohort": cancellation.id, "reason": cancellation.reason},
+        )
     return ImplementationProgress(
         report_number=progress.report_number + 1,
         reached=reached,
         actuals=actuals,
         cohorts_started=started,
         cohorts_finished=finished,
+        cancelled=cancelled,
+        cohorts_cancelled=cohorts_cancelled,
     )
 
 
@@ -125,6 +149,31 @@ def _report_fits_the_plan(
             raise ValueError(
                 f"answer.reached.{position}: unknown planned milestone {milestone_id!r}"
             )
+    closed = set(progress.reached) | set(progress.cancelled)
+    for position, cancellation in enumerate(answer.cancelled_milestones):
+        where = f"answer.cancelled_milestones.{position}.id"
+        if cancellation.id not in milestones:
+            raise ValueError(f"{where}: unknown planned milestone {cancellation.id!r}")
+        if cancellation.id in closed or cancellation.id in answer.reached:
+            raise ValueError(
+                f"{where}: milestone {cancellation.id!r} is already reached or cancelled"
+            )
+        if any(c.id == cancellation.id for c in answer.cancelled_milestones[:position]):
+            raise ValueError(f"{where}: {cancellation.id!r} cancelled twice")
+    for position, milestone_id in enumerate(answer.reached):
+        if milestone_id in progress.cancelled:
+            raise ValueError(f"answer.reached.{position}: milestone {milestone_id!r} was cancelled")
+    for position, cancellation in enumerate(answer.cancelled_cohorts):
+        where = f"answer.cancelled_cohorts.{position}.id"
+        if cancellation.id in progress.cohorts_cancelled:
+            raise ValueError(f"{where}: cohort {cancellation.id!r} is already cancelled")
+        if cancellation.id in progress.cohorts_finished:
+            raise ValueError(f"{where}: cohort {cancellation.id!r} already finished")
+        if any(c.id == cancellation.id for c in answer.cancelled_cohorts[:position]):
+            raise ValueError(f"{where}: {cancellation.id!r} cancelled twice")
+    for position, cohort in enumerate(answer.cohorts):
+        if cohort.id in progress.cohorts_cancelled:
+            raise ValueError(f"answer.cohorts.{position}.id: cohort {cohort.id!r} was cancelled")
     for indicator_id in answer.actuals:
         if indicator_id not in indicators:
             raise ValueError(f"answer.actuals.{indicator_id}: unknown indicator")

@@ -1,4 +1,10 @@
-"""Signature: every required signatory signs, in parallel or in the listed order."""
+"""Signature: every required signatory signs, in parallel or in the listed order.
+
+A task reassigned to another contact of the party (a vice-president replacing a president)
+is signed by that contact, in her own name and capacity, and recorded so. After a refusal or
+a withdrawal, a stage run again on the same text asks only for the signatures still missing;
+a new version of the text (drafting ran again) needs every signature anew.
+"""
 
 from __future__ import annotations
 
@@ -9,20 +15,32 @@ from temporalio import workflow
 from workflows.task_board import StageFailed, TaskBoard
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.convention import SignatureOrder, SignatureStage
+    from schemas.actors import PrincipalKind
+    from schemas.convention import Signatory, SignatureOrder, SignatureStage
     from schemas.milestones import MilestoneKind
-    from schemas.tasks import SignAnswer, Task, TaskKind
+    from schemas.status import StandingSignature
+    from schemas.tasks import AnswerTask, SignAnswer, Task, TaskKind
+
+STANDING_SIGNATURES_PATCH = "keep-standing-signatures"
+"""Signatures given on an unchanged text stand when the stage runs again; conventions recorded
+before asked for every signature again (tests/histories/before-keep-standing-signatures/)."""
 
 
 async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
     """Collect every signature; a refusal or a withdrawal fails the stage; all in: in force."""
     convention = board.convention
+    missing = list(spec.signatories)
+    if workflow.patched(STANDING_SIGNATURES_PATCH):
+        missing = await _signatures_still_missing(board, spec)
     batches = (
-        [[signatory] for signatory in spec.signatories]
+        [[signatory] for signatory in missing]
         if spec.order is SignatureOrder.SEQUENTIAL
-        else [list(spec.signatories)]
+        else [missing]
+        if missing
+        else []
     )
-    for batch in batches:
+    for position, batch in enumerate(batches):
+        _note_who_waits(board, batches, position)
         tasks: list[Task] = []
         for signatory_id in batch:
             signatory = convention.signatory(signatory_id)
@@ -41,10 +59,11 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
             answer = request.answer
             assert isinstance(answer, SignAnswer) and task.signatory is not None
             signatory = convention.signatory(task.signatory)
+            signer, capacity, replacing = _who_signs(board, task, request, signatory)
             if answer.decision != "sign":
                 refused = answer.decision == "refuse"
                 failure = (
-                    f"{signatory.name} ({signatory.party}) "
+                    f"{signer} ({signatory.party}) "
                     f"{'refused to sign' if refused else 'withdrew from the convention'}: "
                     f"{answer.reason}"
                 )
@@ -52,8 +71,9 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
                     MilestoneKind.SIGNATURE_REFUSED if refused else MilestoneKind.PARTY_WITHDREW,
                     failure,
                     task=task,
-                    actor=signatory.name,
-                    details={"signatory": signatory.id, "reason": answer.reason},
+                    actor=signer,
+                    details={"signatory": signatory.id, "reason": answer.reason}
+                    | ({"replacing": replacing} if replacing else {}),
                 )
                 for other in tasks:
                     await board.cancel(other.id, failure)
@@ -61,18 +81,28 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
             place = answer.place or spec.place
             await board.record(
                 MilestoneKind.SIGNED,
-                f"Signed by {signatory.name}, {signatory.capacity}, for {signatory.party}"
-                + (f", at {place.city}" if place else ""),
+                f"Signed by {signer}, {capacity}, for {signatory.party}"
+                + (f", in place of {replacing}" if replacing else "")
+                + (f", at {place.city}" if place else "")
+                + (f" ({request.principal.describe()})" if request.principal else ""),
                 task=task,
-                actor=signatory.name,
+                actor=signer,
                 details={
                     "signatory": signatory.id,
-                    "capacity": signatory.capacity,
+                    "capacity": capacity,
                     "place": place.model_dump(mode="json") if place else None,
                     "signed_at": workflow.now().isoformat(),
-                },
+                }
+                | ({"replacing": replacing} if replacing else {}),
+            )
+            board.signatures[signatory.id] = StandingSignature(
+                signatory=signatory.id,
+                document=board.document or "",
+                signed_by=signer,
+                signed_at=workflow.now(),
             )
         if failure is not None:
+            board.waiting_for.clear()
             raise StageFailed(failure)
     await board.record(
         MilestoneKind.ENTERED_INTO_FORCE,
@@ -80,3 +110,64 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
         party=convention.office.id,
         details={"in_force_on": workflow.now().date().isoformat()},
     )
+
+
+async def _signatures_still_missing(board: TaskBoard, spec: SignatureStage) -> list[str]:
+    """The signatories whose signature on the current text is not in yet; say which stand."""
+    document = board.document or ""
+    missing: list[str] = []
+    for signatory_id in spec.signatories:
+        standing = board.signatures.get(signatory_id)
+        if standing is None or standing.document != document:
+            missing.append(signatory_id)
+            continue
+        await board.record(
+            MilestoneKind.SIGNATURE_STANDS,
+            f"The signature of {standing.signed_by} ({signatory_id}) given on "
+            f"{standing.signed_at:%Y-%m-%d} stands: the text has not changed",
+            party=board.convention.signatory(signatory_id).party,
+            actor=standing.signed_by,
+            details={
+                "signatory": signatory_id,
+                "signed_at": standing.signed_at.isoformat(),
+                "document": document,
+            },
+        )
+    return missing
+
+
+def _who_signs(
+    board: TaskBoard, task: Task, request: AnswerTask, signatory: Signatory
+) -> tuple[str, str, str | None]:
+    """(name, capacity, replacing whom): the contact a task was reassigned to signs herself."""
+    answer = request.answer
+    assert isinstance(answer, SignAnswer)
+    if task.contact is None:
+        return signatory.name, answer.capacity or signatory.capacity, None
+    principal = request.principal
+    name = (
+        principal.name
+        if principal is not None and principal.kind is PrincipalKind.CONTACT
+        else task.contact
+    )
+    contact = next(
+        (c for c in board.convention.party(task.assignee).contacts if c.name == task.contact),
+        None,
+    )
+    capacity = answer.capacity or (contact.title if contact and contact.title else None)
+    return name, capacity or f"for {task.assignee}", signatory.name
+
+
+def _note_who_waits(board: TaskBoard, batches: list[list[str]], position: int) -> None:
+    """Sequential signatures: each later signatory's task waits for the earlier ones."""
+    board.waiting_for.clear()
+    if position + 1 >= len(batches):
+        return
+    current = ", ".join(
+        board.convention.signatory(signatory_id).name for signatory_id in batches[position]
+    )
+    for later in batches[position + 1 :]:
+        for signatory_id in later:
+            board.waiting_for[board.task_id("sign", signatory_id)] = (
+                f"waiting for the earlier signature of {current}"
+            )

@@ -43,13 +43,20 @@ with workflow.unsafe.imports_passed_through():
 
 ESCALATION_DUE = timedelta(days=7)
 
-MILESTONE_WINDOW = 300
+MILESTONE_WINDOW = 200
 """Milestones the workflow keeps (for `status` and the next run); PostgreSQL keeps them all."""
 KEPT_DETAILS_BYTES = 2_048
 """A milestone's details larger than this are left out of the workflow's copy (a long answer,
 a report's totals): the written milestone has them. With MILESTONE_WINDOW this bounds what
 the workflow holds, queries and carries to the next run, whatever the convention's age."""
 KEPT_SUMMARY_CHARS = 300
+
+MAX_ROUNDS = 20
+"""Review rounds, diagnostic rounds, funders' questions: past this, the stage fails with the
+reason (the officer decides what follows) rather than grow a history towards Temporal's
+51,200-event limit."""
+MAX_LATE_REMINDERS = 12
+"""Late reminders per task: after these the officer's escalation task is the reminder."""
 
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
@@ -213,7 +220,7 @@ class TaskBoard:
         if details_size > KEPT_DETAILS_BYTES or len(milestone.summary) > KEPT_SUMMARY_CHARS:
             milestone = milestone.model_copy(
                 update={
-                    "summary": _shortened(milestone.summary, KEPT_SUMMARY_CHARS),
+                    "summary": shortened(milestone.summary, KEPT_SUMMARY_CHARS),
                     "details": (
                         {"left_out": f"{details_size} bytes, kept in PostgreSQL"}
                         if details_size > KEPT_DETAILS_BYTES
@@ -398,18 +405,25 @@ class TaskBoard:
                 return
             now = workflow.now()
             plans = sorted(
-                (self._next_follow_up(self.tasks[task_id]), task_id) for task_id in pending
+                (plan, task_id)
+                for task_id in pending
+                if (plan := self._next_follow_up(self.tasks[task_id])) is not None
             )
-            (first_at, _), _ = plans[0]
-            if first_at <= now:
+            if plans and plans[0][0][0] <= now:
                 for (when, follow_up), task_id in plans:
                     if when <= now:
                         await self._follow_up(self.tasks[task_id], follow_up)
                 continue
+            something_happened = partial(
+                self._something_happened, frozenset(pending), self._changes
+            )
+            if not plans:  # every reminder sent: wait for an answer or the officer
+                await workflow.wait_condition(something_happened)
+                continue
             try:
                 await workflow.wait_condition(
-                    partial(self._something_happened, frozenset(pending), self._changes),
-                    timeout=first_at - now,
+                    something_happened,
+                    timeout=plans[0][0][0] - now,
                     timeout_summary="next reminder or escalation",
                 )
             except TimeoutError:
@@ -443,7 +457,7 @@ class TaskBoard:
 
     # --- reminders and escalation -----------------------------------------------------
 
-    def _next_follow_up(self, task: Task) -> tuple[datetime, FollowUp]:
+    def _next_follow_up(self, task: Task) -> tuple[datetime, FollowUp] | None:
         policy = self.reminders
         if not task.reminded_before_due and policy.before_due_days is not None:
             remind_at = task.due_at - timedelta(days=policy.before_due_days)
@@ -451,6 +465,8 @@ class TaskBoard:
                 return remind_at, "remind_before_due"
         if not task.escalated:
             return task.due_at, "escalate"
+        if task.late_reminders >= MAX_LATE_REMINDERS:
+            return None
         late_every = timedelta(days=policy.late_every_days)
         return task.due_at + late_every * (task.late_reminders + 1), "remind_late"
 
@@ -720,5 +736,6 @@ def workflow_json(value: Any) -> bytes:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
 
 
-def _shortened(text: str, limit: int) -> str:
+def shortened(text: str, limit: int) -> str:
+    """The text cut to limit characters (an ellipsis says so): for titles quoting a user."""
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -179,11 +179,18 @@ def seed(name: str) -> Recorder:
     return record
 
 
-def variant(variant_id: str, name: str, script: Callable[[], AnswerScript]) -> Recorder:
+def variant(
+    variant_id: str,
+    name: str,
+    script: Callable[[], AnswerScript],
+    change: Callable[[Convention], Convention] | None = None,
+) -> Recorder:
     """A seed convention answered differently, under its own id, to take another path."""
 
     async def record(client: Client, task_queue: str) -> list[str]:
         convention = alone(_convention(name), variant_id)
+        if change is not None:
+            convention = change(convention)
         await play_scenario(client, task_queue, convention, own_answers(script()))
         return [convention.id]
 
@@ -215,6 +222,63 @@ def _funding_rejected() -> AnswerScript:
             decision="reject",
             comments="Hors du cadre de l'appel en cours.",
         ),
+    )
+
+
+def _on_failure(name: str, stage: str, target: str) -> Callable[[Convention], Convention]:
+    def change(convention: Convention) -> Convention:
+        stages = [
+            spec.model_copy(update={"on_failure": target}) if spec.stage == stage else spec
+            for spec in convention.stages
+        ]
+        return convention.model_copy(update={"stages": stages})
+
+    return change
+
+
+def _signature_refused_then_given() -> AnswerScript:
+    # The stage runs again on the same text: the signatures given before the refusal stand,
+    # the others are asked again under signature-2.
+    script = _script("tanger-four-conventions")
+    refusal = "signature.sign.amica-president"
+    before, after, seen = [], [], False
+    for step in script.answers:
+        if step.task == refusal:
+            seen = True
+            before.append(
+                _answer(refusal, "amica", kind="sign", decision="refuse", reason="Pas encore.")
+            )
+            after.append(step.model_copy(update={"task": "signature-2.sign.amica-president"}))
+            continue
+        if seen and step.task.startswith("signature.sign."):
+            step = step.model_copy(update={"task": step.task.replace("signature.", "signature-2.")})
+        (after if seen else before).append(step)
+    return script.model_copy(update={"answers": [*before, *after]})
+
+
+def _funding_revised() -> AnswerScript:
+    rejected = _funding_rejected()
+    return rejected.model_copy(
+        update={
+            "answers": [
+                *rejected.answers,
+                _answer(
+                    "funding_request-2.revise",
+                    "ofppt",
+                    kind="revise_funding_request",
+                    requested={"amount": "30000000", "currency": "IsDB-ID"},
+                    terms_of_reference={"uri": "archive:bamako-tdr-v2.pdf"},
+                    note="Périmètre réduit à deux centres.",
+                ),
+                _answer(
+                    "funding_request-2.decision.r1",
+                    "bid",
+                    kind="decide_funding",
+                    decision="approve",
+                    granted={"amount": "30000000", "currency": "IsDB-ID"},
+                ),
+            ]
+        }
     )
 
 
@@ -310,6 +374,18 @@ DEV_SERVER_SCENARIOS: dict[str, Recorder] = {
         "diagnostic-disagreement", "bamako-cooperation", _diagnostic_disagreement
     ),
     "continued-as-new": continued("continued-as-new", "cycle-maalam", history_limit=80),
+    "signature-given-after-refusal": variant(
+        "signature-given-after-refusal",
+        "tanger-four-conventions",
+        _signature_refused_then_given,
+        _on_failure("tanger-four-conventions", "signature", "signature"),
+    ),
+    "funding-revised": variant(
+        "funding-revised",
+        "bamako-cooperation",
+        _funding_revised,
+        _on_failure("bamako-cooperation", "funding_request", "funding_request"),
+    ),
 }
 TIME_SKIPPING_SCENARIOS = {"funding-overdue": _overdue_escalated}
 SCENARIOS = [*DEV_SERVER_SCENARIOS, *TIME_SKIPPING_SCENARIOS]
