@@ -524,7 +524,7 @@ def why_not_open(lookup: TaskLookup) -> str:
     if task is not None and task.status is TaskStatus.CANCELLED:
         return f"no open task {task_id}: cancelled ({task.closed_reason or 'no reason recorded'})"
     if lookup.waiting_for:
-        return f"no open task {task_id}: not open yet, it waits for {lookup.waiting_for}"
+        return f"no open task {task_id}: not open yet ({lookup.waiting_for})"
     if lookup.convention_state is not ConventionState.ACTIVE:
         return f"no open task {task_id}: the convention is {lookup.convention_state.value}"
     return f"no open task {task_id}: unknown in this convention (open tasks: {open_ids})"

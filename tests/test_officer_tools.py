@@ -324,19 +324,38 @@ async def test_act_on_a_task_that_is_not_open_says_why(client: Client, env: dict
     await client.get_workflow_handle(workflow_id_for(convention.id)).terminate("fin du test")
 
 
-def test_a_task_waiting_for_an_earlier_signatory_says_for_whom() -> None:
-    # The workflow's `task` query names what a sequential signatory's task waits for.
-    lookup = TaskLookup(
-        task_id="signature.sign.dmk-representant",
-        waiting_for="signatory ofppt-dg (signature.sign.ofppt-dg) to sign first",
-        open_task_ids=["signature.sign.ofppt-dg"],
+async def test_act_on_a_later_sequential_signature_says_whose_signature_it_waits_for(
+    client: Client, env: dict[str, str]
+) -> None:
+    base = example("mre-academy")
+    signature = next(spec for spec in base.stages if spec.stage == "signature")
+    convention = base.model_copy(update={"stages": [signature], "parent": None})
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    await _wait_open(client, convention.id, "signature.sign.ofppt-dg")
+
+    run = await run_cli(
+        "act",
+        convention.id,
+        "signature.sign.dmk-representant",
+        "--as",
+        "dmk",
+        "--decision",
+        "sign",
+        env=env,
     )
 
-    assert why_not_open(lookup) == (
-        "no open task 'signature.sign.dmk-representant': not open yet, it waits for "
-        "signatory ofppt-dg (signature.sign.ofppt-dg) to sign first"
-    )
+    assert run.code == 1, run
+    assert run.stderr_lines == [
+        f"refused: convention {convention.id}",
+        "  task: no open task 'signature.sign.dmk-representant': not open yet (waiting for "
+        "the earlier signature of Loubna Tricha)",
+    ], run
+    await client.get_workflow_handle(workflow_id_for(convention.id)).terminate("fin du test")
+
+
+def test_a_task_of_a_closed_convention_says_the_convention_is_closed() -> None:
     closed = TaskLookup(task_id="x", convention_state=ConventionState.COMPLETED)
+
     assert why_not_open(closed) == "no open task 'x': the convention is completed"
 
 
