@@ -14,6 +14,8 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from activities.archive import open_failures
 from activities.inbox import owed_tasks
 from application.conventions import (
     QUERY_TIMEOUT,
+    UPDATE_TIMEOUT,
     AnswerRefused,
     ConventionAlreadyStarted,
     ConventionFilter,
@@ -402,14 +405,16 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "terminate":
         return await _terminate(client, args, settings)
     if args.command == "act":
-        receipt = await answer_open_task(
-            client,
-            args.convention_id,
-            args.task_id,
-            args.party,
-            answer_fields,
-            actor=args.actor,
-        )
+        async with _said_what_is_stuck(client, args.convention_id):
+            receipt = await answer_open_task(
+                client,
+                args.convention_id,
+                args.task_id,
+                args.party,
+                answer_fields,
+                actor=args.actor,
+                rpc_timeout=UPDATE_TIMEOUT,
+            )
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
     elif args.command == "list":
         conventions = ConventionFilter(
@@ -428,12 +433,25 @@ async def _run(args: argparse.Namespace) -> int:
                 f" {started}  {', '.join(summary.parties)}"
             )
     elif args.command in ("postpone", "reassign"):
-        applied = await _officer_action(client, args)
+        async with _said_what_is_stuck(client, args.convention_id):
+            applied = await _officer_action(client, args)
         print(
             f"{applied.action}: {applied.task_id or args.convention_id} "
             f"at {applied.applied_at:%Y-%m-%d %H:%M:%S %Z}"
         )
     return EXIT_OK
+
+
+@asynccontextmanager
+async def _said_what_is_stuck(client: Client, convention_id: str) -> AsyncIterator[None]:
+    """A workflow that did not answer in time: say why, as `status` does, when Temporal knows."""
+    try:
+        yield
+    except ConventionUnreadable as error:
+        health = await workflow_health(client, convention_id)
+        if health.trouble is None:
+            raise
+        raise ConventionUnreadable(f"convention {convention_id}: {health.trouble}") from error
 
 
 async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerReceipt:
@@ -449,7 +467,9 @@ async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerRe
             },
             "postpone",
         )
-        return await postpone_deadline(client, args.convention_id, request)
+        return await postpone_deadline(
+            client, args.convention_id, request, rpc_timeout=UPDATE_TIMEOUT
+        )
     reassignment = parse_model(
         ReassignTask,
         {
@@ -460,7 +480,7 @@ async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerRe
         },
         "reassign",
     )
-    return await reassign_task(client, args.convention_id, reassignment)
+    return await reassign_task(client, args.convention_id, reassignment, rpc_timeout=UPDATE_TIMEOUT)
 
 
 def _due_time(text: str) -> str:

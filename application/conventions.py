@@ -186,6 +186,10 @@ async def _query_errors(convention_id: str) -> AsyncIterator[None]:
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
+        if _workflow_task_failed(error):
+            raise ConventionUnreadable(
+                f"convention {convention_id}: its workflow cannot answer: {error.message}"
+            ) from error
         if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
             raise ConventionUnreadable(
                 f"convention {convention_id}: its workflow did not answer in time "
@@ -278,31 +282,49 @@ def build_answer(
     )
 
 
-async def answer_task(client: Client, convention_id: str, request: AnswerTask) -> AnswerReceipt:
-    """Send an answer as an update; a refusal raises AnswerRefused with the workflow's reason."""
+async def answer_task(
+    client: Client,
+    convention_id: str,
+    request: AnswerTask,
+    *,
+    rpc_timeout: timedelta | None = None,
+) -> AnswerReceipt:
+    """Send an answer as an update; a refusal raises AnswerRefused with the workflow's reason.
+
+    With `rpc_timeout`, a workflow that does not take the update in time (no worker runs it,
+    its workflow task fails) raises ConventionUnreadable instead of waiting for ever.
+    """
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.answer_task, request
+            ConventionWorkflow.answer_task, request, rpc_timeout=rpc_timeout
         )
 
 
 async def postpone_deadline(
-    client: Client, convention_id: str, request: PostponeDeadline
+    client: Client,
+    convention_id: str,
+    request: PostponeDeadline,
+    *,
+    rpc_timeout: timedelta | None = None,
 ) -> OfficerReceipt:
     """The officer moves an open task's due date later."""
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.postpone_deadline, request
+            ConventionWorkflow.postpone_deadline, request, rpc_timeout=rpc_timeout
         )
 
 
 async def reassign_task(
-    client: Client, convention_id: str, request: ReassignTask
+    client: Client,
+    convention_id: str,
+    request: ReassignTask,
+    *,
+    rpc_timeout: timedelta | None = None,
 ) -> OfficerReceipt:
     """The officer gives an open task to another contact of the same party."""
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.reassign_task, request
+            ConventionWorkflow.reassign_task, request, rpc_timeout=rpc_timeout
         )
 
 
@@ -392,14 +414,15 @@ async def _stuck_update(convention_id: str) -> AsyncIterator[None]:
     """Tell a stuck workflow (refused for a failed workflow task, or silent) from a refusal."""
     try:
         yield
-    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+    except ConventionUnreadable as error:
+        cause = error.__cause__
+        if isinstance(cause, RPCError):  # refused: "Workflow Task in failed state"
+            raise WorkflowCannotTerminate(
+                f"the terminate update was refused: {cause.message}"
+            ) from error
         raise WorkflowCannotTerminate(
-            f"the terminate update was not answered in time ({error})"
+            f"the terminate update was not answered in time ({cause})"
         ) from error
-    except AnswerRefused as refused:
-        if "failed state" not in str(refused).lower():
-            raise
-        raise WorkflowCannotTerminate(f"the terminate update was refused: {refused}") from refused
 
 
 async def _record_termination(
@@ -438,6 +461,11 @@ async def _record_termination(
     raise RuntimeError(f"{convention_id}: could not chain the termination milestone")
 
 
+def _workflow_task_failed(error: RPCError) -> bool:
+    """Temporal refuses queries and updates once a workflow's task keeps failing."""
+    return "workflow task in failed state" in error.message.lower()
+
+
 def _handle(client: Client, convention_id: str) -> WorkflowHandle[ConventionWorkflow, Any]:
     return client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention_id))
 
@@ -450,7 +478,16 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         raise AnswerRefused(getattr(cause, "message", None) or str(cause)) from error
+    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+        raise ConventionUnreadable(
+            f"convention {convention_id}: its workflow did not take the update in time "
+            "(no worker runs it, or its workflow task is failing)"
+        ) from error
     except RPCError as error:
+        if _workflow_task_failed(error):
+            raise ConventionUnreadable(
+                f"convention {convention_id}: its workflow cannot take the update: {error.message}"
+            ) from error
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise AnswerRefused(error.message) from error
         # Servers word it differently; a closed convention is not an unknown one.
@@ -481,15 +518,23 @@ async def answer_open_task(
     *,
     actor: str | None = None,
     wait_seconds: float = 0.0,
+    rpc_timeout: timedelta | None = None,
 ) -> AnswerReceipt:
     """Find the task (waiting for it to open if asked), validate the answer, send it."""
-    task = await find_task(client, convention_id, task_id, wait_seconds=wait_seconds)
+    task = await find_task(
+        client, convention_id, task_id, wait_seconds=wait_seconds, rpc_timeout=rpc_timeout
+    )
     request = build_answer(task, acting_party, answer_fields, actor)
-    return await answer_task(client, convention_id, request)
+    return await answer_task(client, convention_id, request, rpc_timeout=rpc_timeout)
 
 
 async def find_task(
-    client: Client, convention_id: str, task_id: str, *, wait_seconds: float = 0.0
+    client: Client,
+    convention_id: str,
+    task_id: str,
+    *,
+    wait_seconds: float = 0.0,
+    rpc_timeout: timedelta | None = None,
 ) -> Task:
     """The open task with this id; polls the workflow up to wait_seconds for it to open.
 
@@ -500,7 +545,7 @@ async def find_task(
     deadline = time.monotonic() + wait_seconds
     pause = FIRST_POLL_PAUSE_SECONDS
     while True:
-        lookup = await task_lookup(client, convention_id, task_id)
+        lookup = await task_lookup(client, convention_id, task_id, rpc_timeout=rpc_timeout)
         if lookup.task is not None and lookup.task.status is TaskStatus.OPEN:
             return lookup.task
         if time.monotonic() >= deadline:

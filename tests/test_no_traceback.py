@@ -125,7 +125,8 @@ def _files(directory: Path) -> Files:
     )
 
 
-def _cases(files: Files, convention_id: str) -> list[Case]:
+def _cases(files: Files, convention_id: str, idle: str, failing: str) -> list[Case]:
+    """`idle`: a convention no worker runs; `failing`: one whose workflow task always fails."""
     f, cid = files, convention_id
     huge = json.dumps({"decision": "approve", "version": 1, "comments": "x" * 100_000})
     starter = [
@@ -397,6 +398,42 @@ def _cases(files: Files, convention_id: str) -> list[Case]:
             "no-database",
         ),
         Case("status, PostgreSQL unreachable", "starter.py", ("status", cid), 0, "no-database"),
+        # a convention whose workflow cannot move: said in one line, exit 3
+        Case("status, no worker", "starter.py", ("status", idle), 3),
+        Case(
+            "act, no worker",
+            "starter.py",
+            ("act", idle, PSA_REVIEW, "--as", "psa", "--decision", "approve"),
+            3,
+        ),
+        Case(
+            "postpone, no worker",
+            "starter.py",
+            ("postpone", idle, PSA_REVIEW, "--to", "2099-01-01", "--reason", "r"),
+            3,
+        ),
+        Case(
+            "reassign, no worker",
+            "starter.py",
+            ("reassign", idle, PSA_REVIEW, "--to", "x", "--reason", "r"),
+            3,
+        ),
+        Case("status, workflow task failing", "starter.py", ("status", failing), 3),
+        Case(
+            "status --json, workflow task failing", "starter.py", ("status", "--json", failing), 3
+        ),
+        Case(
+            "act, workflow task failing",
+            "starter.py",
+            ("act", failing, PSA_REVIEW, "--as", "psa", "--decision", "approve"),
+            3,
+        ),
+        Case(
+            "postpone, workflow task failing",
+            "starter.py",
+            ("postpone", failing, PSA_REVIEW, "--to", "2099-01-01", "--reason", "r"),
+            3,
+        ),
     ]
     audit = [
         Case("audit unknown command", "audit.py", ("frobnicate",), 2, "offline"),
@@ -458,6 +495,16 @@ async def ran(
     convention = example("tanger-four-conventions")
     await start_convention(client, convention, DEV_TASK_QUEUE)
     await find_task(client, convention.id, PSA_REVIEW, wait_seconds=60)
+    idle = example("tanger-four-conventions")
+    await start_convention(client, idle, f"pacte-no-worker-{idle.id}")
+    failing = f"undecodable-{idle.id}"
+    await client.start_workflow(  # an input the worker cannot decode: every task fails
+        "ConventionWorkflow",
+        {"convention": {"id": failing}},
+        id=workflow_id_for(failing),
+        task_queue=DEV_TASK_QUEUE,
+    )
+    await asyncio.sleep(6)  # past the first retry, and past UNSCHEDULED_WORKFLOW_TASK
     files = _files(tmp_path_factory.mktemp("broken"))
     environments = {
         "stack": cli_env(dev_env, postgres_url),
@@ -471,14 +518,16 @@ async def ran(
         async with gate:
             return Ran(case, await _run(case.program, case.args, environments[case.environment]))
 
-    results = await asyncio.gather(*(one(case) for case in _cases(files, convention.id)))
+    cases = _cases(files, convention.id, idle.id, failing)
+    results = await asyncio.gather(*(one(case) for case in cases))
     yield {result.case.name: result for result in results}
-    await client.get_workflow_handle(workflow_id_for(convention.id)).terminate("fin du test")
+    for convention_id in (convention.id, idle.id, failing):
+        await client.get_workflow_handle(workflow_id_for(convention_id)).terminate("fin du test")
 
 
 def _names() -> list[str]:
     placeholder = Files(*(Path("/nonexistent") for _ in range(len(Files.__dataclass_fields__))))
-    return [case.name for case in _cases(placeholder, "x")]
+    return [case.name for case in _cases(placeholder, "x", "y", "z")]
 
 
 @pytest.mark.parametrize("name", _names())
@@ -503,3 +552,5 @@ def test_a_broken_command_ends_in_one_line_and_its_exit_code_never_a_traceback(
         assert all(line.startswith("  ") for line in lines[1:]), run
         return
     assert len(lines) <= 2, run  # one line (audit.py may add its source line)
+    if (case.code == 3 and "worker" in case.name) or "failing" in case.name:
+        assert lines == [lines[0]] and lines[0].startswith("stuck: convention "), run
