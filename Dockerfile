@@ -1,4 +1,5 @@
-# The Pacte worker image (also carries starter.py). Built by docker-compose.yml.
+# The Pacte image: the worker (its default command), starter.py, and the partner desk
+# (portal.py). Built by docker-compose.yml.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -12,9 +13,11 @@ COPY schemas/ schemas/
 COPY workflows/ workflows/
 COPY activities/ activities/
 COPY infra/ infra/
+COPY application/ application/
+COPY web/ web/
 COPY audit/ audit/
 COPY migrations/ migrations/
-COPY worker.py starter.py demo.py audit.py codec_server.py ./
+COPY worker.py starter.py demo.py audit.py codec_server.py portal.py ./
 
 RUN pip install --no-cache-dir .
 

@@ -1,5 +1,5 @@
 """The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
-postpone, reassign, terminate.
+postpone, reassign, terminate, keys (partners' API keys).
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started, unknown
 parent); 2 usage error (a malformed --query, or a payload key missing, wrong or malformed);
@@ -47,6 +47,8 @@ from application.conventions import (
     start_convention,
     workflow_health,
 )
+from application.partner_desk import NotFound as DeskNotFound
+from application.partner_desk import create_key, list_keys, revoke_key
 from application.rendering import render_status
 from audit.archive_store import ArchiveUnavailable, open_archive
 from infra.database import apply_migrations, create_pool
@@ -161,6 +163,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     inbox.add_argument("party", help="the party's id, as in the convention files")
     inbox.add_argument("--json", action="store_true", help="machine-readable output")
+
+    keys = commands.add_parser("keys", help="partners' API keys for the partner desk")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="a new key for a party, printed once")
+    create.add_argument("party", help="the party's id, as in the convention files")
+    create.add_argument("--name", help="what the key is for (default: the party's system)")
+    key_list = key_commands.add_parser("list", help="every key, or a party's; never a secret")
+    key_list.add_argument("party", nargs="?")
+    revoke = key_commands.add_parser("revoke", help="the key stops working at once")
+    revoke.add_argument("key_id")
     return parser
 
 
@@ -260,6 +272,35 @@ async def _terminate(client: Client, args: argparse.Namespace, settings: Setting
             f"milestone #{ended.milestone_seq} convention_terminated is recorded in PostgreSQL"
         )
     print(f"terminate: {args.convention_id} at {ended.receipt.applied_at:%Y-%m-%d %H:%M:%S %Z}")
+    return EXIT_OK
+
+
+async def _keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Create, list or revoke a party's API keys (PostgreSQL only); a secret is shown once."""
+    party = getattr(args, "party", None)
+    if party is not None and not IDENTIFIER_PATTERN.match(party):
+        raise InputError(
+            "keys", [FieldError("party", f"{party!r} is not a party id (letters, digits, . _ -)")]
+        )
+    pool = await _open_store(settings)
+    try:
+        if args.keys_command == "create":
+            secret, key = await create_key(pool, args.party, args.name or f"{args.party} system")
+            print(f"key {key.id} for {key.party} ({key.name}); shown once, store it now:")
+            print(secret)
+        elif args.keys_command == "list":
+            for key in await list_keys(pool, party):
+                state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                print(f"{key.id}  {key.party:<12} {state:<18} used {used:<16} {key.name}")
+        else:
+            try:
+                key = await revoke_key(pool, args.key_id)
+            except DeskNotFound as error:
+                raise InputError("keys revoke", [FieldError("key_id", str(error))]) from None
+            print(f"revoked: {key.id} ({key.party}, {key.name})")
+    finally:
+        await pool.close()
     return EXIT_OK
 
 
@@ -395,6 +436,8 @@ async def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if args.command == "inbox":
         return await _inbox(args.party, args.json, settings)
+    if args.command == "keys":
+        return await _keys(args, settings)
     if args.command == "start":
         return await _start(args, settings)
     # The answer is read and checked before Temporal is asked anything.

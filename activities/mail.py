@@ -37,7 +37,7 @@ def message_id(notification: Notification, sender: str) -> str:
 
 def build_message(notification: Notification, sender: str) -> EmailMessage:
     """The mail: subject and bodies from the templates, in the notification's language."""
-    rendered = render(notification)
+    rendered = render(notification, with_links=True)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = [

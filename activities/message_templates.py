@@ -3,13 +3,22 @@
 One template yields both the plain-text and the HTML body, so the two never drift apart.
 Values (titles, names) are escaped for HTML after formatting; Arabic messages are laid out
 right to left. Dates are ISO (2023-10-31): read the same in every language.
+
+A task's message says how to answer: in a mail, each recipient's personal link to the
+partner desk (derived from the server's secret, the notification and the contact, so a
+retried mail carries the same link); everywhere, the API path for the party's systems. A
+webhook never carries a contact's link: it goes to the party's systems, not to the person.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 
+from infra.portal_settings import contact_link_token, link_secret, load_portal_settings
+from infra.secrets import SecretError
+from infra.settings import SettingsError
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
 
@@ -41,6 +50,21 @@ _HOW_TO_ANSWER = {
     Language.FRENCH: "Pour répondre : {answer_with}",
     Language.ARABIC: "للرد: {answer_with}",
     Language.ENGLISH: "To answer: {answer_with}",
+}
+_YOUR_LINK = {
+    Language.FRENCH: "Votre lien personnel (ne le transférez pas) :",
+    Language.ARABIC: "رابطكم الشخصي (لا تحيلوه إلى غيركم):",
+    Language.ENGLISH: "Your personal link (do not forward it):",
+}
+_API_PATH = {
+    Language.FRENCH: "Vos systèmes, avec la clé d'API de {assignee} : {api}",
+    Language.ARABIC: "أنظمتكم، بمفتاح واجهة البرمجة الخاص بـ {assignee}: {api}",
+    Language.ENGLISH: "Your systems, with {assignee}'s API key: {api}",
+}
+_FOLLOW_UP = {
+    Language.FRENCH: "Suivi de la convention : python starter.py status {convention_id}",
+    Language.ARABIC: "متابعة الاتفاقية: python starter.py status {convention_id}",
+    Language.ENGLISH: "The convention: python starter.py status {convention_id}",
 }
 _OFFICE = "Office de la Formation Professionnelle et de la Promotion du Travail"
 _SIGN_OFF = {
@@ -78,6 +102,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
             "Une tâche en retard de la convention « {convention_title} » vous est remontée. "
             "Merci de relancer la partie concernée.",
             _TASK_LINES[Language.FRENCH],
+            _FOLLOW_UP[Language.FRENCH],
             _SIGN_OFF[Language.FRENCH],
         ),
     ),
@@ -115,6 +140,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
             "السلام عليكم،",
             "رُفعت إليكم مهمة متأخرة من الاتفاقية «{convention_title}». يرجى مراسلة الطرف المعني.",
             _TASK_LINES[Language.ARABIC],
+            _FOLLOW_UP[Language.ARABIC],
             _SIGN_OFF[Language.ARABIC],
         ),
     ),
@@ -154,6 +180,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
             "A late task of the convention “{convention_title}” is escalated to you. "
             "Please follow up with the party concerned.",
             _TASK_LINES[Language.ENGLISH],
+            _FOLLOW_UP[Language.ENGLISH],
             _SIGN_OFF[Language.ENGLISH],
         ),
     ),
@@ -168,16 +195,58 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
 }
 
 
-def answer_command(notification: Notification) -> str:
-    """How the party answers the task: the officers' CLI command, until partners get an API."""
+def answer_path(notification: Notification) -> str:
+    """The API call that answers the task, for the party's systems (with its API key)."""
     task = notification.task
     if task is None:
         return ""
-    return f"python starter.py act {task.convention_id} {task.id} --as {task.assignee}"
+    base = load_portal_settings().public_url
+    return f"POST {base}/api/v1/tasks/{task.convention_id}/{task.id}/answer"
 
 
-def render(notification: Notification) -> RenderedMessage:
-    """The notification's subject and bodies in its language."""
+def answer_command(notification: Notification) -> str:
+    """How the party answers the task: the partner desk's API path (webhooks quote it)."""
+    return answer_path(notification)
+
+
+def is_to_officer(notification: Notification) -> bool:
+    """The officer's own notifications (escalations, deliveries to fix) carry no partner link."""
+    return notification.id.endswith("/officer")
+
+
+def contact_links(notification: Notification) -> dict[str, str]:
+    """Each recipient's personal link to the task, by contact name; none without a task.
+
+    The same tokens `notify_party` stored the hashes of. An unusable secret gives no links
+    (the message still names the API path); notify_party has logged why.
+    """
+    task = notification.task
+    if task is None or is_to_officer(notification):
+        return {}
+    try:
+        secret = link_secret()
+        base = load_portal_settings().public_url
+    except (SecretError, SettingsError):
+        return {}
+    return {
+        contact.name: f"{base}/t/{contact_link_token(secret, notification.id, contact.name)}"
+        for contact in notification.recipients
+    }
+
+
+_LINK = re.compile(r"(https?://[^\s<]+/t/[A-Za-z0-9_-]+)")
+
+
+def _linked(escaped: str) -> str:
+    """A personal link made clickable (the text is already escaped; tokens are URL-safe)."""
+    return _LINK.sub(r'<a href="\1">\1</a>', escaped)
+
+
+def render(notification: Notification, *, with_links: bool = False) -> RenderedMessage:
+    """The notification's subject and bodies in its language.
+
+    `with_links` (the mail) adds each recipient's personal link; a webhook's copy has none.
+    """
     template = TEMPLATES[(notification.language, notification.event)]
     task = notification.task
     values = {
@@ -189,13 +258,27 @@ def render(notification: Notification) -> RenderedMessage:
         "assignee": task.assignee if task else notification.party,
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
         "stage": notification.stage or (task.stage if task else ""),
-        "answer_with": answer_command(notification),
+        "answer_with": "",
+        "api": answer_path(notification),
     }
-    paragraphs = [paragraph.format(**values) for paragraph in template.paragraphs]
+    language = notification.language
+    paragraphs = []
+    for paragraph in template.paragraphs:
+        if paragraph == _HOW_TO_ANSWER[language]:
+            links = contact_links(notification) if with_links else {}
+            if links:
+                lines = [
+                    f"{name} : {url}" if len(links) > 1 else url for name, url in links.items()
+                ]
+                paragraphs.append(_YOUR_LINK[language] + "\n" + "\n".join(lines))
+            paragraphs.append(_API_PATH[language].format(**values))
+            continue
+        paragraphs.append(paragraph.format(**values))
     rtl = notification.language is Language.ARABIC
     direction = ' dir="rtl"' if rtl else ""
     body = "".join(
-        f"<p>{html.escape(paragraph).replace(chr(10), '<br>')}</p>" for paragraph in paragraphs
+        f"<p>{_linked(html.escape(paragraph)).replace(chr(10), '<br>')}</p>"
+        for paragraph in paragraphs
     )
     return RenderedMessage(
         language=notification.language,

@@ -1,6 +1,8 @@
 """Notify parties of the tasks they owe: the outbox record, then the plan of its delivery.
 
-`notify_party` records the notification in PostgreSQL under its stable id (the outbox);
+`notify_party` records the notification in PostgreSQL under its stable id (the outbox), and
+mints each recipient's link to the partner desk (its hash, keyed on notification + contact:
+a retried activity finds the link it made);
 `plan_delivery` decides which of the party's channels to attempt and records the others as
 "no channel", so every notification has one delivery row per channel. The channels
 themselves deliver in webhook.py and mail.py.
@@ -14,7 +16,16 @@ import asyncpg
 from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
-from infra.settings import DeliverySettings, load_delivery_settings
+from activities.message_templates import is_to_officer
+from infra.portal_settings import (
+    PortalSettings,
+    contact_link_token,
+    link_secret,
+    load_portal_settings,
+    token_hash,
+)
+from infra.secrets import SecretError
+from infra.settings import DeliverySettings, SettingsError, load_delivery_settings
 from schemas.channels import Channel, DeliveryPlan, DeliveryStatus, RetrySettings
 from schemas.notifications import Notification
 
@@ -23,6 +34,20 @@ INSERT INTO notifications (id, convention_id, event, party, language, subject,
                            recipients, task, created_at)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (id) DO NOTHING
+"""
+
+_INSERT_LINK = """
+INSERT INTO partner_links (token_hash, notification_id, contact_name, contact_email, language,
+                           party, convention_id, task_id, expires_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT DO NOTHING
+"""
+
+# A task given to one named contact: the links of its other contacts stop working.
+_REVOKE_OTHER_CONTACTS = """
+UPDATE partner_links
+   SET revoked_at = now(), revoked_reason = 'reassigned to ' || $3
+ WHERE convention_id = $1 AND task_id = $2 AND contact_name <> $3 AND revoked_at IS NULL
 """
 
 
@@ -54,7 +79,44 @@ class Notifier:
             "notification recorded" if inserted else "notification already recorded",
             extra={"convention_id": notification.convention_id, "notification": notification.id},
         )
+        await self._mint_links(notification)
         return inserted
+
+    async def _mint_links(self, notification: Notification) -> None:
+        """Store the hash of each recipient's link; the mail derives the same token again."""
+        task = notification.task
+        if task is None or is_to_officer(notification):
+            return
+        try:
+            secret = link_secret(self._settings.secrets_file)
+            portal: PortalSettings = load_portal_settings()
+        except (SecretError, SettingsError) as error:
+            # The message names the variable, never the value; the mail then has no link.
+            activity.logger.warning(
+                "no contact links: the link secret is unusable",
+                extra={"notification": notification.id, "reason": str(error)},
+            )
+            return
+        expires_at = task.due_at + timedelta(days=portal.link_days_after_due)
+        async with self._pool.acquire() as connection, connection.transaction():
+            if task.contact is not None:
+                await connection.execute(
+                    _REVOKE_OTHER_CONTACTS, task.convention_id, task.id, task.contact
+                )
+            for contact in notification.recipients:
+                token = contact_link_token(secret, notification.id, contact.name)
+                await connection.execute(
+                    _INSERT_LINK,
+                    token_hash(token),
+                    notification.id,
+                    contact.name,
+                    str(contact.email) if contact.email else None,
+                    contact.language.value,
+                    task.assignee,
+                    task.convention_id,
+                    task.id,
+                    expires_at,
+                )
 
     @activity.defn
     async def plan_delivery(self, notification: Notification) -> DeliveryPlan:

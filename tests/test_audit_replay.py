@@ -167,8 +167,7 @@ async def test_a_non_deterministic_change_to_a_stage_is_caught_at_its_first_even
     assert failure is not None
     # The stage's first command is its keep-standing-signatures marker, recorded just before
     # the first signature task: the sleep command meets it there.
-    assert failure.event_type == "MarkerRecorded"
-    assert failure.event_id is not None
+    assert failure.event_type == "MarkerRecorded" and failure.event_id is not None
     assert first_signature_task - 3 <= failure.event_id < first_signature_task
     assert failure.code == "TMPRL1100"
     assert "keep-standing-signatures" in failure.detail

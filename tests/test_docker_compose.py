@@ -6,6 +6,7 @@ checked by parsing them; `docker compose config` runs too when the compose plugi
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import re
 import shlex
@@ -27,9 +28,16 @@ DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 POSTGRES_INIT_DIR = ROOT / "docker" / "postgres-init"
 
-SOURCE_DIRS = ("schemas", "workflows", "activities", "infra", "migrations")
-ENTRY_MODULES = ("worker.py", "starter.py")
-EXPECTED_SERVICES = {"postgresql", "temporal", "temporal-admin-tools", "temporal-ui", "worker"}
+SOURCE_DIRS = ("schemas", "workflows", "activities", "application", "infra", "web", "migrations")
+ENTRY_MODULES = ("worker.py", "starter.py", "portal.py")
+EXPECTED_SERVICES = {
+    "postgresql",
+    "temporal",
+    "temporal-admin-tools",
+    "temporal-ui",
+    "worker",
+    "portal",
+}
 PACTE_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTES  # the compose stack registers what the code uses
 
 # ${VAR}, ${VAR-default}, ${VAR:-default}; `$$` is compose's escaped dollar.
@@ -236,6 +244,9 @@ def test_passwords_come_from_the_environment_with_a_development_default() -> Non
         environment(stack["postgresql"])["PACTE_DB_PASSWORD"],
         environment(stack["temporal"])["POSTGRES_PWD"],
         environment(stack["worker"])["DATABASE_URL"],
+        environment(stack["portal"])["DATABASE_URL"],
+        environment(stack["worker"])["PACTE_LINK_SECRET"],
+        environment(stack["portal"])["PACTE_LINK_SECRET"],
     ]
     for value in raw_values:
         assert re.search(r"\$\{\w+:-[^}]+\}", value), f"{value!r} hard-codes its password"
@@ -321,3 +332,28 @@ def test_docker_compose_itself_accepts_the_file() -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_portal_runs_the_image_in_two_replicas_without_a_fixed_name() -> None:
+    portal = services()["portal"]
+    assert portal["image"] == services()["worker"]["image"]
+    assert portal["command"][:2] == ["python", "portal.py"]
+    assert "0.0.0.0" in portal["command"]
+    assert portal["deploy"]["replicas"] >= 2
+    assert "container_name" not in portal
+    # One host port per replica: a single fixed port would stop the second replica.
+    published = [str(p) for p in portal.get("ports", [])]
+    first, _, last = published[0].split(":")[0].partition("-")
+    assert last and int(last) - int(first) + 1 >= portal["deploy"]["replicas"]
+
+
+def test_the_portal_reads_the_same_temporal_database_and_link_secret_as_the_worker() -> None:
+    portal, worker = environment(services()["portal"]), environment(services()["worker"])
+    for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DATABASE_URL", "PACTE_LINK_SECRET"):
+        assert portal[name] == worker[name], name
+    assert portal["PACTE_PUBLIC_URL"] == worker["PACTE_PUBLIC_URL"]
+    secret = base64.b64decode(interpolate(portal["PACTE_LINK_SECRET"]))
+    assert len(secret) >= 32
+    targets = depends_on(services()["portal"])
+    assert targets["postgresql"]["condition"] == "service_healthy"
+    assert targets["temporal"]["condition"] == "service_healthy"

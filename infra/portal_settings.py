@@ -1,0 +1,135 @@
+"""The partner desk's settings and its server secret, read from the environment.
+
+The worker (which mints contact links in notifications) and every portal replica read the
+same secret: a link's token is derived from it, so a retried notification carries the same
+link, and any replica recognises it. Only its hash is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+# The secrets file's reader is infra/secrets.py's own: one parser, one set of messages.
+from infra.secrets import SecretError
+from infra.secrets import _read_file as read_secrets_file
+from infra.settings import DEFAULT_STATE_DIR, SettingsError
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8300"
+LINK_SECRET_VARIABLE = "PACTE_LINK_SECRET"
+_LINK_SECRET_FILE = "portal-link.secret"
+_MIN_SECRET_BYTES = 32
+
+
+@dataclass(frozen=True)
+class PortalSettings:
+    """Where the portal listens, the base of the links it sends, and its time limits."""
+
+    public_url: str = DEFAULT_PUBLIC_URL
+    host: str = "127.0.0.1"
+    port: int = 8300
+    session_idle_minutes: int = 30
+    session_max_hours: int = 12
+    link_days_after_due: int = 30
+    code_minutes: int = 10
+    code_tries: int = 5
+    max_body_bytes: int = 1_000_000
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry `Secure` when the links are served over https."""
+        return self.public_url.startswith("https://")
+
+
+def _whole(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}: not a whole number: {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name}: must be positive, got {raw!r}")
+    return value
+
+
+def load_portal_settings() -> PortalSettings:
+    """Read PACTE_PUBLIC_URL, PACTE_PORTAL_HOST, PACTE_PORTAL_PORT, PACTE_SESSION_IDLE_MINUTES."""
+    public_url = (os.environ.get("PACTE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    if not public_url.startswith(("http://", "https://")):
+        raise SettingsError(f"PACTE_PUBLIC_URL: not an http(s) URL: {public_url!r}")
+    return PortalSettings(
+        public_url=public_url,
+        host=os.environ.get("PACTE_PORTAL_HOST") or "127.0.0.1",
+        port=_whole("PACTE_PORTAL_PORT", 8300),
+        session_idle_minutes=_whole("PACTE_SESSION_IDLE_MINUTES", 30),
+    )
+
+
+def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None) -> bytes:
+    """The server secret links, codes and CSRF tokens are derived from.
+
+    PACTE_LINK_SECRET (base64, 32 bytes or more), else `link_secret` in the secrets file, else
+    (the embedded stack only) a random one kept in the state directory, made on first use.
+    """
+    raw = os.environ.get(LINK_SECRET_VARIABLE)
+    where = LINK_SECRET_VARIABLE
+    if not raw:
+        file = secrets_file or _secrets_file_from_env()
+        if file is not None:
+            value = read_secrets_file(file).get("link_secret")
+            if value is not None and not isinstance(value, str):
+                raise SecretError(f"{file}: link_secret must be base64 text")
+            raw, where = value, f"{file} link_secret"
+    if not raw:
+        return _state_dir_secret(state_dir or Path(os.environ.get("PACTE_STATE_DIR") or ""))
+    try:
+        secret = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+    except ValueError:
+        raise SecretError(f"{where}: not base64") from None
+    if len(secret) < _MIN_SECRET_BYTES:
+        raise SecretError(f"{where}: too short ({len(secret)} bytes, at least 32 are needed)")
+    return secret
+
+
+def _secrets_file_from_env() -> Path | None:
+    value = os.environ.get("PACTE_SECRETS_FILE") or None
+    return Path(value) if value else None
+
+
+def _state_dir_secret(state_dir: Path) -> bytes:
+    directory = state_dir if str(state_dir) not in {"", "."} else DEFAULT_STATE_DIR
+    path = directory / _LINK_SECRET_FILE
+    if not path.exists():
+        directory.mkdir(parents=True, exist_ok=True)
+        fresh = base64.b64encode(secrets.token_bytes(32)).decode()
+        # Two processes starting at once: the first writer wins, the other reads its secret.
+        try:
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+                f.write(fresh)
+        except FileExistsError:
+            pass
+    return base64.b64decode(path.read_text(encoding="ascii").strip())
+
+
+def derived_key(secret: bytes, purpose: str) -> bytes:
+    """A key for one purpose (links, codes, CSRF), so no two uses share a key."""
+    return hmac.new(secret, b"pacte-portal/" + purpose.encode(), hashlib.sha256).digest()
+
+
+def contact_link_token(secret: bytes, notification_id: str, contact_name: str) -> str:
+    """The contact's link token for one notification: the same on every retry (256 bits)."""
+    message = f"{notification_id}\0{contact_name}".encode()
+    digest = hmac.new(derived_key(secret, "link"), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def token_hash(token: str) -> bytes:
+    """What is stored of a token or key: its SHA-256 (the token has 128+ random bits)."""
+    return hashlib.sha256(token.encode()).digest()

@@ -1,0 +1,101 @@
+"""Run the partner desk: contacts' pages and partners' API (FastAPI on uvicorn).
+
+    python portal.py [--host H] [--port P]
+
+It keeps no state of its own (sessions, links, codes, keys live in PostgreSQL), so any
+number of replicas can serve behind one address. Settings: PACTE_PUBLIC_URL,
+PACTE_PORTAL_HOST, PACTE_PORTAL_PORT, PACTE_LINK_SECRET, and the worker's own (Temporal,
+DATABASE_URL, PACTE_SMTP_* for the codes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import structlog
+import uvicorn
+
+from application.partner_desk import PartnerDesk
+from infra.database import apply_migrations, create_pool
+from infra.embedded import embedded_postgres_url
+from infra.log_config import configure_logging
+from infra.portal_settings import PortalSettings, link_secret, load_portal_settings
+from infra.secrets import SecretError
+from infra.settings import SettingsError, load_delivery_settings, load_settings
+from infra.temporal_client import TemporalUnavailable, connect
+from web.app import create_app
+from web.i18n import code_mail
+
+log = structlog.get_logger("pacte.portal")
+
+
+async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
+    """The desk over the environment's Temporal and PostgreSQL; migrations applied."""
+    settings = load_settings()
+    delivery = load_delivery_settings()
+    portal = load_portal_settings()
+    secret = link_secret(delivery.secrets_file, settings.state_dir)  # a bad one: before all
+    database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
+    pool = await create_pool(database_url)
+    await apply_migrations(pool)
+    client = await connect(settings)
+    desk = PartnerDesk(
+        pool=pool,
+        client=client,
+        settings=portal,
+        delivery=delivery,
+        secret=secret,
+        code_mail=code_mail,
+    )
+    return desk, pool.close
+
+
+def serve(portal: PortalSettings, host: str, port: int) -> None:
+    """Serve until SIGINT/SIGTERM (uvicorn's own handling); no access log of uvicorn's: it
+    would print link tokens, the portal logs requests itself with the tokens removed."""
+    app = create_app(factory=build_desk, max_body_bytes=portal.max_body_bytes)
+    log.info("portal listening", host=host, port=port, public_url=portal.public_url)
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, proxy_headers=True)
+
+
+async def preflight() -> None:
+    """Reach Temporal and PostgreSQL once before serving: an unreachable one is one line."""
+    _desk, close = await build_desk()
+    await close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: exit 2 on a setting that cannot be used, 3 when Temporal or PostgreSQL
+    does not answer (one line each, never a traceback)."""
+    parser = argparse.ArgumentParser(prog="portal.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", help="listen address (PACTE_PORTAL_HOST, 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (PACTE_PORTAL_PORT, 8300)")
+    args = parser.parse_args(argv)
+    configure_logging()
+    try:
+        portal = load_portal_settings()
+        load_delivery_settings()
+    except (SettingsError, SecretError) as error:
+        print(f"configuration: {error}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(preflight())
+    except (SettingsError, SecretError) as error:
+        print(f"configuration: {error}", file=sys.stderr)
+        return 2
+    except (TemporalUnavailable, OSError, asyncpg.PostgresError) as error:
+        print(f"unavailable: {error}", file=sys.stderr)
+        return 3
+    serve(portal, args.host or portal.host, args.port or portal.port)
+    return 0
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    os._exit(code)

@@ -1,0 +1,1 @@
+"""The partner desk: contacts' pages and partners' REST API, in front of application/."""

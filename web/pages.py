@@ -1,0 +1,388 @@
+"""The contacts' pages: the link, the list of their tasks, one form per task, the code, the
+receipt. GET only shows (mail scanners open every link); only a POST carrying the session's
+CSRF token answers. Thin: the rules are the desk's (application/partner_desk.py)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+
+from application.partner_desk import (
+    ContactSession,
+    DeskError,
+    InvalidAnswer,
+    LinkUnusable,
+    NotFound,
+    PartnerDesk,
+    PendingCode,
+    Receipt,
+    Refused,
+    TaskView,
+    TooManyAttempts,
+    Unauthorized,
+)
+from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
+from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
+from web.security import Csrf
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+SESSION_COOKIE = "pacte_session"
+LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+
+# Every value is escaped: autoescape is on for every template, whatever its name; the
+# i18n extension gives {% trans %}, its callables are the reader's language's (see render).
+templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+)
+router = APIRouter(include_in_schema=False)
+
+
+def _desk(request: Request) -> PartnerDesk:
+    desk: PartnerDesk = request.app.state.desk
+    return desk
+
+
+def _csrf(request: Request) -> Csrf:
+    csrf: Csrf = request.app.state.csrf
+    return csrf
+
+
+def _address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def render(
+    request: Request,
+    template: str,
+    language: str | None,
+    status_code: int = 200,
+    session: ContactSession | None = None,
+    headers: dict[str, str] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page in the reader's language, right to left in Arabic, never cached."""
+    lang = language_or_default(request.query_params.get("lang") or language)
+
+    def _(message: str) -> str:
+        return gettext(lang, message)
+
+    response = templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "dir": direction(lang),
+            "_": _,
+            "gettext": _,
+            "ngettext": lambda s, p, n: _(s if n == 1 else p),
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "session": session,
+            "csrf": _csrf(request).token(session.id_hash) if session else None,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+        headers={"cache-control": "no-store", **(headers or {})},
+    )
+    return response
+
+
+def error_page(request: Request, error: DeskError, status_code: int | None = None) -> Response:
+    """A refusal as a page in the reader's language (the desk's detail kept as written)."""
+    headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else None
+    titles = {
+        NotFound: N_("This page or link is not known."),
+        LinkUnusable: N_("This link no longer opens the desk."),
+        Unauthorized: N_("Your session has ended: open the link you received by e-mail again."),
+        TooManyAttempts: N_("Too many failed attempts: please wait and try again later."),
+    }
+    message = next((m for kind, m in titles.items() if isinstance(error, kind)), None)
+    return render(
+        request,
+        "message.html",
+        None,
+        status_code=status_code or error.status,
+        headers=headers,
+        message=message or N_("This request cannot be served."),
+        detail=error.detail,
+    )
+
+
+async def _session(request: Request) -> ContactSession:
+    return await _desk(request).session(request.cookies.get(SESSION_COOKIE))
+
+
+async def _form(request: Request) -> dict[str, list[str]]:
+    form = await request.form()
+    fields: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            fields.setdefault(key, []).append(value)
+    return fields
+
+
+def _csrf_ok(request: Request, session: ContactSession, form: dict[str, list[str]]) -> bool:
+    token = (form.get("csrf") or [""])[0]
+    return _csrf(request).valid(token, session.id_hash)
+
+
+def _csrf_refused(request: Request, session: ContactSession) -> HTMLResponse:
+    return render(
+        request,
+        "message.html",
+        session.language,
+        status_code=403,
+        session=session,
+        message=N_(
+            "This form has expired or did not come from this page: reload it and try again."
+        ),
+        detail="",
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    """Nothing to see without a link."""
+    return render(
+        request,
+        "message.html",
+        None,
+        message=N_("Open the personal link you received by e-mail to answer your tasks."),
+        detail="",
+    )
+
+
+@router.get("/t/{token}", response_class=HTMLResponse)
+async def open_link(token: str, request: Request) -> Response:
+    """The e-mailed link: opens a session and shows the task. It never answers anything."""
+    desk = _desk(request)
+    link = await desk.open_link(token, _address(request))
+    try:
+        view = await desk.task_view(link.party, link.convention_id, link.task_id, link.contact_name)
+    except NotFound:
+        raise LinkUnusable("the task was given to another contact") from None
+    if view.task is None:
+        # The task is closed: the link shows what was answered, and opens nothing more.
+        return _receipt_page(request, view, link.language, None)
+    cookie, _session_opened = await desk.start_session(link)
+    response = RedirectResponse(f"/desk/tasks/{link.convention_id}/{link.task_id}", status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie,
+        httponly=True,
+        samesite="lax",
+        secure=desk.settings.secure_cookies,
+        path="/",
+    )
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/desk", response_class=HTMLResponse)
+async def task_list(request: Request) -> Response:
+    """Every open task of the contact's party that they may answer, overdue first."""
+    session = await _session(request)
+    entries = await _desk(request).open_tasks(session.party, session.contact_name)
+    return render(request, "list.html", session.language, session=session, entries=entries)
+
+
+@router.get("/desk/tasks/{convention_id}/{task_id}", response_class=HTMLResponse)
+async def task_page(convention_id: str, task_id: str, request: Request) -> Response:
+    """The task and its form, or its receipt once answered."""
+    session = await _session(request)
+    view = await _desk(request).task_view(
+        session.party, convention_id, task_id, session.contact_name
+    )
+    if view.task is None:
+        return _receipt_page(request, view, session.language, session)
+    return _task_form(request, session, view, {}, [])
+
+
+def _task_form(
+    request: Request,
+    session: ContactSession,
+    view: TaskView,
+    values: dict[str, list[str]],
+    errors: list[tuple[str, str]],
+    refusal: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    fields = form_for(view)
+    return render(
+        request,
+        "task.html",
+        session.language,
+        status_code=status_code,
+        session=session,
+        view=view,
+        task=view.task,
+        convention=view.convention,
+        fields=fields,
+        values=values,
+        errors=errors_by_field(errors, fields),
+        refusal=refusal,
+        document=view.draft_document(),
+        requested=requested_money(view),
+        cohort_rows=range(COHORT_ROWS),
+        signatory=_signatory(view),
+    )
+
+
+def _signatory(view: TaskView) -> Any:
+    task = view.task
+    if task is None or task.signatory is None:
+        return None
+    return next((s for s in view.convention.signatories if s.id == task.signatory), None)
+
+
+@router.post("/desk/tasks/{convention_id}/{task_id}", response_class=HTMLResponse)
+async def answer_task(convention_id: str, task_id: str, request: Request) -> Response:
+    """The contact's answer, with the session's CSRF token; a commitment asks for a code."""
+    session = await _session(request)
+    form = await _form(request)
+    if not _csrf_ok(request, session, form):
+        return _csrf_refused(request, session)
+    desk = _desk(request)
+    view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
+    if view.task is None and view.closed_task is None:
+        return _receipt_page(request, view, session.language, session)
+    # A task closed while the contact was typing is shown with its refusal over what they typed.
+    shown = view if view.task is not None else replace(view, task=view.closed_task)
+    body = parse_form(shown, form)
+    try:
+        outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
+    except InvalidAnswer as error:
+        errors = [(e.field, e.reason) for e in error.errors]
+        return _task_form(request, session, shown, form, errors, status_code=422)
+    except Refused as error:
+        return _task_form(request, session, shown, form, [], refusal=error.detail, status_code=409)
+    if isinstance(outcome, PendingCode):
+        return _code_page(request, session, view, outcome.id, None)
+    return _receipt_response(request, session, view, outcome)
+
+
+def _code_page(
+    request: Request,
+    session: ContactSession,
+    view: TaskView,
+    code_id: str,
+    error: str | None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return render(
+        request,
+        "code.html",
+        session.language,
+        status_code=status_code,
+        session=session,
+        headers=headers,
+        view=view,
+        task=view.task,
+        convention=view.convention,
+        code_id=code_id,
+        error=error,
+    )
+
+
+@router.post("/desk/codes/{code_id}", response_class=HTMLResponse)
+async def confirm_code(code_id: str, request: Request) -> Response:
+    """The code from the second mail: the waiting answer goes to the workflow."""
+    session = await _session(request)
+    form = await _form(request)
+    if not _csrf_ok(request, session, form):
+        return _csrf_refused(request, session)
+    desk = _desk(request)
+    convention_id = (form.get("convention_id") or [""])[0]
+    task_id = (form.get("task_id") or [""])[0]
+    view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
+    code = (form.get("code") or [""])[0]
+    try:
+        receipt = await desk.confirm_code(session, code_id, code, _address(request))
+    except InvalidAnswer as error:
+        reason = error.errors[0].reason if error.errors else error.detail
+        return _code_page(request, session, view, code_id, reason, status_code=422)
+    except TooManyAttempts as error:
+        return _code_page(
+            request,
+            session,
+            view,
+            code_id,
+            error.detail,
+            status_code=429,
+            headers={"retry-after": str(error.retry_after or 60)},
+        )
+    except Refused as error:
+        return _task_form(request, session, view, {}, [], refusal=error.detail, status_code=409)
+    return _receipt_response(request, session, view, receipt)
+
+
+def _receipt_response(
+    request: Request, session: ContactSession, view: TaskView, receipt: Receipt
+) -> HTMLResponse:
+    return render(
+        request,
+        "receipt.html",
+        session.language,
+        session=session,
+        convention=view.convention,
+        receipt=receipt,
+        answered_by=None,
+        task_id=receipt.task_id,
+    )
+
+
+def _receipt_page(
+    request: Request, view: TaskView, language: str, session: ContactSession | None
+) -> HTMLResponse:
+    receipt = view.receipt
+    return render(
+        request,
+        "receipt.html",
+        language,
+        session=session,
+        convention=view.convention,
+        receipt=receipt,
+        answered_by=view.answered_by,
+        closed=view.closed,
+        task_id=receipt.task_id if receipt else None,
+    )
+
+
+@router.post("/desk/language")
+async def switch_language(request: Request) -> Response:
+    """The contact reads the desk in another language; back to where they were."""
+    session = await _session(request)
+    form = await _form(request)
+    if not _csrf_ok(request, session, form):
+        return _csrf_refused(request, session)
+    language = (form.get("language") or [""])[0]
+    if language in LANGUAGES:
+        await _desk(request).set_language(session, language)
+    back = (form.get("next") or ["/desk"])[0]
+    if not back.startswith("/desk") or "//" in back:
+        back = "/desk"
+    return RedirectResponse(back, status_code=303)
+
+
+@router.post("/desk/signout")
+async def sign_out(request: Request) -> Response:
+    """End the session."""
+    session = await _session(request)
+    form = await _form(request)
+    if not _csrf_ok(request, session, form):
+        return _csrf_refused(request, session)
+    await _desk(request).end_session(session)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
