@@ -351,6 +351,11 @@ def _cases(files: Files, convention_id: str, idle: str, failing: str) -> list[Ca
         ),
         # inbox
         Case("inbox bad party id", "starter.py", ("inbox", "../etc"), 1),
+        # keys (the partner desk's API keys)
+        Case("keys without a subcommand", "starter.py", ("keys",), 2, "offline"),
+        Case("keys create bad party id", "starter.py", ("keys", "create", "../etc"), 1),
+        Case("keys revoke unknown key", "starter.py", ("keys", "revoke", "no-such-key"), 1),
+        Case("keys list, PostgreSQL unreachable", "starter.py", ("keys", "list"), 3, "no-database"),
         # Temporal unreachable
         Case(
             "start, Temporal unreachable", "starter.py", ("start", str(f.valid)), 3, "no-temporal"
