@@ -1,9 +1,10 @@
 """The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
 postpone, reassign, terminate, keys (partners' API keys).
 
-Exit codes: 0 done; 1 input refused (invalid file or answer, already started);
-2 usage error (or a payload key missing, wrong or malformed); 3 Temporal or PostgreSQL
-unreachable; 4 convention not found.
+Exit codes: 0 done; 1 input refused (invalid file or answer, already started, unknown
+parent); 2 usage error (a malformed --query, or a payload key missing, wrong or malformed);
+3 Temporal or PostgreSQL unreachable, or a convention whose workflow does not answer;
+4 convention not found.
 """
 
 from __future__ import annotations
@@ -13,28 +14,38 @@ import asyncio
 import json
 import os
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 from pydantic import TypeAdapter
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import open_failures
 from activities.inbox import owed_tasks
 from application.conventions import (
+    QUERY_TIMEOUT,
+    UPDATE_TIMEOUT,
     AnswerRefused,
     ConventionAlreadyStarted,
     ConventionFilter,
     ConventionNotFound,
+    ConventionUnreadable,
+    ParentUnknown,
+    QueryRefused,
+    TerminationUnrecorded,
     answer_open_task,
     convention_status,
+    end_convention,
     list_conventions,
     postpone_deadline,
     reassign_task,
     start_convention,
-    terminate_convention,
+    workflow_health,
 )
 from application.partner_desk import NotFound as DeskNotFound
 from application.partner_desk import create_key, list_keys, revoke_key
@@ -47,7 +58,7 @@ from infra.secrets import SecretError
 from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from schemas.convention import Convention
-from schemas.convention_file import load_convention, parse_model
+from schemas.convention_file import load_convention, parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import (
     OfficerReceipt,
@@ -55,8 +66,10 @@ from schemas.officer_actions import (
     ReassignTask,
     TerminateConvention,
 )
+from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
+from workflows.visibility import workflow_id_for
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
@@ -73,6 +86,17 @@ def _parser() -> argparse.ArgumentParser:
 
     start = commands.add_parser("start", help="start the workflow of a convention file")
     start.add_argument("file", type=Path)
+    start.add_argument(
+        "--allow-missing-parent",
+        action="store_true",
+        help="start even if the file's parent convention is unknown to Temporal (unlinked)",
+    )
+    start.add_argument(
+        "--history-limit",
+        type=_history_limit,
+        metavar="N",
+        help="continue-as-new once a run's history has N events (at least 50; default 10,000)",
+    )
 
     status = commands.add_parser("status", help="stage, open tasks and timeline of a convention")
     status.add_argument("convention_id")
@@ -83,7 +107,13 @@ def _parser() -> argparse.ArgumentParser:
     act.add_argument("task_id")
     act.add_argument("--as", dest="party", required=True, help="the acting party's id")
     act.add_argument("--actor", help="the person acting for the party")
-    act.add_argument("--answer", help="answer fields as a JSON object")
+    answer = act.add_mutually_exclusive_group()
+    answer.add_argument("--answer", help="answer fields as a JSON object")
+    answer.add_argument(
+        "--answer-file",
+        metavar="FILE",
+        help="answer fields from a JSON or YAML file, or '-' for stdin (a long answer)",
+    )
     act.add_argument("--decision", help="approve, request_changes, sign, refuse, agree…")
     act.add_argument("--comments")
     act.add_argument("--reason")
@@ -97,8 +127,14 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     listing = commands.add_parser("list", help="conventions, from Temporal's visibility")
-    for name in ("stage", "party", "kind", "country", "sector", "state"):
+    for name in ("stage", "party", "kind", "country", "sector"):
         listing.add_argument(f"--{name}", help=f"only conventions with this {name}")
+    listing.add_argument(
+        "--state",
+        choices=[state.value for state in ConventionState],
+        help="only conventions in this state (Temporal's own status for those ended outside)",
+    )
+    listing.add_argument("--parent", help="only the specific conventions of this framework")
     listing.add_argument("--query", help="an extra Temporal visibility query")
 
     postpone = commands.add_parser("postpone", help="move an open task's due date later")
@@ -140,6 +176,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _history_limit(text: str) -> int:
+    """--history-limit: an integer the workflow accepts (ConventionInput.history_limit)."""
+    floor = ConventionInput.model_fields["history_limit"].metadata[0].ge
+    try:
+        value = int(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from error
+    if value < floor:
+        raise argparse.ArgumentTypeError(f"{value} is below {floor}, the smallest history limit")
+    return value
+
+
 class DatabaseUnavailable(Exception):
     """PostgreSQL does not answer at DATABASE_URL (or the embedded one cannot start)."""
 
@@ -159,15 +207,71 @@ async def _open_store(settings: Settings) -> asyncpg.Pool:
     return pool
 
 
-async def _start(file: Path, settings: Settings) -> int:
+async def _start(args: argparse.Namespace, settings: Settings) -> int:
     """Start a convention from its file, unless its id already ran (in Temporal or here)."""
-    convention = load_convention(file)  # refused here: nothing starts
+    convention = load_convention(args.file)  # refused here: nothing starts
     client = await connect(settings)
     pool = await _open_store(settings)
     try:
-        print(await start_convention(client, convention, settings.task_queue, milestones=pool))
+        workflow_id = await start_convention(
+            client,
+            convention,
+            settings.task_queue,
+            milestones=pool,
+            history_limit=args.history_limit,
+            require_parent=not args.allow_missing_parent,
+        )
     finally:
         await pool.close()
+    print(workflow_id)
+    return EXIT_OK
+
+
+async def _status(client: Client, args: argparse.Namespace, settings: Settings) -> int:
+    """The workflow's view, with what Temporal says when the workflow cannot move on."""
+    health = await workflow_health(client, args.convention_id)
+    if health.trouble:
+        raise ConventionUnreadable(f"convention {args.convention_id}: {health.trouble}")
+    try:
+        status = await convention_status(client, args.convention_id, rpc_timeout=QUERY_TIMEOUT)
+    except ConventionUnreadable as error:
+        if health.execution_status is WorkflowExecutionStatus.RUNNING:
+            raise
+        raise ConventionUnreadable(
+            f"{error} (its execution is {health.execution_status.name.lower()} in Temporal)"
+        ) from error
+    if args.json:
+        print(status.model_dump_json(indent=2))
+        return EXIT_OK
+    execution = health.execution_status
+    ended_outside = (
+        status.state is ConventionState.ACTIVE and execution is not WorkflowExecutionStatus.RUNNING
+    )
+    print(
+        render_status(status, ended_by_temporal=execution.name.lower() if ended_outside else None)
+    )
+    for line in await _archive_lines(settings, args.convention_id):
+        print(line)
+    return EXIT_OK
+
+
+async def _terminate(client: Client, args: argparse.Namespace, settings: Settings) -> int:
+    """End the convention: through its workflow, or through Temporal when the workflow is stuck."""
+    request = parse_model(
+        TerminateConvention, {"reason": args.reason, "officer": args.officer}, "terminate"
+    )
+    pool = await _open_store(settings)  # before anything: the fallback must be able to record
+    try:
+        ended = await end_convention(client, args.convention_id, request, pool)
+    finally:
+        await pool.close()
+    if ended.by_temporal:
+        print(
+            f"terminate: the workflow could not take the update ({ended.by_temporal}); "
+            f"Temporal terminated {workflow_id_for(args.convention_id)} with the reason, and "
+            f"milestone #{ended.milestone_seq} convention_terminated is recorded in PostgreSQL"
+        )
+    print(f"terminate: {args.convention_id} at {ended.receipt.applied_at:%Y-%m-%d %H:%M:%S %Z}")
     return EXIT_OK
 
 
@@ -263,8 +367,32 @@ async def _archive_lines(settings: Settings, convention_id: str) -> list[str]:
     return lines
 
 
+def _answer_file(name: str) -> dict[str, Any]:
+    """--answer-file: a JSON or YAML mapping, from a file or from stdin ('-')."""
+    source = "stdin" if name == "-" else name
+    if name == "-":
+        text = sys.stdin.read()
+    else:
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except OSError as error:
+            raise InputError(
+                "--answer-file", [FieldError("", f"{name}: cannot read file: {error.strerror}")]
+            ) from error
+        except UnicodeDecodeError as error:
+            raise InputError(
+                "--answer-file", [FieldError("", f"{name}: not UTF-8 text")]
+            ) from error
+    parsed = parse_document(text, source, as_json=name.lower().endswith(".json"))
+    if not isinstance(parsed, dict):
+        raise InputError("--answer-file", [FieldError("answer", f"{source}: must be a mapping")])
+    return parsed
+
+
 def _answer_fields(args: argparse.Namespace) -> dict[str, Any]:
     fields: dict[str, Any] = {}
+    if args.answer_file:
+        fields.update(_answer_file(args.answer_file))
     if args.answer:
         try:
             parsed = json.loads(args.answer)
@@ -311,25 +439,25 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "keys":
         return await _keys(args, settings)
     if args.command == "start":
-        return await _start(args.file, settings)
+        return await _start(args, settings)
+    # The answer is read and checked before Temporal is asked anything.
+    answer_fields = _answer_fields(args) if args.command == "act" else {}
     client = await connect(settings)
     if args.command == "status":
-        status = await convention_status(client, args.convention_id)
-        if args.json:
-            print(status.model_dump_json(indent=2))
-        else:
-            print(render_status(status))
-            for line in await _archive_lines(settings, args.convention_id):
-                print(line)
-    elif args.command == "act":
-        receipt = await answer_open_task(
-            client,
-            args.convention_id,
-            args.task_id,
-            args.party,
-            _answer_fields(args),
-            actor=args.actor,
-        )
+        return await _status(client, args, settings)
+    if args.command == "terminate":
+        return await _terminate(client, args, settings)
+    if args.command == "act":
+        async with _said_what_is_stuck(client, args.convention_id):
+            receipt = await answer_open_task(
+                client,
+                args.convention_id,
+                args.task_id,
+                args.party,
+                answer_fields,
+                actor=args.actor,
+                rpc_timeout=UPDATE_TIMEOUT,
+            )
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
     elif args.command == "list":
         conventions = ConventionFilter(
@@ -339,6 +467,7 @@ async def _run(args: argparse.Namespace) -> int:
             country=args.country,
             sector=args.sector,
             state=args.state,
+            parent=args.parent,
         )
         for summary in await list_conventions(client, conventions, args.query):
             started = f"{summary.started_at:%Y-%m-%d %H:%M}" if summary.started_at else ""
@@ -346,13 +475,26 @@ async def _run(args: argparse.Namespace) -> int:
                 f"{summary.convention_id:<40} {summary.status:<10} {summary.stage or '':<16}"
                 f" {started}  {', '.join(summary.parties)}"
             )
-    elif args.command in ("postpone", "reassign", "terminate"):
-        applied = await _officer_action(client, args)
+    elif args.command in ("postpone", "reassign"):
+        async with _said_what_is_stuck(client, args.convention_id):
+            applied = await _officer_action(client, args)
         print(
             f"{applied.action}: {applied.task_id or args.convention_id} "
             f"at {applied.applied_at:%Y-%m-%d %H:%M:%S %Z}"
         )
     return EXIT_OK
+
+
+@asynccontextmanager
+async def _said_what_is_stuck(client: Client, convention_id: str) -> AsyncIterator[None]:
+    """A workflow that did not answer in time: say why, as `status` does, when Temporal knows."""
+    try:
+        yield
+    except ConventionUnreadable as error:
+        health = await workflow_health(client, convention_id)
+        if health.trouble is None:
+            raise
+        raise ConventionUnreadable(f"convention {convention_id}: {health.trouble}") from error
 
 
 async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerReceipt:
@@ -368,23 +510,20 @@ async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerRe
             },
             "postpone",
         )
-        return await postpone_deadline(client, args.convention_id, request)
-    if args.command == "reassign":
-        reassignment = parse_model(
-            ReassignTask,
-            {
-                "task_id": args.task_id,
-                "contact": args.contact,
-                "reason": args.reason,
-                "officer": args.officer,
-            },
-            "reassign",
+        return await postpone_deadline(
+            client, args.convention_id, request, rpc_timeout=UPDATE_TIMEOUT
         )
-        return await reassign_task(client, args.convention_id, reassignment)
-    termination = parse_model(
-        TerminateConvention, {"reason": args.reason, "officer": args.officer}, "terminate"
+    reassignment = parse_model(
+        ReassignTask,
+        {
+            "task_id": args.task_id,
+            "contact": args.contact,
+            "reason": args.reason,
+            "officer": args.officer,
+        },
+        "reassign",
     )
-    return await terminate_convention(client, args.convention_id, termination)
+    return await reassign_task(client, args.convention_id, reassignment, rpc_timeout=UPDATE_TIMEOUT)
 
 
 def _due_time(text: str) -> str:
@@ -402,6 +541,10 @@ def _due_time(text: str) -> str:
     return datetime.combine(day, time(23, 59), tzinfo=UTC).isoformat()
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "no message"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one command; user mistakes become one line each on stderr and a non-zero code."""
     args = _parser().parse_args(argv)
@@ -412,14 +555,29 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.errors:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_REFUSED
-    except (ConventionAlreadyStarted, AnswerRefused) as error:
+    except (ConventionAlreadyStarted, AnswerRefused, ParentUnknown) as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except ConventionNotFound as error:
         print(f"not found: {error}", file=sys.stderr)
         return EXIT_NOT_FOUND
-    except (TemporalUnavailable, DatabaseUnavailable) as error:
+    except QueryRefused as error:
+        print(f"usage: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (TemporalUnavailable, DatabaseUnavailable, TerminationUnrecorded) as error:
         print(f"unavailable: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except ConventionUnreadable as error:
+        print(f"stuck: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
+    except RPCError as error:  # Temporal went away mid-command, or refused the call
+        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
+            print(f"unavailable: Temporal: {_one_line(error.message)}", file=sys.stderr)
+            return EXIT_UNAVAILABLE
+        print(f"refused: Temporal: {_one_line(error.message)}", file=sys.stderr)
+        return EXIT_REFUSED
+    except (OSError, asyncpg.PostgresError) as error:  # PostgreSQL went away mid-command
+        print(f"unavailable: PostgreSQL: {_one_line(str(error))}", file=sys.stderr)
         return EXIT_UNAVAILABLE
     except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
         print(f"configuration: {error}", file=sys.stderr)

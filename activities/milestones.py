@@ -114,6 +114,56 @@ def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
+async def chain_milestone(
+    pool: asyncpg.Pool, milestone: Milestone, *, workflow_id: str | None, run_id: str | None
+) -> bool:
+    """Write one milestone chained to its predecessor; False when its seq is already written.
+
+    The activity's own code, also used by `starter.py terminate` when Temporal had to end a
+    workflow that could not write its convention_terminated milestone itself.
+    """
+    fields = milestone_fields(milestone)
+    async with pool.acquire() as connection, connection.transaction():
+        prev_hash = GENESIS_HASH
+        if milestone.seq > 1:
+            # FOR SHARE: the predecessor cannot change between reading its hash and
+            # writing ours.
+            predecessor = await connection.fetchrow(
+                _PREDECESSOR, milestone.convention_id, milestone.seq - 1
+            )
+            if predecessor is None:
+                if await connection.fetchval(
+                    _ALREADY_WRITTEN, milestone.convention_id, milestone.seq
+                ):
+                    return False
+                raise PredecessorMissing(
+                    f"milestone {milestone.convention_id}#{milestone.seq - 1} is not in "
+                    f"PostgreSQL: #{milestone.seq} waits for it to chain to"
+                )
+            # A row written before the chain existed (migration 003) has no hash: the
+            # chain starts again from genesis after it, and `verify` reports it.
+            prev_hash = predecessor["hash"] or GENESIS_HASH
+        status: str = await connection.execute(
+            _INSERT_MILESTONE,
+            milestone.convention_id,
+            milestone.seq,
+            fields["kind"],
+            fields["stage"],
+            fields["task_id"],
+            fields["party"],
+            fields["actor"],
+            fields["occurred_at"],
+            fields["summary"],
+            fields["details"],
+            workflow_id,
+            run_id,
+            prev_hash,
+            chain_hash(prev_hash, fields),
+        )
+    # ON CONFLICT DO NOTHING: a retry finds its row written and leaves the chain alone.
+    return status.endswith(" 1")
+
+
 class MilestoneStore:
     """Activities that write the audit record."""
 
@@ -124,46 +174,10 @@ class MilestoneStore:
     async def persist_milestone(self, milestone: Milestone) -> bool:
         """Write one milestone chained to its predecessor; False when already written."""
         info = activity.info()
-        fields = milestone_fields(milestone)
-        async with self._pool.acquire() as connection, connection.transaction():
-            prev_hash = GENESIS_HASH
-            if milestone.seq > 1:
-                # FOR SHARE: the predecessor cannot change between reading its hash and
-                # writing ours.
-                predecessor = await connection.fetchrow(
-                    _PREDECESSOR, milestone.convention_id, milestone.seq - 1
-                )
-                if predecessor is None:
-                    if await connection.fetchval(
-                        _ALREADY_WRITTEN, milestone.convention_id, milestone.seq
-                    ):
-                        return self._logged(milestone, inserted=False)
-                    raise PredecessorMissing(
-                        f"milestone {milestone.convention_id}#{milestone.seq - 1} is not in "
-                        f"PostgreSQL: #{milestone.seq} waits for it to chain to"
-                    )
-                # A row written before the chain existed (migration 003) has no hash: the
-                # chain starts again from genesis after it, and `verify` reports it.
-                prev_hash = predecessor["hash"] or GENESIS_HASH
-            status: str = await connection.execute(
-                _INSERT_MILESTONE,
-                milestone.convention_id,
-                milestone.seq,
-                fields["kind"],
-                fields["stage"],
-                fields["task_id"],
-                fields["party"],
-                fields["actor"],
-                fields["occurred_at"],
-                fields["summary"],
-                fields["details"],
-                info.workflow_id,
-                info.workflow_run_id,
-                prev_hash,
-                chain_hash(prev_hash, fields),
-            )
-        # ON CONFLICT DO NOTHING: a retry finds its row written and leaves the chain alone.
-        return self._logged(milestone, inserted=status.endswith(" 1"))
+        inserted = await chain_milestone(
+            self._pool, milestone, workflow_id=info.workflow_id, run_id=info.workflow_run_id
+        )
+        return self._logged(milestone, inserted=inserted)
 
     @staticmethod
     def _logged(milestone: Milestone, *, inserted: bool) -> bool:

@@ -6,40 +6,53 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
+from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
     WorkflowHandle,
+    WorkflowQueryFailedError,
     WorkflowQueryRejectedError,
     WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.milestones import has_milestones
+from activities.milestones import chain_milestone, has_milestones
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
+from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
     OfficerReceipt,
     PostponeDeadline,
     ReassignTask,
     TerminateConvention,
 )
-from schemas.status import ConventionInput, ConventionState, ConventionStatus
-from schemas.tasks import AnswerReceipt, AnswerTask, Task
+from schemas.status import ConventionInput, ConventionState, ConventionStatus, TaskLookup
+from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskStatus
 from workflows import visibility
 from workflows.convention import ConventionWorkflow, workflow_id_for
 from workflows.visibility import search_attributes_for
 
 FIRST_POLL_PAUSE_SECONDS = 0.05
 LAST_POLL_PAUSE_SECONDS = 1.0
+QUERY_TIMEOUT = timedelta(seconds=10)
+"""How long a query may wait for a worker: past it, the convention's workflow is not answering."""
+UPDATE_TIMEOUT = timedelta(seconds=15)
+"""How long the officer's terminate update may wait before Temporal's own terminate is used."""
+UNSCHEDULED_WORKFLOW_TASK = timedelta(seconds=5)
+"""A workflow task waiting longer than this for a worker, with none polling, is stuck."""
 
 
 class ConventionAlreadyStarted(Exception):
@@ -54,15 +67,34 @@ class AnswerRefused(Exception):
     """The workflow refused an answer; the message names the field and the reason."""
 
 
+class ConventionUnreadable(Exception):
+    """The convention's workflow does not answer: its workflow task fails, or no worker runs it."""
+
+
+class QueryRefused(Exception):
+    """Temporal refused a visibility query as malformed (a usage error)."""
+
+
+class ParentUnknown(Exception):
+    """The file names a parent convention that Temporal does not hold."""
+
+
 class ConventionSummary(BaseModel):
     """One line of `list`."""
 
     convention_id: str
     workflow_id: str
-    status: str
+    status: str = Field(
+        description=(
+            "The convention's state (ConventionState); Temporal's own execution status "
+            "instead when the workflow ended outside Pacte (terminated, timed out) while the "
+            "attribute still says active."
+        )
+    )
     started_at: datetime | None
     stage: str | None = None
     kind: str | None = None
+    parent: str | None = None
     parties: list[str] = []
 
 
@@ -72,13 +104,22 @@ async def start_convention(
     task_queue: str,
     *,
     milestones: asyncpg.Pool | None = None,
+    history_limit: int | None = None,
+    require_parent: bool = False,
 ) -> str:
     """Start the convention's workflow; its id is derived from the convention's own id.
 
     Temporal refuses an id it still holds; given the `milestones` database, an id whose
-    workflow retention has already deleted is refused too.
+    workflow retention has already deleted is refused too. With `require_parent`, a file
+    whose parent Temporal does not hold (no workflow `convention-<parent>`) is refused.
     """
     workflow_id = workflow_id_for(convention.id)
+    if require_parent and convention.parent and not await _known(client, convention.parent):
+        raise ParentUnknown(
+            f"parent: convention {convention.parent!r} is not known to Temporal (no workflow "
+            f"{workflow_id_for(convention.parent)}); start it first, or pass "
+            "--allow-missing-parent to start this one unlinked"
+        )
     if milestones is not None and await has_milestones(milestones, convention.id):
         raise ConventionAlreadyStarted(
             f"convention {convention.id!r} was already started: its milestones are recorded "
@@ -88,7 +129,9 @@ async def start_convention(
     try:
         await client.start_workflow(
             ConventionWorkflow.run,
-            ConventionInput(convention=convention),
+            ConventionInput(convention=convention)
+            if history_limit is None
+            else ConventionInput(convention=convention, history_limit=history_limit),
             id=workflow_id,
             task_queue=task_queue,
             # A convention id is used once, ever: even a finished one is not started again.
@@ -107,17 +150,124 @@ async def start_convention(
     return workflow_id
 
 
-async def convention_status(client: Client, convention_id: str) -> ConventionStatus:
+async def _known(client: Client, convention_id: str) -> bool:
+    """Whether Temporal holds a workflow for this convention id (running or closed)."""
+    try:
+        await _handle(client, convention_id).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return True
+
+
+async def convention_status(
+    client: Client, convention_id: str, *, rpc_timeout: timedelta | None = None
+) -> ConventionStatus:
     """The workflow's own view: stage, open tasks, milestones."""
     handle = client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention_id))
+    async with _query_errors(convention_id):
+        return await handle.query(ConventionWorkflow.status, rpc_timeout=rpc_timeout)
+
+
+async def task_lookup(
+    client: Client, convention_id: str, task_id: str, *, rpc_timeout: timedelta | None = None
+) -> TaskLookup:
+    """The workflow's narrow answer about one task: open, closed (how), waited for, unknown."""
+    handle = _handle(client, convention_id)
+    async with _query_errors(convention_id):
+        return await handle.query(ConventionWorkflow.task, task_id, rpc_timeout=rpc_timeout)
+
+
+@asynccontextmanager
+async def _query_errors(convention_id: str) -> AsyncIterator[None]:
     try:
-        return await handle.query(ConventionWorkflow.status)
+        yield
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
+        if _workflow_task_failed(error):
+            raise ConventionUnreadable(
+                f"convention {convention_id}: its workflow cannot answer: {error.message}"
+            ) from error
+        if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise ConventionUnreadable(
+                f"convention {convention_id}: its workflow did not answer in time "
+                "(no worker runs it, or its workflow task is failing)"
+            ) from error
+        raise
+    except WorkflowQueryRejectedError as error:
+        raise ConventionNotFound(f"convention {convention_id!r}: {error}") from error
+    except WorkflowQueryFailedError as error:
+        raise ConventionUnreadable(
+            f"convention {convention_id}: its workflow could not answer: {error.message}"
+        ) from error
+
+
+@dataclass(frozen=True)
+class WorkflowHealth:
+    """What Temporal itself says of a convention's workflow, beyond the workflow's own view."""
+
+    execution_status: WorkflowExecutionStatus
+    trouble: str | None = None
+    """Why the workflow cannot move on: its workflow task fails, or no worker polls."""
+
+
+async def workflow_health(client: Client, convention_id: str) -> WorkflowHealth:
+    """Describe the convention's workflow: closed how, and whether its workflow task is stuck."""
+    handle = _handle(client, convention_id)
+    try:
+        description = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
     except RPCError as error:
         if error.status is RPCStatusCode.NOT_FOUND:
             raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
         raise
-    except WorkflowQueryRejectedError as error:
-        raise ConventionNotFound(f"convention {convention_id!r}: {error}") from error
+    status = description.status or WorkflowExecutionStatus.RUNNING
+    raw = description.raw_description
+    if status is not WorkflowExecutionStatus.RUNNING or not raw.HasField("pending_workflow_task"):
+        return WorkflowHealth(status)
+    pending = raw.pending_workflow_task
+    failure = await _last_workflow_task_failure(handle) if pending.attempt > 1 else None
+    if failure is not None:  # retries after a timeout alone (a worker restarted) recover
+        return WorkflowHealth(
+            status, f"workflow task failing (attempt {pending.attempt}): {failure}"
+        )
+    waited = datetime.now(UTC) - pending.scheduled_time.ToDatetime(tzinfo=UTC)
+    if (
+        pending.state == PendingWorkflowTaskState.PENDING_WORKFLOW_TASK_STATE_SCHEDULED
+        and waited > UNSCHEDULED_WORKFLOW_TASK
+        and not await _has_pollers(client, description.task_queue)
+    ):
+        return WorkflowHealth(
+            status,
+            f"no worker polls task queue {description.task_queue!r}: its workflow task has "
+            f"waited {int(waited.total_seconds())} s",
+        )
+    return WorkflowHealth(status)
+
+
+async def _last_workflow_task_failure(handle: WorkflowHandle[Any, Any]) -> str | None:
+    """The message of the history's last WorkflowTaskFailed, unless a task completed since."""
+    message: str | None = None
+    async for event in handle.fetch_history_events(rpc_timeout=QUERY_TIMEOUT):
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
+            failure = event.workflow_task_failed_event_attributes.failure
+            message = (failure.message or "no message").splitlines()[0]
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            message = None
+    return message
+
+
+async def _has_pollers(client: Client, task_queue: str) -> bool:
+    response = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        ),
+        timeout=QUERY_TIMEOUT,
+    )
+    return bool(response.pollers)
 
 
 def build_answer(
@@ -132,42 +282,188 @@ def build_answer(
     )
 
 
-async def answer_task(client: Client, convention_id: str, request: AnswerTask) -> AnswerReceipt:
-    """Send an answer as an update; a refusal raises AnswerRefused with the workflow's reason."""
+async def answer_task(
+    client: Client,
+    convention_id: str,
+    request: AnswerTask,
+    *,
+    rpc_timeout: timedelta | None = None,
+) -> AnswerReceipt:
+    """Send an answer as an update; a refusal raises AnswerRefused with the workflow's reason.
+
+    With `rpc_timeout`, a workflow that does not take the update in time (no worker runs it,
+    its workflow task fails) raises ConventionUnreadable instead of waiting for ever.
+    """
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.answer_task, request
+            ConventionWorkflow.answer_task, request, rpc_timeout=rpc_timeout
         )
 
 
 async def postpone_deadline(
-    client: Client, convention_id: str, request: PostponeDeadline
+    client: Client,
+    convention_id: str,
+    request: PostponeDeadline,
+    *,
+    rpc_timeout: timedelta | None = None,
 ) -> OfficerReceipt:
     """The officer moves an open task's due date later."""
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.postpone_deadline, request
+            ConventionWorkflow.postpone_deadline, request, rpc_timeout=rpc_timeout
         )
 
 
 async def reassign_task(
-    client: Client, convention_id: str, request: ReassignTask
+    client: Client,
+    convention_id: str,
+    request: ReassignTask,
+    *,
+    rpc_timeout: timedelta | None = None,
 ) -> OfficerReceipt:
     """The officer gives an open task to another contact of the same party."""
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.reassign_task, request
+            ConventionWorkflow.reassign_task, request, rpc_timeout=rpc_timeout
         )
 
 
 async def terminate_convention(
-    client: Client, convention_id: str, request: TerminateConvention
+    client: Client,
+    convention_id: str,
+    request: TerminateConvention,
+    *,
+    rpc_timeout: timedelta | None = None,
 ) -> OfficerReceipt:
-    """The officer ends the convention now, with a reason."""
+    """The officer ends the convention now, with a reason (through the workflow's update)."""
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
-            ConventionWorkflow.terminate, request
+            ConventionWorkflow.terminate, request, rpc_timeout=rpc_timeout
         )
+
+
+class TerminationUnrecorded(Exception):
+    """Temporal terminated the convention, but its milestone could not be written."""
+
+
+class WorkflowCannotTerminate(Exception):
+    """The workflow cannot take the terminate update: its workflow task fails or never runs."""
+
+
+@dataclass(frozen=True)
+class Termination:
+    """How a convention was ended: by its workflow, or by Temporal when the workflow could not."""
+
+    receipt: OfficerReceipt
+    by_temporal: str | None = None
+    """Why Temporal's own terminate was used (the update was refused or timed out)."""
+    milestone_seq: int | None = None
+    """The convention_terminated milestone written from here, when Temporal terminated it."""
+
+
+async def end_convention(
+    client: Client,
+    convention_id: str,
+    request: TerminateConvention,
+    milestones: asyncpg.Pool,
+    *,
+    update_timeout: timedelta = UPDATE_TIMEOUT,
+) -> Termination:
+    """The officer can always end a convention.
+
+    First the workflow's own terminate update (open tasks cancelled, its milestone written
+    by the workflow). When the workflow cannot take it — the update is refused because its
+    workflow task is failing, or it times out because no worker runs it — Temporal's own
+    terminate ends the execution with the officer's reason, and the convention_terminated
+    milestone is chained to the convention's record in PostgreSQL from here, since the
+    workflow will never write it.
+    """
+    try:
+        async with _stuck_update(convention_id):
+            receipt = await terminate_convention(
+                client, convention_id, request, rpc_timeout=update_timeout
+            )
+        return Termination(receipt)
+    except WorkflowCannotTerminate as stuck:
+        why = str(stuck)
+    handle = _handle(client, convention_id)
+    description = await handle.describe(rpc_timeout=QUERY_TIMEOUT)
+    officer = request.officer or "the officer"
+    await handle.terminate(
+        reason=f"{request.reason} (terminated by {officer} through Temporal: {why})",
+        rpc_timeout=QUERY_TIMEOUT,
+    )
+    now = datetime.now(UTC)
+    try:
+        seq = await _record_termination(
+            milestones, convention_id, request, why, description.run_id or "", now
+        )
+    except (OSError, asyncpg.PostgresError) as error:
+        raise TerminationUnrecorded(
+            f"convention {convention_id}: Temporal terminated it, but PostgreSQL did not take "
+            f"its convention_terminated milestone ({error}); Temporal's history keeps the "
+            "reason (`audit.py timeline`)"
+        ) from error
+    return Termination(
+        OfficerReceipt(action="terminate", applied_at=now), by_temporal=why, milestone_seq=seq
+    )
+
+
+@asynccontextmanager
+async def _stuck_update(convention_id: str) -> AsyncIterator[None]:
+    """Tell a stuck workflow (refused for a failed workflow task, or silent) from a refusal."""
+    try:
+        yield
+    except ConventionUnreadable as error:
+        cause = error.__cause__
+        if isinstance(cause, RPCError):  # refused: "Workflow Task in failed state"
+            raise WorkflowCannotTerminate(
+                f"the terminate update was refused: {cause.message}"
+            ) from error
+        raise WorkflowCannotTerminate(
+            f"the terminate update was not answered in time ({cause})"
+        ) from error
+
+
+async def _record_termination(
+    pool: asyncpg.Pool,
+    convention_id: str,
+    request: TerminateConvention,
+    why: str,
+    run_id: str,
+    now: datetime,
+) -> int:
+    """Chain a convention_terminated milestone after the convention's last stored one."""
+    for _ in range(5):  # a milestone activity still in flight may take the seq first
+        last = await pool.fetchval(
+            "SELECT max(seq) FROM milestones WHERE convention_id = $1", convention_id
+        )
+        seq = (last or 0) + 1
+        milestone = Milestone(
+            convention_id=convention_id,
+            seq=seq,
+            kind=MilestoneKind.CONVENTION_TERMINATED,
+            party=None,
+            actor=request.officer,
+            occurred_at=now,
+            summary=f"Convention terminated by the officer through Temporal: {request.reason}",
+            details={
+                "reason": request.reason,
+                "terminated_by": "temporal",
+                "why": why,
+                "recorded_by": "starter.py terminate",
+            },
+        )
+        if await chain_milestone(
+            pool, milestone, workflow_id=workflow_id_for(convention_id), run_id=run_id
+        ):
+            return seq
+    raise RuntimeError(f"{convention_id}: could not chain the termination milestone")
+
+
+def _workflow_task_failed(error: RPCError) -> bool:
+    """Temporal refuses queries and updates once a workflow's task keeps failing."""
+    return "workflow task in failed state" in error.message.lower()
 
 
 def _handle(client: Client, convention_id: str) -> WorkflowHandle[ConventionWorkflow, Any]:
@@ -182,7 +478,16 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
     except WorkflowUpdateFailedError as error:
         cause = error.cause
         raise AnswerRefused(getattr(cause, "message", None) or str(cause)) from error
+    except WorkflowUpdateRPCTimeoutOrCancelledError as error:
+        raise ConventionUnreadable(
+            f"convention {convention_id}: its workflow did not take the update in time "
+            "(no worker runs it, or its workflow task is failing)"
+        ) from error
     except RPCError as error:
+        if _workflow_task_failed(error):
+            raise ConventionUnreadable(
+                f"convention {convention_id}: its workflow cannot take the update: {error.message}"
+            ) from error
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise AnswerRefused(error.message) from error
         # Servers word it differently; a closed convention is not an unknown one.
@@ -213,15 +518,23 @@ async def answer_open_task(
     *,
     actor: str | None = None,
     wait_seconds: float = 0.0,
+    rpc_timeout: timedelta | None = None,
 ) -> AnswerReceipt:
     """Find the task (waiting for it to open if asked), validate the answer, send it."""
-    task = await find_task(client, convention_id, task_id, wait_seconds=wait_seconds)
+    task = await find_task(
+        client, convention_id, task_id, wait_seconds=wait_seconds, rpc_timeout=rpc_timeout
+    )
     request = build_answer(task, acting_party, answer_fields, actor)
-    return await answer_task(client, convention_id, request)
+    return await answer_task(client, convention_id, request, rpc_timeout=rpc_timeout)
 
 
 async def find_task(
-    client: Client, convention_id: str, task_id: str, *, wait_seconds: float = 0.0
+    client: Client,
+    convention_id: str,
+    task_id: str,
+    *,
+    wait_seconds: float = 0.0,
+    rpc_timeout: timedelta | None = None,
 ) -> Task:
     """The open task with this id; polls the workflow up to wait_seconds for it to open.
 
@@ -232,18 +545,34 @@ async def find_task(
     deadline = time.monotonic() + wait_seconds
     pause = FIRST_POLL_PAUSE_SECONDS
     while True:
-        status = await convention_status(client, convention_id)
-        for task in status.open_tasks:
-            if task.id == task_id:
-                return task
+        lookup = await task_lookup(client, convention_id, task_id, rpc_timeout=rpc_timeout)
+        if lookup.task is not None and lookup.task.status is TaskStatus.OPEN:
+            return lookup.task
         if time.monotonic() >= deadline:
-            open_ids = ", ".join(task.id for task in status.open_tasks) or "none"
             raise InputError(
                 f"convention {convention_id}",
-                [FieldError("task", f"no open task {task_id!r} (open tasks: {open_ids})")],
+                [FieldError("task", why_not_open(lookup))],
             )
         await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
         pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
+
+
+def why_not_open(lookup: TaskLookup) -> str:
+    """Why a task cannot be answered now, from the workflow's `task` query."""
+    task, task_id = lookup.task, repr(lookup.task_id)
+    open_ids = ", ".join(lookup.open_task_ids) or "none"
+    if task is not None and task.status is TaskStatus.DONE:
+        when = f" at {task.answered_at:%Y-%m-%d %H:%M:%S %Z}" if task.answered_at else ""
+        return (
+            f"no open task {task_id}: already answered by {task.answered_by or 'its party'}{when}"
+        )
+    if task is not None and task.status is TaskStatus.CANCELLED:
+        return f"no open task {task_id}: cancelled ({task.closed_reason or 'no reason recorded'})"
+    if lookup.waiting_for:
+        return f"no open task {task_id}: not open yet ({lookup.waiting_for})"
+    if lookup.convention_state is not ConventionState.ACTIVE:
+        return f"no open task {task_id}: the convention is {lookup.convention_state.value}"
+    return f"no open task {task_id}: unknown in this convention (open tasks: {open_ids})"
 
 
 class ConventionFilter(BaseModel):
@@ -254,7 +583,8 @@ class ConventionFilter(BaseModel):
     kind: str | None = None
     country: str | None = None
     sector: str | None = None
-    state: str | None = None
+    state: ConventionState | None = None
+    parent: str | None = None
 
     def query(self) -> str:
         """A Temporal visibility query; values are quoted, so no input can change its shape."""
@@ -264,12 +594,32 @@ class ConventionFilter(BaseModel):
             (visibility.PARTIES, self.party.lower() if self.party else None),
             (visibility.KIND, self.kind),
             (visibility.COUNTRIES, self.country.upper() if self.country else None),
-            (visibility.SECTOR, self.sector),
-            (visibility.STATE, self.state),
+            # Indexed by as much of it as fits Temporal's limit: searched the same way.
+            (
+                visibility.SECTOR,
+                visibility.keyword_within_budget(self.sector) if self.sector else None,
+            ),
+            (visibility.PARENT, self.parent),
         ):
             if value is not None:
                 clauses.append(f"{key.name} = {_quoted(value)}")
+        if self.state is not None:
+            clauses.append(_STATE_CLAUSES[self.state])
         return " AND ".join(clauses)
+
+
+# A workflow ended outside Pacte (`temporal workflow terminate`, a run timeout) keeps the
+# ConventionState it last upserted, `active`: Temporal's own status decides those.
+_STATE_CLAUSES = {
+    ConventionState.ACTIVE: f"{visibility.STATE.name} = 'active' AND ExecutionStatus = 'Running'",
+    ConventionState.COMPLETED: f"{visibility.STATE.name} = 'completed'",
+    ConventionState.FAILED: (
+        f"({visibility.STATE.name} = 'failed' OR ExecutionStatus IN ('Failed', 'TimedOut'))"
+    ),
+    ConventionState.TERMINATED: (
+        f"({visibility.STATE.name} = 'terminated' OR ExecutionStatus = 'Terminated')"
+    ),
+}
 
 
 def _quoted(value: str) -> str:
@@ -287,20 +637,34 @@ async def list_conventions(
     if extra_query:
         query = f"{query} AND ({extra_query})"
     summaries = []
-    async for execution in client.list_workflows(query):
-        status = execution.status or WorkflowExecutionStatus.RUNNING
-        if status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
-            continue
-        attributes = execution.typed_search_attributes
-        summaries.append(
-            ConventionSummary(
-                convention_id=execution.id.removeprefix(visibility.workflow_id_for("")),
-                workflow_id=execution.id,
-                status=status.name.lower(),
-                started_at=execution.start_time,
-                stage=attributes.get(visibility.STAGE),
-                kind=attributes.get(visibility.KIND),
-                parties=list(attributes.get(visibility.PARTIES) or []),
+    try:
+        async for execution in client.list_workflows(query):
+            status = execution.status or WorkflowExecutionStatus.RUNNING
+            if status is WorkflowExecutionStatus.CONTINUED_AS_NEW:
+                continue
+            attributes = execution.typed_search_attributes
+            summaries.append(
+                ConventionSummary(
+                    convention_id=execution.id.removeprefix(visibility.workflow_id_for("")),
+                    workflow_id=execution.id,
+                    status=listed_state(attributes.get(visibility.STATE), status),
+                    started_at=execution.start_time,
+                    stage=attributes.get(visibility.STAGE),
+                    kind=attributes.get(visibility.KIND),
+                    parent=attributes.get(visibility.PARENT),
+                    parties=list(attributes.get(visibility.PARTIES) or []),
+                )
             )
-        )
+    except RPCError as error:
+        if error.status is RPCStatusCode.INVALID_ARGUMENT:
+            raise QueryRefused(f"--query: Temporal refused the query: {error.message}") from error
+        raise
     return summaries
+
+
+def listed_state(attribute: str | None, execution: WorkflowExecutionStatus) -> str:
+    """The convention's state, unless Temporal ended its execution behind the workflow's back."""
+    running = execution is WorkflowExecutionStatus.RUNNING
+    if attribute in (None, ConventionState.ACTIVE.value) and not running:
+        return execution.name.lower()
+    return attribute or execution.name.lower()

@@ -21,8 +21,17 @@ def render_timeline(milestones: list[Milestone]) -> list[str]:
     return lines
 
 
-def render_status(status: ConventionStatus) -> str:
-    """The convention, its stages, its open tasks and its timeline."""
+def render_status(status: ConventionStatus, *, ended_by_temporal: str | None = None) -> str:
+    """The convention, its stages, its open tasks and its timeline.
+
+    `ended_by_temporal`: Temporal's own status of an execution that ended outside the
+    workflow (terminated through Temporal), which the workflow's state cannot show.
+    """
+    state = (
+        f"{ended_by_temporal} (in Temporal; the workflow last said {status.state.value})"
+        if ended_by_temporal
+        else status.state.value
+    )
     done = {m.stage for m in status.milestones if m.kind.value == "stage_completed"}
     stages = " → ".join(
         f"[{stage}]"
@@ -32,7 +41,7 @@ def render_status(status: ConventionStatus) -> str:
     )
     lines = [
         f"{status.convention_id} — {status.title}",
-        f"  kind: {status.kind}   state: {status.state.value}"
+        f"  kind: {status.kind}   state: {state}"
         + (f"   parent: {status.parent}" if status.parent else ""),
         f"  stages: {stages}",
     ]
@@ -52,6 +61,13 @@ def render_status(status: ConventionStatus) -> str:
         lines.append(
             f"  {task.id:<34} owed by {task.assignee:<12} due {task.due_at:%Y-%m-%d}  {task.title}"
         )
-    lines.append(f"timeline ({len(status.milestones)} milestones):")
+    shown = len(status.milestones)
+    if status.milestone_count > shown:
+        lines.append(
+            f"timeline (the last {shown} of {status.milestone_count} milestones; "
+            "PostgreSQL has them all):"
+        )
+    else:
+        lines.append(f"timeline ({shown} milestones):")
     lines.extend(f"  {line}" for line in render_timeline(status.milestones))
     return "\n".join(lines)

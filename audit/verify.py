@@ -18,7 +18,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from activities.milestones import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
-from audit.decode import PERSIST_MILESTONE, ScheduledActivity, read_run
+from audit.decode import PERSIST_MILESTONE, RunClosed, ScheduledActivity, read_run
 from audit.histories import ConventionHistory
 from schemas.audit import VerifyFinding, VerifyProblem, VerifyReport
 
@@ -72,8 +72,15 @@ async def verify_convention(
             )
         )
     else:
-        expected = await _history_milestones(history, converter)
-        findings.extend(_against_history(convention_id, expected, rows, set(unreadable_runs)))
+        expected, terminations = await _history_milestones(history, converter)
+        rows_to_check = {
+            seq: row
+            for seq, row in rows.items()
+            if not _recorded_for_temporal_terminate(row, expected, terminations)
+        }
+        findings.extend(
+            _against_history(convention_id, expected, rows_to_check, set(unreadable_runs))
+        )
     findings.extend(chain_findings(convention_id, rows))
     findings.sort(key=lambda finding: (finding.seq or 0, finding.problem.value))
     return VerifyReport(
@@ -86,13 +93,38 @@ async def verify_convention(
     )
 
 
+def _recorded_for_temporal_terminate(
+    row: Mapping[str, Any], expected: Mapping[int, _Expected], terminations: Mapping[str, str]
+) -> bool:
+    """The convention_terminated row `starter.py terminate` chains when Temporal had to end a
+    workflow that could not take the officer's update (it could never write it itself): in
+    no history's activities, but vouched for by its run's terminate event, which carries
+    the same reason, and written after every milestone the history has."""
+    details = row.get("details") or {}
+    reason = details.get("reason") if isinstance(details, dict) else None
+    detail = terminations.get(row.get("run_id") or "")
+    return (
+        row.get("kind") == "convention_terminated"
+        and isinstance(details, dict)
+        and details.get("terminated_by") == "temporal"
+        and isinstance(reason, str)
+        and detail is not None
+        and detail.startswith(reason)
+        and all(seq < row["seq"] for seq in expected)
+    )
+
+
 async def _history_milestones(
     history: ConventionHistory, converter: DataConverter
-) -> dict[int, _Expected]:
+) -> tuple[dict[int, _Expected], dict[str, str]]:
+    """The milestones the history persisted, and the runs Temporal terminated (their reason)."""
     expected: dict[int, _Expected] = {}
+    terminations: dict[str, str] = {}
     for run in history.runs:
         record = await read_run(run, converter)
         for item in record.items:
+            if isinstance(item, RunClosed) and item.closed_as == "terminated":
+                terminations[record.run_id] = item.detail or ""
             if not (
                 isinstance(item, ScheduledActivity) and item.activity_type == PERSIST_MILESTONE
             ):
@@ -103,7 +135,7 @@ async def _history_milestones(
             expected[milestone["seq"]] = _Expected(
                 fields=milestone, run_id=record.run_id, persisted=item.outcome == "completed"
             )
-    return expected
+    return expected, terminations
 
 
 def _against_history(

@@ -38,6 +38,7 @@ SEARCH_ATTRIBUTES = {
     "ConventionCountry": "KeywordList",
     "ConventionSector": "Keyword",
     "ConventionState": "Keyword",
+    "ConventionParent": "Keyword",
 }
 
 

@@ -16,39 +16,160 @@ from schemas.values import Frozen, Identifier
 M = TypeVar("M", bound=BaseModel)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing what it would otherwise accept silently or crash on:
+    a key given twice in one mapping (the last would win) and an impossible date (PyYAML's
+    timestamp constructor raises a bare ValueError, without a position)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: overriding is its point
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+            except TypeError:  # an unhashable key: PyYAML names it below
+                break
+            if duplicate:
+                first = seen[key].start_mark
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first given at line {first.line + 1})",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as error:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a date: {error}", node.start_mark
+            ) from error
+
+
+_StrictLoader.add_constructor(
+    "tag:yaml.org,2002:timestamp",
+    _StrictLoader.construct_yaml_timestamp,
+)
+
+
+def parse_document(text: str, source: str, *, as_json: bool) -> Any:
+    """Parse YAML or JSON text; every syntax error is one InputError line with its position:
+    `source: line L, column C: reason`."""
+    try:
+        if as_json:
+            return _parse_json(text, source)
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise _whole_file_error(source, _yaml_problem(source, error)) from error
+    except RecursionError as error:
+        raise _whole_file_error(source, f"{source}: nested too deeply to be read") from error
+    except ValueError as error:  # a constructor's own check, e.g. an integer of 5,000 digits
+        raise _whole_file_error(source, f"{source}: invalid YAML: {error}") from error
+
+
+def _parse_json(text: str, source: str) -> Any:
+    decoder = json.JSONDecoder()
+    decoder.parse_object = _object_without_duplicate_keys  # type: ignore[attr-defined]
+    # The pure-Python scanner calls parse_object; the C one would bypass it.
+    decoder.scan_once = json.scanner.py_make_scanner(decoder)  # type: ignore[attr-defined]
+    try:
+        return decoder.decode(text)
+    except json.JSONDecodeError as error:
+        where = f"line {error.lineno}, column {error.colno}"
+        raise _whole_file_error(source, f"{source}: {where}: invalid JSON: {error.msg}") from error
+    except _DuplicateJsonKey as error:
+        line = text.count("\n", 0, error.position) + 1
+        column = error.position - (text.rfind("\n", 0, error.position) + 1) + 1
+        raise _whole_file_error(
+            source,
+            f"{source}: line {line}, column {column}: invalid JSON: duplicate key {error.key!r}",
+        ) from error
+    except (ValueError, RecursionError) as error:  # an integer too long, nesting too deep
+        raise _whole_file_error(source, f"{source}: invalid JSON: {error}") from error
+
+
+class _DuplicateJsonKey(ValueError):
+    def __init__(self, key: str, position: int) -> None:
+        super().__init__(key)
+        self.key, self.position = key, position
+
+
+def _object_without_duplicate_keys(
+    s_and_end: tuple[str, int], *args: Any
+) -> tuple[dict[str, Any], int]:
+    """json's object parser, refusing a key given twice (json keeps the last one silently)."""
+    text, start = s_and_end
+    strict, scan_once, _object_hook, _pairs_hook, memo = args
+    pairs, end = json.decoder.JSONObject(  # type: ignore[attr-defined]
+        (text, start), strict, scan_once, None, list, memo
+    )
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) < len(keys):
+        seen: set[str] = set()
+        for key, position in _top_level_keys(text, start, end):
+            if key in seen:
+                raise _DuplicateJsonKey(key, position)
+            seen.add(key)
+    return dict(pairs), end
+
+
+def _top_level_keys(text: str, start: int, end: int) -> list[tuple[str, int]]:
+    """The keys of the object text[start:end] (after its '{'), with where each begins."""
+    keys: list[tuple[str, int]] = []
+    depth, index = 0, start
+    while index < end:
+        char = text[index]
+        if char == '"':
+            close = index + 1
+            while text[close] != '"':
+                close += 2 if text[close] == "\\" else 1
+            following = text[close + 1 : end].lstrip()
+            if depth == 0 and following.startswith(":"):
+                keys.append((json.loads(text[index : close + 1]), index))
+            index = close + 1
+            continue
+        if char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+        index += 1
+    return keys
+
+
 def read_document(path: Path) -> Any:
     """Parse a YAML or JSON file; a syntax error becomes an InputError with its position."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise _whole_file_error(path, f"cannot read file: {error.strerror}") from error
+        raise _whole_file_error(str(path), f"cannot read file: {error.strerror}") from error
     except UnicodeDecodeError as error:
-        raise _whole_file_error(path, "not UTF-8 text") from error
-    try:
-        if path.suffix.lower() == ".json":
-            return json.loads(text)
-        return yaml.safe_load(text)
-    except json.JSONDecodeError as error:
-        where = f"line {error.lineno}, column {error.colno}"
-        raise _whole_file_error(path, f"invalid JSON at {where}: {error.msg}") from error
-    except yaml.YAMLError as error:
-        raise _whole_file_error(path, _yaml_problem(error)) from error
+        raise _whole_file_error(str(path), "not UTF-8 text") from error
+    return parse_document(text, str(path), as_json=path.suffix.lower() == ".json")
 
 
-def _yaml_problem(error: yaml.YAMLError) -> str:
-    """PyYAML's message on one line: what it was reading, what is wrong, and where (1-based)."""
-    parts = []
-    for text_name, mark_name in (("context", "context_mark"), ("problem", "problem_mark")):
-        text, mark = getattr(error, text_name, None), getattr(error, mark_name, None)
-        if text:
-            parts.append(
-                f"{text} at line {mark.line + 1}, column {mark.column + 1}" if mark else text
-            )
-    return "invalid YAML: " + ("; ".join(parts) or str(error).splitlines()[0])
+def _yaml_problem(source: str, error: yaml.YAMLError) -> str:
+    """PyYAML's message on one line: where (1-based), what is wrong, what it was reading."""
+    mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    context, context_mark = getattr(error, "context", None), getattr(error, "context_mark", None)
+    reason = f"invalid YAML: {problem}"
+    if context:
+        reason += f" ({context}" + (
+            f" at line {context_mark.line + 1}, column {context_mark.column + 1})"
+            if context_mark
+            else ")"
+        )
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    return f"{source}: {where}{reason}"
 
 
-def _whole_file_error(path: Path, reason: str) -> InputError:
-    return InputError(str(path), [FieldError("", reason)])
+def _whole_file_error(source: str, reason: str) -> InputError:
+    return InputError(source, [FieldError("", reason)])
 
 
 def parse_model(model: type[M], data: Any, source: str) -> M:

@@ -6,6 +6,8 @@ itself (`starter.py list --stage signature --party psa`), never by scanning work
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
 from typing import Any
 
 from temporalio import workflow
@@ -17,7 +19,7 @@ from temporalio.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.convention import Convention
+    from schemas.convention import Convention, Party
     from schemas.status import ConventionState
 
 STAGE = SearchAttributeKey.for_keyword("ConventionStage")
@@ -26,7 +28,13 @@ PARTIES = SearchAttributeKey.for_keyword_list("ConventionParties")
 COUNTRIES = SearchAttributeKey.for_keyword_list("ConventionCountry")
 SECTOR = SearchAttributeKey.for_keyword("ConventionSector")
 STATE = SearchAttributeKey.for_keyword("ConventionState")
+PARENT = SearchAttributeKey.for_keyword("ConventionParent")
 NO_STAGE = "none"
+KEYWORD_LIST_BUDGET_BYTES = 1_800
+"""Temporal refuses a search attribute value over 2,048 bytes, measured on its JSON encoding
+with non-ASCII characters escaped (6 bytes each, 12 outside the BMP): a convention with many
+parties (50 ids of 80 characters is 4 KB) has only the first ones indexed, and a sector of
+200 characters in a wide script is indexed by as much of it as fits."""
 
 
 def workflow_id_for(convention_id: str) -> str:
@@ -42,13 +50,51 @@ def search_attributes_for(
         SearchAttributePair(STAGE, stage or NO_STAGE),
         SearchAttributePair(KIND, convention.kind.value),
         # Lower-cased: party ids are unique regardless of case, and searches ignore it.
-        SearchAttributePair(PARTIES, sorted({party.id.lower() for party in convention.parties})),
-        SearchAttributePair(COUNTRIES, sorted({party.country for party in convention.parties})),
+        SearchAttributePair(
+            PARTIES, within_budget(party.id.lower() for party in _office_first(convention))
+        ),
+        SearchAttributePair(
+            COUNTRIES, within_budget(party.country for party in _office_first(convention))
+        ),
         SearchAttributePair(STATE, state.value),
     ]
     if convention.sector:
-        pairs.append(SearchAttributePair(SECTOR, convention.sector))
+        pairs.append(SearchAttributePair(SECTOR, keyword_within_budget(convention.sector)))
+    if convention.parent:
+        pairs.append(SearchAttributePair(PARENT, convention.parent))
     return TypedSearchAttributes(pairs)
+
+
+def _office_first(convention: Convention) -> list[Party]:
+    """The training office, then the other parties in the file's order."""
+    office = convention.office
+    return [office, *(party for party in convention.parties if party is not office)]
+
+
+def within_budget(values: Iterable[str], budget: int = KEYWORD_LIST_BUDGET_BYTES) -> list[str]:
+    """The distinct values, in order, as many as fit in `budget` bytes of JSON: the rest
+    are left out of the index (never the whole attribute refused by Temporal)."""
+    kept: list[str] = []
+    for value in values:
+        if value in kept:
+            continue
+        if _encoded_size([*kept, value]) > budget:
+            break
+        kept.append(value)
+    return kept
+
+
+def keyword_within_budget(value: str, budget: int = KEYWORD_LIST_BUDGET_BYTES) -> str:
+    """As much of a keyword as fits in `budget` bytes of JSON, from its start."""
+    kept = value
+    while kept and _encoded_size(kept) > budget:
+        kept = kept[: len(kept) - max(1, (_encoded_size(kept) - budget) // 12)]
+    return kept
+
+
+def _encoded_size(value: str | list[str]) -> int:
+    # As the SDK sends it: JSON with non-ASCII characters escaped.
+    return len(json.dumps(value, ensure_ascii=True))
 
 
 def upsert_progress(stage: str | None, state: ConventionState) -> None:
