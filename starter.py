@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -42,6 +43,7 @@ from application.conventions import (
     convention_status,
     end_convention,
     list_conventions,
+    officer_on_behalf,
     postpone_deadline,
     reassign_task,
     start_convention,
@@ -107,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     act.add_argument("task_id")
     act.add_argument("--as", dest="party", required=True, help="the acting party's id")
     act.add_argument("--actor", help="the person acting for the party")
+    act.add_argument(
+        "--officer",
+        help=(
+            "the officer entering the answer, recorded as 'entered by officer <name> on "
+            "behalf of <party>' (default: your login name)"
+        ),
+    )
     answer = act.add_mutually_exclusive_group()
     answer.add_argument("--answer", help="answer fields as a JSON object")
     answer.add_argument(
@@ -456,6 +465,7 @@ async def _run(args: argparse.Namespace) -> int:
                 args.party,
                 answer_fields,
                 actor=args.actor,
+                principal=officer_on_behalf(args.officer or _login_name(), args.party),
                 rpc_timeout=UPDATE_TIMEOUT,
             )
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
@@ -543,6 +553,14 @@ def _due_time(text: str) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split()) or "no message"
+
+
+def _login_name() -> str:
+    """Who runs the command, for the record when no --officer is given."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no USER variable and no password entry (a bare container)
+        return "unknown officer"
 
 
 def main(argv: list[str] | None = None) -> int:

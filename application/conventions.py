@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.milestones import chain_milestone, has_milestones
+from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
@@ -271,14 +273,31 @@ async def _has_pollers(client: Client, task_queue: str) -> bool:
 
 
 def build_answer(
-    task: Task, acting_party: str, answer_fields: dict[str, Any], actor: str | None = None
+    task: Task,
+    acting_party: str,
+    answer_fields: dict[str, Any],
+    actor: str | None = None,
+    principal: Principal | None = None,
 ) -> AnswerTask:
     """Validate an answer against its task's kind before it is sent (field-level errors)."""
     fields = {"kind": task.kind.value, **answer_fields}
-    return parse_model(
+    request = parse_model(
         AnswerTask,
         {"task_id": task.id, "acting_party": acting_party, "actor": actor, "answer": fields},
         f"answer to {task.id}",
+    )
+    return request if principal is None else request.model_copy(update={"principal": principal})
+
+
+def officer_on_behalf(officer: str, party: str) -> Principal:
+    """The principal of an answer an officer enters for a party (the CLI, the office desk)."""
+    return Principal(
+        kind=PrincipalKind.OFFICER,
+        id=officer,
+        name=officer,
+        party=party,
+        method=AuthMethod.OFFICER_ON_BEHALF,
+        request_id=str(uuid.uuid4()),
     )
 
 
@@ -517,6 +536,7 @@ async def answer_open_task(
     answer_fields: dict[str, Any],
     *,
     actor: str | None = None,
+    principal: Principal | None = None,
     wait_seconds: float = 0.0,
     rpc_timeout: timedelta | None = None,
 ) -> AnswerReceipt:
@@ -524,7 +544,7 @@ async def answer_open_task(
     task = await find_task(
         client, convention_id, task_id, wait_seconds=wait_seconds, rpc_timeout=rpc_timeout
     )
-    request = build_answer(task, acting_party, answer_fields, actor)
+    request = build_answer(task, acting_party, answer_fields, actor, principal)
     return await answer_task(client, convention_id, request, rpc_timeout=rpc_timeout)
 
 

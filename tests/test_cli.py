@@ -382,6 +382,8 @@ async def test_act_approves_a_review_and_prints_accepted(
         "psa",
         "--actor",
         "Rémi Cabon",
+        "--officer",
+        "Nadia Benali",
         "--decision",
         "approve",
         "--version",
@@ -404,6 +406,11 @@ async def test_act_approves_a_review_and_prints_accepted(
         if m.kind is MilestoneKind.TASK_ANSWERED and m.task_id == PSA_REVIEW
     ]
     assert (answered.party, answered.actor) == ("psa", "Rémi Cabon")
+    # Who really typed it: the officer at the shell, on the party's behalf.
+    assert answered.summary.endswith(
+        " — entered by officer Nadia Benali on behalf of psa (for Rémi Cabon)"
+    )
+    assert answered.details["principal"]["method"] == "officer_on_behalf"
     assert answered.details["answer"] == {
         "kind": "review_draft",
         "decision": "approve",

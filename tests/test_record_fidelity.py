@@ -126,6 +126,7 @@ async def test_a_new_version_of_the_text_needs_every_signature_again(desk: Desk)
 
     await desk.answer("drafting-2.review.v1.psa", "psa", decision="approve", version=1)
     await desk.task("signature-2.sign.psa-dg")
+    await desk.task("signature-2.sign.ofppt-dg")  # assigned one after the other
     assert sorted(t.id for t in (await desk.status()).open_tasks) == [
         "signature-2.sign.ofppt-dg",
         "signature-2.sign.psa-dg",

@@ -349,7 +349,7 @@ class TaskBoard:
             status=TaskStatus.DONE,
             answered_at=workflow.now(),
             answered_by=(
-                principal.describe() if principal else request.actor or request.acting_party
+                answered_by(request) if principal else request.actor or request.acting_party
             ),
         )
         self.answers[task.id] = request
@@ -443,11 +443,16 @@ class TaskBoard:
             details["principal"] = principal.model_dump(mode="json")
         await self.record(
             MilestoneKind.TASK_ANSWERED,
-            f"{task.title} — answered by "
-            + (principal.describe() if principal else request.acting_party),
+            f"{task.title} — {answered_by(request)}",
             task=task,
             party=request.acting_party,
-            actor=principal.name if principal else request.actor,
+            # The proven actor; an officer entering an answer names the party's person.
+            actor=(
+                request.actor
+                if principal is None or principal.kind is PrincipalKind.OFFICER
+                else principal.name
+            )
+            or (principal.name if principal else None),
             details=details,
         )
 
@@ -739,3 +744,14 @@ def workflow_json(value: Any) -> bytes:
 def shortened(text: str, limit: int) -> str:
     """The text cut to limit characters (an ellipsis says so): for titles quoting a user."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def answered_by(request: AnswerTask) -> str:
+    """'answered by Drissa GUINDO for menefp, e-mailed link confirmed by code', or
+    'entered by officer Nadia Benali on behalf of psa (for Rémi Cabon)'."""
+    principal = request.principal
+    if principal is None:
+        return f"answered by {request.acting_party}"
+    if principal.kind is PrincipalKind.OFFICER:
+        return principal.describe() + (f" (for {request.actor})" if request.actor else "")
+    return f"answered by {principal.describe()}"
