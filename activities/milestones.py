@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from temporalio import activity
 
-from schemas.milestones import Milestone
+from schemas.milestones import Milestone, MilestoneBatch
 
 GENESIS_HASH = "0" * 64
 """The predecessor hash of a convention's first milestone (seq 1)."""
@@ -164,6 +164,58 @@ async def chain_milestone(
     return status.endswith(" 1")
 
 
+async def chain_milestones(
+    pool: asyncpg.Pool,
+    milestones: Sequence[Milestone],
+    *,
+    workflow_id: str | None,
+    run_id: str | None,
+) -> None:
+    """Write consecutive milestones of one convention, chained, in one transaction.
+
+    The workflow's one ledger writer sends what is pending, in seq order, one batch after
+    the other: the predecessor of the first is always written already. A retry of a batch
+    that did commit computes the same hashes and inserts nothing (ON CONFLICT DO NOTHING).
+    """
+    first = milestones[0]
+    async with pool.acquire() as connection, connection.transaction():
+        prev_hash = GENESIS_HASH
+        if first.seq > 1:
+            predecessor = await connection.fetchrow(
+                _PREDECESSOR, first.convention_id, first.seq - 1
+            )
+            if predecessor is None:
+                raise PredecessorMissing(
+                    f"milestone {first.convention_id}#{first.seq - 1} is not in PostgreSQL: "
+                    f"the batch from #{first.seq} waits for it to chain to"
+                )
+            prev_hash = predecessor["hash"] or GENESIS_HASH
+        rows = []
+        for milestone in milestones:
+            fields = milestone_fields(milestone)
+            own_hash = chain_hash(prev_hash, fields)
+            rows.append(
+                (
+                    milestone.convention_id,
+                    milestone.seq,
+                    fields["kind"],
+                    fields["stage"],
+                    fields["task_id"],
+                    fields["party"],
+                    fields["actor"],
+                    fields["occurred_at"],
+                    fields["summary"],
+                    fields["details"],
+                    workflow_id,
+                    run_id,
+                    prev_hash,
+                    own_hash,
+                )
+            )
+            prev_hash = own_hash
+        await connection.executemany(_INSERT_MILESTONE, rows)
+
+
 class MilestoneStore:
     """Activities that write the audit record."""
 
@@ -178,6 +230,22 @@ class MilestoneStore:
             self._pool, milestone, workflow_id=info.workflow_id, run_id=info.workflow_run_id
         )
         return self._logged(milestone, inserted=inserted)
+
+    @activity.defn
+    async def persist_milestones(self, batch: MilestoneBatch) -> int:
+        """Write a batch of consecutive milestones, chained, in one transaction."""
+        info = activity.info()
+        await chain_milestones(
+            self._pool, batch.milestones, workflow_id=info.workflow_id, run_id=info.workflow_run_id
+        )
+        activity.logger.info(
+            "milestones persisted",
+            extra={
+                "convention_id": batch.milestones[0].convention_id,
+                "seq": f"{batch.milestones[0].seq}-{batch.milestones[-1].seq}",
+            },
+        )
+        return len(batch.milestones)
 
     @staticmethod
     def _logged(milestone: Milestone, *, inserted: bool) -> bool:

@@ -24,6 +24,7 @@ from infra.payload_codec import require_codec
 # method's name). Literal on purpose: a history keeps the name it was recorded with, so a
 # rename in the code must not change what an auditor looks for in older histories.
 PERSIST_MILESTONE = "persist_milestone"  # MilestoneStore.persist_milestone
+PERSIST_MILESTONES = "persist_milestones"  # MilestoneStore.persist_milestones: a batch
 NOTIFY_PARTY = "notify_party"  # Notifier.notify_party
 DELIVERIES = {"deliver_webhook": "webhook", "deliver_email": "e-mail"}  # WebhookSender, Mailer
 GIVE_UP_DELIVERY = "give_up_delivery"  # DeliveryLog.give_up_delivery
@@ -177,7 +178,9 @@ async def read_run(
             continue
         when = clock if event.event_type in _COMMAND_EVENTS else at
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
-            record.items.append(await _scheduled(event, when, outcomes, converter))
+            record.items.extend(
+                _one_per_milestone(await _scheduled(event, when, outcomes, converter))
+            )
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             record.items.append(await _accepted(event, when, outcomes, converter))
         elif event.event_type in _CLOSE_EVENTS:
@@ -209,6 +212,24 @@ async def _scheduled(
         outcome=_ACTIVITY_OUTCOMES.get(outcome_event.event_type) if outcome_event else None,
         result=result,
     )
+
+
+def _one_per_milestone(scheduled: ScheduledActivity) -> list[ScheduledActivity]:
+    """A batch the ledger wrote in one activity reads as its milestones, each on its own, so
+    that the timeline and verify read histories of either writer the same way."""
+    if scheduled.activity_type != PERSIST_MILESTONES:
+        return [scheduled]
+    batch = scheduled.input[0] if scheduled.input and isinstance(scheduled.input[0], dict) else {}
+    return [
+        ScheduledActivity(
+            event_id=scheduled.event_id,
+            at=scheduled.at,
+            activity_type=PERSIST_MILESTONE,
+            input=[milestone],
+            outcome=scheduled.outcome,
+        )
+        for milestone in batch.get("milestones", [])
+    ]
 
 
 async def _accepted(

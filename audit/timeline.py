@@ -81,6 +81,9 @@ async def build_timeline(
     builder = _Builder()
     for run in runs:
         builder.add_run(run)
+    # The ledger writes milestones a little after they are recorded (a batch may follow an
+    # answer accepted meanwhile): each line sits at its own time, ties in history order.
+    builder.entries.sort(key=lambda entry: entry.at)
     declared = convention_of(runs[0].input) if runs else None
     title = declared.get("title") if declared else None
     stages = [

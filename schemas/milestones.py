@@ -73,3 +73,9 @@ class Milestone(Frozen):
     def idempotency_key(self) -> str:
         """Stable across retries, replays and continue-as-new."""
         return f"{self.convention_id}#{self.seq}"
+
+
+class MilestoneBatch(Frozen):
+    """Consecutive milestones of one convention, written in one transaction by the ledger."""
+
+    milestones: list[Milestone] = Field(min_length=1)

@@ -161,7 +161,7 @@ async def settled_status(
     while True:
         status = await convention_status(client, convention_id)
         stored = await stored_milestone_count(pool, convention_id)
-        if stored == len(status.milestones) and status == previous:
+        if stored == status.milestone_count and status == previous:
             return status
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(

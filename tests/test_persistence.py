@@ -6,15 +6,23 @@ import uuid
 from datetime import UTC, datetime
 
 import asyncpg
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import MilestoneStore
+from activities.milestones import GENESIS_HASH, MilestoneStore, PredecessorMissing
 from activities.notify import Notifier
+from audit.verify import chain_findings
+from demo import play_scenario
 from infra.database import MIGRATIONS_DIR, apply_migrations
 from schemas.convention import Contact
-from schemas.milestones import Milestone, MilestoneKind
+from schemas.convention_file import load_answer_script
+from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
+from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
+from workflows.convention import workflow_id_for
 
 
 async def test_migrations_apply_once_and_a_second_run_changes_nothing(
@@ -75,3 +83,87 @@ async def test_a_retried_notification_is_recorded_exactly_once(db_pool: asyncpg.
     assert [(r["subject"], r["recipients"][0]["name"]) for r in rows] == [
         ("يرجى التوقيع", "Réseau DMK")
     ]
+
+
+def milestone_of(convention_id: str, seq: int) -> Milestone:
+    return Milestone(
+        convention_id=convention_id,
+        seq=seq,
+        kind=MilestoneKind.TASK_REMINDED,
+        occurred_at=datetime(2027, 1, seq, 9, 0, tzinfo=UTC),
+        summary=f"Rappel {seq} – تذكير",
+    )
+
+
+async def test_a_retried_batch_is_stored_once_and_chained_like_single_writes(
+    db_pool: asyncpg.Pool,
+) -> None:
+    batched, single = f"batch-{uuid.uuid4().hex[:8]}", f"single-{uuid.uuid4().hex[:8]}"
+    store = MilestoneStore(db_pool)
+    activities = ActivityEnvironment()
+    first = MilestoneBatch(milestones=[milestone_of(batched, seq) for seq in (1, 2, 3)])
+    second = MilestoneBatch(milestones=[milestone_of(batched, seq) for seq in (4, 5)])
+    for batch in (first, first, second, second):  # each batch retried once
+        await activities.run(store.persist_milestones, batch)
+    for seq in range(1, 6):
+        await activities.run(store.persist_milestone, milestone_of(single, seq))
+
+    query = "SELECT * FROM milestones WHERE convention_id = $1 ORDER BY seq"
+    for convention_id in (batched, single):
+        rows = {row["seq"]: dict(row) for row in await db_pool.fetch(query, convention_id)}
+        assert list(rows) == [1, 2, 3, 4, 5], convention_id
+        assert rows[1]["prev_hash"] == GENESIS_HASH
+        assert chain_findings(convention_id, rows) == [], convention_id
+
+
+async def test_a_batch_whose_predecessor_is_missing_waits_for_it(db_pool: asyncpg.Pool) -> None:
+    convention_id = f"gap-{uuid.uuid4().hex[:8]}"
+    store = MilestoneStore(db_pool)
+    with pytest.raises(PredecessorMissing, match=r"#1 is not in PostgreSQL"):
+        await ActivityEnvironment().run(
+            store.persist_milestones, MilestoneBatch(milestones=[milestone_of(convention_id, 2)])
+        )
+    assert (
+        await db_pool.fetchval(
+            "SELECT count(*) FROM milestones WHERE convention_id = $1", convention_id
+        )
+        == 0
+    )
+
+
+async def test_a_convention_writes_its_milestones_in_few_batches_and_never_out_of_order(
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
+    convention = example("tanger-four-conventions").model_copy(
+        update={"id": f"ledger-{uuid.uuid4().hex[:8]}"}
+    )
+    script = load_answer_script(EXAMPLES / "tanger-four-conventions.answers.yaml")
+    status = await play_scenario(client, DEV_TASK_QUEUE, convention, script)
+
+    events = [
+        event
+        async for event in client.get_workflow_handle(
+            workflow_id_for(convention.id)
+        ).fetch_history_events()
+    ]
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
+    ]
+    batches = scheduled.count("persist_milestones")
+    assert "persist_milestone" not in scheduled
+    assert 0 < batches < status.milestone_count
+    # One writer, one batch after the other: no batch ever waited for its predecessor.
+    failed = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
+    assert failed == []
+    assert all(
+        e.activity_task_started_event_attributes.attempt == 1
+        for e in events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    )
+    rows = await db_pool.fetch(
+        "SELECT * FROM milestones WHERE convention_id = $1 ORDER BY seq", convention.id
+    )
+    assert [row["seq"] for row in rows] == list(range(1, status.milestone_count + 1))
+    assert chain_findings(convention.id, {row["seq"]: dict(row) for row in rows}) == []

@@ -119,7 +119,9 @@ class ConventionWorkflow:
             await board.record(MilestoneKind.CONVENTION_COMPLETED, "Every stage completed")
         upsert_progress(board.current_stage, self.state)
         await board.deliveries_settled()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and board.ledger_idle
+        )
         return ConventionOutcome(
             convention_id=convention.id,
             state=self.state,
@@ -309,7 +311,9 @@ class ConventionWorkflow:
             details={"run": board.runs + 1},
         )
         await board.deliveries_settled()
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and board.ledger_idle
+        )
         workflow.continue_as_new(
             ConventionInput(
                 convention=request.convention,

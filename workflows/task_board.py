@@ -19,6 +19,7 @@ from temporalio import workflow
 
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
 from workflows.delivery import DELIVERY_PATCH, Deliveries
+from workflows.ledger import LEDGER_PATCH, Ledger
 
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
@@ -110,6 +111,8 @@ class TaskBoard:
         self.tasks: dict[str, Task] = {}
         self.answers: dict[str, AnswerTask] = {}
         self.milestones: list[Milestone] = []
+        self.ledger = Ledger()
+        self._uses_ledger: bool | None = None
         self.next_seq = 1
         self.signatures: dict[str, StandingSignature] = {}
         self.document: str | None = None
@@ -205,6 +208,9 @@ class TaskBoard:
         )
         self.next_seq += 1
         self._keep(milestone)
+        if self._ordered_ledger():
+            self.ledger.append(milestone)
+            return milestone
         await workflow.execute_activity_method(
             MilestoneStore.persist_milestone,
             milestone,
@@ -213,6 +219,17 @@ class TaskBoard:
             summary=f"{kind.value} #{milestone.seq}",
         )
         return milestone
+
+    def _ordered_ledger(self) -> bool:
+        # Asked once per run, at its first milestone: a run records one way or the other.
+        if self._uses_ledger is None:
+            self._uses_ledger = workflow.patched(LEDGER_PATCH)
+        return self._uses_ledger
+
+    @property
+    def ledger_idle(self) -> bool:
+        """Every milestone recorded is written (always so for runs before the ledger)."""
+        return self.ledger.idle
 
     def _keep(self, milestone: Milestone) -> None:
         """Keep a bounded copy: the last MILESTONE_WINDOW, each without oversized details."""
@@ -704,6 +721,10 @@ class TaskBoard:
 
     async def _send(self, notification: Notification) -> None:
         """Record the notification owed, then deliver it on the party's channels."""
+        if self._uses_ledger:
+            # What a party is told of is on the record first: the milestones recorded so far
+            # are written before the notification, and the audit timeline reads in that order.
+            await self.ledger.settled()
         await workflow.execute_activity_method(
             Notifier.notify_party,
             notification,
