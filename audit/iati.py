@@ -626,15 +626,18 @@ def _indicator(
 
 
 def activities_document(
-    records: Sequence[ConventionRecord], reporter: Reporter, *, generated_at: datetime | None = None
-) -> bytes:
-    """The iati-activities file of these conventions; IatiIncomplete for the first that
-    lacks something, with every convention's problems gathered first."""
+    records: Sequence[ConventionRecord],
+    reporter: Reporter,
+    *,
+    generated_at: datetime | None = None,
+) -> tuple[bytes | None, list[IatiIncomplete]]:
+    """The iati-activities file of the conventions IATI can take, and what the others lack
+    (no file at all when none can be reported)."""
     known_children: dict[str, list[str]] = {}
     for record in records:
         if record.convention.parent:
             known_children.setdefault(record.convention.parent, []).append(record.convention.id)
-    root = etree.Element("iati-activities", nsmap=None)
+    root = etree.Element("iati-activities")
     root.set("version", IATI_VERSION)
     root.set(
         "generated-datetime",
@@ -652,17 +655,10 @@ def activities_document(
             )
         except IatiIncomplete as error:
             incomplete.append(error)
-    if incomplete:
-        raise IatiIncompleteMany(incomplete)
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-
-
-class IatiIncompleteMany(ValueError):
-    """Several conventions lack what IATI requires; each with its problems."""
-
-    def __init__(self, errors: Sequence[IatiIncomplete]) -> None:
-        super().__init__("; ".join(str(error) for error in errors))
-        self.errors = list(errors)
+    if not len(root):
+        return None, incomplete
+    document = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    return document, incomplete
 
 
 # --- Validation ---------------------------------------------------------------------------
