@@ -16,8 +16,7 @@ from weasyprint import HTML
 
 from audit.html_report import _legend, _table, render_chart
 from audit.iati import party_role, written_in_arabic
-from audit.timeline import Timeline
-from schemas.audit import ReplayResult, VerifyReport
+from schemas.audit import ReplayResult, Timeline, VerifyReport
 from schemas.convention import Convention
 
 _STYLE = """
