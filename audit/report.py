@@ -8,6 +8,7 @@ shapes the Arabic, and every Arabic text is set right to left.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
@@ -93,7 +94,7 @@ def render_report_html(facts: ReportFacts) -> str:
         "<h2>Signatories</h2>",
         _signatories(convention),
         "<h2>Stages over time</h2>",
-        render_chart(facts.timeline),
+        printable_chart(render_chart(facts.timeline)),
         _legend(),
         "<h2>Timeline</h2>",
         _table(facts.timeline.entries),
@@ -176,6 +177,36 @@ def _signatories(convention: Convention) -> str:
         )
     rows.append("</tbody></table>")
     return "".join(rows)
+
+
+# WeasyPrint draws inline SVG without the page's stylesheet: the chart's classes become the
+# presentation attributes they stand for, and its pixel width the page's.
+_CHART_PAINT = {
+    'class="stripe"': 'class="stripe" fill="#f1f1f5"',
+    'class="grid"': 'class="grid" stroke="#d8d8e0"',
+    'class="bar bar-completed"': 'class="bar bar-completed" fill="#8fb8de"',
+    'class="bar bar-running"': 'class="bar bar-running" fill="#c9def0" stroke="#8fb8de"',
+    'class="bar bar-failed"': 'class="bar bar-failed" fill="#e8a49d"',
+    'class="bar bar-terminated"': 'class="bar bar-terminated" fill="#e8a49d"',
+    'class="not-reached"': 'class="not-reached" fill="#999" font-style="italic"',
+}
+CHART_WIDTH_MM = 186
+
+
+def printable_chart(svg: str) -> str:
+    """The timeline's SVG chart, painted for print and fitted to the page's width."""
+    match = re.match(r'<svg role="img" width="(\d+)" height="(\d+)"', svg)
+    if match:
+        width, height = int(match[1]), int(match[2])
+        svg = svg.replace(
+            match[0],
+            f'<svg role="img" width="{CHART_WIDTH_MM}mm" '
+            f'height="{round(CHART_WIDTH_MM * height / width, 1)}mm"',
+            1,
+        )
+    for css_class, painted in _CHART_PAINT.items():
+        svg = svg.replace(css_class, painted)
+    return svg.replace("<text ", '<text font-family="DejaVu Sans" font-size="11" ')
 
 
 def render_report_pdf(facts: ReportFacts) -> bytes:
