@@ -36,9 +36,34 @@ def pdftotext(pdf: Path) -> str:
     ).stdout
 
 
+def render_first_page(pdf: Path, prefix: Path) -> Path:
+    """Page 1 as a PNG (kept under tests/artifacts/ for a person to look at)."""
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            "80",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            str(pdf),
+            str(prefix),
+        ],
+        check=True,
+    )
+    return prefix.with_suffix(".png")
+
+
 @pytest_asyncio.fixture(scope="module")
 async def reported(
-    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str, tmp_path_factory: pytest.TempPathFactory
+    dev_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    postgres_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[Convention, Path, Path]:
     """An Arabic-only convention played to completion, archived, then reported and bundled."""
     convention = arabic_only()
@@ -81,20 +106,14 @@ async def test_the_report_shows_the_arabic_title_the_verdicts_and_both_chain_hea
     pages = PdfReader(pdf).pages
     assert milestone_head in "".join("".join(page.extract_text().split()) for page in pages)
 
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    prefix = ARTIFACTS / "audit-report"
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(prefix)],
-        check=True,
-    )
-    png = prefix.with_suffix(".png")
+    png = render_first_page(pdf, ARTIFACTS / "audit-report")
     assert png.stat().st_size > 10_000  # a page with text and a chart, not a blank one
 
 
 async def test_an_intact_bundle_checks_with_no_server(
     reported: tuple[Convention, Path, Path],
 ) -> None:
-    convention, pdf, bundle = reported
+    convention, _, bundle = reported
     assert (bundle / "report.pdf").read_bytes()[:5] == b"%PDF-"
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["convention_id"] == convention.id
@@ -170,9 +189,7 @@ async def test_a_history_swapped_for_another_conventions_is_named(
     )
     assert code == 0, stdout + stderr
     bundle = tampered_copy(reported[2], tmp_path)
-    shutil.copy(
-        next(exported.glob("*/run-01.json")), bundle / "histories" / "run-01.json"
-    )
+    shutil.copy(next(exported.glob("*/run-01.json")), bundle / "histories" / "run-01.json")
     reseal(bundle, "histories/run-01.json")  # even resealed, it is not this convention's
     code, stdout, stderr = await run_cli("check-bundle", str(bundle), env=NO_SERVERS)
     assert code == 1, stdout + stderr
