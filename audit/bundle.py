@@ -27,6 +27,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from activities.milestones import GENESIS_HASH, canonical_time, chain_hash
+from audit.archive_store import ENTRY_FIELDS, ArchiveEntry, entry_hash
 from audit.export import export_convention
 from audit.histories import ConventionHistory, FileHistories, InvalidRequest
 from audit.replay import replay_conventions
@@ -34,6 +35,7 @@ from audit.verify import _against_history, _history_milestones, chain_findings
 
 MANIFEST = "manifest.json"
 MILESTONES = "milestones.jsonl"
+ARCHIVE = "archive.jsonl"
 REPORT = "report.pdf"
 HISTORIES = "histories"
 BUNDLE_FORMAT = "pacte-audit-bundle/1"
@@ -63,6 +65,18 @@ def milestone_line(row: Mapping[str, Any]) -> str:
     return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
+def archive_line(entry: ArchiveEntry) -> str:
+    """An archive entry as one JSON line: its chained fields, prev_hash and hash."""
+    values: dict[str, Any] = {
+        **entry.fields(),
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }
+    for name in ("started_at", "closed_at", "archived_at"):
+        values[name] = canonical_time(values[name])
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -83,6 +97,7 @@ def write_bundle(
     rows: Sequence[Mapping[str, Any]],
     report_pdf: bytes,
     heads: BundleHeads,
+    archive_entries: Sequence[ArchiveEntry] = (),
 ) -> Path:
     """Write the bundle into directory (created); returns the manifest's path."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -90,8 +105,13 @@ def write_bundle(
     (directory / MILESTONES).write_text(
         "".join(milestone_line(row) + "\n" for row in rows), encoding="utf-8"
     )
+    (directory / ARCHIVE).write_text(
+        "".join(archive_line(entry) + "\n" for entry in archive_entries), encoding="utf-8"
+    )
     (directory / REPORT).write_bytes(report_pdf)
-    files = sorted([f"{HISTORIES}/{run.file}" for run in export.runs] + [MILESTONES, REPORT])
+    files = sorted(
+        [f"{HISTORIES}/{run.file}" for run in export.runs] + [MILESTONES, ARCHIVE, REPORT]
+    )
     manifest = {
         "format": BUNDLE_FORMAT,
         "convention_id": history.convention_id,
@@ -239,7 +259,10 @@ async def check_bundle(
         if previous != head:
             failures.append(f"{MILESTONES}: the rows re-chained end at {previous}, not {head}")
 
-    # 4. The report prints the heads the bundle holds.
+    # 4. The archive's entries: their chain, and the histories they vouch for.
+    archive_head = _check_archive(directory, manifest, failures, passed)
+
+    # 5. The report prints the heads the bundle holds.
     report = directory / REPORT
     if report.exists():
         try:
@@ -248,8 +271,8 @@ async def check_bundle(
             failures.append(f"{REPORT}: not a readable PDF: {error}")
         else:
             wanted = {"milestone chain head": head}
-            if manifest.get("archive_chain_head"):
-                wanted["archive chain head"] = str(manifest["archive_chain_head"])
+            if archive_head is not None:
+                wanted["archive chain head"] = archive_head
             for label, value in wanted.items():
                 if value not in text:
                     failures.append(f"{REPORT}: does not show the {label} {value}")
@@ -260,6 +283,59 @@ async def check_bundle(
     else:
         failures.append(f"{REPORT}: missing from the bundle")
     return BundleCheck(convention_id, failures, passed)
+
+
+def _check_archive(
+    directory: Path, manifest: Mapping[str, Any], failures: list[str], passed: list[str]
+) -> str | None:
+    """Re-chain the archive entries and match each with its history file; their head."""
+    path = directory / ARCHIVE
+    if not path.exists():
+        if manifest.get("archive_chain_head"):
+            failures.append(f"{ARCHIVE}: missing, yet the manifest names an archive chain head")
+        return None
+    entries: list[dict[str, Any]] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            failures.append(f"{ARCHIVE} line {number}: not JSON: {error}")
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("seq"), int):
+            entries.append(entry)
+        else:
+            failures.append(f"{ARCHIVE} line {number}: not an archive entry (no seq)")
+    files_of_runs = {run["run_id"]: run["file"] for run in manifest.get("runs") or []}
+    previous, before = GENESIS_HASH, 0
+    problems = len(failures)
+    for entry in sorted(entries, key=lambda item: int(item["seq"])):
+        where = f"{ARCHIVE}: entry #{entry['seq']} (run {entry.get('run_id')})"
+        if entry["seq"] != before + 1:
+            failures.append(f"{where}: entry #{before + 1} is missing before it")
+        elif entry.get("prev_hash") != previous:
+            failures.append(f"{where}: prev_hash does not match the hash of the entry before it")
+        fields = {name: entry.get(name) for name in ENTRY_FIELDS}
+        if entry_hash(str(entry.get("prev_hash") or ""), fields) != entry.get("hash"):
+            failures.append(f"{where}: its fields do not match its hash: edited")
+        run_file = files_of_runs.get(str(entry.get("run_id")))
+        if run_file is None:
+            failures.append(f"{where}: the archived run is not among the bundle's histories")
+        elif (directory / HISTORIES / run_file).exists() and _sha256(
+            directory / HISTORIES / run_file
+        ) != entry.get("history_sha256"):
+            failures.append(
+                f"{where}: {HISTORIES}/{run_file} is not the history archived (sha256 differs)"
+            )
+        previous, before = str(entry.get("hash")), int(entry["seq"])
+    head = previous if entries else None
+    if head != manifest.get("archive_chain_head"):
+        failures.append(
+            f"{ARCHIVE}: the chain's head is {head}, the manifest says "
+            f"{manifest.get('archive_chain_head')}"
+        )
+    if len(failures) == problems and entries:
+        passed.append(f"{len(entries)} archive entries chained and match their histories")
+    return head
 
 
 async def _single(history: ConventionHistory) -> AsyncIterator[ConventionHistory]:

@@ -656,7 +656,7 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
         args.out.write_bytes(pdf)
         print(f"{args.out}: audit report of {convention_id} from {history.source}")
     if args.bundle:
-        manifest = write_bundle(args.bundle, history, rows, pdf, heads)
+        manifest = write_bundle(args.bundle, history, rows, pdf, heads, entries)
         print(
             f"{manifest}: bundle of {convention_id} "
             f"({len(history.runs)} run(s), {len(rows)} milestones)"

@@ -122,6 +122,7 @@ async def test_an_intact_bundle_checks_with_no_server(
     assert code == 0, stdout + stderr
     assert "FAIL" not in stdout
     assert "replay" in stdout and "chained and agree" in stdout and "heads" in stdout
+    assert "1 archive entries chained and match their histories" in stdout
 
 
 def tampered_copy(bundle: Path, tmp_path: Path) -> Path:
@@ -195,6 +196,20 @@ async def test_a_history_swapped_for_another_conventions_is_named(
     assert code == 1, stdout + stderr
     assert f"holds the history of another convention ({other.id})" in stdout
     assert f"no history of {reported[0].id}" in stdout
+
+
+async def test_an_edited_archive_entry_is_named(
+    reported: tuple[Convention, Path, Path], tmp_path: Path
+) -> None:
+    bundle = tampered_copy(reported[2], tmp_path)
+    path = bundle / "archive.jsonl"
+    entry = json.loads(path.read_text(encoding="utf-8"))
+    entry["closed_as"] = "terminated"
+    path.write_text(json.dumps(entry) + "\n", encoding="utf-8")
+    reseal(bundle, "archive.jsonl")
+    code, stdout, stderr = await run_cli("check-bundle", str(bundle), env=NO_SERVERS)
+    assert code == 1, stdout + stderr
+    assert "archive.jsonl: entry #1" in stdout and "do not match its hash: edited" in stdout
 
 
 async def test_check_bundle_on_a_directory_that_is_no_bundle(tmp_path: Path) -> None:
