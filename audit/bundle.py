@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -167,8 +169,8 @@ def _history_paths(directory: Path) -> list[Path]:
 
 def pdf_text(pdf: bytes) -> str:
     """The report's text, as a reader copies it out of the PDF."""
-    from io import BytesIO
-
+    # pypdf logs what it repairs; check-bundle reports an unreadable PDF itself, once.
+    logging.getLogger("pypdf").setLevel(logging.CRITICAL)
     reader = PdfReader(BytesIO(pdf))
     return "\n".join(page.extract_text() or "" for page in reader.pages)
 
@@ -200,13 +202,19 @@ async def check_bundle(
     on_disk.discard(f"{HISTORIES}/manifest.json")
     for name in sorted(on_disk - set(listed)):
         failures.append(f"{name}: a history file the manifest does not list")
+    for required in (MILESTONES, REPORT):
+        if required not in listed:
+            failures.append(f"{required}: not listed in {MANIFEST}")
     if not failures:
         passed.append(f"{len(listed)} files match their SHA-256")
 
     # 2. The histories: this convention's, and they replay.
     history: ConventionHistory | None = None
+    paths = _history_paths(directory)
     try:
-        chains = (await FileHistories.load(_history_paths(directory), converter)).chains
+        if not paths:
+            raise InvalidRequest(f"no history file (run-NN.json) in {directory / HISTORIES}")
+        chains = (await FileHistories.load(paths, converter)).chains
         others = sorted({chain.convention_id for chain in chains} - {convention_id})
         if others:
             failures.append(
@@ -280,6 +288,8 @@ async def check_bundle(
                 failures.append(f"{REPORT}: is not the report of {convention_id}")
             if all(value in text for value in wanted.values()):
                 passed.append(f"{REPORT} shows the chains' heads")
+    elif REPORT in listed:
+        pass  # named already, with the other files the manifest lists
     else:
         failures.append(f"{REPORT}: missing from the bundle")
     return BundleCheck(convention_id, failures, passed)
