@@ -575,21 +575,33 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
     pool = await session.pool()
     records: list[ConventionRecord] = []
     missing: list[str] = []
+    unreadable: list[str] = []
     async for history in _histories_in_order(source, ids, missing):
-        convention = await convention_from_history(history, converter)
+        try:
+            convention = await convention_from_history(history, converter)
+        except (ConventionUnreadable, PayloadDecryptionError) as unread:
+            # One convention that cannot be read never hides the others (--all).
+            unreadable.append(
+                str(unread)
+                if isinstance(unread, ConventionUnreadable)
+                else f"{history.convention_id}: {unread}"
+            )
+            continue
         rows = await _rows(pool, history.convention_id)
         records.append(ConventionRecord(convention, rows))
+    for line in unreadable:
+        print(f"FAIL  {line}")
     for line in missing:
         print(f"not found: {line}", file=sys.stderr)
     document, incomplete = activities_document(records, reporter)
-    for error in incomplete:
-        for problem in error.problems:
-            print(f"missing  {error.convention_id}: {problem}")
+    for lacking in incomplete:
+        for problem in lacking.problems:
+            print(f"missing  {lacking.convention_id}: {problem}")
     if document is not None and not args.no_validate:
-        errors = validation_errors(document)
-        if errors:
-            for error_line in errors:
-                print(f"invalid  {error_line}")
+        invalid = validation_errors(document)
+        if invalid:
+            for line in invalid:
+                print(f"invalid  {line}")
             print("not written: the file does not validate against IATI 2.03", file=sys.stderr)
             return EXIT_FAILURE
     if document is not None:
@@ -605,7 +617,7 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
             f" ({checked}); {len(incomplete)} left out",
             file=sys.stderr,
         )
-    if incomplete:
+    if incomplete or unreadable:
         return EXIT_FAILURE
     return EXIT_NOT_FOUND if missing else EXIT_OK
 

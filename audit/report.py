@@ -35,7 +35,7 @@ th { background: #f4f4f7; }
 .hash { font-family: "DejaVu Sans Mono", monospace; font-size: 7.5pt; }
 .ok { color: #1b7a3d; font-weight: bold; }
 .fail { color: #b3261e; font-weight: bold; }
-svg { width: 100%; height: auto; }
+.legend svg { width: 18px; height: 14px; vertical-align: middle; }
 svg text { font-family: "DejaVu Sans", "Noto Naskh Arabic", sans-serif; font-size: 9px; }
 svg .stripe { fill: #f1f1f5; } svg .grid { stroke: #e4e4ea; }
 svg .bar-completed { fill: #8fb8de; }

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 from demo import play_scenario
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
-from tests.conftest import DEV_TASK_QUEUE, PlayedScenario
+from tests.conftest import DEV_TASK_QUEUE, PlayedScenario, example
 from tests.test_audit_replay import run_cli, stack_env
 from tests.test_iati import ARABIC_TITLE, arabic_only, script_for
 
@@ -210,6 +210,30 @@ async def test_an_edited_archive_entry_is_named(
     code, stdout, stderr = await run_cli("check-bundle", str(bundle), env=NO_SERVERS)
     assert code == 1, stdout + stderr
     assert "archive.jsonl: entry #1" in stdout and "do not match its hash: edited" in stdout
+
+
+async def test_a_report_on_a_tampered_convention_says_so_and_fails(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str, tmp_path: Path
+) -> None:
+    convention = example("cycle-maalam")
+    await play_scenario(
+        dev_env.client, DEV_TASK_QUEUE, convention, script_for("cycle-maalam", convention)
+    )
+    await db_pool.execute(
+        "UPDATE milestones SET summary = summary || ' (corrigé)' WHERE convention_id = $1 "
+        "AND seq = 3",
+        convention.id,
+    )
+    pdf = tmp_path / "report.pdf"
+    code, stdout, stderr = await run_cli(
+        "report", convention.id, "--out", str(pdf), env=stack_env(dev_env, postgres_url)
+    )
+    assert code == 1, stdout + stderr
+    text = " ".join(pdftotext(pdf).split())
+    assert "replays" in text  # the history itself is intact
+    assert "2 finding(s)" in text
+    assert f"{convention.id} #3 summary: PostgreSQL has" in text
+    assert "#3: the row's content does not match its hash" in text
 
 
 async def test_check_bundle_on_a_directory_that_is_no_bundle(tmp_path: Path) -> None:

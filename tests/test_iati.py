@@ -334,6 +334,27 @@ async def test_a_convention_iati_cannot_take_is_listed_with_what_it_lacks(
     assert "planned or an actual start" in stdout
 
 
+async def test_all_writes_every_convention_iati_can_take_and_lists_the_others(
+    dev_env: WorkflowEnvironment,
+    played_scenarios: dict[str, PlayedScenario],
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    waiting = example("tanger-four-conventions")
+    await start_convention(dev_env.client, waiting, DEV_TASK_QUEUE)
+    code, stdout, stderr, document = await export(
+        stack_env(dev_env, postgres_url), tmp_path, "--all"
+    )
+    assert code == 1, stdout + stderr
+    assert f"missing  {waiting.id}: activity-date:" in stdout
+    assert document is not None
+    assert_valid(document)
+    identifiers = set(document.xpath("/iati-activities/iati-activity/iati-identifier/text()"))
+    assert f"{ORG_REF}-{waiting.id}" not in identifiers
+    for scenario in played_scenarios.values():
+        assert f"{ORG_REF}-{scenario.convention.id}" in identifiers
+
+
 async def test_without_the_organisation_reference_nothing_is_exported(
     dev_env: WorkflowEnvironment,
     played_scenarios: dict[str, PlayedScenario],
