@@ -32,6 +32,7 @@ from audit.histories import ConventionHistory
 from schemas.convention import (
     Convention,
     ConventionKind,
+    FundingRequestStage,
     ImplementationStage,
     Indicator,
     MissionStage,
@@ -437,11 +438,13 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
     implementation = next(
         (spec for spec in convention.stages if isinstance(spec, ImplementationStage)), None
     )
-    if implementation is not None and implementation.budget is not None and end is None:
+    budget_source = activity_budget(convention, milestones)
+    if budget_source is not None and end is None:
+        money, _, what = budget_source
         problems.append(
-            f"budget: the implementation's budget ({implementation.budget.amount} "
-            f"{implementation.budget.currency}) needs a period, and no planned milestone is "
-            "dated and the convention has not ended"
+            f"budget: {what} ({money['amount']} {money['currency']}) needs a period, and the "
+            "record dates no end (no mission, no dated planned milestone, no close after a "
+            "start)"
         )
     if problems:
         raise IatiIncomplete(convention.id, problems)
@@ -495,13 +498,14 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
     sector.set("vocabulary", "1")
     sector.set("code", convention.dac_sector or VOCATIONAL_TRAINING)
     sector.set("percentage", "100")
-    if implementation is not None and implementation.budget is not None and start and end:
+    if budget_source is not None and start and end:
+        money, status, _ = budget_source
         budget = etree.SubElement(activity, "budget")
         budget.set("type", "1")  # Original
-        budget.set("status", "1")  # Indicative: the file's figure, not a signed schedule
+        budget.set("status", status)
         etree.SubElement(budget, "period-start").set("iso-date", start.isoformat())
         etree.SubElement(budget, "period-end").set("iso-date", max(start, end).isoformat())
-        _value(budget, "value", implementation.budget.model_dump(mode="json"), start)
+        _value(budget, "value", money, start)
     _transactions(activity, convention, milestones, reporter)
     for related_type, convention_id in _related(record):
         related = etree.SubElement(activity, "related-activity")
@@ -510,6 +514,41 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
     if implementation is not None and implementation.indicators:
         _result(activity, implementation, milestones, lang, start)
     return activity
+
+
+INDICATIVE, COMMITTED = "1", "2"  # BudgetStatus codelist
+
+
+def activity_budget(
+    convention: Convention, milestones: Sequence[Mapping[str, Any]]
+) -> tuple[Mapping[str, Any], str, str] | None:
+    """The activity's one budget (money, BudgetStatus, what it is), so none is counted twice:
+    the implementation's own budget (indicative) if the file declares one; else what the
+    funder granted (committed); else the latest amount requested from it (indicative)."""
+    for spec in convention.stages:
+        if isinstance(spec, ImplementationStage) and spec.budget is not None:
+            return spec.budget.model_dump(mode="json"), INDICATIVE, "the implementation's budget"
+    granted = requested = None
+    for milestone in milestones:
+        details = milestone.get("details") or {}
+        if milestone.get("kind") == "funding_requested" and isinstance(
+            details.get("requested"), dict
+        ):
+            requested = details["requested"]
+        if (
+            milestone.get("kind") == "funding_decided"
+            and details.get("decision") == "approve"
+            and isinstance(details.get("granted"), dict)
+        ):
+            granted = details["granted"]
+    if granted is not None:
+        return granted, COMMITTED, "the amount granted"
+    if requested is not None:
+        return requested, INDICATIVE, "the amount requested"
+    for spec in convention.stages:
+        if isinstance(spec, FundingRequestStage):
+            return spec.requested.model_dump(mode="json"), INDICATIVE, "the amount to request"
+    return None
 
 
 def _last_updated(milestones: Sequence[Mapping[str, Any]]) -> str:

@@ -217,6 +217,9 @@ async def test_every_seed_scenario_exports_to_one_valid_iati_activity_each(
     value = at(transactions[0], "value")
     assert (value.get("currency"), value.text) == ("XDR", "36000000")
     assert {org.get("role") for org in bamako.findall("participating-org")} >= {"1", "2"}
+    granted = at(bamako, "budget")  # the grant is the budget: committed, not indicative
+    assert granted.get("status") == "2"
+    assert (at(granted, "value").get("currency"), at(granted, "value").text) == ("XDR", "36000000")
     assert [country.get("code") for country in bamako.findall("recipient-country")] == ["ML"]
     assert at(bamako, "activity-date[@type='1']").get("iso-date") == str(
         next(
