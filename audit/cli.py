@@ -60,7 +60,7 @@ from audit.iati import (
     validation_errors,
 )
 from audit.replay import replay_conventions
-from audit.report import ReportFacts, render_report_pdf
+from audit.report import ReportFacts, ReportUnavailable, render_report_pdf
 from audit.timeline import build_timeline, render_csv, render_json, render_text
 from audit.verify import stored_convention_ids, verify_convention
 from infra.database import create_pool
@@ -756,6 +756,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PayloadDecryptionError as error:  # no key, or not the key, for this history
         print(f"unreadable: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ReportUnavailable as error:
+        print(f"unavailable: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except (TemporalUnavailable, DatabaseUnavailable, ArchiveUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE

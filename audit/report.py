@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from weasyprint import HTML
-
 from audit.html_report import _legend, _table, render_chart
 from audit.iati import party_role, written_in_arabic
 from schemas.audit import ReplayResult, Timeline, VerifyReport
@@ -209,7 +207,19 @@ def printable_chart(svg: str) -> str:
     return svg.replace("<text ", '<text font-family="DejaVu Sans" font-size="11" ')
 
 
+class ReportUnavailable(RuntimeError):
+    """WeasyPrint cannot load Pango here: the message says what to install."""
+
+
 def render_report_pdf(facts: ReportFacts) -> bytes:
     """The report as a PDF (no network: the page has no link to fetch)."""
+    # Imported here: every other audit command runs on a machine without Pango.
+    try:
+        from weasyprint import HTML
+    except OSError as error:  # WeasyPrint loads libpango with ctypes when imported
+        raise ReportUnavailable(
+            "the PDF report needs Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
+            f"({error})"
+        ) from error
     pdf: bytes = HTML(string=render_report_html(facts)).write_pdf()
     return pdf
