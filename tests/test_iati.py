@@ -130,6 +130,10 @@ def two_currencies() -> Convention:
     base["parties"].append(
         {"id": "bailleur", "name": "Agence de coopération", "kind": "funder", "country": "FR"}
     )
+    # The file may say better than the kinds: Afriquia extends, the sector is technical
+    # and managerial training.
+    base["parties"][1]["iati_role"] = 3
+    base["dac_sector"] = "11430"
     base["stages"] = [
         {
             "stage": "funding_request",
@@ -294,6 +298,12 @@ async def test_two_currencies_each_amount_with_its_own(
     )
     provider = element.findtext("transaction/provider-org/narrative")
     assert provider == "Agence de coopération"
+    roles = {
+        org.findtext("narrative"): org.get("role") for org in element.findall("participating-org")
+    }
+    assert roles["Agence de coopération"] == "1"  # funder: Funding
+    assert roles["Afriquia (plateforme « Mécano Al Maghrib »)"] == "3"  # the file's override
+    assert at(element, "sector").get("code") == "11430"
 
 
 async def test_a_framework_and_its_specific_convention_name_each_other(
