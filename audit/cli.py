@@ -1,5 +1,5 @@
 """The auditors' command line: replay, export, timeline and verify conventions' histories,
-and archive them.
+and archive them; for funders and inspectors, IATI activities, the audit report and bundles.
 
 Histories come from Temporal and, for the runs Temporal no longer has, from the archive
 (`--source auto`, the default), or from one of them (`--source temporal|archive`), or from

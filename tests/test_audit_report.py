@@ -240,3 +240,15 @@ async def test_check_bundle_on_a_directory_that_is_no_bundle(tmp_path: Path) -> 
     code, _, stderr = await run_cli("check-bundle", str(tmp_path), env=NO_SERVERS)
     assert code == 4
     assert "not a bundle" in stderr
+
+
+async def test_a_report_of_an_unknown_convention_is_not_found_in_one_line(
+    dev_env: WorkflowEnvironment, postgres_url: str, tmp_path: Path
+) -> None:
+    pdf = tmp_path / "report.pdf"
+    code, stdout, stderr = await run_cli(
+        "report", "never-started-x", "--out", str(pdf), env=stack_env(dev_env, postgres_url)
+    )
+    assert code == 4, stdout + stderr
+    assert stderr.startswith("not found:") and "Traceback" not in stderr
+    assert not pdf.exists()
