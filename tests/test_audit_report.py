@@ -11,9 +11,11 @@ from pathlib import Path
 import asyncpg
 import pytest
 import pytest_asyncio
+from lxml import etree
 from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import start_convention
 from demo import play_scenario
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
@@ -252,3 +254,39 @@ async def test_a_report_of_an_unknown_convention_is_not_found_in_one_line(
     assert code == 4, stdout + stderr
     assert stderr.startswith("not found:") and "Traceback" not in stderr
     assert not pdf.exists()
+
+
+async def test_a_convention_of_several_runs_bundles_and_checks_whole(
+    dev_env: WorkflowEnvironment, postgres_url: str, tmp_path: Path
+) -> None:
+    """Continue-as-new every 80 events: every run in the bundle, replayed and agreed with."""
+    convention = example("cycle-maalam")
+    await start_convention(dev_env.client, convention, DEV_TASK_QUEUE, history_limit=80)
+    await play_scenario(
+        dev_env.client, DEV_TASK_QUEUE, convention, script_for("cycle-maalam", convention)
+    )
+    env = stack_env(dev_env, postgres_url)
+    code, stdout, stderr = await run_cli("archive", convention.id, env=env)
+    assert code == 0, stdout + stderr
+    bundle = tmp_path / "bundle"
+    code, stdout, stderr = await run_cli("report", convention.id, "--bundle", str(bundle), env=env)
+    assert code == 0, stdout + stderr
+    runs = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))["runs"]
+    assert len(runs) > 1
+    code, stdout, stderr = await run_cli("check-bundle", str(bundle), env=NO_SERVERS)
+    assert code == 0, stdout + stderr
+    assert f"ok    {len(runs)} run(s)" in stdout
+    assert f"{len(runs)} archive entries chained and match their histories" in stdout
+    # IATI reads the file from the first run and the milestones of every run.
+    out = tmp_path / "activities.xml"
+    code, stdout, stderr = await run_cli(
+        "iati", convention.id, "--out", str(out), env={**env, "PACTE_IATI_ORG_REF": "MA-X"}
+    )
+    assert code == 0, stdout + stderr
+    periods = etree.parse(str(out)).findall("iati-activity/result/indicator[1]/period")
+    assert [at_value(period) for period in periods] == ["600", "1000", "1465", "3000"]
+
+
+def at_value(period: etree._Element) -> str | None:
+    actual = period.find("actual")
+    return actual.get("value") if actual is not None else None
