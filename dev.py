@@ -71,6 +71,7 @@ def main(argv: list[str]) -> int:
                 return code
         return 0
     ensure_chromium()
+    ensure_report_tools()
     return run("-m", "pytest", *rest)
 
 
@@ -86,6 +87,33 @@ def ensure_chromium() -> None:
     print("installing Debian's chromium for the browser test …", flush=True)
     subprocess.run(
         ["apt-get", "install", "-y", "--no-install-recommends", "chromium", "chromium-driver"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+REPORT_PACKAGES = {
+    # WeasyPrint lays out the audit report with Pango (which shapes Arabic) …
+    "/usr/lib/x86_64-linux-gnu/libpango-1.0.so.0": "libpango-1.0-0",
+    "/usr/lib/x86_64-linux-gnu/libpangoft2-1.0.so.0": "libpangoft2-1.0-0",
+    # … in fonts that have Arabic glyphs; the tests read the PDF back with Poppler.
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
+    "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf": "fonts-noto-core",
+    "/usr/bin/pdftotext": "poppler-utils",
+}
+
+
+def ensure_report_tools() -> None:
+    """The audit report (audit.py report) needs Debian's Pango and fonts with Arabic glyphs,
+    its tests Poppler's pdftotext and pdftoppm: install whichever is missing (root, apt)."""
+    missing = sorted(
+        {package for path, package in REPORT_PACKAGES.items() if not Path(path).exists()}
+    )
+    if not missing or os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+        return
+    print(f"installing Debian's {', '.join(missing)} for the audit report …", flush=True)
+    subprocess.run(
+        ["apt-get", "install", "-y", "--no-install-recommends", *missing],
         check=False,
         stdout=subprocess.DEVNULL,
     )

@@ -1,5 +1,5 @@
 """The auditors' command line: replay, export, timeline and verify conventions' histories,
-and archive them.
+and archive them; for funders and inspectors, IATI activities, the audit report and bundles.
 
 Histories come from Temporal and, for the runs Temporal no longer has, from the archive
 (`--source auto`, the default), or from one of them (`--source temporal|archive`), or from
@@ -38,6 +38,7 @@ from audit.archive_store import (
     PostgresArchive,
     describe_database,
 )
+from audit.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
 from audit.export import export_convention
 from audit.histories import (
     ConventionHistory,
@@ -49,7 +50,17 @@ from audit.histories import (
     check_convention_id,
 )
 from audit.html_report import render_html
+from audit.iati import (
+    ConventionRecord,
+    ConventionUnreadable,
+    IatiConfigurationMissing,
+    activities_document,
+    convention_from_history,
+    reporter_from_environment,
+    validation_errors,
+)
 from audit.replay import replay_conventions
+from audit.report import ReportFacts, ReportUnavailable, render_report_pdf
 from audit.timeline import build_timeline, render_csv, render_json, render_text
 from audit.verify import stored_convention_ids, verify_convention
 from infra.database import create_pool
@@ -127,6 +138,32 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument(
         "--failures", action="store_true", help="list the runs that could not be archived"
     )
+
+    iati = commands.add_parser(
+        "iati", help="conventions as an IATI 2.03 activities file (PACTE_IATI_ORG_REF)"
+    )
+    iati.add_argument("convention_ids", nargs="*", metavar="ID")
+    iati.add_argument("--all", action="store_true", help="every convention known")
+    iati.add_argument("--out", type=Path, metavar="FILE.xml", help="write here, not stdout")
+    iati.add_argument(
+        "--no-validate", action="store_true", help="skip the check against the 2.03 XSDs"
+    )
+    _add_source_option(iati)
+
+    report = commands.add_parser(
+        "report", help="the audit report (PDF), and an inspector's bundle with --bundle"
+    )
+    report.add_argument("convention_id", metavar="ID")
+    report.add_argument("--out", type=Path, metavar="FILE.pdf", help="write the PDF here")
+    report.add_argument(
+        "--bundle", type=Path, metavar="DIR", help="histories, milestones, report, manifest"
+    )
+    _add_source_option(report)
+
+    check = commands.add_parser(
+        "check-bundle", help="check a bundle offline: replay, chain, agreement, report's hashes"
+    )
+    check.add_argument("directory", type=Path, metavar="DIR")
     return parser
 
 
@@ -528,12 +565,142 @@ def _print_failures(failures: Sequence[ArchiveFailure]) -> int:
     return EXIT_FAILURE if failures else EXIT_OK
 
 
+async def _iati(args: argparse.Namespace, session: _Session) -> int:
+    reporter = reporter_from_environment()  # before any server: a missing setting is usage
+    if bool(args.convention_ids) == bool(args.all):
+        raise UsageError("say which conventions: iati ID… or iati --all")
+    source = await _source(args, session)
+    ids = await _selected_ids(args, source)
+    converter = data_converter(session.settings)
+    pool = await session.pool()
+    records: list[ConventionRecord] = []
+    missing: list[str] = []
+    unreadable: list[str] = []
+    async for history in _histories_in_order(source, ids, missing):
+        try:
+            convention = await convention_from_history(history, converter)
+        except (ConventionUnreadable, PayloadDecryptionError) as unread:
+            # One convention that cannot be read never hides the others (--all).
+            unreadable.append(
+                str(unread)
+                if isinstance(unread, ConventionUnreadable)
+                else f"{history.convention_id}: {unread}"
+            )
+            continue
+        rows = await _rows(pool, history.convention_id)
+        records.append(ConventionRecord(convention, rows))
+    for line in unreadable:
+        print(f"FAIL  {line}")
+    for line in missing:
+        print(f"not found: {line}", file=sys.stderr)
+    document, incomplete = activities_document(records, reporter)
+    for lacking in incomplete:
+        for problem in lacking.problems:
+            print(f"missing  {lacking.convention_id}: {problem}")
+    if document is not None and not args.no_validate:
+        invalid = validation_errors(document)
+        if invalid:
+            for line in invalid:
+                print(f"invalid  {line}")
+            print("not written: the file does not validate against IATI 2.03", file=sys.stderr)
+            return EXIT_FAILURE
+    if document is not None:
+        if args.out:
+            args.out.write_bytes(document)
+        else:
+            sys.stdout.buffer.write(document)
+            sys.stdout.flush()
+        reported = len(records) - len(incomplete)
+        checked = "not validated" if args.no_validate else "valid against the 2.03 XSDs"
+        print(
+            f"{args.out or 'stdout'}: {reported} IATI activit{'y' if reported == 1 else 'ies'}"
+            f" ({checked}); {len(incomplete)} left out",
+            file=sys.stderr,
+        )
+    if incomplete or unreadable:
+        return EXIT_FAILURE
+    return EXIT_NOT_FOUND if missing else EXIT_OK
+
+
+async def _rows(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, object]]:
+    try:
+        return await stored_milestones(pool, convention_id)
+    except asyncpg.UndefinedTableError as error:
+        raise DatabaseUnavailable(f"PostgreSQL: {error} (no Pacte database here?)") from error
+
+
+async def _report(args: argparse.Namespace, session: _Session) -> int:
+    if args.out is None and args.bundle is None:
+        raise UsageError("say where: report ID --out FILE.pdf and/or --bundle DIR")
+    convention_id = check_convention_id(args.convention_id)
+    source = await _source(args, session)
+    converter = data_converter(session.settings)
+    history = await source.history(convention_id)
+    convention = await convention_from_history(history, converter)
+    timeline = await build_timeline(history, converter)
+    replay: ReplayResult | None = None
+    async for result in replay_conventions(_each([history]), data_converter=converter):
+        replay = result
+    assert replay is not None  # one history in, one result out
+    pool = await session.pool()
+    verified = await _verify_one(source, pool, convention_id, converter)
+    rows = await _rows(pool, convention_id)
+    entries = await (await session.archive()).entries(convention_id)
+    heads = BundleHeads(
+        milestone_head=chain_head(rows),
+        milestones=len(rows),
+        archive_head=entries[-1].hash if entries else None,
+        archive_entries=len(entries),
+    )
+    pdf = render_report_pdf(
+        ReportFacts(
+            convention=convention,
+            timeline=timeline,
+            replay=replay,
+            verify=verified,
+            milestone_head=heads.milestone_head,
+            milestones=heads.milestones,
+            archive_head=heads.archive_head,
+            archive_entries=heads.archive_entries,
+        )
+    )
+    if args.out:
+        args.out.write_bytes(pdf)
+        print(f"{args.out}: audit report of {convention_id} from {history.source}")
+    if args.bundle:
+        manifest = write_bundle(args.bundle, history, rows, pdf, heads, entries)
+        print(
+            f"{manifest}: bundle of {convention_id} "
+            f"({len(history.runs)} run(s), {len(rows)} milestones)"
+        )
+    good = replay.ok and (verified is None or verified.ok)
+    if not good:
+        print(f"FAIL  {convention_id}: the report records a failed check", file=sys.stderr)
+    return EXIT_OK if good else EXIT_FAILURE
+
+
+async def _check_bundle(args: argparse.Namespace, session: _Session) -> int:
+    if not (args.directory / "manifest.json").exists():
+        raise HistoryNotFound(f"{args.directory}: no manifest.json (not a bundle)")
+    result = await check_bundle(args.directory, data_converter(session.settings))
+    for line in result.passed:
+        print(f"ok    {line}")
+    for line in result.failures:
+        print(f"FAIL  {line}")
+    verdict = "intact" if result.ok else f"{len(result.failures)} failure(s)"
+    print(f"bundle of {result.convention_id} in {args.directory}: {verdict}", file=sys.stderr)
+    return EXIT_OK if result.ok else EXIT_FAILURE
+
+
 COMMANDS = {
     "replay": _replay,
     "export": _export,
     "timeline": _timeline,
     "verify": _verify,
     "archive": _archive,
+    "iati": _iati,
+    "report": _report,
+    "check-bundle": _check_bundle,
 }
 
 
@@ -574,6 +741,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, InvalidRequest) as error:
         print(f"usage error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except IatiConfigurationMissing as error:  # PACTE_IATI_ORG_REF, named
+        print(f"configuration: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except ConventionUnreadable as error:
+        print(f"FAIL  {error}", flush=True)
+        return EXIT_FAILURE
     except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
         print(f"configuration: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -583,6 +756,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PayloadDecryptionError as error:  # no key, or not the key, for this history
         print(f"unreadable: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ReportUnavailable as error:
+        print(f"unavailable: {error}", file=sys.stderr)
+        return EXIT_UNAVAILABLE
     except (TemporalUnavailable, DatabaseUnavailable, ArchiveUnavailable) as error:
         print(f"unavailable: {error}", file=sys.stderr)
         return EXIT_UNAVAILABLE

@@ -91,6 +91,15 @@ class Party(Frozen):
         default=None,
         description="The language of its webhooks; by default its first contact's language.",
     )
+    iati_role: int | None = Field(
+        default=None,
+        ge=1,
+        le=4,
+        description=(
+            "Its IATI participating-org role in `audit.py iati` (1 Funding, 2 Accountable, "
+            "3 Extending, 4 Implementing); by default the one its kind implies."
+        ),
+    )
 
 
 class Signatory(Frozen):
@@ -293,6 +302,13 @@ class Convention(Frozen):
         description="The convention whose diagnostic led to this one (set when it starts it).",
     )
     sector: OptionalShortText | None = None
+    dac_sector: Annotated[str, Field(pattern=r"^[0-9]{5}$")] | None = Field(
+        default=None,
+        description=(
+            "The OECD DAC 5-digit purpose code `audit.py iati` reports (IATI sector "
+            "vocabulary 1); by default 11330, vocational training."
+        ),
+    )
     reminders: ReminderPolicy = Field(default_factory=ReminderPolicy)
     officer: Officer
     parties: list[Party] = Field(min_length=2, max_length=MAX_PARTIES)
