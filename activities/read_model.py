@@ -11,7 +11,6 @@ may land first, and both fill the row from the other.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -271,7 +270,10 @@ ON CONFLICT (convention_id) DO NOTHING
 
 
 async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -> None:
-    """Apply milestones to the read model, in seq order; each one once (by its seq)."""
+    """Apply milestones to the read model, in seq order; each one once (by its seq).
+
+    The connection speaks jsonb as Python values (infra.database's codec), as every pool
+    of Pacte's does."""
     for milestone in sorted(milestones, key=lambda m: (m.convention_id, m.seq)):
         convention_id = milestone.convention_id
         await connection.execute(_ENSURE_ROW, convention_id)
@@ -316,14 +318,14 @@ async def _apply(connection: asyncpg.Connection, convention_id: str, c: Conventi
         c.granted,
         c.granted_currency,
         c.decision,
-        json.dumps(c.targets) if c.targets is not None else None,
-        json.dumps(c.actuals) if c.actuals is not None else None,
+        c.targets,
+        c.actuals,
         c.spent,
         c.spent_currency,
         c.budget,
         c.budget_currency,
         c.cohort[0] if c.cohort else None,
-        json.dumps(c.cohort[1]) if c.cohort else None,
+        c.cohort[1] if c.cohort else None,
     )
 
 
@@ -331,7 +333,7 @@ async def record_convention_file(pool: asyncpg.Pool, convention: Convention) -> 
     """Keep the validated file once (its title, countries, sector) and fill the row from it."""
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute(
-            _RECORD_FILE, convention.id, convention.model_dump_json(exclude_none=True)
+            _RECORD_FILE, convention.id, convention.model_dump(mode="json", exclude_none=True)
         )
         await connection.execute(_ENSURE_ROW, convention.id)
         await connection.execute(FILL_FROM_FILE, convention.id)
