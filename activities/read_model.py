@@ -84,7 +84,8 @@ def _money(value: Any) -> tuple[Decimal | None, str | None]:
     if not isinstance(value, dict):
         return None, None
     try:
-        amount = Decimal(str(value.get("amount")))
+        # Plain digits (pydantic may write 4E+7): the tables and CSV show amounts as written.
+        amount = Decimal(format(Decimal(str(value.get("amount"))), "f"))
     except InvalidOperation:
         return None, None
     currency = value.get("currency")

@@ -8,12 +8,15 @@ desk's limiter (`partner_failures`), so every replica sees the same counts.
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
 import json
 import secrets
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -758,6 +761,12 @@ async def portfolio(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
     tables: dict[str, list[dict[str, Any]]] = {}
     for name, query in queries.items():
         tables[name] = [dict(row) for row in await pool.fetch(query)]
+    for rows in tables.values():
+        for row in rows:
+            for column, value in row.items():
+                if isinstance(value, Decimal):
+                    # asyncpg decodes numeric 40000000 as 4.000E+7: shown as plain digits.
+                    row[column] = Decimal(format(value, "f"))
     for row in tables["cohorts"]:
         row["pass_rate"] = (
             round(row["certified"] / row["completed"], 3) if row["completed"] else None
@@ -768,3 +777,13 @@ async def portfolio(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
 def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
     """The portfolio as JSON (amounts as strings, never summed across currencies)."""
     return json.dumps(tables, default=str, ensure_ascii=False, indent=2)
+
+
+def table_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV, a header line first (amounts as written, never summed across currencies)."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return out.getvalue()

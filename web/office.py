@@ -8,8 +8,6 @@ anything else is read, and tests/test_office_roles.py walks the whole matrix.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -24,6 +22,7 @@ from application.office_desk import (
     Permission,
     Role,
     portfolio_json,
+    table_csv,
 )
 from application.partner_desk import DeskError, InvalidAnswer, NotFound, Refused
 from audit.export import history_file_bytes
@@ -374,16 +373,6 @@ async def portfolio_csv(table: str, request: Request) -> Response:
             "cache-control": "no-store",
         },
     )
-
-
-def table_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV, a header line first (amounts as written, never summed across currencies)."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return out.getvalue()
 
 
 @router.get("/office/charts/{table}.svg")
