@@ -436,6 +436,9 @@ async def test_the_portfolio_draws_each_chart_beside_its_table_and_exports_csv(
         assert svg.status_code == 200 and svg.headers["content-type"] == "image/svg+xml"
         assert "<svg" in svg.text and "<script" not in svg.text
         assert "bid" in svg.text
+        assert "مسار التمويل حسب الممول والعملة" in svg.text  # kept as text: the browser shapes it
+        arabic = await http.get("/office?lang=ar")
+        assert 'dir="rtl"' in arabic.text and "المحفظة" in arabic.text
         funding = await http.get("/office/portfolio/funding.csv")
         assert funding.status_code == 200
         lines = funding.text.splitlines()
