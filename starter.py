@@ -53,6 +53,7 @@ from application.conventions import (
 from application.office_desk import (
     PORTFOLIO_TABLES,
     UserError,
+    backfill_convention_files,
     create_user,
     disable_user,
     list_users,
@@ -382,6 +383,14 @@ async def _report(args: argparse.Namespace, settings: Settings) -> int:
     """The portfolio's figures, from the same queries as the office desk's pages."""
     pool = await _open_store(settings)
     try:
+        try:  # the files of conventions started without one, from Temporal when it answers
+            await backfill_convention_files(pool, await connect(settings))
+        except TemporalUnavailable:
+            print(
+                "report: Temporal unreachable: conventions without a recorded file show no "
+                "title, country or sector",
+                file=sys.stderr,
+            )
         tables = await portfolio(pool)
     finally:
         await pool.close()

@@ -25,7 +25,9 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from temporalio.client import Client
+from temporalio.service import RPCError
 
+from activities.read_model import record_convention_file
 from application.conventions import (
     AnswerRefused,
     ConventionAlreadyStarted,
@@ -55,7 +57,8 @@ from schemas.convention import Convention
 from schemas.convention_file import parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
-from schemas.status import ConventionStatus
+from schemas.status import ConventionInput, ConventionStatus
+from workflows.convention import workflow_id_for
 
 SESSION_COOKIE = "pacte_office"
 PASSWORD_FAILURES_PER_ACCOUNT = 5
@@ -447,6 +450,7 @@ class OfficeDesk:
 
     async def portfolio(self) -> dict[str, list[dict[str, Any]]]:
         """Every table of the portfolio, from the read model (the same for `starter.py report`)."""
+        await backfill_convention_files(self.pool, self.client)
         return await portfolio(self.pool)
 
     # --- a convention -------------------------------------------------------------------
@@ -686,6 +690,40 @@ def _nodes(value: Any, limit: int = UPLOAD_MAX_NODES) -> int:
 
 
 # --- the portfolio's queries (the desk's pages and `starter.py report`) --------------------
+
+_WITHOUT_FILE = """
+SELECT c.id FROM conventions AS c
+WHERE NOT EXISTS (SELECT 1 FROM convention_files AS f WHERE f.convention_id = c.id)
+ORDER BY c.updated_at DESC LIMIT $1
+"""
+BACKFILL_PER_LOAD = 20
+
+
+async def backfill_convention_files(
+    pool: asyncpg.Pool, client: Client, limit: int = BACKFILL_PER_LOAD
+) -> int:
+    """Record the file of conventions started without one (by the demo, by a diagnostic's
+    follow-up, before migration 006) from their workflow's start event; a few per call.
+    Returns how many were recorded."""
+    recorded = 0
+    for row in await pool.fetch(_WITHOUT_FILE, limit):
+        try:
+            handle = client.get_workflow_handle(workflow_id_for(row["id"]))
+            async for event in handle.fetch_history_events():
+                started = event.workflow_execution_started_event_attributes
+                [given] = await client.data_converter.decode(
+                    started.input.payloads, [ConventionInput]
+                )
+                break
+            else:
+                continue
+        except (RPCError, ValueError, TypeError):
+            continue  # gone from Temporal (retention) or unreadable here: stays without
+        if isinstance(given, ConventionInput):
+            await record_convention_file(pool, given.convention)
+            recorded += 1
+    return recorded
+
 
 _BY_STAGE_KIND = """
 SELECT coalesce(stage, '-') AS stage, coalesce(kind, '-') AS kind, state, count(*) AS conventions

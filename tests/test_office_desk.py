@@ -446,6 +446,13 @@ async def test_the_portfolio_draws_each_chart_beside_its_table_and_exports_csv(
         assert any(line.startswith("bid,") for line in lines[1:])
         whole = await http.get("/office/portfolio.json")
         assert whole.json()["funding"]
+    # Started without its file recorded (as the demo and follow-ups start): the portfolio
+    # read it from the workflow's start event.
+    row = await db_pool.fetchrow(
+        "SELECT title, countries FROM conventions WHERE id = $1", convention.id
+    )
+    assert row["title"] == convention.title
+    assert set(row["countries"]) == {p.country for p in convention.parties}
 
 
 async def test_the_access_log_is_for_admins_and_never_holds_a_secret(

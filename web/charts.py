@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["svg.hashsalt"] = "pacte"  # the same figures give the same file
@@ -46,7 +47,10 @@ def bar_chart(
     axes.set_title(title)
     if len(series) > 1:
         axes.legend(loc="best", fontsize="small")
+    # Plain amounts (40,000,000, not 4.0 with a 1e7 offset): currencies are never mixed.
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
     if not labels:
+        axes.set_xticks([])
         axes.text(0.5, 0.5, "—", ha="center", va="center", transform=axes.transAxes)
     figure.tight_layout()
     out = io.StringIO()
