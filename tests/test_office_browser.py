@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pyotp
@@ -22,6 +23,14 @@ from tests.test_delivery_webhook import eventually
 from tests.test_office_desk import PASSWORD, new_account
 from tests.test_partner_browser import ARTIFACTS, CHROMIUM, free_port
 from web.app import create_app
+
+
+async def no_accessibility_violations(page: Any, name: str) -> None:
+    """axe-core (the copy axe-playwright-python ships, no network) finds nothing on the page."""
+    from axe_playwright_python.async_playwright import Axe
+
+    results = await Axe().run(page)
+    assert results.violations_count == 0, f"{name}: {results.generate_report()}"
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
@@ -65,12 +74,14 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
             page = await browser.new_page()
             await page.goto(f"{base}/office/signin?lang=ar")
             assert await page.get_attribute("html", "dir") == "rtl"
+            await no_accessibility_violations(page, "sign-in")
             await page.fill("#email", email)
             await page.fill("#password", PASSWORD)
             await page.click("button.primary")
             await page.wait_for_selector("#code")
             secret = (await page.inner_text("dd.ref >> nth=0")).strip()
             await page.screenshot(path=str(ARTIFACTS / "office-1-enrol.png"), full_page=True)
+            await no_accessibility_violations(page, "enrolment")
             await page.fill("#code", pyotp.TOTP(secret).now())
             await page.click("button.primary")
             await page.wait_for_selector("ul.ref li")
@@ -82,13 +93,19 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
             assert await page.get_attribute("html", "dir") == "rtl"
             assert "المحفظة" in await page.inner_text("h1")
             # Every chart loaded (a broken image has no natural width).
-            widths = await page.eval_on_selector_all(
-                "section.portfolio img", "images => images.map(i => i.naturalWidth)"
+            widths = await eventually(
+                lambda: page.eval_on_selector_all(
+                    "section.portfolio img",
+                    "images => images.every(i => i.complete) && images.map(i => i.naturalWidth)",
+                ),
+                lambda found: bool(found),
             )
-            assert widths and all(width > 0 for width in widths)
+            assert widths and all(width > 0 for width in widths), widths
             await page.screenshot(path=str(ARTIFACTS / "office-2-portfolio-ar.png"), full_page=True)
+            await no_accessibility_violations(page, "portfolio")
 
             await page.goto(f"{base}/office/conventions/{convention.id}")
+            await no_accessibility_violations(page, "convention")
             new_due = (datetime.now(UTC) + timedelta(days=45)).date().isoformat()
             await page.select_option("#postpone-task", DECISION)
             await page.fill("#postpone-to", new_due)
