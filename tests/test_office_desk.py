@@ -25,7 +25,7 @@ from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import InputError
 from tests.conftest import DEV_TASK_QUEUE, example
-from tests.partner_stack import DECISION, funding_convention, make_desk
+from tests.partner_stack import COLLEAGUE, DECISION, FUNDER, funding_convention, make_desk
 from tests.test_delivery_webhook import eventually
 from web.app import create_app
 
@@ -468,3 +468,55 @@ async def test_the_access_log_is_for_admins_and_never_holds_a_secret(
         assert "a wrong password 123" not in page.text
     rows = await db_pool.fetch("SELECT * FROM office_access_log")
     assert all(PASSWORD not in str(dict(r)) for r in rows)
+
+
+async def test_an_officer_reassigns_then_terminates_and_both_milestones_name_them(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client, [FUNDER, COLLEAGUE])
+    async with office_client(desk) as http:
+        email = await signed_in(http, db_pool, "officer")
+        page = await http.get(f"/office/conventions/{convention.id}")
+        csrf = csrf_of(page)
+        unknown = await http.post(
+            f"/office/conventions/{convention.id}/reassign",
+            data={"csrf": csrf, "task_id": DECISION, "contact": "Nobody", "reason": "r"},
+        )
+        assert unknown.status_code == 409
+        reassigned = await http.post(
+            f"/office/conventions/{convention.id}/reassign",
+            data={
+                "csrf": csrf,
+                "task_id": DECISION,
+                "contact": COLLEAGUE["name"],
+                "reason": "Fatima Zahra is on leave",
+            },
+        )
+        assert reassigned.status_code == 200, reassigned.text
+        no_reason = await http.post(
+            f"/office/conventions/{convention.id}/terminate", data={"csrf": csrf, "reason": ""}
+        )
+        assert no_reason.status_code == 422
+        ended = await http.post(
+            f"/office/conventions/{convention.id}/terminate",
+            data={"csrf": csrf, "reason": "the funder withdrew"},
+        )
+        assert ended.status_code == 200, ended.text
+    rows = await eventually(
+        lambda: db_pool.fetch(
+            "SELECT kind, actor FROM milestones WHERE convention_id = $1"
+            " AND kind IN ('task_reassigned', 'convention_terminated') ORDER BY seq",
+            convention.id,
+        ),
+        lambda found: len(found) == 2,
+    )
+    assert [(r["kind"], r["actor"]) for r in rows] == [
+        ("task_reassigned", f"Awa Diallo <{email}>"),
+        ("convention_terminated", f"Awa Diallo <{email}>"),
+    ]
+    state = await eventually(
+        lambda: db_pool.fetchval("SELECT state FROM conventions WHERE id = $1", convention.id),
+        lambda found: found == "terminated",
+    )
+    assert state == "terminated"
