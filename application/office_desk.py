@@ -65,8 +65,9 @@ PASSWORD_FAILURES_PER_ACCOUNT = 5
 PASSWORD_FAILURES_PER_ADDRESS = 20
 RECOVERY_CODES = 8
 UPLOAD_MAX_BYTES = 512_000
-"""A convention file over this size is refused before it is parsed (the largest file the
-schema's bounds allow is about 300 KB)."""
+"""A convention file over this size is refused before it is parsed: the schema bounds the
+whole file at 256 KiB as validated JSON; twice that leaves room for YAML's indentation and
+comments."""
 UPLOAD_MAX_NODES = 50_000
 """A YAML document that expands (aliases) past this many nodes is refused: a bomb."""
 ISSUER = "Pacte office"

@@ -27,7 +27,7 @@ from web.app import create_app
 
 async def no_accessibility_violations(page: Any, name: str) -> None:
     """axe-core (the copy axe-playwright-python ships, no network) finds nothing on the page."""
-    from axe_playwright_python.async_playwright import Axe
+    from axe_playwright_python.async_playwright import Axe  # type: ignore[import-untyped]
 
     results = await Axe().run(page)
     assert results.violations_count == 0, f"{name}: {results.generate_report()}"

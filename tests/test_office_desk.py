@@ -35,8 +35,8 @@ PASSWORD = "correct horse battery staple"
 
 
 def _address() -> str:
-    octet = lambda: uuid.uuid4().int % 250 + 1  # noqa: E731
-    return f"10.{octet()}.{octet()}.{octet()}"
+    octets = [uuid.uuid4().int % 250 + 1 for _ in range(3)]
+    return "10." + ".".join(str(octet) for octet in octets)
 
 
 @asynccontextmanager
