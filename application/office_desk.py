@@ -72,6 +72,7 @@ UPLOAD_MAX_NODES = 50_000
 """A YAML document that expands (aliases) past this many nodes is refused: a bomb."""
 ISSUER = "Pacte office"
 _hasher = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
+_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
 
 
 class Role(StrEnum):
@@ -274,7 +275,10 @@ class OfficeDesk:
             await self.log(email, "sign_in", "rate_limited", address)
             raise
         row = await self.pool.fetchrow("SELECT * FROM office_users WHERE email = $1", email)
-        if row is None or row["disabled_at"] is not None or not _password_ok(row, password):
+        # An unknown account costs the same argon2 verification as a known one: the time of
+        # the answer does not tell which e-mail addresses have an account.
+        checked = _password_ok(row if row is not None else {"password_hash": _DUMMY}, password)
+        if row is None or row["disabled_at"] is not None or not checked:
             await self.partner._record_failure(buckets)
             await self.log(email, "sign_in", "refused", address)
             raise Unauthorized("wrong e-mail or password")
@@ -591,7 +595,10 @@ class OfficeDesk:
         """Answer a task for the party that owes it (or the office's own task, such as
         fix_delivery's retry or dismiss), proven as `officer_on_behalf` by this officer."""
         self._officer(session)
-        status = await convention_status(self.client, convention_id, rpc_timeout=_RPC)
+        try:
+            status = await convention_status(self.client, convention_id, rpc_timeout=_RPC)
+        except (ConventionNotFound, ConventionUnreadable) as error:
+            raise Refused(str(error)) from error
         task = next((t for t in status.open_tasks if t.id == task_id), None)
         if task is None:
             raise Refused(f"task_id: task {task_id!r} is not open")

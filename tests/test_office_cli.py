@@ -100,3 +100,33 @@ async def test_report_gives_the_portfolios_figures_from_the_same_queries(
     assert "bid" in text.stdout and "IsDB-ID" in text.stdout and "E+" not in text.stdout
     funding = await run_cli("report", "--format", "csv", "--table", "funding", env=env)
     assert funding.stdout.splitlines()[0] == "funder,currency,requested,granted,pending,rejected"
+
+
+async def test_users_and_report_refuse_broken_input_in_one_line(
+    dev_env: WorkflowEnvironment, postgres_url: str
+) -> None:
+    env = cli_env(dev_env, postgres_url)
+    no_subcommand = await run_cli("users", env=env)
+    assert no_subcommand.code == 2 and "Traceback" not in no_subcommand.stderr
+    short = await run_cli(
+        "users",
+        "create",
+        "x@ofppt.example",
+        "--name",
+        "X",
+        "--role",
+        "admin",
+        "--password-stdin",
+        env=env,
+    )  # stdin is empty: an empty password
+    assert short.code == 1 and "password" in short.stderr and "Traceback" not in short.stderr
+    not_an_email = await run_cli(
+        "users", "create", "not-an-email", "--name", "X", "--role", "admin", env=env
+    )
+    assert not_an_email.code == 1 and "email" in not_an_email.stderr
+    bad_format = await run_cli("report", "--format", "xml", env=env)
+    assert bad_format.code == 2
+    down = await run_cli(
+        "report", env={**env, "DATABASE_URL": "postgresql://pacte@127.0.0.1:1/pacte"}
+    )
+    assert down.code == 3 and "Traceback" not in down.stderr

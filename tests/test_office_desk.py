@@ -265,6 +265,11 @@ async def test_an_officer_answers_on_the_partys_behalf_as_officer_on_behalf(
         )
         assert refused.status_code == 422
         assert "granted" in refused.text
+        malformed = await http.post(
+            f"/office/conventions/{convention.id}/answer",
+            data={"csrf": csrf_of(page), "task_id": DECISION, "answer": "{not json"},
+        )
+        assert malformed.status_code == 422
         done = await http.post(
             f"/office/conventions/{convention.id}/answer",
             data={

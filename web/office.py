@@ -32,6 +32,7 @@ from audit.replay import replay_conventions
 from audit.timeline import build_timeline, render_csv, render_json
 from audit.verify import verify_convention
 from schemas.convention_file import parse_document
+from schemas.errors import FieldError, InputError
 from web.charts import bar_chart
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
 from web.pages import LANGUAGE_NAMES, templates
@@ -473,9 +474,14 @@ def _answer_fields(form: dict[str, str]) -> dict[str, Any]:
     text = form.get("answer", "").strip()
     fields: dict[str, Any] = {}
     if text:
-        parsed = parse_document(text, "answer", as_json=text.startswith("{"))
+        try:
+            parsed = parse_document(text, "answer", as_json=text.startswith("{"))
+        except InputError as error:
+            raise InvalidAnswer(str(error), error.errors) from error
         if not isinstance(parsed, dict):
-            raise InvalidAnswer("answer", [])
+            raise InvalidAnswer(
+                "answer", [FieldError("answer", "expected a mapping of the answer's fields")]
+            )
         fields.update(parsed)
     for name in ("decision", "comments", "reason"):
         if form.get(name):
