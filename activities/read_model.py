@@ -18,9 +18,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import asyncpg
+import structlog
 
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind
+
+log = structlog.get_logger("pacte.read_model")
 
 _ENDINGS = {
     MilestoneKind.CONVENTION_COMPLETED: "completed",
@@ -276,31 +279,47 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
     The connection speaks jsonb as Python values (infra.database's codec), as every pool
     of Pacte's does."""
     for milestone in sorted(milestones, key=lambda m: (m.convention_id, m.seq)):
-        convention_id = milestone.convention_id
-        await connection.execute(_ENSURE_ROW, convention_id)
-        claimed = await connection.fetchval(
-            _CLAIM_SEQ, convention_id, milestone.seq, milestone.occurred_at
-        )
-        if claimed is None:
-            continue
-        change = projection(milestone)
-        await _apply(connection, convention_id, change.convention)
-        for task in change.tasks:
-            await connection.execute(
-                _APPLY_TASK,
-                convention_id,
-                task.task_id,
-                task.kind,
-                task.party,
-                task.stage,
-                task.due_at,
-                task.state,
-                task.overdue,
-                task.escalated,
-                milestone.occurred_at,
+        try:
+            # A savepoint: a milestone the read model cannot take never fails the write of
+            # the audit record it rides with; it is logged, and the next one applies.
+            async with connection.transaction():
+                await _project_one(connection, milestone)
+        except (asyncpg.PostgresError, ValueError, TypeError, InvalidOperation) as error:
+            log.error(
+                "read model: milestone not projected",
+                convention_id=milestone.convention_id,
+                seq=milestone.seq,
+                kind=milestone.kind.value,
+                error=type(error).__name__,
             )
-        if milestone.kind is MilestoneKind.CONVENTION_STARTED:
-            await connection.execute(FILL_FROM_FILE, convention_id)
+
+
+async def _project_one(connection: asyncpg.Connection, milestone: Milestone) -> None:
+    convention_id = milestone.convention_id
+    await connection.execute(_ENSURE_ROW, convention_id)
+    claimed = await connection.fetchval(
+        _CLAIM_SEQ, convention_id, milestone.seq, milestone.occurred_at
+    )
+    if claimed is None:
+        return
+    change = projection(milestone)
+    await _apply(connection, convention_id, change.convention)
+    for task in change.tasks:
+        await connection.execute(
+            _APPLY_TASK,
+            convention_id,
+            task.task_id,
+            task.kind,
+            task.party,
+            task.stage,
+            task.due_at,
+            task.state,
+            task.overdue,
+            task.escalated,
+            milestone.occurred_at,
+        )
+    if milestone.kind is MilestoneKind.CONVENTION_STARTED:
+        await connection.execute(FILL_FROM_FILE, convention_id)
 
 
 async def _apply(connection: asyncpg.Connection, convention_id: str, c: ConventionChange) -> None:

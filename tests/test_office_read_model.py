@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
+
 from activities.read_model import ConventionChange, TaskChange, projection
 from schemas.milestones import Milestone, MilestoneKind
 
@@ -186,3 +188,58 @@ def test_tasks_assigned_overdue_escalated_postponed_and_answered() -> None:
 def test_other_milestones_change_nothing() -> None:
     change = projection(milestone(MilestoneKind.SIGNED, task_id="signature.psa"))
     assert change.convention == ConventionChange() and change.tasks == ()
+
+
+async def test_projecting_again_changes_nothing_and_the_file_fills_either_way(
+    db_pool: asyncpg.Pool,
+) -> None:
+    from activities.read_model import project, record_convention_file
+    from tests.conftest import example
+
+    convention = example("bamako-cooperation")
+    milestones = [
+        Milestone(
+            convention_id=convention.id,
+            seq=seq,
+            kind=kind,
+            stage="funding_request",
+            occurred_at=AT,
+            summary=kind.value,
+            details=details,
+        )
+        for seq, (kind, details) in enumerate(
+            [
+                (MilestoneKind.CONVENTION_STARTED, {"kind": "partnership", "parent": None}),
+                (
+                    MilestoneKind.FUNDING_REQUESTED,
+                    {"funder": "bid", "requested": {"amount": "4E+7", "currency": "IsDB-ID"}},
+                ),
+                (
+                    MilestoneKind.FUNDING_DECIDED,
+                    {"decision": "reject", "granted": None, "comments": "no"},
+                ),
+            ],
+            start=1,
+        )
+    ]
+    async with db_pool.acquire() as connection:
+        await project(connection, milestones[:2])
+    await record_convention_file(db_pool, convention)  # after the start: fills the row
+    async with db_pool.acquire() as connection:
+        await project(connection, milestones)
+        first = dict(
+            await connection.fetchrow("SELECT * FROM conventions WHERE id = $1", convention.id)
+        )
+        await project(connection, list(reversed(milestones)))
+        again = dict(
+            await connection.fetchrow("SELECT * FROM conventions WHERE id = $1", convention.id)
+        )
+    assert first == again
+    assert (first["title"], first["funder"], first["decision"], first["last_seq"]) == (
+        convention.title,
+        "bid",
+        "reject",
+        3,
+    )
+    assert format(first["requested"], "f") == "40000000"
+    assert set(first["countries"]) == {p.country for p in convention.parties}
