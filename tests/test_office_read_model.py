@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -243,3 +244,103 @@ async def test_projecting_again_changes_nothing_and_the_file_fills_either_way(
     )
     assert format(first["requested"], "f") == "40000000"
     assert set(first["countries"]) == {p.country for p in convention.parties}
+
+
+def _milestones(
+    convention_id: str, *steps: tuple[MilestoneKind, dict[str, Any]]
+) -> list[Milestone]:
+    return [
+        Milestone(
+            convention_id=convention_id,
+            seq=seq,
+            kind=kind,
+            stage=details.pop("stage", "implementation"),
+            task_id=details.pop("task_id", None),
+            party=details.pop("party", None),
+            occurred_at=AT,
+            summary=kind.value,
+            details=details,
+        )
+        for seq, (kind, details) in enumerate(steps, start=1)
+    ]
+
+
+async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_rates(
+    db_pool: asyncpg.Pool,
+) -> None:
+    from activities.read_model import project, record_convention_file
+    from application.office_desk import portfolio
+    from tests.conftest import example
+
+    funder = f"funder-{uuid.uuid4().hex[:6]}"
+    a, b = example("bamako-cooperation"), example("bamako-cooperation")
+    started = (MilestoneKind.CONVENTION_STARTED, {"kind": "partnership"})
+    requested = lambda amount, currency: (  # noqa: E731
+        MilestoneKind.FUNDING_REQUESTED,
+        {"funder": funder, "requested": {"amount": amount, "currency": currency}},
+    )
+    late = datetime.now(UTC) - timedelta(days=3)
+    async with db_pool.acquire() as connection:
+        await project(
+            connection,
+            _milestones(
+                a.id,
+                started,
+                requested("1000", "XOF"),
+                (
+                    MilestoneKind.FUNDING_DECIDED,
+                    {"decision": "approve", "granted": {"amount": "5", "currency": "IsDB-ID"}},
+                ),
+                (
+                    MilestoneKind.TASK_ASSIGNED,
+                    {
+                        "task_id": "implementation.report.1",
+                        "party": "menefp",
+                        "kind": "progress_report",
+                        "due_at": late.isoformat(),
+                    },
+                ),
+                (MilestoneKind.TASK_OVERDUE, {"task_id": "implementation.report.1"}),
+                (
+                    MilestoneKind.TASK_ASSIGNED,
+                    {
+                        "task_id": "escalation.implementation.report.1",
+                        "party": "ofppt",
+                        "kind": "resolve_escalation",
+                        "due_at": datetime.now(UTC).isoformat(),
+                    },
+                ),
+                (MilestoneKind.COHORT_STARTED, {"id": "c1", "trainees": 30}),
+                (MilestoneKind.COHORT_FINISHED, {"id": "c1", "trainees": 25, "graduates": 20}),
+            ),
+        )
+        await project(
+            connection,
+            _milestones(
+                b.id,
+                started,
+                requested("2000", "XOF"),
+                (MilestoneKind.FUNDING_DECIDED, {"decision": "reject"}),
+            ),
+        )
+    await record_convention_file(db_pool, a)
+    tables = await portfolio(db_pool)
+    funding = {
+        r["currency"]: (r["requested"], r["granted"], r["pending"], r["rejected"])
+        for r in tables["funding"]
+        if r["funder"] == funder
+    }
+    assert funding == {
+        "XOF": (Decimal("3000"), Decimal("0"), Decimal("0"), Decimal("2000")),
+        "IsDB-ID": (Decimal("0"), Decimal("5"), Decimal("0"), Decimal("0")),
+    }
+    [overdue] = [
+        r
+        for r in tables["overdue"]
+        if r["convention_id"] == a.id and r["task_id"] == "implementation.report.1"
+    ]
+    assert (overdue["party"], overdue["days_late"], overdue["escalated"]) == ("menefp", 3, True)
+    menefp = next(p for p in a.parties if p.id == "menefp")
+    assert overdue["contact"] == (menefp.contacts[0].name if menefp.contacts else None)
+    [cohorts] = [r for r in tables["cohorts"] if r["convention_id"] == a.id]
+    assert (cohorts["enrolled"], cohorts["certified"], cohorts["pass_rate"]) == (30, 20, 0.8)
