@@ -265,6 +265,13 @@ def _milestones(
     ]
 
 
+def requested(funder: str, amount: str, currency: str) -> tuple[MilestoneKind, dict[str, Any]]:
+    return (
+        MilestoneKind.FUNDING_REQUESTED,
+        {"funder": funder, "requested": {"amount": amount, "currency": currency}},
+    )
+
+
 async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_rates(
     db_pool: asyncpg.Pool,
 ) -> None:
@@ -275,10 +282,6 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
     funder = f"funder-{uuid.uuid4().hex[:6]}"
     a, b = example("bamako-cooperation"), example("bamako-cooperation")
     started = (MilestoneKind.CONVENTION_STARTED, {"kind": "partnership"})
-    requested = lambda amount, currency: (  # noqa: E731
-        MilestoneKind.FUNDING_REQUESTED,
-        {"funder": funder, "requested": {"amount": amount, "currency": currency}},
-    )
     late = datetime.now(UTC) - timedelta(days=3)
     async with db_pool.acquire() as connection:
         await project(
@@ -286,7 +289,7 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
             _milestones(
                 a.id,
                 started,
-                requested("1000", "XOF"),
+                requested(funder, "1000", "XOF"),
                 (
                     MilestoneKind.FUNDING_DECIDED,
                     {"decision": "approve", "granted": {"amount": "5", "currency": "IsDB-ID"}},
@@ -319,7 +322,7 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
             _milestones(
                 b.id,
                 started,
-                requested("2000", "XOF"),
+                requested(funder, "2000", "XOF"),
                 (MilestoneKind.FUNDING_DECIDED, {"decision": "reject"}),
             ),
         )
