@@ -357,9 +357,11 @@ class OfficeDesk:
         uri = pyotp.TOTP(secret).provisioning_uri(name=session.user.email, issuer_name=ISSUER)
         return str(secret), uri
 
-    async def confirm_enrolment(self, session: OfficeSession, code: str, address: str) -> list[str]:
-        """A first code proves the authenticator holds the secret; returns the recovery
-        codes, shown once and stored as SHA-256."""
+    async def confirm_enrolment(
+        self, session: OfficeSession, code: str, address: str
+    ) -> tuple[str, list[str]]:
+        """A first code proves the authenticator holds the secret; returns the session's new
+        cookie and the recovery codes, shown once and stored as SHA-256."""
         if session.step != "enrol":
             raise Forbidden("the second factor is already set up")
         await self._second_factor_limits(session, address)
@@ -381,12 +383,13 @@ class OfficeDesk:
                     session.user.email,
                     token_hash(recovery),
                 )
-            await self._signed_in(connection, session)
+            token = await self._signed_in(connection, session)
         await self.log(session.user.email, "enrol_second_factor", "ok", address)
-        return codes
+        return token, codes
 
-    async def second_factor(self, session: OfficeSession, code: str, address: str) -> None:
-        """A TOTP code (each time-step once) or a recovery code (each once) ends the sign-in."""
+    async def second_factor(self, session: OfficeSession, code: str, address: str) -> str:
+        """A TOTP code (each time-step once) or a recovery code (each once) ends the sign-in;
+        returns the session's new cookie."""
         if session.step != "second_factor":
             raise Forbidden("no second factor is owed by this session")
         await self._second_factor_limits(session, address)
@@ -407,13 +410,20 @@ class OfficeDesk:
                 "code: wrong or already used code", [FieldError("code", "wrong code")]
             )
         async with self.pool.acquire() as connection:
-            await self._signed_in(connection, session)
+            token = await self._signed_in(connection, session)
         await self.log(session.user.email, "sign_in", f"ok ({method})", address)
+        return token
 
-    async def _signed_in(self, connection: asyncpg.Connection, session: OfficeSession) -> None:
+    async def _signed_in(self, connection: asyncpg.Connection, session: OfficeSession) -> str:
+        # A new cookie once signed in: a session id seen before the second factor (on a
+        # shared machine, in a proxy's log) is worth nothing after it.
+        token = secrets.token_urlsafe(32)
         await connection.execute(
-            "UPDATE office_sessions SET step = 'signed_in' WHERE id_hash = $1", session.id_hash
+            "UPDATE office_sessions SET step = 'signed_in', id_hash = $2 WHERE id_hash = $1",
+            session.id_hash,
+            token_hash(token),
         )
+        return token
 
     def _code_buckets(self, session: OfficeSession, address: str) -> dict[str, int]:
         return {

@@ -19,7 +19,7 @@ import pyotp
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
-from application.office_desk import create_user
+from application.office_desk import SESSION_COOKIE, create_user
 from application.partner_desk import PartnerDesk
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
@@ -116,6 +116,8 @@ async def test_an_officer_signs_in_with_password_and_totp_and_a_reused_code_is_r
         assert signed.headers["location"] == "/office/second-factor"
         assert (await http.get("/office")).status_code == 401
         form = await http.get("/office/second-factor")
+        before_code = http.cookies.get(SESSION_COOKIE)
+        assert before_code
         totp = pyotp.TOTP(secret)
         used_step = await db_pool.fetchval(
             "SELECT totp_last_step FROM office_users WHERE email = $1", email
@@ -132,6 +134,11 @@ async def test_an_officer_signs_in_with_password_and_totp_and_a_reused_code_is_r
         )
         assert fresh.status_code == 303 and fresh.headers["location"] == "/office"
         assert (await http.get("/office")).status_code == 200
+        # The cookie of the half-finished sign-in was replaced, and is worth nothing now.
+        assert http.cookies.get(SESSION_COOKIE) != before_code
+    async with office_client(desk) as other:
+        replayed = await other.get("/office", headers={"cookie": f"{SESSION_COOKIE}={before_code}"})
+        assert replayed.status_code == 401
 
     log = await db_pool.fetch(
         "SELECT action, outcome FROM office_access_log WHERE email = $1 ORDER BY id", email

@@ -178,16 +178,7 @@ async def signin(request: Request) -> Response:
     target = {"second_factor": "/office/second-factor", "enrol": "/office/enrol"}.get(
         session.step, HOME[session.user.role]
     )
-    response = _see(target)
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=desk.partner.settings.secure_cookies,
-        path="/office",
-    )
-    return response
+    return _with_cookie(request, _see(target), token)
 
 
 @router.get("/office/second-factor", response_class=HTMLResponse)
@@ -204,7 +195,7 @@ async def second_factor(request: Request) -> Response:
     form = await _form(request)
     _check_csrf(request, session, form)
     try:
-        await _desk(request).second_factor(session, form.get("code", ""), _address(request))
+        token = await _desk(request).second_factor(session, form.get("code", ""), _address(request))
     except InvalidAnswer:
         return render(
             request,
@@ -213,7 +204,19 @@ async def second_factor(request: Request) -> Response:
             status_code=401,
             error=N_("Wrong or already used code."),
         )
-    return _see(HOME[session.user.role])
+    return _with_cookie(request, _see(HOME[session.user.role]), token)
+
+
+def _with_cookie(request: Request, response: Response, token: str) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_desk(request).partner.settings.secure_cookies,
+        path="/office",
+    )
+    return response
 
 
 @router.get("/office/enrol", response_class=HTMLResponse)
@@ -232,7 +235,9 @@ async def enrol(request: Request) -> Response:
     _check_csrf(request, session, form)
     desk = _desk(request)
     try:
-        codes = await desk.confirm_enrolment(session, form.get("code", ""), _address(request))
+        token, codes = await desk.confirm_enrolment(
+            session, form.get("code", ""), _address(request)
+        )
     except InvalidAnswer:
         secret, uri = await desk.enrolment(session)
         return render(
@@ -244,10 +249,11 @@ async def enrol(request: Request) -> Response:
             uri=uri,
             error=N_("Wrong or already used code."),
         )
-    signed_in = await desk.session(request.cookies.get(SESSION_COOKIE))
-    return render(
+    signed_in = await desk.session(token)
+    page = render(
         request, "office/recovery.html", signed_in, codes=codes, home=HOME[session.user.role]
     )
+    return _with_cookie(request, page, token)
 
 
 @router.post("/office/signout")
