@@ -532,3 +532,44 @@ async def test_an_officer_reassigns_then_terminates_and_both_milestones_name_the
         lambda found: found == "terminated",
     )
     assert state == "terminated"
+
+
+async def test_an_officer_answers_through_the_tasks_own_form_field_by_field(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client)
+    path = f"/office/conventions/{convention.id}/tasks/{DECISION}"
+    async with office_client(desk) as http:
+        email = await signed_in(http, db_pool, "officer")
+        overview = await http.get(f"/office/conventions/{convention.id}")
+        assert f'href="{path}"' in overview.text
+        form = await http.get(path + "?lang=en")
+        assert form.status_code == 200
+        assert 'name="decision"' in form.text and 'name="granted.amount"' in form.text
+        missing = await http.post(
+            path + "?lang=en", data={"csrf": csrf_of(form), "decision": "approve"}
+        )
+        assert missing.status_code == 422
+        granted = missing.text.split('id="field-granted"')[1].split("</fieldset>")[0]
+        assert "required when approving" in granted, missing.text  # beside its field
+        assert 'value="approve" checked' in missing.text
+        done = await http.post(
+            path,
+            data={
+                "csrf": csrf_of(form),
+                "decision": "approve",
+                "granted.amount": "36 000 000",
+                "granted.currency": "IsDB-ID",
+            },
+        )
+        assert done.status_code == 200, done.text
+    answered = await eventually(
+        lambda: db_pool.fetchrow(
+            "SELECT details FROM milestones WHERE convention_id = $1 AND kind = 'task_answered'",
+            convention.id,
+        ),
+        lambda row: row is not None,
+    )
+    assert answered["details"]["principal"]["id"] == email
+    assert answered["details"]["answer"]["granted"]["amount"] == "36000000"

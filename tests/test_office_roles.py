@@ -51,6 +51,7 @@ def _concrete(path: str) -> str:
         path.replace("{convention_id}", "no-such-convention")
         .replace("{table}", "stages")
         .replace("{fmt}", "csv")
+        .replace("{task_id}", "no.such.task")
     )
 
 

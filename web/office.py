@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from application.conventions import ConventionNotFound, ConventionUnreadable, convention_status
 from application.office_desk import (
     PORTFOLIO_TABLES,
     SESSION_COOKIE,
@@ -24,7 +25,7 @@ from application.office_desk import (
     portfolio_json,
     table_csv,
 )
-from application.partner_desk import DeskError, InvalidAnswer, NotFound, Refused
+from application.partner_desk import DeskError, InvalidAnswer, NotFound, Refused, TaskView
 from audit.export import history_file_bytes
 from audit.histories import HistoryNotFound, TemporalHistories
 from audit.html_report import render_html
@@ -34,6 +35,7 @@ from audit.verify import verify_convention
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
 from web.charts import bar_chart
+from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
 from web.pages import LANGUAGE_NAMES, templates
 from web.security import Csrf
@@ -50,6 +52,8 @@ ROUTES: dict[tuple[str, str], Permission] = {
     ("POST", "/office/conventions/{convention_id}/reassign"): Permission.ACT,
     ("POST", "/office/conventions/{convention_id}/terminate"): Permission.ACT,
     ("POST", "/office/conventions/{convention_id}/answer"): Permission.ACT,
+    ("GET", "/office/conventions/{convention_id}/tasks/{task_id}"): Permission.ACT,
+    ("POST", "/office/conventions/{convention_id}/tasks/{task_id}"): Permission.ACT,
     ("GET", "/office/start"): Permission.START,
     ("POST", "/office/start"): Permission.START,
     ("GET", "/office/audit/{convention_id}"): Permission.AUDIT,
@@ -525,6 +529,80 @@ async def answer(convention_id: str, request: Request) -> Response:
     return await _action(
         request, convention_id, "/office/conventions/{convention_id}/answer", "answer"
     )
+
+
+async def _task_view(request: Request, convention_id: str, task_id: str) -> TaskView:
+    desk = _desk(request)
+    try:
+        status = await convention_status(desk.client, convention_id)
+    except (ConventionNotFound, ConventionUnreadable) as error:
+        raise NotFound(str(error)) from error
+    task = next((t for t in status.open_tasks if t.id == task_id), None)
+    if task is None:
+        raise NotFound(f"no open task {task_id!r} in convention {convention_id!r}")
+    return TaskView(task, await desk.partner.convention(convention_id), status)
+
+
+def _officer_form(
+    request: Request,
+    session: OfficeSession,
+    view: TaskView,
+    values: dict[str, list[str]],
+    errors: list[tuple[str, str]],
+    status_code: int = 200,
+) -> HTMLResponse:
+    fields = form_for(view)
+    return render(
+        request,
+        "office/task.html",
+        session,
+        status_code=status_code,
+        view=view,
+        task=view.task,
+        convention=view.convention,
+        fields=fields,
+        values=values,
+        errors=errors_by_field(errors, fields),
+        requested=requested_money(view),
+        cohort_rows=range(COHORT_ROWS),
+    )
+
+
+@router.get("/office/conventions/{convention_id}/tasks/{task_id}", response_class=HTMLResponse)
+async def officer_task_form(convention_id: str, task_id: str, request: Request) -> Response:
+    """The task's own form (the partners' one, field by field), for an answer on behalf."""
+    session = await _signed_in(
+        request, "GET", "/office/conventions/{convention_id}/tasks/{task_id}"
+    )
+    view = await _task_view(request, convention_id, task_id)
+    return _officer_form(request, session, view, {}, [])
+
+
+@router.post("/office/conventions/{convention_id}/tasks/{task_id}", response_class=HTMLResponse)
+async def officer_task_answer(convention_id: str, task_id: str, request: Request) -> Response:
+    """The answer entered by the officer for the party that owes the task."""
+    session = await _signed_in(
+        request, "POST", "/office/conventions/{convention_id}/tasks/{task_id}"
+    )
+    form = await request.form()
+    values: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            values.setdefault(key, []).append(value)
+    _check_csrf(request, session, {"csrf": (values.get("csrf") or [""])[0]})
+    view = await _task_view(request, convention_id, task_id)
+    try:
+        await _desk(request).answer_on_behalf(
+            session, convention_id, task_id, parse_form(view, values)["answer"], _address(request)
+        )
+    except InvalidAnswer as error:
+        errors = [(e.field, e.reason) for e in error.errors]
+        return _officer_form(request, session, view, values, errors, status_code=422)
+    except Refused as error:
+        return await _convention(
+            request, session, convention_id, status_code=409, refusal=error.detail
+        )
+    return await _convention(request, session, convention_id, notice=N_("Done."))
 
 
 # --- start from a file --------------------------------------------------------------------
