@@ -836,10 +836,19 @@ def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
 
 
 def table_csv(rows: list[dict[str, Any]]) -> str:
-    """Rows as CSV, a header line first (amounts as written, never summed across currencies)."""
+    """Rows as CSV, a header line first (amounts as written, never summed across currencies).
+
+    A text cell that a spreadsheet would read as a formula (=, +, -, @, tab, return first:
+    a party or contact name comes from a convention file) is written after a quote."""
     out = io.StringIO()
     if rows:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
     return out.getvalue()
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

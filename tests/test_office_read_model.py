@@ -347,3 +347,10 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
     assert overdue["contact"] == (menefp.contacts[0].name if menefp.contacts else None)
     [cohorts] = [r for r in tables["cohorts"] if r["convention_id"] == a.id]
     assert (cohorts["enrolled"], cohorts["certified"], cohorts["pass_rate"]) == (30, 20, 0.8)
+
+
+def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted() -> None:
+    from application.office_desk import table_csv
+
+    text = table_csv([{"party": '=HYPERLINK("http://x")', "days_late": -1, "contact": "Awa"}])
+    assert text.splitlines()[1] == '"\'=HYPERLINK(""http://x"")",-1,Awa'
