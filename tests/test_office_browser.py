@@ -104,6 +104,10 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
             await page.screenshot(path=str(ARTIFACTS / "office-2-portfolio-ar.png"), full_page=True)
             await no_accessibility_violations(page, "portfolio")
 
+            await page.goto(f"{base}/office/start")
+            await no_accessibility_violations(page, "start")
+            await page.goto(f"{base}/office/conventions/{convention.id}/tasks/{DECISION}")
+            await no_accessibility_violations(page, "the task's own form")
             await page.goto(f"{base}/office/conventions/{convention.id}")
             await no_accessibility_violations(page, "convention")
             new_due = (datetime.now(UTC) + timedelta(days=45)).date().isoformat()
