@@ -55,6 +55,8 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
     base = f"http://127.0.0.1:{port}"
     convention = await funding_convention(dev_env.client)
     email = await new_account(db_pool, "officer", name="Awa Diallo")
+    auditor = await new_account(db_pool, "auditor", name="Salma Idrissi")
+    admin = await new_account(db_pool, "admin", name="Youssef Amrani")
     try:
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch_persistent_context(
@@ -117,6 +119,33 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
             await page.click("form[action$='/postpone'] button")
             await page.wait_for_selector("p.receipt")
             await page.screenshot(path=str(ARTIFACTS / "office-3-postponed-ar.png"), full_page=True)
+
+            # An auditor, then an admin, on the same browser after signing out.
+            await page.click("form[action='/office/signout'] button")
+            await page.fill("#email", auditor)
+            await page.fill("#password", PASSWORD)
+            await page.click("button.primary")
+            await page.wait_for_selector("section#funding")
+            await page.goto(f"{base}/office/audit/{convention.id}")
+            await no_accessibility_violations(page, "audit")
+            await page.click("form[action$='/check'] button")
+            await page.wait_for_selector("p.receipt")
+            await no_accessibility_violations(page, "audit verdict")
+            await page.screenshot(path=str(ARTIFACTS / "office-4-audit.png"), full_page=True)
+            await page.click("form[action='/office/signout'] button")
+            await page.fill("#email", admin)
+            await page.fill("#password", PASSWORD)
+            await page.click("button.primary")
+            await page.wait_for_selector("#code")
+            admin_secret = (await page.inner_text("dd.ref >> nth=0")).strip()
+            await page.fill("#code", pyotp.TOTP(admin_secret).now())
+            await page.click("button.primary")
+            await page.wait_for_selector("ul.ref li")
+            await no_accessibility_violations(page, "recovery codes")
+            await page.click("main a")
+            await page.wait_for_selector("table.tasks")
+            await no_accessibility_violations(page, "access log")
+            assert auditor in await page.inner_text("table.tasks")
             await browser.close()
         actor = await eventually(
             lambda: db_pool.fetchval(
