@@ -1,5 +1,6 @@
 """The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
-postpone, reassign, terminate, keys (partners' API keys).
+postpone, reassign, terminate, keys (partners' API keys), users (office accounts), report
+(the office's portfolio).
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started, unknown
 parent); 2 usage error (a malformed --query, or a payload key missing, wrong or malformed);
@@ -48,6 +49,18 @@ from application.conventions import (
     reassign_task,
     start_convention,
     workflow_health,
+)
+from application.office_desk import (
+    PORTFOLIO_TABLES,
+    UserError,
+    backfill_convention_files,
+    create_user,
+    disable_user,
+    list_users,
+    new_password,
+    portfolio,
+    portfolio_json,
+    table_csv,
 )
 from application.partner_desk import NotFound as DeskNotFound
 from application.partner_desk import create_key, list_keys, revoke_key
@@ -182,6 +195,27 @@ def _parser() -> argparse.ArgumentParser:
     key_list.add_argument("party", nargs="?")
     revoke = key_commands.add_parser("revoke", help="the key stops working at once")
     revoke.add_argument("key_id")
+
+    users = commands.add_parser("users", help="office accounts (officers, auditors, admins)")
+    user_commands = users.add_subparsers(dest="users_command", required=True)
+    user_create = user_commands.add_parser(
+        "create", help="a new account; prints a one-time initial password"
+    )
+    user_create.add_argument("email")
+    user_create.add_argument("--name", required=True)
+    user_create.add_argument("--role", required=True, choices=("officer", "auditor", "admin"))
+    user_create.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the initial password from stdin (one line) instead of printing a new one",
+    )
+    user_commands.add_parser("list", help="every account; never a secret")
+    disable = user_commands.add_parser("disable", help="the account signs in no more")
+    disable.add_argument("email")
+
+    report = commands.add_parser("report", help="the office's portfolio figures")
+    report.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    report.add_argument("--table", choices=PORTFOLIO_TABLES, help="one table only")
     return parser
 
 
@@ -311,6 +345,88 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await pool.close()
     return EXIT_OK
+
+
+async def _users(args: argparse.Namespace, settings: Settings) -> int:
+    """Create, list or disable office accounts (PostgreSQL only); a password is shown once."""
+    password = None
+    if args.users_command == "create":
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else new_password()
+    pool = await _open_store(settings)
+    try:
+        if args.users_command == "create":
+            assert password is not None
+            user = await create_user(pool, args.email, args.name, args.role, password)
+            print(f"account {user.email} ({user.role.value}, {user.name}) created")
+            if not args.password_stdin:
+                print(
+                    "initial password, shown once (the second factor is set up at first sign-in):"
+                )
+                print(password)
+        elif args.users_command == "list":
+            for user in await list_users(pool):
+                state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
+                factor = "totp" if user.enrolled else "-"
+                print(f"{user.email:<40} {user.role.value:<8} {state:<20} {factor:<5} {user.name}")
+        else:
+            user = await disable_user(pool, args.email)
+            print(f"disabled: {user.email} (its sessions ended)")
+    except UserError as error:
+        field, _, reason = str(error).partition(": ")
+        raise InputError(f"users {args.users_command}", [FieldError(field, reason)]) from None
+    finally:
+        await pool.close()
+    return EXIT_OK
+
+
+async def _report(args: argparse.Namespace, settings: Settings) -> int:
+    """The portfolio's figures, from the same queries as the office desk's pages."""
+    pool = await _open_store(settings)
+    try:
+        try:  # the files of conventions started without one, from Temporal when it answers
+            await backfill_convention_files(pool, await connect(settings))
+        except TemporalUnavailable:
+            print(
+                "report: Temporal unreachable: conventions without a recorded file show no "
+                "title, country or sector",
+                file=sys.stderr,
+            )
+        tables = await portfolio(pool)
+    finally:
+        await pool.close()
+    if args.table:
+        tables = {args.table: tables[args.table]}
+    if args.format == "json":
+        print(portfolio_json(tables))
+        return EXIT_OK
+    for name, rows in tables.items():
+        if args.format == "csv":
+            if len(tables) > 1:
+                print(f"# {name}")
+            sys.stdout.write(table_csv(rows))
+            if len(tables) > 1:
+                print()
+            continue
+        print(f"== {name} ==")
+        if not rows:
+            print("(none)")
+        else:
+            columns = list(rows[0])
+            cells = [[_cell(row[c]) for c in columns] for row in rows]
+            widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
+            print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+            for line in cells:
+                print("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)))
+        print()
+    return EXIT_OK
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d}"
+    return str(value)
 
 
 async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
@@ -447,6 +563,10 @@ async def _run(args: argparse.Namespace) -> int:
         return await _inbox(args.party, args.json, settings)
     if args.command == "keys":
         return await _keys(args, settings)
+    if args.command == "users":
+        return await _users(args, settings)
+    if args.command == "report":
+        return await _report(args, settings)
     if args.command == "start":
         return await _start(args, settings)
     # The answer is read and checked before Temporal is asked anything.

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from temporalio import activity
 
+from activities.read_model import project
 from schemas.milestones import Milestone, MilestoneBatch
 
 GENESIS_HASH = "0" * 64
@@ -160,6 +161,8 @@ async def chain_milestone(
             prev_hash,
             chain_hash(prev_hash, fields),
         )
+        if status.endswith(" 1"):  # the portfolio's read model, in the same transaction
+            await project(connection, [milestone])
     # ON CONFLICT DO NOTHING: a retry finds its row written and leaves the chain alone.
     return status.endswith(" 1")
 
@@ -214,6 +217,9 @@ async def chain_milestones(
             )
             prev_hash = own_hash
         await connection.executemany(_INSERT_MILESTONE, rows)
+        # The portfolio's read model, in the same transaction; it applies each seq once, so
+        # a retried batch changes nothing there either.
+        await project(connection, list(milestones))
 
 
 class MilestoneStore:

@@ -30,6 +30,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.milestones import chain_milestone, has_milestones
+from activities.read_model import record_convention_file
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
@@ -149,6 +150,8 @@ async def start_convention(
             f"convention {convention.id!r} was already started (workflow {workflow_id}); "
             "it was not started again"
         ) from error
+    if milestones is not None:  # the static facts the office's portfolio shows
+        await record_convention_file(milestones, convention)
     return workflow_id
 
 

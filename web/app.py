@@ -6,6 +6,7 @@ builds it from the environment in the app's lifespan.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,9 +20,11 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from application.office_desk import OfficeDesk
 from application.partner_desk import DeskError, PartnerDesk
+from infra.settings import DEFAULT_TASK_QUEUE
 from schemas.tasks import AnswerTask
-from web import api, pages
+from web import api, office, pages
 from web.problems import problem
 from web.security import Csrf, PortalMiddleware
 
@@ -34,8 +37,11 @@ def create_app(
     *,
     factory: DeskFactory | None = None,
     max_body_bytes: int = 1_000_000,
+    task_queue: str | None = None,
 ) -> FastAPI:
-    """The portal over a desk, given or built by `factory` at start (and closed at stop)."""
+    """The portal over a desk, given or built by `factory` at start (and closed at stop);
+    the office desk (`/office`) beside it, starting conventions on `task_queue`."""
+    queue = task_queue or os.environ.get("PACTE_TASK_QUEUE") or DEFAULT_TASK_QUEUE
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -43,7 +49,7 @@ def create_app(
         if desk is None:
             assert factory is not None, "create_app needs a desk or a factory"
             built, close = await factory()
-            _install(app, built)
+            _install(app, built, queue)
         yield
         if close is not None:
             await close()
@@ -58,9 +64,10 @@ def create_app(
         lifespan=lifespan,
     )
     if desk is not None:
-        _install(app, desk)
+        _install(app, desk, queue)
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(office.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Outermost: its headers go on every answer, its limit before any body is read.
     app.add_middleware(PortalMiddleware, max_body_bytes=max_body_bytes)
@@ -69,6 +76,8 @@ def create_app(
     async def desk_error(request: Request, error: DeskError) -> Response:
         if request.url.path.startswith("/api/"):
             return problem(error.status, error.title, error.detail, error.errors, error.retry_after)
+        if request.url.path.startswith("/office"):
+            return office.office_error(request, error)
         return pages.error_page(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -119,6 +128,10 @@ def create_app(
     return app
 
 
-def _install(app: FastAPI, desk: PartnerDesk) -> None:
+def _install(app: FastAPI, desk: PartnerDesk, task_queue: str) -> None:
     app.state.desk = desk
     app.state.csrf = Csrf(desk.csrf_key(), desk.settings.session_max_hours * 3600)
+    app.state.office = OfficeDesk(partner=desk, task_queue=task_queue)
+    app.state.office_csrf = Csrf(
+        app.state.office.csrf_key(), desk.settings.session_max_hours * 3600
+    )

@@ -1,0 +1,359 @@
+"""The portfolio's read model: one `conventions` row per convention and one `office_tasks`
+row per task, kept current from the milestones, in the transaction that writes them.
+
+`projection` is a pure mapping from one milestone to the change it makes (unit-tested in
+milliseconds); `project` applies a list of them in seq order. Each convention row remembers
+the last seq it applied, so projecting a milestone again (a retried activity, the batched
+writer after the single one) changes nothing. The static facts no milestone carries (title,
+countries, sector) come from `convention_files`, written once by `start_convention`; either
+may land first, and both fill the row from the other.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import asyncpg
+import structlog
+
+from schemas.convention import Convention
+from schemas.milestones import Milestone, MilestoneKind
+
+log = structlog.get_logger("pacte.read_model")
+
+_ENDINGS = {
+    MilestoneKind.CONVENTION_COMPLETED: "completed",
+    MilestoneKind.CONVENTION_FAILED: "failed",
+    MilestoneKind.CONVENTION_TERMINATED: "terminated",
+}
+_TASK_STATES = {
+    MilestoneKind.TASK_ANSWERED: "answered",
+    MilestoneKind.TASK_CANCELLED: "cancelled",
+}
+_ESCALATION = re.compile(r"^escalation\.(?P<task>.+?)(?:\.r\d+)?$")
+
+
+@dataclass(frozen=True)
+class ConventionChange:
+    """The columns one milestone sets on its convention's row (None: left as it is)."""
+
+    kind: str | None = None
+    parent: str | None = None
+    stage: str | None = None
+    state: str | None = None
+    funder: str | None = None
+    currency: str | None = None
+    requested: Decimal | None = None
+    granted: Decimal | None = None
+    granted_currency: str | None = None
+    decision: str | None = None
+    targets: dict[str, Any] | None = None
+    actuals: dict[str, Any] | None = None
+    spent: Decimal | None = None
+    spent_currency: str | None = None
+    budget: Decimal | None = None
+    budget_currency: str | None = None
+    cohort: tuple[str, dict[str, Any]] | None = None
+    """One cohort's figures, merged into the row's `cohorts` under its id."""
+
+
+@dataclass(frozen=True)
+class TaskChange:
+    """What one milestone says of one task (None: left as it is)."""
+
+    task_id: str
+    kind: str | None = None
+    party: str | None = None
+    stage: str | None = None
+    due_at: datetime | None = None
+    state: str | None = None
+    overdue: bool | None = None
+    escalated: bool | None = None
+
+
+@dataclass(frozen=True)
+class Projection:
+    """The change one milestone makes to the read model."""
+
+    convention: ConventionChange = field(default_factory=ConventionChange)
+    tasks: tuple[TaskChange, ...] = ()
+
+
+def _money(value: Any) -> tuple[Decimal | None, str | None]:
+    if not isinstance(value, dict):
+        return None, None
+    try:
+        # Plain digits (pydantic may write 4E+7): the tables and CSV show amounts as written.
+        amount = Decimal(format(Decimal(str(value.get("amount"))), "f"))
+    except InvalidOperation:
+        return None, None
+    currency = value.get("currency")
+    return amount, str(currency) if currency is not None else None
+
+
+def _time(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def projection(milestone: Milestone) -> Projection:
+    """The read model's change for one milestone: a pure mapping of its kind and details."""
+    kind, details = milestone.kind, milestone.details
+    stage = milestone.stage
+    if kind is MilestoneKind.CONVENTION_STARTED:
+        return Projection(
+            ConventionChange(
+                kind=details.get("kind"), parent=details.get("parent"), stage=stage, state="active"
+            )
+        )
+    if kind is MilestoneKind.STAGE_ENTERED:
+        return Projection(ConventionChange(stage=stage))
+    if kind in _ENDINGS:
+        return Projection(ConventionChange(state=_ENDINGS[kind]))
+    if kind in (MilestoneKind.FUNDING_REQUESTED, MilestoneKind.FUNDING_REQUEST_REVISED):
+        requested, currency = _money(details.get("requested"))
+        return Projection(
+            ConventionChange(
+                funder=details.get("funder"),
+                requested=requested,
+                currency=currency,
+                # A revised request waits for a new decision.
+                decision="pending",
+            )
+        )
+    if kind is MilestoneKind.FUNDING_DECIDED:
+        granted, granted_currency = _money(details.get("granted"))
+        requested, currency = _money(details.get("requested"))
+        return Projection(
+            ConventionChange(
+                decision=details.get("decision"),
+                granted=granted,
+                granted_currency=granted_currency,
+                requested=requested,
+                currency=currency,
+            )
+        )
+    if kind is MilestoneKind.PROGRESS_REPORTED:
+        spent, spent_currency = _money(details.get("spent"))
+        budget, budget_currency = _money(details.get("budget"))
+        return Projection(
+            ConventionChange(
+                targets=details.get("targets") or None,
+                actuals=details.get("totals") or None,
+                spent=spent,
+                spent_currency=spent_currency,
+                budget=budget,
+                budget_currency=budget_currency,
+            )
+        )
+    if kind in (
+        MilestoneKind.COHORT_STARTED,
+        MilestoneKind.COHORT_FINISHED,
+        MilestoneKind.COHORT_CANCELLED,
+    ):
+        return Projection(ConventionChange(cohort=_cohort(kind, details)))
+    task = _task_change(milestone)
+    return Projection(tasks=task)
+
+
+def _cohort(kind: MilestoneKind, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    cohort_id = str(details.get("cohort") or details.get("id"))
+    if kind is MilestoneKind.COHORT_STARTED:
+        return cohort_id, {"enrolled": details.get("trainees"), "state": "started"}
+    if kind is MilestoneKind.COHORT_FINISHED:
+        return cohort_id, {
+            "completed": details.get("trainees"),
+            "certified": details.get("graduates"),
+            "state": "finished",
+        }
+    return cohort_id, {"state": "cancelled"}
+
+
+def _task_change(milestone: Milestone) -> tuple[TaskChange, ...]:
+    kind, details, task_id = milestone.kind, milestone.details, milestone.task_id
+    if task_id is None:
+        return ()
+    if kind is MilestoneKind.TASK_ASSIGNED:
+        assigned = TaskChange(
+            task_id=task_id,
+            kind=details.get("kind"),
+            party=milestone.party,
+            stage=milestone.stage,
+            due_at=_time(details.get("due_at")),
+            state="open",
+            overdue=False,
+            escalated=False,
+        )
+        escalation = _ESCALATION.match(task_id)
+        if details.get("kind") == "resolve_escalation" and escalation:
+            return (assigned, TaskChange(task_id=escalation["task"], escalated=True))
+        return (assigned,)
+    if kind in _TASK_STATES:
+        return (TaskChange(task_id=task_id, state=_TASK_STATES[kind]),)
+    if kind is MilestoneKind.TASK_OVERDUE:
+        return (TaskChange(task_id=task_id, overdue=True),)
+    if kind is MilestoneKind.DEADLINE_POSTPONED:
+        return (
+            TaskChange(
+                task_id=task_id, due_at=_time(details.get("to")), overdue=False, escalated=False
+            ),
+        )
+    return ()
+
+
+_ENSURE_ROW = "INSERT INTO conventions (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"
+_CLAIM_SEQ = """
+UPDATE conventions SET last_seq = $2, updated_at = greatest(updated_at, $3)
+WHERE id = $1 AND last_seq < $2
+RETURNING id
+"""
+_APPLY_CONVENTION = """
+UPDATE conventions SET
+    kind = coalesce($2, kind),
+    parent = coalesce($3, parent),
+    stage = coalesce($4, stage),
+    state = coalesce($5, state),
+    funder = coalesce($6, funder),
+    currency = coalesce($7, currency),
+    requested = coalesce($8, requested),
+    granted = CASE WHEN $11::text = 'pending' THEN NULL ELSE coalesce($9, granted) END,
+    granted_currency = CASE WHEN $11::text = 'pending' THEN NULL
+                            ELSE coalesce($10, granted_currency) END,
+    decision = coalesce($11, decision),
+    targets = coalesce($12::jsonb, targets),
+    actuals = coalesce($13::jsonb, actuals),
+    spent = coalesce($14, spent),
+    spent_currency = coalesce($15, spent_currency),
+    budget = coalesce($16, budget),
+    budget_currency = coalesce($17, budget_currency),
+    cohorts = CASE WHEN $18::text IS NULL THEN cohorts
+                   ELSE cohorts || jsonb_build_object(
+                       $18::text, coalesce(cohorts -> $18::text, '{}'::jsonb) || $19::jsonb)
+              END
+WHERE id = $1
+"""
+_APPLY_TASK = """
+INSERT INTO office_tasks (convention_id, task_id, kind, party, stage, due_at, state, overdue,
+                          escalated, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, coalesce($7, 'open'), coalesce($8, false), coalesce($9, false), $10)
+ON CONFLICT (convention_id, task_id) DO UPDATE SET
+    kind = coalesce($3, office_tasks.kind),
+    party = coalesce($4, office_tasks.party),
+    stage = coalesce($5, office_tasks.stage),
+    due_at = coalesce($6, office_tasks.due_at),
+    state = coalesce($7, office_tasks.state),
+    overdue = coalesce($8, office_tasks.overdue),
+    escalated = coalesce($9, office_tasks.escalated),
+    updated_at = $10
+"""
+FILL_FROM_FILE = """
+UPDATE conventions AS c SET
+    title = f.document ->> 'title',
+    sector = f.document ->> 'sector',
+    countries = ARRAY(
+        SELECT DISTINCT party ->> 'country'
+        FROM jsonb_array_elements(f.document -> 'parties') AS party
+        WHERE party ->> 'country' IS NOT NULL
+        ORDER BY 1
+    ),
+    kind = coalesce(c.kind, f.document ->> 'kind'),
+    parent = coalesce(c.parent, f.document ->> 'parent')
+FROM convention_files AS f
+WHERE c.id = $1 AND f.convention_id = $1
+"""
+_RECORD_FILE = """
+INSERT INTO convention_files (convention_id, document) VALUES ($1, $2::jsonb)
+ON CONFLICT (convention_id) DO NOTHING
+"""
+
+
+async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -> None:
+    """Apply milestones to the read model, in seq order; each one once (by its seq).
+
+    The connection speaks jsonb as Python values (infra.database's codec), as every pool
+    of Pacte's does."""
+    for milestone in sorted(milestones, key=lambda m: (m.convention_id, m.seq)):
+        try:
+            # A savepoint: a milestone the read model cannot take never fails the write of
+            # the audit record it rides with; it is logged, and the next one applies.
+            async with connection.transaction():
+                await _project_one(connection, milestone)
+        except (asyncpg.PostgresError, ValueError, TypeError, InvalidOperation) as error:
+            log.error(
+                "read model: milestone not projected",
+                convention_id=milestone.convention_id,
+                seq=milestone.seq,
+                kind=milestone.kind.value,
+                error=type(error).__name__,
+            )
+
+
+async def _project_one(connection: asyncpg.Connection, milestone: Milestone) -> None:
+    convention_id = milestone.convention_id
+    await connection.execute(_ENSURE_ROW, convention_id)
+    claimed = await connection.fetchval(
+        _CLAIM_SEQ, convention_id, milestone.seq, milestone.occurred_at
+    )
+    if claimed is None:
+        return
+    change = projection(milestone)
+    await _apply(connection, convention_id, change.convention)
+    for task in change.tasks:
+        await connection.execute(
+            _APPLY_TASK,
+            convention_id,
+            task.task_id,
+            task.kind,
+            task.party,
+            task.stage,
+            task.due_at,
+            task.state,
+            task.overdue,
+            task.escalated,
+            milestone.occurred_at,
+        )
+    if milestone.kind is MilestoneKind.CONVENTION_STARTED:
+        await connection.execute(FILL_FROM_FILE, convention_id)
+
+
+async def _apply(connection: asyncpg.Connection, convention_id: str, c: ConventionChange) -> None:
+    if c == ConventionChange():
+        return
+    await connection.execute(
+        _APPLY_CONVENTION,
+        convention_id,
+        c.kind,
+        c.parent,
+        c.stage,
+        c.state,
+        c.funder,
+        c.currency,
+        c.requested,
+        c.granted,
+        c.granted_currency,
+        c.decision,
+        c.targets,
+        c.actuals,
+        c.spent,
+        c.spent_currency,
+        c.budget,
+        c.budget_currency,
+        c.cohort[0] if c.cohort else None,
+        c.cohort[1] if c.cohort else None,
+    )
+
+
+async def record_convention_file(pool: asyncpg.Pool, convention: Convention) -> None:
+    """Keep the validated file once (its title, countries, sector) and fill the row from it."""
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            _RECORD_FILE, convention.id, convention.model_dump(mode="json", exclude_none=True)
+        )
+        await connection.execute(_ENSURE_ROW, convention.id)
+        await connection.execute(FILL_FROM_FILE, convention.id)

@@ -1,0 +1,58 @@
+"""The portfolio's charts: SVG drawn on the server by matplotlib, never by hand.
+
+`svg.fonttype: none` keeps every label as text in the SVG, so the browser shapes it (Arabic
+joins and runs right to left) instead of matplotlib drawing unshaped glyph outlines. The
+figure is built with matplotlib's object API (no pyplot, no global state), so concurrent
+requests cannot draw on each other's figure.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+import matplotlib
+from matplotlib.backends.backend_svg import FigureCanvasSVG
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+matplotlib.rcParams["svg.fonttype"] = "none"
+matplotlib.rcParams["svg.hashsalt"] = "pacte"  # the same figures give the same file
+_COLOURS = ("#1f5f8b", "#1b7a3d", "#b26a00", "#b3261e", "#6a3d9a")
+
+
+def bar_chart(
+    title: str, labels: Sequence[str], series: dict[str, Sequence[float]], *, rtl: bool = False
+) -> str:
+    """Horizontal bars, one group per label, one colour per series; an SVG document."""
+    rows = max(len(labels), 1)
+    figure = Figure(figsize=(7.5, 1.2 + 0.45 * rows * max(len(series), 1) ** 0.5))
+    FigureCanvasSVG(figure)
+    axes = figure.add_subplot()
+    height = 0.8 / max(len(series), 1)
+    positions = list(range(len(labels)))
+    for index, (name, values) in enumerate(series.items()):
+        axes.barh(
+            [p + index * height for p in positions],
+            [float(v) for v in values],
+            height=height,
+            label=name,
+            color=_COLOURS[index % len(_COLOURS)],
+        )
+    axes.set_yticks([p + height * (len(series) - 1) / 2 for p in positions], list(labels))
+    axes.invert_yaxis()
+    if rtl:
+        axes.invert_xaxis()
+        axes.yaxis.tick_right()
+    axes.set_title(title)
+    if len(series) > 1:
+        axes.legend(loc="best", fontsize="small")
+    # Plain amounts (40,000,000, not 4.0 with a 1e7 offset): currencies are never mixed.
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
+    if not labels:
+        axes.set_xticks([])
+        axes.text(0.5, 0.5, "—", ha="center", va="center", transform=axes.transAxes)
+    figure.tight_layout()
+    out = io.StringIO()
+    figure.savefig(out, format="svg", metadata={"Date": None})
+    return out.getvalue()
