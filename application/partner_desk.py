@@ -34,8 +34,10 @@ from activities.inbox import owed_tasks
 from application.conventions import (
     AnswerRefused,
     ConventionNotFound,
+    ConventionUnreadable,
     answer_task,
     convention_status,
+    task_lookup,
 )
 from infra.portal_settings import PortalSettings, derived_key, token_hash
 from infra.secrets import SecretError, smtp_password, webhook_secrets
@@ -421,11 +423,11 @@ class PartnerDesk:
         ]
         if not assigned or assigned[-1].party != party:
             raise not_found
-        answered = [
-            m
-            for m in status.milestones
-            if m.task_id == task_id and m.kind is MilestoneKind.TASK_ANSWERED
-        ]
+        # The workflow closes the task the moment it accepts an answer, before the answer's
+        # milestone is recorded: ask it who answered rather than read the record.
+        lookup = await task_lookup(self.client, convention_id, task_id)
+        closed = lookup.task
+        answered = closed is not None and closed.status is TaskStatus.DONE
         convention = await self.convention(convention_id)
         row = await self.pool.fetchrow(
             "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2",
@@ -452,7 +454,7 @@ class PartnerDesk:
             convention,
             status,
             receipt,
-            answered_by=(answered[-1].actor or answered[-1].party) if answered else None,
+            answered_by=closed.answered_by if closed is not None and answered else None,
             closed="answered" if answered else "closed",
             closed_task=closed_task,
         )
@@ -545,7 +547,8 @@ class PartnerDesk:
         try:
             accepted: AnswerReceipt = await answer_task(self.client, convention_id, request)
         except AnswerRefused as error:
-            raise Refused(str(error)) from None
+            who = await self._who_answered(convention_id, request.task_id)
+            raise Refused(who or str(error)) from None
         except ConventionNotFound:
             raise NotFound(f"convention {convention_id!r} is not known") from None
         receipt = Receipt(
@@ -566,6 +569,18 @@ class PartnerDesk:
             receipt.accepted_at,
         )
         return receipt
+
+    async def _who_answered(self, convention_id: str, task_id: str) -> str | None:
+        """'task_id: … already answered (by …)' when a colleague's answer won the race, even if
+        the convention has closed since (a closed workflow still answers the query)."""
+        try:
+            lookup = await task_lookup(self.client, convention_id, task_id)
+        except (ConventionNotFound, ConventionUnreadable):
+            return None
+        task = lookup.task
+        if task is None or task.status is not TaskStatus.DONE or not task.answered_by:
+            return None
+        return f"task_id: task {task_id!r} is already answered (by {task.answered_by})"
 
     def contact_principal(self, session: ContactSession, method: AuthMethod) -> Principal:
         """The contact, as the answer's principal."""
