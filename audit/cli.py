@@ -576,7 +576,9 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
     records: list[ConventionRecord] = []
     missing: list[str] = []
     unreadable: list[str] = []
-    async for history in _histories_in_order(source, ids, missing):
+    # A convention whose runs cannot all be read (a run lost past retention) is named and
+    # left out; it never hides the others (--all).
+    async for history in _histories_in_order(source, ids, missing, damaged=unreadable):
         try:
             convention = await convention_from_history(history, converter)
         except (ConventionUnreadable, PayloadDecryptionError) as unread:
