@@ -11,6 +11,7 @@ import asyncpg
 
 from activities.read_model import ConventionChange, TaskChange, projection
 from schemas.milestones import Milestone, MilestoneKind
+from web.charts import bar_chart
 
 AT = datetime(2027, 1, 5, 10, 0, tzinfo=UTC)
 
@@ -354,3 +355,14 @@ def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted() -> None:
 
     text = table_csv([{"party": '=HYPERLINK("http://x")', "days_late": -1, "contact": "Awa"}])
     assert text.splitlines()[1] == '"\'=HYPERLINK(""http://x"")",-1,Awa'
+
+
+def test_a_chart_of_indicators_some_without_a_target_draws_the_others() -> None:
+    svg = bar_chart(
+        "Indicateurs — المؤشرات",
+        ["cycle-maalam · trainees", "tamansourt · seats"],
+        {"target": [3000.0, None], "actual": [1500.0, 200.0]},
+        rtl=True,
+    )
+    assert svg.startswith("<?xml") and "<svg" in svg
+    assert "المؤشرات" in svg  # kept as text, for the browser to shape

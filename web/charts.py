@@ -9,6 +9,7 @@ requests cannot draw on each other's figure.
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Sequence
 
 import matplotlib
@@ -22,9 +23,15 @@ _COLOURS = ("#1f5f8b", "#1b7a3d", "#b26a00", "#b3261e", "#6a3d9a")
 
 
 def bar_chart(
-    title: str, labels: Sequence[str], series: dict[str, Sequence[float]], *, rtl: bool = False
+    title: str,
+    labels: Sequence[str],
+    series: dict[str, Sequence[float | None]],
+    *,
+    rtl: bool = False,
 ) -> str:
-    """Horizontal bars, one group per label, one colour per series; an SVG document."""
+    """Horizontal bars, one group per label, one colour per series; an SVG document.
+
+    A value not known (an indicator without a target) draws no bar; the table says "—"."""
     rows = max(len(labels), 1)
     figure = Figure(figsize=(7.5, 1.2 + 0.45 * rows * max(len(series), 1) ** 0.5))
     FigureCanvasSVG(figure)
@@ -34,7 +41,7 @@ def bar_chart(
     for index, (name, values) in enumerate(series.items()):
         axes.barh(
             [p + index * height for p in positions],
-            [float(v) for v in values],
+            [math.nan if v is None else float(v) for v in values],
             height=height,
             label=name,
             color=_COLOURS[index % len(_COLOURS)],
