@@ -115,6 +115,25 @@ def chain_hash(prev_hash: str, fields: Mapping[str, Any]) -> str:
     return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
 
 
+def _chained_row(
+    milestone: Milestone, prev_hash: str, workflow_id: str | None, run_id: str | None
+) -> tuple[tuple[Any, ...], str]:
+    """The INSERT's values for a milestone chained to prev_hash, and its own hash."""
+    fields = milestone_fields(milestone)
+    own_hash = chain_hash(prev_hash, fields)
+    row = (
+        milestone.convention_id,
+        milestone.seq,
+        # The INSERT names its columns in CHAINED_FIELDS' order (a list fixed for good).
+        *(fields[name] for name in CHAINED_FIELDS[2:]),
+        workflow_id,
+        run_id,
+        prev_hash,
+        own_hash,
+    )
+    return row, own_hash
+
+
 async def chain_milestone(
     pool: asyncpg.Pool, milestone: Milestone, *, workflow_id: str | None, run_id: str | None
 ) -> bool:
@@ -123,7 +142,6 @@ async def chain_milestone(
     The activity's own code, also used by `starter.py terminate` when Temporal had to end a
     workflow that could not write its convention_terminated milestone itself.
     """
-    fields = milestone_fields(milestone)
     async with pool.acquire() as connection, connection.transaction():
         prev_hash = GENESIS_HASH
         if milestone.seq > 1:
@@ -144,23 +162,8 @@ async def chain_milestone(
             # A row written before the chain existed (migration 003) has no hash: the
             # chain starts again from genesis after it, and `verify` reports it.
             prev_hash = predecessor["hash"] or GENESIS_HASH
-        status: str = await connection.execute(
-            _INSERT_MILESTONE,
-            milestone.convention_id,
-            milestone.seq,
-            fields["kind"],
-            fields["stage"],
-            fields["task_id"],
-            fields["party"],
-            fields["actor"],
-            fields["occurred_at"],
-            fields["summary"],
-            fields["details"],
-            workflow_id,
-            run_id,
-            prev_hash,
-            chain_hash(prev_hash, fields),
-        )
+        row, _ = _chained_row(milestone, prev_hash, workflow_id, run_id)
+        status: str = await connection.execute(_INSERT_MILESTONE, *row)
         if status.endswith(" 1"):  # the portfolio's read model, in the same transaction
             await project(connection, [milestone])
     # ON CONFLICT DO NOTHING: a retry finds its row written and leaves the chain alone.
@@ -195,27 +198,8 @@ async def chain_milestones(
             prev_hash = predecessor["hash"] or GENESIS_HASH
         rows = []
         for milestone in milestones:
-            fields = milestone_fields(milestone)
-            own_hash = chain_hash(prev_hash, fields)
-            rows.append(
-                (
-                    milestone.convention_id,
-                    milestone.seq,
-                    fields["kind"],
-                    fields["stage"],
-                    fields["task_id"],
-                    fields["party"],
-                    fields["actor"],
-                    fields["occurred_at"],
-                    fields["summary"],
-                    fields["details"],
-                    workflow_id,
-                    run_id,
-                    prev_hash,
-                    own_hash,
-                )
-            )
-            prev_hash = own_hash
+            row, prev_hash = _chained_row(milestone, prev_hash, workflow_id, run_id)
+            rows.append(row)
         await connection.executemany(_INSERT_MILESTONE, rows)
         # The portfolio's read model, in the same transaction; it applies each seq once, so
         # a retried batch changes nothing there either.
