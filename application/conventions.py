@@ -568,7 +568,16 @@ async def find_task(
     deadline = time.monotonic() + wait_seconds
     pause = FIRST_POLL_PAUSE_SECONDS
     while True:
-        lookup = await task_lookup(client, convention_id, task_id, rpc_timeout=rpc_timeout)
+        try:
+            lookup = await task_lookup(client, convention_id, task_id, rpc_timeout=rpc_timeout)
+        except ConventionUnreadable:
+            # A worker restarting leaves queries unanswered a moment: ride it out while the
+            # caller is willing to wait, then say what is wrong.
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
+            pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
+            continue
         if lookup.task is not None and lookup.task.status is TaskStatus.OPEN:
             return lookup.task
         if time.monotonic() >= deadline:

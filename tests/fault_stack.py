@@ -30,7 +30,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.milestones import GENESIS_HASH
-from application.conventions import convention_status
+from application.conventions import ConventionUnreadable, convention_status
 from audit.verify import chain_findings
 from demo import play_scenario
 from infra.embedded import (
@@ -110,6 +110,10 @@ async def play(
     for attempt in range(1, 4):
         try:
             return await play_scenario(client, task_queue, convention, script)
+        except ConventionUnreadable:  # no worker answered in time: the one killed
+            if attempt == 3:
+                raise
+            await asyncio.sleep(1)
         except RPCError as error:
             if error.status not in TRANSIENT or attempt == 3:
                 raise
@@ -122,6 +126,10 @@ async def status_of(client: Client, convention_id: str) -> ConventionStatus:
     for attempt in range(1, 4):
         try:
             return await convention_status(client, convention_id)
+        except ConventionUnreadable:
+            if attempt == 3:
+                raise
+            await asyncio.sleep(1)
         except RPCError as error:
             if error.status not in TRANSIENT or attempt == 3:
                 raise
