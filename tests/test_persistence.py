@@ -7,22 +7,16 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.milestones import GENESIS_HASH, MilestoneStore, PredecessorMissing
 from activities.notify import Notifier
 from audit.verify import chain_findings
-from demo import play_scenario
 from infra.database import MIGRATIONS_DIR, apply_migrations
 from schemas.convention import Contact
-from schemas.convention_file import load_answer_script
 from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
-from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
-from workflows.convention import workflow_id_for
 
 
 async def test_migrations_apply_once_and_a_second_run_changes_nothing(
@@ -129,41 +123,3 @@ async def test_a_batch_whose_predecessor_is_missing_waits_for_it(db_pool: asyncp
         )
         == 0
     )
-
-
-async def test_a_convention_writes_its_milestones_in_few_batches_and_never_out_of_order(
-    client: Client, db_pool: asyncpg.Pool
-) -> None:
-    convention = example("tanger-four-conventions").model_copy(
-        update={"id": f"ledger-{uuid.uuid4().hex[:8]}"}
-    )
-    script = load_answer_script(EXAMPLES / "tanger-four-conventions.answers.yaml")
-    status = await play_scenario(client, DEV_TASK_QUEUE, convention, script)
-
-    events = [
-        event
-        async for event in client.get_workflow_handle(
-            workflow_id_for(convention.id)
-        ).fetch_history_events()
-    ]
-    scheduled = [
-        e.activity_task_scheduled_event_attributes.activity_type.name
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
-    ]
-    batches = scheduled.count("persist_milestones")
-    assert "persist_milestone" not in scheduled
-    assert 0 < batches < status.milestone_count
-    # One writer, one batch after the other: no batch ever waited for its predecessor.
-    failed = [e for e in events if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED]
-    assert failed == []
-    assert all(
-        e.activity_task_started_event_attributes.attempt == 1
-        for e in events
-        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
-    )
-    rows = await db_pool.fetch(
-        "SELECT * FROM milestones WHERE convention_id = $1 ORDER BY seq", convention.id
-    )
-    assert [row["seq"] for row in rows] == list(range(1, status.milestone_count + 1))
-    assert chain_findings(convention.id, {row["seq"]: dict(row) for row in rows}) == []

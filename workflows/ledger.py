@@ -19,6 +19,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
     from schemas.milestones import Milestone, MilestoneBatch
 
+LEDGER_ENABLED = False
+"""Off until a replay fault seen once with it on is understood (see TaskBoard._ordered_ledger
+and README "Not done yet"); the activity, the batches and the audit's reading of them are
+tested on their own."""
+
 LEDGER_PATCH = "ordered-ledger"
 """Milestones written by the one ledger writer, in batches; conventions recorded before wrote
 one activity per milestone (tests/histories/before-ordered-ledger/)."""

@@ -19,7 +19,7 @@ from temporalio import workflow
 
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
 from workflows.delivery import DELIVERY_PATCH, Deliveries
-from workflows.ledger import LEDGER_PATCH, Ledger
+from workflows.ledger import LEDGER_ENABLED, LEDGER_PATCH, Ledger
 
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
@@ -221,9 +221,13 @@ class TaskBoard:
         return milestone
 
     def _ordered_ledger(self) -> bool:
-        # Asked once per run, at its first milestone: a run records one way or the other.
+        # Off: a fault test (Temporal restarted under waiting conventions) met a replay
+        # nondeterminism error ("Update machine does not handle this event:
+        # ActivityTaskScheduled") in one of three runs with the ledger's writer task on, and
+        # it is not yet ruled out as the cause. Until it is, every run writes one activity per
+        # milestone, awaited where it is recorded, as before; no run carries the marker.
         if self._uses_ledger is None:
-            self._uses_ledger = workflow.patched(LEDGER_PATCH)
+            self._uses_ledger = LEDGER_ENABLED and workflow.patched(LEDGER_PATCH)
         return self._uses_ledger
 
     @property
