@@ -308,10 +308,17 @@ async def recorded_exactly_once(pool: asyncpg.Pool, client: Client, convention_i
         Milestone.model_validate({name: row[name] for name in Milestone.model_fields})
         for row in rows
     ]
-    assert stored == [
+    expected = [
         m.model_copy(update={"details": m.model_dump(mode="json")["details"]})
         for m in status.milestones
-    ], f"{convention_id}: PostgreSQL's milestones differ from the workflow's"
+    ]
+    first_difference = next(
+        ((row, kept) for row, kept in zip(stored, expected, strict=False) if row != kept), None
+    )
+    assert stored == expected, (
+        f"{convention_id}: PostgreSQL's milestones differ from the workflow's; first: "
+        f"{first_difference!r}"
+    )
     assert rows[0]["prev_hash"] == GENESIS_HASH
     assert chain_findings(convention_id, {row["seq"]: dict(row) for row in rows}) == []
 
