@@ -308,14 +308,15 @@ async def recorded_exactly_once(pool: asyncpg.Pool, client: Client, convention_i
         Milestone.model_validate({name: row[name] for name in Milestone.model_fields})
         for row in rows
     ]
-    expected = [
+    kept_in_workflow = [
         m.model_copy(update={"details": m.model_dump(mode="json")["details"]})
         for m in status.milestones
     ]
     first_difference = next(
-        ((row, kept) for row, kept in zip(stored, expected, strict=False) if row != kept), None
+        ((row, kept) for row, kept in zip(stored, kept_in_workflow, strict=False) if row != kept),
+        None,
     )
-    assert stored == expected, (
+    assert stored == kept_in_workflow, (
         f"{convention_id}: PostgreSQL's milestones differ from the workflow's; first: "
         f"{first_difference!r}"
     )
