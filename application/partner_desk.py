@@ -416,47 +416,44 @@ class PartnerDesk:
                 raise not_found
             convention = await self.convention(convention_id)
             return TaskView(task, convention, status, receipt)
-        assigned = [
-            m
-            for m in status.milestones
-            if m.task_id == task_id and m.kind is MilestoneKind.TASK_ASSIGNED
-        ]
-        if not assigned or assigned[-1].party != party:
-            raise not_found
-        # The workflow closes the task the moment it accepts an answer, before the answer's
-        # milestone is recorded: ask it who answered rather than read the record.
+        # The workflow itself knows a task of its current run, open or closed, and who
+        # answered it the moment it accepted the answer (before any milestone is recorded);
+        # a task of an earlier run (before a continue-as-new) is read from the inbox's row.
         lookup = await task_lookup(self.client, convention_id, task_id)
-        closed = lookup.task
-        answered = closed is not None and closed.status is TaskStatus.DONE
+        closed = lookup.task or await self._task_of_earlier_run(convention_id, task_id)
+        if closed is None or closed.assignee != party:
+            raise not_found
+        answered = closed.status is TaskStatus.DONE
         convention = await self.convention(convention_id)
-        row = await self.pool.fetchrow(
-            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2",
-            convention_id,
-            task_id,
-        )
-        closed_task = (
-            Task(
-                id=row["task_id"],
-                convention_id=row["convention_id"],
-                stage=row["stage"],
-                kind=TaskKind(row["kind"]),
-                assignee=row["assignee"],
-                title=row["title"],
-                assigned_at=row["assigned_at"],
-                due_at=row["due_at"],
-                status=TaskStatus.DONE if answered else TaskStatus.CANCELLED,
-            )
-            if row is not None
-            else None
-        )
         return TaskView(
             None,
             convention,
             status,
             receipt,
-            answered_by=closed.answered_by if closed is not None and answered else None,
+            answered_by=closed.answered_by if answered else None,
             closed="answered" if answered else "closed",
-            closed_task=closed_task,
+            closed_task=closed,
+        )
+
+    async def _task_of_earlier_run(self, convention_id: str, task_id: str) -> Task | None:
+        row = await self.pool.fetchrow(
+            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2",
+            convention_id,
+            task_id,
+        )
+        if row is None:
+            return None
+        return Task(
+            id=row["task_id"],
+            convention_id=row["convention_id"],
+            stage=row["stage"],
+            kind=TaskKind(row["kind"]),
+            assignee=row["assignee"],
+            title=row["title"],
+            assigned_at=row["assigned_at"],
+            due_at=row["due_at"],
+            # Not open in the workflow: a row still open is one whose answer landed first.
+            status=TaskStatus.CANCELLED if row["status"] == "cancelled" else TaskStatus.DONE,
         )
 
     async def convention(self, convention_id: str) -> Convention:
