@@ -467,13 +467,7 @@ class TaskBoard:
             f"{task.title} — {answered_by(request)}",
             task=task,
             party=request.acting_party,
-            # The proven actor; an officer entering an answer names the party's person.
-            actor=(
-                request.actor
-                if principal is None or principal.kind is PrincipalKind.OFFICER
-                else principal.name
-            )
-            or (principal.name if principal else None),
+            actor=_recorded_actor(request),
             details=details,
         )
 
@@ -769,6 +763,16 @@ def workflow_json(value: Any) -> bytes:
 def shortened(text: str, limit: int) -> str:
     """The text cut to limit characters (an ellipsis says so): for titles quoting a user."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _recorded_actor(request: AnswerTask) -> str | None:
+    """The proven actor; an officer entering an answer names the party's person if told."""
+    principal = request.principal
+    if principal is None:
+        return request.actor
+    if principal.kind is PrincipalKind.OFFICER:
+        return request.actor or principal.name
+    return principal.name
 
 
 def answered_by(request: AnswerTask) -> str:
