@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from application.partner_desk import DeskError, PartnerDesk, Receipt
 from schemas.actors import Principal
 from schemas.errors import FieldError
+from web.security import client_address
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
 
@@ -22,13 +23,9 @@ def _desk(request: Request) -> PartnerDesk:
     return desk
 
 
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 async def _principal(request: Request) -> Principal:
     return await _desk(request).authenticate_key(
-        request.headers.get("authorization"), _address(request)
+        request.headers.get("authorization"), client_address(request)
     )
 
 
@@ -147,7 +144,7 @@ async def receive_event(party: str, request: Request) -> JSONResponse:
     raw = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
     desk = _desk(request)
-    principal = await desk.verify_event(party, raw, headers, _address(request))
+    principal = await desk.verify_event(party, raw, headers, client_address(request))
     try:
         event = from_http_event(HTTPMessage(headers=headers, body=raw))
     except Exception as error:  # the SDK raises several kinds; each is a malformed event

@@ -38,7 +38,7 @@ from web.charts import bar_chart
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
 from web.pages import LANGUAGE_NAMES, templates
-from web.security import Csrf
+from web.security import Csrf, client_address
 
 router = APIRouter(include_in_schema=False)
 
@@ -79,10 +79,6 @@ def _desk(request: Request) -> OfficeDesk:
 def _csrf(request: Request) -> Csrf:
     csrf: Csrf = request.app.state.office_csrf
     return csrf
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def render(
@@ -177,7 +173,7 @@ async def signin(request: Request) -> Response:
     form = await _form(request)
     desk = _desk(request)
     token, session = await desk.sign_in(
-        form.get("email", ""), form.get("password", ""), _address(request)
+        form.get("email", ""), form.get("password", ""), client_address(request)
     )
     target = {"second_factor": "/office/second-factor", "enrol": "/office/enrol"}.get(
         session.step, HOME[session.user.role]
@@ -199,7 +195,9 @@ async def second_factor(request: Request) -> Response:
     form = await _form(request)
     _check_csrf(request, session, form)
     try:
-        token = await _desk(request).second_factor(session, form.get("code", ""), _address(request))
+        token = await _desk(request).second_factor(
+            session, form.get("code", ""), client_address(request)
+        )
     except InvalidAnswer:
         return render(
             request,
@@ -240,7 +238,7 @@ async def enrol(request: Request) -> Response:
     desk = _desk(request)
     try:
         token, codes = await desk.confirm_enrolment(
-            session, form.get("code", ""), _address(request)
+            session, form.get("code", ""), client_address(request)
         )
     except InvalidAnswer:
         secret, uri = await desk.enrolment(session)
@@ -266,7 +264,7 @@ async def signout(request: Request) -> Response:
     session = await _session(request)
     form = await _form(request)
     _check_csrf(request, session, form)
-    await _desk(request).sign_out(session, _address(request))
+    await _desk(request).sign_out(session, client_address(request))
     response = _see("/office/signin")
     response.delete_cookie(SESSION_COOKIE, path="/office")
     return response
@@ -438,7 +436,7 @@ async def _action(request: Request, convention_id: str, route: str, action: str)
     session = await _signed_in(request, "POST", route)
     form = await _form(request)
     _check_csrf(request, session, form)
-    desk, address = _desk(request), _address(request)
+    desk, address = _desk(request), client_address(request)
     try:
         if action == "postpone":
             await desk.postpone(
@@ -593,7 +591,11 @@ async def officer_task_answer(convention_id: str, task_id: str, request: Request
     view = await _task_view(request, convention_id, task_id)
     try:
         await _desk(request).answer_on_behalf(
-            session, convention_id, task_id, parse_form(view, values)["answer"], _address(request)
+            session,
+            convention_id,
+            task_id,
+            parse_form(view, values)["answer"],
+            client_address(request),
         )
     except InvalidAnswer as error:
         errors = [(e.field, e.reason) for e in error.errors]
@@ -662,7 +664,7 @@ async def start(request: Request) -> Response:
             filename=name,
         )
     try:
-        await desk.start(session, convention, _address(request))
+        await desk.start(session, convention, client_address(request))
     except Refused as error:
         return render(
             request,
@@ -714,7 +716,7 @@ async def audit_check(convention_id: str, request: Request) -> Response:
         session.user.email,
         "audit_check",
         "ok" if replay[0].ok and verify.ok else "failed",
-        _address(request),
+        client_address(request),
         convention_id,
     )
     return render(
@@ -744,7 +746,7 @@ async def audit_timeline(convention_id: str, fmt: str, request: Request) -> Resp
     )
     renderer, media_type = renderers[fmt]
     await desk.log(
-        session.user.email, f"download_timeline_{fmt}", "ok", _address(request), convention_id
+        session.user.email, f"download_timeline_{fmt}", "ok", client_address(request), convention_id
     )
     return Response(
         renderer(timeline),
@@ -763,7 +765,9 @@ async def audit_export(convention_id: str, request: Request) -> Response:
     history = await _history(request, convention_id)
     runs = [json.loads(history_file_bytes(run)) for run in history.runs]
     desk = _desk(request)
-    await desk.log(session.user.email, "download_export", "ok", _address(request), convention_id)
+    await desk.log(
+        session.user.email, "download_export", "ok", client_address(request), convention_id
+    )
     return Response(
         json.dumps({"convention_id": convention_id, "runs": runs}),
         media_type="application/json",

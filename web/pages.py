@@ -29,7 +29,7 @@ from application.partner_desk import (
 )
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
-from web.security import Csrf
+from web.security import Csrf, client_address
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SESSION_COOKIE = "pacte_session"
@@ -55,10 +55,6 @@ def _desk(request: Request) -> PartnerDesk:
 def _csrf(request: Request) -> Csrf:
     csrf: Csrf = request.app.state.csrf
     return csrf
-
-
-def _address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
 
 
 def render(
@@ -166,7 +162,7 @@ async def home(request: Request) -> Response:
 async def open_link(token: str, request: Request) -> Response:
     """The e-mailed link: opens a session and shows the task. It never answers anything."""
     desk = _desk(request)
-    link = await desk.open_link(token, _address(request))
+    link = await desk.open_link(token, client_address(request))
     try:
         view = await desk.task_view(link.party, link.convention_id, link.task_id, link.contact_name)
     except NotFound:
@@ -308,7 +304,7 @@ async def confirm_code(code_id: str, request: Request) -> Response:
     view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
     code = (form.get("code") or [""])[0]
     try:
-        receipt = await desk.confirm_code(session, code_id, code, _address(request))
+        receipt = await desk.confirm_code(session, code_id, code, client_address(request))
     except InvalidAnswer as error:
         reason = error.errors[0].reason if error.errors else error.detail
         return _code_page(request, session, view, code_id, reason, status_code=422)

@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("pacte.portal")
@@ -31,6 +32,11 @@ SECURITY_HEADERS = {
 }
 # Paths that hold a secret: logged without it.
 _SECRET_PATH = re.compile(r"^/t/[^/]+")
+
+
+def client_address(request: Request) -> str:
+    """The caller's address, for rate limits and the access log."""
+    return request.client.host if request.client else "unknown"
 
 
 def redacted_path(path: str) -> str:
