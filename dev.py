@@ -78,18 +78,8 @@ def main(argv: list[str]) -> int:
 def ensure_chromium() -> None:
     """The partner desk's browser test drives Debian's Chromium: install it when missing
     (as root, with apt); otherwise that one test is skipped, and says why."""
-    if (
-        Path("/usr/bin/chromium").exists()
-        or os.geteuid() != 0
-        or not Path("/usr/bin/apt-get").exists()
-    ):
-        return
-    print("installing Debian's chromium for the browser test …", flush=True)
-    subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", "chromium", "chromium-driver"],
-        check=False,
-        stdout=subprocess.DEVNULL,
-    )
+    if not Path("/usr/bin/chromium").exists():
+        apt_install(["chromium", "chromium-driver"], "for the browser test")
 
 
 REPORT_PACKAGES = {
@@ -109,11 +99,25 @@ def ensure_report_tools() -> None:
     missing = sorted(
         {package for path, package in REPORT_PACKAGES.items() if not Path(path).exists()}
     )
-    if not missing or os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
+    if missing:
+        apt_install(missing, "for the audit report")
+
+
+_apt_lists_fresh = False
+
+
+def apt_install(packages: list[str], why: str) -> None:
+    """Install Debian packages as root; the package lists are refreshed once first (a fresh
+    machine has none). Without root or apt, nothing: the tests that need them say so."""
+    global _apt_lists_fresh
+    if os.geteuid() != 0 or not Path("/usr/bin/apt-get").exists():
         return
-    print(f"installing Debian's {', '.join(missing)} for the audit report …", flush=True)
+    print(f"installing Debian's {', '.join(packages)} {why} …", flush=True)
+    if not _apt_lists_fresh:
+        subprocess.run(["apt-get", "update", "-qq"], check=False, stdout=subprocess.DEVNULL)
+        _apt_lists_fresh = True
     subprocess.run(
-        ["apt-get", "install", "-y", "--no-install-recommends", *missing],
+        ["apt-get", "install", "-y", "--no-install-recommends", *packages],
         check=False,
         stdout=subprocess.DEVNULL,
     )
