@@ -72,6 +72,7 @@ from infra.payload_codec import ENCODING, PayloadDecryptionError
 from infra.secrets import SecretError
 from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
+from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
 from schemas.errors import FieldError, InputError
@@ -84,7 +85,6 @@ from schemas.officer_actions import (
 from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
-from workflows.visibility import workflow_id_for
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 

@@ -22,9 +22,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from audit.archive_store import ArchiveStore, ArchiveUnavailable, NotArchivable, prepare_run
 from audit.decode import closed_as
 from schemas.archive import ArchiveBatchReport, ArchiveBatchRequest, ArchivedRun, ArchiveFailure
-from workflows.visibility import workflow_id_for
+from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
+from schemas.contract import WORKFLOW_TYPE as CONVENTION_WORKFLOW_TYPE
 
-CONVENTION_WORKFLOW_TYPE = "ConventionWorkflow"
 CLOSED_CONVENTION_RUNS = (
     f"WorkflowType = '{CONVENTION_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running'"
 )
@@ -70,7 +70,7 @@ class ClosedRun:
     @property
     def convention_id(self) -> str:
         """The convention the run belongs to (its workflow id less the prefix)."""
-        return self.workflow_id.removeprefix(workflow_id_for(""))
+        return self.workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
 
 
 async def open_failures(

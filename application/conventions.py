@@ -32,6 +32,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.milestones import chain_milestone, has_milestones
 from activities.read_model import record_convention_file
 from schemas.actors import AuthMethod, Principal, PrincipalKind
+from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
@@ -45,7 +46,7 @@ from schemas.officer_actions import (
 from schemas.status import ConventionInput, ConventionState, ConventionStatus, TaskLookup
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskStatus
 from workflows import visibility
-from workflows.convention import ConventionWorkflow, workflow_id_for
+from workflows.convention import ConventionWorkflow
 from workflows.visibility import search_attributes_for
 
 FIRST_POLL_PAUSE_SECONDS = 0.05
@@ -677,7 +678,7 @@ async def list_conventions(
             attributes = execution.typed_search_attributes
             summaries.append(
                 ConventionSummary(
-                    convention_id=execution.id.removeprefix(visibility.workflow_id_for("")),
+                    convention_id=execution.id.removeprefix(WORKFLOW_ID_PREFIX),
                     workflow_id=execution.id,
                     status=listed_state(attributes.get(visibility.STATE), status),
                     started_at=execution.start_time,

@@ -53,12 +53,12 @@ from application.partner_desk import (
 )
 from infra.portal_settings import derived_key, token_hash
 from schemas.actors import AuthMethod, Principal, PrincipalKind
+from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.status import ConventionInput, ConventionStatus
-from workflows.convention import workflow_id_for
 
 SESSION_COOKIE = "pacte_office"
 PASSWORD_FAILURES_PER_ACCOUNT = 5

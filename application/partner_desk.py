@@ -44,13 +44,13 @@ from infra.secrets import SecretError, smtp_password, webhook_secrets
 from infra.settings import DeliverySettings
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.channels import InboxEntry
+from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
-from workflows.convention import workflow_id_for
 
 log = structlog.get_logger("pacte.partner_desk")
 

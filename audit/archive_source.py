@@ -31,7 +31,7 @@ from audit.histories import (
     _ordered,
     check_convention_id,
 )
-from workflows.visibility import workflow_id_for
+from schemas.contract import workflow_id_for
 
 
 @dataclass(frozen=True)

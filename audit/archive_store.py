@@ -43,7 +43,7 @@ from activities.milestones import GENESIS_HASH, canonical_time
 from audit.decode import closed_as, started_workflow_id
 from audit.export import history_file_bytes
 from infra.settings import ArchiveSettings
-from workflows.visibility import workflow_id_for
+from schemas.contract import workflow_id_for
 
 ENTRY_FIELDS = (
     "convention_id",

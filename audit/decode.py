@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from infra.payload_codec import require_codec
+from schemas.contract import ANSWER_UPDATE
 
 # Names as histories record them (the SDK registers an activity or an update under its
 # method's name). Literal on purpose: a history keeps the name it was recorded with, so a
@@ -28,7 +29,7 @@ PERSIST_MILESTONES = "persist_milestones"  # MilestoneStore.persist_milestones: 
 NOTIFY_PARTY = "notify_party"  # Notifier.notify_party
 DELIVERIES = {"deliver_webhook": "webhook", "deliver_email": "e-mail"}  # WebhookSender, Mailer
 GIVE_UP_DELIVERY = "give_up_delivery"  # DeliveryLog.give_up_delivery
-ANSWER_TASK = "answer_task"  # ConventionWorkflow.answer_task
+ANSWER_TASK = ANSWER_UPDATE  # the name histories carry, from the contract
 
 _CLOSE_EVENTS = {
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",

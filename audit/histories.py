@@ -20,11 +20,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from audit.decode import convention_of, decode_payloads, started_workflow_id
 from infra.temporal_client import TemporalUnavailable
+from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
+from schemas.contract import WORKFLOW_TYPE as CONVENTION_WORKFLOW_TYPE
 from schemas.values import IDENTIFIER_PATTERN
-from workflows.convention import workflow_id_for
-
-CONVENTION_WORKFLOW_TYPE = "ConventionWorkflow"
-WORKFLOW_ID_PREFIX = workflow_id_for("")
 
 
 class HistoryNotFound(LookupError):

@@ -64,7 +64,6 @@ from application.conventions import (
 )
 from infra.database import apply_migrations, create_pool
 from infra.embedded import (
-    SEARCH_ATTRIBUTES,
     embedded_postgres_url,
     port_open,
     stop_embedded_postgres,
@@ -78,6 +77,7 @@ from infra.settings import (
     load_max_concurrent_workflow_tasks,
 )
 from infra.temporal_client import connect as pacte_connect
+from schemas.contract import SEARCH_ATTRIBUTES
 from schemas.convention import Convention, DiagnosticStage, MissionStage
 from schemas.convention_file import ScriptedAnswer, load_answer_script, load_convention
 from schemas.tasks import Task

@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from infra.settings import Settings
+from schemas.contract import SEARCH_ATTRIBUTES
 
 TEMPORAL_PORT = 7233
 TEMPORAL_UI_PORT = 8233
@@ -30,16 +31,6 @@ TEMPORAL_UI_PORT = 8233
 # a worker that is down archives nothing, while the server, when it runs, keeps deleting.
 # Auditors read older conventions from the archive (README, "Archive and retention").
 NAMESPACE_RETENTION = timedelta(days=30)
-# Custom search attributes of every convention, registered with the dev server at start.
-SEARCH_ATTRIBUTES = {
-    "ConventionStage": "Keyword",
-    "ConventionKind": "Keyword",
-    "ConventionParties": "KeywordList",
-    "ConventionCountry": "KeywordList",
-    "ConventionSector": "Keyword",
-    "ConventionState": "Keyword",
-    "ConventionParent": "Keyword",
-}
 
 
 def temporal_cli() -> str:

@@ -39,8 +39,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from infra.database import apply_migrations, create_pool
-from infra.embedded import SEARCH_ATTRIBUTES, embedded_postgres_url, stop_embedded_postgres
+from infra.embedded import embedded_postgres_url, stop_embedded_postgres
 from infra.settings import PROJECT_ROOT
+from schemas.contract import SEARCH_ATTRIBUTES
 from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import load_convention
 from worker import build_worker

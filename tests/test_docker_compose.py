@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from infra.embedded import NAMESPACE_RETENTION, SEARCH_ATTRIBUTES
+from infra.embedded import NAMESPACE_RETENTION
+from schemas.contract import SEARCH_ATTRIBUTES
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"

@@ -17,9 +17,11 @@ from workflows.task_board import (
     StageFailed,
     TaskBoard,
 )
-from workflows.visibility import upsert_progress, workflow_id_for
+from workflows.visibility import upsert_progress
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import contract
+    from schemas.contract import workflow_id_for
     from schemas.convention import (
         Convention,
         DiagnosticStage,
@@ -55,8 +57,10 @@ STAGE_ANNOUNCEMENT_PATCH = "announce-stage-to-parties"
 (their histories are kept in tests/histories/before-announce-stage-to-parties/)."""
 
 
-@workflow.defn
+@workflow.defn(name=contract.WORKFLOW_TYPE)
 class ConventionWorkflow:
+    # Its update, query and signal names are its methods' names, as schemas/contract.py
+    # spells them (tests/test_contract.py holds the two together).
     """Stage after stage, tasks owed by parties, answers and officers' actions as updates."""
 
     @workflow.init
@@ -71,6 +75,7 @@ class ConventionWorkflow:
     async def run(self, request: ConventionInput) -> ConventionOutcome:
         """Walk the declared stages in order, taking the declared path when a stage fails."""
         convention, board = request.convention, self.board
+        board.start_ledger()
         if request.resume is None:
             await board.record(
                 MilestoneKind.CONVENTION_STARTED,
@@ -119,9 +124,7 @@ class ConventionWorkflow:
             await board.record(MilestoneKind.CONVENTION_COMPLETED, "Every stage completed")
         upsert_progress(board.current_stage, self.state)
         await board.deliveries_settled()
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and board.ledger_idle
-        )
+        await board.quiesce()
         return ConventionOutcome(
             convention_id=convention.id,
             state=self.state,
@@ -311,9 +314,7 @@ class ConventionWorkflow:
             details={"run": board.runs + 1},
         )
         await board.deliveries_settled()
-        await workflow.wait_condition(
-            lambda: workflow.all_handlers_finished() and board.ledger_idle
-        )
+        await board.quiesce()
         workflow.continue_as_new(
             ConventionInput(
                 convention=request.convention,

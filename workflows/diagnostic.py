@@ -10,9 +10,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 from workflows.task_board import MAX_ROUNDS, StageFailed, TaskBoard
-from workflows.visibility import search_attributes_for, workflow_id_for
+from workflows.visibility import search_attributes_for
 
 with workflow.unsafe.imports_passed_through():
+    from schemas.contract import WORKFLOW_TYPE, workflow_id_for
     from schemas.convention import DiagnosticStage
     from schemas.milestones import MilestoneKind
     from schemas.officer_actions import ConventionLink, LinkKind
@@ -95,7 +96,7 @@ async def _start_follow_ups(board: TaskBoard, spec: DiagnosticStage) -> None:
         started = True
         try:
             await workflow.start_child_workflow(
-                "ConventionWorkflow",
+                WORKFLOW_TYPE,
                 ConventionInput(convention=follow_up),
                 id=workflow_id_for(follow_up.id),
                 parent_close_policy=ParentClosePolicy.ABANDON,

@@ -19,11 +19,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
     from schemas.milestones import Milestone, MilestoneBatch
 
-LEDGER_ENABLED = False
-"""Off until a replay fault seen once with it on is understood (see TaskBoard._ordered_ledger
-and README "Not done yet"); the activity, the batches and the audit's reading of them are
-tested on their own."""
-
 LEDGER_PATCH = "ordered-ledger"
 """Milestones written by the one ledger writer, in batches; conventions recorded before wrote
 one activity per milestone (tests/histories/before-ordered-ledger/)."""
@@ -39,28 +34,47 @@ class Ledger:
 
     def __init__(self) -> None:
         self._pending: list[Milestone] = []
+        self._in_flight = False
         self._writer: asyncio.Task[None] | None = None
+        self._failure: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the writer, once, from the workflow's run."""
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_forever())
 
     def append(self, milestone: Milestone) -> None:
         """Queue a milestone; the writer sends it with whatever else is pending."""
         self._pending.append(milestone)
-        if self._writer is None:
-            # The workflow's event loop is deterministic: the writer replays in order.
-            self._writer = asyncio.create_task(self._write())
 
     @property
     def idle(self) -> bool:
         """Nothing pending and nothing in flight: every milestone is in PostgreSQL."""
-        return self._writer is None and not self._pending
+        return not self._in_flight and not self._pending
+
+    @property
+    def failed(self) -> bool:
+        """The writer met an error its activity's retries cannot cure."""
+        return self._failure is not None
 
     async def settled(self) -> None:
-        """Wait until every milestone recorded so far is written."""
-        await workflow.wait_condition(lambda: self.idle)
+        """Wait until every milestone recorded so far is written; raise the writer's failure."""
+        await workflow.wait_condition(lambda: self.idle or self.failed)
+        if self._failure is not None:
+            raise self._failure
 
-    async def _write(self) -> None:
-        try:
-            while self._pending:
-                batch = self._next_batch()
+    async def _write_forever(self) -> None:
+        # The writer wakes only through wait_condition, which the SDK evaluates once every
+        # job of an activation is applied and every coroutine has run as far as it can: its
+        # ScheduleActivity command comes after theirs whatever order the jobs (an update, an
+        # activity's result) were applied in, so a replay issues the commands in the same
+        # order as the first run. A writer woken straight from append or from its activity's
+        # result would not (that order is what a Temporal restart once broke).
+        while True:
+            await workflow.wait_condition(lambda: bool(self._pending))
+            batch = self._next_batch()
+            self._in_flight = True
+            try:
                 await workflow.execute_activity_method(
                     MilestoneStore.persist_milestones,
                     MilestoneBatch(milestones=batch),
@@ -68,8 +82,11 @@ class Ledger:
                     retry_policy=PERSISTENCE_RETRY,
                     summary=f"milestones #{batch[0].seq}–#{batch[-1].seq}",
                 )
-        finally:
-            self._writer = None
+            except Exception as failure:  # non-retryable: the run must not wait forever
+                self._failure = failure
+                return
+            finally:
+                self._in_flight = False
 
     def _next_batch(self) -> list[Milestone]:
         batch: list[Milestone] = []

@@ -19,7 +19,7 @@ from temporalio import workflow
 
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
 from workflows.delivery import DELIVERY_PATCH, Deliveries
-from workflows.ledger import LEDGER_ENABLED, LEDGER_PATCH, Ledger
+from workflows.ledger import LEDGER_PATCH, Ledger
 
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
@@ -221,19 +221,23 @@ class TaskBoard:
         return milestone
 
     def _ordered_ledger(self) -> bool:
-        # Off: a fault test (Temporal restarted under waiting conventions) met a replay
-        # nondeterminism error ("Update machine does not handle this event:
-        # ActivityTaskScheduled") in one of three runs with the ledger's writer task on, and
-        # it is not yet ruled out as the cause. Until it is, every run writes one activity per
-        # milestone, awaited where it is recorded, as before; no run carries the marker.
+        # Runs recorded before the ledger wrote one activity per milestone, awaited where it
+        # was recorded; they replay that way.
         if self._uses_ledger is None:
-            self._uses_ledger = LEDGER_ENABLED and workflow.patched(LEDGER_PATCH)
+            self._uses_ledger = workflow.patched(LEDGER_PATCH)
         return self._uses_ledger
 
-    @property
-    def ledger_idle(self) -> bool:
-        """Every milestone recorded is written (always so for runs before the ledger)."""
-        return self.ledger.idle
+    def start_ledger(self) -> None:
+        """Start the ledger's writer (from the workflow's run, before its first milestone)."""
+        if self._ordered_ledger():
+            self.ledger.start()
+
+    async def quiesce(self) -> None:
+        """Wait until every handler has finished and every milestone is written."""
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and (self.ledger.idle or self.ledger.failed)
+        )
+        await self.ledger.settled()
 
     def _keep(self, milestone: Milestone) -> None:
         """Keep a bounded copy: the last MILESTONE_WINDOW, each without oversized details."""

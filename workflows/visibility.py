@@ -19,27 +19,23 @@ from temporalio.common import (
 )
 
 with workflow.unsafe.imports_passed_through():
+    from schemas import contract
     from schemas.convention import Convention, Party
     from schemas.status import ConventionState
 
-STAGE = SearchAttributeKey.for_keyword("ConventionStage")
-KIND = SearchAttributeKey.for_keyword("ConventionKind")
-PARTIES = SearchAttributeKey.for_keyword_list("ConventionParties")
-COUNTRIES = SearchAttributeKey.for_keyword_list("ConventionCountry")
-SECTOR = SearchAttributeKey.for_keyword("ConventionSector")
-STATE = SearchAttributeKey.for_keyword("ConventionState")
-PARENT = SearchAttributeKey.for_keyword("ConventionParent")
+STAGE = SearchAttributeKey.for_keyword(contract.STAGE_ATTRIBUTE)
+KIND = SearchAttributeKey.for_keyword(contract.KIND_ATTRIBUTE)
+PARTIES = SearchAttributeKey.for_keyword_list(contract.PARTIES_ATTRIBUTE)
+COUNTRIES = SearchAttributeKey.for_keyword_list(contract.COUNTRY_ATTRIBUTE)
+SECTOR = SearchAttributeKey.for_keyword(contract.SECTOR_ATTRIBUTE)
+STATE = SearchAttributeKey.for_keyword(contract.STATE_ATTRIBUTE)
+PARENT = SearchAttributeKey.for_keyword(contract.PARENT_ATTRIBUTE)
 NO_STAGE = "none"
 KEYWORD_LIST_BUDGET_BYTES = 1_800
 """Temporal refuses a search attribute value over 2,048 bytes, measured on its JSON encoding
 with non-ASCII characters escaped (6 bytes each, 12 outside the BMP): a convention with many
 parties (50 ids of 80 characters is 4 KB) has only the first ones indexed, and a sector of
 200 characters in a wide script is indexed by as much of it as fits."""
-
-
-def workflow_id_for(convention_id: str) -> str:
-    """One workflow per convention: a second start of the same id is refused by Temporal."""
-    return f"convention-{convention_id}"
 
 
 def search_attributes_for(

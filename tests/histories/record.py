@@ -51,8 +51,9 @@ from audit.export import export_convention
 from audit.histories import TemporalHistories
 from demo import play_scenario, scenario_files
 from infra.database import apply_migrations, create_pool
-from infra.embedded import SEARCH_ATTRIBUTES, embedded_postgres_url, stop_embedded_postgres
+from infra.embedded import embedded_postgres_url, stop_embedded_postgres
 from infra.settings import PROJECT_ROOT, load_settings
+from schemas.contract import SEARCH_ATTRIBUTES
 from schemas.convention import Convention, FundingRequestStage
 from schemas.convention_file import AnswerScript, ScriptedAnswer, load_answer_script
 from schemas.convention_file import load_convention as load_convention_file
