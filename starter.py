@@ -29,6 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import open_failures
 from activities.inbox import owed_tasks
+from activities.milestones import recorded_milestones
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -76,6 +77,7 @@ from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
 from schemas.errors import FieldError, InputError
+from schemas.milestones import Milestone
 from schemas.officer_actions import (
     OfficerReceipt,
     PostponeDeadline,
@@ -283,17 +285,24 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
         raise ConventionUnreadable(
             f"{error} (its execution is {health.execution_status.name.lower()} in Temporal)"
         ) from error
+    timeline, archive_lines = await _recorded_lines(settings, args.convention_id)
     if args.json:
-        print(status.model_dump_json(indent=2))
+        # The whole timeline from PostgreSQL when it answers, else the workflow's window.
+        shown = status if timeline is None else status.model_copy(update={"milestones": timeline})
+        print(shown.model_dump_json(indent=2))
         return EXIT_OK
     execution = health.execution_status
     ended_outside = (
         status.state is ConventionState.ACTIVE and execution is not WorkflowExecutionStatus.RUNNING
     )
     print(
-        render_status(status, ended_by_temporal=execution.name.lower() if ended_outside else None)
+        render_status(
+            status,
+            ended_by_temporal=execution.name.lower() if ended_outside else None,
+            timeline=timeline,
+        )
     )
-    for line in await _archive_lines(settings, args.convention_id):
+    for line in archive_lines:
         print(line)
     return EXIT_OK
 
@@ -460,19 +469,25 @@ async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
     return EXIT_OK
 
 
-async def _archive_lines(settings: Settings, convention_id: str) -> list[str]:
-    """How many of the convention's closed runs are archived, and each that could not be."""
+async def _recorded_lines(
+    settings: Settings, convention_id: str
+) -> tuple[list[Milestone] | None, list[str]]:
+    """The convention's whole timeline (None when PostgreSQL does not answer) and the lines
+    saying how many of its closed runs are archived, and each that could not be."""
     try:
         database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
         pool = await create_pool(database_url, max_size=2)
     except (OSError, RuntimeError, asyncpg.PostgresError) as error:
-        return [f"archive: not checked, PostgreSQL does not answer: {error}"]
+        return None, [f"archive: not checked, PostgreSQL does not answer: {error}"]
     try:
+        timeline = await recorded_milestones(pool, convention_id)
         store = open_archive(settings.archive, pool, database_url)
         entries = await store.entries(convention_id)
         failures = await open_failures(pool, convention_id)
-    except (ArchiveUnavailable, asyncpg.PostgresError) as error:
-        return [f"archive: not checked: {error}"]
+    except ArchiveUnavailable as error:
+        return timeline, [f"archive: not checked: {error}"]
+    except asyncpg.PostgresError as error:
+        return None, [f"archive: not checked: {error}"]
     finally:
         await pool.close()
     # Said when there is something to say: a running convention has nothing archived yet.
@@ -489,7 +504,7 @@ async def _archive_lines(settings: Settings, convention_id: str) -> list[str]:
         f"attempt(s) since {failure.first_failed_at:%Y-%m-%d %H:%M} UTC; retried by every sweep)"
         for failure in failures
     ]
-    return lines
+    return timeline, lines
 
 
 def _answer_file(name: str) -> dict[str, Any]:

@@ -60,6 +60,19 @@ async def has_milestones(pool: asyncpg.Pool, convention_id: str) -> bool:
     return found
 
 
+_TIMELINE = """
+SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details
+FROM milestones WHERE convention_id = $1 ORDER BY seq
+"""
+
+
+async def recorded_milestones(pool: asyncpg.Pool, convention_id: str) -> list[Milestone]:
+    """The convention's whole timeline as PostgreSQL holds it, in seq order (the workflow
+    itself keeps only its last MILESTONE_WINDOW milestones)."""
+    rows = await pool.fetch(_TIMELINE, convention_id)
+    return [Milestone.model_validate(dict(row)) for row in rows]
+
+
 class PredecessorMissing(RuntimeError):
     """Milestone seq - 1 is not in PostgreSQL, so this one cannot be chained to it yet.
 

@@ -27,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from activities.milestones import recorded_milestones
 from activities.read_model import record_convention_file
 from application.conventions import (
     AnswerRefused,
@@ -61,6 +62,8 @@ from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateCon
 from schemas.status import ConventionInput, ConventionStatus
 
 SESSION_COOKIE = "pacte_office"
+TIMELINE_SHOWN = 500
+"""Milestones on a convention's page, the latest; the auditors' timeline has them all."""
 PASSWORD_FAILURES_PER_ACCOUNT = 5
 PASSWORD_FAILURES_PER_ADDRESS = 20
 RECOVERY_CODES = 8
@@ -498,7 +501,11 @@ class OfficeDesk:
         archived = await self.pool.fetchval(
             "SELECT count(*) FROM history_archive WHERE convention_id = $1", convention_id
         )
+        # The timeline is PostgreSQL's (the workflow keeps only its latest milestones).
+        timeline = await recorded_milestones(self.pool, convention_id)
         return {
+            "timeline": timeline[-TIMELINE_SHOWN:],
+            "timeline_total": len(timeline),
             "row": dict(row) if row else None,
             "status": status,
             "children": [dict(c) for c in children],

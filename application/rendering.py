@@ -21,18 +21,26 @@ def render_timeline(milestones: list[Milestone]) -> list[str]:
     return lines
 
 
-def render_status(status: ConventionStatus, *, ended_by_temporal: str | None = None) -> str:
+def render_status(
+    status: ConventionStatus,
+    *,
+    ended_by_temporal: str | None = None,
+    timeline: list[Milestone] | None = None,
+) -> str:
     """The convention, its stages, its open tasks and its timeline.
 
     `ended_by_temporal`: Temporal's own status of an execution that ended outside the
     workflow (terminated through Temporal), which the workflow's state cannot show.
+    `timeline`: every milestone, as PostgreSQL holds them; without it, the workflow's own
+    window of its last milestones is shown, and said so when it is not all of them.
     """
     state = (
         f"{ended_by_temporal} (in Temporal; the workflow last said {status.state.value})"
         if ended_by_temporal
         else status.state.value
     )
-    done = {m.stage for m in status.milestones if m.kind.value == "stage_completed"}
+    milestones = timeline if timeline is not None else status.milestones
+    done = {m.stage for m in milestones if m.kind.value == "stage_completed"}
     stages = " → ".join(
         f"[{stage}]"
         if stage == status.current_stage
@@ -61,13 +69,13 @@ def render_status(status: ConventionStatus, *, ended_by_temporal: str | None = N
         lines.append(
             f"  {task.id:<34} owed by {task.assignee:<12} due {task.due_at:%Y-%m-%d}  {task.title}"
         )
-    shown = len(status.milestones)
-    if status.milestone_count > shown:
+    shown = len(milestones)
+    if timeline is None and status.milestone_count > shown:
         lines.append(
-            f"timeline (the last {shown} of {status.milestone_count} milestones; "
-            "PostgreSQL has them all):"
+            f"timeline (the last {shown} of {status.milestone_count} milestones, from the "
+            "workflow: PostgreSQL, which has them all, did not answer):"
         )
     else:
         lines.append(f"timeline ({shown} milestones):")
-    lines.extend(f"  {line}" for line in render_timeline(status.milestones))
+    lines.extend(f"  {line}" for line in render_timeline(milestones))
     return "\n".join(lines)

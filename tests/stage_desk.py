@@ -7,6 +7,7 @@ through the same client functions the CLI uses.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from datetime import datetime, timedelta
@@ -16,6 +17,7 @@ import asyncpg
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.milestones import recorded_milestones
 from application.conventions import (
     AnswerRefused,
     ConventionNotFound,
@@ -162,9 +164,16 @@ class Desk:
         return await convention_status(self.env.client, self.convention_id)
 
     async def milestones(self, *kinds: MilestoneKind) -> list[Milestone]:
-        """The workflow's milestones, of these kinds only if kinds are given."""
-        milestones = (await self.status()).milestones
-        return [m for m in milestones if not kinds or m.kind in kinds]
+        """The convention's whole timeline, as `status` reads it from PostgreSQL (the
+        workflow keeps only its latest), of these kinds only if kinds are given; once the
+        ledger has written every milestone the workflow recorded."""
+        for _ in range(400):
+            status = await self.status()
+            milestones = await recorded_milestones(self.pool, self.convention_id)
+            if len(milestones) == status.milestone_count:
+                return [m for m in milestones if not kinds or m.kind in kinds]
+            await asyncio.sleep(0.025)
+        raise AssertionError(f"PostgreSQL has {len(milestones)} of {status.milestone_count}")
 
     async def outcome(self) -> ConventionOutcome:
         """Wait for the end (time skips ahead while waiting)."""
@@ -188,6 +197,21 @@ class Desk:
             self.convention_id,
         )
         return [row["id"].removeprefix(f"{self.convention_id}/") for row in rows]
+
+    async def first_event_sizes(self) -> list[int]:
+        """The size of each run's first event (its input), first run first."""
+        handle = self.env.client.get_workflow_handle(workflow_id_for(self.convention_id))
+        sizes: list[int] = []
+        run_id: str | None = None
+        while True:
+            history = await self.env.client.get_workflow_handle(
+                handle.id, run_id=run_id
+            ).fetch_history()
+            first = history.events[0]
+            sizes.append(first.ByteSize())
+            run_id = first.workflow_execution_started_event_attributes.continued_execution_run_id
+            if not run_id:
+                return sizes[::-1]
 
     async def stored_milestones(self) -> list[tuple[int, str]]:
         """(seq, kind) of every milestone row in PostgreSQL."""

@@ -10,6 +10,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
@@ -18,6 +19,7 @@ from demo import play_scenario
 from schemas.audit import ReplayResult
 from schemas.convention_file import load_answer_script
 from schemas.status import ConventionInput
+from tests.cli_runner import run_cli as run_starter
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, PlayedScenario, example
 from tests.test_audit_replay import HISTORIES, run_cli, stack_env
 from workflows.convention import ConventionWorkflow, workflow_id_for
@@ -118,6 +120,7 @@ async def test_a_continued_convention_replays_whole_by_query_with_a_progress_bar
     dev_env: WorkflowEnvironment,
     postgres_url: str,
     played_scenarios: dict[str, PlayedScenario],
+    db_pool: asyncpg.Pool,
     tmp_path: Path,
 ) -> None:
     convention = example("cycle-maalam")
@@ -160,3 +163,14 @@ async def test_a_continued_convention_replays_whole_by_query_with_a_progress_bar
     result = ReplayResult.model_validate_json(json_out)
     assert result.ok and len(result.runs) >= 2, "every run of the continue-as-new chain"
     assert html_code == 0 and html.read_text().count('class="stage-row"') == 1
+
+    # `status` shows the whole timeline, from PostgreSQL: the last run's workflow keeps only
+    # what it recorded since it began.
+    stored = await db_pool.fetchval(
+        "SELECT count(*) FROM milestones WHERE convention_id = $1", convention.id
+    )
+    status = await run_starter("status", convention.id, env=env)
+    assert status.code == 0, status.stderr
+    assert f"timeline ({stored} milestones):" in status.stdout
+    timeline = status.stdout.split(f"timeline ({stored} milestones):\n", 1)[1].splitlines()
+    assert len(timeline) == stored and "Convention started" in timeline[0]

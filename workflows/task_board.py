@@ -51,6 +51,11 @@ KEPT_DETAILS_BYTES = 2_048
 a report's totals): the written milestone has them. With MILESTONE_WINDOW this bounds what
 the workflow holds, queries and carries to the next run, whatever the convention's age."""
 KEPT_SUMMARY_CHARS = 300
+RESUME_MILESTONES = 1
+"""Milestones carried to the next run: the last one (its history_continued), without its
+details, which gives the next run its seq. The timeline is PostgreSQL's (`status` reads it
+there), so a convention's fifth year starts its run with an input no larger than its
+second year's; the new run's `status` query shows the milestones since."""
 
 MAX_ROUNDS = 20
 """Review rounds, diagnostic rounds, funders' questions: past this, the stage fails with the
@@ -172,7 +177,10 @@ class TaskBoard:
         return ResumeState(
             stage_index=stage_index,
             stage_attempts=dict(self.stage_attempts),
-            milestones=list(self.milestones),
+            milestones=[
+                milestone.model_copy(update={"details": {}})
+                for milestone in self.milestones[-RESUME_MILESTONES:]
+            ],
             open_tasks=self.open_tasks(),
             links=list(self.links),
             implementation=self.implementation_progress,
