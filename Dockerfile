@@ -15,7 +15,8 @@ COPY activities/ activities/
 COPY infra/ infra/
 COPY application/ application/
 COPY web/ web/
-COPY audit/ audit/
+COPY auditing/ auditing/
+COPY records/ records/
 COPY migrations/ migrations/
 COPY worker.py starter.py demo.py audit.py codec_server.py portal.py ./
 

@@ -1,11 +1,14 @@
-"""The auditors' command line: `python audit.py replay|export|timeline|verify …` (audit/cli.py)."""
+"""The auditors' command line: `python audit.py replay|export|timeline|verify …`.
+
+The commands are in the auditing/ package (auditing/cli.py).
+"""
 
 from __future__ import annotations
 
 import os
 import sys
 
-from audit.cli import main
+from auditing.cli import main
 
 if __name__ == "__main__":
     code = main()

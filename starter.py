@@ -66,13 +66,13 @@ from application.office_desk import (
 from application.partner_desk import NotFound as DeskNotFound
 from application.partner_desk import create_key, list_keys, revoke_key
 from application.rendering import render_status
-from audit.archive_store import ArchiveUnavailable, open_archive
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import ENCODING, PayloadDecryptionError
 from infra.secrets import SecretError
 from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
+from records.archive_store import ArchiveUnavailable, open_archive
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model

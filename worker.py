@@ -22,7 +22,6 @@ from activities.milestones import MilestoneStore
 from activities.notify import Notifier
 from activities.webhook import WebhookSender
 from application.archive_schedule import ensure_archive_schedule
-from audit.archive_store import ArchiveStore, open_archive
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
@@ -37,6 +36,7 @@ from infra.settings import (
     load_settings,
 )
 from infra.temporal_client import TemporalUnavailable, connect
+from records.archive_store import ArchiveStore, open_archive
 from workflows.archive import ArchiveSweepWorkflow
 from workflows.convention import ConventionWorkflow
 

@@ -3,7 +3,7 @@
 Temporal cannot hand a workflow its own final history, so the archiving runs outside the
 convention: the ArchiveSweepWorkflow (workflows/archive.py) calls `archive_closed_runs` on a
 schedule, and `audit.py archive` runs the same code on demand. Each closed run is fetched
-from Temporal and appended to the archive (audit/archive_store.py) exactly once. A run that
+from Temporal and appended to the archive (records/archive_store.py) exactly once. A run that
 fails is recorded in `archive_failures` and tried again by every later sweep; officers and
 auditors see it until it is archived, so no run is skipped silently.
 """
@@ -19,8 +19,8 @@ from temporalio import activity
 from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
-from audit.archive_store import ArchiveStore, ArchiveUnavailable, NotArchivable, prepare_run
-from audit.decode import closed_as
+from records.archive_store import ArchiveStore, ArchiveUnavailable, NotArchivable, prepare_run
+from records.history_events import closed_as
 from schemas.archive import ArchiveBatchReport, ArchiveBatchRequest, ArchivedRun, ArchiveFailure
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.contract import WORKFLOW_TYPE as CONVENTION_WORKFLOW_TYPE

@@ -32,14 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 import asyncpg
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import (  # the private statements: for the breakdown only
-    _INSERT_MILESTONE,
-    _PREDECESSOR,
-    GENESIS_HASH,
-    MilestoneStore,
-    chain_hash,
-    milestone_fields,
-)
+from activities.milestones import _INSERT_MILESTONE, _PREDECESSOR, MilestoneStore
 from benchmarks.harness import (
     Servers,
     add_common_arguments,
@@ -51,6 +44,7 @@ from benchmarks.harness import (
     print_table,
 )
 from infra.database import create_pool
+from records.chain import GENESIS_HASH, chain_hash, milestone_fields
 from schemas.milestones import Milestone, MilestoneKind
 
 MILESTONES_PER_CONVENTION = 32  # a Bamako convention records 32

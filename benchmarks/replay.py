@@ -1,14 +1,14 @@
 """Benchmark 3, auditors' replay: histories/s and events/s over N recorded conventions.
 
 The conventions are recorded first (Bamako shape, played to completion on this run's own
-servers, each exported with `audit.export.export_convention` as `audit.py export` writes it),
+servers, each exported with `auditing.export.export_convention` as `audit.py export` writes it),
 or read back from `--histories DIR` when an earlier run left N there. Then, on the very same
 histories, alternating the sides:
 
-- in memory: the project's `audit.replay.replay_conventions` (what `audit.py replay` runs)
+- in memory: the project's `auditing.replay.replay_conventions` (what `audit.py replay` runs)
   against the bare SDK `Replayer(workflows=[ConventionWorkflow], pydantic converter)
   .replay_workflows(...)`;
-- from files: `audit.histories.FileHistories.load` then `replay_conventions` (what
+- from files: `auditing.histories.FileHistories.load` then `replay_conventions` (what
   `audit.py replay --file DIR` runs, less the process start) against
   `WorkflowHistory.from_json` of each file then the bare Replayer.
 
@@ -38,9 +38,9 @@ from temporalio.client import WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Replayer
 
-from audit.export import MANIFEST, export_convention
-from audit.histories import ConventionHistory, FileHistories, TemporalHistories
-from audit.replay import WORKFLOWS, replay_conventions
+from auditing.export import MANIFEST, export_convention
+from auditing.histories import ConventionHistory, FileHistories, TemporalHistories
+from auditing.replay import WORKFLOWS, replay_conventions
 from benchmarks.harness import (
     Servers,
     WorkerProcess,
@@ -123,7 +123,7 @@ async def _each(chains: Sequence[ConventionHistory]) -> AsyncIterator[Convention
 
 
 async def project_replay(chains: Sequence[ConventionHistory]) -> tuple[int, int, int]:
-    """audit.replay over the conventions: (histories, events, failures)."""
+    """auditing.replay over the conventions: (histories, events, failures)."""
     histories = events = failures = 0
     async for result in replay_conventions(_each(chains)):
         histories += len(result.runs)
@@ -205,7 +205,7 @@ async def _measure(args: argparse.Namespace, directories: list[Path]) -> int:
     }
     rows: list[list[object]] = []
     for label, tally in (
-        ("audit.replay.replay_conventions", memory["Pacte"]),
+        ("auditing.replay.replay_conventions", memory["Pacte"]),
         ("bare Replayer.replay_workflows", memory["bare"]),
         ("FileHistories.load + replay_conventions", files["Pacte"]),
         ("WorkflowHistory.from_json + bare Replayer", files["bare"]),

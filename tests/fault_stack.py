@@ -29,9 +29,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.milestones import GENESIS_HASH
 from application.conventions import ConventionUnreadable, convention_status
-from audit.verify import chain_findings
+from auditing.verify import chain_findings
 from demo import play_scenario
 from infra.embedded import (
     TemporalDevServer,
@@ -41,6 +40,7 @@ from infra.embedded import (
 )
 from infra.settings import PROJECT_ROOT, Settings
 from infra.temporal_client import connect
+from records.chain import GENESIS_HASH
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript
 from schemas.milestones import Milestone, MilestoneKind

@@ -30,13 +30,13 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.archive import Archiver, open_failures
-from audit.archive_check import check_archive
-from audit.archive_source import ArchiveHistories
-from audit.archive_store import DirectoryArchive, prepare_run
-from audit.export import history_file_bytes
-from audit.histories import FileHistories, TemporalHistories
+from auditing.archive_check import check_archive
+from auditing.archive_source import ArchiveHistories
+from auditing.histories import FileHistories, TemporalHistories
 from demo import play_scenario
 from infra.embedded import NAMESPACE_RETENTION, start_temporal_dev_server
+from records.archive_store import DirectoryArchive, prepare_run
+from records.history_events import history_file_bytes
 from schemas.archive import ArchiveProblem
 from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention

@@ -23,7 +23,7 @@ from temporalio.client import (
 from temporalio.testing import WorkflowEnvironment
 
 from application.archive_schedule import ensure_archive_schedule
-from audit.histories import TemporalHistories
+from auditing.histories import TemporalHistories
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.test_archive import run_conventions
 

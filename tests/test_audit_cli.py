@@ -14,7 +14,7 @@ import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-import audit.cli
+import auditing.cli
 from demo import play_scenario
 from schemas.audit import ReplayResult
 from schemas.convention_file import load_answer_script
@@ -37,7 +37,7 @@ def test_usage_mistakes_say_what_is_wrong_in_one_line_and_exit_2(
 ) -> None:
     # In this process, for speed (no server is involved); the subprocess tests below run
     # the real script. Temporal's logging is left as the test session has it.
-    monkeypatch.setattr(audit.cli, "_quiet_temporal", lambda: None)
+    monkeypatch.setattr(auditing.cli, "_quiet_temporal", lambda: None)
     monkeypatch.setenv("TEMPORAL_ADDRESS", "127.0.0.1:9")  # nothing here may need a server
     (tmp_path / "not-json.json").write_text("{ this is not JSON")
     (tmp_path / "no-events.json").write_text('{"history": []}')
@@ -56,7 +56,7 @@ def test_usage_mistakes_say_what_is_wrong_in_one_line_and_exit_2(
     }
 
     for args, expected in cases.items():
-        code = audit.cli.main(list(args))
+        code = auditing.cli.main(list(args))
 
         out, err = capsys.readouterr()
         assert (code, out) == (2, ""), (args, err)

@@ -23,9 +23,9 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 import workflows.convention
-from audit.decode import PERSIST_MILESTONE, ScheduledActivity, read_run
-from audit.histories import ConventionHistory, FileHistories, TemporalHistories
-from audit.replay import replay_conventions
+from auditing.decode import PERSIST_MILESTONE, ScheduledActivity, read_run
+from auditing.histories import ConventionHistory, FileHistories, TemporalHistories
+from auditing.replay import replay_conventions
 from infra.settings import PROJECT_ROOT
 from schemas.audit import ReplayResult
 from tests.conftest import PlayedScenario

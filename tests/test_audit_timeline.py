@@ -16,10 +16,16 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
-from audit.decode import ANSWER_TASK, DELIVERIES, GIVE_UP_DELIVERY, NOTIFY_PARTY, PERSIST_MILESTONE
-from audit.histories import FileHistories, TemporalHistories
-from audit.html_report import render_html
-from audit.timeline import build_timeline, render_csv, render_text
+from auditing.decode import (
+    ANSWER_TASK,
+    DELIVERIES,
+    GIVE_UP_DELIVERY,
+    NOTIFY_PARTY,
+    PERSIST_MILESTONE,
+)
+from auditing.histories import FileHistories, TemporalHistories
+from auditing.html_report import render_html
+from auditing.timeline import build_timeline, render_csv, render_text
 from infra.settings import PROJECT_ROOT
 from schemas.audit import Timeline, TimelineEntry, TimelineEvent
 from schemas.convention import Convention
@@ -237,7 +243,7 @@ async def test_csv_and_json_carry_every_line(
 
 
 def test_the_names_read_from_histories_are_the_ones_the_code_registers() -> None:
-    # Literal in audit.decode on purpose (histories keep their names); checked against the code.
+    # Literal in auditing.decode on purpose (histories keep their names); checked against the code.
     from activities.delivery_log import DeliveryLog
     from activities.mail import Mailer
     from activities.milestones import MilestoneStore

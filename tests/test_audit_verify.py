@@ -18,16 +18,11 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.milestones import (
-    GENESIS_HASH,
-    MilestoneStore,
-    PredecessorMissing,
-    chain_hash,
-    milestone_fields,
-)
-from audit.histories import TemporalHistories
-from audit.verify import chain_findings, verify_convention
+from activities.milestones import MilestoneStore, PredecessorMissing
+from auditing.histories import TemporalHistories
+from auditing.verify import chain_findings, verify_convention
 from demo import play_scenario
+from records.chain import GENESIS_HASH, chain_hash, milestone_fields
 from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script

@@ -26,7 +26,7 @@ from application.conventions import (
     task_lookup,
     why_not_open,
 )
-from audit.verify import chain_findings
+from auditing.verify import chain_findings
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind

@@ -9,10 +9,11 @@ import asyncpg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import GENESIS_HASH, MilestoneStore, PredecessorMissing
+from activities.milestones import MilestoneStore, PredecessorMissing
 from activities.notify import Notifier
-from audit.verify import chain_findings
+from auditing.verify import chain_findings
 from infra.database import MIGRATIONS_DIR, apply_migrations
+from records.chain import GENESIS_HASH
 from schemas.convention import Contact
 from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent

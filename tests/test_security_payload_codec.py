@@ -38,8 +38,8 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import answer_open_task, convention_status, start_convention
-from audit.histories import TemporalHistories
-from audit.verify import verify_convention
+from auditing.histories import TemporalHistories
+from auditing.verify import verify_convention
 from demo import play_scenario
 from infra.database import create_pool
 from infra.payload_codec import (

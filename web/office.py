@@ -26,12 +26,12 @@ from application.office_desk import (
     table_csv,
 )
 from application.partner_desk import DeskError, InvalidAnswer, NotFound, Refused, TaskView
-from audit.export import history_file_bytes
-from audit.histories import HistoryNotFound, TemporalHistories
-from audit.html_report import render_html
-from audit.replay import replay_conventions
-from audit.timeline import build_timeline, render_csv, render_json
-from audit.verify import verify_convention
+from auditing.histories import HistoryNotFound, TemporalHistories
+from auditing.html_report import render_html
+from auditing.replay import replay_conventions
+from auditing.timeline import build_timeline, render_csv, render_json
+from auditing.verify import verify_convention
+from records.history_events import history_file_bytes
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
 from web.charts import bar_chart

@@ -17,13 +17,7 @@ from dataclasses import dataclass, field
 
 from temporalio.client import WorkflowHistory
 
-from audit.archive_store import (
-    ArchiveContents,
-    ArchiveDamaged,
-    ArchiveStore,
-    read_history,
-)
-from audit.histories import (
+from auditing.histories import (
     ConventionHistory,
     HistoryNotFound,
     InvalidRequest,
@@ -31,6 +25,7 @@ from audit.histories import (
     _ordered,
     check_convention_id,
 )
+from records.archive_store import ArchiveContents, ArchiveDamaged, ArchiveStore, read_history
 from schemas.contract import workflow_id_for
 
 

@@ -28,12 +28,12 @@ from pypdf.errors import PdfReadError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from activities.milestones import GENESIS_HASH, canonical_time, chain_hash
-from audit.archive_store import ENTRY_FIELDS, ArchiveEntry, entry_hash
-from audit.export import export_convention
-from audit.histories import ConventionHistory, FileHistories, InvalidRequest
-from audit.replay import replay_conventions
-from audit.verify import _against_history, _history_milestones, chain_findings
+from auditing.export import export_convention
+from auditing.histories import ConventionHistory, FileHistories, InvalidRequest
+from auditing.replay import replay_conventions
+from auditing.verify import _against_history, _history_milestones, chain_findings
+from records.archive_store import ENTRY_FIELDS, ArchiveEntry, entry_hash
+from records.chain import GENESIS_HASH, canonical_time, chain_hash
 
 MANIFEST = "manifest.json"
 MILESTONES = "milestones.jsonl"

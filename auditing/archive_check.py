@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from activities.milestones import GENESIS_HASH
-from audit.archive_source import GatheredHistory
-from audit.archive_store import ArchiveDamaged, StoredEntry, entry_hash, read_history
-from audit.decode import closed_as
+from auditing.archive_source import GatheredHistory
+from records.archive_store import ArchiveDamaged, StoredEntry, entry_hash, read_history
+from records.chain import GENESIS_HASH
+from records.history_events import closed_as
 from schemas.archive import ArchiveCheck, ArchiveFailure, ArchiveFinding, ArchiveProblem
 
 

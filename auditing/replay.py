@@ -20,8 +20,8 @@ from temporalio.runtime import Runtime
 from temporalio.worker import Replayer, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
-from audit.decode import event_type_name
-from audit.histories import ConventionHistory
+from auditing.decode import event_type_name
+from auditing.histories import ConventionHistory
 from schemas.audit import ReplayFailure, ReplayResult, RunReplay
 from workflows.convention import ConventionWorkflow
 

@@ -17,9 +17,9 @@ import asyncpg
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from activities.milestones import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
-from audit.decode import PERSIST_MILESTONE, RunClosed, ScheduledActivity, read_run
-from audit.histories import ConventionHistory
+from auditing.decode import PERSIST_MILESTONE, RunClosed, ScheduledActivity, read_run
+from auditing.histories import ConventionHistory
+from records.chain import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
 from schemas.audit import VerifyFinding, VerifyProblem, VerifyReport
 
 _ROWS = """

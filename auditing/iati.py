@@ -27,8 +27,8 @@ from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from audit.decode import convention_of, decode_payloads
-from audit.histories import ConventionHistory
+from auditing.decode import convention_of, decode_payloads
+from auditing.histories import ConventionHistory
 from schemas.convention import (
     Convention,
     ConventionKind,

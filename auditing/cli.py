@@ -28,19 +28,11 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from activities.archive import Archiver, open_failures
-from audit.archive_check import check_archive
-from audit.archive_source import ArchiveHistories, CombinedHistories
-from audit.archive_store import (
-    ArchiveDamaged,
-    ArchiveStore,
-    ArchiveUnavailable,
-    DirectoryArchive,
-    PostgresArchive,
-    describe_database,
-)
-from audit.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
-from audit.export import export_convention
-from audit.histories import (
+from auditing.archive_check import check_archive
+from auditing.archive_source import ArchiveHistories, CombinedHistories
+from auditing.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
+from auditing.export import export_convention
+from auditing.histories import (
     ConventionHistory,
     FileHistories,
     HistoryNotFound,
@@ -49,8 +41,8 @@ from audit.histories import (
     TemporalHistories,
     check_convention_id,
 )
-from audit.html_report import render_html
-from audit.iati import (
+from auditing.html_report import render_html
+from auditing.iati import (
     ConventionRecord,
     ConventionUnreadable,
     IatiConfigurationMissing,
@@ -59,16 +51,24 @@ from audit.iati import (
     reporter_from_environment,
     validation_errors,
 )
-from audit.replay import replay_conventions
-from audit.report import ReportFacts, ReportUnavailable, render_report_pdf
-from audit.timeline import build_timeline, render_csv, render_json, render_text
-from audit.verify import stored_convention_ids, verify_convention
+from auditing.replay import replay_conventions
+from auditing.report import ReportFacts, ReportUnavailable, render_report_pdf
+from auditing.timeline import build_timeline, render_csv, render_json, render_text
+from auditing.verify import stored_convention_ids, verify_convention
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
 from infra.secrets import SecretError
 from infra.settings import Settings, SettingsError, load_settings
 from infra.temporal_client import TemporalUnavailable, connect, data_converter
+from records.archive_store import (
+    ArchiveDamaged,
+    ArchiveStore,
+    ArchiveUnavailable,
+    DirectoryArchive,
+    PostgresArchive,
+    describe_database,
+)
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 

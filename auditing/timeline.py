@@ -17,7 +17,7 @@ from typing import Any
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
-from audit.decode import (
+from auditing.decode import (
     ANSWER_TASK,
     DELIVERIES,
     GIVE_UP_DELIVERY,
@@ -30,7 +30,7 @@ from audit.decode import (
     convention_of,
     read_run,
 )
-from audit.histories import ConventionHistory
+from auditing.histories import ConventionHistory
 from schemas.audit import StageSpan, Timeline, TimelineEntry, TimelineEvent
 
 # Milestones that are a line of their own kind; every other kind is a plain `milestone` line.

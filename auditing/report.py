@@ -2,7 +2,7 @@
 
 The convention, its parties and signatories, the replay and verify verdicts, the heads of the
 milestone chain and of the archive chain, then the stage chart and the timeline exactly as
-`timeline --format html` draws them (audit/html_report.py). WeasyPrint lays it out; Pango
+`timeline --format html` draws them (auditing/html_report.py). WeasyPrint lays it out; Pango
 shapes the Arabic, and every Arabic text is set right to left.
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from html import escape
 
-from audit.html_report import _legend, _table, render_chart
-from audit.iati import party_role, written_in_arabic
+from auditing.html_report import _legend, _table, render_chart
+from auditing.iati import party_role, written_in_arabic
 from schemas.audit import ReplayResult, Timeline, VerifyReport
 from schemas.convention import Convention
 

@@ -18,8 +18,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.service import RPCError, RPCStatusCode
 
-from audit.decode import convention_of, decode_payloads, started_workflow_id
+from auditing.decode import convention_of, decode_payloads
 from infra.temporal_client import TemporalUnavailable
+from records.history_events import started_workflow_id
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.contract import WORKFLOW_TYPE as CONVENTION_WORKFLOW_TYPE
 from schemas.values import IDENTIFIER_PATTERN

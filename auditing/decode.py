@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
 from infra.payload_codec import require_codec
+from records.history_events import CLOSE_EVENTS
 from schemas.contract import ANSWER_UPDATE
 
 # Names as histories record them (the SDK registers an activity or an update under its
@@ -31,14 +32,6 @@ DELIVERIES = {"deliver_webhook": "webhook", "deliver_email": "e-mail"}  # Webhoo
 GIVE_UP_DELIVERY = "give_up_delivery"  # DeliveryLog.give_up_delivery
 ANSWER_TASK = ANSWER_UPDATE  # the name histories carry, from the contract
 
-_CLOSE_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed_out",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "canceled",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
-}
 _ACTIVITY_OUTCOMES = {
     EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "completed",
     EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "failed",
@@ -50,13 +43,8 @@ _COMMAND_EVENTS = {
     EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-    *(kind for kind, name in _CLOSE_EVENTS.items() if name != "terminated"),
+    *(kind for kind, name in CLOSE_EVENTS.items() if name != "terminated"),
 }
-
-
-def closed_as(event: HistoryEvent) -> str | None:
-    """completed, failed, continued_as_new… when the event closes a run; None otherwise."""
-    return _CLOSE_EVENTS.get(event.event_type)
 
 
 def event_type_name(event: HistoryEvent) -> str:
@@ -184,7 +172,7 @@ async def read_run(
             )
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
             record.items.append(await _accepted(event, when, outcomes, converter))
-        elif event.event_type in _CLOSE_EVENTS:
+        elif event.event_type in CLOSE_EVENTS:
             record.items.append(await _closed(event, when, converter))
     return record
 
@@ -265,7 +253,7 @@ async def _accepted(
 
 
 async def _closed(event: HistoryEvent, at: datetime, converter: DataConverter) -> RunClosed:
-    closed_as = _CLOSE_EVENTS[event.event_type]
+    closed_as = CLOSE_EVENTS[event.event_type]
     detail: str | None = None
     if event.HasField("workflow_execution_failed_event_attributes"):
         detail = await failure_message(
@@ -282,13 +270,6 @@ def _attributes(event: HistoryEvent) -> Any:
     # Each activity outcome has its own attributes message; all carry scheduled_event_id.
     attributes_field = event.WhichOneof("attributes")
     return getattr(event, attributes_field) if attributes_field else None
-
-
-def started_workflow_id(history_events: list[HistoryEvent]) -> str | None:
-    """The workflow id the server wrote into the start event (servers from 1.25 on do)."""
-    if history_events and history_events[0].HasField("workflow_execution_started_event_attributes"):
-        return history_events[0].workflow_execution_started_event_attributes.workflow_id or None
-    return None
 
 
 def convention_of(input_values: list[Any]) -> dict[str, Any] | None:

@@ -11,27 +11,11 @@ import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
 
-from google.protobuf import json_format
-from temporalio.api.history.v1 import History
-from temporalio.client import WorkflowHistory
-
-from audit.decode import closed_as
-from audit.histories import ConventionHistory
+from auditing.histories import ConventionHistory
+from records.history_events import closed_as, history_file_bytes
 from schemas.audit import ExportedRun, ExportManifest
 
 MANIFEST = "manifest.json"
-
-
-def history_file_bytes(history: WorkflowHistory) -> bytes:
-    """A run's history as its file holds it: the CLI's JSON, keys sorted, UTF-8, a newline.
-
-    Keys sorted because protobuf writes map entries (search attributes, headers) in no fixed
-    order: sorted, the same history always gives the same bytes, so a run exported from
-    Temporal, from the archive or from an export has one SHA-256, and the archive stores
-    exactly these bytes (compressed).
-    """
-    document = json_format.MessageToJson(History(events=history.events), sort_keys=True)
-    return (document + "\n").encode("utf-8")
 
 
 def run_file_name(index: int) -> str:

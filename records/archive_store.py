@@ -39,10 +39,9 @@ from typing import Any, Protocol
 import asyncpg
 from temporalio.client import WorkflowHistory
 
-from activities.milestones import GENESIS_HASH, canonical_time
-from audit.decode import closed_as, started_workflow_id
-from audit.export import history_file_bytes
 from infra.settings import ArchiveSettings
+from records.chain import GENESIS_HASH, canonical_time
+from records.history_events import closed_as, history_file_bytes, started_workflow_id
 from schemas.contract import workflow_id_for
 
 ENTRY_FIELDS = (
