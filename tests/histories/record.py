@@ -19,8 +19,8 @@ replays both, and tests/test_audit_replay.py checks that every patch id found in
 histories has its `before-` directory.
 
 `--at COMMIT` records with the workflows of another commit: it checks that commit out into a
-temporary git worktree, copies this script, the auditing and records packages and the contract beside it, runs there, and
-removes the worktree.
+temporary git worktree, copies this script, the auditing and records packages and the
+contract beside it, runs there, and removes the worktree.
 """
 
 from __future__ import annotations
@@ -65,7 +65,13 @@ HISTORIES = Path(__file__).resolve().parent
 DEFAULT_OUT = HISTORIES / "current"
 TASK_QUEUE = "pacte-record"
 # What --at copies into the other commit's worktree: this recorder and what it imports.
-RECORDER_FILES = ("auditing", "records", "schemas/audit.py", "schemas/contract.py", "tests/histories")
+RECORDER_FILES = (
+    "auditing",
+    "records",
+    "schemas/audit.py",
+    "schemas/contract.py",
+    "tests/histories",
+)
 
 Recorder = Callable[[Client, str], Awaitable[list[str]]]
 """Plays one scenario on a client and task queue; returns the conventions it ran.
