@@ -10,13 +10,8 @@ from workflows.funding_request import run_funding_request
 from workflows.implementation import run_implementation
 from workflows.mission import run_mission
 from workflows.signature import run_signature
-from workflows.task_board import (
-    AnswerRejected,
-    ContinueAsNewRequested,
-    ConventionEnded,
-    StageFailed,
-    TaskBoard,
-)
+from workflows.task_board import ContinueAsNewRequested, ConventionEnded, StageFailed, TaskBoard
+from workflows.task_rules import AnswerRejected
 from workflows.visibility import upsert_progress
 
 with workflow.unsafe.imports_passed_through():

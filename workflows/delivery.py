@@ -14,15 +14,16 @@ leaves, so a partner who opens it on receipt finds the task there.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, RetryState
 
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
+from workflows.task_rules import fix_delivery_task_id, fix_delivery_task_title
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery_log import DeliveryLog
@@ -32,16 +33,15 @@ with workflow.unsafe.imports_passed_through():
     from activities.webhook import WebhookSender
     from schemas.channels import PERMANENT_FAILURE, Channel, DeliveryFailure, RetrySettings
     from schemas.notifications import Notification
-    from schemas.tasks import FixDeliveryAnswer, Task, TaskKind
-
-if TYPE_CHECKING:
-    from workflows.task_board import TaskBoard
+    from schemas.tasks import AnswerTask, FixDeliveryAnswer, Task, TaskKind
 
 DELIVERY_PATCH = "notification-delivery"
 """Workflows recorded before delivery existed replay without it (workflow.patched)."""
 
 FIX_DELIVERY_DUE = timedelta(days=7)
-_TITLE_REASON_LENGTH = 160
+
+AskOfficer = Callable[[str, str], Awaitable[AnswerTask]]
+"""Give the officer a task (its id, its title) and wait for the answer: the board does it."""
 
 
 def delivery_retry_policy(retry: RetrySettings) -> RetryPolicy:
@@ -67,10 +67,15 @@ def failure_reason(error: ActivityError) -> str:
 
 
 class Deliveries:
-    """One convention's deliveries in flight, and what the inbox read model has seen."""
+    """One convention's deliveries in flight, and what the inbox read model has seen.
 
-    def __init__(self, board: TaskBoard) -> None:
-        self._board = board
+    Given what it needs of the task board, not the board: the tasks as they stand (for the
+    inbox) and a way to ask the officer to fix a channel.
+    """
+
+    def __init__(self, tasks: Callable[[], Iterable[Task]], ask_officer: AskOfficer) -> None:
+        self._tasks = tasks
+        self._ask_officer = ask_officer
         self._synced: dict[str, Task] = {}
         self._background: set[asyncio.Task[None]] = set()
         self._activities_in_flight = 0
@@ -89,7 +94,7 @@ class Deliveries:
 
     async def sync_inbox(self) -> None:
         """Upsert every task whose state the read model has not seen yet."""
-        changed = [task for task in self._board.tasks.values() if self._synced.get(task.id) != task]
+        changed = [task for task in self._tasks() if self._synced.get(task.id) != task]
         if changed:
             await self._sync(changed)
 
@@ -121,7 +126,6 @@ class Deliveries:
     async def _deliver(
         self, notification: Notification, channel: Channel, retry: RetrySettings
     ) -> None:
-        board = self._board
         deliver = (
             WebhookSender.deliver_webhook if channel is Channel.WEBHOOK else Mailer.deliver_email
         )
@@ -160,14 +164,10 @@ class Deliveries:
                 # The officer's own channel fails: the fix task is in the officer's inbox and
                 # status already; a task about that task would only fail the same way.
                 return
-            fix = await board.assign(
-                _fix_task_id(notification, channel, round_number),
-                TaskKind.FIX_DELIVERY,
-                board.convention.office.id,
-                _fix_task_title(notification, channel, reason),
-                due_in=FIX_DELIVERY_DUE,
+            request = await self._ask_officer(
+                fix_delivery_task_id(notification, channel, round_number),
+                fix_delivery_task_title(notification, channel, reason),
             )
-            request = await board.answer_to(fix)
             answer = request.answer
             if not (isinstance(answer, FixDeliveryAnswer) and answer.decision == "retry"):
                 return
@@ -186,18 +186,3 @@ class Deliveries:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-
-
-def _fix_task_id(notification: Notification, channel: Channel, round_number: int) -> str:
-    """delivery.fix.<task>.<event>[.officer].<channel>.r<N>: stable, and unique per round."""
-    local = notification.id.removeprefix(f"{notification.convention_id}/").replace("/", ".")
-    return f"delivery.fix.{local}.{channel.value}.r{round_number}"
-
-
-def _fix_task_title(notification: Notification, channel: Channel, reason: str) -> str:
-    short = reason if len(reason) <= _TITLE_REASON_LENGTH else reason[:_TITLE_REASON_LENGTH] + "…"
-    what = notification.task.title if notification.task else notification.subject
-    return (
-        f"Fix delivery: {notification.event.value} to {notification.party} by "
-        f"{channel.value} failed ({short}) — {what}"
-    )

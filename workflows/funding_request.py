@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 
-from workflows.task_board import MAX_ROUNDS, StageFailed, TaskBoard, shortened
+from workflows.task_board import MAX_ROUNDS, StageFailed, TaskBoard
+from workflows.task_rules import shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import FundingRequestStage

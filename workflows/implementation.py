@@ -12,7 +12,8 @@ from functools import partial
 
 from temporalio import workflow
 
-from workflows.task_board import ContinueAsNewRequested, TaskBoard, shortened
+from workflows.task_board import ContinueAsNewRequested, TaskBoard
+from workflows.task_rules import shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import ImplementationStage

@@ -9,23 +9,23 @@ workflow.now(), the only I/O goes through activities.
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime, timedelta
 from functools import cached_property, partial
-from typing import Any, Literal
+from typing import Any
 
 from temporalio import workflow
 
+from workflows import task_rules as rules
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
-from workflows.delivery import DELIVERY_PATCH, Deliveries
+from workflows.delivery import DELIVERY_PATCH, FIX_DELIVERY_DUE, Deliveries
 from workflows.ledger import LEDGER_PATCH, Ledger
+from workflows.task_rules import AnswerCheck, FollowUp, shortened, workflow_json
 
 with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
     from activities.notify import Notifier
-    from schemas.actors import Principal, PrincipalKind, check_principal_party
-    from schemas.convention import Contact, Convention, ReminderPolicy, StageSpec
+    from schemas.convention import Convention, ReminderPolicy, StageSpec
     from schemas.milestones import Milestone, MilestoneKind
     from schemas.notifications import Notification, NotificationEvent
     from schemas.officer_actions import (
@@ -40,7 +40,7 @@ with workflow.unsafe.imports_passed_through():
         StandingSignature,
         TaskLookup,
     )
-    from schemas.tasks import Answer, AnswerTask, Task, TaskKind, TaskStatus
+    from schemas.tasks import AnswerTask, Task, TaskKind, TaskStatus
 
 ESCALATION_DUE = timedelta(days=7)
 
@@ -61,17 +61,9 @@ MAX_ROUNDS = 20
 """Review rounds, diagnostic rounds, funders' questions: past this, the stage fails with the
 reason (the officer decides what follows) rather than grow a history towards Temporal's
 51,200-event limit."""
-MAX_LATE_REMINDERS = 12
-"""Late reminders per task: after these the officer's escalation task is the reminder."""
-
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
 reminders still to come, not every late reminder of the past in a burst."""
-
-AnswerCheck = Callable[[Task, Answer], None]
-"""A stage's own rule for an answer; raises ValueError naming the field and the reason."""
-
-FollowUp = Literal["remind_before_due", "escalate", "remind_late"]
 
 
 class StageFailed(Exception):
@@ -93,10 +85,6 @@ class ConventionEnded(Exception):
 
 class ContinueAsNewRequested(Exception):
     """The run's history is long: the workflow carries on in a new run at a safe point."""
-
-
-class AnswerRejected(ValueError):
-    """An answer that the workflow refuses; the message says which field and why."""
 
 
 class TaskBoard:
@@ -152,10 +140,7 @@ class TaskBoard:
 
     def task_id(self, *parts: str | int) -> str:
         """`<stage>.<parts>` on a stage's first run, `<stage>-<attempt>.<parts>` after."""
-        stage = self.current_stage or "convention"
-        attempt = self.stage_attempts.get(stage, 1)
-        prefix = stage if attempt <= 1 else f"{stage}-{attempt}"
-        return ".".join([prefix, *(str(part) for part in parts)])
+        return rules.stage_task_id(self.current_stage, self.stage_attempts, *parts)
 
     @property
     def reminders(self) -> ReminderPolicy:
@@ -322,57 +307,12 @@ class TaskBoard:
 
     def open_task(self, task_id: str) -> Task:
         """The open task with this id, or AnswerRejected naming task_id and why."""
-        task = self.tasks.get(task_id)
-        if task is None:
-            known = ", ".join(sorted(t.id for t in self.open_tasks())) or "none"
-            raise AnswerRejected(f"task_id: unknown task {task_id!r} (open tasks: {known})")
-        if task.status is not TaskStatus.OPEN:
-            raise AnswerRejected(
-                f"task_id: task {task.id!r} is already {task.status.value}"
-                + (f" (answered by {task.answered_by})" if task.answered_by else "")
-            )
-        return task
+        return rules.open_task(self.tasks, task_id)
 
     def check_answer(self, request: AnswerTask) -> None:
         """Refuse an answer that does not fit its task; the workflow is left untouched."""
         task = self.open_task(request.task_id)
-        if request.principal is not None:
-            self._check_principal(task, request.principal, request.acting_party)
-        if request.acting_party != task.assignee:
-            raise AnswerRejected(
-                f"acting_party: {request.acting_party!r} does not owe task {task.id!r}; "
-                f"{task.assignee!r} does"
-            )
-        if request.answer.kind != task.kind.value:
-            raise AnswerRejected(
-                f"answer.kind: task {task.id!r} expects a {task.kind.value!r} answer, "
-                f"not {request.answer.kind!r}"
-            )
-        stage_check = self._checks.get(task.id)
-        if stage_check is not None:
-            try:
-                stage_check(task, request.answer)
-            except AnswerRejected:
-                raise
-            except ValueError as error:
-                raise AnswerRejected(str(error)) from error
-
-    def _check_principal(self, task: Task, principal: Principal, acting_party: str) -> None:
-        """The authenticated actor acts for the acting party and, on a task reassigned to one
-        contact, is that contact (an officer may act on anyone's behalf, and says so)."""
-        try:
-            check_principal_party(principal, acting_party)
-        except ValueError as error:
-            raise AnswerRejected(str(error)) from error
-        if (
-            task.contact is not None
-            and principal.kind is PrincipalKind.CONTACT
-            and principal.id != task.contact
-        ):
-            raise AnswerRejected(
-                f"principal: task {task.id!r} was reassigned to {task.contact}; "
-                f"{principal.name} may not answer it"
-            )
+        rules.check_answer(task, request, self._checks.get(task.id))
 
     def accept_answer(self, request: AnswerTask) -> Task:
         """Close the task with its answer; the waiting stage picks it up."""
@@ -382,7 +322,7 @@ class TaskBoard:
             status=TaskStatus.DONE,
             answered_at=workflow.now(),
             answered_by=(
-                answered_by(request) if principal else request.actor or request.acting_party
+                rules.answered_by(request) if principal else request.actor or request.acting_party
             ),
         )
         self.answers[task.id] = request
@@ -440,7 +380,7 @@ class TaskBoard:
             plans = sorted(
                 (plan, task_id)
                 for task_id in pending
-                if (plan := self._next_follow_up(self.tasks[task_id])) is not None
+                if (plan := rules.next_follow_up(self.tasks[task_id], self.reminders)) is not None
             )
             if plans and plans[0][0][0] <= now:
                 for (when, follow_up), task_id in plans:
@@ -470,17 +410,13 @@ class TaskBoard:
         )
 
     async def _record_answer(self, task: Task, request: AnswerTask) -> None:
-        principal = request.principal
-        details: dict[str, Any] = {"answer": request.answer.model_dump(mode="json")}
-        if principal is not None:
-            details["principal"] = principal.model_dump(mode="json")
         await self.record(
             MilestoneKind.TASK_ANSWERED,
-            f"{task.title} — {answered_by(request)}",
+            f"{task.title} — {rules.answered_by(request)}",
             task=task,
             party=request.acting_party,
-            actor=_recorded_actor(request),
-            details=details,
+            actor=rules.recorded_actor(request),
+            details=rules.answer_details(request),
         )
 
     async def record_unawaited_answer(self, task: Task) -> None:
@@ -488,19 +424,6 @@ class TaskBoard:
         await self._record_answer(task, self.answers.pop(task.id))
 
     # --- reminders and escalation -----------------------------------------------------
-
-    def _next_follow_up(self, task: Task) -> tuple[datetime, FollowUp] | None:
-        policy = self.reminders
-        if not task.reminded_before_due and policy.before_due_days is not None:
-            remind_at = task.due_at - timedelta(days=policy.before_due_days)
-            if remind_at > task.assigned_at:
-                return remind_at, "remind_before_due"
-        if not task.escalated:
-            return task.due_at, "escalate"
-        if task.late_reminders >= MAX_LATE_REMINDERS:
-            return None
-        late_every = timedelta(days=policy.late_every_days)
-        return task.due_at + late_every * (task.late_reminders + 1), "remind_late"
 
     async def _follow_up(self, task: Task, follow_up: FollowUp) -> None:
         if follow_up == "remind_before_due":
@@ -528,8 +451,7 @@ class TaskBoard:
         if workflow.patched(ONE_OVERDUE_NOTICE_PATCH):
             # Created late (or left late across a long pause): the late reminders whose dates
             # already passed are folded into this one overdue notice.
-            late_every = timedelta(days=self.reminders.late_every_days)
-            skipped = max(0, (workflow.now() - task.due_at) // late_every)
+            skipped = rules.late_reminders_passed(workflow.now(), task.due_at, self.reminders)
         task = self._replace(task, escalated=True, late_reminders=skipped)
         await self.record(
             MilestoneKind.TASK_OVERDUE,
@@ -538,13 +460,8 @@ class TaskBoard:
             details={"due_at": task.due_at.isoformat()},
         )
         await self.notify(NotificationEvent.TASK_REMINDER, task, occurrence="overdue")
-        escalation_id = f"escalation.{task.id}"
-        round_number = 1
-        while escalation_id in self.tasks:  # a postponed task can fall late again
-            round_number += 1
-            escalation_id = f"escalation.{task.id}.r{round_number}"
         await self.assign(
-            escalation_id,
+            rules.escalation_task_id(task.id, self.tasks),
             TaskKind.RESOLVE_ESCALATION,
             self.convention.office.id,
             f"Late: {task.title} (owed by {task.assignee}, due {task.due_at:%Y-%m-%d})",
@@ -561,14 +478,7 @@ class TaskBoard:
 
     def check_postponement(self, request: PostponeDeadline) -> None:
         """A postponement moves an open task's due date later."""
-        task = self.open_task(request.task_id)
-        if request.new_due_at.tzinfo is None:
-            raise AnswerRejected("new_due_at: give a time zone (e.g. 2027-01-31T17:00:00Z)")
-        if request.new_due_at <= task.due_at:
-            raise AnswerRejected(
-                f"new_due_at: {request.new_due_at:%Y-%m-%d %H:%M} is not later than the "
-                f"current due date {task.due_at:%Y-%m-%d %H:%M}"
-            )
+        rules.check_postponement(self.open_task(request.task_id), request)
 
     async def postpone(self, request: PostponeDeadline) -> Task:
         """Move the due date; reminders and escalation start again from it."""
@@ -603,15 +513,7 @@ class TaskBoard:
     def check_reassignment(self, request: ReassignTask) -> None:
         """A task goes to another named contact of the party that owes it."""
         task = self.open_task(request.task_id)
-        party = self.convention.party(task.assignee)
-        names = [contact.name for contact in party.contacts]
-        if request.contact not in names:
-            raise AnswerRejected(
-                f"contact: {request.contact!r} is not a contact of {party.id} "
-                f"(contacts: {', '.join(names) or 'none declared'})"
-            )
-        if request.contact == task.contact:
-            raise AnswerRejected(f"contact: task {task.id!r} is already with {request.contact}")
+        rules.check_reassignment(task, self.convention.party(task.assignee), request)
 
     async def reassign(self, request: ReassignTask) -> Task:
         """Give the task to the named contact and tell them."""
@@ -665,67 +567,26 @@ class TaskBoard:
         `occurrence` tells repeated notifications of one event apart (reminder 1, 2…): it is
         part of the notification id, which stays stable across retries and replays.
         """
-        convention = self.convention
-        # The officer's own tasks (a delivery to fix) go to the officer, not the office's desk.
-        to_officer = to_officer or task.kind is TaskKind.FIX_DELIVERY
-        party = convention.office if to_officer else convention.party(task.assignee)
-        if to_officer:
-            officer = convention.officer
-            recipients = [
-                Contact(name=officer.name, email=officer.email, language=officer.language)
-            ]
-            language = officer.language
-        else:
-            recipients = [
-                contact
-                for contact in party.contacts
-                if task.contact is None or contact.name == task.contact
-            ]
-            language = party.language or (
-                recipients[0].language if recipients else convention.officer.language
-            )
-        notification = Notification(
-            # Stable across retries and replays: the partner's webhook-id, the log's key.
-            id=f"{convention.id}/{task.id}/{event.value}"
-            + (f"/{occurrence}" if occurrence else "")
-            + ("/officer" if to_officer else ""),
-            convention_id=convention.id,
-            event=event,
-            party=party.id,
-            recipients=recipients,
-            language=language,
-            subject=f"[{convention.id}] {task.title}",
-            task=task,
-            created_at=workflow.now(),
-            convention_title=convention.title,
-            webhook_url=str(party.webhook_url) if party.webhook_url else None,
+        notification = rules.task_notification(
+            self.convention,
+            task,
+            event,
+            workflow.now(),
+            to_officer=to_officer,
+            occurrence=occurrence,
         )
         await self._send(notification)
 
     async def announce_stage(self) -> None:
         """Tell every partner (the office drives the stages) that the current stage began."""
-        convention = self.convention
-        for party in convention.parties:
-            if party.id == convention.office.id:
-                continue
-            language = party.language or (
-                party.contacts[0].language if party.contacts else convention.officer.language
-            )
+        for party in rules.partners(self.convention):
             await self._send(
-                Notification(
-                    # One per party and stage run: a stage run again is announced again.
-                    id=f"{convention.id}/{self.task_id('entered')}/"
-                    f"{NotificationEvent.STAGE_CHANGED.value}/{party.id}",
-                    convention_id=convention.id,
-                    event=NotificationEvent.STAGE_CHANGED,
-                    party=party.id,
-                    recipients=list(party.contacts),
-                    language=language,
-                    subject=f"[{convention.id}] {self.current_stage}",
-                    stage=self.current_stage,
-                    created_at=workflow.now(),
-                    convention_title=convention.title,
-                    webhook_url=str(party.webhook_url) if party.webhook_url else None,
+                rules.stage_announcement(
+                    self.convention,
+                    party,
+                    self.current_stage,
+                    self.task_id("entered"),
+                    workflow.now(),
                 )
             )
 
@@ -764,35 +625,15 @@ class TaskBoard:
     @cached_property
     def _deliveries(self) -> Deliveries:
         # Created on first use, so that the board's constructor stays as it was.
-        return Deliveries(self)
+        return Deliveries(lambda: self.tasks.values(), self._ask_officer_to_fix)
 
-
-def workflow_json(value: Any) -> bytes:
-    """The JSON bytes a value takes in a payload (deterministic: sorted keys, UTF-8)."""
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str).encode()
-
-
-def shortened(text: str, limit: int) -> str:
-    """The text cut to limit characters (an ellipsis says so): for titles quoting a user."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _recorded_actor(request: AnswerTask) -> str | None:
-    """The proven actor; an officer entering an answer names the party's person if told."""
-    principal = request.principal
-    if principal is None:
-        return request.actor
-    if principal.kind is PrincipalKind.OFFICER:
-        return request.actor or principal.name
-    return principal.name
-
-
-def answered_by(request: AnswerTask) -> str:
-    """'answered by Drissa GUINDO for menefp, e-mailed link confirmed by code', or
-    'entered by officer Nadia Benali on behalf of psa (for Rémi Cabon)'."""
-    principal = request.principal
-    if principal is None:
-        return f"answered by {request.acting_party}"
-    if principal.kind is PrincipalKind.OFFICER:
-        return principal.describe() + (f" (for {request.actor})" if request.actor else "")
-    return f"answered by {principal.describe()}"
+    async def _ask_officer_to_fix(self, task_id: str, title: str) -> AnswerTask:
+        """Give the officer a task to fix a delivery; wait for the answer."""
+        fix = await self.assign(
+            task_id,
+            TaskKind.FIX_DELIVERY,
+            self.convention.office.id,
+            title,
+            due_in=FIX_DELIVERY_DUE,
+        )
+        return await self.answer_to(fix)
