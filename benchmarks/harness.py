@@ -731,6 +731,9 @@ class HistoryProfile:
     events: int = 0
     size_bytes: int = 0
     activities: Counter[str] = field(default_factory=Counter)
+    retries: Counter[str] = field(default_factory=Counter)
+    """Attempts after the first, per activity type (a milestone written before its
+    predecessor, PredecessorMissing, is retried: the ordered ledger should make it 0)."""
     activity_wait: dict[str, list[float]] = field(default_factory=dict)
     activity_run: dict[str, list[float]] = field(default_factory=dict)
     workflow_tasks: int = 0
@@ -771,6 +774,7 @@ def profile_history(history: WorkflowHistory) -> HistoryProfile:
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             source = event.activity_task_started_event_attributes.scheduled_event_id
             name, when = scheduled[source]
+            profile.retries[name] += event.activity_task_started_event_attributes.attempt - 1
             profile.activity_wait.setdefault(name, []).append(at - when)
             started[source] = at
         elif kind == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
@@ -836,6 +840,13 @@ def print_profiles(profiles: dict[str, list[HistoryProfile]]) -> None:
                 ],
             ]
         )
+    persist = ("persist_milestone", "persist_milestones")
+    rows.append(
+        [
+            "milestone write retries (total)",
+            *[sum(p.retries[k] for p in profiles[name] for k in persist) for name in names],
+        ]
+    )
     rows.append(["first to last event, s", *average(lambda p: p.duration)])
     print_table(["per workflow (mean)", *names], rows)
 
