@@ -19,7 +19,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -63,25 +63,6 @@ def free_port() -> int:
             port: int = probe.getsockname()[1]
         if port not in (7233, 8233):
             return port
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]],
-    done: Callable[[T], bool],
-    *,
-    within: float,
-    what: str,
-    interval: float = 0.1,
-) -> T:
-    """Poll probe() until done(value); fail naming `what` and the last value after `within` s."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not reached in {within} s; last value: {value!r}")
-        await asyncio.sleep(interval)
 
 
 async def client_for(address: str, *, within: float = 30.0) -> Client:

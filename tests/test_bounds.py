@@ -19,6 +19,7 @@ import pytest_asyncio
 from pydantic import TypeAdapter
 from temporalio.testing import WorkflowEnvironment
 
+from devkit.polling import eventually
 from schemas.convention import MAX_CONVENTION_BYTES, MAX_PARTIES, Convention
 from schemas.convention_file import parse_model
 from schemas.errors import InputError
@@ -27,7 +28,6 @@ from schemas.status import ConventionState
 from schemas.tasks import MAX_LIST_ITEMS, AnswerTask
 from schemas.values import NAME_MAX_CHARS, TEXT_MAX_CHARS
 from tests.stage_desk import PARTIES, SIGNATORIES, Desk, convention_of
-from tests.test_delivery_webhook import eventually
 from worker import build_worker
 from workflows.task_board import MILESTONE_WINDOW
 

@@ -18,9 +18,10 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
+from devkit.polling import eventually
 from infra.settings import PROJECT_ROOT
 from tests.conftest import WEBHOOK_SECRET, WebhookReceiver
-from tests.test_delivery_webhook import DECISION, eventually, funding_request_to, stop
+from tests.test_delivery_webhook import DECISION, funding_request_to, stop
 
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable

@@ -10,10 +10,10 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
+from devkit.polling import eventually
 from tests.conftest import SmtpServer
 from tests.test_delivery_webhook import (
     DECISION,
-    eventually,
     fast_delivery,
     funding_request_to,
     open_fix_tasks,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -19,6 +19,7 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import answer_open_task, convention_status, start_convention
+from devkit.polling import eventually
 from infra.settings import DeliverySettings, SmtpSettings
 from schemas.convention import Convention
 from schemas.tasks import Task, TaskKind
@@ -84,20 +85,6 @@ async def running_worker(
     task_queue = f"delivery-{uuid.uuid4().hex[:8]}"
     async with build_worker(env.client, pool, task_queue, delivery=delivery):
         yield task_queue
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], *, within: float = 20.0
-) -> T:
-    """Poll probe() until done(value); fail with the last value after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not reached in {within} s; last value: {value!r}")
-        await asyncio.sleep(0.05)
 
 
 async def log_of(pool: asyncpg.Pool, notification_id: str) -> tuple[Any, list[Any]]:

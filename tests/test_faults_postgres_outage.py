@@ -17,12 +17,12 @@ from pathlib import Path
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
+from devkit.polling import eventually
 from infra.database import create_pool
 from schemas.status import ConventionState, ConventionStatus
 from tests.fault_stack import (
     PrivatePostgres,
     WorkerProcess,
-    eventually,
     play,
     recorded_exactly_once,
     retried_activities,

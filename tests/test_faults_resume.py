@@ -22,11 +22,11 @@ from temporalio.service import RPCError
 
 import demo
 from application.conventions import answer_open_task, find_task, start_convention
+from devkit.polling import eventually
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript
 from schemas.status import ConventionState
 from tests.conftest import DEV_TASK_QUEUE
-from tests.fault_stack import eventually
 from tests.stage_desk import PARTIES, SIGNATORIES, convention_of
 from workflows.convention import workflow_id_for
 

@@ -18,13 +18,13 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from demo import scenario_files
+from devkit.polling import eventually
 from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import AnswerScript, load_answer_script
 from schemas.status import ConventionState, ConventionStatus
 from tests.conftest import EXAMPLES, example
 from tests.fault_stack import (
     WorkerProcess,
-    eventually,
     play,
     recorded_exactly_once,
     retried_activities,

@@ -15,11 +15,12 @@ from temporalio.client import Client
 
 from activities.inbox import owed_tasks
 from application.conventions import answer_open_task, find_task, start_convention
+from devkit.polling import eventually
 from infra.settings import PROJECT_ROOT
 from schemas.channels import InboxEntry
 from schemas.convention import Convention
 from tests.conftest import DEV_TASK_QUEUE, example
-from tests.test_delivery_webhook import DECISION, eventually, stop
+from tests.test_delivery_webhook import DECISION, stop
 
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable

@@ -17,9 +17,9 @@ import pytest
 import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
+from devkit.polling import eventually
 from tests.conftest import DEV_TASK_QUEUE
 from tests.partner_stack import DECISION, funding_convention, make_desk
-from tests.test_delivery_webhook import eventually
 from tests.test_office_desk import PASSWORD, new_account
 from tests.test_partner_browser import ARTIFACTS, CHROMIUM, free_port
 from web.app import create_app

@@ -11,10 +11,10 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.office_desk import portfolio, portfolio_json
+from devkit.polling import eventually
 from infra.settings import PROJECT_ROOT
 from tests.cli_runner import PYTHON, cli_env, run_cli
 from tests.partner_stack import funding_convention, make_desk
-from tests.test_delivery_webhook import eventually
 from tests.test_office_desk import office_client, sign_in
 
 

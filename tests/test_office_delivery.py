@@ -10,10 +10,10 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
+from devkit.polling import eventually
 from tests.conftest import WEBHOOK_SECRET, WebhookReceiver
 from tests.partner_stack import DECISION, make_desk
 from tests.test_delivery_webhook import (
-    eventually,
     fast_delivery,
     funding_request_to,
     log_of,

@@ -21,12 +21,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.office_desk import SESSION_COOKIE, create_user
 from application.partner_desk import PartnerDesk
+from devkit.polling import eventually
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import InputError
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.partner_stack import COLLEAGUE, DECISION, FUNDER, funding_convention, make_desk
-from tests.test_delivery_webhook import eventually
 from web.app import create_app
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -10,6 +10,7 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status
+from devkit.polling import eventually
 from schemas.tasks import AnswerTask
 from tests.partner_stack import (
     DECISION,
@@ -18,7 +19,7 @@ from tests.partner_stack import (
     make_desk,
     portal_client,
 )
-from tests.test_delivery_webhook import eventually, stop
+from tests.test_delivery_webhook import stop
 from workflows.convention import workflow_id_for
 
 

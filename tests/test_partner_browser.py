@@ -19,10 +19,11 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, find_task, start_convention
+from devkit.polling import eventually
 from schemas.convention import Convention
 from tests.conftest import SmtpServer, example
 from tests.partner_stack import make_desk
-from tests.test_delivery_webhook import eventually, fast_delivery, running_worker
+from tests.test_delivery_webhook import fast_delivery, running_worker
 from web.app import create_app
 
 CHROMIUM = "/usr/bin/chromium"

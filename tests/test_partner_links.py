@@ -15,6 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, reassign_task
+from devkit.polling import eventually
 from schemas.officer_actions import ReassignTask
 from tests.conftest import SmtpServer
 from tests.partner_stack import (
@@ -27,7 +28,7 @@ from tests.partner_stack import (
     make_desk,
     portal_client,
 )
-from tests.test_delivery_webhook import eventually, fast_delivery, stop
+from tests.test_delivery_webhook import fast_delivery, stop
 from tests.test_partner_api import answers_in_history
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -27,6 +26,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, find_task
+from devkit.polling import eventually
 from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
 from schemas.status import ConventionState
@@ -74,20 +74,6 @@ SECRETS = {
     "the payload key, hex": PAYLOAD_KEY[1].hex(),
     "the codec token": CODEC_TOKEN,
 }
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[T]], done: Callable[[T], bool], within: float = 30
-) -> T:
-    """The first probe result that is done; fails after `within` seconds."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        value = await probe()
-        if done(value):
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"not done within {within}s: {value!r}")
-        await asyncio.sleep(0.2)
 
 
 async def database_with_password(postgres_url: str) -> str:
