@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import open_failures
 from activities.inbox import owed_tasks
-from activities.milestones import recorded_milestones
+from activities.milestones import recorded_milestones, with_unwritten
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -285,7 +285,8 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
         raise ConventionUnreadable(
             f"{error} (its execution is {health.execution_status.name.lower()} in Temporal)"
         ) from error
-    timeline, archive_lines = await _recorded_lines(settings, args.convention_id)
+    recorded, archive_lines = await _recorded_lines(settings, args.convention_id)
+    timeline = None if recorded is None else with_unwritten(recorded, status.milestones)
     if args.json:
         # The whole timeline from PostgreSQL when it answers, else the workflow's window.
         shown = status if timeline is None else status.model_copy(update={"milestones": timeline})

@@ -50,6 +50,13 @@ async def recorded_milestones(pool: asyncpg.Pool, convention_id: str) -> list[Mi
     return [Milestone.model_validate(dict(row)) for row in rows]
 
 
+def with_unwritten(recorded: list[Milestone], kept: Sequence[Milestone]) -> list[Milestone]:
+    """PostgreSQL's timeline, then the milestones the workflow has recorded (`kept`: its
+    window) that its ledger has not written yet: what a reader asks for is the whole of it."""
+    last = recorded[-1].seq if recorded else 0
+    return recorded + [milestone for milestone in kept if milestone.seq > last]
+
+
 class PredecessorMissing(RuntimeError):
     """Milestone seq - 1 is not in PostgreSQL, so this one cannot be chained to it yet.
 

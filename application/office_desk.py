@@ -27,7 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.milestones import recorded_milestones
+from activities.milestones import recorded_milestones, with_unwritten
 from activities.read_model import record_convention_file
 from application.conventions import (
     AnswerRefused,
@@ -502,7 +502,10 @@ class OfficeDesk:
             "SELECT count(*) FROM history_archive WHERE convention_id = $1", convention_id
         )
         # The timeline is PostgreSQL's (the workflow keeps only its latest milestones).
-        timeline = await recorded_milestones(self.pool, convention_id)
+        timeline = with_unwritten(
+            await recorded_milestones(self.pool, convention_id),
+            status.milestones if status is not None else [],
+        )
         return {
             "timeline": timeline[-TIMELINE_SHOWN:],
             "timeline_total": len(timeline),

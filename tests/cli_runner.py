@@ -14,9 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,36 +25,17 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status
-from infra.settings import PROJECT_ROOT
+from devkit.programs import ProgramRun, run_program
 from schemas.convention import Convention
 from schemas.status import ConventionStatus
 from tests.conftest import DEV_TASK_QUEUE
 from workflows.convention import workflow_id_for
 
-VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
-PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
 CLI_TIMEOUT_SECONDS = 60.0
 
 
-@dataclass(frozen=True, repr=False)
-class CliRun:
-    """What one `starter.py` command did: its exit code and its two streams, as UTF-8."""
-
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        """The non-blank lines of stderr."""
-        return [line for line in self.stderr.splitlines() if line.strip()]
-
-    def __repr__(self) -> str:  # what an assertion shows when it fails
-        return (
-            f"starter.py {' '.join(self.args)} -> exit {self.code}\n"
-            f"--- stdout ---\n{self.stdout}--- stderr ---\n{self.stderr}"
-        )
+CliRun = ProgramRun
+"""What one `starter.py` command did: its exit code and its two streams, as UTF-8."""
 
 
 def temporal_address(env: WorkflowEnvironment) -> str:
@@ -92,24 +71,7 @@ def cli_env(
 
 async def run_cli(*args: str, env: Mapping[str, str]) -> CliRun:
     """Run `python starter.py ARGS…` from the project root and wait for it to exit."""
-    process = await asyncio.create_subprocess_exec(
-        PYTHON,
-        "starter.py",
-        *args,
-        cwd=PROJECT_ROOT,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), CLI_TIMEOUT_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return CliRun(args, process.returncode, stdout.decode("utf-8"), stderr.decode("utf-8"))
+    return await run_program("starter.py", *args, env=env, within=CLI_TIMEOUT_SECONDS)
 
 
 def write_document(data: Any, path: Path) -> Path:

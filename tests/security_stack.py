@@ -17,8 +17,7 @@ import contextlib
 import json
 import os
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator
 from unittest import mock
 from urllib.parse import urlsplit, urlunsplit
 
@@ -29,11 +28,11 @@ from temporalio.api.common.v1 import Payload
 from temporalio.client import WorkflowHistory
 from temporalio.converter import DataConverter
 
+from devkit.programs import ProgramRun
 from infra.database import apply_migrations, create_pool
 from infra.payload_codec import EncryptionCodec
-from infra.settings import PROJECT_ROOT, load_settings
+from infra.settings import load_settings
 from infra.temporal_client import data_converter
-from tests.cli_runner import PYTHON
 
 PROGRAM_TIMEOUT_SECONDS = 60.0
 
@@ -87,41 +86,7 @@ async def private_database(postgres_url: str, prefix: str) -> str:
     return url
 
 
-@dataclass(frozen=True)
-class Run:
-    """What one program run did: its exit code and its two streams."""
-
-    args: tuple[str, ...]
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        """Both streams, as one text to search."""
-        return self.stdout + self.stderr
-
-
-async def run_program(program: str, *args: str, env: Mapping[str, str]) -> Run:
-    """`python PROGRAM ARGS…` from the project root (starter.py, audit.py, worker.py…)."""
-    process = await asyncio.create_subprocess_exec(
-        PYTHON,
-        program,
-        *args,
-        cwd=PROJECT_ROOT,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    try:
-        stdout, stderr = await asyncio.wait_for(process.communicate(), PROGRAM_TIMEOUT_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return Run((program, *args), process.returncode, stdout.decode(), stderr.decode())
+Run = ProgramRun
 
 
 def spellings(text: str) -> set[bytes]:

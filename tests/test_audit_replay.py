@@ -26,6 +26,7 @@ import workflows.convention
 from auditing.decode import PERSIST_MILESTONE, ScheduledActivity, read_run
 from auditing.histories import ConventionHistory, FileHistories, TemporalHistories
 from auditing.replay import replay_conventions
+from devkit.programs import run_program
 from infra.settings import PROJECT_ROOT
 from schemas.audit import ReplayResult
 from tests.conftest import PlayedScenario
@@ -191,18 +192,8 @@ async def test_each_seed_scenario_replays_from_the_server(
 
 async def run_cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     """`python audit.py …` as an auditor runs it; asynchronous, the worker shares this loop."""
-    process = await asyncio.create_subprocess_exec(
-        PYTHON,
-        "audit.py",
-        *args,
-        cwd=PROJECT_ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+    run = await run_program("audit.py", *args, env={**os.environ, **(env or {})}, within=60)
+    return run.code, run.stdout, run.stderr
 
 
 def stack_env(dev_env: WorkflowEnvironment, postgres_url: str) -> dict[str, str]:

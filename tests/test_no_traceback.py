@@ -19,8 +19,8 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import find_task, start_convention
-from infra.settings import PROJECT_ROOT
-from tests.cli_runner import PYTHON, CliRun, cli_env, write_convention
+from devkit.programs import run_program
+from tests.cli_runner import CliRun, cli_env, write_convention
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
 from workflows.convention import workflow_id_for
 
@@ -42,24 +42,7 @@ class Case:
 
 
 async def _run(program: str, args: tuple[str, ...], env: Mapping[str, str]) -> CliRun:
-    process = await asyncio.create_subprocess_exec(
-        PYTHON,
-        program,
-        *args,
-        cwd=PROJECT_ROOT,
-        env=dict(env),
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), 90)
-    assert process.returncode is not None
-    return CliRun(
-        (program, *args),
-        process.returncode,
-        stdout.decode("utf-8", "replace"),
-        stderr.decode("utf-8", "replace"),
-    )
+    return await run_program(program, *args, env=env, within=90)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.office_desk import portfolio, portfolio_json
 from devkit.polling import eventually
+from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT
-from tests.cli_runner import PYTHON, cli_env, run_cli
+from tests.cli_runner import cli_env, run_cli
 from tests.partner_stack import funding_convention, make_desk
 from tests.test_office_desk import office_client, sign_in
 

@@ -27,20 +27,14 @@ from application.conventions import (
     why_not_open,
 )
 from auditing.verify import chain_findings
+from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import TerminateConvention
 from schemas.status import ConventionInput, ConventionState, TaskLookup
 from schemas.tasks import TaskStatus
-from tests.cli_runner import (
-    PYTHON,
-    CliRun,
-    cli_env,
-    run_cli,
-    settled_status,
-    write_convention,
-)
+from tests.cli_runner import CliRun, cli_env, run_cli, settled_status, write_convention
 from tests.conftest import DEV_TASK_QUEUE, example
 from workflows import visibility
 from workflows.convention import workflow_id_for

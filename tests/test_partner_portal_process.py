@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT
-from tests.cli_runner import PYTHON, cli_env
+from tests.cli_runner import cli_env
 
 
 async def run_portal(env: dict[str, str]) -> tuple[int, str]:

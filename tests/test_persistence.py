@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import MilestoneStore, PredecessorMissing
+from activities.milestones import MilestoneStore, PredecessorMissing, with_unwritten
 from activities.notify import Notifier
 from auditing.verify import chain_findings
 from infra.database import MIGRATIONS_DIR, apply_migrations
@@ -124,3 +124,11 @@ async def test_a_batch_whose_predecessor_is_missing_waits_for_it(db_pool: asyncp
         )
         == 0
     )
+
+
+def test_a_reader_sees_the_milestones_the_ledger_has_not_written_yet_after_postgresqls() -> None:
+    recorded = [milestone_of("c", seq) for seq in (1, 2, 3)]
+    kept = [milestone_of("c", seq) for seq in (2, 3, 4, 5)]  # the workflow's window
+    assert [m.seq for m in with_unwritten(recorded, kept)] == [1, 2, 3, 4, 5]
+    assert [m.seq for m in with_unwritten([], kept)] == [2, 3, 4, 5]
+    assert with_unwritten(recorded, []) == recorded

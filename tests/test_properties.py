@@ -45,6 +45,7 @@ from application.conventions import (
     start_convention,
     terminate_convention,
 )
+from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_model, read_document
@@ -52,7 +53,7 @@ from schemas.errors import InputError, _union_tags
 from schemas.officer_actions import TerminateConvention
 from schemas.status import ConventionStatus
 from schemas.tasks import AnswerTask, Task, TaskKind
-from tests.cli_runner import PYTHON, cli_env, settled_status
+from tests.cli_runner import cli_env, settled_status
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES
 from tests.stage_desk import convention_of
 from workflows.convention import workflow_id_for

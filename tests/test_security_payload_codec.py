@@ -41,6 +41,7 @@ from application.conventions import answer_open_task, convention_status, start_c
 from auditing.histories import TemporalHistories
 from auditing.verify import verify_convention
 from demo import play_scenario
+from devkit.programs import PYTHON, run_program
 from infra.database import create_pool
 from infra.payload_codec import (
     ENCODING,
@@ -56,7 +57,7 @@ from schemas.convention import Contact, Convention, DiagnosticStage, FundingRequ
 from schemas.convention_file import AnswerScript, load_answer_script
 from schemas.status import ConventionState
 from schemas.values import Language
-from tests.cli_runner import PYTHON, cli_env
+from tests.cli_runner import cli_env
 from tests.conftest import EXAMPLES, _search_attribute_keys, example, venv_binary
 from tests.security_stack import (
     cli_json_bytes,
@@ -69,7 +70,6 @@ from tests.security_stack import (
     new_key,
     payloads_in,
     private_database,
-    run_program,
     temporal_show,
 )
 from worker import build_worker

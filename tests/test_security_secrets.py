@@ -27,10 +27,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, find_task
 from devkit.polling import eventually
+from devkit.programs import PYTHON, run_program
 from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
 from schemas.status import ConventionState
-from tests.cli_runner import PYTHON, cli_env, write_convention
+from tests.cli_runner import cli_env, write_convention
 from tests.conftest import (
     WEBHOOK_SECRET,
     SmtpServer,
@@ -49,7 +50,6 @@ from tests.security_stack import (
     keys_setting,
     new_key,
     private_database,
-    run_program,
     temporal_show,
     with_database,
 )

@@ -20,12 +20,12 @@ import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import find_task
+from devkit.programs import run_program
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.milestones import MilestoneKind
 from tests.cli_runner import cli_env, run_cli, settled_status, write_convention
 from tests.conftest import example
-from tests.security_stack import run_program
 
 SQL_CALLS = frozenset(
     {
