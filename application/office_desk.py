@@ -468,6 +468,15 @@ class OfficeDesk:
         await backfill_convention_files(self.pool, self.client)
         return await portfolio(self.pool)
 
+    async def portfolio_page(
+        self, tables: tuple[str, ...] | None = None, *, backfill: bool = True
+    ) -> PortfolioPage:
+        """The page's share of the portfolio (see PAGE_ROWS), every table or those named;
+        a chart, which follows its page, leaves the backfill to the page."""
+        if backfill:
+            await backfill_convention_files(self.pool, self.client)
+        return await portfolio_page(self.pool, tables or PORTFOLIO_TABLES)
+
     # --- a convention -------------------------------------------------------------------
 
     async def convention_page(self, convention_id: str) -> dict[str, Any]:
@@ -743,17 +752,25 @@ async def backfill_convention_files(
     return recorded
 
 
-_BY_STAGE_KIND = """
+# Each table: its query without its order, and its order (names of its own columns, so
+# that the same order applies inside and around the query).
+_QUERIES: dict[str, tuple[str, str]] = {
+    "stages": (
+        """
 SELECT coalesce(stage, '-') AS stage, coalesce(kind, '-') AS kind, state, count(*) AS conventions
-FROM conventions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-"""
-_BY_COUNTRY_SECTOR = """
+FROM conventions GROUP BY 1, 2, 3""",
+        "1, 2, 3",
+    ),
+    "countries": (
+        """
 SELECT country, coalesce(sector, '-') AS sector, count(*) AS conventions
 FROM conventions, unnest(CASE WHEN countries = '{}' THEN ARRAY['-'] ELSE countries END)
      AS country
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-_OVERDUE = """
+GROUP BY 1, 2""",
+        "1, 2",
+    ),
+    "overdue": (
+        """
 SELECT t.convention_id, t.task_id, t.party,
        (SELECT contact ->> 'name'
           FROM convention_files AS f,
@@ -762,10 +779,11 @@ SELECT t.convention_id, t.task_id, t.party,
          WHERE f.convention_id = t.convention_id AND p ->> 'id' = t.party LIMIT 1) AS contact,
        t.due_at, (current_date - t.due_at::date) AS days_late, t.escalated
 FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
-WHERE t.state = 'open' AND t.due_at < now() AND c.state = 'active'
-ORDER BY t.due_at, t.convention_id, t.task_id
-"""
-_FUNDING = """
+WHERE t.state = 'open' AND t.due_at < now() AND c.state = 'active'""",
+        "due_at, convention_id, task_id",
+    ),
+    "funding": (
+        """
 WITH amounts AS (
     SELECT funder, currency, requested, decision, NULL::numeric AS granted
     FROM conventions WHERE funder IS NOT NULL AND currency IS NOT NULL
@@ -779,55 +797,108 @@ SELECT funder, currency,
        coalesce(sum(requested) FILTER (
            WHERE decision IS NULL OR decision IN ('pending', 'more_information')), 0) AS pending,
        coalesce(sum(requested) FILTER (WHERE decision = 'reject'), 0) AS rejected
-FROM amounts GROUP BY funder, currency ORDER BY funder, currency
-"""
-_INDICATORS = """
+FROM amounts GROUP BY funder, currency""",
+        "funder, currency",
+    ),
+    "indicators": (
+        """
 SELECT c.id AS convention_id, target.key AS indicator, target.value::numeric AS target,
        coalesce((c.actuals ->> target.key)::numeric, 0) AS actual
-FROM conventions AS c, jsonb_each_text(c.targets) AS target
-ORDER BY 1, 2
-"""
-_SPEND = """
+FROM conventions AS c, jsonb_each_text(c.targets) AS target""",
+        "1, 2",
+    ),
+    "spend": (
+        """
 SELECT id AS convention_id, coalesce(budget_currency, spent_currency) AS currency,
        coalesce(spent, 0) AS spent, budget
-FROM conventions WHERE spent IS NOT NULL OR budget IS NOT NULL ORDER BY 1
-"""
-_COHORTS = """
+FROM conventions WHERE spent IS NOT NULL OR budget IS NOT NULL""",
+        "1",
+    ),
+    "cohorts": (
+        """
 SELECT c.id AS convention_id,
        coalesce(sum((cohort.value ->> 'enrolled')::int), 0) AS enrolled,
        coalesce(sum((cohort.value ->> 'completed')::int), 0) AS completed,
        coalesce(sum((cohort.value ->> 'certified')::int), 0) AS certified
 FROM conventions AS c, jsonb_each(c.cohorts) AS cohort
-GROUP BY c.id ORDER BY c.id
-"""
+GROUP BY c.id""",
+        "convention_id",
+    ),
+}
 PORTFOLIO_TABLES = ("stages", "countries", "overdue", "funding", "indicators", "spend", "cohorts")
+PER_CONVENTION_TABLES = frozenset({"overdue", "indicators", "spend", "cohorts"})
+"""The tables with a row per convention (or per task): they grow with the portfolio, where
+the others have a row per stage, country, funder and currency."""
+PAGE_ROWS = 50
+"""The office's page and its charts show the first PAGE_ROWS rows of each per-convention
+table (in the table's own order: the overdue tasks latest first); the CSV, the JSON and
+`starter.py report` have every row. At 10,000 conventions the indicators alone are some
+16,000 rows: as one page (4.5 MB of HTML) and one chart they were unreadable and slow."""
+_TOTAL = "pacte_total_rows"
 
 
-async def portfolio(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
-    """Every table of the portfolio, each from one query of the read model."""
-    queries = {
-        "stages": _BY_STAGE_KIND,
-        "countries": _BY_COUNTRY_SECTOR,
-        "overdue": _OVERDUE,
-        "funding": _FUNDING,
-        "indicators": _INDICATORS,
-        "spend": _SPEND,
-        "cohorts": _COHORTS,
-    }
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for name, query in queries.items():
-        tables[name] = [dict(row) for row in await pool.fetch(query)]
-    for rows in tables.values():
+def portfolio_query(table: str, *, limited: bool = False) -> str:
+    """One table's query; `limited`: its first $1 rows, each with the count of all of
+    them (a window over the whole query, column `pacte_total_rows`)."""
+    body, order = _QUERIES[table]
+    if not limited:
+        return f"{body}\nORDER BY {order}"
+    return (
+        f"SELECT *, count(*) OVER () AS {_TOTAL} FROM ({body}\n) AS whole\n"
+        f"ORDER BY {order}\nLIMIT $1"
+    )
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    """What the office's page shows: each table's first rows, and how many it has."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    totals: dict[str, int]
+
+
+def _plain(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, Decimal):
+                # asyncpg decodes numeric 40000000 as 4.000E+7: shown as plain digits.
+                row[column] = Decimal(format(value, "f"))
+    if table == "cohorts":
         for row in rows:
-            for column, value in row.items():
-                if isinstance(value, Decimal):
-                    # asyncpg decodes numeric 40000000 as 4.000E+7: shown as plain digits.
-                    row[column] = Decimal(format(value, "f"))
-    for row in tables["cohorts"]:
-        row["pass_rate"] = (
-            round(row["certified"] / row["completed"], 3) if row["completed"] else None
-        )
-    return tables
+            row["pass_rate"] = (
+                round(row["certified"] / row["completed"], 3) if row["completed"] else None
+            )
+    return rows
+
+
+async def portfolio(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table (or of those named), each from one query of the read model."""
+    return {
+        name: _plain([dict(row) for row in await pool.fetch(portfolio_query(name))], name)
+        for name in tables
+    }
+
+
+async def portfolio_page(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+) -> PortfolioPage:
+    """The page's share of the portfolio: every row of the tables per stage, country and
+    funder; the first `rows` of the per-convention ones, with their count."""
+    shown: dict[str, list[dict[str, Any]]] = {}
+    totals: dict[str, int] = {}
+    for name in tables:
+        if name not in PER_CONVENTION_TABLES:
+            shown[name] = (await portfolio(pool, (name,)))[name]
+            totals[name] = len(shown[name])
+            continue
+        fetched = [dict(row) for row in await pool.fetch(portfolio_query(name, limited=True), rows)]
+        totals[name] = fetched[0][_TOTAL] if fetched else 0
+        for row in fetched:
+            del row[_TOTAL]
+        shown[name] = _plain(fetched, name)
+    return PortfolioPage(shown, totals)
 
 
 def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
