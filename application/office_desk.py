@@ -22,8 +22,11 @@ from typing import Any
 
 import asyncpg
 import pyotp
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -73,6 +76,7 @@ UPLOAD_MAX_NODES = 50_000
 ISSUER = "Pacte office"
 _hasher = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+log = structlog.get_logger("pacte.office")
 
 
 class Role(StrEnum):
@@ -148,6 +152,59 @@ def _user(row: Any) -> OfficeUser:
         enrolled=row["totp_enrolled_at"] is not None,
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+    )
+
+
+# --- TOTP secrets, sealed at rest (migration 007) -------------------------------------------
+
+_TOTP_NONCE_BYTES = 12
+_TOTP_AAD = b"pacte-office-totp/v1:"
+
+
+def totp_key(link_secret: bytes) -> bytes:
+    """The AES-256 key TOTP secrets are sealed with: derived from the deployment's link
+    secret (which every portal replica holds), for this purpose only."""
+    return derived_key(link_secret, "office-totp")
+
+
+def seal_totp_secret(key: bytes, email: str, secret: str) -> bytes:
+    """AES-256-GCM of the base32 secret: a fresh 12-byte nonce, then the ciphertext; the
+    account's e-mail is the associated data, so a value copied to another account fails."""
+    nonce = secrets.token_bytes(_TOTP_NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, secret.encode("ascii"), _TOTP_AAD + email.encode())
+
+
+def open_totp_secret(key: bytes, email: str, sealed: bytes) -> str | None:
+    """The base32 secret, or None when it does not open (another key: the link secret was
+    changed; or a value moved from another account). Never logs the secret."""
+    nonce, body = sealed[:_TOTP_NONCE_BYTES], sealed[_TOTP_NONCE_BYTES:]
+    try:
+        plain = AESGCM(key).decrypt(nonce, body, _TOTP_AAD + email.encode())
+    except (InvalidTag, ValueError):
+        log.error("office: a TOTP secret does not open with this deployment's key", email=email)
+        return None
+    return plain.decode("ascii")
+
+
+async def seal_legacy_totp_secrets(pool: asyncpg.Pool, key: bytes) -> int:
+    """Seal every secret still in clear (written before migration 007); returns how many.
+    `portal.py` calls it at start; the desk also seals one when it first reads it."""
+    rows = await pool.fetch(
+        "SELECT email, totp_secret_legacy FROM office_users"
+        " WHERE totp_secret_legacy IS NOT NULL AND totp_sealed IS NULL"
+    )
+    for row in rows:
+        await _seal_legacy(pool, key, row["email"], row["totp_secret_legacy"])
+    return len(rows)
+
+
+async def _seal_legacy(pool: asyncpg.Pool, key: bytes, email: str, clear: str) -> None:
+    await pool.execute(
+        "UPDATE office_users SET totp_sealed = $2, totp_secret_legacy = NULL"
+        " WHERE email = $1 AND totp_sealed IS NULL AND totp_secret_legacy = $3",
+        email,
+        seal_totp_secret(key, email, clear),
+        clear,
     )
 
 
@@ -228,6 +285,25 @@ class OfficeDesk:
     def csrf_key(self) -> bytes:
         """The key the office's CSRF tokens are signed with (not the partners')."""
         return derived_key(self.partner.secret, "office-csrf")
+
+    def totp_key(self) -> bytes:
+        """The key the accounts' TOTP secrets are sealed with."""
+        return totp_key(self.partner.secret)
+
+    async def _totp_secret(self, email: str) -> str | None:
+        """The account's TOTP secret, opened; one still in clear (from before migration
+        007) is sealed now, and its clear column emptied."""
+        row = await self.pool.fetchrow(
+            "SELECT totp_sealed, totp_secret_legacy FROM office_users WHERE email = $1", email
+        )
+        if row is None:
+            return None
+        if row["totp_sealed"] is not None:
+            return open_totp_secret(self.totp_key(), email, row["totp_sealed"])
+        clear: str | None = row["totp_secret_legacy"]
+        if clear:
+            await _seal_legacy(self.pool, self.totp_key(), email, clear)
+        return clear
 
     # --- access log ---------------------------------------------------------------------
 
@@ -348,14 +424,20 @@ class OfficeDesk:
         """The TOTP secret being set up and its otpauth URI (shown as text: no script)."""
         if session.step != "enrol":
             raise Forbidden("the second factor is already set up")
-        secret = await self.pool.fetchval(
-            "UPDATE office_users SET totp_secret = coalesce(totp_secret, $2)"
-            " WHERE email = $1 AND totp_enrolled_at IS NULL RETURNING totp_secret",
-            session.user.email,
-            pyotp.random_base32(),
+        email = session.user.email
+        await self._totp_secret(email)  # one from before migration 007: sealed first
+        # The first secret stays (a reloaded page shows the same one), sealed.
+        sealed = await self.pool.fetchval(
+            "UPDATE office_users SET totp_sealed = coalesce(totp_sealed, $2)"
+            " WHERE email = $1 AND totp_enrolled_at IS NULL RETURNING totp_sealed",
+            email,
+            seal_totp_secret(self.totp_key(), email, pyotp.random_base32()),
         )
-        uri = pyotp.TOTP(secret).provisioning_uri(name=session.user.email, issuer_name=ISSUER)
-        return str(secret), uri
+        secret = open_totp_secret(self.totp_key(), email, sealed) if sealed else None
+        if secret is None:
+            raise Forbidden("the second factor cannot be set up: ask an administrator")
+        uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+        return secret, uri
 
     async def confirm_enrolment(
         self, session: OfficeSession, code: str, address: str
@@ -443,9 +525,7 @@ class OfficeDesk:
     async def _totp_ok(self, email: str, code: str) -> bool:
         """A code of the current time-step or its neighbours, never of a step used before:
         the step is claimed atomically, so a code replayed (or raced) is refused."""
-        secret = await self.pool.fetchval(
-            "SELECT totp_secret FROM office_users WHERE email = $1", email
-        )
+        secret = await self._totp_secret(email)
         if not secret or not code.isdigit():
             return False
         totp = pyotp.TOTP(secret)
