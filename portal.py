@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 import uvicorn
 
+from application.office_desk import seal_legacy_totp_secrets, totp_key
 from application.partner_desk import PartnerDesk
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
@@ -43,6 +44,9 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
     database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
     pool = await create_pool(database_url)
     await apply_migrations(pool)
+    sealed = await seal_legacy_totp_secrets(pool, totp_key(secret))  # migration 007
+    if sealed:
+        log.info("office: TOTP secrets from before migration 007 sealed", accounts=sealed)
     client = await connect(settings)
     desk = PartnerDesk(
         pool=pool,

@@ -208,13 +208,13 @@ def _task_change(milestone: Milestone) -> tuple[TaskChange, ...]:
 
 
 _ENSURE_ROW = "INSERT INTO conventions (id) VALUES ($1) ON CONFLICT (id) DO NOTHING"
-_CLAIM_SEQ = """
-UPDATE conventions SET last_seq = $2, updated_at = greatest(updated_at, $3)
-WHERE id = $1 AND last_seq < $2
-RETURNING id
-"""
+# Claims the milestone's seq and applies its change in one statement: one row version per
+# milestone (a milestone that changes no column still moves last_seq), and none at all for
+# a seq already applied.
 _APPLY_CONVENTION = """
 UPDATE conventions SET
+    last_seq = $20,
+    updated_at = greatest(updated_at, $21),
     kind = coalesce($2, kind),
     parent = coalesce($3, parent),
     stage = coalesce($4, stage),
@@ -236,7 +236,8 @@ UPDATE conventions SET
                    ELSE cohorts || jsonb_build_object(
                        $18::text, coalesce(cohorts -> $18::text, '{}'::jsonb) || $19::jsonb)
               END
-WHERE id = $1
+WHERE id = $1 AND last_seq < $20
+RETURNING id
 """
 _APPLY_TASK = """
 INSERT INTO office_tasks (convention_id, task_id, kind, party, stage, due_at, state, overdue,
@@ -297,13 +298,9 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
 async def _project_one(connection: asyncpg.Connection, milestone: Milestone) -> None:
     convention_id = milestone.convention_id
     await connection.execute(_ENSURE_ROW, convention_id)
-    claimed = await connection.fetchval(
-        _CLAIM_SEQ, convention_id, milestone.seq, milestone.occurred_at
-    )
-    if claimed is None:
-        return
     change = projection(milestone)
-    await _apply(connection, convention_id, change.convention)
+    if not await _apply(connection, milestone, change.convention):
+        return  # this seq was applied before
     for task in change.tasks:
         await connection.execute(
             _APPLY_TASK,
@@ -322,12 +319,11 @@ async def _project_one(connection: asyncpg.Connection, milestone: Milestone) -> 
         await connection.execute(FILL_FROM_FILE, convention_id)
 
 
-async def _apply(connection: asyncpg.Connection, convention_id: str, c: ConventionChange) -> None:
-    if c == ConventionChange():
-        return
-    await connection.execute(
+async def _apply(connection: asyncpg.Connection, milestone: Milestone, c: ConventionChange) -> bool:
+    """Claim the milestone's seq and apply its change to the row; False if already applied."""
+    claimed = await connection.fetchval(
         _APPLY_CONVENTION,
-        convention_id,
+        milestone.convention_id,
         c.kind,
         c.parent,
         c.stage,
@@ -346,7 +342,10 @@ async def _apply(connection: asyncpg.Connection, convention_id: str, c: Conventi
         c.budget_currency,
         c.cohort[0] if c.cohort else None,
         c.cohort[1] if c.cohort else None,
+        milestone.seq,
+        milestone.occurred_at,
     )
+    return claimed is not None
 
 
 async def record_convention_file(pool: asyncpg.Pool, convention: Convention) -> None:

@@ -22,8 +22,11 @@ from typing import Any
 
 import asyncpg
 import pyotp
+import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -76,6 +79,7 @@ UPLOAD_MAX_NODES = 50_000
 ISSUER = "Pacte office"
 _hasher = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+log = structlog.get_logger("pacte.office")
 
 
 class Role(StrEnum):
@@ -151,6 +155,59 @@ def _user(row: Any) -> OfficeUser:
         enrolled=row["totp_enrolled_at"] is not None,
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+    )
+
+
+# --- TOTP secrets, sealed at rest (migration 007) -------------------------------------------
+
+_TOTP_NONCE_BYTES = 12
+_TOTP_AAD = b"pacte-office-totp/v1:"
+
+
+def totp_key(link_secret: bytes) -> bytes:
+    """The AES-256 key TOTP secrets are sealed with: derived from the deployment's link
+    secret (which every portal replica holds), for this purpose only."""
+    return derived_key(link_secret, "office-totp")
+
+
+def seal_totp_secret(key: bytes, email: str, secret: str) -> bytes:
+    """AES-256-GCM of the base32 secret: a fresh 12-byte nonce, then the ciphertext; the
+    account's e-mail is the associated data, so a value copied to another account fails."""
+    nonce = secrets.token_bytes(_TOTP_NONCE_BYTES)
+    return nonce + AESGCM(key).encrypt(nonce, secret.encode("ascii"), _TOTP_AAD + email.encode())
+
+
+def open_totp_secret(key: bytes, email: str, sealed: bytes) -> str | None:
+    """The base32 secret, or None when it does not open (another key: the link secret was
+    changed; or a value moved from another account). Never logs the secret."""
+    nonce, body = sealed[:_TOTP_NONCE_BYTES], sealed[_TOTP_NONCE_BYTES:]
+    try:
+        plain = AESGCM(key).decrypt(nonce, body, _TOTP_AAD + email.encode())
+    except (InvalidTag, ValueError):
+        log.error("office: a TOTP secret does not open with this deployment's key", email=email)
+        return None
+    return plain.decode("ascii")
+
+
+async def seal_legacy_totp_secrets(pool: asyncpg.Pool, key: bytes) -> int:
+    """Seal every secret still in clear (written before migration 007); returns how many.
+    `portal.py` calls it at start; the desk also seals one when it first reads it."""
+    rows = await pool.fetch(
+        "SELECT email, totp_secret_legacy FROM office_users"
+        " WHERE totp_secret_legacy IS NOT NULL AND totp_sealed IS NULL"
+    )
+    for row in rows:
+        await _seal_legacy(pool, key, row["email"], row["totp_secret_legacy"])
+    return len(rows)
+
+
+async def _seal_legacy(pool: asyncpg.Pool, key: bytes, email: str, clear: str) -> None:
+    await pool.execute(
+        "UPDATE office_users SET totp_sealed = $2, totp_secret_legacy = NULL"
+        " WHERE email = $1 AND totp_sealed IS NULL AND totp_secret_legacy = $3",
+        email,
+        seal_totp_secret(key, email, clear),
+        clear,
     )
 
 
@@ -231,6 +288,25 @@ class OfficeDesk:
     def csrf_key(self) -> bytes:
         """The key the office's CSRF tokens are signed with (not the partners')."""
         return derived_key(self.partner.secret, "office-csrf")
+
+    def totp_key(self) -> bytes:
+        """The key the accounts' TOTP secrets are sealed with."""
+        return totp_key(self.partner.secret)
+
+    async def _totp_secret(self, email: str) -> str | None:
+        """The account's TOTP secret, opened; one still in clear (from before migration
+        007) is sealed now, and its clear column emptied."""
+        row = await self.pool.fetchrow(
+            "SELECT totp_sealed, totp_secret_legacy FROM office_users WHERE email = $1", email
+        )
+        if row is None:
+            return None
+        if row["totp_sealed"] is not None:
+            return open_totp_secret(self.totp_key(), email, row["totp_sealed"])
+        clear: str | None = row["totp_secret_legacy"]
+        if clear:
+            await _seal_legacy(self.pool, self.totp_key(), email, clear)
+        return clear
 
     # --- access log ---------------------------------------------------------------------
 
@@ -351,14 +427,20 @@ class OfficeDesk:
         """The TOTP secret being set up and its otpauth URI (shown as text: no script)."""
         if session.step != "enrol":
             raise Forbidden("the second factor is already set up")
-        secret = await self.pool.fetchval(
-            "UPDATE office_users SET totp_secret = coalesce(totp_secret, $2)"
-            " WHERE email = $1 AND totp_enrolled_at IS NULL RETURNING totp_secret",
-            session.user.email,
-            pyotp.random_base32(),
+        email = session.user.email
+        await self._totp_secret(email)  # one from before migration 007: sealed first
+        # The first secret stays (a reloaded page shows the same one), sealed.
+        sealed = await self.pool.fetchval(
+            "UPDATE office_users SET totp_sealed = coalesce(totp_sealed, $2)"
+            " WHERE email = $1 AND totp_enrolled_at IS NULL RETURNING totp_sealed",
+            email,
+            seal_totp_secret(self.totp_key(), email, pyotp.random_base32()),
         )
-        uri = pyotp.TOTP(secret).provisioning_uri(name=session.user.email, issuer_name=ISSUER)
-        return str(secret), uri
+        secret = open_totp_secret(self.totp_key(), email, sealed) if sealed else None
+        if secret is None:
+            raise Forbidden("the second factor cannot be set up: ask an administrator")
+        uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
+        return secret, uri
 
     async def confirm_enrolment(
         self, session: OfficeSession, code: str, address: str
@@ -446,9 +528,7 @@ class OfficeDesk:
     async def _totp_ok(self, email: str, code: str) -> bool:
         """A code of the current time-step or its neighbours, never of a step used before:
         the step is claimed atomically, so a code replayed (or raced) is refused."""
-        secret = await self.pool.fetchval(
-            "SELECT totp_secret FROM office_users WHERE email = $1", email
-        )
+        secret = await self._totp_secret(email)
         if not secret or not code.isdigit():
             return False
         totp = pyotp.TOTP(secret)
@@ -470,6 +550,15 @@ class OfficeDesk:
         """Every table of the portfolio, from the read model (the same for `starter.py report`)."""
         await backfill_convention_files(self.pool, self.client)
         return await portfolio(self.pool)
+
+    async def portfolio_page(
+        self, tables: tuple[str, ...] | None = None, *, backfill: bool = True
+    ) -> PortfolioPage:
+        """The page's share of the portfolio (see PAGE_ROWS), every table or those named;
+        a chart, which follows its page, leaves the backfill to the page."""
+        if backfill:
+            await backfill_convention_files(self.pool, self.client)
+        return await portfolio_page(self.pool, tables or PORTFOLIO_TABLES)
 
     # --- a convention -------------------------------------------------------------------
 
@@ -753,17 +842,25 @@ async def backfill_convention_files(
     return recorded
 
 
-_BY_STAGE_KIND = """
+# Each table: its query without its order, and its order (names of its own columns, so
+# that the same order applies inside and around the query).
+_QUERIES: dict[str, tuple[str, str]] = {
+    "stages": (
+        """
 SELECT coalesce(stage, '-') AS stage, coalesce(kind, '-') AS kind, state, count(*) AS conventions
-FROM conventions GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
-"""
-_BY_COUNTRY_SECTOR = """
+FROM conventions GROUP BY 1, 2, 3""",
+        "1, 2, 3",
+    ),
+    "countries": (
+        """
 SELECT country, coalesce(sector, '-') AS sector, count(*) AS conventions
 FROM conventions, unnest(CASE WHEN countries = '{}' THEN ARRAY['-'] ELSE countries END)
      AS country
-GROUP BY 1, 2 ORDER BY 1, 2
-"""
-_OVERDUE = """
+GROUP BY 1, 2""",
+        "1, 2",
+    ),
+    "overdue": (
+        """
 SELECT t.convention_id, t.task_id, t.party,
        (SELECT contact ->> 'name'
           FROM convention_files AS f,
@@ -772,10 +869,11 @@ SELECT t.convention_id, t.task_id, t.party,
          WHERE f.convention_id = t.convention_id AND p ->> 'id' = t.party LIMIT 1) AS contact,
        t.due_at, (current_date - t.due_at::date) AS days_late, t.escalated
 FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
-WHERE t.state = 'open' AND t.due_at < now() AND c.state = 'active'
-ORDER BY t.due_at, t.convention_id, t.task_id
-"""
-_FUNDING = """
+WHERE t.state = 'open' AND t.due_at < now() AND c.state = 'active'""",
+        "due_at, convention_id, task_id",
+    ),
+    "funding": (
+        """
 WITH amounts AS (
     SELECT funder, currency, requested, decision, NULL::numeric AS granted
     FROM conventions WHERE funder IS NOT NULL AND currency IS NOT NULL
@@ -789,55 +887,108 @@ SELECT funder, currency,
        coalesce(sum(requested) FILTER (
            WHERE decision IS NULL OR decision IN ('pending', 'more_information')), 0) AS pending,
        coalesce(sum(requested) FILTER (WHERE decision = 'reject'), 0) AS rejected
-FROM amounts GROUP BY funder, currency ORDER BY funder, currency
-"""
-_INDICATORS = """
+FROM amounts GROUP BY funder, currency""",
+        "funder, currency",
+    ),
+    "indicators": (
+        """
 SELECT c.id AS convention_id, target.key AS indicator, target.value::numeric AS target,
        coalesce((c.actuals ->> target.key)::numeric, 0) AS actual
-FROM conventions AS c, jsonb_each_text(c.targets) AS target
-ORDER BY 1, 2
-"""
-_SPEND = """
+FROM conventions AS c, jsonb_each_text(c.targets) AS target""",
+        "1, 2",
+    ),
+    "spend": (
+        """
 SELECT id AS convention_id, coalesce(budget_currency, spent_currency) AS currency,
        coalesce(spent, 0) AS spent, budget
-FROM conventions WHERE spent IS NOT NULL OR budget IS NOT NULL ORDER BY 1
-"""
-_COHORTS = """
+FROM conventions WHERE spent IS NOT NULL OR budget IS NOT NULL""",
+        "1",
+    ),
+    "cohorts": (
+        """
 SELECT c.id AS convention_id,
        coalesce(sum((cohort.value ->> 'enrolled')::int), 0) AS enrolled,
        coalesce(sum((cohort.value ->> 'completed')::int), 0) AS completed,
        coalesce(sum((cohort.value ->> 'certified')::int), 0) AS certified
 FROM conventions AS c, jsonb_each(c.cohorts) AS cohort
-GROUP BY c.id ORDER BY c.id
-"""
+GROUP BY c.id""",
+        "convention_id",
+    ),
+}
 PORTFOLIO_TABLES = ("stages", "countries", "overdue", "funding", "indicators", "spend", "cohorts")
+PER_CONVENTION_TABLES = frozenset({"overdue", "indicators", "spend", "cohorts"})
+"""The tables with a row per convention (or per task): they grow with the portfolio, where
+the others have a row per stage, country, funder and currency."""
+PAGE_ROWS = 50
+"""The office's page and its charts show the first PAGE_ROWS rows of each per-convention
+table (in the table's own order: the overdue tasks latest first); the CSV, the JSON and
+`starter.py report` have every row. At 10,000 conventions the indicators alone are some
+16,000 rows: as one page (4.5 MB of HTML) and one chart they were unreadable and slow."""
+_TOTAL = "pacte_total_rows"
 
 
-async def portfolio(pool: asyncpg.Pool) -> dict[str, list[dict[str, Any]]]:
-    """Every table of the portfolio, each from one query of the read model."""
-    queries = {
-        "stages": _BY_STAGE_KIND,
-        "countries": _BY_COUNTRY_SECTOR,
-        "overdue": _OVERDUE,
-        "funding": _FUNDING,
-        "indicators": _INDICATORS,
-        "spend": _SPEND,
-        "cohorts": _COHORTS,
-    }
-    tables: dict[str, list[dict[str, Any]]] = {}
-    for name, query in queries.items():
-        tables[name] = [dict(row) for row in await pool.fetch(query)]
-    for rows in tables.values():
+def portfolio_query(table: str, *, limited: bool = False) -> str:
+    """One table's query; `limited`: its first $1 rows, each with the count of all of
+    them (a window over the whole query, column `pacte_total_rows`)."""
+    body, order = _QUERIES[table]
+    if not limited:
+        return f"{body}\nORDER BY {order}"
+    return (
+        f"SELECT *, count(*) OVER () AS {_TOTAL} FROM ({body}\n) AS whole\n"
+        f"ORDER BY {order}\nLIMIT $1"
+    )
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    """What the office's page shows: each table's first rows, and how many it has."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    totals: dict[str, int]
+
+
+def _plain(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, Decimal):
+                # asyncpg decodes numeric 40000000 as 4.000E+7: shown as plain digits.
+                row[column] = Decimal(format(value, "f"))
+    if table == "cohorts":
         for row in rows:
-            for column, value in row.items():
-                if isinstance(value, Decimal):
-                    # asyncpg decodes numeric 40000000 as 4.000E+7: shown as plain digits.
-                    row[column] = Decimal(format(value, "f"))
-    for row in tables["cohorts"]:
-        row["pass_rate"] = (
-            round(row["certified"] / row["completed"], 3) if row["completed"] else None
-        )
-    return tables
+            row["pass_rate"] = (
+                round(row["certified"] / row["completed"], 3) if row["completed"] else None
+            )
+    return rows
+
+
+async def portfolio(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table (or of those named), each from one query of the read model."""
+    return {
+        name: _plain([dict(row) for row in await pool.fetch(portfolio_query(name))], name)
+        for name in tables
+    }
+
+
+async def portfolio_page(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+) -> PortfolioPage:
+    """The page's share of the portfolio: every row of the tables per stage, country and
+    funder; the first `rows` of the per-convention ones, with their count."""
+    shown: dict[str, list[dict[str, Any]]] = {}
+    totals: dict[str, int] = {}
+    for name in tables:
+        if name not in PER_CONVENTION_TABLES:
+            shown[name] = (await portfolio(pool, (name,)))[name]
+            totals[name] = len(shown[name])
+            continue
+        fetched = [dict(row) for row in await pool.fetch(portfolio_query(name, limited=True), rows)]
+        totals[name] = fetched[0][_TOTAL] if fetched else 0
+        for row in fetched:
+            del row[_TOTAL]
+        shown[name] = _plain(fetched, name)
+    return PortfolioPage(shown, totals)
 
 
 def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:

@@ -19,9 +19,16 @@ import pyotp
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
-from application.office_desk import SESSION_COOKIE, create_user
+from application.office_desk import (
+    SESSION_COOKIE,
+    create_user,
+    open_totp_secret,
+    seal_legacy_totp_secrets,
+    totp_key,
+)
 from application.partner_desk import PartnerDesk
 from devkit.polling import eventually
+from infra.portal_settings import link_secret
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import InputError
@@ -154,6 +161,61 @@ async def test_an_officer_signs_in_with_password_and_totp_and_a_reused_code_is_r
     stored = await db_pool.fetchrow("SELECT * FROM office_users WHERE email = $1", email)
     assert stored["password_hash"].startswith("$argon2id$")
     assert PASSWORD not in str(dict(stored))
+    # The TOTP secret is sealed (AES-256-GCM): no column holds the base32 secret.
+    assert stored["totp_secret_legacy"] is None
+    assert secret not in str(dict(stored))
+    assert secret.encode() not in stored["totp_sealed"]
+    assert open_totp_secret(desk_totp_key(), email, stored["totp_sealed"]) == secret
+
+
+async def test_a_totp_secret_in_clear_from_before_migration_007_is_sealed_and_still_signs_in(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    first, second = await new_account(db_pool, "officer"), await new_account(db_pool, "admin")
+    clear = {first: pyotp.random_base32(), second: pyotp.random_base32()}
+    for email, secret in clear.items():  # as migration 007 left a row of before it
+        await db_pool.execute(
+            "UPDATE office_users SET totp_secret_legacy = $2, totp_enrolled_at = now()"
+            " WHERE email = $1",
+            email,
+            secret,
+        )
+    # First use: the desk seals it as it reads it, and the code of the authenticator works.
+    async with office_client(desk) as http:
+        signed = await sign_in(http, first)
+        assert signed.headers["location"] == "/office/second-factor"
+        form = await http.get("/office/second-factor")
+        answered = await http.post(
+            "/office/second-factor",
+            data={"csrf": csrf_of(form), "code": pyotp.TOTP(clear[first]).now()},
+        )
+        assert answered.status_code == 303
+        assert (await http.get("/office")).status_code == 200
+    # The others: sealed all at once, as portal.py does when it starts.
+    assert await seal_legacy_totp_secrets(db_pool, desk_totp_key()) >= 1
+    rows = {
+        r["email"]: r
+        for r in await db_pool.fetch(
+            "SELECT email, totp_sealed, totp_secret_legacy FROM office_users"
+            " WHERE email = any($1::text[])",
+            list(clear),
+        )
+    }
+    for email, secret in clear.items():
+        assert rows[email]["totp_secret_legacy"] is None
+        assert secret.encode() not in rows[email]["totp_sealed"]
+        assert open_totp_secret(desk_totp_key(), email, rows[email]["totp_sealed"]) == secret
+    # A sealed secret moved to another account does not open there.
+    assert open_totp_secret(desk_totp_key(), second, rows[first]["totp_sealed"]) is None
+    assert not await db_pool.fetchval(
+        "SELECT count(*) FROM office_users WHERE totp_secret_legacy IS NOT NULL"
+    )
+
+
+def desk_totp_key() -> bytes:
+    """The key the test desk seals TOTP secrets with (the test's link secret)."""
+    return totp_key(link_secret())
 
 
 async def test_a_recovery_code_signs_in_once(

@@ -366,3 +366,38 @@ def test_a_chart_of_indicators_some_without_a_target_draws_the_others() -> None:
     )
     assert svg.startswith("<?xml") and "<svg" in svg
     assert "المؤشرات" in svg  # kept as text, for the browser to shape
+
+
+async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_counts_them_all(
+    db_pool: asyncpg.Pool,
+) -> None:
+    from activities.read_model import project
+    from application.office_desk import portfolio, portfolio_page
+
+    prefix = f"page-{uuid.uuid4().hex[:6]}"
+    async with db_pool.acquire() as connection:
+        for number in range(5):
+            await project(
+                connection,
+                _milestones(
+                    f"{prefix}-{number}",
+                    (MilestoneKind.CONVENTION_STARTED, {"kind": "specific"}),
+                    (
+                        MilestoneKind.PROGRESS_REPORTED,
+                        {
+                            "targets": {"trainees": 100},
+                            "totals": {"trainees": 10 * number},
+                            "spent": {"amount": "10", "currency": "MAD"},
+                            "budget": {"amount": "90", "currency": "MAD"},
+                        },
+                    ),
+                ),
+            )
+    whole = await portfolio(db_pool, ("stages", "spend", "indicators"))
+    page = await portfolio_page(db_pool, ("stages", "spend", "indicators"), rows=3)
+    for table in ("spend", "indicators"):
+        assert page.tables[table] == whole[table][:3]
+        assert page.totals[table] == len(whole[table]) >= 5
+    # A table per stage, country or funder is shown whole.
+    assert page.tables["stages"] == whole["stages"]
+    assert page.totals["stages"] == len(whole["stages"])

@@ -22,6 +22,8 @@ from application.office_desk import (
     OfficeSession,
     Permission,
     Role,
+    backfill_convention_files,
+    portfolio,
     portfolio_json,
     table_csv,
 )
@@ -351,10 +353,18 @@ def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
 
 @router.get("/office", response_class=HTMLResponse)
 async def portfolio_page(request: Request) -> Response:
-    """Every table of the portfolio, each with its chart and its CSV."""
+    """Every table of the portfolio, each with its chart and its CSV (the per-convention
+    tables: their first PAGE_ROWS rows, and how many they have)."""
     session = await _signed_in(request, "GET", "/office")
-    tables = await _desk(request).portfolio()
-    return render(request, "office/portfolio.html", session, tables=tables, names=PORTFOLIO_TABLES)
+    page = await _desk(request).portfolio_page()
+    return render(
+        request,
+        "office/portfolio.html",
+        session,
+        tables=page.tables,
+        totals=page.totals,
+        names=PORTFOLIO_TABLES,
+    )
 
 
 @router.get("/office/portfolio.json")
@@ -373,7 +383,9 @@ async def portfolio_csv(table: str, request: Request) -> Response:
     await _signed_in(request, "GET", "/office/portfolio/{table}.csv")
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
-    rows = (await _desk(request).portfolio())[table]
+    desk = _desk(request)
+    await backfill_convention_files(desk.pool, desk.client)
+    rows = (await portfolio(desk.pool, (table,)))[table]
     return Response(
         table_csv(rows),
         media_type="text/csv; charset=utf-8",
@@ -386,11 +398,12 @@ async def portfolio_csv(table: str, request: Request) -> Response:
 
 @router.get("/office/charts/{table}.svg")
 async def chart(table: str, request: Request) -> Response:
-    """One table's chart, drawn on the server."""
+    """One table's chart, drawn on the server: the rows its page shows."""
     session = await _signed_in(request, "GET", "/office/charts/{table}.svg")
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
-    rows = (await _desk(request).portfolio())[table]
+    # Its own table only, the rows its page shows.
+    rows = (await _desk(request).portfolio_page((table,), backfill=False)).tables[table]
     lang = language_or_default(request.query_params.get("lang") or session.language)
     return Response(
         _chart(table, rows, lang), media_type="image/svg+xml", headers={"cache-control": "no-store"}
