@@ -28,6 +28,9 @@ from schemas.officer_actions import LinkKind
 from schemas.tasks import Answer, TaskKind
 from schemas.values import DocumentRef, Money, Place
 
+TERMINATED_BY_TEMPORAL = "temporal"
+"""`terminated_by` of the convention_terminated milestone `starter.py terminate` chains when
+Temporal had to end a workflow that could not take the officer's update."""
 LEFT_OUT = "left_out"
 """The key of the marker the workflow keeps, in its own bounded copy, in place of oversized
 details (PostgreSQL and the history keep them whole)."""
@@ -62,9 +65,16 @@ class ConventionTerminatedDetails(MilestoneDetails):
     not take the officer's update, by `starter.py terminate` (the other fields)."""
 
     reason: str
-    terminated_by: str | None = None
+    terminated_by: str | None = Field(
+        default=None, description=f"{TERMINATED_BY_TEMPORAL!r} when starter.py chained it."
+    )
     why: str | None = None
     recorded_by: str | None = None
+
+    @property
+    def by_temporal(self) -> bool:
+        """Chained by `starter.py terminate` after Temporal ended the workflow."""
+        return self.terminated_by == TERMINATED_BY_TEMPORAL
 
 
 class HistoryContinuedDetails(MilestoneDetails):
