@@ -21,7 +21,21 @@ import asyncpg
 import structlog
 
 from schemas.convention import Convention
+from schemas.milestone_details import (
+    CohortCancelledDetails,
+    CohortFinishedDetails,
+    CohortStartedDetails,
+    ConventionStartedDetails,
+    DeadlinePostponedDetails,
+    FundingDecidedDetails,
+    FundingRequestedDetails,
+    FundingRequestRevisedDetails,
+    ProgressReportedDetails,
+    TaskAssignedDetails,
+    details_as,
+)
 from schemas.milestones import Milestone, MilestoneKind
+from schemas.values import Money
 
 log = structlog.get_logger("pacte.read_model")
 
@@ -83,33 +97,28 @@ class Projection:
     tasks: tuple[TaskChange, ...] = ()
 
 
-def _money(value: Any) -> tuple[Decimal | None, str | None]:
-    if not isinstance(value, dict):
+def _money(money: Money | None) -> tuple[Decimal | None, str | None]:
+    if money is None:
         return None, None
-    try:
-        # Plain digits (pydantic may write 4E+7): the tables and CSV show amounts as written.
-        amount = Decimal(format(Decimal(str(value.get("amount"))), "f"))
-    except InvalidOperation:
-        return None, None
-    currency = value.get("currency")
-    return amount, str(currency) if currency is not None else None
-
-
-def _time(value: Any) -> datetime | None:
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
+    # Plain digits (pydantic may write 4E+7): the tables and CSV show amounts as written.
+    return Decimal(format(money.amount, "f")), money.currency.value
 
 
 def projection(milestone: Milestone) -> Projection:
-    """The read model's change for one milestone: a pure mapping of its kind and details."""
-    kind, details = milestone.kind, milestone.details
-    stage = milestone.stage
+    """The read model's change for one milestone: a pure mapping of its kind and details.
+
+    Details that do not read as their kind's (milestone_details) change nothing of what they
+    would say: the milestone still moves the stage, the state and its task.
+    """
+    kind, stage = milestone.kind, milestone.stage
     if kind is MilestoneKind.CONVENTION_STARTED:
+        started = details_as(milestone, ConventionStartedDetails)
         return Projection(
             ConventionChange(
-                kind=details.get("kind"), parent=details.get("parent"), stage=stage, state="active"
+                kind=started.kind if started else None,
+                parent=started.parent if started else None,
+                stage=stage,
+                state="active",
             )
         )
     if kind is MilestoneKind.STAGE_ENTERED:
@@ -117,10 +126,13 @@ def projection(milestone: Milestone) -> Projection:
     if kind in _ENDINGS:
         return Projection(ConventionChange(state=_ENDINGS[kind]))
     if kind in (MilestoneKind.FUNDING_REQUESTED, MilestoneKind.FUNDING_REQUEST_REVISED):
-        requested, currency = _money(details.get("requested"))
+        request = details_as(milestone, FundingRequestedDetails) or details_as(
+            milestone, FundingRequestRevisedDetails
+        )
+        requested, currency = _money(request.requested if request else None)
         return Projection(
             ConventionChange(
-                funder=details.get("funder"),
+                funder=request.funder if isinstance(request, FundingRequestedDetails) else None,
                 requested=requested,
                 currency=currency,
                 # A revised request waits for a new decision.
@@ -128,11 +140,12 @@ def projection(milestone: Milestone) -> Projection:
             )
         )
     if kind is MilestoneKind.FUNDING_DECIDED:
-        granted, granted_currency = _money(details.get("granted"))
-        requested, currency = _money(details.get("requested"))
+        decided = details_as(milestone, FundingDecidedDetails)
+        granted, granted_currency = _money(decided.granted if decided else None)
+        requested, currency = _money(decided.requested if decided else None)
         return Projection(
             ConventionChange(
-                decision=details.get("decision"),
+                decision=decided.decision if decided else None,
                 granted=granted,
                 granted_currency=granted_currency,
                 requested=requested,
@@ -140,12 +153,13 @@ def projection(milestone: Milestone) -> Projection:
             )
         )
     if kind is MilestoneKind.PROGRESS_REPORTED:
-        spent, spent_currency = _money(details.get("spent"))
-        budget, budget_currency = _money(details.get("budget"))
+        report = details_as(milestone, ProgressReportedDetails)
+        spent, spent_currency = _money(report.spent if report else None)
+        budget, budget_currency = _money(report.budget if report else None)
         return Projection(
             ConventionChange(
-                targets=details.get("targets") or None,
-                actuals=details.get("totals") or None,
+                targets=dict(report.targets) if report and report.targets else None,
+                actuals=dict(report.totals) if report and report.totals else None,
                 spent=spent,
                 spent_currency=spent_currency,
                 budget=budget,
@@ -157,41 +171,44 @@ def projection(milestone: Milestone) -> Projection:
         MilestoneKind.COHORT_FINISHED,
         MilestoneKind.COHORT_CANCELLED,
     ):
-        return Projection(ConventionChange(cohort=_cohort(kind, details)))
+        cohort = _cohort(milestone)
+        return Projection(ConventionChange(cohort=cohort) if cohort else ConventionChange())
     task = _task_change(milestone)
     return Projection(tasks=task)
 
 
-def _cohort(kind: MilestoneKind, details: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    cohort_id = str(details.get("cohort") or details.get("id"))
-    if kind is MilestoneKind.COHORT_STARTED:
-        return cohort_id, {"enrolled": details.get("trainees"), "state": "started"}
-    if kind is MilestoneKind.COHORT_FINISHED:
-        return cohort_id, {
-            "completed": details.get("trainees"),
-            "certified": details.get("graduates"),
+def _cohort(milestone: Milestone) -> tuple[str, dict[str, Any]] | None:
+    if started := details_as(milestone, CohortStartedDetails):
+        return started.id, {"enrolled": started.trainees, "state": "started"}
+    if finished := details_as(milestone, CohortFinishedDetails):
+        return finished.id, {
+            "completed": finished.trainees,
+            "certified": finished.graduates,
             "state": "finished",
         }
-    return cohort_id, {"state": "cancelled"}
+    if cancelled := details_as(milestone, CohortCancelledDetails):
+        return cancelled.cohort, {"state": "cancelled"}
+    return None
 
 
 def _task_change(milestone: Milestone) -> tuple[TaskChange, ...]:
-    kind, details, task_id = milestone.kind, milestone.details, milestone.task_id
+    kind, task_id = milestone.kind, milestone.task_id
     if task_id is None:
         return ()
     if kind is MilestoneKind.TASK_ASSIGNED:
+        details = details_as(milestone, TaskAssignedDetails)
         assigned = TaskChange(
             task_id=task_id,
-            kind=details.get("kind"),
+            kind=details.kind if details else None,
             party=milestone.party,
             stage=milestone.stage,
-            due_at=_time(details.get("due_at")),
+            due_at=details.due_at if details else None,
             state="open",
             overdue=False,
             escalated=False,
         )
         escalation = _ESCALATION.match(task_id)
-        if details.get("kind") == "resolve_escalation" and escalation:
+        if details is not None and details.escalation and escalation:
             return (assigned, TaskChange(task_id=escalation["task"], escalated=True))
         return (assigned,)
     if kind in _TASK_STATES:
@@ -199,9 +216,13 @@ def _task_change(milestone: Milestone) -> tuple[TaskChange, ...]:
     if kind is MilestoneKind.TASK_OVERDUE:
         return (TaskChange(task_id=task_id, overdue=True),)
     if kind is MilestoneKind.DEADLINE_POSTPONED:
+        postponed = details_as(milestone, DeadlinePostponedDetails)
         return (
             TaskChange(
-                task_id=task_id, due_at=_time(details.get("to")), overdue=False, escalated=False
+                task_id=task_id,
+                due_at=postponed.to if postponed else None,
+                overdue=False,
+                escalated=False,
             ),
         )
     return ()

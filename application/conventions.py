@@ -36,6 +36,7 @@ from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
+from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
     OfficerReceipt,
@@ -472,7 +473,7 @@ async def _record_termination(
             summary=f"Convention terminated by the officer through Temporal: {request.reason}",
             details={
                 "reason": request.reason,
-                "terminated_by": "temporal",
+                "terminated_by": TERMINATED_BY_TEMPORAL,
                 "why": why,
                 "recorded_by": "starter.py terminate",
             },

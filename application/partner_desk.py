@@ -48,6 +48,7 @@ from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
+from schemas.milestone_details import DraftVersionDetails, details_as
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
@@ -206,8 +207,12 @@ class TaskView:
         """The text under review: the latest draft version's document (URI, sha256)."""
         for milestone in reversed(self.status.milestones):
             if milestone.kind is MilestoneKind.DRAFT_VERSION:
-                document: dict[str, Any] = milestone.details.get("document", {})
-                return {"version": milestone.details.get("version"), **document}
+                # None: the workflow's bounded copy left the details out (or a run's carried
+                # milestones, which have none).
+                draft = details_as(milestone, DraftVersionDetails)
+                if draft is None:
+                    return {"version": None}
+                return {"version": draft.version, **draft.document.model_dump(mode="json")}
         return None
 
 

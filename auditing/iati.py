@@ -39,7 +39,16 @@ from schemas.convention import (
     Party,
     PartyKind,
 )
-from schemas.values import Language
+from schemas.milestone_details import (
+    ChildLinkedDetails,
+    EnteredIntoForceDetails,
+    FundingDecidedDetails,
+    FundingRequestedDetails,
+    ProgressReportedDetails,
+    details_as,
+)
+from schemas.milestones import MilestoneKind
+from schemas.values import Language, Money
 
 IATI_VERSION = "2.03"
 ORG_REF_VARIABLE = "PACTE_IATI_ORG_REF"
@@ -278,7 +287,8 @@ def _entered(milestones: Sequence[Mapping[str, Any]], stages: set[str]) -> Mappi
         (
             milestone
             for milestone in milestones
-            if milestone.get("kind") == "stage_entered" and milestone.get("stage") in stages
+            if milestone.get("kind") == MilestoneKind.STAGE_ENTERED
+            and milestone.get("stage") in stages
         ),
         None,
     )
@@ -301,18 +311,23 @@ def _first(milestones: Sequence[Mapping[str, Any]], kind: str) -> Mapping[str, A
     return next((milestone for milestone in milestones if milestone.get("kind") == kind), None)
 
 
-_CLOSING_KINDS = ("convention_completed", "convention_failed", "convention_terminated")
+_CLOSING_KINDS = (
+    MilestoneKind.CONVENTION_COMPLETED,
+    MilestoneKind.CONVENTION_FAILED,
+    MilestoneKind.CONVENTION_TERMINATED,
+)
 
 
 def activity_status(milestones: Sequence[Mapping[str, Any]]) -> str:
     """Closed once completed; Cancelled once failed or terminated; Implementation once in
     force or its mission or implementation has begun; Pipeline before."""
     kinds = _kinds(milestones)
-    if "convention_failed" in kinds or "convention_terminated" in kinds:
+    if MilestoneKind.CONVENTION_FAILED in kinds or MilestoneKind.CONVENTION_TERMINATED in kinds:
         return CANCELLED
-    if "convention_completed" in kinds:
+    if MilestoneKind.CONVENTION_COMPLETED in kinds:
         return CLOSED
-    if "entered_into_force" in kinds or _entered(milestones, {"mission", "implementation"}):
+    begun = _entered(milestones, {"mission", "implementation"})
+    if MilestoneKind.ENTERED_INTO_FORCE in kinds or begun:
         return IMPLEMENTATION
     return PIPELINE
 
@@ -335,11 +350,11 @@ def activity_dates(
             planned_ends.append(spec.ends_on)
         if isinstance(spec, ImplementationStage):
             planned_ends += [step.planned_on for step in spec.milestones if step.planned_on]
-    in_force = _first(milestones, "entered_into_force")
+    in_force = _first(milestones, MilestoneKind.ENTERED_INTO_FORCE)
     begun = _entered(milestones, {"mission", "implementation"})
     if in_force is not None:
-        details = in_force.get("details") or {}
-        dates[ACTUAL_START] = _day(details.get("in_force_on") or in_force["occurred_at"])
+        entered = details_as(in_force, EnteredIntoForceDetails)
+        dates[ACTUAL_START] = entered.in_force_on if entered else _day(in_force["occurred_at"])
     elif begun is not None:
         dates[ACTUAL_START] = _day(begun["occurred_at"])
     if planned_ends:
@@ -393,11 +408,11 @@ def _name_narrative(text: str) -> list[tuple[str | None, str]]:
     return language_parts(text, None)
 
 
-def _value(parent: etree._Element, tag: str, money: Mapping[str, Any], on: date) -> None:
+def _value(parent: etree._Element, tag: str, money: Money, on: date) -> None:
     value = etree.SubElement(parent, tag)
-    value.set("currency", currency_code(str(money["currency"])))
+    value.set("currency", currency_code(money.currency.value))
     value.set("value-date", on.isoformat())
-    value.text = str(Decimal(str(money["amount"])))
+    value.text = str(money.amount)
 
 
 def _in_language(text: str, language: str) -> str:
@@ -442,7 +457,7 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
     if budget_source is not None and end is None:
         money, _, what = budget_source
         problems.append(
-            f"budget: {what} ({money['amount']} {money['currency']}) needs a period, and the "
+            f"budget: {what} ({money.amount} {money.currency.value}) needs a period, and the "
             "record dates no end (no mission, no dated planned milestone, no close after a "
             "start)"
         )
@@ -521,34 +536,33 @@ INDICATIVE, COMMITTED = "1", "2"  # BudgetStatus codelist
 
 def activity_budget(
     convention: Convention, milestones: Sequence[Mapping[str, Any]]
-) -> tuple[Mapping[str, Any], str, str] | None:
+) -> tuple[Money, str, str] | None:
     """The activity's one budget (money, BudgetStatus, what it is), so none is counted twice:
     the implementation's own budget (indicative) if the file declares one; else what the
     funder granted (committed); else the latest amount requested from it (indicative)."""
     for spec in convention.stages:
         if isinstance(spec, ImplementationStage) and spec.budget is not None:
-            return spec.budget.model_dump(mode="json"), INDICATIVE, "the implementation's budget"
+            return spec.budget, INDICATIVE, "the implementation's budget"
     granted = requested = None
     for milestone in milestones:
-        details = milestone.get("details") or {}
-        if milestone.get("kind") == "funding_requested" and isinstance(
-            details.get("requested"), dict
-        ):
-            requested = details["requested"]
-        if (
-            milestone.get("kind") == "funding_decided"
-            and details.get("decision") == "approve"
-            and isinstance(details.get("granted"), dict)
-        ):
-            granted = details["granted"]
+        if asked := details_as(milestone, FundingRequestedDetails):
+            requested = asked.requested
+        if approved := _approved(milestone):
+            granted = approved
     if granted is not None:
         return granted, COMMITTED, "the amount granted"
     if requested is not None:
         return requested, INDICATIVE, "the amount requested"
     for spec in convention.stages:
         if isinstance(spec, FundingRequestStage):
-            return spec.requested.model_dump(mode="json"), INDICATIVE, "the amount to request"
+            return spec.requested, INDICATIVE, "the amount to request"
     return None
+
+
+def _approved(milestone: Mapping[str, Any]) -> Money | None:
+    """The amount a funder's approval granted (None: not an approval, or none granted)."""
+    decided = details_as(milestone, FundingDecidedDetails)
+    return decided.granted if decided is not None and decided.decision == "approve" else None
 
 
 def _last_updated(milestones: Sequence[Mapping[str, Any]]) -> str:
@@ -567,12 +581,9 @@ def _transactions(
 ) -> None:
     """Each funder's approval: an incoming commitment of the granted amount, on its day."""
     for milestone in milestones:
-        details = milestone.get("details") or {}
-        if milestone.get("kind") != "funding_decided" or details.get("decision") != "approve":
+        granted = _approved(milestone)  # an amount always carries its currency (Money)
+        if granted is None:
             continue
-        granted = details.get("granted")
-        if not isinstance(granted, dict) or not granted.get("currency"):
-            continue  # an amount without its currency is never reported
         on = _day(milestone["occurred_at"])
         funder = _funder_of(convention, milestone)
         transaction = etree.SubElement(activity, "transaction")
@@ -601,11 +612,8 @@ def _related(record: ConventionRecord) -> list[tuple[str, str]]:
         related.append((PARENT, record.convention.parent))
     children = list(record.children)
     for milestone in record.milestones:
-        details = milestone.get("details") or {}
-        if milestone.get("kind") == "child_linked" and isinstance(
-            details.get("convention_id"), str
-        ):
-            children.append(details["convention_id"])
+        if linked := details_as(milestone, ChildLinkedDetails):
+            children.append(linked.convention_id)
     for child in dict.fromkeys(children):
         related.append((CHILD, child))
     return related
@@ -624,7 +632,11 @@ def _result(
     _narratives(
         etree.SubElement(result, "title"), [(lang, _RESULT_TITLES.get(lang, "Implementation"))]
     )
-    reports = [m for m in milestones if m.get("kind") == "progress_reported"]
+    reports = [
+        (_day(m["occurred_at"]), report)
+        for m in milestones
+        if (report := details_as(m, ProgressReportedDetails)) is not None
+    ]
     begun = _entered(milestones, {"implementation"})
     implementation_start = _day(begun["occurred_at"]) if begun else start
     for indicator in implementation.indicators:
@@ -634,7 +646,7 @@ def _result(
 def _indicator(
     result: etree._Element,
     indicator: Indicator,
-    reports: Sequence[Mapping[str, Any]],
+    reports: Sequence[tuple[date, ProgressReportedDetails]],
     implementation_start: date | None,
 ) -> None:
     element = etree.SubElement(result, "indicator")
@@ -648,17 +660,15 @@ def _indicator(
         baseline.set("iso-date", implementation_start.isoformat())
         baseline.set("value", "0")
     period_start = implementation_start
-    for report in reports:
-        details = report.get("details") or {}
-        ended = _day(report["occurred_at"])
+    for ended, report in reports:
         began = period_start or ended
         period = etree.SubElement(element, "period")
         etree.SubElement(period, "period-start").set("iso-date", min(began, ended).isoformat())
         etree.SubElement(period, "period-end").set("iso-date", ended.isoformat())
-        target = (details.get("targets") or {}).get(indicator.id, indicator.target)
+        target = report.targets.get(indicator.id, indicator.target)
         if target is not None:
             etree.SubElement(period, "target").set("value", _number(target))
-        actual = (details.get("totals") or {}).get(indicator.id)
+        actual = report.totals.get(indicator.id)
         if actual is not None:
             etree.SubElement(period, "actual").set("value", _number(actual))
         period_start = ended

@@ -32,25 +32,29 @@ from auditing.decode import (
 )
 from auditing.histories import ConventionHistory
 from schemas.audit import StageSpan, Timeline, TimelineEntry, TimelineEvent
+from schemas.milestone_details import TaskAssignedDetails, details_as
+from schemas.milestones import MilestoneKind
 
 # Milestones that are a line of their own kind; every other kind is a plain `milestone` line.
-_MILESTONE_EVENTS = {
-    "convention_started": TimelineEvent.CONVENTION_STARTED,
-    "stage_entered": TimelineEvent.STAGE_ENTERED,
-    "stage_completed": TimelineEvent.STAGE_LEFT,
-    "stage_failed": TimelineEvent.STAGE_LEFT,
-    "task_assigned": TimelineEvent.TASK_ASSIGNED,
-    "task_answered": TimelineEvent.TASK_ANSWERED,
-    "task_reminded": TimelineEvent.TASK_REMINDED,
-    "task_overdue": TimelineEvent.TASK_OVERDUE,
-    "task_cancelled": TimelineEvent.TASK_CANCELLED,
-    "convention_completed": TimelineEvent.CONVENTION_COMPLETED,
-    "convention_failed": TimelineEvent.CONVENTION_FAILED,
-    "convention_terminated": TimelineEvent.CONVENTION_TERMINATED,
+_MILESTONE_EVENTS: dict[str, TimelineEvent] = {
+    MilestoneKind.CONVENTION_STARTED: TimelineEvent.CONVENTION_STARTED,
+    MilestoneKind.STAGE_ENTERED: TimelineEvent.STAGE_ENTERED,
+    MilestoneKind.STAGE_COMPLETED: TimelineEvent.STAGE_LEFT,
+    MilestoneKind.STAGE_FAILED: TimelineEvent.STAGE_LEFT,
+    MilestoneKind.TASK_ASSIGNED: TimelineEvent.TASK_ASSIGNED,
+    MilestoneKind.TASK_ANSWERED: TimelineEvent.TASK_ANSWERED,
+    MilestoneKind.TASK_REMINDED: TimelineEvent.TASK_REMINDED,
+    MilestoneKind.TASK_OVERDUE: TimelineEvent.TASK_OVERDUE,
+    MilestoneKind.TASK_CANCELLED: TimelineEvent.TASK_CANCELLED,
+    MilestoneKind.CONVENTION_COMPLETED: TimelineEvent.CONVENTION_COMPLETED,
+    MilestoneKind.CONVENTION_FAILED: TimelineEvent.CONVENTION_FAILED,
+    MilestoneKind.CONVENTION_TERMINATED: TimelineEvent.CONVENTION_TERMINATED,
 }
 # How a stage is left when the convention ends while in it.
-_ENDINGS = {"convention_failed": "failed", "convention_terminated": "terminated"}
-_ESCALATION_TASK = "resolve_escalation"
+_ENDINGS: dict[str, str] = {
+    MilestoneKind.CONVENTION_FAILED: "failed",
+    MilestoneKind.CONVENTION_TERMINATED: "terminated",
+}
 _ABNORMAL_CLOSE = {"failed", "timed_out", "canceled", "terminated"}
 
 CSV_COLUMNS = (
@@ -172,13 +176,15 @@ class _Builder:
         kind = str(milestone.get("kind", ""))
         task_id = _text(milestone.get("task_id"))
         stage = _text(milestone.get("stage"))
+        # The line carries the details as recorded; what it decides on reads them typed.
         details = dict(milestone.get("details") or {})
-        if kind == "task_assigned" and task_id:
+        if kind == MilestoneKind.TASK_ASSIGNED and task_id:
             self._task_stage[task_id] = stage
-        if kind == "task_answered" and task_id in self._answered_by_update:
+        if kind == MilestoneKind.TASK_ANSWERED and task_id in self._answered_by_update:
             return  # the answer's own line, from its update, already says it
         event = _MILESTONE_EVENTS.get(kind, TimelineEvent.MILESTONE)
-        if event is TimelineEvent.TASK_ASSIGNED and details.get("kind") == _ESCALATION_TASK:
+        assigned = details_as(milestone, TaskAssignedDetails)
+        if event is TimelineEvent.TASK_ASSIGNED and assigned and assigned.escalation:
             event = TimelineEvent.TASK_ESCALATED
         common: dict[str, Any] = {
             "at": _time(milestone.get("occurred_at")) or item.at,
@@ -201,7 +207,8 @@ class _Builder:
                 **common,
             )
         if event is TimelineEvent.STAGE_LEFT:
-            details = {"outcome": "failed" if kind == "stage_failed" else "completed", **details}
+            outcome = "failed" if kind == MilestoneKind.STAGE_FAILED else "completed"
+            details = {"outcome": outcome, **details}
         self._add(run, item.event_id, event=event, summary=summary, details=details, **common)
 
     def _notification(self, run: RunRecord, item: ScheduledActivity) -> None:

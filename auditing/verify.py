@@ -21,6 +21,7 @@ from auditing.decode import PERSIST_MILESTONE, RunClosed, ScheduledActivity, rea
 from auditing.histories import ConventionHistory
 from records.chain import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
 from schemas.audit import VerifyFinding, VerifyProblem, VerifyReport
+from schemas.milestone_details import ConventionTerminatedDetails, details_as
 
 _ROWS = """
 SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details,
@@ -100,16 +101,15 @@ def _recorded_for_temporal_terminate(
     workflow that could not take the officer's update (it could never write it itself): in
     no history's activities, but vouched for by its run's terminate event, which carries
     the same reason, and written after every milestone the history has."""
-    details = row.get("details") or {}
-    reason = details.get("reason") if isinstance(details, dict) else None
+    # A row that does not read as a convention_terminated one (another kind, edited details)
+    # is not vouched for.
+    details = details_as(row, ConventionTerminatedDetails)
     detail = terminations.get(row.get("run_id") or "")
     return (
-        row.get("kind") == "convention_terminated"
-        and isinstance(details, dict)
-        and details.get("terminated_by") == "temporal"
-        and isinstance(reason, str)
+        details is not None
+        and details.by_temporal
         and detail is not None
-        and detail.startswith(reason)
+        and detail.startswith(details.reason)
         and all(seq < row["seq"] for seq in expected)
     )
 
