@@ -385,6 +385,8 @@ async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_count
                     (
                         MilestoneKind.PROGRESS_REPORTED,
                         {
+                            "report": 1,
+                            "actuals": {"trainees": 10 * number},
                             "targets": {"trainees": 100},
                             "totals": {"trainees": 10 * number},
                             "spent": {"amount": "10", "currency": "MAD"},
