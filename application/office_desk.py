@@ -55,7 +55,11 @@ from application.partner_desk import (
     TooManyAttempts,
     Unauthorized,
 )
+from auditing.archive_source import CombinedHistories
+from auditing.histories import ConventionHistory, HistoryNotFound, TemporalHistories
 from infra.portal_settings import derived_key, token_hash
+from infra.settings import SettingsError, load_archive_settings
+from records.archive_store import ArchiveDamaged, ArchiveUnavailable, open_archive
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -63,6 +67,13 @@ from schemas.convention_file import parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.status import ConventionInput, ConventionStatus
+
+
+class HistoryUnavailable(DeskError):
+    """A convention's history cannot be read whole (a run lost, the archive unreachable)."""
+
+    status, title = 503, "History unavailable"
+
 
 SESSION_COOKIE = "pacte_office"
 TIMELINE_SHOWN = 500
@@ -284,6 +295,19 @@ class OfficeDesk:
     def client(self) -> Client:
         """Temporal."""
         return self.partner.client
+
+    async def history(self, convention_id: str) -> ConventionHistory:
+        """Every run of a convention as `audit.py` reads it: from Temporal, then from the
+        archive (PACTE_ARCHIVE_DIR, or PostgreSQL's history_archive) for the runs past
+        Temporal's retention. NotFound if in neither; HistoryUnavailable if a run is lost."""
+        try:
+            store = open_archive(load_archive_settings(), self.pool)
+            histories = CombinedHistories(TemporalHistories(self.client), store)
+            return await histories.history(convention_id)
+        except HistoryNotFound as error:
+            raise NotFound(str(error)) from error
+        except (ArchiveDamaged, ArchiveUnavailable, SettingsError) as error:
+            raise HistoryUnavailable(str(error)) from error
 
     def csrf_key(self) -> bytes:
         """The key the office's CSRF tokens are signed with (not the partners')."""

@@ -45,7 +45,9 @@ from schemas.status import ConventionInput
 from tests.cli_runner import cli_env, stored_milestone_count, write_convention
 from tests.cli_runner import run_cli as run_starter
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
+from tests.partner_stack import make_desk
 from tests.test_audit_replay import HISTORIES, run_cli, stack_env
+from tests.test_office_desk import csrf_of, office_client, signed_in
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
 ENTRIES = "SELECT * FROM history_archive WHERE convention_id = $1 ORDER BY seq"
@@ -484,3 +486,26 @@ async def test_the_embedded_dev_server_keeps_closed_histories_for_the_chosen_ret
 
     retention = described.config.workflow_execution_retention_ttl.ToTimedelta()
     assert retention == NAMESPACE_RETENTION
+
+
+async def test_an_auditor_in_the_browser_reads_a_convention_past_retention_from_the_archive(
+    archived: Archived, dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    kept, gapped = archived.kept.id, archived.gapped.id
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "auditor")
+        page = await http.get(f"/office/audit/{kept}?lang=en")
+        checked = await http.post(
+            f"/office/audit/{kept}/check?lang=en", data={"csrf": csrf_of(page)}
+        )
+        assert checked.status_code == 200, checked.text
+        assert "Every run replays on this code." in checked.text
+        assert "The milestones agree with the history and their chain holds." in checked.text
+        timeline = await http.get(f"/office/audit/{kept}/timeline.csv")
+        assert timeline.status_code == 200 and "convention_completed" in timeline.text
+        export = await http.get(f"/office/audit/{kept}/export.json")
+        assert [run["events"][0]["eventId"] for run in export.json()["runs"]] == ["1"]
+        # A run lost from both places is said, not papered over.
+        lost = await http.get(f"/office/audit/{gapped}/timeline.csv?lang=en")
+        assert lost.status_code == 503, lost.text

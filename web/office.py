@@ -28,7 +28,6 @@ from application.office_desk import (
     table_csv,
 )
 from application.partner_desk import DeskError, InvalidAnswer, NotFound, Refused, TaskView
-from auditing.histories import HistoryNotFound, TemporalHistories
 from auditing.html_report import render_html
 from auditing.replay import replay_conventions
 from auditing.timeline import build_timeline, render_csv, render_json
@@ -704,10 +703,7 @@ async def audit_page(convention_id: str, request: Request) -> Response:
 
 
 async def _history(request: Request, convention_id: str) -> Any:
-    try:
-        return await TemporalHistories(_desk(request).client).history(convention_id)
-    except HistoryNotFound as error:
-        raise NotFound(str(error)) from error
+    return await _desk(request).history(convention_id)
 
 
 @router.post("/office/audit/{convention_id}/check", response_class=HTMLResponse)
