@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -366,6 +367,14 @@ def test_a_chart_of_indicators_some_without_a_target_draws_the_others() -> None:
     )
     assert svg.startswith("<?xml") and "<svg" in svg
     assert "المؤشرات" in svg  # kept as text, for the browser to shape
+
+
+def test_a_chart_of_counts_has_whole_ticks_each_once() -> None:
+    svg = bar_chart("Conventions", ["MA", "ML", "SA"], {"conventions": [1, 1, 1]})
+    ticks = re.findall(r">(\d[\d,.]*)\n?</text>", svg) or re.findall(
+        r'text-anchor: middle" x="[^"]+" y="[^"]+" transform="[^"]+">(\d[\d,]*)', svg
+    )
+    assert ticks and len(ticks) == len(set(ticks)), ticks  # not 0, 0, 0, 1, 1, 1
 
 
 async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_counts_them_all(

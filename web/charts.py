@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["svg.hashsalt"] = "pacte"  # the same figures give the same file
@@ -53,7 +53,18 @@ def bar_chart(
         axes.yaxis.tick_right()
     axes.set_title(title)
     if len(series) > 1:
-        axes.legend(loc="best", fontsize="small")
+        # Below the bars, never over them.
+        axes.legend(
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.12),
+            ncol=min(len(series), 4),
+            fontsize="small",
+            frameon=False,
+        )
+    known = [v for values in series.values() for v in values if v is not None]
+    if all(float(v).is_integer() for v in known):
+        # Counts (conventions, days late): whole ticks, not 0, 0, 1, 1 from 0.2, 0.4…
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     # Plain amounts (40,000,000, not 4.0 with a 1e7 offset): currencies are never mixed.
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
     if not labels:
