@@ -479,18 +479,24 @@ class PartnerDesk:
         )
         if row is None:
             return None
-        return Task(
-            id=row["task_id"],
-            convention_id=row["convention_id"],
-            stage=row["stage"],
-            kind=TaskKind(row["kind"]),
-            assignee=row["assignee"],
-            title=row["title"],
-            assigned_at=row["assigned_at"],
-            due_at=row["due_at"],
-            # Not open in the workflow: a row still open is one whose answer landed first.
-            status=TaskStatus.CANCELLED if row["status"] == "cancelled" else TaskStatus.DONE,
+        # Not open in the workflow: a row still open is one whose answer landed first.
+        return _inbox_task(
+            row, TaskStatus.CANCELLED if row["status"] == "cancelled" else TaskStatus.DONE
         )
+
+    async def _owed_in_inbox(self, party: str, convention_id: str, task_id: str) -> Task | None:
+        """The task from the inbox read model when its row says open and the party's (a
+        task never changes party); None when the row is not there yet, or not open."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2 AND status = 'open'",
+            convention_id,
+            task_id,
+        )
+        if row is None:
+            return None
+        if row["assignee"] != party:
+            raise NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
+        return _inbox_task(row, TaskStatus.OPEN)
 
     async def convention(self, convention_id: str) -> Convention:
         """The convention file the workflow runs, from its history's first event (cached:
@@ -871,7 +877,13 @@ class PartnerDesk:
         *,
         idempotency: tuple[str, str] | None = None,
     ) -> Receipt:
-        task, _still_open = await self.answerable_task(principal.party, convention_id, task_id)
+        # A system's answer needs the task's kind and party only: the inbox's row (one
+        # indexed read) says both, and the workflow's validator still decides (a task closed
+        # meanwhile is refused there, naming who answered). Its query is asked only when the
+        # row is not open (not yet written, or the task closed): the same rules as a page's.
+        task = await self._owed_in_inbox(principal.party, convention_id, task_id)
+        if task is None:
+            task, _still_open = await self.answerable_task(principal.party, convention_id, task_id)
         request = self.build(task, principal, body, source=f"answer to {task_id}")
         return await self.send(convention_id, request, idempotency=idempotency)
 
@@ -957,6 +969,20 @@ class PartnerDesk:
             {"convention_id": convention_id, "task_id": task_id},
         )
         return receipt
+
+
+def _inbox_task(row: Any, status: TaskStatus) -> Task:
+    return Task(
+        id=row["task_id"],
+        convention_id=row["convention_id"],
+        stage=row["stage"],
+        kind=TaskKind(row["kind"]),
+        assignee=row["assignee"],
+        title=row["title"],
+        assigned_at=row["assigned_at"],
+        due_at=row["due_at"],
+        status=status,
+    )
 
 
 def _window_start(now: datetime) -> datetime:
