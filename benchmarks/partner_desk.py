@@ -16,11 +16,14 @@ calls).
    convention of each side warms up first, untimed. Target: the API's p50 and p95 at most
    1.3 times the bare update's.
    Not the same work, by design: the API authenticates the key and reserves the
-   Idempotency-Key in PostgreSQL, finds the task (the workflow's narrow `task` query: is it
-   open, is it this party's, of which kind) before it validates the answer and sends the
-   update to Pacte's workflow (whose handler checks the principal and records the answer), and
-   keeps the receipt. The bare side is one update to a workflow that does nothing with it; a
-   bare query plus update is printed beside it (no target) for the query the API adds.
+   Idempotency-Key in PostgreSQL (a commit), finds the task in the partners' inbox read model
+   (one indexed row: open, this party's, of which kind; the workflow's `task` query is asked
+   only when that row is not open yet), validates the answer, sends the update to Pacte's
+   workflow (whose validator checks the principal, whose handler records the answer), and
+   keeps the receipt (a second commit). The bare side is one update to a workflow that does
+   nothing with it: the floor is Pacte's own update, which `answer_latency` compares with the
+   same bare one. A bare query plus update is printed beside it, no target. Every answer of
+   the script goes through the API, the office's (ofppt) with a key of its own too.
 2. Throughput. `--partners` parties (one API key each) owe `--tasks` signatures, all open
    at once (conventions built here: a parallel signature stage of up to 40 signatories, each
    partner signing in several). Each partner lists its open tasks (`GET /api/v1/tasks`),
@@ -59,6 +62,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 
 import asyncpg
 import httpx
+import psutil  # type: ignore[import-untyped]
 from pydantic_core import to_jsonable_python
 from temporalio.client import Client, WorkflowHandle
 
@@ -68,6 +72,7 @@ from benchmarks.bare_workflows import BareWaiter
 from benchmarks.harness import (
     BARE_QUEUE,
     PACTE_QUEUE,
+    CpuMeter,
     Servers,
     WorkerProcess,
     add_common_arguments,
@@ -209,6 +214,12 @@ class PortalProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def cpu_seconds(self) -> float:
+        """CPU time the desk used so far (user + system)."""
+        assert self.process is not None
+        times = psutil.Process(self.process.pid).cpu_times()
+        return float(times.user + times.system)
 
 
 def server_ms(response: httpx.Response) -> float:
@@ -715,7 +726,7 @@ async def _run(args: argparse.Namespace, servers: Servers, secret_text: str) -> 
         bamako_parties = sorted({step.acting_party for step in bamako_answers()})
         keys = await make_keys(pool, bamako_parties)
         partner_keys = await make_keys(pool, partners)
-        with WorkerProcess(servers, pacte=True, bare=True):
+        with WorkerProcess(servers, pacte=True, bare=True) as worker:
             async with PortalProcess(servers, secret_text) as portal:
                 print(f"   partner desk (portal.py, uvicorn) at {portal.base_url}", flush=True)
                 print_load("before")
@@ -753,11 +764,17 @@ async def _run(args: argparse.Namespace, servers: Servers, secret_text: str) -> 
 
                 print("-- 2. (continued) the partners answer", flush=True)
                 expected = Counter(j % args.partners for j in range(args.tasks))
+                meter = CpuMeter(servers, worker)
+                portal_cpu = portal.cpu_seconds()
                 load = await run_partners(
                     portal.base_url,
                     partner_keys,
                     {partner_id(index): count for index, count in expected.items()},
                 )
+                spent = {
+                    **meter.spent(),
+                    "partner desk (portal.py)": portal.cpu_seconds() - portal_cpu,
+                }
                 print_load("after the answers")
                 check = await check_answers(pool, client, conventions, partner_keys)
         rate = load.answered / load.seconds if load.seconds else 0.0
@@ -781,6 +798,13 @@ async def _run(args: argparse.Namespace, servers: Servers, secret_text: str) -> 
                 ["recorded under another key", len(check.wrong_key)],
                 ["lost", len(check.lost)],
                 ["doubled", len(check.doubled)],
+            ],
+        )
+        print_table(
+            ["CPU while the partners answered", "seconds", "ms per answer"],
+            [
+                [name, seconds, 1000 * seconds / max(load.answered, 1)]
+                for name, seconds in sorted(spent.items(), key=lambda item: -item[1])
             ],
         )
         print(

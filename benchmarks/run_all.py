@@ -20,13 +20,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 from benchmarks.harness import finish, load_average
 from infra.settings import PROJECT_ROOT
 
-BENCHMARKS = ["lifecycle", "answer_latency", "replay", "persistence", "scale"]
+BENCHMARKS = ["lifecycle", "answer_latency", "replay", "persistence", "scale", "partner_desk"]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
     "answer_latency": ["--conventions", "1"],
     "replay": ["--count", "2", "--rounds", "1"],
     "persistence": ["--rows", "64", "--writers", "10"],
     "scale": ["--count", "6", "--wave", "3", "--repeats", "1"],
+    "partner_desk": [
+        "--conventions",
+        "1",
+        "--partners",
+        "2",
+        "--tasks",
+        "4",
+        "--page-requests",
+        "2",
+    ],
 }
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from infra.settings import PROJECT_ROOT
 
-BENCHMARKS = ["lifecycle", "answer_latency", "replay", "persistence", "scale"]
+BENCHMARKS = ["lifecycle", "answer_latency", "replay", "persistence", "scale", "partner_desk"]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
