@@ -62,8 +62,19 @@ FAILURE_WINDOW = timedelta(minutes=15)
 FAILURES_PER_ADDRESS = 20
 FAILURES_PER_SECRET = 10
 CODES_PER_SESSION = 5
+# A key's `last_used_at` is kept to the minute (what `keys list` shows).
+KEY_USE_PRECISION = timedelta(minutes=1)
 # The body fields an API caller may send beside the answer (the rest is the server's).
 _API_BODY_FIELDS = {"task_id", "acting_party", "actor", "answer"}
+_INSERT_RECEIPT = (
+    "INSERT INTO partner_receipts (convention_id, task_id, party, principal, answer,"
+    " accepted_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING"
+)
+# One round trip, one commit: the receipt, and the Idempotency-Key's reservation marked done.
+_INSERT_RECEIPT_AND_MARK = (
+    f"WITH kept AS ({_INSERT_RECEIPT})"
+    " UPDATE partner_idempotency SET receipt = $7 WHERE party = $8 AND key = $9"
+)
 
 
 class DeskError(Exception):
@@ -440,6 +451,31 @@ class PartnerDesk:
             closed_task=closed,
         )
 
+    async def answerable_task(
+        self, party: str, convention_id: str, task_id: str, contact: str | None = None
+    ) -> tuple[Task, bool]:
+        """The task an answer is for, and whether it is still open; else NotFound.
+
+        What `task_view` decides, from the workflow's narrow `task` query alone: an answer
+        needs neither the whole status (every open task, the milestone window), nor the
+        convention file, nor the stored receipt. A task of the party closed meanwhile is
+        returned too: the answer goes to the workflow, whose refusal says who answered.
+        """
+        not_found = NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
+        try:
+            lookup = await task_lookup(self.client, convention_id, task_id)
+        except ConventionNotFound:
+            raise not_found from None
+        task = lookup.task
+        if task is not None and task.status is TaskStatus.OPEN:
+            if task.assignee != party or task.contact not in (None, contact or task.contact):
+                raise not_found
+            return task, True
+        closed = task or await self._task_of_earlier_run(convention_id, task_id)
+        if closed is None or closed.assignee != party:
+            raise not_found
+        return closed, False
+
     async def _task_of_earlier_run(self, convention_id: str, task_id: str) -> Task | None:
         row = await self.pool.fetchrow(
             "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2",
@@ -448,18 +484,24 @@ class PartnerDesk:
         )
         if row is None:
             return None
-        return Task(
-            id=row["task_id"],
-            convention_id=row["convention_id"],
-            stage=row["stage"],
-            kind=TaskKind(row["kind"]),
-            assignee=row["assignee"],
-            title=row["title"],
-            assigned_at=row["assigned_at"],
-            due_at=row["due_at"],
-            # Not open in the workflow: a row still open is one whose answer landed first.
-            status=TaskStatus.CANCELLED if row["status"] == "cancelled" else TaskStatus.DONE,
+        # Not open in the workflow: a row still open is one whose answer landed first.
+        return _inbox_task(
+            row, TaskStatus.CANCELLED if row["status"] == "cancelled" else TaskStatus.DONE
         )
+
+    async def _owed_in_inbox(self, party: str, convention_id: str, task_id: str) -> Task | None:
+        """The task from the inbox read model when its row says open and the party's (a
+        task never changes party); None when the row is not there yet, or not open."""
+        row = await self.pool.fetchrow(
+            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2 AND status = 'open'",
+            convention_id,
+            task_id,
+        )
+        if row is None:
+            return None
+        if row["assignee"] != party:
+            raise NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
+        return _inbox_task(row, TaskStatus.OPEN)
 
     async def convention(self, convention_id: str) -> Convention:
         """The convention file the workflow runs, from its history's first event (cached:
@@ -543,8 +585,15 @@ class PartnerDesk:
         except InputError as error:
             raise InvalidAnswer(str(error), error.errors) from None
 
-    async def send(self, convention_id: str, request: AnswerTask) -> Receipt:
-        """Send the answer as the workflow's update; keep its receipt for the link."""
+    async def send(
+        self,
+        convention_id: str,
+        request: AnswerTask,
+        *,
+        idempotency: tuple[str, str] | None = None,
+    ) -> Receipt:
+        """Send the answer as the workflow's update; keep its receipt for the link, and mark
+        the (party, Idempotency-Key) reservation done in the same statement."""
         assert request.principal is not None
         try:
             accepted: AnswerReceipt = await answer_task(self.client, convention_id, request)
@@ -560,16 +609,19 @@ class PartnerDesk:
             principal=request.principal,
             answer=request.answer.model_dump(mode="json"),
         )
-        await self.pool.execute(
-            "INSERT INTO partner_receipts (convention_id, task_id, party, principal, answer,"
-            " accepted_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+        values: list[Any] = [
             convention_id,
             request.task_id,
             request.acting_party,
             receipt.principal.model_dump(mode="json"),
             receipt.answer,
             receipt.accepted_at,
-        )
+        ]
+        if idempotency is None:
+            await self.pool.execute(_INSERT_RECEIPT, *values)
+        else:
+            marker = {"task_id": receipt.task_id, "accepted_at": receipt.accepted_at.isoformat()}
+            await self.pool.execute(_INSERT_RECEIPT_AND_MARK, *values, marker, *idempotency)
         return receipt
 
     async def _who_answered(self, convention_id: str, task_id: str) -> str | None:
@@ -607,15 +659,16 @@ class PartnerDesk:
         self, session: ContactSession, convention_id: str, task_id: str, body: dict[str, Any]
     ) -> Receipt | PendingCode:
         """The contact's answer: sent now, or (a commitment) once the mailed code confirms it."""
-        view = await self.task_view(session.party, convention_id, task_id, session.contact_name)
-        task = _answerable(view, task_id)
+        task, still_open = await self.answerable_task(
+            session.party, convention_id, task_id, session.contact_name
+        )
         principal = self.contact_principal(session, AuthMethod.LINK)
         request = self.build(task, principal, body, source=f"answer to {task_id}")
-        if view.task is None or not self.needs_code(request):
+        if not still_open or not self.needs_code(request):
             # A task closed meanwhile goes to the workflow too, whose refusal names who
             # answered (the read models may not say so yet); no code is sent for it.
             return await self.send(convention_id, request)
-        return await self._send_code(session, view.task, request)
+        return await self._send_code(session, task, request)
 
     async def _send_code(
         self, session: ContactSession, task: Task, request: AnswerTask
@@ -739,13 +792,18 @@ class PartnerDesk:
             await self._record_failure(buckets)
             raise Unauthorized("send the party's API key: Authorization: Bearer pk_…")
         row = await self.pool.fetchrow(
-            "UPDATE partner_api_keys SET last_used_at = now()"
-            " WHERE key_hash = $1 AND revoked_at IS NULL RETURNING *",
+            "SELECT * FROM partner_api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
             token_hash(secret),
         )
         if row is None:
             await self._record_failure(buckets)
             raise Unauthorized("this API key is not valid (unknown or revoked)")
+        last_used = row["last_used_at"]
+        if last_used is None or last_used < datetime.now(UTC) - KEY_USE_PRECISION:
+            # To the minute, as `keys list` shows it: not a write (a commit) per request.
+            await self.pool.execute(
+                "UPDATE partner_api_keys SET last_used_at = now() WHERE id = $1", row["id"]
+            )
         return Principal(
             kind=PrincipalKind.API_KEY,
             id=row["id"],
@@ -799,7 +857,13 @@ class PartnerDesk:
                 raise Conflict("this Idempotency-Key's answer has no receipt")
             return stored
         try:
-            receipt = await self._answer_for_party(principal, convention_id, task_id, body)
+            return await self._answer_for_party(
+                principal,
+                convention_id,
+                task_id,
+                body,
+                idempotency=(principal.party, idempotency_key),
+            )
         except BaseException:
             # Not answered: the key is free again for a corrected request.
             await self.pool.execute(
@@ -808,21 +872,25 @@ class PartnerDesk:
                 idempotency_key,
             )
             raise
-        await self.pool.execute(
-            "UPDATE partner_idempotency SET receipt = $3 WHERE party = $1 AND key = $2",
-            principal.party,
-            idempotency_key,
-            {"task_id": receipt.task_id, "accepted_at": receipt.accepted_at.isoformat()},
-        )
-        return receipt
 
     async def _answer_for_party(
-        self, principal: Principal, convention_id: str, task_id: str, body: dict[str, Any]
+        self,
+        principal: Principal,
+        convention_id: str,
+        task_id: str,
+        body: dict[str, Any],
+        *,
+        idempotency: tuple[str, str] | None = None,
     ) -> Receipt:
-        view = await self.task_view(principal.party, convention_id, task_id)
-        task = _answerable(view, task_id)
+        # A system's answer needs the task's kind and party only: the inbox's row (one
+        # indexed read) says both, and the workflow's validator still decides (a task closed
+        # meanwhile is refused there, naming who answered). Its query is asked only when the
+        # row is not open (not yet written, or the task closed): the same rules as a page's.
+        task = await self._owed_in_inbox(principal.party, convention_id, task_id)
+        if task is None:
+            task, _still_open = await self.answerable_task(principal.party, convention_id, task_id)
         request = self.build(task, principal, body, source=f"answer to {task_id}")
-        return await self.send(convention_id, request)
+        return await self.send(convention_id, request, idempotency=idempotency)
 
     # --- partners' systems: signed CloudEvents ------------------------------------------
 
@@ -908,15 +976,18 @@ class PartnerDesk:
         return receipt
 
 
-def _answerable(view: TaskView, task_id: str) -> Task:
-    """The task to answer: open, or closed a moment ago (the workflow will say by whom)."""
-    task = view.task or view.closed_task
-    if task is None:
-        raise Refused(
-            f"task_id: task {task_id!r} is already {view.closed}"
-            + (f" (answered by {view.answered_by})" if view.answered_by else "")
-        )
-    return task
+def _inbox_task(row: Any, status: TaskStatus) -> Task:
+    return Task(
+        id=row["task_id"],
+        convention_id=row["convention_id"],
+        stage=row["stage"],
+        kind=TaskKind(row["kind"]),
+        assignee=row["assignee"],
+        title=row["title"],
+        assigned_at=row["assigned_at"],
+        due_at=row["due_at"],
+        status=status,
+    )
 
 
 def _window_start(now: datetime) -> datetime:

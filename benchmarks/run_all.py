@@ -20,7 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 from benchmarks.harness import finish, load_average
 from infra.settings import PROJECT_ROOT
 
-BENCHMARKS = ["lifecycle", "answer_latency", "replay", "persistence", "scale", "portfolio"]
+BENCHMARKS = [
+    "lifecycle",
+    "answer_latency",
+    "replay",
+    "persistence",
+    "scale",
+    "portfolio",
+    "partner_desk",
+]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
     "answer_latency": ["--conventions", "1"],
@@ -28,6 +36,16 @@ SMOKE = {
     "persistence": ["--rows", "64", "--writers", "10"],
     "scale": ["--count", "6", "--wave", "3", "--repeats", "1"],
     "portfolio": ["--conventions", "50", "--requests", "2", "--charts", "1"],
+    "partner_desk": [
+        "--conventions",
+        "1",
+        "--partners",
+        "2",
+        "--tasks",
+        "4",
+        "--page-requests",
+        "2",
+    ],
 }
 
 

@@ -17,7 +17,15 @@ import pytest
 
 from infra.settings import PROJECT_ROOT
 
-BENCHMARKS = ["lifecycle", "answer_latency", "replay", "persistence", "scale", "portfolio"]
+BENCHMARKS = [
+    "lifecycle",
+    "answer_latency",
+    "replay",
+    "persistence",
+    "scale",
+    "portfolio",
+    "partner_desk",
+]
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)

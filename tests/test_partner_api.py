@@ -201,6 +201,41 @@ async def test_two_colleagues_answering_at_once_one_is_accepted_the_other_told_w
     assert winner.json()["principal"]["name"] in loser.json()["detail"]
 
 
+async def test_an_answer_finds_its_task_in_the_inbox_and_the_workflow_still_decides(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    """The answer path reads the task from the inbox's row; a row not there yet, or still
+    open after the task closed, changes nothing the partner sees."""
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client)
+    key, _ = await desk.create_key("bid", "IsDB grants system")
+    other, _ = await desk.create_key("menefp", "ministry")
+    path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"
+    row, ids = "convention_id = $1 AND task_id = $2", (convention.id, DECISION)
+
+    async def synced() -> bool:
+        return bool(await db_pool.fetchval(f"SELECT count(*) FROM tasks WHERE {row}", *ids))
+
+    await eventually(synced, bool)
+    async with portal_client(desk) as http:
+        # The row says whose task it is: another party's key is 404, the workflow not asked.
+        assert (await http.post(path, json=APPROVAL, headers=bearer(other))).status_code == 404
+        # Not written yet (the sync lags): the workflow's query finds the task instead.
+        kept = await db_pool.fetchrow(f"DELETE FROM tasks WHERE {row} RETURNING *", *ids)
+        answered = await http.post(path, json=APPROVAL, headers=bearer(key))
+        assert answered.status_code == 200, answered.text
+        # Still open in the inbox after the answer: the workflow refuses, naming who answered.
+        await db_pool.execute(f"DELETE FROM tasks WHERE {row}", *ids)
+        columns = ", ".join(kept.keys())
+        places = ", ".join(f"${n}" for n in range(1, len(kept) + 1))
+        await db_pool.execute(f"INSERT INTO tasks ({columns}) VALUES ({places})", *kept.values())
+        again = await http.post(path, json=APPROVAL, headers=bearer(key))
+    assert again.status_code == 409, again.text
+    assert "IsDB grants system" in again.json()["detail"]
+    assert len(await answers_in_history(dev_env, convention.id)) == 1
+    await stop(dev_env.client, convention.id)
+
+
 async def test_the_openapi_document_is_3_1_with_the_three_paths(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:

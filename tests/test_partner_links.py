@@ -87,6 +87,8 @@ async def test_a_scanner_opening_the_link_answers_nothing_and_the_page_is_arabic
     assert "frame-ancestors 'none'" in csp and "script-src" not in csp
     assert "<script" not in page.text
     assert page.headers["referrer-policy"] == "no-referrer"
+    # The server's own time, for developer tools and benchmarks/partner_desk.py.
+    assert re.fullmatch(r"app;dur=\d+\.\d", page.headers["server-timing"])
     assert await still_open(dev_env, convention.id)
     await stop(dev_env.client, convention.id)
 
