@@ -21,7 +21,7 @@ import structlog
 import uvicorn
 
 from application.office_desk import seal_legacy_totp_secrets, totp_key
-from application.partner_desk import PartnerDesk
+from application.partner_desk import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
@@ -48,6 +48,7 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
     if sealed:
         log.info("office: TOTP secrets from before migration 007 sealed", accounts=sealed)
     client = await connect(settings)
+    purging = asyncio.create_task(_purge_forever(pool))
     desk = PartnerDesk(
         pool=pool,
         client=client,
@@ -56,7 +57,25 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
         secret=secret,
         code_mail=code_mail,
     )
-    return desk, pool.close
+
+    async def close() -> None:
+        purging.cancel()
+        await pool.close()
+
+    return desk, close
+
+
+async def _purge_forever(pool: asyncpg.Pool) -> None:
+    """Expired links, sessions, codes, counters, old idempotency keys: gone every hour (every
+    replica does it; the DELETEs are idempotent)."""
+    while True:
+        try:
+            purged = await purge_expired(pool)
+            if any(purged.values()):
+                log.info("expired rows purged", **purged)
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("purge skipped", error=str(error))
+        await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
 def serve(portal: PortalSettings, host: str, port: int) -> None:

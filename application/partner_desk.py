@@ -1045,3 +1045,53 @@ async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey:
     if row is None:
         raise NotFound(f"no API key {key_id!r}")
     return _api_key(row)
+
+
+_PURGES = (
+    # (what, statement), $1 being now; in this order, as codes refer to sessions and
+    # sessions to links.
+    (
+        "codes",
+        "DELETE FROM partner_codes WHERE expires_at < $1::timestamptz - interval '1 day'"
+        " OR session_hash IN"
+        " (SELECT id_hash FROM partner_sessions WHERE expires_at < $1::timestamptz)",
+    ),
+    ("sessions", "DELETE FROM partner_sessions WHERE expires_at < $1::timestamptz"),
+    (
+        "links",
+        "DELETE FROM partner_links AS l WHERE l.expires_at < $1::timestamptz - interval '30 days'"
+        " AND NOT EXISTS (SELECT 1 FROM partner_sessions AS s WHERE s.link_hash = l.token_hash)",
+    ),
+    (
+        "failure counters",
+        "DELETE FROM partner_failures WHERE window_start < $1::timestamptz - interval '1 day'",
+    ),
+    (
+        "idempotency keys",
+        "DELETE FROM partner_idempotency WHERE created_at < $1::timestamptz - interval '7 days'",
+    ),
+    (
+        "events",
+        "DELETE FROM partner_events WHERE received_at < $1::timestamptz - interval '7 days'",
+    ),
+    ("office sessions", "DELETE FROM office_sessions WHERE expires_at < $1::timestamptz"),
+)
+PURGE_EVERY_SECONDS = 3600.0
+
+
+async def purge_expired(pool: asyncpg.Pool, now: datetime | None = None) -> dict[str, int]:
+    """Delete what no one can use any more, and say how many rows of each went.
+
+    A link 30 days past its expiry (until then it says "expired", after it "unknown"), a
+    session past its end, a code a day past its ten minutes, a failure counter's window a
+    day old, an Idempotency-Key or a CloudEvent id after seven days (a retry that late gets
+    the workflow's own refusal, naming who answered; a CloudEvent's timestamp must be within
+    five minutes anyway). Receipts, keys and the office's access log are kept.
+    """
+    moment = now or datetime.now(UTC)
+    purged: dict[str, int] = {}
+    async with pool.acquire() as connection:
+        for what, statement in _PURGES:
+            status = await connection.execute(statement, moment)
+            purged[what] = int(status.split()[-1])
+    return purged
