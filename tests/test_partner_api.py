@@ -211,24 +211,30 @@ async def test_an_answer_finds_its_task_in_the_inbox_and_the_workflow_still_deci
     key, _ = await desk.create_key("bid", "IsDB grants system")
     other, _ = await desk.create_key("menefp", "ministry")
     path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"
-    row, ids = "convention_id = $1 AND task_id = $2", (convention.id, DECISION)
+    ids = (convention.id, DECISION)
 
     async def synced() -> bool:
-        return bool(await db_pool.fetchval(f"SELECT count(*) FROM tasks WHERE {row}", *ids))
+        found = await db_pool.fetchval(
+            "SELECT count(*) FROM tasks WHERE convention_id = $1 AND task_id = $2", *ids
+        )
+        return bool(found)
 
     await eventually(synced, bool)
     async with portal_client(desk) as http:
         # The row says whose task it is: another party's key is 404, the workflow not asked.
         assert (await http.post(path, json=APPROVAL, headers=bearer(other))).status_code == 404
         # Not written yet (the sync lags): the workflow's query finds the task instead.
-        kept = await db_pool.fetchrow(f"DELETE FROM tasks WHERE {row} RETURNING *", *ids)
+        kept = await db_pool.fetchrow(
+            "DELETE FROM tasks WHERE convention_id = $1 AND task_id = $2 RETURNING *", *ids
+        )
         answered = await http.post(path, json=APPROVAL, headers=bearer(key))
         assert answered.status_code == 200, answered.text
         # Still open in the inbox after the answer: the workflow refuses, naming who answered.
-        await db_pool.execute(f"DELETE FROM tasks WHERE {row}", *ids)
-        columns = ", ".join(kept.keys())
-        places = ", ".join(f"${n}" for n in range(1, len(kept) + 1))
-        await db_pool.execute(f"INSERT INTO tasks ({columns}) VALUES ({places})", *kept.values())
+        await db_pool.execute("DELETE FROM tasks WHERE convention_id = $1 AND task_id = $2", *ids)
+        await db_pool.execute(
+            "INSERT INTO tasks SELECT * FROM jsonb_populate_record(NULL::tasks, $1::jsonb)",
+            json.loads(json.dumps(dict(kept), default=str)),
+        )
         again = await http.post(path, json=APPROVAL, headers=bearer(key))
     assert again.status_code == 409, again.text
     assert "IsDB grants system" in again.json()["detail"]

@@ -52,9 +52,15 @@ async def _code(pool: asyncpg.Pool, session: bytes, expires_at: datetime) -> str
     return code_id
 
 
-async def _there(pool: asyncpg.Pool, table: str, column: str, value: object) -> bool:
-    found = await pool.fetchval(f"SELECT count(*) FROM {table} WHERE {column} = $1", value)
-    return bool(found)
+_THERE = {
+    "partner_links": "SELECT count(*) FROM partner_links WHERE token_hash = $1",
+    "partner_sessions": "SELECT count(*) FROM partner_sessions WHERE id_hash = $1",
+    "partner_codes": "SELECT count(*) FROM partner_codes WHERE id = $1",
+}
+
+
+async def _there(pool: asyncpg.Pool, table: str, value: object) -> bool:
+    return bool(await pool.fetchval(_THERE[table], value))
 
 
 async def test_expired_links_sessions_codes_counters_and_old_keys_go_and_the_rest_stays(
@@ -91,14 +97,14 @@ async def test_expired_links_sessions_codes_counters_and_old_keys_go_and_the_res
     purged = await purge_expired(db_pool, NOW)
 
     assert purged["links"] >= 1 and purged["sessions"] >= 2 and purged["codes"] >= 1
-    assert not await _there(db_pool, "partner_links", "token_hash", old_link)
-    assert not await _there(db_pool, "partner_sessions", "id_hash", old_session)
-    assert not await _there(db_pool, "partner_codes", "id", old_code)
-    assert not await _there(db_pool, "partner_sessions", "id_hash", ended)
-    assert await _there(db_pool, "partner_links", "token_hash", recent_link)
-    assert await _there(db_pool, "partner_links", "token_hash", live_link)
-    assert await _there(db_pool, "partner_sessions", "id_hash", live_session)
-    assert await _there(db_pool, "partner_codes", "id", live_code)
+    assert not await _there(db_pool, "partner_links", old_link)
+    assert not await _there(db_pool, "partner_sessions", old_session)
+    assert not await _there(db_pool, "partner_codes", old_code)
+    assert not await _there(db_pool, "partner_sessions", ended)
+    assert await _there(db_pool, "partner_links", recent_link)
+    assert await _there(db_pool, "partner_links", live_link)
+    assert await _there(db_pool, "partner_sessions", live_session)
+    assert await _there(db_pool, "partner_codes", live_code)
     windows = await db_pool.fetch(
         "SELECT window_start FROM partner_failures WHERE bucket = $1", bucket
     )
