@@ -61,6 +61,7 @@ from application.office_desk import (
     new_password,
     portfolio,
     portfolio_json,
+    reset_second_factor,
     table_csv,
 )
 from application.partner_desk import NotFound as DeskNotFound
@@ -214,6 +215,11 @@ def _parser() -> argparse.ArgumentParser:
     user_commands.add_parser("list", help="every account; never a secret")
     disable = user_commands.add_parser("disable", help="the account signs in no more")
     disable.add_argument("email")
+    reset = user_commands.add_parser(
+        "reset-factor",
+        help="forget the account's authenticator and recovery codes; set up again at sign-in",
+    )
+    reset.add_argument("email")
 
     report = commands.add_parser("report", help="the office's portfolio figures")
     report.add_argument("--format", choices=("text", "json", "csv"), default="text")
@@ -378,6 +384,12 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
                 state = f"disabled {user.disabled_at:%Y-%m-%d}" if user.disabled_at else "active"
                 factor = "totp" if user.enrolled else "-"
                 print(f"{user.email:<40} {user.role.value:<8} {state:<20} {factor:<5} {user.name}")
+        elif args.users_command == "reset-factor":
+            user = await reset_second_factor(pool, args.email)
+            print(
+                f"second factor reset: {user.email} (its sessions ended; the next sign-in "
+                "sets up an authenticator)"
+            )
         else:
             user = await disable_user(pool, args.email)
             print(f"disabled: {user.email} (its sessions ended)")

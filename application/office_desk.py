@@ -276,6 +276,26 @@ async def disable_user(pool: asyncpg.Pool, email: str) -> OfficeUser:
     return _user(row)
 
 
+async def reset_second_factor(pool: asyncpg.Pool, email: str) -> OfficeUser:
+    """An officer who lost the authenticator (or after the link secret changed): the secret
+    and the recovery codes are forgotten, the sessions end, and the next sign-in with the
+    password sets a new authenticator up."""
+    async with pool.acquire() as connection, connection.transaction():
+        row = await connection.fetchrow(
+            "UPDATE office_users SET totp_sealed = NULL, totp_secret_legacy = NULL,"
+            " totp_enrolled_at = NULL, totp_last_step = NULL WHERE email = $1 RETURNING *",
+            email.lower(),
+        )
+        if row is None:
+            raise UserError(f"email: no account {email!r}")
+        await connection.execute("DELETE FROM office_recovery_codes WHERE email = $1", row["email"])
+        await connection.execute(
+            "UPDATE office_sessions SET ended_at = now() WHERE email = $1 AND ended_at IS NULL",
+            row["email"],
+        )
+    return _user(row)
+
+
 # --- the desk -------------------------------------------------------------------------------
 
 

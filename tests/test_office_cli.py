@@ -16,7 +16,7 @@ from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT
 from tests.cli_runner import cli_env, run_cli
 from tests.partner_stack import funding_convention, make_desk
-from tests.test_office_desk import office_client, sign_in
+from tests.test_office_desk import enrol, new_account, office_client, sign_in
 
 
 async def test_users_create_prints_a_one_time_password_list_hides_it_disable_stops_it(
@@ -131,3 +131,31 @@ async def test_users_and_report_refuse_broken_input_in_one_line(
         "report", env={**env, "DATABASE_URL": "postgresql://pacte@127.0.0.1:1/pacte"}
     )
     assert down.code == 3 and "Traceback" not in down.stderr
+
+
+async def test_users_reset_factor_ends_the_sessions_and_the_next_sign_in_enrols_anew(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str
+) -> None:
+    env = cli_env(dev_env, postgres_url)
+    desk = make_desk(dev_env.client, db_pool)
+    email = await new_account(db_pool, "officer")
+    async with office_client(desk) as http:
+        old_secret, _old_codes = await enrol(http, email)
+        assert (await http.get("/office")).status_code == 200
+
+        reset = await run_cli("users", "reset-factor", email, env=env)
+        assert reset.code == 0, reset
+        assert (await http.get("/office")).status_code == 401  # the session ended
+
+    listed = await run_cli("users", "list", env=env)
+    [line] = [line for line in listed.stdout.splitlines() if line.startswith(email)]
+    assert " totp " not in line
+    assert (
+        await db_pool.fetchval("SELECT count(*) FROM office_recovery_codes WHERE email = $1", email)
+        == 0
+    )
+    async with office_client(desk) as http:
+        new_secret, _ = await enrol(http, email)  # the password leads to a new set-up
+    assert new_secret != old_secret
+    unknown = await run_cli("users", "reset-factor", "nobody@ofppt.example", env=env)
+    assert unknown.code == 1 and "no account" in unknown.stderr
