@@ -15,17 +15,17 @@ import sys
 
 import pytest
 
+from benchmarks.run_all import BENCHMARKS, SMOKE
 from infra.settings import PROJECT_ROOT
 
-BENCHMARKS = [
-    "lifecycle",
-    "answer_latency",
-    "replay",
-    "persistence",
-    "scale",
-    "portfolio",
-    "partner_desk",
-]
+
+def test_every_benchmark_module_is_run_by_run_all_with_smoke_sizes() -> None:
+    modules = {
+        path.stem
+        for path in (PROJECT_ROOT / "benchmarks").glob("*.py")
+        if path.stem not in {"__init__", "harness", "run_all", "bare_workflows"}
+    }
+    assert modules == set(BENCHMARKS) == set(SMOKE)
 
 
 @pytest.mark.parametrize("name", BENCHMARKS)
