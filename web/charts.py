@@ -62,9 +62,10 @@ def bar_chart(
             frameon=False,
         )
     known = [v for values in series.values() for v in values if v is not None]
-    if all(float(v).is_integer() for v in known):
-        # Counts (conventions, days late): whole ticks, not 0, 0, 1, 1 from 0.2, 0.4…
-        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    # Counts (conventions, days late): whole ticks, not 0, 0, 1, 1 from 0.2, 0.4…; and few
+    # of them, so that amounts in the tens of millions do not run into each other.
+    integer = all(float(v).is_integer() for v in known)
+    axes.xaxis.set_major_locator(MaxNLocator(nbins=4, integer=integer))
     # Plain amounts (40,000,000, not 4.0 with a 1e7 offset): currencies are never mixed.
     axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:,.0f}"))
     if not labels:
