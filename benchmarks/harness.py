@@ -185,6 +185,18 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
 # --- servers ----------------------------------------------------------------------------
 
 
+def stop_process(process: subprocess.Popen[Any] | None, *, within: float = 20) -> None:
+    """Terminate a server still running; kill it if it has not left after `within` s."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket() as probe:
@@ -306,13 +318,7 @@ class Servers:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self.temporal is not None and self.temporal.poll() is None:
-            self.temporal.terminate()
-            try:
-                self.temporal.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.temporal.kill()
-                self.temporal.wait()
+        stop_process(self.temporal)
         if self._postgres_started:
             stop_embedded_postgres(self.directory)
         if self.keep:

@@ -85,6 +85,7 @@ from benchmarks.harness import (
     print_load,
     print_ratio,
     print_table,
+    stop_process,
     wait_idle,
 )
 from infra.database import create_pool
@@ -208,13 +209,7 @@ class PortalProcess:
         error: BaseException | None,
         trace: TracebackType | None,
     ) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def cpu_seconds(self) -> float:
         """CPU time the desk used so far (user + system)."""

@@ -78,6 +78,7 @@ from benchmarks.harness import (
     print_ratio,
     print_table,
     run_bounded,
+    stop_process,
 )
 from demo import EXAMPLES_DIR, play_scenario, scenario_files
 from infra.database import create_pool
@@ -475,13 +476,7 @@ class Portal:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
     def request_times(self, path: str, expected: int = 0) -> list[float]:
         """The server's own time (its middleware's log line, ms) of each 200 on `path`;
