@@ -144,12 +144,22 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 class PortalProcess:
-    """`python portal.py` over the run's servers, as a deployment starts it."""
+    """`python portal.py` over the run's servers, as a deployment starts it (or, with
+    `program`, another web process over the same servers: the HTTP floor)."""
 
-    def __init__(self, servers: Servers, secret: str) -> None:
+    def __init__(
+        self,
+        servers: Servers,
+        secret: str,
+        *,
+        program: tuple[str, ...] = ("portal.py",),
+        ready_path: str = "/api/openapi.json",
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
-        self.log_path = servers.directory / "portal.log"
+        self.program = program
+        self.ready_path = ready_path
+        self.log_path = servers.directory / f"{program[-1].replace('/', '-')}.log"
         environment = {
             name: value
             for name, value in os.environ.items()
@@ -176,7 +186,7 @@ class PortalProcess:
         """Start the process (the caller waits for it to answer)."""
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, str(PROJECT_ROOT / "portal.py")],
+            [sys.executable, *self.program, "--port", str(self.port)],
             cwd=PROJECT_ROOT,
             env=self.environment,
             stdout=log,
@@ -197,7 +207,7 @@ class PortalProcess:
                     )
                 if port_open(self.port):
                     try:
-                        if (await http.get("/api/openapi.json")).status_code == 200:
+                        if (await http.get(self.ready_path)).status_code == 200:
                             return self
                     except httpx.HTTPError:
                         pass
@@ -258,15 +268,20 @@ class Latencies:
     """Seconds per answer, per path; the desk's own milliseconds for the API's."""
 
     paths: dict[str, list[float]] = field(
-        default_factory=lambda: {"api": [], "bare": [], "bare_query": []}
+        default_factory=lambda: {"api": [], "floor": [], "bare": [], "bare_query": []}
     )
     server_ms: list[float] = field(default_factory=list)
 
 
 async def measure_latency(
-    client: Client, http: httpx.AsyncClient, keys: dict[str, Key], count: int
+    client: Client,
+    http: httpx.AsyncClient,
+    floor: httpx.AsyncClient,
+    keys: dict[str, Key],
+    count: int,
 ) -> Latencies:
-    """Bamako's answers through the API against the bare update, answer by answer."""
+    """Bamako's answers through the API against the bare update, answer by answer, and the
+    same bare update through the HTTP floor (`benchmarks/http_floor.py`)."""
     run = uuid.uuid4().hex[:6]
     samples = Latencies()
     answers = bamako_answers()
@@ -300,9 +315,10 @@ async def measure_latency(
                 _api_answer, http, samples, pacte, bare, convention.id, step.task, key, body
             )
             bare_side = functools.partial(_bare_answer, samples, pacte, bare, payload)
-            first, second = (api, bare_side) if number % 2 == 0 else (bare_side, api)
-            await first()
-            await second()
+            floor_side = functools.partial(_floor_answer, floor, samples, pacte, bare, payload)
+            sides = [api, bare_side, floor_side]
+            for side in sides[number % 3 :] + sides[: number % 3]:  # each goes first in turn
+                await side()
         await pacte.result()
         await bare.signal(BareWaiter.finish)
         await bare.result()
@@ -360,10 +376,28 @@ async def _bare_answer(
     samples.paths["bare_query"].append(done - started)
 
 
+async def _floor_answer(
+    floor: httpx.AsyncClient,
+    samples: Latencies,
+    pacte: WorkflowHandle[Any, Any],
+    bare: WorkflowHandle[Any, Any],
+    payload: dict[str, Any],
+) -> None:
+    await wait_idle(pacte)
+    await wait_idle(bare)
+    started = time.perf_counter()
+    response = await floor.post(f"/bare/{bare.id}", json=payload)
+    done = time.perf_counter()
+    if response.status_code != 200:
+        raise RuntimeError(f"the HTTP floor failed: {response.status_code} {response.text}")
+    samples.paths["floor"].append(done - started)
+
+
 def print_latency(samples: Latencies) -> None:
     """The table and the two ratios with a target."""
     labels = {
         "api": "API: POST …/answer to its receipt",
+        "floor": "HTTP floor: POST forwarding the bare update",
         "bare": "bare update",
         "bare_query": "bare query + update",
     }
@@ -397,11 +431,20 @@ def print_latency(samples: Latencies) -> None:
             target=TARGET,
             at_least=False,
         )
+    for name, path in (("HTTP floor", "floor"), ("bare query + update", "bare_query")):
+        for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+            print_ratio(
+                f"API answer / {name} latency {label}",
+                percentile(samples.paths["api"], fraction)
+                / percentile(samples.paths[path], fraction),
+                target=None,
+                at_least=False,
+            )
     for label, fraction in (("p50", 0.5), ("p95", 0.95)):
-        api = percentile(samples.paths["api"], fraction)
         print_ratio(
-            f"API answer / bare query + update latency {label}",
-            api / percentile(samples.paths["bare_query"], fraction),
+            f"HTTP floor / bare update latency {label}",
+            percentile(samples.paths["floor"], fraction)
+            / percentile(samples.paths["bare"], fraction),
             target=None,
             at_least=False,
         )
@@ -735,12 +778,24 @@ async def _run(args: argparse.Namespace, servers: Servers, secret_text: str) -> 
         keys = await make_keys(pool, bamako_parties)
         partner_keys = await make_keys(pool, partners)
         with WorkerProcess(servers, pacte=True, bare=True) as worker:
-            async with PortalProcess(servers, secret_text) as portal:
+            floor_process = PortalProcess(
+                servers,
+                secret_text,
+                program=("-m", "benchmarks.http_floor"),
+                ready_path="/health",
+            )
+            async with PortalProcess(servers, secret_text) as portal, floor_process as floor:
                 print(f"   partner desk (portal.py, uvicorn) at {portal.base_url}", flush=True)
+                print(f"   HTTP floor (benchmarks/http_floor.py) at {floor.base_url}", flush=True)
                 print_load("before")
                 print("-- 1. latency: an answer through the API against a bare update", flush=True)
-                async with httpx.AsyncClient(base_url=portal.base_url, timeout=60) as http:
-                    latencies = await measure_latency(client, http, keys, args.conventions)
+                async with (
+                    httpx.AsyncClient(base_url=portal.base_url, timeout=60) as http,
+                    httpx.AsyncClient(base_url=floor.base_url, timeout=60) as floor_http,
+                ):
+                    latencies = await measure_latency(
+                        client, http, floor_http, keys, args.conventions
+                    )
                 print_latency(latencies)
                 print_load("after the latency")
 
