@@ -6,7 +6,9 @@ and at 5,000. Conventions of Cycle Maalam's shape (`examples/cycle-maalam.yaml`:
 implementation stage, reports from OFPPT) are grown for real to each size: their implementer
 reports progress with cohorts, each report at most 60 cohorts started or finished (the answer's
 list limit), each a milestone, the cheapest honest way to thousands of milestones (about 80
-reports for 5,000; the workflow continues-as-new on its own along the way). Then, in rounds
+reports for 5,000), each started with a history limit of 500 events (the product's default is
+10,000) so that the largest continues-as-new along the way, as a convention reporting for
+years does (Cycle Maalam's real reports carry no cohort list that long). Then, in rounds
 alternating the conventions, each is timed on:
 
 - `convention_status`: the workflow's `status` query (its bounded view);
@@ -91,6 +93,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="comma-separated convention sizes, smallest first (default 50,500,5000; quick 50,500)",
     )
     parser.add_argument("--rounds", type=int, help="timings per convention (default 20; quick 5)")
+    parser.add_argument(
+        "--history-limit",
+        type=int,
+        default=500,
+        help="events before a run continues-as-new (default 500)",
+    )
     args = parser.parse_args(argv)
     sizes = args.milestones or ("50,500" if args.quick else "50,500,5000")
     args.milestones = sorted(int(size) for size in sizes.split(","))
@@ -147,11 +155,13 @@ async def _report(client: Client, grown: Grown, answer: dict[str, Any]) -> None:
     grown.report += 1
 
 
-async def grow(client: Client, pool: asyncpg.Pool, convention_id: str, target: int) -> Grown:
+async def grow(
+    client: Client, pool: asyncpg.Pool, convention_id: str, target: int, history_limit: int
+) -> Grown:
     """Start a Cycle Maalam convention; report cohorts until it holds about `target`."""
     grown = Grown(convention_id, target)
     began = time.perf_counter()
-    await start_convention(client, maalam(convention_id), PACTE_QUEUE)
+    await start_convention(client, maalam(convention_id), PACTE_QUEUE, history_limit=history_limit)
     await _settled(client, pool, grown)
     waiting: list[str] = []  # cohorts started, not finished yet
     trainees = 0
@@ -217,7 +227,9 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         with WorkerProcess(servers, pacte=True, name="worker-pacte"):
             conventions = []
             for target in args.milestones:
-                grown = await grow(client, pool, f"count-{run}-{target}", target)
+                grown = await grow(
+                    client, pool, f"count-{run}-{target}", target, args.history_limit
+                )
                 print(
                     f"   grown: {grown.convention_id}, {grown.milestones:,} milestones in "
                     f"{grown.report - 1} reports, {grown.runs} runs, {grown.grow_seconds:.1f} s",
@@ -270,7 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_arguments(argv)
     print_header(
         "status and act against the milestone count",
-        {"milestones": ",".join(map(str, args.milestones)), "rounds": args.rounds},
+        {
+            "milestones": ",".join(map(str, args.milestones)),
+            "rounds": args.rounds,
+            "history_limit": args.history_limit,
+        },
     )
     with Servers(keep=args.keep) as servers:
         return asyncio.run(_run(args, servers))
