@@ -560,7 +560,7 @@ class _CountingActivity(ActivityInboundInterceptor):
 
 async def _serve(args: argparse.Namespace) -> None:
     import worker as pacte_worker
-    from benchmarks.bare_workflows import BARE_ACTIVITIES, BARE_WORKFLOWS
+    from benchmarks.bare_workflows import BARE_WORKFLOWS, bare_activities
 
     configure_logging()  # as worker.py does: JSON lines on stderr (the worker's log file)
     client = await Client.connect(args.address, data_converter=_pydantic())
@@ -599,7 +599,7 @@ async def _serve(args: argparse.Namespace) -> None:
                 client,
                 task_queue=args.bare_queue,
                 workflows=BARE_WORKFLOWS,
-                activities=BARE_ACTIVITIES,
+                activities=bare_activities(pool),
                 **options,
             )
         )

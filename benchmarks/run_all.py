@@ -28,6 +28,7 @@ BENCHMARKS = [
     "scale",
     "portfolio",
     "partner_desk",
+    "milestone_count",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -46,6 +47,7 @@ SMOKE = {
         "--page-requests",
         "2",
     ],
+    "milestone_count": ["--milestones", "20,80", "--rounds", "2"],
 }
 
 
