@@ -43,6 +43,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT DO NOTHING
 """
 
+# A task's new due date (postponed) reaches the links sent for it before: they expire with
+# the new ones, never sooner than they did.
+_EXTEND_EARLIER_LINKS = """
+UPDATE partner_links SET expires_at = $3
+ WHERE convention_id = $1 AND task_id = $2 AND revoked_at IS NULL AND expires_at < $3
+"""
+
 # A task given to one named contact: the links of its other contacts stop working.
 _REVOKE_OTHER_CONTACTS = """
 UPDATE partner_links
@@ -103,6 +110,7 @@ class Notifier:
                 await connection.execute(
                     _REVOKE_OTHER_CONTACTS, task.convention_id, task.id, task.contact
                 )
+            await connection.execute(_EXTEND_EARLIER_LINKS, task.convention_id, task.id, expires_at)
             for contact in notification.recipients:
                 token = contact_link_token(secret, notification.id, contact.name)
                 await connection.execute(

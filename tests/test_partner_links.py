@@ -7,6 +7,7 @@ link tokens are the ones the worker's notify_party minted (derived from the shar
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 import asyncpg
@@ -14,9 +15,14 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from application.conventions import convention_status, reassign_task
+from application.conventions import (
+    convention_status,
+    find_task,
+    postpone_deadline,
+    reassign_task,
+)
 from devkit.polling import eventually
-from schemas.officer_actions import ReassignTask
+from schemas.officer_actions import PostponeDeadline, ReassignTask
 from tests.conftest import SmtpServer
 from tests.partner_stack import (
     COLLEAGUE,
@@ -365,4 +371,35 @@ async def test_a_session_gets_five_codes_per_window_not_an_endless_supply(
     assert [a.status_code for a in asked] == [200] * 5 + [429]
     assert int(asked[-1].headers["retry-after"]) > 0
     assert await still_open(dev_env, convention.id)
+    await stop(dev_env.client, convention.id)
+
+
+async def test_a_postponed_task_s_earlier_link_expires_with_the_new_due_date(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client)
+    await link_minted(db_pool, convention.id, FUNDER["name"])
+    first_link = (
+        "SELECT expires_at FROM partner_links WHERE notification_id = $1 AND contact_name = $2"
+    )
+    first_notification = f"{convention.id}/{DECISION}/task.assigned"
+    before = await db_pool.fetchval(first_link, first_notification, FUNDER["name"])
+    task = await find_task(dev_env.client, convention.id, DECISION)
+    assert before == task.due_at + timedelta(days=30)
+    new_due = task.due_at + timedelta(days=60)
+
+    await postpone_deadline(
+        dev_env.client,
+        convention.id,
+        PostponeDeadline(task_id=DECISION, new_due_at=new_due, reason="the board meets later"),
+    )
+
+    await eventually(
+        lambda: db_pool.fetchval(first_link, first_notification, FUNDER["name"]),
+        lambda expires: expires == new_due + timedelta(days=30),
+    )
+    async with portal_client(desk) as http:
+        opened = await http.get(link_path(convention.id, FUNDER["name"]))
+        assert opened.status_code == 303
     await stop(dev_env.client, convention.id)
