@@ -29,7 +29,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import open_failures
 from activities.inbox import owed_tasks
-from activities.milestones import recorded_milestones, with_unwritten
+from activities.milestones import RecordedTimeline, recorded_timeline
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -66,7 +66,7 @@ from application.office_desk import (
 )
 from application.partner_desk import NotFound as DeskNotFound
 from application.partner_desk import create_key, list_keys, revoke_key
-from application.rendering import render_status
+from application.rendering import STATUS_TIMELINE_SHOWN, render_status
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import ENCODING, PayloadDecryptionError
@@ -78,7 +78,6 @@ from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
 from schemas.errors import FieldError, InputError
-from schemas.milestones import Milestone
 from schemas.officer_actions import (
     OfficerReceipt,
     PostponeDeadline,
@@ -119,6 +118,11 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="stage, open tasks and timeline of a convention")
     status.add_argument("convention_id")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--all",
+        action="store_true",
+        help=f"the whole timeline (default: the last {STATUS_TIMELINE_SHOWN} milestones)",
+    )
 
     act = commands.add_parser("act", help="answer a task on behalf of a party")
     act.add_argument("convention_id")
@@ -291,11 +295,18 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
         raise ConventionUnreadable(
             f"{error} (its execution is {health.execution_status.name.lower()} in Temporal)"
         ) from error
-    recorded, archive_lines = await _recorded_lines(settings, args.convention_id)
-    timeline = None if recorded is None else with_unwritten(recorded, status.milestones)
+    last = None if args.all else STATUS_TIMELINE_SHOWN
+    recorded, archive_lines = await _recorded_lines(settings, args.convention_id, last)
+    timeline = None if recorded is None else recorded.with_unwritten(status.milestones)
     if args.json:
-        # The whole timeline from PostgreSQL when it answers, else the workflow's window.
-        shown = status if timeline is None else status.model_copy(update={"milestones": timeline})
+        # PostgreSQL's timeline when it answers (its latest, or --all), else the workflow's.
+        shown = (
+            status
+            if timeline is None
+            else status.model_copy(
+                update={"milestones": timeline.milestones, "milestone_count": timeline.total}
+            )
+        )
         print(shown.model_dump_json(indent=2))
         return EXIT_OK
     execution = health.execution_status
@@ -483,17 +494,18 @@ async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
 
 
 async def _recorded_lines(
-    settings: Settings, convention_id: str
-) -> tuple[list[Milestone] | None, list[str]]:
-    """The convention's whole timeline (None when PostgreSQL does not answer) and the lines
-    saying how many of its closed runs are archived, and each that could not be."""
+    settings: Settings, convention_id: str, last: int | None
+) -> tuple[RecordedTimeline | None, list[str]]:
+    """The convention's latest `last` milestones (None: all; the result is None when
+    PostgreSQL does not answer) and the lines saying how many of its closed runs are
+    archived, and each that could not be."""
     try:
         database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
         pool = await create_pool(database_url, max_size=2)
     except (OSError, RuntimeError, asyncpg.PostgresError) as error:
         return None, [f"archive: not checked, PostgreSQL does not answer: {error}"]
     try:
-        timeline = await recorded_milestones(pool, convention_id)
+        timeline = await recorded_timeline(pool, convention_id, last=last)
         store = open_archive(settings.archive, pool, database_url)
         entries = await store.entries(convention_id)
         failures = await open_failures(pool, convention_id)

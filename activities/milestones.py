@@ -8,6 +8,7 @@ or inserted row breaks the chain and `audit.py verify` names it (the rules: reco
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -15,7 +16,7 @@ from temporalio import activity
 
 from activities.read_model import project
 from records.chain import CHAINED_FIELDS, GENESIS_HASH, chain_hash, milestone_fields
-from schemas.milestones import Milestone, MilestoneBatch
+from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
 
 _PREDECESSOR = """
 SELECT hash FROM milestones WHERE convention_id = $1 AND seq = $2 FOR SHARE
@@ -41,6 +42,40 @@ _TIMELINE = """
 SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details
 FROM milestones WHERE convention_id = $1 ORDER BY seq
 """
+# The latest ones, read backwards on the primary key: as fast at 5,000 milestones as at 50.
+_LATEST = """
+SELECT * FROM (
+    SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details
+    FROM milestones WHERE convention_id = $1 ORDER BY seq DESC LIMIT $2
+) AS latest ORDER BY seq
+"""
+_TIMELINE_FACTS = """
+SELECT count(*) AS total,
+       coalesce(array_agg(DISTINCT stage) FILTER (WHERE kind = 'stage_completed'), '{}')
+           AS completed_stages
+FROM milestones WHERE convention_id = $1
+"""
+
+
+@dataclass(frozen=True)
+class RecordedTimeline:
+    """What a reader is shown of a convention's record: its latest milestones, how many there
+    are in all, and the stages completed (which the latest alone may no longer show)."""
+
+    milestones: list[Milestone]
+    total: int
+    completed_stages: frozenset[str]
+
+    def with_unwritten(self, kept: Sequence[Milestone]) -> RecordedTimeline:
+        """Followed by what the workflow recorded and its ledger has not written yet."""
+        last = self.milestones[-1].seq if self.milestones else 0
+        unwritten = [milestone for milestone in kept if milestone.seq > last]
+        return RecordedTimeline(
+            self.milestones + unwritten,
+            self.total + len(unwritten),
+            self.completed_stages
+            | {m.stage for m in unwritten if m.kind is MilestoneKind.STAGE_COMPLETED and m.stage},
+        )
 
 
 async def recorded_milestones(pool: asyncpg.Pool, convention_id: str) -> list[Milestone]:
@@ -50,11 +85,22 @@ async def recorded_milestones(pool: asyncpg.Pool, convention_id: str) -> list[Mi
     return [Milestone.model_validate(dict(row)) for row in rows]
 
 
-def with_unwritten(recorded: list[Milestone], kept: Sequence[Milestone]) -> list[Milestone]:
-    """PostgreSQL's timeline, then the milestones the workflow has recorded (`kept`: its
-    window) that its ledger has not written yet: what a reader asks for is the whole of it."""
-    last = recorded[-1].seq if recorded else 0
-    return recorded + [milestone for milestone in kept if milestone.seq > last]
+async def recorded_timeline(
+    pool: asyncpg.Pool, convention_id: str, *, last: int | None
+) -> RecordedTimeline:
+    """The latest `last` milestones (all of them when None), the count, the stages done."""
+    async with pool.acquire() as connection:
+        facts = await connection.fetchrow(_TIMELINE_FACTS, convention_id)
+        rows = (
+            await connection.fetch(_TIMELINE, convention_id)
+            if last is None
+            else await connection.fetch(_LATEST, convention_id, last)
+        )
+    return RecordedTimeline(
+        [Milestone.model_validate(dict(row)) for row in rows],
+        facts["total"],
+        frozenset(facts["completed_stages"]),
+    )
 
 
 class PredecessorMissing(RuntimeError):

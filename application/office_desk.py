@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.milestones import recorded_milestones, with_unwritten
+from activities.milestones import recorded_timeline
 from activities.read_model import record_convention_file
 from application.conventions import (
     AnswerRefused,
@@ -635,13 +635,11 @@ class OfficeDesk:
             "SELECT count(*) FROM history_archive WHERE convention_id = $1", convention_id
         )
         # The timeline is PostgreSQL's (the workflow keeps only its latest milestones).
-        timeline = with_unwritten(
-            await recorded_milestones(self.pool, convention_id),
-            status.milestones if status is not None else [],
-        )
+        recorded = await recorded_timeline(self.pool, convention_id, last=TIMELINE_SHOWN)
+        timeline = recorded.with_unwritten(status.milestones if status is not None else [])
         return {
-            "timeline": timeline[-TIMELINE_SHOWN:],
-            "timeline_total": len(timeline),
+            "timeline": timeline.milestones[-TIMELINE_SHOWN:],
+            "timeline_total": timeline.total,
             "row": dict(row) if row else None,
             "status": status,
             "children": [dict(c) for c in children],

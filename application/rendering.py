@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from schemas.milestones import Milestone
+from activities.milestones import RecordedTimeline
+from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
+
+# `status` shows the latest milestones, so it takes as long on a convention of years as on
+# a new one (benchmarks/milestone_count.py); --all, or `audit.py timeline`, shows them all.
+STATUS_TIMELINE_SHOWN = 100
 
 
 def render_timeline(milestones: list[Milestone]) -> list[str]:
@@ -25,22 +30,27 @@ def render_status(
     status: ConventionStatus,
     *,
     ended_by_temporal: str | None = None,
-    timeline: list[Milestone] | None = None,
+    timeline: RecordedTimeline | None = None,
 ) -> str:
     """The convention, its stages, its open tasks and its timeline.
 
     `ended_by_temporal`: Temporal's own status of an execution that ended outside the
     workflow (terminated through Temporal), which the workflow's state cannot show.
-    `timeline`: every milestone, as PostgreSQL holds them; without it, the workflow's own
-    window of its last milestones is shown, and said so when it is not all of them.
+    `timeline`: the latest milestones as PostgreSQL holds them (and their count, and the
+    stages completed); without it, the workflow's own window of its last milestones is
+    shown, and said so when it is not all of them.
     """
     state = (
         f"{ended_by_temporal} (in Temporal; the workflow last said {status.state.value})"
         if ended_by_temporal
         else status.state.value
     )
-    milestones = timeline if timeline is not None else status.milestones
-    done = {m.stage for m in milestones if m.kind.value == "stage_completed"}
+    milestones = timeline.milestones if timeline is not None else status.milestones
+    done = (
+        timeline.completed_stages
+        if timeline is not None
+        else {m.stage for m in milestones if m.kind is MilestoneKind.STAGE_COMPLETED}
+    )
     stages = " → ".join(
         f"[{stage}]"
         if stage == status.current_stage
@@ -74,6 +84,11 @@ def render_status(
         lines.append(
             f"timeline (the last {shown} of {status.milestone_count} milestones, from the "
             "workflow: PostgreSQL, which has them all, did not answer):"
+        )
+    elif timeline is not None and timeline.total > shown:
+        lines.append(
+            f"timeline (the last {shown} of {timeline.total} milestones; `status --all` or "
+            "`audit.py timeline` shows every one):"
         )
     else:
         lines.append(f"timeline ({shown} milestones):")

@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 import asyncpg
 from temporalio.client import Client
 
-from activities.milestones import recorded_milestones, with_unwritten
+from activities.milestones import recorded_timeline
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -54,7 +54,7 @@ from application.conventions import (
     task_lookup,
     workflow_health,
 )
-from application.rendering import render_status
+from application.rendering import STATUS_TIMELINE_SHOWN, render_status
 from benchmarks.harness import (
     PACTE_QUEUE,
     Servers,
@@ -188,10 +188,8 @@ async def _status_path(client: Client, pool: asyncpg.Pool, grown: Grown) -> None
     # starter.py's _status, less its pool's opening and the archive's lines.
     await workflow_health(client, grown.convention_id)
     status = await convention_status(client, grown.convention_id, rpc_timeout=QUERY_TIMEOUT)
-    timeline = with_unwritten(
-        await recorded_milestones(pool, grown.convention_id), status.milestones
-    )
-    render_status(status, timeline=timeline)
+    recorded = await recorded_timeline(pool, grown.convention_id, last=STATUS_TIMELINE_SHOWN)
+    render_status(status, timeline=recorded.with_unwritten(status.milestones))
 
 
 async def _act(client: Client, pool: asyncpg.Pool, grown: Grown) -> None:

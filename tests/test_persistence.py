@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import MilestoneStore, PredecessorMissing, with_unwritten
+from activities.milestones import (
+    MilestoneStore,
+    PredecessorMissing,
+    RecordedTimeline,
+    recorded_timeline,
+)
 from activities.notify import Notifier
+from application.rendering import render_status
 from auditing.verify import chain_findings
 from infra.database import MIGRATIONS_DIR, apply_migrations
 from records.chain import GENESIS_HASH
 from schemas.convention import Contact
 from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
+from schemas.status import ConventionState, ConventionStatus
 from schemas.values import Language
 
 
@@ -127,8 +134,56 @@ async def test_a_batch_whose_predecessor_is_missing_waits_for_it(db_pool: asyncp
 
 
 def test_a_reader_sees_the_milestones_the_ledger_has_not_written_yet_after_postgresqls() -> None:
-    recorded = [milestone_of("c", seq) for seq in (1, 2, 3)]
+    recorded = RecordedTimeline(
+        [milestone_of("c", seq) for seq in (1, 2, 3)], total=3, completed_stages=frozenset()
+    )
     kept = [milestone_of("c", seq) for seq in (2, 3, 4, 5)]  # the workflow's window
-    assert [m.seq for m in with_unwritten(recorded, kept)] == [1, 2, 3, 4, 5]
-    assert [m.seq for m in with_unwritten([], kept)] == [2, 3, 4, 5]
-    assert with_unwritten(recorded, []) == recorded
+    both = recorded.with_unwritten(kept)
+    assert [m.seq for m in both.milestones] == [1, 2, 3, 4, 5] and both.total == 5
+    nothing = RecordedTimeline([], total=0, completed_stages=frozenset())
+    assert [m.seq for m in nothing.with_unwritten(kept).milestones] == [2, 3, 4, 5]
+    assert recorded.with_unwritten([]) == recorded
+
+
+async def test_a_reader_gets_the_latest_milestones_their_count_and_every_stage_completed(
+    db_pool: asyncpg.Pool,
+) -> None:
+    convention_id = f"long-{uuid.uuid4().hex[:8]}"
+    start = datetime(2027, 1, 1, 9, 0, tzinfo=UTC)
+    milestones = [
+        Milestone(
+            convention_id=convention_id,
+            seq=seq,
+            kind=MilestoneKind.STAGE_COMPLETED if seq == 5 else MilestoneKind.TASK_REMINDED,
+            stage="mission" if seq == 5 else "implementation",
+            occurred_at=start + timedelta(hours=seq),
+            summary=f"milestone {seq}",
+        )
+        for seq in range(1, 151)
+    ]
+    await ActivityEnvironment().run(
+        MilestoneStore(db_pool).persist_milestones, MilestoneBatch(milestones=milestones)
+    )
+
+    latest = await recorded_timeline(db_pool, convention_id, last=100)
+    every = await recorded_timeline(db_pool, convention_id, last=None)
+
+    assert [m.seq for m in latest.milestones] == list(range(51, 151))
+    assert latest.total == every.total == 150
+    # The mission's completion is older than the latest 100, and still counts.
+    assert latest.completed_stages == every.completed_stages == {"mission"}
+    assert [m.seq for m in every.milestones] == list(range(1, 151))
+    status = ConventionStatus(
+        convention_id=convention_id,
+        title="Long",
+        kind="cooperation",
+        parent=None,
+        state=ConventionState.ACTIVE,
+        current_stage="implementation",
+        stages=["mission", "implementation"],
+        milestone_count=150,
+    )
+    shown = render_status(status, timeline=latest)
+    assert "stages: mission ✓ → [implementation]" in shown
+    assert "timeline (the last 100 of 150 milestones;" in shown
+    assert "milestone 51" in shown and "milestone 50\n" not in shown + "\n"
