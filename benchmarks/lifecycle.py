@@ -24,29 +24,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 from temporalio.client import Client
 
 from application.conventions import FIRST_POLL_PAUSE_SECONDS, LAST_POLL_PAUSE_SECONDS
+from benchmarks.bamako import bamako_answers, bamako_convention, play_convention, run_bounded
 from benchmarks.bare_workflows import BareLifecycle
-from benchmarks.harness import (
-    BARE_QUEUE,
-    ClientCalls,
-    CpuMeter,
-    HistoryProfile,
-    Servers,
-    WorkerProcess,
+from benchmarks.histories import HistoryProfile, fetch_histories, print_profiles, profile_history
+from benchmarks.metering import ClientCalls, CpuMeter, counting_client
+from benchmarks.report import (
     add_common_arguments,
-    bamako_answers,
-    bamako_convention,
-    counting_client,
-    fetch_histories,
     finish,
-    play_convention,
     print_header,
     print_load,
-    print_profiles,
     print_ratio,
     print_table,
-    profile_history,
-    run_bounded,
 )
+from benchmarks.worker import BARE_QUEUE
+from benchmarks.worker import BenchmarkWorker as WorkerProcess
+from devkit.stack import Servers
 from workflows.convention import workflow_id_for
 
 TARGET = 0.8

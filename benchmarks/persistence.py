@@ -33,8 +33,7 @@ import asyncpg
 from temporalio.testing import ActivityEnvironment
 
 from activities.milestones import _INSERT_MILESTONE, _PREDECESSOR, MilestoneStore
-from benchmarks.harness import (
-    Servers,
+from benchmarks.report import (
     add_common_arguments,
     finish,
     percentile,
@@ -43,6 +42,7 @@ from benchmarks.harness import (
     print_ratio,
     print_table,
 )
+from devkit.stack import Servers
 from infra.database import create_pool
 from records.chain import GENESIS_HASH, chain_hash, milestone_fields
 from schemas.milestones import Milestone, MilestoneKind

@@ -41,23 +41,20 @@ from application.conventions import (
     list_conventions,
     start_convention,
 )
+from benchmarks.bamako import bamako_convention, run_bounded
 from benchmarks.bare_workflows import BareWaiter
-from benchmarks.harness import (
-    BARE_QUEUE,
-    PACTE_QUEUE,
-    SDK_DEFAULT_MAX_CACHED_WORKFLOWS,
-    Servers,
-    WorkerProcess,
+from benchmarks.histories import wait_idle
+from benchmarks.report import (
     add_common_arguments,
-    bamako_convention,
     finish,
     print_header,
     print_load,
     print_ratio,
     print_table,
-    run_bounded,
-    wait_idle,
 )
+from benchmarks.worker import BARE_QUEUE, PACTE_QUEUE, SDK_DEFAULT_MAX_CACHED_WORKFLOWS
+from benchmarks.worker import BenchmarkWorker as WorkerProcess
+from devkit.stack import Servers
 from schemas.convention import Convention, DiagnosticStage, MissionStage
 from workflows.convention import workflow_id_for
 
