@@ -12,132 +12,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import asyncpg
-import httpx
 from temporalio.client import Client
 
-from application.conventions import (
-    ConventionAlreadyStarted,
-    ConventionNotFound,
-    answer_open_task,
-    convention_status,
-    find_task,
-    start_convention,
-)
+from application.conventions import convention_status
 from application.partner_desk import create_key
 from application.rendering import render_timeline
+from application.scenarios import (
+    PartnerAnswer,
+    PartnerDeskApi,
+    follow_ups_of,
+    play_scenario,
+    scenario_files,
+)
 from infra.database import apply_migrations, create_pool
 from infra.embedded import RunningStack, embedded_stack, port_open, wait_for_temporal
 from infra.portal_settings import contact_link_token, link_secret
+from infra.processes import start_program, stop_process, wait_for_portal
 from infra.settings import PROJECT_ROOT, Settings, load_settings
 from infra.temporal_client import connect
-from schemas.convention import Convention, DiagnosticStage
-from schemas.convention_file import (
-    AnswerScript,
-    ScriptedAnswer,
-    load_answer_script,
-    load_convention,
-)
-from schemas.milestones import MilestoneKind
+from schemas.convention_file import load_answer_script, load_convention
 from schemas.status import ConventionState, ConventionStatus
-from workflows.convention import ConventionWorkflow, workflow_id_for
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
-TASK_WAIT_SECONDS = 60.0
 PORTAL_PORT = 8300
-# A partner's answer, given some other way than the officers' update (the desk's API).
-PartnerAnswer = Callable[[str, ScriptedAnswer], Awaitable[None]]
-
-
-def scenario_files(directory: Path) -> list[tuple[Path, Path]]:
-    """Each convention file with its answers file."""
-    pairs = []
-    for convention_file in sorted(directory.glob("*.yaml")):
-        if convention_file.name.endswith(".answers.yaml"):
-            continue
-        pairs.append((convention_file, convention_file.with_suffix(".answers.yaml")))
-    return pairs
-
-
-async def play_scenario(
-    client: Client,
-    task_queue: str,
-    convention: Convention,
-    script: AnswerScript,
-    partner_answer: PartnerAnswer | None = None,
-) -> ConventionStatus:
-    """Start one convention (or resume it) and give every scripted answer not yet given.
-
-    With `partner_answer`, the partners' answers go that way (the demo: the desk's API); the
-    office's own, and every answer without it, go through the officers' update.
-    """
-    try:
-        await start_convention(client, convention, task_queue)
-    except ConventionAlreadyStarted:
-        print(f"{convention.id}: started by an earlier run, resuming it", flush=True)
-    follow_ups = [
-        follow_up.id
-        for spec in convention.stages
-        if isinstance(spec, DiagnosticStage)
-        for follow_up in spec.follow_ups
-    ]
-    answered: dict[str, set[str | None]] = {}
-    for step in script.answers:
-        target = convention.id if step.follow_up is None else follow_ups[step.follow_up]
-        if target not in answered:
-            answered[target] = await _answered_tasks(client, target, wait=target != convention.id)
-        if step.task in answered[target]:
-            continue
-        if partner_answer is not None and step.acting_party != convention.office.id:
-            await find_task(client, target, step.task, wait_seconds=TASK_WAIT_SECONDS)
-            await partner_answer(target, step)
-            continue
-        await answer_open_task(
-            client,
-            target,
-            step.task,
-            step.acting_party,
-            step.answer,
-            actor=step.actor,
-            wait_seconds=TASK_WAIT_SECONDS,
-        )
-    for convention_id in [convention.id, *follow_ups]:
-        handle = client.get_workflow_handle_for(
-            ConventionWorkflow.run, workflow_id_for(convention_id)
-        )
-        await handle.result()
-    return await convention_status(client, convention.id)
-
-
-async def _answered_tasks(client: Client, convention_id: str, *, wait: bool) -> set[str | None]:
-    """Tasks already closed (a resumed demo skips them); waits for a follow-up to start.
-
-    A task is closed once assigned and no longer open: its answer may have been accepted a
-    moment before the stage records its `task_answered` milestone.
-    """
-    deadline = asyncio.get_running_loop().time() + (TASK_WAIT_SECONDS if wait else 0)
-    while True:
-        try:
-            status = await convention_status(client, convention_id)
-        except ConventionNotFound:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.1)
-            continue
-        still_open = {task.id for task in status.open_tasks}
-        return {
-            m.task_id
-            for m in status.milestones
-            if m.kind in (MilestoneKind.TASK_ASSIGNED, MilestoneKind.TASK_ANSWERED)
-            and m.task_id not in still_open
-        }
 
 
 async def run_scenarios(
@@ -163,77 +66,25 @@ async def run_scenarios(
     )
 
 
-class PartnerDeskApi:
-    """The partners' systems: each party answers through the desk's API with its own key."""
-
-    def __init__(self, base_url: str, keys: dict[str, str]) -> None:
-        self._http = httpx.AsyncClient(base_url=base_url, timeout=60)
-        self._keys = keys
-
-    async def answer(self, convention_id: str, step: ScriptedAnswer) -> None:
-        """POST the scripted answer, idempotently (a resumed demo sends the same key)."""
-        response = await self._http.post(
-            f"/api/v1/tasks/{convention_id}/{step.task}/answer",
-            json={"answer": step.answer, "actor": step.actor},
-            headers={
-                "authorization": f"Bearer {self._keys[step.acting_party]}",
-                "idempotency-key": f"demo/{convention_id}/{step.task}",
-            },
-        )
-        if response.status_code != 200:
-            raise RuntimeError(
-                f"the desk refused {step.acting_party}'s answer to {convention_id} {step.task}: "
-                f"{response.status_code} {response.text}"
-            )
-
-    async def close(self) -> None:
-        """Close the connections."""
-        await self._http.aclose()
-
-
 async def partner_keys(pool: asyncpg.Pool, directory: Path) -> dict[str, str]:
     """A fresh API key for every partner of every scenario (printed nowhere)."""
     parties: set[str] = set()
     for convention_file, _ in scenario_files(directory):
         convention = load_convention(convention_file)
-        for each in [convention, *_follow_ups(convention)]:
+        for each in [convention, *follow_ups_of(convention)]:
             parties |= {p.id for p in each.parties if p.id != each.office.id}
     return {party: (await create_key(pool, party, "demo partner system"))[0] for party in parties}
 
 
-def _follow_ups(convention: Convention) -> list[Convention]:
-    return [
-        follow_up
-        for spec in convention.stages
-        if isinstance(spec, DiagnosticStage)
-        for follow_up in spec.follow_ups
-    ]
-
-
 def start_portal(stack: RunningStack, settings: Settings, port: int) -> subprocess.Popen[bytes]:
     """The partner desk beside the worker, on the same stack; its log under the state dir."""
-    log = (settings.state_dir / "portal.log").open("ab")
-    return subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "portal.py"), "--port", str(port)],
-        env=stack.environment(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    return start_program(
+        "portal.py", "--port", str(port), env=stack.environment(), log=_portal_log(settings)
     )
 
 
-async def wait_for_portal(base_url: str, portal: subprocess.Popen[bytes]) -> None:
-    """Until the desk answers (it applies the migrations and connects to Temporal first)."""
-    async with httpx.AsyncClient(base_url=base_url, timeout=5) as http:
-        for _ in range(300):
-            if portal.poll() is not None:
-                raise RuntimeError(f"portal.py exited with {portal.returncode}: see portal.log")
-            try:
-                if (await http.get("/api/openapi.json")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError("the partner desk did not answer within a minute")
+def _portal_log(settings: Settings) -> Path:
+    return settings.state_dir / "portal.log"
 
 
 async def one_contact_link(pool: asyncpg.Pool, settings: Settings, base_url: str) -> str | None:
@@ -268,7 +119,7 @@ async def _main(
     pool = await create_pool(stack.database_url, max_size=2)
     try:
         await apply_migrations(pool)
-        await wait_for_portal(base_url, portal)
+        await wait_for_portal(base_url, portal, _portal_log(settings), within=60)
         statuses: list[ConventionStatus] = []
         if scenarios:
             desk = PartnerDeskApi(base_url, await partner_keys(pool, EXAMPLES_DIR))
@@ -314,12 +165,7 @@ async def _main(
         return 0 if completed == len(statuses) else 1
     finally:
         await pool.close()
-        if portal.poll() is None:
-            portal.send_signal(signal.SIGTERM)
-            try:
-                portal.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                portal.kill()
+        stop_process(portal)
 
 
 def _portal_port() -> int:

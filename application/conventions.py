@@ -544,10 +544,16 @@ async def answer_open_task(
     principal: Principal | None = None,
     wait_seconds: float = 0.0,
     rpc_timeout: timedelta | None = None,
+    poll_every: float | None = None,
 ) -> AnswerReceipt:
     """Find the task (waiting for it to open if asked), validate the answer, send it."""
     task = await find_task(
-        client, convention_id, task_id, wait_seconds=wait_seconds, rpc_timeout=rpc_timeout
+        client,
+        convention_id,
+        task_id,
+        wait_seconds=wait_seconds,
+        rpc_timeout=rpc_timeout,
+        poll_every=poll_every,
     )
     request = build_answer(task, acting_party, answer_fields, actor, principal)
     return await answer_task(client, convention_id, request, rpc_timeout=rpc_timeout)
@@ -560,15 +566,17 @@ async def find_task(
     *,
     wait_seconds: float = 0.0,
     rpc_timeout: timedelta | None = None,
+    poll_every: float | None = None,
 ) -> Task:
     """The open task with this id; polls the workflow up to wait_seconds for it to open.
 
     Each poll is a query the worker answers like a workflow task, so the pause between polls
     doubles from 50 ms to 1 s: a waiting partner sees its task within a second without
-    keeping the worker busy.
+    keeping the worker busy. `poll_every` (an experiment's, not the CLI's): a fixed pause.
     """
     deadline = time.monotonic() + wait_seconds
-    pause = FIRST_POLL_PAUSE_SECONDS
+    pause = poll_every or FIRST_POLL_PAUSE_SECONDS
+    longest = poll_every or LAST_POLL_PAUSE_SECONDS
     while True:
         try:
             lookup = await task_lookup(client, convention_id, task_id, rpc_timeout=rpc_timeout)
@@ -578,7 +586,7 @@ async def find_task(
             if time.monotonic() >= deadline:
                 raise
             await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
-            pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
+            pause = min(pause * 2, longest)
             continue
         if lookup.task is not None and lookup.task.status is TaskStatus.OPEN:
             return lookup.task
@@ -588,7 +596,7 @@ async def find_task(
                 [FieldError("task", why_not_open(lookup))],
             )
         await asyncio.sleep(min(pause, max(deadline - time.monotonic(), 0.0)))
-        pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
+        pause = min(pause * 2, longest)
 
 
 def why_not_open(lookup: TaskLookup) -> str:

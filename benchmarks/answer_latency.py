@@ -28,23 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 from temporalio.client import Client
 
 from application.conventions import answer_task, build_answer, find_task, start_convention
+from benchmarks.bamako import bamako_answers, bamako_convention
 from benchmarks.bare_workflows import BareWaiter
-from benchmarks.harness import (
-    BARE_QUEUE,
-    PACTE_QUEUE,
-    Servers,
-    WorkerProcess,
+from benchmarks.histories import wait_idle
+from benchmarks.report import (
     add_common_arguments,
-    bamako_answers,
-    bamako_convention,
     finish,
     percentile,
     print_header,
     print_load,
     print_ratio,
     print_table,
-    wait_idle,
 )
+from benchmarks.worker import BARE_QUEUE, PACTE_QUEUE, BenchmarkWorker
+from devkit.stack import Servers
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
 TARGET = 1.5
@@ -135,7 +132,7 @@ async def _measure(client: Client, args: argparse.Namespace) -> Samples:
 
 async def _run(args: argparse.Namespace, servers: Servers) -> int:
     client = await servers.client()
-    with WorkerProcess(servers, pacte=True, bare=True):
+    with BenchmarkWorker(servers, pacte=True, bare=True):
         print_load("before")
         samples = await _measure(client, args)
         print_load("after")

@@ -34,6 +34,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from application.conventions import FIRST_POLL_PAUSE_SECONDS, LAST_POLL_PAUSE_SECONDS
+from benchmarks.bamako import bamako_answers, bamako_convention, play_convention, run_bounded
 from benchmarks.bare_workflows import (
     STRAIGHTFORWARD_SCHEMA,
     BareLifecycle,
@@ -41,28 +42,18 @@ from benchmarks.bare_workflows import (
     StraightforwardLifecycle,
     StraightforwardPlan,
 )
-from benchmarks.harness import (
-    BARE_QUEUE,
-    ClientCalls,
-    CpuMeter,
-    HistoryProfile,
-    Servers,
-    WorkerProcess,
+from benchmarks.histories import HistoryProfile, fetch_histories, print_profiles, profile_history
+from benchmarks.metering import ClientCalls, CpuMeter, counting_client
+from benchmarks.report import (
     add_common_arguments,
-    bamako_answers,
-    bamako_convention,
-    counting_client,
-    fetch_histories,
     finish,
-    play_convention,
     print_header,
     print_load,
-    print_profiles,
     print_ratio,
     print_table,
-    profile_history,
-    run_bounded,
 )
+from benchmarks.worker import BARE_QUEUE, BenchmarkWorker
+from devkit.stack import Servers
 from workflows.convention import workflow_id_for
 
 TARGET = 0.8
@@ -245,10 +236,10 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
     ids: dict[str, list[str]] = {side: [] for side in SIDES}
     await _create_straightforward_tables(servers.database_url)
     passthrough = args.experiment_passthrough_all
-    pacte_process = WorkerProcess(
+    pacte_process = BenchmarkWorker(
         servers, pacte=True, passthrough_all=passthrough, name="worker-pacte"
     ).spawn()
-    bare_process = WorkerProcess(
+    bare_process = BenchmarkWorker(
         servers, bare=True, passthrough_all=passthrough, name="worker-bare"
     ).spawn()
     with pacte_process as pacte_worker, bare_process as bare_worker:

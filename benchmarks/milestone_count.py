@@ -55,10 +55,7 @@ from application.conventions import (
     workflow_health,
 )
 from application.rendering import STATUS_TIMELINE_SHOWN, render_status
-from benchmarks.harness import (
-    PACTE_QUEUE,
-    Servers,
-    WorkerProcess,
+from benchmarks.report import (
     add_common_arguments,
     finish,
     percentile,
@@ -67,6 +64,8 @@ from benchmarks.harness import (
     print_ratio,
     print_table,
 )
+from benchmarks.worker import PACTE_QUEUE, BenchmarkWorker
+from devkit.stack import Servers
 from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
@@ -222,7 +221,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
     pool = await create_pool(servers.database_url)
     run = uuid.uuid4().hex[:6]
     try:
-        with WorkerProcess(servers, pacte=True, name="worker-pacte"):
+        with BenchmarkWorker(servers, pacte=True, name="worker-pacte"):
             conventions = []
             for target in args.milestones:
                 grown = await grow(

@@ -48,50 +48,40 @@ import base64
 import functools
 import os
 import re
-import subprocess
 import sys
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a file
 
 import asyncpg
 import httpx
-import psutil  # type: ignore[import-untyped]
 from pydantic_core import to_jsonable_python
 from temporalio.client import Client, WorkflowHandle
 
 from application.conventions import build_answer, find_task, start_convention
 from application.partner_desk import create_key
+from benchmarks.bamako import bamako_answers, bamako_convention
 from benchmarks.bare_workflows import BareWaiter
-from benchmarks.harness import (
-    BARE_QUEUE,
-    PACTE_QUEUE,
-    CpuMeter,
-    Servers,
-    WorkerProcess,
+from benchmarks.histories import wait_idle
+from benchmarks.metering import CpuMeter
+from benchmarks.report import (
     add_common_arguments,
-    bamako_answers,
-    bamako_convention,
     finish,
-    free_port,
     percentile,
     print_header,
     print_load,
     print_ratio,
     print_table,
-    stop_process,
-    wait_idle,
 )
+from benchmarks.worker import BARE_QUEUE, PACTE_QUEUE, BenchmarkWorker
+from devkit.stack import PortalProcess, Servers
 from infra.database import create_pool
-from infra.embedded import port_open
 from infra.portal_settings import LINK_SECRET_VARIABLE, contact_link_token
-from infra.settings import PROJECT_ROOT
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention import (
     Contact,
@@ -143,89 +133,22 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 # --- the partner desk in its own process ------------------------------------------------
 
 
-class PortalProcess:
-    """`python portal.py` over the run's servers, as a deployment starts it (or, with
-    `program`, another web process over the same servers: the HTTP floor)."""
+def desk_process(servers: Servers, secret: str) -> PortalProcess:
+    """`python portal.py` over the run's servers, as a deployment starts it."""
+    return PortalProcess(
+        servers.environment(PACTE_QUEUE, **{LINK_SECRET_VARIABLE: secret}),
+        servers.directory / "portal.log",
+    )
 
-    def __init__(
-        self,
-        servers: Servers,
-        secret: str,
-        *,
-        program: tuple[str, ...] = ("portal.py",),
-        ready_path: str = "/api/openapi.json",
-    ) -> None:
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.program = program
-        self.ready_path = ready_path
-        self.log_path = servers.directory / f"{program[-1].replace('/', '-')}.log"
-        environment = {
-            name: value
-            for name, value in os.environ.items()
-            if not name.startswith(("TEMPORAL_", "PACTE_")) and name != "DATABASE_URL"
-        }
-        environment.update(
-            {
-                "PYTHONPATH": str(PROJECT_ROOT),
-                "TEMPORAL_ADDRESS": servers.temporal_address,
-                "TEMPORAL_NAMESPACE": "default",
-                "PACTE_TASK_QUEUE": PACTE_QUEUE,
-                "DATABASE_URL": servers.database_url,
-                "PACTE_STATE_DIR": str(servers.directory),
-                LINK_SECRET_VARIABLE: secret,
-                "PACTE_PUBLIC_URL": self.base_url,
-                "PACTE_PORTAL_HOST": "127.0.0.1",
-                "PACTE_PORTAL_PORT": str(self.port),
-            }
-        )
-        self.environment = environment
-        self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
-        """Start the process (the caller waits for it to answer)."""
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, *self.program, "--port", str(self.port)],
-            cwd=PROJECT_ROOT,
-            env=self.environment,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-
-    async def __aenter__(self) -> PortalProcess:
-        self.start()
-        assert self.process is not None
-        deadline = time.monotonic() + 90
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=5) as http:
-            while True:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    await self.__aexit__(None, None, None)
-                    tail = self.log_path.read_text(errors="replace").splitlines()[-5:]
-                    raise RuntimeError(
-                        f"the partner desk did not start (see {self.log_path}): " + " | ".join(tail)
-                    )
-                if port_open(self.port):
-                    try:
-                        if (await http.get(self.ready_path)).status_code == 200:
-                            return self
-                    except httpx.HTTPError:
-                        pass
-                await asyncio.sleep(0.2)
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        stop_process(self.process)
-
-    def cpu_seconds(self) -> float:
-        """CPU time the desk used so far (user + system)."""
-        assert self.process is not None
-        times = psutil.Process(self.process.pid).cpu_times()
-        return float(times.user + times.system)
+def floor_process(servers: Servers) -> PortalProcess:
+    """`benchmarks/http_floor.py` over the same servers, on uvicorn as the desk is."""
+    return PortalProcess(
+        servers.environment(PACTE_QUEUE),
+        servers.directory / "http_floor.log",
+        program=("-m", "benchmarks.http_floor"),
+        ready_path="/health",
+    )
 
 
 def server_ms(response: httpx.Response) -> float:
@@ -777,14 +700,11 @@ async def _run(args: argparse.Namespace, servers: Servers, secret_text: str) -> 
         bamako_parties = sorted({step.acting_party for step in bamako_answers()})
         keys = await make_keys(pool, bamako_parties)
         partner_keys = await make_keys(pool, partners)
-        with WorkerProcess(servers, pacte=True, bare=True) as worker:
-            floor_process = PortalProcess(
-                servers,
-                secret_text,
-                program=("-m", "benchmarks.http_floor"),
-                ready_path="/health",
-            )
-            async with PortalProcess(servers, secret_text) as portal, floor_process as floor:
+        with BenchmarkWorker(servers, pacte=True, bare=True) as worker:
+            async with (
+                desk_process(servers, secret_text) as portal,
+                floor_process(servers) as floor,
+            ):
                 print(f"   partner desk (portal.py, uvicorn) at {portal.base_url}", flush=True)
                 print(f"   HTTP floor (benchmarks/http_floor.py) at {floor.base_url}", flush=True)
                 print_load("before")

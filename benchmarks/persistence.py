@@ -43,8 +43,7 @@ import asyncpg
 from temporalio.testing import ActivityEnvironment
 
 from activities.milestones import _INSERT_MILESTONE, _PREDECESSOR, MilestoneStore
-from benchmarks.harness import (
-    Servers,
+from benchmarks.report import (
     add_common_arguments,
     finish,
     percentile,
@@ -53,6 +52,7 @@ from benchmarks.harness import (
     print_ratio,
     print_table,
 )
+from devkit.stack import Servers
 from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
 from records.chain import GENESIS_HASH, chain_hash, milestone_fields

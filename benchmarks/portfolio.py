@@ -34,10 +34,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import re
-import subprocess
 import sys
 import time
 import uuid
@@ -64,26 +62,22 @@ from application.office_desk import (
     portfolio_page,
     portfolio_query,
 )
-from benchmarks.harness import (
-    PACTE_QUEUE,
-    Servers,
-    WorkerProcess,
+from application.scenarios import play_scenario, scenario_files
+from benchmarks.bamako import run_bounded
+from benchmarks.report import (
     add_common_arguments,
     finish,
-    free_port,
     mean,
     percentile,
     print_header,
     print_load,
     print_ratio,
     print_table,
-    run_bounded,
-    stop_process,
 )
-from demo import EXAMPLES_DIR, play_scenario, scenario_files
+from benchmarks.worker import PACTE_QUEUE, BenchmarkWorker
+from demo import EXAMPLES_DIR
+from devkit.stack import PortalProcess, Servers
 from infra.database import create_pool
-from infra.embedded import port_open
-from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript, load_answer_script, load_convention
 from schemas.milestones import Milestone, MilestoneKind
@@ -445,38 +439,11 @@ async def seed(
 # --- 3. the page and its SQL -----------------------------------------------------------------
 
 
-class Portal:
-    """`portal.py` in its own process over the benchmark's servers."""
+class Portal(PortalProcess):
+    """`portal.py` in its own process over the benchmark's servers; its log timed."""
 
     def __init__(self, servers: Servers) -> None:
-        self.port = free_port()
-        self.log_path = servers.directory / "portal.log"
-        self.env = {
-            **os.environ,
-            "PYTHONPATH": str(PROJECT_ROOT),
-            "TEMPORAL_ADDRESS": servers.temporal_address,
-            "DATABASE_URL": servers.database_url,
-            "PACTE_STATE_DIR": str(servers.directory),
-            "PACTE_TASK_QUEUE": PACTE_QUEUE,
-            "PACTE_PORTAL_PORT": str(self.port),
-            "PACTE_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Portal:
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "portal.py"], cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=log
-        )
-        deadline = time.monotonic() + 60
-        while not port_open(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"portal.py did not start: see {self.log_path}")
-            time.sleep(0.1)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        stop_process(self.process)
+        super().__init__(servers.environment(PACTE_QUEUE), servers.directory / "portal.log")
 
     def request_times(self, path: str, expected: int = 0) -> list[float]:
         """The server's own time (its middleware's log line, ms) of each 200 on `path`;
@@ -604,7 +571,7 @@ def _ms(value: float) -> float:
 async def _run(args: argparse.Namespace, servers: Servers) -> int:
     pool = await create_pool(servers.database_url, max_size=6)
     try:
-        with WorkerProcess(servers, pacte=True, name="worker-pacte"):
+        with BenchmarkWorker(servers, pacte=True, name="worker-pacte"):
             print_load("before the plays")
             played = await play(servers, pool)
         print(
@@ -669,7 +636,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             flush=True,
         )
 
-        with Portal(servers) as portal:
+        async with Portal(servers) as portal:
             print_load("before the page")
             page = await time_page(portal, pool, await servers.client(), args.requests, args.charts)
         print_load("before the queries apart")

@@ -41,20 +41,17 @@ from temporalio.worker import Replayer
 from auditing.export import MANIFEST, export_convention
 from auditing.histories import ConventionHistory, FileHistories, TemporalHistories
 from auditing.replay import WORKFLOWS, replay_conventions
-from benchmarks.harness import (
-    Servers,
-    WorkerProcess,
+from benchmarks.bamako import bamako_answers, bamako_convention, play_convention, run_bounded
+from benchmarks.report import (
     add_common_arguments,
-    bamako_answers,
-    bamako_convention,
     finish,
-    play_convention,
     print_header,
     print_load,
     print_ratio,
     print_table,
-    run_bounded,
 )
+from benchmarks.worker import BenchmarkWorker
+from devkit.stack import Servers
 
 TARGET = 0.9
 
@@ -111,7 +108,7 @@ async def _record(servers: Servers, directory: Path, count: int, concurrency: in
                 flush=True,
             )
 
-    with WorkerProcess(servers, pacte=True):
+    with BenchmarkWorker(servers, pacte=True):
         await run_bounded(
             [partial(one, index) for index in range(count)], concurrency, progress=progress
         )

@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a file
 
-from benchmarks.harness import finish, load_average
+from benchmarks.report import finish, load_average
 from infra.settings import PROJECT_ROOT
 
 BENCHMARKS = [

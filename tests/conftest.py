@@ -364,7 +364,7 @@ async def played_scenarios(dev_env: WorkflowEnvironment) -> dict[str, PlayedScen
     """The five seed scenarios, played once, side by side, to completion (audit tests)."""
     import asyncio
 
-    from demo import play_scenario, scenario_files
+    from application.scenarios import play_scenario, scenario_files
     from schemas.convention_file import load_answer_script
 
     played = {

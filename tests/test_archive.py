@@ -12,7 +12,6 @@ import asyncio
 import gzip
 import hashlib
 import json
-import socket
 import time
 from dataclasses import dataclass
 from itertools import pairwise
@@ -30,10 +29,11 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.archive import Archiver, open_failures
+from application.scenarios import play_scenario
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories
 from auditing.histories import FileHistories, TemporalHistories
-from demo import play_scenario
+from devkit.stack import free_port
 from infra.embedded import NAMESPACE_RETENTION, start_temporal_dev_server
 from records.archive_store import DirectoryArchive, prepare_run
 from records.history_events import history_file_bytes
@@ -463,18 +463,11 @@ async def test_a_directory_archive_holds_files_an_auditor_can_gunzip_and_read_of
     assert "a history file without its entry file: the entry was removed" in orphan.message
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 async def test_the_embedded_dev_server_keeps_closed_histories_for_the_chosen_retention(
     tmp_path: Path,
 ) -> None:
     server = await asyncio.to_thread(
-        start_temporal_dev_server, tmp_path, port=_free_port(), ui_port=None
+        start_temporal_dev_server, tmp_path, port=free_port(), ui_port=None
     )
     try:
         client = await Client.connect(server.address)

@@ -15,7 +15,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import auditing.cli
-from demo import play_scenario
+from application.scenarios import play_scenario
 from schemas.audit import ReplayResult
 from schemas.convention_file import load_answer_script
 from schemas.status import ConventionInput

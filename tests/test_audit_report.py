@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
-from demo import play_scenario
+from application.scenarios import play_scenario
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from tests.conftest import DEV_TASK_QUEUE, PlayedScenario, example

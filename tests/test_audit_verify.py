@@ -19,9 +19,9 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.milestones import MilestoneStore, PredecessorMissing
+from application.scenarios import play_scenario
 from auditing.histories import TemporalHistories
 from auditing.verify import chain_findings, verify_convention
-from demo import play_scenario
 from records.chain import GENESIS_HASH, chain_hash, milestone_fields
 from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention

@@ -35,11 +35,11 @@ from temporalio.client import Client
 
 from activities.inbox import owed_tasks
 from application.conventions import AnswerRefused, answer_task, build_answer, start_convention
+from devkit.stack import WorkerProcess, worker_environment
 from schemas.channels import InboxEntry
 from schemas.convention import Convention
 from schemas.status import ConventionOutcome, ConventionState
 from schemas.tasks import AnswerReceipt, AnswerTask, SignAnswer, Task, TaskKind
-from tests.fault_stack import WorkerProcess, worker_environment
 from tests.stage_desk import PARTIES, SIGNATORIES, convention_of
 from workflows.convention import ConventionWorkflow, workflow_id_for
 

@@ -17,17 +17,12 @@ from pathlib import Path
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
+from application.scenarios import play_scenario
 from devkit.polling import eventually
+from devkit.stack import PrivatePostgres, WorkerProcess, worker_environment
 from infra.database import create_pool
 from schemas.status import ConventionState, ConventionStatus
-from tests.fault_stack import (
-    PrivatePostgres,
-    WorkerProcess,
-    play,
-    recorded_exactly_once,
-    retried_activities,
-    worker_environment,
-)
+from tests.fault_stack import recorded_exactly_once, retried_activities
 from tests.test_faults_worker_killed import every_convention_id, scenarios, stored_rows
 
 OUTAGE_SECONDS = 20.0
@@ -57,7 +52,7 @@ async def test_postgres_down_for_twenty_seconds_mid_scenario_loses_and_doubles_n
         )
         assert pool is not None
         players = [
-            asyncio.create_task(play(client, task_queue, convention, script))
+            asyncio.create_task(play_scenario(client, task_queue, convention, script, attempts=3))
             for convention, script in played
         ]
         await eventually(

@@ -3,10 +3,11 @@ not wait for the answered task to open again.
 
 A workflow accepts an answer at once (the update closes the task), but records its
 `task_answered` milestone only when the stage gets to it — later if the stage is busy
-persisting an earlier milestone, or if PostgreSQL is slow. A resumed `demo.play_scenario`
-must count such a task as answered. The test holds PostgreSQL's row of milestone #2
-(FOR UPDATE), so that the stage's next milestone waits to chain to it, answers in that
-window, and lets the stage go on only once the resumed demo has looked at the convention.
+persisting an earlier milestone, or if PostgreSQL is slow. A resumed
+`application.scenarios.play_scenario` must count such a task as answered. The test holds
+PostgreSQL's row of milestone #2 (FOR UPDATE), so that the stage's next milestone waits to
+chain to it, answers in that window, and lets the stage go on only once the resumed demo
+has looked at the convention.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-import demo
+from application import scenarios
 from application.conventions import answer_open_task, find_task, start_convention
 from devkit.polling import eventually
 from schemas.convention import Convention
@@ -45,9 +46,8 @@ def two_signatures() -> Convention:
 async def test_a_demo_resumed_while_an_answer_awaits_its_milestone_does_not_wait_for_the_task_again(
     client: Client, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(demo, "TASK_WAIT_SECONDS", 5.0)  # the demo waits a minute by default
     looked = asyncio.Event()
-    answered_tasks = demo._answered_tasks
+    answered_tasks = scenarios._answered_tasks
 
     async def answered_tasks_seen(*args: Any, **kwargs: Any) -> set[str | None]:
         """The demo's own look at what was answered, and a sign that it has looked."""
@@ -55,7 +55,7 @@ async def test_a_demo_resumed_while_an_answer_awaits_its_milestone_does_not_wait
         looked.set()
         return answered
 
-    monkeypatch.setattr(demo, "_answered_tasks", answered_tasks_seen)
+    monkeypatch.setattr(scenarios, "_answered_tasks", answered_tasks_seen)
     convention = two_signatures()
     script = AnswerScript.model_validate(
         {
@@ -96,7 +96,8 @@ async def test_a_demo_resumed_while_an_answer_awaits_its_milestone_does_not_wait
             )
             # The demo is run again now.
             player = asyncio.create_task(
-                demo.play_scenario(client, DEV_TASK_QUEUE, convention, script)
+                # 5 s for a task to open (the demo waits a minute by default).
+                scenarios.play_scenario(client, DEV_TASK_QUEUE, convention, script, wait_seconds=5)
             )
             await asyncio.wait_for(looked.wait(), 30)
         status = await asyncio.wait_for(player, 30)

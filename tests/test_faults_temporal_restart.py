@@ -15,21 +15,15 @@ import asyncpg
 from temporalio.client import Client
 
 from application.conventions import answer_open_task, start_convention
+from application.scenarios import play_scenario
+from devkit.stack import PrivateTemporal, WorkerProcess, client_for, free_port, worker_environment
 from infra.embedded import port_open
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
 from tests.cli_runner import settled_status, status_when
-from tests.fault_stack import (
-    PrivateTemporal,
-    WorkerProcess,
-    client_for,
-    free_port,
-    play,
-    recorded_exactly_once,
-    worker_environment,
-)
+from tests.fault_stack import recorded_exactly_once
 from tests.test_faults_worker_killed import every_convention_id, scenarios
 from workflows.convention import workflow_id_for
 
@@ -113,7 +107,10 @@ async def test_conventions_waiting_on_partners_carry_on_from_where_they_were_aft
 
         statuses = await asyncio.wait_for(
             asyncio.gather(
-                *(play(client, task_queue, convention, script) for convention, script in played)
+                *(
+                    play_scenario(client, task_queue, convention, script, attempts=3)
+                    for convention, script in played
+                )
             ),
             SCENARIO_SECONDS,
         )

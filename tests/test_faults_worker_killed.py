@@ -17,19 +17,14 @@ from pathlib import Path
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from demo import scenario_files
+from application.scenarios import play_scenario, scenario_files
 from devkit.polling import eventually
+from devkit.stack import WorkerProcess, worker_environment
 from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import AnswerScript, load_answer_script
 from schemas.status import ConventionState, ConventionStatus
 from tests.conftest import EXAMPLES, example
-from tests.fault_stack import (
-    WorkerProcess,
-    play,
-    recorded_exactly_once,
-    retried_activities,
-    worker_environment,
-)
+from tests.fault_stack import recorded_exactly_once, retried_activities
 
 # Lost attempts are retried after PERSISTENCE_TIMEOUT (30 s); the rest takes seconds.
 SCENARIO_SECONDS = 120.0
@@ -80,7 +75,7 @@ async def test_a_worker_killed_during_its_activities_is_replaced_and_every_conve
     players: list[asyncio.Task[ConventionStatus]] = []
     try:
         players = [
-            asyncio.create_task(play(client, task_queue, convention, script))
+            asyncio.create_task(play_scenario(client, task_queue, convention, script, attempts=3))
             for convention, script in played
         ]
         # Mid-stage: every convention has milestones in PostgreSQL and is taking answers.

@@ -16,7 +16,7 @@ from lxml import etree
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
-from demo import play_scenario
+from application.scenarios import play_scenario
 from schemas.convention import Convention, MissionStage
 from schemas.convention_file import AnswerScript, load_answer_script
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, PlayedScenario, example, renamed

@@ -18,10 +18,11 @@ import uvicorn
 from temporalio.testing import WorkflowEnvironment
 
 from devkit.polling import eventually
+from devkit.stack import free_port
 from tests.conftest import DEV_TASK_QUEUE
 from tests.partner_stack import DECISION, funding_convention, make_desk
 from tests.test_office_desk import PASSWORD, new_account
-from tests.test_partner_browser import ARTIFACTS, CHROMIUM, free_port
+from tests.test_partner_browser import ARTIFACTS, CHROMIUM
 from web.app import create_app
 
 

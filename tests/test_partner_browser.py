@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, find_task, start_convention
 from devkit.polling import eventually
+from devkit.stack import free_port
 from schemas.convention import Convention
 from tests.conftest import SmtpServer, example
 from tests.partner_stack import make_desk
@@ -44,13 +44,6 @@ def signature_by_an_arabic_reading_minister() -> Convention:
         if party["id"] == "mic":
             party["contacts"] = [{"name": SIGNER, "email": SIGNER_EMAIL, "language": "ar"}]
     return Convention.model_validate(data)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def plain_text(mail: Any) -> str:

@@ -38,9 +38,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import answer_open_task, convention_status, start_convention
+from application.scenarios import play_scenario
 from auditing.histories import TemporalHistories
 from auditing.verify import verify_convention
-from demo import play_scenario
 from devkit.programs import PYTHON, run_program
 from infra.database import create_pool
 from infra.payload_codec import (

@@ -6,7 +6,7 @@ import asyncpg
 import pytest
 from temporalio.client import Client
 
-from demo import play_scenario, scenario_files
+from application.scenarios import play_scenario, scenario_files
 from schemas.convention_file import load_answer_script
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionState

@@ -47,9 +47,9 @@ from temporalio.converter import DataConverter
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import answer_open_task, find_task, start_convention
+from application.scenarios import play_scenario, scenario_files
 from auditing.export import export_convention
 from auditing.histories import TemporalHistories
-from demo import play_scenario, scenario_files
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url, stop_embedded_postgres
 from infra.settings import PROJECT_ROOT, load_settings
