@@ -49,11 +49,11 @@ SELECT * FROM (
     FROM milestones WHERE convention_id = $1 ORDER BY seq DESC LIMIT $2
 ) AS latest ORDER BY seq
 """
-_TIMELINE_FACTS = """
-SELECT count(*) AS total,
-       coalesce(array_agg(DISTINCT stage) FILTER (WHERE kind = 'stage_completed'), '{}')
-           AS completed_stages
-FROM milestones WHERE convention_id = $1
+# Seqs run 1, 2, … without a gap (the chain's rule), so the last one is the count.
+_LAST_SEQ = "SELECT coalesce(max(seq), 0) FROM milestones WHERE convention_id = $1"
+_COMPLETED_STAGES = """
+SELECT DISTINCT stage FROM milestones
+WHERE convention_id = $1 AND kind = 'stage_completed' AND stage IS NOT NULL
 """
 
 
@@ -90,7 +90,8 @@ async def recorded_timeline(
 ) -> RecordedTimeline:
     """The latest `last` milestones (all of them when None), the count, the stages done."""
     async with pool.acquire() as connection:
-        facts = await connection.fetchrow(_TIMELINE_FACTS, convention_id)
+        total = await connection.fetchval(_LAST_SEQ, convention_id)
+        stages = await connection.fetch(_COMPLETED_STAGES, convention_id)
         rows = (
             await connection.fetch(_TIMELINE, convention_id)
             if last is None
@@ -98,8 +99,8 @@ async def recorded_timeline(
         )
     return RecordedTimeline(
         [Milestone.model_validate(dict(row)) for row in rows],
-        facts["total"],
-        frozenset(facts["completed_stages"]),
+        total,
+        frozenset(row["stage"] for row in stages),
     )
 
 
