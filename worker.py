@@ -83,6 +83,7 @@ def build_worker(
         activities=[
             milestones.persist_milestone,
             milestones.persist_milestones,
+            notifier.record_notification,
             notifier.notify_party,
             notifier.plan_delivery,
             webhooks.deliver_webhook,

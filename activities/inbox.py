@@ -53,23 +53,28 @@ class TaskInbox:
     @activity.defn
     async def sync_tasks(self, tasks: list[Task]) -> int:
         """Upsert the tasks' current state; returns how many rows changed."""
-        changed = 0
-        async with self._pool.acquire() as connection, connection.transaction():
-            for task in tasks:
-                status: str = await connection.execute(
-                    _UPSERT_TASK,
-                    task.convention_id,
-                    task.id,
-                    task.stage,
-                    task.kind.value,
-                    task.assignee,
-                    task.title,
-                    task.assigned_at,
-                    task.due_at,
-                    task.status.value,
-                )
-                changed += int(status.endswith(" 1"))
-        return changed
+        return await upsert_tasks(self._pool, tasks)
+
+
+async def upsert_tasks(pool: asyncpg.Pool, tasks: list[Task]) -> int:
+    """The tasks' current state in the inbox, in one transaction; how many rows changed."""
+    changed = 0
+    async with pool.acquire() as connection, connection.transaction():
+        for task in tasks:
+            status: str = await connection.execute(
+                _UPSERT_TASK,
+                task.convention_id,
+                task.id,
+                task.stage,
+                task.kind.value,
+                task.assignee,
+                task.title,
+                task.assigned_at,
+                task.due_at,
+                task.status.value,
+            )
+            changed += int(status.endswith(" 1"))
+    return changed
 
 
 async def owed_tasks(pool: asyncpg.Pool, party: str, now: datetime) -> list[InboxEntry]:

@@ -16,6 +16,7 @@ import asyncpg
 from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
+from activities.inbox import upsert_tasks
 from activities.message_templates import is_to_officer
 from infra.portal_settings import (
     PortalSettings,
@@ -27,7 +28,7 @@ from infra.portal_settings import (
 from infra.secrets import SecretError
 from infra.settings import DeliverySettings, SettingsError, load_delivery_settings
 from schemas.channels import Channel, DeliveryPlan, DeliveryStatus, RetrySettings
-from schemas.notifications import Notification
+from schemas.notifications import Notification, OwedNotification
 
 _INSERT_NOTIFICATION = """
 INSERT INTO notifications (id, convention_id, event, party, language, subject,
@@ -65,6 +66,17 @@ class Notifier:
         self._pool = pool
         self._log = DeliveryLog(pool)
         self._settings = settings or load_delivery_settings()
+
+    @activity.defn
+    async def record_notification(self, owed: OwedNotification) -> DeliveryPlan:
+        """`notify_party`, `sync_tasks` and `plan_delivery` in one call: the notification
+        recorded and its links minted, the inbox brought up to date (a partner who opens it
+        on receipt finds the task), the channels planned. One round trip for the workflow
+        instead of three; each step is idempotent, so a retried call changes nothing."""
+        await self.notify_party(owed.notification)
+        if owed.tasks:
+            await upsert_tasks(self._pool, owed.tasks)
+        return await self.plan_delivery(owed.notification)
 
     @activity.defn
     async def notify_party(self, notification: Notification) -> bool:

@@ -28,6 +28,7 @@ from schemas.contract import ANSWER_UPDATE
 PERSIST_MILESTONE = "persist_milestone"  # MilestoneStore.persist_milestone
 PERSIST_MILESTONES = "persist_milestones"  # MilestoneStore.persist_milestones: a batch
 NOTIFY_PARTY = "notify_party"  # Notifier.notify_party
+RECORD_NOTIFICATION = "record_notification"  # Notifier.record_notification: with the inbox
 DELIVERIES = {"deliver_webhook": "webhook", "deliver_email": "e-mail"}  # WebhookSender, Mailer
 GIVE_UP_DELIVERY = "give_up_delivery"  # DeliveryLog.give_up_delivery
 ANSWER_TASK = ANSWER_UPDATE  # the name histories carry, from the contract
@@ -205,7 +206,21 @@ async def _scheduled(
 
 def _one_per_milestone(scheduled: ScheduledActivity) -> list[ScheduledActivity]:
     """A batch the ledger wrote in one activity reads as its milestones, each on its own, so
-    that the timeline and verify read histories of either writer the same way."""
+    that the timeline and verify read histories of either writer the same way; a
+    notification recorded with the inbox's tasks reads as the notification alone."""
+    if scheduled.activity_type == RECORD_NOTIFICATION:
+        owed = (
+            scheduled.input[0] if scheduled.input and isinstance(scheduled.input[0], dict) else {}
+        )
+        return [
+            ScheduledActivity(
+                event_id=scheduled.event_id,
+                at=scheduled.at,
+                activity_type=NOTIFY_PARTY,
+                input=[owed.get("notification")],
+                outcome=scheduled.outcome,
+            )
+        ]
     if scheduled.activity_type != PERSIST_MILESTONES:
         return [scheduled]
     batch = scheduled.input[0] if scheduled.input and isinstance(scheduled.input[0], dict) else {}

@@ -167,11 +167,18 @@ async def business_of(client: Client, history: WorkflowHistory) -> Business:
         if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             attributes = event.activity_task_scheduled_event_attributes
             name = attributes.activity_type.name
-            if name not in ("persist_milestones", "persist_milestone", "notify_party"):
+            if name not in (
+                "persist_milestones",
+                "persist_milestone",
+                "notify_party",
+                "record_notification",
+            ):
                 continue  # Pacte's own extras: delivery plans, the partners' inbox
             [payload] = await converter.decode(attributes.input.payloads)
             if name == "notify_party":
                 segments[-1].append(Step("notification", payload))
+            elif name == "record_notification":  # with the inbox's tasks and the plan
+                segments[-1].append(Step("notification", payload["notification"]))
             else:
                 batch = payload["milestones"] if name == "persist_milestones" else [payload]
                 segments[-1] += [Step("milestone", milestone) for milestone in batch]

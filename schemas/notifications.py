@@ -52,3 +52,13 @@ class Notification(Frozen):
     def emails(self) -> list[str]:
         """The recipients' addresses, each once, in order."""
         return list(dict.fromkeys(str(c.email) for c in self.recipients if c.email))
+
+
+class OwedNotification(Frozen):
+    """A notification to record, with the tasks the partners' inbox has not seen in their
+    current state yet: one activity records both and plans the channels."""
+
+    notification: Notification
+    tasks: list[Task] = Field(
+        default_factory=list, description="Tasks to upsert in the inbox before it leaves."
+    )

@@ -125,11 +125,11 @@ async def archived(
     client = dev_env.client
     conventions = {
         "kept": (example("cycle-maalam"), None),
-        "continued": (example("cycle-maalam"), 80),
+        "continued": (example("cycle-maalam"), 50),
         "blob_altered": (example("cycle-maalam"), None),
         "hash_altered": (example("cycle-maalam"), None),
-        "gapped": (example("cycle-maalam"), 80),
-        "partly": (example("cycle-maalam"), 80),
+        "gapped": (example("cycle-maalam"), 50),
+        "partly": (example("cycle-maalam"), 50),
     }
     await run_conventions(client, conventions)
     ids = {name: convention.id for name, (convention, _) in conventions.items()}

@@ -68,7 +68,7 @@ async def test_the_schedule_archives_every_closed_run_once_continued_as_new_ones
 ) -> None:
     client = dev_env.client
     convention = example("cycle-maalam")
-    await run_conventions(client, {"swept": (convention, 80)})
+    await run_conventions(client, {"swept": (convention, 50)})
     closed = datetime.now(UTC)
     runs = [run.run_id for run in (await TemporalHistories(client).history(convention.id)).runs]
 

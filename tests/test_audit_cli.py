@@ -126,7 +126,7 @@ async def test_a_continued_convention_replays_whole_by_query_with_a_progress_bar
     convention = example("cycle-maalam")
     await dev_env.client.start_workflow(
         ConventionWorkflow.run,
-        ConventionInput(convention=convention, history_limit=80),
+        ConventionInput(convention=convention, history_limit=50),
         id=workflow_id_for(convention.id),
         task_queue=DEV_TASK_QUEUE,
     )

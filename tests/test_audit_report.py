@@ -261,7 +261,7 @@ async def test_a_convention_of_several_runs_bundles_and_checks_whole(
 ) -> None:
     """Continue-as-new every 80 events: every run in the bundle, replayed and agreed with."""
     convention = example("cycle-maalam")
-    await start_convention(dev_env.client, convention, DEV_TASK_QUEUE, history_limit=80)
+    await start_convention(dev_env.client, convention, DEV_TASK_QUEUE, history_limit=50)
     await play_scenario(
         dev_env.client, DEV_TASK_QUEUE, convention, script_for("cycle-maalam", convention)
     )

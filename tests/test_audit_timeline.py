@@ -22,6 +22,7 @@ from auditing.decode import (
     GIVE_UP_DELIVERY,
     NOTIFY_PARTY,
     PERSIST_MILESTONE,
+    RECORD_NOTIFICATION,
 )
 from auditing.histories import FileHistories, TemporalHistories
 from auditing.html_report import render_html
@@ -253,6 +254,7 @@ def test_the_names_read_from_histories_are_the_ones_the_code_registers() -> None
 
     assert MilestoneStore.persist_milestone.__name__ == PERSIST_MILESTONE
     assert Notifier.notify_party.__name__ == NOTIFY_PARTY
+    assert Notifier.record_notification.__name__ == RECORD_NOTIFICATION
     assert set(DELIVERIES) == {
         WebhookSender.deliver_webhook.__name__,
         Mailer.deliver_email.__name__,

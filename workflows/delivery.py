@@ -31,12 +31,21 @@ with workflow.unsafe.imports_passed_through():
     from activities.mail import Mailer
     from activities.notify import Notifier
     from activities.webhook import WebhookSender
-    from schemas.channels import PERMANENT_FAILURE, Channel, DeliveryFailure, RetrySettings
-    from schemas.notifications import Notification
+    from schemas.channels import (
+        PERMANENT_FAILURE,
+        Channel,
+        DeliveryFailure,
+        DeliveryPlan,
+        RetrySettings,
+    )
+    from schemas.notifications import Notification, OwedNotification
     from schemas.tasks import AnswerTask, FixDeliveryAnswer, Task, TaskKind
 
 DELIVERY_PATCH = "notification-delivery"
 """Workflows recorded before delivery existed replay without it (workflow.patched)."""
+ONE_NOTIFICATION_ACTIVITY_PATCH = "one-notification-activity"
+"""Workflows recorded before replay their three activities a notification (notify_party,
+sync_tasks, plan_delivery); later ones make one, record_notification."""
 
 FIX_DELIVERY_DUE = timedelta(days=7)
 
@@ -89,14 +98,39 @@ class Deliveries:
             retry_policy=PERSISTENCE_RETRY,
             summary=f"plan {notification.id}",
         )
+        self.deliver(notification, plan)
+
+    async def record_and_send(self, notification: Notification) -> None:
+        """Record the notification, the inbox's unseen task states and the channels' plan in
+        one activity (record_notification), then deliver on each channel in the background."""
+        changed = self._take_unsynced()
+        plan = await workflow.execute_activity_method(
+            Notifier.record_notification,
+            OwedNotification(notification=notification, tasks=changed),
+            start_to_close_timeout=PERSISTENCE_TIMEOUT,
+            retry_policy=PERSISTENCE_RETRY,
+            summary=f"{notification.event.value} {notification.party}",
+        )
+        self.deliver(notification, plan)
+
+    def deliver(self, notification: Notification, plan: DeliveryPlan) -> None:
+        """Each planned channel, in the background."""
         for channel in plan.channels:
             self._spawn(self._deliver(notification, channel, plan.retry))
 
     async def sync_inbox(self) -> None:
         """Upsert every task whose state the read model has not seen yet."""
-        changed = [task for task in self._tasks() if self._synced.get(task.id) != task]
+        changed = self._take_unsynced()
         if changed:
             await self._sync(changed)
+
+    def _take_unsynced(self) -> list[Task]:
+        """The tasks whose state the read model has not seen, marked seen (their upsert is
+        about to be scheduled)."""
+        changed = [task for task in self._tasks() if self._synced.get(task.id) != task]
+        for task in changed:
+            self._synced[task.id] = task
+        return changed
 
     def sync_in_background(self, task: Task) -> None:
         """Upsert one task without waiting: callable from synchronous workflow code."""
@@ -112,7 +146,7 @@ class Deliveries:
 
     async def _sync(self, tasks: list[Task]) -> None:
         for task in tasks:
-            self._synced[task.id] = task
+            self._synced[task.id] = task  # (already, when they come from _take_unsynced)
         await self._activity(
             workflow.execute_activity_method(
                 TaskInbox.sync_tasks,

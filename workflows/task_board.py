@@ -18,7 +18,12 @@ from temporalio import workflow
 
 from workflows import task_rules as rules
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
-from workflows.delivery import DELIVERY_PATCH, FIX_DELIVERY_DUE, Deliveries
+from workflows.delivery import (
+    DELIVERY_PATCH,
+    FIX_DELIVERY_DUE,
+    ONE_NOTIFICATION_ACTIVITY_PATCH,
+    Deliveries,
+)
 from workflows.ledger import LEDGER_PATCH, Ledger
 from workflows.task_rules import AnswerCheck, FollowUp, shortened, workflow_json
 
@@ -596,6 +601,9 @@ class TaskBoard:
             # What a party is told of is on the record first: the milestones recorded so far
             # are written before the notification, and the audit timeline reads in that order.
             await self.ledger.settled()
+        if workflow.patched(ONE_NOTIFICATION_ACTIVITY_PATCH):
+            await self._deliveries.record_and_send(notification)
+            return
         await workflow.execute_activity_method(
             Notifier.notify_party,
             notification,

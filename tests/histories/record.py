@@ -380,7 +380,7 @@ DEV_SERVER_SCENARIOS: dict[str, Recorder] = {
     "diagnostic-disagreement": variant(
         "diagnostic-disagreement", "bamako-cooperation", _diagnostic_disagreement
     ),
-    "continued-as-new": continued("continued-as-new", "cycle-maalam", history_limit=80),
+    "continued-as-new": continued("continued-as-new", "cycle-maalam", history_limit=50),
     "signature-given-after-refusal": variant(
         "signature-given-after-refusal",
         "tanger-four-conventions",
