@@ -234,13 +234,13 @@ async def measure_latency(
             ).model_dump(mode="json")
             body = {"answer": to_jsonable_python(step.answer), "actor": step.actor}
 
-            api = functools.partial(
-                _api_answer, http, samples, pacte, bare, convention.id, step.task, key, body
-            )
-            bare_side = functools.partial(_bare_answer, samples, pacte, bare, payload)
-            floor_side = functools.partial(_floor_answer, floor, samples, pacte, bare, payload)
+            api = functools.partial(_api_answer, http, samples, convention.id, step.task, key, body)
+            bare_side = functools.partial(_bare_answer, samples, bare, payload)
+            floor_side = functools.partial(_floor_answer, floor, samples, bare, payload)
             sides = [api, bare_side, floor_side]
             for side in sides[number % 3 :] + sides[: number % 3]:  # each goes first in turn
+                await wait_idle(pacte)  # both workflows idle before each timed answer
+                await wait_idle(bare)
                 await side()
         await pacte.result()
         await bare.signal(BareWaiter.finish)
@@ -260,15 +260,11 @@ async def measure_latency(
 async def _api_answer(
     http: httpx.AsyncClient,
     samples: Latencies,
-    pacte: WorkflowHandle[Any, Any],
-    bare: WorkflowHandle[Any, Any],
     convention_id: str,
     task_id: str,
     key: Key,
     body: dict[str, Any],
 ) -> None:
-    await wait_idle(pacte)
-    await wait_idle(bare)
     started = time.perf_counter()
     response = await http.post(
         f"/api/v1/tasks/{convention_id}/{task_id}/answer",
@@ -284,12 +280,9 @@ async def _api_answer(
 
 async def _bare_answer(
     samples: Latencies,
-    pacte: WorkflowHandle[Any, Any],
     bare: WorkflowHandle[Any, Any],
     payload: dict[str, Any],
 ) -> None:
-    await wait_idle(pacte)
-    await wait_idle(bare)
     started = time.perf_counter()
     await bare.query(BareWaiter.answered)
     sent = time.perf_counter()
@@ -302,12 +295,9 @@ async def _bare_answer(
 async def _floor_answer(
     floor: httpx.AsyncClient,
     samples: Latencies,
-    pacte: WorkflowHandle[Any, Any],
     bare: WorkflowHandle[Any, Any],
     payload: dict[str, Any],
 ) -> None:
-    await wait_idle(pacte)
-    await wait_idle(bare)
     started = time.perf_counter()
     response = await floor.post(f"/bare/{bare.id}", json=payload)
     done = time.perf_counter()
