@@ -42,6 +42,22 @@ from workflows.convention import ConventionWorkflow
 
 log = structlog.get_logger("pacte.worker")
 
+WORKFLOW_SANDBOX = SandboxRestrictions.default.with_passthrough_modules(
+    "email_validator", "idna", "workflows"
+)
+"""Modules every workflow run shares instead of re-importing them in its own sandbox.
+
+The sandbox re-imports every module it does not pass through, for every workflow run it
+holds: Pacte's workflow code (workflows/) cost each cached convention some 0.3 MiB of module
+and code objects (benchmarks/scale.py, issue 12). It keeps nothing at module level but
+constants (tests/test_worker_settings.py holds it to that) and reaches the clock, randomness
+and I/O only through `workflow.*` and activities, so one copy serves every run. Passed
+through, its calls escape the sandbox's checks in this worker (a `datetime.now()` would not
+raise here); the auditors' replayer keeps the SDK's default sandbox (auditing/replay.py), and
+every recorded history replays in it (tests/test_audit_replay.py). Contacts' e-mail addresses
+are validated inside workflows, hence the validator and its idna.
+"""
+
 
 def build_worker(
     client: Client,
@@ -73,13 +89,7 @@ def build_worker(
         max_concurrent_workflow_tasks=(
             max_concurrent_workflow_tasks or load_max_concurrent_workflow_tasks()
         ),
-        # Contacts' e-mail addresses are validated inside workflows: load the validator once,
-        # outside the sandbox, rather than re-import it in every workflow run.
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "email_validator", "idna"
-            )
-        ),
+        workflow_runner=SandboxedWorkflowRunner(restrictions=WORKFLOW_SANDBOX),
         activities=[
             milestones.persist_milestone,
             milestones.persist_milestones,

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import os
+import pkgutil
 import subprocess
 import sys
+import types
+from datetime import timedelta, timezone
 
 import asyncpg
 import pytest
 from temporalio.client import Client
+from temporalio.common import RetryPolicy
 
+import workflows
 from infra.settings import PROJECT_ROOT
-from worker import build_worker
+from worker import WORKFLOW_SANDBOX, build_worker
 
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
@@ -44,3 +51,36 @@ async def test_the_worker_runs_as_many_workflow_tasks_at_once_as_configured(
     assert configured.config()["max_concurrent_workflow_tasks"] == 4
     given = build_worker(client, db_pool, "pacte-settings-given", max_concurrent_workflow_tasks=2)
     assert given.config()["max_concurrent_workflow_tasks"] == 2
+
+
+# What a module passed through the workflow sandbox may keep at module level (worker.py's
+# WORKFLOW_SANDBOX): every workflow run of the worker shares it, so nothing that changes.
+# RetryPolicy is a dataclass, not frozen, but only ever read: the SDK copies it into commands.
+_SHARED_SAFELY: tuple[type, ...] = (str, int, float, bool, bytes, type(None), timedelta, timezone)
+_SHARED_SAFELY += (RetryPolicy, type, types.FunctionType, types.ModuleType)
+
+
+def _immutable(value: object) -> bool:
+    if isinstance(value, _SHARED_SAFELY):
+        return True
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return bool(type(value).__dataclass_params__.frozen)  # type: ignore[attr-defined]
+    # `from __future__ import annotations`, type aliases (Callable[...], Literal[...]).
+    return type(value).__module__ in {"__future__", "typing", "collections.abc"}
+
+
+def test_the_workflow_code_the_worker_shares_between_runs_keeps_only_constants() -> None:
+    assert "workflows" in WORKFLOW_SANDBOX.passthrough_modules
+    names = [f"workflows.{found.name}" for found in pkgutil.iter_modules(workflows.__path__)]
+    assert "workflows.convention" in names
+    for name in names:
+        module = importlib.import_module(name)
+        for key, value in vars(module).items():
+            if key.startswith("__"):
+                continue
+            assert _immutable(value), f"{name}.{key}: {type(value).__name__}"
+            if isinstance(value, type) and value.__module__ == name:
+                for attribute, member in vars(value).items():
+                    assert not isinstance(member, list | dict | set | bytearray), (
+                        f"{name}.{key}.{attribute}: {type(member).__name__}"
+                    )
