@@ -42,9 +42,9 @@ from workflows.convention import ConventionWorkflow
 
 log = structlog.get_logger("pacte.worker")
 
-WORKFLOW_SANDBOX = SandboxRestrictions.default.with_passthrough_modules(
-    "email_validator", "idna", "workflows"
-)
+STRICT_SANDBOX = SandboxRestrictions.default.with_passthrough_modules("email_validator", "idna")
+"""The SDK's sandbox with the e-mail validator shared: every call of workflow code checked."""
+WORKFLOW_SANDBOX = STRICT_SANDBOX.with_passthrough_modules("workflows")
 """Modules every workflow run shares instead of re-importing them in its own sandbox.
 
 The sandbox re-imports every module it does not pass through, for every workflow run it
@@ -54,9 +54,20 @@ constants (tests/test_worker_settings.py holds it to that) and reaches the clock
 and I/O only through `workflow.*` and activities, so one copy serves every run. Passed
 through, its calls escape the sandbox's checks in this worker (a `datetime.now()` would not
 raise here); the auditors' replayer keeps the SDK's default sandbox (auditing/replay.py), and
-every recorded history replays in it (tests/test_audit_replay.py). Contacts' e-mail addresses
-are validated inside workflows, hence the validator and its idna.
+every recorded history replays in it (tests/test_audit_replay.py), and the test suite's own
+workers run with STRICT_SANDBOX (PACTE_WORKFLOW_SANDBOX=strict, set by tests/conftest.py), so
+a forbidden call on any path a test takes fails there. Contacts' e-mail addresses are
+validated inside workflows, hence the validator and its idna.
 """
+SANDBOX_VARIABLE = "PACTE_WORKFLOW_SANDBOX"
+
+
+def workflow_sandbox() -> SandboxRestrictions:
+    """PACTE_WORKFLOW_SANDBOX: `shared` (the default, WORKFLOW_SANDBOX) or `strict`."""
+    mode = os.environ.get(SANDBOX_VARIABLE, "shared")
+    if mode not in ("shared", "strict"):
+        raise SettingsError(f"{SANDBOX_VARIABLE}: 'shared' or 'strict', not {mode!r}")
+    return STRICT_SANDBOX if mode == "strict" else WORKFLOW_SANDBOX
 
 
 def build_worker(
@@ -89,7 +100,7 @@ def build_worker(
         max_concurrent_workflow_tasks=(
             max_concurrent_workflow_tasks or load_max_concurrent_workflow_tasks()
         ),
-        workflow_runner=SandboxedWorkflowRunner(restrictions=WORKFLOW_SANDBOX),
+        workflow_runner=SandboxedWorkflowRunner(restrictions=workflow_sandbox()),
         activities=[
             milestones.persist_milestone,
             milestones.persist_milestones,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shutil
 import socket
 import sys
@@ -44,7 +45,12 @@ from infra.settings import PROJECT_ROOT
 from schemas.contract import SEARCH_ATTRIBUTES
 from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import load_convention
-from worker import build_worker
+from worker import SANDBOX_VARIABLE, build_worker
+
+# The suite's own workers check every call of workflow code (the SDK's sandbox, workflows/
+# not shared between runs); the programs it starts (worker.py in the fault tests, the demo)
+# run as deployed, sharing it.
+os.environ[SANDBOX_VARIABLE] = "strict"
 
 EXAMPLES = PROJECT_ROOT / "examples"
 DEV_TASK_QUEUE = "pacte-tests"

@@ -17,8 +17,14 @@ from temporalio.client import Client
 from temporalio.common import RetryPolicy
 
 import workflows
-from infra.settings import PROJECT_ROOT
-from worker import WORKFLOW_SANDBOX, build_worker
+from infra.settings import PROJECT_ROOT, SettingsError
+from worker import (
+    SANDBOX_VARIABLE,
+    STRICT_SANDBOX,
+    WORKFLOW_SANDBOX,
+    build_worker,
+    workflow_sandbox,
+)
 
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON) if VENV_PYTHON.exists() else sys.executable
@@ -84,3 +90,16 @@ def test_the_workflow_code_the_worker_shares_between_runs_keeps_only_constants()
                     assert not isinstance(member, list | dict | set | bytearray), (
                         f"{name}.{key}.{attribute}: {type(member).__name__}"
                     )
+
+
+def test_the_suite_s_workers_check_every_call_and_a_deployed_one_shares_the_workflow_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert os.environ[SANDBOX_VARIABLE] == "strict"  # tests/conftest.py
+    assert workflow_sandbox() is STRICT_SANDBOX
+    assert "workflows" not in STRICT_SANDBOX.passthrough_modules
+    monkeypatch.delenv(SANDBOX_VARIABLE)
+    assert workflow_sandbox() is WORKFLOW_SANDBOX
+    monkeypatch.setenv(SANDBOX_VARIABLE, "none")
+    with pytest.raises(SettingsError, match=f"{SANDBOX_VARIABLE}: 'shared' or 'strict'"):
+        workflow_sandbox()
