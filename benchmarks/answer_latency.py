@@ -7,8 +7,8 @@ receipt. Bare: the same payloads as updates to `BareWaiter`, a workflow that acc
 The two sides alternate answer by answer on one worker process (both workflows idle before
 each), so a change of load on the machine hits both; one convention of each side warms up
 first, untimed. Also timed: the whole `act` path (query the open task, validate the answer
-locally, send it) against a bare query plus update. Target: Pacte's p50 and p95 at most 1.5
-times the bare ones.
+locally, send it) against a bare query plus update. Target: Pacte's p50 and p95 at most 1.2
+times the bare ones (issue 12).
 
     .venv/bin/python -m benchmarks.answer_latency [--conventions 30] [--quick]
 """
@@ -44,7 +44,7 @@ from benchmarks.worker import BARE_QUEUE, PACTE_QUEUE, BenchmarkWorker
 from devkit.stack import Servers
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
-TARGET = 1.5
+TARGET = 1.2  # issue 12 (the first target, 1.5, was met at 1.29)
 
 
 @dataclass
