@@ -7,7 +7,9 @@ One player for the demo, the tests and the benchmarks. What varies is said by it
   party with its own key, as the demo does); the office's own tasks always take the
   officers' path;
 - how long to wait for a task to open, and how (find_task's doubling pauses, or a fixed
-  pause: an experiment's);
+  pause: an experiment's), and where from: the workflow's `task` query (the CLI's way), or
+  the partners' inbox in PostgreSQL (`InboxWatch`: what a partner's system reads through
+  `GET /api/v1/tasks`), the workflow then asked once, as the answer goes;
 - whether to resume: a convention started by an earlier run is carried on, the answers it
   already took skipped (the demo run again, a test played again after a dropped call) —
   or, for a benchmark's fresh convention, started and answered without that look-up;
@@ -24,11 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+import asyncpg
 import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from application.conventions import (
+    FIRST_POLL_PAUSE_SECONDS,
+    LAST_POLL_PAUSE_SECONDS,
     ConventionAlreadyStarted,
     ConventionNotFound,
     ConventionUnreadable,
@@ -53,6 +58,34 @@ TRANSIENT = {RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatus
 RETRY_PAUSE_SECONDS = 1.0
 
 
+# Until a task is open (convention id, task id, seconds to wait at most): see InboxWatch.
+TaskOpened = Callable[[str, str, float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class InboxWatch:
+    """Learn that a task is open from the partners' inbox (PostgreSQL), with find_task's
+    doubling pauses: a read of one indexed row, where the workflow's query is a task its
+    worker runs. Returns at the deadline too: the answer's own look-up then says why not."""
+
+    pool: asyncpg.Pool
+
+    async def __call__(self, convention_id: str, task_id: str, wait_seconds: float) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_seconds
+        pause = FIRST_POLL_PAUSE_SECONDS
+        while loop.time() < deadline:
+            status = await self.pool.fetchval(
+                "SELECT status FROM tasks WHERE convention_id = $1 AND task_id = $2",
+                convention_id,
+                task_id,
+            )
+            if status is not None:  # open, or closed already: the answer goes either way
+                return
+            await asyncio.sleep(min(pause, max(deadline - loop.time(), 0.0)))
+            pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
+
+
 @dataclass(frozen=True)
 class _Playing:
     """How a scenario is played (see the module's docstring)."""
@@ -61,6 +94,7 @@ class _Playing:
     wait_seconds: float
     poll_every: float | None
     resume: bool
+    task_opened: TaskOpened | None = None
 
 
 def scenario_files(directory: Path) -> list[tuple[Path, Path]]:
@@ -116,9 +150,11 @@ async def play(
     poll_every: float | None = None,
     resume: bool = True,
     attempts: int = 1,
+    task_opened: TaskOpened | None = None,
 ) -> None:
-    """`play_scenario` without the status at the end (a benchmark asks nothing more)."""
-    playing = _Playing(partner_answer, wait_seconds, poll_every, resume)
+    """`play_scenario` without the status at the end (a benchmark asks nothing more);
+    `task_opened`: where it learns that a task is open (e.g. InboxWatch)."""
+    playing = _Playing(partner_answer, wait_seconds, poll_every, resume, task_opened)
     await _again_after_dropped_calls(
         lambda: _play_once(client, task_queue, convention, script, playing), attempts
     )
@@ -162,6 +198,8 @@ async def _play_once(
                 )
             if step.task in answered[target]:
                 continue
+        if playing.task_opened is not None:
+            await playing.task_opened(target, step.task, playing.wait_seconds)
         if playing.partner_answer is not None and step.acting_party != convention.office.id:
             await find_task(
                 client,

@@ -12,7 +12,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from application.scenarios import play
+from application.scenarios import TaskOpened, play
 from benchmarks.worker import PACTE_QUEUE
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention, DiagnosticStage, MissionStage
@@ -66,6 +66,7 @@ async def play_convention(
     *,
     wait_seconds: float = 300.0,
     poll_seconds: float | None = None,
+    task_opened: TaskOpened | None = None,
 ) -> None:
     """Start, answer every task as a partner would (the CLI's path), wait for the end.
 
@@ -82,6 +83,7 @@ async def play_convention(
         wait_seconds=wait_seconds,
         poll_every=poll_seconds,
         resume=False,
+        task_opened=task_opened,
     )
 
 

@@ -34,6 +34,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 
 from application.conventions import FIRST_POLL_PAUSE_SECONDS, LAST_POLL_PAUSE_SECONDS
+from application.scenarios import InboxWatch, TaskOpened
 from benchmarks.bamako import bamako_answers, bamako_convention, play_convention, run_bounded
 from benchmarks.bare_workflows import (
     STRAIGHTFORWARD_SCHEMA,
@@ -54,6 +55,7 @@ from benchmarks.report import (
 )
 from benchmarks.worker import BARE_QUEUE, BenchmarkWorker
 from devkit.stack import Servers
+from infra.database import create_pool
 from workflows.convention import workflow_id_for
 
 TARGET = 0.8
@@ -91,6 +93,14 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         help="an experiment, not the CLI's path: look for the open task every so many seconds "
         "instead of find_task's pauses (50 ms doubling to 1 s)",
     )
+    parser.add_argument(
+        "--tasks-from",
+        choices=("query", "inbox"),
+        default="query",
+        help="where Pacte's partners learn that a task is open: the workflow's task query "
+        "(the CLI's way, the default) or the partners' inbox in PostgreSQL (what a partner's "
+        "system reads through GET /api/v1/tasks), the workflow then asked once, as it answers",
+    )
     parser.add_argument("--rounds", type=int, help="alternations of the sides (default 2; quick 1)")
     args = parser.parse_args(argv)
     args.rounds = args.rounds or (1 if args.quick else 2)
@@ -100,7 +110,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def _pacte_side(
-    client: Client, args: argparse.Namespace, run: str, count: int
+    client: Client,
+    args: argparse.Namespace,
+    run: str,
+    count: int,
+    task_opened: TaskOpened | None,
 ) -> tuple[float, list[str]]:
     answers = bamako_answers()
     conventions = [
@@ -110,7 +124,14 @@ async def _pacte_side(
     started = time.perf_counter()
     await run_bounded(
         [
-            partial(play_convention, client, convention, answers, poll_seconds=args.poll_seconds)
+            partial(
+                play_convention,
+                client,
+                convention,
+                answers,
+                poll_seconds=args.poll_seconds,
+                task_opened=task_opened,
+            )
             for convention in conventions
         ],
         args.concurrency,
@@ -234,6 +255,18 @@ async def _straightforward_rows(database_url: str, run: str) -> tuple[int, int]:
 
 
 async def _run(args: argparse.Namespace, servers: Servers) -> int:
+    inbox = await create_pool(servers.database_url, max_size=4)
+    try:
+        return await _run_sides(
+            args, servers, InboxWatch(inbox) if args.tasks_from == "inbox" else None
+        )
+    finally:
+        await inbox.close()
+
+
+async def _run_sides(
+    args: argparse.Namespace, servers: Servers, task_opened: TaskOpened | None
+) -> int:
     client = await servers.client()
     run = uuid.uuid4().hex[:6]
     calls = ClientCalls()
@@ -251,7 +284,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
     ).spawn()
     with pacte_process as pacte_worker, bare_process as bare_worker:
         # One convention first: it warms the worker up and gives the shape to mirror.
-        _, probe_ids = await _pacte_side(client, args, f"{run}-probe", 1)
+        _, probe_ids = await _pacte_side(client, args, f"{run}-probe", 1, task_opened)
         [probe_history] = await fetch_histories(client, probe_ids)
         probe = profile_history(probe_history)
         plan = probe.segments
@@ -284,7 +317,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
                 meter = CpuMeter(servers, worker)
                 tag = f"{run}-r{number}"
                 if side == "Pacte":
-                    spent, done = await _pacte_side(counted, args, tag, count)
+                    spent, done = await _pacte_side(counted, args, tag, count, task_opened)
                 elif side == "straightforward":
                     spent, done = await _straightforward_side(client, args, tag, count, business)
                 else:
@@ -345,9 +378,14 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         else f"after pauses from {FIRST_POLL_PAUSE_SECONDS:g} s doubling to "
         f"{LAST_POLL_PAUSE_SECONDS:g} s"
     )
+    source = (
+        f"the inbox polled {polling} until the task opens, then one query as it answers"
+        if args.tasks_from == "inbox"
+        else f"polled {polling} until the task opens"
+    )
     print(
         f"   the driver (the CLI's calls) per Pacte convention: {calls.queries / args.count:.1f} "
-        f"status queries (polled {polling} until the task opens; mean "
+        f"task queries ({source}; mean "
         f"{1000 * calls.query_seconds / max(calls.queries, 1):.1f} ms each), "
         f"{calls.updates / args.count:.1f} updates",
         flush=True,
