@@ -265,6 +265,7 @@ async def drafting(
     commands: dict[str, tuple[str, ...]] = {
         "status": ("status", convention.id),
         "status --json": ("status", convention.id, "--json"),
+        "status --all --json": ("status", convention.id, "--all", "--json"),
         "act as the wrong party": (
             "act",
             convention.id,
@@ -314,6 +315,16 @@ def test_status_json_parses_as_the_workflows_convention_status(drafting: Draftin
     assert [task.id for task in status.open_tasks] == [
         f"drafting.review.v1.{party}" for party in REVIEWERS
     ]
+
+
+def test_status_all_reads_the_same_short_timeline_whole(drafting: DraftingSession) -> None:
+    # Under 100 milestones, the latest ones are all of them: --all changes nothing here
+    # (tests/test_persistence.py reads 150, the latest 100 and the whole of them).
+    shown, whole = drafting.runs["status --json"], drafting.runs["status --all --json"]
+
+    assert shown.code == whole.code == 0, (shown, whole)
+    assert ConventionStatus.model_validate_json(whole.stdout) == drafting.before
+    assert whole.stdout == shown.stdout
 
 
 def test_act_as_a_party_that_does_not_owe_the_task_exits_1_with_a_one_line_reason(
