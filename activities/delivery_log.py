@@ -10,10 +10,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import NoReturn
 
-import asyncpg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from infra.database import Database, transaction
 from schemas.channels import (
     PERMANENT_FAILURE,
     AttemptStatus,
@@ -62,7 +62,7 @@ UPDATE deliveries
 class DeliveryLog:
     """Writes of the delivery log; one instance per worker, over its pool."""
 
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: Database) -> None:
         self._pool = pool
 
     async def plan(
@@ -105,7 +105,7 @@ class DeliveryLog:
             AttemptStatus.PERMANENT_FAILURE: DeliveryStatus.FAILED,
             AttemptStatus.SENDING: DeliveryStatus.SENDING,
         }[status]
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with transaction(self._pool) as connection:
             await connection.execute(
                 _CLOSE_ATTEMPT,
                 notification_id,

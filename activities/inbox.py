@@ -13,6 +13,7 @@ from datetime import datetime
 import asyncpg
 from temporalio import activity
 
+from infra.database import Database, transaction
 from schemas.channels import InboxEntry
 from schemas.tasks import Task
 
@@ -56,10 +57,10 @@ class TaskInbox:
         return await upsert_tasks(self._pool, tasks)
 
 
-async def upsert_tasks(pool: asyncpg.Pool, tasks: list[Task]) -> int:
+async def upsert_tasks(database: Database, tasks: list[Task]) -> int:
     """The tasks' current state in the inbox, in one transaction; how many rows changed."""
     changed = 0
-    async with pool.acquire() as connection, connection.transaction():
+    async with transaction(database) as connection:
         for task in tasks:
             status: str = await connection.execute(
                 _UPSERT_TASK,

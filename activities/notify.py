@@ -12,12 +12,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import asyncpg
 from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
 from activities.inbox import upsert_tasks
 from activities.message_templates import is_to_officer
+from infra.database import Database, transaction
 from infra.portal_settings import (
     PortalSettings,
     contact_link_token,
@@ -62,7 +62,7 @@ UPDATE partner_links
 class Notifier:
     """Activities that tell parties what they owe."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings | None = None) -> None:
+    def __init__(self, pool: Database, settings: DeliverySettings | None = None) -> None:
         self._pool = pool
         self._log = DeliveryLog(pool)
         self._settings = settings or load_delivery_settings()
@@ -72,11 +72,15 @@ class Notifier:
         """`notify_party`, `sync_tasks` and `plan_delivery` in one call: the notification
         recorded and its links minted, the inbox brought up to date (a partner who opens it
         on receipt finds the task), the channels planned. One round trip for the workflow
-        instead of three; each step is idempotent, so a retried call changes nothing."""
-        await self.notify_party(owed.notification)
-        if owed.tasks:
-            await upsert_tasks(self._pool, owed.tasks)
-        return await self.plan_delivery(owed.notification)
+        instead of three, one transaction; each step is idempotent, so a retried call
+        changes nothing."""
+        # One transaction, one commit: the same steps on one connection.
+        async with transaction(self._pool) as connection:
+            within = Notifier(connection, self._settings)
+            await within.notify_party(owed.notification)
+            if owed.tasks:
+                await upsert_tasks(connection, owed.tasks)
+            return await within.plan_delivery(owed.notification)
 
     @activity.defn
     async def notify_party(self, notification: Notification) -> bool:
@@ -117,7 +121,7 @@ class Notifier:
             )
             return
         expires_at = task.due_at + timedelta(days=portal.link_days_after_due)
-        async with self._pool.acquire() as connection, connection.transaction():
+        async with transaction(self._pool) as connection:
             if task.contact is not None:
                 await connection.execute(
                     _REVOKE_OTHER_CONTACTS, task.convention_id, task.id, task.contact

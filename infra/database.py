@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeAlias
 from urllib.parse import unquote
 
 import asyncpg
@@ -64,6 +67,22 @@ def safe_error_text(error: BaseException, database_url: str) -> str:
     if any(fragment in text for fragment in _credential_fragments(database_url)):
         return "(the reason quotes the password: not shown)"
     return text
+
+
+Database: TypeAlias = asyncpg.Pool | asyncpg.Connection
+"""Where a write goes: the pool (its own transaction) or a connection inside a caller's."""
+
+
+@asynccontextmanager
+async def transaction(database: Database) -> AsyncIterator[asyncpg.Connection]:
+    """A transaction on one of the pool's connections; inside a caller's transaction (a
+    connection), a savepoint of it, committed with the caller's."""
+    if isinstance(database, asyncpg.Pool):
+        async with database.acquire() as connection, connection.transaction():
+            yield connection
+    else:
+        async with database.transaction():
+            yield database
 
 
 async def create_pool(database_url: str, *, max_size: int = 10) -> asyncpg.Pool:
