@@ -78,17 +78,11 @@ class RecordedTimeline:
         )
 
 
-async def recorded_milestones(pool: asyncpg.Pool, convention_id: str) -> list[Milestone]:
-    """The convention's whole timeline as PostgreSQL holds it, in seq order (the workflow
-    itself keeps only its last MILESTONE_WINDOW milestones)."""
-    rows = await pool.fetch(_TIMELINE, convention_id)
-    return [Milestone.model_validate(dict(row)) for row in rows]
-
-
 async def recorded_timeline(
     pool: asyncpg.Pool, convention_id: str, *, last: int | None
 ) -> RecordedTimeline:
-    """The latest `last` milestones (all of them when None), the count, the stages done."""
+    """The latest `last` milestones (all of them when None: the whole timeline, which the
+    workflow keeps only the latest of), the count, the stages done."""
     async with pool.acquire() as connection:
         total = await connection.fetchval(_LAST_SEQ, convention_id)
         stages = await connection.fetch(_COMPLETED_STAGES, convention_id)

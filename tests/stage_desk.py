@@ -17,7 +17,7 @@ import asyncpg
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.milestones import recorded_milestones
+from activities.milestones import recorded_timeline
 from application.conventions import (
     AnswerRefused,
     ConventionNotFound,
@@ -169,7 +169,8 @@ class Desk:
         ledger has written every milestone the workflow recorded."""
         for _ in range(400):
             status = await self.status()
-            milestones = await recorded_milestones(self.pool, self.convention_id)
+            recorded = await recorded_timeline(self.pool, self.convention_id, last=None)
+            milestones = recorded.milestones
             if len(milestones) == status.milestone_count:
                 return [m for m in milestones if not kinds or m.kind in kinds]
             await asyncio.sleep(0.025)
