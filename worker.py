@@ -163,7 +163,9 @@ def main() -> int:
     """Entry point: `python worker.py`."""
     configure_logging()
     try:
-        asyncio.run(run_worker(load_settings()))
+        settings = load_settings()
+        workflow_sandbox()  # a bad PACTE_WORKFLOW_SANDBOX is named before any connection
+        asyncio.run(run_worker(settings))
     except (SecretError, SettingsError) as error:  # named, never a secret's value
         log.error("cannot start", reason=str(error))
         return 2
