@@ -12,7 +12,7 @@ import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError
 from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+from temporalio.worker.workflow_sandbox import SandboxRestrictions
 
 from activities.archive import Archiver
 from activities.delivery_log import DeliveryLog
@@ -36,6 +36,7 @@ from infra.settings import (
     load_settings,
 )
 from infra.temporal_client import TemporalUnavailable, connect
+from infra.workflow_runner import workflow_runner
 from records.archive_store import ArchiveStore, open_archive
 from workflows.archive import ArchiveSweepWorkflow
 from workflows.convention import ConventionWorkflow
@@ -100,7 +101,9 @@ def build_worker(
         max_concurrent_workflow_tasks=(
             max_concurrent_workflow_tasks or load_max_concurrent_workflow_tasks()
         ),
-        workflow_runner=SandboxedWorkflowRunner(restrictions=workflow_sandbox()),
+        # The SDK's sandbox, without its per-payload context lookup when the client's
+        # converter reads no context (infra/workflow_runner.py).
+        workflow_runner=workflow_runner(workflow_sandbox(), client.data_converter),
         activities=[
             milestones.persist_milestone,
             milestones.persist_milestones,

@@ -300,13 +300,25 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
 
     The connection speaks jsonb as Python values (infra.database's codec), as every pool
     of Pacte's does."""
-    for milestone in sorted(milestones, key=lambda m: (m.convention_id, m.seq)):
+    ordered = sorted(milestones, key=lambda m: (m.convention_id, m.seq))
+    try:
+        # One savepoint for the batch: the common case costs no round trip a milestone.
+        async with connection.transaction():
+            for convention_id in dict.fromkeys(m.convention_id for m in ordered):
+                await connection.execute(_ENSURE_ROW, convention_id)
+            for milestone in ordered:
+                await _apply_milestone(connection, milestone)
+        return
+    except _UNPROJECTABLE:
+        pass  # nothing of the batch applied: again one by one, to keep all but the culprit
+    for milestone in ordered:
         try:
-            # A savepoint: a milestone the read model cannot take never fails the write of
-            # the audit record it rides with; it is logged, and the next one applies.
+            # A savepoint each: a milestone the read model cannot take never fails the write
+            # of the audit record it rides with; it is logged, and the next one applies.
             async with connection.transaction():
-                await _project_one(connection, milestone)
-        except (asyncpg.PostgresError, ValueError, TypeError, InvalidOperation) as error:
+                await connection.execute(_ENSURE_ROW, milestone.convention_id)
+                await _apply_milestone(connection, milestone)
+        except _UNPROJECTABLE as error:
             log.error(
                 "read model: milestone not projected",
                 convention_id=milestone.convention_id,
@@ -316,9 +328,12 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
             )
 
 
-async def _project_one(connection: asyncpg.Connection, milestone: Milestone) -> None:
+_UNPROJECTABLE = (asyncpg.PostgresError, ValueError, TypeError, InvalidOperation)
+
+
+async def _apply_milestone(connection: asyncpg.Connection, milestone: Milestone) -> None:
+    """The milestone's change, on a convention row that exists."""
     convention_id = milestone.convention_id
-    await connection.execute(_ENSURE_ROW, convention_id)
     change = projection(milestone)
     if not await _apply(connection, milestone, change.convention):
         return  # this seq was applied before

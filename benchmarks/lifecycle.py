@@ -87,6 +87,13 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "workflow sandbox (SandboxRestrictions.with_passthrough_all_modules)",
     )
     parser.add_argument(
+        "--experiment-sdk-context-lookup",
+        action="store_true",
+        help="an experiment, not the product: Pacte's worker runs the SDK's own sandbox "
+        "runner, which looks up a serialization context for every payload "
+        "(infra/workflow_runner.py skips that lookup for Pacte's context-free converters)",
+    )
+    parser.add_argument(
         "--experiment-poll-seconds",
         dest="poll_seconds",
         type=float,
@@ -277,7 +284,11 @@ async def _run_sides(
     await _create_straightforward_tables(servers.database_url)
     passthrough = args.experiment_passthrough_all
     pacte_process = BenchmarkWorker(
-        servers, pacte=True, passthrough_all=passthrough, name="worker-pacte"
+        servers,
+        pacte=True,
+        passthrough_all=passthrough,
+        sdk_context_lookup=args.experiment_sdk_context_lookup,
+        name="worker-pacte",
     ).spawn()
     bare_process = BenchmarkWorker(
         servers, bare=True, passthrough_all=passthrough, name="worker-bare"
@@ -417,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
             "rounds": args.rounds,
             "keep_dates": args.keep_dates,
             "experiment_passthrough_all": args.experiment_passthrough_all,
+            "experiment_sdk_context_lookup": args.experiment_sdk_context_lookup,
             "experiment_poll_seconds": args.poll_seconds,
         },
     )

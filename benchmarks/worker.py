@@ -52,6 +52,7 @@ class BenchmarkWorker(WorkerProcess):
         max_cached_workflows: int | None = None,
         count_activities: bool = False,
         passthrough_all: bool = False,
+        sdk_context_lookup: bool = False,
         name: str = "worker",
     ) -> None:
         command = [
@@ -72,6 +73,8 @@ class BenchmarkWorker(WorkerProcess):
             command.append("--count-activities")
         if passthrough_all:
             command.append("--passthrough-all")
+        if sdk_context_lookup:
+            command.append("--sdk-context-lookup")
         environment = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
         for variable in list(environment):
             if variable.startswith(("PACTE_SMTP_", "PACTE_WEBHOOK_SECRET_")):
@@ -144,7 +147,14 @@ async def _serve(args: argparse.Namespace) -> None:
         # build_worker is the product's own; only the cache size and the counter are added,
         # through the Worker it constructs.
         original = vars(pacte_worker)["Worker"]
-        setattr(pacte_worker, "Worker", _with_options(original, options))  # noqa: B010
+        pacte_options = dict(options)
+        if args.sdk_context_lookup and not args.passthrough_all:
+            # An experiment: the SDK's own sandbox runner, with its per-payload context
+            # lookup (infra/workflow_runner.py skips it), to measure what skipping buys.
+            pacte_options["workflow_runner"] = SandboxedWorkflowRunner(
+                restrictions=pacte_worker.workflow_sandbox()
+            )
+        setattr(pacte_worker, "Worker", _with_options(original, pacte_options))  # noqa: B010
         try:
             workers.append(
                 pacte_worker.build_worker(
@@ -205,6 +215,7 @@ def _worker_main(argv: Sequence[str]) -> int:
     parser.add_argument("--max-cached-workflows", type=int)
     parser.add_argument("--count-activities", action="store_true")
     parser.add_argument("--passthrough-all", action="store_true")
+    parser.add_argument("--sdk-context-lookup", action="store_true")
     asyncio.run(_serve(parser.parse_args(argv)))
     return 0
 

@@ -412,3 +412,31 @@ async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_count
     # A table per stage, country or funder is shown whole.
     assert page.tables["stages"] == whole["stages"]
     assert page.totals["stages"] == len(whole["stages"])
+
+
+async def test_a_milestone_the_read_model_cannot_take_is_skipped_and_the_rest_of_its_batch_applies(
+    db_pool: asyncpg.Pool,
+) -> None:
+    from activities.read_model import project
+
+    convention_id = f"culprit-{uuid.uuid4().hex[:6]}"
+    batch = _milestones(
+        convention_id,
+        (MilestoneKind.CONVENTION_STARTED, {"kind": "specific"}),
+        (MilestoneKind.TASK_ASSIGNED, {"task_id": "report-1", "party": "ministry"}),
+        (MilestoneKind.TASK_ASSIGNED, {"task_id": "report-2", "party": "ministry"}),
+    )
+    # PostgreSQL's text takes no NUL character (the schema refuses one; model_copy does not
+    # validate): this task's row cannot be written.
+    batch[1] = batch[1].model_copy(update={"party": "ministry\x00"})
+    async with db_pool.acquire() as connection, connection.transaction():
+        # The audit record's own transaction, as chain_milestones holds it: it survives.
+        await project(connection, batch)
+        row = await connection.fetchrow(
+            "SELECT last_seq, state FROM conventions WHERE id = $1", convention_id
+        )
+        tasks = await connection.fetch(
+            "SELECT task_id, party FROM office_tasks WHERE convention_id = $1", convention_id
+        )
+    assert (row["last_seq"], row["state"]) == (3, "active")
+    assert [(t["task_id"], t["party"]) for t in tasks] == [("report-2", "ministry")]
