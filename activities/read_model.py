@@ -304,10 +304,7 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
     try:
         # One savepoint for the batch: the common case costs no round trip a milestone.
         async with connection.transaction():
-            for convention_id in dict.fromkeys(m.convention_id for m in ordered):
-                await connection.execute(_ENSURE_ROW, convention_id)
-            for milestone in ordered:
-                await _apply_milestone(connection, milestone)
+            await _project_in_order(connection, ordered)
         return
     except _UNPROJECTABLE:
         pass  # nothing of the batch applied: again one by one, to keep all but the culprit
@@ -316,8 +313,7 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
             # A savepoint each: a milestone the read model cannot take never fails the write
             # of the audit record it rides with; it is logged, and the next one applies.
             async with connection.transaction():
-                await connection.execute(_ENSURE_ROW, milestone.convention_id)
-                await _apply_milestone(connection, milestone)
+                await _project_in_order(connection, [milestone])
         except _UNPROJECTABLE as error:
             log.error(
                 "read model: milestone not projected",
@@ -326,6 +322,14 @@ async def project(connection: asyncpg.Connection, milestones: list[Milestone]) -
                 kind=milestone.kind.value,
                 error=type(error).__name__,
             )
+
+
+async def _project_in_order(connection: asyncpg.Connection, ordered: list[Milestone]) -> None:
+    """Each convention's row made sure of once, then each milestone's change applied."""
+    for convention_id in dict.fromkeys(m.convention_id for m in ordered):
+        await connection.execute(_ENSURE_ROW, convention_id)
+    for milestone in ordered:
+        await _apply_milestone(connection, milestone)
 
 
 _UNPROJECTABLE = (asyncpg.PostgresError, ValueError, TypeError, InvalidOperation)
