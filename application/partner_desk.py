@@ -30,7 +30,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
-from activities.inbox import owed_tasks
+from activities.inbox import inbox_task, owed_tasks
 from application.conventions import (
     AnswerRefused,
     ConventionNotFound,
@@ -477,31 +477,21 @@ class PartnerDesk:
         return closed, False
 
     async def _task_of_earlier_run(self, convention_id: str, task_id: str) -> Task | None:
-        row = await self.pool.fetchrow(
-            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2",
-            convention_id,
-            task_id,
-        )
-        if row is None:
-            return None
+        task = await inbox_task(self.pool, convention_id, task_id)
+        if task is None or task.status is not TaskStatus.OPEN:
+            return task
         # Not open in the workflow: a row still open is one whose answer landed first.
-        return _inbox_task(
-            row, TaskStatus.CANCELLED if row["status"] == "cancelled" else TaskStatus.DONE
-        )
+        return task.model_copy(update={"status": TaskStatus.DONE})
 
     async def _owed_in_inbox(self, party: str, convention_id: str, task_id: str) -> Task | None:
         """The task from the inbox read model when its row says open and the party's (a
         task never changes party); None when the row is not there yet, or not open."""
-        row = await self.pool.fetchrow(
-            "SELECT * FROM tasks WHERE convention_id = $1 AND task_id = $2 AND status = 'open'",
-            convention_id,
-            task_id,
-        )
-        if row is None:
+        task = await inbox_task(self.pool, convention_id, task_id)
+        if task is None or task.status is not TaskStatus.OPEN:
             return None
-        if row["assignee"] != party:
+        if task.assignee != party:
             raise NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
-        return _inbox_task(row, TaskStatus.OPEN)
+        return task
 
     async def convention(self, convention_id: str) -> Convention:
         """The convention file the workflow runs, from its history's first event (cached:
@@ -974,20 +964,6 @@ class PartnerDesk:
             {"convention_id": convention_id, "task_id": task_id},
         )
         return receipt
-
-
-def _inbox_task(row: Any, status: TaskStatus) -> Task:
-    return Task(
-        id=row["task_id"],
-        convention_id=row["convention_id"],
-        stage=row["stage"],
-        kind=TaskKind(row["kind"]),
-        assignee=row["assignee"],
-        title=row["title"],
-        assigned_at=row["assigned_at"],
-        due_at=row["due_at"],
-        status=status,
-    )
 
 
 def _window_start(now: datetime) -> datetime:

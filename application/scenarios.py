@@ -9,7 +9,8 @@ One player for the demo, the tests and the benchmarks. What varies is said by it
 - how long to wait for a task to open, and how (find_task's doubling pauses, or a fixed
   pause: an experiment's), and where from: the workflow's `task` query (the CLI's way), or
   the partners' inbox in PostgreSQL (`InboxWatch`: what a partner's system reads through
-  `GET /api/v1/tasks`), the workflow then asked once, as the answer goes;
+  `GET /api/v1/tasks`), the answer then built from the task's row and sent as the update,
+  the workflow asked nothing (as the desk's API answers; its validator still decides);
 - whether to resume: a convention started by an earlier run is carried on, the answers it
   already took skipped (the demo run again, a test played again after a dropped call) —
   or, for a benchmark's fresh convention, started and answered without that look-up;
@@ -31,6 +32,7 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.inbox import inbox_task
 from application.conventions import (
     FIRST_POLL_PAUSE_SECONDS,
     LAST_POLL_PAUSE_SECONDS,
@@ -38,6 +40,8 @@ from application.conventions import (
     ConventionNotFound,
     ConventionUnreadable,
     answer_open_task,
+    answer_task,
+    build_answer,
     convention_status,
     find_task,
     start_convention,
@@ -46,6 +50,7 @@ from schemas.convention import Convention, DiagnosticStage
 from schemas.convention_file import AnswerScript, ScriptedAnswer
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionStatus
+from schemas.tasks import Task, TaskStatus
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
 T = TypeVar("T")
@@ -58,32 +63,31 @@ TRANSIENT = {RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatus
 RETRY_PAUSE_SECONDS = 1.0
 
 
-# Until a task is open (convention id, task id, seconds to wait at most): see InboxWatch.
-TaskOpened = Callable[[str, str, float], Awaitable[None]]
+# Until a task is open (convention id, task id, seconds to wait at most), the open task, or
+# None when it did not open (the workflow's query then says why): see InboxWatch.
+TaskOpened = Callable[[str, str, float], Awaitable[Task | None]]
 
 
 @dataclass(frozen=True)
 class InboxWatch:
     """Learn that a task is open from the partners' inbox (PostgreSQL), with find_task's
     doubling pauses: a read of one indexed row, where the workflow's query is a task its
-    worker runs. Returns at the deadline too: the answer's own look-up then says why not."""
+    worker runs. None at the deadline, or for a closed row: the answer's own look-up then
+    says why not."""
 
     pool: asyncpg.Pool
 
-    async def __call__(self, convention_id: str, task_id: str, wait_seconds: float) -> None:
+    async def __call__(self, convention_id: str, task_id: str, wait_seconds: float) -> Task | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_seconds
         pause = FIRST_POLL_PAUSE_SECONDS
         while loop.time() < deadline:
-            status = await self.pool.fetchval(
-                "SELECT status FROM tasks WHERE convention_id = $1 AND task_id = $2",
-                convention_id,
-                task_id,
-            )
-            if status is not None:  # open, or closed already: the answer goes either way
-                return
+            task = await inbox_task(self.pool, convention_id, task_id)
+            if task is not None:  # closed already: the answer's own look-up says why not
+                return task if task.status is TaskStatus.OPEN else None
             await asyncio.sleep(min(pause, max(deadline - loop.time(), 0.0)))
             pause = min(pause * 2, LAST_POLL_PAUSE_SECONDS)
+        return None
 
 
 @dataclass(frozen=True)
@@ -198,17 +202,25 @@ async def _play_once(
                 )
             if step.task in answered[target]:
                 continue
-        if playing.task_opened is not None:
+        opened = (
             await playing.task_opened(target, step.task, playing.wait_seconds)
+            if playing.task_opened is not None
+            else None
+        )
         if playing.partner_answer is not None and step.acting_party != convention.office.id:
-            await find_task(
-                client,
-                target,
-                step.task,
-                wait_seconds=playing.wait_seconds,
-                poll_every=playing.poll_every,
-            )
+            if opened is None:
+                await find_task(
+                    client,
+                    target,
+                    step.task,
+                    wait_seconds=playing.wait_seconds,
+                    poll_every=playing.poll_every,
+                )
             await playing.partner_answer(target, step)
+            continue
+        if opened is not None:
+            request = build_answer(opened, step.acting_party, step.answer, step.actor)
+            await answer_task(client, target, request)
             continue
         await answer_open_task(
             client,

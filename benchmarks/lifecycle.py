@@ -1,8 +1,10 @@
 """Benchmark 1, lifecycle throughput: Bamako-shaped conventions completed per second.
 
 Each convention runs mission, diagnostic and funding request (no follow-up convention), its
-eight scripted answers given through `application.conventions` as `demo.py` gives them (find
-the open task, validate the answer, send the update). Two baselines, on the same servers and
+eight scripted answers given through `application.conventions` as a partner's system gives
+them through the desk's API (the task's row read from the inbox, the answer validated against
+it and sent as the update; `--tasks-from query`: the workflow's task query first, as
+`starter.py act` does). Two baselines, on the same servers and
 the same worker process, both derived from a Pacte convention's own history:
 
 - `BareLifecycle`: a plain workflow with the same number of activities (no-ops) and updates,
@@ -102,11 +104,12 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--tasks-from",
-        choices=("query", "inbox"),
-        default="query",
-        help="where Pacte's partners learn that a task is open: the workflow's task query "
-        "(the CLI's way, the default) or the partners' inbox in PostgreSQL (what a partner's "
-        "system reads through GET /api/v1/tasks), the workflow then asked once, as it answers",
+        choices=("inbox", "query"),
+        default="inbox",
+        help="where Pacte's partners learn that a task is open: the partners' inbox in "
+        "PostgreSQL, the answer then built from the task's row and sent as the update (what "
+        "a partner's system does through the desk's API, the default), or the workflow's "
+        "task query before the update (the CLI's `act`)",
     )
     parser.add_argument("--rounds", type=int, help="alternations of the sides (default 2; quick 1)")
     args = parser.parse_args(argv)
@@ -390,12 +393,13 @@ async def _run_sides(
         f"{LAST_POLL_PAUSE_SECONDS:g} s"
     )
     source = (
-        f"the inbox polled {polling} until the task opens, then one query as it answers"
+        f"the inbox polled {polling} until the task opens, the answer built from its row"
         if args.tasks_from == "inbox"
         else f"polled {polling} until the task opens"
     )
     print(
-        f"   the driver (the CLI's calls) per Pacte convention: {calls.queries / args.count:.1f} "
+        f"   the driver (the partners' calls) per Pacte convention: "
+        f"{calls.queries / args.count:.1f} "
         f"task queries ({source}; mean "
         f"{1000 * calls.query_seconds / max(calls.queries, 1):.1f} ms each), "
         f"{calls.updates / args.count:.1f} updates",

@@ -13,13 +13,24 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
-from activities.inbox import owed_tasks
-from application.conventions import answer_open_task, find_task, start_convention
+from activities.inbox import inbox_task, owed_tasks
+from application.conventions import (
+    answer_open_task,
+    convention_status,
+    find_task,
+    start_convention,
+)
+from application.scenarios import InboxWatch, play
+from benchmarks.metering import ClientCalls, counting_client
 from devkit.polling import eventually
 from infra.settings import PROJECT_ROOT
 from schemas.channels import InboxEntry
 from schemas.convention import Convention
-from tests.conftest import DEV_TASK_QUEUE, example
+from schemas.convention_file import load_answer_script
+from schemas.milestones import MilestoneKind
+from schemas.status import ConventionState
+from schemas.tasks import TaskKind, TaskStatus
+from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
 from tests.test_delivery_webhook import DECISION, stop
 
 VENV_PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
@@ -163,3 +174,50 @@ async def test_the_inbox_refuses_a_malformed_party_and_reports_an_unreachable_da
     assert code == 3, stderr
     assert stderr.startswith("unavailable: DATABASE_URL: PostgreSQL does not answer")
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+
+
+async def test_a_scenario_answered_from_the_inbox_asks_the_workflow_no_query(
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
+    """A partner's system's way (the desk's API): the task read from its inbox row, the
+    answer built against it and sent; the workflow's validator decides, no query is asked."""
+    convention = example("bamako-cooperation")
+    script = load_answer_script(EXAMPLES / "bamako-cooperation.answers.yaml")
+    calls = ClientCalls()
+
+    await play(
+        counting_client(client, calls),
+        DEV_TASK_QUEUE,
+        convention,
+        script,
+        resume=False,
+        task_opened=InboxWatch(db_pool),
+    )
+
+    assert calls.queries == 0
+    assert calls.updates == len(script.answers)
+    status = await convention_status(client, convention.id)
+    assert status.state is ConventionState.COMPLETED, status.reason
+    answered = {m.task_id for m in status.milestones if m.kind is MilestoneKind.TASK_ANSWERED}
+    assert answered == {step.task for step in script.answers if step.follow_up is None}
+
+
+async def test_the_inbox_watch_gives_a_closed_task_to_the_workflow_query_to_explain(
+    client: Client, db_pool: asyncpg.Pool
+) -> None:
+    convention = funding_due_in(30)
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    watch = InboxWatch(db_pool)
+    opened = await watch(convention.id, DECISION, 20)
+    assert opened is not None and opened.status is TaskStatus.OPEN
+    assert opened.kind is TaskKind.DECIDE_FUNDING and opened.assignee == "bid"
+    await answer_open_task(
+        client, convention.id, DECISION, "bid", {"decision": "reject", "comments": "Hors cadre"}
+    )
+    closed = await eventually(
+        lambda: inbox_task(db_pool, convention.id, DECISION),
+        lambda task: task is not None and task.status is not TaskStatus.OPEN,
+    )
+    assert closed is not None and closed.status is TaskStatus.DONE
+    assert await watch(convention.id, DECISION, 5) is None
+    assert await watch(convention.id, "no.such.task", 0.3) is None
