@@ -9,6 +9,7 @@ from workflows.drafting import run_drafting
 from workflows.funding_request import run_funding_request
 from workflows.implementation import run_implementation
 from workflows.mission import run_mission
+from workflows.progress import PROGRESS_AFTER_LEDGER_PATCH, Progress
 from workflows.signature import run_signature
 from workflows.task_board import ContinueAsNewRequested, ConventionEnded, StageFailed, TaskBoard
 from workflows.task_rules import AnswerRejected
@@ -65,12 +66,17 @@ class ConventionWorkflow:
         )
         self.state = ConventionState.ACTIVE
         self.reason: str | None = None
+        self.progress: Progress | None = None
+        """Shows stage and state after the ledger; None in runs recorded before it did."""
 
     @workflow.run
     async def run(self, request: ConventionInput) -> ConventionOutcome:
         """Walk the declared stages in order, taking the declared path when a stage fails."""
         convention, board = request.convention, self.board
         board.start_ledger()
+        if board.uses_ledger and workflow.patched(PROGRESS_AFTER_LEDGER_PATCH):
+            self.progress = Progress(board.ledger)
+            self.progress.start()
         if request.resume is None:
             await board.record(
                 MilestoneKind.CONVENTION_STARTED,
@@ -92,14 +98,16 @@ class ConventionWorkflow:
                 spec = convention.stages[index]
                 self._stop_if_terminated()
                 board.enter_stage(spec, resumed=resumed)
-                upsert_progress(spec.stage, ConventionState.ACTIVE)
+                if self.progress is None:
+                    upsert_progress(spec.stage, ConventionState.ACTIVE)
                 if not resumed:
                     workflow.logger.info(
                         "stage entered", extra={"convention_id": convention.id, "stage": spec.stage}
                     )
                     await board.record(MilestoneKind.STAGE_ENTERED, f"Stage {spec.stage} entered")
-                    if workflow.patched(STAGE_ANNOUNCEMENT_PATCH):
-                        await board.announce_stage()
+                self._show_progress(spec.stage)
+                if not resumed and workflow.patched(STAGE_ANNOUNCEMENT_PATCH):
+                    await board.announce_stage()
                 resumed = False
                 try:
                     await _run_stage(board, spec)
@@ -117,15 +125,23 @@ class ConventionWorkflow:
             self.state = ConventionState.COMPLETED
             board.current_stage = None
             await board.record(MilestoneKind.CONVENTION_COMPLETED, "Every stage completed")
-        upsert_progress(board.current_stage, self.state)
+        if self.progress is None:
+            upsert_progress(board.current_stage, self.state)
+        self._show_progress(board.current_stage)
         await board.deliveries_settled()
         await board.quiesce()
+        if self.progress is not None:
+            await self.progress.settled()
         return ConventionOutcome(
             convention_id=convention.id,
             state=self.state,
             reason=self.reason,
             milestone_count=board.milestone_count,
         )
+
+    def _show_progress(self, stage: str | None) -> None:
+        if self.progress is not None:
+            self.progress.show(stage, self.state, after_seq=self.board.next_seq - 1)
 
     # --- partners' answers ------------------------------------------------------------
 

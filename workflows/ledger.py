@@ -34,7 +34,8 @@ class Ledger:
 
     def __init__(self) -> None:
         self._pending: list[Milestone] = []
-        self._in_flight = False
+        self._in_flight_from: int | None = None
+        """The first seq of the batch being written, if one is."""
         self._writer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
 
@@ -50,7 +51,18 @@ class Ledger:
     @property
     def idle(self) -> bool:
         """Nothing pending and nothing in flight: every milestone is in PostgreSQL."""
-        return not self._in_flight and not self._pending
+        return self._in_flight_from is None and not self._pending
+
+    def written_through(self, seq: int) -> bool:
+        """Every milestone recorded up to this seq is in PostgreSQL."""
+        first_unwritten = (
+            self._in_flight_from
+            if self._in_flight_from is not None
+            else self._pending[0].seq
+            if self._pending
+            else None
+        )
+        return first_unwritten is None or first_unwritten > seq
 
     @property
     def failed(self) -> bool:
@@ -73,7 +85,7 @@ class Ledger:
         while True:
             await workflow.wait_condition(lambda: bool(self._pending))
             batch = self._next_batch()
-            self._in_flight = True
+            self._in_flight_from = batch[0].seq
             try:
                 await workflow.execute_activity_method(
                     MilestoneStore.persist_milestones,
@@ -86,7 +98,7 @@ class Ledger:
                 self._failure = failure
                 return
             finally:
-                self._in_flight = False
+                self._in_flight_from = None
 
     def _next_batch(self) -> list[Milestone]:
         batch: list[Milestone] = []

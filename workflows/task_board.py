@@ -225,6 +225,11 @@ class TaskBoard:
             self._uses_ledger = workflow.patched(LEDGER_PATCH)
         return self._uses_ledger
 
+    @property
+    def uses_ledger(self) -> bool:
+        """Milestones go through the one ordered writer (every run since the patch)."""
+        return self._ordered_ledger()
+
     def start_ledger(self) -> None:
         """Start the ledger's writer (from the workflow's run, before its first milestone)."""
         if self._ordered_ledger():
