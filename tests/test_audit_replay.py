@@ -30,6 +30,7 @@ from devkit.programs import run_program
 from infra.settings import PROJECT_ROOT
 from schemas.audit import ReplayResult
 from tests.conftest import PlayedScenario
+from workflows.patches import CONSOLIDATED_PATCHES, CONSOLIDATION_PATCH
 from workflows.signature import run_signature
 
 HISTORIES = PROJECT_ROOT / "tests" / "histories"
@@ -135,8 +136,20 @@ def test_histories_kept_from_before_a_patch_lack_it_and_the_current_ones_take_it
     current = patch_ids(HISTORIES / "current")
     for before in befores:
         patch_id = before.name.removeprefix("before-")
-        assert patch_id in current, f"no current history takes the {patch_id!r} branch"
+        # A run started since the consolidation takes every branch it covers without a
+        # marker of its own: the consolidation's marker says it took them.
+        taken = patch_id in current or (
+            patch_id in CONSOLIDATED_PATCHES and CONSOLIDATION_PATCH in current
+        )
+        assert taken, f"no current history takes the {patch_id!r} branch"
         assert patch_id not in patch_ids(before), f"{before} was recorded after the patch"
+
+
+def test_a_run_started_now_records_one_patch_marker_whatever_it_goes_through() -> None:
+    """Each marker costs an event and a TemporalChangeVersion upsert: new runs carry the
+    consolidation's alone, though they go through the stages every other patch changed."""
+    assert patch_ids(HISTORIES / "current") == {CONSOLIDATION_PATCH}
+    assert patch_ids(HISTORIES / f"before-{CONSOLIDATION_PATCH}") >= CONSOLIDATED_PATCHES
 
 
 async def test_a_non_deterministic_change_to_a_stage_is_caught_at_its_first_event(
@@ -166,12 +179,12 @@ async def test_a_non_deterministic_change_to_a_stage_is_caught_at_its_first_even
 
     failure = result.first_failure
     assert failure is not None
-    # The stage's first command is its keep-standing-signatures marker, recorded just before
-    # the first signature task: the sleep command meets it there.
-    assert failure.event_type == "MarkerRecorded" and failure.event_id is not None
-    assert first_signature_task - 3 <= failure.event_id < first_signature_task
+    # The stage's first command writes its first signature task (a run started since the
+    # patches' consolidation asks for no marker there): the sleep command meets it.
+    assert failure.event_type == "ActivityTaskScheduled"
+    assert failure.event_id == first_signature_task
     assert failure.code == "TMPRL1100"
-    assert "keep-standing-signatures" in failure.detail
+    assert "Timer machine does not handle this event" in failure.detail
 
 
 async def test_each_seed_scenario_replays_from_the_server(

@@ -73,8 +73,9 @@ class ConventionWorkflow:
     async def run(self, request: ConventionInput) -> ConventionOutcome:
         """Walk the declared stages in order, taking the declared path when a stage fails."""
         convention, board = request.convention, self.board
+        board.patches.start()
         board.start_ledger()
-        if board.uses_ledger and workflow.patched(PROGRESS_AFTER_LEDGER_PATCH):
+        if board.uses_ledger and board.patches.on(PROGRESS_AFTER_LEDGER_PATCH):
             self.progress = Progress(board.ledger)
             self.progress.start()
         if request.resume is None:
@@ -106,7 +107,7 @@ class ConventionWorkflow:
                     )
                     await board.record(MilestoneKind.STAGE_ENTERED, f"Stage {spec.stage} entered")
                 self._show_progress(spec.stage)
-                if not resumed and workflow.patched(STAGE_ANNOUNCEMENT_PATCH):
+                if not resumed and board.patches.on(STAGE_ANNOUNCEMENT_PATCH):
                     await board.announce_stage()
                 resumed = False
                 try:

@@ -26,8 +26,9 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
     office = board.convention.office.id
     amount, terms = spec.requested, spec.terms_of_reference
     note: str | None = None
-    # Asked on every run (not only the second), so every recorded history carries the marker.
-    revisable = workflow.patched(REVISED_REQUEST_PATCH)
+    # Asked on every run (not only the second), so every recorded history carries the marker
+    # (or, since their consolidation, the one marker that covers it).
+    revisable = board.patches.on(REVISED_REQUEST_PATCH)
     if revisable and board.stage_attempts.get(spec.stage, 1) > 1:
         amount, terms, note = await _revised_request(board, spec)
     requested = f"{amount.amount} {amount.currency.value}"

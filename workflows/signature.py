@@ -30,7 +30,7 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
     """Collect every signature; a refusal or a withdrawal fails the stage; all in: in force."""
     convention = board.convention
     missing = list(spec.signatories)
-    if workflow.patched(STANDING_SIGNATURES_PATCH):
+    if board.patches.on(STANDING_SIGNATURES_PATCH):
         missing = await _signatures_still_missing(board, spec)
     batches = (
         [[signatory] for signatory in missing]

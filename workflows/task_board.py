@@ -25,6 +25,7 @@ from workflows.delivery import (
     Deliveries,
 )
 from workflows.ledger import LEDGER_PATCH, Ledger
+from workflows.patches import Patches
 from workflows.task_rules import AnswerCheck, FollowUp, shortened, workflow_json
 
 with workflow.unsafe.imports_passed_through():
@@ -110,6 +111,7 @@ class TaskBoard:
         self.answers: dict[str, AnswerTask] = {}
         self.milestones: list[Milestone] = []
         self.ledger = Ledger()
+        self.patches = Patches()
         self._uses_ledger: bool | None = None
         self.next_seq = 1
         self.signatures: dict[str, StandingSignature] = {}
@@ -222,7 +224,7 @@ class TaskBoard:
         # Runs recorded before the ledger wrote one activity per milestone, awaited where it
         # was recorded; they replay that way.
         if self._uses_ledger is None:
-            self._uses_ledger = workflow.patched(LEDGER_PATCH)
+            self._uses_ledger = self.patches.on(LEDGER_PATCH)
         return self._uses_ledger
 
     @property
@@ -458,7 +460,7 @@ class TaskBoard:
     async def escalate(self, task: Task) -> None:
         """A task is past its due date: tell its party, and give the officer a task."""
         skipped = 0
-        if workflow.patched(ONE_OVERDUE_NOTICE_PATCH):
+        if self.patches.on(ONE_OVERDUE_NOTICE_PATCH):
             # Created late (or left late across a long pause): the late reminders whose dates
             # already passed are folded into this one overdue notice.
             skipped = rules.late_reminders_passed(workflow.now(), task.due_at, self.reminders)
@@ -606,7 +608,7 @@ class TaskBoard:
             # What a party is told of is on the record first: the milestones recorded so far
             # are written before the notification, and the audit timeline reads in that order.
             await self.ledger.settled()
-        if workflow.patched(ONE_NOTIFICATION_ACTIVITY_PATCH):
+        if self.patches.on(ONE_NOTIFICATION_ACTIVITY_PATCH):
             await self._deliveries.record_and_send(notification)
             return
         await workflow.execute_activity_method(
@@ -616,7 +618,7 @@ class TaskBoard:
             retry_policy=PERSISTENCE_RETRY,
             summary=f"{notification.event.value} {notification.party}",
         )
-        if not workflow.patched(DELIVERY_PATCH):
+        if not self.patches.on(DELIVERY_PATCH):
             return
         await self._deliveries.sync_inbox()
         await self._deliveries.send(notification)
@@ -627,12 +629,12 @@ class TaskBoard:
         Call it where a task changes outside an assignment (cancel, reassign, postpone);
         an answered task leaves the inbox through its task_answered milestone already.
         """
-        if workflow.patched(DELIVERY_PATCH):
+        if self.patches.on(DELIVERY_PATCH):
             self._deliveries.sync_in_background(task)
 
     async def deliveries_settled(self) -> None:
         """Wait for deliveries in flight: call before the workflow returns, or they are cut."""
-        if workflow.patched(DELIVERY_PATCH):
+        if self.patches.on(DELIVERY_PATCH):
             await self._deliveries.settled()
 
     @cached_property
