@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import re
 import sys
 from collections.abc import AsyncIterator, Iterable
 from datetime import timedelta
@@ -288,3 +289,15 @@ async def test_the_runs_of_a_continued_convention_are_one_convention_in_run_orde
     assert started.continued_execution_run_id == first.run_id
     (result,) = await replay_all([chain])
     assert result.ok and [run.run_id for run in result.runs] == [first.run_id, second.run_id]
+
+
+def test_the_workflows_ask_their_patches_through_the_consolidation() -> None:
+    """A `workflow.patched` asked directly would record its own marker in every new run;
+    and every consolidated id is one the workflows define (a typo would take no branch)."""
+    defined: set[str] = set()
+    for module in (PROJECT_ROOT / "workflows").glob("*.py"):
+        code = module.read_text(encoding="utf-8")
+        defined |= set(re.findall(r'^[A-Z_]+_PATCH = "([a-z-]+)"', code, re.MULTILINE))
+        if module.name != "patches.py":
+            assert "workflow.patched(" not in code, module.name
+    assert defined - {CONSOLIDATION_PATCH} == CONSOLIDATED_PATCHES
