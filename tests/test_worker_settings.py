@@ -69,6 +69,8 @@ _SHARED_SAFELY += (RetryPolicy, type, types.FunctionType, types.ModuleType)
 def _immutable(value: object) -> bool:
     if isinstance(value, _SHARED_SAFELY):
         return True
+    if isinstance(value, frozenset | tuple):
+        return all(_immutable(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return bool(type(value).__dataclass_params__.frozen)  # type: ignore[attr-defined]
     # `from __future__ import annotations`, type aliases (Callable[...], Literal[...]).
