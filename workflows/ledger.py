@@ -55,14 +55,9 @@ class Ledger:
 
     def written_through(self, seq: int) -> bool:
         """Every milestone recorded up to this seq is in PostgreSQL."""
-        first_unwritten = (
-            self._in_flight_from
-            if self._in_flight_from is not None
-            else self._pending[0].seq
-            if self._pending
-            else None
-        )
-        return first_unwritten is None or first_unwritten > seq
+        if self._in_flight_from is not None:  # the batch in flight precedes what is pending
+            return self._in_flight_from > seq
+        return not self._pending or self._pending[0].seq > seq
 
     @property
     def failed(self) -> bool:

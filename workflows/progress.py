@@ -32,7 +32,7 @@ class Progress:
     def __init__(self, ledger: Ledger) -> None:
         self._ledger = ledger
         self._wanted: tuple[str | None, ConventionState] | None = None
-        self._written_through = 0
+        self._after_seq = 0
         self._publisher: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -44,7 +44,7 @@ class Progress:
         """Show this stage and state once milestones up to `after_seq` are written; a later
         call before then replaces it."""
         self._wanted = (stage, state)
-        self._written_through = after_seq
+        self._after_seq = after_seq
 
     @property
     def shown(self) -> bool:
@@ -56,7 +56,7 @@ class Progress:
         await workflow.wait_condition(lambda: self.shown)
 
     def _due(self) -> bool:
-        return self._wanted is not None and self._ledger.written_through(self._written_through)
+        return self._wanted is not None and self._ledger.written_through(self._after_seq)
 
     async def _publish_forever(self) -> None:
         # Woken through wait_condition like the ledger's writer, so its command comes after
