@@ -4,13 +4,17 @@ Pacte: each of a Bamako convention's eight scripted answers, sent with
 `application.conventions.answer_task` (the update the CLI's `act` sends) once the task is open
 and the workflow idle (no activity or workflow task pending), timed from the call to the
 receipt. Bare: the same payloads as updates to `BareWaiter`, a workflow that accepts anything.
-The two sides alternate answer by answer on one worker process (both workflows idle before
-each), so a change of load on the machine hits both; one convention of each side warms up
+Recorder: the same payloads to `BareRecorder`, whose answer task writes what Pacte's writes
+besides the update (the wait's timer cancelled, one activity scheduled) with no state and a
+no-op activity: the floor of an answer that is recorded, on Temporal alone.
+The three sides alternate answer by answer on one worker process (all workflows idle before
+each), so a change of load on the machine hits all; one convention of each side warms up
 first, untimed. Also timed: the whole `act` path (query the open task, validate the answer
 locally, send it) against a bare query plus update. Target: Pacte's p50 and p95 at most 1.2
-times the bare ones (issue 12).
+times the bare update's (issue 12); Pacte ÷ recorder says what is left to Pacte's own code.
 
     .venv/bin/python -m benchmarks.answer_latency [--conventions 30] [--quick]
+        [--recorder-without-reminder]
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from temporalio.client import Client
 
 from application.conventions import answer_task, build_answer, find_task, start_convention
 from benchmarks.bamako import bamako_answers, bamako_convention
-from benchmarks.bare_workflows import BareWaiter
+from benchmarks.bare_workflows import BareRecorder, BareWaiter
 from benchmarks.histories import wait_idle
 from benchmarks.report import (
     add_common_arguments,
@@ -44,6 +48,7 @@ from benchmarks.worker import BARE_QUEUE, PACTE_QUEUE, BenchmarkWorker
 from devkit.stack import Servers
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
+SIDES = ("Pacte", "bare", "recorder")
 TARGET = 1.2  # issue 12 (the first target, 1.5, was met at 1.29)
 
 
@@ -51,8 +56,8 @@ TARGET = 1.2  # issue 12 (the first target, 1.5, was met at 1.29)
 class Samples:
     """Latencies in seconds, per side and per path."""
 
-    update: dict[str, list[float]] = field(default_factory=lambda: {"Pacte": [], "bare": []})
-    act: dict[str, list[float]] = field(default_factory=lambda: {"Pacte": [], "bare": []})
+    update: dict[str, list[float]] = field(default_factory=lambda: {side: [] for side in SIDES})
+    act: dict[str, list[float]] = field(default_factory=lambda: {side: [] for side in SIDES})
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,6 +70,11 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     add_common_arguments(parser)
     parser.add_argument(
         "--conventions", type=int, help="conventions per side, 8 answers each (default 30)"
+    )
+    parser.add_argument(
+        "--recorder-without-reminder",
+        action="store_true",
+        help="the recorder side waits without a timer: what the reminder's cancel costs",
     )
     args = parser.parse_args(argv)
     args.conventions = args.conventions or (3 if args.quick else 30)
@@ -92,11 +102,18 @@ async def _measure(client: Client, args: argparse.Namespace) -> Samples:
         bare = await client.start_workflow(
             BareWaiter.run, 0, id=f"latency-bare-{run}-{position:04d}", task_queue=BARE_QUEUE
         )
+        recorder = await client.start_workflow(
+            BareRecorder.run,
+            not args.recorder_without_reminder,
+            id=f"latency-recorder-{run}-{position:04d}",
+            task_queue=BARE_QUEUE,
+        )
         for step in answers:
             # Pacte: the task is open and the workflow idle, then the CLI's own calls.
             await find_task(client, convention_id, step.task, wait_seconds=120)
             await wait_idle(pacte)
             await wait_idle(bare)
+            await wait_idle(recorder)
             started = time.perf_counter()
             task = await find_task(client, convention_id, step.task)
             request = build_answer(task, step.acting_party, step.answer, step.actor)
@@ -115,9 +132,22 @@ async def _measure(client: Client, args: argparse.Namespace) -> Samples:
             done = time.perf_counter()
             samples.update["bare"].append(done - sent)
             samples.act["bare"].append(done - started)
+            # Recorder: the same payload; its task writes what Pacte's does (timer, activity).
+            await wait_idle(pacte)
+            await wait_idle(recorder)
+            started = time.perf_counter()
+            await recorder.query(BareRecorder.answered)
+            sent = time.perf_counter()
+            await recorder.execute_update(BareRecorder.answer, request.model_dump(mode="json"))
+            done = time.perf_counter()
+            samples.update["recorder"].append(done - sent)
+            samples.act["recorder"].append(done - started)
         await pacte.result()
         await bare.signal(BareWaiter.finish)
         await bare.result()
+        await wait_idle(recorder)
+        await recorder.signal(BareRecorder.finish)
+        await recorder.result()
         if position == 1:  # a warm-up: sandboxes, caches and connections are made
             samples = Samples()
             continue
@@ -141,10 +171,12 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         ("update", "bare"): "bare update",
         ("act", "Pacte"): "Pacte act: query, check, update",
         ("act", "bare"): "bare query + update",
+        ("update", "recorder"): "bare update, timer + activity",
+        ("act", "recorder"): "same, query + update",
     }
     rows: list[list[object]] = []
     for path, measured in (("update", samples.update), ("act", samples.act)):
-        for side in ("Pacte", "bare"):
+        for side in SIDES:
             values = measured[side]
             rows.append(
                 [
@@ -164,6 +196,13 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             ratio = percentile(measured["Pacte"], fraction) / percentile(measured["bare"], fraction)
             print_ratio(
                 f"Pacte / bare {path} latency {label}", ratio, target=target, at_least=False
+            )
+        for label, fraction in (("p50", 0.5), ("p95", 0.95)):
+            ratio = percentile(measured["Pacte"], fraction) / percentile(
+                measured["recorder"], fraction
+            )
+            print_ratio(
+                f"Pacte / recorder {path} latency {label}", ratio, target=None, at_least=False
             )
     return 0
 

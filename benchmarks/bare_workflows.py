@@ -12,6 +12,7 @@ passes its imports through the same way).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -94,6 +95,57 @@ class BareWaiter:
     @workflow.update
     def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Accept anything: a bare update's round trip."""
+        self.answers += 1
+        return {"accepted": self.answers, "task_id": payload.get("task_id")}
+
+    @workflow.query
+    def answered(self) -> int:
+        """Answers taken so far."""
+        return self.answers
+
+    @workflow.signal
+    def finish(self) -> None:
+        """Close the workflow."""
+        self.done = True
+
+
+@workflow.defn
+class BareRecorder:
+    """Takes answers like `BareWaiter`, and each answer's workflow task writes what Pacte's
+    does besides the update: the wait's reminder timer cancelled, one activity scheduled.
+
+    The latency floor of an answer that must be recorded and ends a timed wait, on Temporal
+    alone: a no-op activity, no state, no rules.
+    """
+
+    def __init__(self) -> None:
+        self.answers = 0
+        self.recorded = 0
+        self.done = False
+
+    @workflow.run
+    async def run(self, reminder: bool = True) -> int:
+        """Wait for an answer (or, with a reminder, three days), record it, wait again; until
+        told to finish."""
+        while not self.done:
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    self._to_record, timeout=timedelta(days=3) if reminder else None
+                )
+            while self.recorded < self.answers:
+                self.recorded += 1
+                await workflow.execute_activity(
+                    bare_step, self.recorded, start_to_close_timeout=STEP_TIMEOUT
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.answers
+
+    def _to_record(self) -> bool:
+        return self.done or self.recorded < self.answers
+
+    @workflow.update
+    def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Accept anything; the run records it."""
         self.answers += 1
         return {"accepted": self.answers, "task_id": payload.get("task_id")}
 
@@ -239,7 +291,7 @@ class StraightforwardLifecycle:
         return {"accepted": number, "task_id": request.get("task_id")}
 
 
-BARE_WORKFLOWS: list[type] = [BareLifecycle, BareWaiter, StraightforwardLifecycle]
+BARE_WORKFLOWS: list[type] = [BareLifecycle, BareWaiter, BareRecorder, StraightforwardLifecycle]
 
 
 def bare_activities(pool: asyncpg.Pool) -> list[Any]:

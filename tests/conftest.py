@@ -386,3 +386,32 @@ async def played_scenarios(dev_env: WorkflowEnvironment) -> dict[str, PlayedScen
         )
     )
     return played
+
+
+@dataclass(frozen=True)
+class IdleAnsweredConvention:
+    """A Bamako convention played to completion, each answer sent once the workflow was idle
+    (as `benchmarks/answer_latency.py` sends them): its id and its history's events."""
+
+    convention_id: str
+    events: list[Any]
+
+
+@pytest_asyncio.fixture(scope="session")
+async def idle_answered_bamako(dev_env: WorkflowEnvironment) -> IdleAnsweredConvention:
+    """Bamako answered step by step, each answer's workflow task carrying its own work only."""
+    from application.conventions import answer_task, build_answer, find_task, start_convention
+    from benchmarks.bamako import bamako_answers, bamako_convention
+    from benchmarks.histories import wait_idle
+    from schemas.contract import workflow_id_for
+
+    client = dev_env.client
+    convention = bamako_convention(f"idle-answered-{uuid.uuid4().hex[:8]}")
+    await start_convention(client, convention, DEV_TASK_QUEUE)
+    handle = client.get_workflow_handle(workflow_id_for(convention.id))
+    for step in bamako_answers():
+        task = await find_task(client, convention.id, step.task, wait_seconds=60)
+        await wait_idle(handle)
+        await answer_task(client, convention.id, build_answer(task, step.acting_party, step.answer))
+    await handle.result()
+    return IdleAnsweredConvention(convention.id, list((await handle.fetch_history()).events))

@@ -8,20 +8,16 @@ and none for a value visibility already holds.
 
 from __future__ import annotations
 
-import uuid
-
 import asyncpg
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from application.conventions import answer_task, build_answer, find_task, start_convention
-from benchmarks.bamako import bamako_answers, bamako_convention
-from benchmarks.histories import wait_idle
+from benchmarks.bamako import bamako_answers
 from devkit.polling import eventually
 from schemas import contract
 from schemas.contract import workflow_id_for
-from tests.conftest import DEV_TASK_QUEUE
+from tests.conftest import IdleAnsweredConvention
 from workflows.visibility import NO_STAGE, STAGE, STATE
 
 PROGRESS_KEYS = {contract.STAGE_ATTRIBUTE, contract.STATE_ATTRIBUTE}
@@ -36,19 +32,12 @@ def progress_upsert(event: HistoryEvent) -> bool:
 
 
 async def test_an_answer_that_moves_the_stage_carries_no_upsert_and_the_ledger_write_does(
-    client: Client, db_pool: asyncpg.Pool
+    client: Client, db_pool: asyncpg.Pool, idle_answered_bamako: IdleAnsweredConvention
 ) -> None:
-    convention = bamako_convention(f"progress-{uuid.uuid4().hex[:8]}")
-    await start_convention(client, convention, DEV_TASK_QUEUE)
-    handle = client.get_workflow_handle(workflow_id_for(convention.id))
-    for step in bamako_answers():
-        task = await find_task(client, convention.id, step.task, wait_seconds=60)
-        await wait_idle(handle)  # the answer's workflow task then carries its own work only
-        await answer_task(client, convention.id, build_answer(task, step.acting_party, step.answer))
-    await handle.result()
+    handle = client.get_workflow_handle(workflow_id_for(idle_answered_bamako.convention_id))
     assert (await handle.describe()).status is WorkflowExecutionStatus.COMPLETED
 
-    events = list((await handle.fetch_history()).events)
+    events = idle_answered_bamako.events
     # Each workflow task's commands follow its completion, up to the next task's events.
     upserts_after: dict[int, list[HistoryEvent]] = {}
     trigger: dict[int, list[int]] = {}
@@ -95,6 +84,6 @@ async def test_an_answer_that_moves_the_stage_carries_no_upsert_and_the_ledger_w
     assert description.typed_search_attributes.get(STAGE) == NO_STAGE
     entered = await db_pool.fetchval(
         "SELECT count(*) FROM milestones WHERE convention_id = $1 AND kind = 'stage_entered'",
-        convention.id,
+        idle_answered_bamako.convention_id,
     )
     assert entered == 3
