@@ -7,8 +7,9 @@ receipt. Bare: the same payloads as updates to `BareWaiter`, a workflow that acc
 Recorder: the same payloads to `BareRecorder`, whose answer task writes what Pacte's writes
 besides the update (the wait's timer cancelled, one activity scheduled) with no state and a
 no-op activity: the floor of an answer that is recorded, on Temporal alone.
-The three sides alternate answer by answer on one worker process (all workflows idle before
-each), so a change of load on the machine hits all; one convention of each side warms up
+The three sides take turns answer by answer on one worker process, in an order that turns
+with each answer (all workflows idle before each), so a change of load on the machine hits
+all and no side always follows the same other one; one convention of each side warms up
 first, untimed. Also timed: the whole `act` path (query the open task, validate the answer
 locally, send it) against a bare query plus update. Target: Pacte's p50 and p95 at most 1.2
 times the bare update's (issue 12); Pacte ÷ recorder says what is left to Pacte's own code.
@@ -26,10 +27,11 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a file
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 
 from application.conventions import answer_task, build_answer, find_task, start_convention
 from benchmarks.bamako import bamako_answers, bamako_convention
@@ -46,6 +48,7 @@ from benchmarks.report import (
 )
 from benchmarks.worker import BARE_QUEUE, PACTE_QUEUE, BenchmarkWorker
 from devkit.stack import Servers
+from schemas.convention_file import ScriptedAnswer
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
 SIDES = ("Pacte", "bare", "recorder")
@@ -90,6 +93,32 @@ async def _pacte_conventions(client: Client, run: str, count: int) -> list[str]:
     return ids
 
 
+async def _time_pacte(
+    client: Client, convention_id: str, step: ScriptedAnswer
+) -> tuple[float, float]:
+    """The CLI's own calls: query the open task, check the answer, send it (update, act)."""
+    started = time.perf_counter()
+    task = await find_task(client, convention_id, step.task)
+    request = build_answer(task, step.acting_party, step.answer, step.actor)
+    sent = time.perf_counter()
+    await answer_task(client, convention_id, request)
+    done = time.perf_counter()
+    return done - sent, done - started
+
+
+async def _time_bare(
+    handle: WorkflowHandle[Any, Any], payload: dict[str, Any]
+) -> tuple[float, float]:
+    """A bare query, then the same payload as an update (BareWaiter and BareRecorder name
+    both alike)."""
+    started = time.perf_counter()
+    await handle.query("answered")
+    sent = time.perf_counter()
+    await handle.execute_update("answer", payload)
+    done = time.perf_counter()
+    return done - sent, done - started
+
+
 async def _measure(client: Client, args: argparse.Namespace) -> Samples:
     run = uuid.uuid4().hex[:6]
     samples = Samples()
@@ -108,40 +137,23 @@ async def _measure(client: Client, args: argparse.Namespace) -> Samples:
             id=f"latency-recorder-{run}-{position:04d}",
             task_queue=BARE_QUEUE,
         )
-        for step in answers:
-            # Pacte: the task is open and the workflow idle, then the CLI's own calls.
-            await find_task(client, convention_id, step.task, wait_seconds=120)
-            await wait_idle(pacte)
-            await wait_idle(bare)
-            await wait_idle(recorder)
-            started = time.perf_counter()
-            task = await find_task(client, convention_id, step.task)
-            request = build_answer(task, step.acting_party, step.answer, step.actor)
-            sent = time.perf_counter()
-            await answer_task(client, convention_id, request)
-            done = time.perf_counter()
-            samples.update["Pacte"].append(done - sent)
-            samples.act["Pacte"].append(done - started)
-            # Bare: the same payload, to a workflow that takes anything.
-            await wait_idle(pacte)
-            await wait_idle(bare)
-            started = time.perf_counter()
-            await bare.query(BareWaiter.answered)
-            sent = time.perf_counter()
-            await bare.execute_update(BareWaiter.answer, request.model_dump(mode="json"))
-            done = time.perf_counter()
-            samples.update["bare"].append(done - sent)
-            samples.act["bare"].append(done - started)
-            # Recorder: the same payload; its task writes what Pacte's does (timer, activity).
-            await wait_idle(pacte)
-            await wait_idle(recorder)
-            started = time.perf_counter()
-            await recorder.query(BareRecorder.answered)
-            sent = time.perf_counter()
-            await recorder.execute_update(BareRecorder.answer, request.model_dump(mode="json"))
-            done = time.perf_counter()
-            samples.update["recorder"].append(done - sent)
-            samples.act["recorder"].append(done - started)
+        idle = (pacte, bare, recorder)
+        for number, step in enumerate(answers):
+            opened = await find_task(client, convention_id, step.task, wait_seconds=120)
+            payload = build_answer(opened, step.acting_party, step.answer, step.actor).model_dump(
+                mode="json"
+            )
+            # The sides take turns in an order that turns with each answer, so that none
+            # always comes right after the same other one; all idle before each.
+            for side in SIDES[number % 3 :] + SIDES[: number % 3]:
+                for handle in idle:
+                    await wait_idle(handle)
+                if side == "Pacte":
+                    update, act = await _time_pacte(client, convention_id, step)
+                else:
+                    update, act = await _time_bare(bare if side == "bare" else recorder, payload)
+                samples.update[side].append(update)
+                samples.act[side].append(act)
         await pacte.result()
         await bare.signal(BareWaiter.finish)
         await bare.result()
