@@ -11,6 +11,7 @@ counted in PostgreSQL, so that every portal replica sees the same counts.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -64,6 +65,11 @@ FAILURES_PER_SECRET = 10
 CODES_PER_SESSION = 5
 # A key's `last_used_at` is kept to the minute (what `keys list` shows).
 KEY_USE_PRECISION = timedelta(minutes=1)
+LIST_QUERY_TIMEOUT = timedelta(seconds=5)
+"""How long a contact's task list waits for one convention's workflow to say who may answer:
+a convention whose worker is down must not hold the page (Temporal keeps a query with no
+worker waiting for minutes)."""
+LIST_QUERIES_AT_ONCE = 8
 # The body fields an API caller may send beside the answer (the rest is the server's).
 _API_BODY_FIELDS = {"task_id", "acting_party", "actor", "answer"}
 _INSERT_RECEIPT = (
@@ -398,22 +404,34 @@ class PartnerDesk:
         entries = await owed_tasks(self.pool, party, datetime.now(UTC))
         if contact is None:
             return entries
-        allowed: set[tuple[str, str]] = set()
-        for convention_id in dict.fromkeys(entry.convention_id for entry in entries):
-            try:
-                status = await convention_status(self.client, convention_id)
-            except (ConventionNotFound, RPCError, WorkflowQueryFailedError) as error:
-                # One convention that cannot answer (its worker down, its workflow task
-                # failing) must not hide the contact's other tasks.
-                log.warning(
-                    "convention did not answer", convention_id=convention_id, error=str(error)
-                )
-                continue
-            allowed.update(
+        gate = asyncio.Semaphore(LIST_QUERIES_AT_ONCE)
+
+        async def answerable(convention_id: str) -> set[tuple[str, str]]:
+            async with gate:
+                try:
+                    status = await convention_status(
+                        self.client, convention_id, rpc_timeout=LIST_QUERY_TIMEOUT
+                    )
+                except (
+                    ConventionNotFound,
+                    ConventionUnreadable,
+                    RPCError,
+                    WorkflowQueryFailedError,
+                ) as error:
+                    # One convention that cannot answer (its worker down, its workflow task
+                    # failing) must not hide the contact's other tasks, nor hold the page.
+                    log.warning(
+                        "convention did not answer", convention_id=convention_id, error=str(error)
+                    )
+                    return set()
+            return {
                 (convention_id, task.id)
                 for task in status.open_tasks
                 if task.assignee == party and task.contact in (None, contact)
-            )
+            }
+
+        conventions = dict.fromkeys(entry.convention_id for entry in entries)
+        allowed = set().union(*await asyncio.gather(*map(answerable, conventions)))
         return [e for e in entries if (e.convention_id, e.task_id) in allowed]
 
     async def task_view(

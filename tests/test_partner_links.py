@@ -6,8 +6,11 @@ link tokens are the ones the worker's notify_party minted (derived from the shar
 
 from __future__ import annotations
 
+import asyncio
 import re
+import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -15,6 +18,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.inbox import inbox_task
 from application.conventions import (
     convention_status,
     find_task,
@@ -23,6 +27,7 @@ from application.conventions import (
 )
 from devkit.polling import eventually
 from schemas.officer_actions import PostponeDeadline, ReassignTask
+from schemas.tasks import TaskStatus
 from tests.conftest import SmtpServer
 from tests.partner_stack import (
     COLLEAGUE,
@@ -36,6 +41,7 @@ from tests.partner_stack import (
 )
 from tests.test_delivery_webhook import fast_delivery, stop
 from tests.test_partner_api import answers_in_history
+from worker import build_worker
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 CODE_ID = re.compile(r'action="/desk/codes/([^"]+)"')
@@ -142,6 +148,40 @@ async def test_wrong_expired_and_reassigned_links_open_nothing(
         expired = await http.get(link_path(convention.id, FUNDER["name"]))
         assert expired.status_code == 410
     assert await still_open(dev_env, convention.id)
+    await stop(dev_env.client, convention.id)
+
+
+async def test_the_task_list_does_not_wait_for_a_convention_whose_worker_is_down(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    # Two conventions of the same party whose only worker stops once their tasks are in the
+    # inbox: Temporal then holds a query to each for about half a minute, waiting for a
+    # worker. The list used to ask them one after the other, for a minute.
+    lost_queue = f"lost-worker-{uuid.uuid4().hex[:8]}"
+    async with build_worker(dev_env.client, db_pool, lost_queue):
+        lost = [
+            await funding_convention(dev_env.client, [FUNDER], task_queue=lost_queue)
+            for _ in range(2)
+        ]
+        for convention in lost:
+            await eventually(
+                partial(inbox_task, db_pool, convention.id, DECISION),
+                lambda task: task is not None and task.status is TaskStatus.OPEN,
+            )
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client, [FUNDER])
+    await link_minted(db_pool, convention.id, FUNDER["name"])
+    async with portal_client(desk) as http:
+        await open_task_page(http, link_path(convention.id, FUNDER["name"]))
+        # Each convention is given a few seconds, all at once: the page is not held longer
+        # than one of them (bounded here so that the old way fails, not hangs).
+        listed = await asyncio.wait_for(http.get("/desk"), timeout=30)
+    assert listed.status_code == 200
+    assert f"/desk/tasks/{convention.id}/{DECISION}" in listed.text
+    # A lost convention cannot say which contact may answer it: it is not shown.
+    for gone in lost:
+        assert f"/desk/tasks/{gone.id}/{DECISION}" not in listed.text
+        await stop(dev_env.client, gone.id)
     await stop(dev_env.client, convention.id)
 
 
