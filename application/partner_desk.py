@@ -17,7 +17,8 @@ import hmac
 import json
 import secrets
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -29,7 +30,7 @@ import structlog
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client, WorkflowQueryFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.inbox import inbox_task, owed_tasks
 from application.conventions import (
@@ -148,6 +149,13 @@ class CodeUnavailable(DeskError):
     """No mail server: a code cannot be sent."""
 
     status, title = 503, "Code cannot be sent"
+
+
+class ConventionNotAnswering(DeskError):
+    """The convention's workflow cannot answer now: its worker is down (Temporal says so
+    after about half a minute) or its workflow task fails. Nothing was done; try later."""
+
+    status, title = 503, "Convention not answering"
 
 
 @dataclass(frozen=True)
@@ -434,13 +442,30 @@ class PartnerDesk:
         allowed = set().union(*await asyncio.gather(*map(answerable, conventions)))
         return [e for e in entries if (e.convention_id, e.task_id) in allowed]
 
+    @staticmethod
+    @asynccontextmanager
+    async def _asking(convention_id: str) -> AsyncIterator[None]:
+        """A question to one convention's workflow: a workflow that cannot answer is a 503
+        with the reason, not a server error."""
+        try:
+            yield
+        except ConventionUnreadable as error:
+            raise ConventionNotAnswering(str(error), retry_after=30) from None
+        except RPCError as error:
+            if error.status is RPCStatusCode.NOT_FOUND:
+                raise
+            raise ConventionNotAnswering(
+                f"convention {convention_id} cannot answer now: {error.message}", retry_after=30
+            ) from None
+
     async def task_view(
         self, party: str, convention_id: str, task_id: str, contact: str | None = None
     ) -> TaskView:
         """One of the party's tasks (open, or answered with its receipt); else NotFound."""
         not_found = NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
         try:
-            status = await convention_status(self.client, convention_id)
+            async with self._asking(convention_id):
+                status = await convention_status(self.client, convention_id)
         except ConventionNotFound:
             raise not_found from None
         receipt = await self.receipt(convention_id, task_id)
@@ -453,7 +478,8 @@ class PartnerDesk:
         # The workflow itself knows a task of its current run, open or closed, and who
         # answered it the moment it accepted the answer (before any milestone is recorded);
         # a task of an earlier run (before a continue-as-new) is read from the inbox's row.
-        lookup = await task_lookup(self.client, convention_id, task_id)
+        async with self._asking(convention_id):
+            lookup = await task_lookup(self.client, convention_id, task_id)
         closed = lookup.task or await self._task_of_earlier_run(convention_id, task_id)
         if closed is None or closed.assignee != party:
             raise not_found
@@ -481,7 +507,8 @@ class PartnerDesk:
         """
         not_found = NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
         try:
-            lookup = await task_lookup(self.client, convention_id, task_id)
+            async with self._asking(convention_id):
+                lookup = await task_lookup(self.client, convention_id, task_id)
         except ConventionNotFound:
             raise not_found from None
         task = lookup.task

@@ -151,7 +151,7 @@ async def test_wrong_expired_and_reassigned_links_open_nothing(
     await stop(dev_env.client, convention.id)
 
 
-async def test_the_task_list_does_not_wait_for_a_convention_whose_worker_is_down(
+async def test_a_convention_whose_worker_is_down_holds_no_list_and_its_link_says_503(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     # Two conventions of the same party whose only worker stops once their tasks are in the
@@ -181,6 +181,15 @@ async def test_the_task_list_does_not_wait_for_a_convention_whose_worker_is_down
     # A lost convention cannot say which contact may answer it: it is not shown.
     for gone in lost:
         assert f"/desk/tasks/{gone.id}/{DECISION}" not in listed.text
+    # Its own link, once Temporal says no worker polls (about half a minute): a page that
+    # says so and when to come back, not a server error; no session is opened.
+    async with portal_client(desk) as http:
+        refused = await http.get(link_path(lost[0].id, FUNDER["name"]))
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "30"
+    assert "cannot answer now" in refused.text
+    assert "set-cookie" not in refused.headers
+    for gone in lost:
         await stop(dev_env.client, gone.id)
     await stop(dev_env.client, convention.id)
 
