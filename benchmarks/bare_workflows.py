@@ -75,22 +75,13 @@ class BareLifecycle:
         return number
 
 
-@workflow.defn
-class BareWaiter:
-    """Runs `activities_first` activities, then takes answers (updates) until told to finish."""
+class _TakesAnswers:
+    """The answers, query and end of `BareWaiter` and `BareRecorder` (handlers are inherited:
+    the SDK reads a workflow class's members with its bases')."""
 
     def __init__(self) -> None:
         self.answers = 0
         self.done = False
-
-    @workflow.run
-    async def run(self, activities_first: int) -> int:
-        """The open workflow of the scale and latency baselines."""
-        for step in range(activities_first):
-            await workflow.execute_activity(bare_step, step, start_to_close_timeout=STEP_TIMEOUT)
-        await workflow.wait_condition(lambda: self.done)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.answers
 
     @workflow.update
     def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -110,7 +101,21 @@ class BareWaiter:
 
 
 @workflow.defn
-class BareRecorder:
+class BareWaiter(_TakesAnswers):
+    """Runs `activities_first` activities, then takes answers (updates) until told to finish."""
+
+    @workflow.run
+    async def run(self, activities_first: int) -> int:
+        """The open workflow of the scale and latency baselines."""
+        for step in range(activities_first):
+            await workflow.execute_activity(bare_step, step, start_to_close_timeout=STEP_TIMEOUT)
+        await workflow.wait_condition(lambda: self.done)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.answers
+
+
+@workflow.defn
+class BareRecorder(_TakesAnswers):
     """Takes answers like `BareWaiter`, and each answer's workflow task writes what Pacte's
     does besides the update: the wait's reminder timer cancelled, one activity scheduled.
 
@@ -119,9 +124,8 @@ class BareRecorder:
     """
 
     def __init__(self) -> None:
-        self.answers = 0
+        super().__init__()
         self.recorded = 0
-        self.done = False
 
     @workflow.run
     async def run(self, reminder: bool = True) -> int:
@@ -142,22 +146,6 @@ class BareRecorder:
 
     def _to_record(self) -> bool:
         return self.done or self.recorded < self.answers
-
-    @workflow.update
-    def answer(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """Accept anything; the run records it."""
-        self.answers += 1
-        return {"accepted": self.answers, "task_id": payload.get("task_id")}
-
-    @workflow.query
-    def answered(self) -> int:
-        """Answers taken so far."""
-        return self.answers
-
-    @workflow.signal
-    def finish(self) -> None:
-        """Close the workflow."""
-        self.done = True
 
 
 # --- the straightforward implementation -----------------------------------------------------
