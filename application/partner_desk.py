@@ -69,7 +69,7 @@ KEY_USE_PRECISION = timedelta(minutes=1)
 LIST_QUERY_TIMEOUT = timedelta(seconds=5)
 """How long a contact's task list waits for one convention's workflow to say who may answer:
 a convention whose worker is down must not hold the page (Temporal keeps a query with no
-worker waiting for minutes)."""
+worker waiting about half a minute, and the list asked each in turn)."""
 LIST_QUERIES_AT_ONCE = 8
 # The body fields an API caller may send beside the answer (the rest is the server's).
 _API_BODY_FIELDS = {"task_id", "acting_party", "actor", "answer"}
