@@ -109,8 +109,8 @@ async def _time_pacte(
 async def _time_bare(
     handle: WorkflowHandle[Any, Any], payload: dict[str, Any]
 ) -> tuple[float, float]:
-    """A bare query, then the same payload as an update (BareWaiter and BareRecorder name
-    both alike)."""
+    """A bare query, then the same payload as an update (BareWaiter and BareRecorder share
+    these handlers)."""
     started = time.perf_counter()
     await handle.query("answered")
     sent = time.perf_counter()
@@ -145,7 +145,8 @@ async def _measure(client: Client, args: argparse.Namespace) -> Samples:
             )
             # The sides take turns in an order that turns with each answer, so that none
             # always comes right after the same other one; all idle before each.
-            for side in SIDES[number % 3 :] + SIDES[: number % 3]:
+            turn = number % len(SIDES)
+            for side in SIDES[turn:] + SIDES[:turn]:
                 for handle in idle:
                     await wait_idle(handle)
                 if side == "Pacte":
