@@ -202,6 +202,12 @@ async def _query_errors(convention_id: str) -> AsyncIterator[None]:
                 f"convention {convention_id}: its workflow did not answer in time "
                 "(no worker runs it, or its workflow task is failing)"
             ) from error
+        if error.status is RPCStatusCode.FAILED_PRECONDITION:
+            # A query with no deadline: Temporal's own "no poller seen for task queue
+            # recently, worker may be down", after about half a minute.
+            raise ConventionUnreadable(
+                f"convention {convention_id}: its workflow cannot answer now: {error.message}"
+            ) from error
         raise
     except WorkflowQueryRejectedError as error:
         raise ConventionNotFound(f"convention {convention_id!r}: {error}") from error

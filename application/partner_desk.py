@@ -67,9 +67,9 @@ CODES_PER_SESSION = 5
 # A key's `last_used_at` is kept to the minute (what `keys list` shows).
 KEY_USE_PRECISION = timedelta(minutes=1)
 LIST_QUERY_TIMEOUT = timedelta(seconds=5)
-"""How long a contact's task list waits for one convention's workflow to say who may answer:
-a convention whose worker is down must not hold the page (Temporal keeps a query with no
-worker waiting about half a minute, and the list asked each in turn)."""
+"""How long a contact's task list waits for one convention's workflow to say who may answer
+(half the CLI's QUERY_TIMEOUT: this is a page). A convention whose worker is down must not
+hold it: Temporal keeps a query with no worker waiting about half a minute."""
 LIST_QUERIES_AT_ONCE = 8
 # The body fields an API caller may send beside the answer (the rest is the server's).
 _API_BODY_FIELDS = {"task_id", "acting_party", "actor", "answer"}
@@ -445,8 +445,9 @@ class PartnerDesk:
     @staticmethod
     @asynccontextmanager
     async def _asking(convention_id: str) -> AsyncIterator[None]:
-        """A question to one convention's workflow: a workflow that cannot answer is a 503
-        with the reason, not a server error."""
+        """A question to one convention's workflow: a workflow that cannot answer (no worker
+        polls, its task fails: `ConventionUnreadable`), or a Temporal that refuses the call, is
+        a 503 with the reason, not a server error."""
         try:
             yield
         except ConventionUnreadable as error:
@@ -455,7 +456,8 @@ class PartnerDesk:
             if error.status is RPCStatusCode.NOT_FOUND:
                 raise
             raise ConventionNotAnswering(
-                f"convention {convention_id} cannot answer now: {error.message}", retry_after=30
+                f"convention {convention_id}: Temporal cannot answer now: {error.message}",
+                retry_after=30,
             ) from None
 
     async def task_view(
