@@ -51,6 +51,7 @@ from application.conventions import (
     start_convention,
     workflow_health,
 )
+from application.errors import NotFound as DeskNotFound
 from application.office_desk import (
     PORTFOLIO_TABLES,
     UserError,
@@ -64,7 +65,6 @@ from application.office_desk import (
     reset_second_factor,
     table_csv,
 )
-from application.partner_desk import NotFound as DeskNotFound
 from application.partner_desk import create_key, list_keys, revoke_key
 from application.rendering import STATUS_TIMELINE_SHOWN, render_status
 from infra.database import apply_migrations, create_pool

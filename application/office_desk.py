@@ -46,15 +46,16 @@ from application.conventions import (
     start_convention,
     terminate_convention,
 )
-from application.partner_desk import (
-    DeskError,
-    InvalidAnswer,
+from application.errors import (
+    Forbidden,
+    HistoryUnavailable,
+    InvalidInput,
     NotFound,
-    PartnerDesk,
     Refused,
     TooManyAttempts,
-    Unauthorized,
+    Unauthenticated,
 )
+from application.partner_desk import PartnerDesk
 from auditing.archive_source import CombinedHistories
 from auditing.histories import ConventionHistory, HistoryNotFound, TemporalHistories
 from infra.portal_settings import derived_key, token_hash
@@ -67,13 +68,6 @@ from schemas.convention_file import parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.status import ConventionInput, ConventionStatus
-
-
-class HistoryUnavailable(DeskError):
-    """A convention's history cannot be read whole (a run lost, the archive unreachable)."""
-
-    status, title = 503, "History unavailable"
-
 
 SESSION_COOKIE = "pacte_office"
 TIMELINE_SHOWN = 500
@@ -119,12 +113,6 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ_ACCESS_LOG: frozenset({Role.ADMIN}),
 }
 SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMIN})
-
-
-class Forbidden(DeskError):
-    """Signed in, but this role may not do this."""
-
-    status, title = 403, "Forbidden"
 
 
 class UserError(Exception):
@@ -404,7 +392,7 @@ class OfficeDesk:
         if row is None or row["disabled_at"] is not None or not checked:
             await self.partner._record_failure(buckets)
             await self.log(email, "sign_in", "refused", address)
-            raise Unauthorized("wrong e-mail or password")
+            raise Unauthenticated("wrong e-mail or password")
         user = _user(row)
         if user.role in SECOND_FACTOR_ROLES:
             step = "second_factor" if user.enrolled else "enrol"
@@ -428,7 +416,7 @@ class OfficeDesk:
     async def session(self, token: str | None) -> OfficeSession:
         """The live session of this cookie (any step); idle or past its lifetime, over."""
         if not token:
-            raise Unauthorized("not signed in")
+            raise Unauthenticated("not signed in")
         now = datetime.now(UTC)
         row = await self.pool.fetchrow(
             "UPDATE office_sessions AS s SET last_seen_at = $2 FROM office_users AS u"
@@ -440,13 +428,13 @@ class OfficeDesk:
             now - timedelta(minutes=self.partner.settings.session_idle_minutes),
         )
         if row is None:
-            raise Unauthorized("your session has ended: sign in again")
+            raise Unauthenticated("your session has ended: sign in again")
         return OfficeSession(row["id_hash"], _user(row), row["step"], row["language"])
 
     def authorize(self, session: OfficeSession, permission: Permission) -> None:
         """Refuse (401 before the second factor, 403 for a role without the permission)."""
         if not session.signed_in:
-            raise Unauthorized("sign-in not finished: the second factor is owed")
+            raise Unauthenticated("sign-in not finished: the second factor is owed")
         if session.user.role not in PERMISSIONS[permission]:
             raise Forbidden(f"the role {session.user.role.value} may not do this")
 
@@ -496,7 +484,7 @@ class OfficeDesk:
         await self._second_factor_limits(session, address)
         if not await self._totp_ok(session.user.email, code):
             await self._second_factor_failed(session, address)
-            raise InvalidAnswer("code: wrong code", [FieldError("code", "wrong code")])
+            raise InvalidInput("code: wrong code", [FieldError("code", "wrong code")])
         codes = [secrets.token_hex(10) for _ in range(RECOVERY_CODES)]
         async with self.pool.acquire() as connection, connection.transaction():
             await connection.execute(
@@ -535,7 +523,7 @@ class OfficeDesk:
             ok, method = bool(used), "recovery_code"
         if not ok:
             await self._second_factor_failed(session, address)
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "code: wrong or already used code", [FieldError("code", "wrong code")]
             )
         async with self.pool.acquire() as connection:
@@ -678,7 +666,7 @@ class OfficeDesk:
         try:
             day = date.fromisoformat(new_due)
         except ValueError as error:
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "to: not a date", [FieldError("to", "expected a date, YYYY-MM-DD")]
             ) from error
         request = _validated(
@@ -764,7 +752,7 @@ class OfficeDesk:
         try:
             request = build_answer(task, task.assignee, fields, session.user.name, principal)
         except InputError as error:
-            raise InvalidAnswer(str(error), error.errors) from error
+            raise InvalidInput(str(error), error.errors) from error
         return await self._act(
             session,
             "answer_on_behalf",
@@ -779,14 +767,14 @@ class OfficeDesk:
         """The uploaded file, validated as `starter.py validate` does: every error by field."""
         source = filename or "upload"
         if len(data) > UPLOAD_MAX_BYTES:
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "file too large",
                 [FieldError("", f"{source}: larger than {UPLOAD_MAX_BYTES} bytes")],
             )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "not UTF-8", [FieldError("", f"{source}: not UTF-8 text")]
             ) from error
         try:
@@ -797,7 +785,7 @@ class OfficeDesk:
                 )
             return parse_model(Convention, document, source)
         except InputError as error:
-            raise InvalidAnswer(str(error), error.errors) from error
+            raise InvalidInput(str(error), error.errors) from error
 
     async def start(self, session: OfficeSession, convention: Convention, address: str) -> str:
         """Start it, refused like the CLI for an id used before."""
@@ -831,7 +819,7 @@ def _validated(model: Any, data: dict[str, Any]) -> Any:
     try:
         return parse_model(model, data, model.__name__)
     except InputError as error:
-        raise InvalidAnswer(str(error), error.errors) from error
+        raise InvalidInput(str(error), error.errors) from error
 
 
 def _nodes(value: Any, limit: int = UPLOAD_MAX_NODES) -> int:

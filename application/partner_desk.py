@@ -41,6 +41,17 @@ from application.conventions import (
     convention_status,
     task_lookup,
 )
+from application.errors import (
+    CodeUnavailable,
+    Conflict,
+    ConventionNotAnswering,
+    InvalidInput,
+    LinkUnusable,
+    NotFound,
+    Refused,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from infra.portal_settings import PortalSettings, derived_key, token_hash
 from infra.secrets import SecretError, smtp_password, webhook_secrets
 from infra.settings import DeliverySettings
@@ -82,80 +93,6 @@ _INSERT_RECEIPT_AND_MARK = (
     f"WITH kept AS ({_INSERT_RECEIPT})"
     " UPDATE partner_idempotency SET receipt = $7 WHERE party = $8 AND key = $9"
 )
-
-
-class DeskError(Exception):
-    """A request the desk refuses; `status` is the HTTP status the web layer answers with."""
-
-    status = 400
-    title = "Bad request"
-
-    def __init__(
-        self,
-        detail: str,
-        errors: list[FieldError] | None = None,
-        *,
-        retry_after: int | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.errors = errors or []
-        self.retry_after = retry_after
-
-
-class NotFound(DeskError):
-    """Unknown, or not the caller's: another party's task is not found, never forbidden."""
-
-    status, title = 404, "Not found"
-
-
-class Unauthorized(DeskError):
-    """No valid credential."""
-
-    status, title = 401, "Unauthorized"
-
-
-class LinkUnusable(DeskError):
-    """A link that exists but no longer opens the desk: expired, or revoked."""
-
-    status, title = 410, "Link no longer valid"
-
-
-class InvalidAnswer(DeskError):
-    """The answer does not validate: each field with its reason."""
-
-    status, title = 422, "Invalid answer"
-
-
-class Refused(DeskError):
-    """The workflow refused the answer (a colleague answered meanwhile, a wrong version…)."""
-
-    status, title = 409, "Answer refused"
-
-
-class Conflict(DeskError):
-    """An Idempotency-Key reused with another body, or still in flight."""
-
-    status, title = 409, "Conflict"
-
-
-class TooManyAttempts(DeskError):
-    """Too many failures for this token, key, code or address: wait `retry_after` seconds."""
-
-    status, title = 429, "Too many attempts"
-
-
-class CodeUnavailable(DeskError):
-    """No mail server: a code cannot be sent."""
-
-    status, title = 503, "Code cannot be sent"
-
-
-class ConventionNotAnswering(DeskError):
-    """The convention's workflow cannot answer now: its worker is down (Temporal says so
-    after about half a minute) or its workflow task fails. Nothing was done; try later."""
-
-    status, title = 503, "Convention not answering"
 
 
 @dataclass(frozen=True)
@@ -365,7 +302,7 @@ class PartnerDesk:
     async def session(self, token: str | None) -> ContactSession:
         """The live session of this cookie; idle or past its lifetime, it is over."""
         if not token:
-            raise Unauthorized("no session: open the link you received by e-mail")
+            raise Unauthenticated("no session: open the link you received by e-mail")
         now = datetime.now(UTC)
         row = await self.pool.fetchrow(
             "UPDATE partner_sessions SET last_seen_at = $2"
@@ -377,7 +314,7 @@ class PartnerDesk:
             now - timedelta(minutes=self.settings.session_idle_minutes),
         )
         if row is None:
-            raise Unauthorized("your session has ended: open the link you received again")
+            raise Unauthenticated("your session has ended: open the link you received again")
         return ContactSession(
             id_hash=row["id_hash"],
             contact_name=row["contact_name"],
@@ -605,7 +542,7 @@ class PartnerDesk:
         if not isinstance(answer, dict):
             errors.append(FieldError("answer", "required: an object of the answer's fields"))
         if errors:
-            raise InvalidAnswer(f"invalid answer to {task.id}", errors)
+            raise InvalidInput(f"invalid answer to {task.id}", errors)
         assert isinstance(answer, dict)
         try:
             return parse_model(
@@ -620,7 +557,7 @@ class PartnerDesk:
                 source,
             )
         except InputError as error:
-            raise InvalidAnswer(str(error), error.errors) from None
+            raise InvalidInput(str(error), error.errors) from None
 
     async def send(
         self,
@@ -799,7 +736,7 @@ class PartnerDesk:
                 )
         if not right:
             await self._record_failure(buckets)
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "wrong code", [FieldError("code", f"wrong code ({left} tries left)")]
             )
         principal = self.contact_principal(session, AuthMethod.LINK_AND_CODE)
@@ -827,14 +764,14 @@ class PartnerDesk:
         secret = secret.strip()
         if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
             await self._record_failure(buckets)
-            raise Unauthorized("send the party's API key: Authorization: Bearer pk_…")
+            raise Unauthenticated("send the party's API key: Authorization: Bearer pk_…")
         row = await self.pool.fetchrow(
             "SELECT * FROM partner_api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
             token_hash(secret),
         )
         if row is None:
             await self._record_failure(buckets)
-            raise Unauthorized("this API key is not valid (unknown or revoked)")
+            raise Unauthenticated("this API key is not valid (unknown or revoked)")
         last_used = row["last_used_at"]
         if last_used is None or last_used < datetime.now(UTC) - KEY_USE_PRECISION:
             # To the minute, as `keys list` shows it: not a write (a commit) per request.
@@ -864,7 +801,7 @@ class PartnerDesk:
         if idempotency_key is None:
             return await self._answer_for_party(principal, convention_id, task_id, body)
         if not 1 <= len(idempotency_key) <= 200:
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "bad Idempotency-Key", [FieldError("Idempotency-Key", "1 to 200 characters")]
             )
         body_hash = hashlib.sha256(
@@ -957,7 +894,7 @@ class PartnerDesk:
                 request_id=headers.get("webhook-id") or uuid.uuid4().hex,
             )
         await self._record_failure(buckets)
-        raise Unauthorized("the event's Standard Webhooks signature does not verify")
+        raise Unauthenticated("the event's Standard Webhooks signature does not verify")
 
     async def answer_from_event(
         self, principal: Principal, source: str, event_id: str, data: Any
@@ -965,13 +902,13 @@ class PartnerDesk:
         """A `pacte.task.answer` event's answer, once per source + id: a repeat of an
         accepted event gets the same receipt, whatever it carries."""
         if not isinstance(data, dict):
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "the event's data must be an object",
                 [FieldError("data", "an object: convention_id, task_id, answer")],
             )
         convention_id, task_id = data.get("convention_id"), data.get("task_id")
         if not isinstance(convention_id, str) or not isinstance(task_id, str):
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "the event names no task",
                 [
                     FieldError(f"data.{name}", "required")

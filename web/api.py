@@ -10,9 +10,11 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
-from application.partner_desk import DeskError, PartnerDesk, Receipt
+from application.errors import BadRequest, InvalidInput
+from application.partner_desk import PartnerDesk, Receipt
 from schemas.actors import Principal
 from schemas.errors import FieldError
+from web.problems import register
 from web.security import client_address
 
 router = APIRouter(prefix="/api/v1", tags=["tasks"])
@@ -104,10 +106,11 @@ async def answer(
     return JSONResponse(receipt_json(receipt))
 
 
-class BodyNotJson(DeskError):
+class BodyNotJson(BadRequest):
     """The request body does not parse."""
 
-    status, title = 400, "Body is not JSON"
+
+register(BodyNotJson, 400, "Body is not JSON")
 
 
 EVENT_TYPE = "pacte.task.answer"
@@ -165,7 +168,8 @@ async def receive_event(party: str, request: Request) -> JSONResponse:
     )
 
 
-class NotACloudEvent(DeskError):
+class NotACloudEvent(InvalidInput):
     """The body is not the expected CloudEvent."""
 
-    status, title = 422, "Not a pacte.task.answer CloudEvent"
+
+register(NotACloudEvent, 422, "Not a pacte.task.answer CloudEvent")

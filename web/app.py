@@ -20,12 +20,13 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from application.errors import PacteError
 from application.office_desk import OfficeDesk
-from application.partner_desk import DeskError, PartnerDesk
+from application.partner_desk import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE
 from schemas.tasks import AnswerTask
 from web import api, office, pages
-from web.problems import problem
+from web.problems import problem, problem_of
 from web.security import Csrf, PortalMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -72,10 +73,10 @@ def create_app(
     # Outermost: its headers go on every answer, its limit before any body is read.
     app.add_middleware(PortalMiddleware, max_body_bytes=max_body_bytes)
 
-    @app.exception_handler(DeskError)
-    async def desk_error(request: Request, error: DeskError) -> Response:
+    @app.exception_handler(PacteError)
+    async def desk_error(request: Request, error: PacteError) -> Response:
         if request.url.path.startswith("/api/"):
-            return problem(error.status, error.title, error.detail, error.errors, error.retry_after)
+            return problem_of(error)
         if request.url.path.startswith("/office"):
             return office.office_error(request, error)
         return pages.error_page(request, error)
@@ -97,7 +98,7 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return problem(error.status_code, str(error.detail), str(error.detail))
         return pages.error_page(
-            request, DeskError(str(error.detail)), status_code=error.status_code
+            request, PacteError(str(error.detail)), status_code=error.status_code
         )
 
     def openapi() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from application.conventions import ConventionNotFound, ConventionUnreadable, convention_status
+from application.errors import InvalidInput, NotFound, PacteError, Refused
 from application.office_desk import (
     PORTFOLIO_TABLES,
     SESSION_COOKIE,
@@ -27,7 +28,7 @@ from application.office_desk import (
     portfolio_json,
     table_csv,
 )
-from application.partner_desk import DeskError, InvalidAnswer, NotFound, Refused, TaskView
+from application.partner_desk import TaskView
 from auditing.html_report import render_html
 from auditing.replay import replay_conventions
 from auditing.timeline import build_timeline, render_csv, render_json
@@ -39,6 +40,7 @@ from web.charts import bar_chart
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
 from web.pages import LANGUAGE_NAMES, templates
+from web.problems import status_and_title
 from web.security import Csrf, client_address
 
 router = APIRouter(include_in_schema=False)
@@ -118,15 +120,15 @@ def render(
     )
 
 
-def office_error(request: Request, error: DeskError) -> Response:
+def office_error(request: Request, error: PacteError) -> Response:
     """A refusal on an office page, with the office's layout."""
     headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else {}
     response = render(
         request,
         "office/message.html",
         None,
-        status_code=error.status,
-        message=error.title,
+        status_code=status_and_title(error)[0],
+        message=status_and_title(error)[1],
         detail=error.detail,
     )
     response.headers.update(headers)
@@ -150,7 +152,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _check_csrf(request: Request, session: OfficeSession, form: dict[str, str]) -> None:
     if not _csrf(request).valid(form.get("csrf", ""), session.id_hash):
-        raise DeskError("this form has expired or did not come from this page: reload it")
+        raise PacteError("this form has expired or did not come from this page: reload it")
 
 
 def _see(url: str) -> RedirectResponse:
@@ -199,7 +201,7 @@ async def second_factor(request: Request) -> Response:
         token = await _desk(request).second_factor(
             session, form.get("code", ""), client_address(request)
         )
-    except InvalidAnswer:
+    except InvalidInput:
         return render(
             request,
             "office/second_factor.html",
@@ -241,7 +243,7 @@ async def enrol(request: Request) -> Response:
         token, codes = await desk.confirm_enrolment(
             session, form.get("code", ""), client_address(request)
         )
-    except InvalidAnswer:
+    except InvalidInput:
         secret, uri = await desk.enrolment(session)
         return render(
             request,
@@ -474,7 +476,7 @@ async def _action(request: Request, convention_id: str, route: str, action: str)
             await desk.answer_on_behalf(
                 session, convention_id, form.get("task_id", ""), _answer_fields(form), address
             )
-    except InvalidAnswer as error:
+    except InvalidInput as error:
         return await _convention(
             request,
             session,
@@ -497,9 +499,9 @@ def _answer_fields(form: dict[str, str]) -> dict[str, Any]:
         try:
             parsed = parse_document(text, "answer", as_json=text.startswith("{"))
         except InputError as error:
-            raise InvalidAnswer(str(error), error.errors) from error
+            raise InvalidInput(str(error), error.errors) from error
         if not isinstance(parsed, dict):
-            raise InvalidAnswer(
+            raise InvalidInput(
                 "answer", [FieldError("answer", "expected a mapping of the answer's fields")]
             )
         fields.update(parsed)
@@ -609,7 +611,7 @@ async def officer_task_answer(convention_id: str, task_id: str, request: Request
             parse_form(view, values)["answer"],
             client_address(request),
         )
-    except InvalidAnswer as error:
+    except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
         return _officer_form(request, session, view, values, errors, status_code=422)
     except Refused as error:
@@ -655,7 +657,7 @@ async def start(request: Request) -> Response:
         )
     try:
         convention = desk.read_upload(data, name)
-    except InvalidAnswer as error:
+    except InvalidInput as error:
         return render(
             request,
             "office/start.html",

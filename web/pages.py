@@ -13,22 +13,19 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from application.partner_desk import (
-    ContactSession,
-    DeskError,
-    InvalidAnswer,
+from application.errors import (
+    InvalidInput,
     LinkUnusable,
     NotFound,
-    PartnerDesk,
-    PendingCode,
-    Receipt,
+    PacteError,
     Refused,
-    TaskView,
     TooManyAttempts,
-    Unauthorized,
+    Unauthenticated,
 )
+from application.partner_desk import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
+from web.problems import status_and_title
 from web.security import Csrf, client_address
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -93,13 +90,13 @@ def render(
     return response
 
 
-def error_page(request: Request, error: DeskError, status_code: int | None = None) -> Response:
+def error_page(request: Request, error: PacteError, status_code: int | None = None) -> Response:
     """A refusal as a page in the reader's language (the desk's detail kept as written)."""
     headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else None
     titles = {
         NotFound: N_("This page or link is not known."),
         LinkUnusable: N_("This link no longer opens the desk."),
-        Unauthorized: N_("Your session has ended: open the link you received by e-mail again."),
+        Unauthenticated: N_("Your session has ended: open the link you received by e-mail again."),
         TooManyAttempts: N_("Too many failed attempts: please wait and try again later."),
     }
     message = next((m for kind, m in titles.items() if isinstance(error, kind)), None)
@@ -107,7 +104,7 @@ def error_page(request: Request, error: DeskError, status_code: int | None = Non
         request,
         "message.html",
         None,
-        status_code=status_code or error.status,
+        status_code=status_code or status_and_title(error)[0],
         headers=headers,
         message=message or N_("This request cannot be served."),
         detail=error.detail,
@@ -257,7 +254,7 @@ async def answer_task(convention_id: str, task_id: str, request: Request) -> Res
     body = parse_form(shown, form)
     try:
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
-    except InvalidAnswer as error:
+    except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
         return _task_form(request, session, shown, form, errors, status_code=422)
     except Refused as error:
@@ -305,7 +302,7 @@ async def confirm_code(code_id: str, request: Request) -> Response:
     code = (form.get("code") or [""])[0]
     try:
         receipt = await desk.confirm_code(session, code_id, code, client_address(request))
-    except InvalidAnswer as error:
+    except InvalidInput as error:
         reason = error.errors[0].reason if error.errors else error.detail
         return _code_page(request, session, view, code_id, reason, status_code=422)
     except TooManyAttempts as error:

@@ -6,9 +6,62 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
+from application.errors import (
+    BadRequest,
+    CodeUnavailable,
+    Conflict,
+    ConventionNotAnswering,
+    Forbidden,
+    HistoryUnavailable,
+    InvalidInput,
+    LinkUnusable,
+    NotFound,
+    PacteError,
+    Refused,
+    TooManyAttempts,
+    Unauthenticated,
+    Unavailable,
+)
 from schemas.errors import FieldError
 
 PROBLEM_TYPE = "application/problem+json"
+
+# The one place where a domain refusal becomes HTTP: its status and its problem's title.
+_STATUS_AND_TITLE: dict[type[PacteError], tuple[int, str]] = {
+    PacteError: (400, "Bad request"),
+    BadRequest: (400, "Bad request"),
+    NotFound: (404, "Not found"),
+    Unauthenticated: (401, "Unauthorized"),
+    Forbidden: (403, "Forbidden"),
+    LinkUnusable: (410, "Link no longer valid"),
+    InvalidInput: (422, "Invalid answer"),
+    Refused: (409, "Answer refused"),
+    Conflict: (409, "Conflict"),
+    TooManyAttempts: (429, "Too many attempts"),
+    Unavailable: (503, "Unavailable"),
+    CodeUnavailable: (503, "Code cannot be sent"),
+    ConventionNotAnswering: (503, "Convention not answering"),
+    HistoryUnavailable: (503, "History unavailable"),
+}
+
+
+def register(kind: type[PacteError], status: int, title: str) -> None:
+    """Give a web-only refusal (a body that is not JSON, not a CloudEvent) its status."""
+    _STATUS_AND_TITLE[kind] = (status, title)
+
+
+def status_and_title(error: PacteError) -> tuple[int, str]:
+    """The HTTP status and problem title of a refusal: its nearest mapped class decides."""
+    for kind in type(error).__mro__:
+        if kind in _STATUS_AND_TITLE:
+            return _STATUS_AND_TITLE[kind]
+    return _STATUS_AND_TITLE[PacteError]
+
+
+def problem_of(error: PacteError) -> JSONResponse:
+    """A refusal as an RFC 9457 problem."""
+    status, title = status_and_title(error)
+    return problem(status, title, error.detail, error.errors, error.retry_after)
 
 
 def problem(
