@@ -29,7 +29,7 @@ TEMPORAL_UI_PORT = 8233
 # default is 24 hours). A month: every closed run is archived within minutes (the archive
 # sweep, PACTE_ARCHIVE_EVERY_SECONDS), so this is only the margin for a stack left stopped —
 # a worker that is down archives nothing, while the server, when it runs, keeps deleting.
-# Auditors read older conventions from the archive (README, "Archive and retention").
+# Auditors read older conventions from the archive (docs/architecture/archive.md).
 NAMESPACE_RETENTION = timedelta(days=30)
 
 

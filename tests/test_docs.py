@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,6 +41,22 @@ def _copy_of_the_site(tmp_path: Path) -> Path:
     (root / "devkit").mkdir()
     shutil.copy(PROJECT_ROOT / "devkit" / "docs_nav.py", root / "devkit")
     return root
+
+
+def test_the_readme_is_a_short_front_door_with_the_two_commands_first() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(readme.splitlines()) <= 300
+    first_block = readme.split("```")[1]
+    assert "python3 dev.py demo" in first_block and "python3 dev.py test" in first_block
+    assert "docs/screenshots/" in readme
+
+
+def test_every_link_of_the_readme_points_at_a_file_that_exists() -> None:
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#]+)(?:#[^)]*)?\)", readme)
+    assert targets, "the README links into docs/"
+    missing = [t for t in targets if "://" not in t and not (PROJECT_ROOT / t).exists()]
+    assert missing == []
 
 
 def test_a_kept_output_becomes_rows_with_their_targets() -> None:
