@@ -5,22 +5,38 @@ the partner desk (portal.py), starts every convention under examples/, plays the
 scripted answers through the desk's REST API, each party with its own API key (the office's
 own tasks through the officers' path, as `starter.py act` does), prints each convention's
 timeline, then stops what it started.
+
+On the embedded stack it also prepares a newcomer's first hour: a mail catcher that shows the
+mails sent (development only: started here and nowhere else, and only when no SMTP server is
+configured), one convention left waiting on its partners, whose contact's link it prints, and
+an officer's account for the office desk. Ctrl-C, SIGTERM and SIGHUP all stop everything it
+started.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
+import re
 import socket
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import asyncpg
 from temporalio.client import Client
 
-from application.conventions import convention_status
+from application.conventions import (
+    ConventionAlreadyStarted,
+    ConventionNotFound,
+    ConventionUnreadable,
+    convention_status,
+    start_convention,
+)
+from application.office_desk import Role, create_user, list_users, new_password
 from application.partner_desk import create_key
 from application.rendering import render_timeline
 from application.scenarios import (
@@ -30,17 +46,33 @@ from application.scenarios import (
     play_scenario,
     scenario_files,
 )
+from devkit.mail_catcher import MailCatcher
 from infra.database import apply_migrations, create_pool
-from infra.embedded import RunningStack, embedded_stack, port_open, wait_for_temporal
+from infra.embedded import (
+    TEMPORAL_PORT,
+    TEMPORAL_UI_PORT,
+    RunningStack,
+    embedded_stack,
+    port_open,
+    wait_for_temporal,
+)
 from infra.portal_settings import contact_link_token, link_secret
-from infra.processes import start_program, stop_process, wait_for_portal
+from infra.processes import start_program, stop_on_signals, stop_process, wait_for_portal
 from infra.settings import PROJECT_ROOT, Settings, load_settings
 from infra.temporal_client import connect
+from schemas.convention import Convention
 from schemas.convention_file import load_answer_script, load_convention
 from schemas.status import ConventionState, ConventionStatus
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
 PORTAL_PORT = 8300
+MAIL_PAGE_PORT = 8025
+# The first hour's convention: Tanger's framework convention under ids of its own, waiting on
+# its reviewers, every contact given an address the mail catcher receives.
+FIRST_HOUR_TEMPLATE = EXAMPLES_DIR / "tanger-four-conventions.yaml"
+FIRST_HOUR_PREFIX = "first-hour-"
+FIRST_HOUR_OFFICER = ("demo.officer@ofppt.example", "Officier de démonstration")
+LINK_WAIT_SECONDS = 60.0
 
 
 async def run_scenarios(
@@ -87,23 +119,123 @@ def _portal_log(settings: Settings) -> Path:
     return settings.state_dir / "portal.log"
 
 
-async def one_contact_link(pool: asyncpg.Pool, settings: Settings, base_url: str) -> str | None:
-    """A contact's link to show: one to a task still open if any, else the latest (receipt)."""
-    row = await pool.fetchrow(
-        "SELECT l.notification_id, l.contact_name FROM partner_links l"
-        " LEFT JOIN tasks t ON t.convention_id = l.convention_id AND t.task_id = l.task_id"
-        " WHERE l.revoked_at IS NULL AND l.expires_at > now()"
-        " ORDER BY (t.status = 'open') DESC NULLS LAST, l.created_at DESC LIMIT 1"
-    )
+async def one_contact_link(
+    pool: asyncpg.Pool,
+    settings: Settings,
+    base_url: str,
+    convention_id: str | None = None,
+    *,
+    within: float = 0.0,
+) -> str | None:
+    """A contact's link to show: one to a task still open if any, else the latest (receipt);
+    of one convention's open tasks only, waiting up to `within` s for the worker to mint it."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        row = await pool.fetchrow(
+            "SELECT l.notification_id, l.contact_name, l.party FROM partner_links l"
+            " LEFT JOIN tasks t ON t.convention_id = l.convention_id AND t.task_id = l.task_id"
+            " WHERE l.revoked_at IS NULL AND l.expires_at > now()"
+            " AND ($1::text IS NULL OR (l.convention_id = $1 AND t.status = 'open'))"
+            " ORDER BY (t.status = 'open') DESC NULLS LAST, l.created_at DESC LIMIT 1",
+            convention_id,
+        )
+        if row is not None or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.5)
     if row is None:
         return None
     secret = link_secret(state_dir=settings.state_dir)
     token = contact_link_token(secret, row["notification_id"], row["contact_name"])
-    return f"{base_url}/t/{token}  ({row['contact_name']})"
+    return f"{base_url}/t/{token}  ({row['contact_name']}, {row['party']})"
+
+
+def _address(name: str, party: str) -> str:
+    """`Rémi Cabon` of `psa` → `remi.cabon@psa.example` (a domain no mail server serves)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    local = re.sub(r"[^a-z0-9]+", ".", ascii_name.lower()).strip(".") or "contact"
+    return f"{local}@{party}.example"
+
+
+def first_hour_convention(number: int) -> Convention:
+    """The convention a newcomer answers: the template under `first-hour-<number>`, its
+    contacts with addresses, its first stage (the reviews) due from today."""
+    data = load_convention(FIRST_HOUR_TEMPLATE).model_dump(mode="json", exclude_none=True)
+    data["id"] = f"{FIRST_HOUR_PREFIX}{number}"
+    for party in data["parties"]:
+        for contact in party.get("contacts", []):
+            contact.setdefault("email", _address(contact["name"], party["id"]))
+    return Convention.model_validate(data)
+
+
+async def _waits_on_a_partner(client: Client, convention: Convention) -> bool:
+    try:
+        status = await convention_status(client, convention.id)
+    except (ConventionNotFound, ConventionUnreadable):
+        return False
+    return status.state is ConventionState.ACTIVE and any(
+        task.assignee != convention.office.id for task in status.open_tasks
+    )
+
+
+async def waiting_convention(client: Client, pool: asyncpg.Pool, task_queue: str) -> str:
+    """A first-hour convention waiting on a partner: the earliest one still waiting, else a
+    new one (a convention id is used once, ever)."""
+    for number in itertools.count(1):
+        convention = first_hour_convention(number)
+        try:
+            await start_convention(client, convention, task_queue, milestones=pool)
+            return convention.id
+        except ConventionAlreadyStarted:
+            if await _waits_on_a_partner(client, convention):
+                return convention.id
+    raise AssertionError("unreachable")
+
+
+async def demo_officer(pool: asyncpg.Pool, settings: Settings) -> tuple[str, str | None]:
+    """The demo's officer account: its e-mail and password (kept beside the embedded stack's
+    data, as its link secret is; None when that file was removed)."""
+    email, name = FIRST_HOUR_OFFICER
+    kept = settings.state_dir / "first-hour-officer.password"
+    if any(user.email == email for user in await list_users(pool)):
+        return email, kept.read_text().strip() if kept.exists() else None
+    password = new_password()
+    await create_user(pool, email, name, Role.OFFICER.value, password)
+    kept.write_text(password + "\n")
+    kept.chmod(0o600)
+    return email, password
+
+
+async def first_hour(
+    client: Client,
+    pool: asyncpg.Pool,
+    settings: Settings,
+    base_url: str,
+    mail: MailCatcher | None,
+) -> None:
+    """Leave a convention waiting on a partner; print its contact's link, the mails and an
+    officer's account."""
+    convention_id = await waiting_convention(client, pool, settings.task_queue)
+    link = await one_contact_link(pool, settings, base_url, convention_id, within=LINK_WAIT_SECONDS)
+    email, password = await demo_officer(pool, settings)
+    print("\nYour first hour (embedded stack; development only):")
+    if mail is not None:
+        print(f"  Mails sent (mail catcher, development only): {mail.url}")
+    if link:
+        print(f"  {convention_id} waits on its reviewers. A contact's link (personal): {link}")
+    print(
+        f"  Office desk: {base_url}/office/signin  officer {email}, password "
+        + (password or f"unknown (its file under {settings.state_dir} was removed)")
+        + f"\n  (the first sign-in sets up the second factor: {base_url}/office/enrol)"
+    )
 
 
 async def _main(
-    settings: Settings, stack: RunningStack, keep_stack: bool, scenarios: bool, port: int
+    settings: Settings,
+    stack: RunningStack,
+    keep_stack: bool,
+    scenarios: bool,
+    port: int,
+    mail: MailCatcher | None,
 ) -> int:
     running = Settings(
         temporal_address=stack.temporal_address,
@@ -115,9 +247,11 @@ async def _main(
     await wait_for_temporal(running)
     client = await connect(running)
     base_url = f"http://127.0.0.1:{port}"
-    portal = start_portal(stack, settings, port)
-    pool = await create_pool(stack.database_url, max_size=2)
+    portal: subprocess.Popen[bytes] | None = None
+    pool: asyncpg.Pool | None = None
     try:
+        portal = start_portal(stack, settings, port)
+        pool = await create_pool(stack.database_url, max_size=2)
         await apply_migrations(pool)
         await wait_for_portal(base_url, portal, _portal_log(settings), within=60)
         statuses: list[ConventionStatus] = []
@@ -152,47 +286,87 @@ async def _main(
         if stack.temporal_ui:
             print(f"Temporal Web UI: {stack.temporal_ui}/namespaces/{settings.temporal_namespace}")
         print(f"Partner desk: {base_url} (API: {base_url}/api/openapi.json)")
+        if stack.worker is not None:  # the embedded stack: a newcomer's first hour
+            await first_hour(client, pool, settings, base_url, mail)
+            if not keep_stack:
+                print("  (they work while the stack is up: python3 dev.py up)")
         if keep_stack:
-            link = await one_contact_link(pool, settings, base_url)
-            if link:
-                print(f"A contact's link (personal: do not share): {link}")
             print(
-                "The stack stays up (Ctrl-C stops it). In another shell:\n"
+                "The stack stays up (Ctrl-C, SIGTERM or SIGHUP stops it). In another shell:\n"
                 f"  export TEMPORAL_ADDRESS={stack.temporal_address}"
                 f" DATABASE_URL='{stack.database_url}'"
             )
             await asyncio.Event().wait()
         return 0 if completed == len(statuses) else 1
     finally:
-        await pool.close()
+        if pool is not None:
+            await pool.close()
         stop_process(portal)
 
 
-def _portal_port() -> int:
-    """PACTE_PORTAL_PORT, else 8300, else (taken) any free port."""
-    wanted = int(os.environ.get("PACTE_PORTAL_PORT") or PORTAL_PORT)
-    if not port_open(wanted):
-        return wanted
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
 
 
+def _port(wanted: int) -> int:
+    """`wanted`, else (taken) any free port."""
+    return wanted if not port_open(wanted) else _free_port()
+
+
+def _portal_port(option: int | None) -> int:
+    """--portal-port, else PACTE_PORTAL_PORT, else 8300, else (taken) any free port."""
+    return option or _port(int(os.environ.get("PACTE_PORTAL_PORT") or PORTAL_PORT))
+
+
+def start_mail_catcher(settings: Settings, web_port: int | None) -> MailCatcher | None:
+    """The mail catcher, on the embedded stack only, when no SMTP server is configured; the
+    worker and the desks are pointed at it through the environment they inherit."""
+    embedded = settings.temporal_address is None and settings.database_url is None
+    if not embedded or os.environ.get("PACTE_SMTP_HOST"):
+        return None
+    catcher = MailCatcher(
+        settings.state_dir / "mail",
+        smtp_port=_free_port(),
+        web_port=web_port or _port(MAIL_PAGE_PORT),
+    ).start()
+    os.environ["PACTE_SMTP_HOST"] = "127.0.0.1"
+    os.environ["PACTE_SMTP_PORT"] = str(catcher.smtp_port)
+    for tls in ("PACTE_SMTP_STARTTLS", "PACTE_SMTP_TLS"):
+        os.environ.pop(tls, None)
+    return catcher
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: `python demo.py [--keep-stack]`."""
+    """Entry point: `python demo.py [--keep-stack | --stack-only] [ports]`."""
     parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--keep-stack", action="store_true", help="leave the stack running")
     parser.add_argument(
         "--stack-only", action="store_true", help="run no scenario, keep the stack up"
     )
+    parser.add_argument("--portal-port", type=int, help="the desks' port (default 8300)")
+    parser.add_argument(
+        "--temporal-port", type=int, default=TEMPORAL_PORT, help="the embedded dev server's"
+    )
+    parser.add_argument(
+        "--temporal-ui-port", type=int, default=TEMPORAL_UI_PORT, help="its Web UI's"
+    )
+    parser.add_argument("--mail-port", type=int, help="the mail catcher's page (default 8025)")
     args = parser.parse_args(argv)
+    # Ctrl-C, SIGTERM and SIGHUP alike: a KeyboardInterrupt, so every `finally` below runs.
+    stop_on_signals()
     settings = load_settings()
-    port = _portal_port()
+    port = _portal_port(args.portal_port)
     # The worker writes the links into the mails: they must point at this desk.
     os.environ.setdefault("PACTE_PUBLIC_URL", f"http://127.0.0.1:{port}")
-    with embedded_stack(settings) as stack:
-        try:
+    mail: MailCatcher | None = None
+    try:
+        mail = start_mail_catcher(settings, args.mail_port)
+        with embedded_stack(
+            settings, temporal_port=args.temporal_port, temporal_ui_port=args.temporal_ui_port
+        ) as stack:
             return asyncio.run(
                 _main(
                     settings,
@@ -200,10 +374,14 @@ def main(argv: list[str] | None = None) -> int:
                     keep_stack=args.keep_stack or args.stack_only,
                     scenarios=not args.stack_only,
                     port=port,
+                    mail=mail,
                 )
             )
-        except KeyboardInterrupt:
-            return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if mail is not None:
+            mail.stop()
 
 
 if __name__ == "__main__":

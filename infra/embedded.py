@@ -154,9 +154,13 @@ def start_temporal_dev_server(
         state_dir, port=port, ui_port=ui_port, db_file=state_dir / "temporal.db"
     )
     deadline = time.monotonic() + timeout
-    wait_for_dev_server(process, port, state_dir, deadline=deadline)
     address = f"127.0.0.1:{port}"
-    set_namespace_retention(address, "default", NAMESPACE_RETENTION, deadline=deadline)
+    try:
+        wait_for_dev_server(process, port, state_dir, deadline=deadline)
+        set_namespace_retention(address, "default", NAMESPACE_RETENTION, deadline=deadline)
+    except BaseException:  # a failed start, or a stop signal meanwhile: leave no server behind
+        stop_process(process)
+        raise
     return TemporalDevServer(
         process=process,
         address=address,
@@ -229,10 +233,18 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def embedded_stack(settings: Settings, *, with_worker: bool = True) -> Iterator[RunningStack]:
+def embedded_stack(
+    settings: Settings,
+    *,
+    with_worker: bool = True,
+    temporal_port: int = TEMPORAL_PORT,
+    temporal_ui_port: int | None = TEMPORAL_UI_PORT,
+) -> Iterator[RunningStack]:
     """Start what the settings leave to the embedded defaults, plus a worker; stop them after.
 
     A configured TEMPORAL_ADDRESS or DATABASE_URL is used as it is and never stopped here.
+    Whatever ends the block (an error, a KeyboardInterrupt raised for a stop signal) stops
+    what it started.
     """
     dev_server: TemporalDevServer | None = None
     started_postgres = False
@@ -244,7 +256,9 @@ def embedded_stack(settings: Settings, *, with_worker: bool = True) -> Iterator[
         else:
             database_url = settings.database_url
         if settings.temporal_address is None:
-            dev_server = start_temporal_dev_server(settings.state_dir)
+            dev_server = start_temporal_dev_server(
+                settings.state_dir, port=temporal_port, ui_port=temporal_ui_port
+            )
             address, ui = dev_server.address, dev_server.ui_url
         else:
             address, ui = settings.temporal_address, None

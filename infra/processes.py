@@ -9,10 +9,12 @@ benchmarks all go through here.
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -49,6 +51,24 @@ def stop_process(process: subprocess.Popen[Any] | None, *, within: float = STOP_
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM (a service manager, a container stop) and SIGHUP (a terminal closed) stop
+    this program as Ctrl-C does: a KeyboardInterrupt, so every `finally` and context manager
+    stops what it started. The first signal wins; the ones after it are ignored, so a second
+    Ctrl-C cannot cut the stopping short and leave servers behind."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        for each in STOP_SIGNALS:
+            signal.signal(each, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for each in STOP_SIGNALS:
+        signal.signal(each, stop)
 
 
 def log_tail(log: Path, lines: int = 40) -> str:
