@@ -1,1 +1,1 @@
-"""Benchmarks of Pacte against bare Temporal and bare PostgreSQL baselines (see README)."""
+"""Benchmarks of Pacte against bare Temporal and bare PostgreSQL baselines (docs/benchmarks/)."""
