@@ -286,7 +286,7 @@ async def _main(
         if stack.temporal_ui:
             print(f"Temporal Web UI: {stack.temporal_ui}/namespaces/{settings.temporal_namespace}")
         print(f"Partner desk: {base_url} (API: {base_url}/api/openapi.json)")
-        if stack.worker is not None:  # the embedded stack: a newcomer's first hour
+        if embedded(settings):  # a newcomer's first hour, never on a configured server
             await first_hour(client, pool, settings, base_url, mail)
             if not keep_stack:
                 print("  (they work while the stack is up: python3 dev.py up)")
@@ -302,6 +302,11 @@ async def _main(
         if pool is not None:
             await pool.close()
         stop_process(portal)
+
+
+def embedded(settings: Settings) -> bool:
+    """Whether this run is the embedded stack alone: no Temporal or PostgreSQL configured."""
+    return settings.temporal_address is None and settings.database_url is None
 
 
 def _free_port() -> int:
@@ -324,8 +329,7 @@ def _portal_port(option: int | None) -> int:
 def start_mail_catcher(settings: Settings, web_port: int | None) -> MailCatcher | None:
     """The mail catcher, on the embedded stack only, when no SMTP server is configured; the
     worker and the desks are pointed at it through the environment they inherit."""
-    embedded = settings.temporal_address is None and settings.database_url is None
-    if not embedded or os.environ.get("PACTE_SMTP_HOST"):
+    if not embedded(settings) or os.environ.get("PACTE_SMTP_HOST"):
         return None
     catcher = MailCatcher(
         settings.state_dir / "mail",
