@@ -95,6 +95,9 @@ REPORT_PACKAGES = {
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf": "fonts-dejavu-core",
     "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf": "fonts-noto-core",
     "/usr/bin/pdftotext": "poppler-utils",
+    # The signed original: a DOCX or ODT text becomes the PDF that is sealed
+    # (documents/conversion.py).
+    "/usr/bin/soffice": "libreoffice-writer-nogui",
 }
 
 

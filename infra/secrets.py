@@ -85,6 +85,20 @@ def smtp_password(secrets_file: Path | None) -> str | None:
     return value
 
 
+def named_secret(name: str, variable: str, secrets_file: Path | None) -> str | None:
+    """A secret given as one text: the environment variable, else the secrets file's `name`
+    (the office certificate's password, the S3 store's secret key), else none."""
+    value = os.environ.get(variable)
+    if value:
+        return value
+    if secrets_file is None:
+        return None
+    found = _read_file(secrets_file).get(name)
+    if found is not None and not isinstance(found, str):
+        raise SecretError(f"{secrets_file}: {name} must be text")
+    return found
+
+
 def payload_keys(secrets_file: Path | None) -> list[PayloadKey]:
     """The payload codec's keys, the encrypting one first; none means no encryption.
 

@@ -1,0 +1,87 @@
+"""The documents floor's configuration, read from the environment once.
+
+It sits here rather than in infra/settings.py while that module is being reworked; it is one
+dataclass and one loader, to move beside the others as they are.
+
+    PACTE_DOCUMENT_STORE          postgres (default) | s3
+    PACTE_DOCUMENT_MAX_BYTES      the size bound, 25 MiB by default
+    PACTE_S3_ENDPOINT, PACTE_S3_BUCKET, PACTE_S3_REGION, PACTE_S3_ACCESS_KEY_ID
+                                  the S3-compatible store (its secret key is a secret:
+                                  PACTE_S3_SECRET_ACCESS_KEY or the secrets file)
+    PACTE_OFFICE_CERTIFICATE      the office's PKCS#12 file; its password is a secret
+                                  (PACTE_OFFICE_CERTIFICATE_PASSWORD, or the secrets file's
+                                  office_certificate_password); unset: a development
+                                  certificate under the state directory
+    PACTE_TSA_URL                 the RFC 3161 timestamp authority
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from documents.intake import DEFAULT_MAX_BYTES
+from infra.settings import SettingsError
+
+StoreKind = Literal["postgres", "s3"]
+
+
+@dataclass(frozen=True)
+class S3Settings:
+    """Where an S3-compatible store keeps the bytes."""
+
+    endpoint: str
+    bucket: str
+    region: str
+    access_key_id: str
+
+
+@dataclass(frozen=True)
+class DocumentSettings:
+    """Which store, how large a document may be, the office's seal and its timestamps."""
+
+    store: StoreKind = "postgres"
+    max_bytes: int = DEFAULT_MAX_BYTES
+    s3: S3Settings | None = None
+    office_certificate: Path | None = None
+    tsa_url: str | None = None
+
+
+def load_document_settings() -> DocumentSettings:
+    """Read PACTE_DOCUMENT_*, PACTE_S3_*, PACTE_OFFICE_CERTIFICATE and PACTE_TSA_URL."""
+    store = (os.environ.get("PACTE_DOCUMENT_STORE") or "postgres").lower()
+    if store not in ("postgres", "s3"):
+        raise SettingsError(f"PACTE_DOCUMENT_STORE: 'postgres' or 's3', got {store!r}")
+    raw_max = os.environ.get("PACTE_DOCUMENT_MAX_BYTES")
+    max_bytes = DEFAULT_MAX_BYTES
+    if raw_max:
+        if not raw_max.isdigit() or int(raw_max) <= 0:
+            raise SettingsError(
+                f"PACTE_DOCUMENT_MAX_BYTES: a positive whole number of bytes, got {raw_max!r}"
+            )
+        max_bytes = int(raw_max)
+    s3 = None
+    if store == "s3":
+        missing = [
+            name
+            for name in ("PACTE_S3_ENDPOINT", "PACTE_S3_BUCKET", "PACTE_S3_ACCESS_KEY_ID")
+            if not os.environ.get(name)
+        ]
+        if missing:
+            raise SettingsError(f"PACTE_DOCUMENT_STORE=s3 needs {', '.join(missing)}")
+        s3 = S3Settings(
+            endpoint=os.environ["PACTE_S3_ENDPOINT"].rstrip("/"),
+            bucket=os.environ["PACTE_S3_BUCKET"],
+            region=os.environ.get("PACTE_S3_REGION") or "us-east-1",
+            access_key_id=os.environ["PACTE_S3_ACCESS_KEY_ID"],
+        )
+    certificate = os.environ.get("PACTE_OFFICE_CERTIFICATE") or None
+    return DocumentSettings(
+        store="s3" if store == "s3" else "postgres",
+        max_bytes=max_bytes,
+        s3=s3,
+        office_certificate=Path(certificate) if certificate else None,
+        tsa_url=os.environ.get("PACTE_TSA_URL") or None,
+    )

@@ -1,0 +1,217 @@
+"""The document store's SQL: contents written once by SHA-256, a row per upload, chain anchors.
+
+The tables are migration 010's. Nothing here decides what may be stored (documents/intake.py
+does) or where the bytes live (documents/store.py): these are the statements, typed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from infra.database import Database
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    """One stored document as the record knows it: the bytes' hash and where they came from."""
+
+    sha256: str
+    size_bytes: int
+    media_type: str
+    file_name: str
+    uploaded_by: str
+    uploaded_at: datetime
+    convention_id: str
+    task_id: str | None
+
+
+@dataclass(frozen=True)
+class AnchorRow:
+    """A timestamp token over the head of a convention's milestone chain."""
+
+    convention_id: str
+    head_seq: int
+    head_hash: str
+    tsa_url: str
+    token: bytes
+    gen_time: datetime
+    anchored_at: datetime
+
+
+_INSERT_CONTENT = """
+INSERT INTO document_contents (sha256, size_bytes, content) VALUES ($1, $2, $3)
+ON CONFLICT (sha256) DO NOTHING
+"""
+_CONTENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM document_contents WHERE sha256 = $1)"
+_READ_CONTENT = "SELECT content FROM document_contents WHERE sha256 = $1"
+_COUNT_CONTENTS = "SELECT count(*) FROM document_contents WHERE sha256 = $1"
+_INSERT_ROW = """
+INSERT INTO documents (sha256, size_bytes, media_type, file_name, uploaded_by, convention_id,
+                       task_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (sha256, convention_id, task_id) DO NOTHING
+"""
+_ROW_COLUMNS = """
+SELECT sha256, size_bytes, media_type, file_name, uploaded_by, uploaded_at, convention_id,
+       task_id
+FROM documents
+"""
+_ROW_FOR_TASK = _ROW_COLUMNS + "WHERE sha256 = $1 AND convention_id = $2 AND task_id = $3"
+_ROW_OF_CONVENTION = (
+    _ROW_COLUMNS + "WHERE sha256 = $1 AND convention_id = $2 ORDER BY uploaded_at, id LIMIT 1"
+)
+_FIRST_ROW = _ROW_COLUMNS + "WHERE sha256 = $1 ORDER BY uploaded_at, id LIMIT 1"
+_ROWS_OF_CONVENTION = _ROW_COLUMNS + "WHERE convention_id = $1 ORDER BY uploaded_at, id"
+
+
+def _row(record: Any) -> DocumentRow:
+    return DocumentRow(
+        sha256=record["sha256"],
+        size_bytes=record["size_bytes"],
+        media_type=record["media_type"],
+        file_name=record["file_name"],
+        uploaded_by=record["uploaded_by"],
+        uploaded_at=record["uploaded_at"],
+        convention_id=record["convention_id"],
+        task_id=record["task_id"] or None,
+    )
+
+
+async def insert_content(
+    database: Database, sha256: str, size_bytes: int, content: bytes | None
+) -> bool:
+    """Keep the bytes under their hash unless they are kept already; whether this wrote them.
+
+    `content` None: the bytes live elsewhere (an S3 bucket); the row still says they exist.
+    """
+    status: str = await database.execute(_INSERT_CONTENT, sha256, size_bytes, content)
+    return status.endswith(" 1")
+
+
+async def content_exists(database: Database, sha256: str) -> bool:
+    """Whether bytes of this hash were ever stored."""
+    found: bool = await database.fetchval(_CONTENT_EXISTS, sha256)
+    return found
+
+
+async def read_content(database: Database, sha256: str) -> bytes | None:
+    """The bytes kept in PostgreSQL under this hash, or None."""
+    content: bytes | None = await database.fetchval(_READ_CONTENT, sha256)
+    return content
+
+
+async def count_contents(database: Database, sha256: str) -> int:
+    """How many copies of these bytes the table holds (0 or 1: the key is the hash)."""
+    count: int = await database.fetchval(_COUNT_CONTENTS, sha256)
+    return count
+
+
+async def insert_document(
+    database: Database,
+    *,
+    sha256: str,
+    size_bytes: int,
+    media_type: str,
+    file_name: str,
+    uploaded_by: str,
+    convention_id: str,
+    task_id: str | None,
+) -> DocumentRow:
+    """The upload's row; the same bytes for the same convention and task: the first row."""
+    await database.execute(
+        _INSERT_ROW,
+        sha256,
+        size_bytes,
+        media_type,
+        file_name,
+        uploaded_by,
+        convention_id,
+        task_id or "",
+    )
+    record = await database.fetchrow(_ROW_FOR_TASK, sha256, convention_id, task_id or "")
+    return _row(record)
+
+
+async def document_of_convention(
+    database: Database, sha256: str, convention_id: str
+) -> DocumentRow | None:
+    """The document's first row for this convention; None when the convention never had it
+    (a hash from another convention is not found, not forbidden)."""
+    record = await database.fetchrow(_ROW_OF_CONVENTION, sha256, convention_id)
+    return _row(record) if record is not None else None
+
+
+async def first_document(database: Database, sha256: str) -> DocumentRow | None:
+    """The first row ever written for these bytes, or None."""
+    record = await database.fetchrow(_FIRST_ROW, sha256)
+    return _row(record) if record is not None else None
+
+
+async def documents_of_convention(database: Database, convention_id: str) -> list[DocumentRow]:
+    """Every document uploaded for a convention, oldest first."""
+    return [_row(record) for record in await database.fetch(_ROWS_OF_CONVENTION, convention_id)]
+
+
+_CHAIN_HEAD = """
+SELECT seq, hash FROM milestones WHERE convention_id = $1 ORDER BY seq DESC LIMIT 1
+"""
+_MILESTONE_HASH = "SELECT hash FROM milestones WHERE convention_id = $1 AND seq = $2"
+_INSERT_ANCHOR = """
+INSERT INTO chain_anchors (convention_id, head_seq, head_hash, tsa_url, token, gen_time)
+VALUES ($1, $2, $3, $4, $5, $6)
+ON CONFLICT (convention_id, head_seq) DO NOTHING
+"""
+_ANCHOR_COLUMNS = """
+SELECT convention_id, head_seq, head_hash, tsa_url, token, gen_time, anchored_at
+FROM chain_anchors
+"""
+_ANCHOR = _ANCHOR_COLUMNS + "WHERE convention_id = $1 AND head_seq = $2"
+_ANCHORS = _ANCHOR_COLUMNS + "WHERE convention_id = $1 ORDER BY head_seq"
+
+
+def _anchor(record: Any) -> AnchorRow:
+    return AnchorRow(
+        convention_id=record["convention_id"],
+        head_seq=record["head_seq"],
+        head_hash=record["head_hash"],
+        tsa_url=record["tsa_url"],
+        token=bytes(record["token"]),
+        gen_time=record["gen_time"],
+        anchored_at=record["anchored_at"],
+    )
+
+
+async def chain_head(database: Database, convention_id: str) -> tuple[int, str] | None:
+    """The convention's last milestone: (seq, hash), or None before its first."""
+    record = await database.fetchrow(_CHAIN_HEAD, convention_id)
+    return (record["seq"], record["hash"]) if record is not None else None
+
+
+async def milestone_hash(database: Database, convention_id: str, seq: int) -> str | None:
+    """The stored hash of one milestone, or None when there is no such row."""
+    found: str | None = await database.fetchval(_MILESTONE_HASH, convention_id, seq)
+    return found
+
+
+async def insert_anchor(
+    database: Database,
+    *,
+    convention_id: str,
+    head_seq: int,
+    head_hash: str,
+    tsa_url: str,
+    token: bytes,
+    gen_time: datetime,
+) -> AnchorRow:
+    """Keep a token over a chain head; a head anchored already keeps its first token."""
+    await database.execute(
+        _INSERT_ANCHOR, convention_id, head_seq, head_hash, tsa_url, token, gen_time
+    )
+    return _anchor(await database.fetchrow(_ANCHOR, convention_id, head_seq))
+
+
+async def anchors_of_convention(database: Database, convention_id: str) -> list[AnchorRow]:
+    """Every token over this convention's chain, by head."""
+    return [_anchor(record) for record in await database.fetch(_ANCHORS, convention_id)]

@@ -1,0 +1,155 @@
+"""Anchoring a convention's record: the head of its milestone chain timestamped by a real
+RFC 3161 authority on 127.0.0.1, the token kept in PostgreSQL; a record rewritten afterwards,
+chain recomputed end to end, no longer verifies."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+pytest.importorskip(
+    "pyhanko", reason="pyHanko is not installed in this interpreter (see docs/guides/documents.md)"
+)
+
+from documents.anchoring import anchor_convention, anchored_text, verify_anchors
+from documents.certificates import (
+    DevelopmentPki,
+    certificate_pem,
+    development_pki,
+    new_certificate_authority,
+)
+from documents.timestamps import LocalTimestampAuthority, check_token, sha256_digest
+from records.chain import GENESIS_HASH, chain_hash
+from storage import documents as sql
+
+_INSERT = """
+INSERT INTO milestones (convention_id, seq, kind, stage, task_id, party, actor, occurred_at,
+                        summary, details, workflow_id, run_id, prev_hash, hash)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+"""
+_REWRITE = """
+UPDATE milestones SET summary = $3, prev_hash = $4, hash = $5 WHERE convention_id = $1 AND seq = $2
+"""
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> DevelopmentPki:
+    return development_pki(tmp_path_factory.mktemp("anchor-state"))
+
+
+@pytest_asyncio.fixture(scope="session")
+async def tsa(pki: DevelopmentPki) -> AsyncIterator[LocalTimestampAuthority]:
+    authority = LocalTimestampAuthority(pki.tsa_certificate, pki.tsa_key)
+    await authority.start()
+    yield authority
+    await authority.stop()
+
+
+def _fields(convention_id: str, seq: int, summary: str) -> dict[str, object]:
+    return {
+        "convention_id": convention_id,
+        "seq": seq,
+        "kind": "stage_started" if seq == 1 else "task_answered",
+        "stage": "drafting",
+        "task_id": None if seq == 1 else f"review-{seq}",
+        "party": "ofppt",
+        "actor": "officer@ofppt.ma",
+        "occurred_at": datetime(2026, 12, 1, tzinfo=UTC) + timedelta(hours=seq),
+        "summary": summary,
+        "details": {"round": seq},
+    }
+
+
+async def write_chain(pool: asyncpg.Pool, convention_id: str, summaries: list[str]) -> None:
+    """Milestones chained by records/chain.py's rules, as the ledger writes them."""
+    prev = GENESIS_HASH
+    for seq, summary in enumerate(summaries, start=1):
+        fields = _fields(convention_id, seq, summary)
+        own = chain_hash(prev, fields)
+        await pool.execute(
+            _INSERT, *fields.values(), f"convention-{convention_id}", "run-1", prev, own
+        )
+        prev = own
+
+
+async def rewrite_chain(pool: asyncpg.Pool, convention_id: str, summaries: list[str]) -> None:
+    """What someone with write access does: edit a row and recompute every hash after it."""
+    prev = GENESIS_HASH
+    for seq, summary in enumerate(summaries, start=1):
+        own = chain_hash(prev, _fields(convention_id, seq, summary))
+        await pool.execute(_REWRITE, convention_id, seq, summary, prev, own)
+        prev = own
+
+
+def convention() -> str:
+    return f"CONV-ANCHOR-{uuid.uuid4().hex[:8]}"
+
+
+async def test_an_anchored_record_verifies_and_a_head_is_anchored_once(
+    db_pool: asyncpg.Pool, pki: DevelopmentPki, tsa: LocalTimestampAuthority
+) -> None:
+    conv = convention()
+    await write_chain(db_pool, conv, ["started", "reviewed", "version 2 submitted"])
+    anchor = await anchor_convention(db_pool, conv, tsa.url)
+    head = await sql.chain_head(db_pool, conv)
+    assert head is not None and (anchor.head_seq, anchor.head_hash) == head
+    assert abs(anchor.gen_time - datetime.now(UTC)) < timedelta(minutes=5)
+    requests = tsa.requests
+    assert await anchor_convention(db_pool, conv, tsa.url) == anchor
+    assert tsa.requests == requests  # the same head: the first token stands, no new request
+    checked, problems = await verify_anchors(db_pool, conv, [pki.ca_certificate])
+    assert (checked, problems) == (1, [])
+
+
+async def test_a_record_rewritten_with_its_chain_recomputed_no_longer_verifies(
+    db_pool: asyncpg.Pool, pki: DevelopmentPki, tsa: LocalTimestampAuthority
+) -> None:
+    conv = convention()
+    summaries = ["started", "reviewed: 120 trainees", "signed"]
+    await write_chain(db_pool, conv, summaries)
+    await anchor_convention(db_pool, conv, tsa.url)
+    await rewrite_chain(db_pool, conv, ["started", "reviewed: 150 trainees", "signed"])
+    checked, problems = await verify_anchors(db_pool, conv, [pki.ca_certificate])
+    assert checked == 1 and len(problems) == 1
+    assert problems[0].head_seq == 3
+    assert "milestone 3 now hashes to" in problems[0].reason
+    assert "the record was rewritten after it was anchored" in problems[0].reason
+
+
+async def test_a_changed_token_or_an_untrusted_authority_is_named(
+    db_pool: asyncpg.Pool, pki: DevelopmentPki, tsa: LocalTimestampAuthority, tmp_path: Path
+) -> None:
+    conv = convention()
+    await write_chain(db_pool, conv, ["started"])
+    anchor = await anchor_convention(db_pool, conv, tsa.url)
+    digest = sha256_digest(anchored_text(conv, anchor.head_seq, anchor.head_hash))
+    assert (await check_token(anchor.token, digest, [pki.ca_certificate])).ok
+    other = await check_token(anchor.token, sha256_digest(b"another head"), [pki.ca_certificate])
+    assert other.problems == ["the token is over another digest, or its content was altered"]
+    stranger = tmp_path / "other-ca.pem"
+    stranger.write_bytes(certificate_pem(new_certificate_authority("Other CA").certificate))
+    untrusted = await check_token(anchor.token, digest, [stranger])
+    assert any("does not chain to a given trust root" in p for p in untrusted.problems)
+    flipped = bytearray(anchor.token)
+    flipped[-40] ^= 0x01  # inside the authority's signature value
+    await db_pool.execute(
+        "UPDATE chain_anchors SET token = $3 WHERE convention_id = $1 AND head_seq = $2",
+        conv,
+        anchor.head_seq,
+        bytes(flipped),
+    )
+    _, problems = await verify_anchors(db_pool, conv, [pki.ca_certificate])
+    assert problems and all(p.reason.startswith("token: ") for p in problems)
+
+
+async def test_a_convention_without_milestones_has_nothing_to_anchor(
+    db_pool: asyncpg.Pool, tsa: LocalTimestampAuthority
+) -> None:
+    with pytest.raises(LookupError, match="has no milestone to anchor"):
+        await anchor_convention(db_pool, convention(), tsa.url)
