@@ -48,6 +48,9 @@ async def test_a_sign_in_posted_from_another_site_is_refused_and_opens_no_sessio
             {"origin": "https://attacker.example"},
             {"origin": "null"},
             {"origin": "http://portal.test.attacker.example"},
+            {"origin": "http://portal.test:8080"},  # another port: another origin
+            {"origin": "http://127.0.0.1:8300.attacker.example"},
+            {"origin": "https://127.0.0.1:8300"},  # the public URL's host, another scheme
             {"sec-fetch-site": "cross-site"},
             {"sec-fetch-site": "same-site"},
         ):
@@ -65,6 +68,16 @@ async def test_a_sign_in_posted_from_another_site_is_refused_and_opens_no_sessio
         )
         assert same_site.status_code == 303, same_site.text
         assert await _sessions(db_pool, email) == 1
+    async with office_client(desk) as http:
+        # Behind a proxy that rewrites Host, the browser's Origin is the public URL's.
+        token = await _form(http)
+        behind_proxy = await http.post(
+            "/office/signin",
+            data={**credentials, "csrf": token},
+            headers={"origin": desk.settings.public_url},
+        )
+        assert behind_proxy.status_code == 303, behind_proxy.text
+        assert await _sessions(db_pool, email) == 2
 
 
 async def test_a_sign_in_without_the_forms_token_is_refused(

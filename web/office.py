@@ -103,18 +103,25 @@ Auditor = Annotated[OfficeSession, require(Permission.AUDIT)]
 Admin = Annotated[OfficeSession, require(Permission.READ_ACCESS_LOG)]
 
 
-def from_this_site(request: Request) -> None:
+def from_this_site(request: Request, desk: DeskDep) -> None:
     """Refuse a form posted from another site: a browser says where a POST comes from
     (`Origin`, `Sec-Fetch-Site`); a request without them (not a browser) passes on to the
-    CSRF token."""
+    CSRF token. The desk's own origin is the request's host, or the public URL's (behind a
+    proxy that rewrites Host)."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise Forbidden("this form was sent from another site")
     origin = request.headers.get("origin")
-    if origin is not None:
-        host = request.headers.get("host", "")
-        if origin == "null" or urlsplit(origin).netloc.lower() != host.lower():
-            raise Forbidden("this form was sent from another site")
+    if origin is None:
+        return
+    public = urlsplit(desk.partner.settings.public_url)
+    sent = urlsplit(origin.lower()) if origin != "null" else None
+    if sent is None or not sent.netloc:
+        raise Forbidden("this form was sent from another site")
+    own_host = sent.netloc == request.headers.get("host", "").lower()
+    public_origin = (sent.scheme, sent.netloc) == (public.scheme, public.netloc.lower())
+    if not (own_host or public_origin):
+        raise Forbidden("this form was sent from another site")
 
 
 SameSite = Annotated[None, Depends(from_this_site)]
