@@ -53,6 +53,7 @@ async def test_a_sign_in_posted_from_another_site_is_refused_and_opens_no_sessio
             {"origin": "https://127.0.0.1:8300"},  # the public URL's host, another scheme
             {"sec-fetch-site": "cross-site"},
             {"sec-fetch-site": "same-site"},
+            {"origin": "null", "sec-fetch-site": "cross-site"},
         ):
             refused = await http.post(
                 "/office/signin", data={**credentials, "csrf": token}, headers=headers
@@ -78,6 +79,16 @@ async def test_a_sign_in_posted_from_another_site_is_refused_and_opens_no_sessio
         )
         assert behind_proxy.status_code == 303, behind_proxy.text
         assert await _sessions(db_pool, email) == 2
+    async with office_client(desk) as http:
+        # What Chromium sends with the desk's own form under `Referrer-Policy: no-referrer`.
+        token = await _form(http)
+        own_form = await http.post(
+            "/office/signin",
+            data={**credentials, "csrf": token},
+            headers={"origin": "null", "sec-fetch-site": "same-origin"},
+        )
+        assert own_form.status_code == 303, own_form.text
+        assert await _sessions(db_pool, email) == 3
 
 
 async def test_a_sign_in_without_the_forms_token_is_refused(

@@ -107,12 +107,13 @@ def from_this_site(request: Request, desk: DeskDep) -> None:
     """Refuse a form posted from another site: a browser says where a POST comes from
     (`Origin`, `Sec-Fetch-Site`); a request without them (not a browser) passes on to the
     CSRF token. The desk's own origin is the request's host, or the public URL's (behind a
-    proxy that rewrites Host)."""
+    proxy that rewrites Host). Under the desk's `Referrer-Policy: no-referrer` a browser
+    sends `Origin: null` with its own forms: then `Sec-Fetch-Site` decides alone."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
         raise Forbidden("this form was sent from another site")
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or (origin == "null" and fetch_site is not None):
         return
     public = urlsplit(desk.partner.settings.public_url)
     sent = urlsplit(origin.lower()) if origin != "null" else None
