@@ -15,7 +15,7 @@ from application.office.actions import OfficerActions
 from application.office.audit import ConventionAudit
 from application.office.overview import ConventionOverview, convention_overview
 from application.office.portfolio import PortfolioPage
-from application.office.roles import Permission, authorize, may
+from application.office.roles import Permission, may
 from application.office.signin import OfficeSession, SignIn
 from application.partner_desk import PartnerDesk
 from infra.portal_settings import derived_key
@@ -51,22 +51,6 @@ class OfficeDesk:
     def csrf_key(self) -> bytes:
         """The key the office's CSRF tokens are signed with (not the partners')."""
         return derived_key(self.partner.secret, "office-csrf")
-
-    @staticmethod
-    def authorize(session: OfficeSession, permission: Permission) -> None:
-        """Refuse a session that may not (see roles.authorize)."""
-        authorize(session, permission)
-
-    async def log(
-        self,
-        email: str | None,
-        action: str,
-        outcome: str,
-        address: str | None,
-        target: str | None = None,
-    ) -> None:
-        """One line of the access log."""
-        await access_log.record(self.pool, email, action, outcome, address, target)
 
     async def access_log(self, limit: int = 200) -> list[AccessLine]:
         """The latest lines of the access log, newest first."""
