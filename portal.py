@@ -20,7 +20,7 @@ import asyncpg
 import structlog
 import uvicorn
 
-from application.office_desk import seal_legacy_totp_secrets, totp_key
+from application.office.totp import seal_legacy_totp_secrets, totp_key
 from application.partner_desk import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url

@@ -52,17 +52,19 @@ from application.conventions import (
     workflow_health,
 )
 from application.errors import NotFound as DeskNotFound
-from application.office_desk import (
-    PORTFOLIO_TABLES,
+from application.office.accounts import (
     UserError,
-    backfill_convention_files,
     create_user,
     disable_user,
     list_users,
     new_password,
+    reset_second_factor,
+)
+from application.office.portfolio import (
+    PORTFOLIO_TABLES,
+    backfill_convention_files,
     portfolio,
     portfolio_json,
-    reset_second_factor,
     table_csv,
 )
 from application.partner_desk import create_key, list_keys, revoke_key

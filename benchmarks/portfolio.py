@@ -53,12 +53,12 @@ import pyotp
 from temporalio.client import Client
 
 from activities.read_model import project, record_convention_file
-from application.office_desk import (
+from application.office.accounts import create_user
+from application.office.portfolio import (
     PAGE_ROWS,
     PER_CONVENTION_TABLES,
     PORTFOLIO_TABLES,
     backfill_convention_files,
-    create_user,
     portfolio_page,
     portfolio_query,
 )
@@ -473,7 +473,13 @@ async def signed_in_officer(pool: asyncpg.Pool, http: httpx.AsyncClient) -> None
     """An officer account, signed in on `http` with its password and a TOTP code."""
     email = f"officer-{uuid.uuid4().hex[:8]}@ofppt.example"
     await create_user(pool, email, "Benchmark Officer", "officer", PASSWORD)
-    signed = await http.post("/office/signin", data={"email": email, "password": PASSWORD})
+    form = await http.get("/office/signin")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    if not token:
+        raise RuntimeError("no CSRF token on the sign-in page")
+    signed = await http.post(
+        "/office/signin", data={"email": email, "password": PASSWORD, "csrf": token.group(1)}
+    )
     if signed.status_code != 303:
         raise RuntimeError(f"sign-in refused: {signed.status_code}")
     page = await http.get("/office/enrol")
@@ -502,7 +508,7 @@ async def sql_round(pool: asyncpg.Pool, client: Client) -> tuple[float, dict[str
 
 
 async def time_queries(pool: asyncpg.Pool, rounds: int) -> dict[str, list[float]]:
-    """Each of the page's queries alone (application/office_desk's portfolio_query)."""
+    """Each of the page's queries alone (storage/portfolio.py's portfolio_query)."""
     times: dict[str, list[float]] = defaultdict(list)
     async with pool.acquire() as connection:
         for _ in range(rounds):

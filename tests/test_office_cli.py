@@ -10,7 +10,7 @@ import uuid
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
-from application.office_desk import portfolio, portfolio_json
+from application.office.portfolio import portfolio, portfolio_json
 from devkit.polling import eventually
 from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT

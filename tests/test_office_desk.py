@@ -19,13 +19,9 @@ import pyotp
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
-from application.office_desk import (
-    SESSION_COOKIE,
-    create_user,
-    open_totp_secret,
-    seal_legacy_totp_secrets,
-    totp_key,
-)
+from application.office.accounts import create_user
+from application.office.signin import SESSION_COOKIE
+from application.office.totp import open_totp_secret, seal_legacy_totp_secrets, totp_key
 from application.partner_desk import PartnerDesk
 from devkit.polling import eventually
 from infra.portal_settings import link_secret
@@ -71,7 +67,10 @@ async def new_account(pool: asyncpg.Pool, role: str, name: str = "Awa Diallo") -
 
 
 async def sign_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
-    return await http.post("/office/signin", data={"email": email, "password": password})
+    form = await http.get("/office/signin")
+    return await http.post(
+        "/office/signin", data={"email": email, "password": password, "csrf": csrf_of(form)}
+    )
 
 
 async def enrol(http: httpx.AsyncClient, email: str) -> tuple[str, list[str]]:
@@ -262,7 +261,7 @@ async def test_five_wrong_passwords_then_even_the_right_one_gets_429(
 async def test_a_disabled_account_signs_in_no_more_and_its_sessions_end(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
-    from application.office_desk import disable_user
+    from application.office.accounts import disable_user
 
     desk = make_desk(dev_env.client, db_pool)
     async with office_client(desk) as http:

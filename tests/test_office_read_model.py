@@ -278,7 +278,7 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
     db_pool: asyncpg.Pool,
 ) -> None:
     from activities.read_model import project, record_convention_file
-    from application.office_desk import portfolio
+    from application.office.portfolio import portfolio
     from tests.conftest import example
 
     funder = f"funder-{uuid.uuid4().hex[:6]}"
@@ -352,7 +352,7 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
 
 
 def test_a_csv_cell_a_spreadsheet_would_run_as_a_formula_is_quoted() -> None:
-    from application.office_desk import table_csv
+    from application.office.portfolio import table_csv
 
     text = table_csv([{"party": '=HYPERLINK("http://x")', "days_late": -1, "contact": "Awa"}])
     assert text.splitlines()[1] == '"\'=HYPERLINK(""http://x"")",-1,Awa'
@@ -381,7 +381,7 @@ async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_count
     db_pool: asyncpg.Pool,
 ) -> None:
     from activities.read_model import project
-    from application.office_desk import portfolio, portfolio_page
+    from application.office.portfolio import portfolio, portfolio_page
 
     prefix = f"page-{uuid.uuid4().hex[:6]}"
     async with db_pool.acquire() as connection:

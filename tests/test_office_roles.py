@@ -2,6 +2,10 @@
 else — no session, a half-finished sign-in, a partner's session, a partner's API key —
 gets anything.
 
+The matrix is read from the routes' own dependencies (`require(Permission.…)` in
+web/office.py), not from a list kept beside them: a route that forgets its permission shows
+up as public, and the first test fails.
+
 A refused role is 403 before the route reads anything (a POST without its CSRF token
 included); an allowed role is past the check (a POST without CSRF then fails on CSRF, 400).
 """
@@ -13,16 +17,18 @@ import re
 import asyncpg
 import httpx
 import pytest
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from temporalio.testing import WorkflowEnvironment
 
-from application.office_desk import PERMISSIONS, SESSION_COOKIE, Permission, Role
+from application.office.roles import PERMISSIONS, Permission, Role
+from application.office.signin import SESSION_COOKIE
 from application.partner_desk import create_key
 from tests.partner_stack import FUNDER, bearer, funding_convention, link_path, make_desk
 from tests.test_office_desk import new_account, office_client, sign_in, signed_in
 from tests.test_partner_links import link_minted
 from web import api, office, pages
-from web.office import ROUTES
+from web.office import Require
 
 PUBLIC = {
     ("GET", "/office/signin"),
@@ -46,6 +52,39 @@ EXPECTED = {
 }
 
 
+def _permissions(dependant: Dependant) -> set[Permission]:
+    """Every permission a route's dependencies (and theirs) require."""
+    found = {dependant.call.permission} if isinstance(dependant.call, Require) else set()
+    for sub in dependant.dependencies:
+        found |= _permissions(sub)
+    return found
+
+
+def _office_routes() -> dict[tuple[str, str], set[Permission]]:
+    """Every office route of the app's routers, with the permissions its dependencies
+    require."""
+    return {
+        (method, route.path): _permissions(route.dependant)
+        for router in (office.router, pages.router, api.router)
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path.startswith("/office")
+        for method in route.methods or ()
+    }
+
+
+def _routes() -> dict[tuple[str, str], Permission]:
+    """Every page behind the sign-in, with the one permission it needs."""
+    routes: dict[tuple[str, str], Permission] = {}
+    for key, permissions in _office_routes().items():
+        if permissions:
+            assert len(permissions) == 1, f"{key} requires {permissions}: one permission a route"
+            [routes[key]] = permissions
+    return routes
+
+
+ROUTES = _routes()
+
+
 def _concrete(path: str) -> str:
     return (
         path.replace("{convention_id}", "no-such-convention")
@@ -56,19 +95,12 @@ def _concrete(path: str) -> str:
 
 
 def test_every_office_route_declares_its_permission_and_the_matrix_is_the_documented_one() -> None:
-    routes = [
-        route
-        for router in (office.router, pages.router, api.router)
-        for route in router.routes
-        if isinstance(route, APIRoute)
-    ]
-    declared = {
-        (method, route.path)
-        for route in routes
-        if route.path.startswith("/office")
-        for method in route.methods or ()
-    }
-    assert declared == set(ROUTES) | PUBLIC
+    declared = _office_routes()
+    public = {key for key, permissions in declared.items() if not permissions}
+    assert public == PUBLIC
+    assert set(declared) == set(ROUTES) | PUBLIC
+    assert len(ROUTES) == 18
+    assert set(ROUTES.values()) == set(Permission)
     assert {p: {r.value for r in roles} for p, roles in PERMISSIONS.items()} == EXPECTED
 
 

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import PacteError
-from application.office_desk import OfficeDesk
+from application.office.desk import OfficeDesk
 from application.partner_desk import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE
 from schemas.tasks import AnswerTask

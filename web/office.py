@@ -1,71 +1,49 @@
 """The office desk's pages: sign-in with a second factor, the portfolio, a convention's page
 and the officers' actions, starting a convention from a file, the auditors' checks and
-downloads, the access log. Thin: the rules are the desk's (application/office_desk.py).
+downloads, the access log. Routes only: the rules are the use cases' (application/office/).
 
-Every route declares one permission in ROUTES; `_signed_in` checks it on the server before
-anything else is read, and tests/test_office_roles.py walks the whole matrix.
+Each route says what it needs as FastAPI dependencies: the desk (`DeskDep`), the office
+session (`SessionDep`, any step of the sign-in) or a permission (`require(Permission.ACT)`,
+which checks the session on the server before anything else is read);
+tests/test_office_roles.py reads the permissions from these dependencies and walks the
+whole matrix. Every form is a typed model; every form carries the session's CSRF token, and
+the sign-in form (before any session) one bound to a cookie of its own, with an Origin check.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import BaseModel
 
-from application.conventions import ConventionNotFound, ConventionUnreadable, convention_status
-from application.errors import InvalidInput, NotFound, PacteError, Refused
-from application.office_desk import (
-    PORTFOLIO_TABLES,
-    SESSION_COOKIE,
-    OfficeDesk,
-    OfficeSession,
-    Permission,
-    Role,
-    backfill_convention_files,
-    portfolio,
-    portfolio_json,
-    table_csv,
-)
+from application.errors import BadRequest, Forbidden, InvalidInput, NotFound, PacteError, Refused
+from application.office.audit import Download
+from application.office.desk import OfficeDesk
+from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table_csv
+from application.office.roles import Permission, Role, authorize, may
+from application.office.signin import SESSION_COOKIE, OfficeSession
 from application.partner_desk import TaskView
-from auditing.html_report import render_html
-from auditing.replay import replay_conventions
-from auditing.timeline import build_timeline, render_csv, render_json
-from auditing.verify import verify_convention
-from records.history_events import history_file_bytes
+from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
 from web.charts import bar_chart
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
-from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
-from web.pages import LANGUAGE_NAMES, templates
+from web.i18n import N_, direction, gettext, language_or_default
 from web.problems import status_and_title
+from web.rendering import render
 from web.security import Csrf, client_address
 
 router = APIRouter(include_in_schema=False)
 
-ROUTES: dict[tuple[str, str], Permission] = {
-    ("GET", "/office"): Permission.READ_PORTFOLIO,
-    ("GET", "/office/portfolio/{table}.csv"): Permission.READ_PORTFOLIO,
-    ("GET", "/office/portfolio.json"): Permission.READ_PORTFOLIO,
-    ("GET", "/office/charts/{table}.svg"): Permission.READ_PORTFOLIO,
-    ("GET", "/office/conventions/{convention_id}"): Permission.READ_PORTFOLIO,
-    ("POST", "/office/conventions/{convention_id}/postpone"): Permission.ACT,
-    ("POST", "/office/conventions/{convention_id}/reassign"): Permission.ACT,
-    ("POST", "/office/conventions/{convention_id}/terminate"): Permission.ACT,
-    ("POST", "/office/conventions/{convention_id}/answer"): Permission.ACT,
-    ("GET", "/office/conventions/{convention_id}/tasks/{task_id}"): Permission.ACT,
-    ("POST", "/office/conventions/{convention_id}/tasks/{task_id}"): Permission.ACT,
-    ("GET", "/office/start"): Permission.START,
-    ("POST", "/office/start"): Permission.START,
-    ("GET", "/office/audit/{convention_id}"): Permission.AUDIT,
-    ("POST", "/office/audit/{convention_id}/check"): Permission.AUDIT,
-    ("GET", "/office/audit/{convention_id}/timeline.{fmt}"): Permission.AUDIT,
-    ("GET", "/office/audit/{convention_id}/export.json"): Permission.AUDIT,
-    ("GET", "/office/access-log"): Permission.READ_ACCESS_LOG,
-}
-"""Every page behind the sign-in, with the one permission it needs (see PERMISSIONS)."""
+SIGNIN_COOKIE = "pacte_office_signin"
+"""A random value set with the sign-in page; its form's CSRF token is bound to it, so a page
+elsewhere cannot sign a browser in (login CSRF): it has neither the cookie's value nor, with
+SameSite=Strict, the cookie on its cross-site POST."""
 
 HOME = {
     Role.OFFICER: "/office",
@@ -74,85 +52,232 @@ HOME = {
 }
 
 
-def _desk(request: Request) -> OfficeDesk:
+# --- dependencies ------------------------------------------------------------------------
+
+
+def get_desk(request: Request) -> OfficeDesk:
+    """The office desk the app was built with."""
     desk: OfficeDesk = request.app.state.office
     return desk
 
 
-def _csrf(request: Request) -> Csrf:
+def get_csrf(request: Request) -> Csrf:
+    """The office's CSRF signer (not the partners')."""
     csrf: Csrf = request.app.state.office_csrf
     return csrf
 
 
-def render(
+DeskDep = Annotated[OfficeDesk, Depends(get_desk)]
+CsrfDep = Annotated[Csrf, Depends(get_csrf)]
+
+
+async def current_session(request: Request, desk: DeskDep) -> OfficeSession:
+    """The live session of the office cookie, whatever step its sign-in is at."""
+    return await desk.signin.session(request.cookies.get(SESSION_COOKIE))
+
+
+SessionDep = Annotated[OfficeSession, Depends(current_session)]
+
+
+@dataclass(frozen=True)
+class Require:
+    """A route's one permission, as a dependency: the signed-in session if its role has it;
+    Unauthenticated before the second factor, Forbidden for another role."""
+
+    permission: Permission
+
+    async def __call__(self, session: SessionDep) -> OfficeSession:
+        authorize(session, self.permission)
+        return session
+
+
+def require(permission: Permission) -> Any:
+    """`Depends` on a signed-in session whose role has `permission`."""
+    return Depends(Require(permission))
+
+
+Reader = Annotated[OfficeSession, require(Permission.READ_PORTFOLIO)]
+Officer = Annotated[OfficeSession, require(Permission.ACT)]
+Starter = Annotated[OfficeSession, require(Permission.START)]
+Auditor = Annotated[OfficeSession, require(Permission.AUDIT)]
+Admin = Annotated[OfficeSession, require(Permission.READ_ACCESS_LOG)]
+
+
+def from_this_site(request: Request, desk: DeskDep) -> None:
+    """Refuse a form posted from another site: a browser says where a POST comes from
+    (`Origin`, `Sec-Fetch-Site`); a request without them (not a browser) passes on to the
+    CSRF token. The desk's own origin is the request's host, or the public URL's (behind a
+    proxy that rewrites Host). Under the desk's `Referrer-Policy: no-referrer` a browser
+    sends `Origin: null` with its own forms: then `Sec-Fetch-Site` decides alone."""
+    fetch_site = request.headers.get("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        raise Forbidden("this form was sent from another site")
+    origin = request.headers.get("origin")
+    if origin is None or (origin == "null" and fetch_site is not None):
+        return
+    public = urlsplit(desk.partner.settings.public_url)
+    sent = urlsplit(origin.lower()) if origin != "null" else None
+    if sent is None or not sent.netloc:
+        raise Forbidden("this form was sent from another site")
+    own_host = sent.netloc == request.headers.get("host", "").lower()
+    public_origin = (sent.scheme, sent.netloc) == (public.scheme, public.netloc.lower())
+    if not (own_host or public_origin):
+        raise Forbidden("this form was sent from another site")
+
+
+SameSite = Annotated[None, Depends(from_this_site)]
+
+
+# --- forms -------------------------------------------------------------------------------
+
+
+class OfficeForm(BaseModel):
+    """Every form of the desk carries its CSRF token."""
+
+    csrf: str = ""
+
+
+class SignInForm(OfficeForm):
+    """E-mail and password."""
+
+    email: str = ""
+    password: str = ""
+
+
+class CodeForm(OfficeForm):
+    """A TOTP or recovery code."""
+
+    code: str = ""
+
+
+class LanguageForm(OfficeForm):
+    """The desk's language, and the page to go back to."""
+
+    language: str = ""
+    next: str = "/office"
+
+
+class PostponeForm(OfficeForm):
+    """A task's new due date (YYYY-MM-DD), and why."""
+
+    task_id: str = ""
+    to: str = ""
+    reason: str = ""
+
+
+class ReassignForm(OfficeForm):
+    """A task's new contact, and why."""
+
+    task_id: str = ""
+    contact: str = ""
+    reason: str = ""
+
+
+class TerminateForm(OfficeForm):
+    """Why the convention ends."""
+
+    reason: str = ""
+
+
+class AnswerForm(OfficeForm):
+    """An answer on a party's behalf: a decision and comments, or the whole answer as
+    JSON/YAML in `answer`."""
+
+    task_id: str = ""
+    decision: str = ""
+    comments: str = ""
+    reason: str = ""
+    answer: str = ""
+
+    def fields(self) -> dict[str, Any]:
+        """The answer's fields."""
+        text = self.answer.strip()
+        fields: dict[str, Any] = {}
+        if text:
+            try:
+                parsed = parse_document(text, "answer", as_json=text.startswith("{"))
+            except InputError as error:
+                raise InvalidInput(str(error), error.errors) from error
+            if not isinstance(parsed, dict):
+                raise InvalidInput(
+                    "answer", [FieldError("answer", "expected a mapping of the answer's fields")]
+                )
+            fields.update(parsed)
+        for name in ("decision", "comments", "reason"):
+            if getattr(self, name):
+                fields[name] = getattr(self, name)
+        return fields
+
+
+class StartForm(OfficeForm):
+    """A convention file kept from the preview, and whether to start it now."""
+
+    document: str = ""
+    filename: str = ""
+    action: str = ""
+
+
+def _check_csrf(csrf: Csrf, session: OfficeSession, form: OfficeForm) -> None:
+    if not csrf.valid(form.csrf, session.id_hash):
+        raise PacteError("this form has expired or did not come from this page: reload it")
+
+
+# --- pages -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Menu:
+    """What the bar offers the signed-in reader: the pages their role may open."""
+
+    portfolio: bool
+    start: bool
+    access_log: bool
+
+
+def _menu(session: OfficeSession | None) -> Menu | None:
+    if session is None:
+        return None
+    role = session.role
+    return Menu(
+        portfolio=may(role, Permission.READ_PORTFOLIO),
+        start=may(role, Permission.START),
+        access_log=may(role, Permission.READ_ACCESS_LOG),
+    )
+
+
+def page(
     request: Request,
     template: str,
     session: OfficeSession | None,
     status_code: int = 200,
+    *,
+    csrf: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """An office page in the reader's language (right to left in Arabic), never cached."""
-    lang = language_or_default(
-        request.query_params.get("lang") or (session.language if session else None)
-    )
-
-    def _(message: str) -> str:
-        return gettext(lang, message)
-
-    return templates.TemplateResponse(
+    """An office page (web.rendering.render) with the office's session, menu and token."""
+    if csrf is None and session is not None:
+        csrf = get_csrf(request).token(session.id_hash)
+    return render(
         request,
         template,
-        {
-            "lang": lang,
-            "dir": direction(lang),
-            "_": _,
-            "gettext": _,
-            "ngettext": lambda s, p, n: _(s if n == 1 else p),
-            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-            "session": None,
-            "office": session,
-            "csrf": _csrf(request).token(session.id_hash) if session else None,
-            "path": request.url.path,
-            **context,
-        },
-        status_code=status_code,
-        headers={"cache-control": "no-store"},
+        session.language if session else None,
+        status_code,
+        csrf=csrf,
+        office=session,
+        menu=_menu(session),
+        **context,
     )
 
 
 def office_error(request: Request, error: PacteError) -> Response:
     """A refusal on an office page, with the office's layout."""
     headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else {}
-    response = render(
-        request,
-        "office/message.html",
-        None,
-        status_code=status_and_title(error)[0],
-        message=status_and_title(error)[1],
-        detail=error.detail,
+    status, title = status_and_title(error)
+    response = page(
+        request, "office/message.html", None, status_code=status, message=title, detail=error.detail
     )
     response.headers.update(headers)
     return response
-
-
-async def _session(request: Request) -> OfficeSession:
-    return await _desk(request).session(request.cookies.get(SESSION_COOKIE))
-
-
-async def _signed_in(request: Request, method: str, route: str) -> OfficeSession:
-    session = await _session(request)
-    _desk(request).authorize(session, ROUTES[(method, route)])
-    return session
-
-
-async def _form(request: Request) -> dict[str, str]:
-    form = await request.form()
-    return {key: value for key, value in form.items() if isinstance(value, str)}
-
-
-def _check_csrf(request: Request, session: OfficeSession, form: dict[str, str]) -> None:
-    if not _csrf(request).valid(form.get("csrf", ""), session.id_hash):
-        raise PacteError("this form has expired or did not come from this page: reload it")
 
 
 def _see(url: str) -> RedirectResponse:
@@ -161,91 +286,119 @@ def _see(url: str) -> RedirectResponse:
     return response
 
 
+def _download(body: str, media_type: str, filename: str | None = None) -> Response:
+    headers = {"cache-control": "no-store"}
+    if filename is not None:
+        headers["content-disposition"] = f'attachment; filename="{filename}"'
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _secure(desk: OfficeDesk) -> bool:
+    return bool(desk.partner.settings.secure_cookies)
+
+
+def _with_cookie(desk: OfficeDesk, response: Response, token: str) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(desk),
+        path="/office",
+    )
+    return response
+
+
 # --- sign-in ------------------------------------------------------------------------------
 
 
 @router.get("/office/signin", response_class=HTMLResponse)
-async def signin_page(request: Request) -> Response:
-    """E-mail and password."""
-    return render(request, "office/signin.html", None, errors={})
+async def signin_page(request: Request, desk: DeskDep, csrf: CsrfDep) -> Response:
+    """E-mail and password; the form's token is bound to a cookie set with it."""
+    nonce = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(32)
+    response = page(
+        request, "office/signin.html", None, csrf=csrf.token(token_hash(nonce)), errors={}
+    )
+    response.set_cookie(
+        SIGNIN_COOKIE, nonce, httponly=True, samesite="strict", secure=_secure(desk), path="/office"
+    )
+    return response
 
 
 @router.post("/office/signin", response_class=HTMLResponse)
-async def signin(request: Request) -> Response:
+async def signin(
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    form: Annotated[SignInForm, Form()],
+) -> Response:
     """Check the password; the second factor follows for officers and admins."""
-    form = await _form(request)
-    desk = _desk(request)
-    token, session = await desk.sign_in(
-        form.get("email", ""), form.get("password", ""), client_address(request)
-    )
+    nonce = request.cookies.get(SIGNIN_COOKIE)
+    if not nonce or not csrf.valid(form.csrf, token_hash(nonce)):
+        raise BadRequest("this form has expired or did not come from this page: reload it")
+    token, session = await desk.signin.sign_in(form.email, form.password, client_address(request))
     target = {"second_factor": "/office/second-factor", "enrol": "/office/enrol"}.get(
         session.step, HOME[session.user.role]
     )
-    return _with_cookie(request, _see(target), token)
+    response = _with_cookie(desk, _see(target), token)
+    response.delete_cookie(SIGNIN_COOKIE, path="/office")
+    return response
 
 
 @router.get("/office/second-factor", response_class=HTMLResponse)
-async def second_factor_page(request: Request) -> Response:
+async def second_factor_page(request: Request, session: SessionDep) -> Response:
     """The six-digit code of the authenticator (or a recovery code)."""
-    session = await _session(request)
-    return render(request, "office/second_factor.html", session, error=None)
+    return page(request, "office/second_factor.html", session, error=None)
 
 
 @router.post("/office/second-factor", response_class=HTMLResponse)
-async def second_factor(request: Request) -> Response:
+async def second_factor(
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: SessionDep,
+    form: Annotated[CodeForm, Form()],
+) -> Response:
     """A code's time-step is accepted once."""
-    session = await _session(request)
-    form = await _form(request)
-    _check_csrf(request, session, form)
+    _check_csrf(csrf, session, form)
     try:
-        token = await _desk(request).second_factor(
-            session, form.get("code", ""), client_address(request)
-        )
+        token = await desk.signin.second_factor(session, form.code, client_address(request))
     except InvalidInput:
-        return render(
+        return page(
             request,
             "office/second_factor.html",
             session,
             status_code=401,
             error=N_("Wrong or already used code."),
         )
-    return _with_cookie(request, _see(HOME[session.user.role]), token)
-
-
-def _with_cookie(request: Request, response: Response, token: str) -> Response:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=_desk(request).partner.settings.secure_cookies,
-        path="/office",
-    )
-    return response
+    return _with_cookie(desk, _see(HOME[session.user.role]), token)
 
 
 @router.get("/office/enrol", response_class=HTMLResponse)
-async def enrol_page(request: Request) -> Response:
+async def enrol_page(request: Request, desk: DeskDep, session: SessionDep) -> Response:
     """The TOTP secret and its otpauth URI, as text (no script, no QR image)."""
-    session = await _session(request)
-    secret, uri = await _desk(request).enrolment(session)
-    return render(request, "office/enrol.html", session, secret=secret, uri=uri, error=None)
+    secret, uri = await desk.signin.enrolment(session)
+    return page(request, "office/enrol.html", session, secret=secret, uri=uri, error=None)
 
 
 @router.post("/office/enrol", response_class=HTMLResponse)
-async def enrol(request: Request) -> Response:
+async def enrol(
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: SessionDep,
+    form: Annotated[CodeForm, Form()],
+) -> Response:
     """A first code proves the authenticator; the recovery codes are shown once."""
-    session = await _session(request)
-    form = await _form(request)
-    _check_csrf(request, session, form)
-    desk = _desk(request)
+    _check_csrf(csrf, session, form)
     try:
-        token, codes = await desk.confirm_enrolment(
-            session, form.get("code", ""), client_address(request)
+        token, codes = await desk.signin.confirm_enrolment(
+            session, form.code, client_address(request)
         )
     except InvalidInput:
-        secret, uri = await desk.enrolment(session)
-        return render(
+        secret, uri = await desk.signin.enrolment(session)
+        return page(
             request,
             "office/enrol.html",
             session,
@@ -254,33 +407,38 @@ async def enrol(request: Request) -> Response:
             uri=uri,
             error=N_("Wrong or already used code."),
         )
-    signed_in = await desk.session(token)
-    page = render(
+    signed_in = await desk.signin.session(token)
+    shown = page(
         request, "office/recovery.html", signed_in, codes=codes, home=HOME[session.user.role]
     )
-    return _with_cookie(request, page, token)
+    return _with_cookie(desk, shown, token)
 
 
 @router.post("/office/signout")
-async def signout(request: Request) -> Response:
+async def signout(
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: SessionDep,
+    form: Annotated[OfficeForm, Form()],
+) -> Response:
     """End the session."""
-    session = await _session(request)
-    form = await _form(request)
-    _check_csrf(request, session, form)
-    await _desk(request).sign_out(session, client_address(request))
+    _check_csrf(csrf, session, form)
+    await desk.signin.sign_out(session, client_address(request))
     response = _see("/office/signin")
     response.delete_cookie(SESSION_COOKIE, path="/office")
     return response
 
 
 @router.post("/office/language")
-async def language(request: Request) -> Response:
+async def language(
+    desk: DeskDep, csrf: CsrfDep, session: SessionDep, form: Annotated[LanguageForm, Form()]
+) -> Response:
     """Read the desk in another language."""
-    session = await _session(request)
-    form = await _form(request)
-    _check_csrf(request, session, form)
-    await _desk(request).set_language(session, language_or_default(form.get("language")))
-    target = form.get("next", "/office")
+    _check_csrf(csrf, session, form)
+    await desk.signin.set_language(session, language_or_default(form.language or None))
+    target = form.next
     return _see(target if target.startswith("/office") else "/office")
 
 
@@ -353,76 +511,60 @@ def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
 
 
 @router.get("/office", response_class=HTMLResponse)
-async def portfolio_page(request: Request) -> Response:
+async def portfolio_page(request: Request, desk: DeskDep, session: Reader) -> Response:
     """Every table of the portfolio, each with its chart and its CSV (the per-convention
     tables: their first PAGE_ROWS rows, and how many they have)."""
-    session = await _signed_in(request, "GET", "/office")
-    page = await _desk(request).portfolio_page()
-    return render(
+    shown = await desk.portfolio_page()
+    return page(
         request,
         "office/portfolio.html",
         session,
-        tables=page.tables,
-        totals=page.totals,
+        tables=shown.tables,
+        totals=shown.totals,
         names=PORTFOLIO_TABLES,
     )
 
 
 @router.get("/office/portfolio.json")
-async def portfolio_download(request: Request) -> Response:
+async def portfolio_download(desk: DeskDep, _session: Reader) -> Response:
     """The same figures as JSON."""
-    await _signed_in(request, "GET", "/office/portfolio.json")
-    tables = await _desk(request).portfolio()
-    return Response(
-        portfolio_json(tables), media_type="application/json", headers={"cache-control": "no-store"}
-    )
+    return _download(portfolio_json(await desk.portfolio()), "application/json")
 
 
 @router.get("/office/portfolio/{table}.csv")
-async def portfolio_csv(table: str, request: Request) -> Response:
+async def portfolio_csv(table: str, desk: DeskDep, _session: Reader) -> Response:
     """One table as CSV."""
-    await _signed_in(request, "GET", "/office/portfolio/{table}.csv")
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
-    desk = _desk(request)
-    await backfill_convention_files(desk.pool, desk.client)
-    rows = (await portfolio(desk.pool, (table,)))[table]
-    return Response(
-        table_csv(rows),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "content-disposition": f'attachment; filename="{table}.csv"',
-            "cache-control": "no-store",
-        },
-    )
+    rows = await desk.portfolio_table(table)
+    return _download(table_csv(rows), "text/csv; charset=utf-8", f"{table}.csv")
 
 
 @router.get("/office/charts/{table}.svg")
-async def chart(table: str, request: Request) -> Response:
+async def chart(table: str, request: Request, desk: DeskDep, session: Reader) -> Response:
     """One table's chart, drawn on the server: the rows its page shows."""
-    session = await _signed_in(request, "GET", "/office/charts/{table}.svg")
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
     # Its own table only, the rows its page shows.
-    rows = (await _desk(request).portfolio_page((table,), backfill=False)).tables[table]
+    rows = (await desk.portfolio_page((table,), backfill=False)).tables[table]
     lang = language_or_default(request.query_params.get("lang") or session.language)
-    return Response(
-        _chart(table, rows, lang), media_type="image/svg+xml", headers={"cache-control": "no-store"}
-    )
+    return _download(_chart(table, rows, lang), "image/svg+xml")
 
 
 # --- a convention -------------------------------------------------------------------------
 
 
 @router.get("/office/conventions/{convention_id}", response_class=HTMLResponse)
-async def convention_page(convention_id: str, request: Request) -> Response:
+async def convention_page(
+    convention_id: str, request: Request, desk: DeskDep, session: Reader
+) -> Response:
     """Stage, open tasks and who owes them, links, deliveries, archive, timeline."""
-    session = await _signed_in(request, "GET", "/office/conventions/{convention_id}")
-    return await _convention(request, session, convention_id)
+    return await _convention(request, desk, session, convention_id)
 
 
 async def _convention(
     request: Request,
+    desk: OfficeDesk,
     session: OfficeSession,
     convention_id: str,
     *,
@@ -431,54 +573,34 @@ async def _convention(
     errors: list[tuple[str, str]] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    page = await _desk(request).convention_page(convention_id)
-    return render(
+    overview = await desk.convention_page(session, convention_id)
+    return page(
         request,
         "office/convention.html",
         session,
         status_code=status_code,
         convention_id=convention_id,
-        page=page,
-        can_act=session.user.role is Role.OFFICER,
+        page=overview,
         notice=notice,
         refusal=refusal,
         errors=errors or [],
     )
 
 
-async def _action(request: Request, convention_id: str, route: str, action: str) -> Response:
-    session = await _signed_in(request, "POST", route)
-    form = await _form(request)
-    _check_csrf(request, session, form)
-    desk, address = _desk(request), client_address(request)
+async def _after_action(
+    request: Request,
+    desk: OfficeDesk,
+    session: OfficeSession,
+    convention_id: str,
+    action: Any,
+) -> Response:
+    """The convention's page after an action: done, refused (409), or invalid (422)."""
     try:
-        if action == "postpone":
-            await desk.postpone(
-                session,
-                convention_id,
-                form.get("task_id", ""),
-                form.get("to", ""),
-                form.get("reason", ""),
-                address,
-            )
-        elif action == "reassign":
-            await desk.reassign(
-                session,
-                convention_id,
-                form.get("task_id", ""),
-                form.get("contact", ""),
-                form.get("reason", ""),
-                address,
-            )
-        elif action == "terminate":
-            await desk.terminate(session, convention_id, form.get("reason", ""), address)
-        else:
-            await desk.answer_on_behalf(
-                session, convention_id, form.get("task_id", ""), _answer_fields(form), address
-            )
+        await action
     except InvalidInput as error:
         return await _convention(
             request,
+            desk,
             session,
             convention_id,
             status_code=422,
@@ -486,73 +608,78 @@ async def _action(request: Request, convention_id: str, route: str, action: str)
         )
     except Refused as error:
         return await _convention(
-            request, session, convention_id, status_code=409, refusal=error.detail
+            request, desk, session, convention_id, status_code=409, refusal=error.detail
         )
-    return await _convention(request, session, convention_id, notice=N_("Done."))
-
-
-def _answer_fields(form: dict[str, str]) -> dict[str, Any]:
-    """The answer's fields: a decision and comments, or the whole answer as JSON/YAML."""
-    text = form.get("answer", "").strip()
-    fields: dict[str, Any] = {}
-    if text:
-        try:
-            parsed = parse_document(text, "answer", as_json=text.startswith("{"))
-        except InputError as error:
-            raise InvalidInput(str(error), error.errors) from error
-        if not isinstance(parsed, dict):
-            raise InvalidInput(
-                "answer", [FieldError("answer", "expected a mapping of the answer's fields")]
-            )
-        fields.update(parsed)
-    for name in ("decision", "comments", "reason"):
-        if form.get(name):
-            fields[name] = form[name]
-    return fields
+    return await _convention(request, desk, session, convention_id, notice=N_("Done."))
 
 
 @router.post("/office/conventions/{convention_id}/postpone")
-async def postpone(convention_id: str, request: Request) -> Response:
+async def postpone(
+    convention_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Officer,
+    form: Annotated[PostponeForm, Form()],
+) -> Response:
     """Move a task's due date later; the milestone names the signed-in officer."""
-    return await _action(
-        request, convention_id, "/office/conventions/{convention_id}/postpone", "postpone"
+    _check_csrf(csrf, session, form)
+    action = desk.actions.postpone(
+        session, convention_id, form.task_id, form.to, form.reason, client_address(request)
     )
+    return await _after_action(request, desk, session, convention_id, action)
 
 
 @router.post("/office/conventions/{convention_id}/reassign")
-async def reassign(convention_id: str, request: Request) -> Response:
+async def reassign(
+    convention_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Officer,
+    form: Annotated[ReassignForm, Form()],
+) -> Response:
     """Give a task to another contact of its party."""
-    return await _action(
-        request, convention_id, "/office/conventions/{convention_id}/reassign", "reassign"
+    _check_csrf(csrf, session, form)
+    action = desk.actions.reassign(
+        session, convention_id, form.task_id, form.contact, form.reason, client_address(request)
     )
+    return await _after_action(request, desk, session, convention_id, action)
 
 
 @router.post("/office/conventions/{convention_id}/terminate")
-async def terminate(convention_id: str, request: Request) -> Response:
+async def terminate(
+    convention_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Officer,
+    form: Annotated[TerminateForm, Form()],
+) -> Response:
     """End the convention for a reason."""
-    return await _action(
-        request, convention_id, "/office/conventions/{convention_id}/terminate", "terminate"
-    )
+    _check_csrf(csrf, session, form)
+    action = desk.actions.terminate(session, convention_id, form.reason, client_address(request))
+    return await _after_action(request, desk, session, convention_id, action)
 
 
 @router.post("/office/conventions/{convention_id}/answer")
-async def answer(convention_id: str, request: Request) -> Response:
+async def answer(
+    convention_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Officer,
+    form: Annotated[AnswerForm, Form()],
+) -> Response:
     """Answer on a party's behalf, or the office's own task (a delivery retried or dismissed)."""
-    return await _action(
-        request, convention_id, "/office/conventions/{convention_id}/answer", "answer"
-    )
+    _check_csrf(csrf, session, form)
 
+    async def answered() -> Any:
+        return await desk.actions.answer_on_behalf(
+            session, convention_id, form.task_id, form.fields(), client_address(request)
+        )
 
-async def _task_view(request: Request, convention_id: str, task_id: str) -> TaskView:
-    desk = _desk(request)
-    try:
-        status = await convention_status(desk.client, convention_id)
-    except (ConventionNotFound, ConventionUnreadable) as error:
-        raise NotFound(str(error)) from error
-    task = next((t for t in status.open_tasks if t.id == task_id), None)
-    if task is None:
-        raise NotFound(f"no open task {task_id!r} in convention {convention_id!r}")
-    return TaskView(task, await desk.partner.convention(convention_id), status)
+    return await _after_action(request, desk, session, convention_id, answered())
 
 
 def _officer_form(
@@ -564,7 +691,7 @@ def _officer_form(
     status_code: int = 200,
 ) -> HTMLResponse:
     fields = form_for(view)
-    return render(
+    return page(
         request,
         "office/task.html",
         session,
@@ -581,30 +708,34 @@ def _officer_form(
 
 
 @router.get("/office/conventions/{convention_id}/tasks/{task_id}", response_class=HTMLResponse)
-async def officer_task_form(convention_id: str, task_id: str, request: Request) -> Response:
+async def officer_task_form(
+    convention_id: str, task_id: str, request: Request, desk: DeskDep, session: Officer
+) -> Response:
     """The task's own form (the partners' one, field by field), for an answer on behalf."""
-    session = await _signed_in(
-        request, "GET", "/office/conventions/{convention_id}/tasks/{task_id}"
-    )
-    view = await _task_view(request, convention_id, task_id)
+    view = await desk.actions.task_view(convention_id, task_id)
     return _officer_form(request, session, view, {}, [])
 
 
 @router.post("/office/conventions/{convention_id}/tasks/{task_id}", response_class=HTMLResponse)
-async def officer_task_answer(convention_id: str, task_id: str, request: Request) -> Response:
-    """The answer entered by the officer for the party that owes the task."""
-    session = await _signed_in(
-        request, "POST", "/office/conventions/{convention_id}/tasks/{task_id}"
-    )
+async def officer_task_answer(
+    convention_id: str,
+    task_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Officer,
+) -> Response:
+    """The answer entered by the officer for the party that owes the task: its fields are
+    the task's own (web/forms.py), so the form is read as the partners' one is."""
     form = await request.form()
     values: dict[str, list[str]] = {}
     for key, value in form.multi_items():
         if isinstance(value, str):
             values.setdefault(key, []).append(value)
-    _check_csrf(request, session, {"csrf": (values.get("csrf") or [""])[0]})
-    view = await _task_view(request, convention_id, task_id)
+    _check_csrf(csrf, session, OfficeForm(csrf=(values.get("csrf") or [""])[0]))
+    view = await desk.actions.task_view(convention_id, task_id)
     try:
-        await _desk(request).answer_on_behalf(
+        await desk.actions.answer_on_behalf(
             session,
             convention_id,
             task_id,
@@ -616,63 +747,64 @@ async def officer_task_answer(convention_id: str, task_id: str, request: Request
         return _officer_form(request, session, view, values, errors, status_code=422)
     except Refused as error:
         return await _convention(
-            request, session, convention_id, status_code=409, refusal=error.detail
+            request, desk, session, convention_id, status_code=409, refusal=error.detail
         )
-    return await _convention(request, session, convention_id, notice=N_("Done."))
+    return await _convention(request, desk, session, convention_id, notice=N_("Done."))
 
 
 # --- start from a file --------------------------------------------------------------------
 
 
+def _start_page(
+    request: Request,
+    session: OfficeSession,
+    status_code: int = 200,
+    errors: list[tuple[str, str]] | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    context.setdefault("preview", None)
+    context.setdefault("document", "")
+    return page(
+        request,
+        "office/start.html",
+        session,
+        status_code=status_code,
+        errors=errors or [],
+        **context,
+    )
+
+
 @router.get("/office/start", response_class=HTMLResponse)
-async def start_page(request: Request) -> Response:
+async def start_page(request: Request, session: Starter) -> Response:
     """Upload a convention file."""
-    session = await _signed_in(request, "GET", "/office/start")
-    return render(request, "office/start.html", session, errors=[], preview=None, document="")
+    return _start_page(request, session)
 
 
 @router.post("/office/start", response_class=HTMLResponse)
-async def start(request: Request) -> Response:
+async def start(
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Starter,
+    form: Annotated[StartForm, Form()],
+    file: Annotated[UploadFile | None, File()] = None,
+) -> Response:
     """Validate (every error by field), preview, then start on a second POST."""
-    session = await _signed_in(request, "POST", "/office/start")
-    form = await request.form()
-    token = form.get("csrf")
-    _check_csrf(request, session, {"csrf": token if isinstance(token, str) else ""})
-    desk = _desk(request)
-    upload = form.get("file")
-    kept = form.get("document")
-    if upload is not None and not isinstance(upload, str) and upload.filename:
-        data, name = await upload.read(), upload.filename
-    elif isinstance(kept, str) and kept:
-        data, name = kept.encode("utf-8"), str(form.get("filename") or "upload.yaml")
+    _check_csrf(csrf, session, form)
+    if file is not None and file.filename:
+        data, name = await file.read(), file.filename
+    elif form.document:
+        data, name = form.document.encode("utf-8"), form.filename or "upload.yaml"
     else:
-        return render(
-            request,
-            "office/start.html",
-            session,
-            status_code=422,
-            errors=[("file", N_("Choose a file."))],
-            preview=None,
-            document="",
-        )
+        return _start_page(request, session, 422, [("file", N_("Choose a file."))])
     try:
         convention = desk.read_upload(data, name)
     except InvalidInput as error:
-        return render(
+        return _start_page(request, session, 422, [(e.field, e.reason) for e in error.errors])
+    if form.action != "start":
+        return _start_page(
             request,
-            "office/start.html",
             session,
-            status_code=422,
-            errors=[(e.field, e.reason) for e in error.errors],
-            preview=None,
-            document="",
-        )
-    if form.get("action") != "start":
-        return render(
-            request,
-            "office/start.html",
-            session,
-            errors=[],
             preview=convention,
             document=data.decode("utf-8"),
             filename=name,
@@ -680,15 +812,7 @@ async def start(request: Request) -> Response:
     try:
         await desk.start(session, convention, client_address(request))
     except Refused as error:
-        return render(
-            request,
-            "office/start.html",
-            session,
-            status_code=409,
-            errors=[("", error.detail)],
-            preview=None,
-            document="",
-        )
+        return _start_page(request, session, 409, [("", error.detail)])
     return _see(f"/office/conventions/{convention.id}")
 
 
@@ -696,105 +820,61 @@ async def start(request: Request) -> Response:
 
 
 @router.get("/office/audit/{convention_id}", response_class=HTMLResponse)
-async def audit_page(convention_id: str, request: Request) -> Response:
+async def audit_page(convention_id: str, request: Request, session: Auditor) -> Response:
     """Replay, verify, and the downloads."""
-    session = await _signed_in(request, "GET", "/office/audit/{convention_id}")
-    return render(
+    return page(
         request, "office/audit.html", session, convention_id=convention_id, replay=None, verify=None
     )
 
 
-async def _history(request: Request, convention_id: str) -> Any:
-    return await _desk(request).history(convention_id)
-
-
 @router.post("/office/audit/{convention_id}/check", response_class=HTMLResponse)
-async def audit_check(convention_id: str, request: Request) -> Response:
+async def audit_check(
+    convention_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: Auditor,
+    form: Annotated[OfficeForm, Form()],
+) -> Response:
     """Replay every run against this code and verify the milestones (as audit.py does)."""
-    session = await _signed_in(request, "POST", "/office/audit/{convention_id}/check")
-    form = await _form(request)
-    _check_csrf(request, session, form)
-    desk = _desk(request)
-    history = await _history(request, convention_id)
-
-    async def one() -> Any:
-        yield history
-
-    converter = desk.client.data_converter
-    replay = [r async for r in replay_conventions(one(), data_converter=converter)]
-    verify = await verify_convention(desk.pool, convention_id, history, history.source, converter)
-    await desk.log(
-        session.user.email,
-        "audit_check",
-        "ok" if replay[0].ok and verify.ok else "failed",
-        client_address(request),
-        convention_id,
-    )
-    return render(
+    _check_csrf(csrf, session, form)
+    checked = await desk.audit.check(session, convention_id, client_address(request))
+    return page(
         request,
         "office/audit.html",
         session,
         convention_id=convention_id,
-        replay=replay[0],
-        verify=verify,
+        replay=checked.replay,
+        verify=checked.verify,
     )
+
+
+def _attachment(download: Download) -> Response:
+    return _download(download.body, download.media_type, download.filename)
 
 
 @router.get("/office/audit/{convention_id}/timeline.{fmt}")
-async def audit_timeline(convention_id: str, fmt: str, request: Request) -> Response:
+async def audit_timeline(
+    convention_id: str, fmt: str, request: Request, desk: DeskDep, session: Auditor
+) -> Response:
     """The timeline as HTML, CSV or JSON."""
-    session = await _signed_in(request, "GET", "/office/audit/{convention_id}/timeline.{fmt}")
-    renderers = {
-        "html": (render_html, "text/html; charset=utf-8"),
-        "csv": (render_csv, "text/csv; charset=utf-8"),
-        "json": (render_json, "application/json"),
-    }
-    if fmt not in renderers:
-        raise NotFound(f"no format {fmt!r}")
-    desk = _desk(request)
-    timeline = await build_timeline(
-        await _history(request, convention_id), desk.client.data_converter
-    )
-    renderer, media_type = renderers[fmt]
-    await desk.log(
-        session.user.email, f"download_timeline_{fmt}", "ok", client_address(request), convention_id
-    )
-    return Response(
-        renderer(timeline),
-        media_type=media_type,
-        headers={
-            "content-disposition": f'attachment; filename="{convention_id}-timeline.{fmt}"',
-            "cache-control": "no-store",
-        },
+    return _attachment(
+        await desk.audit.timeline(session, convention_id, fmt, client_address(request))
     )
 
 
 @router.get("/office/audit/{convention_id}/export.json")
-async def audit_export(convention_id: str, request: Request) -> Response:
+async def audit_export(
+    convention_id: str, request: Request, desk: DeskDep, session: Auditor
+) -> Response:
     """Every run's history, as `audit.py export` writes them (JSON, one document)."""
-    session = await _signed_in(request, "GET", "/office/audit/{convention_id}/export.json")
-    history = await _history(request, convention_id)
-    runs = [json.loads(history_file_bytes(run)) for run in history.runs]
-    desk = _desk(request)
-    await desk.log(
-        session.user.email, "download_export", "ok", client_address(request), convention_id
-    )
-    return Response(
-        json.dumps({"convention_id": convention_id, "runs": runs}),
-        media_type="application/json",
-        headers={
-            "content-disposition": f'attachment; filename="{convention_id}.json"',
-            "cache-control": "no-store",
-        },
-    )
+    return _attachment(await desk.audit.export(session, convention_id, client_address(request)))
 
 
 # --- admins -------------------------------------------------------------------------------
 
 
 @router.get("/office/access-log", response_class=HTMLResponse)
-async def access_log(request: Request) -> Response:
+async def access_log(request: Request, desk: DeskDep, session: Admin) -> Response:
     """Who did what, when, from where."""
-    session = await _signed_in(request, "GET", "/office/access-log")
-    lines = await _desk(request).access_log()
-    return render(request, "office/access_log.html", session, lines=lines)
+    return page(request, "office/access_log.html", session, lines=await desk.access_log())

@@ -5,13 +5,10 @@ CSRF token answers. Thin: the rules are the desk's (application/partner_desk.py)
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
-from jinja2 import Environment, FileSystemLoader
 
 from application.errors import (
     InvalidInput,
@@ -24,23 +21,12 @@ from application.errors import (
 )
 from application.partner_desk import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
-from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
+from web.i18n import LANGUAGES, N_
 from web.problems import status_and_title
+from web.rendering import render
 from web.security import Csrf, client_address
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 SESSION_COOKIE = "pacte_session"
-LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
-
-# Every value is escaped: autoescape is on for every template, whatever its name; the
-# i18n extension gives {% trans %}, its callables are the reader's language's (see render).
-templates = Jinja2Templates(
-    env=Environment(
-        loader=FileSystemLoader(TEMPLATES_DIR),
-        autoescape=True,
-        extensions=["jinja2.ext.i18n"],
-    )
-)
 router = APIRouter(include_in_schema=False)
 
 
@@ -52,42 +38,6 @@ def _desk(request: Request) -> PartnerDesk:
 def _csrf(request: Request) -> Csrf:
     csrf: Csrf = request.app.state.csrf
     return csrf
-
-
-def render(
-    request: Request,
-    template: str,
-    language: str | None,
-    status_code: int = 200,
-    session: ContactSession | None = None,
-    headers: dict[str, str] | None = None,
-    **context: Any,
-) -> HTMLResponse:
-    """A page in the reader's language, right to left in Arabic, never cached."""
-    lang = language_or_default(request.query_params.get("lang") or language)
-
-    def _(message: str) -> str:
-        return gettext(lang, message)
-
-    response = templates.TemplateResponse(
-        request,
-        template,
-        {
-            "lang": lang,
-            "dir": direction(lang),
-            "_": _,
-            "gettext": _,
-            "ngettext": lambda s, p, n: _(s if n == 1 else p),
-            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
-            "session": session,
-            "csrf": _csrf(request).token(session.id_hash) if session else None,
-            "path": request.url.path,
-            **context,
-        },
-        status_code=status_code,
-        headers={"cache-control": "no-store", **(headers or {})},
-    )
-    return response
 
 
 def error_page(request: Request, error: PacteError, status_code: int | None = None) -> Response:

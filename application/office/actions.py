@@ -1,0 +1,207 @@
+"""Officers' actions on a convention, the signed-in officer as actor: postpone a deadline,
+reassign a task, terminate the convention, answer a task on a party's behalf. Each is the
+workflow's own update; each is written to the access log, done or refused."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, TypeVar
+
+import asyncpg
+from pydantic import BaseModel
+from temporalio.client import Client
+
+from application.conventions import (
+    AnswerRefused,
+    ConventionNotFound,
+    ConventionUnreadable,
+    answer_task,
+    build_answer,
+    convention_status,
+    postpone_deadline,
+    reassign_task,
+    terminate_convention,
+)
+from application.errors import InvalidInput, NotFound, Refused
+from application.office import access_log
+from application.office.roles import Permission, authorize
+from application.office.signin import OfficeSession
+from application.partner_desk import PartnerDesk, TaskView
+from schemas.actors import AuthMethod, Principal, PrincipalKind
+from schemas.convention_file import parse_model
+from schemas.errors import FieldError, InputError
+from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
+
+RPC_TIMEOUT = timedelta(seconds=15)
+Result = TypeVar("Result")
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _validated(model: type[Model], data: dict[str, Any]) -> Model:
+    try:
+        return parse_model(model, data, model.__name__)
+    except InputError as error:
+        raise InvalidInput(str(error), error.errors) from error
+
+
+@dataclass
+class OfficerActions:
+    """The officers' actions over Temporal, logged in PostgreSQL; keeps no state."""
+
+    partner: PartnerDesk
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The database."""
+        return self.partner.pool
+
+    @property
+    def client(self) -> Client:
+        """Temporal."""
+        return self.partner.client
+
+    def _officer(self, session: OfficeSession) -> str:
+        authorize(session, Permission.ACT)
+        return f"{session.user.name} <{session.user.email}>"[:200]
+
+    async def _act(
+        self,
+        session: OfficeSession,
+        action: str,
+        target: str,
+        address: str,
+        call: Awaitable[Result],
+    ) -> Result:
+        try:
+            result = await call
+        except (AnswerRefused, ConventionNotFound, ConventionUnreadable) as error:
+            await access_log.record(
+                self.pool, session.user.email, action, "refused", address, target
+            )
+            raise Refused(str(error)) from error
+        await access_log.record(self.pool, session.user.email, action, "ok", address, target)
+        return result
+
+    async def postpone(
+        self,
+        session: OfficeSession,
+        convention_id: str,
+        task_id: str,
+        new_due: str,
+        reason: str,
+        address: str,
+    ) -> Any:
+        """Move a task's due date later, in the officer's name."""
+        officer = self._officer(session)
+        try:
+            day = date.fromisoformat(new_due)
+        except ValueError as error:
+            raise InvalidInput(
+                "to: not a date", [FieldError("to", "expected a date, YYYY-MM-DD")]
+            ) from error
+        request = _validated(
+            PostponeDeadline,
+            {
+                "task_id": task_id,
+                "new_due_at": datetime(day.year, day.month, day.day, 23, 59, tzinfo=UTC),
+                "reason": reason,
+                "officer": officer,
+            },
+        )
+        return await self._act(
+            session,
+            "postpone",
+            f"{convention_id}/{task_id}",
+            address,
+            postpone_deadline(self.client, convention_id, request, rpc_timeout=RPC_TIMEOUT),
+        )
+
+    async def reassign(
+        self,
+        session: OfficeSession,
+        convention_id: str,
+        task_id: str,
+        contact: str,
+        reason: str,
+        address: str,
+    ) -> Any:
+        """Give a task to another contact of its party, in the officer's name."""
+        officer = self._officer(session)
+        request = _validated(
+            ReassignTask,
+            {"task_id": task_id, "contact": contact, "reason": reason, "officer": officer},
+        )
+        return await self._act(
+            session,
+            "reassign",
+            f"{convention_id}/{task_id}",
+            address,
+            reassign_task(self.client, convention_id, request, rpc_timeout=RPC_TIMEOUT),
+        )
+
+    async def terminate(
+        self, session: OfficeSession, convention_id: str, reason: str, address: str
+    ) -> Any:
+        """End the convention, in the officer's name (the workflow's own update)."""
+        officer = self._officer(session)
+        request = _validated(TerminateConvention, {"reason": reason, "officer": officer})
+        return await self._act(
+            session,
+            "terminate",
+            convention_id,
+            address,
+            terminate_convention(self.client, convention_id, request, rpc_timeout=RPC_TIMEOUT),
+        )
+
+    async def answer_on_behalf(
+        self,
+        session: OfficeSession,
+        convention_id: str,
+        task_id: str,
+        fields: dict[str, Any],
+        address: str,
+    ) -> Any:
+        """Answer a task for the party that owes it (or the office's own task, such as
+        fix_delivery's retry or dismiss), proven as `officer_on_behalf` by this officer."""
+        self._officer(session)
+        try:
+            status = await convention_status(self.client, convention_id, rpc_timeout=RPC_TIMEOUT)
+        except (ConventionNotFound, ConventionUnreadable) as error:
+            raise Refused(str(error)) from error
+        task = next((t for t in status.open_tasks if t.id == task_id), None)
+        if task is None:
+            raise Refused(f"task_id: task {task_id!r} is not open")
+        principal = Principal(
+            kind=PrincipalKind.OFFICER,
+            id=session.user.email,
+            name=session.user.name,
+            party=task.assignee,
+            method=AuthMethod.OFFICER_ON_BEHALF,
+            request_id=secrets.token_hex(8),
+        )
+        try:
+            request = build_answer(task, task.assignee, fields, session.user.name, principal)
+        except InputError as error:
+            raise InvalidInput(str(error), error.errors) from error
+        return await self._act(
+            session,
+            "answer_on_behalf",
+            f"{convention_id}/{task_id}",
+            address,
+            answer_task(self.client, convention_id, request, rpc_timeout=RPC_TIMEOUT),
+        )
+
+    async def task_view(self, convention_id: str, task_id: str) -> TaskView:
+        """An open task as its form shows it (the partners' one), for an answer on behalf;
+        NotFound if the convention or the open task is not known."""
+        try:
+            status = await convention_status(self.client, convention_id)
+        except (ConventionNotFound, ConventionUnreadable) as error:
+            raise NotFound(str(error)) from error
+        task = next((t for t in status.open_tasks if t.id == task_id), None)
+        if task is None:
+            raise NotFound(f"no open task {task_id!r} in convention {convention_id!r}")
+        return TaskView(task, await self.partner.convention(convention_id), status)

@@ -1,0 +1,92 @@
+"""The office desk as the routes hold it: one object over the partner desk's pool, Temporal
+client and settings, delegating each job to its module (sign-in, portfolio, a convention's
+page, actions, starting, audit, the access log)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+
+from application.office import access_log, portfolio, starting
+from application.office.actions import OfficerActions
+from application.office.audit import ConventionAudit
+from application.office.overview import ConventionOverview, convention_overview
+from application.office.portfolio import PortfolioPage
+from application.office.roles import Permission, may
+from application.office.signin import OfficeSession, SignIn
+from application.partner_desk import PartnerDesk
+from infra.portal_settings import derived_key
+from schemas.convention import Convention
+from storage.access_log import AccessLine
+
+
+@dataclass
+class OfficeDesk:
+    """The office-facing service over Temporal and PostgreSQL; keeps no state of its own."""
+
+    partner: PartnerDesk
+    task_queue: str
+    signin: SignIn = field(init=False)
+    actions: OfficerActions = field(init=False)
+    audit: ConventionAudit = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.signin = SignIn(self.partner)
+        self.actions = OfficerActions(self.partner)
+        self.audit = ConventionAudit(self.partner)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The database the partner desk uses too."""
+        return self.partner.pool
+
+    @property
+    def client(self) -> Client:
+        """Temporal."""
+        return self.partner.client
+
+    def csrf_key(self) -> bytes:
+        """The key the office's CSRF tokens are signed with (not the partners')."""
+        return derived_key(self.partner.secret, "office-csrf")
+
+    async def access_log(self, limit: int = 200) -> list[AccessLine]:
+        """The latest lines of the access log, newest first."""
+        return await access_log.latest(self.pool, limit)
+
+    async def portfolio(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table of the portfolio (the same for `starter.py report`)."""
+        await portfolio.backfill_convention_files(self.pool, self.client)
+        return await portfolio.portfolio(self.pool)
+
+    async def portfolio_table(self, table: str) -> list[dict[str, Any]]:
+        """Every row of one table, the backfill done first."""
+        await portfolio.backfill_convention_files(self.pool, self.client)
+        return (await portfolio.portfolio(self.pool, (table,)))[table]
+
+    async def portfolio_page(
+        self, tables: tuple[str, ...] | None = None, *, backfill: bool = True
+    ) -> PortfolioPage:
+        """The page's share of the portfolio (see PAGE_ROWS), every table or those named;
+        a chart, which follows its page, leaves the backfill to the page."""
+        if backfill:
+            await portfolio.backfill_convention_files(self.pool, self.client)
+        return await portfolio.portfolio_page(self.pool, tables or portfolio.PORTFOLIO_TABLES)
+
+    async def convention_page(
+        self, session: OfficeSession, convention_id: str
+    ) -> ConventionOverview:
+        """What the convention's page shows, and what this reader may do there."""
+        return await convention_overview(
+            self.pool, self.client, convention_id, can_act=may(session.role, Permission.ACT)
+        )
+
+    def read_upload(self, data: bytes, filename: str) -> Convention:
+        """The uploaded convention file, validated."""
+        return starting.read_upload(data, filename)
+
+    async def start(self, session: OfficeSession, convention: Convention, address: str) -> str:
+        """Start it on the desk's task queue."""
+        return await starting.start(self.partner, self.task_queue, session, convention, address)

@@ -1,0 +1,140 @@
+"""The portfolio: the office's page, its charts, its CSV and JSON downloads and `starter.py
+report`, all from the read model (queries in `storage/portfolio.py`); conventions started
+without a recorded file get theirs from their workflow's start event first."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from activities.read_model import record_convention_file
+from schemas.contract import workflow_id_for
+from schemas.status import ConventionInput
+from storage import convention_files
+from storage import portfolio as queries
+from storage.portfolio import PER_CONVENTION_TABLES, PORTFOLIO_TABLES, portfolio_query
+
+__all__ = [
+    "BACKFILL_PER_LOAD",
+    "PAGE_ROWS",
+    "PER_CONVENTION_TABLES",
+    "PORTFOLIO_TABLES",
+    "PortfolioPage",
+    "backfill_convention_files",
+    "portfolio",
+    "portfolio_json",
+    "portfolio_page",
+    "portfolio_query",
+    "table_csv",
+]
+
+BACKFILL_PER_LOAD = 20
+PAGE_ROWS = 50
+"""The office's page and its charts show the first PAGE_ROWS rows of each per-convention
+table (in the table's own order: the overdue tasks latest first); the CSV, the JSON and
+`starter.py report` have every row. At 10,000 conventions the indicators alone are some
+16,000 rows: as one page (4.5 MB of HTML) and one chart they were unreadable and slow."""
+
+
+async def backfill_convention_files(
+    pool: asyncpg.Pool, client: Client, limit: int = BACKFILL_PER_LOAD
+) -> int:
+    """Record the file of conventions started without one (by the demo, by a diagnostic's
+    follow-up, before migration 006) from their workflow's start event; a few per call.
+    Returns how many were recorded."""
+    recorded = 0
+    for convention_id in await convention_files.without_file(pool, limit):
+        try:
+            handle = client.get_workflow_handle(workflow_id_for(convention_id))
+            async for event in handle.fetch_history_events():
+                started = event.workflow_execution_started_event_attributes
+                [given] = await client.data_converter.decode(
+                    started.input.payloads, [ConventionInput]
+                )
+                break
+            else:
+                continue
+        except (RPCError, ValueError, TypeError):
+            continue  # gone from Temporal (retention) or unreadable here: stays without
+        if isinstance(given, ConventionInput):
+            await record_convention_file(pool, given.convention)
+            recorded += 1
+    return recorded
+
+
+@dataclass(frozen=True)
+class PortfolioPage:
+    """What the office's page shows: each table's first rows, and how many it has."""
+
+    tables: dict[str, list[dict[str, Any]]]
+    totals: dict[str, int]
+
+
+def _plain(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
+    for row in rows:
+        for column, value in row.items():
+            if isinstance(value, Decimal):
+                # asyncpg decodes numeric 40000000 as 4.000E+7: shown as plain digits.
+                row[column] = Decimal(format(value, "f"))
+    if table == "cohorts":
+        for row in rows:
+            row["pass_rate"] = (
+                round(row["certified"] / row["completed"], 3) if row["completed"] else None
+            )
+    return rows
+
+
+async def portfolio(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES
+) -> dict[str, list[dict[str, Any]]]:
+    """Every row of every table (or of those named), each from one query of the read model."""
+    return {name: _plain(await queries.table_rows(pool, name), name) for name in tables}
+
+
+async def portfolio_page(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+) -> PortfolioPage:
+    """The page's share of the portfolio: every row of the tables per stage, country and
+    funder; the first `rows` of the per-convention ones, with their count."""
+    shown: dict[str, list[dict[str, Any]]] = {}
+    totals: dict[str, int] = {}
+    for name in tables:
+        if name not in PER_CONVENTION_TABLES:
+            shown[name] = (await portfolio(pool, (name,)))[name]
+            totals[name] = len(shown[name])
+            continue
+        fetched, totals[name] = await queries.first_rows(pool, name, rows)
+        shown[name] = _plain(fetched, name)
+    return PortfolioPage(shown, totals)
+
+
+def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
+    """The portfolio as JSON (amounts as strings, never summed across currencies)."""
+    return json.dumps(tables, default=str, ensure_ascii=False, indent=2)
+
+
+def table_csv(rows: list[dict[str, Any]]) -> str:
+    """Rows as CSV, a header line first (amounts as written, never summed across currencies).
+
+    A text cell that a spreadsheet would read as a formula (=, +, -, @, tab, return first:
+    a party or contact name comes from a convention file) is written after a quote."""
+    out = io.StringIO()
+    if rows:
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
+    return out.getvalue()
+
+
+def _inert(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value

@@ -1,0 +1,62 @@
+"""Who may do what on the office desk: roles, the permissions of its pages, and the check."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol
+
+from application.errors import Forbidden, Unauthenticated
+
+
+class Role(StrEnum):
+    """What an office account may do."""
+
+    OFFICER = "officer"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    """One thing a route does; each route of the desk declares exactly one."""
+
+    READ_PORTFOLIO = "read_portfolio"
+    ACT = "act"
+    START = "start"
+    AUDIT = "audit"
+    READ_ACCESS_LOG = "read_access_log"
+
+
+PERMISSIONS: dict[Permission, frozenset[Role]] = {
+    Permission.READ_PORTFOLIO: frozenset({Role.OFFICER, Role.AUDITOR}),
+    Permission.ACT: frozenset({Role.OFFICER}),
+    Permission.START: frozenset({Role.OFFICER}),
+    Permission.AUDIT: frozenset({Role.AUDITOR}),
+    Permission.READ_ACCESS_LOG: frozenset({Role.ADMIN}),
+}
+SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMIN})
+
+
+class Holder(Protocol):
+    """A session as the check sees it: how far its sign-in went, and its role."""
+
+    @property
+    def signed_in(self) -> bool:
+        """Password and, where the role needs it, the second factor given."""
+
+    @property
+    def role(self) -> Role:
+        """The account's role."""
+
+
+def may(role: Role, permission: Permission) -> bool:
+    """Whether the role has the permission."""
+    return role in PERMISSIONS[permission]
+
+
+def authorize(session: Holder, permission: Permission) -> None:
+    """Refuse: Unauthenticated before the second factor, Forbidden for a role without the
+    permission."""
+    if not session.signed_in:
+        raise Unauthenticated("sign-in not finished: the second factor is owed")
+    if not may(session.role, permission):
+        raise Forbidden(f"the role {session.role.value} may not do this")

@@ -1,0 +1,202 @@
+"""Signing in to the office desk: the password (argon2id, checked off the event loop), then
+for officers and admins a TOTP code (set up at the first sign-in, with recovery codes); the
+session that follows, its language, its end.
+
+Failed attempts are counted by the partner desk's limiter (`partner_failures`), so every
+replica sees the same counts.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from application.errors import Forbidden, InvalidInput, TooManyAttempts, Unauthenticated
+from application.office import access_log, totp
+from application.office.accounts import OfficeUser, password_matches, user_of
+from application.office.roles import SECOND_FACTOR_ROLES, Role
+from application.partner_desk import PartnerDesk
+from infra.portal_settings import token_hash
+from schemas.errors import FieldError
+from storage import office_accounts, office_sessions
+
+SESSION_COOKIE = "pacte_office"
+PASSWORD_FAILURES_PER_ACCOUNT = 5
+PASSWORD_FAILURES_PER_ADDRESS = 20
+RECOVERY_CODES = 8
+
+
+@dataclass(frozen=True)
+class OfficeSession:
+    """A browser's session: whose, and how far the sign-in went."""
+
+    id_hash: bytes
+    user: OfficeUser
+    step: str
+    language: str
+
+    @property
+    def signed_in(self) -> bool:
+        """Password and, where the role needs it, the second factor given."""
+        return self.step == "signed_in"
+
+    @property
+    def role(self) -> Role:
+        """The account's role."""
+        return self.user.role
+
+
+@dataclass
+class SignIn:
+    """Sign-in, second factor and sessions over PostgreSQL; keeps no state of its own."""
+
+    partner: PartnerDesk
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        """The database the partner desk uses too."""
+        return self.partner.pool
+
+    def totp_key(self) -> bytes:
+        """The key the accounts' TOTP secrets are sealed with."""
+        return totp.totp_key(self.partner.secret)
+
+    async def sign_in(self, email: str, password: str, address: str) -> tuple[str, OfficeSession]:
+        """Check the password (five failures per account, then TooManyAttempts); a session
+        follows, waiting for the second factor where the role needs one."""
+        email = email.strip().lower()
+        buckets = {
+            f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS,
+            f"office-account:{token_hash(email).hex()[:32]}": PASSWORD_FAILURES_PER_ACCOUNT,
+        }
+        try:
+            await self.partner._check_limits(buckets)
+        except TooManyAttempts:
+            await access_log.record(self.pool, email, "sign_in", "rate_limited", address)
+            raise
+        row = await office_accounts.account(self.pool, email)
+        # An unknown account costs the same argon2 verification as a known one.
+        checked = await password_matches(row.password_hash if row else None, password)
+        if row is None or row.disabled_at is not None or not checked:
+            await self.partner._record_failure(buckets)
+            await access_log.record(self.pool, email, "sign_in", "refused", address)
+            raise Unauthenticated("wrong e-mail or password")
+        user = user_of(row)
+        if user.role in SECOND_FACTOR_ROLES:
+            step = "second_factor" if user.enrolled else "enrol"
+        else:
+            step = "signed_in"
+        token = secrets.token_urlsafe(32)
+        now = datetime.now(UTC)
+        settings = self.partner.settings
+        await office_sessions.open_session(
+            self.pool,
+            token_hash(token),
+            email,
+            step,
+            now,
+            now + timedelta(hours=settings.session_max_hours),
+        )
+        outcome = "password_ok" if step != "signed_in" else "ok"
+        await access_log.record(self.pool, email, "sign_in", outcome, address)
+        return token, OfficeSession(token_hash(token), user, step, "fr")
+
+    async def session(self, token: str | None) -> OfficeSession:
+        """The live session of this cookie (any step); idle or past its lifetime, over."""
+        if not token:
+            raise Unauthenticated("not signed in")
+        now = datetime.now(UTC)
+        idle = timedelta(minutes=self.partner.settings.session_idle_minutes)
+        row = await office_sessions.touch_session(self.pool, token_hash(token), now, now - idle)
+        if row is None:
+            raise Unauthenticated("your session has ended: sign in again")
+        return OfficeSession(row.id_hash, user_of(row.account), row.step, row.language)
+
+    async def set_language(self, session: OfficeSession, language: str) -> None:
+        """The desk in another language."""
+        await office_sessions.set_language(self.pool, session.id_hash, language)
+
+    async def sign_out(self, session: OfficeSession, address: str) -> None:
+        """End the session."""
+        await office_sessions.end_session(self.pool, session.id_hash)
+        await access_log.record(self.pool, session.user.email, "sign_out", "ok", address)
+
+    # --- second factor ------------------------------------------------------------------
+
+    async def enrolment(self, session: OfficeSession) -> tuple[str, str]:
+        """The TOTP secret being set up and its otpauth URI (shown as text: no script)."""
+        if session.step != "enrol":
+            raise Forbidden("the second factor is already set up")
+        found = await totp.enrolment_secret(self.pool, self.totp_key(), session.user.email)
+        if found is None:
+            raise Forbidden("the second factor cannot be set up: ask an administrator")
+        return found
+
+    async def confirm_enrolment(
+        self, session: OfficeSession, code: str, address: str
+    ) -> tuple[str, list[str]]:
+        """A first code proves the authenticator holds the secret; returns the session's new
+        cookie and the recovery codes, shown once and stored as SHA-256."""
+        if session.step != "enrol":
+            raise Forbidden("the second factor is already set up")
+        await self._second_factor_limits(session, address)
+        if not await totp.code_ok(self.pool, self.totp_key(), session.user.email, code):
+            await self._second_factor_failed(session, address)
+            raise InvalidInput("code: wrong code", [FieldError("code", "wrong code")])
+        codes = [secrets.token_hex(10) for _ in range(RECOVERY_CODES)]
+        async with self.pool.acquire() as connection, connection.transaction():
+            await office_accounts.mark_enrolled(
+                connection, session.user.email, [token_hash(c) for c in codes]
+            )
+            token = await self._signed_in(connection, session)
+        await access_log.record(self.pool, session.user.email, "enrol_second_factor", "ok", address)
+        return token, codes
+
+    async def second_factor(self, session: OfficeSession, code: str, address: str) -> str:
+        """A TOTP code (each time-step once) or a recovery code (each once) ends the sign-in;
+        returns the session's new cookie."""
+        if session.step != "second_factor":
+            raise Forbidden("no second factor is owed by this session")
+        await self._second_factor_limits(session, address)
+        code = code.strip().replace(" ", "")
+        ok = await totp.code_ok(self.pool, self.totp_key(), session.user.email, code)
+        method = "totp"
+        if not ok and len(code) == 20:
+            ok = await office_accounts.use_recovery_code(
+                self.pool, session.user.email, token_hash(code.lower())
+            )
+            method = "recovery_code"
+        if not ok:
+            await self._second_factor_failed(session, address)
+            raise InvalidInput(
+                "code: wrong or already used code", [FieldError("code", "wrong code")]
+            )
+        async with self.pool.acquire() as connection:
+            token = await self._signed_in(connection, session)
+        await access_log.record(self.pool, session.user.email, "sign_in", f"ok ({method})", address)
+        return token
+
+    async def _signed_in(self, connection: asyncpg.Connection, session: OfficeSession) -> str:
+        # A new cookie once signed in: a session id seen before the second factor (on a
+        # shared machine, in a proxy's log) is worth nothing after it.
+        token = secrets.token_urlsafe(32)
+        await office_sessions.promote_session(connection, session.id_hash, token_hash(token))
+        return token
+
+    def _code_buckets(self, session: OfficeSession, address: str) -> dict[str, int]:
+        return {
+            f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS,
+            f"office-code:{token_hash(session.user.email).hex()[:32]}": (
+                PASSWORD_FAILURES_PER_ACCOUNT
+            ),
+        }
+
+    async def _second_factor_limits(self, session: OfficeSession, address: str) -> None:
+        await self.partner._check_limits(self._code_buckets(session, address))
+
+    async def _second_factor_failed(self, session: OfficeSession, address: str) -> None:
+        await self.partner._record_failure(self._code_buckets(session, address))
+        await access_log.record(self.pool, session.user.email, "second_factor", "refused", address)

@@ -1,0 +1,87 @@
+"""Starting a convention from the office desk: the uploaded file read and validated as
+`starter.py validate` does (every error by field, bounded in size and in expansion), then
+started, refused like the CLI for an id used before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from application.conventions import ConventionAlreadyStarted, ParentUnknown, start_convention
+from application.errors import InvalidInput, Refused
+from application.office import access_log
+from application.office.roles import Permission, authorize
+from application.office.signin import OfficeSession
+from application.partner_desk import PartnerDesk
+from schemas.convention import Convention
+from schemas.convention_file import parse_document, parse_model
+from schemas.errors import FieldError, InputError
+
+UPLOAD_MAX_BYTES = 512_000
+"""A convention file over this size is refused before it is parsed: the schema bounds the
+whole file at 256 KiB as validated JSON; twice that leaves room for YAML's indentation and
+comments."""
+UPLOAD_MAX_NODES = 50_000
+"""A YAML document that expands (aliases) past this many nodes is refused: a bomb."""
+
+
+def read_upload(data: bytes, filename: str) -> Convention:
+    """The uploaded file, validated as `starter.py validate` does: every error by field."""
+    source = filename or "upload"
+    if len(data) > UPLOAD_MAX_BYTES:
+        raise InvalidInput(
+            "file too large",
+            [FieldError("", f"{source}: larger than {UPLOAD_MAX_BYTES} bytes")],
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidInput("not UTF-8", [FieldError("", f"{source}: not UTF-8 text")]) from error
+    try:
+        document = parse_document(text, source, as_json=source.endswith(".json"))
+        if _nodes(document) > UPLOAD_MAX_NODES:
+            raise InputError(
+                source, [FieldError("", f"{source}: more than {UPLOAD_MAX_NODES} values")]
+            )
+        return parse_model(Convention, document, source)
+    except InputError as error:
+        raise InvalidInput(str(error), error.errors) from error
+
+
+def _nodes(value: Any, limit: int = UPLOAD_MAX_NODES) -> int:
+    """How many values a parsed document holds, counting each alias's expansion; stops
+    counting past the limit, so a billion laughs costs a bounded walk."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+async def start(
+    partner: PartnerDesk,
+    task_queue: str,
+    session: OfficeSession,
+    convention: Convention,
+    address: str,
+) -> str:
+    """Start it on `task_queue`, refused like the CLI for an id used before."""
+    authorize(session, Permission.START)
+    try:
+        workflow_id = await start_convention(
+            partner.client,
+            convention,
+            task_queue,
+            milestones=partner.pool,
+            require_parent=False,
+        )
+    except (ConventionAlreadyStarted, ParentUnknown) as error:
+        await access_log.record(
+            partner.pool, session.user.email, "start", "refused", address, convention.id
+        )
+        raise Refused(str(error)) from error
+    await access_log.record(partner.pool, session.user.email, "start", "ok", address, convention.id)
+    return workflow_id

@@ -1,0 +1,46 @@
+"""What the office's page of one convention reads from PostgreSQL beside the workflow: its
+read-model row, the conventions linked to it, its deliveries, its archived runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+
+DELIVERIES_SHOWN = 200
+
+
+async def convention_row(pool: asyncpg.Pool, convention_id: str) -> dict[str, Any] | None:
+    """The read model's row of the convention, if it has one."""
+    row = await pool.fetchrow("SELECT * FROM conventions WHERE id = $1", convention_id)
+    return dict(row) if row is not None else None
+
+
+async def children(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
+    """The conventions whose parent it is: id, title, stage, state; by id."""
+    rows = await pool.fetch(
+        "SELECT id, title, stage, state FROM conventions WHERE parent = $1 ORDER BY id",
+        convention_id,
+    )
+    return [dict(r) for r in rows]
+
+
+async def deliveries(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
+    """Its notifications' deliveries, latest changed first (at most DELIVERIES_SHOWN)."""
+    rows = await pool.fetch(
+        "SELECT d.notification_id, d.channel, d.party, d.status, d.attempts,"
+        " d.last_detail, d.updated_at FROM deliveries AS d"
+        " JOIN notifications AS n ON n.id = d.notification_id"
+        " WHERE n.convention_id = $1 ORDER BY d.updated_at DESC LIMIT $2",
+        convention_id,
+        DELIVERIES_SHOWN,
+    )
+    return [dict(r) for r in rows]
+
+
+async def archived_runs(pool: asyncpg.Pool, convention_id: str) -> int:
+    """How many of its runs are in PostgreSQL's history archive."""
+    count = await pool.fetchval(
+        "SELECT count(*) FROM history_archive WHERE convention_id = $1", convention_id
+    )
+    return int(count)

@@ -1,0 +1,79 @@
+"""Rendering for both desks: one Jinja2 environment, one `render` that gives a template the
+reader's language (right to left in Arabic), its translations and the form's CSRF token, and
+never lets the page be cached."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Protocol
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, FileSystemLoader
+
+from web.i18n import LANGUAGES, direction, gettext, language_or_default
+from web.security import Csrf
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+
+# Every value is escaped: autoescape is on for every template, whatever its name; the
+# i18n extension gives {% trans %}, its callables are the reader's language's (see render).
+templates = Jinja2Templates(
+    env=Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+)
+
+
+class HasIdHash(Protocol):
+    """A server-side session, as its CSRF token is bound to it."""
+
+    @property
+    def id_hash(self) -> bytes:
+        """The session id's SHA-256."""
+
+
+def render(
+    request: Request,
+    template: str,
+    language: str | None,
+    status_code: int = 200,
+    session: HasIdHash | None = None,
+    headers: dict[str, str] | None = None,
+    *,
+    csrf: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A page in the reader's language (`?lang=` first, then the session's), right to left in
+    Arabic, never cached. Its forms carry `csrf`: given, or the partner desk's token of
+    `session`."""
+    lang = language_or_default(request.query_params.get("lang") or language)
+
+    def _(message: str) -> str:
+        return gettext(lang, message)
+
+    if csrf is None and session is not None:
+        signer: Csrf = request.app.state.csrf
+        csrf = signer.token(session.id_hash)
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "lang": lang,
+            "dir": direction(lang),
+            "_": _,
+            "gettext": _,
+            "ngettext": lambda s, p, n: _(s if n == 1 else p),
+            "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "session": session,
+            "csrf": csrf,
+            "path": request.url.path,
+            **context,
+        },
+        status_code=status_code,
+        headers={"cache-control": "no-store", **(headers or {})},
+    )
