@@ -36,7 +36,8 @@ from application.conventions import (
     convention_status,
     start_convention,
 )
-from application.office_desk import Role, create_user, list_users, new_password
+from application.office.accounts import create_user, list_users, new_password
+from application.office.roles import Role
 from application.partner_desk import create_key
 from application.rendering import render_timeline
 from application.scenarios import (
