@@ -21,7 +21,7 @@ import asyncpg
 from temporalio.client import Client
 
 from application.conventions import convention_status
-from application.partner_desk import create_key
+from application.partner import create_key
 from application.rendering import render_timeline
 from application.scenarios import (
     PartnerAnswer,

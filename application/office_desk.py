@@ -30,10 +30,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.milestones import recorded_timeline
-from activities.read_model import record_convention_file
 from application.conventions import (
-    AnswerRefused,
     ConventionAlreadyStarted,
     ConventionNotFound,
     ConventionUnreadable,
@@ -55,7 +52,7 @@ from application.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from auditing.archive_source import CombinedHistories
 from auditing.histories import ConventionHistory, HistoryNotFound, TemporalHistories
 from infra.portal_settings import derived_key, token_hash
@@ -68,6 +65,8 @@ from schemas.convention_file import parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.status import ConventionInput, ConventionStatus
+from storage.milestones import recorded_timeline
+from storage.read_model import record_convention_file
 
 SESSION_COOKIE = "pacte_office"
 TIMELINE_SHOWN = 500
@@ -646,7 +645,7 @@ class OfficeDesk:
     ) -> Any:
         try:
             result = await call
-        except (AnswerRefused, ConventionNotFound, ConventionUnreadable) as error:
+        except (Refused, ConventionNotFound, ConventionUnreadable) as error:
             await self.log(session.user.email, action, "refused", address, target)
             raise Refused(str(error)) from error
         await self.log(session.user.email, action, "ok", address, target)

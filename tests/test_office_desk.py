@@ -26,7 +26,7 @@ from application.office_desk import (
     seal_legacy_totp_secrets,
     totp_key,
 )
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from devkit.polling import eventually
 from infra.portal_settings import link_secret
 from schemas.convention import Convention

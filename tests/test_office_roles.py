@@ -17,7 +17,7 @@ from fastapi.routing import APIRoute
 from temporalio.testing import WorkflowEnvironment
 
 from application.office_desk import PERMISSIONS, SESSION_COOKIE, Permission, Role
-from application.partner_desk import create_key
+from application.partner import create_key
 from tests.partner_stack import FUNDER, bearer, funding_convention, link_path, make_desk
 from tests.test_office_desk import new_account, office_client, sign_in, signed_in
 from tests.test_partner_links import link_minted

@@ -1,5 +1,5 @@
 """The partners' REST API: their party's open tasks, one task, an answer. Thin: the rules
-are the desk's (application/partner_desk.py)."""
+are the desk's (application/partner/)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from application.errors import BadRequest, InvalidInput
-from application.partner_desk import PartnerDesk, Receipt
+from application.partner import PartnerDesk, Receipt
 from schemas.actors import Principal
 from schemas.errors import FieldError
 from web.problems import register
@@ -101,7 +101,7 @@ async def answer(
     if not isinstance(body, dict):
         raise BodyNotJson("the body must be a JSON object", [FieldError("", "not an object")])
     receipt = await _desk(request).answer_with_key(
-        principal, convention_id, task_id, body, raw, idempotency_key
+        principal, convention_id, task_id, body, idempotency_key
     )
     return JSONResponse(receipt_json(receipt))
 

@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import PacteError
 from application.office_desk import OfficeDesk
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE
 from schemas.tasks import AnswerTask
 from web import api, office, pages

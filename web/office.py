@@ -28,7 +28,7 @@ from application.office_desk import (
     portfolio_json,
     table_csv,
 )
-from application.partner_desk import TaskView
+from application.partner import TaskView
 from auditing.html_report import render_html
 from auditing.replay import replay_conventions
 from auditing.timeline import build_timeline, render_csv, render_json

@@ -1,6 +1,6 @@
 """The contacts' pages: the link, the list of their tasks, one form per task, the code, the
 receipt. GET only shows (mail scanners open every link); only a POST carrying the session's
-CSRF token answers. Thin: the rules are the desk's (application/partner_desk.py)."""
+CSRF token answers. Thin: the rules are the desk's (application/partner/)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from application.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
-from application.partner_desk import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
+from application.partner import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default
 from web.problems import status_and_title
