@@ -45,7 +45,7 @@ from schemas.officer_actions import (
 )
 from schemas.status import ConventionInput, ConventionState, ConventionStatus, TaskLookup
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskStatus
-from storage.milestones import chain_milestone, has_milestones
+from storage.milestones import chain_milestone, has_milestones, last_seq
 from storage.read_model import record_convention_file
 from workflows import visibility
 from workflows.convention import ConventionWorkflow
@@ -462,10 +462,7 @@ async def _record_termination(
 ) -> int:
     """Chain a convention_terminated milestone after the convention's last stored one."""
     for _ in range(5):  # a milestone activity still in flight may take the seq first
-        last = await pool.fetchval(
-            "SELECT max(seq) FROM milestones WHERE convention_id = $1", convention_id
-        )
-        seq = (last or 0) + 1
+        seq = await last_seq(pool, convention_id) + 1
         milestone = Milestone(
             convention_id=convention_id,
             seq=seq,

@@ -57,6 +57,12 @@ WHERE convention_id = $1 AND kind = 'stage_completed' AND stage IS NOT NULL
 """
 
 
+async def last_seq(pool: asyncpg.Pool, convention_id: str) -> int:
+    """The seq of the convention's last stored milestone (0: none)."""
+    last: int = await pool.fetchval(_LAST_SEQ, convention_id)
+    return last
+
+
 @dataclass(frozen=True)
 class RecordedTimeline:
     """What a reader is shown of a convention's record: its latest milestones, how many there
