@@ -38,7 +38,7 @@ from application.conventions import (
 )
 from application.office.accounts import create_user, list_users, new_password
 from application.office.roles import Role
-from application.partner_desk import create_key
+from application.partner import create_key
 from application.rendering import render_timeline
 from application.scenarios import (
     PartnerAnswer,

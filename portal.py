@@ -21,7 +21,7 @@ import structlog
 import uvicorn
 
 from application.office.totp import seal_legacy_totp_secrets, totp_key
-from application.partner_desk import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
+from application.partner import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging

@@ -28,12 +28,9 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import open_failures
-from activities.inbox import owed_tasks
-from activities.milestones import RecordedTimeline, recorded_timeline
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
-    AnswerRefused,
     ConventionAlreadyStarted,
     ConventionFilter,
     ConventionNotFound,
@@ -52,6 +49,7 @@ from application.conventions import (
     workflow_health,
 )
 from application.errors import NotFound as DeskNotFound
+from application.errors import Refused
 from application.office.accounts import (
     UserError,
     create_user,
@@ -67,7 +65,7 @@ from application.office.portfolio import (
     portfolio_json,
     table_csv,
 )
-from application.partner_desk import create_key, list_keys, revoke_key
+from application.partner import create_key, list_keys, revoke_key
 from application.rendering import STATUS_TIMELINE_SHOWN, render_status
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
@@ -89,6 +87,8 @@ from schemas.officer_actions import (
 from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
+from storage.inbox import owed_tasks
+from storage.milestones import RecordedTimeline, recorded_timeline
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 
@@ -735,7 +735,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in error.errors:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_REFUSED
-    except (ConventionAlreadyStarted, AnswerRefused, ParentUnknown) as error:
+    except (ConventionAlreadyStarted, Refused, ParentUnknown) as error:
         print(f"refused: {error}", file=sys.stderr)
         return EXIT_REFUSED
     except ConventionNotFound as error:

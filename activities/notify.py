@@ -15,7 +15,6 @@ from datetime import timedelta
 from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
-from activities.inbox import upsert_tasks
 from activities.message_templates import is_to_officer
 from infra.database import Database, transaction
 from infra.portal_settings import (
@@ -29,6 +28,7 @@ from infra.secrets import SecretError
 from infra.settings import DeliverySettings, SettingsError, load_delivery_settings
 from schemas.channels import Channel, DeliveryPlan, DeliveryStatus, RetrySettings
 from schemas.notifications import Notification, OwedNotification
+from storage.inbox import upsert_tasks
 
 _INSERT_NOTIFICATION = """
 INSERT INTO notifications (id, convention_id, event, party, language, subject,

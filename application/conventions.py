@@ -29,8 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.milestones import chain_milestone, has_milestones
-from activities.read_model import record_convention_file
+from application.errors import Refused
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
@@ -46,6 +45,8 @@ from schemas.officer_actions import (
 )
 from schemas.status import ConventionInput, ConventionState, ConventionStatus, TaskLookup
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskStatus
+from storage.milestones import chain_milestone, has_milestones, last_seq
+from storage.read_model import record_convention_file
 from workflows import visibility
 from workflows.convention import ConventionWorkflow
 from workflows.visibility import search_attributes_for
@@ -66,10 +67,6 @@ class ConventionAlreadyStarted(Exception):
 
 class ConventionNotFound(Exception):
     """No workflow carries this convention."""
-
-
-class AnswerRefused(Exception):
-    """The workflow refused an answer; the message names the field and the reason."""
 
 
 class ConventionUnreadable(Exception):
@@ -319,7 +316,7 @@ async def answer_task(
     *,
     rpc_timeout: timedelta | None = None,
 ) -> AnswerReceipt:
-    """Send an answer as an update; a refusal raises AnswerRefused with the workflow's reason.
+    """Send an answer as an update; a refusal raises Refused with the workflow's reason.
 
     With `rpc_timeout`, a workflow that does not take the update in time (no worker runs it,
     its workflow task fails) raises ConventionUnreadable instead of waiting for ever.
@@ -465,10 +462,7 @@ async def _record_termination(
 ) -> int:
     """Chain a convention_terminated milestone after the convention's last stored one."""
     for _ in range(5):  # a milestone activity still in flight may take the seq first
-        last = await pool.fetchval(
-            "SELECT max(seq) FROM milestones WHERE convention_id = $1", convention_id
-        )
-        seq = (last or 0) + 1
+        seq = await last_seq(pool, convention_id) + 1
         milestone = Milestone(
             convention_id=convention_id,
             seq=seq,
@@ -502,12 +496,12 @@ def _handle(client: Client, convention_id: str) -> WorkflowHandle[ConventionWork
 
 @asynccontextmanager
 async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
-    """Turn Temporal's refusals of an update into AnswerRefused / ConventionNotFound."""
+    """Turn Temporal's refusals of an update into Refused / ConventionNotFound."""
     try:
         yield
     except WorkflowUpdateFailedError as error:
         cause = error.cause
-        raise AnswerRefused(getattr(cause, "message", None) or str(cause)) from error
+        raise Refused(getattr(cause, "message", None) or str(cause)) from error
     except WorkflowUpdateRPCTimeoutOrCancelledError as error:
         raise ConventionUnreadable(
             f"convention {convention_id}: its workflow did not take the update in time "
@@ -519,12 +513,12 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
                 f"convention {convention_id}: its workflow cannot take the update: {error.message}"
             ) from error
         if error.status is not RPCStatusCode.NOT_FOUND:
-            raise AnswerRefused(error.message) from error
+            raise Refused(error.message) from error
         # Servers word it differently; a closed convention is not an unknown one.
         closed = await _closed_status(client, convention_id)
         if closed is None:
             raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
-        raise AnswerRefused(
+        raise Refused(
             f"convention: {convention_id} is closed ({closed}): it takes no more changes"
         ) from error
 

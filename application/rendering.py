@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from activities.milestones import RecordedTimeline
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
+from storage.milestones import RecordedTimeline
 
 # `status` shows the latest milestones, so it takes as long on a convention of years as on
 # a new one (benchmarks/milestone_count.py); --all, or `audit.py timeline`, shows them all.

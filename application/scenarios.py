@@ -32,7 +32,6 @@ import httpx
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.inbox import inbox_task
 from application.conventions import (
     FIRST_POLL_PAUSE_SECONDS,
     LAST_POLL_PAUSE_SECONDS,
@@ -51,6 +50,7 @@ from schemas.convention_file import AnswerScript, ScriptedAnswer
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionStatus
 from schemas.tasks import Task, TaskStatus
+from storage.inbox import inbox_task
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
 T = TypeVar("T")

@@ -43,7 +43,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 import asyncpg
 from temporalio.client import Client
 
-from activities.milestones import recorded_timeline
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -71,6 +70,7 @@ from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.convention_file import load_convention
 from schemas.tasks import MAX_LIST_ITEMS, TaskStatus
+from storage.milestones import recorded_timeline
 
 CYCLE_MAALAM = PROJECT_ROOT / "examples" / "cycle-maalam.yaml"
 IMPLEMENTER = "ofppt"

@@ -64,7 +64,7 @@ from pydantic_core import to_jsonable_python
 from temporalio.client import Client, WorkflowHandle
 
 from application.conventions import build_answer, find_task, start_convention
-from application.partner_desk import create_key
+from application.partner import create_key
 from benchmarks.bamako import bamako_answers, bamako_convention
 from benchmarks.bare_workflows import BareWaiter
 from benchmarks.histories import wait_idle

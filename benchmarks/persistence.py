@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 import asyncpg
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import _INSERT_MILESTONE, _PREDECESSOR, MilestoneStore
+from activities.milestones import MilestoneStore
 from benchmarks.report import (
     add_common_arguments,
     finish,
@@ -57,6 +57,7 @@ from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
 from records.chain import GENESIS_HASH, chain_hash, milestone_fields
 from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
+from storage.milestones import _INSERT_MILESTONE, _PREDECESSOR
 
 MILESTONES_PER_CONVENTION = 32  # a Bamako convention records 32
 LARGEST_BATCH = 200  # workflows.ledger.MAX_BATCH_MILESTONES

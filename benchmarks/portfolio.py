@@ -14,7 +14,7 @@
    by `record_convention_file` with another country and sector, its recorded milestones cut
    at a random point (so that stages, states and open tasks vary), moved in time (some open
    tasks overdue, some not), and with other funders, currencies, amounts, decisions,
-   indicator figures and cohorts; then projected by `activities.read_model.project`, a
+   indicator figures and cohorts; then projected by `storage.read_model.project`, a
    convention per transaction, as the ledger writer does. No hand-written INSERT.
 3. The page. `portal.py` in its own process (uvicorn), an officer signed in with password
    and TOTP over HTTP; `GET /office` N times, one at a time: server time from the portal's
@@ -52,7 +52,6 @@ import httpx
 import pyotp
 from temporalio.client import Client
 
-from activities.read_model import project, record_convention_file
 from application.office.accounts import create_user
 from application.office.portfolio import (
     PAGE_ROWS,
@@ -81,6 +80,7 @@ from infra.database import create_pool
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript, load_answer_script, load_convention
 from schemas.milestones import Milestone, MilestoneKind
+from storage.read_model import project, record_convention_file
 
 READ_MODEL_TABLES = ("conventions", "office_tasks", "convention_files")
 PASSWORD = "benchmark-officer-password"

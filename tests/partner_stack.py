@@ -18,7 +18,7 @@ import httpx
 from temporalio.client import Client
 
 from application.conventions import find_task, start_convention
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from infra.portal_settings import PortalSettings, contact_link_token, link_secret
 from infra.settings import DeliverySettings
 from schemas.convention import Convention

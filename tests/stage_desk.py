@@ -17,9 +17,7 @@ import asyncpg
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.milestones import recorded_timeline
 from application.conventions import (
-    AnswerRefused,
     ConventionNotFound,
     answer_open_task,
     answer_task,
@@ -29,6 +27,7 @@ from application.conventions import (
     start_convention,
     terminate_convention,
 )
+from application.errors import Refused
 from schemas.actors import Principal
 from schemas.convention import Convention
 from schemas.milestones import Milestone, MilestoneKind
@@ -41,6 +40,7 @@ from schemas.status import (
     TaskLookup,
 )
 from schemas.tasks import AnswerReceipt, Task
+from storage.milestones import recorded_timeline
 from workflows.convention import ConventionWorkflow, workflow_id_for
 from workflows.visibility import search_attributes_for
 
@@ -116,7 +116,7 @@ class Desk:
         the time-skipping server keeps time locked until those time out.
         """
         for convention_id in self.started:
-            with contextlib.suppress(AnswerRefused, ConventionNotFound):
+            with contextlib.suppress(Refused, ConventionNotFound):
                 await terminate_convention(
                     self.env.client, convention_id, TerminateConvention(reason="test over")
                 )

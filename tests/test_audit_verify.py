@@ -18,7 +18,7 @@ import pytest_asyncio
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.milestones import MilestoneStore, PredecessorMissing
+from activities.milestones import MilestoneStore
 from application.scenarios import play_scenario
 from auditing.histories import TemporalHistories
 from auditing.verify import chain_findings, verify_convention
@@ -27,6 +27,7 @@ from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script
 from schemas.milestones import Milestone, MilestoneKind
+from storage.milestones import PredecessorMissing
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, PlayedScenario, example
 from tests.test_audit_replay import run_cli, stack_env
 

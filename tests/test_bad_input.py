@@ -23,7 +23,6 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import (
-    AnswerRefused,
     ConventionAlreadyStarted,
     answer_open_task,
     answer_task,
@@ -31,6 +30,7 @@ from application.conventions import (
     find_task,
     start_convention,
 )
+from application.errors import Refused
 from schemas.convention import Convention
 from schemas.convention_file import load_convention
 from schemas.errors import FieldError, InputError
@@ -407,7 +407,7 @@ async def test_answer_from_a_party_that_does_not_owe_the_task_is_refused_and_cha
 ) -> None:
     drafting = await open_drafting(client, db_pool)
 
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_open_task(client, drafting.convention_id, PSA_REVIEW, "mic", APPROVE_V1)
 
     assert str(refused.value).startswith("acting_party: 'mic' does not owe task"), refused.value
@@ -428,7 +428,7 @@ async def test_answer_to_an_unknown_task_is_refused_and_changes_nothing(
         answer=ReviewAnswer(decision="approve", version=1),
     )
 
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_task(client, drafting.convention_id, request)
     with pytest.raises(InputError) as refused_by_client:
         await answer_open_task(
@@ -451,7 +451,7 @@ async def test_answer_of_the_wrong_kind_is_refused_by_the_workflow_and_changes_n
     drafting = await open_drafting(client, db_pool)
     request = AnswerTask(task_id=PSA_REVIEW, acting_party="psa", answer=SignAnswer(decision="sign"))
 
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_task(client, drafting.convention_id, request)
 
     assert str(refused.value).startswith("answer.kind: "), refused.value
@@ -466,7 +466,7 @@ async def test_review_of_a_version_not_under_review_is_refused_and_changes_nothi
 ) -> None:
     drafting = await open_drafting(client, db_pool)
 
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_open_task(
             client, drafting.convention_id, PSA_REVIEW, "psa", {"decision": "approve", "version": 2}
         )
@@ -512,7 +512,7 @@ async def test_answer_to_a_task_already_done_is_refused_and_changes_nothing(
         {"decision": "request_changes", "version": 1, "comments": "Finalement, non."},
     )
 
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_task(client, drafting.convention_id, change_of_mind)
 
     assert str(refused.value).startswith(f"task_id: task '{PSA_REVIEW}' is already done")
@@ -539,7 +539,7 @@ async def test_review_cancelled_by_another_partys_request_for_changes_is_refused
     )
     before = await settled_status(client, db_pool, drafting.convention_id)
 
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_task(client, drafting.convention_id, mic_review)
 
     assert str(refused.value) == f"task_id: task '{MIC_REVIEW}' is already cancelled"
@@ -574,7 +574,7 @@ async def test_the_same_answer_sent_twice_is_accepted_once_and_refused_the_secon
 
     receipt = await answer_task(client, drafting.convention_id, request)
     before = await settled_status(client, db_pool, drafting.convention_id)
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_task(client, drafting.convention_id, request)
 
     assert receipt.task_id == PSA_REVIEW
@@ -671,7 +671,7 @@ async def test_answer_to_a_completed_convention_is_refused_not_reported_as_unkno
     assert completed.state is ConventionState.COMPLETED
 
     # The convention is known (its status answers): the answer is refused, saying it is over.
-    with pytest.raises(AnswerRefused) as refused:
+    with pytest.raises(Refused) as refused:
         await answer_task(client, convention.id, request)
 
     assert str(refused.value).startswith("convention: "), refused.value

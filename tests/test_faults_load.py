@@ -33,13 +33,14 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
-from activities.inbox import owed_tasks
-from application.conventions import AnswerRefused, answer_task, build_answer, start_convention
+from application.conventions import answer_task, build_answer, start_convention
+from application.errors import Refused
 from devkit.stack import WorkerProcess, worker_environment
 from schemas.channels import InboxEntry
 from schemas.convention import Convention
 from schemas.status import ConventionOutcome, ConventionState
 from schemas.tasks import AnswerReceipt, AnswerTask, SignAnswer, Task, TaskKind
+from storage.inbox import owed_tasks
 from tests.stage_desk import PARTIES, SIGNATORIES, convention_of
 from workflows.convention import ConventionWorkflow, workflow_id_for
 
@@ -216,7 +217,7 @@ def already_answered(race: Race, convention: Convention, outcome: ConventionOutc
     task, possibly that the convention is over already (the winner's answer ended it)."""
     refusal = race.refusals[0]
     winner = race.winner.actor or race.winner.acting_party
-    if not isinstance(refusal, AnswerRefused):
+    if not isinstance(refusal, Refused):
         return False
     message = str(refusal)
     if message == f"task_id: task '{race.task_id}' is already done (answered by {winner})":

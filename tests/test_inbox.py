@@ -13,7 +13,6 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
-from activities.inbox import inbox_task, owed_tasks
 from application.conventions import (
     answer_open_task,
     convention_status,
@@ -30,6 +29,7 @@ from schemas.convention_file import load_answer_script
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionState
 from schemas.tasks import TaskKind, TaskStatus
+from storage.inbox import inbox_task, owed_tasks
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
 from tests.test_delivery_webhook import DECISION, stop
 

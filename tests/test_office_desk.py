@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from application.office.accounts import create_user
 from application.office.signin import SESSION_COOKIE
 from application.office.totp import open_totp_secret, seal_legacy_totp_secrets, totp_key
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from devkit.polling import eventually
 from infra.portal_settings import link_secret
 from schemas.convention import Convention

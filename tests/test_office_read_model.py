@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-from activities.read_model import ConventionChange, TaskChange, projection
 from schemas.milestones import Milestone, MilestoneKind
+from storage.read_model import ConventionChange, TaskChange, projection
 from web.charts import bar_chart
 
 AT = datetime(2027, 1, 5, 10, 0, tzinfo=UTC)
@@ -196,7 +196,7 @@ def test_other_milestones_change_nothing() -> None:
 async def test_projecting_again_changes_nothing_and_the_file_fills_either_way(
     db_pool: asyncpg.Pool,
 ) -> None:
-    from activities.read_model import project, record_convention_file
+    from storage.read_model import project, record_convention_file
     from tests.conftest import example
 
     convention = example("bamako-cooperation")
@@ -277,8 +277,8 @@ def requested(funder: str, amount: str, currency: str) -> tuple[MilestoneKind, d
 async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_rates(
     db_pool: asyncpg.Pool,
 ) -> None:
-    from activities.read_model import project, record_convention_file
     from application.office.portfolio import portfolio
+    from storage.read_model import project, record_convention_file
     from tests.conftest import example
 
     funder = f"funder-{uuid.uuid4().hex[:6]}"
@@ -380,8 +380,8 @@ def test_a_chart_of_counts_has_whole_ticks_each_once() -> None:
 async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_counts_them_all(
     db_pool: asyncpg.Pool,
 ) -> None:
-    from activities.read_model import project
     from application.office.portfolio import portfolio, portfolio_page
+    from storage.read_model import project
 
     prefix = f"page-{uuid.uuid4().hex[:6]}"
     async with db_pool.acquire() as connection:
@@ -417,7 +417,7 @@ async def test_the_page_shows_the_first_rows_of_a_per_convention_table_and_count
 async def test_a_milestone_the_read_model_cannot_take_is_skipped_and_the_rest_of_its_batch_applies(
     db_pool: asyncpg.Pool,
 ) -> None:
-    from activities.read_model import project
+    from storage.read_model import project
 
     convention_id = f"culprit-{uuid.uuid4().hex[:6]}"
     batch = _milestones(

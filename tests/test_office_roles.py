@@ -23,7 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.office.roles import PERMISSIONS, Permission, Role
 from application.office.signin import SESSION_COOKIE
-from application.partner_desk import create_key
+from application.partner import create_key
 from tests.partner_stack import FUNDER, bearer, funding_convention, link_path, make_desk
 from tests.test_office_desk import new_account, office_client, sign_in, signed_in
 from tests.test_partner_links import link_minted

@@ -19,7 +19,6 @@ from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.milestones import chain_milestone
 from application.conventions import (
     end_convention,
     start_convention,
@@ -34,6 +33,7 @@ from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import TerminateConvention
 from schemas.status import ConventionInput, ConventionState, TaskLookup
 from schemas.tasks import TaskStatus
+from storage.milestones import chain_milestone
 from tests.cli_runner import CliRun, cli_env, run_cli, settled_status, write_convention
 from tests.conftest import DEV_TASK_QUEUE, example
 from workflows import visibility

@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import convention_status, find_task, start_convention
-from application.partner_desk import TaskView
+from application.partner import TaskView
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention import Convention
 from schemas.status import ConventionState, ConventionStatus

@@ -18,7 +18,6 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from activities.inbox import inbox_task
 from application.conventions import (
     convention_status,
     find_task,
@@ -28,6 +27,7 @@ from application.conventions import (
 from devkit.polling import eventually
 from schemas.officer_actions import PostponeDeadline, ReassignTask
 from schemas.tasks import TaskStatus
+from storage.inbox import inbox_task
 from tests.conftest import SmtpServer
 from tests.partner_stack import (
     COLLEAGUE,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from application.partner_desk import purge_expired
+from storage.purge import purge_expired
 
 NOW = datetime(2027, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -9,12 +9,7 @@ import asyncpg
 import pytest
 from temporalio.testing import ActivityEnvironment
 
-from activities.milestones import (
-    MilestoneStore,
-    PredecessorMissing,
-    RecordedTimeline,
-    recorded_timeline,
-)
+from activities.milestones import MilestoneStore
 from activities.notify import Notifier
 from application.rendering import render_status
 from auditing.verify import chain_findings
@@ -25,6 +20,7 @@ from schemas.milestones import Milestone, MilestoneBatch, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
 from schemas.status import ConventionState, ConventionStatus
 from schemas.values import Language
+from storage.milestones import PredecessorMissing, RecordedTimeline, recorded_timeline
 
 
 async def test_migrations_apply_once_and_a_second_run_changes_nothing(

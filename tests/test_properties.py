@@ -38,13 +38,13 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import (
-    AnswerRefused,
     answer_task,
     build_answer,
     find_task,
     start_convention,
     terminate_convention,
 )
+from application.errors import Refused
 from devkit.programs import PYTHON
 from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
@@ -479,7 +479,7 @@ async def desk_holder(dev_env: WorkflowEnvironment) -> AsyncIterator[dict[str, D
     yield holder
     desk = holder.get("desk")
     for convention_id in desk.started if desk else []:
-        with contextlib.suppress(AnswerRefused):  # already over
+        with contextlib.suppress(Refused):  # already over
             await terminate_convention(
                 dev_env.client, convention_id, TerminateConvention(reason="fin des essais")
             )
@@ -504,7 +504,7 @@ async def test_the_workflow_accepts_exactly_the_answers_its_open_tasks_allow_and
 
     try:
         receipt = await answer_task(client, convention_id, request)
-    except AnswerRefused as refused:
+    except Refused as refused:
         field, separator, reason = str(refused).partition(": ")
         assert not acceptable, f"refused a fitting answer: {refused}"
         assert separator and reason.strip(), str(refused)
@@ -563,7 +563,7 @@ async def test_an_answer_whose_comments_hold_a_nul_character_is_refused_or_recor
         except InputError as error:
             refused_field_by_field(error, {"answer": fields})
             return
-        except AnswerRefused as refused:
+        except Refused as refused:
             field, _, reason = str(refused).partition(": ")
             assert field.startswith("answer") and reason.strip(), str(refused)
             return

@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from application.conventions import AnswerRefused, reassign_task
+from application.conventions import reassign_task
+from application.errors import Refused
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.milestones import MilestoneKind
 from schemas.officer_actions import ReassignTask
@@ -63,10 +64,10 @@ async def test_a_reassigned_signature_is_recorded_in_the_replacements_own_name(
         ),
     )
     # The president named in the file may no longer sign a task given to his deputy.
-    with pytest.raises(AnswerRefused, match=r"principal: .*reassigned to Salma Idrissi"):
+    with pytest.raises(Refused, match=r"principal: .*reassigned to Salma Idrissi"):
         await desk.answer_as(contact("Rémi Cabon", "psa"), "signature.sign.psa-dg", decision="sign")
     # Nor may anyone claim to act for another party.
-    with pytest.raises(AnswerRefused, match=r"principal\.party: 'dmk' is not the acting party"):
+    with pytest.raises(Refused, match=r"principal\.party: 'dmk' is not the acting party"):
         await desk.answer_as(
             contact("Salma Idrissi", "dmk"),
             "signature.sign.psa-dg",
@@ -212,13 +213,13 @@ async def test_a_cancelled_milestone_and_cohort_are_recorded_apart_and_the_stage
         reached=["workshop-built"],
         cohorts=[{"id": "c1", "event": "started", "trainees": 20}],
     )
-    with pytest.raises(AnswerRefused, match=r"cancelled_milestones\.0\.id: unknown planned"):
+    with pytest.raises(Refused, match=r"cancelled_milestones\.0\.id: unknown planned"):
         await desk.answer(
             "implementation.report.2",
             "ofppt",
             cancelled_milestones=[{"id": "third-site", "reason": "x"}],
         )
-    with pytest.raises(AnswerRefused, match=r"already reached or cancelled"):
+    with pytest.raises(Refused, match=r"already reached or cancelled"):
         await desk.answer(
             "implementation.report.2",
             "ofppt",

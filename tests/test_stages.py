@@ -15,13 +15,13 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import (
-    AnswerRefused,
     ConventionFilter,
     convention_status,
     list_conventions,
     postpone_deadline,
     start_convention,
 )
+from application.errors import Refused
 from schemas.milestones import MilestoneKind
 from schemas.officer_actions import LinkKind, PostponeDeadline
 from schemas.status import ConventionState
@@ -115,7 +115,7 @@ async def test_drafting_changes_bring_a_new_version_and_approvals_of_the_old_one
     assert revision.assignee == "ofppt" and "Article 5" in revision.title
     await desk.answer("drafting.revise.v2", "ofppt", document={"uri": "archive:convention-v2.docx"})
 
-    with pytest.raises(AnswerRefused, match=r"answer\.version: 1 is not the version under review"):
+    with pytest.raises(Refused, match=r"answer\.version: 1 is not the version under review"):
         await desk.answer("drafting.review.v2.psa", "psa", decision="approve", version=1)
     await desk.answer("drafting.review.v2.psa", "psa", decision="approve", version=2)
     assert not await desk.milestones(MilestoneKind.DRAFT_APPROVED)
@@ -209,9 +209,9 @@ async def test_postponing_a_mission_moves_its_dates_and_the_report_due_date(desk
             reason="Élections : mission décalée de deux semaines",
         ),
     )
-    with pytest.raises(AnswerRefused, match=r"answer\.held: say whether \['visit-senou'\]"):
+    with pytest.raises(Refused, match=r"answer\.held: say whether \['visit-senou'\]"):
         await desk.answer("mission.host", "menefp", held=["meetings"])
-    with pytest.raises(AnswerRefused, match=r"answer\.held\.1: unknown agenda item 'kati'"):
+    with pytest.raises(Refused, match=r"answer\.held\.1: unknown agenda item 'kati'"):
         await desk.answer("mission.host", "menefp", held=["meetings", "kati"])
     await desk.answer("mission.host", "menefp", held=["meetings"], cancelled=["visit-senou"])
 
@@ -365,13 +365,13 @@ async def test_five_years_of_cohorts_continue_as_new_and_keep_every_indicator(de
 
 async def test_a_cohort_cannot_finish_before_it_started(desk: Desk) -> None:
     await desk.start(convention_of(IMPLEMENTATION))
-    with pytest.raises(AnswerRefused, match=r"answer\.cohorts\.0\.id: cohort 'c1' never started"):
+    with pytest.raises(Refused, match=r"answer\.cohorts\.0\.id: cohort 'c1' never started"):
         await desk.answer(
             "implementation.report.1",
             "ofppt",
             cohorts=[{"id": "c1", "event": "finished", "trainees": 10, "graduates": 9}],
         )
-    with pytest.raises(AnswerRefused, match=r"answer\.actuals\.seats: unknown indicator"):
+    with pytest.raises(Refused, match=r"answer\.actuals\.seats: unknown indicator"):
         await desk.answer("implementation.report.1", "ofppt", actuals={"seats": 3000})
 
 

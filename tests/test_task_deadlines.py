@@ -14,11 +14,11 @@ import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import (
-    AnswerRefused,
     postpone_deadline,
     reassign_task,
     terminate_convention,
 )
+from application.errors import Refused
 from schemas.milestones import MilestoneKind
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.status import ConventionState
@@ -146,7 +146,7 @@ async def test_postponing_to_an_earlier_date_or_an_unknown_task_is_refused(desk:
     decision = await desk.task(DECISION)
     before = await desk.status()
 
-    with pytest.raises(AnswerRefused, match=r"new_due_at: .* is not later than"):
+    with pytest.raises(Refused, match=r"new_due_at: .* is not later than"):
         await postpone_deadline(
             desk.env.client,
             desk.convention_id,
@@ -154,7 +154,7 @@ async def test_postponing_to_an_earlier_date_or_an_unknown_task_is_refused(desk:
                 task_id=DECISION, new_due_at=decision.due_at - timedelta(days=1), reason="x"
             ),
         )
-    with pytest.raises(AnswerRefused, match=r"task_id: unknown task 'funding\.nope'"):
+    with pytest.raises(Refused, match=r"task_id: unknown task 'funding\.nope'"):
         await postpone_deadline(
             desk.env.client,
             desk.convention_id,
@@ -172,7 +172,7 @@ async def test_reassigning_a_task_tells_only_the_new_contact(desk: Desk) -> None
     await desk.start(convention_of(review))
     await desk.task("drafting.review.v1.psa")
 
-    with pytest.raises(AnswerRefused, match="contact: 'Inconnu' is not a contact of psa"):
+    with pytest.raises(Refused, match="contact: 'Inconnu' is not a contact of psa"):
         await reassign_task(
             desk.env.client,
             desk.convention_id,
@@ -223,7 +223,7 @@ async def test_the_officer_terminates_a_convention_at_any_stage_with_a_reason(
         desk.convention_id,
         TerminateConvention(reason="Le partenaire s'est retiré du programme"),
     )
-    with pytest.raises(AnswerRefused, match="convention: "):
+    with pytest.raises(Refused, match="convention: "):
         await terminate_convention(
             desk.env.client, desk.convention_id, TerminateConvention(reason="encore")
         )
@@ -241,7 +241,7 @@ async def test_the_officer_terminates_a_convention_at_any_stage_with_a_reason(
         for m in cancelled
     )
     assert all(t.status is not TaskStatus.OPEN for t in status.open_tasks)
-    with pytest.raises(AnswerRefused, match="is closed"):
+    with pytest.raises(Refused, match="is closed"):
         await postpone_deadline(
             desk.env.client,
             desk.convention_id,

@@ -1,5 +1,7 @@
-"""The partners' REST API: their party's open tasks, one task, an answer. Thin: the rules
-are the desk's (application/partner_desk.py)."""
+"""The partners' REST API: their party's open tasks, one task, an answer, and signed
+CloudEvents. Thin: the rules are the desk's (application/partner/); every route declares its
+response model and its problems, so `/api/openapi.json` is the contract a client is built from.
+"""
 
 from __future__ import annotations
 
@@ -8,91 +10,131 @@ from typing import Annotated, Any
 
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from application.errors import BadRequest, InvalidInput
-from application.partner_desk import PartnerDesk, Receipt
-from schemas.actors import Principal
+from application.partner import Receipt
 from schemas.errors import FieldError
-from web.problems import register
+from schemas.partner_api import (
+    EVENT_TYPE,
+    ApiReceipt,
+    ConventionRef,
+    EventReceipt,
+    EventRef,
+    Problem,
+    TaskDocument,
+    TaskList,
+)
+from web.dependencies import ApiPrincipal, Desk
+from web.problems import PROBLEM_TYPE, register
 from web.security import client_address
 
-router = APIRouter(prefix="/api/v1", tags=["tasks"])
+router = APIRouter(prefix="/api/v1")
 
 
-def _desk(request: Request) -> PartnerDesk:
-    desk: PartnerDesk = request.app.state.desk
-    return desk
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI responses of these refusals: each an RFC 9457 problem."""
+    said = {
+        400: "The body is not JSON",
+        401: "No valid credential (missing, unknown or revoked key; a bad signature)",
+        403: "Not allowed",
+        404: "Not one of your party's tasks",
+        409: "Refused by the workflow (the detail says who answered), or a once-only key reused",
+        413: "Body too large",
+        422: "Invalid request: the fields at fault in `errors`",
+        429: "Too many failed attempts from this address: wait `Retry-After` seconds",
+        503: "The convention's workflow does not answer now: retry later",
+    }
+    return {
+        status: {
+            "model": Problem,
+            "description": said[status],
+            "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
 
 
-async def _principal(request: Request) -> Principal:
-    return await _desk(request).authenticate_key(
-        request.headers.get("authorization"), client_address(request)
+def api_receipt(receipt: Receipt) -> ApiReceipt:
+    """A receipt as the API returns it."""
+    return ApiReceipt(
+        convention_id=receipt.convention_id,
+        task_id=receipt.task_id,
+        accepted_at=receipt.accepted_at,
+        principal=receipt.principal,
+        answer=receipt.answer,
     )
 
 
-def receipt_json(receipt: Receipt) -> dict[str, Any]:
-    """A receipt as the API returns it."""
-    return {
-        "convention_id": receipt.convention_id,
-        "task_id": receipt.task_id,
-        "accepted_at": receipt.accepted_at.isoformat(),
-        "principal": receipt.principal.model_dump(mode="json"),
-        "answer": receipt.answer,
-    }
-
-
-@router.get("/tasks", summary="Your party's open tasks, overdue first, then by due date")
-async def list_tasks(request: Request) -> dict[str, Any]:
+@router.get(
+    "/tasks",
+    operation_id="list_tasks",
+    tags=["tasks"],
+    summary="Your party's open tasks, overdue first, then by due date",
+    response_model=TaskList,
+    responses=problems(401, 429),
+)
+async def list_tasks(principal: ApiPrincipal, desk: Desk) -> TaskList:
     """Every open task of the key's party, across conventions."""
-    principal = await _principal(request)
-    entries = await _desk(request).open_tasks(principal.party)
-    return {"party": principal.party, "tasks": [e.model_dump(mode="json") for e in entries]}
+    entries = await desk.open_tasks(principal.party)
+    return TaskList(party=principal.party, tasks=entries)
 
 
-@router.get("/tasks/{convention_id}/{task_id}", summary="One of your party's tasks")
-async def get_task(convention_id: str, task_id: str, request: Request) -> dict[str, Any]:
+@router.get(
+    "/tasks/{convention_id}/{task_id}",
+    operation_id="get_task",
+    tags=["tasks"],
+    summary="One of your party's tasks",
+    response_model=TaskDocument,
+    responses=problems(401, 404, 422, 429, 503),
+)
+async def get_task(
+    convention_id: str, task_id: str, principal: ApiPrincipal, desk: Desk
+) -> TaskDocument:
     """The task (open), or its receipt (answered); another party's task is not found."""
-    principal = await _principal(request)
-    view = await _desk(request).task_view(principal.party, convention_id, task_id)
-    return {
-        "convention": {"id": view.convention.id, "title": view.convention.title},
-        "status": "open" if view.task is not None else view.closed,
-        "task": view.task.model_dump(mode="json") if view.task else None,
-        "answered_by": view.answered_by,
-        "receipt": receipt_json(view.receipt) if view.receipt else None,
-        "answer_path": f"/api/v1/tasks/{convention_id}/{task_id}/answer",
-    }
+    view = await desk.task_view(principal.party, convention_id, task_id)
+    return TaskDocument(
+        convention=ConventionRef(id=view.convention.id, title=view.convention.title),
+        status="open" if view.task is not None else view.closed,
+        task=view.task,
+        answered_by=view.answered_by,
+        receipt=api_receipt(view.receipt) if view.receipt else None,
+        answer_path=f"/api/v1/tasks/{convention_id}/{task_id}/answer",
+    )
 
 
 @router.post(
     "/tasks/{convention_id}/{task_id}/answer",
+    operation_id="answer_task",
+    tags=["tasks"],
     summary="Answer one of your party's tasks",
+    response_model=ApiReceipt,
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"$ref": "#/components/schemas/AnswerTask"}}
+                "application/json": {"schema": {"$ref": "#/components/schemas/AnswerBody"}}
             },
         }
     },
     responses={
-        200: {"description": "Accepted: the receipt"},
-        404: {"description": "Not one of your party's tasks"},
-        409: {"description": "Refused by the workflow, or Idempotency-Key reused"},
-        413: {"description": "Body too large"},
-        422: {"description": "Invalid answer: errors by field"},
+        200: {"description": "Accepted: the receipt (the same again for a retried key)"},
+        **problems(400, 401, 404, 409, 413, 422, 429, 503),
     },
 )
 async def answer(
     convention_id: str,
     task_id: str,
     request: Request,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> JSONResponse:
-    """The body is the answer as `starter.py schema --answer` describes it (`answer`, and
-    optionally `actor`); the task and the party come from the URL and the key."""
-    principal = await _principal(request)
+    principal: ApiPrincipal,
+    desk: Desk,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="1 to 200 characters: a retry with the same body gets the same receipt"),
+    ] = None,
+) -> ApiReceipt:
+    """The body is `AnswerBody`: `answer` (the fields of the task's kind), and optionally
+    `actor`; the task and the party come from the URL and the key."""
     raw = await request.body()
     try:
         body = json.loads(raw)
@@ -100,10 +142,8 @@ async def answer(
         raise BodyNotJson("the body is not JSON", [FieldError("", "not JSON")]) from None
     if not isinstance(body, dict):
         raise BodyNotJson("the body must be a JSON object", [FieldError("", "not an object")])
-    receipt = await _desk(request).answer_with_key(
-        principal, convention_id, task_id, body, raw, idempotency_key
-    )
-    return JSONResponse(receipt_json(receipt))
+    receipt = await desk.answer_with_key(principal, convention_id, task_id, body, idempotency_key)
+    return api_receipt(receipt)
 
 
 class BodyNotJson(BadRequest):
@@ -113,10 +153,55 @@ class BodyNotJson(BadRequest):
 register(BodyNotJson, 400, "Body is not JSON")
 
 
-EVENT_TYPE = "pacte.task.answer"
+_SIGNATURE_HEADERS = [
+    {
+        "name": name,
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": description,
+    }
+    for name, description in (
+        ("webhook-id", "The message id (Standard Webhooks)."),
+        ("webhook-timestamp", "Unix seconds; refused beyond five minutes from the server's."),
+        (
+            "webhook-signature",
+            "`v1,<base64 HMAC-SHA256 of '<id>.<timestamp>.<body>'>` with the party's secret"
+            " (several, space separated, during a rotation).",
+        ),
+    )
+]
 
 
-@router.options("/events/{party}", tags=["events"], summary="CloudEvents webhook handshake")
+@router.options(
+    "/events/{party}",
+    tags=["events"],
+    operation_id="event_handshake",
+    summary="CloudEvents webhook handshake",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "Deliveries allowed from the requesting origin",
+            "content": {"text/plain": {"schema": {"type": "string", "maxLength": 0}}},
+            "headers": {
+                "allow": {"schema": {"type": "string"}},
+                "webhook-allowed-origin": {"schema": {"type": "string"}},
+                "webhook-allowed-rate": {"schema": {"type": "string"}},
+            },
+        }
+    },
+    openapi_extra={
+        "security": [],
+        "parameters": [
+            {
+                "name": "webhook-request-origin",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            }
+        ],
+    },
+)
 async def event_handshake(party: str, request: Request) -> Response:
     """The CloudEvents webhook abuse-protection handshake: any origin may deliver here (each
     event is verified by its signature)."""
@@ -125,28 +210,42 @@ async def event_handshake(party: str, request: Request) -> Response:
     if origin:
         headers["webhook-allowed-origin"] = origin
         headers["webhook-allowed-rate"] = "120"
-    return Response(status_code=200, headers=headers)
+    return Response(status_code=200, headers=headers, media_type="text/plain")
 
 
 @router.post(
     "/events/{party}",
     tags=["events"],
+    operation_id="answer_event",
     summary="Answer a task with a signed CloudEvent (structured or binary mode)",
     status_code=202,
+    response_model=EventReceipt,
     responses={
         202: {"description": "Accepted: the receipt (the same for a repeated source + id)"},
-        401: {"description": "Signature missing, wrong, or outside five minutes"},
-        404: {"description": "Not one of the party's tasks"},
-        409: {"description": "Refused by the workflow"},
-        422: {"description": "Not a pacte.task.answer event, or an invalid answer"},
+        **problems(401, 404, 409, 413, 422, 429, 503),
+    },
+    openapi_extra={
+        "security": [{"standardWebhooks": []}],
+        "parameters": _SIGNATURE_HEADERS,
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/cloudevents+json": {
+                    "schema": {"$ref": "#/components/schemas/AnswerEvent"}
+                },
+                "application/json": {
+                    "schema": {"$ref": "#/components/schemas/EventAnswerData"},
+                    "description": "Binary mode: the event's attributes in ce-* headers.",
+                },
+            },
+        },
     },
 )
-async def receive_event(party: str, request: Request) -> JSONResponse:
+async def receive_event(party: str, request: Request, desk: Desk) -> EventReceipt:
     """A `pacte.task.answer` CloudEvent, signed per Standard Webhooks with the party's secret
     (`PACTE_WEBHOOK_SECRET_<PARTY>`); `data` = {convention_id, task_id, answer, actor?}."""
     raw = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
-    desk = _desk(request)
     principal = await desk.verify_event(party, raw, headers, client_address(request))
     try:
         event = from_http_event(HTTPMessage(headers=headers, body=raw))
@@ -162,9 +261,9 @@ async def receive_event(party: str, request: Request) -> JSONResponse:
     receipt = await desk.answer_from_event(
         principal, event.get_source(), event.get_id(), event.get_data()
     )
-    return JSONResponse(
-        {"event": {"source": event.get_source(), "id": event.get_id()}, **receipt_json(receipt)},
-        status_code=202,
+    return EventReceipt(
+        event=EventRef(source=event.get_source(), id=event.get_id()),
+        **api_receipt(receipt).model_dump(),
     )
 
 

@@ -6,6 +6,7 @@ builds it from the environment in the app's lifespan.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -17,16 +18,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import TypeAdapter
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from application.errors import PacteError
 from application.office.desk import OfficeDesk
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE
+from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
 from web import api, office, pages
-from web.problems import problem, problem_of
+from web.problems import PROBLEM_TYPE, problem, problem_of
 from web.security import Csrf, PortalMiddleware
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -104,29 +106,87 @@ def create_app(
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
             return app.openapi_schema
-        schema = get_openapi(
-            title=app.title,
-            version=app.version,
-            summary=app.summary,
-            routes=app.routes,
-            openapi_version="3.1.0",
-        )
-        answer_schema = TypeAdapter(AnswerTask).json_schema(
-            ref_template="#/components/schemas/{model}"
-        )
-        components = schema.setdefault("components", {})
-        definitions = components.setdefault("schemas", {})
-        definitions.update(answer_schema.pop("$defs", {}))
-        definitions["AnswerTask"] = answer_schema
-        components["securitySchemes"] = {
-            "partnerKey": {"type": "http", "scheme": "bearer", "description": "pk_… API key"}
-        }
-        schema["security"] = [{"partnerKey": []}]
-        app.openapi_schema = schema
-        return schema
+        app.openapi_schema = api_document(app)
+        return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def api_document(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API: the routes' own models, the bodies the routes read
+    themselves (an answer, a CloudEvent), problems as `application/problem+json`, and each
+    route's own security (a bearer key; a Standard Webhooks signature for events)."""
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        routes=app.routes,
+        openapi_version="3.1.0",
+    )
+    components = schema.setdefault("components", {})
+    definitions = components.setdefault("schemas", {})
+    bodies: list[tuple[str, type[BaseModel]]] = [
+        ("AnswerBody", AnswerBody),
+        ("AnswerEvent", AnswerEvent),
+        ("EventAnswerData", EventAnswerData),
+        # The update's payload as the workflow receives it (`starter.py schema --answer`):
+        # what the desk builds from an AnswerBody and the caller's credentials.
+        ("AnswerTask", AnswerTask),
+    ]
+    for name, model in bodies:
+        body = model.model_json_schema(ref_template=_REF)
+        for defined, definition in body.pop("$defs", {}).items():
+            definitions.setdefault(defined, definition)
+        definitions[name] = body
+    components.setdefault("securitySchemes", {}).update(
+        {
+            "standardWebhooks": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "webhook-signature",
+                "description": (
+                    "Standard Webhooks (standardwebhooks.com): `webhook-id`, `webhook-timestamp`"
+                    " (within five minutes) and `webhook-signature` = `v1,` + base64 of"
+                    " HMAC-SHA256 over `<id>.<timestamp>.<body>` with the party's secret"
+                    " (`PACTE_WEBHOOK_SECRET_<PARTY>`)."
+                ),
+            }
+        }
+    )
+    # Every refusal the API may answer, as a reusable response: each route lists its own.
+    components["responses"] = {
+        name: {
+            "description": f"{status} {title}: an RFC 9457 problem",
+            "content": {PROBLEM_TYPE: {"schema": {"$ref": _REF_PROBLEM}}},
+        }
+        for status, name, title in (
+            (401, "Unauthorized", "Unauthorized"),
+            (403, "Forbidden", "Forbidden"),
+            (404, "NotFound", "Not found"),
+            (409, "Conflict", "Conflict"),
+            (413, "PayloadTooLarge", "Payload too large"),
+            (422, "InvalidRequest", "Invalid request"),
+            (429, "TooManyAttempts", "Too many attempts"),
+        )
+    }
+    for path, operations in schema.get("paths", {}).items():
+        if not path.startswith("/api/"):
+            continue
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                # A refusal is a problem document, under its own media type only (FastAPI's
+                # own 422 too: the app's handler answers every invalid request with one).
+                if str(status)[0] in "45":
+                    response["content"] = {PROBLEM_TYPE: {"schema": {"$ref": _REF_PROBLEM}}}
+    if "HTTPValidationError" not in json.dumps(schema["paths"]):
+        definitions.pop("HTTPValidationError", None)
+        definitions.pop("ValidationError", None)
+    return schema
+
+
+_REF = "#/components/schemas/{model}"
+_REF_PROBLEM = "#/components/schemas/Problem"
 
 
 def _install(app: FastAPI, desk: PartnerDesk, task_queue: str) -> None:

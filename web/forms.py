@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from application.partner_desk import TaskView
+from application.partner import TaskView
 from schemas.convention import (
     FundingRequestStage,
     ImplementationStage,

@@ -15,7 +15,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import Translations
 
-from application.partner_desk import CodeMail
+from application.partner import CodeMail
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("fr", "ar", "en")

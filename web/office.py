@@ -27,7 +27,7 @@ from application.office.desk import OfficeDesk
 from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table_csv
 from application.office.roles import Permission, Role, authorize, may
 from application.office.signin import SESSION_COOKIE, OfficeSession
-from application.partner_desk import TaskView
+from application.partner import TaskView
 from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError

@@ -1,6 +1,6 @@
 """The contacts' pages: the link, the list of their tasks, one form per task, the code, the
 receipt. GET only shows (mail scanners open every link); only a POST carrying the session's
-CSRF token answers. Thin: the rules are the desk's (application/partner_desk.py)."""
+CSRF token answers. Thin: the rules are the desk's (application/partner/)."""
 
 from __future__ import annotations
 
@@ -19,20 +19,15 @@ from application.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
-from application.partner_desk import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
+from application.partner import ContactSession, PendingCode, Receipt, TaskView
+from web.dependencies import SESSION_COOKIE, Desk, Session
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_
 from web.problems import status_and_title
 from web.rendering import render
 from web.security import Csrf, client_address
 
-SESSION_COOKIE = "pacte_session"
 router = APIRouter(include_in_schema=False)
-
-
-def _desk(request: Request) -> PartnerDesk:
-    desk: PartnerDesk = request.app.state.desk
-    return desk
 
 
 def _csrf(request: Request) -> Csrf:
@@ -59,10 +54,6 @@ def error_page(request: Request, error: PacteError, status_code: int | None = No
         message=message or N_("This request cannot be served."),
         detail=error.detail,
     )
-
-
-async def _session(request: Request) -> ContactSession:
-    return await _desk(request).session(request.cookies.get(SESSION_COOKIE))
 
 
 async def _form(request: Request) -> dict[str, list[str]]:
@@ -106,9 +97,8 @@ async def home(request: Request) -> Response:
 
 
 @router.get("/t/{token}", response_class=HTMLResponse)
-async def open_link(token: str, request: Request) -> Response:
+async def open_link(token: str, request: Request, desk: Desk) -> Response:
     """The e-mailed link: opens a session and shows the task. It never answers anything."""
-    desk = _desk(request)
     link = await desk.open_link(token, client_address(request))
     try:
         view = await desk.task_view(link.party, link.convention_id, link.task_id, link.contact_name)
@@ -132,20 +122,18 @@ async def open_link(token: str, request: Request) -> Response:
 
 
 @router.get("/desk", response_class=HTMLResponse)
-async def task_list(request: Request) -> Response:
+async def task_list(request: Request, desk: Desk, session: Session) -> Response:
     """Every open task of the contact's party that they may answer, overdue first."""
-    session = await _session(request)
-    entries = await _desk(request).open_tasks(session.party, session.contact_name)
+    entries = await desk.open_tasks(session.party, session.contact_name)
     return render(request, "list.html", session.language, session=session, entries=entries)
 
 
 @router.get("/desk/tasks/{convention_id}/{task_id}", response_class=HTMLResponse)
-async def task_page(convention_id: str, task_id: str, request: Request) -> Response:
+async def task_page(
+    convention_id: str, task_id: str, request: Request, desk: Desk, session: Session
+) -> Response:
     """The task and its form, or its receipt once answered."""
-    session = await _session(request)
-    view = await _desk(request).task_view(
-        session.party, convention_id, task_id, session.contact_name
-    )
+    view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
     if view.task is None:
         return _receipt_page(request, view, session.language, session)
     return _task_form(request, session, view, {}, [])
@@ -189,13 +177,13 @@ def _signatory(view: TaskView) -> Any:
 
 
 @router.post("/desk/tasks/{convention_id}/{task_id}", response_class=HTMLResponse)
-async def answer_task(convention_id: str, task_id: str, request: Request) -> Response:
+async def answer_task(
+    convention_id: str, task_id: str, request: Request, desk: Desk, session: Session
+) -> Response:
     """The contact's answer, with the session's CSRF token; a commitment asks for a code."""
-    session = await _session(request)
     form = await _form(request)
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
-    desk = _desk(request)
     view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
     if view.task is None and view.closed_task is None:
         return _receipt_page(request, view, session.language, session)
@@ -239,13 +227,11 @@ def _code_page(
 
 
 @router.post("/desk/codes/{code_id}", response_class=HTMLResponse)
-async def confirm_code(code_id: str, request: Request) -> Response:
+async def confirm_code(code_id: str, request: Request, desk: Desk, session: Session) -> Response:
     """The code from the second mail: the waiting answer goes to the workflow."""
-    session = await _session(request)
     form = await _form(request)
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
-    desk = _desk(request)
     convention_id = (form.get("convention_id") or [""])[0]
     task_id = (form.get("task_id") or [""])[0]
     view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
@@ -303,15 +289,14 @@ def _receipt_page(
 
 
 @router.post("/desk/language")
-async def switch_language(request: Request) -> Response:
+async def switch_language(request: Request, desk: Desk, session: Session) -> Response:
     """The contact reads the desk in another language; back to where they were."""
-    session = await _session(request)
     form = await _form(request)
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
     language = (form.get("language") or [""])[0]
     if language in LANGUAGES:
-        await _desk(request).set_language(session, language)
+        await desk.set_language(session, language)
     back = (form.get("next") or ["/desk"])[0]
     if not back.startswith("/desk") or "//" in back:
         back = "/desk"
@@ -319,13 +304,12 @@ async def switch_language(request: Request) -> Response:
 
 
 @router.post("/desk/signout")
-async def sign_out(request: Request) -> Response:
+async def sign_out(request: Request, desk: Desk, session: Session) -> Response:
     """End the session."""
-    session = await _session(request)
     form = await _form(request)
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
-    await _desk(request).end_session(session)
+    await desk.end_session(session)
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

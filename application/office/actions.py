@@ -15,7 +15,6 @@ from pydantic import BaseModel
 from temporalio.client import Client
 
 from application.conventions import (
-    AnswerRefused,
     ConventionNotFound,
     ConventionUnreadable,
     answer_task,
@@ -29,7 +28,7 @@ from application.errors import InvalidInput, NotFound, Refused
 from application.office import access_log
 from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
-from application.partner_desk import PartnerDesk, TaskView
+from application.partner import PartnerDesk, TaskView
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
@@ -77,7 +76,7 @@ class OfficerActions:
     ) -> Result:
         try:
             result = await call
-        except (AnswerRefused, ConventionNotFound, ConventionUnreadable) as error:
+        except (Refused, ConventionNotFound, ConventionUnreadable) as error:
             await access_log.record(
                 self.pool, session.user.email, action, "refused", address, target
             )

@@ -17,7 +17,7 @@ from application.errors import HistoryUnavailable, NotFound
 from application.office import access_log
 from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from auditing.archive_source import CombinedHistories
 from auditing.histories import ConventionHistory, HistoryNotFound, TemporalHistories
 from auditing.html_report import render_html

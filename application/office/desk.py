@@ -17,7 +17,7 @@ from application.office.overview import ConventionOverview, convention_overview
 from application.office.portfolio import PortfolioPage
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession, SignIn
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from infra.portal_settings import derived_key
 from schemas.convention import Convention
 from storage.access_log import AccessLine

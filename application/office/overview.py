@@ -10,12 +10,12 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
-from activities.milestones import recorded_timeline
 from application.conventions import ConventionNotFound, ConventionUnreadable, convention_status
 from application.errors import NotFound
 from schemas.milestones import Milestone
 from schemas.status import ConventionState, ConventionStatus
 from storage import convention_overview as stored
+from storage.milestones import recorded_timeline
 
 TIMELINE_SHOWN = 500
 """Milestones on a convention's page, the latest; the auditors' timeline has them all."""

@@ -15,12 +15,12 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from activities.read_model import record_convention_file
 from schemas.contract import workflow_id_for
 from schemas.status import ConventionInput
 from storage import convention_files
 from storage import portfolio as queries
 from storage.portfolio import PER_CONVENTION_TABLES, PORTFOLIO_TABLES, portfolio_query
+from storage.read_model import record_convention_file
 
 __all__ = [
     "BACKFILL_PER_LOAD",

@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from application import limits
 from application.errors import Forbidden, InvalidInput, TooManyAttempts, Unauthenticated
 from application.office import access_log, totp
 from application.office.accounts import OfficeUser, password_matches, user_of
 from application.office.roles import SECOND_FACTOR_ROLES, Role
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from infra.portal_settings import token_hash
 from schemas.errors import FieldError
 from storage import office_accounts, office_sessions
@@ -73,7 +74,7 @@ class SignIn:
             f"office-account:{token_hash(email).hex()[:32]}": PASSWORD_FAILURES_PER_ACCOUNT,
         }
         try:
-            await self.partner._check_limits(buckets)
+            await limits.check_limits(self.pool, buckets)
         except TooManyAttempts:
             await access_log.record(self.pool, email, "sign_in", "rate_limited", address)
             raise
@@ -81,7 +82,7 @@ class SignIn:
         # An unknown account costs the same argon2 verification as a known one.
         checked = await password_matches(row.password_hash if row else None, password)
         if row is None or row.disabled_at is not None or not checked:
-            await self.partner._record_failure(buckets)
+            await limits.record_failure(self.pool, buckets)
             await access_log.record(self.pool, email, "sign_in", "refused", address)
             raise Unauthenticated("wrong e-mail or password")
         user = user_of(row)
@@ -195,8 +196,8 @@ class SignIn:
         }
 
     async def _second_factor_limits(self, session: OfficeSession, address: str) -> None:
-        await self.partner._check_limits(self._code_buckets(session, address))
+        await limits.check_limits(self.pool, self._code_buckets(session, address))
 
     async def _second_factor_failed(self, session: OfficeSession, address: str) -> None:
-        await self.partner._record_failure(self._code_buckets(session, address))
+        await limits.record_failure(self.pool, self._code_buckets(session, address))
         await access_log.record(self.pool, session.user.email, "second_factor", "refused", address)

@@ -11,7 +11,7 @@ from application.errors import InvalidInput, Refused
 from application.office import access_log
 from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
-from application.partner_desk import PartnerDesk
+from application.partner import PartnerDesk
 from schemas.convention import Convention
 from schemas.convention_file import parse_document, parse_model
 from schemas.errors import FieldError, InputError

@@ -1,5 +1,6 @@
-"""The portfolio's read model: one `conventions` row per convention and one `office_tasks`
-row per task, kept current from the milestones, in the transaction that writes them.
+"""The portfolio's read model's SQL: one `conventions` row per convention and one
+`office_tasks` row per task, kept current from the milestones, in the transaction that writes
+them.
 
 `projection` is a pure mapping from one milestone to the change it makes (unit-tested in
 milliseconds); `project` applies a list of them in seq order. Each convention row remembers

@@ -1,0 +1,246 @@
+"""Answers: built and validated as the CLI validates them, sent as the workflow's update with
+the server's principal, their receipt kept; a contact's, an API system's (once per
+Idempotency-Key) and, with `events`, a signed CloudEvent's (once per source and id)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from application.conventions import (
+    ConventionNotFound,
+    ConventionUnreadable,
+    answer_task,
+    task_lookup,
+)
+from application.errors import Conflict, InvalidInput, NotFound, Refused
+from application.partner import codes, tasks
+from application.partner.codes import PendingCode
+from application.partner.context import PartnerContext
+from application.partner.links import contact_principal
+from schemas.actors import AuthMethod, Principal
+from schemas.convention_file import parse_model
+from schemas.errors import FieldError, InputError
+from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
+from storage import idempotency, receipts
+from storage.contact_sessions import ContactSession
+from storage.idempotency import IdempotencyKey, OnceKey, OnceState
+from storage.receipts import Receipt
+
+API_BODY_FIELDS = frozenset({"actor", "answer"})
+"""The body fields an API caller sends: the answer and, optionally, who answers."""
+_ECHOED_FIELDS = frozenset({"task_id", "acting_party"})
+"""Fields the server fills (from the URL and the key), taken when they say the same."""
+
+
+def build(task: Task, principal: Principal, body: dict[str, Any], *, source: str) -> AnswerTask:
+    """The AnswerTask with its principal, validated as the CLI validates (field errors).
+
+    `body` is the answer as `starter.py schema --answer` describes it: `answer` and
+    optionally `actor`, `task_id` and `acting_party` (which must then be this task's and
+    the principal's party); the principal is the server's, never the caller's.
+    """
+    errors = [
+        FieldError(
+            name,
+            "not a field of an answer"
+            if name != "principal"
+            else "set by the desk from your credentials, not by the request",
+        )
+        for name in body
+        if name not in API_BODY_FIELDS | _ECHOED_FIELDS
+    ]
+    if body.get("task_id", task.id) != task.id:
+        errors.append(FieldError("task_id", f"must be {task.id!r}, the task of this URL"))
+    if body.get("acting_party", principal.party) != principal.party:
+        errors.append(FieldError("acting_party", f"must be {principal.party!r}, whose key this is"))
+    answer = body.get("answer")
+    if not isinstance(answer, dict):
+        errors.append(FieldError("answer", "required: an object of the answer's fields"))
+    if errors:
+        raise InvalidInput(f"invalid answer to {task.id}", errors)
+    assert isinstance(answer, dict)
+    try:
+        return parse_model(
+            AnswerTask,
+            {
+                "task_id": task.id,
+                "acting_party": principal.party,
+                "actor": body.get("actor") or principal.name,
+                "principal": principal.model_dump(mode="json"),
+                "answer": {"kind": task.kind.value, **answer},
+            },
+            source,
+        )
+    except InputError as error:
+        raise InvalidInput(str(error), error.errors) from None
+
+
+async def send(
+    ctx: PartnerContext,
+    convention_id: str,
+    request: AnswerTask,
+    *,
+    once: OnceKey | None = None,
+) -> Receipt:
+    """Send the answer as the workflow's update; keep its receipt for the link, and mark the
+    once-only key (if any) done in the same statement."""
+    assert request.principal is not None
+    try:
+        accepted: AnswerReceipt = await answer_task(ctx.client, convention_id, request)
+    except Refused as error:
+        who = await who_answered(ctx, convention_id, request.task_id)
+        raise Refused(who or error.detail) from None
+    except ConventionNotFound:
+        raise NotFound(f"convention {convention_id!r} is not known") from None
+    receipt = Receipt(
+        convention_id=convention_id,
+        task_id=request.task_id,
+        accepted_at=accepted.accepted_at,
+        principal=request.principal,
+        answer=request.answer.model_dump(mode="json"),
+    )
+    if once is None:
+        await receipts.keep_receipt(ctx.pool, receipt, request.acting_party)
+    else:
+        await idempotency.complete(ctx.pool, once, receipt, request.acting_party)
+    return receipt
+
+
+async def who_answered(ctx: PartnerContext, convention_id: str, task_id: str) -> str | None:
+    """'task_id: … already answered (by …)' when a colleague's answer won the race, even if
+    the convention has closed since (a closed workflow still answers the query)."""
+    try:
+        lookup = await task_lookup(ctx.client, convention_id, task_id)
+    except (ConventionNotFound, ConventionUnreadable):
+        return None
+    task = lookup.task
+    if task is None or task.status is not TaskStatus.DONE or not task.answered_by:
+        return None
+    return f"task_id: task {task_id!r} is already answered (by {task.answered_by})"
+
+
+def needs_code(request: AnswerTask) -> bool:
+    """A commitment of the party: a signature given, or a funding decision."""
+    answer = request.answer
+    if answer.kind == TaskKind.SIGN.value:
+        return getattr(answer, "decision", None) == "sign"
+    return answer.kind == TaskKind.DECIDE_FUNDING.value
+
+
+async def answer_as_contact(
+    ctx: PartnerContext,
+    session: ContactSession,
+    convention_id: str,
+    task_id: str,
+    body: dict[str, Any],
+) -> Receipt | PendingCode:
+    """The contact's answer: sent now, or (a commitment) once the mailed code confirms it."""
+    task, still_open = await tasks.answerable_task(
+        ctx, session.party, convention_id, task_id, session.contact_name
+    )
+    principal = contact_principal(session, AuthMethod.LINK)
+    request = build(task, principal, body, source=f"answer to {task_id}")
+    if not still_open or not needs_code(request):
+        # A task closed meanwhile goes to the workflow too, whose refusal names who
+        # answered (the read models may not say so yet); no code is sent for it.
+        return await send(ctx, convention_id, request)
+    return await codes.send_code(ctx, session, task, request)
+
+
+async def answer_with_code(
+    ctx: PartnerContext, session: ContactSession, code_id: str, code: str, client_address: str
+) -> Receipt:
+    """Send the waiting answer once its code is right; five tries, ten minutes."""
+    convention_id, request = await codes.confirm_code(ctx, session, code_id, code, client_address)
+    return await send(ctx, convention_id, request)
+
+
+async def answer_for_party(
+    ctx: PartnerContext,
+    principal: Principal,
+    convention_id: str,
+    task_id: str,
+    body: dict[str, Any],
+    *,
+    once: OnceKey | None = None,
+) -> Receipt:
+    """A system's answer (API key or signed event)."""
+    # A system's answer needs the task's kind and party only: the inbox's row (one indexed
+    # read) says both, and the workflow's validator still decides (a task closed meanwhile
+    # is refused there, naming who answered). Its query is asked only when the row is not
+    # open (not yet written, or the task closed): the same rules as a page's.
+    task = await tasks.owed_in_inbox(ctx, principal.party, convention_id, task_id)
+    if task is None:
+        task, _still_open = await tasks.answerable_task(
+            ctx, principal.party, convention_id, task_id
+        )
+    request = build(task, principal, body, source=f"answer to {task_id}")
+    return await send(ctx, convention_id, request, once=once)
+
+
+async def answer_once(
+    ctx: PartnerContext,
+    principal: Principal,
+    convention_id: str,
+    task_id: str,
+    body: dict[str, Any],
+    once: OnceKey,
+    *,
+    other_request: str,
+    in_flight: str,
+    no_receipt: str,
+) -> Receipt:
+    """The answer, once per key: a repeat of an accepted request gets the same receipt, a
+    request still in flight or another one under the same key is a Conflict."""
+    found = await idempotency.reserve_once(ctx.pool, once)
+    if found.state is OnceState.OTHER_REQUEST:
+        raise Conflict(other_request)
+    if found.state is OnceState.IN_FLIGHT:
+        raise Conflict(in_flight)
+    if found.state is OnceState.DONE:
+        if found.receipt is None:
+            raise Conflict(no_receipt)
+        return found.receipt
+    try:
+        return await answer_for_party(ctx, principal, convention_id, task_id, body, once=once)
+    except BaseException:
+        # Not answered: the key is free again for a corrected request.
+        await idempotency.release(ctx.pool, once)
+        raise
+
+
+async def answer_with_key(
+    ctx: PartnerContext,
+    principal: Principal,
+    convention_id: str,
+    task_id: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+) -> Receipt:
+    """The API's answer; with an Idempotency-Key, a retry of the same body gets the same
+    receipt and another body under the same key is a conflict."""
+    if idempotency_key is None:
+        return await answer_for_party(ctx, principal, convention_id, task_id, body)
+    if not 1 <= len(idempotency_key) <= 200:
+        raise InvalidInput(
+            "bad Idempotency-Key", [FieldError("Idempotency-Key", "1 to 200 characters")]
+        )
+    body_hash = hashlib.sha256(f"{convention_id}\0{task_id}\0".encode() + _canonical(body)).digest()
+    once = IdempotencyKey(principal.party, idempotency_key, body_hash, convention_id, task_id)
+    return await answer_once(
+        ctx,
+        principal,
+        convention_id,
+        task_id,
+        body,
+        once,
+        other_request="this Idempotency-Key was used with another request",
+        in_flight="a request with this Idempotency-Key is still in progress",
+        no_receipt="this Idempotency-Key's answer has no receipt",
+    )
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

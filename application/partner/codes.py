@@ -1,0 +1,115 @@
+"""One-time codes: a contact's commitment (a signature, a funding decision) waits for the
+six digits mailed to them; five tries, ten minutes, five codes a session a window."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from application.errors import (
+    CodeUnavailable,
+    InvalidInput,
+    LinkUnusable,
+    NotFound,
+    Refused,
+    TooManyAttempts,
+)
+from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
+from application.partner.code_mail import send_code_mail, unavailable_reason
+from application.partner.context import PartnerContext
+from application.partner.links import contact_principal
+from infra.portal_settings import derived_key
+from schemas.actors import AuthMethod
+from schemas.errors import FieldError
+from schemas.tasks import AnswerTask, Task
+from storage import codes
+from storage.contact_sessions import ContactSession
+
+CODES_PER_SESSION = 5
+"""Each code allows five tries: the codes are bounded too, or asking again and again for
+fresh codes would walk the million."""
+
+
+@dataclass(frozen=True)
+class PendingCode:
+    """An answer waiting for the one-time code mailed to the contact."""
+
+    id: str
+    expires_at: datetime
+
+
+def code_hash(ctx: PartnerContext, code_id: str, code: str) -> bytes:
+    """Keyed: six digits are a million guesses, so a bare hash would be read back offline."""
+    return hmac.new(
+        derived_key(ctx.secret, "code"), f"{code_id}\0{code}".encode(), hashlib.sha256
+    ).digest()
+
+
+async def send_code(
+    ctx: PartnerContext, session: ContactSession, task: Task, request: AnswerTask
+) -> PendingCode:
+    """Keep the answer waiting and mail its code to the contact."""
+    reason = unavailable_reason(ctx.delivery, session.contact_email)
+    if reason is not None:
+        raise CodeUnavailable(
+            f"this answer needs a code sent by e-mail, and no mail can be sent {reason}"
+        )
+    assert session.contact_email is not None
+    issued = {f"codes-sent:{session.id_hash.hex()[:32]}": CODES_PER_SESSION}
+    await check_limits(ctx.pool, issued)
+    await record_failure(ctx.pool, issued)
+    code = f"{secrets.randbelow(1_000_000):06d}"
+    code_id = secrets.token_urlsafe(16)
+    expires_at = datetime.now(UTC) + timedelta(minutes=ctx.settings.code_minutes)
+    await codes.insert_code(
+        ctx.pool,
+        code_id=code_id,
+        session_hash=session.id_hash,
+        convention_id=task.convention_id,
+        task_id=task.id,
+        code_hash=code_hash(ctx, code_id, code),
+        answer=request.model_dump(mode="json", exclude={"principal"}),
+        expires_at=expires_at,
+    )
+    mail = ctx.code_mail(session.language, code, task.title)
+    await send_code_mail(ctx.delivery, session.contact_email, session.language, mail)
+    return PendingCode(code_id, expires_at)
+
+
+async def confirm_code(
+    ctx: PartnerContext, session: ContactSession, code_id: str, code: str, client_address: str
+) -> tuple[str, AnswerTask]:
+    """The waiting answer (its convention, and the request with the contact's principal)
+    once its code is right; a wrong code is counted, against the code and the address."""
+    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    await check_limits(ctx.pool, buckets)
+    async with codes.locked_code(ctx.pool, code_id, session.id_hash) as locked:
+        stored = locked.code
+        if stored is None:
+            raise NotFound("no code was sent for this answer")
+        if stored.used_at is not None:
+            raise Refused("this code was already used")
+        if stored.tries >= ctx.settings.code_tries:
+            raise TooManyAttempts(
+                "too many wrong codes: send the answer again for a new code",
+                retry_after=int((stored.expires_at - datetime.now(UTC)).total_seconds()) + 1,
+            )
+        if stored.expires_at <= datetime.now(UTC):
+            raise LinkUnusable("this code has expired: send the answer again for a new one")
+        right = hmac.compare_digest(stored.code_hash, code_hash(ctx, code_id, code.strip()))
+        if right:
+            await locked.mark_used()
+        else:
+            await locked.count_wrong_try()
+            left = ctx.settings.code_tries - stored.tries - 1
+    if not right:
+        await record_failure(ctx.pool, buckets)
+        raise InvalidInput("wrong code", [FieldError("code", f"wrong code ({left} tries left)")])
+    principal = contact_principal(session, AuthMethod.LINK_AND_CODE)
+    request = AnswerTask.model_validate(
+        {**stored.answer, "principal": principal.model_dump(mode="json")}
+    )
+    return stored.convention_id, request

@@ -1,0 +1,29 @@
+"""What every partner use case works with: the database, Temporal, the portal's settings and
+secret, and the code mail's wording. Holds no state of its own but a cache of convention
+files (a workflow's file never changes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import asyncpg
+from temporalio.client import Client
+
+from application.partner.code_mail import CodeMail, plain_code_mail
+from infra.portal_settings import PortalSettings
+from infra.settings import DeliverySettings
+from schemas.convention import Convention
+
+
+@dataclass
+class PartnerContext:
+    """The partner desk's dependencies."""
+
+    pool: asyncpg.Pool
+    client: Client
+    settings: PortalSettings
+    delivery: DeliverySettings
+    secret: bytes
+    code_mail: Callable[[str, str, str], CodeMail] = field(default=plain_code_mail)
+    _conventions: dict[str, Convention] = field(default_factory=dict)

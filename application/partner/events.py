@@ -1,0 +1,84 @@
+"""Partners' systems: a `pacte.task.answer` CloudEvent signed per Standard Webhooks with one of
+the party's secrets, answered once per source and id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from application.errors import InvalidInput, Unauthenticated
+from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
+from application.partner.answers import answer_once
+from application.partner.context import PartnerContext
+from infra.secrets import SecretError, webhook_secrets
+from schemas.actors import AuthMethod, Principal, PrincipalKind
+from schemas.errors import FieldError
+from storage.idempotency import EventKey
+from storage.receipts import Receipt
+
+
+async def verify_event(
+    ctx: PartnerContext, party: str, body: bytes, headers: dict[str, str], client_address: str
+) -> Principal:
+    """The party's system, proven by a Standard Webhooks signature with one of its secrets
+    (several during a rotation); a timestamp beyond five minutes is refused."""
+    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    await check_limits(ctx.pool, buckets)
+    try:
+        candidates = webhook_secrets(party, ctx.delivery.secrets_file)
+    except SecretError:
+        # No secret for that party: nothing can be verified (and no party is revealed).
+        candidates = []
+    for candidate in candidates:
+        try:
+            Webhook(candidate).verify(body, headers)
+        except WebhookVerificationError:
+            continue
+        return Principal(
+            kind=PrincipalKind.API_KEY,
+            id=f"webhook-secret:{party}",
+            name=f"{party} signed events",
+            party=party,
+            method=AuthMethod.SIGNED_EVENT,
+            request_id=headers.get("webhook-id") or uuid.uuid4().hex,
+        )
+    await record_failure(ctx.pool, buckets)
+    raise Unauthenticated("the event's Standard Webhooks signature does not verify")
+
+
+async def answer_from_event(
+    ctx: PartnerContext, principal: Principal, source: str, event_id: str, data: Any
+) -> Receipt:
+    """A `pacte.task.answer` event's answer, once per source + id: a repeat of an
+    accepted event gets the same receipt, whatever it carries."""
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            "the event's data must be an object",
+            [FieldError("data", "an object: convention_id, task_id, answer")],
+        )
+    convention_id, task_id = data.get("convention_id"), data.get("task_id")
+    if not isinstance(convention_id, str) or not isinstance(task_id, str):
+        raise InvalidInput(
+            "the event names no task",
+            [
+                FieldError(f"data.{name}", "required")
+                for name in ("convention_id", "task_id")
+                if not isinstance(data.get(name), str)
+            ],
+        )
+    body = {k: v for k, v in data.items() if k not in {"convention_id", "task_id"}}
+    in_flight = "an event with this source and id is still being processed"
+    return await answer_once(
+        ctx,
+        principal,
+        convention_id,
+        task_id,
+        body,
+        EventKey(source, event_id, principal.party),
+        other_request=in_flight,
+        in_flight=in_flight,
+        no_receipt="this event's answer has no receipt",
+    )

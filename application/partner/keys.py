@@ -1,0 +1,70 @@
+"""Partners' systems: a per-party API key (`Authorization: Bearer pk_…`), shown once, stored
+by its hash, revoked at once on every replica."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from application.errors import NotFound, Unauthenticated
+from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
+from application.partner.context import PartnerContext
+from infra.portal_settings import token_hash
+from schemas.actors import AuthMethod, Principal, PrincipalKind
+from storage import api_keys
+from storage.api_keys import ApiKey
+
+API_KEY_PREFIX = "pk_"
+KEY_USE_PRECISION = timedelta(minutes=1)
+"""A key's `last_used_at` is kept to the minute (what `keys list` shows)."""
+
+
+async def create_key(pool: asyncpg.Pool, party: str, name: str) -> tuple[str, ApiKey]:
+    """A new key for the party; the returned secret is shown once and never stored."""
+    key_id = secrets.token_hex(6)
+    secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
+    return secret, await api_keys.insert_key(pool, key_id, party, name, token_hash(secret))
+
+
+async def list_keys(pool: asyncpg.Pool, party: str | None = None) -> list[ApiKey]:
+    """Every key (or the party's), newest first; never a secret."""
+    return await api_keys.list_keys(pool, party)
+
+
+async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey:
+    """The key stops working at once (every replica reads the same row)."""
+    revoked = await api_keys.revoke_key(pool, key_id)
+    if revoked is None:
+        raise NotFound(f"no API key {key_id!r}")
+    return revoked
+
+
+async def authenticate_key(
+    ctx: PartnerContext, authorization: str | None, client_address: str
+) -> Principal:
+    """The party's system behind `Authorization: Bearer <key>`, as a principal."""
+    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    await check_limits(ctx.pool, buckets)
+    scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
+        await record_failure(ctx.pool, buckets)
+        raise Unauthenticated("send the party's API key: Authorization: Bearer pk_…")
+    key = await api_keys.live_key(ctx.pool, token_hash(secret))
+    if key is None:
+        await record_failure(ctx.pool, buckets)
+        raise Unauthenticated("this API key is not valid (unknown or revoked)")
+    if key.last_used_at is None or key.last_used_at < datetime.now(UTC) - KEY_USE_PRECISION:
+        # To the minute, as `keys list` shows it: not a write (a commit) per request.
+        await api_keys.mark_used(ctx.pool, key.id)
+    return Principal(
+        kind=PrincipalKind.API_KEY,
+        id=key.id,
+        name=key.name,
+        party=key.party,
+        method=AuthMethod.API_KEY,
+        request_id=uuid.uuid4().hex,
+    )

@@ -1,0 +1,97 @@
+"""Contacts: the e-mailed link opens the desk, a server-side session follows it; the contact
+is the answer's principal."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from application.errors import LinkUnusable, NotFound, Unauthenticated
+from application.limits import (
+    FAILURES_PER_ADDRESS,
+    FAILURES_PER_SECRET,
+    check_limits,
+    record_failure,
+)
+from application.partner.context import PartnerContext
+from infra.portal_settings import derived_key, token_hash
+from schemas.actors import AuthMethod, Principal, PrincipalKind
+from storage import contact_sessions
+from storage.contact_sessions import ContactSession
+from storage.partner_links import Link, find_link
+
+
+async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Link:
+    """The link behind a token, if it still opens the desk; failures are counted."""
+    digest = token_hash(token)
+    buckets = {
+        f"address:{client_address}": FAILURES_PER_ADDRESS,
+        f"link:{digest.hex()[:32]}": FAILURES_PER_SECRET,
+    }
+    await check_limits(ctx.pool, buckets)
+    link = await find_link(ctx.pool, digest)
+    if link is None:
+        await record_failure(ctx.pool, buckets)
+        raise NotFound("this link is not known")
+    if link.revoked_at is not None:
+        raise LinkUnusable(f"this link was withdrawn ({link.revoked_reason})")
+    if link.expires_at <= datetime.now(UTC):
+        raise LinkUnusable(f"this link expired on {link.expires_at:%Y-%m-%d}")
+    return link
+
+
+async def start_session(ctx: PartnerContext, link: Link) -> tuple[str, ContactSession]:
+    """A new session for the link's contact; returns the cookie value (shown once)."""
+    token = secrets.token_urlsafe(32)
+    now = datetime.now(UTC)
+    session = ContactSession(
+        id_hash=token_hash(token),
+        contact_name=link.contact_name,
+        contact_email=link.contact_email,
+        party=link.party,
+        language=link.language,
+        link_hash=link.token_hash,
+    )
+    expires_at = now + timedelta(hours=ctx.settings.session_max_hours)
+    await contact_sessions.insert_session(ctx.pool, session, now, expires_at)
+    return token, session
+
+
+async def session(ctx: PartnerContext, token: str | None) -> ContactSession:
+    """The live session of this cookie; idle or past its lifetime, it is over."""
+    if not token:
+        raise Unauthenticated("no session: open the link you received by e-mail")
+    now = datetime.now(UTC)
+    idle_since = now - timedelta(minutes=ctx.settings.session_idle_minutes)
+    found = await contact_sessions.touch_session(ctx.pool, token_hash(token), now, idle_since)
+    if found is None:
+        raise Unauthenticated("your session has ended: open the link you received again")
+    return found
+
+
+async def set_language(ctx: PartnerContext, session: ContactSession, language: str) -> None:
+    """The contact reads the desk in another language (fr, ar, en)."""
+    await contact_sessions.set_language(ctx.pool, session.id_hash, language)
+
+
+async def end_session(ctx: PartnerContext, session: ContactSession) -> None:
+    """Sign out."""
+    await contact_sessions.end_session(ctx.pool, session.id_hash)
+
+
+def csrf_key(ctx: PartnerContext) -> bytes:
+    """The key the web layer signs its CSRF tokens with."""
+    return derived_key(ctx.secret, "csrf")
+
+
+def contact_principal(session: ContactSession, method: AuthMethod) -> Principal:
+    """The contact, as the answer's principal."""
+    return Principal(
+        kind=PrincipalKind.CONTACT,
+        id=session.contact_name,
+        name=session.contact_name,
+        party=session.party,
+        method=method,
+        request_id=uuid.uuid4().hex,
+    )

@@ -1,0 +1,137 @@
+"""Once only: an API answer under an Idempotency-Key, a CloudEvent under its source and id.
+
+`reserve_once` claims the key before the answer goes to the workflow; `complete` keeps the
+receipt and marks the key done in one statement (one round trip, one commit); `release` frees
+the key of an answer that was not accepted, for a corrected request. A second call with a key
+already done gets the stored receipt; another request under the same key is told so.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from storage.receipts import INSERT_RECEIPT, Receipt, find_receipt, receipt_values
+
+
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """A party's `Idempotency-Key`, for one request: its task and its body's hash."""
+
+    party: str
+    key: str
+    body_hash: bytes
+    convention_id: str
+    task_id: str
+
+
+@dataclass(frozen=True)
+class EventKey:
+    """A CloudEvent's identity (source + id), delivered by one party's system."""
+
+    source: str
+    id: str
+    party: str
+
+
+OnceKey = IdempotencyKey | EventKey
+
+
+class OnceState(enum.Enum):
+    """What `reserve_once` found."""
+
+    RESERVED = "reserved"
+    """The key is this caller's: answer, then `complete` (or `release` on failure)."""
+    DONE = "done"
+    """Answered before: the stored receipt (None when it is not there)."""
+    IN_FLIGHT = "in_flight"
+    """Another request under this key has not finished."""
+    OTHER_REQUEST = "other_request"
+    """The key was used for another request (another body, another party)."""
+
+
+@dataclass(frozen=True)
+class Once:
+    """The outcome of a reservation."""
+
+    state: OnceState
+    receipt: Receipt | None = None
+
+
+async def reserve_once(pool: asyncpg.Pool, once: OnceKey) -> Once:
+    """Claim the key, or say what an earlier request under it became."""
+    if isinstance(once, IdempotencyKey):
+        reserved = await pool.fetchrow(
+            "INSERT INTO partner_idempotency (party, key, body_hash, convention_id, task_id)"
+            " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING key",
+            once.party,
+            once.key,
+            once.body_hash,
+            once.convention_id,
+            once.task_id,
+        )
+        if reserved is not None:
+            return Once(OnceState.RESERVED)
+        row = await pool.fetchrow(
+            "SELECT * FROM partner_idempotency WHERE party = $1 AND key = $2",
+            once.party,
+            once.key,
+        )
+        if row is None or row["body_hash"] != once.body_hash:
+            return Once(OnceState.OTHER_REQUEST)
+        if row["receipt"] is None:
+            return Once(OnceState.IN_FLIGHT)
+        stored = await find_receipt(pool, row["convention_id"], row["task_id"])
+        return Once(OnceState.DONE, stored)
+    reserved = await pool.fetchrow(
+        "INSERT INTO partner_events (source, id, party) VALUES ($1, $2, $3)"
+        " ON CONFLICT DO NOTHING RETURNING id",
+        once.source,
+        once.id,
+        once.party,
+    )
+    if reserved is not None:
+        return Once(OnceState.RESERVED)
+    row = await pool.fetchrow(
+        "SELECT * FROM partner_events WHERE source = $1 AND id = $2", once.source, once.id
+    )
+    if row is None or row["party"] != once.party:
+        return Once(OnceState.OTHER_REQUEST)
+    if row["receipt"] is None:
+        return Once(OnceState.IN_FLIGHT)
+    done = row["receipt"]
+    return Once(OnceState.DONE, await find_receipt(pool, done["convention_id"], done["task_id"]))
+
+
+async def complete(pool: asyncpg.Pool, once: OnceKey, receipt: Receipt, party: str) -> None:
+    """Keep the receipt and mark the key done, in one statement."""
+    marker: dict[str, Any]
+    if isinstance(once, IdempotencyKey):
+        mark = "UPDATE partner_idempotency SET receipt = $7 WHERE party = $8 AND key = $9"
+        marker = {"task_id": receipt.task_id, "accepted_at": receipt.accepted_at.isoformat()}
+        keys: tuple[str, str] = (once.party, once.key)
+    else:
+        mark = "UPDATE partner_events SET receipt = $7 WHERE source = $8 AND id = $9"
+        marker = {"convention_id": receipt.convention_id, "task_id": receipt.task_id}
+        keys = (once.source, once.id)
+    await pool.execute(
+        f"WITH kept AS ({INSERT_RECEIPT}) {mark}",
+        *receipt_values(receipt, party),
+        marker,
+        *keys,
+    )
+
+
+async def release(pool: asyncpg.Pool, once: OnceKey) -> None:
+    """Free the key: its request was not answered."""
+    if isinstance(once, IdempotencyKey):
+        await pool.execute(
+            "DELETE FROM partner_idempotency WHERE party = $1 AND key = $2", once.party, once.key
+        )
+    else:
+        await pool.execute(
+            "DELETE FROM partner_events WHERE source = $1 AND id = $2", once.source, once.id
+        )

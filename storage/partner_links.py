@@ -1,0 +1,43 @@
+"""Contacts' links, as the worker minted them (stored by the hash of their token)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+
+@dataclass(frozen=True)
+class Link:
+    """A contact's link, as stored."""
+
+    token_hash: bytes
+    contact_name: str
+    contact_email: str | None
+    language: str
+    party: str
+    convention_id: str
+    task_id: str
+    expires_at: datetime
+    revoked_at: datetime | None
+    revoked_reason: str | None
+
+
+async def find_link(pool: asyncpg.Pool, token_hash: bytes) -> Link | None:
+    """The link of this token's hash, whatever its state; None when unknown."""
+    row = await pool.fetchrow("SELECT * FROM partner_links WHERE token_hash = $1", token_hash)
+    if row is None:
+        return None
+    return Link(
+        token_hash=row["token_hash"],
+        contact_name=row["contact_name"],
+        contact_email=row["contact_email"],
+        language=row["language"],
+        party=row["party"],
+        convention_id=row["convention_id"],
+        task_id=row["task_id"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        revoked_reason=row["revoked_reason"],
+    )

@@ -1,0 +1,55 @@
+"""The portal's FastAPI dependencies for the partner desk: the desk, the contact's session
+(its cookie) and the API principal (its bearer key). Routes declare them with `Annotated`, so
+the OpenAPI document says which security each route needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from application.partner import ContactSession, PartnerDesk
+from schemas.actors import Principal
+from web.security import client_address
+
+SESSION_COOKIE = "pacte_session"
+
+# Documents the bearer key on the routes that depend on it; the desk itself reads the header
+# (a missing or malformed one is counted as a failure, and refused as 401, not 403).
+partner_key = HTTPBearer(
+    auto_error=False,
+    scheme_name="partnerKey",
+    description="The party's API key: `Authorization: Bearer pk_…`",
+)
+
+
+def partner_desk(request: Request) -> PartnerDesk:
+    """The desk the app was built over."""
+    desk: PartnerDesk = request.app.state.desk
+    return desk
+
+
+Desk = Annotated[PartnerDesk, Depends(partner_desk)]
+
+
+async def contact_session(request: Request, desk: Desk) -> ContactSession:
+    """The contact's live session (its cookie); Unauthenticated otherwise."""
+    return await desk.session(request.cookies.get(SESSION_COOKIE))
+
+
+Session = Annotated[ContactSession, Depends(contact_session)]
+
+
+async def api_principal(
+    request: Request,
+    desk: Desk,
+    _key: Annotated[HTTPAuthorizationCredentials | None, Depends(partner_key)],
+) -> Principal:
+    """The party's system behind the bearer key; Unauthenticated (or TooManyAttempts)."""
+    return await desk.authenticate_key(
+        request.headers.get("authorization"), client_address(request)
+    )
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]
