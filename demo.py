@@ -64,6 +64,7 @@ from infra.temporal_client import connect
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script, load_convention
 from schemas.status import ConventionState, ConventionStatus
+from storage.partner_links import link_to_show
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
 PORTAL_PORT = 8300
@@ -132,22 +133,15 @@ async def one_contact_link(
     of one convention's open tasks only, waiting up to `within` s for the worker to mint it."""
     deadline = asyncio.get_running_loop().time() + within
     while True:
-        row = await pool.fetchrow(
-            "SELECT l.notification_id, l.contact_name, l.party FROM partner_links l"
-            " LEFT JOIN tasks t ON t.convention_id = l.convention_id AND t.task_id = l.task_id"
-            " WHERE l.revoked_at IS NULL AND l.expires_at > now()"
-            " AND ($1::text IS NULL OR (l.convention_id = $1 AND t.status = 'open'))"
-            " ORDER BY (t.status = 'open') DESC NULLS LAST, l.created_at DESC LIMIT 1",
-            convention_id,
-        )
+        row = await link_to_show(pool, convention_id)
         if row is not None or asyncio.get_running_loop().time() > deadline:
             break
         await asyncio.sleep(0.5)
     if row is None:
         return None
     secret = link_secret(state_dir=settings.state_dir)
-    token = contact_link_token(secret, row["notification_id"], row["contact_name"])
-    return f"{base_url}/t/{token}  ({row['contact_name']}, {row['party']})"
+    token = contact_link_token(secret, row.notification_id, row.contact_name)
+    return f"{base_url}/t/{token}  ({row.contact_name}, {row.party})"
 
 
 def _address(name: str, party: str) -> str:

@@ -41,3 +41,28 @@ async def find_link(pool: asyncpg.Pool, token_hash: bytes) -> Link | None:
         revoked_at=row["revoked_at"],
         revoked_reason=row["revoked_reason"],
     )
+
+
+@dataclass(frozen=True)
+class LinkToShow:
+    """Which contact's link to show a newcomer: the notification it was minted for."""
+
+    notification_id: str
+    contact_name: str
+    party: str
+
+
+async def link_to_show(pool: asyncpg.Pool, convention_id: str | None) -> LinkToShow | None:
+    """A live link to a task still open if any, else the latest; of one convention's open
+    tasks only when `convention_id` is given (the demo's first-hour convention)."""
+    row = await pool.fetchrow(
+        "SELECT l.notification_id, l.contact_name, l.party FROM partner_links l"
+        " LEFT JOIN tasks t ON t.convention_id = l.convention_id AND t.task_id = l.task_id"
+        " WHERE l.revoked_at IS NULL AND l.expires_at > now()"
+        " AND ($1::text IS NULL OR (l.convention_id = $1 AND t.status = 'open'))"
+        " ORDER BY (t.status = 'open') DESC NULLS LAST, l.created_at DESC LIMIT 1",
+        convention_id,
+    )
+    if row is None:
+        return None
+    return LinkToShow(row["notification_id"], row["contact_name"], row["party"])
