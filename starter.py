@@ -51,7 +51,10 @@ from application.conventions import (
     start_convention,
     workflow_health,
 )
+from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import parties_imported
 from application.errors import NotFound as DeskNotFound
+from application.errors import PacteError
 from application.office_desk import (
     PORTFOLIO_TABLES,
     UserError,
@@ -108,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even if the file's parent convention is unknown to Temporal (unlinked)",
     )
+    start.add_argument(
+        "--accept-directory-changes",
+        action="store_true",
+        help="(an admin) make the changes the file's parties would bring to existing "
+        "organisations of the partner directory, instead of refusing the start",
+    )
+    start.add_argument("--officer", help="who starts it, for the directory's record")
     start.add_argument(
         "--history-limit",
         type=_history_limit,
@@ -267,17 +277,28 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
     convention = load_convention(args.file)  # refused here: nothing starts
     client = await connect(settings)
     pool = await _open_store(settings)
+    accept = args.accept_directory_changes
+    editor = Editor(
+        args.officer or _login_name(), EditorRole.ADMIN if accept else EditorRole.OFFICER
+    )
     try:
-        workflow_id = await start_convention(
-            client,
-            convention,
-            settings.task_queue,
-            milestones=pool,
-            history_limit=args.history_limit,
-            require_parent=not args.allow_missing_parent,
-        )
+        # The file's parties, as a proposal to the partner directory: refused (nothing
+        # started) when it would change an existing organisation, unless accepted.
+        async with parties_imported(pool, editor, convention, accept=accept) as proposal:
+            workflow_id = await start_convention(
+                client,
+                convention,
+                settings.task_queue,
+                milestones=pool,
+                history_limit=args.history_limit,
+                require_parent=not args.allow_missing_parent,
+            )
+    except PacteError as error:
+        raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None
     finally:
         await pool.close()
+    for line in proposal.lines():
+        print(f"directory: {line}", file=sys.stderr)
     print(workflow_id)
     return EXIT_OK
 

@@ -46,6 +46,8 @@ from application.conventions import (
     start_convention,
     terminate_convention,
 )
+from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import parties_imported
 from application.errors import (
     Forbidden,
     HistoryUnavailable,
@@ -790,15 +792,20 @@ class OfficeDesk:
     async def start(self, session: OfficeSession, convention: Convention, address: str) -> str:
         """Start it, refused like the CLI for an id used before."""
         self.authorize(session, Permission.START)
+        # The file's parties as a proposal to the directory: new organisations are created as
+        # this account's change; changes to existing ones refuse the start (issue 23).
+        admin = session.user.role.value == EditorRole.ADMIN.value
+        editor = Editor(session.user.email, EditorRole.ADMIN if admin else EditorRole.OFFICER)
         try:
-            workflow_id = await start_convention(
-                self.client,
-                convention,
-                self.task_queue,
-                milestones=self.pool,
-                require_parent=False,
-            )
-        except (ConventionAlreadyStarted, ParentUnknown) as error:
+            async with parties_imported(self.pool, editor, convention):
+                workflow_id = await start_convention(
+                    self.client,
+                    convention,
+                    self.task_queue,
+                    milestones=self.pool,
+                    require_parent=False,
+                )
+        except (ConventionAlreadyStarted, ParentUnknown, Refused) as error:
             await self.log(session.user.email, "start", "refused", address, convention.id)
             raise Refused(str(error)) from error
         await self.log(session.user.email, "start", "ok", address, convention.id)

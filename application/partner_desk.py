@@ -41,6 +41,13 @@ from application.conventions import (
     convention_status,
     task_lookup,
 )
+from application.directory.authority import (
+    authority_of,
+    authorize_link,
+    require_session,
+    system_authority,
+)
+from application.directory.channels import channel_key, signing_secrets
 from application.errors import (
     CodeUnavailable,
     Conflict,
@@ -270,6 +277,10 @@ class PartnerDesk:
             raise LinkUnusable(f"this link was withdrawn ({link.revoked_reason})")
         if link.expires_at <= datetime.now(UTC):
             raise LinkUnusable(f"this link expired on {link.expires_at:%Y-%m-%d}")
+        # The directory, not the file that minted the link, says who acts for the party.
+        await authorize_link(
+            self.pool, link.party, name=link.contact_name, email=link.contact_email
+        )
         return link
 
     async def start_session(self, link: Link) -> tuple[str, ContactSession]:
@@ -315,7 +326,7 @@ class PartnerDesk:
         )
         if row is None:
             raise Unauthenticated("your session has ended: open the link you received again")
-        return ContactSession(
+        session = ContactSession(
             id_hash=row["id_hash"],
             contact_name=row["contact_name"],
             contact_email=row["contact_email"],
@@ -323,6 +334,14 @@ class PartnerDesk:
             language=row["language"],
             link_hash=row["link_hash"],
         )
+        try:  # a person the directory removed (or no longer names) is signed out at once
+            await require_session(
+                self.pool, session.party, name=session.contact_name, email=session.contact_email
+            )
+        except Unauthenticated:
+            await self.end_session(session)
+            raise
+        return session
 
     async def set_language(self, session: ContactSession, language: str) -> None:
         """The contact reads the desk in another language (fr, ar, en)."""
@@ -349,6 +368,9 @@ class PartnerDesk:
         entries = await owed_tasks(self.pool, party, datetime.now(UTC))
         if contact is None:
             return entries
+        # Only the tasks the directory lets this person act on (their capacities, today).
+        authority = await authority_of(self.pool, party, name=contact)
+        entries = [entry for entry in entries if authority.allows(entry.kind)]
         gate = asyncio.Semaphore(LIST_QUERIES_AT_ONCE)
 
         async def answerable(convention_id: str) -> set[tuple[str, str]]:
@@ -412,6 +434,10 @@ class PartnerDesk:
         if task is not None:
             if task.assignee != party or task.contact not in (None, contact or task.contact):
                 raise not_found
+            if contact and not (await authority_of(self.pool, party, name=contact)).allows(
+                task.kind.value
+            ):
+                raise not_found
             convention = await self.convention(convention_id)
             return TaskView(task, convention, status, receipt)
         # The workflow itself knows a task of its current run, open or closed, and who
@@ -453,6 +479,10 @@ class PartnerDesk:
         task = lookup.task
         if task is not None and task.status is TaskStatus.OPEN:
             if task.assignee != party or task.contact not in (None, contact or task.contact):
+                raise not_found
+            if contact and not (await authority_of(self.pool, party, name=contact)).allows(
+                task.kind.value
+            ):
                 raise not_found
             return task, True
         closed = task or await self._task_of_earlier_run(convention_id, task_id)
@@ -621,6 +651,17 @@ class PartnerDesk:
             request_id=uuid.uuid4().hex,
         )
 
+    async def _checked_contact(
+        self, session: ContactSession, method: AuthMethod, task_kind: str
+    ) -> Principal:
+        """The contact's principal, once the directory says they hold the task's capacity now
+        (Refused with the reason otherwise), carrying the directory ids and version read."""
+        authority = await authority_of(
+            self.pool, session.party, name=session.contact_name, email=session.contact_email
+        )
+        check = authority.check(task_kind)
+        return self.contact_principal(session, method).model_copy(update={"directory": check})
+
     @staticmethod
     def needs_code(request: AnswerTask) -> bool:
         """A commitment of the party: a signature given, or a funding decision."""
@@ -636,7 +677,7 @@ class PartnerDesk:
         task, still_open = await self.answerable_task(
             session.party, convention_id, task_id, session.contact_name
         )
-        principal = self.contact_principal(session, AuthMethod.LINK)
+        principal = await self._checked_contact(session, AuthMethod.LINK, task.kind.value)
         request = self.build(task, principal, body, source=f"answer to {task_id}")
         if not still_open or not self.needs_code(request):
             # A task closed meanwhile goes to the workflow too, whose refusal names who
@@ -739,8 +780,10 @@ class PartnerDesk:
             raise InvalidInput(
                 "wrong code", [FieldError("code", f"wrong code ({left} tries left)")]
             )
-        principal = self.contact_principal(session, AuthMethod.LINK_AND_CODE)
         waiting = dict(row["answer"])
+        principal = await self._checked_contact(
+            session, AuthMethod.LINK_AND_CODE, str(waiting["answer"]["kind"])
+        )
         request = AnswerTask.model_validate(
             {**waiting, "principal": principal.model_dump(mode="json")}
         )
@@ -772,6 +815,8 @@ class PartnerDesk:
         if row is None:
             await self._record_failure(buckets)
             raise Unauthenticated("this API key is not valid (unknown or revoked)")
+        if (await system_authority(self.pool, row["party"])).refusal() is not None:
+            raise Unauthenticated("this API key's organisation is archived in the directory")
         last_used = row["last_used_at"]
         if last_used is None or last_used < datetime.now(UTC) - KEY_USE_PRECISION:
             # To the minute, as `keys list` shows it: not a write (a commit) per request.
@@ -863,6 +908,8 @@ class PartnerDesk:
         task = await self._owed_in_inbox(principal.party, convention_id, task_id)
         if task is None:
             task, _still_open = await self.answerable_task(principal.party, convention_id, task_id)
+        check = (await system_authority(self.pool, principal.party)).check(task.kind.value)
+        principal = principal.model_copy(update={"directory": check})
         request = self.build(task, principal, body, source=f"answer to {task_id}")
         return await self.send(convention_id, request, idempotency=idempotency)
 
@@ -880,6 +927,8 @@ class PartnerDesk:
         except SecretError:
             # No secret for that party: nothing can be verified (and no party is revealed).
             candidates = []
+        # The directory's channel secrets (during a rotation, old and new) after the override.
+        candidates += await signing_secrets(self.pool, channel_key(self.secret), party)
         for candidate in candidates:
             try:
                 Webhook(candidate).verify(body, headers)
