@@ -107,7 +107,7 @@ class Authority:
             raise Refused(f"principal: {person.name}'s address was never confirmed")
         return DirectoryCheck(
             organisation=self.organisation_id,
-            person=None if person is None else person.id,
+            person=None if person is None else person.id or None,  # "": the system
             capacity=needed.value,
             version=self.standing.version,
         )
