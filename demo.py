@@ -21,6 +21,8 @@ import asyncpg
 from temporalio.client import Client
 
 from application.conventions import convention_status
+from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import import_files
 from application.partner_desk import create_key
 from application.rendering import render_timeline
 from application.scenarios import (
@@ -41,6 +43,7 @@ from schemas.status import ConventionState, ConventionStatus
 
 EXAMPLES_DIR = PROJECT_ROOT / "examples"
 PORTAL_PORT = 8300
+DEMO_EDITOR = Editor("demo.py", EditorRole.ADMIN)
 
 
 async def run_scenarios(
@@ -74,6 +77,17 @@ async def partner_keys(pool: asyncpg.Pool, directory: Path) -> dict[str, str]:
         for each in [convention, *follow_ups_of(convention)]:
             parties |= {p.id for p in each.parties if p.id != each.office.id}
     return {party: (await create_key(pool, party, "demo partner system"))[0] for party in parties}
+
+
+async def import_seed_parties(pool: asyncpg.Pool, directory: Path) -> None:
+    """The seed files' parties into the partner directory, once, as the demo's admin (the
+    seeds name the office's staff differently from file to file: accepted here)."""
+    conventions = [load_convention(file) for file, _ in scenario_files(directory)]
+    created = await import_files(pool, DEMO_EDITOR, conventions, accept=True)
+    if created:
+        print(f"Directory: imported the seed parties ({', '.join(sorted(created))}), once.")
+    else:
+        print("Directory: the seed parties were imported before; nothing to change.")
 
 
 def start_portal(stack: RunningStack, settings: Settings, port: int) -> subprocess.Popen[bytes]:
@@ -122,6 +136,7 @@ async def _main(
         await wait_for_portal(base_url, portal, _portal_log(settings), within=60)
         statuses: list[ConventionStatus] = []
         if scenarios:
+            await import_seed_parties(pool, EXAMPLES_DIR)
             desk = PartnerDeskApi(base_url, await partner_keys(pool, EXAMPLES_DIR))
             try:
                 statuses = await run_scenarios(

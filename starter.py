@@ -1,6 +1,6 @@
 """The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
 postpone, reassign, terminate, keys (partners' API keys), users (office accounts), report
-(the office's portfolio).
+(the office's portfolio), parties (the partner directory).
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started, unknown
 parent); 2 usage error (a malformed --query, or a payload key missing, wrong or malformed);
@@ -51,6 +51,7 @@ from application.conventions import (
     start_convention,
     workflow_health,
 )
+from application.directory import cli as directory_cli
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
 from application.errors import NotFound as DeskNotFound
@@ -238,6 +239,7 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="the office's portfolio figures")
     report.add_argument("--format", choices=("text", "json", "csv"), default="text")
     report.add_argument("--table", choices=PORTFOLIO_TABLES, help="one table only")
+    directory_cli.register(commands)
     return parser
 
 
@@ -630,6 +632,14 @@ async def _run(args: argparse.Namespace) -> int:
         return await _report(args, settings)
     if args.command == "start":
         return await _start(args, settings)
+    if args.command == "parties":
+        return await directory_cli.run(
+            args,
+            lambda: _open_store(settings),
+            _login_name(),
+            settings.state_dir,
+            settings.delivery.secrets_file,
+        )
     # The answer is read and checked before Temporal is asked anything.
     answer_fields = _answer_fields(args) if args.command == "act" else {}
     client = await connect(settings)

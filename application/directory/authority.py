@@ -6,9 +6,12 @@ capacity the task needs today (signing needs `sign`, a funding decision `decide_
 reviewing a draft `review`, any other task `answer`). The answer is read in one snapshot and
 carries the ids and the version it was read at (`DirectoryCheck`), which the update records.
 
-An organisation the directory does not hold yet (a convention started before the directory
-and not migrated: `starter.py parties migrate`) is judged as before, by its convention's file;
-every organisation the directory holds is judged by the directory alone.
+The directory speaks for an organisation once it has named a person with an e-mail address
+for it (links and codes travel by mail: a person without an address is reached by no link),
+or once it archived it. Until then — an organisation the directory does not hold yet (a
+convention started before the directory and not migrated: `starter.py parties migrate`), or
+one imported from files whose contacts had no address — its conventions' files still decide,
+as before the directory. `Authority.known` says which; the directory's pages show it.
 """
 
 from __future__ import annotations
@@ -53,8 +56,12 @@ class Authority:
 
     @property
     def known(self) -> bool:
-        """The directory holds the organisation (else its conventions' files still decide)."""
-        return self.standing.organisation is not None
+        """The directory speaks for the organisation (else its conventions' files still
+        decide): it archived it, or has named a person with an address for it."""
+        organisation = self.standing.organisation
+        if organisation is None:
+            return False
+        return organisation.archived_at is not None or self.standing.addressed
 
     def _held_now(self) -> set[str]:
         return {c.capacity for c in self.standing.capacities if c.valid_on(self.today)}
@@ -62,7 +69,7 @@ class Authority:
     def refusal(self, needed: DirectoryCapacity | None = None) -> str | None:
         """Why the person may not act (for this capacity, or at all), or None when they may."""
         organisation, person = self.standing.organisation, self.standing.person
-        if organisation is None:
+        if organisation is None or not self.known:
             return None
         if organisation.archived_at is not None:
             return f"{organisation.id} is archived in the directory"
@@ -134,7 +141,7 @@ async def system_authority(db: Database, organisation_id: str) -> Authority:
     )
     return Authority(
         organisation_id,
-        store.Standing(standing.version, standing.organisation, system, every),
+        store.Standing(standing.version, standing.organisation, system, every, addressed=True),
         datetime.now(UTC).date(),
         "system",
     )

@@ -31,7 +31,7 @@ from schemas.errors import FieldError
 from storage import directory as store
 
 # Two starts importing the same new organisation at once: the second waits, then sees it.
-_IMPORT_LOCK_KEY = 0x5041_4354_44
+IMPORT_LOCK_KEY = 0x5041_4354_44
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,19 @@ async def parties_imported(
     directory is left as it was; if the file would change existing organisations, refuse
     before the body runs (nothing is started)."""
     async with transaction(pool) as connection:
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", _IMPORT_LOCK_KEY)
+        await connection.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK_KEY)
         proposal = await propose(connection, convention)
         await apply(connection, editor, proposal, accept=accept)
         yield proposal
+
+
+async def import_files(
+    pool: asyncpg.Pool, editor: Editor, conventions: list[Convention], *, accept: bool = False
+) -> list[str]:
+    """Import several files' parties at once (the demo's seeds); the organisations created.
+    A second run creates nothing: what the files say is already the directory's."""
+    created: list[str] = []
+    for convention in conventions:
+        async with parties_imported(pool, editor, convention, accept=accept) as proposal:
+            created += [party.id for party in proposal.new_organisations]
+    return created
