@@ -220,6 +220,15 @@ async def changes(
     ]
 
 
+# Two imports of the same new organisation at once (two starts): the second waits, then sees it.
+_IMPORT_LOCK_KEY = 0x5041_4354_44
+
+
+async def lock_imports(connection: asyncpg.Connection) -> None:
+    """Serialise imports of files' parties until the caller's transaction ends."""
+    await connection.execute("SELECT pg_advisory_xact_lock($1)", _IMPORT_LOCK_KEY)
+
+
 # --- organisations ---------------------------------------------------------------------------
 
 

@@ -26,6 +26,7 @@ from application.directory.people import (
 from application.errors import Forbidden, InvalidInput, LinkUnusable, Refused
 from storage import directory as store
 from tests.directory_stack import ADMIN, OFFICER, fresh_id, funding_file
+from web.problems import status_and_title
 
 FUNDER = {"name": "Fatima Zahra EL ALAOUI", "email": "fz.alaoui@isdb.example", "language": "ar"}
 
@@ -80,7 +81,7 @@ async def test_an_organisation_id_with_spaces_homoglyphs_or_300_characters_is_re
 async def test_a_capacity_given_by_a_non_admin_is_forbidden(db_pool: asyncpg.Pool) -> None:
     organisation_id = await an_organisation(db_pool)
     before = await store.version(db_pool)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as refused:
         await add_person(
             db_pool,
             OFFICER,
@@ -88,6 +89,7 @@ async def test_a_capacity_given_by_a_non_admin_is_forbidden(db_pool: asyncpg.Poo
             NewPerson("Jean-Baptiste Koné", an_address()),
             ["sign"],
         )
+    assert status_and_title(refused.value)[0] == 403  # what the web answers
     person = await add_person(
         db_pool, ADMIN, organisation_id, NewPerson("Jean-Baptiste Koné", an_address()), ["answer"]
     )

@@ -10,7 +10,11 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.read_model import record_convention_file
+from application.directory.import_proposal import import_files
 from application.directory.migration import import_running_conventions
+from application.scenarios import scenario_files
+from demo import DEMO_EDITOR, EXAMPLES_DIR, import_seed_parties
+from schemas.convention_file import load_convention
 from storage import directory as store
 from tests.cli_runner import cli_env, run_cli, workflow_exists, write_convention
 from tests.directory_stack import ADMIN, fresh_id, funding_file
@@ -104,3 +108,17 @@ async def test_the_migration_imports_running_conventions_once_and_reports_confli
     again = await import_running_conventions(db_pool, ADMIN, only)
     assert party not in again.organisations
     assert [str(c) for c in again.conflicts] == [str(c) for c in report.conflicts]
+
+
+async def test_the_demos_seed_parties_are_imported_once_and_a_second_run_changes_nothing(
+    db_pool: asyncpg.Pool,
+) -> None:
+    seeds = [load_convention(file) for file, _ in scenario_files(EXAMPLES_DIR)]
+    await import_seed_parties(db_pool, EXAMPLES_DIR)
+    version = await store.version(db_pool)
+    again = await import_files(db_pool, DEMO_EDITOR, seeds, accept=True)
+    assert again == [] and await store.version(db_pool) == version
+    for seed in seeds:
+        for party in seed.parties:
+            found = await store.organisation(db_pool, party.id)
+            assert found is not None, party.id

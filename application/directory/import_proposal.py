@@ -30,9 +30,6 @@ from schemas.convention import Contact, Convention, DiagnosticStage, Party
 from schemas.errors import FieldError
 from storage import directory as store
 
-# Two starts importing the same new organisation at once: the second waits, then sees it.
-IMPORT_LOCK_KEY = 0x5041_4354_44
-
 
 @dataclass(frozen=True)
 class Difference:
@@ -375,7 +372,7 @@ async def parties_imported(
     directory is left as it was; if the file would change existing organisations, refuse
     before the body runs (nothing is started)."""
     async with transaction(pool) as connection:
-        await connection.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK_KEY)
+        await store.lock_imports(connection)
         proposal = await propose(connection, convention)
         await apply(connection, editor, proposal, accept=accept)
         yield proposal

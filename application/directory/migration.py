@@ -18,7 +18,7 @@ import asyncpg
 from pydantic import ValidationError
 
 from application.directory.editors import Editor
-from application.directory.import_proposal import IMPORT_LOCK_KEY, apply, propose
+from application.directory.import_proposal import apply, propose
 from infra.database import transaction
 from schemas.convention import Convention
 from storage import directory as store
@@ -63,7 +63,7 @@ async def import_running_conventions(
             continue
         report.conventions += 1
         async with transaction(pool) as connection:
-            await connection.execute("SELECT pg_advisory_xact_lock($1)", IMPORT_LOCK_KEY)
+            await store.lock_imports(connection)
             proposal = await propose(connection, convention)
             await apply(connection, editor, replace(proposal, differences=[]), accept=False)
         report.organisations += [party.id for party in proposal.new_organisations]
