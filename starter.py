@@ -299,8 +299,9 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None
     finally:
         await pool.close()
-    for line in proposal.lines():
-        print(f"directory: {line}", file=sys.stderr)
+    if accept:  # what the admin accepted, said; otherwise the change log keeps it (`parties show`)
+        for line in proposal.lines():
+            print(f"directory: {line}", file=sys.stderr)
     print(workflow_id)
     return EXIT_OK
 

@@ -72,7 +72,9 @@ async def test_start_lists_the_files_directory_changes_and_refuses_unless_an_adm
         "start", "--officer", "loubna", str(write_convention(first, tmp_path / "a.yaml")), env=env
     )
     assert started.code == 0, started
-    assert f"directory: new organisation {party}" in started.stderr
+    assert started.stderr == "", started
+    shown = await run_cli("parties", "show", party, env=env)
+    assert "organisation.create" in shown.stdout and "officer:loubna" in shown.stdout
     intruder = {"name": "Mallory Intrus", "email": f"mallory-{party}@evil.example"}
     second = funding_file(party, [funder, intruder])
     file = write_convention(second, tmp_path / "b.yaml")
@@ -82,6 +84,7 @@ async def test_start_lists_the_files_directory_changes_and_refuses_unless_an_adm
     assert not await workflow_exists(client, second.id)
     accepted = await run_cli("start", "--accept-directory-changes", str(file), env=env)
     assert accepted.code == 0, accepted
+    assert f"directory: change: parties.2.contacts.1: {party}: adds" in accepted.stderr
     assert await workflow_exists(client, second.id)
     for convention in (first, second):
         await stop(client, convention.id)

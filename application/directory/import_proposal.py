@@ -65,9 +65,7 @@ class ImportProposal:
             + (", ".join(contact.name for contact in party.contacts) or "no people")
             for party in self.new_organisations
         ]
-        said += [
-            f"refused change: {difference.as_field_error()}" for difference in self.differences
-        ]
+        said += [f"change: {difference.as_field_error()}" for difference in self.differences]
         return said + [f"note: {note}" for note in self.notes]
 
 
