@@ -36,6 +36,8 @@ from application.conventions import (
     convention_status,
     start_convention,
 )
+from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import import_files
 from application.office.accounts import create_user, list_users, new_password
 from application.office.roles import Role
 from application.partner import create_key
@@ -75,6 +77,7 @@ FIRST_HOUR_TEMPLATE = EXAMPLES_DIR / "tanger-four-conventions.yaml"
 FIRST_HOUR_PREFIX = "first-hour-"
 FIRST_HOUR_OFFICER = ("demo.officer@ofppt.example", "Officier de démonstration")
 LINK_WAIT_SECONDS = 60.0
+DEMO_EDITOR = Editor("demo.py", EditorRole.ADMIN)
 
 
 async def run_scenarios(
@@ -108,6 +111,17 @@ async def partner_keys(pool: asyncpg.Pool, directory: Path) -> dict[str, str]:
         for each in [convention, *follow_ups_of(convention)]:
             parties |= {p.id for p in each.parties if p.id != each.office.id}
     return {party: (await create_key(pool, party, "demo partner system"))[0] for party in parties}
+
+
+async def import_seed_parties(pool: asyncpg.Pool, directory: Path) -> None:
+    """The seed files' parties into the partner directory, once, as the demo's admin (the
+    seeds name the office's staff differently from file to file: accepted here)."""
+    conventions = [load_convention(file) for file, _ in scenario_files(directory)]
+    created = await import_files(pool, DEMO_EDITOR, conventions, accept=True)
+    if created:
+        print(f"Directory: imported the seed parties ({', '.join(sorted(created))}), once.")
+    else:
+        print("Directory: the seed parties were imported before; nothing to change.")
 
 
 def start_portal(stack: RunningStack, settings: Settings, port: int) -> subprocess.Popen[bytes]:
@@ -251,6 +265,7 @@ async def _main(
         await wait_for_portal(base_url, portal, _portal_log(settings), within=60)
         statuses: list[ConventionStatus] = []
         if scenarios:
+            await import_seed_parties(pool, EXAMPLES_DIR)
             desk = PartnerDeskApi(base_url, await partner_keys(pool, EXAMPLES_DIR))
             try:
                 statuses = await run_scenarios(

@@ -1,6 +1,6 @@
 """The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
 postpone, reassign, terminate, keys (partners' API keys), users (office accounts), report
-(the office's portfolio).
+(the office's portfolio), parties (the partner directory).
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started, unknown
 parent); 2 usage error (a malformed --query, or a payload key missing, wrong or malformed);
@@ -48,8 +48,11 @@ from application.conventions import (
     start_convention,
     workflow_health,
 )
+from application.directory import cli as directory_cli
+from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import parties_imported
 from application.errors import NotFound as DeskNotFound
-from application.errors import Refused
+from application.errors import PacteError, Refused
 from application.office.accounts import (
     UserError,
     create_user,
@@ -110,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start even if the file's parent convention is unknown to Temporal (unlinked)",
     )
+    start.add_argument(
+        "--accept-directory-changes",
+        action="store_true",
+        help="(an admin) make the changes the file's parties would bring to existing "
+        "organisations of the partner directory, instead of refusing the start",
+    )
+    start.add_argument("--officer", help="who starts it, for the directory's record")
     start.add_argument(
         "--history-limit",
         type=_history_limit,
@@ -230,6 +240,7 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="the office's portfolio figures")
     report.add_argument("--format", choices=("text", "json", "csv"), default="text")
     report.add_argument("--table", choices=PORTFOLIO_TABLES, help="one table only")
+    directory_cli.register(commands)
     return parser
 
 
@@ -269,17 +280,29 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
     convention = load_convention(args.file)  # refused here: nothing starts
     client = await connect(settings)
     pool = await _open_store(settings)
+    accept = args.accept_directory_changes
+    editor = Editor(
+        args.officer or _login_name(), EditorRole.ADMIN if accept else EditorRole.OFFICER
+    )
     try:
-        workflow_id = await start_convention(
-            client,
-            convention,
-            settings.task_queue,
-            milestones=pool,
-            history_limit=args.history_limit,
-            require_parent=not args.allow_missing_parent,
-        )
+        # The file's parties, as a proposal to the partner directory: refused (nothing
+        # started) when it would change an existing organisation, unless accepted.
+        async with parties_imported(pool, editor, convention, accept=accept) as proposal:
+            workflow_id = await start_convention(
+                client,
+                convention,
+                settings.task_queue,
+                milestones=pool,
+                history_limit=args.history_limit,
+                require_parent=not args.allow_missing_parent,
+            )
+    except PacteError as error:
+        raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None
     finally:
         await pool.close()
+    if accept:  # what the admin accepted, said; otherwise the change log keeps it (`parties show`)
+        for line in proposal.lines():
+            print(f"directory: {line}", file=sys.stderr)
     print(workflow_id)
     return EXIT_OK
 
@@ -611,6 +634,14 @@ async def _run(args: argparse.Namespace) -> int:
         return await _report(args, settings)
     if args.command == "start":
         return await _start(args, settings)
+    if args.command == "parties":
+        return await directory_cli.run(
+            args,
+            lambda: _open_store(settings),
+            _login_name(),
+            settings.state_dir,
+            settings.delivery.secrets_file,
+        )
     # The answer is read and checked before Temporal is asked anything.
     answer_fields = _answer_fields(args) if args.command == "act" else {}
     client = await connect(settings)

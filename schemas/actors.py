@@ -50,6 +50,19 @@ METHOD_WORDING = {
 }
 
 
+class DirectoryCheck(Frozen):
+    """What the partner directory said when the answer was authorised (issue 23): the
+    person and organisation ids, the capacity the task needed, and the directory's version,
+    so that the record says which state of the directory the answer was checked against."""
+
+    organisation: Identifier
+    person: ShortText | None = Field(
+        default=None, description="The directory's person id; none for a system (key, event)."
+    )
+    capacity: ShortText = Field(description="answer, review, sign or decide_funding.")
+    version: int = Field(ge=0, description="The directory's version the check read.")
+
+
 class Principal(Frozen):
     """The authenticated actor of an answer: who, for which party, proven how."""
 
@@ -62,6 +75,13 @@ class Principal(Frozen):
     method: AuthMethod
     request_id: ShortText | None = Field(
         default=None, description="The request that carried the answer, for the access log."
+    )
+    directory: DirectoryCheck | None = Field(
+        default=None,
+        description=(
+            "Set by the desk from the partner directory at the moment of acting; absent for "
+            "an organisation the directory does not hold yet, and in answers recorded before it."
+        ),
     )
 
     def describe(self) -> str:

@@ -7,6 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from application.conventions import ConventionAlreadyStarted, ParentUnknown, start_convention
+from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import parties_imported
 from application.errors import InvalidInput, Refused
 from application.office import access_log
 from application.office.roles import Permission, authorize
@@ -70,15 +72,20 @@ async def start(
 ) -> str:
     """Start it on `task_queue`, refused like the CLI for an id used before."""
     authorize(session, Permission.START)
+    # The file's parties as a proposal to the directory: new organisations are created as
+    # this account's change; changes to existing ones refuse the start.
+    admin = session.user.role.value == EditorRole.ADMIN.value
+    editor = Editor(session.user.email, EditorRole.ADMIN if admin else EditorRole.OFFICER)
     try:
-        workflow_id = await start_convention(
-            partner.client,
-            convention,
-            task_queue,
-            milestones=partner.pool,
-            require_parent=False,
-        )
-    except (ConventionAlreadyStarted, ParentUnknown) as error:
+        async with parties_imported(partner.pool, editor, convention):
+            workflow_id = await start_convention(
+                partner.client,
+                convention,
+                task_queue,
+                milestones=partner.pool,
+                require_parent=False,
+            )
+    except (ConventionAlreadyStarted, ParentUnknown, Refused) as error:
         await access_log.record(
             partner.pool, session.user.email, "start", "refused", address, convention.id
         )

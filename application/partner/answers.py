@@ -14,11 +14,12 @@ from application.conventions import (
     answer_task,
     task_lookup,
 )
+from application.directory.authority import system_authority
 from application.errors import Conflict, InvalidInput, NotFound, Refused
 from application.partner import codes, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
-from application.partner.links import contact_principal
+from application.partner.links import checked_contact
 from schemas.actors import AuthMethod, Principal
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
@@ -140,7 +141,7 @@ async def answer_as_contact(
     task, still_open = await tasks.answerable_task(
         ctx, session.party, convention_id, task_id, session.contact_name
     )
-    principal = contact_principal(session, AuthMethod.LINK)
+    principal = await checked_contact(ctx, session, AuthMethod.LINK, task.kind.value)
     request = build(task, principal, body, source=f"answer to {task_id}")
     if not still_open or not needs_code(request):
         # A task closed meanwhile goes to the workflow too, whose refusal names who
@@ -176,6 +177,9 @@ async def answer_for_party(
         task, _still_open = await tasks.answerable_task(
             ctx, principal.party, convention_id, task_id
         )
+    # The party's system acts for it while the directory keeps the organisation active.
+    check = (await system_authority(ctx.pool, principal.party)).check(task.kind.value)
+    principal = principal.model_copy(update={"directory": check})
     request = build(task, principal, body, source=f"answer to {task_id}")
     return await send(ctx, convention_id, request, once=once)
 

@@ -20,7 +20,7 @@ from application.errors import (
 from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
 from application.partner.code_mail import send_code_mail, unavailable_reason
 from application.partner.context import PartnerContext
-from application.partner.links import contact_principal
+from application.partner.links import checked_contact
 from infra.portal_settings import derived_key
 from schemas.actors import AuthMethod
 from schemas.errors import FieldError
@@ -108,7 +108,9 @@ async def confirm_code(
     if not right:
         await record_failure(ctx.pool, buckets)
         raise InvalidInput("wrong code", [FieldError("code", f"wrong code ({left} tries left)")])
-    principal = contact_principal(session, AuthMethod.LINK_AND_CODE)
+    principal = await checked_contact(
+        ctx, session, AuthMethod.LINK_AND_CODE, str(stored.answer["answer"]["kind"])
+    )
     request = AnswerTask.model_validate(
         {**stored.answer, "principal": principal.model_dump(mode="json")}
     )

@@ -9,6 +9,7 @@ from typing import Any
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from application.directory.channels import channel_key, signing_secrets
 from application.errors import InvalidInput, Unauthenticated
 from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
 from application.partner.answers import answer_once
@@ -32,6 +33,8 @@ async def verify_event(
     except SecretError:
         # No secret for that party: nothing can be verified (and no party is revealed).
         candidates = []
+    # The directory's channel secrets (during a rotation, old and new) after the override.
+    candidates += await signing_secrets(ctx.pool, channel_key(ctx.secret), party)
     for candidate in candidates:
         try:
             Webhook(candidate).verify(body, headers)

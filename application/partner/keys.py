@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from application.directory.authority import system_authority
 from application.errors import NotFound, Unauthenticated
 from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
 from application.partner.context import PartnerContext
@@ -57,6 +58,8 @@ async def authenticate_key(
     if key is None:
         await record_failure(ctx.pool, buckets)
         raise Unauthenticated("this API key is not valid (unknown or revoked)")
+    if (await system_authority(ctx.pool, key.party)).refusal() is not None:
+        raise Unauthenticated("this API key's organisation is archived in the directory")
     if key.last_used_at is None or key.last_used_at < datetime.now(UTC) - KEY_USE_PRECISION:
         # To the minute, as `keys list` shows it: not a write (a commit) per request.
         await api_keys.mark_used(ctx.pool, key.id)

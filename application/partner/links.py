@@ -7,6 +7,7 @@ import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from application.directory.authority import authority_of, authorize_link, require_session
 from application.errors import LinkUnusable, NotFound, Unauthenticated
 from application.limits import (
     FAILURES_PER_ADDRESS,
@@ -38,6 +39,8 @@ async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Lin
         raise LinkUnusable(f"this link was withdrawn ({link.revoked_reason})")
     if link.expires_at <= datetime.now(UTC):
         raise LinkUnusable(f"this link expired on {link.expires_at:%Y-%m-%d}")
+    # The directory, not the file that minted the link, says who acts for the party.
+    await authorize_link(ctx.pool, link.party, name=link.contact_name, email=link.contact_email)
     return link
 
 
@@ -67,6 +70,13 @@ async def session(ctx: PartnerContext, token: str | None) -> ContactSession:
     found = await contact_sessions.touch_session(ctx.pool, token_hash(token), now, idle_since)
     if found is None:
         raise Unauthenticated("your session has ended: open the link you received again")
+    try:  # a person the directory removed (or no longer names) is signed out at once
+        await require_session(
+            ctx.pool, found.party, name=found.contact_name, email=found.contact_email
+        )
+    except Unauthenticated:
+        await end_session(ctx, found)
+        raise
     return found
 
 
@@ -95,3 +105,15 @@ def contact_principal(session: ContactSession, method: AuthMethod) -> Principal:
         method=method,
         request_id=uuid.uuid4().hex,
     )
+
+
+async def checked_contact(
+    ctx: PartnerContext, session: ContactSession, method: AuthMethod, task_kind: str
+) -> Principal:
+    """The contact's principal, once the directory says they hold the task's capacity now
+    (Refused with the reason otherwise), carrying the directory ids and version read."""
+    authority = await authority_of(
+        ctx.pool, session.party, name=session.contact_name, email=session.contact_email
+    )
+    check = authority.check(task_kind)
+    return contact_principal(session, method).model_copy(update={"directory": check})

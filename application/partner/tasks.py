@@ -20,6 +20,7 @@ from application.conventions import (
     convention_status,
     task_lookup,
 )
+from application.directory.authority import authority_of
 from application.errors import ConventionNotAnswering, NotFound
 from application.partner.context import PartnerContext
 from schemas.channels import InboxEntry
@@ -77,6 +78,16 @@ def _not_yours(convention_id: str, task_id: str) -> NotFound:
     return NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
 
 
+async def _may_act_on(ctx: PartnerContext, task: Task, party: str, contact: str | None) -> bool:
+    """The task is the party's (and this contact's, when given to one), and the directory
+    lets the contact act on its kind today."""
+    if task.assignee != party or task.contact not in (None, contact or task.contact):
+        return False
+    if not contact:
+        return True
+    return (await authority_of(ctx.pool, party, name=contact)).allows(task.kind.value)
+
+
 async def open_tasks(
     ctx: PartnerContext, party: str, contact: str | None = None
 ) -> list[InboxEntry]:
@@ -84,6 +95,9 @@ async def open_tasks(
     entries = await owed_tasks(ctx.pool, party, datetime.now(UTC))
     if contact is None:
         return entries
+    # Only the tasks the directory lets this person act on (their capacities, today).
+    authority = await authority_of(ctx.pool, party, name=contact)
+    entries = [entry for entry in entries if authority.allows(entry.kind)]
     gate = asyncio.Semaphore(LIST_QUERIES_AT_ONCE)
 
     async def answerable(convention_id: str) -> set[tuple[str, str]]:
@@ -149,7 +163,7 @@ async def task_view(
     receipt = await find_receipt(ctx.pool, convention_id, task_id)
     task = next((t for t in status.open_tasks if t.id == task_id), None)
     if task is not None:
-        if task.assignee != party or task.contact not in (None, contact or task.contact):
+        if not await _may_act_on(ctx, task, party, contact):
             raise _not_yours(convention_id, task_id)
         return TaskView(task, await convention(ctx, convention_id), status, receipt)
     # The workflow itself knows a task of its current run, open or closed, and who
@@ -193,7 +207,7 @@ async def answerable_task(
         raise _not_yours(convention_id, task_id) from None
     task = lookup.task
     if task is not None and task.status is TaskStatus.OPEN:
-        if task.assignee != party or task.contact not in (None, contact or task.contact):
+        if not await _may_act_on(ctx, task, party, contact):
             raise _not_yours(convention_id, task_id)
         return task, True
     closed = task or await task_of_earlier_run(ctx, convention_id, task_id)

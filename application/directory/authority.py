@@ -1,0 +1,174 @@
+"""Who may act for a party, asked of the directory at the moment of acting.
+
+A person acts for an organisation only if the directory says so now: the organisation is
+active, the person is not removed, their address answered a mailed link, and they hold the
+capacity the task needs today (signing needs `sign`, a funding decision `decide_funding`,
+reviewing a draft `review`, any other task `answer`). The answer is read in one snapshot and
+carries the ids and the version it was read at (`DirectoryCheck`), which the update records.
+
+The directory speaks for an organisation once it has named a person with an e-mail address
+for it (links and codes travel by mail: a person without an address is reached by no link),
+or once it archived it. Until then — an organisation the directory does not hold yet (a
+convention started before the directory and not migrated: `starter.py parties migrate`), or
+one imported from files whose contacts had no address — its conventions' files still decide,
+as before the directory. `Authority.known` says which; the directory's pages show it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from application.directory.people import DirectoryCapacity
+from application.errors import LinkUnusable, Refused, Unauthenticated
+from infra.database import Database
+from schemas.actors import DirectoryCheck
+from schemas.tasks import TaskKind
+from storage import directory as store
+
+_TASK_CAPACITY = {
+    TaskKind.SIGN.value: DirectoryCapacity.SIGN,
+    TaskKind.DECIDE_FUNDING.value: DirectoryCapacity.DECIDE_FUNDING,
+    TaskKind.REVIEW_DRAFT.value: DirectoryCapacity.REVIEW,
+    TaskKind.REVISE_DRAFT.value: DirectoryCapacity.REVIEW,
+}
+_WORDING = {
+    DirectoryCapacity.SIGN: "signing authority",
+    DirectoryCapacity.DECIDE_FUNDING: "authority to decide on funding",
+    DirectoryCapacity.REVIEW: "authority to review drafts",
+    DirectoryCapacity.ANSWER: "authority to answer its tasks",
+}
+
+
+def capacity_for(task_kind: str) -> DirectoryCapacity:
+    """The capacity a task of this kind needs."""
+    return _TASK_CAPACITY.get(task_kind, DirectoryCapacity.ANSWER)
+
+
+@dataclass(frozen=True)
+class Authority:
+    """The directory's word on one person (or system) for one organisation, at one version."""
+
+    organisation_id: str
+    standing: store.Standing
+    today: date
+    who: str
+
+    @property
+    def known(self) -> bool:
+        """The directory speaks for the organisation (else its conventions' files still
+        decide): it archived it, or has named a person with an address for it."""
+        organisation = self.standing.organisation
+        if organisation is None:
+            return False
+        return organisation.archived_at is not None or self.standing.addressed
+
+    def _held_now(self) -> set[str]:
+        return {c.capacity for c in self.standing.capacities if c.valid_on(self.today)}
+
+    def refusal(self, needed: DirectoryCapacity | None = None) -> str | None:
+        """Why the person may not act (for this capacity, or at all), or None when they may."""
+        organisation, person = self.standing.organisation, self.standing.person
+        if organisation is None or not self.known:
+            return None
+        if organisation.archived_at is not None:
+            return f"{organisation.id} is archived in the directory"
+        if person is None:
+            return f"the directory names no {self.who} acting for {organisation.id}"
+        if person.removed_at is not None:
+            return f"{person.name} was removed from the directory"
+        held = self._held_now()
+        if needed is None:
+            return None if held else f"{person.name} holds no capacity for {organisation.id} today"
+        if needed.value in held:
+            return None
+        ended = [
+            c.valid_until
+            for c in self.standing.capacities
+            if c.capacity == needed.value
+            and c.revoked_at is None
+            and c.valid_until is not None
+            and c.valid_until < self.today
+        ]
+        if ended:
+            return (
+                f"{person.name}'s {_WORDING[needed]} for {organisation.id} ended on "
+                f"{max(ended).isoformat()}"
+            )
+        return f"{person.name} has no {_WORDING[needed]} for {organisation.id}"
+
+    def allows(self, task_kind: str) -> bool:
+        """May act on a task of this kind (always, for an organisation the directory lacks)."""
+        return self.refusal(capacity_for(task_kind)) is None
+
+    def check(self, task_kind: str) -> DirectoryCheck | None:
+        """What the answer records; Refused with the reason when the directory says no."""
+        needed = capacity_for(task_kind)
+        reason = self.refusal(needed)
+        if reason is not None:
+            raise Refused(f"principal: {reason}")
+        if not self.known:
+            return None
+        person = self.standing.person
+        if person is not None and person.confirmed_at is None:
+            raise Refused(f"principal: {person.name}'s address was never confirmed")
+        return DirectoryCheck(
+            organisation=self.organisation_id,
+            person=None if person is None else person.id or None,  # "": the system
+            capacity=needed.value,
+            version=self.standing.version,
+        )
+
+
+async def authority_of(
+    db: Database, organisation_id: str, *, name: str, email: str | None = None
+) -> Authority:
+    """The directory's word on a contact (by address, or by name when none) for a party."""
+    standing = await store.standing(db, organisation_id, email=email, name=name)
+    return Authority(organisation_id, standing, datetime.now(UTC).date(), f"{name!r}")
+
+
+async def system_authority(db: Database, organisation_id: str) -> Authority:
+    """The directory's word on an organisation's own system (API key, signed event): it acts
+    for the organisation while the organisation is active."""
+    standing = await store.standing(db, organisation_id, email=None, name="")
+    every = [
+        store.Capacity(0, "", organisation_id, capacity.value, None, None, "system", None)
+        for capacity in DirectoryCapacity
+    ]
+    system = store.Person(
+        "", f"{organisation_id}'s system", None, "fr", None, datetime.now(UTC), None
+    )
+    return Authority(
+        organisation_id,
+        store.Standing(standing.version, standing.organisation, system, every, addressed=True),
+        datetime.now(UTC).date(),
+        "system",
+    )
+
+
+async def authorize_link(
+    db: Database, organisation_id: str, *, name: str, email: str | None
+) -> Authority:
+    """A mailed link opens only for a person the directory names for its party now; opening
+    it confirms their address (the directory shows who never answered)."""
+    authority = await authority_of(db, organisation_id, name=name, email=email)
+    reason = authority.refusal()
+    if reason is not None:
+        raise LinkUnusable(f"this link no longer opens the desk: {reason}")
+    person = authority.standing.person
+    if authority.known and person is not None and person.confirmed_at is None:
+        await store.confirm_address(db, person.id)
+    return authority
+
+
+async def require_session(
+    db: Database, organisation_id: str, *, name: str, email: str | None
+) -> Authority:
+    """A session lasts only while the directory still names its person: Unauthenticated
+    once they are removed or hold no capacity any more."""
+    authority = await authority_of(db, organisation_id, name=name, email=email)
+    reason = authority.refusal()
+    if reason is not None:
+        raise Unauthenticated(f"your session has ended: {reason}")
+    return authority

@@ -1,0 +1,302 @@
+"""People and the capacities they act in for organisations, with their dates.
+
+A person is one row whatever organisations they act for (a consultant may act for two); what
+they may do for each is an explicit capacity, granted by an admin, with its dates. Removing a
+person ends their links' sessions and pending codes at once; their past answers keep their
+name (the record carries it).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+import asyncpg
+from pydantic import EmailStr, TypeAdapter, ValidationError
+
+from application.directory.editors import Editor, require_admin
+from application.errors import InvalidInput, NotFound
+from infra.database import transaction
+from schemas.errors import FieldError
+from storage import directory as store
+
+NAME_MAX = 200
+_EMAIL = TypeAdapter(EmailStr)
+
+
+class DirectoryCapacity(StrEnum):
+    """What a person may do for an organisation; each task needs one."""
+
+    ANSWER = "answer"
+    """Answer the organisation's ordinary tasks (host a mission, file a report, agree…)."""
+    REVIEW = "review"
+    """Review or revise drafts."""
+    SIGN = "sign"
+    """Sign conventions."""
+    DECIDE_FUNDING = "decide_funding"
+    """Decide on a funding request."""
+
+
+EVERY_CAPACITY = tuple(DirectoryCapacity)
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """A person as an editor writes them."""
+
+    name: str
+    email: str | None = None
+    language: str = "fr"
+    title: str | None = None
+
+
+def checked_person(new: NewPerson) -> dict[str, str | None]:
+    """The person's values, or InvalidInput naming each field at fault."""
+    errors: list[FieldError] = []
+    name = new.name.strip()
+    if not 1 <= len(name) <= NAME_MAX:
+        errors.append(FieldError("name", f"1 to {NAME_MAX} characters"))
+    email = new.email.strip() if new.email else None
+    if email is not None:
+        try:
+            email = str(_EMAIL.validate_python(email))
+        except ValidationError:
+            errors.append(FieldError("email", f"{email!r} is not an e-mail address"))
+    if new.language not in ("fr", "ar", "en"):
+        errors.append(FieldError("language", "fr, ar or en"))
+    if new.title is not None and len(new.title) > NAME_MAX:
+        errors.append(FieldError("title", f"at most {NAME_MAX} characters"))
+    if errors:
+        raise InvalidInput(f"person {new.name!r} cannot be recorded", errors)
+    return {"name": name, "email": email, "language": new.language, "title": new.title}
+
+
+def checked_capacities(names: list[str]) -> list[DirectoryCapacity]:
+    """The capacities named, or InvalidInput."""
+    known = {capacity.value for capacity in DirectoryCapacity}
+    wrong = [name for name in names if name not in known]
+    if wrong:
+        raise InvalidInput(
+            "unknown capacity",
+            [
+                FieldError("capacity", f"{name!r}: one of {', '.join(sorted(known))}")
+                for name in wrong
+            ],
+        )
+    return [DirectoryCapacity(name) for name in names]
+
+
+async def enrol_person(
+    connection: asyncpg.Connection,
+    editor: Editor,
+    organisation_id: str,
+    new: NewPerson,
+    capacities: list[DirectoryCapacity],
+    *,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    reason: str,
+) -> store.Person:
+    """Record the person (found again by address when known) and grant them the capacities
+    for the organisation, in the caller's transaction. The caller decides who may."""
+    values = checked_person(new)
+    if valid_from and valid_until and valid_until < valid_from:
+        raise InvalidInput(
+            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
+        )
+    if await store.organisation(connection, organisation_id) is None:
+        raise NotFound(f"no organisation {organisation_id!r}")
+    email = values["email"]
+    person = await store.person_by_email(connection, email) if email else None
+    if person is None:
+        person = await store.insert_person(
+            connection, {**values, "id": f"p-{secrets.token_hex(6)}"}, editor.recorded_as
+        )
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="person.create",
+            organisation_id=organisation_id,
+            person_id=person.id,
+            new_value=values,
+            reason=reason,
+        )
+    for capacity in capacities:
+        await store.insert_capacity(
+            connection,
+            person.id,
+            organisation_id,
+            capacity.value,
+            valid_from,
+            valid_until,
+            editor.recorded_as,
+        )
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="capacity.grant",
+            organisation_id=organisation_id,
+            person_id=person.id,
+            new_value={
+                "capacity": capacity.value,
+                "valid_from": valid_from.isoformat() if valid_from else None,
+                "valid_until": valid_until.isoformat() if valid_until else None,
+            },
+            reason=reason,
+        )
+    return person
+
+
+async def add_person(
+    pool: asyncpg.Pool,
+    editor: Editor,
+    organisation_id: str,
+    new: NewPerson,
+    capacities: list[str],
+    *,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+    reason: str = "added",
+) -> store.Person:
+    """Add a person to an existing organisation with capacities: an admin's change."""
+    require_admin(editor, "giving a capacity")
+    granted = checked_capacities(capacities)
+    async with transaction(pool) as connection:
+        return await enrol_person(
+            connection,
+            editor,
+            organisation_id,
+            new,
+            granted,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            reason=reason,
+        )
+
+
+async def grant_capacity(
+    pool: asyncpg.Pool,
+    editor: Editor,
+    person_id: str,
+    organisation_id: str,
+    capacity: str,
+    *,
+    valid_from: date | None = None,
+    valid_until: date | None = None,
+) -> store.Capacity:
+    """Give a person one more capacity for an organisation: an admin's change."""
+    require_admin(editor, "giving a capacity")
+    [granted] = checked_capacities([capacity])
+    if valid_from and valid_until and valid_until < valid_from:
+        raise InvalidInput(
+            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
+        )
+    async with transaction(pool) as connection:
+        person = await store.person(connection, person_id)
+        if person is None or person.removed_at is not None:
+            raise NotFound(f"no active person {person_id!r}")
+        if await store.organisation(connection, organisation_id) is None:
+            raise NotFound(f"no organisation {organisation_id!r}")
+        row = await store.insert_capacity(
+            connection,
+            person_id,
+            organisation_id,
+            granted.value,
+            valid_from,
+            valid_until,
+            editor.recorded_as,
+        )
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="capacity.grant",
+            organisation_id=organisation_id,
+            person_id=person_id,
+            new_value={
+                "capacity": granted.value,
+                "valid_from": valid_from.isoformat() if valid_from else None,
+                "valid_until": valid_until.isoformat() if valid_until else None,
+            },
+        )
+    return row
+
+
+async def revoke_capacity(
+    pool: asyncpg.Pool,
+    editor: Editor,
+    person_id: str,
+    organisation_id: str,
+    capacity: str | None = None,
+) -> list[store.Capacity]:
+    """Take one capacity (or all) back, at once: an admin's change."""
+    require_admin(editor, "revoking a capacity")
+    if capacity is not None:
+        checked_capacities([capacity])
+    async with transaction(pool) as connection:
+        revoked = await store.revoke_capacities(
+            connection, person_id, organisation_id, capacity, editor.recorded_as
+        )
+        if not revoked:
+            raise NotFound(f"{person_id!r} holds no such capacity for {organisation_id!r}")
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="capacity.revoke",
+            organisation_id=organisation_id,
+            person_id=person_id,
+            old_value=[row.capacity for row in revoked],
+        )
+    return revoked
+
+
+async def remove_person(
+    pool: asyncpg.Pool, editor: Editor, person_id: str, reason: str = "removed"
+) -> store.Person:
+    """The person acts for no one any more; their sessions and pending codes end at once."""
+    require_admin(editor, "removing a person")
+    async with transaction(pool) as connection:
+        before = await store.person(connection, person_id)
+        removed = await store.mark_removed(connection, person_id)
+        if before is None or removed is None:
+            raise NotFound(f"no person {person_id!r}")
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="person.remove",
+            person_id=person_id,
+            old_value={"name": before.name, "email": before.email},
+            new_value={"removed": True},
+            reason=reason,
+        )
+    return removed
+
+
+async def change_person(
+    pool: asyncpg.Pool, editor: Editor, person_id: str, new: NewPerson
+) -> store.Person:
+    """Change a person's name, address, language or title: an admin's change. A new address
+    is unconfirmed until a link mailed to it is opened."""
+    require_admin(editor, "changing a person")
+    values = checked_person(new)
+    async with transaction(pool) as connection:
+        before = await store.person(connection, person_id)
+        if before is None or before.removed_at is not None:
+            raise NotFound(f"no active person {person_id!r}")
+        after = await store.update_person(connection, person_id, values)
+        assert after is not None
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="person.change",
+            person_id=person_id,
+            old_value={
+                "name": before.name,
+                "email": before.email,
+                "language": before.language,
+                "title": before.title,
+            },
+            new_value=values,
+        )
+    return after

@@ -1,0 +1,61 @@
+"""The office desk's Start reads a file's parties as a proposal to the directory: an officer
+creates a new organisation with its people; a file changing an existing one is refused with
+the differences listed, and nothing starts."""
+
+from __future__ import annotations
+
+import asyncpg
+import yaml
+from temporalio.testing import WorkflowEnvironment
+
+from schemas.convention import Convention
+from storage import directory as store
+from tests.cli_runner import workflow_exists
+from tests.directory_stack import fresh_id, funding_file
+from tests.partner_stack import make_desk
+from tests.test_delivery_webhook import stop
+from tests.test_office_desk import csrf_of, office_client, signed_in
+
+
+def as_yaml(convention: Convention) -> str:
+    return yaml.safe_dump(convention.model_dump(mode="json", exclude_none=True), allow_unicode=True)
+
+
+async def test_the_office_desks_start_refuses_a_file_adding_a_person_to_an_existing_organisation(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    party = fresh_id()
+    funder = {"name": "Fatima Zahra EL ALAOUI", "email": f"{party}@isdb.example"}
+    intruder = {"name": "Mallory Intrus", "email": f"mallory-{party}@evil.example"}
+    first, second = funding_file(party, [funder]), funding_file(party, [funder, intruder])
+    async with office_client(desk) as http:
+        officer = await signed_in(http, db_pool, "officer")
+        csrf = csrf_of(await http.get("/office/start"))
+        started = await http.post(
+            "/office/start",
+            data={
+                "csrf": csrf,
+                "document": as_yaml(first),
+                "filename": "a.yaml",
+                "action": "start",
+            },
+        )
+        refused = await http.post(
+            "/office/start",
+            data={
+                "csrf": csrf,
+                "document": as_yaml(second),
+                "filename": "b.yaml",
+                "action": "start",
+            },
+        )
+    assert started.status_code == 303, started.text
+    # The new organisation is the signed-in officer's directory change.
+    changes = await store.changes(db_pool, party)
+    assert changes and {change.actor for change in changes} == {f"officer:{officer}"}
+    assert refused.status_code == 409, refused.text
+    assert "adds Mallory Intrus" in refused.text and "parties.2.contacts.1" in refused.text
+    assert not await workflow_exists(dev_env.client, second.id)
+    assert [p.name for p, _ in await store.people_of(db_pool, party)] == [funder["name"]]
+    await stop(dev_env.client, first.id)
