@@ -17,6 +17,7 @@ COPY application/ application/
 COPY web/ web/
 COPY auditing/ auditing/
 COPY records/ records/
+COPY storage/ storage/
 COPY migrations/ migrations/
 COPY worker.py starter.py demo.py audit.py codec_server.py portal.py ./
 

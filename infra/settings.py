@@ -53,6 +53,26 @@ def load_settings() -> Settings:
     )
 
 
+ENVIRONMENT_VARIABLE = "PACTE_ENV"
+"""`production` or `development`; unset, a stack is development only when it is embedded."""
+
+
+def development_stack() -> bool:
+    """Whether this process runs on a developer's or the tests' stack, not in production.
+
+    PACTE_ENV=development (set by the embedded stack's tools and by the tests) relaxes what
+    only a production deployment must enforce: a link secret made on first use, webhooks over
+    plain http and to loopback addresses. Unset, the embedded stack (neither TEMPORAL_ADDRESS
+    nor DATABASE_URL) is development and every other start is production.
+    """
+    mode = (os.environ.get(ENVIRONMENT_VARIABLE) or "").strip().lower()
+    if mode not in {"", "production", "development"}:
+        raise SettingsError(f"{ENVIRONMENT_VARIABLE}: 'production' or 'development', not {mode!r}")
+    if mode:
+        return mode == "development"
+    return not (os.environ.get("TEMPORAL_ADDRESS") or os.environ.get("DATABASE_URL"))
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """The outgoing mail server; its password is a secret and lives in infra/secrets.py."""
