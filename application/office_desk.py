@@ -8,9 +8,7 @@ desk's limiter (`partner_failures`), so every replica sees the same counts.
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import secrets
 import time
@@ -1029,14 +1027,12 @@ def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
 def table_csv(rows: list[dict[str, Any]]) -> str:
     """Rows as CSV, a header line first (amounts as written, never summed across currencies).
 
-    A text cell that a spreadsheet would read as a formula (=, +, -, @, tab, return first:
-    a party or contact name comes from a convention file) is written after a quote."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
-    return out.getvalue()
+    Written by the one CSV writer (records/csv_writer.py): every text cell quoted, and any
+    formula a spreadsheet could see in it (a party or contact name comes from a convention
+    file) neutralised with a `'`."""
+    from records.csv_writer import write_dict_csv
+
+    return write_dict_csv(rows)
 
 
 def _inert(value: Any) -> Any:
