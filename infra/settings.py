@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.outbound import OutboundPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".pacte"
 DEFAULT_TASK_QUEUE = "pacte-conventions"
@@ -100,10 +102,18 @@ class DeliverySettings:
     maximum_attempts: int = 20
     attempt_timeout_seconds: float = 30.0
     secrets_file: Path | None = None
+    outbound: OutboundPolicy = field(default_factory=lambda: outbound_policy())
+    """What webhooks may reach: https and public addresses; a development stack adds plain
+    http and loopback (infra/outbound.py)."""
 
 
 class SettingsError(ValueError):
     """An environment variable whose value cannot be used; the message names it."""
+
+
+def outbound_policy() -> OutboundPolicy:
+    """The outbound policy of this stack: production's unless it is a development one."""
+    return OutboundPolicy.development() if development_stack() else OutboundPolicy()
 
 
 def _number(name: str, default: float) -> float:
