@@ -37,6 +37,11 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cross-origin-opener-policy": "same-origin",
 }
+# Under https: browsers keep to https for two years, and refuse a cookie named __Host-… that
+# is not Secure, has a Domain or a Path other than /, so no subdomain or plain-http page can
+# plant or shadow a session cookie.
+HSTS = "max-age=63072000; includeSubDomains"
+HOST_PREFIX = "__Host-"
 # Paths that hold a secret: logged without it.
 _SECRET_PATH = re.compile(r"^/t/[^/]+")
 
@@ -69,6 +74,9 @@ class PortalMiddleware:
             return
         started = time.monotonic()
         status_seen: dict[str, int] = {}
+        https = _served_over_https(scope)
+        if https:
+            scope = host_prefixed_request(scope)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
@@ -91,7 +99,11 @@ class PortalMiddleware:
                 status_seen["status"] = message["status"]
                 extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
                 extra.append((b"server-timing", _server_timing(started)))
-                message["headers"] = [*message.get("headers", []), *extra]
+                own = list(message.get("headers", []))
+                if https:
+                    own = [host_prefixed_cookie(k, v) for k, v in own]
+                    extra.append((b"strict-transport-security", HSTS.encode()))
+                message["headers"] = [*own, *extra]
             await send(message)
 
         try:
@@ -111,6 +123,51 @@ class PortalMiddleware:
             status=status,
             ms=round((time.monotonic() - started) * 1000, 1),
         )
+
+
+def _served_over_https(scope: Scope) -> bool:
+    """Whether the portal's public address is https (its cookies are then Secure)."""
+    state = getattr(scope.get("app"), "state", None)
+    desk = getattr(state, "desk", None)
+    settings = getattr(desk, "settings", None)
+    return bool(getattr(settings, "secure_cookies", False))
+
+
+def host_prefixed_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    """A Set-Cookie of the app's, renamed `__Host-…` with Path=/ and no Domain (the routes
+    keep their own names: the prefix is the edge's business, on every cookie at once)."""
+    if name.lower() != b"set-cookie":
+        return name, value
+    text = value.decode("latin-1")
+    if not text.startswith(HOST_PREFIX):
+        text = HOST_PREFIX + text
+    attributes = [part.strip() for part in text.split(";")]
+    kept = [attributes[0]] + [
+        part
+        for part in attributes[1:]
+        if part.split("=", 1)[0].strip().lower() not in {"path", "domain"}
+    ]
+    if not any(part.lower() == "secure" for part in kept):
+        kept.append("Secure")
+    kept.append("Path=/")
+    return name, "; ".join(kept).encode("latin-1")
+
+
+def host_prefixed_request(scope: Scope) -> Scope:
+    """The request with only `__Host-` cookies, their prefix removed for the routes: a cookie
+    without it was not set by this portal over https (a subdomain or plain http planted it)."""
+    headers = []
+    for name, value in scope.get("headers") or []:
+        if name == b"cookie":
+            pairs = [pair.strip() for pair in value.decode("latin-1").split(";")]
+            kept = [
+                pair.removeprefix(HOST_PREFIX) for pair in pairs if pair.startswith(HOST_PREFIX)
+            ]
+            if not kept:
+                continue
+            value = "; ".join(kept).encode("latin-1")
+        headers.append((name, value))
+    return {**scope, "headers": headers}
 
 
 def _server_timing(started: float) -> bytes:
