@@ -17,6 +17,8 @@ COPY application/ application/
 COPY web/ web/
 COPY auditing/ auditing/
 COPY records/ records/
+COPY storage/ storage/
+COPY documents/ documents/
 COPY migrations/ migrations/
 COPY worker.py starter.py demo.py audit.py codec_server.py portal.py ./
 

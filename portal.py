@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     try:
         portal = load_portal_settings()
-        load_delivery_settings()
+        # A missing or published link secret is refused before anything is reached.
+        link_secret(load_delivery_settings().secrets_file, load_settings().state_dir)
     except (SettingsError, SecretError) as error:
         print(f"configuration: {error}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ from application.archive_schedule import ensure_archive_schedule
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
+from infra.portal_settings import link_secret
 from infra.secrets import SecretError
 from infra.settings import (
     DeliverySettings,
@@ -168,6 +169,9 @@ def main() -> int:
     try:
         settings = load_settings()
         workflow_sandbox()  # a bad PACTE_WORKFLOW_SANDBOX is named before any connection
+        # The worker mints the contacts' links: in production a missing or published secret
+        # stops it here, in one line, rather than sending mails without links.
+        link_secret(settings.delivery.secrets_file, settings.state_dir)
         asyncio.run(run_worker(settings))
     except (SecretError, SettingsError) as error:  # named, never a secret's value
         log.error("cannot start", reason=str(error))

@@ -17,6 +17,7 @@ from temporalio import activity
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import is_to_officer
 from infra.database import Database, transaction
+from infra.outbound import redacted_url
 from infra.portal_settings import (
     PortalSettings,
     contact_link_token,
@@ -158,7 +159,7 @@ class Notifier:
                 notification.id,
                 Channel.WEBHOOK,
                 notification.party,
-                target=webhook_url,
+                target=redacted_url(webhook_url),
                 status=DeliveryStatus.PENDING,
             )
         else:

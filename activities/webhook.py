@@ -22,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import answer_command, render
+from infra.outbound import OutboundRefused, check_url, guarded_transport
 from infra.secrets import SecretError, webhook_secrets
 from infra.settings import DeliverySettings
 from schemas.channels import (
@@ -100,6 +101,29 @@ def signed_request(
     return headers, body
 
 
+def http_reason(code: int) -> str:
+    """The delivery log's reason class of an answer that is not a success: its status class,
+    never its headers (a `Location` would turn the log into a port scanner's report)."""
+    if code == 410:
+        return "http_410_gone"  # Standard Webhooks: stop sending
+    if code in _RETRYABLE_4XX:
+        return f"http_{code}"
+    if 300 <= code < 400:
+        return "http_3xx_redirect_not_followed"
+    return f"http_{code // 100}xx"
+
+
+def transport_reason(error: httpx.HTTPError) -> str:
+    """The reason class of a request that got no answer."""
+    if isinstance(error, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(error, httpx.ConnectError):
+        return "connect_error"
+    if isinstance(error, httpx.RemoteProtocolError):
+        return "protocol_error"
+    return "transport_error"
+
+
 def _retry_after(response: httpx.Response) -> timedelta | None:
     raw = response.headers.get("retry-after", "")
     return timedelta(seconds=int(raw)) if raw.isdigit() else None
@@ -137,18 +161,37 @@ class WebhookSender:
             await self._log.fail_attempt(
                 notification, Channel.WEBHOOK, attempt, None, str(error), permanent=True
             )
+        policy = self._settings.outbound
+        try:
+            check_url(url, policy)  # scheme and credentials: before anything is signed or sent
+        except OutboundRefused as refused:
+            await self._log.fail_attempt(
+                notification, Channel.WEBHOOK, attempt, None, refused.reason, permanent=True
+            )
         headers, body = signed_request(
             notification, self._settings.event_source, secrets, datetime.now(UTC)
         )
         # Leave the attempt a little time to record its outcome before Temporal times it out.
         timeout = max(1.0, self._settings.attempt_timeout_seconds * 0.8)
         try:
-            async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+            async with httpx.AsyncClient(
+                timeout=timeout, follow_redirects=False, transport=guarded_transport(policy)
+            ) as client:
                 response = await client.post(url, content=body, headers=headers)
-        except httpx.HTTPError as error:
-            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        except OutboundRefused as refused:
+            # The address, checked where the connection is made: nothing was sent.
             await self._log.fail_attempt(
-                notification, Channel.WEBHOOK, attempt, None, reason, permanent=False
+                notification, Channel.WEBHOOK, attempt, None, refused.reason, permanent=True
+            )
+        except httpx.HTTPError as error:
+            # The class only: an error's text may quote the URL, and so its credentials.
+            await self._log.fail_attempt(
+                notification,
+                Channel.WEBHOOK,
+                attempt,
+                None,
+                transport_reason(error),
+                permanent=False,
             )
         code = response.status_code
         if 200 <= code < 300:
@@ -163,13 +206,7 @@ class WebhookSender:
                 attempt=attempt,
                 response_code=code,
             )
-        if code == 410:
-            reason = "410 Gone: the partner's endpoint asks Pacte to stop sending"
-        elif 300 <= code < 400:
-            location = response.headers.get("location", "?")
-            reason = f"{code} redirect to {location}: update the party's webhook_url"
-        else:
-            reason = f"{code} {response.reason_phrase}".strip()
+        reason = http_reason(code)
         permanent = code < 500 and code not in _RETRYABLE_4XX
         delay = _retry_after(response)
         if delay is not None:

@@ -8,8 +8,6 @@ Rendered as text, JSON or CSV here; as an HTML report in html_report.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import datetime
 from typing import Any
@@ -31,6 +29,7 @@ from auditing.decode import (
     read_run,
 )
 from auditing.histories import ConventionHistory
+from records.csv_writer import write_csv
 from schemas.audit import StageSpan, Timeline, TimelineEntry, TimelineEvent
 from schemas.milestone_details import TaskAssignedDetails, details_as
 from schemas.milestones import MilestoneKind
@@ -428,15 +427,20 @@ def render_json(timeline: Timeline) -> str:
 
 
 def render_csv(timeline: Timeline) -> str:
-    """One CSV row per entry, the details as a JSON cell."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """One CSV row per entry, the details as a JSON cell (comma-separated, no BOM)."""
+    return timeline_csv(timeline)
+
+
+def timeline_csv(timeline: Timeline, *, separator: str = ",", bom: bool = False) -> str:
+    """The timeline as CSV, written by the one CSV writer (records/csv_writer.py), so an
+    actor's name sent through the API never arrives in an auditor's spreadsheet as a formula.
+    `separator=";"` and `bom=True` suit French spreadsheets."""
+    rows = []
     for entry in timeline.entries:
         row = entry.model_dump(mode="json")
         row["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
-        writer.writerow(["" if row[column] is None else row[column] for column in CSV_COLUMNS])
-    return buffer.getvalue()
+        rows.append([row[column] for column in CSV_COLUMNS])
+    return write_csv(CSV_COLUMNS, rows, separator=separator, bom=bom)
 
 
 def _first_dict(values: list[Any]) -> dict[str, Any]:

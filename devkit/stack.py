@@ -103,6 +103,9 @@ def operator_environment(
         TEMPORAL_NAMESPACE="default",
         DATABASE_URL=database_url,
         PACTE_TASK_QUEUE=task_queue,
+        # A development stack (infra/settings.py): the link secret made on first use,
+        # webhooks to the tests' loopback receivers over http.
+        PACTE_ENV="development",
         PYTHONUNBUFFERED="1",
         PYTHONPATH=str(PROJECT_ROOT),
         **extra,

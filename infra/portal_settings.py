@@ -18,12 +18,26 @@ from pathlib import Path
 # The secrets file's reader is infra/secrets.py's own: one parser, one set of messages.
 from infra.secrets import SecretError
 from infra.secrets import _read_file as read_secrets_file
-from infra.settings import DEFAULT_STATE_DIR, SettingsError
+from infra.settings import DEFAULT_STATE_DIR, SettingsError, development_stack
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8300"
 LINK_SECRET_VARIABLE = "PACTE_LINK_SECRET"
 _LINK_SECRET_FILE = "portal-link.secret"
 _MIN_SECRET_BYTES = 32
+GENERATE_SECRET_HINT = (
+    'generate one with: python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
+# Secrets that were published in Pacte's own files (an old docker-compose.yml default, the
+# tests' secret): whoever reads the repository can mint links and unseal TOTP secrets with
+# them, so a production start refuses them. Only their SHA-256 is kept here.
+KNOWN_LINK_SECRET_HASHES = frozenset(
+    {
+        # docker-compose.yml's default until issue 28
+        "18f882e24cedf305de40177876ad1dbdaa1a3602ff5b6457096150ad836b7399",
+        # tests/partner_stack.py's TEST_LINK_SECRET
+        "a501f2bee2001d5e580c3804d285831279fe5bd8004b2832007c29df560af926",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -75,8 +89,10 @@ def load_portal_settings() -> PortalSettings:
 def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None) -> bytes:
     """The server secret links, codes and CSRF tokens are derived from.
 
-    PACTE_LINK_SECRET (base64, 32 bytes or more), else `link_secret` in the secrets file, else
-    (the embedded stack only) a random one kept in the state directory, made on first use.
+    PACTE_LINK_SECRET (base64 or base64url, 32 bytes or more), else `link_secret` in the
+    secrets file, else (a development stack only, infra/settings.py) a random one kept in the
+    state directory, made on first use. In production a missing secret, or one published in
+    Pacte's own files, is refused (SecretError saying how to generate one).
     """
     raw = os.environ.get(LINK_SECRET_VARIABLE)
     where = LINK_SECRET_VARIABLE
@@ -87,14 +103,32 @@ def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None)
             if value is not None and not isinstance(value, str):
                 raise SecretError(f"{file}: link_secret must be base64 text")
             raw, where = value, f"{file} link_secret"
+    production = not development_stack()
     if not raw:
+        if production:
+            raise SecretError(
+                f"{LINK_SECRET_VARIABLE} is not set (nor link_secret in the secrets file), and "
+                f"a production start needs one shared by the worker and the portal: "
+                f"{GENERATE_SECRET_HINT}"
+            )
         return _state_dir_secret(state_dir or Path(os.environ.get("PACTE_STATE_DIR") or ""))
+    text = raw.strip()
+    # token_urlsafe gives base64url ('-', '_'); older secrets are standard base64 ('+', '/').
+    alphabet = b"-_" if ("-" in text or "_" in text) else None
     try:
-        secret = base64.b64decode(raw + "=" * (-len(raw) % 4), validate=True)
+        secret = base64.b64decode(text + "=" * (-len(text) % 4), altchars=alphabet, validate=True)
     except ValueError:
-        raise SecretError(f"{where}: not base64") from None
+        raise SecretError(f"{where}: not base64; {GENERATE_SECRET_HINT}") from None
     if len(secret) < _MIN_SECRET_BYTES:
-        raise SecretError(f"{where}: too short ({len(secret)} bytes, at least 32 are needed)")
+        raise SecretError(
+            f"{where}: too short ({len(secret)} bytes, at least 32 are needed); "
+            f"{GENERATE_SECRET_HINT}"
+        )
+    if production and hashlib.sha256(secret).hexdigest() in KNOWN_LINK_SECRET_HASHES:
+        raise SecretError(
+            f"{where}: a secret published in Pacte's own files, anyone can mint links with "
+            f"it; {GENERATE_SECRET_HINT}"
+        )
     return secret
 
 

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from infra.outbound import OutboundPolicy
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_STATE_DIR = PROJECT_ROOT / ".pacte"
 DEFAULT_TASK_QUEUE = "pacte-conventions"
@@ -53,6 +55,26 @@ def load_settings() -> Settings:
     )
 
 
+ENVIRONMENT_VARIABLE = "PACTE_ENV"
+"""`production` or `development`; unset, a stack is development only when it is embedded."""
+
+
+def development_stack() -> bool:
+    """Whether this process runs on a developer's or the tests' stack, not in production.
+
+    PACTE_ENV=development (set by the embedded stack's tools and by the tests) relaxes what
+    only a production deployment must enforce: a link secret made on first use, webhooks over
+    plain http and to loopback addresses. Unset, the embedded stack (neither TEMPORAL_ADDRESS
+    nor DATABASE_URL) is development and every other start is production.
+    """
+    mode = (os.environ.get(ENVIRONMENT_VARIABLE) or "").strip().lower()
+    if mode not in {"", "production", "development"}:
+        raise SettingsError(f"{ENVIRONMENT_VARIABLE}: 'production' or 'development', not {mode!r}")
+    if mode:
+        return mode == "development"
+    return not (os.environ.get("TEMPORAL_ADDRESS") or os.environ.get("DATABASE_URL"))
+
+
 @dataclass(frozen=True)
 class SmtpSettings:
     """The outgoing mail server; its password is a secret and lives in infra/secrets.py."""
@@ -80,10 +102,18 @@ class DeliverySettings:
     maximum_attempts: int = 20
     attempt_timeout_seconds: float = 30.0
     secrets_file: Path | None = None
+    outbound: OutboundPolicy = field(default_factory=lambda: outbound_policy())
+    """What webhooks may reach: https and public addresses; a development stack adds plain
+    http and loopback (infra/outbound.py)."""
 
 
 class SettingsError(ValueError):
     """An environment variable whose value cannot be used; the message names it."""
+
+
+def outbound_policy() -> OutboundPolicy:
+    """The outbound policy of this stack: production's unless it is a development one."""
+    return OutboundPolicy.development() if development_stack() else OutboundPolicy()
 
 
 def _number(name: str, default: float) -> float:

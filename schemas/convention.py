@@ -6,7 +6,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import AnyHttpUrl, EmailStr, Field, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, model_validator
 
 from schemas.values import (
     DocumentRef,
@@ -34,6 +34,20 @@ MAX_CONVENTION_BYTES = 256 * 1024
 """A convention travels whole in the workflow's input and again at every continue-as-new,
 beside the bounded state (Temporal refuses a payload over 2 MB): the file, follow-ups
 included, may take a quarter of a megabyte once validated, as JSON."""
+
+
+def _without_credentials(url: AnyHttpUrl) -> AnyHttpUrl:
+    if url.username or url.password:
+        raise ValueError(
+            "a webhook URL carries no credentials (user:password@): they would end in logs, "
+            "and the partner authenticates Pacte by the signature"
+        )
+    return url
+
+
+WebhookUrl = Annotated[AnyHttpUrl, AfterValidator(_without_credentials)]
+"""An http(s) URL without credentials; https and a public address are required where the
+request is made (infra/outbound.py), on the deployment's terms."""
 
 
 class ConventionKind(StrEnum):
@@ -79,7 +93,7 @@ class Party(Frozen):
         default="MA", description="ISO 3166-1 alpha-2 country code."
     )
     contacts: list[Contact] = Field(default_factory=list, max_length=MAX_CONTACTS)
-    webhook_url: AnyHttpUrl | None = Field(
+    webhook_url: WebhookUrl | None = Field(
         default=None,
         description=(
             "Where the party receives its tasks as signed CloudEvents (Standard Webhooks). "

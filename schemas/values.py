@@ -109,6 +109,12 @@ class Money(Frozen):
     currency: Currency
 
 
+URI_SCHEMES = ("https", "http", "archive")
+"""What a document's uri may start with: a web address, or Pacte's archive id (`archive:…`)."""
+_URI_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):")
+_URI_SPACE = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
 class DocumentRef(Frozen):
     """A reference to a document kept elsewhere: the text itself never travels in a workflow."""
 
@@ -118,6 +124,26 @@ class DocumentRef(Frozen):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         default=None, description="SHA-256 of the document, lowercase hex."
     )
+
+    @field_validator("uri")
+    @classmethod
+    def _linkable(cls, uri: str) -> str:
+        """Pages show the uri as a link: only a web address or an archive id may be one.
+
+        `javascript:` or `data:` would be a script or a phishing page shown as the
+        convention's text; browsers drop tabs and line breaks inside a URL, so
+        `java<TAB>script:` is refused too, as is `//host` (another site without a scheme).
+        """
+        if _URI_SPACE.search(uri):
+            raise ValueError("a document's uri holds no spaces or control characters")
+        scheme = _URI_SCHEME.match(uri)
+        if scheme is not None and scheme.group(1).lower() not in URI_SCHEMES:
+            raise ValueError(
+                f"a document's uri is an {', '.join(URI_SCHEMES)} address, not {scheme.group(1)!r}"
+            )
+        if scheme is None and uri.startswith(("//", "\\\\")):
+            raise ValueError("a document's uri names its scheme (https://…)")
+        return uri
 
 
 class Place(Frozen):

@@ -60,6 +60,7 @@ def cli_env(
         if not name.startswith(("TEMPORAL_", "PACTE_")) and name != "DATABASE_URL"
     }
     env["PACTE_TASK_QUEUE"] = DEV_TASK_QUEUE
+    env["PACTE_ENV"] = "development"  # the tests' stack: see infra/settings.py
     if temporal is not None:
         env["TEMPORAL_ADDRESS"] = temporal
     elif dev_env is not None:

@@ -51,6 +51,9 @@ from worker import SANDBOX_VARIABLE, build_worker
 # not shared between runs); the programs it starts (worker.py in the fault tests, the demo)
 # run as deployed, sharing it.
 os.environ[SANDBOX_VARIABLE] = "strict"
+# The suite's stack is a development one (infra/settings.py: loopback webhooks over http);
+# tests of production refusals say PACTE_ENV=production themselves.
+os.environ["PACTE_ENV"] = "development"
 
 EXAMPLES = PROJECT_ROOT / "examples"
 DEV_TASK_QUEUE = "pacte-tests"

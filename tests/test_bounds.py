@@ -94,7 +94,7 @@ def test_a_file_within_every_field_bound_but_too_large_as_a_whole_is_refused() -
         "officer": {"name": "Nadia Benali"},
         "parties": parties,
         "stages": [
-            {"stage": "drafting", "document": {"uri": "a:b"}, "reviewers": [parties[1]["id"]]}
+            {"stage": "drafting", "document": {"uri": "archive:b"}, "reviewers": [parties[1]["id"]]}
         ],
     }
     with pytest.raises(InputError) as refused:

@@ -38,6 +38,7 @@ def worker_env(dev_env: WorkflowEnvironment, postgres_url: str, task_queue: str)
         TEMPORAL_ADDRESS=dev_env.client.service_client.config.target_host,
         DATABASE_URL=postgres_url,
         PACTE_TASK_QUEUE=task_queue,
+        PACTE_ENV="development",  # the receiver is on loopback, over http
         PACTE_WEBHOOK_SECRET_BID=WEBHOOK_SECRET,
         PACTE_DELIVERY_INITIAL_RETRY_SECONDS="0.2",
         PACTE_DELIVERY_MAXIMUM_RETRY_SECONDS="0.5",

@@ -6,7 +6,6 @@ checked by parsing them; `docker compose config` runs too when the compose plugi
 
 from __future__ import annotations
 
-import base64
 import fnmatch
 import re
 import shlex
@@ -28,12 +27,15 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 DOCKERIGNORE = ROOT / ".dockerignore"
 POSTGRES_INIT_DIR = ROOT / "docker" / "postgres-init"
+UI_TUNNEL_FILE = ROOT / "docker" / "temporal-ui-tunnel.yml"
+GENERATE_SECRET = 'python3 -c "import secrets; print(secrets.token_urlsafe(32))"'
 
 SOURCE_DIRS = ("schemas", "workflows", "activities", "application", "infra", "web", "migrations")
 ENTRY_MODULES = ("worker.py", "starter.py", "portal.py")
 EXPECTED_SERVICES = {
     "postgresql",
     "temporal",
+    "temporal-schema",
     "temporal-admin-tools",
     "temporal-ui",
     "worker",
@@ -41,16 +43,60 @@ EXPECTED_SERVICES = {
 }
 PACTE_SEARCH_ATTRIBUTES = SEARCH_ATTRIBUTES  # the compose stack registers what the code uses
 
-# ${VAR}, ${VAR-default}, ${VAR:-default}; `$$` is compose's escaped dollar.
-_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?-([^}]*))?\}")
+# ${VAR}, ${VAR-default}, ${VAR:-default}, ${VAR:?message}; `$$` is compose's escaped dollar.
+_INTERPOLATION = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
 
 def interpolate(value: str) -> str:
-    """What compose makes of a value when none of the variables is set."""
+    """What compose makes of a value when none of the variables is set (a required one,
+    `${VAR:?message}`, would stop compose: here it is an empty value)."""
     escaped = "\0"
     value = value.replace("$$", escaped)
-    value = _INTERPOLATION.sub(lambda match: match.group(2) or "", value)
+    value = _INTERPOLATION.sub(
+        lambda match: match.group(3) or "" if match.group(2) == "-" else "", value
+    )
     return value.replace(escaped, "$")
+
+
+def required_variables(value: str) -> dict[str, str]:
+    """The variables a value requires (`${VAR:?message}`), with the message compose prints."""
+    return {
+        match.group(1): match.group(3)
+        for match in _INTERPOLATION.finditer(value)
+        if match.group(2) == "?"
+    }
+
+
+def defaulted_variables(value: str) -> dict[str, str]:
+    """The variables a value takes a default for (`${VAR:-default}`), with that default."""
+    return {
+        match.group(1): match.group(3)
+        for match in _INTERPOLATION.finditer(value)
+        if match.group(2) == "-"
+    }
+
+
+def networks(service: dict[str, Any]) -> set[str]:
+    """The networks a service joins (compose puts it on `default` when none is named)."""
+    raw = service.get("networks") or ["default"]
+    return {str(name) for name in raw}
+
+
+def published_ports(service: dict[str, Any]) -> list[str]:
+    """The `ports` entries, interpolated, in their short form."""
+    found: list[str] = []
+    for entry in service.get("ports") or []:
+        if isinstance(entry, dict):
+            host_ip = entry.get("host_ip", "")
+            found.append(f"{host_ip}:{entry.get('published', '')}:{entry.get('target', '')}")
+        else:
+            found.append(interpolate(str(entry)))
+    return found
+
+
+def script_of(service: dict[str, Any]) -> str:
+    command = service["command"]
+    return command if isinstance(command, str) else "\n".join(str(part) for part in command)
 
 
 def load_compose() -> dict[str, Any]:
@@ -213,13 +259,38 @@ def test_temporal_waits_for_postgresql_to_pass_its_pg_isready_healthcheck() -> N
     assert "healthcheck" in stack["temporal"]
 
 
-def test_temporal_auto_setup_is_pinned_to_a_1_2x_release_on_postgres12() -> None:
-    temporal = services()["temporal"]
-    assert re.fullmatch(r"temporalio/auto-setup:1\.2\d\.\d+", temporal["image"])
+def test_temporal_runs_the_maintained_server_image_on_postgres12() -> None:
+    # temporalio/auto-setup gets no updates or security patches since Temporal 1.30.
+    stack = services()
+    for name, service in stack.items():
+        assert "auto-setup" not in str(service.get("image", "")), name
+    temporal = stack["temporal"]
+    assert re.fullmatch(r"temporalio/server:1\.(3\d|[4-9]\d)\.\d+", temporal["image"])
     temporal_environment = environment(temporal)
     assert temporal_environment["DB"] == "postgres12"
-    assert temporal_environment["POSTGRES_SEEDS"] in services()
+    assert temporal_environment["POSTGRES_SEEDS"] in stack
     assert temporal_environment["DB_PORT"] == "5432"
+
+
+def test_the_admin_tools_of_the_servers_release_set_up_its_schema_before_it_starts() -> None:
+    stack = services()
+    schema = stack["temporal-schema"]
+    server_version = str(stack["temporal"]["image"]).rpartition(":")[2]
+    for name in ("temporal-schema", "temporal-admin-tools"):
+        assert stack[name]["image"] == f"temporalio/admin-tools:{server_version}", name
+        assert stack[name].get("restart") == "no", f"{name} is a one-shot job"
+    script = script_of(schema)
+    for step in ("create", "setup-schema -v 0.0", "update-schema -d"):
+        assert re.search(rf"temporal-sql-tool .*{re.escape(step)}", script), step
+    assert "temporal temporal_visibility" in script
+    assert "/etc/temporal/schema/postgresql/v12" in script
+    assert '--plugin "$${SQL_PLUGIN}"' in script
+    assert environment(schema)["SQL_PLUGIN"] == "postgres12"
+    assert depends_on(schema)["postgresql"].get("condition") == "service_healthy"
+    assert (
+        depends_on(stack["temporal"])["temporal-schema"].get("condition")
+        == "service_completed_successfully"
+    )
 
 
 def test_every_image_is_pinned_to_an_explicit_tag() -> None:
@@ -231,26 +302,82 @@ def test_every_image_is_pinned_to_an_explicit_tag() -> None:
         assert separator and tag and tag != "latest", f"{name} image {image!r} is not pinned"
 
 
-def test_the_ui_talks_to_temporal_on_port_8080() -> None:
+def test_the_ui_talks_to_temporal_and_is_published_nowhere() -> None:
     ui = services()["temporal-ui"]
     assert str(ui["image"]).startswith("temporalio/ui:")
     assert environment(ui)["TEMPORAL_ADDRESS"] == "temporal:7233"
-    assert "8080:8080" in [str(port) for port in ui["ports"]]
+    assert not ui.get("ports"), "the UI has no sign-in: it must not be published"
 
 
-def test_passwords_come_from_the_environment_with_a_development_default() -> None:
+def test_the_ui_tunnel_override_publishes_it_on_the_hosts_loopback_only() -> None:
+    override = yaml.safe_load(UI_TUNNEL_FILE.read_text(encoding="utf-8"))
+    assert set(override["services"]) == {"temporal-ui"}
+    ports = published_ports(override["services"]["temporal-ui"])
+    assert ports == ["127.0.0.1:8080:8080"]
+    assert "ssh -N -L 8080:127.0.0.1:8080" in UI_TUNNEL_FILE.read_text(encoding="utf-8")
+
+
+def test_only_the_portal_is_published_and_on_the_hosts_loopback_by_default() -> None:
     stack = services()
-    raw_values = [
-        environment(stack["postgresql"])["POSTGRES_PASSWORD"],
-        environment(stack["postgresql"])["PACTE_DB_PASSWORD"],
-        environment(stack["temporal"])["POSTGRES_PWD"],
-        environment(stack["worker"])["DATABASE_URL"],
-        environment(stack["portal"])["DATABASE_URL"],
-        environment(stack["worker"])["PACTE_LINK_SECRET"],
-        environment(stack["portal"])["PACTE_LINK_SECRET"],
-    ]
-    for value in raw_values:
-        assert re.search(r"\$\{\w+:-[^}]+\}", value), f"{value!r} hard-codes its password"
+    published = {name for name, service in stack.items() if service.get("ports")}
+    assert published == {"portal"}
+    for port in published_ports(stack["portal"]):
+        host_ip = port.split(":")[0]
+        assert host_ip == "127.0.0.1", f"the portal is published on {host_ip or 'every address'}"
+
+
+def test_postgresql_temporal_and_the_ui_are_on_the_internal_network_only() -> None:
+    stack = services()
+    declared = load_compose().get("networks") or {}
+    internal = {name for name, spec in declared.items() if (spec or {}).get("internal") is True}
+    assert internal, "no internal network is declared"
+    for name in (
+        "postgresql",
+        "temporal",
+        "temporal-schema",
+        "temporal-admin-tools",
+        "temporal-ui",
+    ):
+        assert networks(stack[name]) <= internal, f"{name} joins {sorted(networks(stack[name]))}"
+    for name in ("worker", "portal"):
+        assert networks(stack[name]) & internal, f"{name} cannot reach Temporal"
+    for name, service in stack.items():
+        assert networks(service) <= set(declared), f"{name} joins an undeclared network"
+
+
+SECRET_VARIABLES = ("POSTGRES_PASSWORD", "PACTE_DB_PASSWORD", "PACTE_LINK_SECRET")
+
+
+def test_secrets_must_be_provided_and_compose_says_how_to_generate_them() -> None:
+    stack = services()
+    raw_values = {
+        "postgresql POSTGRES_PASSWORD": environment(stack["postgresql"])["POSTGRES_PASSWORD"],
+        "postgresql PACTE_DB_PASSWORD": environment(stack["postgresql"])["PACTE_DB_PASSWORD"],
+        "temporal-schema SQL_PASSWORD": environment(stack["temporal-schema"])["SQL_PASSWORD"],
+        "temporal POSTGRES_PWD": environment(stack["temporal"])["POSTGRES_PWD"],
+        "worker DATABASE_URL": environment(stack["worker"])["DATABASE_URL"],
+        "portal DATABASE_URL": environment(stack["portal"])["DATABASE_URL"],
+        "worker PACTE_LINK_SECRET": environment(stack["worker"])["PACTE_LINK_SECRET"],
+        "portal PACTE_LINK_SECRET": environment(stack["portal"])["PACTE_LINK_SECRET"],
+    }
+    for where, value in raw_values.items():
+        required = required_variables(value)
+        assert set(required) & set(SECRET_VARIABLES), f"{where}: {value!r} needs no secret"
+    for service_name, service in stack.items():
+        for name, value in environment(service).items():
+            defaults = defaulted_variables(value)
+            known = set(defaults) & set(SECRET_VARIABLES)
+            assert not known, f"{service_name} {name}: a default for {sorted(known)}"
+    # The first mention of each secret is the one compose reports: it says how to make one.
+    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    for variable in SECRET_VARIABLES:
+        first = re.search(rf"\$\{{{variable}:\?([^}}]*)\}}", text)
+        assert first and GENERATE_SECRET in first.group(1), variable
+
+
+def test_the_programs_run_as_production_in_the_stack() -> None:
+    for name in ("worker", "portal"):
+        assert environment(services()[name])["PACTE_ENV"] == "production", name
 
 
 def test_the_admin_tools_register_every_pacte_search_attribute_with_its_type() -> None:
@@ -265,16 +392,16 @@ def test_the_admin_tools_register_every_pacte_search_attribute_with_its_type() -
 
 def test_the_namespace_keeps_closed_histories_as_long_as_the_embedded_stack_does() -> None:
     hours = f"{int(NAMESPACE_RETENTION.total_seconds() // 3600)}h"
-    temporal = environment(services()["temporal"])
-    assert interpolate(temporal["DEFAULT_NAMESPACE_RETENTION"]) == hours
-    # auto-setup applies it only when it creates the namespace: the one-shot job updates it.
+    # The server image creates no namespace: the one-shot job creates it with the retention,
+    # and updates an existing one to it.
     admin_tools = services()["temporal-admin-tools"]
     assert interpolate(environment(admin_tools)["NAMESPACE_RETENTION"]) == hours
-    command = admin_tools["command"]
-    script = command if isinstance(command, str) else "\n".join(str(part) for part in command)
-    assert re.search(
-        r"temporal operator namespace update .*--retention \"\$\$\{NAMESPACE_RETENTION\}\"", script
-    ), script
+    script = script_of(admin_tools)
+    for verb in ("create", "update"):
+        assert re.search(
+            rf"temporal operator namespace {verb} .*--retention \"\$\$\{{NAMESPACE_RETENTION\}}\"",
+            script,
+        ), verb
 
 
 def test_the_dockerfile_copies_every_source_directory_and_entry_module() -> None:
@@ -282,7 +409,10 @@ def test_the_dockerfile_copies_every_source_directory_and_entry_module() -> None
     setuptools = pyproject["tool"]["setuptools"]
     required = {name for name in SOURCE_DIRS if (ROOT / name).is_dir()}
     required |= set(ENTRY_MODULES)
-    required |= set(setuptools.get("packages", []))
+    packages = setuptools.get("packages", [])
+    if isinstance(packages, dict):  # found by [tool.setuptools.packages.find]: its patterns
+        packages = [pattern.rstrip("*") for pattern in packages["find"]["include"]]
+    required |= set(packages)
     required |= {f"{module}.py" for module in setuptools.get("py-modules", [])}
     copied = dockerfile_copy_sources()
     if "." in copied:
@@ -343,8 +473,9 @@ def test_the_portal_runs_the_image_in_two_replicas_without_a_fixed_name() -> Non
     assert portal["deploy"]["replicas"] >= 2
     assert "container_name" not in portal
     # One host port per replica: a single fixed port would stop the second replica.
-    published = [str(p) for p in portal.get("ports", [])]
-    first, _, last = published[0].split(":")[0].partition("-")
+    published = published_ports(portal)
+    host_range = published[0].split(":")[-2]
+    first, _, last = host_range.partition("-")
     assert last and int(last) - int(first) + 1 >= portal["deploy"]["replicas"]
 
 
@@ -353,8 +484,7 @@ def test_the_portal_reads_the_same_temporal_database_and_link_secret_as_the_work
     for name in ("TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "DATABASE_URL", "PACTE_LINK_SECRET"):
         assert portal[name] == worker[name], name
     assert portal["PACTE_PUBLIC_URL"] == worker["PACTE_PUBLIC_URL"]
-    secret = base64.b64decode(interpolate(portal["PACTE_LINK_SECRET"]))
-    assert len(secret) >= 32
+    assert set(required_variables(portal["PACTE_LINK_SECRET"])) == {"PACTE_LINK_SECRET"}
     targets = depends_on(services()["portal"])
     assert targets["postgresql"]["condition"] == "service_healthy"
     assert targets["temporal"]["condition"] == "service_healthy"

@@ -516,7 +516,7 @@ async def test_the_portfolio_draws_each_chart_beside_its_table_and_exports_csv(
         assert funding.status_code == 200
         lines = funding.text.splitlines()
         assert lines[0] == "funder,currency,requested,granted,pending,rejected"
-        assert any(line.startswith("bid,") for line in lines[1:])
+        assert any(line.startswith('"bid",') for line in lines[1:])  # text cells quoted
         whole = await http.get("/office/portfolio.json")
         assert whole.json()["funding"]
     # Started without its file recorded (as the demo and follow-ups start): the portfolio

@@ -29,7 +29,7 @@ from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
 from web import api, office, pages
 from web.problems import PROBLEM_TYPE, problem, problem_of
-from web.security import Csrf, PortalMiddleware
+from web.security import Csrf, PortalMiddleware, StorableText
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DeskFactory = Callable[[], Awaitable[tuple[PartnerDesk, Callable[[], Awaitable[None]]]]]
@@ -72,6 +72,8 @@ def create_app(
     app.include_router(api.router)
     app.include_router(office.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    # Text PostgreSQL cannot store is refused before any route runs (inside the body limit).
+    app.add_middleware(StorableText)
     # Outermost: its headers go on every answer, its limit before any body is read.
     app.add_middleware(PortalMiddleware, max_body_bytes=max_body_bytes)
 

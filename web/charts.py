@@ -19,6 +19,9 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 matplotlib.rcParams["svg.fonttype"] = "none"
 matplotlib.rcParams["svg.hashsalt"] = "pacte"  # the same figures give the same file
+# Labels are users' text (a sector, a party's name): `$…$` in them is text, never math for
+# matplotlib to parse (a `$\frac{$` sector made every portfolio chart answer 500).
+matplotlib.rcParams["text.parse_math"] = False
 _COLOURS = ("#1f5f8b", "#1b7a3d", "#b26a00", "#b3261e", "#6a3d9a")
 
 

@@ -4,8 +4,6 @@ without a recorded file get theirs from their workflow's start event first."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,6 +13,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from records.csv_writer import write_dict_csv
 from schemas.contract import workflow_id_for
 from schemas.status import ConventionInput
 from storage import convention_files
@@ -124,17 +123,7 @@ def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
 def table_csv(rows: list[dict[str, Any]]) -> str:
     """Rows as CSV, a header line first (amounts as written, never summed across currencies).
 
-    A text cell that a spreadsheet would read as a formula (=, +, -, @, tab, return first:
-    a party or contact name comes from a convention file) is written after a quote."""
-    out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: _inert(v) for k, v in row.items()} for row in rows)
-    return out.getvalue()
-
-
-def _inert(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    Written by the one CSV writer (records/csv_writer.py): every text cell quoted, and any
+    formula a spreadsheet could see in it (a party or contact name comes from a convention
+    file) neutralised with a `'`."""
+    return write_dict_csv(rows)
