@@ -71,7 +71,7 @@ MODULES = (
 #   loads every module, used or not);
 # - Debian's 3.0.4 builds --exclude patterns as `…\\Z(?ms)`, which Python 3.11 refuses ("global
 #   flags not at the start"): the flags are put first.
-LAUNCHER = """
+GUARDS = """
 import re, sys
 from urllib.parse import urlsplit
 import requests.adapters
@@ -91,11 +91,15 @@ def wildcard_translate(pattern):
     body = "".join(".*" if char == "*" else re.escape(char) for char in pattern)
     return re.compile("(?ms)" + body + r"\\Z")
 crawler.wildcard_translate = wildcard_translate
-
+"""
+LAUNCHER = (
+    GUARDS
+    + """
 from wapitiCore.main.wapiti import wapiti_main
 sys.argv[0] = "wapiti"
 sys.exit(wapiti_main())
 """
+)
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 TOTP_SECRET = re.compile(r"secret=([A-Z2-7]{16,})")
 KILL_AFTER_SECONDS = 180.0
