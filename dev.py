@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,6 +112,14 @@ def ensure_report_tools() -> None:
     )
     if missing:
         apt_install(missing, "for the audit report")
+
+
+def ensure_scanner() -> bool:
+    """security/wapiti_scan.py drives Debian's web scanner: install it when missing (root,
+    apt). Not part of `dev.py test`: the scan is run on purpose, not by the suite."""
+    if shutil.which("wapiti") is None:
+        apt_install(["wapiti"], "for the web scanner (security/wapiti_scan.py)")
+    return shutil.which("wapiti") is not None
 
 
 _apt_lists_fresh = False
