@@ -44,15 +44,15 @@ import httpx
 import pyotp
 
 from application.conventions import start_convention
-from application.office_desk import SESSION_COOKIE as OFFICE_COOKIE
-from application.office_desk import create_user, new_password
+from application.office.accounts import create_user, new_password
+from application.office.signin import SESSION_COOKIE as OFFICE_COOKIE
 from demo import first_hour_convention, one_contact_link
 from dev import ensure_scanner
 from devkit.mail_catcher import MailCatcher
 from devkit.stack import PortalProcess, Servers, WorkerProcess, free_port
 from infra.database import create_pool
 from infra.settings import PROJECT_ROOT
-from web.pages import SESSION_COOKIE as PARTNER_COOKIE
+from web.dependencies import SESSION_COOKIE as PARTNER_COOKIE
 
 RESULTS = PROJECT_ROOT / "benchmarks" / "results"
 TASK_QUEUE = "pacte-scan"
