@@ -62,7 +62,7 @@ class ConventionWorkflow:
     @workflow.init
     def __init__(self, request: ConventionInput) -> None:
         self.board = TaskBoard(
-            request.convention, resume=request.resume, history_limit=request.history_limit
+            request.convention, state=request.resume, history_limit=request.history_limit
         )
         self.state = ConventionState.ACTIVE
         self.reason: str | None = None
@@ -124,7 +124,7 @@ class ConventionWorkflow:
             await self._end(ended)
         else:
             self.state = ConventionState.COMPLETED
-            board.current_stage = None
+            board.leave_stages()
             await board.record(MilestoneKind.CONVENTION_COMPLETED, "Every stage completed")
         if self.progress is None:
             upsert_progress(board.current_stage, self.state)
@@ -203,9 +203,9 @@ class ConventionWorkflow:
     @workflow.signal
     async def link_child(self, link: ConventionLink) -> None:
         """A specific convention derived from this framework convention has started."""
-        if any(known.convention_id == link.convention_id for known in self.board.links):
+        if self.board.links_to(link.convention_id):
             return
-        self.board.links.append(link)
+        self.board.add_link(link)
         await self.board.record(
             MilestoneKind.CHILD_LINKED,
             f"Specific convention {link.convention_id} derives from this one: {link.title}",
@@ -330,7 +330,7 @@ class ConventionWorkflow:
         workflow.continue_as_new(
             ConventionInput(
                 convention=request.convention,
-                resume=board.resume_state(stage_index),
+                resume=board.carried(stage_index),
                 history_limit=request.history_limit,
             )
         )
