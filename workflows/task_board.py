@@ -658,8 +658,7 @@ class TaskBoard:
             retry_policy=PERSISTENCE_RETRY,
             summary=f"{notification.event.value} {notification.party}",
         )
-        if not self.patches.on(DELIVERY_PATCH):
-            return
+        self.patches.deprecated(DELIVERY_PATCH)
         await self._deliveries.sync_inbox()
         await self._deliveries.send(notification)
 
@@ -669,13 +668,13 @@ class TaskBoard:
         Call it where a task changes outside an assignment (cancel, reassign, postpone);
         an answered task leaves the inbox through its task_answered milestone already.
         """
-        if self.patches.on(DELIVERY_PATCH):
-            self._deliveries.sync_in_background(task)
+        self.patches.deprecated(DELIVERY_PATCH)
+        self._deliveries.sync_in_background(task)
 
     async def deliveries_settled(self) -> None:
         """Wait for deliveries in flight: call before the workflow returns, or they are cut."""
-        if self.patches.on(DELIVERY_PATCH):
-            await self._deliveries.settled()
+        self.patches.deprecated(DELIVERY_PATCH)
+        await self._deliveries.settled()
 
     @cached_property
     def _deliveries(self) -> Deliveries:
