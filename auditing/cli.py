@@ -28,6 +28,7 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from activities.archive import Archiver, open_failures
+from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
 from auditing.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
@@ -37,7 +38,6 @@ from auditing.histories import (
     FileHistories,
     HistoryNotFound,
     HistorySource,
-    InvalidRequest,
     TemporalHistories,
     check_convention_id,
 )
@@ -45,26 +45,23 @@ from auditing.html_report import render_html
 from auditing.iati import (
     ConventionRecord,
     ConventionUnreadable,
-    IatiConfigurationMissing,
     activities_document,
     convention_from_history,
     reporter_from_environment,
     validation_errors,
 )
 from auditing.replay import replay_conventions
-from auditing.report import ReportFacts, ReportUnavailable, render_report_pdf
+from auditing.report import ReportFacts, render_report_pdf
 from auditing.timeline import build_timeline, render_csv, render_json, render_text
 from auditing.verify import stored_convention_ids, verify_convention
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
-from infra.secrets import SecretError
-from infra.settings import Settings, SettingsError, load_settings
-from infra.temporal_client import TemporalUnavailable, connect, data_converter
+from infra.settings import Settings, load_settings
+from infra.temporal_client import connect, data_converter
 from records.archive_store import (
     ArchiveDamaged,
     ArchiveStore,
-    ArchiveUnavailable,
     DirectoryArchive,
     PostgresArchive,
     describe_database,
@@ -72,18 +69,17 @@ from records.archive_store import (
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
+    ExitCode.OK,
+    ExitCode.REFUSED,
+    ExitCode.USAGE,
+    ExitCode.UNAVAILABLE,
+    ExitCode.NOT_FOUND,
+)
+AUDIT_ERRORS = audit_errors()
 FETCH_CONCURRENCY = 8
 RENDERERS = {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
 SOURCES = ("auto", "temporal", "archive")
-
-
-class UsageError(Exception):
-    """A command line that does not say what to do."""
-
-
-class DatabaseUnavailable(Exception):
-    """PostgreSQL does not answer, or holds no (migrated) milestones table."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -740,36 +736,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(done.code or 0)
         _quiet_temporal()
         return asyncio.run(_run(args, load_settings()))
-    except (UsageError, InvalidRequest) as error:
-        print(f"usage error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except IatiConfigurationMissing as error:  # PACTE_IATI_ORG_REF, named
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConventionUnreadable as error:
-        print(f"FAIL  {error}", flush=True)
-        return EXIT_FAILURE
-    except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except SecretError as error:  # a malformed payload key: named, never shown
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except PayloadDecryptionError as error:  # no key, or not the key, for this history
-        print(f"unreadable: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ReportUnavailable as error:
-        print(f"unavailable: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except (TemporalUnavailable, DatabaseUnavailable, ArchiveUnavailable) as error:
-        print(f"unavailable: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except ArchiveDamaged as error:  # a run that cannot be read whole: never passed over
-        print(f"FAIL  {error}", flush=True)
-        return EXIT_FAILURE
-    except HistoryNotFound as error:
-        print(f"not found: {error}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except OSError as error:  # --out in a directory we cannot write, and the like
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as error:  # said by its rule (application/cli_support.py), or re-raised
+        return AUDIT_ERRORS.report(error)
