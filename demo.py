@@ -34,7 +34,7 @@ from infra.database import apply_migrations, create_pool
 from infra.embedded import RunningStack, embedded_stack, port_open, wait_for_temporal
 from infra.portal_settings import contact_link_token, link_secret
 from infra.processes import start_program, stop_process, wait_for_portal
-from infra.settings import PROJECT_ROOT, Settings, load_settings
+from infra.settings import PROJECT_ROOT, Environment, Settings, load_settings, whole_number
 from infra.temporal_client import connect
 from schemas.convention_file import load_answer_script, load_convention
 from schemas.status import ConventionState, ConventionStatus
@@ -168,9 +168,9 @@ async def _main(
         stop_process(portal)
 
 
-def _portal_port() -> int:
+def _portal_port(env: Environment) -> int:
     """PACTE_PORTAL_PORT, else 8300, else (taken) any free port."""
-    wanted = int(os.environ.get("PACTE_PORTAL_PORT") or PORTAL_PORT)
+    wanted = whole_number("PACTE_PORTAL_PORT", env.portal_port, PORTAL_PORT)
     if not port_open(wanted):
         return wanted
     with socket.socket() as probe:
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     settings = load_settings()
-    port = _portal_port()
+    port = _portal_port(settings.environment)
     # The worker writes the links into the mails: they must point at this desk.
     os.environ.setdefault("PACTE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     with embedded_stack(settings) as stack:

@@ -562,7 +562,8 @@ def _print_failures(failures: Sequence[ArchiveFailure]) -> int:
 
 
 async def _iati(args: argparse.Namespace, session: _Session) -> int:
-    reporter = reporter_from_environment()  # before any server: a missing setting is usage
+    # Before any server: a missing setting is a usage error.
+    reporter = reporter_from_environment(session.settings.environment)
     if bool(args.convention_ids) == bool(args.all):
         raise UsageError("say which conventions: iati ID… or iati --all")
     source = await _source(args, session)

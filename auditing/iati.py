@@ -12,7 +12,6 @@ the README ("Funders and inspectors") states them for readers.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,6 +28,7 @@ from temporalio.converter import DataConverter
 
 from auditing.decode import convention_of, decode_payloads
 from auditing.histories import ConventionHistory
+from infra.settings import Environment, read_environment
 from schemas.convention import (
     Convention,
     ConventionKind,
@@ -173,15 +173,16 @@ class Reporter:
     org_type: str = DEFAULT_ORG_TYPE
 
 
-def reporter_from_environment(environ: Mapping[str, str] = os.environ) -> Reporter:
+def reporter_from_environment(env: Environment | None = None) -> Reporter:
     """PACTE_IATI_ORG_REF (required) and PACTE_IATI_ORG_TYPE (default 15)."""
-    org_ref = (environ.get(ORG_REF_VARIABLE) or "").strip()
+    env = env or read_environment()
+    org_ref = (env.iati_org_ref or "").strip()
     if not org_ref:
         raise IatiConfigurationMissing(
             f"{ORG_REF_VARIABLE} is not set: the office's IATI organisation identifier "
             "(e.g. MA-RC-12345) prefixes every activity identifier"
         )
-    return Reporter(org_ref, (environ.get(ORG_TYPE_VARIABLE) or DEFAULT_ORG_TYPE).strip())
+    return Reporter(org_ref, (env.iati_org_type or DEFAULT_ORG_TYPE).strip())
 
 
 @dataclass(frozen=True)
