@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 import asyncpg
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -31,7 +32,14 @@ from activities.archive import Archiver, open_failures
 from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
-from auditing.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
+from auditing.bundle import (
+    BundleHeads,
+    as_milestone,
+    chain_head,
+    check_bundle,
+    stored_milestones,
+    write_bundle,
+)
 from auditing.export import export_convention
 from auditing.histories import (
     ConventionHistory,
@@ -587,7 +595,15 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
             )
             continue
         rows = await _rows(pool, history.convention_id)
-        records.append(ConventionRecord(convention, rows))
+        try:
+            milestones = [as_milestone(row) for row in rows]
+        except ValidationError as error:  # a row altered past what a milestone can be
+            where = ".".join(str(part) for part in error.errors()[0]["loc"])
+            unreadable.append(
+                f"{history.convention_id}: a stored milestone does not read ({where})"
+            )
+            continue
+        records.append(ConventionRecord(convention, milestones))
     for line in unreadable:
         print(f"FAIL  {line}")
     for line in missing:
