@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.convention import Convention
+from schemas.convention import Convention, ConventionKind
 from schemas.milestones import Milestone
 from schemas.officer_actions import ConventionLink, TerminateConvention
 from schemas.tasks import Task
@@ -99,7 +99,7 @@ class ConventionStatus(Frozen):
 
     convention_id: Identifier
     title: str
-    kind: str
+    kind: ConventionKind
     parent: str | None
     state: ConventionState
     current_stage: str | None

@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.officer_actions import (
         ConventionLink,
         LinkKind,
+        OfficerAction,
         OfficerReceipt,
         PostponeDeadline,
         ReassignTask,
@@ -166,7 +167,9 @@ class ConventionWorkflow:
     async def postpone_deadline(self, request: PostponeDeadline) -> OfficerReceipt:
         """Move an open task's due date later."""
         task = await self.board.postpone(request)
-        return OfficerReceipt(action="postpone", task_id=task.id, applied_at=workflow.now())
+        return OfficerReceipt(
+            action=OfficerAction.POSTPONE, task_id=task.id, applied_at=workflow.now()
+        )
 
     @postpone_deadline.validator
     def _check_postponement(self, request: PostponeDeadline) -> None:
@@ -177,7 +180,9 @@ class ConventionWorkflow:
     async def reassign_task(self, request: ReassignTask) -> OfficerReceipt:
         """Give an open task to another contact of the same party."""
         task = await self.board.reassign(request)
-        return OfficerReceipt(action="reassign", task_id=task.id, applied_at=workflow.now())
+        return OfficerReceipt(
+            action=OfficerAction.REASSIGN, task_id=task.id, applied_at=workflow.now()
+        )
 
     @reassign_task.validator
     def _check_reassignment(self, request: ReassignTask) -> None:
@@ -188,7 +193,7 @@ class ConventionWorkflow:
     def terminate(self, request: TerminateConvention) -> OfficerReceipt:
         """End the convention at whatever stage it is, for the stated reason."""
         self.board.terminate(request)
-        return OfficerReceipt(action="terminate", applied_at=workflow.now())
+        return OfficerReceipt(action=OfficerAction.TERMINATE, applied_at=workflow.now())
 
     @terminate.validator
     def _check_termination(self, request: TerminateConvention) -> None:
@@ -221,7 +226,7 @@ class ConventionWorkflow:
         return ConventionStatus(
             convention_id=convention.id,
             title=convention.title,
-            kind=convention.kind.value,
+            kind=convention.kind,
             parent=convention.parent,
             state=self.state,
             current_stage=board.current_stage,
