@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hmac
-import os
 import socket
 import sys
 from collections.abc import Awaitable, Callable, Collection, Sequence
@@ -130,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     configure_logging()
     try:
-        keys = payload_keys(load_settings().delivery.secrets_file)
+        settings = load_settings()
+        keys = payload_keys(settings.delivery.secrets_file, settings.environment)
     except SecretError as error:
         print(f"configuration: {error}", file=sys.stderr)
         return 2
@@ -144,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     codec = EncryptionCodec(keys)
     app = build_app(
         codec,
-        token=os.environ.get(TOKEN_VARIABLE) or None,
+        token=settings.environment.codec_token,
         ui_origins=frozenset(args.ui_origin or DEFAULT_UI_ORIGINS),
     )
     try:

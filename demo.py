@@ -61,7 +61,7 @@ from infra.embedded import (
 )
 from infra.portal_settings import contact_link_token, link_secret
 from infra.processes import start_program, stop_on_signals, stop_process, wait_for_portal
-from infra.settings import PROJECT_ROOT, Settings, load_settings
+from infra.settings import PROJECT_ROOT, Environment, Settings, load_settings, whole_number
 from infra.temporal_client import connect
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script, load_convention
@@ -331,15 +331,15 @@ def _port(wanted: int) -> int:
     return wanted if not port_open(wanted) else _free_port()
 
 
-def _portal_port(option: int | None) -> int:
+def _portal_port(option: int | None, env: Environment) -> int:
     """--portal-port, else PACTE_PORTAL_PORT, else 8300, else (taken) any free port."""
-    return option or _port(int(os.environ.get("PACTE_PORTAL_PORT") or PORTAL_PORT))
+    return option or _port(whole_number("PACTE_PORTAL_PORT", env.portal_port, PORTAL_PORT))
 
 
 def start_mail_catcher(settings: Settings, web_port: int | None) -> MailCatcher | None:
     """The mail catcher, on the embedded stack only, when no SMTP server is configured; the
     worker and the desks are pointed at it through the environment they inherit."""
-    if not embedded(settings) or os.environ.get("PACTE_SMTP_HOST"):
+    if not embedded(settings) or settings.environment.smtp_host:
         return None
     catcher = MailCatcher(
         settings.state_dir / "mail",
@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     # Ctrl-C, SIGTERM and SIGHUP alike: a KeyboardInterrupt, so every `finally` below runs.
     stop_on_signals()
     settings = load_settings()
-    port = _portal_port(args.portal_port)
+    port = _portal_port(args.portal_port, settings.environment)
     # The worker writes the links into the mails: they must point at this desk.
     os.environ.setdefault("PACTE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     mail: MailCatcher | None = None

@@ -25,19 +25,14 @@ from typing import Any
 import asyncpg
 from pydantic import TypeAdapter
 from temporalio.client import Client, WorkflowExecutionStatus
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.archive import open_failures
+from application.cli_support import STARTER_ERRORS, DatabaseUnavailable, ExitCode
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
-    ConventionAlreadyStarted,
     ConventionFilter,
-    ConventionNotFound,
     ConventionUnreadable,
-    ParentUnknown,
-    QueryRefused,
-    TerminationUnrecorded,
     answer_open_task,
     convention_status,
     end_convention,
@@ -52,7 +47,7 @@ from application.directory import cli as directory_cli
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
 from application.errors import NotFound as DeskNotFound
-from application.errors import PacteError, Refused
+from application.errors import PacteError
 from application.office.accounts import (
     UserError,
     create_user,
@@ -72,9 +67,7 @@ from application.partner import create_key, list_keys, revoke_key
 from application.rendering import STATUS_TIMELINE_SHOWN, render_status
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
-from infra.payload_codec import ENCODING, PayloadDecryptionError
-from infra.secrets import SecretError
-from infra.settings import Settings, SettingsError, load_settings
+from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
 from schemas.contract import workflow_id_for
@@ -93,7 +86,13 @@ from schemas.values import IDENTIFIER_PATTERN
 from storage.inbox import owed_tasks
 from storage.milestones import RecordedTimeline, recorded_timeline
 
-EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
+    ExitCode.OK,
+    ExitCode.REFUSED,
+    ExitCode.USAGE,
+    ExitCode.UNAVAILABLE,
+    ExitCode.NOT_FOUND,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -254,10 +253,6 @@ def _history_limit(text: str) -> int:
     if value < floor:
         raise argparse.ArgumentTypeError(f"{value} is below {floor}, the smallest history limit")
     return value
-
-
-class DatabaseUnavailable(Exception):
-    """PostgreSQL does not answer at DATABASE_URL (or the embedded one cannot start)."""
 
 
 async def _open_store(settings: Settings) -> asyncpg.Pool:
@@ -744,10 +739,6 @@ def _due_time(text: str) -> str:
     return datetime.combine(day, time(23, 59), tzinfo=UTC).isoformat()
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split()) or "no message"
-
-
 def _login_name() -> str:
     """Who runs the command, for the record when no --officer is given."""
     try:
@@ -761,54 +752,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return asyncio.run(_run(args))
-    except InputError as error:
-        print(f"refused: {error.source}", file=sys.stderr)
-        for problem in error.errors:
-            print(f"  {problem}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (ConventionAlreadyStarted, Refused, ParentUnknown) as error:
-        print(f"refused: {error}", file=sys.stderr)
-        return EXIT_REFUSED
-    except ConventionNotFound as error:
-        print(f"not found: {error}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except QueryRefused as error:
-        print(f"usage: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except (TemporalUnavailable, DatabaseUnavailable, TerminationUnrecorded) as error:
-        print(f"unavailable: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except ConventionUnreadable as error:
-        print(f"stuck: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except RPCError as error:  # Temporal went away mid-command, or refused the call
-        if error.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            print(f"unavailable: Temporal: {_one_line(error.message)}", file=sys.stderr)
-            return EXIT_UNAVAILABLE
-        print(f"refused: Temporal: {_one_line(error.message)}", file=sys.stderr)
-        return EXIT_REFUSED
-    except (OSError, asyncpg.PostgresError) as error:  # PostgreSQL went away mid-command
-        print(f"unavailable: PostgreSQL: {_one_line(str(error))}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except SecretError as error:  # a malformed payload key: named, never shown
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except PayloadDecryptionError as error:  # not the key this convention was encrypted with
-        print(f"unreadable: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyError as error:
-        # The SDK's plain converter meeting an encrypted payload: no payload key configured.
-        if ENCODING.decode() not in str(error):
-            raise
-        print(
-            "unreadable: this convention's data is encrypted and no payload key is configured "
-            "(set PACTE_PAYLOAD_KEYS or [payload_keys] in the secrets file)",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+    except Exception as error:  # said by its rule (application/cli_support.py), or re-raised
+        return STARTER_ERRORS.report(error)
 
 
 if __name__ == "__main__":

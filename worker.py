@@ -29,12 +29,14 @@ from infra.portal_settings import link_secret
 from infra.secrets import SecretError
 from infra.settings import (
     DeliverySettings,
+    Environment,
     Settings,
     SettingsError,
     load_archive_settings,
     load_delivery_settings,
     load_max_concurrent_workflow_tasks,
     load_settings,
+    read_environment,
 )
 from infra.temporal_client import TemporalUnavailable, connect
 from infra.workflow_runner import workflow_runner
@@ -64,9 +66,9 @@ validated inside workflows, hence the validator and its idna.
 SANDBOX_VARIABLE = "PACTE_WORKFLOW_SANDBOX"
 
 
-def workflow_sandbox() -> SandboxRestrictions:
+def workflow_sandbox(env: Environment | None = None) -> SandboxRestrictions:
     """PACTE_WORKFLOW_SANDBOX: `shared` (the default, WORKFLOW_SANDBOX) or `strict`."""
-    mode = os.environ.get(SANDBOX_VARIABLE, "shared")
+    mode = (env or read_environment()).workflow_sandbox or "shared"
     if mode not in ("shared", "strict"):
         raise SettingsError(f"{SANDBOX_VARIABLE}: 'shared' or 'strict', not {mode!r}")
     return STRICT_SANDBOX if mode == "strict" else WORKFLOW_SANDBOX
@@ -80,6 +82,7 @@ def build_worker(
     delivery: DeliverySettings | None = None,
     archive: ArchiveStore | None = None,
     max_concurrent_workflow_tasks: int | None = None,
+    env: Environment | None = None,
 ) -> Worker:
     """The worker of every Pacte workflow and activity; tests build theirs with this too.
 
@@ -87,8 +90,9 @@ def build_worker(
     `archive` to the environment's archive (PACTE_ARCHIVE_DIR, or PostgreSQL);
     `max_concurrent_workflow_tasks` to PACTE_MAX_CONCURRENT_WORKFLOW_TASKS (10).
     """
-    delivery = delivery or load_delivery_settings()
-    archiver = Archiver(client, pool, archive or open_archive(load_archive_settings(), pool))
+    env = env or read_environment()
+    delivery = delivery or load_delivery_settings(env)
+    archiver = Archiver(client, pool, archive or open_archive(load_archive_settings(env), pool))
     milestones = MilestoneStore(pool)
     notifier = Notifier(pool, delivery)
     webhooks = WebhookSender(pool, delivery)
@@ -100,11 +104,11 @@ def build_worker(
         task_queue=task_queue,
         workflows=[ConventionWorkflow, ArchiveSweepWorkflow],
         max_concurrent_workflow_tasks=(
-            max_concurrent_workflow_tasks or load_max_concurrent_workflow_tasks()
+            max_concurrent_workflow_tasks or load_max_concurrent_workflow_tasks(env)
         ),
         # The SDK's sandbox, without its per-payload context lookup when the client's
         # converter reads no context (infra/workflow_runner.py).
-        workflow_runner=workflow_runner(workflow_sandbox(), client.data_converter),
+        workflow_runner=workflow_runner(workflow_sandbox(env), client.data_converter),
         activities=[
             milestones.persist_milestone,
             milestones.persist_milestones,
@@ -135,6 +139,7 @@ async def run_worker(settings: Settings) -> None:
             delivery=settings.delivery,
             archive=archive,
             max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+            env=settings.environment,
         )
         await _ensure_archive_schedule(client, settings)
         stop = asyncio.Event()
@@ -168,7 +173,8 @@ def main() -> int:
     configure_logging()
     try:
         settings = load_settings()
-        workflow_sandbox()  # a bad PACTE_WORKFLOW_SANDBOX is named before any connection
+        # A bad PACTE_WORKFLOW_SANDBOX is named before any connection.
+        workflow_sandbox(settings.environment)
         # The worker mints the contacts' links: in production a missing or published secret
         # stops it here, in one line, rather than sending mails without links.
         link_secret(settings.delivery.secrets_file, settings.state_dir)

@@ -38,6 +38,7 @@ from schemas.errors import FieldError, InputError
 from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
+    OfficerAction,
     OfficerReceipt,
     PostponeDeadline,
     ReassignTask,
@@ -432,7 +433,9 @@ async def end_convention(
             "reason (`audit.py timeline`)"
         ) from error
     return Termination(
-        OfficerReceipt(action="terminate", applied_at=now), by_temporal=why, milestone_seq=seq
+        OfficerReceipt(action=OfficerAction.TERMINATE, applied_at=now),
+        by_temporal=why,
+        milestone_seq=seq,
     )
 
 

@@ -34,6 +34,7 @@ from auditing.replay import replay_conventions
 from auditing.verify import _against_history, _history_milestones, chain_findings
 from records.archive_store import ENTRY_FIELDS, ArchiveEntry, entry_hash
 from records.chain import GENESIS_HASH, canonical_time, chain_hash
+from schemas.milestones import Milestone
 
 MANIFEST = "manifest.json"
 MILESTONES = "milestones.jsonl"
@@ -52,6 +53,16 @@ FROM milestones WHERE convention_id = $1 ORDER BY seq
 async def stored_milestones(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
     """Every milestone row of the convention, in seq order, as PostgreSQL holds it."""
     return [dict(row) for row in await pool.fetch(_ROWS, convention_id)]
+
+
+def as_milestone(row: Mapping[str, Any]) -> Milestone:
+    """A stored row read as the milestone it records (its chain's columns left aside).
+
+    For readers of the record's meaning (IATI, reports); the bundle and `verify` keep the
+    rows whole and raw, since they check them byte for byte, and an altered row must be
+    reported, not refused by the model.
+    """
+    return Milestone.model_validate({name: row[name] for name in Milestone.model_fields})
 
 
 def chain_head(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -23,21 +23,29 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 import asyncpg
+from pydantic import ValidationError
 from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from activities.archive import Archiver, open_failures
+from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
-from auditing.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
+from auditing.bundle import (
+    BundleHeads,
+    as_milestone,
+    chain_head,
+    check_bundle,
+    stored_milestones,
+    write_bundle,
+)
 from auditing.export import export_convention
 from auditing.histories import (
     ConventionHistory,
     FileHistories,
     HistoryNotFound,
     HistorySource,
-    InvalidRequest,
     TemporalHistories,
     check_convention_id,
 )
@@ -45,26 +53,23 @@ from auditing.html_report import render_html
 from auditing.iati import (
     ConventionRecord,
     ConventionUnreadable,
-    IatiConfigurationMissing,
     activities_document,
     convention_from_history,
     reporter_from_environment,
     validation_errors,
 )
 from auditing.replay import replay_conventions
-from auditing.report import ReportFacts, ReportUnavailable, render_report_pdf
+from auditing.report import ReportFacts, render_report_pdf
 from auditing.timeline import build_timeline, render_csv, render_json, render_text
 from auditing.verify import stored_convention_ids, verify_convention
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
-from infra.secrets import SecretError
-from infra.settings import Settings, SettingsError, load_settings
-from infra.temporal_client import TemporalUnavailable, connect, data_converter
+from infra.settings import Settings, load_settings
+from infra.temporal_client import connect, data_converter
 from records.archive_store import (
     ArchiveDamaged,
     ArchiveStore,
-    ArchiveUnavailable,
     DirectoryArchive,
     PostgresArchive,
     describe_database,
@@ -72,18 +77,17 @@ from records.archive_store import (
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
+    ExitCode.OK,
+    ExitCode.REFUSED,
+    ExitCode.USAGE,
+    ExitCode.UNAVAILABLE,
+    ExitCode.NOT_FOUND,
+)
+AUDIT_ERRORS = audit_errors()
 FETCH_CONCURRENCY = 8
 RENDERERS = {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
 SOURCES = ("auto", "temporal", "archive")
-
-
-class UsageError(Exception):
-    """A command line that does not say what to do."""
-
-
-class DatabaseUnavailable(Exception):
-    """PostgreSQL does not answer, or holds no (migrated) milestones table."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -566,7 +570,8 @@ def _print_failures(failures: Sequence[ArchiveFailure]) -> int:
 
 
 async def _iati(args: argparse.Namespace, session: _Session) -> int:
-    reporter = reporter_from_environment()  # before any server: a missing setting is usage
+    # Before any server: a missing setting is a usage error.
+    reporter = reporter_from_environment(session.settings.environment)
     if bool(args.convention_ids) == bool(args.all):
         raise UsageError("say which conventions: iati ID… or iati --all")
     source = await _source(args, session)
@@ -590,7 +595,15 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
             )
             continue
         rows = await _rows(pool, history.convention_id)
-        records.append(ConventionRecord(convention, rows))
+        try:
+            milestones = [as_milestone(row) for row in rows]
+        except ValidationError as error:  # a row altered past what a milestone can be
+            where = ".".join(str(part) for part in error.errors()[0]["loc"])
+            unreadable.append(
+                f"{history.convention_id}: a stored milestone does not read ({where})"
+            )
+            continue
+        records.append(ConventionRecord(convention, milestones))
     for line in unreadable:
         print(f"FAIL  {line}")
     for line in missing:
@@ -740,36 +753,5 @@ def main(argv: Sequence[str] | None = None) -> int:
             return int(done.code or 0)
         _quiet_temporal()
         return asyncio.run(_run(args, load_settings()))
-    except (UsageError, InvalidRequest) as error:
-        print(f"usage error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except IatiConfigurationMissing as error:  # PACTE_IATI_ORG_REF, named
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ConventionUnreadable as error:
-        print(f"FAIL  {error}", flush=True)
-        return EXIT_FAILURE
-    except SettingsError as error:  # a PACTE_* variable that is not a number, and the like
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except SecretError as error:  # a malformed payload key: named, never shown
-        print(f"configuration: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except PayloadDecryptionError as error:  # no key, or not the key, for this history
-        print(f"unreadable: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except ReportUnavailable as error:
-        print(f"unavailable: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except (TemporalUnavailable, DatabaseUnavailable, ArchiveUnavailable) as error:
-        print(f"unavailable: {error}", file=sys.stderr)
-        return EXIT_UNAVAILABLE
-    except ArchiveDamaged as error:  # a run that cannot be read whole: never passed over
-        print(f"FAIL  {error}", flush=True)
-        return EXIT_FAILURE
-    except HistoryNotFound as error:
-        print(f"not found: {error}", file=sys.stderr)
-        return EXIT_NOT_FOUND
-    except OSError as error:  # --out in a directory we cannot write, and the like
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+    except Exception as error:  # said by its rule (application/cli_support.py), or re-raised
+        return AUDIT_ERRORS.report(error)

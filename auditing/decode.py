@@ -20,6 +20,8 @@ from temporalio.converter import DataConverter
 
 from infra.payload_codec import require_codec
 from records.history_events import CLOSE_EVENTS
+from schemas.archive import RunClose
+from schemas.audit import EventOutcome
 from schemas.contract import ANSWER_UPDATE
 
 # Names as histories record them (the SDK registers an activity or an update under its
@@ -34,17 +36,17 @@ GIVE_UP_DELIVERY = "give_up_delivery"  # DeliveryLog.give_up_delivery
 ANSWER_TASK = ANSWER_UPDATE  # the name histories carry, from the contract
 
 _ACTIVITY_OUTCOMES = {
-    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: "completed",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: "failed",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: "timed_out",
-    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: "canceled",
+    EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED: EventOutcome.COMPLETED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: EventOutcome.FAILED,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: EventOutcome.TIMED_OUT,
+    EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: EventOutcome.CANCELED,
 }
 # Events a workflow task's commands produce: they happen at that task's workflow.now().
 _COMMAND_EVENTS = {
     EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED,
     EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED,
-    *(kind for kind, name in CLOSE_EVENTS.items() if name != "terminated"),
+    *(kind for kind, name in CLOSE_EVENTS.items() if name is not RunClose.TERMINATED),
 }
 
 
@@ -62,7 +64,7 @@ class ScheduledActivity:
     at: datetime
     activity_type: str
     input: list[Any]
-    outcome: str | None = None
+    outcome: EventOutcome | None = None
     result: Any = None
 
 
@@ -74,7 +76,7 @@ class AcceptedUpdate:
     at: datetime
     name: str
     args: list[Any]
-    outcome: str | None = None
+    outcome: EventOutcome | None = None
     result: Any = None
     failure: str | None = None
 
@@ -85,7 +87,7 @@ class RunClosed:
 
     event_id: int
     at: datetime
-    closed_as: str
+    closed_as: RunClose
     detail: str | None = None
 
 
@@ -244,16 +246,16 @@ async def _accepted(
 ) -> AcceptedUpdate:
     request = event.workflow_execution_update_accepted_event_attributes.accepted_request
     completed = outcomes.get(event.event_id)
-    outcome: str | None = None
+    outcome: EventOutcome | None = None
     result: Any = None
     failure: str | None = None
     if completed is not None:
         update_outcome = completed.workflow_execution_update_completed_event_attributes.outcome
         if update_outcome.HasField("failure"):
-            outcome = "failed"
+            outcome = EventOutcome.FAILED
             failure = await failure_message(update_outcome.failure, converter)
         else:
-            outcome = "completed"
+            outcome = EventOutcome.COMPLETED
             values = await decode_payloads(update_outcome.success, converter)
             result = values[0] if values else None
     return AcceptedUpdate(

@@ -12,8 +12,7 @@ the README ("Funders and inspectors") states them for readers.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -29,6 +28,7 @@ from temporalio.converter import DataConverter
 
 from auditing.decode import convention_of, decode_payloads
 from auditing.histories import ConventionHistory
+from infra.settings import Environment, read_environment
 from schemas.convention import (
     Convention,
     ConventionKind,
@@ -47,7 +47,7 @@ from schemas.milestone_details import (
     ProgressReportedDetails,
     details_as,
 )
-from schemas.milestones import MilestoneKind
+from schemas.milestones import Milestone, MilestoneKind
 from schemas.values import Language, Money
 
 IATI_VERSION = "2.03"
@@ -173,23 +173,24 @@ class Reporter:
     org_type: str = DEFAULT_ORG_TYPE
 
 
-def reporter_from_environment(environ: Mapping[str, str] = os.environ) -> Reporter:
+def reporter_from_environment(env: Environment | None = None) -> Reporter:
     """PACTE_IATI_ORG_REF (required) and PACTE_IATI_ORG_TYPE (default 15)."""
-    org_ref = (environ.get(ORG_REF_VARIABLE) or "").strip()
+    env = env or read_environment()
+    org_ref = (env.iati_org_ref or "").strip()
     if not org_ref:
         raise IatiConfigurationMissing(
             f"{ORG_REF_VARIABLE} is not set: the office's IATI organisation identifier "
             "(e.g. MA-RC-12345) prefixes every activity identifier"
         )
-    return Reporter(org_ref, (environ.get(ORG_TYPE_VARIABLE) or DEFAULT_ORG_TYPE).strip())
+    return Reporter(org_ref, (env.iati_org_type or DEFAULT_ORG_TYPE).strip())
 
 
 @dataclass(frozen=True)
 class ConventionRecord:
-    """What one activity is built from: the convention file and its milestones' fields."""
+    """What one activity is built from: the convention file and its milestones."""
 
     convention: Convention
-    milestones: Sequence[Mapping[str, Any]]
+    milestones: Sequence[Milestone]
     children: Sequence[str] = field(default_factory=tuple)
     """Specific conventions derived from this one that the caller knows of (besides those
     its `child_linked` milestones name)."""
@@ -278,17 +279,16 @@ def party_role(convention: Convention, party: Party) -> int:
     return ROLE_OF_KIND[party.kind]
 
 
-def _kinds(milestones: Sequence[Mapping[str, Any]]) -> list[str]:
-    return [str(milestone.get("kind")) for milestone in milestones]
+def _kinds(milestones: Sequence[Milestone]) -> list[str]:
+    return [milestone.kind.value for milestone in milestones]
 
 
-def _entered(milestones: Sequence[Mapping[str, Any]], stages: set[str]) -> Mapping[str, Any] | None:
+def _entered(milestones: Sequence[Milestone], stages: set[str]) -> Milestone | None:
     return next(
         (
             milestone
             for milestone in milestones
-            if milestone.get("kind") == MilestoneKind.STAGE_ENTERED
-            and milestone.get("stage") in stages
+            if milestone.kind is MilestoneKind.STAGE_ENTERED and milestone.stage in stages
         ),
         None,
     )
@@ -307,8 +307,8 @@ def _day(value: Any) -> date:
     )
 
 
-def _first(milestones: Sequence[Mapping[str, Any]], kind: str) -> Mapping[str, Any] | None:
-    return next((milestone for milestone in milestones if milestone.get("kind") == kind), None)
+def _first(milestones: Sequence[Milestone], kind: str) -> Milestone | None:
+    return next((milestone for milestone in milestones if milestone.kind == kind), None)
 
 
 _CLOSING_KINDS = (
@@ -318,7 +318,7 @@ _CLOSING_KINDS = (
 )
 
 
-def activity_status(milestones: Sequence[Mapping[str, Any]]) -> str:
+def activity_status(milestones: Sequence[Milestone]) -> str:
     """Closed once completed; Cancelled once failed or terminated; Implementation once in
     force or its mission or implementation has begun; Pipeline before."""
     kinds = _kinds(milestones)
@@ -332,9 +332,7 @@ def activity_status(milestones: Sequence[Mapping[str, Any]]) -> str:
     return PIPELINE
 
 
-def activity_dates(
-    convention: Convention, milestones: Sequence[Mapping[str, Any]]
-) -> dict[str, date]:
+def activity_dates(convention: Convention, milestones: Sequence[Milestone]) -> dict[str, date]:
     """The dates the record gives, by ActivityDateType.
 
     Planned start: the mission's first day. Actual start: the entry into force, else the day
@@ -354,14 +352,14 @@ def activity_dates(
     begun = _entered(milestones, {"mission", "implementation"})
     if in_force is not None:
         entered = details_as(in_force, EnteredIntoForceDetails)
-        dates[ACTUAL_START] = entered.in_force_on if entered else _day(in_force["occurred_at"])
+        dates[ACTUAL_START] = entered.in_force_on if entered else _day(in_force.occurred_at)
     elif begun is not None:
-        dates[ACTUAL_START] = _day(begun["occurred_at"])
+        dates[ACTUAL_START] = _day(begun.occurred_at)
     if planned_ends:
         dates[PLANNED_END] = max(planned_ends)
-    closing = next((m for m in milestones if m.get("kind") in _CLOSING_KINDS), None)
+    closing = next((m for m in milestones if m.kind in _CLOSING_KINDS), None)
     if closing is not None and ACTUAL_START in dates:
-        dates[ACTUAL_END] = max(_day(closing["occurred_at"]), dates[ACTUAL_START])
+        dates[ACTUAL_END] = max(_day(closing.occurred_at), dates[ACTUAL_START])
     return dates
 
 
@@ -535,7 +533,7 @@ INDICATIVE, COMMITTED = "1", "2"  # BudgetStatus codelist
 
 
 def activity_budget(
-    convention: Convention, milestones: Sequence[Mapping[str, Any]]
+    convention: Convention, milestones: Sequence[Milestone]
 ) -> tuple[Money, str, str] | None:
     """The activity's one budget (money, BudgetStatus, what it is), so none is counted twice:
     the implementation's own budget (indicative) if the file declares one; else what the
@@ -559,24 +557,22 @@ def activity_budget(
     return None
 
 
-def _approved(milestone: Mapping[str, Any]) -> Money | None:
+def _approved(milestone: Milestone) -> Money | None:
     """The amount a funder's approval granted (None: not an approval, or none granted)."""
     decided = details_as(milestone, FundingDecidedDetails)
     return decided.granted if decided is not None and decided.decision == "approve" else None
 
 
-def _last_updated(milestones: Sequence[Mapping[str, Any]]) -> str:
+def _last_updated(milestones: Sequence[Milestone]) -> str:
     if not milestones:
         return datetime.now(UTC).isoformat(timespec="seconds")
-    last = milestones[-1]["occurred_at"]
-    moment = last if isinstance(last, datetime) else datetime.fromisoformat(str(last))
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
+    return milestones[-1].occurred_at.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def _transactions(
     activity: etree._Element,
     convention: Convention,
-    milestones: Sequence[Mapping[str, Any]],
+    milestones: Sequence[Milestone],
     reporter: Reporter,
 ) -> None:
     """Each funder's approval: an incoming commitment of the granted amount, on its day."""
@@ -584,10 +580,10 @@ def _transactions(
         granted = _approved(milestone)  # an amount always carries its currency (Money)
         if granted is None:
             continue
-        on = _day(milestone["occurred_at"])
+        on = _day(milestone.occurred_at)
         funder = _funder_of(convention, milestone)
         transaction = etree.SubElement(activity, "transaction")
-        transaction.set("ref", f"{convention.id}-{milestone['seq']}")
+        transaction.set("ref", f"{convention.id}-{milestone.seq}")
         etree.SubElement(transaction, "transaction-type").set("code", INCOMING_COMMITMENT)
         etree.SubElement(transaction, "transaction-date").set("iso-date", on.isoformat())
         _value(transaction, "value", granted, on)
@@ -598,8 +594,8 @@ def _transactions(
         _narratives(receiver, _name_narrative(convention.office.name))
 
 
-def _funder_of(convention: Convention, milestone: Mapping[str, Any]) -> Party | None:
-    party_id = milestone.get("party")
+def _funder_of(convention: Convention, milestone: Milestone) -> Party | None:
+    party_id = milestone.party
     known = {party.id: party for party in convention.parties}
     if isinstance(party_id, str) and party_id in known:
         return known[party_id]
@@ -622,7 +618,7 @@ def _related(record: ConventionRecord) -> list[tuple[str, str]]:
 def _result(
     activity: etree._Element,
     implementation: ImplementationStage,
-    milestones: Sequence[Mapping[str, Any]],
+    milestones: Sequence[Milestone],
     lang: str,
     start: date | None,
 ) -> None:
@@ -633,12 +629,12 @@ def _result(
         etree.SubElement(result, "title"), [(lang, _RESULT_TITLES.get(lang, "Implementation"))]
     )
     reports = [
-        (_day(m["occurred_at"]), report)
+        (_day(m.occurred_at), report)
         for m in milestones
         if (report := details_as(m, ProgressReportedDetails)) is not None
     ]
     begun = _entered(milestones, {"implementation"})
-    implementation_start = _day(begun["occurred_at"]) if begun else start
+    implementation_start = _day(begun.occurred_at) if begun else start
     for indicator in implementation.indicators:
         _indicator(result, indicator, reports, implementation_start)
 

@@ -30,7 +30,15 @@ from auditing.decode import (
 )
 from auditing.histories import ConventionHistory
 from records.csv_writer import write_csv
-from schemas.audit import StageSpan, Timeline, TimelineEntry, TimelineEvent
+from schemas.archive import RunClose
+from schemas.audit import (
+    EventOutcome,
+    StageOutcome,
+    StageSpan,
+    Timeline,
+    TimelineEntry,
+    TimelineEvent,
+)
 from schemas.milestone_details import TaskAssignedDetails, details_as
 from schemas.milestones import MilestoneKind
 
@@ -50,11 +58,11 @@ _MILESTONE_EVENTS: dict[str, TimelineEvent] = {
     MilestoneKind.CONVENTION_TERMINATED: TimelineEvent.CONVENTION_TERMINATED,
 }
 # How a stage is left when the convention ends while in it.
-_ENDINGS: dict[str, str] = {
-    MilestoneKind.CONVENTION_FAILED: "failed",
-    MilestoneKind.CONVENTION_TERMINATED: "terminated",
+_ENDINGS: dict[str, StageOutcome] = {
+    MilestoneKind.CONVENTION_FAILED: StageOutcome.FAILED,
+    MilestoneKind.CONVENTION_TERMINATED: StageOutcome.TERMINATED,
 }
-_ABNORMAL_CLOSE = {"failed", "timed_out", "canceled", "terminated"}
+_ABNORMAL_CLOSE = {RunClose.FAILED, RunClose.TIMED_OUT, RunClose.CANCELED, RunClose.TERMINATED}
 
 CSV_COLUMNS = (
     "at",
@@ -124,11 +132,11 @@ def stage_spans(entries: list[TimelineEntry]) -> list[StageSpan]:
                     stage=entry.stage,
                     entered_at=entered.at,
                     left_at=entry.at,
-                    outcome=str(entry.details.get("outcome", "completed")),
+                    outcome=StageOutcome(entry.details.get("outcome", StageOutcome.COMPLETED)),
                 )
             )
     spans.extend(
-        StageSpan(stage=stage, entered_at=entered.at, left_at=None, outcome="running")
+        StageSpan(stage=stage, entered_at=entered.at, left_at=None, outcome=StageOutcome.RUNNING)
         for stage, entered in open_stays.items()
     )
     return sorted(spans, key=lambda span: span.entered_at)
@@ -206,7 +214,11 @@ class _Builder:
                 **common,
             )
         if event is TimelineEvent.STAGE_LEFT:
-            outcome = "failed" if kind == MilestoneKind.STAGE_FAILED else "completed"
+            outcome = (
+                StageOutcome.FAILED
+                if kind == MilestoneKind.STAGE_FAILED
+                else StageOutcome.COMPLETED
+            )
             details = {"outcome": outcome, **details}
         self._add(run, item.event_id, event=event, summary=summary, details=details, **common)
 
@@ -238,7 +250,7 @@ class _Builder:
                 "notification_id": notification.get("id"),
                 "notification_event": event_name,
                 "recipients": recipients,
-                "recorded": item.outcome == "completed",
+                "recorded": item.outcome is EventOutcome.COMPLETED,
             },
         )
 
@@ -253,7 +265,7 @@ class _Builder:
         task = notification.get("task")
         task_id = _text(task.get("id")) if isinstance(task, dict) else None
         party = _text(notification.get("party"))
-        delivered = item.outcome == "completed"
+        delivered = item.outcome is EventOutcome.COMPLETED
         status = outcome.get("status", item.outcome)
         self._add(
             run,
@@ -300,7 +312,7 @@ class _Builder:
         stage = self._task_stage.get(task_id) if task_id else None
         if stage is None and task_id:
             stage = task_id.split(".", 1)[0]
-        if item.outcome == "failed":
+        if item.outcome is EventOutcome.FAILED:
             event, summary = TimelineEvent.ANSWER_FAILED, f"{party}'s answer failed: {item.failure}"
         else:
             if task_id:
@@ -336,19 +348,19 @@ class _Builder:
             item.event_id,
             at=item.at,
             event=TimelineEvent.OFFICER_ACTION
-            if item.outcome != "failed"
+            if item.outcome is not EventOutcome.FAILED
             else TimelineEvent.ANSWER_FAILED,
             stage=self._task_stage.get(task_id) if task_id else self._in_stage,
             task_id=task_id,
             actor=_text(request.get("officer")),
             summary=f"officer: {item.name}"
             + (f" ({said})" if said else "")
-            + (f" failed: {item.failure}" if item.outcome == "failed" else ""),
+            + (f" failed: {item.failure}" if item.outcome is EventOutcome.FAILED else ""),
             details={"update": item.name, "request": request},
         )
 
     def _closed(self, run: RunRecord, item: RunClosed) -> None:
-        if item.closed_as == "continued_as_new":
+        if item.closed_as is RunClose.CONTINUED_AS_NEW:
             self._add(
                 run,
                 item.event_id,

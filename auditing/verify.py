@@ -20,7 +20,8 @@ from temporalio.converter import DataConverter
 from auditing.decode import PERSIST_MILESTONE, RunClosed, ScheduledActivity, read_run
 from auditing.histories import ConventionHistory
 from records.chain import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
-from schemas.audit import VerifyFinding, VerifyProblem, VerifyReport
+from schemas.archive import RunClose
+from schemas.audit import EventOutcome, VerifyFinding, VerifyProblem, VerifyReport
 from schemas.milestone_details import ConventionTerminatedDetails, details_as
 
 _ROWS = """
@@ -123,7 +124,7 @@ async def _history_milestones(
     for run in history.runs:
         record = await read_run(run, converter)
         for item in record.items:
-            if isinstance(item, RunClosed) and item.closed_as == "terminated":
+            if isinstance(item, RunClosed) and item.closed_as is RunClose.TERMINATED:
                 terminations[record.run_id] = item.detail or ""
             if not (
                 isinstance(item, ScheduledActivity) and item.activity_type == PERSIST_MILESTONE
@@ -133,7 +134,9 @@ async def _history_milestones(
             if milestone is None or not isinstance(milestone.get("seq"), int):
                 continue
             expected[milestone["seq"]] = _Expected(
-                fields=milestone, run_id=record.run_id, persisted=item.outcome == "completed"
+                fields=milestone,
+                run_id=record.run_id,
+                persisted=item.outcome is EventOutcome.COMPLETED,
             )
     return expected, terminations
 

@@ -17,13 +17,12 @@ dataclass and one loader, to move beside the others as they are.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from documents.intake import DEFAULT_MAX_BYTES
-from infra.settings import SettingsError
+from infra.settings import Environment, SettingsError, read_environment
 
 StoreKind = Literal["postgres", "s3"]
 
@@ -49,12 +48,13 @@ class DocumentSettings:
     tsa_url: str | None = None
 
 
-def load_document_settings() -> DocumentSettings:
+def load_document_settings(env: Environment | None = None) -> DocumentSettings:
     """Read PACTE_DOCUMENT_*, PACTE_S3_*, PACTE_OFFICE_CERTIFICATE and PACTE_TSA_URL."""
-    store = (os.environ.get("PACTE_DOCUMENT_STORE") or "postgres").lower()
+    env = env or read_environment()
+    store = (env.document_store or "postgres").lower()
     if store not in ("postgres", "s3"):
         raise SettingsError(f"PACTE_DOCUMENT_STORE: 'postgres' or 's3', got {store!r}")
-    raw_max = os.environ.get("PACTE_DOCUMENT_MAX_BYTES")
+    raw_max = env.document_max_bytes
     max_bytes = DEFAULT_MAX_BYTES
     if raw_max:
         if not raw_max.isdigit() or int(raw_max) <= 0:
@@ -64,24 +64,25 @@ def load_document_settings() -> DocumentSettings:
         max_bytes = int(raw_max)
     s3 = None
     if store == "s3":
-        missing = [
-            name
-            for name in ("PACTE_S3_ENDPOINT", "PACTE_S3_BUCKET", "PACTE_S3_ACCESS_KEY_ID")
-            if not os.environ.get(name)
-        ]
-        if missing:
+        given = {
+            "PACTE_S3_ENDPOINT": env.s3_endpoint,
+            "PACTE_S3_BUCKET": env.s3_bucket,
+            "PACTE_S3_ACCESS_KEY_ID": env.s3_access_key_id,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if missing or not env.s3_endpoint or not env.s3_bucket or not env.s3_access_key_id:
             raise SettingsError(f"PACTE_DOCUMENT_STORE=s3 needs {', '.join(missing)}")
         s3 = S3Settings(
-            endpoint=os.environ["PACTE_S3_ENDPOINT"].rstrip("/"),
-            bucket=os.environ["PACTE_S3_BUCKET"],
-            region=os.environ.get("PACTE_S3_REGION") or "us-east-1",
-            access_key_id=os.environ["PACTE_S3_ACCESS_KEY_ID"],
+            endpoint=env.s3_endpoint.rstrip("/"),
+            bucket=env.s3_bucket,
+            region=env.s3_region or "us-east-1",
+            access_key_id=env.s3_access_key_id,
         )
-    certificate = os.environ.get("PACTE_OFFICE_CERTIFICATE") or None
+    certificate = env.office_certificate or None
     return DocumentSettings(
         store="s3" if store == "s3" else "postgres",
         max_bytes=max_bytes,
         s3=s3,
         office_certificate=Path(certificate) if certificate else None,
-        tsa_url=os.environ.get("PACTE_TSA_URL") or None,
+        tsa_url=env.tsa_url or None,
     )

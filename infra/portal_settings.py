@@ -18,7 +18,15 @@ from pathlib import Path
 # The secrets file's reader is infra/secrets.py's own: one parser, one set of messages.
 from infra.secrets import SecretError
 from infra.secrets import _read_file as read_secrets_file
-from infra.settings import DEFAULT_STATE_DIR, SettingsError, development_stack
+from infra.settings import (
+    DEFAULT_STATE_DIR,
+    Environment,
+    SettingsError,
+    development_stack,
+    read_environment,
+    whole_number,
+)
+from infra.settings import secrets_file as secrets_file_of
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8300"
 LINK_SECRET_VARIABLE = "PACTE_LINK_SECRET"
@@ -60,33 +68,27 @@ class PortalSettings:
         return self.public_url.startswith("https://")
 
 
-def _whole(name: str, default: int) -> int:
-    raw = os.environ.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"{name}: not a whole number: {raw!r}") from None
-    if value <= 0:
-        raise SettingsError(f"{name}: must be positive, got {raw!r}")
-    return value
-
-
-def load_portal_settings() -> PortalSettings:
+def load_portal_settings(env: Environment | None = None) -> PortalSettings:
     """Read PACTE_PUBLIC_URL, PACTE_PORTAL_HOST, PACTE_PORTAL_PORT, PACTE_SESSION_IDLE_MINUTES."""
-    public_url = (os.environ.get("PACTE_PUBLIC_URL") or DEFAULT_PUBLIC_URL).rstrip("/")
+    env = env or read_environment()
+    public_url = (env.public_url or DEFAULT_PUBLIC_URL).rstrip("/")
     if not public_url.startswith(("http://", "https://")):
         raise SettingsError(f"PACTE_PUBLIC_URL: not an http(s) URL: {public_url!r}")
     return PortalSettings(
         public_url=public_url,
-        host=os.environ.get("PACTE_PORTAL_HOST") or "127.0.0.1",
-        port=_whole("PACTE_PORTAL_PORT", 8300),
-        session_idle_minutes=_whole("PACTE_SESSION_IDLE_MINUTES", 30),
+        host=env.portal_host or "127.0.0.1",
+        port=whole_number("PACTE_PORTAL_PORT", env.portal_port, 8300),
+        session_idle_minutes=whole_number(
+            "PACTE_SESSION_IDLE_MINUTES", env.session_idle_minutes, 30
+        ),
     )
 
 
-def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None) -> bytes:
+def link_secret(
+    secrets_file: Path | None = None,
+    state_dir: Path | None = None,
+    env: Environment | None = None,
+) -> bytes:
     """The server secret links, codes and CSRF tokens are derived from.
 
     PACTE_LINK_SECRET (base64 or base64url, 32 bytes or more), else `link_secret` in the
@@ -94,10 +96,11 @@ def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None)
     state directory, made on first use. In production a missing secret, or one published in
     Pacte's own files, is refused (SecretError saying how to generate one).
     """
-    raw = os.environ.get(LINK_SECRET_VARIABLE)
+    env = env or read_environment()
+    raw = env.link_secret
     where = LINK_SECRET_VARIABLE
     if not raw:
-        file = secrets_file or _secrets_file_from_env()
+        file = secrets_file or secrets_file_of(env)
         if file is not None:
             value = read_secrets_file(file).get("link_secret")
             if value is not None and not isinstance(value, str):
@@ -111,7 +114,7 @@ def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None)
                 f"a production start needs one shared by the worker and the portal: "
                 f"{GENERATE_SECRET_HINT}"
             )
-        return _state_dir_secret(state_dir or Path(os.environ.get("PACTE_STATE_DIR") or ""))
+        return _state_dir_secret(state_dir or Path(env.state_dir or ""))
     text = raw.strip()
     # token_urlsafe gives base64url ('-', '_'); older secrets are standard base64 ('+', '/').
     alphabet = b"-_" if ("-" in text or "_" in text) else None
@@ -130,11 +133,6 @@ def link_secret(secrets_file: Path | None = None, state_dir: Path | None = None)
             f"it; {GENERATE_SECRET_HINT}"
         )
     return secret
-
-
-def _secrets_file_from_env() -> Path | None:
-    value = os.environ.get("PACTE_SECRETS_FILE") or None
-    return Path(value) if value else None
 
 
 def _state_dir_secret(state_dir: Path) -> bytes:

@@ -22,13 +22,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from infra.payload_codec import KEY_ID_PATTERN, PayloadKey, PayloadKeyError
+from infra.settings import Environment, read_environment
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 _ENV_PREFIX = "PACTE_WEBHOOK_SECRET_"
@@ -47,10 +47,12 @@ def webhook_secret_variable(party_id: str) -> str:
     return _ENV_PREFIX + re.sub(r"[^A-Z0-9]", "_", party_id.upper())
 
 
-def webhook_secrets(party_id: str, secrets_file: Path | None) -> list[str]:
+def webhook_secrets(
+    party_id: str, secrets_file: Path | None, env: Environment | None = None
+) -> list[str]:
     """The party's signing secrets, newest first; raises SecretError when none is usable."""
     variable = webhook_secret_variable(party_id)
-    raw: Any = os.environ.get(variable)
+    raw: Any = (env or read_environment()).webhook_secrets.get(variable)
     where = variable
     if raw:
         # Several secrets during a rotation, separated by spaces (base64 never holds one).
@@ -72,9 +74,9 @@ def webhook_secrets(party_id: str, secrets_file: Path | None) -> list[str]:
     return secrets
 
 
-def smtp_password(secrets_file: Path | None) -> str | None:
+def smtp_password(secrets_file: Path | None, env: Environment | None = None) -> str | None:
     """PACTE_SMTP_PASSWORD, else the secrets file's smtp_password, else none."""
-    password = os.environ.get("PACTE_SMTP_PASSWORD")
+    password = (env or read_environment()).smtp_password
     if password:
         return password
     if secrets_file is None:
@@ -85,12 +87,14 @@ def smtp_password(secrets_file: Path | None) -> str | None:
     return value
 
 
-def named_secret(name: str, variable: str, secrets_file: Path | None) -> str | None:
+def named_secret(
+    name: str, variable: str, secrets_file: Path | None, env: Environment | None = None
+) -> str | None:
     """A secret given as one text: the environment variable, else the secrets file's `name`
     (the office certificate's password, the S3 store's secret key), else none."""
-    value = os.environ.get(variable)
-    if value:
-        return value
+    given = (env or read_environment()).model_dump(by_alias=True).get(variable)
+    if isinstance(given, str) and given:
+        return given
     if secrets_file is None:
         return None
     found = _read_file(secrets_file).get(name)
@@ -99,13 +103,13 @@ def named_secret(name: str, variable: str, secrets_file: Path | None) -> str | N
     return found
 
 
-def payload_keys(secrets_file: Path | None) -> list[PayloadKey]:
+def payload_keys(secrets_file: Path | None, env: Environment | None = None) -> list[PayloadKey]:
     """The payload codec's keys, the encrypting one first; none means no encryption.
 
     PACTE_PAYLOAD_KEYS (`id:base64key,id:base64key`) wins over the secrets file's
     [payload_keys] table; raises SecretError naming the faulty entry, never its key.
     """
-    raw = os.environ.get(PAYLOAD_KEYS_VARIABLE, "").strip()
+    raw = ((env or read_environment()).payload_keys or "").strip()
     entries: list[tuple[str, Any]] = []
     if raw:
         for position, entry in enumerate(raw.split(","), start=1):

@@ -9,17 +9,19 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import WorkflowHistory
 
+from schemas.archive import RunClose
+
 CLOSE_EVENTS = {
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: "completed",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: "failed",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: "timed_out",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: "canceled",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: "terminated",
-    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: "continued_as_new",
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED: RunClose.COMPLETED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED: RunClose.FAILED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT: RunClose.TIMED_OUT,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED: RunClose.CANCELED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED: RunClose.TERMINATED,
+    EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW: RunClose.CONTINUED_AS_NEW,
 }
 
 
-def closed_as(event: HistoryEvent) -> str | None:
+def closed_as(event: HistoryEvent) -> RunClose | None:
     """completed, failed, continued_as_new… when the event closes a run; None otherwise."""
     return CLOSE_EVENTS.get(event.event_type)
 

@@ -16,6 +16,17 @@ from pydantic import Field
 from schemas.values import Frozen
 
 
+class RunClose(StrEnum):
+    """How a workflow run closed: its history's last event."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELED = "canceled"
+    TERMINATED = "terminated"
+    CONTINUED_AS_NEW = "continued_as_new"
+
+
 class ArchiveBatchRequest(Frozen):
     """One activity's worth of archiving: the oldest closed runs not archived yet."""
 
@@ -41,7 +52,7 @@ class ArchivedRun(Frozen):
     workflow_id: str
     run_id: str
     seq: int = Field(description="The entry's place in the convention's archive chain.")
-    closed_as: str = Field(description="completed, failed, terminated, continued_as_new…")
+    closed_as: RunClose = Field(description="How the run closed.")
     events: int = Field(description="Events in the run's history.")
     size_bytes: int = Field(description="The history's JSON, uncompressed.")
     stored_bytes: int = Field(description="The history as stored, compressed.")

@@ -12,8 +12,26 @@ from typing import Any
 
 from pydantic import Field
 
-from schemas.archive import ArchiveCheck
+from schemas.archive import ArchiveCheck, RunClose
 from schemas.values import Frozen
+
+
+class EventOutcome(StrEnum):
+    """How an activity, or an update, the workflow started ended in its history."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELED = "canceled"
+
+
+class StageOutcome(StrEnum):
+    """How the convention left a stage, or that it is still in it."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TERMINATED = "terminated"
+    RUNNING = "running"
 
 
 class ReplayFailure(Frozen):
@@ -112,7 +130,7 @@ class StageSpan(Frozen):
     stage: str
     entered_at: datetime
     left_at: datetime | None
-    outcome: str = Field(description="completed, failed, terminated or running.")
+    outcome: StageOutcome
 
 
 class Timeline(Frozen):
@@ -181,7 +199,7 @@ class ExportedRun(Frozen):
     sha256: str = Field(description="SHA-256 of the file, lowercase hex.")
     events: int
     started_at: datetime | None
-    closed_as: str | None = Field(description="How the run closed, None while it runs.")
+    closed_as: RunClose | None = Field(description="How the run closed, None while it runs.")
 
 
 class ExportManifest(Frozen):

@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from schemas.tasks import TaskKind
 from schemas.values import Frozen, Identifier
 
 
@@ -84,7 +85,7 @@ class InboxEntry(Frozen):
     convention_id: Identifier
     task_id: str
     stage: str
-    kind: str
+    kind: TaskKind
     assignee: Identifier
     title: str
     assigned_at: datetime

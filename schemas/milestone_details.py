@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas.actors import Principal
+from schemas.convention import ConventionKind
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import LinkKind
 from schemas.tasks import Answer, TaskKind
@@ -50,7 +51,7 @@ class NoDetails(MilestoneDetails):
 
 
 class ConventionStartedDetails(MilestoneDetails):
-    kind: str = Field(description="The convention's kind (ConventionKind's value).")
+    kind: ConventionKind = Field(description="The convention's kind.")
     parent: str | None = None
     origin: str | None = None
 
@@ -97,7 +98,7 @@ class ParentLinkedDetails(MilestoneDetails):
 class FollowUpStartedDetails(MilestoneDetails):
     convention_id: str
     workflow_id: str
-    kind: str = Field(description="The follow-up convention's kind.")
+    kind: ConventionKind = Field(description="The follow-up convention's kind.")
     started: bool = Field(description="False: it was already running.")
 
 
@@ -105,7 +106,7 @@ class FollowUpStartedDetails(MilestoneDetails):
 
 
 class TaskAssignedDetails(MilestoneDetails):
-    kind: str = Field(description="The task's kind (TaskKind's value).")
+    kind: TaskKind = Field(description="The task's kind.")
     due_at: datetime
     signatory: str | None = None
 

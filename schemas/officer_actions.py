@@ -52,9 +52,17 @@ class ConventionLink(Frozen):
     kind: LinkKind
 
 
+class OfficerAction(StrEnum):
+    """What an officer did to a running convention."""
+
+    POSTPONE = "postpone"
+    REASSIGN = "reassign"
+    TERMINATE = "terminate"
+
+
 class OfficerReceipt(Frozen):
     """What the workflow returns once an officer's action is applied."""
 
-    action: str
+    action: OfficerAction
     task_id: str | None = None
     applied_at: datetime

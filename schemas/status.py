@@ -7,9 +7,9 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.convention import Convention
+from schemas.convention import Convention, ConventionKind
 from schemas.milestones import Milestone
-from schemas.officer_actions import ConventionLink
+from schemas.officer_actions import ConventionLink, TerminateConvention
 from schemas.tasks import Task
 from schemas.values import Frozen, Identifier
 
@@ -44,27 +44,49 @@ class StandingSignature(Frozen):
     signed_at: datetime
 
 
-class ResumeState(Frozen):
-    """Everything a new run needs to carry on where the previous one continued-as-new."""
+class BoardState(Frozen):
+    """Exactly what a run of the convention's task board carries to the next (continue-as-new).
 
-    stage_index: int
-    stage_attempts: dict[str, int]
+    The board is rebuilt from it (`TaskBoard(convention, state=...)`) and hands it back
+    (`TaskBoard.carried(stage_index)`); tests/test_board_state.py checks that every field
+    survives the trip. What the board holds and does NOT carry is derived or belongs to one
+    run: the current stage (entered again from `stage_index`), the next seq (the last
+    milestone's plus one), the tasks closed in the run, answers (consumed before the run ends),
+    answer checks (functions: the stage that assigns a task gives it its check), who a
+    sequential signature waits for (the signature stage never continues as new), the ledger
+    and the patches asked.
+    """
+
+    stage_index: int = Field(default=0, ge=0, description="The stage the next run resumes.")
+    stage_attempts: dict[str, int] = Field(default_factory=dict)
     milestones: list[Milestone] = Field(
-        description="The most recent milestones (a bounded window; PostgreSQL has them all)."
+        default_factory=list,
+        description="The most recent milestones (a bounded window; PostgreSQL has them all).",
     )
-    open_tasks: list[Task]
+    open_tasks: list[Task] = Field(default_factory=list)
     links: list[ConventionLink] = Field(default_factory=list)
     implementation: ImplementationProgress | None = None
     runs: int = Field(default=1, ge=1, description="How many runs came before this one.")
     signatures: list[StandingSignature] = Field(default_factory=list)
     document: str | None = Field(default=None, description="The current text's version key.")
+    changes: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Officers' actions so far: they number the notifications of postponements and "
+            "reassignments, which must not repeat an earlier run's."
+        ),
+    )
+    termination: TerminateConvention | None = Field(
+        default=None, description="A termination asked for and not yet carried out."
+    )
 
 
 class ConventionInput(Frozen):
     """The workflow's argument: the validated convention file, and where to resume."""
 
     convention: Convention
-    resume: ResumeState | None = None
+    resume: BoardState | None = None
     history_limit: int = Field(
         default=10_000,
         ge=50,
@@ -77,7 +99,7 @@ class ConventionStatus(Frozen):
 
     convention_id: Identifier
     title: str
-    kind: str
+    kind: ConventionKind
     parent: str | None
     state: ConventionState
     current_stage: str | None

@@ -31,7 +31,7 @@ from devkit.programs import run_program
 from infra.settings import PROJECT_ROOT
 from schemas.audit import ReplayResult
 from tests.conftest import PlayedScenario
-from workflows.patches import CONSOLIDATED_PATCHES, CONSOLIDATION_PATCH
+from workflows.patches import CONSOLIDATED_PATCHES, CONSOLIDATION_PATCH, DEPRECATED_PATCHES
 from workflows.signature import run_signature
 
 HISTORIES = PROJECT_ROOT / "tests" / "histories"
@@ -144,6 +144,18 @@ def test_histories_kept_from_before_a_patch_lack_it_and_the_current_ones_take_it
         )
         assert taken, f"no current history takes the {patch_id!r} branch"
         assert patch_id not in patch_ids(before), f"{before} was recorded after the patch"
+
+
+def test_a_deprecated_patch_has_no_recorded_history_through_its_old_branch() -> None:
+    """`workflow.deprecate_patch` takes the new branch in every run: safe only while every
+    history replayed on this code either took it (its marker) or the consolidation."""
+    assert DEPRECATED_PATCHES <= CONSOLIDATED_PATCHES
+    for patch_id in DEPRECATED_PATCHES:
+        assert not (HISTORIES / f"before-{patch_id}").exists()
+        for group in recorded_groups():
+            for chain in sorted(path for path in group.iterdir() if path.is_dir()):
+                carried = patch_ids(chain)
+                assert patch_id in carried or CONSOLIDATION_PATCH in carried, chain
 
 
 def test_a_run_started_now_records_one_patch_marker_whatever_it_goes_through() -> None:

@@ -363,6 +363,36 @@ async def test_five_years_of_cohorts_continue_as_new_and_keep_every_indicator(de
     assert sizes[-1] <= sizes[1] * 1.10, sizes
 
 
+async def test_officers_actions_keep_counting_across_a_continue_as_new(desk: Desk) -> None:
+    """The count of officers' actions numbers their notifications: a new run carries it
+    (BoardState.changes), so a postponement in the second run is not the first one again."""
+    await desk.start(convention_of(IMPLEMENTATION), history_limit=50)
+
+    async def postpone(task_id: str) -> None:
+        task = await desk.task(task_id)
+        await postpone_deadline(
+            desk.env.client,
+            desk.convention_id,
+            PostponeDeadline(
+                task_id=task_id, new_due_at=task.due_at + timedelta(days=7), reason="congés"
+            ),
+        )
+
+    await postpone("implementation.report.1")
+    quarter = 1
+    while (await desk.status()).runs == 1:
+        await desk.answer(f"implementation.report.{quarter}", "ofppt", actuals={"trainees": 10})
+        quarter += 1
+        await desk.task(f"implementation.report.{quarter}")
+    await postpone(f"implementation.report.{quarter}")
+
+    postponed = [i for i in await desk.notification_ids() if "/postponed-" in i]
+    assert postponed == [
+        "implementation.report.1/task.reminder/postponed-1",
+        f"implementation.report.{quarter}/task.reminder/postponed-2",
+    ]
+
+
 async def test_a_cohort_cannot_finish_before_it_started(desk: Desk) -> None:
     await desk.start(convention_of(IMPLEMENTATION))
     with pytest.raises(Refused, match=r"answer\.cohorts\.0\.id: cohort 'c1' never started"):

@@ -7,7 +7,6 @@ builds it from the environment in the app's lifespan.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from application.errors import PacteError
 from application.office.desk import OfficeDesk
 from application.partner import PartnerDesk
-from infra.settings import DEFAULT_TASK_QUEUE
+from infra.settings import DEFAULT_TASK_QUEUE, read_environment
 from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
 from web import api, office, pages
@@ -44,7 +43,7 @@ def create_app(
 ) -> FastAPI:
     """The portal over a desk, given or built by `factory` at start (and closed at stop);
     the office desk (`/office`) beside it, starting conventions on `task_queue`."""
-    queue = task_queue or os.environ.get("PACTE_TASK_QUEUE") or DEFAULT_TASK_QUEUE
+    queue = task_queue or read_environment().task_queue or DEFAULT_TASK_QUEUE
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

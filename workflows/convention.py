@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.officer_actions import (
         ConventionLink,
         LinkKind,
+        OfficerAction,
         OfficerReceipt,
         PostponeDeadline,
         ReassignTask,
@@ -62,7 +63,7 @@ class ConventionWorkflow:
     @workflow.init
     def __init__(self, request: ConventionInput) -> None:
         self.board = TaskBoard(
-            request.convention, resume=request.resume, history_limit=request.history_limit
+            request.convention, state=request.resume, history_limit=request.history_limit
         )
         self.state = ConventionState.ACTIVE
         self.reason: str | None = None
@@ -124,7 +125,7 @@ class ConventionWorkflow:
             await self._end(ended)
         else:
             self.state = ConventionState.COMPLETED
-            board.current_stage = None
+            board.leave_stages()
             await board.record(MilestoneKind.CONVENTION_COMPLETED, "Every stage completed")
         if self.progress is None:
             upsert_progress(board.current_stage, self.state)
@@ -166,7 +167,9 @@ class ConventionWorkflow:
     async def postpone_deadline(self, request: PostponeDeadline) -> OfficerReceipt:
         """Move an open task's due date later."""
         task = await self.board.postpone(request)
-        return OfficerReceipt(action="postpone", task_id=task.id, applied_at=workflow.now())
+        return OfficerReceipt(
+            action=OfficerAction.POSTPONE, task_id=task.id, applied_at=workflow.now()
+        )
 
     @postpone_deadline.validator
     def _check_postponement(self, request: PostponeDeadline) -> None:
@@ -177,7 +180,9 @@ class ConventionWorkflow:
     async def reassign_task(self, request: ReassignTask) -> OfficerReceipt:
         """Give an open task to another contact of the same party."""
         task = await self.board.reassign(request)
-        return OfficerReceipt(action="reassign", task_id=task.id, applied_at=workflow.now())
+        return OfficerReceipt(
+            action=OfficerAction.REASSIGN, task_id=task.id, applied_at=workflow.now()
+        )
 
     @reassign_task.validator
     def _check_reassignment(self, request: ReassignTask) -> None:
@@ -188,7 +193,7 @@ class ConventionWorkflow:
     def terminate(self, request: TerminateConvention) -> OfficerReceipt:
         """End the convention at whatever stage it is, for the stated reason."""
         self.board.terminate(request)
-        return OfficerReceipt(action="terminate", applied_at=workflow.now())
+        return OfficerReceipt(action=OfficerAction.TERMINATE, applied_at=workflow.now())
 
     @terminate.validator
     def _check_termination(self, request: TerminateConvention) -> None:
@@ -203,9 +208,9 @@ class ConventionWorkflow:
     @workflow.signal
     async def link_child(self, link: ConventionLink) -> None:
         """A specific convention derived from this framework convention has started."""
-        if any(known.convention_id == link.convention_id for known in self.board.links):
+        if self.board.links_to(link.convention_id):
             return
-        self.board.links.append(link)
+        self.board.add_link(link)
         await self.board.record(
             MilestoneKind.CHILD_LINKED,
             f"Specific convention {link.convention_id} derives from this one: {link.title}",
@@ -221,7 +226,7 @@ class ConventionWorkflow:
         return ConventionStatus(
             convention_id=convention.id,
             title=convention.title,
-            kind=convention.kind.value,
+            kind=convention.kind,
             parent=convention.parent,
             state=self.state,
             current_stage=board.current_stage,
@@ -330,7 +335,7 @@ class ConventionWorkflow:
         workflow.continue_as_new(
             ConventionInput(
                 convention=request.convention,
-                resume=board.resume_state(stage_index),
+                resume=board.carried(stage_index),
                 history_limit=request.history_limit,
             )
         )

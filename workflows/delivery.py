@@ -42,7 +42,8 @@ with workflow.unsafe.imports_passed_through():
     from schemas.tasks import AnswerTask, FixDeliveryAnswer, Task, TaskKind
 
 DELIVERY_PATCH = "notification-delivery"
-"""Workflows recorded before delivery existed replay without it (workflow.patched)."""
+"""Deprecated (workflows/patches.py): every run recorded before the consolidation holds its
+marker, none replays without delivery; the marker is still asked where it was recorded."""
 ONE_NOTIFICATION_ACTIVITY_PATCH = "one-notification-activity"
 """Workflows recorded before replay their three activities a notification (notify_party,
 sync_tasks, plan_delivery); later ones make one, record_notification."""

@@ -106,7 +106,7 @@ async def _start_follow_ups(board: TaskBoard, spec: DiagnosticStage) -> None:
             )
         except WorkflowAlreadyStartedError:
             started = False
-        board.links.append(
+        board.add_link(
             ConventionLink(
                 convention_id=follow_up.id, title=follow_up.title, kind=LinkKind.FOLLOW_UP
             )

@@ -53,7 +53,7 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
                     )
         if changes_asked_by is None:
             # The text signatures are given on: a new drafting run or version is a new text.
-            board.document = board.task_id(f"v{version}")
+            board.approve_text(board.task_id(f"v{version}"))
             await board.record(
                 MilestoneKind.DRAFT_APPROVED,
                 f"Version {version} approved by {', '.join(spec.reviewers)}",

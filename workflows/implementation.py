@@ -28,7 +28,7 @@ async def run_implementation(board: TaskBoard, spec: ImplementationStage) -> Non
     progress = board.implementation_progress or ImplementationProgress()
     while set(progress.reached) | set(progress.cancelled) != set(planned):
         if board.history_is_long():
-            board.implementation_progress = progress
+            board.keep_progress(progress)
             raise ContinueAsNewRequested
         number = progress.report_number
         report_task = await board.assign(
@@ -42,7 +42,7 @@ async def run_implementation(board: TaskBoard, spec: ImplementationStage) -> Non
         report = (await board.answer_to(report_task)).answer
         assert isinstance(report, ProgressReportAnswer)
         progress = await _record_report(board, spec, progress, report_task, report)
-        board.implementation_progress = progress
+        board.keep_progress(progress)
 
 
 async def _record_report(

@@ -6,6 +6,36 @@ sixteen events a convention, one of them in the workflow task of the answer that
 the funding request. Runs started since `patches-consolidated` record that one id at their
 start and take every branch it covers without asking; runs recorded before keep asking each
 id where they asked it, so their histories replay as they were recorded.
+
+Retirement plan (docs/architecture/patches.md says why, and how to check each condition).
+A patch goes `patched` -> `deprecate_patch` once no history that must replay on this code
+takes its old branch, then is deleted once none holds its marker recorded by `patched` (the
+SDK's core refuses a non-deprecated marker the code no longer asks for). "Old branch" below
+lists the recorded groups under tests/histories/ whose histories take it; every group but
+`current` was recorded before the consolidation, so every one of them holds non-deprecated
+markers of the ids it asked.
+
+| patch id                  | old branch replayed by (tests/histories/)    | deprecate | delete |
+|---------------------------|----------------------------------------------|-----------|--------|
+| notification-delivery     | none: every recorded run holds its marker    | done      | (A)    |
+| announce-stage-to-parties | before-announce-stage-to-parties             | (A)       | (A)    |
+| keep-standing-signatures  | before-keep-standing-signatures, b-announce  | (A)       | (A)    |
+| one-overdue-notice        | before-one-overdue-notice, b-announce        | (A)       | (A)    |
+| revise-funding-request    | before-revise-funding-request, b-announce    | (A)       | (A)    |
+| ordered-ledger            | before-ordered-ledger and the groups before  | (A)       | (A)    |
+| one-notification-activity | before-one-notification-activity and before  | (A)       | (A)    |
+| visibility-after-ledger   | before-visibility-after-ledger and before    | (A)       | (A)    |
+| patches-consolidated      | every before-* group                         | (A)       | (B)    |
+
+(A) No run started before the consolidation can replay on this code any more: no such run
+is open (a run continued-as-new since starts on the consolidated code), and the archived
+histories of closed ones are replayed with the release that recorded them (a pinned tag)
+rather than with this code; the before-* groups then move to that pinned replay and leave
+this one. From then on a consolidated id is never asked: its `patched` call and its old
+branch are deleted together (deprecating first buys nothing: no history left asks it).
+(B) No history replayed on this code lacks the consolidation's marker, and none holds it
+recorded by `patched` rather than `deprecate_patch`: after (A), deprecate it for as long as
+archived runs that recorded it as `patched` must replay on this code, then delete it.
 """
 
 from __future__ import annotations
@@ -31,6 +61,11 @@ CONSOLIDATED_PATCHES = frozenset(
 """Every patch id that existed when the consolidation was made. A later patch is asked for
 by its own marker, in every run."""
 
+DEPRECATED_PATCHES = frozenset({"notification-delivery"})
+"""Ids no history that replays on this code goes through the old branch of: asked with
+`workflow.deprecate_patch` (which takes the new branch, and accepts the marker that runs
+recorded with `patched`). tests/test_audit_replay.py checks that no recorded history lacks it."""
+
 
 class Patches:
     """`workflow.patched` for one run, through the consolidation marker."""
@@ -51,3 +86,11 @@ class Patches:
             if self._consolidated:
                 return True
         return workflow.patched(patch_id)
+
+    def deprecated(self, patch_id: str) -> None:
+        """Where a deprecated patch was asked: its marker, as the runs recorded before the
+        consolidation hold it, and no branch (every run takes what was the new one)."""
+        assert patch_id in DEPRECATED_PATCHES, patch_id
+        self.start()
+        if not self._consolidated:
+            workflow.deprecate_patch(patch_id)

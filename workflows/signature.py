@@ -95,14 +95,16 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
                 }
                 | ({"replacing": replacing} if replacing else {}),
             )
-            board.signatures[signatory.id] = StandingSignature(
-                signatory=signatory.id,
-                document=board.document or "",
-                signed_by=signer,
-                signed_at=workflow.now(),
+            board.keep_signature(
+                StandingSignature(
+                    signatory=signatory.id,
+                    document=board.document or "",
+                    signed_by=signer,
+                    signed_at=workflow.now(),
+                )
             )
         if failure is not None:
-            board.waiting_for.clear()
+            board.wait_for({})
             raise StageFailed(failure)
     await board.record(
         MilestoneKind.ENTERED_INTO_FORCE,
@@ -160,14 +162,13 @@ def _who_signs(
 
 def _note_who_waits(board: TaskBoard, batches: list[list[str]], position: int) -> None:
     """Sequential signatures: each later signatory's task waits for the earlier ones."""
-    board.waiting_for.clear()
-    if position + 1 >= len(batches):
-        return
     current = ", ".join(
         board.convention.signatory(signatory_id).name for signatory_id in batches[position]
     )
-    for later in batches[position + 1 :]:
-        for signatory_id in later:
-            board.waiting_for[board.task_id("sign", signatory_id)] = (
-                f"waiting for the earlier signature of {current}"
-            )
+    board.wait_for(
+        {
+            board.task_id("sign", signatory_id): f"waiting for the earlier signature of {current}"
+            for later in batches[position + 1 :]
+            for signatory_id in later
+        }
+    )

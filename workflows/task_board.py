@@ -41,8 +41,8 @@ with workflow.unsafe.imports_passed_through():
         TerminateConvention,
     )
     from schemas.status import (
+        BoardState,
         ImplementationProgress,
-        ResumeState,
         StandingSignature,
         TaskLookup,
     )
@@ -100,42 +100,99 @@ class TaskBoard:
         self,
         convention: Convention,
         *,
-        resume: ResumeState | None = None,
+        state: BoardState | None = None,
         history_limit: int = 10_000,
     ) -> None:
         self.convention = convention
         self.history_limit = history_limit
+        # One run's own state: rebuilt, never carried (see BoardState).
         self.current_stage: str | None = None
         self.current_spec: StageSpec | None = None
-        self.tasks: dict[str, Task] = {}
         self.answers: dict[str, AnswerTask] = {}
-        self.milestones: list[Milestone] = []
         self.ledger = Ledger()
         self.patches = Patches()
         self._uses_ledger: bool | None = None
-        self.next_seq = 1
-        self.signatures: dict[str, StandingSignature] = {}
-        self.document: str | None = None
         # Signature tasks of a sequential signature not yet open, and whom they wait for.
         self.waiting_for: dict[str, str] = {}
+        self._checks: dict[str, AnswerCheck] = {}
+        # What the next run carries, from the previous run's BoardState or a new start.
+        self.tasks: dict[str, Task] = {}
+        self.milestones: list[Milestone] = []
+        self.next_seq = 1
         self.stage_attempts: dict[str, int] = {}
         self.links: list[ConventionLink] = []
         self.implementation_progress: ImplementationProgress | None = None
-        self.termination: TerminateConvention | None = None
         self.runs = 1
-        self._checks: dict[str, AnswerCheck] = {}
+        self.signatures: dict[str, StandingSignature] = {}
+        self.document: str | None = None
         # Bumped by every officer action, so that waiting stages re-plan their timers.
         self._changes = 0
-        if resume is not None:
-            self.milestones = list(resume.milestones[-MILESTONE_WINDOW:])
-            self.next_seq = resume.milestones[-1].seq + 1 if resume.milestones else 1
-            self.signatures = {s.signatory: s for s in resume.signatures}
-            self.document = resume.document
-            self.tasks = {task.id: task for task in resume.open_tasks}
-            self.stage_attempts = dict(resume.stage_attempts)
-            self.links = list(resume.links)
-            self.implementation_progress = resume.implementation
-            self.runs = resume.runs + 1
+        self.termination: TerminateConvention | None = None
+        if state is not None:
+            self._restore(state)
+
+    def _restore(self, state: BoardState) -> None:
+        """Take up the previous run's state; what is derived from it is derived here."""
+        self.tasks = {task.id: task for task in state.open_tasks}
+        self.milestones = list(state.milestones[-MILESTONE_WINDOW:])
+        self.next_seq = state.milestones[-1].seq + 1 if state.milestones else 1
+        self.stage_attempts = dict(state.stage_attempts)
+        self.links = list(state.links)
+        self.implementation_progress = state.implementation
+        self.runs = state.runs + 1
+        self.signatures = {s.signatory: s for s in state.signatures}
+        self.document = state.document
+        self._changes = state.changes
+        self.termination = state.termination
+
+    def carried(self, stage_index: int) -> BoardState:
+        """What the next run needs: the last milestone (its seq), open tasks, running totals."""
+        return BoardState(
+            stage_index=stage_index,
+            stage_attempts=dict(self.stage_attempts),
+            milestones=[
+                milestone.model_copy(update={"details": {}})
+                for milestone in self.milestones[-RESUME_MILESTONES:]
+            ],
+            open_tasks=self.open_tasks(),
+            links=list(self.links),
+            implementation=self.implementation_progress,
+            runs=self.runs,
+            signatures=list(self.signatures.values()),
+            document=self.document,
+            changes=self._changes,
+            termination=self.termination,
+        )
+
+    # --- what stages keep -------------------------------------------------------------
+
+    def approve_text(self, version_key: str) -> None:
+        """The text signatures are given on from now: a new version needs them anew."""
+        self.document = version_key
+
+    def keep_signature(self, signature: StandingSignature) -> None:
+        """A signature given on the current text: it stands while the text is unchanged."""
+        self.signatures[signature.signatory] = signature
+
+    def wait_for(self, waiting: dict[str, str]) -> None:
+        """Tasks not yet open (later signatories) and what each waits for; {}: none."""
+        self.waiting_for = dict(waiting)
+
+    def keep_progress(self, progress: ImplementationProgress) -> None:
+        """The implementation's running totals, carried to the next run."""
+        self.implementation_progress = progress
+
+    def add_link(self, link: ConventionLink) -> None:
+        """Keep a link to another convention (status shows it, the next run carries it)."""
+        self.links.append(link)
+
+    def links_to(self, convention_id: str) -> bool:
+        """Whether a link to this convention is kept already."""
+        return any(known.convention_id == convention_id for known in self.links)
+
+    def leave_stages(self) -> None:
+        """Every stage is done: no stage is current any more."""
+        self.current_stage, self.current_spec = None, None
 
     # --- stages -----------------------------------------------------------------------
 
@@ -162,23 +219,6 @@ class TaskBoard:
         return (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() >= self.history_limit
-        )
-
-    def resume_state(self, stage_index: int) -> ResumeState:
-        """What the next run needs: milestones, open tasks, links, running totals."""
-        return ResumeState(
-            stage_index=stage_index,
-            stage_attempts=dict(self.stage_attempts),
-            milestones=[
-                milestone.model_copy(update={"details": {}})
-                for milestone in self.milestones[-RESUME_MILESTONES:]
-            ],
-            open_tasks=self.open_tasks(),
-            links=list(self.links),
-            implementation=self.implementation_progress,
-            runs=self.runs,
-            signatures=list(self.signatures.values()),
-            document=self.document,
         )
 
     # --- milestones -------------------------------------------------------------------
@@ -618,8 +658,7 @@ class TaskBoard:
             retry_policy=PERSISTENCE_RETRY,
             summary=f"{notification.event.value} {notification.party}",
         )
-        if not self.patches.on(DELIVERY_PATCH):
-            return
+        self.patches.deprecated(DELIVERY_PATCH)
         await self._deliveries.sync_inbox()
         await self._deliveries.send(notification)
 
@@ -629,13 +668,13 @@ class TaskBoard:
         Call it where a task changes outside an assignment (cancel, reassign, postpone);
         an answered task leaves the inbox through its task_answered milestone already.
         """
-        if self.patches.on(DELIVERY_PATCH):
-            self._deliveries.sync_in_background(task)
+        self.patches.deprecated(DELIVERY_PATCH)
+        self._deliveries.sync_in_background(task)
 
     async def deliveries_settled(self) -> None:
         """Wait for deliveries in flight: call before the workflow returns, or they are cut."""
-        if self.patches.on(DELIVERY_PATCH):
-            await self._deliveries.settled()
+        self.patches.deprecated(DELIVERY_PATCH)
+        await self._deliveries.settled()
 
     @cached_property
     def _deliveries(self) -> Deliveries:
