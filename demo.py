@@ -37,7 +37,7 @@ from application.conventions import (
     start_convention,
 )
 from application.directory.editors import Editor, EditorRole
-from application.directory.import_proposal import import_files
+from application.directory.import_proposal import import_files, parties_imported
 from application.office.accounts import create_user, list_users, new_password
 from application.office.roles import Role
 from application.partner import create_key
@@ -188,11 +188,14 @@ async def _waits_on_a_partner(client: Client, convention: Convention) -> bool:
 
 async def waiting_convention(client: Client, pool: asyncpg.Pool, task_queue: str) -> str:
     """A first-hour convention waiting on a partner: the earliest one still waiting, else a
-    new one (a convention id is used once, ever)."""
+    new one (a convention id is used once, ever). Its contacts' addresses are the
+    directory's (the demo's admin accepts them), as `start` would require: the directory
+    alone says who acts for the seed parties it imported."""
     for number in itertools.count(1):
         convention = first_hour_convention(number)
         try:
-            await start_convention(client, convention, task_queue, milestones=pool)
+            async with parties_imported(pool, DEMO_EDITOR, convention, accept=True):
+                await start_convention(client, convention, task_queue, milestones=pool)
             return convention.id
         except ConventionAlreadyStarted:
             if await _waits_on_a_partner(client, convention):

@@ -110,8 +110,6 @@ class Standing:
     organisation: Organisation | None
     person: Person | None
     capacities: list[Capacity]
-    addressed: bool = False
-    """The directory has named (ever) a person with an address for the organisation."""
 
 
 def _organisation(row: Any) -> Organisation:
@@ -453,10 +451,7 @@ SELECT (SELECT version FROM directory_version) AS version,
          WHERE p.id IN (SELECT person_id FROM directory_capacities WHERE organisation_id = o.id)
            AND ((p.email IS NOT NULL AND lower(p.email) = lower($2))
                 OR ($2::text IS NULL AND lower(p.name) = lower($3)))
-         ORDER BY p.removed_at NULLS FIRST LIMIT 1) AS person,
-       EXISTS (SELECT 1 FROM directory_capacities AS c
-                 JOIN directory_people AS p ON p.id = c.person_id
-                WHERE c.organisation_id = o.id AND p.email IS NOT NULL) AS addressed
+         ORDER BY p.removed_at NULLS FIRST LIMIT 1) AS person
   FROM (SELECT 1) AS one LEFT JOIN directory_organisations AS o ON o.id = $1
 """
 
@@ -481,7 +476,6 @@ async def standing(db: Database, organisation_id: str, *, email: str | None, nam
         organisation=None if found is None else _organisation(_timestamps(found)),
         person=None if person_row is None else _person(_timestamps(person_row)),
         capacities=capacities,
-        addressed=bool(row["addressed"]),
     )
 
 

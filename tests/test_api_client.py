@@ -127,7 +127,7 @@ async def test_a_generated_client_lists_reads_and_answers_with_typed_models(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, record = await desk.create_key("bid", "IsDB generated client")
     other, _ = await desk.create_key("menefp", "ministry generated client")
     async with portal_client(desk) as http:

@@ -215,3 +215,100 @@ async def test_a_person_removed_while_holding_a_session_and_a_pending_code_loses
     status = await convention_status(dev_env.client, convention.id)
     assert DECISION in {t.id for t in status.open_tasks}
     await stop(dev_env.client, convention.id)
+
+
+async def test_an_organisation_whose_directory_people_have_no_address_is_still_the_directorys_alone(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    """Today's gap closed: the seed files' organisations are imported with people who have
+    no address. The directory holding the organisation is enough for it to decide alone."""
+    party = fresh_id()
+    clerk = {"name": "Aïcha DIALLO", "language": "fr"}  # no address, as in the seed files
+    intruder, nameless = person("Mallory Intrus"), {"name": "Eve Sans Adresse", "language": "fr"}
+    desk = make_desk(
+        dev_env.client,
+        db_pool,
+        fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port),
+    )
+    # B names two intruders for the party (one with an address, one by name alone); it ran
+    # before the directory held the party.
+    other = funding_file(party, [intruder, nameless])
+    await started_before_the_directory(dev_env, other)
+    await link_minted(db_pool, other.id, intruder["name"])
+    await link_minted(db_pool, other.id, nameless["name"])
+    async with portal_client(desk) as http:
+        page = await open_task_page(http, link_path(other.id, intruder["name"]))
+        sent_before = len(smtp_server.catcher.to(intruder["email"]))
+        asked = await http.post(
+            f"/desk/tasks/{other.id}/{DECISION}", data={"csrf": csrf_of(page), **APPROVE_FORM}
+        )
+        code = code_in(smtp_server, intruder["email"], sent_before)
+        code_id = CODE_ID.search(asked.text).group(1)  # type: ignore[union-attr]
+        # The office starts A: the directory holds the party, its one person without address.
+        mine = funding_file(party, [clerk])
+        await started_through_the_directory(dev_env, db_pool, mine)
+        [(only, _)] = await store.people_of(db_pool, party)
+        assert only.name == clerk["name"] and only.email is None
+        listed = await http.get("/desk")
+        opened = await http.get(f"/desk/tasks/{mine.id}/{DECISION}")
+        answered = await http.post(
+            f"/desk/tasks/{mine.id}/{DECISION}", data={"csrf": csrf_of(page), **APPROVE_FORM}
+        )
+        confirmed = await http.post(
+            f"/desk/codes/{code_id}",
+            data={
+                "csrf": csrf_of(asked),
+                "code": code,
+                "convention_id": other.id,
+                "task_id": DECISION,
+            },
+        )
+    assert [r.status_code for r in (listed, opened, answered, confirmed)] == [401] * 4
+    assert mine.id not in listed.text
+    async with portal_client(desk) as fresh:
+        # Neither intruder's link opens: by address, or by name, the directory names neither.
+        by_address = await fresh.get(link_path(other.id, intruder["name"]))
+        by_name = await fresh.get(link_path(other.id, nameless["name"]))
+    assert [by_address.status_code, by_name.status_code] == [410, 410]
+    assert "names no" in by_address.text and "names no" in by_name.text
+    # Key and event paths: another organisation's key or secret reaches none of its tasks.
+    elsewhere = fresh_id("evil")
+    await started_through_the_directory(dev_env, db_pool, funding_file(elsewhere, [intruder]))
+    their_key, _ = await desk.create_key(elsewhere, "intruder's system")
+    their_secret = (await rotate_secret(db_pool, ADMIN, channel_key(desk.secret), elsewhere)).secret
+    body = json.dumps(
+        {
+            "specversion": "1.0",
+            "id": "evt-nameless",
+            "source": "https://intruder.example",
+            "type": "pacte.task.answer",
+            "data": {"convention_id": mine.id, "task_id": DECISION, **APPROVAL},
+        }
+    ).encode()
+    now = datetime.now(UTC)
+    headers = {
+        "content-type": "application/cloudevents+json",
+        "webhook-id": "evt-nameless",
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(their_secret).sign("evt-nameless", now, body.decode()),
+    }
+    async with portal_client(desk) as http:
+        listed_by_key = await http.get("/api/v1/tasks", headers=bearer(their_key))
+        forged = await http.post(
+            f"/api/v1/tasks/{mine.id}/{DECISION}/answer", json=APPROVAL, headers=bearer(their_key)
+        )
+        event = await http.post(f"/api/v1/events/{party}", content=body, headers=headers)
+    assert listed_by_key.status_code == 200 and mine.id not in listed_by_key.text
+    assert forged.status_code == 404 and event.status_code == 401
+    # The directory's own person (no address: found by name) still opens A, and confirms.
+    await link_minted(db_pool, mine.id, clerk["name"])
+    async with portal_client(desk) as http:
+        await open_task_page(http, link_path(mine.id, clerk["name"]))
+        listed = await http.get("/desk")
+    assert f"/desk/tasks/{mine.id}/{DECISION}" in listed.text
+    assert await store.never_answered(db_pool, party) == []
+    # Nothing the intruders did reached either workflow: both decisions are still open.
+    for convention in (mine, other):
+        status = await convention_status(dev_env.client, convention.id)
+        assert DECISION in {t.id for t in status.open_tasks}
+        await stop(dev_env.client, convention.id)

@@ -14,7 +14,7 @@ async def test_an_auditor_replays_verifies_and_downloads_and_each_is_logged(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     async with office_client(desk) as http:
         email = await signed_in(http, db_pool, "auditor")
         page = await http.get(f"/office/audit/{convention.id}?lang=en")

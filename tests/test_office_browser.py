@@ -54,7 +54,7 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
     )
     serving = asyncio.create_task(server.serve())
     base = f"http://127.0.0.1:{port}"
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     email = await new_account(db_pool, "officer", name="Awa Diallo")
     auditor = await new_account(db_pool, "auditor", name="Salma Idrissi")
     admin = await new_account(db_pool, "admin", name="Youssef Amrani")

@@ -87,7 +87,7 @@ async def test_users_create_reads_the_password_from_stdin_and_prints_none(
 async def test_report_gives_the_portfolios_figures_from_the_same_queries(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str
 ) -> None:
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await eventually(
         lambda: db_pool.fetchval("SELECT funder FROM conventions WHERE id = $1", convention.id),
         lambda funder: funder == "bid",

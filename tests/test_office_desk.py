@@ -276,7 +276,7 @@ async def test_an_officer_postpones_a_task_and_the_milestone_names_them(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     async with office_client(desk) as http:
         email = await signed_in(http, db_pool, "officer")
         page = await http.get(f"/office/conventions/{convention.id}")
@@ -323,7 +323,7 @@ async def test_an_officer_answers_on_the_partys_behalf_as_officer_on_behalf(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     async with office_client(desk) as http:
         email = await signed_in(http, db_pool, "officer")
         page = await http.get(f"/office/conventions/{convention.id}")
@@ -364,7 +364,7 @@ async def test_an_auditor_reads_the_convention_but_cannot_act(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     async with office_client(desk) as http:
         await signed_in(http, db_pool, "auditor")
         page = await http.get(f"/office/conventions/{convention.id}")
@@ -493,7 +493,7 @@ async def test_the_portfolio_draws_each_chart_beside_its_table_and_exports_csv(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await eventually(
         lambda: db_pool.fetchval("SELECT funder FROM conventions WHERE id = $1", convention.id),
         lambda funder: funder == "bid",
@@ -547,7 +547,7 @@ async def test_an_officer_reassigns_then_terminates_and_both_milestones_name_the
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client, [FUNDER, COLLEAGUE])
+    convention = await funding_convention(dev_env.client, db_pool, [FUNDER, COLLEAGUE])
     async with office_client(desk) as http:
         email = await signed_in(http, db_pool, "officer")
         page = await http.get(f"/office/conventions/{convention.id}")
@@ -599,7 +599,7 @@ async def test_an_officer_answers_through_the_tasks_own_form_field_by_field(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     path = f"/office/conventions/{convention.id}/tasks/{DECISION}"
     async with office_client(desk) as http:
         email = await signed_in(http, db_pool, "officer")

@@ -137,7 +137,7 @@ async def test_nobody_else_reaches_any_office_route(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     key, _ = await create_key(db_pool, "bid", "IsDB grants system")
     async with office_client(desk) as partner:

@@ -47,7 +47,7 @@ async def test_a_partys_key_lists_its_open_tasks_and_answers_one_with_its_princi
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, record = await desk.create_key("bid", "IsDB grants system")
     async with portal_client(desk) as http:
         # The list reads the inbox read model, which the workflow syncs a moment after.
@@ -86,7 +86,7 @@ async def test_another_partys_key_gets_404_never_403(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, _ = await desk.create_key("menefp", "ministry")
     path = f"/api/v1/tasks/{convention.id}/{DECISION}"
     async with portal_client(desk) as http:
@@ -122,7 +122,7 @@ async def test_an_idempotent_retry_gets_the_same_receipt_and_another_body_409(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, _ = await desk.create_key("bid", "retrying system")
     path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"
     headers = {**bearer(key), "idempotency-key": "decision-2026-0001"}
@@ -141,7 +141,7 @@ async def test_bad_bodies_are_problem_documents_naming_the_field(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, _ = await desk.create_key("bid", "sloppy system")
     path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"
     async with portal_client(desk) as http:
@@ -185,7 +185,7 @@ async def test_two_colleagues_answering_at_once_one_is_accepted_the_other_told_w
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key_a, _ = await desk.create_key("bid", "Jeddah desk")
     key_b, _ = await desk.create_key("bid", "Rabat desk")
     path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"
@@ -207,7 +207,7 @@ async def test_an_answer_finds_its_task_in_the_inbox_and_the_workflow_still_deci
     """The answer path reads the task from the inbox's row; a row not there yet, or still
     open after the task closed, changes nothing the partner sees."""
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, _ = await desk.create_key("bid", "IsDB grants system")
     other, _ = await desk.create_key("menefp", "ministry")
     path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"

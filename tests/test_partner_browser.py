@@ -22,7 +22,7 @@ from devkit.polling import eventually
 from devkit.stack import free_port
 from schemas.convention import Convention
 from tests.conftest import SmtpServer, example
-from tests.partner_stack import make_desk
+from tests.partner_stack import make_desk, registered
 from tests.test_delivery_webhook import fast_delivery, running_worker
 from web.app import create_app
 
@@ -74,7 +74,7 @@ async def test_a_minister_signs_on_the_arabic_page_with_the_mailed_code(
         )
     )
     serving = asyncio.create_task(server.serve())
-    convention = signature_by_an_arabic_reading_minister()
+    convention = await registered(db_pool, signature_by_an_arabic_reading_minister())
     try:
         async with running_worker(dev_env, db_pool, delivery) as task_queue:
             await start_convention(dev_env.client, convention, task_queue)

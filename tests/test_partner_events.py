@@ -49,7 +49,7 @@ async def test_a_signed_structured_event_answers_once_and_its_repeat_gets_the_sa
 ) -> None:
     monkeypatch.setenv("PACTE_WEBHOOK_SECRET_BID", WEBHOOK_SECRET)
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     body = json.dumps(answer_event(convention.id, "evt-1")).encode()
     headers = {"content-type": "application/cloudevents+json", **signed(body, "evt-1")}
     async with portal_client(desk) as http:
@@ -68,7 +68,7 @@ async def test_a_binary_mode_event_answers_too(
 ) -> None:
     monkeypatch.setenv("PACTE_WEBHOOK_SECRET_BID", WEBHOOK_SECRET)
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     event = answer_event(convention.id, "evt-binary")
     body = json.dumps(event["data"]).encode()
     headers = {
@@ -91,7 +91,7 @@ async def test_unsigned_stale_misrouted_and_mistyped_events_answer_nothing(
     monkeypatch.setenv("PACTE_WEBHOOK_SECRET_BID", WEBHOOK_SECRET)
     monkeypatch.setenv("PACTE_WEBHOOK_SECRET_MENEFP", WEBHOOK_SECRET)
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     body = json.dumps(answer_event(convention.id, "evt-bad")).encode()
     structured = {"content-type": "application/cloudevents+json"}
     stale = signed(body, "evt-bad", at=datetime.now(UTC) - timedelta(minutes=10))

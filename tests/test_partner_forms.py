@@ -16,7 +16,7 @@ from schemas.convention import Convention
 from schemas.status import ConventionState, ConventionStatus
 from schemas.tasks import Task, TaskKind
 from tests.conftest import DEV_TASK_QUEUE, example
-from tests.partner_stack import link_path, make_desk, portal_client
+from tests.partner_stack import link_path, make_desk, portal_client, registered
 from tests.test_delivery_webhook import stop
 from tests.test_partner_links import csrf_of, link_minted, open_task_page
 from web.forms import form_for, parse_form
@@ -54,7 +54,7 @@ async def test_a_reviewer_sees_the_draft_and_asking_for_changes_needs_comments(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = review_by_psa_alone()
+    convention = await registered(db_pool, review_by_psa_alone())
     await start_convention(dev_env.client, convention, DEV_TASK_QUEUE)
     await find_task(dev_env.client, convention.id, REVIEW, wait_seconds=30)
     await link_minted(db_pool, convention.id, REVIEWER)
@@ -88,7 +88,7 @@ async def test_an_implementer_reports_milestones_indicators_spend_and_a_cohort(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = progress_by_the_office()
+    convention = await registered(db_pool, progress_by_the_office())
     await start_convention(dev_env.client, convention, DEV_TASK_QUEUE)
     await find_task(dev_env.client, convention.id, REPORT, wait_seconds=30)
     await link_minted(db_pool, convention.id, IMPLEMENTER)

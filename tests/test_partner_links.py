@@ -84,7 +84,7 @@ async def test_a_scanner_opening_the_link_answers_nothing_and_the_page_is_arabic
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     async with portal_client(desk) as http:
         opened = await http.get(link_path(convention.id, FUNDER["name"]))
@@ -109,7 +109,7 @@ async def test_wrong_expired_and_reassigned_links_open_nothing(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client, [FUNDER, COLLEAGUE])
+    convention = await funding_convention(dev_env.client, db_pool, [FUNDER, COLLEAGUE])
     await link_minted(db_pool, convention.id, COLLEAGUE["name"])
     async with portal_client(desk) as http:
         wrong = await http.get("/t/" + "A" * 43)
@@ -160,7 +160,7 @@ async def test_a_convention_whose_worker_is_down_holds_no_list_and_its_link_says
     lost_queue = f"lost-worker-{uuid.uuid4().hex[:8]}"
     async with build_worker(dev_env.client, db_pool, lost_queue):
         lost = [
-            await funding_convention(dev_env.client, [FUNDER], task_queue=lost_queue)
+            await funding_convention(dev_env.client, db_pool, [FUNDER], task_queue=lost_queue)
             for _ in range(2)
         ]
         for convention in lost:
@@ -169,7 +169,7 @@ async def test_a_convention_whose_worker_is_down_holds_no_list_and_its_link_says
                 lambda task: task is not None and task.status is TaskStatus.OPEN,
             )
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client, [FUNDER])
+    convention = await funding_convention(dev_env.client, db_pool, [FUNDER])
     await link_minted(db_pool, convention.id, FUNDER["name"])
     async with portal_client(desk) as http:
         await open_task_page(http, link_path(convention.id, FUNDER["name"]))
@@ -198,7 +198,7 @@ async def test_a_post_without_the_csrf_token_is_refused_and_answers_nothing(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     form = {"decision": "reject", "comments": "no"}
     async with portal_client(desk) as http:
@@ -219,7 +219,7 @@ async def test_field_errors_stand_beside_their_field_in_french_and_keep_what_was
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client, [COLLEAGUE])
+    convention = await funding_convention(dev_env.client, db_pool, [COLLEAGUE])
     await link_minted(db_pool, convention.id, COLLEAGUE["name"])
     async with portal_client(desk) as http:
         page = await open_task_page(http, link_path(convention.id, COLLEAGUE["name"]))
@@ -251,7 +251,7 @@ async def test_a_funding_decision_waits_for_the_mailed_code_and_six_tries_lock_i
 ) -> None:
     delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     desk = make_desk(dev_env.client, db_pool, delivery)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     address = FUNDER["email"]
     action = f"/desk/tasks/{convention.id}/{DECISION}"
@@ -300,7 +300,7 @@ async def test_the_link_reused_after_answering_shows_the_receipt_and_opens_no_se
 ) -> None:
     delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     desk = make_desk(dev_env.client, db_pool, delivery)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     path = link_path(convention.id, FUNDER["name"])
     async with portal_client(desk) as http:
@@ -333,7 +333,7 @@ async def test_a_colleague_answering_meanwhile_is_shown_over_the_form_with_the_i
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client, [COLLEAGUE])
+    convention = await funding_convention(dev_env.client, db_pool, [COLLEAGUE])
     await link_minted(db_pool, convention.id, COLLEAGUE["name"])
     key, _ = await desk.create_key("bid", "Jeddah grants system")
     async with portal_client(desk) as http:
@@ -357,7 +357,7 @@ async def test_the_contact_switches_language_and_an_idle_session_ends(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     task_page = f"/desk/tasks/{convention.id}/{DECISION}"
     async with portal_client(desk) as http:
@@ -385,7 +385,7 @@ async def test_no_log_line_shows_a_link_token_or_a_session_cookie(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, capsys: pytest.CaptureFixture[str]
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     path = link_path(convention.id, FUNDER["name"])
     async with portal_client(desk) as http:
@@ -406,7 +406,7 @@ async def test_a_session_gets_five_codes_per_window_not_an_endless_supply(
 ) -> None:
     delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     desk = make_desk(dev_env.client, db_pool, delivery)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     async with portal_client(desk) as http:
         page = await open_task_page(http, link_path(convention.id, FUNDER["name"]))
@@ -427,7 +427,7 @@ async def test_a_postponed_task_s_earlier_link_expires_with_the_new_due_date(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     await link_minted(db_pool, convention.id, FUNDER["name"])
     first_link = (
         "SELECT expires_at FROM partner_links WHERE notification_id = $1 AND contact_name = $2"

@@ -44,7 +44,7 @@ async def test_the_office_cookie_is_secure_under_https_and_httponly_strict_alway
 async def test_the_partner_cookie_is_secure_under_https_and_httponly_always(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     for settings, secure in ((HTTPS, True), (HTTP, False)):
         desk = make_desk(dev_env.client, db_pool, settings=settings)
         async with portal_client(desk) as http:

@@ -137,7 +137,7 @@ async def test_nul_and_lone_surrogates_are_refused_on_every_route_naming_the_fie
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, _ = await desk.create_key("bid", "hostile text probe")
     app = create_app(desk, task_queue=DEV_TASK_QUEUE)
     all_probes = probes(app)

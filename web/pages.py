@@ -101,7 +101,9 @@ async def open_link(token: str, request: Request, desk: Desk) -> Response:
     """The e-mailed link: opens a session and shows the task. It never answers anything."""
     link = await desk.open_link(token, client_address(request))
     try:
-        view = await desk.task_view(link.party, link.convention_id, link.task_id, link.contact_name)
+        view = await desk.task_view(
+            link.party, link.convention_id, link.task_id, link.contact_name, link.contact_email
+        )
     except NotFound:
         raise LinkUnusable("the task was given to another contact") from None
     if view.task is None:
@@ -124,7 +126,7 @@ async def open_link(token: str, request: Request, desk: Desk) -> Response:
 @router.get("/desk", response_class=HTMLResponse)
 async def task_list(request: Request, desk: Desk, session: Session) -> Response:
     """Every open task of the contact's party that they may answer, overdue first."""
-    entries = await desk.open_tasks(session.party, session.contact_name)
+    entries = await desk.open_tasks(session.party, session.contact_name, session.contact_email)
     return render(request, "list.html", session.language, session=session, entries=entries)
 
 
@@ -133,7 +135,9 @@ async def task_page(
     convention_id: str, task_id: str, request: Request, desk: Desk, session: Session
 ) -> Response:
     """The task and its form, or its receipt once answered."""
-    view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
+    view = await desk.task_view(
+        session.party, convention_id, task_id, session.contact_name, session.contact_email
+    )
     if view.task is None:
         return _receipt_page(request, view, session.language, session)
     return _task_form(request, session, view, {}, [])
@@ -184,7 +188,9 @@ async def answer_task(
     form = await _form(request)
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
-    view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
+    view = await desk.task_view(
+        session.party, convention_id, task_id, session.contact_name, session.contact_email
+    )
     if view.task is None and view.closed_task is None:
         return _receipt_page(request, view, session.language, session)
     # A task closed while the contact was typing is shown with its refusal over what they typed.
@@ -234,7 +240,9 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
         return _csrf_refused(request, session)
     convention_id = (form.get("convention_id") or [""])[0]
     task_id = (form.get("task_id") or [""])[0]
-    view = await desk.task_view(session.party, convention_id, task_id, session.contact_name)
+    view = await desk.task_view(
+        session.party, convention_id, task_id, session.contact_name, session.contact_email
+    )
     code = (form.get("code") or [""])[0]
     try:
         receipt = await desk.confirm_code(session, code_id, code, client_address(request))

@@ -6,12 +6,14 @@ capacity the task needs today (signing needs `sign`, a funding decision `decide_
 reviewing a draft `review`, any other task `answer`). The answer is read in one snapshot and
 carries the ids and the version it was read at (`DirectoryCheck`), which the update records.
 
-The directory speaks for an organisation once it has named a person with an e-mail address
-for it (links and codes travel by mail: a person without an address is reached by no link),
-or once it archived it. Until then — an organisation the directory does not hold yet (a
-convention started before the directory and not migrated: `starter.py parties migrate`), or
-one imported from files whose contacts had no address — its conventions' files still decide,
-as before the directory. `Authority.known` says which; the directory's pages show it.
+The directory decides alone for every organisation it holds, whatever its people's addresses:
+a contact it does not name for the organisation (by address when the link or session carries
+one, else by name) is refused, whatever a convention file says. An organisation the directory
+does not hold at all (a convention started before the directory and not migrated: `starter.py
+parties migrate`; `start_convention` called directly, as tests and benchmarks do) has nothing
+in it to protect yet: its conventions' files still decide, as before the directory. Every
+start through `starter.py start` or the office desk imports the file's organisations first,
+so an organisation started that way is always the directory's. `Authority.known` says which.
 """
 
 from __future__ import annotations
@@ -56,12 +58,9 @@ class Authority:
 
     @property
     def known(self) -> bool:
-        """The directory speaks for the organisation (else its conventions' files still
-        decide): it archived it, or has named a person with an address for it."""
-        organisation = self.standing.organisation
-        if organisation is None:
-            return False
-        return organisation.archived_at is not None or self.standing.addressed
+        """The directory holds the organisation, and so decides alone who acts for it (else,
+        an organisation it does not hold at all, its conventions' files still decide)."""
+        return self.standing.organisation is not None
 
     def _held_now(self) -> set[str]:
         return {c.capacity for c in self.standing.capacities if c.valid_on(self.today)}
@@ -69,7 +68,7 @@ class Authority:
     def refusal(self, needed: DirectoryCapacity | None = None) -> str | None:
         """Why the person may not act (for this capacity, or at all), or None when they may."""
         organisation, person = self.standing.organisation, self.standing.person
-        if organisation is None or not self.known:
+        if organisation is None:
             return None
         if organisation.archived_at is not None:
             return f"{organisation.id} is archived in the directory"
@@ -141,7 +140,7 @@ async def system_authority(db: Database, organisation_id: str) -> Authority:
     )
     return Authority(
         organisation_id,
-        store.Standing(standing.version, standing.organisation, system, every, addressed=True),
+        store.Standing(standing.version, standing.organisation, system, every),
         datetime.now(UTC).date(),
         "system",
     )
@@ -157,7 +156,7 @@ async def authorize_link(
     if reason is not None:
         raise LinkUnusable(f"this link no longer opens the desk: {reason}")
     person = authority.standing.person
-    if authority.known and person is not None and person.confirmed_at is None:
+    if person is not None and person.confirmed_at is None:
         await store.confirm_address(db, person.id)
     return authority
 

@@ -61,21 +61,33 @@ class PartnerDesk(PartnerContext):
 
     # --- reading tasks ----------------------------------------------------------------------
 
-    async def open_tasks(self, party: str, contact: str | None = None) -> list[InboxEntry]:
+    async def open_tasks(
+        self, party: str, contact: str | None = None, email: str | None = None
+    ) -> list[InboxEntry]:
         """See `tasks.open_tasks`."""
-        return await tasks.open_tasks(self, party, contact)
+        return await tasks.open_tasks(self, party, contact, email)
 
     async def task_view(
-        self, party: str, convention_id: str, task_id: str, contact: str | None = None
+        self,
+        party: str,
+        convention_id: str,
+        task_id: str,
+        contact: str | None = None,
+        email: str | None = None,
     ) -> TaskView:
         """See `tasks.task_view`."""
-        return await tasks.task_view(self, party, convention_id, task_id, contact)
+        return await tasks.task_view(self, party, convention_id, task_id, contact, email)
 
     async def answerable_task(
-        self, party: str, convention_id: str, task_id: str, contact: str | None = None
+        self,
+        party: str,
+        convention_id: str,
+        task_id: str,
+        contact: str | None = None,
+        email: str | None = None,
     ) -> tuple[Task, bool]:
         """See `tasks.answerable_task`."""
-        return await tasks.answerable_task(self, party, convention_id, task_id, contact)
+        return await tasks.answerable_task(self, party, convention_id, task_id, contact, email)
 
     async def convention(self, convention_id: str) -> Convention:
         """See `tasks.convention`."""

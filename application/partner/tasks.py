@@ -78,25 +78,30 @@ def _not_yours(convention_id: str, task_id: str) -> NotFound:
     return NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
 
 
-async def _may_act_on(ctx: PartnerContext, task: Task, party: str, contact: str | None) -> bool:
+async def _may_act_on(
+    ctx: PartnerContext, task: Task, party: str, contact: str | None, email: str | None
+) -> bool:
     """The task is the party's (and this contact's, when given to one), and the directory
-    lets the contact act on its kind today."""
+    lets the contact (its person by address, else by name) act on its kind today."""
     if task.assignee != party or task.contact not in (None, contact or task.contact):
         return False
     if not contact:
         return True
-    return (await authority_of(ctx.pool, party, name=contact)).allows(task.kind.value)
+    authority = await authority_of(ctx.pool, party, name=contact, email=email)
+    return authority.allows(task.kind.value)
 
 
 async def open_tasks(
-    ctx: PartnerContext, party: str, contact: str | None = None
+    ctx: PartnerContext, party: str, contact: str | None = None, email: str | None = None
 ) -> list[InboxEntry]:
-    """The party's open tasks, overdue first; for a contact, only those they may answer."""
+    """The party's open tasks, overdue first; for a contact (and their address, when they
+    have one), only those they may answer."""
     entries = await owed_tasks(ctx.pool, party, datetime.now(UTC))
     if contact is None:
         return entries
-    # Only the tasks the directory lets this person act on (their capacities, today).
-    authority = await authority_of(ctx.pool, party, name=contact)
+    # Only the tasks the directory lets this person act on (their capacities, today): the
+    # person the session proved, by address when it has one (a namesake is someone else).
+    authority = await authority_of(ctx.pool, party, name=contact, email=email)
     entries = [entry for entry in entries if authority.allows(entry.kind)]
     gate = asyncio.Semaphore(LIST_QUERIES_AT_ONCE)
 
@@ -153,6 +158,7 @@ async def task_view(
     convention_id: str,
     task_id: str,
     contact: str | None = None,
+    email: str | None = None,
 ) -> TaskView:
     """One of the party's tasks (open, or answered with its receipt); else NotFound."""
     try:
@@ -163,7 +169,7 @@ async def task_view(
     receipt = await find_receipt(ctx.pool, convention_id, task_id)
     task = next((t for t in status.open_tasks if t.id == task_id), None)
     if task is not None:
-        if not await _may_act_on(ctx, task, party, contact):
+        if not await _may_act_on(ctx, task, party, contact, email):
             raise _not_yours(convention_id, task_id)
         return TaskView(task, await convention(ctx, convention_id), status, receipt)
     # The workflow itself knows a task of its current run, open or closed, and who
@@ -192,6 +198,7 @@ async def answerable_task(
     convention_id: str,
     task_id: str,
     contact: str | None = None,
+    email: str | None = None,
 ) -> tuple[Task, bool]:
     """The task an answer is for, and whether it is still open; else NotFound.
 
@@ -207,7 +214,7 @@ async def answerable_task(
         raise _not_yours(convention_id, task_id) from None
     task = lookup.task
     if task is not None and task.status is TaskStatus.OPEN:
-        if not await _may_act_on(ctx, task, party, contact):
+        if not await _may_act_on(ctx, task, party, contact, email):
             raise _not_yours(convention_id, task_id)
         return task, True
     closed = task or await task_of_earlier_run(ctx, convention_id, task_id)
