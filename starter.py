@@ -27,7 +27,6 @@ from pydantic import TypeAdapter
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.archive import open_failures
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -90,6 +89,7 @@ from schemas.officer_actions import (
 from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
+from storage.archive_failures import open_failures
 from storage.inbox import owed_tasks
 from storage.milestones import RecordedTimeline, recorded_timeline
 

@@ -27,7 +27,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from activities.archive import Archiver, open_failures
+from activities.archive import Archiver
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
 from auditing.bundle import BundleHeads, chain_head, check_bundle, stored_milestones, write_bundle
@@ -71,6 +71,7 @@ from records.archive_store import (
 )
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
+from storage.archive_failures import open_failures
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = 0, 1, 2, 3, 4
 FETCH_CONCURRENCY = 8
