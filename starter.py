@@ -26,7 +26,6 @@ import asyncpg
 from pydantic import TypeAdapter
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from activities.archive import open_failures
 from application.cli_support import STARTER_ERRORS, DatabaseUnavailable, ExitCode
 from application.conventions import (
     QUERY_TIMEOUT,
@@ -83,6 +82,7 @@ from schemas.officer_actions import (
 from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
+from storage.archive_failures import open_failures
 from storage.inbox import owed_tasks
 from storage.milestones import RecordedTimeline, recorded_timeline
 

@@ -24,6 +24,7 @@ from records.history_events import closed_as
 from schemas.archive import ArchiveBatchReport, ArchiveBatchRequest, ArchivedRun, ArchiveFailure
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.contract import WORKFLOW_TYPE as CONVENTION_WORKFLOW_TYPE
+from storage.archive_failures import record_failure, resolve_failure
 
 CLOSED_CONVENTION_RUNS = (
     f"WorkflowType = '{CONVENTION_WORKFLOW_TYPE}' AND ExecutionStatus != 'Running'"
@@ -31,32 +32,6 @@ CLOSED_CONVENTION_RUNS = (
 """Visibility query for every closed run of every convention (within retention)."""
 
 _INFRASTRUCTURE_DOWN = {RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED}
-
-_RECORD_FAILURE = """
-INSERT INTO archive_failures (workflow_id, run_id, convention_id, last_error)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (workflow_id, run_id) DO UPDATE SET
-    attempts = CASE WHEN archive_failures.resolved_at IS NULL
-                    THEN archive_failures.attempts + 1 ELSE 1 END,
-    first_failed_at = CASE WHEN archive_failures.resolved_at IS NULL
-                           THEN archive_failures.first_failed_at ELSE now() END,
-    last_failed_at = now(),
-    last_error = EXCLUDED.last_error,
-    resolved_at = NULL
-RETURNING convention_id, workflow_id, run_id, attempts, first_failed_at, last_failed_at,
-          last_error AS error
-"""
-_RESOLVE = """
-UPDATE archive_failures SET resolved_at = now()
-WHERE workflow_id = $1 AND run_id = $2 AND resolved_at IS NULL
-"""
-_OPEN_FAILURES = """
-SELECT convention_id, workflow_id, run_id, attempts, first_failed_at, last_failed_at,
-       last_error AS error
-FROM archive_failures
-WHERE resolved_at IS NULL AND ($1::text IS NULL OR convention_id = $1)
-ORDER BY first_failed_at, workflow_id, run_id
-"""
 
 
 @dataclass(frozen=True)
@@ -71,13 +46,6 @@ class ClosedRun:
     def convention_id(self) -> str:
         """The convention the run belongs to (its workflow id less the prefix)."""
         return self.workflow_id.removeprefix(WORKFLOW_ID_PREFIX)
-
-
-async def open_failures(
-    pool: asyncpg.Pool, convention_id: str | None = None
-) -> list[ArchiveFailure]:
-    """Runs not archived yet because archiving them failed, oldest first (of one convention)."""
-    return [ArchiveFailure(**dict(row)) for row in await pool.fetch(_OPEN_FAILURES, convention_id)]
 
 
 class Archiver:
@@ -147,7 +115,7 @@ class Archiver:
         workflow_id = workflow_id_for(convention_id)
         prepared = prepare_run(convention_id, workflow_id, history)
         entry, written = await self._store.add(prepared)
-        await self._pool.execute(_RESOLVE, workflow_id, history.run_id)
+        await resolve_failure(self._pool, workflow_id, history.run_id)
         if written:
             # activity.logger also works outside an activity (`audit.py archive`).
             activity.logger.info(
@@ -194,10 +162,9 @@ class Archiver:
 
     async def _record_failure(self, run: ClosedRun, error: Exception) -> ArchiveFailure:
         reason = _one_line(error)
-        row = await self._pool.fetchrow(
-            _RECORD_FAILURE, run.workflow_id, run.run_id, run.convention_id, reason
+        failure = await record_failure(
+            self._pool, run.workflow_id, run.run_id, run.convention_id, reason
         )
-        failure = ArchiveFailure(**dict(row))
         activity.logger.warning(
             "run not archived",
             extra={

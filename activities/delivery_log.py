@@ -13,7 +13,7 @@ from typing import NoReturn
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from infra.database import Database, transaction
+from infra.database import Database
 from schemas.channels import (
     PERMANENT_FAILURE,
     AttemptStatus,
@@ -22,41 +22,7 @@ from schemas.channels import (
     DeliveryStatus,
 )
 from schemas.notifications import Notification
-
-_PLAN = """
-INSERT INTO deliveries (notification_id, channel, party, target, status, last_detail)
-VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (notification_id, channel) DO NOTHING
-"""
-
-# The counter lives on the channel's row: attempts stay numbered 1, 2, 3… across Temporal
-# retries, worker crashes and the officer's retries, which each restart Temporal's own count.
-_OPEN_ATTEMPT = """
-WITH opened AS (
-    UPDATE deliveries
-       SET attempts = attempts + 1, status = 'sending', updated_at = now()
-     WHERE notification_id = $1 AND channel = $2 AND status <> 'delivered'
- RETURNING notification_id, channel, party, attempts
-)
-INSERT INTO delivery_attempts (notification_id, channel, attempt, party, status,
-                               activity_attempt, workflow_id)
-SELECT notification_id, channel, attempts, party, 'sending', $3, $4 FROM opened
-RETURNING attempt
-"""
-
-_CLOSE_ATTEMPT = """
-UPDATE delivery_attempts
-   SET status = $4, response_code = $5, detail = $6, finished_at = now()
- WHERE notification_id = $1 AND channel = $2 AND attempt = $3
-"""
-
-_SET_STATUS = """
-UPDATE deliveries
-   SET status = $3, last_response_code = COALESCE($4, last_response_code),
-       last_detail = COALESCE($5, last_detail), updated_at = now(),
-       delivered_at = CASE WHEN $3 = 'delivered' THEN now() ELSE delivered_at END
- WHERE notification_id = $1 AND channel = $2 AND status <> 'delivered'
-"""
+from storage import deliveries
 
 
 class DeliveryLog:
@@ -76,17 +42,20 @@ class DeliveryLog:
         detail: str | None = None,
     ) -> None:
         """Create the channel's row once; a retried plan leaves an existing row alone."""
-        await self._pool.execute(
-            _PLAN, notification_id, channel.value, party, target, status.value, detail
+        await deliveries.plan_channel(
+            self._pool, notification_id, channel, party, target=target, status=status, detail=detail
         )
 
     async def open_attempt(self, notification_id: str, channel: Channel) -> int | None:
         """Number and record a new attempt; None when the channel already delivered it."""
         info = activity.info()
-        attempt: int | None = await self._pool.fetchval(
-            _OPEN_ATTEMPT, notification_id, channel.value, info.attempt, info.workflow_id
+        return await deliveries.open_attempt(
+            self._pool,
+            notification_id,
+            channel,
+            activity_attempt=info.attempt,
+            workflow_id=info.workflow_id,
         )
-        return attempt
 
     async def close_attempt(
         self,
@@ -105,24 +74,16 @@ class DeliveryLog:
             AttemptStatus.PERMANENT_FAILURE: DeliveryStatus.FAILED,
             AttemptStatus.SENDING: DeliveryStatus.SENDING,
         }[status]
-        async with transaction(self._pool) as connection:
-            await connection.execute(
-                _CLOSE_ATTEMPT,
-                notification_id,
-                channel.value,
-                attempt,
-                status.value,
-                response_code,
-                detail,
-            )
-            await connection.execute(
-                _SET_STATUS,
-                notification_id,
-                channel.value,
-                channel_status.value,
-                response_code,
-                detail,
-            )
+        await deliveries.close_attempt(
+            self._pool,
+            notification_id,
+            channel,
+            attempt,
+            status,
+            channel_status,
+            response_code=response_code,
+            detail=detail,
+        )
 
     async def fail_attempt(
         self,
@@ -163,9 +124,7 @@ class DeliveryLog:
         self, notification_id: str, channel: Channel, status: DeliveryStatus, detail: str
     ) -> None:
         """Set a channel's status outside any attempt (no channel after all, given up)."""
-        await self._pool.execute(
-            _SET_STATUS, notification_id, channel.value, status.value, None, detail
-        )
+        await deliveries.set_status(self._pool, notification_id, channel, status, detail)
 
     @activity.defn
     async def give_up_delivery(self, failure: DeliveryFailure) -> None:

@@ -30,34 +30,7 @@ from infra.settings import DeliverySettings, SettingsError, load_delivery_settin
 from schemas.channels import Channel, DeliveryPlan, DeliveryStatus, RetrySettings
 from schemas.notifications import Notification, OwedNotification
 from storage.inbox import upsert_tasks
-
-_INSERT_NOTIFICATION = """
-INSERT INTO notifications (id, convention_id, event, party, language, subject,
-                           recipients, task, created_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT (id) DO NOTHING
-"""
-
-_INSERT_LINK = """
-INSERT INTO partner_links (token_hash, notification_id, contact_name, contact_email, language,
-                           party, convention_id, task_id, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-ON CONFLICT DO NOTHING
-"""
-
-# A task's new due date (postponed) reaches the links sent for it before: they expire with
-# the new ones, never sooner than they did.
-_EXTEND_EARLIER_LINKS = """
-UPDATE partner_links SET expires_at = $3
- WHERE convention_id = $1 AND task_id = $2 AND revoked_at IS NULL AND expires_at < $3
-"""
-
-# A task given to one named contact: the links of its other contacts stop working.
-_REVOKE_OTHER_CONTACTS = """
-UPDATE partner_links
-   SET revoked_at = now(), revoked_reason = 'reassigned to ' || $3
- WHERE convention_id = $1 AND task_id = $2 AND contact_name <> $3 AND revoked_at IS NULL
-"""
+from storage.notifications import NewLink, TaskLinks, record_notification, store_links
 
 
 class Notifier:
@@ -86,19 +59,7 @@ class Notifier:
     @activity.defn
     async def notify_party(self, notification: Notification) -> bool:
         """Record the notification once; False when a retry finds it already recorded."""
-        status: str = await self._pool.execute(
-            _INSERT_NOTIFICATION,
-            notification.id,
-            notification.convention_id,
-            notification.event.value,
-            notification.party,
-            notification.language.value,
-            notification.subject,
-            [contact.model_dump(mode="json") for contact in notification.recipients],
-            notification.task.model_dump(mode="json") if notification.task else None,
-            notification.created_at,
-        )
-        inserted = status.endswith(" 1")
+        inserted = await record_notification(self._pool, notification)
         activity.logger.info(
             "notification recorded" if inserted else "notification already recorded",
             extra={"convention_id": notification.convention_id, "notification": notification.id},
@@ -122,26 +83,27 @@ class Notifier:
             )
             return
         expires_at = task.due_at + timedelta(days=portal.link_days_after_due)
-        async with transaction(self._pool) as connection:
-            if task.contact is not None:
-                await connection.execute(
-                    _REVOKE_OTHER_CONTACTS, task.convention_id, task.id, task.contact
-                )
-            await connection.execute(_EXTEND_EARLIER_LINKS, task.convention_id, task.id, expires_at)
-            for contact in notification.recipients:
-                token = contact_link_token(secret, notification.id, contact.name)
-                await connection.execute(
-                    _INSERT_LINK,
-                    token_hash(token),
-                    notification.id,
-                    contact.name,
-                    str(contact.email) if contact.email else None,
-                    contact.language.value,
-                    task.assignee,
-                    task.convention_id,
-                    task.id,
-                    expires_at,
-                )
+        links = [
+            NewLink(
+                token_hash=token_hash(contact_link_token(secret, notification.id, contact.name)),
+                contact_name=contact.name,
+                contact_email=str(contact.email) if contact.email else None,
+                language=contact.language.value,
+            )
+            for contact in notification.recipients
+        ]
+        await store_links(
+            self._pool,
+            TaskLinks(
+                notification_id=notification.id,
+                convention_id=task.convention_id,
+                task_id=task.id,
+                party=task.assignee,
+                contact=task.contact,
+                expires_at=expires_at,
+                links=links,
+            ),
+        )
 
     @activity.defn
     async def plan_delivery(self, notification: Notification) -> DeliveryPlan:

@@ -28,7 +28,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
-from activities.archive import Archiver, open_failures
+from activities.archive import Archiver
 from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
@@ -76,6 +76,7 @@ from records.archive_store import (
 )
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
+from storage.archive_failures import open_failures
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
     ExitCode.OK,

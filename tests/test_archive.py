@@ -28,7 +28,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from activities.archive import Archiver, open_failures
+from activities.archive import Archiver
 from application.scenarios import play_scenario
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories
@@ -42,6 +42,7 @@ from schemas.audit import VerifyProblem, VerifyReport
 from schemas.convention import Convention
 from schemas.convention_file import load_answer_script
 from schemas.status import ConventionInput
+from storage.archive_failures import open_failures
 from tests.cli_runner import cli_env, stored_milestone_count, write_convention
 from tests.cli_runner import run_cli as run_starter
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
