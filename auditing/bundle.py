@@ -35,6 +35,7 @@ from auditing.verify import _against_history, _history_milestones, chain_finding
 from records.archive_store import ENTRY_FIELDS, ArchiveEntry, entry_hash
 from records.chain import GENESIS_HASH, canonical_time, chain_hash
 from schemas.milestones import Milestone
+from storage.milestones import stored_rows
 
 MANIFEST = "manifest.json"
 MILESTONES = "milestones.jsonl"
@@ -43,16 +44,10 @@ REPORT = "report.pdf"
 HISTORIES = "histories"
 BUNDLE_FORMAT = "pacte-audit-bundle/1"
 
-_ROWS = """
-SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details,
-       workflow_id, run_id, prev_hash, hash
-FROM milestones WHERE convention_id = $1 ORDER BY seq
-"""
-
 
 async def stored_milestones(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
     """Every milestone row of the convention, in seq order, as PostgreSQL holds it."""
-    return [dict(row) for row in await pool.fetch(_ROWS, convention_id)]
+    return await stored_rows(pool, convention_id)
 
 
 def as_milestone(row: Mapping[str, Any]) -> Milestone:

@@ -61,7 +61,7 @@ from auditing.iati import (
 from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, render_report_pdf
 from auditing.timeline import build_timeline, render_csv, render_json, render_text
-from auditing.verify import stored_convention_ids, verify_convention
+from auditing.verify import verify_convention
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
@@ -77,6 +77,7 @@ from records.archive_store import (
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 from storage.archive_failures import open_failures
+from storage.milestones import stored_convention_ids
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
     ExitCode.OK,

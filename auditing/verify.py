@@ -23,13 +23,7 @@ from records.chain import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_
 from schemas.archive import RunClose
 from schemas.audit import EventOutcome, VerifyFinding, VerifyProblem, VerifyReport
 from schemas.milestone_details import ConventionTerminatedDetails, details_as
-
-_ROWS = """
-SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details,
-       workflow_id, run_id, prev_hash, hash
-FROM milestones WHERE convention_id = $1 ORDER BY seq
-"""
-_CONVENTIONS = "SELECT DISTINCT convention_id FROM milestones ORDER BY convention_id"
+from storage.milestones import stored_rows
 
 
 @dataclass(frozen=True)
@@ -39,11 +33,6 @@ class _Expected:
     fields: dict[str, Any]
     run_id: str
     persisted: bool
-
-
-async def stored_convention_ids(pool: asyncpg.Pool) -> list[str]:
-    """Every convention with at least one milestone row."""
-    return [row["convention_id"] for row in await pool.fetch(_CONVENTIONS)]
 
 
 async def verify_convention(
@@ -61,7 +50,7 @@ async def verify_convention(
     Rows of `unreadable_runs` (runs whose archived history is damaged or lost, reported by
     the archive check) are checked by the chain alone, not reported one by one as extra.
     """
-    rows = {row["seq"]: dict(row) for row in await pool.fetch(_ROWS, convention_id)}
+    rows = {row["seq"]: row for row in await stored_rows(pool, convention_id)}
     findings: list[VerifyFinding] = []
     expected: dict[int, _Expected] = {}
     if history is None:

@@ -201,3 +201,22 @@ async def chain_milestones(
         # The portfolio's read model, in the same transaction; it applies each seq once, so
         # a retried batch changes nothing there either.
         await project(connection, list(milestones))
+
+
+_STORED_ROWS = """
+SELECT convention_id, seq, kind, stage, task_id, party, actor, occurred_at, summary, details,
+       workflow_id, run_id, prev_hash, hash
+FROM milestones WHERE convention_id = $1 ORDER BY seq
+"""
+_STORED_CONVENTIONS = "SELECT DISTINCT convention_id FROM milestones ORDER BY convention_id"
+
+
+async def stored_rows(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
+    """Every milestone row of the convention, in seq order, exactly as PostgreSQL holds it:
+    the auditors' verify and bundle compare these byte for byte, so no model reads them."""
+    return [dict(row) for row in await pool.fetch(_STORED_ROWS, convention_id)]
+
+
+async def stored_convention_ids(pool: asyncpg.Pool) -> list[str]:
+    """Every convention with at least one milestone row."""
+    return [row["convention_id"] for row in await pool.fetch(_STORED_CONVENTIONS)]

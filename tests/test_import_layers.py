@@ -35,12 +35,6 @@ SQL_FLOORS = ("storage", "records")
 own store, which the storage floor builds on)."""
 SQL_ALLOWED_FILES = {Path("infra/database.py")}
 """The migration runner reads migrations/*.sql and keeps their ledger."""
-SQL_NOT_MOVED_YET = {
-    Path("auditing/bundle.py"),
-    Path("auditing/verify.py"),
-}
-"""Files whose SQL still waits for its move to storage/ (docs/not-done.md): none may be added,
-and each one moved must leave this list (the last test says so)."""
 
 
 def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
@@ -84,7 +78,7 @@ def _python_files_outside_the_storage_floor() -> list[Path]:
         top = relative.parts[0]
         if top.startswith(".") or top in {"tests", "benchmarks", "build", "site", *SQL_FLOORS}:
             continue
-        if relative in SQL_ALLOWED_FILES or relative in SQL_NOT_MOVED_YET:
+        if relative in SQL_ALLOWED_FILES:
             continue
         files.append(relative)
     return files
@@ -101,14 +95,3 @@ def test_no_sql_is_written_outside_the_storage_floor() -> None:
 
     assert len(files) > 50  # the scan saw the tree, not an empty folder
     assert offenders == []
-
-
-def test_the_list_of_files_whose_sql_is_not_moved_yet_holds_only_files_with_sql() -> None:
-    stale = [
-        str(relative)
-        for relative in sorted(SQL_NOT_MOVED_YET)
-        if not (PROJECT_ROOT / relative).exists()
-        or not SQL_STATEMENT.search((PROJECT_ROOT / relative).read_text())
-    ]
-
-    assert stale == [], "moved to storage/: take them off SQL_NOT_MOVED_YET"
