@@ -10,12 +10,28 @@ import asyncpg
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from application.partner import PartnerDesk
 from infra.portal_settings import PortalSettings
-from tests.partner_stack import funding_convention, link_path, make_desk, portal_client
-from tests.test_office_desk import new_account, office_client, sign_in
+from tests.conftest import DEV_TASK_QUEUE
+from tests.partner_stack import funding_convention, link_path, make_desk
+from tests.test_office_desk import new_account, sign_in
+from web.app import create_app
+from web.security import HOST_PREFIX
 
 HTTPS = PortalSettings(public_url="https://pacte.ofppt.example")
 HTTP = PortalSettings(public_url="http://127.0.0.1:8300")
+
+
+def _client(desk: PartnerDesk, settings: PortalSettings) -> httpx.AsyncClient:
+    """A browser of the portal at its public address: over https it keeps Secure cookies
+    (the sign-in form's included) and the portal names them `__Host-…`."""
+    app = create_app(desk, task_queue=DEV_TASK_QUEUE)
+    transport = httpx.ASGITransport(app=app, client=(f"10.77.{id(settings) % 250}.1", 40000))
+    return httpx.AsyncClient(transport=transport, base_url=settings.public_url)
+
+
+def _cookie(name: str, settings: PortalSettings) -> str:
+    return HOST_PREFIX + name if settings.public_url.startswith("https:") else name
 
 
 def _attributes(response: httpx.Response, name: str) -> set[str]:
@@ -32,10 +48,10 @@ async def test_the_office_cookie_is_secure_under_https_and_httponly_strict_alway
     for settings, secure in ((HTTPS, True), (HTTP, False)):
         desk = make_desk(dev_env.client, db_pool, settings=settings)
         email = await new_account(db_pool, "auditor")
-        async with office_client(desk) as http:
+        async with _client(desk, settings) as http:
             signed = await sign_in(http, email)
         assert signed.status_code == 303, signed.text
-        attributes = _attributes(signed, "pacte_office")
+        attributes = _attributes(signed, _cookie("pacte_office", settings))
         assert ("secure" in attributes) is secure, (settings.public_url, attributes)
         assert {"httponly", "samesite", "path"} <= attributes
         assert "samesite=strict" in signed.headers["set-cookie"].lower()
@@ -47,9 +63,9 @@ async def test_the_partner_cookie_is_secure_under_https_and_httponly_always(
     convention = await funding_convention(dev_env.client, db_pool)
     for settings, secure in ((HTTPS, True), (HTTP, False)):
         desk = make_desk(dev_env.client, db_pool, settings=settings)
-        async with portal_client(desk) as http:
+        async with _client(desk, settings) as http:
             opened = await http.get(link_path(convention.id, "Fatima Zahra EL ALAOUI"))
         assert opened.status_code == 303, opened.text
-        attributes = _attributes(opened, "pacte_session")
+        attributes = _attributes(opened, _cookie("pacte_session", settings))
         assert ("secure" in attributes) is secure, (settings.public_url, attributes)
         assert {"httponly", "samesite", "path"} <= attributes
