@@ -20,7 +20,7 @@ from infra.settings import PROJECT_ROOT
 
 # What the benchmarks share (the Bamako shape, figures, histories, metering, their worker).
 NOT_BENCHMARKS = {"__init__", "run_all", "bare_workflows", "bamako", "histories", "metering"}
-NOT_BENCHMARKS |= {"report", "worker", "http_floor"}
+NOT_BENCHMARKS |= {"report", "worker", "http_floor", "results_table"}  # the docs table, not a run
 
 
 def test_every_benchmark_module_is_run_by_run_all_with_smoke_sizes() -> None:
