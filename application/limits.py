@@ -18,7 +18,7 @@ Two calls, because credentials come in two kinds:
 
 A `Budget(growing=True)` bucket (an account's password) never becomes a door an attacker can
 hold shut for the window: past its budget, each further attempt waits a delay that doubles
-with every failure (1 s, 2 s, 4 s … capped at `GROWING_DELAY_CAP`), after which one attempt is
+with every failure (30 s, 1 min, 2 min … capped at `GROWING_DELAY_CAP`), after which one attempt is
 evaluated again; refusals during the delay are not counted. (No notice mail to the account
 holder and the admin is sent yet.)
 """
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -39,6 +39,7 @@ FAILURES_PER_ADDRESS = 20
 """Failures counted per bucket and window before a refusal: an address tries many tokens, a
 token is tried from many addresses; either way a guesser is slowed to a crawl."""
 FAILURES_PER_SECRET = 10
+GROWING_DELAY_FIRST = timedelta(seconds=30)
 GROWING_DELAY_CAP = timedelta(minutes=5)
 """The longest wait past a growing bucket's budget: the account holder gets a try at least
 this often, however long an attacker keeps guessing."""
@@ -48,6 +49,7 @@ __all__ = [
     "FAILURES_PER_SECRET",
     "FAILURE_WINDOW",
     "GROWING_DELAY_CAP",
+    "GROWING_DELAY_FIRST",
     "Budget",
     "Reservation",
     "count_failure",
@@ -88,7 +90,7 @@ def _wait(buckets: Buckets, now: datetime, recent: dict[str, list[datetime]]) ->
             continue
         if budget.growing:
             over = len(times) - budget.attempts
-            delay = min(timedelta(seconds=2**over), GROWING_DELAY_CAP)
+            delay = min(GROWING_DELAY_FIRST * 2**over, GROWING_DELAY_CAP)
             left = times[-1] + delay - now
         else:
             left = times[len(times) - budget.attempts] + FAILURE_WINDOW - now
@@ -98,9 +100,8 @@ def _wait(buckets: Buckets, now: datetime, recent: dict[str, list[datetime]]) ->
 
 
 async def _take(pool: asyncpg.Pool, buckets: Buckets, now: datetime | None) -> datetime:
-    moment = now or datetime.now(UTC)
-    wait = await attempts.take(
-        pool, list(buckets), moment, lambda recent: _wait(buckets, moment, recent)
+    wait, moment = await attempts.take(
+        pool, list(buckets), now, lambda at, recent: _wait(buckets, at, recent)
     )
     if wait is not None:
         raise TooManyAttempts("too many failed attempts; try again later", retry_after=wait)

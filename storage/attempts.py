@@ -27,8 +27,9 @@ _LOCK = (
 )
 _APPEND = (
     "UPDATE failure_buckets AS f"
-    " SET attempts = ARRAY(SELECT t FROM unnest(f.attempts) AS t WHERE t > $2 ORDER BY t) || $3,"
-    " last_at = $3"
+    " SET attempts = array_append("
+    "ARRAY(SELECT t FROM unnest(f.attempts) AS t WHERE t > $2 ORDER BY t), $3::timestamptz),"
+    " last_at = $3::timestamptz"
     " WHERE bucket = ANY($1::text[])"
 )
 _REMOVE = (
@@ -36,26 +37,29 @@ _REMOVE = (
     " WHERE bucket = ANY($1::text[])"
 )
 
-Decide = Callable[[dict[str, list[datetime]]], int | None]
-"""Given each bucket's attempts within the window (oldest first): None to allow this attempt,
-or the seconds to wait before the next one."""
+Decide = Callable[[datetime, dict[str, list[datetime]]], int | None]
+"""Given the attempt's time and each bucket's attempts within the window (oldest first): None
+to allow this attempt, or the seconds to wait before the next one."""
 
 
-async def take(pool: asyncpg.Pool, buckets: list[str], now: datetime, decide: Decide) -> int | None:
+async def take(
+    pool: asyncpg.Pool, buckets: list[str], now: datetime | None, decide: Decide
+) -> tuple[int | None, datetime]:
     """Decide on one attempt under the buckets' row locks; when allowed (None), count it in
-    every bucket. Returns what `decide` returned."""
+    every bucket. Returns what `decide` returned and the attempt's time: `now`, or the
+    database's clock read once the locks are held (so every replica uses one clock, and no
+    attempt counted meanwhile is newer than this one)."""
     names = sorted(set(buckets))
-    since = now - FAILURE_WINDOW
     async with pool.acquire() as connection, connection.transaction():
         await connection.execute(_ENSURE, names)
         rows = await connection.fetch(_LOCK, names)
-        recent = {
-            row["bucket"]: sorted(t for t in row["attempts"] if since < t <= now) for row in rows
-        }
-        wait = decide(recent)
+        moment: datetime = now or await connection.fetchval("SELECT clock_timestamp()")
+        since = moment - FAILURE_WINDOW
+        recent = {row["bucket"]: sorted(t for t in row["attempts"] if t > since) for row in rows}
+        wait = decide(moment, recent)
         if wait is None:
-            await connection.execute(_APPEND, names, since, now)
-        return wait
+            await connection.execute(_APPEND, names, since, moment)
+        return wait, moment
 
 
 async def give_back(pool: asyncpg.Pool, buckets: list[str], at: datetime) -> None:

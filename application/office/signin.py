@@ -204,5 +204,5 @@ class SignIn:
     async def _second_factor_failed(self, session: OfficeSession, address: str) -> None:
         await access_log.record(self.pool, session.user.email, "second_factor", "refused", address)
         await limits.count_failure(
-            self.pool, {f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS}
+            self.pool, {f"office-code-address:{address}": PASSWORD_FAILURES_PER_ADDRESS}
         )
