@@ -233,3 +233,37 @@ async def test_the_window_slides_14_minutes_still_count_16_do_not(db_pool: async
         else:
             with pytest.raises(TooManyAttempts):
                 await limits.count_failure(db_pool, {spread: 5}, moment)
+
+
+async def test_an_accounts_lockout_is_a_growing_delay_not_a_door_held_shut(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    signin = SignIn(make_desk(dev_env.client, db_pool))
+    email = f"auditor-{uuid.uuid4().hex[:8]}@ofppt.example"
+    await create_user(db_pool, email, "Awa Diallo", "auditor", PASSWORD)
+    account = f"office-account:{token_hash(email).hex()[:32]}"
+    now = datetime.now(UTC)
+    # Five wrong passwords 40 seconds ago (an attacker elsewhere): past the first delay, the
+    # holder's right password signs in, well within the 15-minute window.
+    await _fill(db_pool, account, PASSWORD_FAILURES_PER_ACCOUNT, now - timedelta(seconds=40))
+    _, session = await signin.sign_in(email, PASSWORD, _address())
+    assert session.signed_in
+    # Each failure past the budget doubles the wait: with two more, 30 s × 2² = 2 minutes.
+    await db_pool.execute(
+        "UPDATE failure_buckets SET attempts = attempts || array_fill($2::timestamptz, ARRAY[2])"
+        " WHERE bucket = $1",
+        account,
+        now - timedelta(seconds=40),
+    )
+    with pytest.raises(TooManyAttempts) as waiting:
+        await signin.sign_in(email, PASSWORD, _address())
+    assert waiting.value.retry_after is not None and 70 <= waiting.value.retry_after <= 81
+    # The wait is capped: the holder always gets a try within limits.GROWING_DELAY_CAP.
+    await db_pool.execute(
+        "UPDATE failure_buckets SET attempts = array_fill($2::timestamptz, ARRAY[40])"
+        " WHERE bucket = $1",
+        account,
+        now - limits.GROWING_DELAY_CAP - timedelta(seconds=5),
+    )
+    _, session = await signin.sign_in(email, PASSWORD, _address())
+    assert session.signed_in
