@@ -18,9 +18,10 @@ Two calls, because credentials come in two kinds:
 
 A `Budget(growing=True)` bucket (an account's password) never becomes a door an attacker can
 hold shut for the window: past its budget, each further attempt waits a delay that doubles
-with every failure (30 s, 1 min, 2 min … capped at `GROWING_DELAY_CAP`), after which one attempt is
-evaluated again; refusals during the delay are not counted. (No notice mail to the account
-holder and the admin is sent yet.)
+with every failure (30 s, 1 min, 2 min … capped at `GROWING_DELAY_CAP`), after which one
+attempt is evaluated again; refusals during the delay are not counted. The holder gets a try
+at least every five minutes (an attacker racing for that very slot can still take it). No
+notice mail to the account holder and the admin is sent yet.
 """
 
 from __future__ import annotations
