@@ -27,6 +27,10 @@ _PURGES = (
         "DELETE FROM partner_failures WHERE window_start < $1::timestamptz - interval '1 day'",
     ),
     (
+        "failure buckets",
+        "DELETE FROM failure_buckets WHERE last_at < $1::timestamptz - interval '1 day'",
+    ),
+    (
         "idempotency keys",
         "DELETE FROM partner_idempotency WHERE created_at < $1::timestamptz - interval '7 days'",
     ),

@@ -4,12 +4,14 @@ once-only answers (API Idempotency-Key, CloudEvent source + id), one failure lim
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 
+from application import limits
+from application.errors import TooManyAttempts
 from schemas.actors import AuthMethod, Principal, PrincipalKind
-from storage import failures
 from storage.idempotency import (
     EventKey,
     IdempotencyKey,
@@ -87,10 +89,11 @@ async def test_the_failure_limiter_refuses_once_a_bucket_is_full(db_pool: asyncp
     bucket = {f"address:test-{uuid.uuid4().hex}": 3}
     now = datetime.now(UTC)
     for _ in range(3):
-        assert await failures.retry_after(db_pool, bucket, now) is None
-        await failures.record(db_pool, bucket, now)
-    wait = await failures.retry_after(db_pool, bucket, now)
-    assert wait is not None and 0 < wait <= failures.FAILURE_WINDOW.total_seconds() + 1
-    # The next window starts afresh.
-    later = failures.window_start(now) + failures.FAILURE_WINDOW
-    assert await failures.retry_after(db_pool, bucket, later) is None
+        await limits.count_failure(db_pool, bucket, now)
+    with pytest.raises(TooManyAttempts) as refused:
+        await limits.count_failure(db_pool, bucket, now)
+    wait = refused.value.retry_after
+    assert wait is not None and 0 < wait <= limits.FAILURE_WINDOW.total_seconds() + 1
+    # Once the window has slid past those failures, the bucket starts afresh.
+    later = now + limits.FAILURE_WINDOW + timedelta(seconds=1)
+    await limits.count_failure(db_pool, bucket, later)

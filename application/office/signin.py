@@ -2,8 +2,11 @@
 for officers and admins a TOTP code (set up at the first sign-in, with recovery codes); the
 session that follows, its language, its end.
 
-Failed attempts are counted by the partner desk's limiter (`partner_failures`), so every
-replica sees the same counts.
+Attempts are counted by the one limiter of both desks (`application/limits.py`, sliding
+windows in PostgreSQL), so every replica sees the same counts: a password or a code takes its
+slot before it is checked (a burst of parallel guesses gets at most the budget evaluated) and
+gives it back when it was right. Past five failures an account's password waits a growing
+delay rather than a door shut for the window.
 """
 
 from __future__ import annotations
@@ -66,15 +69,17 @@ class SignIn:
         return totp.totp_key(self.partner.secret)
 
     async def sign_in(self, email: str, password: str, address: str) -> tuple[str, OfficeSession]:
-        """Check the password (five failures per account, then TooManyAttempts); a session
-        follows, waiting for the second factor where the role needs one."""
+        """Check the password (five failures per account, then a doubling delay: TooManyAttempts
+        meanwhile); a session follows, waiting for the second factor where the role needs one."""
         email = email.strip().lower()
-        buckets = {
+        buckets: dict[str, int | limits.Budget] = {
             f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS,
-            f"office-account:{token_hash(email).hex()[:32]}": PASSWORD_FAILURES_PER_ACCOUNT,
+            f"office-account:{token_hash(email).hex()[:32]}": limits.Budget(
+                PASSWORD_FAILURES_PER_ACCOUNT, growing=True
+            ),
         }
         try:
-            await limits.check_limits(self.pool, buckets)
+            reservation = await limits.reserve(self.pool, buckets)
         except TooManyAttempts:
             await access_log.record(self.pool, email, "sign_in", "rate_limited", address)
             raise
@@ -82,9 +87,9 @@ class SignIn:
         # An unknown account costs the same argon2 verification as a known one.
         checked = await password_matches(row.password_hash if row else None, password)
         if row is None or row.disabled_at is not None or not checked:
-            await limits.record_failure(self.pool, buckets)
             await access_log.record(self.pool, email, "sign_in", "refused", address)
             raise Unauthenticated("wrong e-mail or password")
+        await limits.forgive(self.pool, reservation)
         user = user_of(row)
         if user.role in SECOND_FACTOR_ROLES:
             step = "second_factor" if user.enrolled else "enrol"
@@ -143,10 +148,11 @@ class SignIn:
         cookie and the recovery codes, shown once and stored as SHA-256."""
         if session.step != "enrol":
             raise Forbidden("the second factor is already set up")
-        await self._second_factor_limits(session, address)
+        reservation = await self._second_factor_limits(session)
         if not await totp.code_ok(self.pool, self.totp_key(), session.user.email, code):
             await self._second_factor_failed(session, address)
             raise InvalidInput("code: wrong code", [FieldError("code", "wrong code")])
+        await limits.forgive(self.pool, reservation)
         codes = [secrets.token_hex(10) for _ in range(RECOVERY_CODES)]
         async with self.pool.acquire() as connection, connection.transaction():
             await office_accounts.mark_enrolled(
@@ -161,7 +167,7 @@ class SignIn:
         returns the session's new cookie."""
         if session.step != "second_factor":
             raise Forbidden("no second factor is owed by this session")
-        await self._second_factor_limits(session, address)
+        reservation = await self._second_factor_limits(session)
         code = code.strip().replace(" ", "")
         ok = await totp.code_ok(self.pool, self.totp_key(), session.user.email, code)
         method = "totp"
@@ -175,6 +181,7 @@ class SignIn:
             raise InvalidInput(
                 "code: wrong or already used code", [FieldError("code", "wrong code")]
             )
+        await limits.forgive(self.pool, reservation)
         async with self.pool.acquire() as connection:
             token = await self._signed_in(connection, session)
         await access_log.record(self.pool, session.user.email, "sign_in", f"ok ({method})", address)
@@ -187,17 +194,15 @@ class SignIn:
         await office_sessions.promote_session(connection, session.id_hash, token_hash(token))
         return token
 
-    def _code_buckets(self, session: OfficeSession, address: str) -> dict[str, int]:
-        return {
-            f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS,
-            f"office-code:{token_hash(session.user.email).hex()[:32]}": (
-                PASSWORD_FAILURES_PER_ACCOUNT
-            ),
-        }
-
-    async def _second_factor_limits(self, session: OfficeSession, address: str) -> None:
-        await limits.check_limits(self.pool, self._code_buckets(session, address))
+    async def _second_factor_limits(self, session: OfficeSession) -> limits.Reservation:
+        # Only someone past the password reaches this: the account's code bucket is reserved
+        # before the code is checked (a burst gets at most five evaluated); the address counts
+        # only wrong codes, so it never refuses a right one.
+        account = f"office-code:{token_hash(session.user.email).hex()[:32]}"
+        return await limits.reserve(self.pool, {account: PASSWORD_FAILURES_PER_ACCOUNT})
 
     async def _second_factor_failed(self, session: OfficeSession, address: str) -> None:
-        await limits.record_failure(self.pool, self._code_buckets(session, address))
         await access_log.record(self.pool, session.user.email, "second_factor", "refused", address)
+        await limits.count_failure(
+            self.pool, {f"office-code-address:{address}": PASSWORD_FAILURES_PER_ADDRESS}
+        )

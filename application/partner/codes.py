@@ -1,5 +1,6 @@
 """One-time codes: a contact's commitment (a signature, a funding decision) waits for the
-six digits mailed to them; five tries, ten minutes, five codes a session a window."""
+six digits mailed to them; five tries, ten minutes, five codes per link and task in any
+sliding 15 minutes (not per session: a new session from the same link gets no fresh supply)."""
 
 from __future__ import annotations
 
@@ -17,20 +18,20 @@ from application.errors import (
     Refused,
     TooManyAttempts,
 )
-from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
+from application.limits import FAILURES_PER_ADDRESS, count_failure, reserve
 from application.partner.code_mail import send_code_mail, unavailable_reason
 from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
-from infra.portal_settings import derived_key
+from infra.portal_settings import derived_key, token_hash
 from schemas.actors import AuthMethod
 from schemas.errors import FieldError
 from schemas.tasks import AnswerTask, Task
 from storage import codes
 from storage.contact_sessions import ContactSession
 
-CODES_PER_SESSION = 5
-"""Each code allows five tries: the codes are bounded too, or asking again and again for
-fresh codes would walk the million."""
+CODES_PER_TASK = 5
+"""Each code allows five tries: the codes are bounded too, per link and task, or asking again
+and again for fresh codes (from fresh sessions) would walk the million."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +59,9 @@ async def send_code(
             f"this answer needs a code sent by e-mail, and no mail can be sent {reason}"
         )
     assert session.contact_email is not None
-    issued = {f"codes-sent:{session.id_hash.hex()[:32]}": CODES_PER_SESSION}
-    await check_limits(ctx.pool, issued)
-    await record_failure(ctx.pool, issued)
+    # Reserved atomically before the code exists: a burst of requests gets at most the budget.
+    task_key = token_hash(f"{session.link_hash.hex()}\0{task.convention_id}\0{task.id}")
+    await reserve(ctx.pool, {f"codes-sent:{task_key.hex()[:32]}": CODES_PER_TASK})
     code = f"{secrets.randbelow(1_000_000):06d}"
     code_id = secrets.token_urlsafe(16)
     expires_at = datetime.now(UTC) + timedelta(minutes=ctx.settings.code_minutes)
@@ -83,9 +84,12 @@ async def confirm_code(
     ctx: PartnerContext, session: ContactSession, code_id: str, code: str, client_address: str
 ) -> tuple[str, AnswerTask]:
     """The waiting answer (its convention, and the request with the contact's principal)
-    once its code is right; a wrong code is counted, against the code and the address."""
+    once its code is right; a wrong code is counted, against the code and the address.
+
+    Credential-first: the code's own tries (counted under its row lock, so parallel guesses
+    are decided one after the other) bound the guesses; the address only counts wrong codes,
+    so a right code is never refused because others failed from the same address."""
     buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
-    await check_limits(ctx.pool, buckets)
     async with codes.locked_code(ctx.pool, code_id, session.id_hash) as locked:
         stored = locked.code
         if stored is None:
@@ -106,7 +110,7 @@ async def confirm_code(
             await locked.count_wrong_try()
             left = ctx.settings.code_tries - stored.tries - 1
     if not right:
-        await record_failure(ctx.pool, buckets)
+        await count_failure(ctx.pool, buckets)
         raise InvalidInput("wrong code", [FieldError("code", f"wrong code ({left} tries left)")])
     principal = await checked_contact(
         ctx, session, AuthMethod.LINK_AND_CODE, str(stored.answer["answer"]["kind"])

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from application.directory.channels import channel_key, signing_secrets
 from application.errors import InvalidInput, Unauthenticated
-from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
+from application.limits import FAILURES_PER_ADDRESS, count_failure
 from application.partner.answers import answer_once
 from application.partner.context import PartnerContext
 from infra.secrets import SecretError, webhook_secrets
@@ -25,9 +25,10 @@ async def verify_event(
     ctx: PartnerContext, party: str, body: bytes, headers: dict[str, str], client_address: str
 ) -> Principal:
     """The party's system, proven by a Standard Webhooks signature with one of its secrets
-    (several during a rotation); a timestamp beyond five minutes is refused."""
+    (several during a rotation); a timestamp beyond five minutes is refused. The signature is
+    checked first: a valid one passes whatever others failed from the same address; a wrong
+    one counts against the address (TooManyAttempts once it is full)."""
     buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
-    await check_limits(ctx.pool, buckets)
     try:
         candidates = webhook_secrets(party, ctx.delivery.secrets_file)
     except SecretError:
@@ -48,7 +49,7 @@ async def verify_event(
             method=AuthMethod.SIGNED_EVENT,
             request_id=headers.get("webhook-id") or uuid.uuid4().hex,
         )
-    await record_failure(ctx.pool, buckets)
+    await count_failure(ctx.pool, buckets)
     raise Unauthenticated("the event's Standard Webhooks signature does not verify")
 
 

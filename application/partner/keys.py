@@ -11,7 +11,7 @@ import asyncpg
 
 from application.directory.authority import system_authority
 from application.errors import NotFound, Unauthenticated
-from application.limits import FAILURES_PER_ADDRESS, check_limits, record_failure
+from application.limits import FAILURES_PER_ADDRESS, count_failure
 from application.partner.context import PartnerContext
 from infra.portal_settings import token_hash
 from schemas.actors import AuthMethod, Principal, PrincipalKind
@@ -46,17 +46,18 @@ async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey:
 async def authenticate_key(
     ctx: PartnerContext, authorization: str | None, client_address: str
 ) -> Principal:
-    """The party's system behind `Authorization: Bearer <key>`, as a principal."""
+    """The party's system behind `Authorization: Bearer <key>`, as a principal. The key is
+    looked up first: a valid one passes whatever others failed from the same address; a wrong
+    one counts against the address (TooManyAttempts once it is full)."""
     buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
-    await check_limits(ctx.pool, buckets)
     scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
-        await record_failure(ctx.pool, buckets)
+        await count_failure(ctx.pool, buckets)
         raise Unauthenticated("send the party's API key: Authorization: Bearer pk_…")
     key = await api_keys.live_key(ctx.pool, token_hash(secret))
     if key is None:
-        await record_failure(ctx.pool, buckets)
+        await count_failure(ctx.pool, buckets)
         raise Unauthenticated("this API key is not valid (unknown or revoked)")
     if (await system_authority(ctx.pool, key.party)).refusal() is not None:
         raise Unauthenticated("this API key's organisation is archived in the directory")

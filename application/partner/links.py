@@ -12,8 +12,7 @@ from application.errors import LinkUnusable, NotFound, Unauthenticated
 from application.limits import (
     FAILURES_PER_ADDRESS,
     FAILURES_PER_SECRET,
-    check_limits,
-    record_failure,
+    count_failure,
 )
 from application.partner.context import PartnerContext
 from infra.portal_settings import derived_key, token_hash
@@ -24,16 +23,17 @@ from storage.partner_links import Link, find_link
 
 
 async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Link:
-    """The link behind a token, if it still opens the desk; failures are counted."""
+    """The link behind a token, if it still opens the desk. The token is looked up first: a
+    valid link opens whatever others failed from the same address; an unknown token counts
+    against the address and the token (TooManyAttempts once either is full)."""
     digest = token_hash(token)
     buckets = {
         f"address:{client_address}": FAILURES_PER_ADDRESS,
         f"link:{digest.hex()[:32]}": FAILURES_PER_SECRET,
     }
-    await check_limits(ctx.pool, buckets)
     link = await find_link(ctx.pool, digest)
     if link is None:
-        await record_failure(ctx.pool, buckets)
+        await count_failure(ctx.pool, buckets)
         raise NotFound("this link is not known")
     if link.revoked_at is not None:
         raise LinkUnusable(f"this link was withdrawn ({link.revoked_reason})")
