@@ -1,7 +1,8 @@
 """Proof by a tool the project did not write (issue 28, item 8): schemathesis 4 runs against the
 portal's published `/api/openapi.json`, served by uvicorn on 127.0.0.1 over the real stack
 (dev server, worker, PostgreSQL), with a real partner key and the party's real webhook secret.
-Every operation, every phase (examples, coverage, fuzzing, stateful): no 5xx, every status
+Every operation, every phase (examples, coverage, fuzzing, and stateful along the document's
+links from the list to a task to its answer): no 5xx, every status
 documented, every body valid against its schema, every content type the documented one.
 
 And the document describes every response body: a walk over it fails on a free-form object.
@@ -214,6 +215,7 @@ def run_schemathesis(url: str, credentials: PartnerCredentials) -> dict[str, Any
     phases: set[str] = set()
     per_phase: Counter[str] = Counter()
     finished: Any = None
+    transitions = 0
     for event in from_schema(schema).execute():
         if isinstance(event, (ev.ScenarioFinished, ev.FuzzScenarioFinished)):
             phase = str(getattr(event, "phase", "fuzzing"))
@@ -231,6 +233,10 @@ def run_schemathesis(url: str, credentials: PartnerCredentials) -> dict[str, Any
                             f"{check.name}: {failure.title}: {failure.message}\n"
                             f"    {check.failure_info.code_sample}"
                         )
+        elif isinstance(event, ev.PhaseStarted) and isinstance(
+            event.payload, ev.StatefulPhasePayload
+        ):
+            transitions = event.payload.transitions_total
         elif isinstance(event, ev.NonFatalError):
             errors.append(f"{event.label}: {event.info.title}: {event.info.message}")
         elif isinstance(event, ev.FatalError):
@@ -243,6 +249,7 @@ def run_schemathesis(url: str, credentials: PartnerCredentials) -> dict[str, Any
         "statuses": dict(statuses),
         "phases": phases,
         "per_phase": per_phase,
+        "transitions": transitions,
         "stop_reason": finished.stop_reason if finished is not None else None,
         "operations": [
             f"{method.upper()} {path}"
@@ -322,5 +329,8 @@ async def test_schemathesis_finds_no_server_error_nor_schema_violation(
     assert len(found["operations"]) == 5, found["operations"]
     assert 200 in found["statuses"]["GET /api/v1/tasks"], report
     assert 200 in found["statuses"]["OPTIONS /api/v1/events/{party}"], report
+    # The stateful phase followed the document's links (list -> task -> answer) to a real task.
+    assert found["transitions"] >= 3, found["transitions"]
+    assert 200 in found["statuses"]["GET /api/v1/tasks/{convention_id}/{task_id}"], report
     assert found["statuses"]["GET /api/v1/tasks/{convention_id}/{task_id}"].keys() - {401}, report
     print(report, f"\n{time.monotonic() - began:.1f} s", sorted(found["phases"]))
