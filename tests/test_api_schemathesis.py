@@ -3,7 +3,9 @@ portal's published `/api/openapi.json`, served by uvicorn on 127.0.0.1 over the 
 (dev server, worker, PostgreSQL), with a real partner key and the party's real webhook secret.
 Every operation, every phase (examples, coverage, fuzzing, and stateful along the document's
 links from the list to a task to its answer): no 5xx, every status
-documented, every body valid against its schema, every content type the documented one.
+documented, every body valid against its schema, every content type and header the documented
+one; and the auth enforced, schema-invalid input refused, missing required headers refused,
+undeclared methods answered 405 with their `Allow`.
 
 And the document describes every response body: a walk over it fails on a free-form object.
 """
@@ -46,6 +48,10 @@ CHECKS = (
     "response_schema_conformance",
     "response_headers_conformance",
     "ignored_auth",
+    "negative_data_rejection",
+    "unsupported_method",
+    "missing_required_header",
+    "allow_header_conformance",
 )
 
 
