@@ -5,13 +5,14 @@ generated from it gets typed models, not dictionaries."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actors import Principal
 from schemas.channels import InboxEntry
 from schemas.tasks import (
+    Answer,
     EscalationAnswer,
     FindingsAnswer,
     FixDeliveryAnswer,
@@ -58,7 +59,9 @@ class ApiReceipt(BaseModel):
     task_id: str
     accepted_at: datetime
     principal: Principal
-    answer: dict[str, Any] = Field(description="The answer as the workflow accepted it.")
+    answer: Answer = Field(
+        description="The answer as the workflow accepted it, its `kind` the task's."
+    )
 
 
 class TaskList(BaseModel):

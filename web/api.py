@@ -72,7 +72,30 @@ def api_receipt(receipt: Receipt) -> ApiReceipt:
     tags=["tasks"],
     summary="Your party's open tasks, overdue first, then by due date",
     response_model=TaskList,
-    responses=problems(401, 429),
+    responses={
+        200: {
+            "description": "The open tasks",
+            "links": {
+                "GetFirstTask": {
+                    "operationId": "get_task",
+                    "parameters": {
+                        "convention_id": "$response.body#/tasks/0/convention_id",
+                        "task_id": "$response.body#/tasks/0/task_id",
+                    },
+                    "description": "The first listed task.",
+                },
+                "AnswerFirstTask": {
+                    "operationId": "answer_task",
+                    "parameters": {
+                        "convention_id": "$response.body#/tasks/0/convention_id",
+                        "task_id": "$response.body#/tasks/0/task_id",
+                    },
+                    "description": "Answer the first listed task.",
+                },
+            },
+        },
+        **problems(401, 429),
+    },
 )
 async def list_tasks(principal: ApiPrincipal, desk: Desk) -> TaskList:
     """Every open task of the key's party, across conventions."""
@@ -86,7 +109,22 @@ async def list_tasks(principal: ApiPrincipal, desk: Desk) -> TaskList:
     tags=["tasks"],
     summary="One of your party's tasks",
     response_model=TaskDocument,
-    responses=problems(401, 404, 422, 429, 503),
+    responses={
+        200: {
+            "description": "The task, or its receipt",
+            "links": {
+                "AnswerTask": {
+                    "operationId": "answer_task",
+                    "parameters": {
+                        "convention_id": "$response.body#/convention/id",
+                        "task_id": "$request.path.task_id",
+                    },
+                    "description": "Answer this task (at `answer_path`).",
+                }
+            },
+        },
+        **problems(401, 404, 422, 429, 503),
+    },
 )
 async def get_task(
     convention_id: str, task_id: str, principal: ApiPrincipal, desk: Desk
