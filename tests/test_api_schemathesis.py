@@ -297,15 +297,8 @@ async def test_schemathesis_finds_no_server_error_nor_schema_violation(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PACTE_WEBHOOK_SECRET_BID", WEBHOOK_SECRET)
-    # Every request comes from 127.0.0.1, and schemathesis sends some without the key (its
-    # auth probes, the negative cases): under the address allowance the limiter counts
-    # before the credential, the key's own requests would all be 429 after twenty of them
-    # (issue 28, item 2). Here the address may fail freely; the key's routes are what is
-    # under test. (Not raising: once the check is credential-first, this is not needed.)
-    for module in ("application.partner.keys", "application.partner.events"):
-        monkeypatch.setattr(f"{module}.FAILURES_PER_ADDRESS", 1_000_000, raising=False)
     desk = make_desk(dev_env.client, db_pool)
-    convention = await funding_convention(dev_env.client)
+    convention = await funding_convention(dev_env.client, db_pool)
     key, _ = await desk.create_key("bid", "schemathesis")
     port = free_port()
     server = uvicorn.Server(
