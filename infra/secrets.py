@@ -92,7 +92,15 @@ def named_secret(
 ) -> str | None:
     """A secret given as one text: the environment variable, else the secrets file's `name`
     (the office certificate's password, the S3 store's secret key), else none."""
-    given = (env or read_environment()).model_dump(by_alias=True).get(variable)
+    env = env or read_environment()
+    given = next(
+        (
+            getattr(env, name)
+            for name, field in type(env).model_fields.items()
+            if field.validation_alias == variable
+        ),
+        None,
+    )
     if isinstance(given, str) and given:
         return given
     if secrets_file is None:

@@ -47,6 +47,17 @@ EVERY_VARIABLE = {
     "PACTE_CODEC_TOKEN": "token",
     "PACTE_IATI_ORG_REF": "MA-RC-1",
     "PACTE_IATI_ORG_TYPE": "10",
+    "PACTE_ENV": "production",
+    "PACTE_DOCUMENT_STORE": "s3",
+    "PACTE_DOCUMENT_MAX_BYTES": "1048576",
+    "PACTE_S3_ENDPOINT": "https://s3.example",
+    "PACTE_S3_BUCKET": "pacte-documents",
+    "PACTE_S3_REGION": "eu-west-3",
+    "PACTE_S3_ACCESS_KEY_ID": "AKIDEXAMPLE",
+    "PACTE_S3_SECRET_ACCESS_KEY": "secret",
+    "PACTE_OFFICE_CERTIFICATE": "/etc/pacte/office.p12",
+    "PACTE_OFFICE_CERTIFICATE_PASSWORD": "password",
+    "PACTE_TSA_URL": "https://tsa.example",
 }
 
 
