@@ -106,23 +106,30 @@ async def reserve_once(pool: asyncpg.Pool, once: OnceKey) -> Once:
     return Once(OnceState.DONE, await find_receipt(pool, done["convention_id"], done["task_id"]))
 
 
+# One round trip, one commit: the receipt kept, and its key (an API's Idempotency-Key, or an
+# event's source and id) marked done with it.
+_KEEP_RECEIPT_MARK_KEY = (
+    f"WITH kept AS ({INSERT_RECEIPT})"
+    " UPDATE partner_idempotency SET receipt = $7 WHERE party = $8 AND key = $9"
+)
+_KEEP_RECEIPT_MARK_EVENT = (
+    f"WITH kept AS ({INSERT_RECEIPT})"
+    " UPDATE partner_events SET receipt = $7 WHERE source = $8 AND id = $9"
+)
+
+
 async def complete(pool: asyncpg.Pool, once: OnceKey, receipt: Receipt, party: str) -> None:
     """Keep the receipt and mark the key done, in one statement."""
     marker: dict[str, Any]
     if isinstance(once, IdempotencyKey):
-        mark = "UPDATE partner_idempotency SET receipt = $7 WHERE party = $8 AND key = $9"
+        statement = _KEEP_RECEIPT_MARK_KEY
         marker = {"task_id": receipt.task_id, "accepted_at": receipt.accepted_at.isoformat()}
         keys: tuple[str, str] = (once.party, once.key)
     else:
-        mark = "UPDATE partner_events SET receipt = $7 WHERE source = $8 AND id = $9"
+        statement = _KEEP_RECEIPT_MARK_EVENT
         marker = {"convention_id": receipt.convention_id, "task_id": receipt.task_id}
         keys = (once.source, once.id)
-    await pool.execute(
-        f"WITH kept AS ({INSERT_RECEIPT}) {mark}",
-        *receipt_values(receipt, party),
-        marker,
-        *keys,
-    )
+    await pool.execute(statement, *receipt_values(receipt, party), marker, *keys)
 
 
 async def release(pool: asyncpg.Pool, once: OnceKey) -> None:
