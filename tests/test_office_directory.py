@@ -1,0 +1,228 @@
+"""The office desk's directory pages, against the real stack: the organisations list and its
+search, an organisation's page, and the admin's changes (add a person, grant, revoke, remove)
+as CSRF-protected forms; an officer may read but not change."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from pathlib import Path
+
+import asyncpg
+from babel.messages.pofile import read_po
+from temporalio.testing import WorkflowEnvironment
+
+import web
+from application.directory.authority import authority_of
+from application.directory.organisations import NewOrganisation, add_organisation
+from application.directory.people import DirectoryCapacity, NewPerson, add_person
+from application.directory.views import CAPACITY_LABELS
+from storage import directory as store
+from tests.directory_stack import ADMIN, OFFICER, fresh_id
+from tests.partner_stack import make_desk
+from tests.test_office_desk import csrf_of, office_client, signed_in
+from web.i18n import LANGUAGES, gettext
+
+ARABIC_NAME = "البنك الإسلامي للتنمية"
+
+
+async def an_organisation(pool: asyncpg.Pool) -> str:
+    """A funder with one person who may sign until the end of 2027."""
+    organisation_id = fresh_id("isdb")
+    await add_organisation(
+        pool,
+        OFFICER,
+        NewOrganisation(
+            id=organisation_id,
+            kind="funder",
+            country="SA",
+            name_ar=f"{ARABIC_NAME} {organisation_id}",
+            name_fr="Banque islamique de développement",
+        ),
+    )
+    await add_person(
+        pool,
+        ADMIN,
+        organisation_id,
+        NewPerson(name="Drissa GUINDO", email=f"drissa@{organisation_id}.example", title="DG"),
+        ["sign"],
+        valid_until=date(2027, 12, 31),
+    )
+    return organisation_id
+
+
+async def test_the_list_finds_an_organisation_by_its_arabic_name_and_its_page_shows_people(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "officer")
+        home = await http.get("/office")
+        assert 'href="/office/directory"' in home.text
+        found = await http.get(
+            "/office/directory", params={"q": f"{ARABIC_NAME} {organisation_id}"}
+        )
+        assert found.status_code == 200, found.text
+        assert f'href="/office/directory/{organisation_id}"' in found.text
+        # The reader reads French: the French name is shown, the Arabic one matched.
+        assert "Banque islamique de développement" in found.text
+        assert "drissa" not in found.text
+        # A search is literal: '%' matches only itself.
+        wild = await http.get("/office/directory", params={"q": "%"})
+        assert wild.status_code == 200 and organisation_id not in wild.text
+        longest = await http.get("/office/directory", params={"q": "x" * 5000})
+        assert longest.status_code == 200
+        shown = await http.get(f"/office/directory/{organisation_id}")
+        assert shown.status_code == 200, shown.text
+        assert "Drissa GUINDO" in shown.text and f"drissa@{organisation_id}.example" in shown.text
+        assert "2027-12-31" in shown.text and "(<bdi>sign</bdi>)" in shown.text
+        assert "jamais répondu" in shown.text  # the address never answered
+        # An officer reads, but is offered no admin form.
+        assert f"/office/directory/{organisation_id}/grant" not in shown.text
+        unknown = await http.get("/office/directory/no-such-organisation")
+        assert unknown.status_code == 404
+
+
+async def test_an_admin_adds_a_person_and_grants_signing_and_an_officer_is_refused(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    email = f"fz@{organisation_id}.example"
+    async with office_client(desk) as officer_http:
+        await signed_in(officer_http, db_pool, "officer")
+        page = await officer_http.get(f"/office/directory/{organisation_id}")
+        refused = await officer_http.post(
+            f"/office/directory/{organisation_id}/people",
+            data={"csrf": csrf_of(page), "name": "Mallory", "email": "m@evil.example"},
+        )
+        assert refused.status_code == 403, refused.text
+    async with office_client(desk) as http:
+        admin = await signed_in(http, db_pool, "admin")
+        page = await http.get(f"/office/directory/{organisation_id}")
+        assert page.status_code == 200, page.text
+        csrf = csrf_of(page)
+        added = await http.post(
+            f"/office/directory/{organisation_id}/people",
+            data={
+                "csrf": csrf,
+                "name": "فاطمة الزهراء العلوي",
+                "email": email,
+                "language": "ar",
+                "title": "مديرة",
+                "capacity": "answer",
+            },
+        )
+        assert added.status_code == 200, added.text
+        assert "Personne ajoutée." in added.text and "فاطمة الزهراء العلوي" in added.text
+        person = await store.person_by_email(db_pool, email)
+        assert person is not None and person.language == "ar"
+        granted = await http.post(
+            f"/office/directory/{organisation_id}/grant",
+            data={
+                "csrf": csrf,
+                "person_id": person.id,
+                "capacity": "sign",
+                "valid_from": "2026-01-01",
+                "valid_until": "2027-12-31",
+            },
+        )
+        assert granted.status_code == 200, granted.text
+        assert "Habilitation accordée." in granted.text
+        # Dates the wrong way round: refused beside the field, what was typed kept.
+        backwards = await http.post(
+            f"/office/directory/{organisation_id}/grant",
+            data={
+                "csrf": csrf,
+                "person_id": person.id,
+                "capacity": "review",
+                "valid_from": "2027-01-01",
+                "valid_until": "2026-01-01",
+            },
+        )
+        assert backwards.status_code == 422, backwards.text
+        assert 'id="error-grant-valid_until"' in backwards.text
+        assert 'value="2027-01-01"' in backwards.text
+    # The directory's use cases see the grant, recorded under the signed-in admin.
+    authority = await authority_of(db_pool, organisation_id, email=email, name="")
+    assert authority.standing.person is not None and authority.standing.person.id == person.id
+    assert authority.refusal(DirectoryCapacity.SIGN) is None
+    assert authority.refusal(DirectoryCapacity.REVIEW) is not None
+    held = {c.capacity for c in authority.standing.capacities}
+    assert {"answer", "sign"} <= held and "review" not in held
+    changes = await store.changes(db_pool, organisation_id)
+    assert {c.actor for c in changes if c.person_id == person.id} == {f"admin:{admin}"}
+
+
+async def test_a_bad_address_reshows_the_form_with_what_was_typed_and_the_reason(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "admin")
+        page = await http.get(f"/office/directory/{organisation_id}")
+        bad = await http.post(
+            f"/office/directory/{organisation_id}/people",
+            data={
+                "csrf": csrf_of(page),
+                "name": "Aïcha <b>Traoré</b>",
+                "email": "not-an-address",
+                "language": "en",
+                "title": "Chargée",
+                "capacity": "review",
+            },
+        )
+        assert bad.status_code == 422, bad.text
+        assert 'id="error-add-email"' in bad.text and "not-an-address" in bad.text
+        assert 'aria-invalid="true" aria-describedby="error-add-email"' in bad.text
+        assert 'value="Aïcha &lt;b&gt;Traoré&lt;/b&gt;"' in bad.text  # kept, escaped
+        assert re.search(r'<option value="en" lang="en" selected>', bad.text)
+        assert re.search(r'<option value="review" selected>', bad.text)
+        assert "<b>Traoré</b>" not in bad.text
+        # Nothing was recorded.
+        assert [p.name for p, _ in await store.people_of(db_pool, organisation_id)] == [
+            "Drissa GUINDO"
+        ]
+        # An unknown organisation: 404, nothing recorded.
+        missing = await http.post(
+            "/office/directory/no-such-organisation/people",
+            data={"csrf": csrf_of(page), "name": "X", "email": "x@example.org"},
+        )
+        assert missing.status_code == 404
+        # Revoking a capacity nobody holds: refused (409) with the reason.
+        none = await http.post(
+            f"/office/directory/{organisation_id}/revoke",
+            data={"csrf": csrf_of(page), "person_id": "p-nobody", "capacity": "sign"},
+        )
+        assert none.status_code == 409 and "p-nobody" in none.text
+        # A form without its CSRF token changes nothing.
+        forged = await http.post(
+            f"/office/directory/{organisation_id}/people",
+            data={"name": "Forged", "email": "forged@example.org"},
+        )
+        assert forged.status_code == 400
+        assert await store.person_by_email(db_pool, "forged@example.org") is None
+
+
+def test_every_string_of_the_directory_pages_is_in_the_three_catalogues() -> None:
+    templates = Path(web.__file__).parent / "templates" / "office"
+    shown = {
+        message
+        for name in ("directory.html", "organisation.html")
+        for message in re.findall(r'_\("([^"]+)"\)', (templates / name).read_text("utf-8"))
+    }
+    shown |= set(CAPACITY_LABELS.values())
+    shown |= {"Person added.", "Capacity granted.", "Capacity revoked.", "Person removed."}
+    shown |= {"Directory", "a date, YYYY-MM-DD"}
+    assert len(shown) > 40
+    for language in LANGUAGES:
+        path = Path(web.__file__).parent / "locales" / language / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as po:
+            catalogue = read_po(po, locale=language)
+        for message in shown:
+            assert message in catalogue, f"{language}: {message!r} missing"
+            if language != "en":
+                assert catalogue[message].string, f"{language}: {message!r} untranslated"
+    assert gettext("ar", "Directory") == "الدليل"
