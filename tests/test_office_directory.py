@@ -144,6 +144,15 @@ async def test_an_admin_adds_a_person_and_grants_signing_and_an_officer_is_refus
         assert backwards.status_code == 422, backwards.text
         assert 'id="error-grant-valid_until"' in backwards.text
         assert 'value="2027-01-01"' in backwards.text
+        # Another organisation's person cannot be removed from this page.
+        other = await an_organisation(db_pool)
+        [(stranger, _)] = await store.people_of(db_pool, other)
+        elsewhere = await http.post(
+            f"/office/directory/{organisation_id}/remove",
+            data={"csrf": csrf, "person_id": stranger.id, "reason": "wrong page"},
+        )
+        assert elsewhere.status_code == 409, elsewhere.text
+        assert (await store.person(db_pool, stranger.id)).removed_at is None  # type: ignore[union-attr]
     # The directory's use cases see the grant, recorded under the signed-in admin.
     authority = await authority_of(db_pool, organisation_id, email=email, name="")
     assert authority.standing.person is not None and authority.standing.person.id == person.id
@@ -226,3 +235,39 @@ def test_every_string_of_the_directory_pages_is_in_the_three_catalogues() -> Non
             if language != "en":
                 assert catalogue[message].string, f"{language}: {message!r} untranslated"
     assert gettext("ar", "Directory") == "الدليل"
+
+
+async def test_an_admin_revokes_a_capacity_then_removes_the_person(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    [(person, _)] = await store.people_of(db_pool, organisation_id)
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "admin")
+        page = await http.get(f"/office/directory/{organisation_id}")
+        revoked = await http.post(
+            f"/office/directory/{organisation_id}/revoke",
+            data={"csrf": csrf_of(page), "person_id": person.id, "capacity": "sign"},
+        )
+        assert revoked.status_code == 200, revoked.text
+        assert "Habilitation révoquée." in revoked.text
+        assert "<strong>révoquée</strong>" in revoked.text
+        removed = await http.post(
+            f"/office/directory/{organisation_id}/remove",
+            data={"csrf": csrf_of(page), "person_id": person.id, "reason": "a quitté la banque"},
+        )
+        assert removed.status_code == 200, removed.text
+        assert "Personne retirée." in removed.text
+        # The auditor reads the page too, and sees the person removed.
+        async with office_client(desk) as auditor:
+            await signed_in(auditor, db_pool, "auditor")
+            read = await auditor.get(f"/office/directory/{organisation_id}")
+            assert read.status_code == 200 and "Drissa GUINDO" in read.text
+            assert "<strong>retirée</strong>" in read.text
+    authority = await authority_of(
+        db_pool, organisation_id, email=f"drissa@{organisation_id}.example", name=""
+    )
+    assert authority.refusal() is not None
+    changes = await store.changes(db_pool, organisation_id)
+    assert "capacity.revoke" in {c.action for c in changes}

@@ -34,6 +34,7 @@ from application.directory.people import (
 from application.directory.views import (
     CAPACITY_LABELS,
     LIST_MAX,
+    acts_for,
     bounded_search,
     organisation_rows,
     organisation_view,
@@ -1146,6 +1147,8 @@ async def directory_remove(
     _check_csrf(csrf, session, form)
 
     async def change() -> object:
+        if not await acts_for(desk.pool, org_id, form.person_id):
+            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
         return await remove_person(
             desk.pool, _editor(session), form.person_id, form.reason.strip() or "office desk"
         )

@@ -156,3 +156,9 @@ async def organisation_view(
         people=people,
         webhook_url=shown.webhook_url,
     )
+
+
+async def acts_for(db: Database, organisation_id: str, person_id: str) -> bool:
+    """Whether the person holds (or held) a capacity for the organisation: a page's form
+    changes only the people it shows."""
+    return any(person.id == person_id for person, _ in await store.people_of(db, organisation_id))
