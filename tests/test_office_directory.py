@@ -271,3 +271,27 @@ async def test_an_admin_revokes_a_capacity_then_removes_the_person(
     assert authority.refusal() is not None
     changes = await store.changes(db_pool, organisation_id)
     assert "capacity.revoke" in {c.action for c in changes}
+
+
+async def test_an_arabic_reader_reads_the_list_in_arabic_with_the_arabic_names(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "auditor")
+        page = await http.get("/office/directory")
+        switched = await http.post(
+            "/office/language",
+            data={"csrf": csrf_of(page), "language": "ar", "next": "/office/directory"},
+        )
+        assert switched.status_code == 303, switched.text
+        found = await http.get("/office/directory", params={"q": organisation_id.upper()})
+        assert found.status_code == 200, found.text
+        assert 'dir="rtl"' in found.text and "الدليل" in found.text
+        assert f"{ARABIC_NAME} {organisation_id}" in found.text  # the reader's language
+        assert "Banque islamique" not in found.text
+        funder = gettext("ar", "funder")
+        assert funder != "funder" and funder in found.text
+        shown = await http.get(f"/office/directory/{organisation_id}")
+        assert "يمكنه توقيع الاتفاقيات" in shown.text and "لم يُجب قط" in shown.text
