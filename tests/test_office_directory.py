@@ -224,7 +224,7 @@ def test_every_string_of_the_directory_pages_is_in_the_three_catalogues() -> Non
     }
     shown |= set(CAPACITY_LABELS.values())
     shown |= {"Person added.", "Capacity granted.", "Capacity revoked.", "Person removed."}
-    shown |= {"Directory", "a date, YYYY-MM-DD"}
+    shown |= {"Directory", "a date, YYYY-MM-DD", "Address confirmed."}
     assert len(shown) > 40
     for language in LANGUAGES:
         path = Path(web.__file__).parent / "locales" / language / "LC_MESSAGES" / "messages.po"
@@ -246,6 +246,24 @@ async def test_an_admin_revokes_a_capacity_then_removes_the_person(
     async with office_client(desk) as http:
         await signed_in(http, db_pool, "admin")
         page = await http.get(f"/office/directory/{organisation_id}")
+        # The address never answered: an admin confirms it by hand, saying how.
+        assert "/confirm" in page.text
+        unsaid = await http.post(
+            f"/office/directory/{organisation_id}/confirm",
+            data={"csrf": csrf_of(page), "person_id": person.id, "reason": "  "},
+        )
+        assert unsaid.status_code == 422 and 'id="error-confirm-reason"' in unsaid.text
+        confirmed = await http.post(
+            f"/office/directory/{organisation_id}/confirm",
+            data={"csrf": csrf_of(page), "person_id": person.id, "reason": "par téléphone"},
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        assert "Adresse confirmée." in confirmed.text and "jamais répondu" not in confirmed.text
+        again = await http.post(
+            f"/office/directory/{organisation_id}/confirm",
+            data={"csrf": csrf_of(page), "person_id": person.id, "reason": "par téléphone"},
+        )
+        assert again.status_code == 409 and "confirmed already" in again.text
         revoked = await http.post(
             f"/office/directory/{organisation_id}/revoke",
             data={"csrf": csrf_of(page), "person_id": person.id, "capacity": "sign"},

@@ -102,7 +102,7 @@ def test_every_office_route_declares_its_permission_and_the_matrix_is_the_docume
     public = {key for key, permissions in declared.items() if not permissions}
     assert public == PUBLIC
     assert set(declared) == set(ROUTES) | PUBLIC
-    assert len(ROUTES) == 24
+    assert len(ROUTES) == 25
     assert set(ROUTES.values()) == set(Permission)
     assert {p: {r.value for r in roles} for p, roles in PERMISSIONS.items()} == EXPECTED
 

@@ -27,6 +27,7 @@ from application.directory.editors import Editor, EditorRole
 from application.directory.people import (
     NewPerson,
     add_person,
+    confirm_address_by_hand,
     grant_capacity,
     remove_person,
     revoke_capacity,
@@ -261,6 +262,13 @@ class RevokeForm(OfficeForm):
 
     person_id: str = ""
     capacity: str = ""
+
+
+class ConfirmForm(OfficeForm):
+    """An address confirmed by hand, and how it was."""
+
+    person_id: str = ""
+    reason: str = ""
 
 
 class RemoveForm(OfficeForm):
@@ -1155,4 +1163,28 @@ async def directory_remove(
 
     return await _directory_change(
         request, desk, session, org_id, form, "remove", N_("Person removed."), change
+    )
+
+
+@router.post("/office/directory/{org_id}/confirm", response_class=HTMLResponse)
+async def directory_confirm(
+    org_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: DirectoryAdmin,
+    form: Annotated[ConfirmForm, Form()],
+) -> Response:
+    """Confirm a person's address by hand, saying how: the admin's change."""
+    _check_csrf(csrf, session, form)
+
+    async def change() -> object:
+        if not await acts_for(desk.pool, org_id, form.person_id):
+            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
+        editor = _editor(session)
+        return await confirm_address_by_hand(desk.pool, editor, form.person_id, form.reason)
+
+    return await _directory_change(
+        request, desk, session, org_id, form, "confirm", N_("Address confirmed."), change
     )

@@ -78,6 +78,11 @@ class OrganisationView:
     people: list[PersonView]
     webhook_url: str | None
 
+    @property
+    def unconfirmed(self) -> list[PersonView]:
+        """The people (not removed) whose address never answered."""
+        return [p for p in self.people if p.email and not p.confirmed and not p.removed]
+
 
 def bounded_search(text: str | None) -> str | None:
     """The search as the list reads it: trimmed, at most SEARCH_MAX characters, None when
