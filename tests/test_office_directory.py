@@ -65,6 +65,7 @@ async def test_the_list_finds_an_organisation_by_its_arabic_name_and_its_page_sh
         )
         assert found.status_code == 200, found.text
         assert f'href="/office/directory/{organisation_id}"' in found.text
+        assert "<td>1</td></tr>" in found.text  # one person acts for it
         # The reader reads French: the French name is shown, the Arabic one matched.
         assert "Banque islamique de développement" in found.text
         assert "drissa" not in found.text
@@ -82,6 +83,9 @@ async def test_the_list_finds_an_organisation_by_its_arabic_name_and_its_page_sh
         assert f"/office/directory/{organisation_id}/grant" not in shown.text
         unknown = await http.get("/office/directory/no-such-organisation")
         assert unknown.status_code == 404
+        # Ids that cannot be organisations' (a look-alike letter, a space, 300 characters).
+        for odd in (organisation_id.replace("i", "\u0456", 1), "is db", "a" * 300):
+            assert (await http.get(f"/office/directory/{odd}")).status_code == 404, odd
 
 
 async def test_an_admin_adds_a_person_and_grants_signing_and_an_officer_is_refused(
