@@ -4,11 +4,15 @@ as CSRF-protected forms; an officer may read but not change."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import date
 from pathlib import Path
 
 import asyncpg
+import pyotp
+import pytest
+import uvicorn
 from babel.messages.pofile import read_po
 from temporalio.testing import WorkflowEnvironment
 
@@ -17,10 +21,15 @@ from application.directory.authority import authority_of
 from application.directory.organisations import NewOrganisation, add_organisation
 from application.directory.people import DirectoryCapacity, NewPerson, add_person
 from application.directory.views import CAPACITY_LABELS
+from devkit.stack import free_port
 from storage import directory as store
+from tests.conftest import DEV_TASK_QUEUE
 from tests.directory_stack import ADMIN, OFFICER, fresh_id
 from tests.partner_stack import make_desk
-from tests.test_office_desk import csrf_of, office_client, signed_in
+from tests.test_office_browser import no_accessibility_violations
+from tests.test_office_desk import PASSWORD, csrf_of, new_account, office_client, signed_in
+from tests.test_partner_browser import CHROMIUM
+from web.app import create_app
 from web.i18n import LANGUAGES, gettext
 
 ARABIC_NAME = "البنك الإسلامي للتنمية"
@@ -317,3 +326,70 @@ async def test_an_arabic_reader_reads_the_list_in_arabic_with_the_arabic_names(
         assert funder != "funder" and funder in found.text
         shown = await http.get(f"/office/directory/{organisation_id}")
         assert "يمكنه توقيع الاتفاقيات" in shown.text and "لم يُجب قط" in shown.text
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+async def test_an_admin_adds_a_person_in_arabic_in_a_real_browser_under_the_strict_csp(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    port = free_port()
+    desk = make_desk(dev_env.client, db_pool)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(desk, task_queue=DEV_TASK_QUEUE),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    base = f"http://127.0.0.1:{port}"
+    organisation_id = await an_organisation(db_pool)
+    admin = await new_account(db_pool, "admin", name="Youssef Amrani")
+    email = f"fz@{organisation_id}.example"
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+            )
+            page = await browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
+            await page.goto(f"{base}/office/signin?lang=ar")
+            await page.fill("#email", admin)
+            await page.fill("#password", PASSWORD)
+            await page.click("button.primary")
+            await page.wait_for_selector("#code")
+            secret = (await page.inner_text("dd.ref >> nth=0")).strip()
+            await page.fill("#code", pyotp.TOTP(secret).now())
+            await page.click("button.primary")
+            await page.wait_for_selector("ul.ref li")
+            await page.goto(f"{base}/office/directory?q={organisation_id}")
+            await no_accessibility_violations(page, "directory")
+            await page.click(f"a[href='/office/directory/{organisation_id}']")
+            await page.wait_for_selector("#add-name")
+            await no_accessibility_violations(page, "organisation")
+            await page.fill("#add-name", "فاطمة الزهراء العلوي")
+            await page.fill("#add-email", email)
+            await page.select_option("#add-language", "ar")
+            await page.select_option("#add-capacity", "decide_funding")
+            await page.click("form[action$='/people'] button")
+            await page.wait_for_selector("p.receipt")
+            await no_accessibility_violations(page, "person added")
+            assert "فاطمة الزهراء العلوي" in await page.inner_text("table.tasks")
+            await browser.close()
+        assert not [line for line in console if "Content Security Policy" in line], console
+    finally:
+        server.should_exit = True
+        await serving
+    person = await store.person_by_email(db_pool, email)
+    assert person is not None and person.language == "ar"
+    held = await store.people_of(db_pool, organisation_id)
+    granted = {p.id: [c.capacity for c in cs] for p, cs in held}
+    assert granted[person.id] == ["decide_funding"]
