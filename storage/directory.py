@@ -252,6 +252,32 @@ async def organisations(
     return [_organisation(row) for row in rows]
 
 
+def _like(text: str) -> str:
+    """`text` as a literal part of an ILIKE pattern (its `%`, `_` and `\\` escaped)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def organisations_with_people(
+    db: Database, search: str | None = None, *, limit: int = 200
+) -> list[tuple[Organisation, int]]:
+    """Organisations by id, archived ones included, with how many people (not removed) act
+    for each; those whose id or a name contains `search` (literally: its `%` and `_` match
+    themselves), at most `limit` rows."""
+    pattern = None if not search else f"%{_like(search)}%"
+    rows = await db.fetch(
+        "SELECT o.*, (SELECT count(DISTINCT c.person_id) FROM directory_capacities AS c"
+        "   JOIN directory_people AS p ON p.id = c.person_id"
+        "   WHERE c.organisation_id = o.id AND p.removed_at IS NULL) AS people"
+        " FROM directory_organisations AS o"
+        " WHERE ($1::text IS NULL OR o.id ILIKE $1 ESCAPE '\\' OR o.name_fr ILIKE $1 ESCAPE '\\'"
+        "        OR o.name_ar ILIKE $1 ESCAPE '\\' OR o.name_en ILIKE $1 ESCAPE '\\')"
+        " ORDER BY o.id LIMIT $2",
+        pattern,
+        limit,
+    )
+    return [(_organisation(row), int(row["people"])) for row in rows]
+
+
 async def insert_organisation(
     connection: asyncpg.Connection, values: dict[str, Any], actor: str
 ) -> Organisation:

@@ -49,6 +49,8 @@ EXPECTED = {
     Permission.START: {"officer"},
     Permission.AUDIT: {"auditor"},
     Permission.READ_ACCESS_LOG: {"admin"},
+    Permission.READ_DIRECTORY: {"officer", "auditor", "admin"},
+    Permission.MANAGE_DIRECTORY: {"admin"},
 }
 
 
@@ -91,6 +93,7 @@ def _concrete(path: str) -> str:
         .replace("{table}", "stages")
         .replace("{fmt}", "csv")
         .replace("{task_id}", "no.such.task")
+        .replace("{org_id}", "no-such-org")
     )
 
 
@@ -99,7 +102,7 @@ def test_every_office_route_declares_its_permission_and_the_matrix_is_the_docume
     public = {key for key, permissions in declared.items() if not permissions}
     assert public == PUBLIC
     assert set(declared) == set(ROUTES) | PUBLIC
-    assert len(ROUTES) == 18
+    assert len(ROUTES) == 25
     assert set(ROUTES.values()) == set(Permission)
     assert {p: {r.value for r in roles} for p, roles in PERMISSIONS.items()} == EXPECTED
 

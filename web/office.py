@@ -13,7 +13,9 @@ the sign-in form (before any session) one bound to a cookie of its own, with an 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -21,6 +23,23 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
+from application.directory.editors import Editor, EditorRole
+from application.directory.people import (
+    NewPerson,
+    add_person,
+    confirm_address_by_hand,
+    grant_capacity,
+    remove_person,
+    revoke_capacity,
+)
+from application.directory.views import (
+    CAPACITY_LABELS,
+    LIST_MAX,
+    acts_for,
+    bounded_search,
+    organisation_rows,
+    organisation_view,
+)
 from application.errors import BadRequest, Forbidden, InvalidInput, NotFound, PacteError, Refused
 from application.office.audit import Download
 from application.office.desk import OfficeDesk
@@ -101,6 +120,8 @@ Officer = Annotated[OfficeSession, require(Permission.ACT)]
 Starter = Annotated[OfficeSession, require(Permission.START)]
 Auditor = Annotated[OfficeSession, require(Permission.AUDIT)]
 Admin = Annotated[OfficeSession, require(Permission.READ_ACCESS_LOG)]
+DirectoryReader = Annotated[OfficeSession, require(Permission.READ_DIRECTORY)]
+DirectoryAdmin = Annotated[OfficeSession, require(Permission.MANAGE_DIRECTORY)]
 
 
 def from_this_site(request: Request, desk: DeskDep) -> None:
@@ -217,6 +238,46 @@ class StartForm(OfficeForm):
     action: str = ""
 
 
+class PersonForm(OfficeForm):
+    """A person added to an organisation, with a first capacity (so that they act for it)."""
+
+    name: str = ""
+    email: str = ""
+    language: str = "fr"
+    title: str = ""
+    capacity: str = "answer"
+
+
+class GrantForm(OfficeForm):
+    """A capacity given to a person for the organisation, with its dates (YYYY-MM-DD)."""
+
+    person_id: str = ""
+    capacity: str = ""
+    valid_from: str = ""
+    valid_until: str = ""
+
+
+class RevokeForm(OfficeForm):
+    """A capacity taken back (every capacity when none is named)."""
+
+    person_id: str = ""
+    capacity: str = ""
+
+
+class ConfirmForm(OfficeForm):
+    """An address confirmed by hand, and how it was."""
+
+    person_id: str = ""
+    reason: str = ""
+
+
+class RemoveForm(OfficeForm):
+    """A person who acts for no one any more, and why."""
+
+    person_id: str = ""
+    reason: str = ""
+
+
 def _check_csrf(csrf: Csrf, session: OfficeSession, form: OfficeForm) -> None:
     if not csrf.valid(form.csrf, session.id_hash):
         raise PacteError("this form has expired or did not come from this page: reload it")
@@ -232,6 +293,7 @@ class Menu:
     portfolio: bool
     start: bool
     access_log: bool
+    directory: bool
 
 
 def _menu(session: OfficeSession | None) -> Menu | None:
@@ -242,6 +304,7 @@ def _menu(session: OfficeSession | None) -> Menu | None:
         portfolio=may(role, Permission.READ_PORTFOLIO),
         start=may(role, Permission.START),
         access_log=may(role, Permission.READ_ACCESS_LOG),
+        directory=may(role, Permission.READ_DIRECTORY),
     )
 
 
@@ -878,3 +941,250 @@ async def audit_export(
 async def access_log(request: Request, desk: DeskDep, session: Admin) -> Response:
     """Who did what, when, from where."""
     return page(request, "office/access_log.html", session, lines=await desk.access_log())
+
+
+# --- the partner directory ----------------------------------------------------------------
+
+
+def _editor(session: OfficeSession) -> Editor:
+    """The signed-in account as the directory's change log names it."""
+    role = EditorRole.ADMIN if session.role is Role.ADMIN else EditorRole.OFFICER
+    return Editor(session.user.email, role)
+
+
+def _date(value: str, field: str) -> date | None:
+    text = value.strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(field, [FieldError(field, N_("a date, YYYY-MM-DD"))]) from None
+
+
+@router.get("/office/directory", response_class=HTMLResponse)
+async def directory_page(
+    request: Request, desk: DeskDep, session: DirectoryReader, q: str = ""
+) -> Response:
+    """The organisations, all or those whose id or a name contains `q`."""
+    rows = await organisation_rows(desk.pool, q, session.language)
+    return page(
+        request,
+        "office/directory.html",
+        session,
+        rows=rows,
+        q=bounded_search(q) or "",
+        limit=LIST_MAX,
+    )
+
+
+async def _organisation(
+    request: Request,
+    desk: OfficeDesk,
+    session: OfficeSession,
+    org_id: str,
+    *,
+    status_code: int = 200,
+    notice: str | None = None,
+    refusal: str | None = None,
+    failed: str = "",
+    errors: list[tuple[str, str]] | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    shown = await organisation_view(desk.pool, org_id, session.language)
+    by_field: dict[str, list[str]] = {}
+    for field, reason in errors or []:
+        by_field.setdefault(field, []).append(reason)
+    return page(
+        request,
+        "office/organisation.html",
+        session,
+        status_code=status_code,
+        org=shown,
+        manage=may(session.role, Permission.MANAGE_DIRECTORY),
+        capacities=list(CAPACITY_LABELS.items()),
+        notice=notice,
+        refusal=refusal,
+        failed=failed,
+        errors=by_field,
+        values=values or {},
+    )
+
+
+@router.get("/office/directory/{org_id}", response_class=HTMLResponse)
+async def organisation_page(
+    org_id: str, request: Request, desk: DeskDep, session: DirectoryReader
+) -> Response:
+    """Names, parent, people and their capacities, the webhook endpoint (never a secret)."""
+    return await _organisation(request, desk, session, org_id)
+
+
+async def _directory_change(
+    request: Request,
+    desk: OfficeDesk,
+    session: OfficeSession,
+    org_id: str,
+    form: OfficeForm,
+    failed: str,
+    done: str,
+    change: Callable[[], Awaitable[object]],
+) -> Response:
+    """The organisation's page after a change: done (with what was done), refused (409),
+    or invalid (422, each reason beside its field and what was typed kept)."""
+    await organisation_view(desk.pool, org_id, session.language)  # 404 before anything
+    values = form.model_dump(exclude={"csrf"})
+    try:
+        await change()
+    except InvalidInput as error:
+        return await _organisation(
+            request,
+            desk,
+            session,
+            org_id,
+            status_code=422,
+            failed=failed,
+            errors=[(e.field, e.reason) for e in error.errors],
+            values=values,
+        )
+    except (Refused, NotFound) as error:
+        return await _organisation(
+            request,
+            desk,
+            session,
+            org_id,
+            status_code=409,
+            failed=failed,
+            refusal=error.detail,
+            values=values,
+        )
+    return await _organisation(request, desk, session, org_id, notice=done)
+
+
+@router.post("/office/directory/{org_id}/people", response_class=HTMLResponse)
+async def directory_add_person(
+    org_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: DirectoryAdmin,
+    form: Annotated[PersonForm, Form()],
+) -> Response:
+    """Add a person acting for the organisation in one capacity: the admin's change."""
+    _check_csrf(csrf, session, form)
+    new = NewPerson(
+        name=form.name,
+        email=form.email or None,
+        language=form.language,
+        title=form.title.strip() or None,
+    )
+
+    async def change() -> object:
+        return await add_person(
+            desk.pool, _editor(session), org_id, new, [form.capacity], reason="office desk"
+        )
+
+    return await _directory_change(
+        request, desk, session, org_id, form, "add", N_("Person added."), change
+    )
+
+
+@router.post("/office/directory/{org_id}/grant", response_class=HTMLResponse)
+async def directory_grant(
+    org_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: DirectoryAdmin,
+    form: Annotated[GrantForm, Form()],
+) -> Response:
+    """Give a person a capacity for the organisation, with its dates: the admin's change."""
+    _check_csrf(csrf, session, form)
+
+    async def change() -> object:
+        return await grant_capacity(
+            desk.pool,
+            _editor(session),
+            form.person_id,
+            org_id,
+            form.capacity,
+            valid_from=_date(form.valid_from, "valid_from"),
+            valid_until=_date(form.valid_until, "valid_until"),
+        )
+
+    return await _directory_change(
+        request, desk, session, org_id, form, "grant", N_("Capacity granted."), change
+    )
+
+
+@router.post("/office/directory/{org_id}/revoke", response_class=HTMLResponse)
+async def directory_revoke(
+    org_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: DirectoryAdmin,
+    form: Annotated[RevokeForm, Form()],
+) -> Response:
+    """Take a capacity back at once: the admin's change."""
+    _check_csrf(csrf, session, form)
+
+    async def change() -> object:
+        return await revoke_capacity(
+            desk.pool, _editor(session), form.person_id, org_id, form.capacity or None
+        )
+
+    return await _directory_change(
+        request, desk, session, org_id, form, "revoke", N_("Capacity revoked."), change
+    )
+
+
+@router.post("/office/directory/{org_id}/remove", response_class=HTMLResponse)
+async def directory_remove(
+    org_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: DirectoryAdmin,
+    form: Annotated[RemoveForm, Form()],
+) -> Response:
+    """The person acts for no one any more; their sessions and codes end: the admin's change."""
+    _check_csrf(csrf, session, form)
+
+    async def change() -> object:
+        if not await acts_for(desk.pool, org_id, form.person_id):
+            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
+        return await remove_person(
+            desk.pool, _editor(session), form.person_id, form.reason.strip() or "office desk"
+        )
+
+    return await _directory_change(
+        request, desk, session, org_id, form, "remove", N_("Person removed."), change
+    )
+
+
+@router.post("/office/directory/{org_id}/confirm", response_class=HTMLResponse)
+async def directory_confirm(
+    org_id: str,
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: DirectoryAdmin,
+    form: Annotated[ConfirmForm, Form()],
+) -> Response:
+    """Confirm a person's address by hand, saying how: the admin's change."""
+    _check_csrf(csrf, session, form)
+
+    async def change() -> object:
+        if not await acts_for(desk.pool, org_id, form.person_id):
+            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
+        editor = _editor(session)
+        return await confirm_address_by_hand(desk.pool, editor, form.person_id, form.reason)
+
+    return await _directory_change(
+        request, desk, session, org_id, form, "confirm", N_("Address confirmed."), change
+    )

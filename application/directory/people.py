@@ -17,7 +17,7 @@ import asyncpg
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
 from application.directory.editors import Editor, require_admin
-from application.errors import InvalidInput, NotFound
+from application.errors import Conflict, InvalidInput, NotFound
 from infra.database import transaction
 from schemas.errors import FieldError
 from storage import directory as store
@@ -299,4 +299,37 @@ async def change_person(
             },
             new_value=values,
         )
+    return after
+
+
+async def confirm_address_by_hand(
+    pool: asyncpg.Pool, editor: Editor, person_id: str, reason: str
+) -> store.Person:
+    """An admin confirms a person's address without a mailed link (the person answered by
+    another way, which the reason says): an admin's change, recorded."""
+    require_admin(editor, "confirming an address")
+    if not reason.strip():
+        raise InvalidInput("reason", [FieldError("reason", "say how the address was confirmed")])
+    async with transaction(pool) as connection:
+        before = await store.person(connection, person_id)
+        if before is None or before.removed_at is not None:
+            raise NotFound(f"no active person {person_id!r}")
+        if before.email is None:
+            raise InvalidInput(
+                "no address", [FieldError("person_id", f"{before.name} has no address")]
+            )
+        if before.confirmed_at is not None:
+            raise Conflict(f"{before.name}'s address {before.email} is confirmed already")
+        await store.confirm_address(connection, person_id)
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="person.confirm",
+            person_id=person_id,
+            old_value={"email": before.email, "confirmed": False},
+            new_value={"email": before.email, "confirmed": True},
+            reason=reason.strip(),
+        )
+        after = await store.person(connection, person_id)
+    assert after is not None
     return after

@@ -24,6 +24,8 @@ class Permission(StrEnum):
     START = "start"
     AUDIT = "audit"
     READ_ACCESS_LOG = "read_access_log"
+    READ_DIRECTORY = "read_directory"
+    MANAGE_DIRECTORY = "manage_directory"
 
 
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
@@ -32,6 +34,8 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.START: frozenset({Role.OFFICER}),
     Permission.AUDIT: frozenset({Role.AUDITOR}),
     Permission.READ_ACCESS_LOG: frozenset({Role.ADMIN}),
+    Permission.READ_DIRECTORY: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
+    Permission.MANAGE_DIRECTORY: frozenset({Role.ADMIN}),
 }
 SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMIN})
 
