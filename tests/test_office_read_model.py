@@ -145,13 +145,13 @@ def test_tasks_assigned_overdue_escalated_postponed_and_answered() -> None:
             "funding_request",
             task_id="funding_request.decision.r1",
             party="bid",
-            details={"kind": "funding_decision", "due_at": due},
+            details={"kind": "decide_funding", "due_at": due},
         )
     )
     assert assigned.tasks == (
         TaskChange(
             task_id="funding_request.decision.r1",
-            kind="funding_decision",
+            kind="decide_funding",
             party="bid",
             stage="funding_request",
             due_at=datetime.fromisoformat(due),
@@ -301,7 +301,7 @@ async def test_the_portfolio_keeps_currencies_apart_counts_late_tasks_and_pass_r
                     {
                         "task_id": "implementation.report.1",
                         "party": "menefp",
-                        "kind": "progress_report",
+                        "kind": "report_progress",
                         "due_at": late.isoformat(),
                     },
                 ),
