@@ -172,7 +172,7 @@ async def test_a_reader_gets_the_latest_milestones_their_count_and_every_stage_c
     status = ConventionStatus(
         convention_id=convention_id,
         title="Long",
-        kind="cooperation",
+        kind="partnership",
         parent=None,
         state=ConventionState.ACTIVE,
         current_stage="implementation",

@@ -13,8 +13,9 @@ from temporalio.testing import WorkflowEnvironment
 from application.partner import PartnerDesk
 from infra.portal_settings import PortalSettings
 from tests.conftest import DEV_TASK_QUEUE
-from tests.partner_stack import funding_convention, link_path, make_desk
+from tests.partner_stack import FUNDER, funding_convention, link_path, make_desk
 from tests.test_office_desk import new_account, sign_in
+from tests.test_partner_links import link_minted
 from web.app import create_app
 from web.security import HOST_PREFIX
 
@@ -61,10 +62,11 @@ async def test_the_partner_cookie_is_secure_under_https_and_httponly_always(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
 ) -> None:
     convention = await funding_convention(dev_env.client, db_pool)
+    await link_minted(db_pool, convention.id, FUNDER["name"])
     for settings, secure in ((HTTPS, True), (HTTP, False)):
         desk = make_desk(dev_env.client, db_pool, settings=settings)
         async with _client(desk, settings) as http:
-            opened = await http.get(link_path(convention.id, "Fatima Zahra EL ALAOUI"))
+            opened = await http.get(link_path(convention.id, FUNDER["name"]))
         assert opened.status_code == 303, opened.text
         attributes = _attributes(opened, _cookie("pacte_session", settings))
         assert ("secure" in attributes) is secure, (settings.public_url, attributes)
