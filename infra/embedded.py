@@ -222,14 +222,21 @@ class RunningStack:
     temporal_ui: str | None
     database_url: str
     worker: subprocess.Popen[bytes] | None
+    development: bool = False
+    """The embedded stack itself (no Temporal or PostgreSQL configured): its programs are told
+    so (PACTE_ENV=development), since the addresses handed to them would otherwise make them
+    take it for a production deployment and refuse to start without a shared link secret."""
 
     def environment(self) -> dict[str, str]:
         """Environment for a process that should use this stack."""
-        return {
+        environment = {
             **os.environ,
             "TEMPORAL_ADDRESS": self.temporal_address,
             "DATABASE_URL": self.database_url,
         }
+        if self.development:
+            environment.setdefault("PACTE_ENV", "development")
+        return environment
 
 
 @contextlib.contextmanager
@@ -262,7 +269,8 @@ def embedded_stack(
             address, ui = dev_server.address, dev_server.ui_url
         else:
             address, ui = settings.temporal_address, None
-        stack = RunningStack(address, ui, database_url, None)
+        embedded = settings.temporal_address is None and settings.database_url is None
+        stack = RunningStack(address, ui, database_url, None, development=embedded)
         if with_worker:
             worker = start_program(
                 "worker.py", env=stack.environment(), log=settings.state_dir / "worker.log"

@@ -30,7 +30,16 @@ from worker import SANDBOX_VARIABLE
 
 READY_SECONDS = 240.0
 STOP_SECONDS = 120.0
-_INHERITED_STACK = ("TEMPORAL_", "DATABASE_URL", "PACTE_SMTP_", "PACTE_PUBLIC_URL", "PACTE_PORTAL")
+# What a shell of the operator does not have: the suite runs as a development stack
+# (PACTE_ENV), the demo must know it is one without being told.
+_INHERITED_STACK = (
+    "TEMPORAL_",
+    "DATABASE_URL",
+    "PACTE_SMTP_",
+    "PACTE_PUBLIC_URL",
+    "PACTE_PORTAL",
+    "PACTE_ENV",
+)
 
 
 @dataclass
