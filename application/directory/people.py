@@ -102,10 +102,7 @@ async def enrol_person(
     """Record the person (found again by address when known) and grant them the capacities
     for the organisation, in the caller's transaction. The caller decides who may."""
     values = checked_person(new)
-    if valid_from and valid_until and valid_until < valid_from:
-        raise InvalidInput(
-            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
-        )
+    _check_dates(valid_from, valid_until)
     if await store.organisation(connection, organisation_id) is None:
         raise NotFound(f"no organisation {organisation_id!r}")
     email = values["email"]
@@ -124,26 +121,14 @@ async def enrol_person(
             reason=reason,
         )
     for capacity in capacities:
-        await store.insert_capacity(
+        await _grant(
             connection,
+            editor,
             person.id,
             organisation_id,
-            capacity.value,
+            capacity,
             valid_from,
             valid_until,
-            editor.recorded_as,
-        )
-        await store.record_change(
-            connection,
-            actor=editor.recorded_as,
-            action="capacity.grant",
-            organisation_id=organisation_id,
-            person_id=person.id,
-            new_value={
-                "capacity": capacity.value,
-                "valid_from": valid_from.isoformat() if valid_from else None,
-                "valid_until": valid_until.isoformat() if valid_until else None,
-            },
             reason=reason,
         )
     return person
@@ -189,36 +174,15 @@ async def grant_capacity(
     """Give a person one more capacity for an organisation: an admin's change."""
     require_admin(editor, "giving a capacity")
     [granted] = checked_capacities([capacity])
-    if valid_from and valid_until and valid_until < valid_from:
-        raise InvalidInput(
-            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
-        )
+    _check_dates(valid_from, valid_until)
     async with transaction(pool) as connection:
         person = await store.person(connection, person_id)
         if person is None or person.removed_at is not None:
             raise NotFound(f"no active person {person_id!r}")
         if await store.organisation(connection, organisation_id) is None:
             raise NotFound(f"no organisation {organisation_id!r}")
-        row = await store.insert_capacity(
-            connection,
-            person_id,
-            organisation_id,
-            granted.value,
-            valid_from,
-            valid_until,
-            editor.recorded_as,
-        )
-        await store.record_change(
-            connection,
-            actor=editor.recorded_as,
-            action="capacity.grant",
-            organisation_id=organisation_id,
-            person_id=person_id,
-            new_value={
-                "capacity": granted.value,
-                "valid_from": valid_from.isoformat() if valid_from else None,
-                "valid_until": valid_until.isoformat() if valid_until else None,
-            },
+        row = await _grant(
+            connection, editor, person_id, organisation_id, granted, valid_from, valid_until
         )
     return row
 
@@ -333,3 +297,48 @@ async def confirm_address_by_hand(
         after = await store.person(connection, person_id)
     assert after is not None
     return after
+
+
+def _check_dates(valid_from: date | None, valid_until: date | None) -> None:
+    """A capacity's validity may not end before it starts."""
+    if valid_from and valid_until and valid_until < valid_from:
+        raise InvalidInput(
+            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
+        )
+
+
+async def _grant(
+    connection: asyncpg.Connection,
+    editor: Editor,
+    person_id: str,
+    organisation_id: str,
+    capacity: DirectoryCapacity,
+    valid_from: date | None,
+    valid_until: date | None,
+    *,
+    reason: str | None = None,
+) -> store.Capacity:
+    """One capacity given, and its change recorded with it, in the caller's transaction."""
+    row = await store.insert_capacity(
+        connection,
+        person_id,
+        organisation_id,
+        capacity.value,
+        valid_from,
+        valid_until,
+        editor.recorded_as,
+    )
+    await store.record_change(
+        connection,
+        actor=editor.recorded_as,
+        action="capacity.grant",
+        organisation_id=organisation_id,
+        person_id=person_id,
+        new_value={
+            "capacity": capacity.value,
+            "valid_from": valid_from.isoformat() if valid_from else None,
+            "valid_until": valid_until.isoformat() if valid_until else None,
+        },
+        reason=reason,
+    )
+    return row
