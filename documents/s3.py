@@ -24,8 +24,7 @@ import httpx
 
 from documents.intake import accept
 from documents.settings import S3Settings
-from documents.store import DocumentMissing, checked, sha256_hex
-from infra.database import transaction
+from documents.store import DocumentMissing, checked, record_upload, sha256_hex
 from storage import documents as sql
 from storage.documents import DocumentRow
 
@@ -196,18 +195,15 @@ class S3DocumentStore:
             # 412: written meanwhile by another upload of the same bytes, which is the same.
             if response.status_code not in (200, 201, 204, 412):
                 raise S3Unavailable(f"PUT sha256/{sha256}: {response.status_code}")
-        async with transaction(self._pool) as connection:
-            await sql.insert_content(connection, sha256, len(document.content), None)
-            return await sql.insert_document(
-                connection,
-                sha256=sha256,
-                size_bytes=len(document.content),
-                media_type=document.media_type,
-                file_name=document.file_name,
-                uploaded_by=uploaded_by,
-                convention_id=convention_id,
-                task_id=task_id,
-            )
+        return await record_upload(
+            self._pool,
+            document,
+            sha256,
+            None,  # the bytes are in the bucket
+            uploaded_by=uploaded_by,
+            convention_id=convention_id,
+            task_id=task_id,
+        )
 
     async def get(self, sha256: str) -> bytes:
         """The bytes from the bucket, checked against their hash."""

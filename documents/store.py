@@ -23,7 +23,7 @@ from typing import Protocol
 
 import asyncpg
 
-from documents.intake import accept
+from documents.intake import AcceptedDocument, accept
 from infra.database import transaction
 from storage import documents as sql
 from storage.documents import DocumentRow
@@ -109,18 +109,15 @@ class PostgresDocumentStore:
         """Check, then keep the bytes once and the upload's row, in one transaction."""
         document = accept(content, file_name, max_bytes=self._max_bytes)
         sha256 = sha256_hex(document.content)
-        async with transaction(self._pool) as connection:
-            await sql.insert_content(connection, sha256, len(document.content), document.content)
-            return await sql.insert_document(
-                connection,
-                sha256=sha256,
-                size_bytes=len(document.content),
-                media_type=document.media_type,
-                file_name=document.file_name,
-                uploaded_by=uploaded_by,
-                convention_id=convention_id,
-                task_id=task_id,
-            )
+        return await record_upload(
+            self._pool,
+            document,
+            sha256,
+            document.content,
+            uploaded_by=uploaded_by,
+            convention_id=convention_id,
+            task_id=task_id,
+        )
 
     async def get(self, sha256: str) -> bytes:
         """The bytes, checked against their hash."""
@@ -132,3 +129,29 @@ class PostgresDocumentStore:
     async def exists(self, sha256: str) -> bool:
         """Whether bytes of this hash are kept."""
         return await sql.content_exists(self._pool, sha256)
+
+
+async def record_upload(
+    pool: asyncpg.Pool,
+    document: AcceptedDocument,
+    sha256: str,
+    stored_bytes: bytes | None,
+    *,
+    uploaded_by: str,
+    convention_id: str,
+    task_id: str | None,
+) -> DocumentRow:
+    """The bytes' row (holding them, or none when another store keeps them) and the upload's
+    row, in one transaction: every store records an upload the same way."""
+    async with transaction(pool) as connection:
+        await sql.insert_content(connection, sha256, len(document.content), stored_bytes)
+        return await sql.insert_document(
+            connection,
+            sha256=sha256,
+            size_bytes=len(document.content),
+            media_type=document.media_type,
+            file_name=document.file_name,
+            uploaded_by=uploaded_by,
+            convention_id=convention_id,
+            task_id=task_id,
+        )
