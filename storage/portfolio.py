@@ -113,3 +113,11 @@ async def first_rows(pool: asyncpg.Pool, table: str, rows: int) -> tuple[list[di
     for row in fetched:
         del row[_TOTAL]
     return fetched, total
+
+
+async def read_model_version(pool: asyncpg.Pool) -> int:
+    """The read model's version (migration 014): it grows at every committed change of the
+    portfolio's tables, so two equal readings mean the same portfolio (up to the clock:
+    the overdue table depends on today)."""
+    version = await pool.fetchval("SELECT last_value FROM read_model_version")
+    return int(version)

@@ -8,9 +8,13 @@ requests cannot draw on each other's figure.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import matplotlib
 from matplotlib.backends.backend_svg import FigureCanvasSVG
@@ -78,3 +82,36 @@ def bar_chart(
     out = io.StringIO()
     figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
+
+
+class ChartCache:
+    """Drawn charts kept by what they show: a table's name, the reader's language and a
+    digest of its rows. matplotlib takes 0.3 to 3.5 s for a chart of the portfolio's 50 rows
+    (benchmarks/results/2026-12-02-portfolio.txt); the rows are the read model's, computed once
+    per version (application/office/portfolio.PortfolioCache), so an unchanged portfolio is
+    never drawn twice. Bounded: the least recently read go first. (Browsers are still told
+    `no-store`: a chart shows conventions' figures, which the security model keeps out of
+    browser caches.)"""
+
+    def __init__(self, entries: int = 64) -> None:
+        self._entries = entries
+        self._charts: OrderedDict[str, str] = OrderedDict()
+        self.drawn = 0
+
+    @staticmethod
+    def key(table: str, lang: str, rows: list[dict[str, Any]]) -> str:
+        """What the chart shows, as a digest (amounts and dates as their text)."""
+        shown = json.dumps([table, lang, rows], sort_keys=True, default=str, ensure_ascii=False)
+        return hashlib.sha256(shown.encode()).hexdigest()[:32]
+
+    def get(self, key: str, draw: Callable[[], str]) -> str:
+        """The chart under `key`, drawn by `draw` only if it is not kept."""
+        svg = self._charts.get(key)
+        if svg is None:
+            svg = draw()
+            self.drawn += 1
+            self._charts[key] = svg
+            while len(self._charts) > self._entries:
+                self._charts.popitem(last=False)
+        self._charts.move_to_end(key)
+        return svg

@@ -50,7 +50,7 @@ from application.partner import TaskView
 from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
-from web.charts import bar_chart
+from web.charts import ChartCache, bar_chart
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import N_, direction, gettext, language_or_default
 from web.problems import status_and_title
@@ -508,6 +508,10 @@ async def language(
 # --- the portfolio ------------------------------------------------------------------------
 
 
+CHARTS = ChartCache()
+"""The portfolio's drawn charts, in this process (see ChartCache)."""
+
+
 def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
     _ = lambda message: gettext(lang, message)  # noqa: E731 - the chart's labels
     rtl = direction(lang) == "rtl"
@@ -608,10 +612,12 @@ async def chart(table: str, request: Request, desk: DeskDep, session: Reader) ->
     """One table's chart, drawn on the server: the rows its page shows."""
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
-    # Its own table only, the rows its page shows.
-    rows = (await desk.portfolio_page((table,), backfill=False)).tables[table]
+    # The rows its page shows, from the page's own cached computation (a browser asks for
+    # the charts just after the page), drawn once per content (CHARTS).
+    rows = (await desk.portfolio_page(backfill=False)).tables[table]
     lang = language_or_default(request.query_params.get("lang") or session.language)
-    return _download(_chart(table, rows, lang), "image/svg+xml")
+    svg = CHARTS.get(ChartCache.key(table, lang, rows), lambda: _chart(table, rows, lang))
+    return _download(svg, "image/svg+xml")
 
 
 # --- a convention -------------------------------------------------------------------------

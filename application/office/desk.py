@@ -14,7 +14,7 @@ from application.office import access_log, portfolio, starting
 from application.office.actions import OfficerActions
 from application.office.audit import ConventionAudit
 from application.office.overview import ConventionOverview, convention_overview
-from application.office.portfolio import PortfolioPage
+from application.office.portfolio import PortfolioCache, PortfolioPage
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession, SignIn
 from application.partner import PartnerDesk
@@ -25,13 +25,15 @@ from storage.access_log import AccessLine
 
 @dataclass
 class OfficeDesk:
-    """The office-facing service over Temporal and PostgreSQL; keeps no state of its own."""
+    """The office-facing service over Temporal and PostgreSQL; keeps no state of its own
+    but the portfolio's cache (keyed by the read model's version, see PortfolioCache)."""
 
     partner: PartnerDesk
     task_queue: str
     signin: SignIn = field(init=False)
     actions: OfficerActions = field(init=False)
     audit: ConventionAudit = field(init=False)
+    portfolio_cache: PortfolioCache = field(default_factory=PortfolioCache)
 
     def __post_init__(self) -> None:
         self.signin = SignIn(self.partner)
@@ -71,9 +73,15 @@ class OfficeDesk:
     ) -> PortfolioPage:
         """The page's share of the portfolio (see PAGE_ROWS), every table or those named;
         a chart, which follows its page, leaves the backfill to the page."""
-        if backfill:
+
+        async def backfill_files() -> None:
             await portfolio.backfill_convention_files(self.pool, self.client)
-        return await portfolio.portfolio_page(self.pool, tables or portfolio.PORTFOLIO_TABLES)
+
+        return await self.portfolio_cache.page(
+            self.pool,
+            tables or portfolio.PORTFOLIO_TABLES,
+            before=backfill_files if backfill else None,
+        )
 
     async def convention_page(
         self, session: OfficeSession, convention_id: str

@@ -5,7 +5,10 @@ without a recorded file get theirs from their workflow's start event first."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +29,7 @@ __all__ = [
     "PAGE_ROWS",
     "PER_CONVENTION_TABLES",
     "PORTFOLIO_TABLES",
+    "PortfolioCache",
     "PortfolioPage",
     "backfill_convention_files",
     "portfolio",
@@ -113,6 +117,60 @@ async def portfolio_page(
         fetched, totals[name] = await queries.first_rows(pool, name, rows)
         shown[name] = _plain(fetched, name)
     return PortfolioPage(shown, totals)
+
+
+CACHE_SECONDS = 60.0
+"""How long a computed page stands even if the version has not moved: the overdue table
+depends on today, and a reader may read the version in the instant between a writer's bump
+and its commit (migration 014); a minute bounds both."""
+_CACHED_PAGES = 16
+
+
+@dataclass
+class PortfolioCache:
+    """The page's tables, computed once per read-model version and served from memory while
+    that version stands (at most CACHE_SECONDS): at 100,000 conventions the seven queries scan
+    every convention, which no page load should pay for an unchanged portfolio. One per
+    process (each portal replica has its own; the version is the database's, so they agree).
+
+    `misses` counts the computations, so a test can prove an unchanged portfolio is not
+    computed again."""
+
+    seconds: float = CACHE_SECONDS
+    misses: int = 0
+    _pages: OrderedDict[tuple[tuple[str, ...], int], tuple[int, float, PortfolioPage]] = field(
+        default_factory=OrderedDict
+    )
+
+    async def page(
+        self,
+        pool: asyncpg.Pool,
+        tables: tuple[str, ...],
+        rows: int = PAGE_ROWS,
+        *,
+        before: Callable[[], Awaitable[object]] | None = None,
+    ) -> PortfolioPage:
+        """The page's share of the portfolio; `before`, run only when it must be computed
+        again (the backfill of files, which changes the version itself when it records)."""
+        version = await queries.read_model_version(pool)
+        key = (tables, rows)
+        cached = self._pages.get(key)
+        now = time.monotonic()
+        if cached is not None and cached[0] == version and now - cached[1] < self.seconds:
+            self._pages.move_to_end(key)
+            return cached[2]
+        if before is not None:
+            await before()
+            version = await queries.read_model_version(pool)
+        # Read after the version: a change committed meanwhile makes this page newer than its
+        # key, never older; the next load sees the new version and computes again.
+        computed = await portfolio_page(pool, tables, rows)
+        self.misses += 1
+        self._pages[key] = (version, now, computed)
+        self._pages.move_to_end(key)
+        while len(self._pages) > _CACHED_PAGES:
+            self._pages.popitem(last=False)
+        return computed
 
 
 def portfolio_json(tables: dict[str, list[dict[str, Any]]]) -> str:
