@@ -26,9 +26,10 @@
    browser fetches them after the page). Before the page, the read model is vacuumed and
    analysed (where autovacuum leaves a table updated for years). No target.
 
-   Since migration 014 the page is computed once per read-model version: every other load
-   follows a change of the read model (cold: computed again), the others find their version
-   (warm: from memory); both are reported, the cold ones against their SQL. Each chart is
+   Since migration 014 the page is computed once per read-model version, and after a change
+   the last page (at most 30 s old) is served while the next is computed behind it: every
+   other load follows a change of the read model, the others find their version; both are
+   reported, and the SQL a computation runs. Each chart is
    loaded once (drawn) and then `--charts` times (kept). `--copies 10` clones the seeded read
    model in SQL to reach 100,000 conventions.
 
@@ -611,8 +612,8 @@ async def time_page(
         rows: dict[str, str] = {}
         cold: list[bool] = []
         for index in range(requests):
-            # Every other load follows a change of the read model (computed again: cold);
-            # the others find the version they computed (served from memory: warm).
+            # Every other load follows a change of the read model (the last page served, the
+            # next computed behind it); the others find the version computed.
             cold.append(index % 2 == 0)
             if cold[-1]:
                 await touch_read_model(pool)
@@ -737,11 +738,11 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
     print_table(
         ["GET /office (portfolio page)", "requests", "p50 ms", "p95 ms"],
         [
-            timed("server time, unchanged portfolio (warm)", warm_server),
-            timed("server time, after a change (cold)", cold_server),
-            timed("client wall time, warm", warm_wall),
-            timed("client wall time, cold", cold_wall),
-            timed("its SQL computed: portfolio_page", totals),
+            timed("server time, unchanged portfolio", warm_server),
+            timed("server time, just after a change", cold_server),
+            timed("client wall time, unchanged", warm_wall),
+            timed("client wall time, just after a change", cold_wall),
+            timed("its SQL (computed behind the page)", totals),
         ],
     )
     print(f"   page: {page['bytes'] / 1024:,.0f} KiB of HTML", flush=True)
@@ -763,19 +764,13 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         )
         drawn_again = [t for v in page["charts"].values() for t in v[1:]]
     print_ratio(
-        "page p95 ms, unchanged portfolio (target 150)",
-        1000 * percentile(warm_server, 0.95),
+        "page p95 ms, every load (target 150)",
+        1000 * percentile(server, 0.95),
         target=150,
         at_least=False,
     )
     print_ratio(
-        "page after a change / its SQL, server time p50",
-        percentile(cold_server, 0.5) / percentile(totals, 0.5),
-        target=1.2,
-        at_least=False,
-    )
-    print_ratio(
-        "page after a change / its SQL, server time p95",
+        "page just after a change / its SQL, server time p95",
         percentile(cold_server, 0.95) / percentile(totals, 0.95),
         target=1.2,
         at_least=False,

@@ -33,7 +33,7 @@ async def test_version_grows_at_commit_and_not_before(db_pool: asyncpg.Pool) -> 
 
 @ASYNC
 async def test_an_unchanged_portfolio_is_computed_once(db_pool: asyncpg.Pool) -> None:
-    cache = PortfolioCache()
+    cache = PortfolioCache(stale_seconds=0.0)  # a change shows at the next load
     backfills = 0
 
     async def backfill() -> None:
@@ -54,9 +54,31 @@ async def test_an_unchanged_portfolio_is_computed_once(db_pool: asyncpg.Pool) ->
 
 
 @ASYNC
+async def test_after_a_change_the_last_page_is_served_while_the_next_is_computed(
+    db_pool: asyncpg.Pool,
+) -> None:
+    cache = PortfolioCache(stale_seconds=60.0)
+    first = await cache.page(db_pool, ("stages",))
+    await record_convention_file(db_pool, renamed(example("cycle-maalam")))
+    served = await cache.page(db_pool, ("stages",))
+    assert served is first  # no wait for the computation...
+    assert served.computed_at == first.computed_at  # ...and the page says how old it is
+    refreshing = list(cache._refreshing.values())
+    assert len(refreshing) == 1
+    # A second load meanwhile starts no second computation.
+    assert await cache.page(db_pool, ("stages",)) is first
+    assert list(cache._refreshing.values()) == refreshing
+    await refreshing[0]
+    fresh = await cache.page(db_pool, ("stages",))
+    assert fresh is not first and cache.misses == 2
+    counted = sum(row["conventions"] for row in fresh.tables["stages"])
+    assert counted == sum(row["conventions"] for row in first.tables["stages"]) + 1
+
+
+@ASYNC
 async def test_a_page_ages_out_even_if_the_version_stands(db_pool: asyncpg.Pool) -> None:
     # The overdue table depends on today: a page never stands longer than its seconds.
-    cache = PortfolioCache(seconds=0.0)
+    cache = PortfolioCache(seconds=0.0, stale_seconds=0.0)
     await cache.page(db_pool, ("overdue",))
     await cache.page(db_pool, ("overdue",))
     assert cache.misses == 2

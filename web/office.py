@@ -589,6 +589,7 @@ async def portfolio_page(request: Request, desk: DeskDep, session: Reader) -> Re
         tables=shown.tables,
         totals=shown.totals,
         names=PORTFOLIO_TABLES,
+        as_of=f"{shown.computed_at:%Y-%m-%d %H:%M:%S}",
     )
 
 

@@ -4,15 +4,18 @@ without a recorded file get theirs from their workflow's start event first."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import asyncpg
+import structlog
 from temporalio.client import Client
 from temporalio.service import RPCError
 
@@ -75,10 +78,12 @@ async def backfill_convention_files(
 
 @dataclass(frozen=True)
 class PortfolioPage:
-    """What the office's page shows: each table's first rows, and how many it has."""
+    """What the office's page shows: each table's first rows, and how many it has, as
+    computed at `computed_at` (the page says it: it may be served for a while after)."""
 
     tables: dict[str, list[dict[str, Any]]]
     totals: dict[str, int]
+    computed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def _plain(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
@@ -123,23 +128,37 @@ CACHE_SECONDS = 60.0
 """How long a computed page stands even if the version has not moved: the overdue table
 depends on today, and a reader may read the version in the instant between a writer's bump
 and its commit (migration 014); a minute bounds both."""
+STALE_SECONDS = 30.0
+"""How old a page may be and still be served, while a newer one is computed behind it, once
+the read model has changed. In a working office the workflows write milestones every few
+seconds, so the version moves between most loads; at 100,000 conventions computing the page
+takes about 2 s (benchmarks/results/2026-12-07-portfolio-100k.txt), which no officer should
+wait for at each load. The page says when its figures were computed."""
 _CACHED_PAGES = 16
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
 class PortfolioCache:
     """The page's tables, computed once per read-model version and served from memory while
-    that version stands (at most CACHE_SECONDS): at 100,000 conventions the seven queries scan
-    every convention, which no page load should pay for an unchanged portfolio. One per
-    process (each portal replica has its own; the version is the database's, so they agree).
+    that version stands (at most `seconds`); after a change, the page computed less than
+    `stale_seconds` ago is still served while one new computation runs behind it (one at a
+    time per page); older than that, the load computes it. At 100,000 conventions the seven
+    queries scan every convention, which no page load should pay for. One per process (each
+    portal replica has its own; the version is the database's, so they agree).
 
     `misses` counts the computations, so a test can prove an unchanged portfolio is not
     computed again."""
 
     seconds: float = CACHE_SECONDS
+    stale_seconds: float = STALE_SECONDS
     misses: int = 0
     _pages: OrderedDict[tuple[tuple[str, ...], int], tuple[int, float, PortfolioPage]] = field(
         default_factory=OrderedDict
+    )
+    _refreshing: dict[tuple[tuple[str, ...], int], asyncio.Task[PortfolioPage]] = field(
+        default_factory=dict
     )
 
     async def page(
@@ -155,18 +174,53 @@ class PortfolioCache:
         version = await queries.read_model_version(pool)
         key = (tables, rows)
         cached = self._pages.get(key)
-        now = time.monotonic()
-        if cached is not None and cached[0] == version and now - cached[1] < self.seconds:
+        age = time.monotonic() - cached[1] if cached is not None else None
+        if cached is not None and age is not None:
             self._pages.move_to_end(key)
-            return cached[2]
+            if cached[0] == version and age < self.seconds:
+                return cached[2]
+            if age < self.stale_seconds:
+                self._refresh_behind(pool, key, before)
+                return cached[2]
+        running = self._refreshing.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        return await self._compute(pool, key, before)
+
+    def _refresh_behind(
+        self,
+        pool: asyncpg.Pool,
+        key: tuple[tuple[str, ...], int],
+        before: Callable[[], Awaitable[object]] | None,
+    ) -> None:
+        if key in self._refreshing:
+            return
+        task = asyncio.create_task(self._compute(pool, key, before))
+        self._refreshing[key] = task
+
+        def done(finished: asyncio.Task[PortfolioPage]) -> None:
+            self._refreshing.pop(key, None)
+            if not finished.cancelled() and finished.exception() is not None:
+                # The page served stays; the next load past `stale_seconds` computes it.
+                log.error("portfolio: refresh failed", error=repr(finished.exception()))
+
+        task.add_done_callback(done)
+
+    async def _compute(
+        self,
+        pool: asyncpg.Pool,
+        key: tuple[tuple[str, ...], int],
+        before: Callable[[], Awaitable[object]] | None,
+    ) -> PortfolioPage:
+        began = time.monotonic()
         if before is not None:
             await before()
-            version = await queries.read_model_version(pool)
-        # Read after the version: a change committed meanwhile makes this page newer than its
-        # key, never older; the next load sees the new version and computes again.
-        computed = await portfolio_page(pool, tables, rows)
+        # Read the version before the tables: a change committed meanwhile makes the page
+        # newer than its key, never older; the next load sees the new version.
+        version = await queries.read_model_version(pool)
+        computed = await portfolio_page(pool, *key)
         self.misses += 1
-        self._pages[key] = (version, now, computed)
+        self._pages[key] = (version, began, computed)
         self._pages.move_to_end(key)
         while len(self._pages) > _CACHED_PAGES:
             self._pages.popitem(last=False)
