@@ -8,9 +8,12 @@ in the catalogues as it is, and shown as written when they do not have it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
-from rendering.catalogues import N_, gettext, ngettext, supported
+from babel.lists import format_list
+
+from rendering.catalogues import N_, gettext, locale_of, ngettext, supported
 from rendering.formats import number
 from schemas.errors import WRONG_CODE
 
@@ -98,9 +101,9 @@ BY_TYPE: Mapping[str, str] = {
 
 
 def field_label(field: str, language: str) -> str:
-    """The field as a sentence names it ("the city"), else its name as written."""
-    label = FIELD_LABELS.get(field)
-    return gettext(language, label) if label else field
+    """The field as a sentence names it ("the city"); "this field" for one without a label
+    (the page shows its path beside the reason)."""
+    return gettext(language, FIELD_LABELS.get(field) or N_("this field"))
 
 
 def reason_text(reason: str, language: str) -> str:
@@ -119,6 +122,7 @@ def reason_text(reason: str, language: str) -> str:
     if template is not None:
         values = {
             **{key: number_or_text(value, language) for key, value in params.items()},
+            **({"expected": choices(params["expected"], language)} if "expected" in params else {}),
             "field": field_label(str(getattr(reason, "field", "")), language) or "—",
         }
         try:
@@ -126,6 +130,14 @@ def reason_text(reason: str, language: str) -> str:
         except (ValueError, IndexError):
             return str(reason)
     return gettext(language, str(reason))
+
+
+def choices(expected: str, language: str) -> str:
+    """pydantic's "'a', 'b' or 'c'" as the language lists alternatives ("a, b ou c")."""
+    values = re.findall(r"'([^']*)'", expected)
+    if not values:
+        return expected
+    return format_list(values, style="or", locale=locale_of(language))
 
 
 def number_or_text(value: str, language: str) -> str:
