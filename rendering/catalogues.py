@@ -8,6 +8,8 @@ catalogue may leave an entry untranslated (the message id is then the text).
 from __future__ import annotations
 
 import io
+import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -68,3 +70,15 @@ def locale_of(language: str) -> str:
 def is_right_to_left(language: str) -> bool:
     """Arabic is read right to left."""
     return language in RIGHT_TO_LEFT
+
+
+def language_from_environment(environ: Mapping[str, str] | None = None) -> str:
+    """The reader's language as the shell says it (the first set of PACTE_LANG, LANGUAGE,
+    LC_ALL, LC_MESSAGES, LANG: `fr_FR.UTF-8` is French); English when none is set or it is
+    none of the three (`C.UTF-8`)."""
+    environ = os.environ if environ is None else environ
+    for name in ("PACTE_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return supported(value.split(":")[0].split("_")[0].split(".")[0].lower())
+    return FALLBACK_LANGUAGE

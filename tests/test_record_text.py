@@ -12,6 +12,10 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from activities.message_templates import render
+from auditing.histories import FileHistories
+from auditing.timeline import build_timeline, render_json, render_text
+from infra.settings import PROJECT_ROOT
+from rendering.catalogues import language_from_environment
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, money
 from rendering.record import milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
@@ -25,6 +29,7 @@ from tests.test_milestone_details import recorded_groups, recorded_milestones
 from web.i18n import code_mail
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+HISTORIES = PROJECT_ROOT / "tests" / "histories" / "current"
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ISOLATED = re.compile(
     f"{FIRST_STRONG_ISOLATE}[^{POP_DIRECTIONAL_ISOLATE}]*{POP_DIRECTIONAL_ISOLATE}"
@@ -238,3 +243,40 @@ def test_the_task_mail_subject_and_body_carry_the_title_in_the_readers_language(
         assert "Review version" not in mail.text and "Review version" not in mail.html
     assert "\u2068Convention MRE – OFPPT\u2069" in mail.text
     assert "<bdi>Convention MRE – OFPPT</bdi>" in mail.html
+
+
+@pytest.mark.parametrize(
+    ("environ", "language"),
+    [
+        ({}, "en"),
+        ({"LANG": "C.UTF-8"}, "en"),
+        ({"LANG": "fr_FR.UTF-8"}, "fr"),
+        ({"LANG": "fr_FR.UTF-8", "LC_ALL": "ar_MA.UTF-8"}, "ar"),
+        ({"LANG": "de_DE.UTF-8"}, "en"),
+        ({"PACTE_LANG": "fr", "LANG": "ar_MA.UTF-8"}, "fr"),
+    ],
+)
+def test_the_clis_language_comes_from_the_environment_english_when_unset(
+    environ: dict[str, str], language: str
+) -> None:
+    assert language_from_environment(environ) == language
+
+
+async def test_the_auditors_timeline_in_arabic_says_the_milestones_and_keeps_its_columns() -> None:
+    chain = (await FileHistories.load([HISTORIES / "signature-refused"])).chains[0]
+    timeline = await build_timeline(chain)
+    english, arabic = render_text(timeline).splitlines(), render_text(timeline, "ar").splitlines()
+    assert len(english) == len(arabic)
+    milestone_lines = [
+        (e, a)
+        for e, a, entry in zip(english[2:], arabic[2:], timeline.entries, strict=True)
+        if entry.milestone_kind and entry.event.value != "stage_left"
+    ]
+    assert milestone_lines
+    for english_line, arabic_line in milestone_lines:
+        # Time, stage, event, task and who stay as they are (a machine reads them too) …
+        assert english_line[:60] == arabic_line[:60]
+    # … and what the refusal says is Arabic, its names and reason isolated.
+    assert any("رفض \u2068Mohamed Lacham\u2069" in line for _, line in milestone_lines)
+    # The machine outputs carry kinds and details, never prose in a reader's language.
+    assert '"milestone_kind": "signature_refused"' in render_json(timeline)
