@@ -12,6 +12,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from activities.message_templates import render
+from application.conventions import build_answer, officer_on_behalf
+from application.partner import answers as partner_answers
 from auditing.histories import FileHistories
 from auditing.timeline import build_timeline, render_json, render_text
 from infra.settings import PROJECT_ROOT
@@ -23,7 +25,7 @@ from schemas.convention import Contact
 from schemas.errors import WRONG_CODE, Reason, field_errors
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
-from schemas.tasks import Task, TaskKind
+from schemas.tasks import AnswerTask, Task, TaskKind
 from schemas.values import Language
 from tests.test_milestone_details import recorded_groups, recorded_milestones
 from web.i18n import code_mail
@@ -280,3 +282,21 @@ async def test_the_auditors_timeline_in_arabic_says_the_milestones_and_keeps_its
     assert any("رفض \u2068Mohamed Lacham\u2069" in line for _, line in milestone_lines)
     # The machine outputs carry kinds and details, never prose in a reader's language.
     assert '"milestone_kind": "signature_refused"' in render_json(timeline)
+
+
+def test_a_comment_from_a_form_the_api_or_the_cli_is_stored_the_same() -> None:
+    escalation = task(TaskKind.RESOLVE_ESCALATION, "Late: x", "escalation.x")
+    typed = "Relancé par téléphone.\r\nRéponse promise — فاطمة انجاي\rNFD: e\u0301"
+    officer = officer_on_behalf("Nadia Benali", "mre")
+    from_form = partner_answers.build(
+        escalation, officer, {"answer": {"comments": typed}}, source="form"
+    )
+    from_api = partner_answers.build(
+        escalation, officer, {"answer": {"comments": typed.replace("\r\n", "\n")}}, source="api"
+    )
+    from_cli = build_answer(escalation, "mre", {"comments": typed.replace("\r\n", "\n")})
+    stored = "Relancé par téléphone.\nRéponse promise — فاطمة انجاي\nNFD: e\u0301"
+    for request in (from_form, from_api, from_cli):
+        assert request.answer.model_dump(mode="json")["comments"] == stored
+    # Built in code, or decoded from the workflow's payload: the same.
+    assert AnswerTask.model_validate_json(from_form.model_dump_json()) == from_form
