@@ -21,7 +21,8 @@ from rendering.catalogues import language_from_environment
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, money
 from rendering.record import milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
-from schemas.convention import Contact
+from schemas.convention import Contact, Convention
+from schemas.convention_file import load_convention
 from schemas.errors import WRONG_CODE, Reason, field_errors
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.notifications import Notification, NotificationEvent
@@ -32,6 +33,7 @@ from web.i18n import code_mail
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 HISTORIES = PROJECT_ROOT / "tests" / "histories" / "current"
+EXAMPLES = PROJECT_ROOT / "examples"
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ISOLATED = re.compile(
     f"{FIRST_STRONG_ISOLATE}[^{POP_DIRECTIONAL_ISOLATE}]*{POP_DIRECTIONAL_ISOLATE}"
@@ -300,3 +302,24 @@ def test_a_comment_from_a_form_the_api_or_the_cli_is_stored_the_same() -> None:
         assert request.answer.model_dump(mode="json")["comments"] == stored
     # Built in code, or decoded from the workflow's payload: the same.
     assert AnswerTask.model_validate_json(from_form.model_dump_json()) == from_form
+
+
+def test_a_title_in_several_languages_each_reader_sees_theirs_else_the_original() -> None:
+    data = load_convention(EXAMPLES / "bamako-cooperation.yaml").model_dump(mode="json")
+    plain = Convention.model_validate(data)
+    assert plain.titles == {} and plain.title_in("ar") == plain.title  # a string still works
+    only_arabic = Convention.model_validate(
+        {**data, "title": {"ar": "التعاون بين المكتب ووزارة التكوين في مالي"}}
+    )
+    assert only_arabic.title == "التعاون بين المكتب ووزارة التكوين في مالي"
+    assert only_arabic.title_in("fr") == only_arabic.title  # the original, for a French reader
+    both = Convention.model_validate(
+        {**data, "title": {"fr": "Coopération OFPPT – MENEFP", "ar": "تعاون المكتب ووزارة مالي"}}
+    )
+    assert both.title == "Coopération OFPPT – MENEFP"  # the first given is the original
+    assert both.title_in("ar") == "تعاون المكتب ووزارة مالي"
+    assert both.title_in("en") == "Coopération OFPPT – MENEFP"
+    # Through the workflow's payload and back, unchanged.
+    assert Convention.model_validate_json(both.model_dump_json()) == both
+    with pytest.raises(ValidationError, match="titles"):
+        Convention.model_validate({**data, "title": {"de": "Zusammenarbeit"}})
