@@ -283,6 +283,12 @@ async def test_an_officer_postpones_a_task_and_the_milestone_names_them(
         page = await http.get(f"/office/conventions/{convention.id}")
         assert page.status_code == 200, page.text
         assert DECISION in page.text
+        # In Arabic, the open task and the timeline are said from the record's facts.
+        arabic = await http.get(f"/office/conventions/{convention.id}", params={"lang": "ar"})
+        assert "البت في طلب التمويل بمبلغ" in arabic.text  # the task
+        assert "طلب تمويل بمبلغ" in arabic.text  # the funding_requested milestone
+        for english in ("Decide on the funding request", "Funding of", "Stage funding"):
+            assert english not in arabic.text
         new_due = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
         done = await http.post(
             f"/office/conventions/{convention.id}/postpone",
