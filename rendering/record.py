@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from rendering.catalogues import N_, supported
@@ -253,6 +254,13 @@ def _matches(kind: TaskKind | None, title: str) -> bool:
 
 
 def _title(facts: TaskFacts, language: str) -> Said:
+    """A task's title in `language`."""
+    return _said_title(facts, language)
+
+
+@lru_cache(maxsize=4096)
+def _said_title(facts: TaskFacts, language: str) -> Said:
+    # A convention's tasks are named again and again in its timeline: each said once.
     found = _match(facts.kind, facts.title)
     if found is None:
         return as_recorded(facts.title, language)
