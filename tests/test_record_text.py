@@ -323,3 +323,12 @@ def test_a_title_in_several_languages_each_reader_sees_theirs_else_the_original(
     assert Convention.model_validate_json(both.model_dump_json()) == both
     with pytest.raises(ValidationError, match="titles"):
         Convention.model_validate({**data, "title": {"de": "Zusammenarbeit"}})
+
+
+def test_what_people_wrote_is_escaped_in_html_and_never_read_as_a_placeholder() -> None:
+    sign = task(TaskKind.SIGN, "Sign the convention as <script>x()</script>, {capacity} & co")
+    said = task_title(sign, "ar")
+    assert "<script>" not in str(said.html)
+    assert "<bdi>&lt;script&gt;x()&lt;/script&gt;</bdi>" in str(said.html)
+    assert "<bdi>{capacity} &amp; co</bdi>" in str(said.html)  # braces kept, not formatted
+    assert "\u2068{capacity} & co\u2069" in said.text
