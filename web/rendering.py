@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from rendering.record import milestone_text, task_title
+from rendering.record import milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from schemas.errors import Reason
 from web.i18n import LANGUAGES, direction, gettext, language_or_default, ngettext
@@ -75,6 +75,7 @@ def render(
             "ngettext": lambda s, p, n: ngettext(lang, s, p, n),
             # The record's facts in the reader's language (names in <bdi>).
             "task_title": lambda task: task_title(task, lang),
+            "task_instructions": lambda task: task_instructions(task, lang),
             "milestone_text": lambda milestone: milestone_text(milestone, lang),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "session": session,
