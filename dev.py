@@ -67,6 +67,8 @@ def main(argv: list[str]) -> int:
                 ("-m", "ruff", "check", "."),
                 ("-m", "ruff", "format", "--check", "."),
                 ("-m", "mypy", "."),
+                # Babel's checkers and every translation's placeholders, in every catalogue.
+                ("-m", "rendering.catalogue_check"),
                 # The floors import only what pyproject's [tool.importlinter] allows.
                 (str(VENV / "bin" / "lint-imports"), "--no-cache"),
                 # The figures the docs show are those benchmarks/results/ keeps …

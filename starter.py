@@ -69,6 +69,7 @@ from infra.embedded import embedded_postgres_url
 from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
+from rendering.catalogues import LANGUAGES, language_from_environment
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
@@ -129,6 +130,13 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="stage, open tasks and timeline of a convention")
     status.add_argument("convention_id")
     status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="tasks and milestones in this language (default: the environment's, English when "
+        "unset); --json carries kinds and details",
+    )
     status.add_argument(
         "--all",
         action="store_true",
@@ -338,6 +346,7 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
             status,
             ended_by_temporal=execution.name.lower() if ended_outside else None,
             timeline=timeline,
+            language=args.lang or language_from_environment(),
         )
     )
     for line in archive_lines:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from infra.portal_settings import contact_link_token, link_secret, load_portal_settings
 from infra.secrets import SecretError
 from infra.settings import SettingsError
+from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, data
+from rendering.record import task_title
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
 
@@ -242,6 +244,15 @@ def _linked(escaped: str) -> str:
     return _LINK.sub(r'<a href="\1">\1</a>', escaped)
 
 
+def _isolated(value: str, language: str) -> str:
+    return data(value, language).text
+
+
+def _bdi(escaped: str) -> str:
+    """The HTML part isolates with <bdi> what the plain text isolates with U+2068…U+2069."""
+    return escaped.replace(FIRST_STRONG_ISOLATE, "<bdi>").replace(POP_DIRECTIONAL_ISOLATE, "</bdi>")
+
+
 def render(notification: Notification, *, with_links: bool = False) -> RenderedMessage:
     """The notification's subject and bodies in its language.
 
@@ -249,13 +260,18 @@ def render(notification: Notification, *, with_links: bool = False) -> RenderedM
     """
     template = TEMPLATES[(notification.language, notification.event)]
     task = notification.task
+    lang = notification.language.value
+    # Names, ids and titles isolated (U+2068…U+2069 in Arabic; <bdi> in the HTML part), and
+    # the task's title said in the reader's language from its facts (rendering.record).
     values = {
         "convention_id": notification.convention_id,
-        "convention_title": notification.convention_title or notification.convention_id,
-        "party": notification.party,
-        "title": task.title if task else notification.subject,
-        "task_id": task.id if task else "",
-        "assignee": task.assignee if task else notification.party,
+        "convention_title": _isolated(
+            notification.convention_title or notification.convention_id, lang
+        ),
+        "party": _isolated(notification.party, lang),
+        "title": task_title(task, lang).text if task else _isolated(notification.subject, lang),
+        "task_id": _isolated(task.id, lang) if task else "",
+        "assignee": _isolated(task.assignee if task else notification.party, lang),
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
         "stage": notification.stage or (task.stage if task else ""),
         "answer_with": "",
@@ -277,7 +293,7 @@ def render(notification: Notification, *, with_links: bool = False) -> RenderedM
     rtl = notification.language is Language.ARABIC
     direction = ' dir="rtl"' if rtl else ""
     body = "".join(
-        f"<p>{_linked(html.escape(paragraph)).replace(chr(10), '<br>')}</p>"
+        f"<p>{_bdi(_linked(html.escape(paragraph))).replace(chr(10), '<br>')}</p>"
         for paragraph in paragraphs
     )
     return RenderedMessage(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rendering.record import milestone_text, task_title
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
 from storage.milestones import RecordedTimeline
@@ -11,8 +12,8 @@ from storage.milestones import RecordedTimeline
 STATUS_TIMELINE_SHOWN = 100
 
 
-def render_timeline(milestones: list[Milestone]) -> list[str]:
-    """One line per milestone: time, stage, what, who."""
+def render_timeline(milestones: list[Milestone], language: str = "en") -> list[str]:
+    """One line per milestone: time, stage, what (in `language`, from its facts), who."""
     lines = []
     for milestone in milestones:
         who = milestone.party or ""
@@ -21,7 +22,8 @@ def render_timeline(milestones: list[Milestone]) -> list[str]:
         lines.append(
             f"{milestone.occurred_at:%Y-%m-%d %H:%M:%S}  "
             f"{(milestone.stage or '-'):<16} {milestone.kind.value:<33} "
-            f"{(milestone.task_id or ''):<34} {who:<28} {milestone.summary}".rstrip()
+            f"{(milestone.task_id or ''):<34} {who:<28} "
+            f"{milestone_text(milestone, language).text}".rstrip()
         )
     return lines
 
@@ -31,11 +33,13 @@ def render_status(
     *,
     ended_by_temporal: str | None = None,
     timeline: RecordedTimeline | None = None,
+    language: str = "en",
 ) -> str:
     """The convention, its stages, its open tasks and its timeline.
 
     `ended_by_temporal`: Temporal's own status of an execution that ended outside the
     workflow (terminated through Temporal), which the workflow's state cannot show.
+    `language`: the tasks' titles and the milestones are said in it (the frame stays English).
     `timeline`: the latest milestones as PostgreSQL holds them (and their count, and the
     stages completed); without it, the workflow's own window of its last milestones is
     shown, and said so when it is not all of them.
@@ -77,7 +81,8 @@ def render_status(
     lines.append(f"open tasks ({len(status.open_tasks)}):")
     for task in status.open_tasks:
         lines.append(
-            f"  {task.id:<34} owed by {task.assignee:<12} due {task.due_at:%Y-%m-%d}  {task.title}"
+            f"  {task.id:<34} owed by {task.assignee:<12} due {task.due_at:%Y-%m-%d}  "
+            f"{task_title(task, language).text}"
         )
     shown = len(milestones)
     if timeline is None and status.milestone_count > shown:
@@ -92,5 +97,5 @@ def render_status(
         )
     else:
         lines.append(f"timeline ({shown} milestones):")
-    lines.extend(f"  {line}" for line in render_timeline(milestones))
+    lines.extend(f"  {line}" for line in render_timeline(milestones, language))
     return "\n".join(lines)

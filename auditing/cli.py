@@ -74,6 +74,7 @@ from records.archive_store import (
     PostgresArchive,
     describe_database,
 )
+from rendering.catalogues import LANGUAGES, language_from_environment
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 from storage.archive_failures import open_failures
@@ -126,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     timeline.add_argument("convention_id", nargs="?", metavar="ID")
     timeline.add_argument("--format", choices=sorted(RENDERERS), default="text")
     timeline.add_argument("--out", type=Path, metavar="FILE", help="write here, not stdout")
+    timeline.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="the text's language (default: the environment's, English when unset); "
+        "json and csv carry kinds and details",
+    )
     _add_file_option(timeline)
     _add_source_option(timeline)
 
@@ -402,7 +410,12 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
             raise UsageError("say which convention: timeline ID (the files hold several)")
         args.convention_id = ids[0]
     convention = await source.history(check_convention_id(args.convention_id))
-    rendered = RENDERERS[args.format](await build_timeline(convention, data_converter(settings)))
+    built = await build_timeline(convention, data_converter(settings))
+    rendered = (
+        render_text(built, args.lang or language_from_environment())
+        if args.format == "text"
+        else RENDERERS[args.format](built)
+    )
     if args.out:
         args.out.write_text(rendered, encoding="utf-8")
         print(

@@ -30,6 +30,7 @@ from auditing.decode import (
 )
 from auditing.histories import ConventionHistory
 from records.csv_writer import write_csv
+from rendering.record import milestone_text
 from schemas.archive import RunClose
 from schemas.audit import (
     EventOutcome,
@@ -40,7 +41,7 @@ from schemas.audit import (
     TimelineEvent,
 )
 from schemas.milestone_details import TaskAssignedDetails, details_as
-from schemas.milestones import MilestoneKind
+from schemas.milestones import Milestone, MilestoneKind
 
 # Milestones that are a line of their own kind; every other kind is a plain `milestone` line.
 _MILESTONE_EVENTS: dict[str, TimelineEvent] = {
@@ -415,8 +416,37 @@ def describe_answer(answer: dict[str, Any]) -> str:
     return "; ".join([head, *parts])
 
 
-def render_text(timeline: Timeline) -> str:
-    """One line per entry: time, stage, event, task, who, what; a header says the source."""
+def entry_text(timeline: Timeline, entry: TimelineEntry, language: str) -> str:
+    """What a line says in `language`: a milestone's, rendered from its kind and details
+    (rendering.record); the other lines (answers, deliveries, runs) as the history says them."""
+    kind = entry.milestone_kind
+    if (
+        not kind
+        or entry.milestone_seq is None
+        or (kind in _ENDINGS and entry.event is TimelineEvent.STAGE_LEFT)
+    ):
+        return entry.summary
+    try:
+        milestone = Milestone(
+            convention_id=timeline.convention_id,
+            seq=entry.milestone_seq,
+            kind=MilestoneKind(kind),
+            stage=entry.stage,
+            task_id=entry.task_id,
+            party=entry.party,
+            actor=entry.actor,
+            occurred_at=entry.at,
+            summary=entry.summary,
+            details={k: v for k, v in entry.details.items() if k != "outcome"},
+        )
+    except ValueError:
+        return entry.summary
+    return milestone_text(milestone, language).text
+
+
+def render_text(timeline: Timeline, language: str = "en") -> str:
+    """One line per entry: time, stage, event, task, who, what (in `language`); a header says
+    the source."""
     lines = [
         f"# {timeline.convention_id} ({timeline.workflow_id})"
         + (f": {timeline.title}" if timeline.title else ""),
@@ -428,7 +458,8 @@ def render_text(timeline: Timeline) -> str:
             who = f"{who} ({entry.actor})" if who else entry.actor
         lines.append(
             f"{entry.at:%Y-%m-%d %H:%M:%S}  {(entry.stage or '-'):<16} {entry.event.value:<22} "
-            f"{(entry.task_id or '-'):<34} {(who or '-'):<24} {entry.summary}".rstrip()
+            f"{(entry.task_id or '-'):<34} {(who or '-'):<24} "
+            f"{entry_text(timeline, entry, language)}".rstrip()
         )
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, model_validator
 
@@ -306,7 +306,16 @@ class Convention(Frozen):
     """A convention file, as an officer writes it."""
 
     id: Identifier
-    title: Title
+    title: Title = Field(
+        description=(
+            "The title as written; a file may give it in several languages "
+            "(`title: {fr: …, ar: …}`): the first is then the original, and `titles` holds each."
+        )
+    )
+    titles: dict[Language, Title] = Field(
+        default_factory=dict,
+        description="The title in each language it was given in (empty: only `title`).",
+    )
     kind: ConventionKind
     parent: Identifier | None = Field(
         default=None, description="The framework convention this one derives from."
@@ -328,6 +337,19 @@ class Convention(Frozen):
     parties: list[Party] = Field(min_length=2, max_length=MAX_PARTIES)
     signatories: list[Signatory] = Field(default_factory=list, max_length=MAX_SIGNATORIES)
     stages: list[StageSpec] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title_in_several_languages(cls, data: Any) -> Any:
+        """`title: {fr: …, ar: …}` is the original (the first given) and each language's."""
+        if isinstance(data, dict) and isinstance(data.get("title"), dict) and data["title"]:
+            given = data["title"]
+            return {**data, "title": next(iter(given.values())), "titles": given}
+        return data
+
+    def title_in(self, language: str) -> str:
+        """The title in the reader's language, else the original."""
+        return next((title for lang, title in self.titles.items() if lang == language), self.title)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
@@ -37,6 +37,34 @@ def _readable_path(loc: tuple[int | str, ...]) -> list[str]:
     return parts
 
 
+WRONG_CODE = "wrong_code"
+"""The code of a one-time code that is not the one sent; its parameter `left` counts the
+tries left."""
+
+
+class Reason(str):
+    """A reason that is also a fact: the English text, and what a reader's language needs to
+    say it again (pydantic's error type or Pacte's own code, its parameters, the field).
+    Everything that reads a reason as a string keeps working; the desks say it in the
+    reader's language (rendering.validation)."""
+
+    code: str
+    params: dict[str, Any]
+    field: str
+
+    def __new__(
+        cls, text: str, code: str, params: dict[str, Any] | None = None, field: str = ""
+    ) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.code = code
+        reason.params = dict(params or {})
+        reason.field = field
+        return reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Reason, (str(self), self.code, self.params, self.field))
+
+
 @dataclass(frozen=True)
 class FieldError:
     """One problem: where (a dotted field path, '' for the whole input) and why."""
@@ -65,7 +93,9 @@ def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError
         base = ".".join(([prefix] if prefix else []) + parts)
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] != "value_error":
-            found.append(FieldError(base, message))
+            field = next((str(p) for p in reversed(detail["loc"]) if isinstance(p, str)), "")
+            context = {key: str(value) for key, value in (detail.get("ctx") or {}).items()}
+            found.append(FieldError(base, Reason(message, detail["type"], context, field)))
             continue
         for piece in message.split("; "):
             field, separator, reason = piece.partition(": ")

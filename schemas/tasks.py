@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from schemas.actors import Principal
 from schemas.values import (
@@ -312,8 +312,26 @@ Answer = Annotated[
 ]
 
 
+def one_line_ending(value: Any) -> Any:
+    """Every text inside `value` with `\n` for its line breaks (a browser's form sends
+    `\r\n`, the API and the CLI `\n`); nothing else changes (NFC or not, as typed)."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    if isinstance(value, BaseModel):
+        return one_line_ending(value.model_dump(mode="json"))
+    if isinstance(value, dict):
+        return {key: one_line_ending(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [one_line_ending(item) for item in value]
+    return value
+
+
 class AnswerTask(Frozen):
-    """A party's answer to one of its tasks, sent as a workflow update."""
+    """A party's answer to one of its tasks, sent as a workflow update.
+
+    Its answer's texts are stored the same whichever way they came: line breaks are `\n`
+    (`one_line_ending`), here, where every path (form, API, CLI, CloudEvent) builds one.
+    """
 
     task_id: NonEmptyText
     acting_party: Identifier = Field(description="The party answering; must owe the task.")
@@ -327,6 +345,13 @@ class AnswerTask(Frozen):
         ),
     )
     answer: Answer
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_line_ending(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "answer" in data:
+            return {**data, "answer": one_line_ending(data["answer"])}
+        return data
 
 
 class AnswerReceipt(Frozen):

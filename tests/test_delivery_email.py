@@ -57,8 +57,10 @@ async def test_an_arabic_speaking_funder_gets_a_right_to_left_mail_with_its_text
     assert sorted(m.message["Subject"] == stage_subject for m in mails) == [False, True]
     [mail] = [m for m in mails if m.message["Subject"] != stage_subject]
     message = mail.message
+    # The task's title in Arabic, from its facts; the amount as Morocco writes it, isolated.
     assert message["Subject"] == (
-        f"[{convention.id}] مهمة جديدة: Decide on the funding request of 40000000 IsDB-ID"
+        f"[{convention.id}] مهمة جديدة: البت في طلب التمويل بمبلغ "
+        "\u206840.000.000\u00a0IsDB-ID\u2069"
     )
     # Decoded per RFC 2047 (the legacy decoder: the modern header parser wrongly inserts a
     # space between adjacent encoded words of a display name, a CPython quirk, not ours).

@@ -28,6 +28,7 @@ FLOORS = (
     "schemas",
     "storage",
     "documents",
+    "rendering",
 )
 SQL_STATEMENT = re.compile(r"\b(SELECT\s+[\w*(]|INSERT INTO|UPDATE \w+ SET|DELETE FROM)")
 SQL_FLOORS = ("storage", "records")

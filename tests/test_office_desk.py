@@ -25,9 +25,10 @@ from application.office.totp import open_totp_secret, seal_legacy_totp_secrets, 
 from application.partner import PartnerDesk
 from devkit.polling import eventually
 from infra.portal_settings import link_secret
+from rendering.validation import reason_text
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
-from schemas.errors import InputError
+from schemas.errors import FieldError, InputError
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.partner_stack import COLLEAGUE, DECISION, FUNDER, funding_convention, make_desk
 from web.app import create_app
@@ -282,6 +283,12 @@ async def test_an_officer_postpones_a_task_and_the_milestone_names_them(
         page = await http.get(f"/office/conventions/{convention.id}")
         assert page.status_code == 200, page.text
         assert DECISION in page.text
+        # In Arabic, the open task and the timeline are said from the record's facts.
+        arabic = await http.get(f"/office/conventions/{convention.id}", params={"lang": "ar"})
+        assert "البت في طلب التمويل بمبلغ" in arabic.text  # the task
+        assert "طلب تمويل بمبلغ" in arabic.text  # the funding_requested milestone
+        for english in ("Decide on the funding request", "Funding of", "Stage funding"):
+            assert english not in arabic.text
         new_due = (datetime.now(UTC) + timedelta(days=60)).date().isoformat()
         done = await http.post(
             f"/office/conventions/{convention.id}/postpone",
@@ -381,6 +388,15 @@ async def test_an_auditor_reads_the_convention_but_cannot_act(
     )
 
 
+def _validate_errors(text: str, source: str) -> list[FieldError]:
+    """The errors `starter.py validate` finds in this text, as they are raised."""
+    try:
+        parse_model(Convention, yaml.safe_load(text), source)
+    except InputError as error:
+        return error.errors
+    return []
+
+
 def _validate_messages(text: str, source: str) -> list[str]:
     """What `starter.py validate` says of this text: one `field: reason` per error."""
     try:
@@ -413,10 +429,12 @@ async def test_start_from_a_file_with_errors_then_a_correct_one_then_a_second_st
         assert errors.status_code == 422
         expected = _validate_messages(broken, "bamako.yaml")
         assert len(expected) == 2
-        for message in expected:
+        for message, error in zip(expected, _validate_errors(broken, "bamako.yaml"), strict=True):
             field, reason = message.split(": ", 1)
             assert f">{field}</bdi>" in errors.text
-            assert httpx_escape(reason) in errors.text
+            # The same reason as `validate`'s, said in the page's language (French).
+            assert httpx_escape(reason) not in errors.text
+            assert httpx_escape(reason_text(error.reason, "fr")) in errors.text
 
         preview = await http.post(
             "/office/start",

@@ -63,6 +63,17 @@ async def test_a_reviewer_sees_the_draft_and_asking_for_changes_needs_comments(
         page = await open_task_page(http, link_path(convention.id, REVIEWER, REVIEW))
         assert '<html lang="en" dir="ltr">' in page.text
         assert "projet-v1.pdf" in page.text and "Version 1" in page.text
+        # The task's title said in the reader's language, on the task page and in the list.
+        for lang, title, asks in (
+            ("ar", "مراجعة النسخة 1 من النص", "اقرؤوا هذه النسخة من النص"),
+            ("fr", "Examiner la version 1", "Lisez cette version du texte"),
+        ):
+            translated = await http.get(action, params={"lang": lang})
+            listed = await http.get("/desk", params={"lang": lang})
+            for shown in (translated, listed):
+                assert shown.status_code == 200 and title in shown.text, lang
+                assert "Review version" not in shown.text, lang
+            assert asks in translated.text  # what the task asks, by its kind
         bare = await http.post(action, data={"csrf": csrf_of(page), "decision": "request_changes"})
         assert bare.status_code == 422
         comments = bare.text.split('id="field-comments"')[1].split("</fieldset>")[0]

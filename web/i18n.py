@@ -7,15 +7,13 @@ them. English is the source language: its catalogue may leave an entry untransla
 
 from __future__ import annotations
 
-import io
-from functools import cache
 from pathlib import Path
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from babel.support import Translations
 
 from application.partner import CodeMail
+from rendering import catalogues
+from rendering.formats import data
 
 LOCALES_DIR = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("fr", "ar", "en")
@@ -33,21 +31,19 @@ def language_or_default(language: str | None) -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
-@cache
 def translations(language: str) -> Translations:
-    """The compiled catalogue of one language."""
-    path = LOCALES_DIR / language_or_default(language) / "LC_MESSAGES" / "messages.po"
-    with path.open("rb") as po:
-        catalog = read_po(po, locale=language_or_default(language))
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(fp=compiled)
+    """The compiled catalogue of one language (compiled once, shared with `rendering`)."""
+    return catalogues.translations(language_or_default(language))
 
 
 def gettext(language: str, message: str) -> str:
     """One message in one language (the message itself when it has no translation)."""
     return str(translations(language).gettext(message))
+
+
+def ngettext(language: str, singular: str, plural: str, count: int) -> str:
+    """A counted message in the form the language uses for `count`."""
+    return catalogues.ngettext(language_or_default(language), singular, plural, count)
 
 
 def direction(language: str) -> str:
@@ -96,9 +92,19 @@ def code_mail(language: str, code: str, title: str) -> CodeMail:
     """The mail that carries a one-time code, in the contact's language."""
     lang = language_or_default(language)
     subject = gettext(lang, "Your Pacte confirmation code")
+    # The code and the title isolated, so that Arabic text reads right to left around them.
     lines = [
-        gettext(lang, "Your confirmation code:") + f" {code}",
-        gettext(lang, "It confirms your answer to:") + f" {title}",
+        gettext(lang, "Your confirmation code:") + f" {data(code, lang).text}",
+        gettext(lang, "It confirms your answer to:") + f" {data(title, lang).text}",
         gettext(lang, "It is valid for ten minutes. If you did not ask for it, ignore this mail."),
     ]
+    if language not in LANGUAGES:
+        # The fallback is said, not silent.
+        lines.append(
+            gettext(
+                lang,
+                "Your language is not one of Pacte's (French, Arabic, English): "
+                "this mail is in French.",
+            )
+        )
     return CodeMail(subject, "\n\n".join(lines) + "\n")

@@ -12,7 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from web.i18n import LANGUAGES, direction, gettext, language_or_default
+from rendering.record import milestone_text, task_instructions, task_title
+from rendering.validation import reason_text
+from schemas.errors import Reason
+from web.i18n import LANGUAGES, direction, gettext, language_or_default, ngettext
 from web.security import Csrf
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
@@ -54,7 +57,9 @@ def render(
     lang = language_or_default(request.query_params.get("lang") or language)
 
     def _(message: str) -> str:
-        return gettext(lang, message)
+        # A validation's reason (schemas.errors.Reason) is said by its code; text by the
+        # catalogue.
+        return reason_text(message, lang) if isinstance(message, Reason) else gettext(lang, message)
 
     if csrf is None and session is not None:
         signer: Csrf = request.app.state.csrf
@@ -67,7 +72,11 @@ def render(
             "dir": direction(lang),
             "_": _,
             "gettext": _,
-            "ngettext": lambda s, p, n: _(s if n == 1 else p),
+            "ngettext": lambda s, p, n: ngettext(lang, s, p, n),
+            # The record's facts in the reader's language (names in <bdi>).
+            "task_title": lambda task: task_title(task, lang),
+            "task_instructions": lambda task: task_instructions(task, lang),
+            "milestone_text": lambda milestone: milestone_text(milestone, lang),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "session": session,
             "csrf": csrf,

@@ -23,8 +23,9 @@ from application.partner.code_mail import send_code_mail, unavailable_reason
 from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
 from infra.portal_settings import derived_key, token_hash
+from rendering.record import task_title
 from schemas.actors import AuthMethod
-from schemas.errors import FieldError
+from schemas.errors import WRONG_CODE, FieldError, Reason
 from schemas.tasks import AnswerTask, Task
 from storage import codes
 from storage.contact_sessions import ContactSession
@@ -75,7 +76,8 @@ async def send_code(
         answer=request.model_dump(mode="json", exclude={"principal"}),
         expires_at=expires_at,
     )
-    mail = ctx.code_mail(session.language, code, task.title)
+    # The task as the contact reads it: its title in their language, not the stored English.
+    mail = ctx.code_mail(session.language, code, task_title(task, session.language).text)
     await send_code_mail(ctx.delivery, session.contact_email, session.language, mail)
     return PendingCode(code_id, expires_at)
 
@@ -111,7 +113,8 @@ async def confirm_code(
             left = ctx.settings.code_tries - stored.tries - 1
     if not right:
         await count_failure(ctx.pool, buckets)
-        raise InvalidInput("wrong code", [FieldError("code", f"wrong code ({left} tries left)")])
+        reason = Reason(f"wrong code ({left} tries left)", WRONG_CODE, {"left": left}, "code")
+        raise InvalidInput("wrong code", [FieldError("code", reason)])
     principal = await checked_contact(
         ctx, session, AuthMethod.LINK_AND_CODE, str(stored.answer["answer"]["kind"])
     )

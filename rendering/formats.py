@@ -1,0 +1,134 @@
+"""Numbers, dates and money in the reader's locale (Babel), and the pieces a sentence is
+made of: data (names, ids, what people wrote), isolated so that right-to-left reading never
+swaps its punctuation, and words (translated fragments, formatted figures), which are not.
+
+A `Said` carries both forms: `text` (plain: names between U+2068 FSI and U+2069 PDI when the
+language is read right to left) and `html` (names in `<bdi>`, everything escaped). Jinja
+calls `__html__`, so a template shows `{{ said }}` as its HTML; `str(said)` is the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, is_currency
+from markupsafe import Markup, escape
+
+from rendering.catalogues import gettext, is_right_to_left, locale_of, ngettext
+
+FIRST_STRONG_ISOLATE = "\u2068"
+POP_DIRECTIONAL_ISOLATE = "\u2069"
+
+
+@dataclass(frozen=True)
+class Said:
+    """A piece of text in one language: plain and HTML, and whether it is the stored English
+    text shown for want of the facts to render it (`as_recorded`)."""
+
+    text: str
+    html: Markup
+    as_recorded: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __html__(self) -> Markup:
+        return self.html
+
+
+def data(value: object, language: str) -> Said:
+    """A value shown as written (a name, an id, a comment): isolated from the sentence."""
+    text = str(value)
+    plain = (
+        f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
+        if is_right_to_left(language)
+        else text
+    )
+    return Said(plain, Markup(f"<bdi>{escape(text)}</bdi>"))
+
+
+def word(text: str) -> Said:
+    """Text of the reader's language (a translated fragment, a formatted date): not isolated."""
+    return Said(text, escape(text))
+
+
+def say(language: str, message: str, **values: Said | str) -> Said:
+    """A catalogue message in `language`, its `{placeholders}` filled: a str value is data."""
+    return _fill(gettext(language, message), language, values)
+
+
+def say_count(language: str, singular: str, plural: str, count: int, **values: Said | str) -> Said:
+    """A counted message (`{count}` in it) in the form the language uses for `count`."""
+    values = {"count": number(count, language), **values}
+    return _fill(ngettext(language, singular, plural, count), language, values)
+
+
+def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
+    parts = {
+        name: value if isinstance(value, Said) else data(value, language)
+        for name, value in values.items()
+    }
+    # Every part's HTML is escaped already, and so is the template: a plain str.format
+    # (markupsafe's own format escapes again what needs not, at several times the cost).
+    return Said(
+        template.format(**{name: part.text for name, part in parts.items()}),
+        Markup(
+            str(escape(template)).format(**{name: str(part.html) for name, part in parts.items()})
+        ),
+        as_recorded=any(part.as_recorded for part in parts.values()),
+    )
+
+
+def joined(parts: list[Said], language: str) -> Said:
+    """Several pieces in a list, with the language's comma."""
+    separator = "، " if is_right_to_left(language) else ", "
+    return Said(
+        separator.join(part.text for part in parts),
+        Markup(separator).join(part.html for part in parts),
+        as_recorded=any(part.as_recorded for part in parts),
+    )
+
+
+def number(value: int | float | Decimal, language: str) -> Said:
+    """A number with the locale's digits and separators."""
+    return word(_decimal(value, locale_of(language)))
+
+
+@lru_cache(maxsize=4096)
+def _decimal(value: int | float | Decimal, locale: str) -> str:
+    return format_decimal(value, locale=locale)
+
+
+def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
+    """An amount in its currency: Babel's form for an ISO 4217 code, else the number and the
+    code as written ("40 000 000 IsDB-ID" in French). The stored value stays exact."""
+    value = Decimal(str(amount))
+    locale = locale_of(language)
+    if is_currency(currency):
+        text = format_currency(value, currency, locale=locale)
+    else:
+        text = f"{format_decimal(value, locale=locale)}\u00a0{currency}"
+    return data(text, language)
+
+
+def day(value: date | datetime | str, language: str) -> Said:
+    """A date in the locale's long form; a datetime gives its date (UTC, as recorded)."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+    if isinstance(value, datetime):
+        value = value.date()
+    return word(_long_date(value, locale_of(language)))
+
+
+@lru_cache(maxsize=4096)
+def _long_date(value: date, locale: str) -> str:
+    return format_date(value, format="long", locale=locale)
+
+
+def plural_words(language: str, singular: str, plural: str, count: int) -> Said:
+    """A count and its noun ("3 findings"), as `say_count` without other values."""
+    return say_count(language, singular, plural, count)

@@ -1,0 +1,987 @@
+"""The record's facts in the reader's language: one rendering per milestone kind and per
+task kind.
+
+A milestone is rendered from its kind, its typed details (`schemas.milestone_details`) and
+its own fields (stage, party, actor). A task carries no typed details yet: its facts are its
+kind and what its recorded title states in the workflow's own fixed wording (the version
+reviewed, the signatory's name and capacity, the mission's place and dates, the amount asked
+for), read back by one pattern per kind. Where the facts are not there (details left out of
+a workflow's bounded copy, a title written by an older workflow), the stored English text is
+shown, flagged `as_recorded` (never in English, where the stored text is the reader's).
+
+    milestone_text(milestone, "ar")      # Said: .text (plain), .html (<bdi> names)
+    task_title(task, "fr")
+    task_instructions(task, "fr")
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from rendering.catalogues import N_, supported
+from rendering.formats import (
+    Said,
+    data,
+    day,
+    joined,
+    money,
+    number,
+    say,
+    say_count,
+    word,
+)
+from schemas.milestone_details import (
+    ChildLinkedDetails,
+    CohortCancelledDetails,
+    ConventionTerminatedDetails,
+    DeadlinePostponedDetails,
+    DraftApprovedDetails,
+    DraftVersionDetails,
+    EnteredIntoForceDetails,
+    FindingsFiledDetails,
+    FollowUpStartedDetails,
+    FundingDecidedDetails,
+    FundingRequestedDetails,
+    FundingRequestRevisedDetails,
+    HistoryContinuedDetails,
+    ImplementationMilestoneCancelledDetails,
+    ImplementationMilestoneReachedDetails,
+    MilestoneDetails,
+    MissionHeldDetails,
+    MissionReportFiledDetails,
+    OutcomesAgreedDetails,
+    ParentLinkedDetails,
+    PartyWithdrewDetails,
+    ProgressReportedDetails,
+    RestitutionHeldDetails,
+    SignatureRefusedDetails,
+    SignatureStandsDetails,
+    SignedDetails,
+    StageFailedDetails,
+    TaskAnsweredDetails,
+    TaskAssignedDetails,
+    TaskCancelledDetails,
+    TaskReassignedDetails,
+    TaskRemindedDetails,
+    UnreadableDetails,
+    _Cohort,
+    details_of,
+)
+from schemas.milestones import Milestone, MilestoneKind
+from schemas.tasks import TaskKind
+from schemas.values import Money, Place
+
+# --- tasks --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What a task title rests on: its kind (None when unknown) and its recorded title."""
+
+    kind: TaskKind | None
+    title: str
+
+
+_TitleRenderer = Callable[[re.Match[str], str], Said]
+
+
+def _place(city: str, country: str) -> str:
+    return f"{city} ({country})"
+
+
+_TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
+    (
+        TaskKind.REVIEW_DRAFT,
+        re.compile(r"Review version (?P<version>\d+) of the text"),
+        lambda m, lang: say(
+            lang,
+            N_("Review version {version} of the text"),
+            version=number(int(m["version"]), lang),
+        ),
+    ),
+    (
+        TaskKind.REVISE_DRAFT,
+        re.compile(r"Revise the text as (?P<party>.+?) asked: (?P<comments>.*)", re.S),
+        lambda m, lang: say(
+            lang,
+            N_("Revise the text as {party} asked: {comments}"),
+            party=m["party"],
+            comments=m["comments"],
+        ),
+    ),
+    (
+        TaskKind.SIGN,
+        re.compile(r"Sign the convention as (?P<name>.+?), (?P<capacity>.+)", re.S),
+        lambda m, lang: say(
+            lang,
+            N_("Sign the convention as {name}, {capacity}"),
+            name=m["name"],
+            capacity=m["capacity"],
+        ),
+    ),
+    (
+        TaskKind.HOST_MISSION,
+        re.compile(
+            r"Host the mission in (?P<place>.+ \([A-Z]{2}\)), "
+            r"(?P<start>\d{4}-\d\d-\d\d) to (?P<end>\d{4}-\d\d-\d\d)"
+        ),
+        lambda m, lang: say(
+            lang,
+            N_("Host the mission in {place}, from {start} to {end}"),
+            place=m["place"],
+            start=day(m["start"], lang),
+            end=day(m["end"], lang),
+        ),
+    ),
+    (
+        TaskKind.FILE_MISSION_REPORT,
+        re.compile(r"File the report of the mission in (?P<place>.+)", re.S),
+        lambda m, lang: say(
+            lang, N_("File the report of the mission in {place}"), place=m["place"]
+        ),
+    ),
+    (
+        TaskKind.FILE_FINDINGS,
+        re.compile(r"File the diagnostic's findings and recommendations \(round (?P<round>\d+)\)"),
+        lambda m, lang: say(
+            lang,
+            N_("File the diagnostic's findings and recommendations (round {round})"),
+            round=number(int(m["round"]), lang),
+        ),
+    ),
+    (
+        TaskKind.FILE_FINDINGS,
+        re.compile(r"File the diagnostic's findings and recommendations"),
+        lambda m, lang: say(lang, N_("File the diagnostic's findings and recommendations")),
+    ),
+    (
+        TaskKind.AGREE_OUTCOMES,
+        re.compile(r"Agree the diagnostic's outcomes"),
+        lambda m, lang: say(lang, N_("Agree the diagnostic's outcomes")),
+    ),
+    (
+        TaskKind.DECIDE_FUNDING,
+        re.compile(r"Decide on the funding request of (?P<amount>[\d.]+) (?P<currency>\S+)"),
+        lambda m, lang: say(
+            lang,
+            N_("Decide on the funding request of {amount}"),
+            amount=money(m["amount"], m["currency"], lang),
+        ),
+    ),
+    (
+        TaskKind.PROVIDE_INFORMATION,
+        re.compile(r"Answer (?P<funder>\S+)'s request: (?P<comments>.*)", re.S),
+        lambda m, lang: say(
+            lang,
+            N_("Answer the request of {funder}: {comments}"),
+            funder=m["funder"],
+            comments=m["comments"],
+        ),
+    ),
+    (
+        TaskKind.REVISE_FUNDING_REQUEST,
+        re.compile(
+            r"Revise the funding request to (?P<funder>\S+) "
+            r"\(new amount, terms of reference, note\)"
+        ),
+        lambda m, lang: say(
+            lang,
+            N_("Revise the funding request to {funder} (new amount, terms of reference, note)"),
+            funder=m["funder"],
+        ),
+    ),
+    (
+        TaskKind.REPORT_PROGRESS,
+        re.compile(r"Report progress of the implementation \(report (?P<number>\d+)\)"),
+        lambda m, lang: say(
+            lang,
+            N_("Report progress of the implementation (report {number})"),
+            number=number(int(m["number"]), lang),
+        ),
+    ),
+    (
+        TaskKind.FIX_DELIVERY,
+        re.compile(
+            r"Fix delivery: (?P<event>\S+) to (?P<party>\S+) by (?P<channel>\S+) failed "
+            r"\((?P<reason>.*)\) — (?P<what>.*)",
+            re.S,
+        ),
+        lambda m, lang: say(
+            lang,
+            N_("Fix delivery: {event} to {party} by {channel} failed ({reason}) — {what}"),
+            event=m["event"],
+            party=m["party"],
+            channel=m["channel"],
+            reason=m["reason"],
+            what=_title(TaskFacts(None, m["what"]), lang),
+        ),
+    ),
+    (
+        TaskKind.RESOLVE_ESCALATION,
+        re.compile(
+            r"Late: (?P<title>.*) \(owed by (?P<party>\S+), due (?P<due>\d{4}-\d\d-\d\d)\)",
+            re.S,
+        ),
+        lambda m, lang: say(
+            lang,
+            N_("Late: {title} (owed by {party}, due {due})"),
+            title=_title(TaskFacts(None, m["title"]), lang),
+            party=m["party"],
+            due=day(m["due"], lang),
+        ),
+    ),
+]
+
+TASK_KINDS_RENDERED = frozenset(kind for kind, _, _ in _TASK_TITLES)
+
+
+def _match(kind: TaskKind | None, title: str) -> tuple[re.Match[str], _TitleRenderer] | None:
+    for its_kind, pattern, render in _TASK_TITLES:
+        if kind is not None and its_kind is not kind:
+            continue
+        found = pattern.fullmatch(title)
+        if found is not None:
+            return found, render
+    return None
+
+
+def _matches(kind: TaskKind | None, title: str) -> bool:
+    return _match(kind, title) is not None
+
+
+def _title(facts: TaskFacts, language: str) -> Said:
+    """A task's title in `language`."""
+    return _said_title(facts, language)
+
+
+@lru_cache(maxsize=4096)
+def _said_title(facts: TaskFacts, language: str) -> Said:
+    # A convention's tasks are named again and again in its timeline: each said once.
+    found = _match(facts.kind, facts.title)
+    if found is None:
+        return as_recorded(facts.title, language)
+    match, render = found
+    return render(match, language)
+
+
+def as_recorded(text: str, language: str) -> Said:
+    """The stored English text, for want of the facts; flagged unless the reader reads
+    English."""
+    said = data(text, language)
+    if supported(language) == "en":
+        return said
+    return Said(said.text, said.html, as_recorded=True)
+
+
+def _kind_of(task: Any) -> TaskKind | None:
+    kind = getattr(task, "kind", None)
+    try:
+        return TaskKind(kind) if kind is not None else None
+    except ValueError:
+        return None
+
+
+def task_title(task: Any, language: str) -> Said:
+    """A task's title (a Task, an inbox entry: anything with `kind` and `title`)."""
+    return _title(TaskFacts(_kind_of(task), str(task.title)), supported(language))
+
+
+_INSTRUCTIONS: Mapping[TaskKind, str] = {
+    TaskKind.REVIEW_DRAFT: N_(
+        "Read the version of the text, then approve it or ask for changes (say which)."
+    ),
+    TaskKind.REVISE_DRAFT: N_("Submit a new version of the text that answers the changes asked."),
+    TaskKind.SIGN: N_(
+        "Sign the convention, or refuse or withdraw your party with a reason. Say where you sign."
+    ),
+    TaskKind.HOST_MISSION: N_("Say which agenda items were held and which were cancelled."),
+    TaskKind.FILE_MISSION_REPORT: N_("File the mission report and its summary."),
+    TaskKind.FILE_FINDINGS: N_(
+        "File the findings and recommendations, and the restitution session if it was held."
+    ),
+    TaskKind.AGREE_OUTCOMES: N_("Agree the outcomes, or disagree and say why."),
+    TaskKind.DECIDE_FUNDING: N_(
+        "Approve the request with the amount granted, reject it, or ask for more information."
+    ),
+    TaskKind.PROVIDE_INFORMATION: N_("Answer the funder's questions, with a document if needed."),
+    TaskKind.REVISE_FUNDING_REQUEST: N_(
+        "Give the new amount, the revised terms of reference and what changed."
+    ),
+    TaskKind.REPORT_PROGRESS: N_(
+        "Report the milestones reached, the indicators' values, the cohorts and the spending."
+    ),
+    TaskKind.FIX_DELIVERY: N_(
+        "Try the delivery again once its cause is fixed, or say how the party was told."
+    ),
+    TaskKind.RESOLVE_ESCALATION: N_("Say what was done about the late task."),
+}
+
+
+def task_instructions(task: Any, language: str) -> Said:
+    """What the task asks of its party, by kind."""
+    kind = _kind_of(task)
+    if kind is None:
+        return word("")
+    return say(supported(language), _INSTRUCTIONS[kind])
+
+
+# --- the workflow's own reasons ----------------------------------------------------------
+
+_Reasoned = Callable[[re.Match[str], str], Said]
+
+# The reasons the workflows write (a task cancelled, a stage failed, the convention ended),
+# in their fixed English wording; what people wrote inside them stays as written.
+_REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
+    (
+        re.compile(r"(?P<person>.+) \((?P<party>[^()]+)\) refused to sign: (?P<reason>.*)", re.S),
+        lambda m, lang: say(
+            lang,
+            N_("{person} ({party}) refused to sign: {reason}"),
+            person=m["person"],
+            party=m["party"],
+            reason=m["reason"],
+        ),
+    ),
+    (
+        re.compile(
+            r"(?P<person>.+) \((?P<party>[^()]+)\) withdrew from the convention: (?P<reason>.*)",
+            re.S,
+        ),
+        lambda m, lang: say(
+            lang,
+            N_("{person} ({party}) withdrew from the convention: {reason}"),
+            person=m["person"],
+            party=m["party"],
+            reason=m["reason"],
+        ),
+    ),
+    (
+        re.compile(r"(?P<funder>\S+) rejected the request: (?P<comments>.*)", re.S),
+        lambda m, lang: say(
+            lang,
+            N_("{funder} rejected the request: {comments}"),
+            funder=m["funder"],
+            comments=m["comments"],
+        ),
+    ),
+    (
+        re.compile(r"(?P<party>\S+) asked for changes to version (?P<version>\d+)"),
+        lambda m, lang: say(
+            lang,
+            N_("{party} asked for changes to version {version}"),
+            party=m["party"],
+            version=number(int(m["version"]), lang),
+        ),
+    ),
+    (
+        re.compile(r"(?P<party>\S+) disagrees: (?P<comments>.*)", re.S),
+        lambda m, lang: say(
+            lang, N_("{party} disagrees: {comments}"), party=m["party"], comments=m["comments"]
+        ),
+    ),
+    (
+        re.compile(r"(?P<task>\S+) was cancelled"),
+        lambda m, lang: say(lang, N_("{task} was cancelled"), task=m["task"]),
+    ),
+    (
+        re.compile(r"(?P<task>\S+) was answered"),
+        lambda m, lang: say(lang, N_("{task} was answered"), task=m["task"]),
+    ),
+    (
+        re.compile(r"its deadline was postponed"),
+        lambda m, lang: say(lang, N_("its deadline was postponed")),
+    ),
+    (
+        re.compile(r"no version approved after (?P<count>\d+) versions of the text"),
+        lambda m, lang: say(
+            lang,
+            N_("no version approved after {count} versions of the text"),
+            count=number(int(m["count"]), lang),
+        ),
+    ),
+    (
+        re.compile(r"no agreement on the outcomes after (?P<count>\d+) rounds"),
+        lambda m, lang: say(
+            lang,
+            N_("no agreement on the outcomes after {count} rounds"),
+            count=number(int(m["count"]), lang),
+        ),
+    ),
+    (
+        re.compile(r"no decision after (?P<count>\d+) requests for information"),
+        lambda m, lang: say(
+            lang,
+            N_("no decision after {count} requests for information"),
+            count=number(int(m["count"]), lang),
+        ),
+    ),
+    (
+        re.compile(r"convention terminated: (?P<reason>.*)", re.S),
+        lambda m, lang: say(lang, N_("convention terminated: {reason}"), reason=m["reason"]),
+    ),
+    (
+        re.compile(r"convention ended: (?P<reason>.*)", re.S),
+        lambda m, lang: say(
+            lang, N_("convention ended: {reason}"), reason=workflow_reason(m["reason"], lang)
+        ),
+    ),
+]
+
+
+def workflow_reason(reason: str, language: str) -> Said:
+    """A reason a workflow wrote, in `language`; flagged as recorded when its wording is not
+    one the workflows use."""
+    for pattern, render in _REASONS:
+        found = pattern.fullmatch(reason)
+        if found is not None:
+            return render(found, language)
+    return as_recorded(reason, language)
+
+
+def stage_name(stage: str | None, language: str) -> Said:
+    """A stage by its name in the catalogues ("signature-2": its second run)."""
+    if not stage:
+        return word("")
+    base, _, attempt = stage.partition("-")
+    name = say(language, base) if base.isidentifier() else data(stage, language)
+    if attempt.isdigit():
+        return say(language, N_("{stage} (run {attempt})"), stage=name, attempt=attempt)
+    return name
+
+
+# --- milestones ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Context:
+    milestone: Milestone
+    language: str
+
+    @property
+    def summary(self) -> str:
+        return self.milestone.summary
+
+    def task(self, kind: TaskKind | str | None = None) -> Said:
+        """The task a milestone is about: its title before the workflow's ' — '."""
+        try:
+            task_kind = TaskKind(kind) if kind else None
+        except ValueError:
+            task_kind = None
+        # A title may hold ' — ' itself (a delivery to fix quotes its task): the longest
+        # prefix that reads as a task title is the title.
+        pieces = self.summary.split(" — ")
+        for end in range(len(pieces) - 1, 0, -1):
+            title = " — ".join(pieces[:end])
+            if _matches(task_kind, title):
+                return _title(TaskFacts(task_kind, title), self.language)
+        title = pieces[0] if len(pieces) > 1 else self.summary
+        return as_recorded(title, self.language)
+
+    def party(self) -> str:
+        return self.milestone.party or ""
+
+    def who(self) -> str:
+        return self.milestone.actor or self.milestone.party or ""
+
+
+def _after(summary: str, prefix: str) -> str | None:
+    return summary.removeprefix(prefix) if summary.startswith(prefix) else None
+
+
+def _place_of(place: Place) -> str:
+    return _place(place.city, place.country)
+
+
+def _money(value: Money, language: str) -> Said:
+    return money(value.amount, value.currency.value, language)
+
+
+def _list(items: list[str], language: str) -> Said:
+    return joined([data(item, language) for item in items], language)
+
+
+Renderer = Callable[[_Context, Any], Said]
+
+
+def _convention_started(c: _Context, d: MilestoneDetails) -> Said:
+    title = _after(c.summary, "Convention started: ")
+    if title is None:
+        return say(c.language, N_("Convention started"))
+    return say(c.language, N_("Convention started: {title}"), title=title)
+
+
+def _stage_entered(c: _Context, d: MilestoneDetails) -> Said:
+    return say(
+        c.language, N_("Stage {stage} entered"), stage=stage_name(c.milestone.stage, c.language)
+    )
+
+
+def _stage_completed(c: _Context, d: MilestoneDetails) -> Said:
+    return say(
+        c.language, N_("Stage {stage} completed"), stage=stage_name(c.milestone.stage, c.language)
+    )
+
+
+def _task_assigned(c: _Context, d: TaskAssignedDetails) -> Said:
+    return say(
+        c.language,
+        N_("{task} — owed by {party}, due {due}"),
+        task=c.task(d.kind),
+        party=c.party(),
+        due=day(d.due_at, c.language),
+    )
+
+
+def _task_answered(c: _Context, d: TaskAnsweredDetails) -> Said:
+    task = c.task(d.answer.kind)
+    principal = d.principal
+    if principal is not None and principal.method.value == "officer_on_behalf":
+        return say(
+            c.language,
+            N_("{task} — entered by officer {officer} on behalf of {party}"),
+            task=task,
+            officer=principal.name,
+            party=c.party(),
+        )
+    if c.milestone.actor and c.milestone.actor != c.party():
+        return say(
+            c.language,
+            N_("{task} — answered by {person} for {party}"),
+            task=task,
+            person=c.milestone.actor,
+            party=c.party(),
+        )
+    return say(c.language, N_("{task} — answered by {party}"), task=task, party=c.party())
+
+
+def _task_overdue(c: _Context, d: Any) -> Said:
+    return say(
+        c.language,
+        N_("{task} — overdue since {due}"),
+        task=c.task(),
+        due=day(d.due_at, c.language),
+    )
+
+
+def _task_reminded(c: _Context, d: TaskRemindedDetails) -> Said:
+    if d.occurrence == "before-due":
+        return say(
+            c.language,
+            N_("{task} — {party} reminded before the due date ({due})"),
+            task=c.task(),
+            party=c.party(),
+            due=day(d.due_at, c.language),
+        )
+    return say(
+        c.language,
+        N_("{task} — {party} reminded, late since {due}"),
+        task=c.task(),
+        party=c.party(),
+        due=day(d.due_at, c.language),
+    )
+
+
+def _task_cancelled(c: _Context, d: TaskCancelledDetails) -> Said:
+    return say(c.language, N_("{task} — cancelled: {reason}"), task=c.task(), reason=d.reason)
+
+
+def _deadline_postponed(c: _Context, d: DeadlinePostponedDetails) -> Said:
+    return say(
+        c.language,
+        N_("{task} — due date moved from {old} to {new}: {reason}"),
+        task=c.task(),
+        old=day(d.from_, c.language),
+        new=day(d.to, c.language),
+        reason=d.reason,
+    )
+
+
+def _task_reassigned(c: _Context, d: TaskReassignedDetails) -> Said:
+    return say(
+        c.language,
+        N_("{task} — reassigned to {contact}: {reason}"),
+        task=c.task(),
+        contact=d.to,
+        reason=d.reason,
+    )
+
+
+def _draft_version(c: _Context, d: DraftVersionDetails) -> Said:
+    return say(
+        c.language,
+        N_("Version {version} of the text submitted for review"),
+        version=number(d.version, c.language),
+    )
+
+
+def _draft_approved(c: _Context, d: DraftApprovedDetails) -> Said:
+    return say(
+        c.language,
+        N_("Version {version} approved by {parties}"),
+        version=number(d.version, c.language),
+        parties=_list(d.approved_by, c.language),
+    )
+
+
+def _signed(c: _Context, d: SignedDetails) -> Said:
+    said = say(
+        c.language,
+        N_("Signed by {person}, {capacity}, for {party}"),
+        person=c.milestone.actor or d.signatory,
+        capacity=d.capacity,
+        party=c.party(),
+    )
+    if d.replacing:
+        said = say(
+            c.language, N_("{sentence}, in place of {name}"), sentence=said, name=d.replacing
+        )
+    if d.place is not None:
+        said = say(c.language, N_("{sentence}, at {city}"), sentence=said, city=d.place.city)
+    return said
+
+
+def _signature_refused(c: _Context, d: SignatureRefusedDetails) -> Said:
+    return say(
+        c.language,
+        N_("{person} ({party}) refused to sign: {reason}"),
+        person=c.who() or d.signatory,
+        party=c.party(),
+        reason=d.reason or "",
+    )
+
+
+def _party_withdrew(c: _Context, d: PartyWithdrewDetails) -> Said:
+    return say(
+        c.language,
+        N_("{person} ({party}) withdrew from the convention: {reason}"),
+        person=c.who() or d.signatory,
+        party=c.party(),
+        reason=d.reason or "",
+    )
+
+
+def _entered_into_force(c: _Context, d: EnteredIntoForceDetails) -> Said:
+    return say(
+        c.language,
+        N_("Every signature is in: the convention is in force from {date}"),
+        date=day(d.in_force_on, c.language),
+    )
+
+
+def _signature_stands(c: _Context, d: SignatureStandsDetails) -> Said:
+    return say(
+        c.language,
+        N_(
+            "The signature of {person} ({signatory}) given on {date} stands: the text has not "
+            "changed"
+        ),
+        person=c.who() or d.signatory,
+        signatory=d.signatory,
+        date=day(d.signed_at, c.language),
+    )
+
+
+def _mission_held(c: _Context, d: MissionHeldDetails) -> Said:
+    lang = c.language
+    return say(
+        lang,
+        N_("Mission held in {place}, from {start} to {end}: {held}, {cancelled}"),
+        place=_place_of(d.destination),
+        start=day(d.starts_on, lang),
+        end=day(d.ends_on, lang),
+        held=say_count(lang, "{count} agenda item held", "{count} agenda items held", len(d.held)),
+        cancelled=say_count(lang, "{count} cancelled", "{count} cancelled", len(d.cancelled)),
+    )
+
+
+def _mission_report_filed(c: _Context, d: MissionReportFiledDetails) -> Said:
+    return say(c.language, N_("Mission report filed: {summary}"), summary=d.summary)
+
+
+def _findings_filed(c: _Context, d: FindingsFiledDetails) -> Said:
+    lang = c.language
+    return say(
+        lang,
+        N_("{findings} and {recommendations} filed"),
+        findings=say_count(lang, "{count} finding", "{count} findings", len(d.findings)),
+        recommendations=say_count(
+            lang,
+            "{count} recommendation",
+            "{count} recommendations",
+            len(d.recommendations),
+        ),
+    )
+
+
+def _restitution_held(c: _Context, d: RestitutionHeldDetails) -> Said:
+    lang = c.language
+    attendees = say_count(lang, "{count} attendee", "{count} attendees", len(d.attendees))
+    if d.place is not None:
+        return say(
+            lang,
+            N_("Restitution session on {date} in {city} with {attendees}"),
+            date=day(d.held_on, lang),
+            city=d.place.city,
+            attendees=attendees,
+        )
+    return say(
+        lang,
+        N_("Restitution session on {date} with {attendees}"),
+        date=day(d.held_on, lang),
+        attendees=attendees,
+    )
+
+
+def _outcomes_agreed(c: _Context, d: OutcomesAgreedDetails) -> Said:
+    return say(
+        c.language, N_("Outcomes agreed by {parties}"), parties=_list(d.agreed_by, c.language)
+    )
+
+
+def _follow_up_started(c: _Context, d: FollowUpStartedDetails) -> Said:
+    title = c.summary.rpartition(": ")[2] if ": " in c.summary else ""
+    message = (
+        N_("Follow-up convention {id} started: {title}")
+        if d.started
+        else N_("Follow-up convention {id} was already running: {title}")
+    )
+    return say(c.language, message, id=d.convention_id, title=title)
+
+
+def _child_linked(c: _Context, d: ChildLinkedDetails) -> Said:
+    return say(
+        c.language,
+        N_("Specific convention {id} derives from this one: {title}"),
+        id=d.convention_id,
+        title=d.title,
+    )
+
+
+def _parent_linked(c: _Context, d: ParentLinkedDetails) -> Said:
+    if d.linked:
+        return say(c.language, N_("Linked to framework convention {id}"), id=d.parent)
+    return say(
+        c.language,
+        N_("Framework convention {id} is not running here; the link is kept on this side only"),
+        id=d.parent,
+    )
+
+
+def _funding_requested(c: _Context, d: FundingRequestedDetails) -> Said:
+    amount = _money(d.requested, c.language)
+    if d.revision_note:
+        return say(
+            c.language,
+            N_("Funding of {amount} requested from {funder} (revised: {note})"),
+            amount=amount,
+            funder=d.funder,
+            note=d.revision_note,
+        )
+    return say(
+        c.language,
+        N_("Funding of {amount} requested from {funder}"),
+        amount=amount,
+        funder=d.funder,
+    )
+
+
+def _funding_decided(c: _Context, d: FundingDecidedDetails) -> Said:
+    funder = c.party()
+    if d.decision == "approve" and d.granted is not None:
+        return say(
+            c.language,
+            N_("{funder} approved {amount}"),
+            funder=funder,
+            amount=_money(d.granted, c.language),
+        )
+    if d.decision == "reject":
+        return say(
+            c.language,
+            N_("{funder} rejected the request: {comments}"),
+            funder=funder,
+            comments=d.comments or "",
+        )
+    return say(
+        c.language,
+        N_("{funder} asks for more information: {comments}"),
+        funder=funder,
+        comments=d.comments or "",
+    )
+
+
+def _funding_request_revised(c: _Context, d: FundingRequestRevisedDetails) -> Said:
+    return say(
+        c.language,
+        N_("Request revised to {amount}: {note}"),
+        amount=_money(d.requested, c.language),
+        note=d.note,
+    )
+
+
+def _progress_reported(c: _Context, d: ProgressReportedDetails) -> Said:
+    lang = c.language
+    if not d.actuals:
+        return say(lang, N_("Progress report {number}: no figures"), number=number(d.report, lang))
+    figures = joined(
+        [
+            say(lang, N_("{indicator} {value}"), indicator=key, value=number(value, lang))
+            for key, value in d.actuals.items()
+        ],
+        lang,
+    )
+    return say(
+        lang,
+        N_("Progress report {number}: {figures}"),
+        number=number(d.report, lang),
+        figures=figures,
+    )
+
+
+def _implementation_reached(c: _Context, d: ImplementationMilestoneReachedDetails) -> Said:
+    label = _after(c.summary, "Reached: ") or d.milestone
+    return say(c.language, N_("Reached: {milestone}"), milestone=label)
+
+
+def _implementation_cancelled(c: _Context, d: ImplementationMilestoneCancelledDetails) -> Said:
+    label = d.milestone
+    rest = _after(c.summary, "Cancelled: ")
+    if rest is not None and " (" in rest:
+        label = rest[: rest.rfind(" (" + d.reason[:20])] or label
+    return say(
+        c.language, N_("Cancelled: {milestone} ({reason})"), milestone=label, reason=d.reason
+    )
+
+
+def _cohort_started(c: _Context, d: _Cohort) -> Said:
+    lang = c.language
+    return say(
+        lang,
+        N_("Cohort {id} started with {trainees}"),
+        id=d.id,
+        trainees=say_count(lang, "{count} trainee", "{count} trainees", d.trainees),
+    )
+
+
+def _cohort_finished(c: _Context, d: _Cohort) -> Said:
+    lang = c.language
+    trainees = say_count(lang, "{count} trainee", "{count} trainees", d.trainees)
+    if d.graduates is not None and d.trainees:
+        return say(
+            lang,
+            N_("Cohort {id} finished: {trainees}, {graduates} passed ({share})"),
+            id=d.id,
+            trainees=trainees,
+            graduates=number(d.graduates, lang),
+            share=word(_percent(d.graduates / d.trainees, lang)),
+        )
+    return say(lang, N_("Cohort {id} finished: {trainees}"), id=d.id, trainees=trainees)
+
+
+def _percent(share: float, language: str) -> str:
+    from babel.numbers import format_percent
+
+    from rendering.catalogues import locale_of
+
+    return format_percent(share, locale=locale_of(language))
+
+
+def _cohort_cancelled(c: _Context, d: CohortCancelledDetails) -> Said:
+    return say(c.language, N_("Cohort {id} cancelled: {reason}"), id=d.cohort, reason=d.reason)
+
+
+def _convention_completed(c: _Context, d: MilestoneDetails) -> Said:
+    return say(c.language, N_("Every stage completed"))
+
+
+def _convention_failed(c: _Context, d: MilestoneDetails) -> Said:
+    reason = _after(c.summary, "Convention ended: ")
+    if reason is None:
+        return as_recorded(c.summary, c.language)
+    return say(
+        c.language, N_("Convention ended: {reason}"), reason=workflow_reason(reason, c.language)
+    )
+
+
+def _convention_terminated(c: _Context, d: ConventionTerminatedDetails) -> Said:
+    if d.by_temporal:
+        return say(
+            c.language,
+            N_("Convention terminated by the officer through Temporal: {reason}"),
+            reason=d.reason,
+        )
+    return say(c.language, N_("Convention terminated by the officer: {reason}"), reason=d.reason)
+
+
+def _stage_failed(c: _Context, d: StageFailedDetails) -> Said:
+    return say(
+        c.language,
+        N_("Stage {stage} failed: {reason}"),
+        stage=stage_name(c.milestone.stage, c.language),
+        reason=workflow_reason(d.reason, c.language),
+    )
+
+
+def _history_continued(c: _Context, d: HistoryContinuedDetails) -> Said:
+    return say(c.language, N_("History continued in run {run}"), run=number(d.run, c.language))
+
+
+MILESTONE_RENDERINGS: Mapping[MilestoneKind, Renderer] = {
+    MilestoneKind.CONVENTION_STARTED: _convention_started,
+    MilestoneKind.STAGE_ENTERED: _stage_entered,
+    MilestoneKind.STAGE_COMPLETED: _stage_completed,
+    MilestoneKind.TASK_ASSIGNED: _task_assigned,
+    MilestoneKind.TASK_ANSWERED: _task_answered,
+    MilestoneKind.TASK_OVERDUE: _task_overdue,
+    MilestoneKind.DRAFT_VERSION: _draft_version,
+    MilestoneKind.DRAFT_APPROVED: _draft_approved,
+    MilestoneKind.SIGNED: _signed,
+    MilestoneKind.SIGNATURE_REFUSED: _signature_refused,
+    MilestoneKind.ENTERED_INTO_FORCE: _entered_into_force,
+    MilestoneKind.MISSION_HELD: _mission_held,
+    MilestoneKind.MISSION_REPORT_FILED: _mission_report_filed,
+    MilestoneKind.FINDINGS_FILED: _findings_filed,
+    MilestoneKind.OUTCOMES_AGREED: _outcomes_agreed,
+    MilestoneKind.FUNDING_REQUESTED: _funding_requested,
+    MilestoneKind.FUNDING_DECIDED: _funding_decided,
+    MilestoneKind.PROGRESS_REPORTED: _progress_reported,
+    MilestoneKind.IMPLEMENTATION_MILESTONE_REACHED: _implementation_reached,
+    MilestoneKind.CONVENTION_COMPLETED: _convention_completed,
+    MilestoneKind.CONVENTION_FAILED: _convention_failed,
+    MilestoneKind.CONVENTION_TERMINATED: _convention_terminated,
+    MilestoneKind.TASK_REMINDED: _task_reminded,
+    MilestoneKind.DEADLINE_POSTPONED: _deadline_postponed,
+    MilestoneKind.TASK_REASSIGNED: _task_reassigned,
+    MilestoneKind.TASK_CANCELLED: _task_cancelled,
+    MilestoneKind.STAGE_FAILED: _stage_failed,
+    MilestoneKind.PARTY_WITHDREW: _party_withdrew,
+    MilestoneKind.RESTITUTION_HELD: _restitution_held,
+    MilestoneKind.FOLLOW_UP_STARTED: _follow_up_started,
+    MilestoneKind.CHILD_LINKED: _child_linked,
+    MilestoneKind.PARENT_LINKED: _parent_linked,
+    MilestoneKind.COHORT_STARTED: _cohort_started,
+    MilestoneKind.COHORT_FINISHED: _cohort_finished,
+    MilestoneKind.HISTORY_CONTINUED: _history_continued,
+    MilestoneKind.SIGNATURE_STANDS: _signature_stands,
+    MilestoneKind.FUNDING_REQUEST_REVISED: _funding_request_revised,
+    MilestoneKind.IMPLEMENTATION_MILESTONE_CANCELLED: _implementation_cancelled,
+    MilestoneKind.COHORT_CANCELLED: _cohort_cancelled,
+}
+"""One rendering per kind (tests/test_catalogues.py checks every kind has one)."""
+
+
+def milestone_text(milestone: Milestone, language: str) -> Said:
+    """What the milestone says, in `language` (English when it is none of the three); the
+    stored summary, flagged, when its details do not carry what the sentence needs."""
+    language = supported(language)
+    try:
+        details = details_of(milestone)
+    except UnreadableDetails:
+        return as_recorded(milestone.summary, language)
+    render = MILESTONE_RENDERINGS.get(milestone.kind)
+    if render is None:
+        return as_recorded(milestone.summary, language)
+    return render(_Context(milestone, language), details)
