@@ -118,7 +118,10 @@ def _parser() -> argparse.ArgumentParser:
         help="(an admin) make the changes the file's parties would bring to existing "
         "organisations of the partner directory, instead of refusing the start",
     )
-    start.add_argument("--officer", help="who starts it, for the directory's record")
+    start.add_argument(
+        "--officer",
+        help="who starts it: the actor of convention_started and of the directory's changes",
+    )
     start.add_argument(
         "--history-limit",
         type=_history_limit,
@@ -290,6 +293,7 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
                 milestones=pool,
                 history_limit=args.history_limit,
                 require_parent=not args.allow_missing_parent,
+                started_by=editor.name[:200],
             )
     except PacteError as error:
         raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None

@@ -9,6 +9,7 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import convention_status
 from application.directory.import_proposal import import_files
 from application.directory.migration import import_running_conventions
 from application.scenarios import scenario_files
@@ -73,6 +74,10 @@ async def test_start_lists_the_files_directory_changes_and_refuses_unless_an_adm
     )
     assert started.code == 0, started
     assert started.stderr == "", started
+    # loubna pressed Start; the file's officer stays the responsible one.
+    recorded = (await convention_status(client, first.id)).milestones[0]
+    assert recorded.actor == "loubna" and recorded.details["started_by"] == "loubna"
+    assert recorded.details["responsible_officer"] == first.officer.name != "loubna"
     shown = await run_cli("parties", "show", party, env=env)
     assert "organisation.create" in shown.stdout and "officer:loubna" in shown.stdout
     intruder = {"name": "Mallory Intrus", "email": f"mallory-{party}@evil.example"}

@@ -8,7 +8,9 @@ import asyncpg
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import convention_status
 from schemas.convention import Convention
+from schemas.milestones import MilestoneKind
 from storage import directory as store
 from tests.cli_runner import workflow_exists
 from tests.directory_stack import fresh_id, funding_file
@@ -59,3 +61,27 @@ async def test_the_office_desks_start_refuses_a_file_adding_a_person_to_an_exist
     assert not await workflow_exists(dev_env.client, second.id)
     assert [p.name for p, _ in await store.people_of(db_pool, party)] == [funder["name"]]
     await stop(dev_env.client, first.id)
+
+
+async def test_the_record_names_the_account_that_pressed_start_not_the_files_officer(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    party = fresh_id()
+    file = funding_file(party, [{"name": "Fatima Zahra EL ALAOUI", "email": f"{party}@x.example"}])
+    responsible = file.officer.name  # officer A, named by the file
+    async with office_client(desk) as http:
+        pressed = await signed_in(http, db_pool, "officer")  # account B, signed in
+        csrf = csrf_of(await http.get("/office/start"))
+        started = await http.post(
+            "/office/start",
+            data={"csrf": csrf, "document": as_yaml(file), "filename": "a.yaml", "action": "start"},
+        )
+    assert started.status_code == 303, started.text
+    status = await convention_status(dev_env.client, file.id)
+    first = status.milestones[0]
+    assert first.kind is MilestoneKind.CONVENTION_STARTED
+    assert first.actor is not None and pressed in first.actor and responsible not in first.actor
+    assert pressed in first.details["started_by"]
+    assert first.details["responsible_officer"] == responsible
+    await stop(dev_env.client, file.id)
