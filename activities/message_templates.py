@@ -242,20 +242,25 @@ def _linked(escaped: str) -> str:
     return _LINK.sub(r'<a href="\1">\1</a>', escaped)
 
 
-def render(notification: Notification, *, with_links: bool = False) -> RenderedMessage:
+def render(
+    notification: Notification, *, with_links: bool = False, party_name: str | None = None
+) -> RenderedMessage:
     """The notification's subject and bodies in its language.
 
     `with_links` (the mail) adds each recipient's personal link; a webhook's copy has none.
+    `party_name` (the directory's, in the reader's language) names the party instead of its id.
     """
     template = TEMPLATES[(notification.language, notification.event)]
     task = notification.task
+    # A name (Arabic in a French sentence, or the reverse) isolated from its sentence.
+    party = f"\u2068{party_name}\u2069" if party_name else notification.party
     values = {
         "convention_id": notification.convention_id,
         "convention_title": notification.convention_title or notification.convention_id,
-        "party": notification.party,
+        "party": party,
         "title": task.title if task else notification.subject,
         "task_id": task.id if task else "",
-        "assignee": task.assignee if task else notification.party,
+        "assignee": task.assignee if task and task.assignee != notification.party else party,
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
         "stage": notification.stage or (task.stage if task else ""),
         "answer_with": "",

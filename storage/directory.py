@@ -236,6 +236,26 @@ async def organisation(db: Database, organisation_id: str) -> Organisation | Non
     return None if row is None else _organisation(row)
 
 
+async def organisations_by_id(db: Database, ids: list[str]) -> dict[str, Organisation]:
+    """The organisations among `ids` the directory holds, archived or not, in one read."""
+    if not ids:
+        return {}
+    rows = await db.fetch(
+        "SELECT * FROM directory_organisations WHERE id = ANY($1::text[])", sorted(set(ids))
+    )
+    return {row["id"]: _organisation(row) for row in rows}
+
+
+async def people_by_id(db: Database, ids: list[str]) -> dict[str, Person]:
+    """The people among `ids`, removed or not (their past answers keep their name)."""
+    if not ids:
+        return {}
+    rows = await db.fetch(
+        "SELECT * FROM directory_people WHERE id = ANY($1::text[])", sorted(set(ids))
+    )
+    return {row["id"]: _person(row) for row in rows}
+
+
 async def organisations(
     db: Database, search: str | None = None, *, include_archived: bool = False
 ) -> list[Organisation]:

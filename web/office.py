@@ -636,7 +636,8 @@ async def _convention(
     errors: list[tuple[str, str]] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    overview = await desk.convention_page(session, convention_id)
+    lang = language_or_default(request.query_params.get("lang") or session.language)
+    overview = await desk.convention_page(session, convention_id, lang)
     return page(
         request,
         "office/convention.html",
