@@ -622,6 +622,22 @@ async def live_secrets(db: Database, organisation_id: str, now: datetime) -> lis
     ]
 
 
+async def conventions_of(db: Database, organisation_id: str, limit: int = 200) -> list[Any]:
+    """The conventions whose stored file names the organisation as a party, latest first:
+    id, title, stage and state (the read model's, when it has the row)."""
+    return list(
+        await db.fetch(
+            "SELECT f.convention_id AS id, c.title, c.stage, c.state"
+            " FROM convention_files AS f LEFT JOIN conventions AS c ON c.id = f.convention_id"
+            " WHERE f.document -> 'parties'"
+            "   @> jsonb_build_array(jsonb_build_object('id', $1::text))"
+            " ORDER BY f.recorded_at DESC, f.convention_id LIMIT $2",
+            organisation_id,
+            limit,
+        )
+    )
+
+
 # --- the running conventions' files (the data migration reads them) ----------------------------
 
 

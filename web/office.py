@@ -991,6 +991,7 @@ async def _organisation(
     failed: str = "",
     errors: list[tuple[str, str]] | None = None,
     values: dict[str, str] | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     shown = await organisation_view(desk.pool, org_id, session.language)
     by_field: dict[str, list[str]] = {}
@@ -1009,6 +1010,7 @@ async def _organisation(
         failed=failed,
         errors=by_field,
         values=values or {},
+        **context,
     )
 
 
