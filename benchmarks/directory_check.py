@@ -4,10 +4,11 @@ what asking the directory at the moment of acting adds to an answer.
 Two partner desks, both `portal.py` on uvicorn in their own process over the same servers,
 the same worker and the same database, whose directory holds Bamako's parties (imported from
 its file, as `starter.py start` does): **with**, the desk as deployed, which asks the
-directory twice per API answer (the key's organisation not archived; the task's capacity,
-read in one snapshot with its version, carried in the update); **without**, the same program
-with those two reads replaced by the answer the directory gives for an organisation it does
-not hold (`--serve-without-directory`: no query, no version in the update). Bamako's eight
+directory at the answer (the task's capacity, read in one statement with the directory's
+version, carried in the update; the key's organisation, whether archived, is read with the
+key itself on both sides); **without**, the same program with that read replaced by the
+answer the directory gives for an organisation it does not hold
+(`--serve-without-directory`: no query, no version in the update). Bamako's eight
 scripted answers, each POSTed with the party's API key to one desk for one convention and to
 the other for a twin convention, answer by answer, both workflows idle before each, the side
 that goes first alternating; one pair warms up first, untimed. Also timed: the check alone
@@ -104,13 +105,11 @@ async def _not_held(_db: object, organisation_id: str) -> Authority:
 
 
 def serve_without_directory(portal_argv: list[str]) -> int:
-    """portal.py, its two directory reads of an API answer replaced (the other side)."""
+    """portal.py, the directory's read of an API answer replaced (the other side)."""
     import application.partner.answers as answers
-    import application.partner.keys as keys
     import portal
 
-    for module in (answers, keys):  # the names these modules call, replaced in them only
-        vars(module)["system_authority"] = _not_held
+    vars(answers)["system_authority"] = _not_held  # the name it calls, replaced there only
     return portal.main(portal_argv)
 
 
