@@ -35,6 +35,7 @@ from application.conventions import (
     answer_open_task,
     convention_status,
     end_convention,
+    find_task,
     list_conventions,
     officer_on_behalf,
     postpone_deadline,
@@ -43,6 +44,7 @@ from application.conventions import (
     workflow_health,
 )
 from application.directory import cli as directory_cli
+from application.directory.authority import system_authority
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
 from application.errors import NotFound as DeskNotFound
@@ -69,6 +71,7 @@ from infra.embedded import embedded_postgres_url
 from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
+from schemas.actors import Principal
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
@@ -657,7 +660,7 @@ async def _run(args: argparse.Namespace) -> int:
                 args.party,
                 answer_fields,
                 actor=args.actor,
-                principal=officer_on_behalf(args.officer or _login_name(), args.party),
+                principal=await _officer_on_behalf(client, args, settings),
                 rpc_timeout=UPDATE_TIMEOUT,
             )
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
@@ -697,6 +700,21 @@ async def _said_what_is_stuck(client: Client, convention_id: str) -> AsyncIterat
         if health.trouble is None:
             raise
         raise ConventionUnreadable(f"convention {convention_id}: {health.trouble}") from error
+
+
+async def _officer_on_behalf(
+    client: Client, args: argparse.Namespace, settings: Settings
+) -> Principal:
+    """The officer answering for `--as PARTY`, checked against the directory now (refused
+    while it has the organisation archived); the answer records the version checked."""
+    principal = officer_on_behalf(args.officer or _login_name(), args.party)
+    task = await find_task(client, args.convention_id, args.task_id, rpc_timeout=UPDATE_TIMEOUT)
+    pool = await _open_store(settings)
+    try:
+        check = (await system_authority(pool, args.party)).check(task.kind.value)
+    finally:
+        await pool.close()
+    return principal.model_copy(update={"directory": check})
 
 
 async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerReceipt:
