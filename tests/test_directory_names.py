@@ -26,7 +26,7 @@ from tests.partner_stack import DECISION, link_path, make_desk, portal_client, r
 from tests.test_delivery_email import text_of
 from tests.test_delivery_webhook import fast_delivery, running_worker, stop
 from tests.test_office_desk import office_client, signed_in
-from tests.test_partner_links import link_minted, open_task_page
+from tests.test_partner_links import APPROVE_FORM, csrf_of, link_minted, open_task_page
 
 NAME_FR = "Banque islamique de développement"
 NAME_AR = "البنك الإسلامي للتنمية"
@@ -110,13 +110,20 @@ async def test_the_office_convention_page_names_parties_and_people_in_the_reader
 
 
 async def test_the_partners_task_list_and_page_head_with_the_partys_name_not_its_id(
-    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, named: Named
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, named: Named, smtp_server: SmtpServer
 ) -> None:
     await link_minted(db_pool, named.convention.id, FUNDER)
-    async with portal_client(make_desk(dev_env.client, db_pool)) as http:
+    delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    async with portal_client(make_desk(dev_env.client, db_pool, delivery)) as http:
         task = await open_task_page(http, link_path(named.convention.id, FUNDER))
         listed = await http.get("/desk?lang=en")
+        # A funding decision asks for the mailed code: that page heads with the name too.
+        code = await http.post(
+            f"/desk/tasks/{named.convention.id}/{DECISION}",
+            data={"csrf": csrf_of(task), **APPROVE_FORM},
+        )
     assert NAME_AR in task.text  # the contact reads Arabic
     assert listed.status_code == 200 and NAME_EN in listed.text
-    for page in (task, listed):
+    assert code.status_code == 200 and NAME_AR in code.text, code.text
+    for page in (task, listed, code):
         assert named.party not in outside_urls(page.text), page.text

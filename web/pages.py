@@ -159,9 +159,9 @@ async def task_page(
     view = await desk.task_view(
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
-    if view.task is None:
-        return _receipt_page(request, view, session.language, session)
     party_name = await _party_name(request, desk, session, view)
+    if view.task is None:
+        return _receipt_page(request, view, session.language, session, party_name)
     return _task_form(request, session, view, {}, [], party_name=party_name)
 
 
@@ -215,12 +215,12 @@ async def answer_task(
     view = await desk.task_view(
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
+    party_name = await _party_name(request, desk, session, view)
     if view.task is None and view.closed_task is None:
-        return _receipt_page(request, view, session.language, session)
+        return _receipt_page(request, view, session.language, session, party_name)
     # A task closed while the contact was typing is shown with its refusal over what they typed.
     shown = view if view.task is not None else replace(view, task=view.closed_task)
     body = parse_form(shown, form)
-    party_name = await _party_name(request, desk, session, view)
     try:
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
     except InvalidInput as error:
@@ -240,8 +240,8 @@ async def answer_task(
             party_name=party_name,
         )
     if isinstance(outcome, PendingCode):
-        return _code_page(request, session, view, outcome.id, None)
-    return _receipt_response(request, session, view, outcome)
+        return _code_page(request, session, view, outcome.id, None, party_name=party_name)
+    return _receipt_response(request, session, view, outcome, party_name)
 
 
 def _code_page(
@@ -252,6 +252,7 @@ def _code_page(
     error: str | None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -265,6 +266,7 @@ def _code_page(
         convention=view.convention,
         code_id=code_id,
         error=error,
+        party_name=party_name,
     )
 
 
@@ -280,11 +282,14 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
     code = (form.get("code") or [""])[0]
+    party_name = await _party_name(request, desk, session, view)
     try:
         receipt = await desk.confirm_code(session, code_id, code, client_address(request))
     except InvalidInput as error:
         reason = error.errors[0].reason if error.errors else error.detail
-        return _code_page(request, session, view, code_id, reason, status_code=422)
+        return _code_page(
+            request, session, view, code_id, reason, status_code=422, party_name=party_name
+        )
     except TooManyAttempts as error:
         return _code_page(
             request,
@@ -294,9 +299,9 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
             error.detail,
             status_code=429,
             headers={"retry-after": str(error.retry_after or 60)},
+            party_name=party_name,
         )
     except Refused as error:
-        party_name = await _party_name(request, desk, session, view)
         return _task_form(
             request,
             session,
@@ -307,11 +312,15 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
             status_code=409,
             party_name=party_name,
         )
-    return _receipt_response(request, session, view, receipt)
+    return _receipt_response(request, session, view, receipt, party_name)
 
 
 def _receipt_response(
-    request: Request, session: ContactSession, view: TaskView, receipt: Receipt
+    request: Request,
+    session: ContactSession,
+    view: TaskView,
+    receipt: Receipt,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -322,11 +331,16 @@ def _receipt_response(
         receipt=receipt,
         answered_by=None,
         task_id=receipt.task_id,
+        party_name=party_name,
     )
 
 
 def _receipt_page(
-    request: Request, view: TaskView, language: str, session: ContactSession | None
+    request: Request,
+    view: TaskView,
+    language: str,
+    session: ContactSession | None,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     receipt = view.receipt
     return render(
@@ -339,6 +353,7 @@ def _receipt_page(
         answered_by=view.answered_by,
         closed=view.closed,
         task_id=receipt.task_id if receipt else None,
+        party_name=party_name,
     )
 
 
