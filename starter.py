@@ -35,6 +35,7 @@ from application.conventions import (
     answer_open_task,
     convention_status,
     end_convention,
+    find_task,
     list_conventions,
     officer_on_behalf,
     postpone_deadline,
@@ -43,6 +44,7 @@ from application.conventions import (
     workflow_health,
 )
 from application.directory import cli as directory_cli
+from application.directory.authority import system_authority
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
 from application.errors import NotFound as DeskNotFound
@@ -70,6 +72,7 @@ from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
 from rendering.catalogues import LANGUAGES, language_from_environment
+from schemas.actors import Principal
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
@@ -119,7 +122,10 @@ def _parser() -> argparse.ArgumentParser:
         help="(an admin) make the changes the file's parties would bring to existing "
         "organisations of the partner directory, instead of refusing the start",
     )
-    start.add_argument("--officer", help="who starts it, for the directory's record")
+    start.add_argument(
+        "--officer",
+        help="who starts it: the actor of convention_started and of the directory's changes",
+    )
     start.add_argument(
         "--history-limit",
         type=_history_limit,
@@ -298,6 +304,7 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
                 milestones=pool,
                 history_limit=args.history_limit,
                 require_parent=not args.allow_missing_parent,
+                started_by=editor.name[:200],
             )
     except PacteError as error:
         raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None
@@ -662,7 +669,7 @@ async def _run(args: argparse.Namespace) -> int:
                 args.party,
                 answer_fields,
                 actor=args.actor,
-                principal=officer_on_behalf(args.officer or _login_name(), args.party),
+                principal=await _officer_on_behalf(client, args, settings),
                 rpc_timeout=UPDATE_TIMEOUT,
             )
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
@@ -702,6 +709,21 @@ async def _said_what_is_stuck(client: Client, convention_id: str) -> AsyncIterat
         if health.trouble is None:
             raise
         raise ConventionUnreadable(f"convention {convention_id}: {health.trouble}") from error
+
+
+async def _officer_on_behalf(
+    client: Client, args: argparse.Namespace, settings: Settings
+) -> Principal:
+    """The officer answering for `--as PARTY`, checked against the directory now (refused
+    while it has the organisation archived); the answer records the version checked."""
+    principal = officer_on_behalf(args.officer or _login_name(), args.party)
+    task = await find_task(client, args.convention_id, args.task_id, rpc_timeout=UPDATE_TIMEOUT)
+    pool = await _open_store(settings)
+    try:
+        check = (await system_authority(pool, args.party)).check(task.kind.value)
+    finally:
+        await pool.close()
+    return principal.model_copy(update={"directory": check})
 
 
 async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerReceipt:

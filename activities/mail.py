@@ -26,6 +26,7 @@ from schemas.channels import (
     DeliveryStatus,
 )
 from schemas.notifications import Notification
+from storage import directory
 
 
 def message_id(notification: Notification, sender: str, recipient: str | None = None) -> str:
@@ -36,26 +37,32 @@ def message_id(notification: Notification, sender: str, recipient: str | None = 
     return f"<{digest}@{domain}>"
 
 
-def build_messages(notification: Notification, sender: str) -> list[EmailMessage]:
+def build_messages(
+    notification: Notification, sender: str, organisation: directory.Organisation | None = None
+) -> list[EmailMessage]:
     """One mail per recipient: each carries only its reader's personal link.
 
     A single mail to every contact would show each of them the others' links, and a link is
-    who acts: a colleague's answer would be recorded in the wrong name.
+    who acts: a colleague's answer would be recorded in the wrong name. The party is named
+    by the directory's `organisation` name in each reader's language, when it holds one.
     """
     return [
         build_message(
             # Each reader in their own language (the file's contact language).
             notification.model_copy(update={"recipients": [contact], "language": contact.language}),
             sender,
+            None if organisation is None else organisation.name(contact.language.value),
         )
         for contact in notification.recipients
         if contact.email
     ]
 
 
-def build_message(notification: Notification, sender: str) -> EmailMessage:
+def build_message(
+    notification: Notification, sender: str, party_name: str | None = None
+) -> EmailMessage:
     """The mail: subject and bodies from the templates, in the notification's language."""
-    rendered = render(notification, with_links=True)
+    rendered = render(notification, with_links=True, party_name=party_name)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = [
@@ -80,6 +87,7 @@ class Mailer:
 
     def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings) -> None:
         self._log = DeliveryLog(pool)
+        self._pool = pool
         self._settings = settings
 
     @activity.defn
@@ -113,7 +121,8 @@ class Mailer:
             await self._log.fail_attempt(
                 notification, Channel.EMAIL, attempt, None, str(error), permanent=True
             )
-        messages = build_messages(notification, smtp.sender)
+        organisation = await directory.organisation(self._pool, notification.party)
+        messages = build_messages(notification, smtp.sender, organisation)
         refused: dict[str, aiosmtplib.SMTPResponse] = {}
         response = ""
         try:

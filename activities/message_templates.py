@@ -253,10 +253,13 @@ def _bdi(escaped: str) -> str:
     return escaped.replace(FIRST_STRONG_ISOLATE, "<bdi>").replace(POP_DIRECTIONAL_ISOLATE, "</bdi>")
 
 
-def render(notification: Notification, *, with_links: bool = False) -> RenderedMessage:
+def render(
+    notification: Notification, *, with_links: bool = False, party_name: str | None = None
+) -> RenderedMessage:
     """The notification's subject and bodies in its language.
 
     `with_links` (the mail) adds each recipient's personal link; a webhook's copy has none.
+    `party_name` (the directory's, in the reader's language) names the party instead of its id.
     """
     template = TEMPLATES[(notification.language, notification.event)]
     task = notification.task
@@ -268,10 +271,16 @@ def render(notification: Notification, *, with_links: bool = False) -> RenderedM
         "convention_title": _isolated(
             notification.convention_title or notification.convention_id, lang
         ),
-        "party": _isolated(notification.party, lang),
+        # The directory's name of the party where the caller has it (ids stay in URLs).
+        "party": _isolated(party_name or notification.party, lang),
         "title": task_title(task, lang).text if task else _isolated(notification.subject, lang),
         "task_id": _isolated(task.id, lang) if task else "",
-        "assignee": _isolated(task.assignee if task else notification.party, lang),
+        "assignee": _isolated(
+            task.assignee
+            if task and task.assignee != notification.party
+            else (party_name or notification.party),
+            lang,
+        ),
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
         "stage": notification.stage or (task.stage if task else ""),
         "answer_with": "",

@@ -22,9 +22,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import answer_command, render
+from infra.channel_secrets import channel_key, opened
 from infra.outbound import OutboundRefused, check_url, guarded_transport
+from infra.portal_settings import link_secret
 from infra.secrets import SecretError, webhook_secrets
-from infra.settings import DeliverySettings
+from infra.settings import DeliverySettings, SettingsError
 from schemas.channels import (
     PERMANENT_FAILURE,
     AttemptStatus,
@@ -33,6 +35,7 @@ from schemas.channels import (
     DeliveryStatus,
 )
 from schemas.notifications import Notification, NotificationEvent
+from storage import directory
 
 # 408 (timeout) and 429 (slow down) are the 4xx answers that a later attempt may cure.
 _RETRYABLE_4XX = frozenset({408, 429})
@@ -134,7 +137,27 @@ class WebhookSender:
 
     def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings) -> None:
         self._log = DeliveryLog(pool)
+        self._pool = pool
         self._settings = settings
+
+    async def _signing_secrets(self, party: str) -> list[str]:
+        """`PACTE_WEBHOOK_SECRET_<PARTY>` (or the secrets file) when set: an override; else
+        the directory's live channel secrets (during a rotation's overlap, new and old: the
+        partner verifies with either). SecretError when neither has one."""
+        try:
+            return webhook_secrets(party, self._settings.secrets_file)
+        except SecretError as missing:
+            try:
+                key = channel_key(link_secret(self._settings.secrets_file))
+            except (SecretError, SettingsError):
+                raise missing from None  # no key to open the directory's secrets with
+            found = opened(key, await directory.live_secrets(self._pool, party, datetime.now(UTC)))
+            if not found:
+                raise SecretError(
+                    f"{missing} — or rotate one in the directory: starter.py parties "
+                    f"rotate-secret {party}"
+                ) from None
+            return found
 
     @activity.defn
     async def deliver_webhook(self, notification: Notification) -> DeliveryOutcome:
@@ -156,7 +179,7 @@ class WebhookSender:
             )
         context = {"notification": notification.id, "party": notification.party, "attempt": attempt}
         try:
-            secrets = webhook_secrets(notification.party, self._settings.secrets_file)
+            secrets = await self._signing_secrets(notification.party)
         except SecretError as error:
             await self._log.fail_attempt(
                 notification, Channel.WEBHOOK, attempt, None, str(error), permanent=True

@@ -109,8 +109,12 @@ async def start_convention(
     milestones: asyncpg.Pool | None = None,
     history_limit: int | None = None,
     require_parent: bool = False,
+    started_by: str | None = None,
 ) -> str:
     """Start the convention's workflow; its id is derived from the convention's own id.
+
+    `started_by` is who pressed Start (the signed-in account, the CLI's officer): the
+    record's actor of convention_started, the file's officer staying the responsible one.
 
     Temporal refuses an id it still holds; given the `milestones` database, an id whose
     workflow retention has already deleted is refused too. With `require_parent`, a file
@@ -132,9 +136,11 @@ async def start_convention(
     try:
         await client.start_workflow(
             ConventionWorkflow.run,
-            ConventionInput(convention=convention)
+            ConventionInput(convention=convention, started_by=started_by)
             if history_limit is None
-            else ConventionInput(convention=convention, history_limit=history_limit),
+            else ConventionInput(
+                convention=convention, history_limit=history_limit, started_by=started_by
+            ),
             id=workflow_id,
             task_queue=task_queue,
             # A convention id is used once, ever: even a finished one is not started again.

@@ -54,6 +54,12 @@ class ConventionStartedDetails(MilestoneDetails):
     kind: ConventionKind = Field(description="The convention's kind.")
     parent: str | None = None
     origin: str | None = None
+    started_by: str | None = Field(
+        default=None, description="Who pressed Start; absent in runs started before it was kept."
+    )
+    responsible_officer: str | None = Field(
+        default=None, description="The file's officer, responsible for the convention."
+    )
 
 
 class StageFailedDetails(MilestoneDetails):

@@ -92,6 +92,15 @@ class ConventionInput(Frozen):
         ge=50,
         description="Continue-as-new once the run's history has this many events.",
     )
+    started_by: str | None = Field(
+        default=None,
+        max_length=200,
+        description=(
+            "Who pressed Start (the signed-in account, the command line's --officer): the "
+            "actor of convention_started. None in runs started before it was recorded: the "
+            "file's officer stands for them."
+        ),
+    )
 
 
 class ConventionStatus(Frozen):

@@ -56,12 +56,16 @@ async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey | None:
     return None if row is None else _api_key(row)
 
 
-async def live_key(pool: asyncpg.Pool, key_hash: bytes) -> ApiKey | None:
-    """The unrevoked key of this secret's hash."""
+async def live_key(pool: asyncpg.Pool, key_hash: bytes) -> tuple[ApiKey, bool] | None:
+    """The unrevoked key of this secret's hash, and whether the partner directory has its
+    organisation archived (read with it: one round trip per authenticated request)."""
     row = await pool.fetchrow(
-        "SELECT * FROM partner_api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+        "SELECT k.*, o.archived_at IS NOT NULL AS archived FROM partner_api_keys AS k"
+        " LEFT JOIN directory_organisations AS o ON o.id = k.party"
+        " WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
+        key_hash,
     )
-    return None if row is None else _api_key(row)
+    return None if row is None else (_api_key(row), bool(row["archived"]))
 
 
 async def mark_used(pool: asyncpg.Pool, key_id: str) -> None:

@@ -3,6 +3,7 @@ read-model row, the conventions linked to it, its deliveries, its archived runs.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import asyncpg
@@ -14,6 +15,17 @@ async def convention_row(pool: asyncpg.Pool, convention_id: str) -> dict[str, An
     """The read model's row of the convention, if it has one."""
     row = await pool.fetchrow("SELECT * FROM conventions WHERE id = $1", convention_id)
     return dict(row) if row is not None else None
+
+
+async def file_parties(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
+    """The parties its stored file declares (id, name, kind, contacts), in the file's order."""
+    value = await pool.fetchval(
+        "SELECT document -> 'parties' FROM convention_files WHERE convention_id = $1",
+        convention_id,
+    )
+    if isinstance(value, str):  # a pool without the jsonb codec
+        value = json.loads(value)
+    return [p for p in value or [] if isinstance(p, dict) and isinstance(p.get("id"), str)]
 
 
 async def children(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:

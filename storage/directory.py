@@ -8,8 +8,6 @@ log and an answer can say which version of the directory it was checked against.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -234,6 +232,26 @@ async def organisation(db: Database, organisation_id: str) -> Organisation | Non
     """The organisation with this id, archived or not."""
     row = await db.fetchrow("SELECT * FROM directory_organisations WHERE id = $1", organisation_id)
     return None if row is None else _organisation(row)
+
+
+async def organisations_by_id(db: Database, ids: list[str]) -> dict[str, Organisation]:
+    """The organisations among `ids` the directory holds, archived or not, in one read."""
+    if not ids:
+        return {}
+    rows = await db.fetch(
+        "SELECT * FROM directory_organisations WHERE id = ANY($1::text[])", sorted(set(ids))
+    )
+    return {row["id"]: _organisation(row) for row in rows}
+
+
+async def people_by_id(db: Database, ids: list[str]) -> dict[str, Person]:
+    """The people among `ids`, removed or not (their past answers keep their name)."""
+    if not ids:
+        return {}
+    rows = await db.fetch(
+        "SELECT * FROM directory_people WHERE id = ANY($1::text[])", sorted(set(ids))
+    )
+    return {row["id"]: _person(row) for row in rows}
 
 
 async def organisations(
@@ -473,30 +491,32 @@ async def never_answered(db: Database, organisation_id: str | None = None) -> li
 _STANDING = """
 SELECT (SELECT version FROM directory_version) AS version,
        to_jsonb(o) AS organisation,
-       (SELECT to_jsonb(p) FROM directory_people AS p
+       to_jsonb(p) AS person,
+       (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.id), '[]'::jsonb)
+          FROM directory_capacities AS c
+         WHERE c.person_id = p.id AND c.organisation_id = o.id) AS capacities
+  FROM (SELECT 1) AS one
+  LEFT JOIN directory_organisations AS o ON o.id = $1
+  LEFT JOIN LATERAL (
+        SELECT * FROM directory_people AS p
          WHERE p.id IN (SELECT person_id FROM directory_capacities WHERE organisation_id = o.id)
            AND ((p.email IS NOT NULL AND lower(p.email) = lower($2))
                 OR ($2::text IS NULL AND lower(p.name) = lower($3)))
-         ORDER BY p.removed_at NULLS FIRST LIMIT 1) AS person
-  FROM (SELECT 1) AS one LEFT JOIN directory_organisations AS o ON o.id = $1
+         ORDER BY p.removed_at NULLS FIRST LIMIT 1) AS p ON true
 """
 
 
 async def standing(db: Database, organisation_id: str, *, email: str | None, name: str) -> Standing:
     """The version, the organisation, the person (by address, or by name when none is given)
-    and their capacities for it, read in one snapshot (one transaction)."""
-    async with _snapshot(db) as connection:
-        row = await connection.fetchrow(_STANDING, organisation_id, email, name)
-        found = row["organisation"]
-        person_row = row["person"]
-        capacities: list[Capacity] = []
-        if found is not None and person_row is not None:
-            rows = await connection.fetch(
-                "SELECT * FROM directory_capacities WHERE person_id = $1 AND organisation_id = $2",
-                person_row["id"],
-                organisation_id,
-            )
-            capacities = [_capacity(capacity) for capacity in rows]
+    and their capacities for it, read in one snapshot: one statement (PostgreSQL reads a
+    statement at one snapshot), so asked at every answer it costs one round trip."""
+    row = await db.fetchrow(_STANDING, organisation_id, email, name)
+    found, person_row = row["organisation"], row["person"]
+    capacities = (
+        [_capacity(_timestamps(capacity)) for capacity in row["capacities"] or []]
+        if found is not None and person_row is not None
+        else []
+    )
     return Standing(
         version=int(row["version"] or 0),
         organisation=None if found is None else _organisation(_timestamps(found)),
@@ -508,24 +528,13 @@ async def standing(db: Database, organisation_id: str, *, email: str | None, nam
 def _timestamps(row: dict[str, Any]) -> dict[str, Any]:
     """A row read as JSON: its timestamps back to datetimes."""
     converted = dict(row)
-    for key in ("created_at", "archived_at", "confirmed_at", "removed_at"):
+    for key in ("created_at", "archived_at", "confirmed_at", "removed_at", "revoked_at"):
         if isinstance(converted.get(key), str):
             converted[key] = datetime.fromisoformat(converted[key])
+    for key in ("valid_from", "valid_until"):
+        if isinstance(converted.get(key), str):
+            converted[key] = date.fromisoformat(converted[key])
     return converted
-
-
-@asynccontextmanager
-async def _snapshot(db: Database) -> AsyncIterator[asyncpg.Connection]:
-    """Several reads that see one version: a read-only repeatable-read transaction of their
-    own, or the caller's transaction (a connection)."""
-    if isinstance(db, asyncpg.Pool):
-        async with (
-            db.acquire() as connection,
-            connection.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            yield connection
-    else:
-        yield db
 
 
 # --- channels ----------------------------------------------------------------------------------
@@ -600,6 +609,22 @@ async def live_secrets(db: Database, organisation_id: str, now: datetime) -> lis
         )
         for row in rows
     ]
+
+
+async def conventions_of(db: Database, organisation_id: str, limit: int = 200) -> list[Any]:
+    """The conventions whose stored file names the organisation as a party, latest first:
+    id, title, stage and state (the read model's, when it has the row)."""
+    return list(
+        await db.fetch(
+            "SELECT f.convention_id AS id, c.title, c.stage, c.state"
+            " FROM convention_files AS f LEFT JOIN conventions AS c ON c.id = f.convention_id"
+            " WHERE f.document -> 'parties'"
+            "   @> jsonb_build_array(jsonb_build_object('id', $1::text))"
+            " ORDER BY f.recorded_at DESC, f.convention_id LIMIT $2",
+            organisation_id,
+            limit,
+        )
+    )
 
 
 # --- the running conventions' files (the data migration reads them) ----------------------------

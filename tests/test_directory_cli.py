@@ -9,16 +9,21 @@ import asyncpg
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import convention_status, find_task, start_convention
 from application.directory.import_proposal import import_files
 from application.directory.migration import import_running_conventions
+from application.directory.organisations import archive_organisation
 from application.scenarios import scenario_files
 from demo import DEMO_EDITOR, EXAMPLES_DIR, import_seed_parties
 from schemas.convention_file import load_convention
 from storage import directory as store
 from storage.read_model import record_convention_file
 from tests.cli_runner import cli_env, run_cli, workflow_exists, write_convention
+from tests.conftest import DEV_TASK_QUEUE
 from tests.directory_stack import ADMIN, fresh_id, funding_file
+from tests.partner_stack import DECISION, registered
 from tests.test_delivery_webhook import stop
+from tests.test_partner_api import answers_in_history
 
 
 async def test_an_admin_adds_an_organisation_and_a_person_in_arabic_from_the_command_line(
@@ -73,6 +78,10 @@ async def test_start_lists_the_files_directory_changes_and_refuses_unless_an_adm
     )
     assert started.code == 0, started
     assert started.stderr == "", started
+    # loubna pressed Start; the file's officer stays the responsible one.
+    recorded = (await convention_status(client, first.id)).milestones[0]
+    assert recorded.actor == "loubna" and recorded.details["started_by"] == "loubna"
+    assert recorded.details["responsible_officer"] == first.officer.name != "loubna"
     shown = await run_cli("parties", "show", party, env=env)
     assert "organisation.create" in shown.stdout and "officer:loubna" in shown.stdout
     intruder = {"name": "Mallory Intrus", "email": f"mallory-{party}@evil.example"}
@@ -125,3 +134,29 @@ async def test_the_demos_seed_parties_are_imported_once_and_a_second_run_changes
         for party in seed.parties:
             found = await store.organisation(db_pool, party.id)
             assert found is not None, party.id
+
+
+async def test_act_on_behalf_of_an_archived_organisation_is_refused_then_records_the_version(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str
+) -> None:
+    env = cli_env(dev_env, postgres_url)
+    party = fresh_id()
+    file = await registered(db_pool, funding_file(party, []))
+    await start_convention(dev_env.client, file, DEV_TASK_QUEUE)
+    await find_task(dev_env.client, file.id, DECISION, wait_seconds=30)
+    await archive_organisation(db_pool, ADMIN, party)
+    act = ("act", file.id, DECISION, "--as", party, "--officer", "loubna")
+    answer = ("--answer", '{"decision": "reject", "comments": "out of scope"}')
+    refused = await run_cli(*act, *answer, env=env)
+    assert refused.code == 1, refused
+    assert f"{party} is archived in the directory" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    await archive_organisation(db_pool, ADMIN, party, archived=False)
+    accepted = await run_cli(*act, *answer, env=env)
+    assert accepted.code == 0, accepted
+    [sent] = await answers_in_history(dev_env, file.id)
+    assert sent.principal is not None and sent.principal.id == "loubna"
+    assert sent.principal.directory is not None
+    assert sent.principal.directory.organisation == party
+    assert sent.principal.directory.version == await store.version(db_pool)
+    await stop(dev_env.client, file.id)

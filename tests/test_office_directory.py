@@ -18,13 +18,15 @@ from temporalio.testing import WorkflowEnvironment
 
 import web
 from application.directory.authority import authority_of
+from application.directory.channels import channel_key, signing_secrets
 from application.directory.organisations import NewOrganisation, add_organisation
 from application.directory.people import DirectoryCapacity, NewPerson, add_person
 from application.directory.views import CAPACITY_LABELS
 from devkit.stack import free_port
 from storage import directory as store
+from storage.read_model import record_convention_file
 from tests.conftest import DEV_TASK_QUEUE
-from tests.directory_stack import ADMIN, OFFICER, fresh_id
+from tests.directory_stack import ADMIN, OFFICER, fresh_id, funding_file
 from tests.partner_stack import make_desk
 from tests.test_office_browser import no_accessibility_violations
 from tests.test_office_desk import PASSWORD, csrf_of, new_account, office_client, signed_in
@@ -232,12 +234,14 @@ def test_every_string_of_the_directory_pages_is_in_the_three_catalogues() -> Non
     templates = Path(web.__file__).parent / "templates" / "office"
     shown = {
         message
-        for name in ("directory.html", "organisation.html")
+        for name in ("directory.html", "organisation.html", "organisation_more.html")
         for message in re.findall(r'_\("([^"]+)"\)', (templates / name).read_text("utf-8"))
     }
     shown |= set(CAPACITY_LABELS.values())
     shown |= {"Person added.", "Capacity granted.", "Capacity revoked.", "Person removed."}
     shown |= {"Directory", "a date, YYYY-MM-DD", "Address confirmed."}
+    shown |= {"Person changed.", "Organisation archived.", "Organisation restored."}
+    shown |= {"Secret rotated.", "a whole number of days, 0 to 90"}
     assert len(shown) > 40
     for language in LANGUAGES:
         path = Path(web.__file__).parent / "locales" / language / "LC_MESSAGES" / "messages.po"
@@ -393,3 +397,102 @@ async def test_an_admin_adds_a_person_in_arabic_in_a_real_browser_under_the_stri
     held = await store.people_of(db_pool, organisation_id)
     granted = {p.id: [c.capacity for c in cs] for p, cs in held}
     assert granted[person.id] == ["decide_funding"]
+
+
+async def test_an_admin_edits_a_person_and_a_new_address_must_answer_again(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    [(person, _)] = await store.people_of(db_pool, organisation_id)
+    await store.confirm_address(db_pool, person.id)
+    other = fresh_id("p")
+    await add_person(
+        db_pool, ADMIN, organisation_id, NewPerson(name="Awa", email=f"{other}@x.example"), []
+    )
+    new_address = f"d.guindo@{organisation_id}.example"
+    edit = {"person_id": person.id, "name": "Drissa Guindo", "language": "ar", "title": "DGA"}
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "admin")
+        page = await http.get(f"/office/directory/{organisation_id}")
+        assert f'action="/office/directory/{organisation_id}/edit"' in page.text
+        taken = await http.post(
+            f"/office/directory/{organisation_id}/edit",
+            data={"csrf": csrf_of(page), **edit, "email": f"{other}@x.example"},
+        )
+        assert taken.status_code == 422, taken.text
+        assert 'id="error-edit-email"' in taken.text and "Drissa Guindo" in taken.text
+        malformed = await http.post(
+            f"/office/directory/{organisation_id}/edit",
+            data={"csrf": csrf_of(page), **edit, "email": "not an address"},
+        )
+        assert malformed.status_code == 422
+        done = await http.post(
+            f"/office/directory/{organisation_id}/edit",
+            data={"csrf": csrf_of(page), **edit, "email": new_address},
+        )
+        assert done.status_code == 200, done.text
+        assert "Personne modifiée." in done.text and "jamais répondu" in done.text
+        async with office_client(desk) as officer:
+            await signed_in(officer, db_pool, "officer")
+            read = await officer.get(f"/office/directory/{organisation_id}")
+            refused = await officer.post(
+                f"/office/directory/{organisation_id}/edit",
+                data={"csrf": csrf_of(read), **edit, "name": "Mallory", "email": ""},
+            )
+            assert refused.status_code == 403
+    changed = await store.person(db_pool, person.id)
+    assert changed is not None and changed.email == new_address and changed.confirmed_at is None
+    assert (changed.name, changed.language, changed.title) == ("Drissa Guindo", "ar", "DGA")
+    change = await db_pool.fetchrow(
+        "SELECT actor, old_value, new_value FROM directory_changes"
+        " WHERE person_id = $1 AND action = 'person.change'",
+        person.id,
+    )
+    assert change["actor"].startswith("admin:")
+    assert change["old_value"]["email"] == f"drissa@{organisation_id}.example"
+    assert change["new_value"]["email"] == new_address
+
+
+async def test_an_admin_rotates_a_secret_shown_once_sees_the_conventions_and_archives(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    convention = funding_file(organisation_id, [])
+    await record_convention_file(db_pool, convention)
+    rotate = f"/office/directory/{organisation_id}/rotate"
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "admin")
+        page = await http.get(f"/office/directory/{organisation_id}")
+        assert f'href="/office/conventions/{convention.id}"' in page.text
+        assert convention.title in page.text
+        for bad in ("abc", "-1", "91"):
+            refused = await http.post(rotate, data={"csrf": csrf_of(page), "overlap_days": bad})
+            assert refused.status_code == 422 and 'id="error-rotate-overlap_days"' in refused.text
+        assert await signing_secrets(db_pool, channel_key(desk.secret), organisation_id) == []
+        rotated = await http.post(rotate, data={"csrf": csrf_of(page), "overlap_days": "3"})
+        assert rotated.status_code == 200, rotated.text
+        [secret] = re.findall(r'<code dir="ltr" id="new-secret">(whsec_[^<]+)</code>', rotated.text)
+        assert await signing_secrets(db_pool, channel_key(desk.secret), organisation_id) == [secret]
+        again = await http.get(f"/office/directory/{organisation_id}")
+        assert secret not in again.text and "new-secret" not in again.text
+        archived = await http.post(
+            f"/office/directory/{organisation_id}/archive",
+            data={"csrf": csrf_of(page), "archived": "1"},
+        )
+        assert archived.status_code == 200 and "Organisation archivée." in archived.text
+        held = await store.organisation(db_pool, organisation_id)
+        assert held is not None and held.archived_at is not None
+        restored = await http.post(
+            f"/office/directory/{organisation_id}/archive",
+            data={"csrf": csrf_of(page), "archived": "0"},
+        )
+        assert restored.status_code == 200 and "Organisation restaurée." in restored.text
+    held = await store.organisation(db_pool, organisation_id)
+    assert held is not None and held.archived_at is None
+    changes = await store.changes(db_pool, organisation_id)
+    assert {"channel.rotate", "organisation.archive", "organisation.restore"} <= {
+        c.action for c in changes
+    }
+    assert all(secret not in str(c) for c in changes)  # the log never holds a secret

@@ -643,7 +643,8 @@ async def _convention(
     errors: list[tuple[str, str]] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    overview = await desk.convention_page(session, convention_id)
+    lang = language_or_default(request.query_params.get("lang") or session.language)
+    overview = await desk.convention_page(session, convention_id, lang)
     return page(
         request,
         "office/convention.html",
@@ -997,6 +998,7 @@ async def _organisation(
     failed: str = "",
     errors: list[tuple[str, str]] | None = None,
     values: dict[str, str] | None = None,
+    **context: Any,
 ) -> HTMLResponse:
     shown = await organisation_view(desk.pool, org_id, session.language)
     by_field: dict[str, list[str]] = {}
@@ -1015,6 +1017,7 @@ async def _organisation(
         failed=failed,
         errors=by_field,
         values=values or {},
+        **context,
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from application.directory.names import organisation_name
 from application.errors import (
     InvalidInput,
     LinkUnusable,
@@ -19,10 +20,10 @@ from application.errors import (
     TooManyAttempts,
     Unauthenticated,
 )
-from application.partner import ContactSession, PendingCode, Receipt, TaskView
+from application.partner import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
 from web.dependencies import SESSION_COOKIE, Desk, Session
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
-from web.i18n import LANGUAGES, N_
+from web.i18n import LANGUAGES, N_, language_or_default
 from web.problems import status_and_title
 from web.rendering import render
 from web.security import Csrf, client_address
@@ -127,7 +128,27 @@ async def open_link(token: str, request: Request, desk: Desk) -> Response:
 async def task_list(request: Request, desk: Desk, session: Session) -> Response:
     """Every open task of the contact's party that they may answer, overdue first."""
     entries = await desk.open_tasks(session.party, session.contact_name, session.contact_email)
-    return render(request, "list.html", session.language, session=session, entries=entries)
+    party_name = await _party_name(request, desk, session, None)
+    return render(
+        request,
+        "list.html",
+        session.language,
+        session=session,
+        entries=entries,
+        party_name=party_name,
+    )
+
+
+async def _party_name(
+    request: Request, desk: PartnerDesk, session: ContactSession, view: TaskView | None
+) -> str:
+    """The session's party by its name in the page's language (the directory's, else the
+    file's), never its id."""
+    lang = language_or_default(request.query_params.get("lang") or session.language)
+    written = None
+    if view is not None:
+        written = next((p.name for p in view.convention.parties if p.id == session.party), None)
+    return await organisation_name(desk.pool, session.party, lang, written)
 
 
 @router.get("/desk/tasks/{convention_id}/{task_id}", response_class=HTMLResponse)
@@ -138,9 +159,10 @@ async def task_page(
     view = await desk.task_view(
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
+    party_name = await _party_name(request, desk, session, view)
     if view.task is None:
-        return _receipt_page(request, view, session.language, session)
-    return _task_form(request, session, view, {}, [])
+        return _receipt_page(request, view, session.language, session, party_name)
+    return _task_form(request, session, view, {}, [], party_name=party_name)
 
 
 def _task_form(
@@ -151,6 +173,7 @@ def _task_form(
     errors: list[tuple[str, str]],
     refusal: str | None = None,
     status_code: int = 200,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     fields = form_for(view)
     return render(
@@ -170,6 +193,7 @@ def _task_form(
         requested=requested_money(view),
         cohort_rows=range(COHORT_ROWS),
         signatory=_signatory(view),
+        party_name=party_name,
     )
 
 
@@ -191,8 +215,9 @@ async def answer_task(
     view = await desk.task_view(
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
+    party_name = await _party_name(request, desk, session, view)
     if view.task is None and view.closed_task is None:
-        return _receipt_page(request, view, session.language, session)
+        return _receipt_page(request, view, session.language, session, party_name)
     # A task closed while the contact was typing is shown with its refusal over what they typed.
     shown = view if view.task is not None else replace(view, task=view.closed_task)
     body = parse_form(shown, form)
@@ -200,12 +225,23 @@ async def answer_task(
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
     except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
-        return _task_form(request, session, shown, form, errors, status_code=422)
+        return _task_form(
+            request, session, shown, form, errors, status_code=422, party_name=party_name
+        )
     except Refused as error:
-        return _task_form(request, session, shown, form, [], refusal=error.detail, status_code=409)
+        return _task_form(
+            request,
+            session,
+            shown,
+            form,
+            [],
+            refusal=error.detail,
+            status_code=409,
+            party_name=party_name,
+        )
     if isinstance(outcome, PendingCode):
-        return _code_page(request, session, view, outcome.id, None)
-    return _receipt_response(request, session, view, outcome)
+        return _code_page(request, session, view, outcome.id, None, party_name=party_name)
+    return _receipt_response(request, session, view, outcome, party_name)
 
 
 def _code_page(
@@ -216,6 +252,7 @@ def _code_page(
     error: str | None,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -229,6 +266,7 @@ def _code_page(
         convention=view.convention,
         code_id=code_id,
         error=error,
+        party_name=party_name,
     )
 
 
@@ -244,11 +282,14 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
     code = (form.get("code") or [""])[0]
+    party_name = await _party_name(request, desk, session, view)
     try:
         receipt = await desk.confirm_code(session, code_id, code, client_address(request))
     except InvalidInput as error:
         reason = error.errors[0].reason if error.errors else error.detail
-        return _code_page(request, session, view, code_id, reason, status_code=422)
+        return _code_page(
+            request, session, view, code_id, reason, status_code=422, party_name=party_name
+        )
     except TooManyAttempts as error:
         return _code_page(
             request,
@@ -258,14 +299,28 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
             error.detail,
             status_code=429,
             headers={"retry-after": str(error.retry_after or 60)},
+            party_name=party_name,
         )
     except Refused as error:
-        return _task_form(request, session, view, {}, [], refusal=error.detail, status_code=409)
-    return _receipt_response(request, session, view, receipt)
+        return _task_form(
+            request,
+            session,
+            view,
+            {},
+            [],
+            refusal=error.detail,
+            status_code=409,
+            party_name=party_name,
+        )
+    return _receipt_response(request, session, view, receipt, party_name)
 
 
 def _receipt_response(
-    request: Request, session: ContactSession, view: TaskView, receipt: Receipt
+    request: Request,
+    session: ContactSession,
+    view: TaskView,
+    receipt: Receipt,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     return render(
         request,
@@ -276,11 +331,16 @@ def _receipt_response(
         receipt=receipt,
         answered_by=None,
         task_id=receipt.task_id,
+        party_name=party_name,
     )
 
 
 def _receipt_page(
-    request: Request, view: TaskView, language: str, session: ContactSession | None
+    request: Request,
+    view: TaskView,
+    language: str,
+    session: ContactSession | None,
+    party_name: str | None = None,
 ) -> HTMLResponse:
     receipt = view.receipt
     return render(
@@ -293,6 +353,7 @@ def _receipt_page(
         answered_by=view.answered_by,
         closed=view.closed,
         task_id=receipt.task_id if receipt else None,
+        party_name=party_name,
     )
 
 

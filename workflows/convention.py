@@ -80,16 +80,22 @@ class ConventionWorkflow:
             self.progress = Progress(board.ledger)
             self.progress.start()
         if request.resume is None:
+            details: dict[str, object] = {
+                "kind": convention.kind.value,
+                "parent": convention.parent,
+                "origin": convention.origin,
+            }
+            # Who pressed Start acts; the file's officer is the responsible one. A run started
+            # without it (before it was recorded) records what it always did.
+            if request.started_by is not None:
+                details["started_by"] = request.started_by
+                details["responsible_officer"] = convention.officer.name
             await board.record(
                 MilestoneKind.CONVENTION_STARTED,
                 f"Convention started: {convention.title}",
                 party=convention.office.id,
-                actor=convention.officer.name,
-                details={
-                    "kind": convention.kind.value,
-                    "parent": convention.parent,
-                    "origin": convention.origin,
-                },
+                actor=request.started_by or convention.officer.name,
+                details=details,
             )
             if convention.parent:
                 await self._link_to_parent(convention)

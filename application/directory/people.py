@@ -248,6 +248,15 @@ async def change_person(
         before = await store.person(connection, person_id)
         if before is None or before.removed_at is not None:
             raise NotFound(f"no active person {person_id!r}")
+        email = values.get("email")
+        holder = await store.person_by_email(connection, email) if email else None
+        if holder is not None and holder.id != person_id:
+            # One person per address: a consultant acting for two organisations is one person
+            # with a capacity for each, not two people sharing an address.
+            raise InvalidInput(
+                "email",
+                [FieldError("email", f"{email} is the address of {holder.name} already")],
+            )
         after = await store.update_person(connection, person_id, values)
         assert after is not None
         await store.record_change(

@@ -4,7 +4,7 @@ secret: a channel shows its webhook URL only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from application.directory.organisations import show_organisation
@@ -64,6 +64,25 @@ class PersonView:
 
 
 @dataclass(frozen=True)
+class ConventionRef:
+    """A convention the organisation is a party to."""
+
+    id: str
+    title: str
+    stage: str
+    state: str
+
+
+@dataclass(frozen=True)
+class SecretView:
+    """A signing secret that still signs: its id and dates, never the secret."""
+
+    id: str
+    created_at: str
+    valid_until: str
+
+
+@dataclass(frozen=True)
 class OrganisationView:
     """An organisation's page."""
 
@@ -77,6 +96,8 @@ class OrganisationView:
     parent_name: str | None
     people: list[PersonView]
     webhook_url: str | None
+    conventions: list[ConventionRef] = field(default_factory=list)
+    secrets: list[SecretView] = field(default_factory=list)
 
     @property
     def unconfirmed(self) -> list[PersonView]:
@@ -160,6 +181,18 @@ async def organisation_view(
         parent_name=parent.name(language) if parent else None,
         people=people,
         webhook_url=shown.webhook_url,
+        conventions=[
+            ConventionRef(row["id"], row["title"] or "", row["stage"] or "", row["state"] or "")
+            for row in await store.conventions_of(db, found.id)
+        ],
+        secrets=[
+            SecretView(
+                secret.id,
+                f"{secret.created_at:%Y-%m-%d %H:%M}",
+                f"{secret.valid_until:%Y-%m-%d %H:%M}" if secret.valid_until else "",
+            )
+            for secret in await store.live_secrets(db, found.id, datetime.now(UTC))
+        ],
     )
 
 

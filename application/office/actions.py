@@ -24,6 +24,7 @@ from application.conventions import (
     reassign_task,
     terminate_convention,
 )
+from application.directory.authority import system_authority
 from application.errors import InvalidInput, NotFound, Refused
 from application.office import access_log
 from application.office.roles import Permission, authorize
@@ -173,6 +174,20 @@ class OfficerActions:
         task = next((t for t in status.open_tasks if t.id == task_id), None)
         if task is None:
             raise Refused(f"task_id: task {task_id!r} is not open")
+        # The officer acts for the party only while the directory keeps it active; the
+        # record names the officer, the party and the directory version checked.
+        try:
+            check = (await system_authority(self.pool, task.assignee)).check(task.kind.value)
+        except Refused:
+            await access_log.record(
+                self.pool,
+                session.user.email,
+                "answer_on_behalf",
+                "refused",
+                address,
+                f"{convention_id}/{task_id}",
+            )
+            raise
         principal = Principal(
             kind=PrincipalKind.OFFICER,
             id=session.user.email,
@@ -180,6 +195,7 @@ class OfficerActions:
             party=task.assignee,
             method=AuthMethod.OFFICER_ON_BEHALF,
             request_id=secrets.token_hex(8),
+            directory=check,
         )
         try:
             request = build_answer(task, task.assignee, fields, session.user.name, principal)

@@ -84,11 +84,16 @@ class OfficeDesk:
         )
 
     async def convention_page(
-        self, session: OfficeSession, convention_id: str
+        self, session: OfficeSession, convention_id: str, language: str = "fr"
     ) -> ConventionOverview:
-        """What the convention's page shows, and what this reader may do there."""
+        """What the convention's page shows (names in `language`), and what this reader may
+        do there."""
         return await convention_overview(
-            self.pool, self.client, convention_id, can_act=may(session.role, Permission.ACT)
+            self.pool,
+            self.client,
+            convention_id,
+            can_act=may(session.role, Permission.ACT),
+            language=language,
         )
 
     def read_upload(self, data: bytes, filename: str) -> Convention:

@@ -84,6 +84,7 @@ async def start(
                 task_queue,
                 milestones=partner.pool,
                 require_parent=False,
+                started_by=f"{session.user.name} <{session.user.email}>"[:200],
             )
     except (ConventionAlreadyStarted, ParentUnknown, Refused) as error:
         await access_log.record(

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from application.directory.authority import system_authority
 from application.errors import NotFound, Unauthenticated
 from application.limits import FAILURES_PER_ADDRESS, count_failure
 from application.partner.context import PartnerContext
@@ -55,11 +54,12 @@ async def authenticate_key(
     if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
         await count_failure(ctx.pool, buckets)
         raise Unauthenticated("send the party's API key: Authorization: Bearer pk_…")
-    key = await api_keys.live_key(ctx.pool, token_hash(secret))
-    if key is None:
+    found = await api_keys.live_key(ctx.pool, token_hash(secret))
+    if found is None:
         await count_failure(ctx.pool, buckets)
         raise Unauthenticated("this API key is not valid (unknown or revoked)")
-    if (await system_authority(ctx.pool, key.party)).refusal() is not None:
+    key, archived = found
+    if archived:  # the directory's word, read with the key; the answer asks it again
         raise Unauthenticated("this API key's organisation is archived in the directory")
     if key.last_used_at is None or key.last_used_at < datetime.now(UTC) - KEY_USE_PRECISION:
         # To the minute, as `keys list` shows it: not a write (a commit) per request.

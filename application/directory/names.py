@@ -1,0 +1,62 @@
+"""Names, not ids, for readers: an organisation's name in the reader's language (the
+directory's, else the name a convention file wrote, else the id) and a person's name.
+
+Ids stay in URLs, exports and logs; what a person reads on a page or in a mail is a name.
+One read per page: every id the page shows is looked up at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from infra.database import Database
+from storage import directory as store
+
+
+@dataclass(frozen=True)
+class Names:
+    """The names of the organisations and people one page or message mentions."""
+
+    organisations: dict[str, store.Organisation] = field(default_factory=dict)
+    people: dict[str, store.Person] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)
+    """Names as a convention file wrote them, by party id: for an organisation the directory
+    does not hold (yet)."""
+
+    def organisation(self, organisation_id: str, language: str = "fr") -> str:
+        """Its name in `language` when the directory has it, else another of the directory's,
+        else the file's, else the id."""
+        held = self.organisations.get(organisation_id)
+        if held is not None and (held.name_fr or held.name_ar or held.name_en):
+            return held.name(language)
+        return self.written.get(organisation_id) or organisation_id
+
+    def person(self, person_id: str) -> str:
+        """The person's name as written (removed people keep theirs), else the id."""
+        held = self.people.get(person_id)
+        return held.name if held is not None else person_id
+
+
+async def names_of(
+    db: Database,
+    organisation_ids: list[str],
+    person_ids: list[str] | None = None,
+    *,
+    written: dict[str, str] | None = None,
+) -> Names:
+    """The names of these organisations and people, in two reads at most."""
+    return Names(
+        organisations=await store.organisations_by_id(db, organisation_ids),
+        people=await store.people_by_id(db, person_ids or []),
+        written=dict(written or {}),
+    )
+
+
+async def organisation_name(
+    db: Database, organisation_id: str, language: str, written: str | None = None
+) -> str:
+    """One organisation's name in `language` (see `Names.organisation`)."""
+    names = await names_of(
+        db, [organisation_id], written={organisation_id: written} if written else None
+    )
+    return names.organisation(organisation_id, language)
