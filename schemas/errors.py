@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as attribute
 from functools import cache
 from typing import get_args
 
@@ -39,13 +40,23 @@ def _readable_path(loc: tuple[int | str, ...]) -> list[str]:
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem: where (a dotted field path, '' for the whole input) and why."""
+    """One problem: where (a dotted field path, '' for the whole input) and why.
+
+    `code` and `params` say the same reason as data (pydantic's error type and context, or
+    one of the convention's own checks), so a page can say it in its reader's language;
+    `line` and `column` (1-based) say where a file holds the field. None of them takes part
+    in comparisons: two errors are the same when their field and reason are."""
 
     field: str
     reason: str
+    code: str = attribute(default="", compare=False)
+    params: tuple[tuple[str, str], ...] = attribute(default=(), compare=False)
+    line: int | None = attribute(default=None, compare=False)
+    column: int | None = attribute(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.reason}" if self.field else self.reason
+        said = f"{self.field}: {self.reason}" if self.field else self.reason
+        return said + (f" (line {self.line}, column {self.column})" if self.line else "")
 
 
 class InputError(Exception):
@@ -65,7 +76,8 @@ def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError
         base = ".".join(([prefix] if prefix else []) + parts)
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] != "value_error":
-            found.append(FieldError(base, message))
+            context = tuple((str(k), str(v)) for k, v in (detail.get("ctx") or {}).items())
+            found.append(FieldError(base, message, detail["type"], context))
             continue
         for piece in message.split("; "):
             field, separator, reason = piece.partition(": ")
