@@ -37,7 +37,7 @@ from tests.directory_stack import fresh_id, funding_file
 from tests.partner_stack import FUNDER, TEST_ADMIN, make_desk, registered
 from tests.test_office_desk import csrf_of, office_client, signed_in
 from tests.test_validate_all_errors import TEN_MISTAKES, ten_mistakes
-from web.editor_form import LABELS, MESSAGES, POSITION, STALE
+from web.editor_form import EMAIL, LABELS, MESSAGES, POSITION, STALE
 from web.i18n import LANGUAGES, gettext
 from workflows.convention import workflow_id_for
 
@@ -88,7 +88,7 @@ def beside(page: httpx.Response, path: str) -> str:
     element_id = "f-" + path.replace(".", "-") + "-error"
     found = lxml.html.fromstring(page.text).get_element_by_id(element_id, None)
     assert found is not None, f"no error beside {path}"
-    return str(found.text_content())
+    return str(found.text_content()).replace("\u2068", "").replace("\u2069", "")
 
 
 async def stored(pool: asyncpg.Pool, draft_id: str) -> tuple[dict[str, Any], int]:
@@ -112,6 +112,8 @@ async def test_an_import_with_ten_errors_shows_all_ten_beside_their_fields_in_fr
     assert "Partie inconnue nobody" in beside(page, "signatories.0.party")
     assert "Signataire inconnu ghost" in beside(page, "stages.1.signatories.5")
     assert "Au moins 1." in beside(page, "stages.0.due_in_days")
+    assert "Pas une adresse électronique." in beside(page, "officer.email")
+    assert "Choisissez parmi : 'framework', 'specific'," in beside(page, "kind")
     assert "ligne" in beside(page, "stages.0.due_in_days")  # where the file held it
     for path in TEN_MISTAKES:
         if path not in ("title", "parties", "kind", "officer.email", "parent"):
@@ -273,6 +275,15 @@ async def test_export_and_import_round_trip_and_a_start_refused_for_a_used_id_ke
         await db_pool.fetchval("SELECT started_as FROM office_drafts WHERE id = $1", from_json)
         is None
     )
+    # "Copy from an existing convention": a new draft from its file, under a new id.
+    listed = await officer.http.get("/office/editor")
+    copied = await officer.http.post(
+        "/office/editor",
+        data={"csrf": csrf_of(listed), "action": "copy", "convention_id": data["id"]},
+    )
+    assert copied.status_code == 303, copied.text
+    copy_document, _ = await stored(db_pool, copied.headers["location"].rsplit("/", 1)[1])
+    assert copy_document == original | {"id": f"{data['id']}-copy"}
     await handle.terminate(reason="editor test: started, that is all we check")
 
 
@@ -316,7 +327,7 @@ def test_every_string_of_the_editor_is_in_the_three_catalogues() -> None:
         for name in ("editor.html", "editor_drafts.html", "editor_preview.html")
         for message in re.findall(r'_\("([^"]+)"\)', (templates / name).read_text("utf-8"))
     }
-    shown |= set(LABELS.values()) | set(MESSAGES.values()) | {STALE, POSITION}
+    shown |= set(LABELS.values()) | set(MESSAGES.values()) | {STALE, POSITION, EMAIL}
     assert len(shown) > 100
     for language in LANGUAGES:
         path = Path(web.__file__).parent / "locales" / language / "LC_MESSAGES" / "messages.po"

@@ -129,16 +129,25 @@ MESSAGES = {
     "own_parent": N_("A convention cannot be its own parent."),
     "follow_up_id": N_("A follow-up needs its own id."),
 }
+EMAIL = N_("Not an e-mail address.")
 STALE = N_("Another officer changed this draft since you opened it: nothing was saved.")
 POSITION = N_("line %(line)s, column %(column)s")
+
+
+def _isolated(text: str) -> str:
+    return f"\u2068{text}\u2069"
 
 
 def said(error: FieldError, language: str) -> str:
     """The error's reason in the reader's language (its code's message, else the reason as
     the catalogue has it, else as the model said it), with its line and column if known."""
     template = MESSAGES.get(error.code)
+    if template is None and error.reason.startswith("value is not a valid email address"):
+        template = EMAIL
     if template is not None:
-        params = dict(error.params)
+        # Values are isolated (FSI … PDI): an id keeps its order inside an Arabic sentence;
+        # pydantic's "'a', 'b' or 'c'" loses its English "or".
+        params = {key: _isolated(value.replace("' or '", "', '")) for key, value in error.params}
         try:
             text = gettext(language, template) % params
         except (KeyError, TypeError, ValueError):
