@@ -9,6 +9,7 @@ httpx over the ASGI app against the real dev server, worker and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import re
@@ -20,7 +21,10 @@ from typing import Any
 import asyncpg
 import httpx
 import lxml.html
+import pyotp
+import pytest
 import pytest_asyncio
+import uvicorn
 import yaml
 from babel.messages.pofile import read_po
 from temporalio.client import Client
@@ -30,13 +34,17 @@ import web
 from application.conventions import convention_status, start_convention
 from application.directory.organisations import archive_organisation
 from application.partner import PartnerDesk
+from devkit.stack import free_port
 from schemas.convention import MAX_AGENDA_ITEMS, Convention
 from schemas.convention_file import read_document
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
 from tests.directory_stack import fresh_id, funding_file
 from tests.partner_stack import FUNDER, TEST_ADMIN, make_desk, registered
-from tests.test_office_desk import csrf_of, office_client, signed_in
+from tests.test_office_browser import no_accessibility_violations
+from tests.test_office_desk import PASSWORD, csrf_of, new_account, office_client, signed_in
+from tests.test_partner_browser import ARTIFACTS, CHROMIUM
 from tests.test_validate_all_errors import TEN_MISTAKES, ten_mistakes
+from web.app import create_app
 from web.editor_form import EMAIL, LABELS, MESSAGES, POSITION, STALE
 from web.i18n import LANGUAGES, gettext
 from workflows.convention import workflow_id_for
@@ -338,3 +346,79 @@ def test_every_string_of_the_editor_is_in_the_three_catalogues() -> None:
             if language != "en":
                 assert catalogue[message].string, f"{language}: {message!r} untranslated"
     assert gettext("ar", "Convention editor") == "محرر الاتفاقيات"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+async def test_in_arabic_a_file_with_three_mistakes_is_fixed_in_the_editor_previewed_and_started(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    data = example("bamako-cooperation").model_dump(mode="json", exclude_none=True)
+    del data["title"]
+    data["parties"][1]["country"] = "Mali"
+    assert data["stages"][2]["stage"] == "funding_request"
+    data["stages"][2]["requested"]["amount"] = "-5"
+    spoiled = tmp_path / "bamako.yaml"
+    spoiled.write_text(as_yaml(data), "utf-8")
+    port = free_port()
+    app = create_app(make_desk(dev_env.client, db_pool), task_queue=DEV_TASK_QUEUE)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    serving = asyncio.create_task(server.serve())
+    base = f"http://127.0.0.1:{port}"
+    email = await new_account(db_pool, "officer", name="Awa Diallo")
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+            )
+            page = await browser.new_page()
+            await page.goto(f"{base}/office/signin?lang=ar")
+            await page.fill("#email", email)
+            await page.fill("#password", PASSWORD)
+            await page.click("button.primary")
+            await page.wait_for_selector("#code")
+            secret = (await page.inner_text("dd.ref >> nth=0")).strip()
+            await page.fill("#code", pyotp.TOTP(secret).now())
+            await page.click("button.primary")
+            await page.wait_for_selector("ul.ref li")
+            await page.select_option("#language", "ar")
+            await page.click("form[action='/office/language'] button")
+            await page.goto(f"{base}/office/editor")
+            assert await page.get_attribute("html", "dir") == "rtl"
+            await no_accessibility_violations(page, "drafts")
+
+            await page.set_input_files("#import-file", str(spoiled))
+            await page.click("button[value='import']")
+            await page.wait_for_selector("form.editor")
+            assert "3 أخطاء" in await page.inner_text("main")
+            await page.screenshot(path=str(ARTIFACTS / "editor-1-three-mistakes-ar.png"))
+            await no_accessibility_violations(page, "editor with errors")
+            await page.fill("#f-title", "تعاون مع مالي — Coopération avec le Mali")
+            await page.fill("#f-parties-1-country", "ML")
+            await page.fill("#f-stages-2-requested-amount", "36 000 000")
+            await page.click("p.actions button[value='save'] >> nth=0")
+            await page.wait_for_selector("p.receipt")
+            assert not await page.query_selector("p.error")
+
+            await page.click("p.actions button[value='preview'] >> nth=0")
+            await page.wait_for_selector("ol.plan")
+            await no_accessibility_violations(page, "preview")
+            await page.screenshot(path=str(ARTIFACTS / "editor-2-preview-ar.png"), full_page=True)
+            await page.click("form[action$='/start'] button")
+            await page.wait_for_url(f"{base}/office/conventions/{data['id']}")
+            await browser.close()
+        started = await dev_env.client.get_workflow_handle(workflow_id_for(data["id"])).describe()
+        assert started.status is not None
+    finally:
+        server.should_exit = True
+        await serving
+        await dev_env.client.get_workflow_handle(workflow_id_for(data["id"])).terminate(
+            reason="editor browser test"
+        )
