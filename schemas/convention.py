@@ -386,6 +386,16 @@ def _items(value: Any) -> list[Any] | None:
     return list(value) if isinstance(value, list | tuple) else None
 
 
+def _day(value: Any) -> date | None:
+    """A date, from a model or from a file's text (None when it is not one)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _problem(field: str, reason: str, code: str, **params: str) -> FieldError:
     return FieldError(field, reason, code, tuple(params.items()))
 
@@ -405,7 +415,8 @@ def _duplicates(field_name: str, values: list[str]) -> list[FieldError]:
 
 
 def reference_problems(convention: Any, prefix: str = "") -> list[FieldError]:
-    """Every reference of a convention that does not resolve, and every id given twice.
+    """Every reference of a convention that does not resolve, every id given twice, and a
+    mission that ends before it starts.
 
     Reads a validated Convention or the raw mapping of a file whose fields may be wrong
     (a list that is not one, a value of the wrong type): what cannot be read is left to the
@@ -476,6 +487,17 @@ def reference_problems(convention: Any, prefix: str = "") -> list[FieldError]:
                             signatory=signatory_id,
                         )
                     )
+        if name == "mission":
+            starts, ends = _day(_get(spec, "starts_on")), _day(_get(spec, "ends_on"))
+            if starts is not None and ends is not None and ends < starts:
+                problems.append(
+                    _problem(
+                        f"{where}.ends_on",
+                        f"{ends} is before starts_on ({starts})",
+                        "ends_before_start",
+                        start=str(starts),
+                    )
+                )
         if name == "diagnostic":
             for position, follow_up in enumerate(_items(_get(spec, "follow_ups")) or []):
                 there = f"{where}.follow_ups.{position}"

@@ -129,6 +129,20 @@ def test_a_reference_is_checked_even_when_the_stage_naming_it_has_a_bad_field() 
     assert "stages.0.due_in_days" in by_field
 
 
+def test_a_mission_ending_before_it_starts_is_said_beside_another_field_error() -> None:
+    data = copy.deepcopy(read_document(EXAMPLES / "mre-academy.yaml"))
+    mission = data["stages"][2]
+    mission["starts_on"], mission["ends_on"] = "2021-02-08", "2021-02-01"
+    mission["delegation"] = []  # too short: pydantic stops before the mission's own check
+    with pytest.raises(InputError) as refused:
+        load_convention_from(data)
+
+    assert [(e.field, e.code) for e in refused.value.errors] == [
+        ("stages.2.delegation", "too_short"),
+        ("stages.2.ends_on", "ends_before_start"),
+    ]
+
+
 def test_an_unknown_stage_does_not_make_every_failure_path_an_error() -> None:
     data = copy.deepcopy(read_document(EXAMPLES / "tanger-four-conventions.yaml"))
     data["stages"][1]["stage"] = "negotiation"

@@ -128,8 +128,10 @@ MESSAGES = {
     ),
     "own_parent": N_("A convention cannot be its own parent."),
     "follow_up_id": N_("A follow-up needs its own id."),
+    "ends_before_start": N_("Ends before it starts (%(start)s)."),
 }
 EMAIL = N_("Not an e-mail address.")
+ENDS_BEFORE = N_("Ends before it starts (%(start)s).")
 STALE = N_("Another officer changed this draft since you opened it: nothing was saved.")
 POSITION = N_("line %(line)s, column %(column)s")
 
