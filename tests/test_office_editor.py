@@ -45,7 +45,7 @@ from tests.test_office_desk import PASSWORD, csrf_of, new_account, office_client
 from tests.test_partner_browser import ARTIFACTS, CHROMIUM
 from tests.test_validate_all_errors import TEN_MISTAKES, ten_mistakes
 from web.app import create_app
-from web.editor_form import EMAIL, ENDS_BEFORE, LABELS, MESSAGES, POSITION, STALE
+from web.editor_form import EMAIL, ENDS_BEFORE, LABELS, MESSAGES, POSITION, ROW_LABELS, STALE
 from web.i18n import LANGUAGES, gettext
 from workflows.convention import workflow_id_for
 
@@ -341,7 +341,12 @@ def test_every_string_of_the_editor_is_in_the_three_catalogues() -> None:
         for name in ("editor.html", "editor_drafts.html", "editor_preview.html")
         for message in re.findall(r'_\("([^"]+)"\)', (templates / name).read_text("utf-8"))
     }
-    shown |= set(LABELS.values()) | set(MESSAGES.values()) | {STALE, POSITION, EMAIL, ENDS_BEFORE}
+    shown |= (
+        set(LABELS.values())
+        | set(MESSAGES.values())
+        | set(ROW_LABELS.values())
+        | {STALE, POSITION, EMAIL, ENDS_BEFORE}
+    )
     assert len(shown) > 100
     for language in LANGUAGES:
         path = Path(web.__file__).parent / "locales" / language / "LC_MESSAGES" / "messages.po"

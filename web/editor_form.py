@@ -95,6 +95,19 @@ LABELS = {
     "report_every_days": N_("A progress report every (days)"),
 }
 
+ROW_LABELS = {
+    "parties": N_("Party"),
+    "contacts": N_("Contact"),
+    "signatories": N_("Signatory"),
+    "agenda": N_("Agenda item"),
+    "indicators": N_("Indicator"),
+    "milestones": N_("Planned milestone"),
+    "reviewers": N_("Party"),
+    "agreed_by": N_("Party"),
+    "delegation": N_("Delegation member"),
+}
+"""What one row of a list is called ("Party 2" in the list of parties)."""
+
 MESSAGES = {
     "missing": N_("Required."),
     "string_too_short": N_("Required."),
@@ -253,6 +266,11 @@ class Input:
         """Its label's message id (a row is labelled by its number)."""
         last = self.path.rsplit(".", 1)[-1]
         return LABELS.get(self.name, self.name) if not last.isdigit() else ""
+
+    @property
+    def row_label(self) -> str:
+        """The message id naming one row of this list."""
+        return ROW_LABELS.get(self.name, LABELS.get(self.name, self.name))
 
     @property
     def number(self) -> int:
