@@ -6,8 +6,9 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, AnyHttpUrl, EmailStr, Field, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, EmailStr, Field, model_validator
 
+from schemas.errors import FieldError
 from schemas.values import (
     DocumentRef,
     Frozen,
@@ -353,50 +354,9 @@ class Convention(Frozen):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:
-        party_ids = [party.id for party in self.parties]
-        # Party ids are matched without regard to case in searches (`list --party PSA`).
-        _no_duplicates("parties", [party_id.lower() for party_id in party_ids])
-        _no_duplicates("signatories", [signatory.id for signatory in self.signatories])
-        _no_duplicates("stages", [spec.stage for spec in self.stages])
-        known_parties = set(party_ids)
-        known_signatories = {signatory.id for signatory in self.signatories}
-        problems: list[str] = []
-        for index, signatory in enumerate(self.signatories):
-            if signatory.party not in known_parties:
-                problems.append(f"signatories.{index}.party: unknown party {signatory.party!r}")
-        stage_names = {spec.stage for spec in self.stages}
-        for index, spec in enumerate(self.stages):
-            where = f"stages.{index}"
-            if spec.on_failure != "end" and spec.on_failure not in stage_names:
-                problems.append(
-                    f"{where}.on_failure: {spec.on_failure!r} is neither 'end' nor a declared "
-                    f"stage ({', '.join(sorted(stage_names))})"
-                )
-            if isinstance(spec, DiagnosticStage):
-                for position, follow_up in enumerate(spec.follow_ups):
-                    if follow_up.id == self.id:
-                        problems.append(
-                            f"{where}.follow_ups.{position}.id: a follow-up needs its own id"
-                        )
-            for field_name, party_id in _party_references(spec):
-                if party_id not in known_parties:
-                    problems.append(f"{where}.{field_name}: unknown party {party_id!r}")
-            if isinstance(spec, SignatureStage):
-                for position, signatory_id in enumerate(spec.signatories):
-                    if signatory_id not in known_signatories:
-                        problems.append(
-                            f"{where}.signatories.{position}: unknown signatory {signatory_id!r}"
-                        )
-        offices = [party.id for party in self.parties if party.kind == PartyKind.TRAINING_OFFICE]
-        if len(offices) != 1:
-            problems.append(
-                f"parties: exactly one party of kind 'training_office' is required "
-                f"(the officer's own body), found {len(offices)}"
-            )
-        if self.parent == self.id:
-            problems.append("parent: a convention cannot be its own parent")
+        problems = reference_problems(self)
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("; ".join(str(problem) for problem in problems))
         return self
 
     @model_validator(mode="after")
@@ -424,31 +384,169 @@ class Convention(Frozen):
         return next(s for s in self.signatories if s.id == signatory_id)
 
 
-def _no_duplicates(field_name: str, ids: list[str]) -> None:
+STAGE_PARTY_FIELDS: dict[str, tuple[str, ...]] = {
+    "drafting": ("reviewers",),
+    "signature": (),
+    "mission": ("host", "report_by"),
+    "diagnostic": ("prepared_by", "agreed_by"),
+    "funding_request": ("funder",),
+    "implementation": ("implementer",),
+}
+"""The fields of each stage that name a party (a list field names one per item)."""
+
+
+def _get(value: Any, name: str) -> Any:
+    """A field of a validated model or of a raw mapping (None when absent)."""
+    if isinstance(value, dict):
+        return value.get(name)
+    if isinstance(value, BaseModel):
+        return getattr(value, name, None)
+    return None
+
+
+def _items(value: Any) -> list[Any] | None:
+    return list(value) if isinstance(value, list | tuple) else None
+
+
+def _day(value: Any) -> date | None:
+    """A date, from a model or from a file's text (None when it is not one)."""
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _problem(field: str, reason: str, code: str, **params: str) -> FieldError:
+    return FieldError(field, reason, code, tuple(params.items()))
+
+
+def _duplicates(field_name: str, values: list[str]) -> list[FieldError]:
     seen: set[str] = set()
-    for value in ids:
-        if value in seen:
-            raise ValueError(f"{field_name}: {value!r} appears twice")
+    reported: set[str] = set()
+    problems: list[FieldError] = []
+    for value in values:
+        if value in seen and value not in reported:
+            problems.append(
+                _problem(field_name, f"{value!r} appears twice", "appears_twice", value=value)
+            )
+            reported.add(value)
         seen.add(value)
+    return problems
 
 
-def _party_references(spec: StageSpec) -> list[tuple[str, str]]:
-    """Every (field path, party id) a stage names, so one check covers them all."""
-    match spec:
-        case DraftingStage():
-            return [(f"reviewers.{i}", p) for i, p in enumerate(spec.reviewers)]
-        case MissionStage():
-            return [("host", spec.host), ("report_by", spec.report_by)]
-        case DiagnosticStage():
-            return [("prepared_by", spec.prepared_by)] + [
-                (f"agreed_by.{i}", p) for i, p in enumerate(spec.agreed_by)
-            ]
-        case FundingRequestStage():
-            return [("funder", spec.funder)]
-        case ImplementationStage():
-            return [("implementer", spec.implementer)]
-        case SignatureStage():
-            return []
+def reference_problems(convention: Any, prefix: str = "") -> list[FieldError]:
+    """Every reference of a convention that does not resolve, every id given twice, and a
+    mission that ends before it starts.
+
+    Reads a validated Convention or the raw mapping of a file whose fields may be wrong
+    (a list that is not one, a value of the wrong type): what cannot be read is left to the
+    field's own error, so one mistake is said once, and every other reference is still
+    checked (a bad date does not hide an unknown party)."""
+    problems: list[FieldError] = []
+    parties = _items(_get(convention, "parties"))
+    signatories = _items(_get(convention, "signatories"))
+    stages = _items(_get(convention, "stages")) or []
+    party_ids = [i for i in (_get(p, "id") for p in parties or []) if isinstance(i, str)]
+    signatory_ids = [i for i in (_get(s, "id") for s in signatories or []) if isinstance(i, str)]
+    stage_names = [n for n in (_get(spec, "stage") for spec in stages) if isinstance(n, str)]
+    # Party ids are matched without regard to case in searches (`list --party PSA`).
+    problems += _duplicates("parties", [party_id.lower() for party_id in party_ids])
+    problems += _duplicates("signatories", signatory_ids)
+    problems += _duplicates("stages", stage_names)
+    known_parties = set(party_ids) if parties is not None else None
+    known_signatories = set(signatory_ids) if signatories is not None else None
+
+    def unknown_party(where: str, value: Any) -> None:
+        if known_parties is not None and isinstance(value, str) and value not in known_parties:
+            problems.append(
+                _problem(where, f"unknown party {value!r}", "unknown_party", party=value)
+            )
+
+    for index, signatory in enumerate(signatories or []):
+        unknown_party(f"signatories.{index}.party", _get(signatory, "party"))
+    every_stage_known = len(stage_names) == len(stages) and set(stage_names) <= set(
+        STAGE_PARTY_FIELDS
+    )
+    declared = set(stage_names)
+    own_id = _get(convention, "id")
+    for index, spec in enumerate(stages):
+        where = f"stages.{index}"
+        name = _get(spec, "stage")
+        on_failure = _get(spec, "on_failure")
+        if (
+            every_stage_known
+            and isinstance(on_failure, str)
+            and on_failure != "end"
+            and on_failure not in declared
+        ):
+            listed = ", ".join(sorted(declared))
+            problems.append(
+                _problem(
+                    f"{where}.on_failure",
+                    f"{on_failure!r} is neither 'end' nor a declared stage ({listed})",
+                    "on_failure_unknown",
+                    value=on_failure,
+                    stages=listed,
+                )
+            )
+        for field_name in STAGE_PARTY_FIELDS.get(name, ()) if isinstance(name, str) else ():
+            value = _get(spec, field_name)
+            if isinstance(value, list | tuple):
+                for position, party_id in enumerate(value):
+                    unknown_party(f"{where}.{field_name}.{position}", party_id)
+            else:
+                unknown_party(f"{where}.{field_name}", value)
+        if name == "signature" and known_signatories is not None:
+            for position, signatory_id in enumerate(_items(_get(spec, "signatories")) or []):
+                if isinstance(signatory_id, str) and signatory_id not in known_signatories:
+                    problems.append(
+                        _problem(
+                            f"{where}.signatories.{position}",
+                            f"unknown signatory {signatory_id!r}",
+                            "unknown_signatory",
+                            signatory=signatory_id,
+                        )
+                    )
+        if name == "mission":
+            starts, ends = _day(_get(spec, "starts_on")), _day(_get(spec, "ends_on"))
+            if starts is not None and ends is not None and ends < starts:
+                problems.append(
+                    _problem(
+                        f"{where}.ends_on",
+                        f"{ends} is before starts_on ({starts})",
+                        "ends_before_start",
+                        start=str(starts),
+                    )
+                )
+        if name == "diagnostic":
+            for position, follow_up in enumerate(_items(_get(spec, "follow_ups")) or []):
+                there = f"{where}.follow_ups.{position}"
+                if isinstance(own_id, str) and _get(follow_up, "id") == own_id:
+                    problems.append(
+                        _problem(f"{there}.id", "a follow-up needs its own id", "follow_up_id")
+                    )
+                if isinstance(follow_up, dict):  # a validated one checked itself
+                    problems += reference_problems(follow_up, f"{there}.")
+    kinds = [_get(party, "kind") for party in parties or []]
+    if parties is not None and all(isinstance(k, str) and k in set(PartyKind) for k in kinds):
+        offices = [kind for kind in kinds if kind == PartyKind.TRAINING_OFFICE]
+        if len(offices) != 1:
+            problems.append(
+                _problem(
+                    "parties",
+                    "exactly one party of kind 'training_office' is required "
+                    f"(the officer's own body), found {len(offices)}",
+                    "one_training_office",
+                    found=str(len(offices)),
+                )
+            )
+    if isinstance(own_id, str) and _get(convention, "parent") == own_id:
+        problems.append(_problem("parent", "a convention cannot be its own parent", "own_parent"))
+    if prefix:
+        problems = [FieldError(f"{prefix}{p.field}", p.reason, p.code, p.params) for p in problems]
+    return problems
 
 
 DiagnosticStage.model_rebuild()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
-from schemas.convention import Convention
+from schemas.convention import Convention, reference_problems
 from schemas.errors import FieldError, InputError, field_errors
 from schemas.values import Frozen, Identifier
 
@@ -143,13 +144,20 @@ def _top_level_keys(text: str, start: int, end: int) -> list[tuple[str, int]]:
 
 def read_document(path: Path) -> Any:
     """Parse a YAML or JSON file; a syntax error becomes an InputError with its position."""
+    return parse_document(_read_text(path), str(path), as_json=_is_json(path))
+
+
+def _is_json(path: Path) -> bool:
+    return path.suffix.lower() == ".json"
+
+
+def _read_text(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as error:
         raise _whole_file_error(str(path), f"cannot read file: {error.strerror}") from error
     except UnicodeDecodeError as error:
         raise _whole_file_error(str(path), "not UTF-8 text") from error
-    return parse_document(text, str(path), as_json=path.suffix.lower() == ".json")
 
 
 def _yaml_problem(source: str, error: yaml.YAMLError) -> str:
@@ -173,19 +181,114 @@ def _whole_file_error(source: str, reason: str) -> InputError:
 
 
 def parse_model(model: type[M], data: Any, source: str) -> M:
-    """Validate data as model, or raise an InputError listing every field error."""
+    """Validate data as model, or raise an InputError listing every field error (for a
+    convention, the references that do not resolve too: see convention_errors)."""
     if not isinstance(data, dict):
         kind = type(data).__name__ if data is not None else "nothing"
         raise InputError(source, [FieldError("", f"expected a mapping of fields, found {kind}")])
+    if model is Convention:
+        return cast(M, checked_convention(data, source))
     try:
         return model.model_validate(data)
     except ValidationError as error:
         raise InputError(source, field_errors(error)) from error
 
 
+def convention_errors(data: dict[str, Any]) -> tuple[Convention | None, list[FieldError]]:
+    """The convention, or every error of it in one pass: pydantic's (every field at once) and
+    the references that do not resolve, which pydantic checks only once every field is valid
+    (an unknown party named by a signatory is said beside a bad date, not after it is fixed).
+    """
+    try:
+        return Convention.model_validate(data), []
+    except ValidationError as error:
+        found = field_errors(error)
+    references = reference_problems(data)
+    coded = {(problem.field, problem.reason): problem for problem in references}
+    said = {(problem.field, problem.reason) for problem in found}
+    # The model's own check said some already (in its words): keep one, with its code.
+    merged = [coded.get((problem.field, problem.reason), problem) for problem in found]
+    return None, merged + [p for p in references if (p.field, p.reason) not in said]
+
+
+def checked_convention(
+    data: dict[str, Any], source: str, *, text: str | None = None, as_json: bool = False
+) -> Convention:
+    """The validated convention, or an InputError with every error; given the file's `text`,
+    each error says the line and column of its field."""
+    convention, errors = convention_errors(data)
+    if convention is not None:
+        return convention
+    raise InputError(source, located(errors, text, as_json=as_json) if text else errors)
+
+
+def parse_convention(
+    text: str, source: str, *, as_json: bool, max_values: int | None = None
+) -> Convention:
+    """A convention file's text, parsed and validated: every error at once, with where the
+    file holds it. `max_values` refuses a document that expands past so many values (a YAML
+    bomb) before it is validated."""
+    document = parse_document(text, source, as_json=as_json)
+    if max_values is not None and count_values(document, max_values) > max_values:
+        raise _whole_file_error(source, f"{source}: more than {max_values} values")
+    if not isinstance(document, dict):
+        return parse_model(Convention, document, source)  # refused: not a mapping
+    return checked_convention(document, source, text=text, as_json=as_json)
+
+
+def count_values(value: Any, limit: int) -> int:
+    """How many values a parsed document holds, counting each alias's expansion; stops
+    counting past the limit, so a billion laughs costs a bounded walk."""
+    count, stack = 0, [value]
+    while stack and count <= limit:
+        item = stack.pop()
+        count += 1
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
+def located(errors: list[FieldError], text: str, *, as_json: bool = False) -> list[FieldError]:
+    """The errors with the line and column (1-based) of their field in the file's text: the
+    field's own value when the file has it, else the nearest mapping or list that holds it
+    (a missing field is shown where it belongs). JSON is read as YAML for this (it is one,
+    nearly); a text that cannot be composed leaves the errors without positions."""
+    del as_json  # one reader for both
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return errors
+    if root is None:
+        return errors
+    placed = []
+    for error in errors:
+        mark = _mark_of(root, error.field)
+        placed.append(replace(error, line=mark.line + 1, column=mark.column + 1))
+    return placed
+
+
+def _mark_of(node: yaml.Node, field_path: str) -> yaml.Mark:
+    """Where the file holds a dotted field path: the deepest node of it found."""
+    for part in field_path.split(".") if field_path else []:
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            child = next(
+                (value for key, value in node.value if getattr(key, "value", None) == part), None
+            )
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit():
+            index = int(part)
+            child = node.value[index] if index < len(node.value) else None
+        if child is None:
+            break
+        node = child
+    return node.start_mark
+
+
 def load_convention(path: Path) -> Convention:
-    """A validated convention file."""
-    return parse_model(Convention, read_document(path), str(path))
+    """A validated convention file: every error at once, each with its line and column."""
+    return parse_convention(_read_text(path), str(path), as_json=_is_json(path))
 
 
 class ScriptedAnswer(Frozen):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as attribute
 from functools import cache
 from typing import Any, get_args
 
@@ -67,13 +68,23 @@ class Reason(str):
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem: where (a dotted field path, '' for the whole input) and why."""
+    """One problem: where (a dotted field path, '' for the whole input) and why.
+
+    `code` and `params` say the same reason as data (pydantic's error type and context, or
+    one of the convention's own checks), so a page can say it in its reader's language;
+    `line` and `column` (1-based) say where a file holds the field. None of them takes part
+    in comparisons: two errors are the same when their field and reason are."""
 
     field: str
     reason: str
+    code: str = attribute(default="", compare=False)
+    params: tuple[tuple[str, str], ...] = attribute(default=(), compare=False)
+    line: int | None = attribute(default=None, compare=False)
+    column: int | None = attribute(default=None, compare=False)
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.reason}" if self.field else self.reason
+        said = f"{self.field}: {self.reason}" if self.field else self.reason
+        return said + (f" (line {self.line}, column {self.column})" if self.line else "")
 
 
 class InputError(Exception):
@@ -95,7 +106,14 @@ def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError
         if detail["type"] != "value_error":
             field = next((str(p) for p in reversed(detail["loc"]) if isinstance(p, str)), "")
             context = {key: str(value) for key, value in (detail.get("ctx") or {}).items()}
-            found.append(FieldError(base, Reason(message, detail["type"], context, field)))
+            found.append(
+                FieldError(
+                    base,
+                    Reason(message, detail["type"], context, field),
+                    detail["type"],
+                    tuple(context.items()),
+                )
+            )
             continue
         for piece in message.split("; "):
             field, separator, reason = piece.partition(": ")

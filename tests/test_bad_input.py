@@ -278,7 +278,7 @@ def test_a_stage_naming_an_undeclared_signatory_is_refused_with_its_exact_path(
     with pytest.raises(InputError) as refused:
         load_convention(refused_files["undeclared-signatory"].path)
 
-    assert [str(problem) for problem in refused.value.errors] == [
+    assert [f"{problem.field}: {problem.reason}" for problem in refused.value.errors] == [
         "stages.1.signatories.5: unknown signatory 'x'"
     ]
 

@@ -817,9 +817,11 @@ async def officer_task_answer(
         errors = [(e.field, e.reason) for e in error.errors]
         return _officer_form(request, session, view, values, errors, status_code=422)
     except Refused as error:
-        return await _convention(
-            request, desk, session, convention_id, status_code=409, refusal=error.detail
-        )
+        # The workflow's own refusal (an agenda item forgotten): the form again, what was
+        # typed kept, the reason beside the field it names.
+        field, said, reason = error.detail.partition(": ")
+        placed = (field, reason) if said and " " not in field else ("", error.detail)
+        return _officer_form(request, session, view, values, [placed], status_code=409)
     return await _convention(request, desk, session, convention_id, notice=N_("Done."))
 
 
@@ -830,7 +832,7 @@ def _start_page(
     request: Request,
     session: OfficeSession,
     status_code: int = 200,
-    errors: list[tuple[str, str]] | None = None,
+    errors: list[tuple[Any, ...]] | None = None,
     **context: Any,
 ) -> HTMLResponse:
     context.setdefault("preview", None)
@@ -871,7 +873,9 @@ async def start(
     try:
         convention = desk.read_upload(data, name)
     except InvalidInput as error:
-        return _start_page(request, session, 422, [(e.field, e.reason) for e in error.errors])
+        # Every error at once, each with its line and column in the file when known.
+        located = [(e.field, e.reason, e.line, e.column) for e in error.errors]
+        return _start_page(request, session, 422, located)
     if form.action != "start":
         return _start_page(
             request,

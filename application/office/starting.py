@@ -4,8 +4,6 @@ started, refused like the CLI for an id used before."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from application.conventions import ConventionAlreadyStarted, ParentUnknown, start_convention
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
@@ -15,7 +13,7 @@ from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
 from application.partner import PartnerDesk
 from schemas.convention import Convention
-from schemas.convention_file import parse_document, parse_model
+from schemas.convention_file import parse_convention
 from schemas.errors import FieldError, InputError
 
 UPLOAD_MAX_BYTES = 512_000
@@ -27,7 +25,8 @@ UPLOAD_MAX_NODES = 50_000
 
 
 def read_upload(data: bytes, filename: str) -> Convention:
-    """The uploaded file, validated as `starter.py validate` does: every error by field."""
+    """The uploaded file, validated as `starter.py validate` does: every error at once, by
+    field, with its line and column."""
     source = filename or "upload"
     if len(data) > UPLOAD_MAX_BYTES:
         raise InvalidInput(
@@ -39,28 +38,11 @@ def read_upload(data: bytes, filename: str) -> Convention:
     except UnicodeDecodeError as error:
         raise InvalidInput("not UTF-8", [FieldError("", f"{source}: not UTF-8 text")]) from error
     try:
-        document = parse_document(text, source, as_json=source.endswith(".json"))
-        if _nodes(document) > UPLOAD_MAX_NODES:
-            raise InputError(
-                source, [FieldError("", f"{source}: more than {UPLOAD_MAX_NODES} values")]
-            )
-        return parse_model(Convention, document, source)
+        return parse_convention(
+            text, source, as_json=source.endswith(".json"), max_values=UPLOAD_MAX_NODES
+        )
     except InputError as error:
         raise InvalidInput(str(error), error.errors) from error
-
-
-def _nodes(value: Any, limit: int = UPLOAD_MAX_NODES) -> int:
-    """How many values a parsed document holds, counting each alias's expansion; stops
-    counting past the limit, so a billion laughs costs a bounded walk."""
-    count, stack = 0, [value]
-    while stack and count <= limit:
-        item = stack.pop()
-        count += 1
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return count
 
 
 async def start(
