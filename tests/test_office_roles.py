@@ -13,21 +13,23 @@ included); an allowed role is past the check (a POST without CSRF then fails on 
 from __future__ import annotations
 
 import re
+from types import ModuleType
 
 import asyncpg
 import httpx
 import pytest
+from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from temporalio.testing import WorkflowEnvironment
 
+import web.app
 from application.office.roles import PERMISSIONS, Permission, Role
 from application.office.signin import SESSION_COOKIE
 from application.partner import create_key
 from tests.partner_stack import FUNDER, bearer, funding_convention, link_path, make_desk
 from tests.test_office_desk import new_account, office_client, sign_in, signed_in
 from tests.test_partner_links import link_minted
-from web.app import create_app
 from web.office import Require
 
 PUBLIC = {
@@ -62,13 +64,22 @@ def _permissions(dependant: Dependant) -> set[Permission]:
     return found
 
 
+ROUTERS = [
+    module.router
+    for module in vars(web.app).values()
+    if isinstance(module, ModuleType) and isinstance(getattr(module, "router", None), APIRouter)
+]
+"""The router of every module the portal's app includes (web/app.py imports each one to
+include it), whatever module a route lives in."""
+
+
 def _office_routes() -> dict[tuple[str, str], set[Permission]]:
-    """Every office route the portal serves (the app as `portal.py` builds it, whatever
-    module a route lives in; nothing is started), with the permissions its dependencies
+    """Every office route the portal serves, with the permissions its dependencies
     require."""
     return {
         (method, route.path): _permissions(route.dependant)
-        for route in create_app().routes
+        for router in ROUTERS
+        for route in router.routes
         if isinstance(route, APIRoute) and route.path.startswith("/office")
         for method in route.methods or ()
     }
