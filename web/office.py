@@ -43,6 +43,7 @@ from application.directory.views import (
 from application.errors import BadRequest, Forbidden, InvalidInput, NotFound, PacteError, Refused
 from application.office.audit import Download
 from application.office.desk import OfficeDesk
+from application.office.exports import csv_of_dicts
 from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table_csv
 from application.office.roles import Permission, Role, authorize, may
 from application.office.signin import SESSION_COOKIE, OfficeSession
@@ -595,12 +596,15 @@ async def portfolio_download(desk: DeskDep, _session: Reader) -> Response:
 
 
 @router.get("/office/portfolio/{table}.csv")
-async def portfolio_csv(table: str, desk: DeskDep, _session: Reader) -> Response:
-    """One table as CSV."""
+async def portfolio_csv(table: str, request: Request, desk: DeskDep, _session: Reader) -> Response:
+    """One table as CSV: RFC 4180 (`,`, no BOM) for programs; with `?lang=`, in that
+    language's spreadsheet dialect (`;` and a BOM in French and Arabic)."""
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
     rows = await desk.portfolio_table(table)
-    return _download(table_csv(rows), "text/csv; charset=utf-8", f"{table}.csv")
+    lang = request.query_params.get("lang")
+    text = csv_of_dicts(rows, language_or_default(lang)) if lang else table_csv(rows)
+    return _download(text, "text/csv; charset=utf-8", f"{table}.csv")
 
 
 @router.get("/office/charts/{table}.svg")
