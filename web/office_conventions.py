@@ -39,6 +39,7 @@ from application.office.exports import (
 from application.office.portfolio import PORTFOLIO_TABLES
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession
+from schemas.errors import FieldError
 from web.i18n import language_or_default
 from web.office import DeskDep, page, require
 
@@ -138,7 +139,8 @@ async def conventions_xlsx(request: Request, desk: DeskDep, session: Reader) -> 
 def _scope(request: Request) -> str:
     scope = request.query_params.get("scope", "mine")
     if scope not in ("mine", "all"):
-        raise InvalidInput("scope", [])
+        reason = f"mine or all, not {scope[:80]!r}"
+        raise InvalidInput(f"scope: {reason}", [FieldError("scope", reason)])
     return scope
 
 
