@@ -82,7 +82,7 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return problem_of(error)
         if request.url.path.startswith("/office"):
-            return office.office_error(request, error)
+            return await office.office_error(request, error)
         return pages.error_page(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -101,6 +101,10 @@ def create_app(
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             return problem(error.status_code, str(error.detail), str(error.detail))
+        if request.url.path.startswith("/office"):
+            return await office.office_error(
+                request, PacteError(str(error.detail)), status_code=error.status_code
+            )
         return pages.error_page(
             request, PacteError(str(error.detail)), status_code=error.status_code
         )
