@@ -9,14 +9,19 @@ httpx over the real app, PostgreSQL and Temporal dev server.
 
 from __future__ import annotations
 
+import io
 from urllib.parse import quote
 
 import asyncpg
+import openpyxl
 import pyotp
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from tests.partner_stack import make_desk
+from application.conventions import start_convention
+from devkit.polling import eventually
+from tests.conftest import DEV_TASK_QUEUE, example, renamed
+from tests.partner_stack import funding_convention, make_desk
 from tests.test_office_desk import (
     PASSWORD,
     SECRET,
@@ -207,3 +212,74 @@ async def test_error_pages_keep_the_desks_layout_and_the_readers_language(
         shown = await stranger.get("/office/conventions/no-such-convention")
         assert shown.status_code == 401
         assert 'href="/office/signin"' in shown.text
+
+
+async def test_an_auditor_goes_from_a_convention_to_its_audit_page_and_its_files(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client, db_pool)
+    audit = f"/office/audit/{convention.id}"
+    async with office_client(desk) as officer:
+        await signed_in(officer, db_pool, "officer")
+        page = await officer.get(f"/office/conventions/{convention.id}")
+        assert page.status_code == 200 and f'href="{audit}"' not in page.text
+    async with office_client(desk) as http:
+        email = await signed_in(http, db_pool, "auditor")
+        page = await http.get(f"/office/conventions/{convention.id}")
+        assert f'href="{audit}"' in page.text
+        listed = await http.get("/office/conventions", params={"q": convention.id})
+        assert f'href="{audit}"' in listed.text
+        shown = await http.get(audit)
+        for download in ("report.pdf", "iati.xml", "timeline.xlsx", "export.json"):
+            assert f'href="{audit}/{download}"' in shown.text, download
+        report = await http.get(f"{audit}/report.pdf")
+        assert report.status_code == 200, report.text[:500]
+        assert report.headers["content-type"] == "application/pdf"
+        assert report.content.startswith(b"%PDF")
+        assert "attachment" in report.headers["content-disposition"]
+        monkeypatch.delenv("PACTE_IATI_ORG_REF", raising=False)
+        unset = await http.get(f"{audit}/iati.xml")
+        assert unset.status_code == 503 and "PACTE_IATI_ORG_REF" in unset.text
+        monkeypatch.setenv("PACTE_IATI_ORG_REF", "MA-RC-12345")
+        # Still in its funding request, dated by nothing IATI could call a start: said so.
+        lacking = await http.get(f"{audit}/iati.xml")
+        assert lacking.status_code == 409
+        assert "IATI needs a planned or an actual start" in lacking.text
+        # A convention with its mission dated: its activity file, valid against 2.03.
+        dated = renamed(example("bamako-cooperation"))
+        await start_convention(dev_env.client, dated, DEV_TASK_QUEUE)
+        await eventually(
+            lambda: db_pool.fetchval(
+                "SELECT count(*) FROM milestones WHERE convention_id = $1", dated.id
+            ),
+            lambda count: count > 0,
+        )
+        iati = await http.get(f"/office/audit/{dated.id}/iati.xml")
+        assert iati.status_code == 200, iati.text[iati.text.find("<main") :][:1500]
+        assert iati.headers["content-type"].startswith("application/xml")
+        assert b"<iati-activities" in iati.content
+        assert f"MA-RC-12345-{dated.id}".encode() in iati.content
+        workbook = await http.get(f"{audit}/timeline.xlsx")
+        sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+        assert sheet is not None
+        cells = list(sheet.iter_rows(values_only=True))
+        assert "convention_started" in {cell for row in cells[1:] for cell in row}
+        french = await http.get(f"{audit}/timeline.csv?lang=fr")
+        assert french.content.decode("utf-8").startswith("\ufeff")
+        assert ";" in french.text.splitlines()[0]
+        plain = await http.get(f"{audit}/timeline.csv")
+        assert not plain.content.startswith("\ufeff".encode())
+    logged = await db_pool.fetch(
+        "SELECT action, outcome FROM office_access_log WHERE email = $1 AND target = $2"
+        " ORDER BY id",
+        email,
+        convention.id,
+    )
+    assert [tuple(line) for line in logged] == [
+        ("download_report", "ok"),
+        ("download_iati", "incomplete"),
+        ("download_timeline_xlsx", "ok"),
+        ("download_timeline_csv", "ok"),
+        ("download_timeline_csv", "ok"),
+    ]

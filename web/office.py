@@ -391,7 +391,7 @@ def _see(url: str) -> RedirectResponse:
     return response
 
 
-def _download(body: str, media_type: str, filename: str | None = None) -> Response:
+def _download(body: str | bytes, media_type: str, filename: str | None = None) -> Response:
     headers = {"cache-control": "no-store"}
     if filename is not None:
         headers["content-disposition"] = f'attachment; filename="{filename}"'
@@ -707,6 +707,7 @@ async def _convention(
         status_code=status_code,
         convention_id=convention_id,
         page=overview,
+        can_audit=may(session.role, Permission.AUDIT),
         notice=notice,
         refusal=refusal,
         errors=errors or [],
@@ -983,9 +984,13 @@ def _attachment(download: Download) -> Response:
 async def audit_timeline(
     convention_id: str, fmt: str, request: Request, desk: DeskDep, session: Auditor
 ) -> Response:
-    """The timeline as HTML, CSV or JSON."""
+    """The timeline as HTML, CSV, JSON or XLSX; the CSV with `?lang=` in that language's
+    spreadsheet dialect."""
+    lang = request.query_params.get("lang")
     return _attachment(
-        await desk.audit.timeline(session, convention_id, fmt, client_address(request))
+        await desk.audit.timeline(
+            session, convention_id, fmt, client_address(request), lang and language_or_default(lang)
+        )
     )
 
 

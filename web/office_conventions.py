@@ -78,6 +78,7 @@ async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> 
         "kinds": KINDS,
         "search_max": SEARCH_MAX,
         "page_size": PAGE_SIZE,
+        "can_audit": may(session.role, Permission.AUDIT),
     }
     try:
         query = read_query(_params(request), mine=session.user.email)
