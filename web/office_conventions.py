@@ -36,7 +36,7 @@ from application.office.exports import (
     xlsx_of_dicts,
     xlsx_of_rows,
 )
-from application.office.portfolio import PORTFOLIO_TABLES
+from application.office.portfolio import PORTFOLIO_TABLES, backfill_convention_files
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession
 from schemas.errors import FieldError
@@ -94,6 +94,9 @@ async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> 
             max_page=MAX_PAGE,
             **context,
         )
+    # Conventions started without a recorded file get theirs (a few a load), as on the
+    # portfolio: their titles and parties become searchable.
+    await backfill_convention_files(desk.pool, desk.client)
     listed = await conventions_list(desk.pool, query)
     return page(
         request,
