@@ -72,7 +72,7 @@ CREATE INDEX IF NOT EXISTS conventions_updated ON conventions (updated_at DESC, 
 CREATE INDEX IF NOT EXISTS office_tasks_open_by_convention
     ON office_tasks (convention_id, due_at) WHERE state = 'open';
 CREATE INDEX IF NOT EXISTS office_access_log_started
-    ON office_access_log (email, target) WHERE action = 'start';
+    ON office_access_log (lower(email), target) WHERE action = 'start';
 
 CREATE OR REPLACE FUNCTION pacte_convention_search_row() RETURNS trigger
 LANGUAGE plpgsql AS $$

@@ -61,7 +61,7 @@ _PARTY_NAME = """(SELECT p ->> 'name'
 
 _MINE = """(lower(s.officer_email) = {email} OR EXISTS (
     SELECT 1 FROM office_access_log AS a
-     WHERE a.action = 'start' AND a.outcome = 'ok' AND a.email = {email}
+     WHERE a.action = 'start' AND a.outcome = 'ok' AND lower(a.email) = {email}
        AND a.target = c.id))"""
 
 
@@ -106,13 +106,16 @@ def _where(given: ConventionFilter) -> tuple[str, list[Any]]:
     return (" AND ".join(conditions) or "true"), params
 
 
-def _select(given: ConventionFilter, sort: str) -> tuple[str, list[Any]]:
+def _select(given: ConventionFilter, sort: str, *, counted: bool = False) -> tuple[str, list[Any]]:
+    """The filter's query in its order; `counted`: each row with the count of all of them
+    (a window over the whole result, taken before any LIMIT)."""
     where, params = _where(given)
     party_name = _PARTY_NAME.format(convention="c.id", party="next.party")
+    total = ", count(*) OVER () AS pacte_total" if counted else ""
     sql = f"""
 SELECT c.id, c.title, c.kind, c.stage, c.state, c.countries, c.sector, c.updated_at,
        s.officer_name, next.task_id AS next_task, next.kind AS next_kind,
-       next.party AS next_party, {party_name} AS next_party_name, next.due_at AS next_due
+       next.party AS next_party, {party_name} AS next_party_name, next.due_at AS next_due{total}
   FROM conventions AS c
   LEFT JOIN convention_search AS s ON s.convention_id = c.id
   {_NEXT_TASK}
@@ -141,13 +144,9 @@ async def conventions_page(
 ) -> ConventionsPage:
     """The filter's rows from `offset`, at most `limit`, and the filter's count (one query:
     a window count; a second only when the page is past the end)."""
-    sql, params = _select(given, sort)
+    sql, params = _select(given, sort, counted=True)
     n = len(params)
-    paged = (
-        f"SELECT *, count(*) OVER () AS pacte_total FROM ({sql}) AS listed"
-        f" LIMIT ${n + 1} OFFSET ${n + 2}"
-    )
-    # ORDER BY inside a subquery is kept by a plain outer SELECT with a window over ().
+    paged = f"{sql}\n LIMIT ${n + 1} OFFSET ${n + 2}"
     fetched = [dict(row) for row in await pool.fetch(paged, *params, limit, offset)]
     if fetched:
         total = int(fetched[0].pop("pacte_total"))

@@ -11,6 +11,7 @@ app, PostgreSQL and Temporal dev server.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -24,16 +25,23 @@ from typing import Any
 import asyncpg
 import httpx
 import openpyxl
+import pyotp
 import pytest
 import pytest_asyncio
+import uvicorn
 from babel.messages.pofile import read_po
 from temporalio.testing import WorkflowEnvironment
 
 import web
+from devkit.stack import free_port
 from storage.read_model import record_convention_file
+from tests.conftest import DEV_TASK_QUEUE
 from tests.partner_stack import make_desk
 from tests.stage_desk import PARTIES, convention_of
-from tests.test_office_desk import office_client, signed_in
+from tests.test_office_browser import no_accessibility_violations
+from tests.test_office_desk import PASSWORD, new_account, office_client, signed_in
+from tests.test_partner_browser import ARTIFACTS, CHROMIUM
+from web.app import create_app
 from web.i18n import LANGUAGES, gettext
 
 DRAFTING = {"stage": "drafting", "document": {"uri": "docs/draft.pdf"}, "reviewers": ["psa"]}
@@ -388,3 +396,67 @@ def test_every_string_of_the_list_pages_is_in_the_three_catalogues() -> None:
             if language != "en":
                 assert catalogue[message].string, f"{language}: {message!r} untranslated"
     assert gettext("ar", "The office's tasks") == "مهام المكتب"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+async def test_an_officer_finds_a_convention_by_an_arabic_word_in_a_real_browser(
+    seeded: Seeded, dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Signed out, a link to a search: sign in (password, authenticator), back on the search,
+    read in Arabic, then the office's tasks; axe finds nothing on either page."""
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    desk = make_desk(dev_env.client, db_pool)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(desk, task_queue=DEV_TASK_QUEUE),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    base = f"http://127.0.0.1:{port}"
+    email = await new_account(db_pool, "officer", name="Awa Diallo")
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+            )
+            page = await browser.new_page()
+            await page.goto(f"{base}/office/conventions?q=مدرسه")
+            assert "/office/signin?next=" in page.url
+            await page.fill("#email", email)
+            await page.fill("#password", PASSWORD)
+            await page.click("button.primary")
+            await page.wait_for_selector("#code")
+            secret = (await page.inner_text("dd.ref >> nth=0")).strip()
+            await page.fill("#code", pyotp.TOTP(secret).now())
+            await page.click("button.primary")
+            await page.wait_for_selector("ul.ref li")
+            await page.click("main a")  # "Continue": to the search asked for
+            await page.wait_for_selector("table.tasks")
+            assert seeded.ids["kenitra"] in await page.inner_text("table.tasks")
+            await page.select_option("#language", "ar")
+            await page.click("form[action='/office/language'] button")
+            await page.wait_for_selector("table.tasks")
+            assert await page.get_attribute("html", "dir") == "rtl"
+            assert "/office/conventions?q=" in page.url  # the same search, now in Arabic
+            assert seeded.ids["kenitra"] in await page.inner_text("table.tasks")
+            await page.screenshot(path=str(ARTIFACTS / "office-5-search-ar.png"), full_page=True)
+            await no_accessibility_violations(page, "conventions list")
+            await page.goto(f"{base}/office/tasks?scope=all")
+            await page.wait_for_selector("table.tasks")
+            assert seeded.ids["late"] in await page.inner_text("table.tasks")
+            await page.screenshot(path=str(ARTIFACTS / "office-6-tasks-ar.png"), full_page=True)
+            await no_accessibility_violations(page, "office tasks")
+            await browser.close()
+    finally:
+        server.should_exit = True
+        await serving

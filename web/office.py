@@ -369,8 +369,11 @@ async def office_error(
         return _see(signin_url(request))
     headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else {}
     status, title = status_and_title(error)
+    detail = error.detail
     if status_code is not None:
-        status, title = status_code, _HTTP_TITLES.get(status_code, title)
+        # The framework's own refusals (no such page, no such method): their English detail
+        # only repeats the title, which is said in the reader's language.
+        status, title, detail = status_code, _HTTP_TITLES.get(status_code, title), ""
     session = await _reader(request)
     response = page(
         request,
@@ -378,7 +381,7 @@ async def office_error(
         session,
         status_code=status,
         message=title,
-        detail=error.detail,
+        detail=detail,
         home=HOME[session.user.role] if session is not None and session.signed_in else None,
     )
     response.headers.update(headers)
