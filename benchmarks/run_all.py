@@ -29,6 +29,7 @@ BENCHMARKS = [
     "portfolio",
     "partner_desk",
     "milestone_count",
+    "conventions_search",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -48,6 +49,7 @@ SMOKE = {
         "2",
     ],
     "milestone_count": ["--milestones", "20,80", "--rounds", "2"],
+    "conventions_search": ["--conventions", "200", "--rounds", "1"],
 }
 
 
