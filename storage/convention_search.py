@@ -29,11 +29,12 @@ SORTS = {
 @dataclass(frozen=True)
 class ConventionFilter:
     """What the list shows: each field None (or False) leaves it unfiltered. `words` are
-    searched in titles and party names, and match an id exactly; `words_usable` is False
-    when they hold no letter or digit (then only the id is matched)."""
+    searched in titles and party names, and match an id exactly; `terms` is the words as a
+    tsquery (`search_terms`), None when they hold no letter or digit once normalised (then
+    only the id is matched)."""
 
     words: str | None = None
-    words_usable: bool = True
+    terms: str | None = None
     stage: str | None = None
     state: str | None = None
     kind: str | None = None
@@ -76,13 +77,13 @@ def _where(given: ConventionFilter) -> tuple[str, list[Any]]:
 
     if given.words:
         words = param(given.words)
-        if given.words_usable:
-            # The GIN index answers the words, the primary key the id; the query is made
-            # once (an InitPlan), not once a row.
+        if given.terms:
+            # The GIN index answers the words, the primary key the id; the tsquery comes
+            # made (a value the planner can weigh against the index's statistics).
+            terms = param(given.terms)
             conditions.append(
                 f"c.id IN (SELECT w.convention_id FROM convention_search AS w"
-                f" WHERE w.words @@ (SELECT pacte_search_query({words}))"
-                f" UNION ALL SELECT {words}::text)"
+                f" WHERE w.words @@ {terms}::tsquery UNION ALL SELECT {words}::text)"
             )
         else:
             conditions.append(f"c.id = {words}")
@@ -113,41 +114,55 @@ def _where(given: ConventionFilter) -> tuple[str, list[Any]]:
 
 
 _OUTER_SORTS = {
-    "updated": "updated_at DESC, id",
-    "due": "next_due ASC NULLS LAST, id",
-    "title": "lower(title) ASC NULLS LAST, id",
+    "updated": "listed.updated_at DESC, listed.id",
+    "due": "listed.next_due ASC NULLS LAST, listed.id",
+    "title": "lower(listed.title) ASC NULLS LAST, listed.id",
 }
-"""SORTS again, over a page's own columns."""
+"""SORTS again, over a page's own columns (`listed`)."""
 
 
 def _select(given: ConventionFilter, sort: str, page: str = "") -> tuple[str, list[Any]]:
-    """The filter's query in its order (`page`: its LIMIT and OFFSET); the name of the party
-    that owes the next task is looked up for the rows returned only, not for every row
-    the filter matches."""
+    """The filter's query in its order (`page`: its LIMIT and OFFSET). Each row's next task
+    and the name of the party that owes it are looked up for the rows returned only (for
+    every row matched only when sorting by due date), not for every row of the filter."""
     where, params = _where(given)
-    party_name = _PARTY_NAME.format(convention="listed.id", party="listed.next_party")
+    by_due = sort == "due"
+    next_columns = (
+        "next.task_id AS next_task, next.kind AS next_kind, next.party AS next_party,"
+        " next.due_at AS next_due"
+    )
+    inner_next = f", {next_columns}" if by_due else ""
+    outer_next = "" if by_due else f", {next_columns}"
+    outer_join = (
+        "" if by_due else _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "listed.state")
+    )
+    party = "listed.next_party" if by_due else "next.party"
+    party_name = _PARTY_NAME.format(convention="listed.id", party=party)
     sql = f"""
-SELECT listed.*, {party_name} AS next_party_name
+SELECT listed.*{outer_next}, {party_name} AS next_party_name
   FROM (
     SELECT c.id, c.title, c.kind, c.stage, c.state, c.countries, c.sector, c.updated_at,
-           s.officer_name, next.task_id AS next_task, next.kind AS next_kind,
-           next.party AS next_party, next.due_at AS next_due
+           s.officer_name{inner_next}
       FROM conventions AS c
       LEFT JOIN convention_search AS s ON s.convention_id = c.id
-      {_NEXT_TASK}
+      {_NEXT_TASK if by_due else ""}
      WHERE {where}
      ORDER BY {SORTS[sort]}
      {page}
   ) AS listed
+  {outer_join}
  ORDER BY {_OUTER_SORTS[sort]}"""
     return sql, params
 
 
-async def words_usable(pool: asyncpg.Pool, words: str) -> bool:
-    """Whether the words, normalised, leave anything to search for (a lone diacritic or a
-    line of punctuation does not)."""
-    nodes = await pool.fetchval("SELECT numnode(pacte_search_query($1))", words)
-    return bool(nodes)
+async def search_terms(pool: asyncpg.Pool, words: str) -> str | None:
+    """The words as a tsquery's text (`pacte_search_query`: normalised, then
+    websearch_to_tsquery under each configuration), or None when nothing is left to search
+    for (a lone diacritic, a line of punctuation)."""
+    row = await pool.fetchrow(
+        "SELECT q::text AS terms, numnode(q) AS nodes FROM pacte_search_query($1) AS q", words
+    )
+    return str(row["terms"]) if row is not None and row["nodes"] else None
 
 
 @dataclass(frozen=True)

@@ -147,8 +147,8 @@ async def _usable(pool: asyncpg.Pool, query: ListQuery) -> ListQuery:
     words = query.filter.words
     if words is None:
         return query
-    usable = await stored.words_usable(pool, words)
-    return replace(query, filter=replace(query.filter, words_usable=usable))
+    terms = await stored.search_terms(pool, words)
+    return replace(query, filter=replace(query.filter, terms=terms))
 
 
 async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionList:
@@ -156,7 +156,8 @@ async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionLi
     query = await _usable(pool, query)
     offset = (query.page - 1) * PAGE_SIZE
     found = await stored.conventions_page(pool, query.filter, query.sort, PAGE_SIZE, offset)
-    return ConventionList(query, found.rows, found.total, not query.filter.words_usable)
+    ignored = query.filter.words is not None and query.filter.terms is None
+    return ConventionList(query, found.rows, found.total, ignored)
 
 
 EXPORT_COLUMNS = (
