@@ -246,6 +246,9 @@ async def test_an_auditor_goes_from_a_convention_to_its_audit_page_and_its_files
         lacking = await http.get(f"{audit}/iati.xml")
         assert lacking.status_code == 409
         assert "IATI needs a planned or an actual start" in lacking.text
+        # A 409 in the desk's own layout: its menu, no "sign in" for someone signed in.
+        assert 'href="/office/conventions"' in lacking.text
+        assert "/office/signin" not in lacking.text
         # A convention with its mission dated: its activity file, valid against 2.03.
         dated = renamed(example("bamako-cooperation"))
         await start_convention(dev_env.client, dated, DEV_TASK_QUEUE)

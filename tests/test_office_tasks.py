@@ -129,6 +129,14 @@ async def test_mine_lists_the_offices_tasks_of_my_conventions_overdue_first(offi
         (ids["mine"], "drafting.revise"),
         (ids["theirs"], "delivery.fix.n1"),
     }
+    # The conventions list's "mine" is the same: started by me, or mine as officer.
+    word = ids["mine"].split("-")[1]
+    listed = await office.officer.get("/office/conventions", params={"q": word, "scope": "mine"})
+    assert set(re.findall(r'<a href="/office/conventions/(tasks-[^"]+)">', listed.text)) == {
+        ids["mine"],
+        ids["started"],
+        ids["ended"],
+    }
     refused = await office.officer.get("/office/tasks?scope=everyone")
     assert refused.status_code == 422 and "scope" in refused.text
 
