@@ -30,6 +30,7 @@ BENCHMARKS = [
     "partner_desk",
     "milestone_count",
     "directory_check",
+    "conventions_search",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -50,6 +51,7 @@ SMOKE = {
     ],
     "milestone_count": ["--milestones", "20,80", "--rounds", "2"],
     "directory_check": ["--conventions", "1"],
+    "conventions_search": ["--conventions", "200", "--rounds", "1"],
 }
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
 Cell = object
@@ -51,6 +52,44 @@ def cell(value: Cell) -> str:
     return '"' + inert_text(str(value)).replace('"', '""') + '"'
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """How a reader's spreadsheet opens a CSV: its separator, and whether a byte order
+    mark tells it the text is UTF-8."""
+
+    separator: str = ","
+    bom: bool = False
+
+    def __post_init__(self) -> None:
+        if self.separator not in SEPARATORS:
+            raise ValueError(f"a CSV separator is one of {SEPARATORS}, not {self.separator!r}")
+
+
+PLAIN = Dialect()
+"""RFC 4180 as programs read it: `,`, no BOM (the auditors' files, `starter.py report`)."""
+_LIST_SEPARATORS = {"fr": ";", "ar": ";"}
+"""French (and Moroccan Arabic) spreadsheets use `,` for decimals and `;` between cells."""
+
+
+def dialect_for(language: str) -> Dialect:
+    """The dialect a reader of this language opens in columns: `;` in French and Arabic,
+    `,` in English; a BOM always (Excel reads UTF-8 as UTF-8 only with one)."""
+    return Dialect(_LIST_SEPARATORS.get(language, ","), bom=True)
+
+
+def header_line(header: Sequence[str], dialect: Dialect = PLAIN) -> str:
+    """The header line (the product's own column names, bare; any other quoted), BOM first
+    when the dialect has one, line end included."""
+    names = [name if _HEADER_NAME.fullmatch(name) else cell(name) for name in header]
+    return (BOM if dialect.bom else "") + dialect.separator.join(names) + LINE_END
+
+
+def row_line(row: Sequence[Cell], dialect: Dialect = PLAIN) -> str:
+    """One row, every cell neutralised (see `cell`), line end included: streamed downloads
+    write a header_line then these, one at a time."""
+    return dialect.separator.join(cell(value) for value in row) + LINE_END
+
+
 def write_csv(
     header: Sequence[str],
     rows: Iterable[Sequence[Cell]],
@@ -61,16 +100,13 @@ def write_csv(
     """A whole CSV document: the header line (the product's own column names), then each row.
 
     `separator` is `,` or `;` (the reader's locale); `bom` starts the text with U+FEFF."""
-    if separator not in SEPARATORS:
-        raise ValueError(f"a CSV separator is one of {SEPARATORS}, not {separator!r}")
-    # Column names are identifiers the code chose, written bare; any other is quoted.
-    names = [name if _HEADER_NAME.fullmatch(name) else cell(name) for name in header]
-    lines = [separator.join(names)]
+    dialect = Dialect(separator, bom)
+    lines = [header_line(header, dialect)]
     for row in rows:
         if len(row) != len(header):
             raise ValueError(f"a row of {len(row)} cells under a header of {len(header)}")
-        lines.append(separator.join(cell(value) for value in row))
-    return (BOM if bom else "") + LINE_END.join(lines) + LINE_END
+        lines.append(row_line(row, dialect))
+    return "".join(lines)
 
 
 def write_dict_csv(

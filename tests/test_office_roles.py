@@ -114,9 +114,10 @@ def test_every_office_route_declares_its_permission_and_the_matrix_is_the_docume
     public = {key for key, permissions in declared.items() if not permissions}
     assert public == PUBLIC
     assert set(declared) == set(ROUTES) | PUBLIC
-    # The routes of every module are walked: the desk's own, the directory's, the editor's.
+    # The routes of every module are walked: the desk's own, the directory's, the editor's,
+    # the conventions list's.
     paths = {path for _method, path in ROUTES}
-    assert {"/office", "/office/directory", "/office/editor"} <= paths
+    assert {"/office", "/office/directory", "/office/editor", "/office/conventions"} <= paths
     assert set(ROUTES.values()) == set(Permission)
     assert {p: {r.value for r in roles} for p, roles in PERMISSIONS.items()} == EXPECTED
 

@@ -26,7 +26,15 @@ from application.partner import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE, read_environment
 from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
-from web import api, office, office_directory, office_editor, pages
+from web import (
+    api,
+    office,
+    office_audit,
+    office_conventions,
+    office_directory,
+    office_editor,
+    pages,
+)
 from web.problems import PROBLEM_TYPE, problem, problem_of
 from web.security import Csrf, PortalMiddleware, StorableText
 
@@ -72,6 +80,8 @@ def create_app(
     app.include_router(office.router)
     app.include_router(office_directory.router)
     app.include_router(office_editor.router)
+    app.include_router(office_conventions.router)
+    app.include_router(office_audit.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Text PostgreSQL cannot store is refused before any route runs (inside the body limit).
     app.add_middleware(StorableText)
@@ -83,7 +93,7 @@ def create_app(
         if request.url.path.startswith("/api/"):
             return problem_of(error)
         if request.url.path.startswith("/office"):
-            return office.office_error(request, error)
+            return await office.office_error(request, error)
         return pages.error_page(request, error)
 
     @app.exception_handler(RequestValidationError)
@@ -102,6 +112,10 @@ def create_app(
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if request.url.path.startswith("/api/"):
             return problem(error.status_code, str(error.detail), str(error.detail))
+        if request.url.path.startswith("/office"):
+            return await office.office_error(
+                request, PacteError(str(error.detail)), status_code=error.status_code
+            )
         return pages.error_page(
             request, PacteError(str(error.detail)), status_code=error.status_code
         )

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -40,9 +40,18 @@ from application.directory.views import (
     organisation_rows,
     organisation_view,
 )
-from application.errors import BadRequest, Forbidden, InvalidInput, NotFound, PacteError, Refused
+from application.errors import (
+    BadRequest,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PacteError,
+    Refused,
+    Unauthenticated,
+)
 from application.office.audit import Download
 from application.office.desk import OfficeDesk
+from application.office.exports import csv_of_dicts
 from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table_csv
 from application.office.roles import Permission, Role, authorize, may
 from application.office.signin import SESSION_COOKIE, OfficeSession
@@ -53,6 +62,7 @@ from schemas.errors import FieldError, InputError
 from web.charts import ChartCache, bar_chart
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import N_, direction, gettext, language_or_default
+from web.navigation import get_view, safe_next, signin_url, wants_a_page
 from web.problems import status_and_title
 from web.rendering import render
 from web.security import Csrf, client_address
@@ -69,6 +79,10 @@ HOME = {
     Role.AUDITOR: "/office",
     Role.ADMIN: "/office/access-log",
 }
+"""Where each role lands after sign-in (unless it was on its way to a page): officers and
+auditors on the portfolio (its menu leads to the conventions list, the office's tasks and,
+from each convention, its audit page), the admin on the access log, the one page of theirs
+that is not the directory."""
 
 
 # --- dependencies ------------------------------------------------------------------------
@@ -159,16 +173,18 @@ class OfficeForm(BaseModel):
 
 
 class SignInForm(OfficeForm):
-    """E-mail and password."""
+    """E-mail and password, and the page to come back to."""
 
     email: str = ""
     password: str = ""
+    next: str = ""
 
 
 class CodeForm(OfficeForm):
-    """A TOTP or recovery code."""
+    """A TOTP or recovery code, and the page to come back to."""
 
     code: str = ""
+    next: str = ""
 
 
 class LanguageForm(OfficeForm):
@@ -332,12 +348,41 @@ def page(
     )
 
 
-def office_error(request: Request, error: PacteError) -> Response:
-    """A refusal on an office page, with the office's layout."""
+_HTTP_TITLES = {404: N_("Not found"), 405: N_("Method not allowed")}
+
+
+async def _reader(request: Request) -> OfficeSession | None:
+    """The office session of the request's cookie, if it has a live one."""
+    try:
+        return await get_desk(request).signin.session(request.cookies.get(SESSION_COOKIE))
+    except PacteError:
+        return None
+
+
+async def office_error(
+    request: Request, error: PacteError, status_code: int | None = None
+) -> Response:
+    """A refusal on an office page, in the desk's layout and the reader's language (their
+    menu when signed in, never a "sign in" link then); a browser that is not signed in is
+    sent to sign in, and back here after (303)."""
+    if isinstance(error, Unauthenticated) and wants_a_page(request):
+        return _see(signin_url(request))
     headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else {}
     status, title = status_and_title(error)
+    detail = error.detail
+    if status_code is not None:
+        # The framework's own refusals (no such page, no such method): their English detail
+        # only repeats the title, which is said in the reader's language.
+        status, title, detail = status_code, _HTTP_TITLES.get(status_code, title), ""
+    session = await _reader(request)
     response = page(
-        request, "office/message.html", None, status_code=status, message=title, detail=error.detail
+        request,
+        "office/message.html",
+        session,
+        status_code=status,
+        message=title,
+        detail=detail,
+        home=HOME[session.user.role] if session is not None and session.signed_in else None,
     )
     response.headers.update(headers)
     return response
@@ -349,7 +394,7 @@ def _see(url: str) -> RedirectResponse:
     return response
 
 
-def _download(body: str, media_type: str, filename: str | None = None) -> Response:
+def _download(body: str | bytes, media_type: str, filename: str | None = None) -> Response:
     headers = {"cache-control": "no-store"}
     if filename is not None:
         headers["content-disposition"] = f'attachment; filename="{filename}"'
@@ -380,7 +425,12 @@ async def signin_page(request: Request, desk: DeskDep, csrf: CsrfDep) -> Respons
     """E-mail and password; the form's token is bound to a cookie set with it."""
     nonce = request.cookies.get(SIGNIN_COOKIE) or secrets.token_urlsafe(32)
     response = page(
-        request, "office/signin.html", None, csrf=csrf.token(token_hash(nonce)), errors={}
+        request,
+        "office/signin.html",
+        None,
+        csrf=csrf.token(token_hash(nonce)),
+        errors={},
+        next=safe_next(request.query_params.get("next")),
     )
     response.set_cookie(
         SIGNIN_COOKIE, nonce, httponly=True, samesite="strict", secure=_secure(desk), path="/office"
@@ -401,9 +451,12 @@ async def signin(
     if not nonce or not csrf.valid(form.csrf, token_hash(nonce)):
         raise BadRequest("this form has expired or did not come from this page: reload it")
     token, session = await desk.signin.sign_in(form.email, form.password, client_address(request))
-    target = {"second_factor": "/office/second-factor", "enrol": "/office/enrol"}.get(
-        session.step, HOME[session.user.role]
-    )
+    back = safe_next(form.next)
+    step = {"second_factor": "/office/second-factor", "enrol": "/office/enrol"}.get(session.step)
+    if step is not None:
+        target = step + (f"?next={quote(back, safe='/')}" if back else "")
+    else:
+        target = back or HOME[session.user.role]
     response = _with_cookie(desk, _see(target), token)
     response.delete_cookie(SIGNIN_COOKIE, path="/office")
     return response
@@ -412,7 +465,8 @@ async def signin(
 @router.get("/office/second-factor", response_class=HTMLResponse)
 async def second_factor_page(request: Request, session: SessionDep) -> Response:
     """The six-digit code of the authenticator (or a recovery code)."""
-    return page(request, "office/second_factor.html", session, error=None)
+    back = safe_next(request.query_params.get("next"))
+    return page(request, "office/second_factor.html", session, error=None, next=back)
 
 
 @router.post("/office/second-factor", response_class=HTMLResponse)
@@ -434,15 +488,19 @@ async def second_factor(
             session,
             status_code=401,
             error=N_("Wrong or already used code."),
+            next=safe_next(form.next),
         )
-    return _with_cookie(desk, _see(HOME[session.user.role]), token)
+    return _with_cookie(desk, _see(safe_next(form.next) or HOME[session.user.role]), token)
 
 
 @router.get("/office/enrol", response_class=HTMLResponse)
 async def enrol_page(request: Request, desk: DeskDep, session: SessionDep) -> Response:
     """The TOTP secret and its otpauth URI, as text (no script, no QR image)."""
     secret, uri = await desk.signin.enrolment(session)
-    return page(request, "office/enrol.html", session, secret=secret, uri=uri, error=None)
+    back = safe_next(request.query_params.get("next"))
+    return page(
+        request, "office/enrol.html", session, secret=secret, uri=uri, error=None, next=back
+    )
 
 
 @router.post("/office/enrol", response_class=HTMLResponse)
@@ -469,11 +527,11 @@ async def enrol(
             secret=secret,
             uri=uri,
             error=N_("Wrong or already used code."),
+            next=safe_next(form.next),
         )
     signed_in = await desk.signin.session(token)
-    shown = page(
-        request, "office/recovery.html", signed_in, codes=codes, home=HOME[session.user.role]
-    )
+    home = safe_next(form.next) or HOME[session.user.role]
+    shown = page(request, "office/recovery.html", signed_in, codes=codes, home=home)
     return _with_cookie(desk, shown, token)
 
 
@@ -496,13 +554,18 @@ async def signout(
 
 @router.post("/office/language")
 async def language(
-    desk: DeskDep, csrf: CsrfDep, session: SessionDep, form: Annotated[LanguageForm, Form()]
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    session: SessionDep,
+    form: Annotated[LanguageForm, Form()],
 ) -> Response:
-    """Read the desk in another language."""
+    """Read the desk in another language, back on the page being read (its GET view: after
+    an action, the convention's page, never the action's POST URL)."""
     _check_csrf(csrf, session, form)
     await desk.signin.set_language(session, language_or_default(form.language or None))
-    target = form.next
-    return _see(target if target.startswith("/office") else "/office")
+    home = HOME[session.user.role] if session.signed_in else "/office/signin"
+    return _see(get_view(request, form.next, home))
 
 
 # --- the portfolio ------------------------------------------------------------------------
@@ -600,12 +663,15 @@ async def portfolio_download(desk: DeskDep, _session: Reader) -> Response:
 
 
 @router.get("/office/portfolio/{table}.csv")
-async def portfolio_csv(table: str, desk: DeskDep, _session: Reader) -> Response:
-    """One table as CSV."""
+async def portfolio_csv(table: str, request: Request, desk: DeskDep, _session: Reader) -> Response:
+    """One table as CSV: RFC 4180 (`,`, no BOM) for programs; with `?lang=`, in that
+    language's spreadsheet dialect (`;` and a BOM in French and Arabic)."""
     if table not in PORTFOLIO_TABLES:
         raise NotFound(f"no table {table!r}")
     rows = await desk.portfolio_table(table)
-    return _download(table_csv(rows), "text/csv; charset=utf-8", f"{table}.csv")
+    lang = request.query_params.get("lang")
+    text = csv_of_dicts(rows, language_or_default(lang)) if lang else table_csv(rows)
+    return _download(text, "text/csv; charset=utf-8", f"{table}.csv")
 
 
 @router.get("/office/charts/{table}.svg")
@@ -652,6 +718,7 @@ async def _convention(
         status_code=status_code,
         convention_id=convention_id,
         page=overview,
+        can_audit=may(session.role, Permission.AUDIT),
         notice=notice,
         refusal=refusal,
         errors=errors or [],
@@ -932,9 +999,13 @@ def _attachment(download: Download) -> Response:
 async def audit_timeline(
     convention_id: str, fmt: str, request: Request, desk: DeskDep, session: Auditor
 ) -> Response:
-    """The timeline as HTML, CSV or JSON."""
+    """The timeline as HTML, CSV, JSON or XLSX; the CSV with `?lang=` in that language's
+    spreadsheet dialect."""
+    lang = request.query_params.get("lang")
     return _attachment(
-        await desk.audit.timeline(session, convention_id, fmt, client_address(request))
+        await desk.audit.timeline(
+            session, convention_id, fmt, client_address(request), lang and language_or_default(lang)
+        )
     )
 
 

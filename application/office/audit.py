@@ -1,7 +1,8 @@
 """The auditors' checks from the office desk, as `audit.py` runs them: a convention's every
 run read from Temporal then from the archive, replayed against this code, its milestones
-verified against the history and their chain; its timeline (HTML, CSV, JSON) and its
-histories exported. Each is written to the access log."""
+verified against the history and their chain; its timeline (HTML, CSV in the reader's
+dialect, JSON, XLSX), its histories exported, its audit report (PDF, as `audit.py report`)
+and its IATI activity file (as `audit.py iati`). Each is written to the access log."""
 
 from __future__ import annotations
 
@@ -13,20 +14,33 @@ from enum import StrEnum
 import asyncpg
 from temporalio.client import Client
 
-from application.errors import HistoryUnavailable, NotFound
+from application.errors import Conflict, HistoryUnavailable, NotFound, Unavailable
 from application.office import access_log
 from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
 from application.partner import PartnerDesk
 from auditing.archive_source import CombinedHistories
+from auditing.bundle import as_milestone, chain_head, stored_milestones
 from auditing.histories import ConventionHistory, HistoryNotFound, TemporalHistories
 from auditing.html_report import render_html
+from auditing.iati import (
+    ConventionRecord,
+    ConventionUnreadable,
+    IatiConfigurationMissing,
+    activities_document,
+    convention_from_history,
+    reporter_from_environment,
+    validation_errors,
+)
 from auditing.replay import replay_conventions
-from auditing.timeline import build_timeline, render_csv, render_json
+from auditing.report import ReportFacts, ReportUnavailable, render_report_pdf
+from auditing.timeline import CSV_COLUMNS, build_timeline, render_json, timeline_csv
 from auditing.verify import verify_convention
 from infra.settings import SettingsError, load_archive_settings
 from records.archive_store import ArchiveDamaged, ArchiveUnavailable, open_archive
+from records.csv_writer import dialect_for
 from records.history_events import history_file_bytes
+from records.xlsx_writer import XLSX_MEDIA_TYPE, write_xlsx
 from schemas.audit import ReplayResult, Timeline, VerifyReport
 
 
@@ -36,13 +50,39 @@ class TimelineFormat(StrEnum):
     HTML = "html"
     CSV = "csv"
     JSON = "json"
+    XLSX = "xlsx"
 
 
-_RENDERERS: dict[TimelineFormat, tuple[Callable[[Timeline], str], str]] = {
-    TimelineFormat.HTML: (render_html, "text/html; charset=utf-8"),
-    TimelineFormat.CSV: (render_csv, "text/csv; charset=utf-8"),
-    TimelineFormat.JSON: (render_json, "application/json"),
-}
+def _timeline_rows(timeline: Timeline) -> list[list[object]]:
+    rows = []
+    for entry in timeline.entries:
+        row = entry.model_dump(mode="json")
+        row["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
+        rows.append([row[column] for column in CSV_COLUMNS])
+    return rows
+
+
+def _renderers(
+    language: str | None,
+) -> dict[TimelineFormat, tuple[Callable[[Timeline], str | bytes], str]]:
+    """Each format's writer; the CSV in the reader's dialect when a language is given
+    (`;` and a BOM in French), RFC 4180 for programs otherwise."""
+    dialect = dialect_for(language) if language else None
+
+    def csv_text(timeline: Timeline) -> str:
+        if dialect is None:
+            return timeline_csv(timeline)
+        return timeline_csv(timeline, separator=dialect.separator, bom=dialect.bom)
+
+    def xlsx(timeline: Timeline) -> bytes:
+        return write_xlsx(CSV_COLUMNS, _timeline_rows(timeline), "timeline")
+
+    return {
+        TimelineFormat.HTML: (render_html, "text/html; charset=utf-8"),
+        TimelineFormat.CSV: (csv_text, "text/csv; charset=utf-8"),
+        TimelineFormat.JSON: (render_json, "application/json"),
+        TimelineFormat.XLSX: (xlsx, XLSX_MEDIA_TYPE),
+    }
 
 
 @dataclass(frozen=True)
@@ -55,9 +95,9 @@ class AuditCheck:
 
 @dataclass(frozen=True)
 class Download:
-    """A file for the auditor: its text, its media type, its name."""
+    """A file for the auditor: its text (or bytes), its media type, its name."""
 
-    body: str
+    body: str | bytes
     media_type: str
     filename: str
 
@@ -115,9 +155,15 @@ class ConventionAudit:
         return AuditCheck(replay[0], verify)
 
     async def timeline(
-        self, session: OfficeSession, convention_id: str, fmt: str, address: str
+        self,
+        session: OfficeSession,
+        convention_id: str,
+        fmt: str,
+        address: str,
+        language: str | None = None,
     ) -> Download:
-        """The timeline as HTML, CSV or JSON; NotFound for another format."""
+        """The timeline as HTML, CSV (in `language`'s spreadsheet dialect when given), JSON
+        or XLSX; NotFound for another format."""
         authorize(session, Permission.AUDIT)
         try:
             chosen = TimelineFormat(fmt)
@@ -126,7 +172,7 @@ class ConventionAudit:
         timeline = await build_timeline(
             await self.history(convention_id), self.client.data_converter
         )
-        renderer, media_type = _RENDERERS[chosen]
+        renderer, media_type = _renderers(language)[chosen]
         await access_log.record(
             self.pool,
             session.user.email,
@@ -150,3 +196,80 @@ class ConventionAudit:
             "application/json",
             f"{convention_id}.json",
         )
+
+    async def _record(self, convention_id: str) -> tuple[ConventionHistory, ConventionRecord]:
+        """The convention's history, its file (from the first run's input) and its stored
+        milestones; Conflict when the history holds no readable convention file."""
+        history = await self.history(convention_id)
+        try:
+            convention = await convention_from_history(history, self.client.data_converter)
+        except ConventionUnreadable as error:
+            raise Conflict(str(error)) from error
+        rows = await stored_milestones(self.pool, convention_id)
+        return history, ConventionRecord(convention, [as_milestone(row) for row in rows])
+
+    async def report(self, session: OfficeSession, convention_id: str, address: str) -> Download:
+        """The audit report (PDF), as `audit.py report ID --out FILE.pdf` writes it: the
+        convention, its replay and verification, its timeline and the heads of its chains."""
+        authorize(session, Permission.AUDIT)
+        history, record = await self._record(convention_id)
+        converter = self.client.data_converter
+
+        async def one() -> AsyncIterator[ConventionHistory]:
+            yield history
+
+        [replay] = [r async for r in replay_conventions(one(), data_converter=converter)]
+        verify = await verify_convention(
+            self.pool, convention_id, history, history.source, converter
+        )
+        rows = await stored_milestones(self.pool, convention_id)
+        try:
+            entries = await open_archive(load_archive_settings(), self.pool).entries(convention_id)
+        except (ArchiveDamaged, ArchiveUnavailable, SettingsError) as error:
+            raise HistoryUnavailable(str(error)) from error
+        facts = ReportFacts(
+            convention=record.convention,
+            timeline=await build_timeline(history, converter),
+            replay=replay,
+            verify=verify,
+            milestone_head=chain_head(rows),
+            milestones=len(rows),
+            archive_head=entries[-1].hash if entries else None,
+            archive_entries=len(entries),
+        )
+        try:
+            pdf = render_report_pdf(facts)
+        except ReportUnavailable as error:
+            raise Unavailable(str(error)) from error
+        await access_log.record(
+            self.pool, session.user.email, "download_report", "ok", address, convention_id
+        )
+        return Download(pdf, "application/pdf", f"{convention_id}-audit-report.pdf")
+
+    async def iati(self, session: OfficeSession, convention_id: str, address: str) -> Download:
+        """The convention as an IATI 2.03 activities file, validated against the standard's
+        XSDs, as `audit.py iati ID` writes it. Unavailable without PACTE_IATI_ORG_REF;
+        Conflict when the convention lacks what IATI requires (each piece named)."""
+        authorize(session, Permission.AUDIT)
+        try:
+            reporter = reporter_from_environment()
+        except IatiConfigurationMissing as error:
+            raise Unavailable(str(error)) from error
+        _history, record = await self._record(convention_id)
+        document, incomplete = activities_document([record], reporter)
+        if document is None:
+            problems = [problem for lacking in incomplete for problem in lacking.problems]
+            await access_log.record(
+                self.pool, session.user.email, "download_iati", "incomplete", address, convention_id
+            )
+            raise Conflict("IATI cannot take this convention yet: " + "; ".join(problems))
+        invalid = validation_errors(document)
+        if invalid:
+            await access_log.record(
+                self.pool, session.user.email, "download_iati", "invalid", address, convention_id
+            )
+            raise Conflict("the IATI file does not validate: " + "; ".join(invalid[:5]))
+        await access_log.record(
+            self.pool, session.user.email, "download_iati", "ok", address, convention_id
+        )
+        return Download(document, "application/xml", f"{convention_id}-iati.xml")

@@ -1,0 +1,462 @@
+"""The office's conventions list: search in French and Arabic (accents and letter variants
+folded, ids exact), filters, orders, pages, the downloads of the current filter, the
+portfolio's links to the rows it counts, and hostile input that must neither fail nor
+inject.
+
+The read model is seeded as the projection writes it (the file recorded by
+`record_convention_file`, the row's stage and state, the open tasks), under a word of this
+module's own so that conventions of other tests never match; pages are read over the real
+app, PostgreSQL and Temporal dev server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import openpyxl
+import pyotp
+import pytest
+import pytest_asyncio
+import uvicorn
+from babel.messages.pofile import read_po
+from temporalio.testing import WorkflowEnvironment
+
+import web
+from devkit.stack import free_port
+from storage.read_model import record_convention_file
+from tests.conftest import DEV_TASK_QUEUE
+from tests.partner_stack import make_desk
+from tests.stage_desk import PARTIES, convention_of
+from tests.test_office_browser import no_accessibility_violations
+from tests.test_office_desk import PASSWORD, new_account, office_client, signed_in
+from tests.test_partner_browser import ARTIFACTS, CHROMIUM
+from web.app import create_app
+from web.i18n import LANGUAGES, gettext
+
+DRAFTING = {"stage": "drafting", "document": {"uri": "docs/draft.pdf"}, "reviewers": ["psa"]}
+NOW = datetime.now(UTC)
+ROW = re.compile(r'<tr>\s*<td><a href="/office/conventions/([^"]+)">')
+
+
+@dataclass(frozen=True)
+class Seeded:
+    """The conventions this module wrote, by role, and the word in all their titles."""
+
+    word: str
+    ids: dict[str, str]
+    bulk: list[str]
+
+
+async def _seed(
+    pool: asyncpg.Pool,
+    convention_id: str,
+    title: str,
+    *,
+    stage: str = "drafting",
+    state: str = "active",
+    kind: str = "specific",
+    sector: str = "BTP",
+    officer: dict[str, str] | None = None,
+    parties: list[dict[str, Any]] | None = None,
+    updated: datetime = NOW - timedelta(days=30),
+    tasks: list[tuple[str, str, str, datetime]] = (),  # type: ignore[assignment]
+) -> None:
+    convention = convention_of(
+        DRAFTING,
+        id=convention_id,
+        title=title,
+        kind=kind,
+        sector=sector,
+        officer=officer or {"name": "Nadia Benali"},
+        parties=parties or PARTIES,
+    )
+    await record_convention_file(pool, convention)
+    await pool.execute(
+        "UPDATE conventions SET stage = $2, state = $3, updated_at = $4 WHERE id = $1",
+        convention_id,
+        stage,
+        state,
+        updated,
+    )
+    for task_id, kind_of, party, due in tasks:
+        await pool.execute(
+            "INSERT INTO office_tasks (convention_id, task_id, kind, party, stage, due_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6)",
+            convention_id,
+            task_id,
+            kind_of,
+            party,
+            stage,
+            due,
+        )
+
+
+@pytest_asyncio.fixture(scope="module")
+async def seeded(db_pool: asyncpg.Pool) -> Seeded:
+    word = f"lot{uuid.uuid4().hex[:8]}"
+    prefix = f"srch-{word}"
+    ids = {
+        name: f"{prefix}-{name}"
+        for name in ("kenitra", "bamako", "fes", "ended", "formula", "late")
+    }
+    morocco = [
+        *PARTIES,
+        {"id": "ma-btp", "name": "Fédération du BTP", "kind": "association", "country": "TN"},
+    ]
+    await _seed(
+        db_pool,
+        ids["kenitra"],
+        f"Formation des Électriciens à Kénitra {word} – إعداد الكهربائيين في مدرسة القنيطرة",
+        stage="signature",
+        parties=morocco,
+        officer={"name": "Nadia Benali", "email": "nadia@ofppt.example"},
+        updated=NOW - timedelta(days=1),
+        tasks=[("signature.sign.psa-dg", "sign", "psa", NOW + timedelta(days=9))],
+    )
+    await _seed(
+        db_pool,
+        ids["bamako"],
+        f"Apprentissage des soudeurs à Bamako {word}",
+        kind="framework",
+        sector="Métallurgie",
+        officer={"name": "Karim Alaoui"},
+        updated=NOW - timedelta(days=3),
+        tasks=[("drafting.review.psa", "review_draft", "psa", NOW + timedelta(days=2))],
+    )
+    await _seed(
+        db_pool,
+        ids["fes"],
+        f"Zellige et artisanat de Fès {word}",
+        stage="implementation",
+        parties=morocco,
+        updated=NOW - timedelta(days=2),
+    )
+    await _seed(db_pool, ids["ended"], f"Ancienne convention {word}", state="completed")
+    await _seed(db_pool, ids["formula"], f'=HYPERLINK("http://evil.example") {word}')
+    await _seed(
+        db_pool,
+        ids["late"],
+        f"Convention en retard {word}",
+        updated=NOW - timedelta(days=5),
+        tasks=[
+            (
+                "escalation.drafting.review.psa",
+                "resolve_escalation",
+                "ofppt",
+                NOW - timedelta(days=4),
+            )
+        ],
+    )
+    bulk = [f"{prefix}-bulk-{n:03d}" for n in range(55)]
+    for n, bulk_id in enumerate(bulk):
+        await _seed(
+            db_pool, bulk_id, f"Lot {word}bulk numéro {n:03d}", updated=NOW - timedelta(days=10)
+        )
+    return Seeded(word, ids, bulk)
+
+
+@pytest_asyncio.fixture(scope="module")
+async def officer(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> AsyncIterator[httpx.AsyncClient]:
+    async with office_client(make_desk(dev_env.client, db_pool)) as http:
+        await signed_in(http, db_pool, "officer")
+        yield http
+
+
+def listed(page: httpx.Response) -> list[str]:
+    assert page.status_code == 200, page.text[:2000]
+    return ROW.findall(page.text)
+
+
+async def found(http: httpx.AsyncClient, **params: str) -> list[str]:
+    return listed(await http.get("/office/conventions", params=params))
+
+
+async def test_search_folds_accents_and_arabic_letter_variants_and_matches_ids_exactly(
+    seeded: Seeded, officer: httpx.AsyncClient
+) -> None:
+    kenitra = seeded.ids["kenitra"]
+    # French, without the accents the title has, and a stemmed form (électricien/s).
+    assert await found(officer, q="electricien kenitra") == [kenitra]
+    assert await found(officer, q="ÉLECTRICIENS") == [kenitra]
+    # Arabic: ta marbuta written as ha, diacritics added, alef with hamza written bare.
+    assert await found(officer, q="مدرسه") == [kenitra]
+    assert await found(officer, q="مَدْرَسَةِ") == [kenitra]
+    assert await found(officer, q="اعداد الكهربائيين") == [kenitra]
+    assert await found(officer, q="ـمدرسـة") == [kenitra]  # tatweel
+    # A party's name (only the Moroccan conventions have the federation).
+    assert set(await found(officer, q=f"fédération btp {seeded.word}")) == {
+        kenitra,
+        seeded.ids["fes"],
+    }
+    # An id matches exactly, and a part of it does not.
+    assert await found(officer, q=kenitra) == [kenitra]
+    assert await found(officer, q=kenitra[:-2]) == []
+
+
+async def test_filters_narrow_the_list_and_unknown_values_are_named(
+    seeded: Seeded, officer: httpx.AsyncClient
+) -> None:
+    ids, word = seeded.ids, seeded.word
+
+    async def only(**params: str) -> set[str]:
+        return set(await found(officer, q=word, **params))
+
+    assert await only(stage="signature") == {ids["kenitra"]}
+    assert await only(state="completed") == {ids["ended"]}
+    assert await only(kind="framework") == {ids["bamako"]}
+    assert await only(party="MA-BTP") == {ids["kenitra"], ids["fes"]}
+    assert await only(country="tn") == {ids["kenitra"], ids["fes"]}
+    assert await only(sector="metallurgie") == {ids["bamako"]}
+    assert await only(officer="Karim Alaoui") == {ids["bamako"]}
+    assert await only(officer="NADIA@ofppt.example") == {ids["kenitra"]}
+    assert await only(overdue="yes") == {ids["late"]}
+    # Two filters at once: both hold.
+    assert await only(party="ma-btp", stage="implementation") == {ids["fes"]}
+    refused = await officer.get(
+        "/office/conventions",
+        params={
+            "stage": "nowhere",
+            "kind": "treaty",
+            "state": "x",
+            "sort": "random",
+            "overdue": "perhaps",
+            "country": "Morocco",
+            "page": "0",
+        },
+    )
+    assert refused.status_code == 422
+    for field in ("stage", "kind", "state", "sort", "overdue", "country", "page"):
+        assert f"<bdi>{field}</bdi>" in refused.text, field
+    assert "unknown stage &#39;nowhere&#39;" in refused.text
+    # The form keeps what was typed.
+    assert 'value="Morocco"' in refused.text
+    csv_refused = await officer.get("/office/conventions.csv", params={"kind": "treaty"})
+    assert csv_refused.status_code == 422
+
+
+async def test_orders_pages_and_a_page_past_the_end(
+    seeded: Seeded, officer: httpx.AsyncClient
+) -> None:
+    ids, word = seeded.ids, seeded.word
+    by_due = await found(officer, q=word, sort="due")
+    # Soonest due first (the overdue one), conventions without an open task last.
+    assert by_due[:3] == [ids["late"], ids["bamako"], ids["kenitra"]]
+    by_updated = await found(officer, q=word, sort="updated")
+    assert by_updated[:3] == [ids["kenitra"], ids["fes"], ids["bamako"]]
+    by_title = await found(officer, q=f"{word}bulk", sort="title")
+    assert by_title == sorted(seeded.bulk)[:50]
+    first = await officer.get("/office/conventions", params={"q": f"{word}bulk", "sort": "title"})
+    assert "page 1 / 2" in first.text and 'rel="next"' in first.text
+    second = await found(officer, q=f"{word}bulk", sort="title", page="2")
+    assert second == sorted(seeded.bulk)[50:]
+    past = await officer.get("/office/conventions", params={"q": f"{word}bulk", "page": "7"})
+    assert past.status_code == 200
+    assert "La page 7 est après la fin : le filtre remplit 2 page(s)." in past.text
+    assert listed(past) == []
+    too_far = await officer.get("/office/conventions", params={"page": "2001"})
+    assert too_far.status_code == 422 and "<bdi>page</bdi>" in too_far.text
+
+
+HOSTILE = [
+    "x" * 300,
+    "%",
+    "_",
+    "%%__",
+    "'",
+    '"',
+    'l\'électricien "Kénitra"',
+    "ً",  # a lone Arabic diacritic (fathatan)
+    "&",
+    "|",
+    "!",
+    ":*",
+    "<->",
+    "a & b | !c",
+    "kenitra:* <-> ! & |",
+    "'); DROP TABLE conventions; --",
+    "\\",
+    "(((",
+]
+
+
+@pytest.mark.parametrize("words", HOSTILE)
+async def test_hostile_searches_neither_fail_nor_inject(
+    words: str, seeded: Seeded, officer: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    page = await officer.get("/office/conventions", params={"q": words})
+    assert page.status_code == 200, page.text[:1000]
+    rows = listed(page)
+    # `%` and `_` are not wildcards: nothing matches them (no LIKE anywhere).
+    if words in ("%", "_", "%%__", "ً", "&", "|", "!", ":*", "<->", "\\", "((("):
+        assert rows == []
+    if words == "x" * 300:
+        assert "La recherche a été coupée à ses 200 premiers caractères." in page.text
+    assert await db_pool.fetchval("SELECT count(*) FROM conventions") > 0
+    download = await officer.get("/office/conventions.csv", params={"q": words})
+    assert download.status_code == 200
+
+
+async def test_the_downloads_hold_the_current_filter_in_the_readers_dialect(
+    seeded: Seeded, officer: httpx.AsyncClient
+) -> None:
+    ids, word = seeded.ids, seeded.word
+    french = await officer.get("/office/conventions.csv", params={"q": word, "sort": "title"})
+    assert french.status_code == 200
+    assert french.headers["content-type"].startswith("text/csv")
+    text = french.content.decode("utf-8")
+    assert text.startswith("\ufeffconvention_id;title;")
+    rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff")), delimiter=";"))
+    assert len(rows) - 1 == 6  # every row of the filter, not a page
+    by_id = {row[0]: row for row in rows[1:]}
+    assert by_id[ids["formula"]][1].startswith("'=HYPERLINK")  # neutralised
+    kenitra = by_id[ids["kenitra"]]
+    assert kenitra[3] == "signature" and kenitra[8] == "signature.sign.psa-dg"
+    assert kenitra[10] == "PSA Maroc"  # who owes it, by name
+    # Streamed whole: every row of a filter longer than a page.
+    bulk = await officer.get("/office/conventions.csv", params={"q": f"{word}bulk"})
+    assert len(bulk.text.strip().splitlines()) == 1 + 55
+    english = await officer.get(
+        "/office/conventions.csv", params={"q": word, "stage": "signature", "lang": "en"}
+    )
+    assert english.content.decode("utf-8").startswith("\ufeffconvention_id,title,")
+    assert len(english.text.strip().splitlines()) == 2
+    workbook = await officer.get("/office/conventions.xlsx", params={"q": word, "kind": "specific"})
+    assert workbook.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    cells = list(sheet.iter_rows(values_only=True))
+    assert cells[0][0] == "convention_id"
+    assert {row[0] for row in cells[1:]} == {
+        ids["kenitra"],
+        ids["fes"],
+        ids["ended"],
+        ids["formula"],
+        ids["late"],
+    }
+    formula = next(row for row in cells[1:] if row[0] == ids["formula"])
+    assert formula[1].startswith('=HYPERLINK("')  # kept as text, not a formula
+    cell = next(
+        c
+        for row in sheet.iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("=HYPERLINK")
+    )
+    assert cell.data_type == "s"
+
+
+async def test_the_portfolio_links_each_count_to_the_list_it_counts(
+    seeded: Seeded, officer: httpx.AsyncClient
+) -> None:
+    page = await officer.get("/office")
+    assert page.status_code == 200
+    assert "/office/conventions?stage=signature&amp;kind=specific&amp;state=active" in page.text
+    assert "/office/conventions?country=TN&amp;sector=BTP" in page.text
+    assert "/office/conventions?overdue=yes" in page.text
+    assert 'href="/office/portfolio/stages.xlsx"' in page.text
+    # The link's filter lists what the count counts.
+    counted = await found(
+        officer, stage="signature", kind="specific", state="active", q=seeded.word
+    )
+    assert counted == [seeded.ids["kenitra"]]
+    workbook = await officer.get("/office/portfolio/stages.xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    assert next(sheet.iter_rows(values_only=True))[:4] == ("stage", "kind", "state", "conventions")
+    french = await officer.get("/office/portfolio/stages.csv?lang=fr")
+    assert french.content.decode("utf-8").startswith("\ufeffstage;kind;state;conventions")
+
+
+def test_every_string_of_the_list_pages_is_in_the_three_catalogues() -> None:
+    templates = Path(web.__file__).parent / "templates" / "office"
+    shown = {
+        message
+        for name in ("conventions.html", "tasks.html")
+        for message in re.findall(r"""_\(["']([^"']+)["']\)""", (templates / name).read_text())
+    }
+    assert len(shown) > 40
+    for language in LANGUAGES:
+        path = Path(web.__file__).parent / "locales" / language / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as po:
+            catalogue = read_po(po, locale=language)
+        for message in shown:
+            assert message in catalogue, f"{language}: {message!r} missing"
+            if language != "en":
+                assert catalogue[message].string, f"{language}: {message!r} untranslated"
+    assert gettext("ar", "The office's tasks") == "مهام المكتب"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+async def test_an_officer_finds_a_convention_by_an_arabic_word_in_a_real_browser(
+    seeded: Seeded, dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """Signed out, a link to a search: sign in (password, authenticator), back on the search,
+    read in Arabic, then the office's tasks; axe finds nothing on either page."""
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    port = free_port()
+    desk = make_desk(dev_env.client, db_pool)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(desk, task_queue=DEV_TASK_QUEUE),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    base = f"http://127.0.0.1:{port}"
+    email = await new_account(db_pool, "officer", name="Awa Diallo")
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch_persistent_context(
+                str(tmp_path / "chromium-profile"),
+                executable_path=CHROMIUM,
+                headless=True,
+                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+            )
+            page = await browser.new_page()
+            await page.goto(f"{base}/office/conventions?q=مدرسه")
+            assert "/office/signin?next=" in page.url
+            await page.fill("#email", email)
+            await page.fill("#password", PASSWORD)
+            await page.click("button.primary")
+            await page.wait_for_selector("#code")
+            secret = (await page.inner_text("dd.ref >> nth=0")).strip()
+            await page.fill("#code", pyotp.TOTP(secret).now())
+            await page.click("button.primary")
+            await page.wait_for_selector("ul.ref li")
+            await page.click("main a")  # "Continue": to the search asked for
+            await page.wait_for_selector("table.tasks")
+            assert seeded.ids["kenitra"] in await page.inner_text("table.tasks")
+            await page.select_option("#language", "ar")
+            await page.click("form[action='/office/language'] button")
+            await page.wait_for_selector("table.tasks")
+            assert await page.get_attribute("html", "dir") == "rtl"
+            assert "/office/conventions?q=" in page.url  # the same search, now in Arabic
+            assert seeded.ids["kenitra"] in await page.inner_text("table.tasks")
+            await page.screenshot(path=str(ARTIFACTS / "office-5-search-ar.png"), full_page=True)
+            await no_accessibility_violations(page, "conventions list")
+            await page.goto(f"{base}/office/tasks?scope=all")
+            await page.wait_for_selector("table.tasks")
+            assert seeded.ids["late"] in await page.inner_text("table.tasks")
+            await page.screenshot(path=str(ARTIFACTS / "office-6-tasks-ar.png"), full_page=True)
+            await no_accessibility_violations(page, "office tasks")
+            await browser.close()
+    finally:
+        server.should_exit = True
+        await serving
