@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from infra.portal_settings import contact_link_token, link_secret, load_portal_settings
 from infra.secrets import SecretError
 from infra.settings import SettingsError
+from rendering.catalogues import gettext
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, data
 from rendering.record import task_title
 from schemas.notifications import Notification, NotificationEvent
@@ -266,6 +267,7 @@ def render(
     lang = notification.language.value
     # Names, ids and titles isolated (U+2068…U+2069 in Arabic; <bdi> in the HTML part), and
     # the task's title said in the reader's language from its facts (rendering.record).
+    stage = notification.stage or (task.stage if task else "")
     values = {
         "convention_id": notification.convention_id,
         "convention_title": _isolated(
@@ -282,7 +284,8 @@ def render(
             lang,
         ),
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
-        "stage": notification.stage or (task.stage if task else ""),
+        # A stage's id is also its message id: said in the reader's language.
+        "stage": gettext(lang, stage) if stage else "",
         "answer_with": "",
         "api": answer_path(notification),
     }

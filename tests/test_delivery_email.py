@@ -52,7 +52,7 @@ async def test_an_arabic_speaking_funder_gets_a_right_to_left_mail_with_its_text
     await stop(dev_env.client, convention.id)
 
     # The funder is also told, in Arabic, that the convention entered its funding stage.
-    stage_subject = f"[{convention.id}] انتقلت الاتفاقية إلى مرحلة funding_request"
+    stage_subject = f"[{convention.id}] انتقلت الاتفاقية إلى مرحلة طلب التمويل"
     mails = smtp_server.catcher.to(address)
     assert sorted(m.message["Subject"] == stage_subject for m in mails) == [False, True]
     [mail] = [m for m in mails if m.message["Subject"] != stage_subject]

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import yaml
 from pydantic import BaseModel
 
+from rendering.validation import reason_text
 from schemas.convention import STAGE_PARTY_FIELDS, Convention, StageSpec
 from schemas.errors import FieldError
 from web.i18n import N_, gettext
@@ -154,8 +155,9 @@ def _isolated(text: str) -> str:
 
 
 def said(error: FieldError, language: str) -> str:
-    """The error's reason in the reader's language (its code's message, else the reason as
-    the catalogue has it, else as the model said it), with its line and column if known."""
+    """The error's reason in the reader's language (the convention's own checks by their
+    code here; pydantic's error types as rendering.validation says them; else the reason as
+    the catalogue has it), with its line and column if known."""
     template = MESSAGES.get(error.code)
     if template is None and error.reason.startswith("value is not a valid email address"):
         template = EMAIL
@@ -166,9 +168,10 @@ def said(error: FieldError, language: str) -> str:
         try:
             text = gettext(language, template) % params
         except (KeyError, TypeError, ValueError):
-            text = gettext(language, error.reason)
+            text = reason_text(error.reason, language)
     else:
-        text = gettext(language, error.reason)
+        # pydantic's own error types, said by the record's one rendering (rendering.validation)
+        text = reason_text(error.reason, language)
     if error.line:
         position = gettext(language, POSITION) % {"line": error.line, "column": error.column}
         text = f"{text} ({position})"
@@ -210,6 +213,10 @@ def shape_of(annotation: Any) -> Shape:
         if item.widget == "group":
             return Shape("rows", model=item.model, item=item)
         return Shape("list", item=item)
+    if origin is dict:
+        # A mapping (a title in several languages: `fr: …`): written as YAML in one box, as
+        # the follow-ups are, so that its keys stay the reader's own.
+        return Shape("json")
     if origin is Literal:
         return Shape("fixed", options=tuple(str(a) for a in get_args(annotation)))
     if isinstance(annotation, type):
