@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, model_validator
 
 from schemas.actors import Principal
 from schemas.values import (
@@ -119,6 +119,14 @@ class SignAnswer(Frozen):
         ),
     )
     reason: Text | None = None
+    document_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None,
+        description=(
+            "The SHA-256 of the text the signatory was shown; when given, it must be the "
+            "approved version's (a newer version uploaded meanwhile is refused)."
+        ),
+        exclude_if=lambda value: value is None,
+    )
 
     @model_validator(mode="after")
     def _refusal_is_explained(self) -> Self:

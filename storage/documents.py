@@ -215,3 +215,43 @@ async def insert_anchor(
 async def anchors_of_convention(database: Database, convention_id: str) -> list[AnchorRow]:
     """Every token over this convention's chain, by head."""
     return [_anchor(record) for record in await database.fetch(_ANCHORS, convention_id)]
+
+
+@dataclass(frozen=True)
+class DraftingFact:
+    """A milestone of the drafting rounds, as the review page lists them: a version submitted,
+    a review given, the office's revision, an approval."""
+
+    seq: int
+    kind: str
+    task_id: str | None
+    party: str | None
+    actor: str | None
+    occurred_at: datetime
+    details: dict[str, Any]
+
+
+_DRAFTING_FACTS = """
+SELECT seq, kind, task_id, party, actor, occurred_at, details FROM milestones
+WHERE convention_id = $1
+  AND (kind IN ('draft_version', 'draft_approved')
+       OR (kind = 'task_answered'
+           AND details -> 'answer' ->> 'kind' IN ('review_draft', 'revise_draft')))
+ORDER BY seq
+"""
+
+
+async def drafting_facts(database: Database, convention_id: str) -> list[DraftingFact]:
+    """The recorded drafting rounds of a convention, in order (versions, reviews, revisions)."""
+    return [
+        DraftingFact(
+            seq=record["seq"],
+            kind=record["kind"],
+            task_id=record["task_id"],
+            party=record["party"],
+            actor=record["actor"],
+            occurred_at=record["occurred_at"],
+            details=dict(record["details"] or {}),
+        )
+        for record in await database.fetch(_DRAFTING_FACTS, convention_id)
+    ]

@@ -20,13 +20,14 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from application.documents import upload_limit
 from application.errors import PacteError
 from application.office.desk import OfficeDesk
 from application.partner import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE, read_environment
 from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
-from web import api, office, pages
+from web import api, documents, documents_api, office, office_documents, pages
 from web.problems import PROBLEM_TYPE, problem, problem_of
 from web.security import Csrf, PortalMiddleware, StorableText
 
@@ -40,6 +41,7 @@ def create_app(
     factory: DeskFactory | None = None,
     max_body_bytes: int = 1_000_000,
     task_queue: str | None = None,
+    upload_max_bytes: int | None = None,
 ) -> FastAPI:
     """The portal over a desk, given or built by `factory` at start (and closed at stop);
     the office desk (`/office`) beside it, starting conventions on `task_queue`."""
@@ -70,11 +72,19 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(office.router)
+    app.include_router(documents.router)
+    app.include_router(documents_api.router)
+    app.include_router(office_documents.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Text PostgreSQL cannot store is refused before any route runs (inside the body limit).
     app.add_middleware(StorableText)
     # Outermost: its headers go on every answer, its limit before any body is read.
-    app.add_middleware(PortalMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        PortalMiddleware,
+        max_body_bytes=max_body_bytes,
+        # A document and its form's fields (application/documents.py: the store's bound).
+        upload_max_bytes=upload_max_bytes or upload_limit() + 1_000_000,
+    )
 
     @app.exception_handler(PacteError)
     async def desk_error(request: Request, error: PacteError) -> Response:

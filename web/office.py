@@ -40,6 +40,7 @@ from application.directory.views import (
     organisation_rows,
     organisation_view,
 )
+from application.documents import UploadTooLarge, attach, upload_limit
 from application.errors import BadRequest, Forbidden, InvalidInput, NotFound, PacteError, Refused
 from application.office.audit import Download
 from application.office.desk import OfficeDesk
@@ -51,6 +52,7 @@ from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
 from web.charts import bar_chart
+from web.documents import form_with_files
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import N_, direction, gettext, language_or_default
 from web.problems import status_and_title
@@ -790,24 +792,28 @@ async def officer_task_answer(
 ) -> Response:
     """The answer entered by the officer for the party that owes the task: its fields are
     the task's own (web/forms.py), so the form is read as the partners' one is."""
-    form = await request.form()
-    values: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, []).append(value)
+    values, files = await form_with_files(request, upload_limit())
     _check_csrf(csrf, session, OfficeForm(csrf=(values.get("csrf") or [""])[0]))
     view = await desk.actions.task_view(convention_id, task_id)
     try:
-        await desk.actions.answer_on_behalf(
-            session,
+        assert view.task is not None
+        # A file sent with the answer (the office's new version of the text) is stored first;
+        # the answer cites it by its hash, size and type, never typed by hand.
+        fields = await attach(
+            desk.partner,
             convention_id,
-            task_id,
+            view.task,
+            f"{session.user.name} <{session.user.email}>",
+            files,
             parse_form(view, values)["answer"],
-            client_address(request),
+        )
+        await desk.actions.answer_on_behalf(
+            session, convention_id, task_id, fields, client_address(request)
         )
     except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
-        return _officer_form(request, session, view, values, errors, status_code=422)
+        status = 413 if isinstance(error, UploadTooLarge) else 422
+        return _officer_form(request, session, view, values, errors, status_code=status)
     except Refused as error:
         return await _convention(
             request, desk, session, convention_id, status_code=409, refusal=error.detail

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from application.documents import UploadTooLarge, attach, upload_limit
 from application.errors import (
     InvalidInput,
     LinkUnusable,
@@ -21,6 +22,7 @@ from application.errors import (
 )
 from application.partner import ContactSession, PendingCode, Receipt, TaskView
 from web.dependencies import SESSION_COOKIE, Desk, Session
+from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_
 from web.problems import status_and_title
@@ -140,10 +142,10 @@ async def task_page(
     )
     if view.task is None:
         return _receipt_page(request, view, session.language, session)
-    return _task_form(request, session, view, {}, [])
+    return await _task_form(request, session, view, {}, [])
 
 
-def _task_form(
+async def _task_form(
     request: Request,
     session: ContactSession,
     view: TaskView,
@@ -153,6 +155,7 @@ def _task_form(
     status_code: int = 200,
 ) -> HTMLResponse:
     fields = form_for(view)
+    documents = await task_documents(request.app.state.desk, view, session.party)
     return render(
         request,
         "task.html",
@@ -170,6 +173,7 @@ def _task_form(
         requested=requested_money(view),
         cohort_rows=range(COHORT_ROWS),
         signatory=_signatory(view),
+        **documents,
     )
 
 
@@ -185,7 +189,7 @@ async def answer_task(
     convention_id: str, task_id: str, request: Request, desk: Desk, session: Session
 ) -> Response:
     """The contact's answer, with the session's CSRF token; a commitment asks for a code."""
-    form = await _form(request)
+    form, files = await form_with_files(request, upload_limit())
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
     view = await desk.task_view(
@@ -197,12 +201,20 @@ async def answer_task(
     shown = view if view.task is not None else replace(view, task=view.closed_task)
     body = parse_form(shown, form)
     try:
+        if files and view.task is not None:
+            uploader = f"{session.contact_name or session.party} ({session.party})"
+            body["answer"] = await attach(
+                desk, convention_id, view.task, uploader, files, body["answer"]
+            )
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
     except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
-        return _task_form(request, session, shown, form, errors, status_code=422)
+        status = 413 if isinstance(error, UploadTooLarge) else 422
+        return await _task_form(request, session, shown, form, errors, status_code=status)
     except Refused as error:
-        return _task_form(request, session, shown, form, [], refusal=error.detail, status_code=409)
+        return await _task_form(
+            request, session, shown, form, [], refusal=error.detail, status_code=409
+        )
     if isinstance(outcome, PendingCode):
         return _code_page(request, session, view, outcome.id, None)
     return _receipt_response(request, session, view, outcome)
@@ -260,7 +272,9 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
             headers={"retry-after": str(error.retry_after or 60)},
         )
     except Refused as error:
-        return _task_form(request, session, view, {}, [], refusal=error.detail, status_code=409)
+        return await _task_form(
+            request, session, view, {}, [], refusal=error.detail, status_code=409
+        )
     return _receipt_response(request, session, view, receipt)
 
 
