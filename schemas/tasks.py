@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -25,6 +25,22 @@ MAX_LIST_ITEMS = 60
 """Agenda items held or cancelled, milestones reached, cohorts reported in one answer."""
 MAX_FINDINGS = 40
 """Findings, recommendations or outcomes in one answer (each of ITEM_MAX_CHARS at most)."""
+MAX_ATTACHMENTS = 10
+"""Documents attached to one answer (each a reference: the bytes never travel in a workflow)."""
+
+
+def _attachments() -> Any:
+    """The documents sent with an answer: left out of a dump when there are none, so answers
+    recorded before attachments existed read and serialise as they always did."""
+    return Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description=(
+            "Documents attached to the answer: `{\"uri\": \"archive:documents/<sha256>\"}` "
+            "for a document uploaded to Pacte (POST /api/v1/conventions/{id}/documents)."
+        ),
+        exclude_if=lambda value: not value,
+    )
 
 
 class TaskKind(StrEnum):
@@ -171,6 +187,7 @@ class FindingsAnswer(Frozen):
     findings: list[ItemText] = Field(min_length=1, max_length=MAX_FINDINGS)
     recommendations: list[ItemText] = Field(default_factory=list, max_length=MAX_FINDINGS)
     restitution: Restitution | None = None
+    attachments: list[DocumentRef] = _attachments()
 
 
 class OutcomesAnswer(Frozen):
@@ -197,6 +214,7 @@ class FundingDecisionAnswer(Frozen):
     decision: Literal["approve", "reject", "more_information"]
     granted: Money | None = None
     comments: Text | None = None
+    attachments: list[DocumentRef] = _attachments()
 
     @model_validator(mode="after")
     def _approval_grants_an_amount(self) -> Self:
@@ -274,6 +292,7 @@ class ProgressReportAnswer(Frozen):
         description="Cohorts that will not start or finish, each with its reason.",
     )
     comments: Text | None = None
+    attachments: list[DocumentRef] = _attachments()
 
 
 class FixDeliveryAnswer(Frozen):

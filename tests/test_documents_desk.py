@@ -163,6 +163,15 @@ async def test_the_office_uploads_a_version_with_the_drafting_form_and_its_ref_i
         convention.id,
     )
     assert row["task_id"] == "drafting.revise.v2" and row["file_name"] == "projet-v2.pdf"
+    # The office's convention page lists it, and gives back the exact bytes.
+    async with office_client(drafting.desk) as office:
+        await signed_in(office, db_pool, "auditor")
+        page = await office.get(f"/office/conventions/{convention.id}")
+        link = f"/office/conventions/{convention.id}/documents/{document['sha256']}"
+        assert link in page.text and "projet-v2.pdf" in page.text
+        downloaded = await office.get(link)
+    assert downloaded.status_code == 200 and downloaded.content == drafting.v2
+    assert downloaded.headers["content-type"] == "application/pdf"
     assert row["uploaded_by"].endswith(f"<{email}>")
 
 

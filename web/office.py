@@ -40,7 +40,7 @@ from application.directory.views import (
     organisation_rows,
     organisation_view,
 )
-from application.documents import UploadTooLarge, attach, upload_limit
+from application.documents import UploadTooLarge, attach, documents_of, upload_limit
 from application.errors import BadRequest, Forbidden, InvalidInput, NotFound, PacteError, Refused
 from application.office.audit import Download
 from application.office.desk import OfficeDesk
@@ -646,6 +646,7 @@ async def _convention(
         status_code=status_code,
         convention_id=convention_id,
         page=overview,
+        documents=await documents_of(desk.partner, convention_id),
         notice=notice,
         refusal=refusal,
         errors=errors or [],
