@@ -36,7 +36,7 @@ def _attachments() -> Any:
         default_factory=list,
         max_length=MAX_ATTACHMENTS,
         description=(
-            "Documents attached to the answer: `{\"uri\": \"archive:documents/<sha256>\"}` "
+            'Documents attached to the answer: `{"uri": "archive:documents/<sha256>"}` '
             "for a document uploaded to Pacte (POST /api/v1/conventions/{id}/documents)."
         ),
         exclude_if=lambda value: not value,
