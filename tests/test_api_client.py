@@ -90,7 +90,7 @@ async def test_the_document_says_what_the_server_requires_and_refuses(
             if method != "options":
                 # A typed answer, not a dictionary, for every success of every route.
                 [ok] = success
-                if path.endswith("/documents/{sha256}"):
+                if path.endswith(("/documents/{sha256}", "/signed-original")):
                     # A document's exact bytes: every type the store keeps, declared binary.
                     assert "application/pdf" in ok["content"], (method, path)
                     assert {str(c["schema"]) for c in ok["content"].values()} == {

@@ -11,10 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +30,10 @@ from application.conventions import (
 from application.documents import Upload, answer_with_file
 from application.partner import PartnerDesk
 from devkit.polling import eventually
+from documents.certificates import development_pki
+from documents.sealing import verify_sealed
+from documents.text import pdf_text
+from documents.timestamps import LocalTimestampAuthority
 from schemas.convention import Convention
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.document_samples import docx_with_paragraphs, pdf_with_text
@@ -274,4 +280,67 @@ async def test_the_signature_page_shows_the_text_and_a_stale_hash_is_refused(
         )
         assert signed.status_code == 200, signed.text
         assert signed.json()["answer"]["document_sha256"] == v3_hash
+
+
+async def test_the_office_seals_the_signed_original_which_validates_against_the_ca(
+    dev_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    drafting: Drafting,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    convention = drafting.convention
+    await answer_open_task(
+        dev_env.client,
+        convention.id,
+        "signature.sign.ofppt-dg",
+        "ofppt",
+        {"decision": "sign"},
+        wait_seconds=30,
+        principal=officer_on_behalf("awa", "ofppt"),
+    )
+    await eventually(
+        lambda: db_pool.fetchval(
+            "SELECT count(*) FROM milestones WHERE convention_id = $1 "
+            "AND kind = 'entered_into_force'",
+            convention.id,
+        ),
+        bool,
+    )
+    pki = development_pki(tmp_path)
+    tsa = LocalTimestampAuthority(pki.tsa_certificate, pki.tsa_key)
+    monkeypatch.setenv("PACTE_STATE_DIR", str(tmp_path))
+    try:
+        async with office_client(drafting.desk) as office:
+            await signed_in(office, db_pool, "officer")
+            page = await office.get(f"/office/conventions/{convention.id}")
+            assert f"/office/conventions/{convention.id}/seal" in page.text
+            # No timestamp authority configured: refused, saying what to set.
+            monkeypatch.delenv("PACTE_TSA_URL", raising=False)
+            refused = await office.post(
+                f"/office/conventions/{convention.id}/seal", data={"csrf": csrf_of(page)}
+            )
+            assert refused.status_code == 409 and "PACTE_TSA_URL" in refused.text
+            monkeypatch.setenv("PACTE_TSA_URL", await tsa.start())
+            sealed = await office.post(
+                f"/office/conventions/{convention.id}/seal", data={"csrf": csrf_of(page)}
+            )
+            assert sealed.status_code == 303, sealed.text
+            page = await office.get(f"/office/conventions/{convention.id}")
+            assert "signed-original-v3.pdf" in page.text
+    finally:
+        await tsa.stop()
+    async with portal_client(drafting.desk) as http:
+        original = await http.get(
+            f"/api/v1/conventions/{convention.id}/signed-original",
+            headers=bearer(drafting.dmk_key),
+        )
+    assert original.status_code == 200, original.text
+    check = await verify_sealed(original.content, [pki.ca_certificate])
+    assert check.ok, check
+    # The signature page names the signatories and the signed text's hash.
+    text = pdf_text(original.content)
+    assert hashlib.sha256(drafting.v3).hexdigest() in text.replace("\n", "").replace(" ", "")
+    assert "Page de signature" in text and "Loubna" in text and "Tricha" in text
+    assert "(DMK)" in text  # the other signatory's organisation
     await stop(dev_env.client, convention.id)

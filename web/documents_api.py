@@ -12,11 +12,14 @@ from fastapi.responses import Response
 from application.documents import (
     MEDIA_TYPES,
     Upload,
+    is_party,
     party_download,
     party_upload,
     reference,
     upload_limit,
 )
+from application.errors import NotFound
+from application.sealing import sealed_original
 from schemas.document_api import StoredDocument
 from schemas.values import DocumentRef
 from web.api import problems
@@ -102,3 +105,34 @@ async def download_document(
 ) -> Response:
     """A document your party may see (a party to the convention); 404 for anything else."""
     return document_response(await party_download(desk, principal.party, convention_id, sha256))
+
+
+@router.get(
+    "/conventions/{convention_id}/signed-original",
+    operation_id="download_signed_original",
+    tags=["documents"],
+    summary="The sealed signed original of a convention of your party, once made",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The sealed PDF (PAdES, timestamped); `X-Content-SHA256` its hash",
+            "content": {"application/pdf": _BYTES},
+            "headers": {
+                "x-content-sha256": {"schema": {"type": "string"}},
+                "content-disposition": {"schema": {"type": "string"}},
+            },
+        },
+        **problems(401, 404, 429, 503),
+    },
+)
+async def download_signed_original(
+    convention_id: str, principal: ApiPrincipal, desk: Desk
+) -> Response:
+    """The convention's signed original, sealed by the office; 404 until it is made, and for
+    a convention your party is not a party to."""
+    sealed = await sealed_original(desk, convention_id)
+    if sealed is None or not await is_party(desk, principal.party, convention_id):
+        raise NotFound(f"convention {convention_id!r} has no sealed original for you")
+    return document_response(
+        await party_download(desk, principal.party, convention_id, sealed.sha256)
+    )

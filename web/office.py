@@ -48,6 +48,7 @@ from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table
 from application.office.roles import Permission, Role, authorize, may
 from application.office.signin import SESSION_COOKIE, OfficeSession
 from application.partner import TaskView
+from application.sealing import sealing_state
 from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
@@ -647,6 +648,7 @@ async def _convention(
         convention_id=convention_id,
         page=overview,
         documents=await documents_of(desk.partner, convention_id),
+        sealing=await sealing_state(desk.partner, convention_id),
         notice=notice,
         refusal=refusal,
         errors=errors or [],
