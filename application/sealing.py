@@ -52,26 +52,11 @@ _PROOFS: dict[str, IdentityProof] = {
     "signed_event": "key",
     "officer_on_behalf": "officer",
 }
-_ENTERED = """
-SELECT 1 FROM milestones WHERE convention_id = $1 AND kind = 'entered_into_force' LIMIT 1
-"""
-_SIGNATURES = """
-SELECT s.task_id, s.actor, s.party, s.details, a.details -> 'principal' ->> 'method' AS method
-FROM milestones s
-LEFT JOIN LATERAL (
-    SELECT details FROM milestones a
-    WHERE a.convention_id = s.convention_id AND a.task_id = s.task_id
-      AND a.kind = 'task_answered' AND a.seq < s.seq
-    ORDER BY a.seq DESC LIMIT 1
-) a ON true
-WHERE s.convention_id = $1 AND s.kind = 'signed'
-ORDER BY s.seq
-"""
 
 
 async def in_force(ctx: Holder, convention_id: str) -> bool:
     """Whether the convention's entry into force is recorded (the last signature is in)."""
-    return await ctx.pool.fetchval(_ENTERED, convention_id) is not None
+    return await sql.entered_into_force(ctx.pool, convention_id)
 
 
 @dataclass(frozen=True)
@@ -176,7 +161,7 @@ async def seal_signed_original(
         raise Refused(f"the signed text cannot be converted to PDF: {error}") from None
     if pdf is None:
         raise Refused(f"the signed text is {media_type}: only a PDF, DOCX or ODT is sealed")
-    signatures = _signatories(convention, await ctx.pool.fetch(_SIGNATURES, convention_id))
+    signatures = _signatories(convention, await sql.signatures(ctx.pool, convention_id))
     approved = ApprovedText(
         convention_id=convention_id,
         title=convention.title,

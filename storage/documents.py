@@ -255,3 +255,32 @@ async def drafting_facts(database: Database, convention_id: str) -> list[Draftin
         )
         for record in await database.fetch(_DRAFTING_FACTS, convention_id)
     ]
+
+
+_ENTERED = """
+SELECT 1 FROM milestones WHERE convention_id = $1 AND kind = 'entered_into_force' LIMIT 1
+"""
+_SIGNATURES = """
+SELECT s.task_id, s.actor, s.party, s.details, a.details -> 'principal' ->> 'method' AS method
+FROM milestones s
+LEFT JOIN LATERAL (
+    SELECT details FROM milestones a
+    WHERE a.convention_id = s.convention_id AND a.task_id = s.task_id
+      AND a.kind = 'task_answered' AND a.seq < s.seq
+    ORDER BY a.seq DESC LIMIT 1
+) a ON true
+WHERE s.convention_id = $1 AND s.kind = 'signed'
+ORDER BY s.seq
+"""
+
+
+async def entered_into_force(database: Database, convention_id: str) -> bool:
+    """Whether the convention's entry into force is recorded."""
+    found: bool = await database.fetchval(_ENTERED, convention_id) is not None
+    return found
+
+
+async def signatures(database: Database, convention_id: str) -> list[Any]:
+    """Every recorded signature (actor, party, details) with how its answer was proven (the
+    method of the principal of the task's last answer before it)."""
+    return list(await database.fetch(_SIGNATURES, convention_id))

@@ -116,7 +116,9 @@ async def download_document(
     responses={
         200: {
             "description": "The sealed PDF (PAdES, timestamped); `X-Content-SHA256` its hash",
-            "content": {"application/pdf": _BYTES},
+            # Served as application/pdf; octet-stream too, so a generated client reads it as a
+            # file (openapi-python-client has no parser for application/pdf alone).
+            "content": {"application/pdf": _BYTES, "application/octet-stream": _BYTES},
             "headers": {
                 "x-content-sha256": {"schema": {"type": "string"}},
                 "content-disposition": {"schema": {"type": "string"}},
