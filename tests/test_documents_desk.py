@@ -27,7 +27,6 @@ from application.conventions import (
     officer_on_behalf,
     start_convention,
 )
-from application.documents import Upload, answer_with_file
 from application.partner import PartnerDesk
 from devkit.polling import eventually
 from documents.certificates import development_pki
@@ -35,6 +34,7 @@ from documents.sealing import verify_sealed
 from documents.text import pdf_text
 from documents.timestamps import LocalTimestampAuthority
 from schemas.convention import Convention
+from tests.cli_runner import cli_env, run_cli
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.document_samples import docx_with_paragraphs, pdf_with_text
 from tests.partner_stack import bearer, link_path, make_desk, portal_client, registered
@@ -182,7 +182,11 @@ async def test_the_office_uploads_a_version_with_the_drafting_form_and_its_ref_i
 
 
 async def test_the_reviewer_downloads_the_exact_bytes_and_sees_what_changed_and_the_rounds(
-    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, drafting: Drafting
+    dev_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    postgres_url: str,
+    drafting: Drafting,
+    tmp_path: Path,
 ) -> None:
     convention = drafting.convention
     # v2 is under review (the previous test); DMK asks again, the CLI's use case sends v3.
@@ -190,17 +194,21 @@ async def test_the_reviewer_downloads_the_exact_bytes_and_sees_what_changed_and_
     async with portal_client(drafting.desk) as http:
         await review(http, convention.id, 2, drafting.dmk_key)
     await find_task(dev_env.client, convention.id, "drafting.revise.v3", wait_seconds=30)
-    await answer_with_file(
-        db_pool,
-        dev_env.client,
-        convention.id,
-        "drafting.revise.v3",
-        "ofppt",
-        {"comments": "Formateurs ajoutés à l'article 3"},
-        Upload(drafting.v3, "projet-v3.docx"),
-        actor=None,
-        principal=officer_on_behalf("awa", "ofppt"),
-    )
+    # The office's command line: `act … --file PATH`, a refused file first (exit 1).
+    env = cli_env(dev_env, postgres_url)
+    act = ("act", convention.id, "drafting.revise.v3", "--as", "ofppt", "--officer", "awa")
+    evil = tmp_path / "projet-v3.docx"
+    evil.write_bytes(b"MZ\x90\x00 an executable")
+    refused = await run_cli(*act, "--file", str(evil), env=env)
+    assert refused.code == 1, refused
+    assert refused.stderr.strip().startswith("refused:") and "executable" in refused.stderr
+    # One line, then the field at fault, as the CLI says every refusal; no traceback.
+    assert refused.stderr.strip().splitlines()[1].startswith("  file: ")
+    assert "Traceback" not in refused.stderr
+    evil.write_bytes(drafting.v3)
+    comments = ("--comments", "Formateurs ajoutés à l'article 3")
+    accepted = await run_cli(*act, *comments, "--file", str(evil), env=env)
+    assert accepted.code == 0 and accepted.stdout.startswith("accepted: drafting.revise.v3")
     await find_task(dev_env.client, convention.id, "drafting.review.v3.dmk", wait_seconds=30)
     await link_minted(db_pool, convention.id, "drafting.review.v3.dmk")
     async with portal_client(drafting.desk) as http:
