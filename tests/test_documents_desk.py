@@ -138,6 +138,9 @@ async def test_the_office_uploads_a_version_with_the_drafting_form_and_its_ref_i
         assert 'name="document.file"' in form_page.text
         # No hash is typed by hand any more.
         assert 'name="document.sha256"' not in form_page.text
+        # The office sees what the reviewer asked, on which version.
+        assert "Ajouter les formateurs (v1)" in form_page.text
+        assert "mre-academy-dmk/projet-v1.docx" in form_page.text
         # An executable named .pdf: refused with the field's reason, nothing answered.
         refused = await office.post(
             f"/office/conventions/{convention.id}/tasks/drafting.revise.v2",

@@ -72,8 +72,12 @@ def document_response(download: Download) -> Response:
 
 
 def download_href(prefix: str, convention_id: str, sha256: str) -> str:
-    """A desk's link to a stored document."""
-    return f"{prefix}/{quote(convention_id, safe='')}/{sha256}"
+    """A desk's link to a stored document: `{prefix}/{convention}/{sha256}`, or the prefix's
+    `{convention}` placeholder filled (`/office/conventions/{convention}/documents`)."""
+    convention = quote(convention_id, safe="")
+    if "{convention}" in prefix:
+        return f"{prefix.replace('{convention}', convention)}/{sha256}"
+    return f"{prefix}/{convention}/{sha256}"
 
 
 @router.get("/desk/documents/{convention_id}/{sha256}")

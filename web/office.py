@@ -53,7 +53,7 @@ from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
 from web.charts import bar_chart
-from web.documents import form_with_files
+from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import N_, direction, gettext, language_or_default
 from web.problems import status_and_title
@@ -750,7 +750,7 @@ async def answer(
     return await _after_action(request, desk, session, convention_id, answered())
 
 
-def _officer_form(
+async def _officer_form(
     request: Request,
     session: OfficeSession,
     view: TaskView,
@@ -759,6 +759,9 @@ def _officer_form(
     status_code: int = 200,
 ) -> HTMLResponse:
     fields = form_for(view)
+    documents = await task_documents(
+        get_desk(request).partner, view, None, "/office/conventions/{convention}/documents"
+    )
     return page(
         request,
         "office/task.html",
@@ -772,6 +775,7 @@ def _officer_form(
         errors=errors_by_field(errors, fields),
         requested=requested_money(view),
         cohort_rows=range(COHORT_ROWS),
+        **documents,
     )
 
 
@@ -781,7 +785,7 @@ async def officer_task_form(
 ) -> Response:
     """The task's own form (the partners' one, field by field), for an answer on behalf."""
     view = await desk.actions.task_view(convention_id, task_id)
-    return _officer_form(request, session, view, {}, [])
+    return await _officer_form(request, session, view, {}, [])
 
 
 @router.post("/office/conventions/{convention_id}/tasks/{task_id}", response_class=HTMLResponse)
@@ -816,7 +820,7 @@ async def officer_task_answer(
     except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
         status = 413 if isinstance(error, UploadTooLarge) else 422
-        return _officer_form(request, session, view, values, errors, status_code=status)
+        return await _officer_form(request, session, view, values, errors, status_code=status)
     except Refused as error:
         return await _convention(
             request, desk, session, convention_id, status_code=409, refusal=error.detail
