@@ -33,6 +33,7 @@ from tests.partner_stack import (
 )
 from tests.test_delivery_webhook import fast_delivery, stop
 from tests.test_partner_links import CODE_ID, code_in, csrf_of, link_minted, open_task_page
+from web.app import create_app
 
 MAX_BYTES = 64 * 1024
 """The store's bound in these tests (the default is 25 MB): a small file is already too large."""
@@ -225,3 +226,24 @@ async def test_the_contacts_form_takes_a_file_and_refuses_one_too_large(
     )
     assert row is not None and row["task_id"] == DECISION and row["convention_id"] == other
     assert FUNDER["name"] in row["uploaded_by"] and "(bid)" in row["uploaded_by"]
+
+
+async def test_only_the_upload_routes_take_a_body_as_large_as_a_document(
+    funding: Funding,
+) -> None:
+    app = create_app(funding.desk, max_body_bytes=100_000, upload_max_bytes=400_000)
+    transport = httpx.ASGITransport(app=app, client=("10.9.9.9", 40000))
+    body = b"%PDF-" + b"0" * 300_000
+    async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
+        # A multipart upload to the documents API passes the portal's small bound, up to the
+        # document's; the store then decides (here: over its own 64 KiB bound).
+        stored = await upload(http, funding.bid_key, funding.other.id, "grand.pdf", body)
+        assert stored.status_code == 413 and "the store keeps at most" in stored.json()["detail"]
+        # Past the upload bound: refused before the body is read.
+        huge = await upload(http, funding.bid_key, funding.other.id, "x.pdf", body * 2)
+        assert huge.status_code == 413 and "store" not in huge.text
+        # Any other route keeps the small bound, multipart or not.
+        elsewhere = await http.post(
+            "/desk/language", files={"file": ("x.pdf", body, "application/pdf")}
+        )
+        assert elsewhere.status_code == 413
