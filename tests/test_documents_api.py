@@ -21,7 +21,7 @@ from application.partner import PartnerDesk
 from documents.store import PostgresDocumentStore
 from schemas.convention import Convention
 from tests.conftest import SmtpServer
-from tests.document_samples import pdf_with_text
+from tests.document_samples import pdf_with_javascript, pdf_with_text
 from tests.partner_stack import (
     DECISION,
     FUNDER,
@@ -147,8 +147,18 @@ async def test_bad_files_are_refused_and_nothing_is_stored(
         assert "named .pdf but its content is image/png" in mismatched.json()["detail"]
         empty = await upload(http, funding.bid_key, other, "vide.pdf", b"")
         assert empty.status_code == 422 and "empty" in empty.json()["detail"]
-        for refused in (html, png):
+        scripted = await upload(http, funding.bid_key, other, "tdr.pdf", pdf_with_javascript())
+        assert scripted.status_code == 422 and "JavaScript" in scripted.json()["detail"]
+        for refused in (html, png, pdf_with_javascript()):
             assert await rows_of(db_pool, hashlib.sha256(refused).hexdigest()) == (0, 0)
+        # A name with path separators, a right-to-left override, a bell and 500 characters:
+        # kept sanitised (its last component, no control or formatting characters, 200 at most).
+        hostile = "../../etc/\u202egpj.exe\x07" + "n" * 500 + ".pdf"
+        named = await upload(http, funding.bid_key, other, hostile, pdf_with_text(["nom"]))
+        assert named.status_code == 201, named.text
+        kept = named.json()["file_name"]
+        assert "/" not in kept and "\u202e" not in kept and "\x07" not in kept
+        assert len(kept) <= 200 and kept.endswith(".pdf")
         # A convention the key's party is not a party to: not found, nothing stored.
         psa_key, _ = await funding.desk.create_key("psa", "PSA")
         stranger = await upload(http, psa_key, other, "note.pdf", pdf_with_text(["PSA"]))
