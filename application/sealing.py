@@ -181,3 +181,29 @@ async def seal_signed_original(
         convention_id=convention_id,
         task_id=SEALED_TASK,
     )
+
+
+SWEEP_DAYS = 30
+"""How long after entry into force the sweep keeps trying to seal (then: the officer's page)."""
+SWEEP_LIMIT = 20
+
+
+async def seal_pending(
+    ctx: PartnerContext, *, seal: OfficeSeal | None = None, tsa_url: str | None = None
+) -> dict[str, str]:
+    """Seal each convention in force (recently) without its sealed original; per convention,
+    the sealed PDF's hash or the refusal. What cannot be sealed now (the text not held, no
+    certificate) is tried again at the next sweep, and stays an officer's action."""
+    outcome: dict[str, str] = {}
+    for convention_id in await sql.unsealed_in_force(
+        ctx.pool, within_days=SWEEP_DAYS, limit=SWEEP_LIMIT
+    ):
+        try:
+            row = await seal_signed_original(
+                ctx, convention_id, "Pacte, at entry into force", seal=seal, tsa_url=tsa_url
+            )
+        except (Refused, NotFound) as error:
+            outcome[convention_id] = f"refused: {error.detail}"
+        else:
+            outcome[convention_id] = row.sha256
+    return outcome

@@ -284,3 +284,21 @@ async def signatures(database: Database, convention_id: str) -> list[Any]:
     """Every recorded signature (actor, party, details) with how its answer was proven (the
     method of the principal of the task's last answer before it)."""
     return list(await database.fetch(_SIGNATURES, convention_id))
+
+
+_UNSEALED = """
+SELECT m.convention_id FROM milestones m
+WHERE m.kind = 'entered_into_force' AND m.occurred_at > now() - make_interval(days => $1)
+  AND NOT EXISTS (SELECT 1 FROM documents d
+                  WHERE d.convention_id = m.convention_id AND d.task_id = 'sealed-original')
+ORDER BY m.occurred_at DESC
+LIMIT $2
+"""
+
+
+async def unsealed_in_force(database: Database, *, within_days: int, limit: int) -> list[str]:
+    """Conventions that entered into force in the last `within_days` days and have no sealed
+    original yet, the most recent first."""
+    return [
+        record["convention_id"] for record in await database.fetch(_UNSEALED, within_days, limit)
+    ]

@@ -27,7 +27,9 @@ from application.conventions import (
     officer_on_behalf,
     start_convention,
 )
+from application.documents import store_of as desk_store
 from application.partner import PartnerDesk
+from application.sealing import seal_pending, sealed_original
 from devkit.polling import eventually
 from documents.certificates import development_pki
 from documents.sealing import verify_sealed
@@ -339,6 +341,10 @@ async def test_the_office_seals_the_signed_original_which_validates_against_the_
             assert sealed.status_code == 303, sealed.text
             page = await office.get(f"/office/conventions/{convention.id}")
             assert "signed-original-v3.pdf" in page.text
+            assert f"/office/conventions/{convention.id}/seal" not in page.text
+            # The portal's sweep (with a TSA configured) seals what is in force and not yet
+            # sealed: this convention is sealed already, so it is left alone.
+            assert convention.id not in await seal_pending(drafting.desk)
     finally:
         await tsa.stop()
     async with portal_client(drafting.desk) as http:
@@ -354,4 +360,63 @@ async def test_the_office_seals_the_signed_original_which_validates_against_the_
     assert hashlib.sha256(drafting.v3).hexdigest() in text.replace("\n", "").replace(" ", "")
     assert "Page de signature" in text and "Loubna" in text and "Tricha" in text
     assert "(DMK)" in text  # the other signatory's organisation
+    await stop(dev_env.client, convention.id)
+
+
+async def test_the_sweep_seals_a_convention_in_force_whose_file_cites_a_stored_text(
+    dev_env: WorkflowEnvironment,
+    db_pool: asyncpg.Pool,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = pdf_with_text(["Convention cadre", "Article unique"])
+    sha256 = hashlib.sha256(text).hexdigest()
+    data = drafting_and_signature(REVIEWER).model_dump(mode="json")
+    desk = make_desk(dev_env.client, db_pool)
+    # The file's first version cites a document Pacte holds for this convention.
+    await desk_store(desk).put(
+        text, file_name="cadre.pdf", uploaded_by="tests", convention_id=data["id"]
+    )
+    data["stages"][0]["document"] = {"uri": f"archive:documents/{sha256}", "sha256": sha256}
+    convention = await registered(db_pool, Convention.model_validate(data))
+    await start_convention(dev_env.client, convention, DEV_TASK_QUEUE)
+    for party in ("mre-ministry", "dmk"):
+        await answer_open_task(
+            dev_env.client,
+            convention.id,
+            f"drafting.review.v1.{party}",
+            party,
+            {"decision": "approve", "version": 1},
+            wait_seconds=30,
+        )
+    for signatory, party in (("ofppt-dg", "ofppt"), ("dmk-representant", "dmk")):
+        await answer_open_task(
+            dev_env.client,
+            convention.id,
+            f"signature.sign.{signatory}",
+            party,
+            {"decision": "sign", "document_sha256": sha256},
+            wait_seconds=30,
+            principal=officer_on_behalf("awa", party),
+        )
+    await eventually(
+        lambda: db_pool.fetchval(
+            "SELECT count(*) FROM milestones WHERE convention_id = $1 "
+            "AND kind = 'entered_into_force'",
+            convention.id,
+        ),
+        bool,
+    )
+    pki = development_pki(tmp_path)
+    tsa = LocalTimestampAuthority(pki.tsa_certificate, pki.tsa_key)
+    monkeypatch.setenv("PACTE_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("PACTE_TSA_URL", await tsa.start())
+    try:
+        outcome = await seal_pending(desk)
+    finally:
+        await tsa.stop()
+    sealed = await sealed_original(desk, convention.id)
+    assert sealed is not None and outcome[convention.id] == sealed.sha256
+    check = await verify_sealed(await desk_store(desk).get(sealed.sha256), [pki.ca_certificate])
+    assert check.ok, check
     await stop(dev_env.client, convention.id)
