@@ -22,6 +22,8 @@ import uvicorn
 
 from application.office.totp import seal_legacy_totp_secrets, totp_key
 from application.partner import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
+from application.sealing import seal_pending
+from documents.settings import load_document_settings
 from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url
 from infra.log_config import configure_logging
@@ -58,11 +60,21 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
         code_mail=code_mail,
     )
 
+    # With a timestamp authority configured, conventions that entered into force are sealed
+    # without waiting for an officer (application/sealing.py); refusals are logged and stay
+    # an officer's action on the convention's page.
+    sealing = asyncio.create_task(_seal_forever(desk)) if load_document_settings().tsa_url else None
+
     async def close() -> None:
         purging.cancel()
+        if sealing is not None:
+            sealing.cancel()
         await pool.close()
 
     return desk, close
+
+
+SEAL_EVERY_SECONDS = 600
 
 
 async def _purge_forever(pool: asyncpg.Pool) -> None:
@@ -76,6 +88,24 @@ async def _purge_forever(pool: asyncpg.Pool) -> None:
         except (OSError, asyncpg.PostgresError) as error:
             log.warning("purge skipped", error=str(error))
         await asyncio.sleep(PURGE_EVERY_SECONDS)
+
+
+async def _seal_forever(desk: PartnerDesk) -> None:
+    """Every SEAL_EVERY_SECONDS: the signed originals of conventions newly in force."""
+    while True:
+        try:
+            for convention_id, result in (await seal_pending(desk)).items():
+                if result.startswith("refused: "):
+                    log.warning(
+                        "signed original not sealed",
+                        convention_id=convention_id,
+                        reason=result.removeprefix("refused: "),
+                    )
+                else:
+                    log.info("signed original sealed", convention_id=convention_id, sha256=result)
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("sealing sweep skipped", error=str(error))
+        await asyncio.sleep(SEAL_EVERY_SECONDS)
 
 
 def serve(portal: PortalSettings, host: str, port: int) -> None:

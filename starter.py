@@ -47,6 +47,7 @@ from application.directory import cli as directory_cli
 from application.directory.authority import system_authority
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
+from application.documents import Upload, answer_with_file
 from application.errors import NotFound as DeskNotFound
 from application.errors import PacteError
 from application.office.accounts import (
@@ -172,6 +173,15 @@ def _parser() -> argparse.ArgumentParser:
     act.add_argument("--comments")
     act.add_argument("--reason")
     act.add_argument("--version", type=int, help="the draft version reviewed")
+    act.add_argument(
+        "--file",
+        type=Path,
+        metavar="PATH",
+        help=(
+            "a file stored with the answer (a new version of the text, a report, an "
+            "attachment): its reference, hash, size and type are filled in from the stored file"
+        ),
+    )
     act.add_argument(
         "--set",
         action="append",
@@ -660,7 +670,10 @@ async def _run(args: argparse.Namespace) -> int:
         return await _status(client, args, settings)
     if args.command == "terminate":
         return await _terminate(client, args, settings)
-    if args.command == "act":
+    if args.command == "act" and args.file is not None:
+        receipt = await _act_with_file(client, args, answer_fields, settings)
+        print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")
+    elif args.command == "act":
         async with _said_what_is_stuck(client, args.convention_id):
             receipt = await answer_open_task(
                 client,
@@ -697,6 +710,34 @@ async def _run(args: argparse.Namespace) -> int:
             f"at {applied.applied_at:%Y-%m-%d %H:%M:%S %Z}"
         )
     return EXIT_OK
+
+
+async def _act_with_file(
+    client: Client, args: argparse.Namespace, fields: dict[str, Any], settings: Settings
+) -> Any:
+    """`act … --file PATH`: the file stored (PostgreSQL or S3), then the answer sent."""
+    path: Path = args.file
+    try:
+        content = await asyncio.to_thread(path.read_bytes)
+    except OSError as error:
+        raise InputError("--file", [FieldError("file", f"{path}: {error.strerror}")]) from None
+    pool = await _open_store(settings)
+    try:
+        async with _said_what_is_stuck(client, args.convention_id):
+            return await answer_with_file(
+                pool,
+                client,
+                args.convention_id,
+                args.task_id,
+                args.party,
+                fields,
+                Upload(content, path.name, "file"),
+                actor=args.actor,
+                principal=officer_on_behalf(args.officer or _login_name(), args.party),
+                rpc_timeout=UPDATE_TIMEOUT,
+            )
+    finally:
+        await pool.close()
 
 
 @asynccontextmanager

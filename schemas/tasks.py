@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from schemas.actors import Principal
 from schemas.values import (
@@ -25,6 +25,22 @@ MAX_LIST_ITEMS = 60
 """Agenda items held or cancelled, milestones reached, cohorts reported in one answer."""
 MAX_FINDINGS = 40
 """Findings, recommendations or outcomes in one answer (each of ITEM_MAX_CHARS at most)."""
+MAX_ATTACHMENTS = 10
+"""Documents attached to one answer (each a reference: the bytes never travel in a workflow)."""
+
+
+def _attachments() -> Any:
+    """The documents sent with an answer: left out of a dump when there are none, so answers
+    recorded before attachments existed read and serialise as they always did."""
+    return Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description=(
+            'Documents attached to the answer: `{"uri": "archive:documents/<sha256>"}` '
+            "for a document uploaded to Pacte (POST /api/v1/conventions/{id}/documents)."
+        ),
+        exclude_if=lambda value: not value,
+    )
 
 
 class TaskKind(StrEnum):
@@ -119,6 +135,14 @@ class SignAnswer(Frozen):
         ),
     )
     reason: Text | None = None
+    document_sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
+        default=None,
+        description=(
+            "The SHA-256 of the text the signatory was shown; when given, it must be the "
+            "approved version's (a newer version uploaded meanwhile is refused)."
+        ),
+        exclude_if=lambda value: value is None,
+    )
 
     @model_validator(mode="after")
     def _refusal_is_explained(self) -> Self:
@@ -163,6 +187,7 @@ class FindingsAnswer(Frozen):
     findings: list[ItemText] = Field(min_length=1, max_length=MAX_FINDINGS)
     recommendations: list[ItemText] = Field(default_factory=list, max_length=MAX_FINDINGS)
     restitution: Restitution | None = None
+    attachments: list[DocumentRef] = _attachments()
 
 
 class OutcomesAnswer(Frozen):
@@ -189,6 +214,7 @@ class FundingDecisionAnswer(Frozen):
     decision: Literal["approve", "reject", "more_information"]
     granted: Money | None = None
     comments: Text | None = None
+    attachments: list[DocumentRef] = _attachments()
 
     @model_validator(mode="after")
     def _approval_grants_an_amount(self) -> Self:
@@ -266,6 +292,7 @@ class ProgressReportAnswer(Frozen):
         description="Cohorts that will not start or finish, each with its reason.",
     )
     comments: Text | None = None
+    attachments: list[DocumentRef] = _attachments()
 
 
 class FixDeliveryAnswer(Frozen):

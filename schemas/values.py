@@ -124,6 +124,19 @@ class DocumentRef(Frozen):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")] | None = Field(
         default=None, description="SHA-256 of the document, lowercase hex."
     )
+    # Filled from the stored file by the desks (never typed); left out of a dump when unknown,
+    # so references recorded before they existed read and serialise as they always did.
+    size_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        description="The stored file's size in bytes (set by Pacte from the upload).",
+        exclude_if=lambda value: value is None,
+    )
+    media_type: Annotated[str, StringConstraints(max_length=120)] | None = Field(
+        default=None,
+        description="The stored file's type, sniffed from its content (set by Pacte).",
+        exclude_if=lambda value: value is None,
+    )
 
     @field_validator("uri")
     @classmethod

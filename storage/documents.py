@@ -215,3 +215,90 @@ async def insert_anchor(
 async def anchors_of_convention(database: Database, convention_id: str) -> list[AnchorRow]:
     """Every token over this convention's chain, by head."""
     return [_anchor(record) for record in await database.fetch(_ANCHORS, convention_id)]
+
+
+@dataclass(frozen=True)
+class DraftingFact:
+    """A milestone of the drafting rounds, as the review page lists them: a version submitted,
+    a review given, the office's revision, an approval."""
+
+    seq: int
+    kind: str
+    task_id: str | None
+    party: str | None
+    actor: str | None
+    occurred_at: datetime
+    details: dict[str, Any]
+
+
+_DRAFTING_FACTS = """
+SELECT seq, kind, task_id, party, actor, occurred_at, details FROM milestones
+WHERE convention_id = $1
+  AND (kind IN ('draft_version', 'draft_approved')
+       OR (kind = 'task_answered'
+           AND details -> 'answer' ->> 'kind' IN ('review_draft', 'revise_draft')))
+ORDER BY seq
+"""
+
+
+async def drafting_facts(database: Database, convention_id: str) -> list[DraftingFact]:
+    """The recorded drafting rounds of a convention, in order (versions, reviews, revisions)."""
+    return [
+        DraftingFact(
+            seq=record["seq"],
+            kind=record["kind"],
+            task_id=record["task_id"],
+            party=record["party"],
+            actor=record["actor"],
+            occurred_at=record["occurred_at"],
+            details=dict(record["details"] or {}),
+        )
+        for record in await database.fetch(_DRAFTING_FACTS, convention_id)
+    ]
+
+
+_ENTERED = """
+SELECT 1 FROM milestones WHERE convention_id = $1 AND kind = 'entered_into_force' LIMIT 1
+"""
+_SIGNATURES = """
+SELECT s.task_id, s.actor, s.party, s.details, a.details -> 'principal' ->> 'method' AS method
+FROM milestones s
+LEFT JOIN LATERAL (
+    SELECT details FROM milestones a
+    WHERE a.convention_id = s.convention_id AND a.task_id = s.task_id
+      AND a.kind = 'task_answered' AND a.seq < s.seq
+    ORDER BY a.seq DESC LIMIT 1
+) a ON true
+WHERE s.convention_id = $1 AND s.kind = 'signed'
+ORDER BY s.seq
+"""
+
+
+async def entered_into_force(database: Database, convention_id: str) -> bool:
+    """Whether the convention's entry into force is recorded."""
+    found: bool = await database.fetchval(_ENTERED, convention_id) is not None
+    return found
+
+
+async def signatures(database: Database, convention_id: str) -> list[Any]:
+    """Every recorded signature (actor, party, details) with how its answer was proven (the
+    method of the principal of the task's last answer before it)."""
+    return list(await database.fetch(_SIGNATURES, convention_id))
+
+
+_UNSEALED = """
+SELECT m.convention_id FROM milestones m
+WHERE m.kind = 'entered_into_force' AND m.occurred_at > now() - make_interval(days => $1)
+  AND NOT EXISTS (SELECT 1 FROM documents d
+                  WHERE d.convention_id = m.convention_id AND d.task_id = 'sealed-original')
+ORDER BY m.occurred_at DESC
+LIMIT $2
+"""
+
+
+async def unsealed_in_force(database: Database, *, within_days: int, limit: int) -> list[str]:
+    """Conventions that entered into force in the last `within_days` days and have no sealed
+    original yet, the most recent first."""
+    return [
+        record["convention_id"] for record in await database.fetch(_UNSEALED, within_days, limit)
+    ]

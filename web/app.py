@@ -20,6 +20,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from application.documents import upload_limit
 from application.errors import PacteError
 from application.office.desk import OfficeDesk
 from application.partner import PartnerDesk
@@ -28,10 +29,13 @@ from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
 from web import (
     api,
+    documents,
+    documents_api,
     office,
     office_audit,
     office_conventions,
     office_directory,
+    office_documents,
     office_editor,
     pages,
 )
@@ -48,6 +52,7 @@ def create_app(
     factory: DeskFactory | None = None,
     max_body_bytes: int = 1_000_000,
     task_queue: str | None = None,
+    upload_max_bytes: int | None = None,
 ) -> FastAPI:
     """The portal over a desk, given or built by `factory` at start (and closed at stop);
     the office desk (`/office`) beside it, starting conventions on `task_queue`."""
@@ -82,11 +87,19 @@ def create_app(
     app.include_router(office_editor.router)
     app.include_router(office_conventions.router)
     app.include_router(office_audit.router)
+    app.include_router(documents.router)
+    app.include_router(documents_api.router)
+    app.include_router(office_documents.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Text PostgreSQL cannot store is refused before any route runs (inside the body limit).
     app.add_middleware(StorableText)
     # Outermost: its headers go on every answer, its limit before any body is read.
-    app.add_middleware(PortalMiddleware, max_body_bytes=max_body_bytes)
+    app.add_middleware(
+        PortalMiddleware,
+        max_body_bytes=max_body_bytes,
+        # A document and its form's fields (application/documents.py: the store's bound).
+        upload_max_bytes=upload_max_bytes or upload_limit() + 1_000_000,
+    )
 
     @app.exception_handler(PacteError)
     async def desk_error(request: Request, error: PacteError) -> Response:

@@ -35,7 +35,7 @@ class Field:
     """One input (or group of inputs) of a form."""
 
     widget: str  # choice, text, textarea, lines, money, place, document, checks, items,
-    #              numbers, cohorts, date
+    #              numbers, cohorts, date, files
     name: str
     label: str
     options: list[Option] = field(default_factory=list)
@@ -60,8 +60,27 @@ def _stage(view: TaskView, kind: type[Any]) -> Any:
     return None
 
 
+_ATTACHMENTS = Field("files", "attachments", N_("Attached documents"))
+"""Files sent with an answer that has no document field of its own (application/documents.py
+stores them and lists them in the answer's `attachments`)."""
+
+
 def form_for(view: TaskView) -> list[Field]:
     """The inputs of the task's answer, with the convention's items as options."""
+    fields = _form_for(view)
+    assert view.task is not None
+    if view.task.kind in (
+        TaskKind.FILE_FINDINGS,
+        TaskKind.DECIDE_FUNDING,
+        TaskKind.REPORT_PROGRESS,
+    ):
+        fields.insert(
+            len(fields) - 1 if fields[-1].name == "comments" else len(fields), _ATTACHMENTS
+        )
+    return fields
+
+
+def _form_for(view: TaskView) -> list[Field]:
     task = view.task
     assert task is not None
     kind = task.kind
@@ -204,6 +223,11 @@ def parse_form(view: TaskView, form: dict[str, list[str]]) -> dict[str, Any]:
         document = view.draft_document()
         if document and document.get("version") is not None:
             answer["version"] = document["version"]
+    if view.task is not None and view.task.kind is TaskKind.SIGN:
+        # The hash of the text the page showed: a newer version meanwhile is refused.
+        shown = _first(form, "document_sha256")
+        if shown is not None:
+            answer["document_sha256"] = shown
     return {"answer": answer}
 
 

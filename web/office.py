@@ -40,6 +40,7 @@ from application.directory.views import (
     organisation_rows,
     organisation_view,
 )
+from application.documents import UploadTooLarge, attach, documents_of, upload_limit
 from application.errors import (
     BadRequest,
     Forbidden,
@@ -56,10 +57,12 @@ from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table
 from application.office.roles import Permission, Role, authorize, may
 from application.office.signin import SESSION_COOKIE, OfficeSession
 from application.partner import TaskView
+from application.sealing import sealing_state
 from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError
 from web.charts import ChartCache, bar_chart
+from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import N_, direction, gettext, language_or_default
 from web.navigation import get_view, safe_next, signin_url, wants_a_page
@@ -719,6 +722,8 @@ async def _convention(
         convention_id=convention_id,
         page=overview,
         can_audit=may(session.role, Permission.AUDIT),
+        documents=await documents_of(desk.partner, convention_id),
+        sealing=await sealing_state(desk.partner, convention_id),
         notice=notice,
         refusal=refusal,
         errors=errors or [],
@@ -820,7 +825,7 @@ async def answer(
     return await _after_action(request, desk, session, convention_id, answered())
 
 
-def _officer_form(
+async def _officer_form(
     request: Request,
     session: OfficeSession,
     view: TaskView,
@@ -829,6 +834,9 @@ def _officer_form(
     status_code: int = 200,
 ) -> HTMLResponse:
     fields = form_for(view)
+    documents = await task_documents(
+        get_desk(request).partner, view, None, "/office/conventions/{convention}/documents"
+    )
     return page(
         request,
         "office/task.html",
@@ -842,6 +850,7 @@ def _officer_form(
         errors=errors_by_field(errors, fields),
         requested=requested_money(view),
         cohort_rows=range(COHORT_ROWS),
+        **documents,
     )
 
 
@@ -851,7 +860,7 @@ async def officer_task_form(
 ) -> Response:
     """The task's own form (the partners' one, field by field), for an answer on behalf."""
     view = await desk.actions.task_view(convention_id, task_id)
-    return _officer_form(request, session, view, {}, [])
+    return await _officer_form(request, session, view, {}, [])
 
 
 @router.post("/office/conventions/{convention_id}/tasks/{task_id}", response_class=HTMLResponse)
@@ -865,30 +874,34 @@ async def officer_task_answer(
 ) -> Response:
     """The answer entered by the officer for the party that owes the task: its fields are
     the task's own (web/forms.py), so the form is read as the partners' one is."""
-    form = await request.form()
-    values: dict[str, list[str]] = {}
-    for key, value in form.multi_items():
-        if isinstance(value, str):
-            values.setdefault(key, []).append(value)
+    values, files = await form_with_files(request, upload_limit())
     _check_csrf(csrf, session, OfficeForm(csrf=(values.get("csrf") or [""])[0]))
     view = await desk.actions.task_view(convention_id, task_id)
     try:
-        await desk.actions.answer_on_behalf(
-            session,
+        assert view.task is not None
+        # A file sent with the answer (the office's new version of the text) is stored first;
+        # the answer cites it by its hash, size and type, never typed by hand.
+        fields = await attach(
+            desk.partner,
             convention_id,
-            task_id,
+            view.task,
+            f"{session.user.name} <{session.user.email}>",
+            files,
             parse_form(view, values)["answer"],
-            client_address(request),
+        )
+        await desk.actions.answer_on_behalf(
+            session, convention_id, task_id, fields, client_address(request)
         )
     except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
-        return _officer_form(request, session, view, values, errors, status_code=422)
+        status = 413 if isinstance(error, UploadTooLarge) else 422
+        return await _officer_form(request, session, view, values, errors, status_code=status)
     except Refused as error:
         # The workflow's own refusal (an agenda item forgotten): the form again, what was
         # typed kept, the reason beside the field it names.
         field, said, reason = error.detail.partition(": ")
         placed = (field, reason) if said and " " not in field else ("", error.detail)
-        return _officer_form(request, session, view, values, [placed], status_code=409)
+        return await _officer_form(request, session, view, values, [placed], status_code=409)
     return await _convention(request, desk, session, convention_id, notice=N_("Done."))
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from application.directory.names import organisation_name
+from application.documents import UploadTooLarge, attach, upload_limit
 from application.errors import (
     InvalidInput,
     LinkUnusable,
@@ -22,6 +23,7 @@ from application.errors import (
 )
 from application.partner import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
 from web.dependencies import SESSION_COOKIE, Desk, Session
+from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import LANGUAGES, N_, language_or_default
 from web.problems import status_and_title
@@ -162,10 +164,10 @@ async def task_page(
     party_name = await _party_name(request, desk, session, view)
     if view.task is None:
         return _receipt_page(request, view, session.language, session, party_name)
-    return _task_form(request, session, view, {}, [], party_name=party_name)
+    return await _task_form(request, session, view, {}, [], party_name=party_name)
 
 
-def _task_form(
+async def _task_form(
     request: Request,
     session: ContactSession,
     view: TaskView,
@@ -176,6 +178,7 @@ def _task_form(
     party_name: str | None = None,
 ) -> HTMLResponse:
     fields = form_for(view)
+    documents = await task_documents(request.app.state.desk, view, session.party)
     return render(
         request,
         "task.html",
@@ -194,6 +197,7 @@ def _task_form(
         cohort_rows=range(COHORT_ROWS),
         signatory=_signatory(view),
         party_name=party_name,
+        **documents,
     )
 
 
@@ -209,7 +213,7 @@ async def answer_task(
     convention_id: str, task_id: str, request: Request, desk: Desk, session: Session
 ) -> Response:
     """The contact's answer, with the session's CSRF token; a commitment asks for a code."""
-    form = await _form(request)
+    form, files = await form_with_files(request, upload_limit())
     if not _csrf_ok(request, session, form):
         return _csrf_refused(request, session)
     view = await desk.task_view(
@@ -222,14 +226,20 @@ async def answer_task(
     shown = view if view.task is not None else replace(view, task=view.closed_task)
     body = parse_form(shown, form)
     try:
+        if files and view.task is not None:
+            uploader = f"{session.contact_name or session.party} ({session.party})"
+            body["answer"] = await attach(
+                desk, convention_id, view.task, uploader, files, body["answer"]
+            )
         outcome = await desk.answer_as_contact(session, convention_id, task_id, body)
     except InvalidInput as error:
         errors = [(e.field, e.reason) for e in error.errors]
-        return _task_form(
-            request, session, shown, form, errors, status_code=422, party_name=party_name
+        status = 413 if isinstance(error, UploadTooLarge) else 422
+        return await _task_form(
+            request, session, shown, form, errors, status_code=status, party_name=party_name
         )
     except Refused as error:
-        return _task_form(
+        return await _task_form(
             request,
             session,
             shown,
@@ -302,7 +312,7 @@ async def confirm_code(code_id: str, request: Request, desk: Desk, session: Sess
             party_name=party_name,
         )
     except Refused as error:
-        return _task_form(
+        return await _task_form(
             request,
             session,
             view,

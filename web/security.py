@@ -56,6 +56,13 @@ def redacted_path(path: str) -> str:
     return _SECRET_PATH.sub("/t/[token]", path)
 
 
+UPLOAD_PATHS = re.compile(
+    r"^(?:/desk/tasks/[^/]+/[^/]+|/office/conventions/[^/]+/tasks/[^/]+"
+    r"|/api/v1/conventions/[^/]+/documents)$"
+)
+"""Where a form or the API sends a document (application/documents.py)."""
+
+
 class PortalMiddleware:
     """Security headers on every answer, a body limit (413), and an access log that never
     shows a token, a key, a code or a cookie (only method, redacted path, status, time).
@@ -64,9 +71,12 @@ class PortalMiddleware:
     header (`app;dur=<ms>`, up to its status line and headers): what a browser's developer
     tools and the benchmarks read, without a proxy's or the network's time."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, upload_max_bytes: int | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_max_bytes = upload_max_bytes or max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -78,9 +88,10 @@ class PortalMiddleware:
         if https:
             scope = host_prefixed_request(scope)
         headers = dict(scope.get("headers") or [])
+        limit = self._limit(scope, headers)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await _too_large(send, self.max_body_bytes)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
             self._log(scope, 413, started)
             return
         received = 0
@@ -90,7 +101,7 @@ class PortalMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
+                if received > limit:
                     raise BodyTooLarge
             return message
 
@@ -110,9 +121,20 @@ class PortalMiddleware:
             await self.app(scope, limited_receive, secured_send)
         except BodyTooLarge:
             if "status" not in status_seen:
-                await _too_large(send, self.max_body_bytes)
+                await _too_large(send, limit)
             status_seen.setdefault("status", 413)
         self._log(scope, status_seen.get("status", 500), started)
+
+    def _limit(self, scope: Scope, headers: dict[bytes, bytes]) -> int:
+        """A file sent with a form or to the documents API may be as large as a document
+        (and its form's few fields); every other body keeps the small bound."""
+        if (
+            scope.get("method") == "POST"
+            and headers.get(b"content-type", b"").startswith(b"multipart/form-data")
+            and UPLOAD_PATHS.match(scope.get("path", ""))
+        ):
+            return self.upload_max_bytes
+        return self.max_body_bytes
 
     @staticmethod
     def _log(scope: Scope, status: int, started: float) -> None:

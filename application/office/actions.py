@@ -14,6 +14,7 @@ import asyncpg
 from pydantic import BaseModel
 from temporalio.client import Client
 
+from application import documents
 from application.conventions import (
     ConventionNotFound,
     ConventionUnreadable,
@@ -201,6 +202,7 @@ class OfficerActions:
             request = build_answer(task, task.assignee, fields, session.user.name, principal)
         except InputError as error:
             raise InvalidInput(str(error), error.errors) from error
+        request = await documents.checked_answer(self.partner, convention_id, request)
         return await self._act(
             session,
             "answer_on_behalf",

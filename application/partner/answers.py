@@ -8,6 +8,7 @@ import hashlib
 import json
 from typing import Any
 
+from application import documents
 from application.conventions import (
     ConventionNotFound,
     ConventionUnreadable,
@@ -87,6 +88,7 @@ async def send(
 ) -> Receipt:
     """Send the answer as the workflow's update; keep its receipt for the link, and mark the
     once-only key (if any) done in the same statement."""
+    request = await documents.checked_answer(ctx, convention_id, request)
     assert request.principal is not None
     try:
         accepted: AnswerReceipt = await answer_task(ctx.client, convention_id, request)

@@ -11,6 +11,7 @@ import asyncpg
 from temporalio.client import Client
 
 from application.partner.code_mail import CodeMail, plain_code_mail
+from documents.store import DocumentStore
 from infra.portal_settings import PortalSettings
 from infra.settings import DeliverySettings
 from schemas.convention import Convention
@@ -26,4 +27,6 @@ class PartnerContext:
     delivery: DeliverySettings
     secret: bytes
     code_mail: Callable[[str, str, str], CodeMail] = field(default=plain_code_mail)
+    documents: DocumentStore | None = None
+    """The document store; None: the configured one, opened on first use."""
     _conventions: dict[str, Convention] = field(default_factory=dict)
