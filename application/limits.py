@@ -26,6 +26,7 @@ notice mail to the account holder and the admin is sent yet.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,10 +54,30 @@ __all__ = [
     "GROWING_DELAY_FIRST",
     "Budget",
     "Reservation",
+    "address_bucket",
     "count_failure",
     "forgive",
     "reserve",
 ]
+
+
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is keyed by its /64: one subscriber line or site gets a /64 (or more) and
+picks any of its 2^64 addresses at will, so a bucket per address would be endless."""
+
+
+def address_bucket(kind: str, address: str) -> str:
+    """The bucket of a client address for one kind of attempt: an IPv4 address itself, an
+    IPv6 one by its /64 (an IPv4-mapped one as IPv4); text that is no address, as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{kind}:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"{kind}:{ip.ipv4_mapped}"
+        return f"{kind}:{ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False)}"
+    return f"{kind}:{ip}"
 
 
 @dataclass(frozen=True)

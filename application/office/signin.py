@@ -70,24 +70,38 @@ class SignIn:
 
     async def sign_in(self, email: str, password: str, address: str) -> tuple[str, OfficeSession]:
         """Check the password (five failures per account, then a doubling delay: TooManyAttempts
-        meanwhile); a session follows, waiting for the second factor where the role needs one."""
+        meanwhile); a session follows, waiting for the second factor where the role needs one.
+
+        Credential-first: an account's password is limited by the account's own budget, never
+        by other people's failures from the same address (an office behind one NAT). The
+        address's budget holds what cannot be tied to an account: guesses at e-mail addresses
+        that have none (reserved before their dummy check, so they are bounded), and wrong
+        passwords of real accounts (counted after the check). Once it is full, any wrong
+        password from it is answered as too many, a right one still signs in."""
         email = email.strip().lower()
+        account_bucket = f"office-account:{token_hash(email).hex()[:32]}"
+        address_bucket = limits.address_bucket("office-address", address)
+        row = await office_accounts.account(self.pool, email)
+        known = row is not None and row.disabled_at is None
+        # Unknown e-mail addresses have an account bucket too: their delays look the same.
         buckets: dict[str, int | limits.Budget] = {
-            f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS,
-            f"office-account:{token_hash(email).hex()[:32]}": limits.Budget(
-                PASSWORD_FAILURES_PER_ACCOUNT, growing=True
-            ),
+            account_bucket: limits.Budget(PASSWORD_FAILURES_PER_ACCOUNT, growing=True)
         }
+        if not known:
+            buckets[address_bucket] = PASSWORD_FAILURES_PER_ADDRESS
         try:
             reservation = await limits.reserve(self.pool, buckets)
         except TooManyAttempts:
             await access_log.record(self.pool, email, "sign_in", "rate_limited", address)
             raise
-        row = await office_accounts.account(self.pool, email)
         # An unknown account costs the same argon2 verification as a known one.
         checked = await password_matches(row.password_hash if row else None, password)
-        if row is None or row.disabled_at is not None or not checked:
+        if row is None or not known or not checked:
             await access_log.record(self.pool, email, "sign_in", "refused", address)
+            if known:
+                await limits.count_failure(
+                    self.pool, {address_bucket: PASSWORD_FAILURES_PER_ADDRESS}
+                )
             raise Unauthenticated("wrong e-mail or password")
         await limits.forgive(self.pool, reservation)
         user = user_of(row)
@@ -203,6 +217,5 @@ class SignIn:
 
     async def _second_factor_failed(self, session: OfficeSession, address: str) -> None:
         await access_log.record(self.pool, session.user.email, "second_factor", "refused", address)
-        await limits.count_failure(
-            self.pool, {f"office-code-address:{address}": PASSWORD_FAILURES_PER_ADDRESS}
-        )
+        bucket = limits.address_bucket("office-code-address", address)
+        await limits.count_failure(self.pool, {bucket: PASSWORD_FAILURES_PER_ADDRESS})

@@ -11,7 +11,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from application.directory.channels import channel_key, signing_secrets
 from application.errors import InvalidInput, Unauthenticated
-from application.limits import FAILURES_PER_ADDRESS, count_failure
+from application.limits import FAILURES_PER_ADDRESS, address_bucket, count_failure
 from application.partner.answers import answer_once
 from application.partner.context import PartnerContext
 from infra.secrets import SecretError, webhook_secrets
@@ -28,7 +28,7 @@ async def verify_event(
     (several during a rotation); a timestamp beyond five minutes is refused. The signature is
     checked first: a valid one passes whatever others failed from the same address; a wrong
     one counts against the address (TooManyAttempts once it is full)."""
-    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    buckets = {address_bucket("address", client_address): FAILURES_PER_ADDRESS}
     try:
         candidates = webhook_secrets(party, ctx.delivery.secrets_file)
     except SecretError:
