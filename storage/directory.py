@@ -614,3 +614,15 @@ async def open_convention_files(db: Database) -> list[tuple[str, Any]]:
         " ORDER BY f.recorded_at, f.convention_id"
     )
     return [(row["convention_id"], row["document"]) for row in rows]
+
+
+async def organisation_spellings(db: Database, organisation_id: str) -> list[str]:
+    """The organisations whose ids differ from this one only by case or punctuation (the
+    spellings one PACTE_WEBHOOK_SECRET_<PARTY> variable stands for), this one included."""
+    rows = await db.fetch(
+        "SELECT id FROM directory_organisations"
+        " WHERE upper(regexp_replace(id, '[^A-Za-z0-9]', '_', 'g'))"
+        " = upper(regexp_replace($1, '[^A-Za-z0-9]', '_', 'g')) ORDER BY id",
+        organisation_id,
+    )
+    return [row["id"] for row in rows]
