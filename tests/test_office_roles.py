@@ -27,7 +27,7 @@ from application.partner import create_key
 from tests.partner_stack import FUNDER, bearer, funding_convention, link_path, make_desk
 from tests.test_office_desk import new_account, office_client, sign_in, signed_in
 from tests.test_partner_links import link_minted
-from web import api, office, pages
+from web import api, office, office_account, pages
 from web.office import Require
 
 PUBLIC = {
@@ -41,6 +41,10 @@ PUBLIC = {
     ("POST", "/office/enrol"),
     ("POST", "/office/signout"),
     ("POST", "/office/language"),
+    # An admin's reset link: its token is the credential (the rules' own tests:
+    # tests/test_office_account.py).
+    ("GET", "/office/reset/{token}"),
+    ("POST", "/office/reset/{token}"),
 }
 
 EXPECTED = {
@@ -51,6 +55,8 @@ EXPECTED = {
     Permission.READ_ACCESS_LOG: {"admin"},
     Permission.READ_DIRECTORY: {"officer", "auditor", "admin"},
     Permission.MANAGE_DIRECTORY: {"admin"},
+    Permission.OWN_ACCOUNT: {"officer", "auditor", "admin"},
+    Permission.MANAGE_ACCOUNTS: {"admin"},
 }
 
 
@@ -67,7 +73,7 @@ def _office_routes() -> dict[tuple[str, str], set[Permission]]:
     require."""
     return {
         (method, route.path): _permissions(route.dependant)
-        for router in (office.router, pages.router, api.router)
+        for router in (office.router, office_account.router, pages.router, api.router)
         for route in router.routes
         if isinstance(route, APIRoute) and route.path.startswith("/office")
         for method in route.methods or ()
@@ -102,7 +108,7 @@ def test_every_office_route_declares_its_permission_and_the_matrix_is_the_docume
     public = {key for key, permissions in declared.items() if not permissions}
     assert public == PUBLIC
     assert set(declared) == set(ROUTES) | PUBLIC
-    assert len(ROUTES) == 25
+    assert len(ROUTES) == 29
     assert set(ROUTES.values()) == set(Permission)
     assert {p: {r.value for r in roles} for p, roles in PERMISSIONS.items()} == EXPECTED
 

@@ -26,7 +26,7 @@ from application.partner import PartnerDesk
 from infra.settings import DEFAULT_TASK_QUEUE, read_environment
 from schemas.partner_api import AnswerBody, AnswerEvent, EventAnswerData
 from schemas.tasks import AnswerTask
-from web import api, office, pages
+from web import api, office, office_account, pages
 from web.problems import PROBLEM_TYPE, problem, problem_of
 from web.security import Csrf, PortalMiddleware, StorableText
 
@@ -70,6 +70,7 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api.router)
     app.include_router(office.router)
+    app.include_router(office_account.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Text PostgreSQL cannot store is refused before any route runs (inside the body limit).
     app.add_middleware(StorableText)

@@ -294,6 +294,8 @@ class Menu:
     start: bool
     access_log: bool
     directory: bool
+    account: bool
+    accounts: bool
 
 
 def _menu(session: OfficeSession | None) -> Menu | None:
@@ -305,6 +307,8 @@ def _menu(session: OfficeSession | None) -> Menu | None:
         start=may(role, Permission.START),
         access_log=may(role, Permission.READ_ACCESS_LOG),
         directory=may(role, Permission.READ_DIRECTORY),
+        account=may(role, Permission.OWN_ACCOUNT),
+        accounts=may(role, Permission.MANAGE_ACCOUNTS),
     )
 
 

@@ -45,8 +45,8 @@ SECURITY_HEADERS = {
 # plant or shadow a session cookie.
 HSTS = "max-age=63072000; includeSubDomains"
 HOST_PREFIX = "__Host-"
-# Paths that hold a secret: logged without it.
-_SECRET_PATH = re.compile(r"^/t/[^/]+")
+# Paths that hold a secret (a contact's link, an office reset link): logged without it.
+_SECRET_PATH = re.compile(r"^/(t|office/reset)/[^/]+")
 
 
 def client_address(request: Request) -> str:
@@ -105,7 +105,7 @@ def _within(
 
 def redacted_path(path: str) -> str:
     """The path as a log line may show it: a link's token replaced."""
-    return _SECRET_PATH.sub("/t/[token]", path)
+    return _SECRET_PATH.sub(r"/\1/[token]", path)
 
 
 class PortalMiddleware:
