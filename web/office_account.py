@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from application.errors import BadRequest, InvalidInput
+from application.office.accounts import list_users
 from application.office.passwords import PASSWORD_MIN_CHARS, Passwords
 from application.office.roles import Permission
 from application.office.signin import OfficeSession
 from application.partner import CodeMail
 from infra.portal_settings import token_hash
-from storage import office_accounts
 from web.i18n import N_, gettext, language_or_default
 from web.office import (
     CsrfDep,
@@ -156,7 +156,7 @@ async def change_password(
 async def _accounts_page(
     request: Request, desk: DeskDep, session: OfficeSession, notice: str | None, sent_to: str
 ) -> Response:
-    accounts = await office_accounts.all_accounts(desk.pool)
+    accounts = await list_users(desk.pool)
     return page(
         request,
         "office/accounts.html",
