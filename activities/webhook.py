@@ -9,6 +9,7 @@ receivers reject timestamps more than five minutes off, so each attempt signs af
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +34,7 @@ from schemas.channels import (
     DeliveryStatus,
 )
 from schemas.notifications import Notification, NotificationEvent
+from storage import directory
 
 # 408 (timeout) and 429 (slow down) are the 4xx answers that a later attempt may cure.
 _RETRYABLE_4XX = frozenset({408, 429})
@@ -134,6 +136,7 @@ class WebhookSender:
 
     def __init__(self, pool: asyncpg.Pool, settings: DeliverySettings) -> None:
         self._log = DeliveryLog(pool)
+        self._pool = pool
         self._settings = settings
 
     @activity.defn
@@ -161,7 +164,9 @@ class WebhookSender:
             await self._log.fail_attempt(
                 notification, Channel.WEBHOOK, attempt, None, str(error), permanent=True
             )
-        policy = self._settings.outbound
+        # The organisation's allow-list, as the directory has it at this attempt.
+        allowed = await directory.webhook_hosts(self._pool, notification.party)
+        policy = replace(self._settings.outbound, allowed_hosts=allowed)
         try:
             check_url(url, policy)  # scheme and credentials: before anything is signed or sent
         except OutboundRefused as refused:

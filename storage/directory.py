@@ -626,3 +626,26 @@ async def organisation_spellings(db: Database, organisation_id: str) -> list[str
         organisation_id,
     )
     return [row["id"] for row in rows]
+
+
+async def webhook_hosts(db: Database, organisation_id: str) -> tuple[str, ...] | None:
+    """The organisation's allow-list of webhook hosts (migration 015), or None: no list."""
+    value = await db.fetchval(
+        "SELECT webhook_hosts FROM directory_channels WHERE organisation_id = $1",
+        organisation_id,
+    )
+    return None if value is None else tuple(value)
+
+
+async def set_webhook_hosts(
+    connection: asyncpg.Connection, organisation_id: str, hosts: list[str] | None
+) -> tuple[str, ...] | None:
+    """Set the allow-list (None: no list); the previous one."""
+    old = await webhook_hosts(connection, organisation_id)
+    await connection.execute(
+        "INSERT INTO directory_channels (organisation_id, webhook_hosts) VALUES ($1, $2)"
+        " ON CONFLICT (organisation_id) DO UPDATE SET webhook_hosts = $2, updated_at = now()",
+        organisation_id,
+        hosts,
+    )
+    return old
