@@ -29,6 +29,7 @@ BENCHMARKS = [
     "portfolio",
     "partner_desk",
     "milestone_count",
+    "bursts",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -48,6 +49,7 @@ SMOKE = {
         "2",
     ],
     "milestone_count": ["--milestones", "20,80", "--rounds", "2"],
+    "bursts": ["--burst", "10", "--pages", "3"],
 }
 
 
