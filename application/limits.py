@@ -20,8 +20,9 @@ A `Budget(growing=True)` bucket (an account's password) never becomes a door an 
 hold shut for the window: past its budget, each further attempt waits a delay that doubles
 with every failure (30 s, 1 min, 2 min … capped at `GROWING_DELAY_CAP`), after which one
 attempt is evaluated again; refusals during the delay are not counted. The holder gets a try
-at least every five minutes (an attacker racing for that very slot can still take it). No
-notice mail to the account holder and the admin is sent yet.
+at least every five minutes (an attacker racing for that very slot can still take it). When an
+account's delay starts, its holder and the admins are mailed a notice (`application/office/
+signin.py`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ __all__ = [
     "Reservation",
     "address_bucket",
     "count_failure",
+    "failures",
     "forgive",
     "reserve",
 ]
@@ -145,3 +147,8 @@ async def count_failure(pool: asyncpg.Pool, buckets: Buckets, now: datetime | No
     """A credential was wrong: count it in each bucket, or raise TooManyAttempts when one is
     already full (the failure past the budget is answered 429, not counted)."""
     await _take(pool, buckets, now)
+
+
+async def failures(pool: asyncpg.Pool, bucket: str) -> int:
+    """The attempts a bucket holds within the sliding window now."""
+    return await attempts.recent(pool, bucket)

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from application.office.signin import SESSION_COOKIE
+from application.office.signin import PASSWORD_FAILURES_PER_ACCOUNT, SESSION_COOKIE
 from application.partner import PartnerDesk
 from infra.portal_settings import token_hash
 from tests.conftest import SmtpServer
@@ -225,3 +225,24 @@ async def test_a_reset_link_expires_and_a_newer_one_voids_the_older(
 def test_a_reset_links_token_never_reaches_the_access_log() -> None:
     assert redacted_path("/office/reset/abcDEF_123-x") == "/office/reset/[token]"
     assert redacted_path("/t/abcDEF_123-x/task") == "/t/[token]/task"
+
+
+async def test_when_an_accounts_delay_starts_its_holder_and_the_admins_get_one_notice(
+    desk: PartnerDesk, db_pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    email = await new_account(db_pool, "auditor")
+    admin = await new_account(db_pool, "admin")
+    async with office_client(desk) as http:
+        for _ in range(PASSWORD_FAILURES_PER_ACCOUNT - 1):
+            assert (await sign_in(http, email, "not the password")).status_code == 401
+        assert smtp_server.catcher.to(email) == []  # no delay yet: no notice
+        assert (await sign_in(http, email, "not the password")).status_code == 401
+        # The fifth failure starts the delay: one notice each, in the three languages.
+        [to_holder] = smtp_server.catcher.to(email)
+        [to_admin] = smtp_server.catcher.to(admin)
+        body = to_holder.message.get_content()
+        assert email in body and "mots de passe erronés" in body and "wrong passwords" in body
+        assert to_admin.message["subject"] == to_holder.message["subject"]
+        # Refused during the delay: no more mail.
+        assert (await sign_in(http, email, "not the password")).status_code == 429
+    assert len(smtp_server.catcher.to(email)) == 1

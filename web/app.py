@@ -195,6 +195,7 @@ def _install(app: FastAPI, desk: PartnerDesk, task_queue: str) -> None:
     app.state.desk = desk
     app.state.csrf = Csrf(desk.csrf_key(), desk.settings.session_max_hours * 3600)
     app.state.office = OfficeDesk(partner=desk, task_queue=task_queue)
+    app.state.office.signin.notice_mail = office_account.lockout_notice_mail
     app.state.office_csrf = Csrf(
         app.state.office.csrf_key(), desk.settings.session_max_hours * 3600
     )

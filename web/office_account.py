@@ -92,6 +92,22 @@ def reset_mail(language: str, link: str, name: str) -> CodeMail:
     )
 
 
+def lockout_notice_mail(language: str, email: str, failures: int) -> CodeMail:
+    """The notice mailed to an account's holder and the admins when its sign-ins start to
+    wait: in French, Arabic and English at once (accounts keep no language)."""
+    parts = []
+    for lang in ("fr", "ar", "en"):
+        said = gettext(
+            lang,
+            "%(count)s wrong passwords in 15 minutes for %(email)s: its sign-ins now wait a "
+            "growing delay. If its holder did not type them, tell an administrator.",
+        )
+        # The address isolated (FSI … PDI): its direction never mixes with the Arabic around.
+        parts.append(said % {"count": failures, "email": f"\u2068{email}\u2069"})
+    subject = gettext(language_or_default(language), "Pacte: an account's sign-ins are delayed")
+    return CodeMail(subject, "\n\n".join(parts) + "\n")
+
+
 def _field_errors(error: InvalidInput) -> dict[str, list[str]]:
     placed: dict[str, list[str]] = {}
     for field_error in error.errors:
