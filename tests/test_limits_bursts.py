@@ -247,7 +247,7 @@ async def test_an_accounts_lockout_is_a_growing_delay_not_a_door_held_shut(
     # holder's right password signs in, well within the 15-minute window.
     await _fill(db_pool, account, PASSWORD_FAILURES_PER_ACCOUNT, now - timedelta(seconds=40))
     _, session = await signin.sign_in(email, PASSWORD, _address())
-    assert session.signed_in
+    assert session.step == "enrol"  # the password passed (the second factor follows)
     # Each failure past the budget doubles the wait: with two more, 30 s × 2² = 2 minutes.
     await db_pool.execute(
         "UPDATE failure_buckets SET attempts = attempts || array_fill($2::timestamptz, ARRAY[2])"
@@ -266,7 +266,7 @@ async def test_an_accounts_lockout_is_a_growing_delay_not_a_door_held_shut(
         now - limits.GROWING_DELAY_CAP - timedelta(seconds=5),
     )
     _, session = await signin.sign_in(email, PASSWORD, _address())
-    assert session.signed_in
+    assert session.step == "enrol"  # the password passed (the second factor follows)
 
 
 async def test_a_colleagues_right_password_passes_after_wrong_ones_fill_the_office_address(
@@ -299,7 +299,7 @@ async def test_a_colleagues_right_password_passes_after_wrong_ones_fill_the_offi
         await signin.sign_in(f"nobody-{uuid.uuid4().hex[:6]}@ofppt.example", "guess", office)
     # The colleague's right password is not refused for what others did from the address.
     _, session = await signin.sign_in(colleague, PASSWORD, office)
-    assert session.signed_in
+    assert session.step == "enrol"  # the password passed (the second factor follows)
     # A wrong one from the full address is answered as too many, like an unknown account's.
     with pytest.raises(TooManyAttempts):
         await signin.sign_in(colleague, "mistyped", office)

@@ -64,8 +64,16 @@ async def test_changing_ones_password_needs_the_current_one_and_ends_the_other_s
     desk: PartnerDesk, db_pool: asyncpg.Pool
 ) -> None:
     async with office_client(desk) as http, office_client(desk) as elsewhere:
-        email = await signed_in(http, db_pool, "auditor")
+        email = await new_account(db_pool, "auditor")
+        _, recovery_codes = await enrol(http, email)
+        # Signed in on another browser too (a recovery code for its second factor).
         assert (await sign_in(elsewhere, email)).status_code == 303
+        form = await elsewhere.get("/office/second-factor")
+        done = await elsewhere.post(
+            "/office/second-factor", data={"csrf": csrf_of(form), "code": recovery_codes[0]}
+        )
+        assert done.status_code == 303, done.text
+        assert (await elsewhere.get("/office")).status_code == 200
         before = await db_pool.fetchval(
             "SELECT password_hash FROM office_users WHERE email = $1", email
         )

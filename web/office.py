@@ -400,7 +400,7 @@ async def signin(
     _site: SameSite,
     form: Annotated[SignInForm, Form()],
 ) -> Response:
-    """Check the password; the second factor follows for officers and admins."""
+    """Check the password; the second factor follows (every role owes one)."""
     nonce = request.cookies.get(SIGNIN_COOKIE)
     if not nonce or not csrf.valid(form.csrf, token_hash(nonce)):
         raise BadRequest("this form has expired or did not come from this page: reload it")

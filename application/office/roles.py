@@ -41,7 +41,8 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.OWN_ACCOUNT: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
     Permission.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
 }
-SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMIN})
+SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN})
+"""Every role: auditors download decrypted timelines of every convention (issue 28, item 4)."""
 
 
 class Holder(Protocol):

@@ -1,5 +1,5 @@
 """Signing in to the office desk: the password (argon2id, checked off the event loop), then
-for officers and admins a TOTP code (set up at the first sign-in, with recovery codes); the
+for every role a TOTP code (set up at the first sign-in, with recovery codes); the
 session that follows, its language, its end.
 
 Attempts are counted by the one limiter of both desks (`application/limits.py`, sliding
