@@ -113,7 +113,9 @@ def serve(portal: PortalSettings, host: str, port: int) -> None:
     would print link tokens, the portal logs requests itself with the tokens removed."""
     app = create_app(factory=build_desk, max_body_bytes=portal.max_body_bytes)
     log.info("portal listening", host=host, port=port, public_url=portal.public_url)
-    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, proxy_headers=True)
+    # No proxy headers of uvicorn's: it would believe X-Forwarded-For from any loopback peer
+    # (FORWARDED_ALLOW_IPS). The portal reads it itself, from PACTE_TRUSTED_PROXIES only.
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None, proxy_headers=False)
 
 
 async def preflight() -> None:

@@ -9,6 +9,7 @@ receivers reject timestamps more than five minutes off, so each attempt signs af
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -184,7 +185,9 @@ class WebhookSender:
             await self._log.fail_attempt(
                 notification, Channel.WEBHOOK, attempt, None, str(error), permanent=True
             )
-        policy = self._settings.outbound
+        # The organisation's allow-list, as the directory has it at this attempt.
+        allowed = await directory.webhook_hosts(self._pool, notification.party)
+        policy = replace(self._settings.outbound, allowed_hosts=allowed)
         try:
             check_url(url, policy)  # scheme and credentials: before anything is signed or sent
         except OutboundRefused as refused:

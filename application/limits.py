@@ -20,12 +20,14 @@ A `Budget(growing=True)` bucket (an account's password) never becomes a door an 
 hold shut for the window: past its budget, each further attempt waits a delay that doubles
 with every failure (30 s, 1 min, 2 min … capped at `GROWING_DELAY_CAP`), after which one
 attempt is evaluated again; refusals during the delay are not counted. The holder gets a try
-at least every five minutes (an attacker racing for that very slot can still take it). No
-notice mail to the account holder and the admin is sent yet.
+at least every five minutes (an attacker racing for that very slot can still take it). When an
+account's delay starts, its holder and the admins are mailed a notice (`application/office/
+signin.py`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,10 +55,31 @@ __all__ = [
     "GROWING_DELAY_FIRST",
     "Budget",
     "Reservation",
+    "address_bucket",
     "count_failure",
+    "failures",
     "forgive",
     "reserve",
 ]
+
+
+IPV6_CLIENT_PREFIX = 64
+"""An IPv6 client is keyed by its /64: one subscriber line or site gets a /64 (or more) and
+picks any of its 2^64 addresses at will, so a bucket per address would be endless."""
+
+
+def address_bucket(kind: str, address: str) -> str:
+    """The bucket of a client address for one kind of attempt: an IPv4 address itself, an
+    IPv6 one by its /64 (an IPv4-mapped one as IPv4); text that is no address, as given."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return f"{kind}:{address}"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"{kind}:{ip.ipv4_mapped}"
+        return f"{kind}:{ipaddress.IPv6Network((ip, IPV6_CLIENT_PREFIX), strict=False)}"
+    return f"{kind}:{ip}"
 
 
 @dataclass(frozen=True)
@@ -124,3 +147,8 @@ async def count_failure(pool: asyncpg.Pool, buckets: Buckets, now: datetime | No
     """A credential was wrong: count it in each bucket, or raise TooManyAttempts when one is
     already full (the failure past the budget is answered 429, not counted)."""
     await _take(pool, buckets, now)
+
+
+async def failures(pool: asyncpg.Pool, bucket: str) -> int:
+    """The attempts a bucket holds within the sliding window now."""
+    return await attempts.recent(pool, bucket)

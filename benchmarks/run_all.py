@@ -31,6 +31,7 @@ BENCHMARKS = [
     "milestone_count",
     "directory_check",
     "conventions_search",
+    "bursts",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -52,6 +53,7 @@ SMOKE = {
     "milestone_count": ["--milestones", "20,80", "--rounds", "2"],
     "directory_check": ["--conventions", "1"],
     "conventions_search": ["--conventions", "200", "--rounds", "1"],
+    "bursts": ["--burst", "10", "--pages", "3"],
 }
 
 

@@ -13,13 +13,16 @@ a private network, and the delivery log would tell them what answered. So:
   that answers a public address to a check and a private one to the connection (DNS
   rebinding) has no second answer to give;
 - redirects are never followed (a public endpoint could otherwise bounce the request inward),
-  and what is logged is a reason class (`OutboundRefused.reason`), never the peer's headers.
+  and what is logged is a reason class (`OutboundRefused.reason`), never the peer's headers;
+- an organisation may have an allow-list of hosts (the directory's, set by an admin): a URL
+  naming another host is refused before anything is resolved or sent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import Iterable
@@ -28,12 +31,16 @@ from dataclasses import dataclass
 import httpcore
 import httpx
 
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+_HOST_NAME = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
+
 # Reason classes, as the delivery log stores them.
 REFUSED_SCHEME = "refused_scheme"
 REFUSED_CREDENTIALS = "refused_credentials"
 REFUSED_URL = "refused_url"
 REFUSED_ADDRESS = "refused_address"
 UNRESOLVABLE = "unresolvable"
+REFUSED_HOST = "refused_host"
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,9 @@ class OutboundPolicy:
 
     allow_http: bool = False
     allow_loopback: bool = False
+    allowed_hosts: tuple[str, ...] | None = None
+    """The organisation's allow-list (`host`, or `*.domain` for its subdomains); None: any
+    host the rest of the policy allows."""
 
     @classmethod
     def development(cls) -> OutboundPolicy:
@@ -71,7 +81,40 @@ def check_url(url: str, policy: OutboundPolicy) -> httpx.URL:
         raise OutboundRefused(REFUSED_CREDENTIALS, "a URL with credentials in it is refused")
     if not parsed.host:
         raise OutboundRefused(REFUSED_URL, "no host")
+    ascii_host = parsed.raw_host.decode("ascii")
+    if policy.allowed_hosts is not None and not host_allowed(ascii_host, policy.allowed_hosts):
+        raise OutboundRefused(REFUSED_HOST, "the host is not on the organisation's allow-list")
     return parsed
+
+
+def host_allowed(host: str, allowed: Iterable[str]) -> bool:
+    """Whether a URL's host is on an allow-list: the same name, or under a `*.domain` entry
+    (a subdomain, not the domain itself). Names are compared lower-case, as IDNA A-labels."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.lower().rstrip(".")
+        if entry.startswith("*."):
+            if host.endswith(entry[1:]) and host != entry[2:]:
+                return True
+        elif host == entry:
+            return True
+    return False
+
+
+def allow_list_entry(text: str) -> str:
+    """One allow-list entry as stored: a host name (IDNA A-labels) or an address, lower-case,
+    optionally `*.` before a domain; ValueError when it is not one."""
+    entry = text.strip().lower().rstrip(".")
+    wildcard = entry.startswith("*.")
+    name = entry[2:] if wildcard else entry
+    try:
+        parsed = httpx.URL(f"https://{name}/")
+    except (httpx.InvalidURL, ValueError):
+        raise ValueError(f"not a host name: {text!r}") from None
+    host = parsed.raw_host.decode("ascii")
+    if parsed.port is not None or parsed.path != "/" or not (_HOST_NAME.match(host) or _ip(host)):
+        raise ValueError(f"not a host name: {text!r}")
+    return ("*." if wildcard else "") + host
 
 
 def redacted_url(url: str) -> str:
@@ -82,6 +125,14 @@ def redacted_url(url: str) -> str:
     except (httpx.InvalidURL, TypeError, ValueError):
         return "(not a URL)"
     return str(parsed.copy_with(userinfo=b"", query=None, fragment=None))
+
+
+def _ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def address_allowed(address: str, policy: OutboundPolicy) -> bool:

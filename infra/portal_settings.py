@@ -21,8 +21,10 @@ from infra.secrets import _read_file as read_secrets_file
 from infra.settings import (
     DEFAULT_STATE_DIR,
     Environment,
+    IPNetwork,
     SettingsError,
     development_stack,
+    networks,
     read_environment,
     whole_number,
 )
@@ -61,6 +63,9 @@ class PortalSettings:
     code_minutes: int = 10
     code_tries: int = 5
     max_body_bytes: int = 1_000_000
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+    """The proxies whose `X-Forwarded-For` is believed (PACTE_TRUSTED_PROXIES): none by
+    default, so the client is the TCP peer, whoever it is (loopback included)."""
 
     @property
     def secure_cookies(self) -> bool:
@@ -69,7 +74,8 @@ class PortalSettings:
 
 
 def load_portal_settings(env: Environment | None = None) -> PortalSettings:
-    """Read PACTE_PUBLIC_URL, PACTE_PORTAL_HOST, PACTE_PORTAL_PORT, PACTE_SESSION_IDLE_MINUTES."""
+    """Read PACTE_PUBLIC_URL, PACTE_PORTAL_HOST, PACTE_PORTAL_PORT, PACTE_SESSION_IDLE_MINUTES,
+    PACTE_TRUSTED_PROXIES."""
     env = env or read_environment()
     public_url = (env.public_url or DEFAULT_PUBLIC_URL).rstrip("/")
     if not public_url.startswith(("http://", "https://")):
@@ -81,6 +87,7 @@ def load_portal_settings(env: Environment | None = None) -> PortalSettings:
         session_idle_minutes=whole_number(
             "PACTE_SESSION_IDLE_MINUTES", env.session_idle_minutes, 30
         ),
+        trusted_proxies=networks("PACTE_TRUSTED_PROXIES", env.trusted_proxies),
     )
 
 

@@ -9,6 +9,7 @@ env)`…); called without one, they read the environment then (tests set variabl
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,8 @@ EMBEDDED_TEMPORAL_UI = "http://localhost:8233"
 # a burst of starts share two cores so thinly that tasks overrun their 10 s timeout.
 DEFAULT_MAX_CONCURRENT_WORKFLOW_TASKS = 10
 
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 WEBHOOK_SECRET_PREFIX_VARIABLE = "PACTE_WEBHOOK_SECRET_"
 """PACTE_WEBHOOK_SECRET_<PARTY>: one variable a party (infra/secrets.py names them)."""
@@ -106,6 +109,9 @@ class Environment(BaseSettings):
     portal_host: str | None = _variable("PACTE_PORTAL_HOST", "default: 127.0.0.1")
     portal_port: str | None = _variable("PACTE_PORTAL_PORT", "default: 8300")
     session_idle_minutes: str | None = _variable("PACTE_SESSION_IDLE_MINUTES", "default: 30")
+    trusted_proxies: str | None = _variable(
+        "PACTE_TRUSTED_PROXIES", "networks, comma-separated; unset: X-Forwarded-For ignored"
+    )
     codec_token: str | None = _variable("PACTE_CODEC_TOKEN", "the codec server's bearer token")
     iati_org_ref: str | None = _variable("PACTE_IATI_ORG_REF", "the office's IATI org id")
     iati_org_type: str | None = _variable("PACTE_IATI_ORG_TYPE", "default: 15")
@@ -276,6 +282,18 @@ def whole_number(name: str, raw: str | None, default: int) -> int:
     if value <= 0:
         raise SettingsError(f"{name}: must be positive, got {raw!r}")
     return value
+
+
+def networks(name: str, raw: str | None) -> tuple[IPNetwork, ...]:
+    """The IP networks listed in variable `name` (comma- or space-separated, `10.0.0.0/8`,
+    `2001:db8::/32` or single addresses), else SettingsError naming the one that is not."""
+    found: list[IPNetwork] = []
+    for item in (raw or "").replace(",", " ").split():
+        try:
+            found.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise SettingsError(f"{name}: not an IP network: {item!r}") from None
+    return tuple(found)
 
 
 def _yes(raw: str | None) -> bool:

@@ -148,8 +148,9 @@ class EventAnswerData(BaseModel):
 
 
 class AnswerEvent(BaseModel):
-    """A CloudEvent 1.0 in structured mode (`application/cloudevents+json`); in binary mode
-    the same attributes come as `ce-*` headers and the body is `data`."""
+    """A CloudEvent 1.0 in structured mode (`application/cloudevents+json`), the only mode
+    accepted: its attributes are inside the signed body. Binary mode is refused (415): its
+    `ce-*` headers are outside a Standard Webhooks signature."""
 
     specversion: Literal["1.0"]
     id: str

@@ -65,3 +65,15 @@ async def take(
 async def give_back(pool: asyncpg.Pool, buckets: list[str], at: datetime) -> None:
     """Remove the attempt counted at `at` from the buckets."""
     await pool.execute(_REMOVE, sorted(set(buckets)), at)
+
+
+async def recent(pool: asyncpg.Pool, bucket: str) -> int:
+    """How many attempts the bucket holds within the window now (the database's clock)."""
+    count = await pool.fetchval(
+        "SELECT coalesce(cardinality(ARRAY(SELECT t FROM unnest(attempts) AS t"
+        " WHERE t > clock_timestamp() - $2::interval)), 0)"
+        " FROM failure_buckets WHERE bucket = $1",
+        bucket,
+        FAILURE_WINDOW,
+    )
+    return int(count or 0)

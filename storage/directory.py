@@ -639,3 +639,38 @@ async def open_convention_files(db: Database) -> list[tuple[str, Any]]:
         " ORDER BY f.recorded_at, f.convention_id"
     )
     return [(row["convention_id"], row["document"]) for row in rows]
+
+
+async def organisation_spellings(db: Database, organisation_id: str) -> list[str]:
+    """The organisations whose ids differ from this one only by case or punctuation (the
+    spellings one PACTE_WEBHOOK_SECRET_<PARTY> variable stands for), this one included."""
+    rows = await db.fetch(
+        "SELECT id FROM directory_organisations"
+        " WHERE upper(regexp_replace(id, '[^A-Za-z0-9]', '_', 'g'))"
+        " = upper(regexp_replace($1, '[^A-Za-z0-9]', '_', 'g')) ORDER BY id",
+        organisation_id,
+    )
+    return [row["id"] for row in rows]
+
+
+async def webhook_hosts(db: Database, organisation_id: str) -> tuple[str, ...] | None:
+    """The organisation's allow-list of webhook hosts (migration 015), or None: no list."""
+    value = await db.fetchval(
+        "SELECT webhook_hosts FROM directory_channels WHERE organisation_id = $1",
+        organisation_id,
+    )
+    return None if value is None else tuple(value)
+
+
+async def set_webhook_hosts(
+    connection: asyncpg.Connection, organisation_id: str, hosts: list[str] | None
+) -> tuple[str, ...] | None:
+    """Set the allow-list (None: no list); the previous one."""
+    old = await webhook_hosts(connection, organisation_id)
+    await connection.execute(
+        "INSERT INTO directory_channels (organisation_id, webhook_hosts) VALUES ($1, $2)"
+        " ON CONFLICT (organisation_id) DO UPDATE SET webhook_hosts = $2, updated_at = now()",
+        organisation_id,
+        hosts,
+    )
+    return old

@@ -1,4 +1,5 @@
-"""Once only: an API answer under an Idempotency-Key, a CloudEvent under its source and id.
+"""Once only: an API answer under an Idempotency-Key, a CloudEvent under its source and id
+(each within the party that sent it: migration 016).
 
 `reserve_once` claims the key before the answer goes to the workflow; `complete` keeps the
 receipt and marks the key done in one statement (one round trip, one commit); `release` frees
@@ -30,7 +31,7 @@ class IdempotencyKey:
 
 @dataclass(frozen=True)
 class EventKey:
-    """A CloudEvent's identity (source + id), delivered by one party's system."""
+    """A CloudEvent's identity (source + id) within the party whose system signed it."""
 
     source: str
     id: str
@@ -96,9 +97,12 @@ async def reserve_once(pool: asyncpg.Pool, once: OnceKey) -> Once:
     if reserved is not None:
         return Once(OnceState.RESERVED)
     row = await pool.fetchrow(
-        "SELECT * FROM partner_events WHERE source = $1 AND id = $2", once.source, once.id
+        "SELECT * FROM partner_events WHERE party = $1 AND source = $2 AND id = $3",
+        once.party,
+        once.source,
+        once.id,
     )
-    if row is None or row["party"] != once.party:
+    if row is None:
         return Once(OnceState.OTHER_REQUEST)
     if row["receipt"] is None:
         return Once(OnceState.IN_FLIGHT)
@@ -114,7 +118,7 @@ _KEEP_RECEIPT_MARK_KEY = (
 )
 _KEEP_RECEIPT_MARK_EVENT = (
     f"WITH kept AS ({INSERT_RECEIPT})"
-    " UPDATE partner_events SET receipt = $7 WHERE source = $8 AND id = $9"
+    " UPDATE partner_events SET receipt = $7 WHERE party = $8 AND source = $9 AND id = $10"
 )
 
 
@@ -124,11 +128,11 @@ async def complete(pool: asyncpg.Pool, once: OnceKey, receipt: Receipt, party: s
     if isinstance(once, IdempotencyKey):
         statement = _KEEP_RECEIPT_MARK_KEY
         marker = {"task_id": receipt.task_id, "accepted_at": receipt.accepted_at.isoformat()}
-        keys: tuple[str, str] = (once.party, once.key)
+        keys: tuple[str, ...] = (once.party, once.key)
     else:
         statement = _KEEP_RECEIPT_MARK_EVENT
         marker = {"convention_id": receipt.convention_id, "task_id": receipt.task_id}
-        keys = (once.source, once.id)
+        keys = (once.party, once.source, once.id)
     await pool.execute(statement, *receipt_values(receipt, party), marker, *keys)
 
 
@@ -140,5 +144,8 @@ async def release(pool: asyncpg.Pool, once: OnceKey) -> None:
         )
     else:
         await pool.execute(
-            "DELETE FROM partner_events WHERE source = $1 AND id = $2", once.source, once.id
+            "DELETE FROM partner_events WHERE party = $1 AND source = $2 AND id = $3",
+            once.party,
+            once.source,
+            once.id,
         )

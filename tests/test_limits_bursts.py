@@ -247,7 +247,7 @@ async def test_an_accounts_lockout_is_a_growing_delay_not_a_door_held_shut(
     # holder's right password signs in, well within the 15-minute window.
     await _fill(db_pool, account, PASSWORD_FAILURES_PER_ACCOUNT, now - timedelta(seconds=40))
     _, session = await signin.sign_in(email, PASSWORD, _address())
-    assert session.signed_in
+    assert session.step == "enrol"  # the password passed (the second factor follows)
     # Each failure past the budget doubles the wait: with two more, 30 s × 2² = 2 minutes.
     await db_pool.execute(
         "UPDATE failure_buckets SET attempts = attempts || array_fill($2::timestamptz, ARRAY[2])"
@@ -266,4 +266,58 @@ async def test_an_accounts_lockout_is_a_growing_delay_not_a_door_held_shut(
         now - limits.GROWING_DELAY_CAP - timedelta(seconds=5),
     )
     _, session = await signin.sign_in(email, PASSWORD, _address())
-    assert session.signed_in
+    assert session.step == "enrol"  # the password passed (the second factor follows)
+
+
+async def test_a_colleagues_right_password_passes_after_wrong_ones_fill_the_office_address(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    signin = SignIn(make_desk(dev_env.client, db_pool))
+    office = _address()  # one NAT in front of a whole office
+    colleague = f"officer-{uuid.uuid4().hex[:8]}@ofppt.example"
+    await create_user(db_pool, colleague, "Awa Diallo", "auditor", PASSWORD)
+    # Twenty-five wrong passwords from the office's address, on e-mails without an account
+    # and on a real account of someone else's: the address is full.
+    victim = f"auditor-{uuid.uuid4().hex[:8]}@ofppt.example"
+    await create_user(db_pool, victim, "Karim Benali", "auditor", PASSWORD)
+    guesses = [
+        signin.sign_in(f"nobody-{n}-{uuid.uuid4().hex[:6]}@ofppt.example", "guess", office)
+        for n in range(limits.FAILURES_PER_ADDRESS)
+    ]
+    guesses += [signin.sign_in(victim, f"guess {n}", office) for n in range(5)]
+    outcomes = await _burst(guesses)
+    assert {type(o) for o in outcomes} <= {Unauthenticated, TooManyAttempts}
+    assert any(isinstance(o, TooManyAttempts) for o in outcomes)
+    # Unknown accounts are bounded per address: at most its budget of them were evaluated.
+    refused = await db_pool.fetchval(
+        "SELECT count(*) FROM office_access_log WHERE address = $1 AND outcome = 'refused'"
+        " AND email LIKE 'nobody-%'",
+        office,
+    )
+    assert refused <= limits.FAILURES_PER_ADDRESS
+    with pytest.raises(TooManyAttempts):
+        await signin.sign_in(f"nobody-{uuid.uuid4().hex[:6]}@ofppt.example", "guess", office)
+    # The colleague's right password is not refused for what others did from the address.
+    _, session = await signin.sign_in(colleague, PASSWORD, office)
+    assert session.step == "enrol"  # the password passed (the second factor follows)
+    # A wrong one from the full address is answered as too many, like an unknown account's.
+    with pytest.raises(TooManyAttempts):
+        await signin.sign_in(colleague, "mistyped", office)
+
+
+async def test_ten_wrong_passwords_in_28_seconds_get_five_evaluated(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    # The slot-boundary case: five failures 28 seconds ago (before a quarter-hour, say) and
+    # five now are one sliding window, so the second five wait the account's delay.
+    signin = SignIn(make_desk(dev_env.client, db_pool))
+    email = f"auditor-{uuid.uuid4().hex[:8]}@ofppt.example"
+    await create_user(db_pool, email, "Awa Diallo", "auditor", PASSWORD)
+    account = f"office-account:{token_hash(email).hex()[:32]}"
+    await _fill(
+        db_pool, account, PASSWORD_FAILURES_PER_ACCOUNT, datetime.now(UTC) - timedelta(seconds=28)
+    )
+    for n in range(PASSWORD_FAILURES_PER_ACCOUNT):
+        with pytest.raises(TooManyAttempts):
+            await signin.sign_in(email, f"guess {n}", _address())
+    assert await _refused_in_log(db_pool, email, "sign_in") == 0

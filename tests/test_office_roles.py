@@ -43,6 +43,10 @@ PUBLIC = {
     ("POST", "/office/enrol"),
     ("POST", "/office/signout"),
     ("POST", "/office/language"),
+    # An admin's reset link: its token is the credential (the rules' own tests:
+    # tests/test_office_account.py).
+    ("GET", "/office/reset/{token}"),
+    ("POST", "/office/reset/{token}"),
 }
 
 EXPECTED = {
@@ -53,6 +57,8 @@ EXPECTED = {
     Permission.READ_ACCESS_LOG: {"admin"},
     Permission.READ_DIRECTORY: {"officer", "auditor", "admin"},
     Permission.MANAGE_DIRECTORY: {"admin"},
+    Permission.OWN_ACCOUNT: {"officer", "auditor", "admin"},
+    Permission.MANAGE_ACCOUNTS: {"admin"},
 }
 
 

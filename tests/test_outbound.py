@@ -28,22 +28,30 @@ from temporalio.testing import ActivityEnvironment
 from activities.delivery_log import DeliveryLog
 from activities.notify import Notifier
 from activities.webhook import WebhookSender
+from application.directory.channels import set_webhook_hosts
+from application.directory.organisations import NewOrganisation, add_organisation
+from application.errors import InvalidInput
 from infra.outbound import (
     REFUSED_ADDRESS,
     REFUSED_CREDENTIALS,
+    REFUSED_HOST,
     REFUSED_SCHEME,
     OutboundPolicy,
     OutboundRefused,
+    allow_list_entry,
     check_url,
     guarded_transport,
+    host_allowed,
     redacted_url,
 )
+from infra.secrets import webhook_secret_variable
 from infra.settings import DeliverySettings
 from schemas.channels import Channel, DeliveryStatus
 from schemas.convention import Party
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
 from tests.conftest import WEBHOOK_SECRET
+from tests.directory_stack import ADMIN, fresh_id
 
 HTTP_ONLY = OutboundPolicy(allow_http=True, allow_loopback=False)  # addresses, not schemes
 PRODUCTION = OutboundPolicy()
@@ -187,12 +195,12 @@ def test_a_convention_refuses_a_webhook_url_with_credentials() -> None:
         Party.model_validate(party | {"webhook_url": "https://u:p@hooks.isdb.example/pacte"})
 
 
-def notification_to(url: str) -> Notification:
+def notification_to(url: str, party: str = "bid") -> Notification:
     return Notification(
         id=f"ssrf-{uuid.uuid4().hex[:8]}/stage/convention.stage_changed",
         convention_id=f"ssrf-{uuid.uuid4().hex[:8]}",
         event=NotificationEvent.STAGE_CHANGED,
-        party="bid",
+        party=party,
         language=Language.FRENCH,
         subject="stage",
         stage="signature",
@@ -202,14 +210,14 @@ def notification_to(url: str) -> Notification:
 
 
 async def delivered_log(
-    pool: asyncpg.Pool, url: str, policy: OutboundPolicy
+    pool: asyncpg.Pool, url: str, policy: OutboundPolicy, party: str = "bid"
 ) -> tuple[str | None, str]:
     """Deliver once; the attempt's reason, and every text the delivery log holds of it."""
-    sent = notification_to(url)
+    sent = notification_to(url, party)
     await ActivityEnvironment().run(Notifier(pool, DeliverySettings()).notify_party, sent)
     log = DeliveryLog(pool)
     await log.plan(
-        sent.id, Channel.WEBHOOK, "bid", target=redacted_url(url), status=DeliveryStatus.PENDING
+        sent.id, Channel.WEBHOOK, party, target=redacted_url(url), status=DeliveryStatus.PENDING
     )
     sender = WebhookSender(pool, DeliverySettings(attempt_timeout_seconds=5, outbound=policy))
     with contextlib.suppress(ApplicationError):  # a failed attempt raises, as it should
@@ -242,3 +250,54 @@ async def test_the_delivery_log_keeps_a_reason_class_never_the_peers_answer(
             assert secret not in stored, (url, secret)
     assert trap.hits == ["/redirect"]  # the one request the policies allowed
     assert set(connects) == {"127.0.0.1"}
+
+
+def test_an_allow_list_names_hosts_or_the_subdomains_of_a_domain() -> None:
+    allowed = ("hooks.isdb.example", "*.menefp.example")
+    assert host_allowed("hooks.isdb.example", allowed)
+    assert host_allowed("HOOKS.isdb.example.", allowed)
+    assert host_allowed("api.menefp.example", allowed)
+    assert not host_allowed("menefp.example", allowed)  # the domain itself is not a subdomain
+    assert not host_allowed("evil-menefp.example", allowed)
+    assert not host_allowed("hooks.isdb.example.evil.example", allowed)
+    assert not host_allowed("isdb.example", allowed)
+    policy = OutboundPolicy(allowed_hosts=allowed)
+    assert check_url("https://hooks.isdb.example/pacte", policy)
+    with pytest.raises(OutboundRefused) as refused:
+        check_url("https://169.254.169.254/latest/meta-data/", policy)
+    assert refused.value.reason == REFUSED_HOST
+    assert allow_list_entry(" Hooks.ISDB.example. ") == "hooks.isdb.example"
+    assert allow_list_entry("*.Ministère.example") == "*.xn--ministre-60a.example"
+    for bad in ("hooks.isdb.example:8443", "a b", "*", "x.*.example", "https://x/", ""):
+        with pytest.raises(ValueError):
+            allow_list_entry(bad)
+
+
+async def test_a_delivery_to_a_host_off_the_organisations_allow_list_is_refused_before_connecting(
+    db_pool: asyncpg.Pool, trap: Trap, connects: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    party = fresh_id("isdb")
+    monkeypatch.setenv(webhook_secret_variable(party), WEBHOOK_SECRET)
+    await add_organisation(
+        db_pool, ADMIN, NewOrganisation(id=party, kind="agency", country="SA", name_en="IsDB")
+    )
+    with pytest.raises(InvalidInput):
+        await set_webhook_hosts(db_pool, ADMIN, party, ["hooks.isdb.example:8443"])
+    # The trap on loopback is reachable on a development stack: with the allow-list it is not.
+    stored = await set_webhook_hosts(db_pool, ADMIN, party, ["hooks.isdb.example"])
+    assert stored == ("hooks.isdb.example",)
+    detail, _ = await delivered_log(
+        db_pool, f"http://127.0.0.1:{trap.port}/off-list", DEVELOPMENT, party
+    )
+    assert detail == REFUSED_HOST
+    assert trap.hits == [] and connects == []
+    # Its own host on the list: delivered.
+    await set_webhook_hosts(db_pool, ADMIN, party, ["127.0.0.1"])
+    detail, _ = await delivered_log(
+        db_pool, f"http://127.0.0.1:{trap.port}/on-list", DEVELOPMENT, party
+    )
+    assert trap.hits == ["/on-list"]
+    # No list any more: any host the policy allows.
+    assert await set_webhook_hosts(db_pool, ADMIN, party, None) is None
+    await delivered_log(db_pool, f"http://127.0.0.1:{trap.port}/no-list", DEVELOPMENT, party)
+    assert trap.hits == ["/on-list", "/no-list"]

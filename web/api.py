@@ -35,12 +35,14 @@ router = APIRouter(prefix="/api/v1")
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The OpenAPI responses of these refusals: each an RFC 9457 problem."""
     said = {
-        400: "The body is not JSON",
+        400: "The body is not JSON, or not UTF-8 text",
         401: "No valid credential (missing, unknown or revoked key; a bad signature)",
         403: "Not allowed",
         404: "Not one of your party's tasks",
         409: "Refused by the workflow (the detail says who answered), or a once-only key reused",
         413: "Body too large",
+        415: "Not a structured-mode CloudEvent (`application/cloudevents+json`): binary mode is"
+        " refused, its `ce-*` attributes are outside the signature",
         422: "Invalid request: the fields at fault in `errors`",
         429: "Too many failed attempts from this address: wait `Retry-After` seconds",
         503: "The convention's workflow does not answer now: retry later",
@@ -255,12 +257,12 @@ async def event_handshake(party: str, request: Request) -> Response:
     "/events/{party}",
     tags=["events"],
     operation_id="answer_event",
-    summary="Answer a task with a signed CloudEvent (structured or binary mode)",
+    summary="Answer a task with a signed CloudEvent (structured mode)",
     status_code=202,
     response_model=EventReceipt,
     responses={
         202: {"description": "Accepted: the receipt (the same for a repeated source + id)"},
-        **problems(401, 404, 409, 413, 422, 429, 503),
+        **problems(400, 401, 404, 409, 413, 415, 422, 429, 503),
     },
     openapi_extra={
         "security": [{"standardWebhooks": []}],
@@ -271,19 +273,27 @@ async def event_handshake(party: str, request: Request) -> Response:
                 "application/cloudevents+json": {
                     "schema": {"$ref": "#/components/schemas/AnswerEvent"}
                 },
-                "application/json": {
-                    "schema": {"$ref": "#/components/schemas/EventAnswerData"},
-                    "description": "Binary mode: the event's attributes in ce-* headers.",
-                },
             },
         },
     },
 )
 async def receive_event(party: str, request: Request, desk: Desk) -> EventReceipt:
     """A `pacte.task.answer` CloudEvent, signed per Standard Webhooks with the party's secret
-    (`PACTE_WEBHOOK_SECRET_<PARTY>`); `data` = {convention_id, task_id, answer, actor?}."""
+    (`PACTE_WEBHOOK_SECRET_<PARTY>`); `data` = {convention_id, task_id, answer, actor?}.
+
+    Structured mode only: Standard Webhooks signs the message id, the timestamp and the body,
+    so in binary mode the event's `ce-id`, `ce-source`, `ce-type` and `ce-time` would travel
+    unsigned beside it (a captured request replayed under a new id or source would be a new
+    event). Structured mode carries the same attributes inside the signed body."""
     raw = await request.body()
     headers = {name.lower(): value for name, value in request.headers.items()}
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != STRUCTURED_MODE:
+        raise StructuredModeOnly(
+            "binary mode is not accepted: its ce-* attributes are outside the signature; send "
+            f"the event in structured mode, as {STRUCTURED_MODE}",
+            [FieldError("content-type", f"must be {STRUCTURED_MODE}, not {media_type!r}")],
+        )
     principal = await desk.verify_event(party, raw, headers, client_address(request))
     try:
         event = from_http_event(HTTPMessage(headers=headers, body=raw))
@@ -309,4 +319,10 @@ class NotACloudEvent(InvalidInput):
     """The body is not the expected CloudEvent."""
 
 
+class StructuredModeOnly(InvalidInput):
+    """A CloudEvent in binary mode (or not a CloudEvent's media type at all)."""
+
+
+STRUCTURED_MODE = "application/cloudevents+json"
 register(NotACloudEvent, 422, "Not a pacte.task.answer CloudEvent")
+register(StructuredModeOnly, 415, "Structured-mode CloudEvents only")

@@ -32,6 +32,7 @@ from web import (
     documents,
     documents_api,
     office,
+    office_account,
     office_audit,
     office_conventions,
     office_directory,
@@ -90,6 +91,7 @@ def create_app(
     app.include_router(documents.router)
     app.include_router(documents_api.router)
     app.include_router(office_documents.router)
+    app.include_router(office_account.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     # Text PostgreSQL cannot store is refused before any route runs (inside the body limit).
     app.add_middleware(StorableText)
@@ -223,6 +225,7 @@ def _install(app: FastAPI, desk: PartnerDesk, task_queue: str) -> None:
     app.state.desk = desk
     app.state.csrf = Csrf(desk.csrf_key(), desk.settings.session_max_hours * 3600)
     app.state.office = OfficeDesk(partner=desk, task_queue=task_queue)
+    app.state.office.signin.notice_mail = office_account.lockout_notice_mail
     app.state.office_csrf = Csrf(
         app.state.office.csrf_key(), desk.settings.session_max_hours * 3600
     )

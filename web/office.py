@@ -313,6 +313,8 @@ class Menu:
     start: bool
     access_log: bool
     directory: bool
+    account: bool
+    accounts: bool
 
 
 def _menu(session: OfficeSession | None) -> Menu | None:
@@ -324,6 +326,8 @@ def _menu(session: OfficeSession | None) -> Menu | None:
         start=may(role, Permission.START),
         access_log=may(role, Permission.READ_ACCESS_LOG),
         directory=may(role, Permission.READ_DIRECTORY),
+        account=may(role, Permission.OWN_ACCOUNT),
+        accounts=may(role, Permission.MANAGE_ACCOUNTS),
     )
 
 
@@ -449,7 +453,7 @@ async def signin(
     _site: SameSite,
     form: Annotated[SignInForm, Form()],
 ) -> Response:
-    """Check the password; the second factor follows for officers and admins."""
+    """Check the password; the second factor follows (every role owes one)."""
     nonce = request.cookies.get(SIGNIN_COOKIE)
     if not nonce or not csrf.valid(form.csrf, token_hash(nonce)):
         raise BadRequest("this form has expired or did not come from this page: reload it")

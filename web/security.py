@@ -8,6 +8,7 @@ cannot post for another, and nothing extra is stored. SameSite=Lax cookies add a
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import re
 import time
@@ -23,6 +24,8 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from infra.settings import IPNetwork
 
 log = structlog.get_logger("pacte.portal")
 
@@ -42,18 +45,67 @@ SECURITY_HEADERS = {
 # plant or shadow a session cookie.
 HSTS = "max-age=63072000; includeSubDomains"
 HOST_PREFIX = "__Host-"
-# Paths that hold a secret: logged without it.
-_SECRET_PATH = re.compile(r"^/t/[^/]+")
+# Paths that hold a secret (a contact's link, an office reset link): logged without it.
+_SECRET_PATH = re.compile(r"^/(t|office/reset)/[^/]+")
 
 
 def client_address(request: Request) -> str:
-    """The caller's address, for rate limits and the access log."""
-    return request.client.host if request.client else "unknown"
+    """The caller's address, for rate limits and the access log: the TCP peer, or, when the
+    peer is one of the configured trusted proxies (PACTE_TRUSTED_PROXIES), the address its
+    `X-Forwarded-For` names (`forwarded_client`)."""
+    peer = request.client.host if request.client else "unknown"
+    settings = getattr(getattr(request.app.state, "desk", None), "settings", None)
+    trusted = tuple(getattr(settings, "trusted_proxies", ()))
+    return forwarded_client(peer, request.headers.getlist("x-forwarded-for"), trusted)
+
+
+def forwarded_client(peer: str, forwarded_for: list[str], trusted: tuple[IPNetwork, ...]) -> str:
+    """The client behind a chain of trusted proxies.
+
+    Only a peer within `trusted` is believed at all (none by default: not even loopback, so a
+    local proxy that forwards what it got cannot make the address attacker-chosen). Its
+    `X-Forwarded-For` is then read from the right, each hop appended by the proxy before it:
+    the first address that is not itself a trusted proxy is the client. Anything left of it
+    was written by the client and is ignored; a hop that is not an address ends the walk at
+    the last proxy that could be believed."""
+    client = _ip(peer)
+    if client is None or not _within(client, trusted):
+        return peer if client is None else str(client)
+    hops = [hop.strip() for value in forwarded_for for hop in value.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _ip(hop)
+        if address is None:
+            break
+        client = address
+        if not _within(address, trusted):
+            break
+    return str(client)
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    text = text.strip()
+    if text.startswith("["):  # [2001:db8::1]:443
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:  # 192.0.2.1:443
+        text = text.split(":", 1)[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _within(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, trusted: tuple[IPNetwork, ...]
+) -> bool:
+    return any(address.version == net.version and address in net for net in trusted)
 
 
 def redacted_path(path: str) -> str:
     """The path as a log line may show it: a link's token replaced."""
-    return _SECRET_PATH.sub("/t/[token]", path)
+    return _SECRET_PATH.sub(r"/\1/[token]", path)
 
 
 UPLOAD_PATHS = re.compile(

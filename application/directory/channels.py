@@ -16,9 +16,11 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from application.directory.editors import Editor, require_admin
-from application.errors import NotFound
+from application.errors import InvalidInput, NotFound
 from infra.channel_secrets import channel_key, open_secret, opened, seal_secret
 from infra.database import Database, transaction
+from infra.outbound import allow_list_entry
+from schemas.errors import FieldError
 from storage import directory as store
 
 ROTATION_OVERLAP = timedelta(days=7)
@@ -92,3 +94,29 @@ async def set_webhook(
             old_value={"webhook_url": old},
             new_value={"webhook_url": url},
         )
+
+
+async def set_webhook_hosts(
+    pool: asyncpg.Pool, editor: Editor, organisation_id: str, hosts: list[str] | None
+) -> tuple[str, ...] | None:
+    """The only hosts the organisation's webhooks may go to (`host` or `*.domain`; None: no
+    list): an admin's change; a delivery to another host is refused before connecting.
+    Returns the list as stored."""
+    require_admin(editor, "changing the webhook allow-list")
+    try:
+        entries = None if hosts is None else sorted({allow_list_entry(h) for h in hosts})
+    except ValueError as error:
+        raise InvalidInput(str(error), [FieldError("hosts", str(error))]) from None
+    async with transaction(pool) as connection:
+        if await store.organisation(connection, organisation_id) is None:
+            raise NotFound(f"no organisation {organisation_id!r}")
+        old = await store.set_webhook_hosts(connection, organisation_id, entries)
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="channel.webhook_hosts",
+            organisation_id=organisation_id,
+            old_value={"webhook_hosts": None if old is None else list(old)},
+            new_value={"webhook_hosts": entries},
+        )
+    return None if entries is None else tuple(entries)

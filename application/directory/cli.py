@@ -11,6 +11,7 @@
     parties contacts remove PERSON [--reason TEXT]
     parties contacts silent [ID]                 addresses that never answered
     parties rotate-secret ID [--overlap-days N]  a new webhook signing secret, shown once
+    parties allow-hosts ID [HOST ...]            the only hosts its webhooks may reach (none: any)
     parties migrate [--convention ID …]          import the parties of running conventions
 
 The command line is the operators' tool: its changes are an admin's, recorded under
@@ -27,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from application.directory.channels import channel_key, rotate_secret
+from application.directory.channels import channel_key, rotate_secret, set_webhook_hosts
 from application.directory.editors import Editor, EditorRole
 from application.directory.migration import import_running_conventions
 from application.directory.organisations import (
@@ -76,6 +77,11 @@ def register(commands: Any) -> None:
     rotate = verbs.add_parser("rotate-secret", help="a new webhook signing secret, shown once")
     rotate.add_argument("organisation")
     rotate.add_argument("--overlap-days", type=int, default=7)
+    hosts = verbs.add_parser(
+        "allow-hosts", help="the only hosts its webhooks may reach (none given: any host)"
+    )
+    hosts.add_argument("organisation")
+    hosts.add_argument("hosts", nargs="*", help="host names, or *.domain for its subdomains")
     migrate = verbs.add_parser("migrate", help="import the parties of every running convention")
     migrate.add_argument("--convention", action="append", help="only this convention (repeatable)")
     contacts = verbs.add_parser("contacts", help="people acting for organisations")
@@ -167,6 +173,10 @@ async def _verb(
             f"(the previous ones verify until {made.others_end_at:%Y-%m-%d %H:%M} UTC):"
         )
         print(made.secret)
+    elif verb == "allow-hosts":
+        allowed = await set_webhook_hosts(pool, editor, args.organisation, args.hosts or None)
+        shown = ", ".join(allowed) if allowed else "any host (no allow-list)"
+        print(f"webhooks of {args.organisation} may reach: {shown}")
     elif verb == "migrate":
         report = await import_running_conventions(pool, editor, args.convention)
         print(

@@ -1,11 +1,21 @@
 """Office accounts: created, listed, disabled, their second factor reset (`starter.py
-users`), and their passwords hashed and checked with argon2id in a worker thread, so a
-burst of sign-ins never stalls the event loop that serves both desks."""
+users`), and their passwords hashed and checked with argon2id in worker threads of their own,
+so a burst of sign-ins never stalls the event loop that serves both desks.
+
+argon2id is CPU- and memory-hard by design (64 MiB and four lanes per check): a few hundred
+checks at once on the loop's default executor would take every core, and every page would
+wait behind them. They run on `ARGON2_WORKERS` threads (half the cores, at least one), each
+check in turn: a burst of sign-ins queues behind itself and leaves the other cores to the
+pages (`benchmarks/bursts.py` measures a page during 200 sign-ins)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import secrets
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -19,6 +29,22 @@ from storage.office_accounts import AccountExists, AccountRow
 
 _hasher = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+ARGON2_WORKERS = max(1, (os.cpu_count() or 2) // 2)
+ARGON2_NICENESS = 10
+"""The checks' threads yield the CPU to the event loop's (Linux schedules threads, and a
+thread's lanes inherit its niceness): a page waits less behind a burst, the burst's own
+sign-ins take longer."""
+
+
+def _lower_priority() -> None:
+    # Not Linux, or not allowed: the default priority.
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), ARGON2_NICENESS)
+
+
+_argon2 = ThreadPoolExecutor(
+    max_workers=ARGON2_WORKERS, thread_name_prefix="argon2", initializer=_lower_priority
+)
 
 
 class UserError(Exception):
@@ -51,14 +77,15 @@ def user_of(row: AccountRow) -> OfficeUser:
 
 async def hash_password(password: str) -> str:
     """The argon2id PHC string of a password, computed off the event loop."""
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await asyncio.get_running_loop().run_in_executor(_argon2, _hasher.hash, password)
 
 
 async def password_matches(password_hash: str | None, password: str) -> bool:
     """Whether the password matches the hash, checked off the event loop. Without a hash
     (no such account) a dummy one is checked, so the time of the answer does not tell which
     e-mail addresses have an account."""
-    return await asyncio.to_thread(_verify, password_hash or _DUMMY, password)
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_argon2, _verify, password_hash or _DUMMY, password)
 
 
 def _verify(password_hash: str, password: str) -> bool:

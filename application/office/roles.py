@@ -26,6 +26,8 @@ class Permission(StrEnum):
     READ_ACCESS_LOG = "read_access_log"
     READ_DIRECTORY = "read_directory"
     MANAGE_DIRECTORY = "manage_directory"
+    OWN_ACCOUNT = "own_account"
+    MANAGE_ACCOUNTS = "manage_accounts"
 
 
 PERMISSIONS: dict[Permission, frozenset[Role]] = {
@@ -36,8 +38,11 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ_ACCESS_LOG: frozenset({Role.ADMIN}),
     Permission.READ_DIRECTORY: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
     Permission.MANAGE_DIRECTORY: frozenset({Role.ADMIN}),
+    Permission.OWN_ACCOUNT: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
+    Permission.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
 }
-SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.ADMIN})
+SECOND_FACTOR_ROLES = frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN})
+"""Every role: auditors download decrypted timelines of every convention (issue 28, item 4)."""
 
 
 class Holder(Protocol):

@@ -1,5 +1,5 @@
 """Signing in to the office desk: the password (argon2id, checked off the event loop), then
-for officers and admins a TOTP code (set up at the first sign-in, with recovery codes); the
+for every role a TOTP code (set up at the first sign-in, with recovery codes); the
 session that follows, its language, its end.
 
 Attempts are counted by the one limiter of both desks (`application/limits.py`, sliding
@@ -12,20 +12,44 @@ delay rather than a door shut for the window.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import structlog
 
 from application import limits
-from application.errors import Forbidden, InvalidInput, TooManyAttempts, Unauthenticated
+from application.errors import (
+    CodeUnavailable,
+    Forbidden,
+    InvalidInput,
+    TooManyAttempts,
+    Unauthenticated,
+)
 from application.office import access_log, totp
-from application.office.accounts import OfficeUser, password_matches, user_of
+from application.office.accounts import OfficeUser, list_users, password_matches, user_of
 from application.office.roles import SECOND_FACTOR_ROLES, Role
-from application.partner import PartnerDesk
+from application.partner import CodeMail, PartnerDesk
+from application.partner.code_mail import send_code_mail, unavailable_reason
 from infra.portal_settings import token_hash
 from schemas.errors import FieldError
 from storage import office_accounts, office_sessions
+
+log = structlog.get_logger("pacte.office")
+
+NoticeMail = Callable[[str, str, int], CodeMail]
+"""(language, the account's e-mail, failures) -> the lockout notice, in that language."""
+
+
+def plain_notice_mail(language: str, email: str, failures: int) -> CodeMail:
+    """The lockout notice without catalogues (English)."""
+    return CodeMail(
+        "Pacte: sign-ins of an office account are being delayed",
+        f"{failures} wrong passwords in 15 minutes for {email}: its sign-ins now wait a "
+        "growing delay. If it was not its holder, tell an administrator.\n",
+    )
+
 
 SESSION_COOKIE = "pacte_office"
 PASSWORD_FAILURES_PER_ACCOUNT = 5
@@ -58,6 +82,8 @@ class SignIn:
     """Sign-in, second factor and sessions over PostgreSQL; keeps no state of its own."""
 
     partner: PartnerDesk
+    notice_mail: NoticeMail = field(default=plain_notice_mail)
+    """The lockout notice's wording (the web's catalogues give it; plain English otherwise)."""
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -70,24 +96,39 @@ class SignIn:
 
     async def sign_in(self, email: str, password: str, address: str) -> tuple[str, OfficeSession]:
         """Check the password (five failures per account, then a doubling delay: TooManyAttempts
-        meanwhile); a session follows, waiting for the second factor where the role needs one."""
+        meanwhile); a session follows, waiting for the second factor where the role needs one.
+
+        Credential-first: an account's password is limited by the account's own budget, never
+        by other people's failures from the same address (an office behind one NAT). The
+        address's budget holds what cannot be tied to an account: guesses at e-mail addresses
+        that have none (reserved before their dummy check, so they are bounded), and wrong
+        passwords of real accounts (counted after the check). Once it is full, any wrong
+        password from it is answered as too many, a right one still signs in."""
         email = email.strip().lower()
+        account_bucket = f"office-account:{token_hash(email).hex()[:32]}"
+        address_bucket = limits.address_bucket("office-address", address)
+        row = await office_accounts.account(self.pool, email)
+        known = row is not None and row.disabled_at is None
+        # Unknown e-mail addresses have an account bucket too: their delays look the same.
         buckets: dict[str, int | limits.Budget] = {
-            f"office-address:{address}": PASSWORD_FAILURES_PER_ADDRESS,
-            f"office-account:{token_hash(email).hex()[:32]}": limits.Budget(
-                PASSWORD_FAILURES_PER_ACCOUNT, growing=True
-            ),
+            account_bucket: limits.Budget(PASSWORD_FAILURES_PER_ACCOUNT, growing=True)
         }
+        if not known:
+            buckets[address_bucket] = PASSWORD_FAILURES_PER_ADDRESS
         try:
             reservation = await limits.reserve(self.pool, buckets)
         except TooManyAttempts:
             await access_log.record(self.pool, email, "sign_in", "rate_limited", address)
             raise
-        row = await office_accounts.account(self.pool, email)
         # An unknown account costs the same argon2 verification as a known one.
         checked = await password_matches(row.password_hash if row else None, password)
-        if row is None or row.disabled_at is not None or not checked:
+        if row is None or not known or not checked:
             await access_log.record(self.pool, email, "sign_in", "refused", address)
+            if known:
+                await self._notice_if_delayed(email, account_bucket)
+                await limits.count_failure(
+                    self.pool, {address_bucket: PASSWORD_FAILURES_PER_ADDRESS}
+                )
             raise Unauthenticated("wrong e-mail or password")
         await limits.forgive(self.pool, reservation)
         user = user_of(row)
@@ -109,6 +150,27 @@ class SignIn:
         outcome = "password_ok" if step != "signed_in" else "ok"
         await access_log.record(self.pool, email, "sign_in", outcome, address)
         return token, OfficeSession(token_hash(token), user, step, "fr")
+
+    async def _notice_if_delayed(self, email: str, account_bucket: str) -> None:
+        """When this failure starts the account's delay, mail its holder and the admins
+        (once per window: the notice has a bucket of one)."""
+        if await limits.failures(self.pool, account_bucket) < PASSWORD_FAILURES_PER_ACCOUNT:
+            return
+        try:
+            await limits.reserve(self.pool, {f"office-notice:{account_bucket}": 1})
+        except TooManyAttempts:
+            return  # noticed already within the window
+        delivery = self.partner.delivery
+        admins = [u.email for u in await list_users(self.pool) if u.role is Role.ADMIN]
+        for address in dict.fromkeys([email, *admins]):
+            if unavailable_reason(delivery, address) is not None:
+                log.warning("office: lockout notice not mailed (no mail server)", account=email)
+                return
+            mail = self.notice_mail("fr", email, PASSWORD_FAILURES_PER_ACCOUNT)
+            try:
+                await send_code_mail(delivery, address, "fr", mail)
+            except CodeUnavailable:
+                log.warning("office: lockout notice not mailed", account=email, to=address)
 
     async def session(self, token: str | None) -> OfficeSession:
         """The live session of this cookie (any step); idle or past its lifetime, over."""
@@ -203,6 +265,5 @@ class SignIn:
 
     async def _second_factor_failed(self, session: OfficeSession, address: str) -> None:
         await access_log.record(self.pool, session.user.email, "second_factor", "refused", address)
-        await limits.count_failure(
-            self.pool, {f"office-code-address:{address}": PASSWORD_FAILURES_PER_ADDRESS}
-        )
+        bucket = limits.address_bucket("office-code-address", address)
+        await limits.count_failure(self.pool, {bucket: PASSWORD_FAILURES_PER_ADDRESS})

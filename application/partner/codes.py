@@ -18,7 +18,7 @@ from application.errors import (
     Refused,
     TooManyAttempts,
 )
-from application.limits import FAILURES_PER_ADDRESS, count_failure, reserve
+from application.limits import FAILURES_PER_ADDRESS, address_bucket, count_failure, reserve
 from application.partner.code_mail import send_code_mail, unavailable_reason
 from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
@@ -91,7 +91,7 @@ async def confirm_code(
     Credential-first: the code's own tries (counted under its row lock, so parallel guesses
     are decided one after the other) bound the guesses; the address only counts wrong codes,
     so a right code is never refused because others failed from the same address."""
-    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    buckets = {address_bucket("address", client_address): FAILURES_PER_ADDRESS}
     async with codes.locked_code(ctx.pool, code_id, session.id_hash) as locked:
         stored = locked.code
         if stored is None:

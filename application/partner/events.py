@@ -1,5 +1,11 @@
 """Partners' systems: a `pacte.task.answer` CloudEvent signed per Standard Webhooks with one of
-the party's secrets, answered once per source and id."""
+the party's secrets, answered once per party, source and id.
+
+Party ids are compared exactly, in the one spelling the directory holds: the environment's
+override `PACTE_WEBHOOK_SECRET_<PARTY>` stands for every id that differs only by case or
+punctuation (`bid`, `BID`, `b-id`…), so a path naming another spelling of a directory's
+organisation than its own is refused before any secret is tried, and a verified event acts
+for the party its path names, spelled as the directory spells it."""
 
 from __future__ import annotations
 
@@ -11,12 +17,13 @@ from standardwebhooks.webhooks import WebhookVerificationError
 
 from application.directory.channels import channel_key, signing_secrets
 from application.errors import InvalidInput, Unauthenticated
-from application.limits import FAILURES_PER_ADDRESS, count_failure
+from application.limits import FAILURES_PER_ADDRESS, address_bucket, count_failure
 from application.partner.answers import answer_once
 from application.partner.context import PartnerContext
 from infra.secrets import SecretError, webhook_secrets
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.errors import FieldError
+from storage import directory as directory_store
 from storage.idempotency import EventKey
 from storage.receipts import Receipt
 
@@ -28,7 +35,12 @@ async def verify_event(
     (several during a rotation); a timestamp beyond five minutes is refused. The signature is
     checked first: a valid one passes whatever others failed from the same address; a wrong
     one counts against the address (TooManyAttempts once it is full)."""
-    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    buckets = {address_bucket("address", client_address): FAILURES_PER_ADDRESS}
+    spellings = await directory_store.organisation_spellings(ctx.pool, party)
+    if spellings and party not in spellings:
+        # `/events/BID` while the directory holds `bid`: bid's secret must not make "BID" act.
+        await count_failure(ctx.pool, buckets)
+        raise Unauthenticated("the event's Standard Webhooks signature does not verify")
     try:
         candidates = webhook_secrets(party, ctx.delivery.secrets_file)
     except SecretError:
@@ -57,8 +69,9 @@ async def verify_event(
 async def answer_from_event(
     ctx: PartnerContext, principal: Principal, source: str, event_id: str, data: Any
 ) -> Receipt:
-    """A `pacte.task.answer` event's answer, once per source + id: a repeat of an
-    accepted event gets the same receipt, whatever it carries."""
+    """A `pacte.task.answer` event's answer, once per party, source and id: a repeat of an
+    accepted event gets the same receipt, whatever it carries; another party's event with
+    the same source and id is another event."""
     if not isinstance(data, dict):
         raise InvalidInput(
             "the event's data must be an object",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 
 from application.errors import NotFound, Unauthenticated
-from application.limits import FAILURES_PER_ADDRESS, count_failure
+from application.limits import FAILURES_PER_ADDRESS, address_bucket, count_failure
 from application.partner.context import PartnerContext
 from infra.portal_settings import token_hash
 from schemas.actors import AuthMethod, Principal, PrincipalKind
@@ -48,7 +48,7 @@ async def authenticate_key(
     """The party's system behind `Authorization: Bearer <key>`, as a principal. The key is
     looked up first: a valid one passes whatever others failed from the same address; a wrong
     one counts against the address (TooManyAttempts once it is full)."""
-    buckets = {f"address:{client_address}": FAILURES_PER_ADDRESS}
+    buckets = {address_bucket("address", client_address): FAILURES_PER_ADDRESS}
     scheme, _, secret = (authorization or "").partition(" ")
     secret = secret.strip()
     if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):

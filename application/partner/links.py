@@ -12,6 +12,7 @@ from application.errors import LinkUnusable, NotFound, Unauthenticated
 from application.limits import (
     FAILURES_PER_ADDRESS,
     FAILURES_PER_SECRET,
+    address_bucket,
     count_failure,
 )
 from application.partner.context import PartnerContext
@@ -28,7 +29,7 @@ async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Lin
     against the address and the token (TooManyAttempts once either is full)."""
     digest = token_hash(token)
     buckets = {
-        f"address:{client_address}": FAILURES_PER_ADDRESS,
+        address_bucket("address", client_address): FAILURES_PER_ADDRESS,
         f"link:{digest.hex()[:32]}": FAILURES_PER_SECRET,
     }
     link = await find_link(ctx.pool, digest)
