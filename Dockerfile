@@ -19,6 +19,7 @@ COPY auditing/ auditing/
 COPY records/ records/
 COPY storage/ storage/
 COPY documents/ documents/
+COPY rendering/ rendering/
 COPY migrations/ migrations/
 COPY worker.py starter.py demo.py audit.py codec_server.py portal.py ./
 

@@ -35,6 +35,11 @@ _SELECT = (
     " FROM office_draft_shares AS s WHERE s.draft_id = d.id), '{}') AS shared_with"
     " FROM office_drafts AS d"
 )
+_BY_ID = f"{_SELECT} WHERE d.id = $1"
+_VISIBLE_TO = (
+    f"{_SELECT} WHERE d.owner = $1 OR EXISTS (SELECT 1 FROM office_draft_shares AS s"
+    " WHERE s.draft_id = d.id AND s.email = $1) ORDER BY d.updated_at DESC LIMIT $2"
+)
 
 
 def _row(row: Any) -> DraftRow:
@@ -71,18 +76,13 @@ async def insert(db: Database, draft_id: str, owner: str, document: dict[str, An
 
 async def get(db: Database, draft_id: str) -> DraftRow | None:
     """The draft with this id, or None."""
-    row = await db.fetchrow(f"{_SELECT} WHERE d.id = $1", draft_id)
+    row = await db.fetchrow(_BY_ID, draft_id)
     return None if row is None else _row(row)
 
 
 async def visible_to(db: Database, email: str, limit: int = 200) -> list[DraftRow]:
     """The drafts an officer owns or was given, most recently changed first."""
-    rows = await db.fetch(
-        f"{_SELECT} WHERE d.owner = $1 OR EXISTS (SELECT 1 FROM office_draft_shares AS s"
-        " WHERE s.draft_id = d.id AND s.email = $1) ORDER BY d.updated_at DESC LIMIT $2",
-        email,
-        limit,
-    )
+    rows = await db.fetch(_VISIBLE_TO, email, limit)
     return [_row(row) for row in rows]
 
 

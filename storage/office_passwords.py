@@ -70,14 +70,16 @@ _LIVE = (
     " r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > now()"
     " AND u.email = r.email AND u.disabled_at IS NULL"
 )
+_RESET_ACCOUNT = f"SELECT r.email FROM office_password_resets AS r, office_users AS u WHERE {_LIVE}"
+_USE_RESET = (
+    "UPDATE office_password_resets AS r SET used_at = now() FROM office_users AS u"
+    f" WHERE {_LIVE} RETURNING r.email"
+)
 
 
 async def reset_account(pool: asyncpg.Pool, token_hash: bytes) -> str | None:
     """The account a live reset link is for (unused, unexpired, account enabled), or None."""
-    email: str | None = await pool.fetchval(
-        f"SELECT r.email FROM office_password_resets AS r, office_users AS u WHERE {_LIVE}",
-        token_hash,
-    )
+    email: str | None = await pool.fetchval(_RESET_ACCOUNT, token_hash)
     return email
 
 
@@ -85,11 +87,7 @@ async def use_reset(pool: asyncpg.Pool, token_hash: bytes, password_hash: str) -
     """Use a live reset link once: the account's new password, its sessions ended, in one
     transaction; the account's e-mail, or None when the link is not live (used, expired)."""
     async with pool.acquire() as connection, connection.transaction():
-        email: str | None = await connection.fetchval(
-            "UPDATE office_password_resets AS r SET used_at = now() FROM office_users AS u"
-            f" WHERE {_LIVE} RETURNING r.email",
-            token_hash,
-        )
+        email: str | None = await connection.fetchval(_USE_RESET, token_hash)
         if email is not None:
             await replace_password(connection, email, password_hash)
         return email

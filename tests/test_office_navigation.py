@@ -94,14 +94,15 @@ async def test_a_signed_out_browser_signs_in_and_comes_back_to_the_page_it_asked
         back = await http.get(WANTED, headers=BROWSER)
         assert back.status_code == 200 and "kénitra" in back.text
     async with office_client(desk) as http:
-        # An auditor (no second factor) is sent straight back; another site never.
+        # An auditor owes a second factor too (issue 28): the page asked for rides along;
+        # another site never.
         email = await new_account(db_pool, "auditor")
         form = await http.get("/office/signin")
         signed = await http.post(
             "/office/signin",
             data={"email": email, "password": PASSWORD, "csrf": csrf_of(form), "next": WANTED},
         )
-        assert signed.headers["location"] == WANTED
+        assert signed.headers["location"] == "/office/enrol?next=" + quote(WANTED, safe="/")
     async with office_client(desk) as http:
         email = await new_account(db_pool, "auditor")
         form = await http.get("/office/signin?next=//evil.example/office")
@@ -115,7 +116,7 @@ async def test_a_signed_out_browser_signs_in_and_comes_back_to_the_page_it_asked
                 "next": "https://evil.example/office",
             },
         )
-        assert signed.headers["location"] == "/office"  # the auditor's home
+        assert signed.headers["location"] == "/office/enrol"  # no next: then the home
 
 
 async def test_each_role_lands_on_its_own_home(

@@ -80,9 +80,10 @@ async def test_a_cloudevent_is_answered_once_whatever_a_repeat_carries(
     await complete(db_pool, event, receipt, "bid")
     repeat = await reserve_once(db_pool, event)
     assert repeat.state is OnceState.DONE and repeat.receipt == receipt
-    # The same source and id from another party's system is not that party's receipt.
-    stolen = await reserve_once(db_pool, EventKey(event.source, event.id, "menefp"))
-    assert stolen.state is OnceState.OTHER_REQUEST and stolen.receipt is None
+    # The same source and id from another party's system is another event (each party's ids
+    # are its own: migration 016), never that party's receipt.
+    other = await reserve_once(db_pool, EventKey(event.source, event.id, "menefp"))
+    assert other.state is OnceState.RESERVED and other.receipt is None
 
 
 async def test_the_failure_limiter_refuses_once_a_bucket_is_full(db_pool: asyncpg.Pool) -> None:
