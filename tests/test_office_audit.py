@@ -36,6 +36,10 @@ async def test_an_auditor_replays_verifies_and_downloads_and_each_is_logged(
         assert export.json()["runs"][0]["events"][0]["eventType"]
         missing = await http.get("/office/audit/no-such-convention/timeline.csv")
         assert missing.status_code == 404
+        # An audit page is a convention's: a made-up id is no page (wapiti read 200s for
+        # `<id>~`, `<id>.bak` as backup files left behind).
+        for made_up in (f"{convention.id}~", f"{convention.id}.bak", "backup.zip"):
+            assert (await http.get(f"/office/audit/{made_up}")).status_code == 404
     actions = await db_pool.fetch(
         "SELECT action, outcome, target FROM office_access_log WHERE email = $1 ORDER BY id",
         email,

@@ -979,8 +979,11 @@ async def start(
 
 
 @router.get("/office/audit/{convention_id}", response_class=HTMLResponse)
-async def audit_page(convention_id: str, request: Request, session: Auditor) -> Response:
-    """Replay, verify, and the downloads."""
+async def audit_page(
+    convention_id: str, request: Request, desk: DeskDep, session: Auditor
+) -> Response:
+    """Replay, verify, and the downloads (of a convention that ran here, else 404)."""
+    await desk.audit.known(convention_id)
     return page(
         request, "office/audit.html", session, convention_id=convention_id, replay=None, verify=None
     )

@@ -42,6 +42,7 @@ from records.csv_writer import dialect_for
 from records.history_events import history_file_bytes
 from records.xlsx_writer import XLSX_MEDIA_TYPE, write_xlsx
 from schemas.audit import ReplayResult, Timeline, VerifyReport
+from storage.milestones import has_milestones
 
 
 class TimelineFormat(StrEnum):
@@ -130,6 +131,13 @@ class ConventionAudit:
             raise NotFound(str(error)) from error
         except (ArchiveDamaged, ArchiveUnavailable, SettingsError) as error:
             raise HistoryUnavailable(str(error)) from error
+
+    async def known(self, convention_id: str) -> None:
+        """NotFound unless a convention of this id ever ran here (its milestones outlive
+        Temporal's retention and the archive's moves): an audit page is a convention's, and
+        a made-up id (`first-hour-1~`, `backup.zip`) is not one."""
+        if not await has_milestones(self.pool, convention_id):
+            raise NotFound(f"no convention {convention_id!r}")
 
     async def check(self, session: OfficeSession, convention_id: str, address: str) -> AuditCheck:
         """Replay every run against this code and verify the milestones (as audit.py does)."""
