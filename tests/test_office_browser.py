@@ -19,10 +19,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from devkit.polling import eventually
 from devkit.stack import free_port
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE
 from tests.partner_stack import DECISION, funding_convention, make_desk
 from tests.test_office_desk import PASSWORD, new_account
-from tests.test_partner_browser import ARTIFACTS, CHROMIUM
+from tests.test_partner_browser import ARTIFACTS
 from web.app import create_app
 
 
@@ -60,20 +61,7 @@ async def test_an_officer_signs_in_reads_the_arabic_portfolio_and_postpones_a_ta
     admin = await new_account(db_pool, "admin", name="Youssef Amrani")
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                ],
-            )
+            browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
             page = await browser.new_page()
             await page.goto(f"{base}/office/signin?lang=ar")
             assert await page.get_attribute("html", "dir") == "rtl"

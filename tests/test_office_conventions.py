@@ -35,12 +35,13 @@ from temporalio.testing import WorkflowEnvironment
 import web
 from devkit.stack import free_port
 from storage.read_model import record_convention_file
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE
 from tests.partner_stack import make_desk
 from tests.stage_desk import PARTIES, convention_of
 from tests.test_office_browser import no_accessibility_violations
 from tests.test_office_desk import PASSWORD, new_account, office_client, signed_in
-from tests.test_partner_browser import ARTIFACTS, CHROMIUM
+from tests.test_partner_browser import ARTIFACTS
 from web.app import create_app
 from web.i18n import LANGUAGES, gettext
 
@@ -423,12 +424,7 @@ async def test_an_officer_finds_a_convention_by_an_arabic_word_in_a_real_browser
     email = await new_account(db_pool, "officer", name="Awa Diallo")
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-            )
+            browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
             page = await browser.new_page()
             await page.goto(f"{base}/office/conventions?q=مدرسه")
             assert "/office/signin?next=" in page.url

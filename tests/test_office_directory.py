@@ -25,12 +25,12 @@ from application.directory.views import CAPACITY_LABELS
 from devkit.stack import free_port
 from storage import directory as store
 from storage.read_model import record_convention_file
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE
 from tests.directory_stack import ADMIN, OFFICER, fresh_id, funding_file
 from tests.partner_stack import make_desk
 from tests.test_office_browser import no_accessibility_violations
 from tests.test_office_desk import PASSWORD, csrf_of, new_account, office_client, signed_in
-from tests.test_partner_browser import CHROMIUM
 from web.app import create_app
 from web.i18n import LANGUAGES, gettext
 
@@ -356,12 +356,7 @@ async def test_an_admin_adds_a_person_in_arabic_in_a_real_browser_under_the_stri
     email = f"fz@{organisation_id}.example"
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-            )
+            browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
             page = await browser.new_page()
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))

@@ -37,12 +37,13 @@ from application.partner import PartnerDesk
 from devkit.stack import free_port
 from schemas.convention import MAX_AGENDA_ITEMS, Convention
 from schemas.convention_file import read_document
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
 from tests.directory_stack import fresh_id, funding_file
 from tests.partner_stack import FUNDER, TEST_ADMIN, make_desk, registered
 from tests.test_office_browser import no_accessibility_violations
 from tests.test_office_desk import PASSWORD, csrf_of, new_account, office_client, signed_in
-from tests.test_partner_browser import ARTIFACTS, CHROMIUM
+from tests.test_partner_browser import ARTIFACTS
 from tests.test_validate_all_errors import TEN_MISTAKES, ten_mistakes
 from web.app import create_app
 from web.editor_form import EMAIL, ENDS_BEFORE, LABELS, MESSAGES, POSITION, ROW_LABELS, STALE
@@ -383,12 +384,7 @@ async def test_in_arabic_a_file_with_three_mistakes_is_fixed_in_the_editor_previ
     email = await new_account(db_pool, "officer", name="Awa Diallo")
     try:
         async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"),
-                executable_path=CHROMIUM,
-                headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-            )
+            browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
             page = await browser.new_page()
             await page.goto(f"{base}/office/signin?lang=ar")
             await page.fill("#email", email)

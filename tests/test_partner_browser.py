@@ -21,12 +21,12 @@ from application.conventions import convention_status, find_task, start_conventi
 from devkit.polling import eventually
 from devkit.stack import free_port
 from schemas.convention import Convention
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import SmtpServer, example
 from tests.partner_stack import make_desk, registered
 from tests.test_delivery_webhook import fast_delivery, running_worker
 from web.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 SIGNER = "مولاي حفيظ العلمي"
 SIGNER_EMAIL = "ministre@mic.example"
@@ -94,20 +94,7 @@ async def test_a_minister_signs_on_the_arabic_page_with_the_mailed_code(
                 if match
             }
             async with async_playwright() as playwright:
-                browser = await playwright.chromium.launch_persistent_context(
-                    str(tmp_path / "chromium-profile"),
-                    executable_path=CHROMIUM,
-                    headless=True,
-                    args=[
-                        "--headless",
-                        "--no-sandbox",
-                        "--disable-gpu",
-                        "--disable-background-networking",
-                        "--disable-component-update",
-                        "--disable-sync",
-                        "--no-first-run",
-                    ],
-                )
+                browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
                 page = await browser.new_page()
                 await page.goto(link)
                 assert await page.get_attribute("html", "dir") == "rtl"
