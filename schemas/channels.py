@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.tasks import TaskKind
+from schemas.tasks import TaskFacts, TaskKind
 from schemas.values import Frozen, Identifier
 
 
@@ -91,3 +91,6 @@ class InboxEntry(Frozen):
     assigned_at: datetime
     due_at: datetime
     overdue: bool
+    facts: TaskFacts | None = Field(
+        default=None, description="What the title states, as facts (rendering.record)."
+    )

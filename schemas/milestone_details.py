@@ -26,7 +26,7 @@ from schemas.actors import Principal
 from schemas.convention import ConventionKind
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import LinkKind
-from schemas.tasks import Answer, TaskKind
+from schemas.tasks import Answer, TaskFacts, TaskKind
 from schemas.values import DocumentRef, Money, Place
 
 TERMINATED_BY_TEMPORAL = "temporal"
@@ -59,6 +59,13 @@ class ConventionStartedDetails(MilestoneDetails):
     )
     responsible_officer: str | None = Field(
         default=None, description="The file's officer, responsible for the convention."
+    )
+    title: str | None = Field(
+        default=None,
+        description="The convention's title (since typed-task-facts; before, the summary's).",
+    )
+    titles: dict[str, str] | None = Field(
+        default=None, description="The title in each language it was given in, if several."
     )
 
 
@@ -106,6 +113,10 @@ class FollowUpStartedDetails(MilestoneDetails):
     workflow_id: str
     kind: ConventionKind = Field(description="The follow-up convention's kind.")
     started: bool = Field(description="False: it was already running.")
+    title: str | None = Field(
+        default=None,
+        description="The follow-up's title (since typed-task-facts; before, the summary's).",
+    )
 
 
 # --- tasks -------------------------------------------------------------------------------
@@ -115,6 +126,9 @@ class TaskAssignedDetails(MilestoneDetails):
     kind: TaskKind = Field(description="The task's kind.")
     due_at: datetime
     signatory: str | None = None
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
     @property
     def escalation(self) -> bool:
@@ -127,31 +141,49 @@ class TaskAnsweredDetails(MilestoneDetails):
     principal: Principal | None = Field(
         default=None, description="The authenticated actor, when the answer came with one."
     )
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
 
 class TaskRemindedDetails(MilestoneDetails):
     occurrence: str = Field(description="before-due, late-1, late-2…")
     due_at: datetime
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
 
 class TaskOverdueDetails(MilestoneDetails):
     due_at: datetime
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
 
 class TaskCancelledDetails(MilestoneDetails):
     reason: str
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
 
 class DeadlinePostponedDetails(MilestoneDetails):
     from_: datetime = Field(alias="from")
     to: datetime
     reason: str
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
 
 class TaskReassignedDetails(MilestoneDetails):
     from_: str | None = Field(alias="from", description="The contact before, if one was named.")
     to: str
     reason: str
+    task: TaskFacts | None = Field(
+        default=None, description="The task's facts (since typed-task-facts)."
+    )
 
 
 # --- drafting and signature --------------------------------------------------------------
@@ -289,11 +321,17 @@ class ProgressReportedDetails(MilestoneDetails):
 class ImplementationMilestoneReachedDetails(MilestoneDetails):
     milestone: str
     planned_on: date | None = None
+    label: str | None = Field(
+        default=None, description="The plan's label (since typed-task-facts)."
+    )
 
 
 class ImplementationMilestoneCancelledDetails(MilestoneDetails):
     milestone: str
     reason: str
+    label: str | None = Field(
+        default=None, description="The plan's label (since typed-task-facts)."
+    )
 
 
 class _Cohort(MilestoneDetails):

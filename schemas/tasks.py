@@ -69,6 +69,60 @@ class TaskStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class TaskFacts(Frozen):
+    """What a task's title states, as facts: each reader's language says them again
+    (rendering.record.task_title). Written by the workflow since `typed-task-facts`; a task
+    assigned before carries none, and its title is read back from the workflow's wording.
+    Only the fields of the task's kind are set; a dump leaves the others out."""
+
+    kind: TaskKind
+    version: int | None = Field(default=None, description="review_draft: the version to read.")
+    party: str | None = Field(
+        default=None,
+        description=(
+            "revise_draft: who asked for changes; fix_delivery: the party not reached; "
+            "resolve_escalation: the party late."
+        ),
+    )
+    comments: str | None = Field(
+        default=None, description="What was asked (revise_draft, provide_information), cut short."
+    )
+    signatory_name: str | None = Field(default=None, description="sign: who signs.")
+    capacity: str | None = Field(default=None, description="sign: in which capacity.")
+    place: Place | None = Field(
+        default=None, description="host_mission, file_mission_report: the mission's place."
+    )
+    starts_on: date | None = None
+    ends_on: date | None = None
+    round: int | None = Field(default=None, description="file_findings: the diagnostic's round.")
+    amount: Money | None = Field(default=None, description="decide_funding: the amount asked.")
+    funder: str | None = Field(
+        default=None, description="provide_information, revise_funding_request: the funder."
+    )
+    report: int | None = Field(default=None, description="report_progress: the report's number.")
+    event: str | None = Field(default=None, description="fix_delivery: the event not delivered.")
+    channel: str | None = Field(default=None, description="fix_delivery: the channel that failed.")
+    reason: str | None = Field(
+        default=None, description="fix_delivery: why it failed (the channel's words), cut short."
+    )
+    due_on: date | None = Field(default=None, description="resolve_escalation: the late due date.")
+    about: TaskFacts | None = Field(
+        default=None,
+        description="resolve_escalation, fix_delivery: the facts of the task concerned.",
+    )
+    about_title: str | None = Field(
+        default=None,
+        description=(
+            "resolve_escalation, fix_delivery: the title of the task concerned when it carries "
+            "no facts (assigned before them), or a notification's subject."
+        ),
+    )
+
+    def dumped(self) -> dict[str, Any]:
+        """The facts as the record stores them: JSON, without the fields left unset."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
 class Task(Frozen):
     """Work owed by one party, by a due date."""
 
@@ -95,6 +149,11 @@ class Task(Frozen):
     )
     closed_reason: str | None = Field(
         default=None, description="Why the task was cancelled, once it is."
+    )
+    facts: TaskFacts | None = Field(
+        default=None,
+        description="What the title states, as facts (tasks assigned since typed-task-facts).",
+        exclude_if=lambda value: value is None,
     )
 
 

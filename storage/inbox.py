@@ -8,23 +8,24 @@ inbox is right even where an upsert of the task's new state has not landed yet.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import asyncpg
 
 from infra.database import Database, transaction
 from schemas.channels import InboxEntry
-from schemas.tasks import Task, TaskKind, TaskStatus
+from schemas.tasks import Task, TaskFacts, TaskKind, TaskStatus
 
 # A closed task never reopens: a late retry of an older upsert cannot resurrect it.
 _UPSERT_TASK = """
 INSERT INTO tasks (convention_id, task_id, stage, kind, assignee, title, assigned_at,
-                   due_at, status)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                   due_at, status, facts)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (convention_id, task_id) DO UPDATE
    SET stage = excluded.stage, kind = excluded.kind, assignee = excluded.assignee,
        title = excluded.title, due_at = excluded.due_at, status = excluded.status,
-       updated_at = now()
+       facts = coalesce(excluded.facts, tasks.facts), updated_at = now()
  WHERE tasks.status = 'open'
 """
 
@@ -39,7 +40,7 @@ _ENDED = """EXISTS (SELECT 1 FROM milestones m
 
 _OWED_TASKS = f"""
 SELECT t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
-       t.due_at, t.due_at < $2 AS overdue
+       t.due_at, t.due_at < $2 AS overdue, t.facts
   FROM tasks t
  WHERE t.assignee = $1
    AND t.status = 'open'
@@ -50,7 +51,7 @@ SELECT t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assig
 
 _INBOX_TASK = f"""
 SELECT t.task_id, t.convention_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
-       t.due_at,
+       t.due_at, t.facts,
        CASE WHEN t.status <> 'open' THEN t.status
             WHEN {_ANSWERED} THEN 'done'
             WHEN {_ENDED} THEN 'cancelled'
@@ -76,6 +77,7 @@ async def upsert_tasks(database: Database, tasks: list[Task]) -> int:
                 task.assigned_at,
                 task.due_at,
                 task.status.value,
+                task.facts.dumped() if task.facts is not None else None,
             )
             changed += int(status.endswith(" 1"))
     return changed
@@ -84,7 +86,7 @@ async def upsert_tasks(database: Database, tasks: list[Task]) -> int:
 async def owed_tasks(pool: asyncpg.Pool, party: str, now: datetime) -> list[InboxEntry]:
     """What the party owes across every convention: overdue first, then by due date."""
     rows = await pool.fetch(_OWED_TASKS, party, now)
-    return [InboxEntry.model_validate(dict(row)) for row in rows]
+    return [InboxEntry.model_validate(dict(row) | {"facts": _facts(row["facts"])}) for row in rows]
 
 
 async def inbox_task(pool: asyncpg.Pool, convention_id: str, task_id: str) -> Task | None:
@@ -106,4 +108,14 @@ async def inbox_task(pool: asyncpg.Pool, convention_id: str, task_id: str) -> Ta
         assigned_at=row["assigned_at"],
         due_at=row["due_at"],
         status=TaskStatus(row["status"]),
+        facts=_facts(row["facts"]),
     )
+
+
+def _facts(value: object) -> TaskFacts | None:
+    """A row's facts (NULL before typed-task-facts; text on a pool without the codec)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = json.loads(value)
+    return TaskFacts.model_validate(value)

@@ -90,6 +90,12 @@ class ConventionWorkflow:
             if request.started_by is not None:
                 details["started_by"] = request.started_by
                 details["responsible_officer"] = convention.officer.name
+            if board.writes_facts():
+                details["title"] = convention.title
+                if convention.titles:
+                    details["titles"] = {
+                        str(lang): title for lang, title in convention.titles.items()
+                    }
             await board.record(
                 MilestoneKind.CONVENTION_STARTED,
                 f"Convention started: {convention.title}",

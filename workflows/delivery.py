@@ -23,7 +23,11 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, RetryState
 
 from workflows.activity_options import PERSISTENCE_RETRY, PERSISTENCE_TIMEOUT
-from workflows.task_rules import fix_delivery_task_id, fix_delivery_task_title
+from workflows.task_rules import (
+    fix_delivery_task_facts,
+    fix_delivery_task_id,
+    fix_delivery_task_title,
+)
 
 with workflow.unsafe.imports_passed_through():
     from activities.delivery_log import DeliveryLog
@@ -50,8 +54,9 @@ sync_tasks, plan_delivery); later ones make one, record_notification."""
 
 FIX_DELIVERY_DUE = timedelta(days=7)
 
-AskOfficer = Callable[[str, str], Awaitable[AnswerTask]]
-"""Give the officer a task (its id, its title) and wait for the answer: the board does it."""
+AskOfficer = Callable[[str, str, dict[str, Any]], Awaitable[AnswerTask]]
+"""Give the officer a task (its id, its title, its facts) and wait for the answer: the board
+does it."""
 
 
 def delivery_retry_policy(retry: RetrySettings) -> RetryPolicy:
@@ -202,6 +207,7 @@ class Deliveries:
             request = await self._ask_officer(
                 fix_delivery_task_id(notification, channel, round_number),
                 fix_delivery_task_title(notification, channel, reason),
+                fix_delivery_task_facts(notification, channel, reason),
             )
             answer = request.answer
             if not (isinstance(answer, FixDeliveryAnswer) and answer.decision == "retry"):

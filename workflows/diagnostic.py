@@ -33,6 +33,7 @@ async def run_diagnostic(board: TaskBoard, spec: DiagnosticStage) -> None:
             "File the diagnostic's findings and recommendations"
             + (f" (round {round_number})" if round_number > 1 else ""),
             due_in=due_in,
+            facts={"round": round_number},
         )
         findings = (await board.answer_to(findings_task)).answer
         assert isinstance(findings, FindingsAnswer)
@@ -122,5 +123,6 @@ async def _start_follow_ups(board: TaskBoard, spec: DiagnosticStage) -> None:
                 "workflow_id": workflow_id_for(follow_up.id),
                 "kind": follow_up.kind.value,
                 "started": started,
-            },
+            }
+            | ({"title": follow_up.title} if board.writes_facts() else {}),
         )

@@ -38,6 +38,7 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
                 f"Review version {version} of the text",
                 due_in=timedelta(days=spec.due_in_days),
                 check=_reviews_version(version),
+                facts={"version": version},
             )
             for party_id in spec.reviewers
         ]
@@ -69,6 +70,7 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
             office,
             f"Revise the text as {changes_asked_by} asked: {shortened(comments, 200)}",
             due_in=timedelta(days=spec.due_in_days),
+            facts={"party": changes_asked_by, "comments": shortened(comments, 200)},
         )
         answer = (await board.answer_to(revision)).answer
         assert isinstance(answer, RevisionAnswer)

@@ -53,6 +53,7 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
             spec.funder,
             f"Decide on the funding request of {requested}",
             due_in=due_in,
+            facts={"amount": amount, "round": round_number},
         )
         decision = (await board.answer_to(decision_task)).answer
         assert isinstance(decision, FundingDecisionAnswer)
@@ -69,6 +70,11 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
                 office,
                 f"Answer {spec.funder}'s request: {shortened(decision.comments or '', 200)}",
                 due_in=due_in,
+                facts={
+                    "funder": spec.funder,
+                    "comments": shortened(decision.comments or "", 200),
+                    "round": round_number,
+                },
             )
             await board.answer_to(information_task)
             if round_number >= MAX_ROUNDS:
@@ -107,6 +113,7 @@ async def _revised_request(
         board.convention.office.id,
         f"Revise the funding request to {spec.funder} (new amount, terms of reference, note)",
         due_in=timedelta(days=spec.due_in_days),
+        facts={"funder": spec.funder},
     )
     revision = (await board.answer_to(task)).answer
     assert isinstance(revision, RevisedFundingRequest)

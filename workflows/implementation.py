@@ -38,6 +38,7 @@ async def run_implementation(board: TaskBoard, spec: ImplementationStage) -> Non
             f"Report progress of the implementation (report {number})",
             due_in=timedelta(days=spec.report_every_days),
             check=partial(_report_fits_the_plan, spec, progress),
+            facts={"report": number},
         )
         report = (await board.answer_to(report_task)).answer
         assert isinstance(report, ProgressReportAnswer)
@@ -90,7 +91,8 @@ async def _record_report(
             details={
                 "milestone": milestone_id,
                 "planned_on": planned_on.isoformat() if planned_on else None,
-            },
+            }
+            | ({"label": planned[milestone_id].label} if board.writes_facts() else {}),
         )
     cancelled = list(progress.cancelled)
     for cancellation in report.cancelled_milestones:
@@ -99,7 +101,8 @@ async def _record_report(
             MilestoneKind.IMPLEMENTATION_MILESTONE_CANCELLED,
             f"Cancelled: {planned[cancellation.id].label} ({shortened(cancellation.reason, 200)})",
             task=task,
-            details={"milestone": cancellation.id, "reason": cancellation.reason},
+            details={"milestone": cancellation.id, "reason": cancellation.reason}
+            | ({"label": planned[cancellation.id].label} if board.writes_facts() else {}),
         )
     cohorts_cancelled = list(progress.cohorts_cancelled)
     for cancellation in report.cancelled_cohorts:

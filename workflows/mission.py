@@ -28,6 +28,7 @@ async def run_mission(board: TaskBoard, spec: MissionStage) -> None:
         spec.host,
         f"Host the mission in {where}, {spec.starts_on} to {spec.ends_on}",
         due_at=last_day,
+        facts={"place": spec.destination, "starts_on": spec.starts_on, "ends_on": spec.ends_on},
         check=lambda task, answer: _every_agenda_item_accounted_for(spec, answer),
     )
     hosted = (await board.answer_to(host_task)).answer
@@ -55,6 +56,7 @@ async def run_mission(board: TaskBoard, spec: MissionStage) -> None:
         spec.report_by,
         f"File the report of the mission in {where}",
         due_at=last_day + shift + timedelta(days=spec.report_due_days_after),
+        facts={"place": spec.destination},
     )
     report = (await board.answer_to(report_task)).answer
     assert isinstance(report, MissionReportAnswer)

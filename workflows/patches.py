@@ -61,6 +61,10 @@ CONSOLIDATED_PATCHES = frozenset(
 """Every patch id that existed when the consolidation was made. A later patch is asked for
 by its own marker, in every run."""
 
+LATER_PATCHES = frozenset({"typed-task-facts"})
+"""Patches made after the consolidation: each asked by its own marker in every run, and
+retired on its own (docs/architecture/patches.md)."""
+
 DEPRECATED_PATCHES = frozenset({"notification-delivery"})
 """Ids no history that replays on this code goes through the old branch of: asked with
 `workflow.deprecate_patch` (which takes the new branch, and accepts the marker that runs

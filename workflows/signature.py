@@ -52,6 +52,7 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
                     f"Sign the convention as {signatory.name}, {signatory.capacity}",
                     signatory=signatory_id,
                     due_in=timedelta(days=spec.due_in_days),
+                    facts={"signatory_name": signatory.name, "capacity": signatory.capacity},
                 )
             )
         failure: str | None = None

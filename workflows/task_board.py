@@ -46,7 +46,7 @@ with workflow.unsafe.imports_passed_through():
         StandingSignature,
         TaskLookup,
     )
-    from schemas.tasks import AnswerTask, Task, TaskKind, TaskStatus
+    from schemas.tasks import AnswerTask, Task, TaskFacts, TaskKind, TaskStatus
 
 ESCALATION_DUE = timedelta(days=7)
 
@@ -67,6 +67,24 @@ MAX_ROUNDS = 20
 """Review rounds, diagnostic rounds, funders' questions: past this, the stage fails with the
 reason (the officer decides what follows) rather than grow a history towards Temporal's
 51,200-event limit."""
+TYPED_TASK_FACTS_PATCH = "typed-task-facts"
+"""Tasks carry their facts (TaskFacts: version, signatory, place and dates, amount, round…)
+in the Task and in their milestones' details, and the convention's title, a follow-up's
+title and an implementation milestone's label are written into the details, so each reader's
+language says them (rendering.record); runs recorded before wrote the English titles alone
+(tests/histories/before-typed-task-facts/)."""
+TASK_MILESTONES = frozenset(
+    {
+        MilestoneKind.TASK_ASSIGNED,
+        MilestoneKind.TASK_ANSWERED,
+        MilestoneKind.TASK_OVERDUE,
+        MilestoneKind.TASK_REMINDED,
+        MilestoneKind.TASK_CANCELLED,
+        MilestoneKind.DEADLINE_POSTPONED,
+        MilestoneKind.TASK_REASSIGNED,
+    }
+)
+"""The milestones about a task: their details carry the task's facts, when it has them."""
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
 reminders still to come, not every late reminder of the past in a burst."""
@@ -112,6 +130,7 @@ class TaskBoard:
         self.ledger = Ledger()
         self.patches = Patches()
         self._uses_ledger: bool | None = None
+        self._typed_facts: bool | None = None
         # Signature tasks of a sequential signature not yet open, and whom they wait for.
         self.waiting_for: dict[str, str] = {}
         self._checks: dict[str, AnswerCheck] = {}
@@ -234,6 +253,9 @@ class TaskBoard:
         details: dict[str, Any] | None = None,
     ) -> Milestone:
         """Append a milestone and persist it; its seq is its idempotency key."""
+        if task is not None and task.facts is not None and kind in TASK_MILESTONES:
+            # Facts exist only in runs that took typed-task-facts (or carried its tasks).
+            details = {**(details or {}), "task": task.facts.dumped()}
         milestone = Milestone(
             convention_id=self.convention.id,
             seq=self.next_seq,
@@ -266,6 +288,12 @@ class TaskBoard:
         if self._uses_ledger is None:
             self._uses_ledger = self.patches.on(LEDGER_PATCH)
         return self._uses_ledger
+
+    def writes_facts(self) -> bool:
+        """Tasks and milestones carry their facts (typed-task-facts), asked once a run."""
+        if self._typed_facts is None:
+            self._typed_facts = self.patches.on(TYPED_TASK_FACTS_PATCH)
+        return self._typed_facts
 
     @property
     def uses_ledger(self) -> bool:
@@ -321,8 +349,13 @@ class TaskBoard:
         signatory: str | None = None,
         escalates: str | None = None,
         check: AnswerCheck | None = None,
+        facts: dict[str, Any] | None = None,
     ) -> Task:
-        """Open a task for a party, record it and notify the party."""
+        """Open a task for a party, record it and notify the party.
+
+        `facts` are what the title states (TaskFacts' fields but its kind): kept in the Task
+        and its milestones in runs that took typed-task-facts."""
+        typed = TaskFacts(kind=kind, **(facts or {})) if self.writes_facts() else None
         now = workflow.now()
         if due_at is None:
             due_at = now + (due_in or timedelta(days=30))
@@ -337,6 +370,7 @@ class TaskBoard:
             assigned_at=now,
             due_at=due_at,
             escalates=escalates,
+            facts=typed,
         )
         self.tasks[task_id] = task
         if check is not None:
@@ -519,6 +553,7 @@ class TaskBoard:
             f"Late: {task.title} (owed by {task.assignee}, due {task.due_at:%Y-%m-%d})",
             due_in=ESCALATION_DUE,
             escalates=task.id,
+            facts=rules.escalation_facts(task),
         )
 
     async def _close_escalations(self, task: Task, reason: str) -> None:
@@ -681,7 +716,9 @@ class TaskBoard:
         # Created on first use, so that the board's constructor stays as it was.
         return Deliveries(lambda: self.tasks.values(), self._ask_officer_to_fix)
 
-    async def _ask_officer_to_fix(self, task_id: str, title: str) -> AnswerTask:
+    async def _ask_officer_to_fix(
+        self, task_id: str, title: str, facts: dict[str, Any]
+    ) -> AnswerTask:
         """Give the officer a task to fix a delivery; wait for the answer."""
         fix = await self.assign(
             task_id,
@@ -689,5 +726,6 @@ class TaskBoard:
             self.convention.office.id,
             title,
             due_in=FIX_DELIVERY_DUE,
+            facts=facts,
         )
         return await self.answer_to(fix)

@@ -80,6 +80,40 @@ def fix_delivery_task_title(notification: Notification, channel: Channel, reason
     )
 
 
+def fix_delivery_task_facts(
+    notification: Notification, channel: Channel, reason: str
+) -> dict[str, Any]:
+    """What a fix-delivery task's title states, as TaskFacts' fields."""
+    task = notification.task
+    short = (
+        reason if len(reason) <= FIX_TITLE_REASON_CHARS else reason[:FIX_TITLE_REASON_CHARS] + "…"
+    )
+    return {
+        "event": notification.event.value,
+        "party": notification.party,
+        "channel": channel.value,
+        "reason": short,
+        "about": task.facts if task is not None else None,
+        "about_title": (
+            None
+            if task is not None and task.facts is not None
+            else task.title
+            if task is not None
+            else notification.subject
+        ),
+    }
+
+
+def escalation_facts(task: Task) -> dict[str, Any]:
+    """What an escalation task's title states: the late task, its party and due date."""
+    return {
+        "party": task.assignee,
+        "due_on": task.due_at.date(),
+        "about": task.facts,
+        "about_title": None if task.facts is not None else task.title,
+    }
+
+
 # --- answers and officers' actions --------------------------------------------------------
 
 
