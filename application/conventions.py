@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio.api.enums.v1 import EventType, PendingWorkflowTaskState, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
@@ -26,7 +26,7 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from application.errors import Refused
@@ -34,7 +34,7 @@ from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError
+from schemas.errors import FieldError, InputError, Refusal
 from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
@@ -509,8 +509,7 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
     try:
         yield
     except WorkflowUpdateFailedError as error:
-        cause = error.cause
-        raise Refused(getattr(cause, "message", None) or str(cause)) from error
+        raise refusal_of(error.cause) from error
     except WorkflowUpdateRPCTimeoutOrCancelledError as error:
         raise ConventionUnreadable(
             f"convention {convention_id}: its workflow did not take the update in time "
@@ -530,6 +529,20 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
         raise Refused(
             f"convention: {convention_id} is closed ({closed}): it takes no more changes"
         ) from error
+
+
+def refusal_of(cause: BaseException | None) -> Refused:
+    """The workflow's refusal as Refused: its detail a Reason (the English text, and the code,
+    parameters and field the workflow sent as the failure's details, when it did)."""
+    text = getattr(cause, "message", None) or str(cause)
+    details = getattr(cause, "details", None) or ()
+    if isinstance(cause, ApplicationError) and cause.type == "AnswerRejected" and details:
+        try:
+            refusal = Refusal.model_validate(details[0])
+        except ValidationError:
+            return Refused(text)
+        return Refused(refusal.reason(text))
+    return Refused(text)
 
 
 async def _closed_status(client: Client, convention_id: str) -> str | None:

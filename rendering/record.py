@@ -2,12 +2,14 @@
 task kind.
 
 A milestone is rendered from its kind, its typed details (`schemas.milestone_details`) and
-its own fields (stage, party, actor). A task carries no typed details yet: its facts are its
-kind and what its recorded title states in the workflow's own fixed wording (the version
-reviewed, the signatory's name and capacity, the mission's place and dates, the amount asked
-for), read back by one pattern per kind. Where the facts are not there (details left out of
-a workflow's bounded copy, a title written by an older workflow), the stored English text is
-shown, flagged `as_recorded` (never in English, where the stored text is the reader's).
+its own fields (stage, party, actor). A task is rendered from its facts (`schemas.tasks.
+TaskFacts`: the version reviewed, the signatory's name and capacity, the mission's place and
+dates, the amount asked for…), which the workflows write into the Task and into its
+milestones' details since `typed-task-facts`. A task assigned before carries none: its title
+is read back from the workflow's own fixed wording, by one pattern per kind. Where neither
+is there (details left out of a workflow's bounded copy, a title no pattern reads), the
+stored English text is shown, flagged `as_recorded` (never in English, where the stored text
+is the reader's).
 
     milestone_text(milestone, "ar")      # Said: .text (plain), .html (<bdi> names)
     task_title(task, "fr")
@@ -37,6 +39,7 @@ from rendering.formats import (
 from schemas.milestone_details import (
     ChildLinkedDetails,
     CohortCancelledDetails,
+    ConventionStartedDetails,
     ConventionTerminatedDetails,
     DeadlinePostponedDetails,
     DraftApprovedDetails,
@@ -72,15 +75,16 @@ from schemas.milestone_details import (
     details_of,
 )
 from schemas.milestones import Milestone, MilestoneKind
-from schemas.tasks import TaskKind
+from schemas.tasks import TaskFacts, TaskKind
 from schemas.values import Money, Place
 
 # --- tasks --------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class TaskFacts:
-    """What a task title rests on: its kind (None when unknown) and its recorded title."""
+class _Recorded:
+    """A task without facts (assigned before typed-task-facts): its kind (None when unknown)
+    and its recorded title, read back by the patterns below."""
 
     kind: TaskKind | None
     title: str
@@ -217,7 +221,7 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             party=m["party"],
             channel=m["channel"],
             reason=m["reason"],
-            what=_title(TaskFacts(None, m["what"]), lang),
+            what=_title(_Recorded(None, m["what"]), lang),
         ),
     ),
     (
@@ -229,7 +233,7 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
         lambda m, lang: say(
             lang,
             N_("Late: {title} (owed by {party}, due {due})"),
-            title=_title(TaskFacts(None, m["title"]), lang),
+            title=_title(_Recorded(None, m["title"]), lang),
             party=m["party"],
             due=day(m["due"], lang),
         ),
@@ -253,19 +257,198 @@ def _matches(kind: TaskKind | None, title: str) -> bool:
     return _match(kind, title) is not None
 
 
-def _title(facts: TaskFacts, language: str) -> Said:
+def _title(facts: _Recorded, language: str) -> Said:
     """A task's title in `language`."""
     return _said_title(facts, language)
 
 
 @lru_cache(maxsize=4096)
-def _said_title(facts: TaskFacts, language: str) -> Said:
+def _said_title(facts: _Recorded, language: str) -> Said:
     # A convention's tasks are named again and again in its timeline: each said once.
     found = _match(facts.kind, facts.title)
     if found is None:
         return as_recorded(facts.title, language)
     match, render = found
     return render(match, language)
+
+
+@lru_cache(maxsize=4096)
+def facts_title(facts: TaskFacts, language: str) -> Said:
+    """A task's title in `language`, from the facts the workflow wrote (typed-task-facts);
+    a fact the title needs and the facts lack falls back to the bare kind's wording."""
+    render = _FACT_TITLES.get(facts.kind)
+    said = render(facts, language) if render is not None else None
+    return said if said is not None else say(language, _KIND_TITLES[facts.kind])
+
+
+def _about(facts: TaskFacts, language: str) -> Said:
+    """The task an escalation or a delivery to fix is about."""
+    if facts.about is not None:
+        return facts_title(facts.about, language)
+    return _title(_Recorded(None, facts.about_title or ""), language)
+
+
+def _review_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.version is None:
+        return None
+    return say(lang, N_("Review version {version} of the text"), version=number(f.version, lang))
+
+
+def _revise_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.party is None:
+        return None
+    return say(
+        lang,
+        N_("Revise the text as {party} asked: {comments}"),
+        party=f.party,
+        comments=f.comments or "",
+    )
+
+
+def _sign_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.signatory_name is None:
+        return None
+    return say(
+        lang,
+        N_("Sign the convention as {name}, {capacity}"),
+        name=f.signatory_name,
+        capacity=f.capacity or "",
+    )
+
+
+def _host_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.place is None or f.starts_on is None or f.ends_on is None:
+        return None
+    return say(
+        lang,
+        N_("Host the mission in {place}, from {start} to {end}"),
+        place=_place_of(f.place),
+        start=day(f.starts_on, lang),
+        end=day(f.ends_on, lang),
+    )
+
+
+def _mission_report_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.place is None:
+        return None
+    return say(lang, N_("File the report of the mission in {place}"), place=_place_of(f.place))
+
+
+def _findings_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.round is None or f.round <= 1:
+        return None
+    return say(
+        lang,
+        N_("File the diagnostic's findings and recommendations (round {round})"),
+        round=number(f.round, lang),
+    )
+
+
+def _decide_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.amount is None:
+        return None
+    return say(lang, N_("Decide on the funding request of {amount}"), amount=_money(f.amount, lang))
+
+
+def _information_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.funder is None:
+        return None
+    return say(
+        lang,
+        N_("Answer the request of {funder}: {comments}"),
+        funder=f.funder,
+        comments=f.comments or "",
+    )
+
+
+def _revise_funding_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.funder is None:
+        return None
+    return say(
+        lang,
+        N_("Revise the funding request to {funder} (new amount, terms of reference, note)"),
+        funder=f.funder,
+    )
+
+
+def _report_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.report is None:
+        return None
+    return say(
+        lang,
+        N_("Report progress of the implementation (report {number})"),
+        number=number(f.report, lang),
+    )
+
+
+def _fix_delivery_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.event is None or f.channel is None:
+        return None
+    return say(
+        lang,
+        N_("Fix delivery: {event} to {party} by {channel} failed ({reason}) — {what}"),
+        event=f.event,
+        party=f.party or "",
+        channel=f.channel,
+        reason=f.reason or "",
+        what=_about(f, lang),
+    )
+
+
+def _escalation_title(f: TaskFacts, lang: str) -> Said | None:
+    if f.due_on is None:
+        return None
+    return say(
+        lang,
+        N_("Late: {title} (owed by {party}, due {due})"),
+        title=_about(f, lang),
+        party=f.party or "",
+        due=day(f.due_on, lang),
+    )
+
+
+_FACT_TITLES: Mapping[TaskKind, Callable[[TaskFacts, str], Said | None]] = {
+    TaskKind.REVIEW_DRAFT: _review_title,
+    TaskKind.REVISE_DRAFT: _revise_title,
+    TaskKind.SIGN: _sign_title,
+    TaskKind.HOST_MISSION: _host_title,
+    TaskKind.FILE_MISSION_REPORT: _mission_report_title,
+    TaskKind.FILE_FINDINGS: _findings_title,
+    TaskKind.DECIDE_FUNDING: _decide_title,
+    TaskKind.PROVIDE_INFORMATION: _information_title,
+    TaskKind.REVISE_FUNDING_REQUEST: _revise_funding_title,
+    TaskKind.REPORT_PROGRESS: _report_title,
+    TaskKind.FIX_DELIVERY: _fix_delivery_title,
+    TaskKind.RESOLVE_ESCALATION: _escalation_title,
+}
+"""A title per kind from its facts; None when a fact it needs is missing."""
+
+_KIND_TITLES: Mapping[TaskKind, str] = {
+    TaskKind.REVIEW_DRAFT: N_("Review the text"),
+    TaskKind.REVISE_DRAFT: N_("Revise the text"),
+    TaskKind.SIGN: N_("Sign the convention"),
+    TaskKind.HOST_MISSION: N_("Host the mission"),
+    TaskKind.FILE_MISSION_REPORT: N_("File the mission report"),
+    TaskKind.FILE_FINDINGS: N_("File the diagnostic's findings and recommendations"),
+    TaskKind.AGREE_OUTCOMES: N_("Agree the diagnostic's outcomes"),
+    TaskKind.DECIDE_FUNDING: N_("Decide on the funding request"),
+    TaskKind.PROVIDE_INFORMATION: N_("Answer the funder's request"),
+    TaskKind.REVISE_FUNDING_REQUEST: N_("Revise the funding request"),
+    TaskKind.REPORT_PROGRESS: N_("Report progress of the implementation"),
+    TaskKind.FIX_DELIVERY: N_("Fix a delivery"),
+    TaskKind.RESOLVE_ESCALATION: N_("Resolve a late task"),
+}
+"""Each kind's title when its facts lack what the full title says (and the kinds whose title
+states no fact: agreeing the outcomes, a first round's findings)."""
+
+
+def kind_title(kind: str, language: str) -> Said:
+    """A task kind said as its bare title ("Sign the convention"); an unknown kind as
+    written."""
+    try:
+        return say(supported(language), _KIND_TITLES[TaskKind(kind)])
+    except ValueError:
+        return data(kind, language)
 
 
 def as_recorded(text: str, language: str) -> Said:
@@ -286,8 +469,12 @@ def _kind_of(task: Any) -> TaskKind | None:
 
 
 def task_title(task: Any, language: str) -> Said:
-    """A task's title (a Task, an inbox entry: anything with `kind` and `title`)."""
-    return _title(TaskFacts(_kind_of(task), str(task.title)), supported(language))
+    """A task's title (a Task, an inbox entry: anything with `kind` and `title`, and `facts`
+    when the workflow wrote them)."""
+    facts = getattr(task, "facts", None)
+    if isinstance(facts, TaskFacts):
+        return facts_title(facts, supported(language))
+    return _title(_Recorded(_kind_of(task), str(task.title)), supported(language))
 
 
 _INSTRUCTIONS: Mapping[TaskKind, str] = {
@@ -465,8 +652,11 @@ class _Context:
     def summary(self) -> str:
         return self.milestone.summary
 
-    def task(self, kind: TaskKind | str | None = None) -> Said:
-        """The task a milestone is about: its title before the workflow's ' — '."""
+    def task(self, kind: TaskKind | str | None = None, facts: TaskFacts | None = None) -> Said:
+        """The task a milestone is about: from its facts (typed-task-facts), else its title
+        before the workflow's ' — '."""
+        if facts is not None:
+            return facts_title(facts, self.language)
         try:
             task_kind = TaskKind(kind) if kind else None
         except ValueError:
@@ -477,7 +667,7 @@ class _Context:
         for end in range(len(pieces) - 1, 0, -1):
             title = " — ".join(pieces[:end])
             if _matches(task_kind, title):
-                return _title(TaskFacts(task_kind, title), self.language)
+                return _title(_Recorded(task_kind, title), self.language)
         title = pieces[0] if len(pieces) > 1 else self.summary
         return as_recorded(title, self.language)
 
@@ -486,6 +676,11 @@ class _Context:
 
     def who(self) -> str:
         return self.milestone.actor or self.milestone.party or ""
+
+
+def _in_language(given: Mapping[str, str] | None, language: str) -> str | None:
+    """What people wrote in several languages: the reader's, if they gave it."""
+    return (given or {}).get(language)
 
 
 def _after(summary: str, prefix: str) -> str | None:
@@ -507,8 +702,10 @@ def _list(items: list[str], language: str) -> Said:
 Renderer = Callable[[_Context, Any], Said]
 
 
-def _convention_started(c: _Context, d: MilestoneDetails) -> Said:
-    title = _after(c.summary, "Convention started: ")
+def _convention_started(c: _Context, d: ConventionStartedDetails) -> Said:
+    title = (
+        _in_language(d.titles, c.language) or d.title or _after(c.summary, "Convention started: ")
+    )
     if title is None:
         return say(c.language, N_("Convention started"))
     return say(c.language, N_("Convention started: {title}"), title=title)
@@ -530,14 +727,14 @@ def _task_assigned(c: _Context, d: TaskAssignedDetails) -> Said:
     return say(
         c.language,
         N_("{task} — owed by {party}, due {due}"),
-        task=c.task(d.kind),
+        task=c.task(d.kind, d.task),
         party=c.party(),
         due=day(d.due_at, c.language),
     )
 
 
 def _task_answered(c: _Context, d: TaskAnsweredDetails) -> Said:
-    task = c.task(d.answer.kind)
+    task = c.task(d.answer.kind, d.task)
     principal = d.principal
     if principal is not None and principal.method.value == "officer_on_behalf":
         return say(
@@ -562,7 +759,7 @@ def _task_overdue(c: _Context, d: Any) -> Said:
     return say(
         c.language,
         N_("{task} — overdue since {due}"),
-        task=c.task(),
+        task=c.task(facts=d.task),
         due=day(d.due_at, c.language),
     )
 
@@ -572,28 +769,30 @@ def _task_reminded(c: _Context, d: TaskRemindedDetails) -> Said:
         return say(
             c.language,
             N_("{task} — {party} reminded before the due date ({due})"),
-            task=c.task(),
+            task=c.task(facts=d.task),
             party=c.party(),
             due=day(d.due_at, c.language),
         )
     return say(
         c.language,
         N_("{task} — {party} reminded, late since {due}"),
-        task=c.task(),
+        task=c.task(facts=d.task),
         party=c.party(),
         due=day(d.due_at, c.language),
     )
 
 
 def _task_cancelled(c: _Context, d: TaskCancelledDetails) -> Said:
-    return say(c.language, N_("{task} — cancelled: {reason}"), task=c.task(), reason=d.reason)
+    return say(
+        c.language, N_("{task} — cancelled: {reason}"), task=c.task(facts=d.task), reason=d.reason
+    )
 
 
 def _deadline_postponed(c: _Context, d: DeadlinePostponedDetails) -> Said:
     return say(
         c.language,
         N_("{task} — due date moved from {old} to {new}: {reason}"),
-        task=c.task(),
+        task=c.task(facts=d.task),
         old=day(d.from_, c.language),
         new=day(d.to, c.language),
         reason=d.reason,
@@ -604,7 +803,7 @@ def _task_reassigned(c: _Context, d: TaskReassignedDetails) -> Said:
     return say(
         c.language,
         N_("{task} — reassigned to {contact}: {reason}"),
-        task=c.task(),
+        task=c.task(facts=d.task),
         contact=d.to,
         reason=d.reason,
     )
@@ -743,7 +942,9 @@ def _outcomes_agreed(c: _Context, d: OutcomesAgreedDetails) -> Said:
 
 
 def _follow_up_started(c: _Context, d: FollowUpStartedDetails) -> Said:
-    title = c.summary.rpartition(": ")[2] if ": " in c.summary else ""
+    title = d.title
+    if title is None:  # written before typed-task-facts: the summary's
+        title = c.summary.rpartition(": ")[2] if ": " in c.summary else ""
     message = (
         N_("Follow-up convention {id} started: {title}")
         if d.started
@@ -842,14 +1043,14 @@ def _progress_reported(c: _Context, d: ProgressReportedDetails) -> Said:
 
 
 def _implementation_reached(c: _Context, d: ImplementationMilestoneReachedDetails) -> Said:
-    label = _after(c.summary, "Reached: ") or d.milestone
+    label = d.label or _after(c.summary, "Reached: ") or d.milestone
     return say(c.language, N_("Reached: {milestone}"), milestone=label)
 
 
 def _implementation_cancelled(c: _Context, d: ImplementationMilestoneCancelledDetails) -> Said:
-    label = d.milestone
+    label = d.label or d.milestone
     rest = _after(c.summary, "Cancelled: ")
-    if rest is not None and " (" in rest:
+    if d.label is None and rest is not None and " (" in rest:
         label = rest[: rest.rfind(" (" + d.reason[:20])] or label
     return say(
         c.language, N_("Cancelled: {milestone} ({reason})"), milestone=label, reason=d.reason

@@ -15,6 +15,7 @@ from babel.lists import format_list
 
 from rendering.catalogues import N_, gettext, locale_of, ngettext, supported
 from rendering.formats import number
+from rendering.refusals import is_refusal, refusal_text
 from schemas.errors import WRONG_CODE
 
 FIELD_LABELS: Mapping[str, str] = {
@@ -110,6 +111,8 @@ def reason_text(reason: str, language: str) -> str:
     """A refusal's reason in `language`: by its code when it has one, else by the catalogue
     (the text itself when the catalogue lacks it: a reason someone wrote)."""
     language = supported(language)
+    if is_refusal(reason):
+        return refusal_text(reason, language)
     code = getattr(reason, "code", None)
     params: dict[str, str] = dict(getattr(reason, "params", None) or {})
     if code == WRONG_CODE:

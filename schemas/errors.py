@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from dataclasses import field as attribute
+from enum import StrEnum
 from functools import cache
 from typing import Any, get_args
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import Field as PydanticField
 
 
 @cache
@@ -122,3 +124,65 @@ def field_errors(error: ValidationError, *, prefix: str = "") -> list[FieldError
             else:
                 found.append(FieldError(base, piece))
     return found
+
+
+# --- the workflow's refusals ----------------------------------------------------------------
+
+
+class RefusalCode(StrEnum):
+    """Why a convention's workflow refused an answer or an officer's action: a stable machine
+    code (the API gives it beside the English message), said in each reader's language by
+    rendering.refusals from its parameters."""
+
+    UNKNOWN_TASK = "unknown_task"
+    TASK_DONE = "task_done"
+    TASK_CANCELLED = "task_cancelled"
+    NOT_OWED = "not_owed"
+    WRONG_ANSWER_KIND = "wrong_answer_kind"
+    NOT_THE_ACTING_PARTY = "not_the_acting_party"
+    TASK_REASSIGNED = "task_reassigned"
+    DUE_WITHOUT_TIME_ZONE = "due_without_time_zone"
+    DUE_NOT_LATER = "due_not_later"
+    NOT_A_CONTACT = "not_a_contact"
+    ALREADY_WITH_CONTACT = "already_with_contact"
+    TERMINATION_REQUESTED = "termination_requested"
+    CONVENTION_COMPLETED = "convention_completed"
+    CONVENTION_FAILED = "convention_failed"
+    CONVENTION_TERMINATED = "convention_terminated"
+    WRONG_VERSION = "wrong_version"
+    UNKNOWN_AGENDA_ITEM = "unknown_agenda_item"
+    HELD_AND_CANCELLED = "held_and_cancelled"
+    AGENDA_ITEMS_UNACCOUNTED = "agenda_items_unaccounted"
+    UNKNOWN_PLANNED_MILESTONE = "unknown_planned_milestone"
+    MILESTONE_ALREADY_CLOSED = "milestone_already_closed"
+    MILESTONE_WAS_CANCELLED = "milestone_was_cancelled"
+    CANCELLED_TWICE = "cancelled_twice"
+    COHORT_ALREADY_CANCELLED = "cohort_already_cancelled"
+    COHORT_ALREADY_FINISHED = "cohort_already_finished"
+    COHORT_WAS_CANCELLED = "cohort_was_cancelled"
+    COHORT_ALREADY_STARTED = "cohort_already_started"
+    COHORT_NEVER_STARTED = "cohort_never_started"
+    UNKNOWN_INDICATOR = "unknown_indicator"
+    STAGE_RULE = "stage_rule"
+    """A stage's rule with no code of its own: its English text is all there is."""
+
+
+RefusalValue = str | int | list[str]
+
+
+class Refusal(BaseModel):
+    """A workflow's refusal as data: its code, the field at fault (a dotted path, '' for the
+    whole request) and the values its sentence names (ids, names, dates as ISO text, counts).
+    The English message travels beside it; rendering.refusals says it in the reader's
+    language."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: RefusalCode
+    field: str = ""
+    params: dict[str, RefusalValue] = PydanticField(default_factory=dict)
+
+    def reason(self, text: str) -> Reason:
+        """The refusal as a Reason: `text` (the English message) for whatever reads a string,
+        the code and parameters for whatever says it again."""
+        return Reason(text, self.code.value, dict(self.params), self.field)

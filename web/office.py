@@ -60,7 +60,7 @@ from application.partner import TaskView
 from application.sealing import sealing_state
 from infra.portal_settings import token_hash
 from schemas.convention_file import parse_document
-from schemas.errors import FieldError, InputError
+from schemas.errors import FieldError, InputError, Reason
 from web.charts import ChartCache, bar_chart
 from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
@@ -903,10 +903,20 @@ async def officer_task_answer(
     except Refused as error:
         # The workflow's own refusal (an agenda item forgotten): the form again, what was
         # typed kept, the reason beside the field it names.
-        field, said, reason = error.detail.partition(": ")
-        placed = (field, reason) if said and " " not in field else ("", error.detail)
+        placed = placed_refusal(error.detail)
         return await _officer_form(request, session, view, values, [placed], status_code=409)
     return await _convention(request, desk, session, convention_id, notice=N_("Done."))
+
+
+def placed_refusal(detail: str) -> tuple[str, str]:
+    """A refusal beside the field it names: (field, reason); a typed one (a Reason) keeps its
+    code, so the form says it in the reader's language."""
+    field, said, reason = detail.partition(": ")
+    if not (said and " " not in field):
+        return "", detail
+    if isinstance(detail, Reason):
+        return field, Reason(reason, detail.code, detail.params, detail.field)
+    return field, reason
 
 
 # --- start from a file --------------------------------------------------------------------

@@ -22,7 +22,9 @@ from application.errors import (
     Unauthenticated,
     Unavailable,
 )
-from schemas.errors import FieldError
+from schemas.errors import FieldError, Reason, RefusalCode
+
+REFUSAL_CODES = frozenset(code.value for code in RefusalCode)
 
 PROBLEM_TYPE = "application/problem+json"
 
@@ -59,9 +61,17 @@ def status_and_title(error: PacteError) -> tuple[int, str]:
 
 
 def problem_of(error: PacteError) -> JSONResponse:
-    """A refusal as an RFC 9457 problem."""
+    """A refusal as an RFC 9457 problem; a workflow's typed refusal adds its stable `code`
+    and its `params` beside the English `detail`."""
     status, title = status_and_title(error)
-    return problem(status, title, error.detail, error.errors, error.retry_after)
+    detail = error.detail
+    typed = isinstance(detail, Reason) and detail.code in REFUSAL_CODES
+    extra = (
+        {"code": detail.code, "params": detail.params}
+        if isinstance(detail, Reason) and typed
+        else None
+    )
+    return problem(status, title, error.detail, error.errors, error.retry_after, extra=extra)
 
 
 def problem(
@@ -70,11 +80,15 @@ def problem(
     detail: str,
     errors: list[FieldError] | None = None,
     retry_after: int | None = None,
+    *,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
-    """`application/problem+json`, with `errors: [{"field", "reason"}]` when fields are at fault."""
+    """`application/problem+json`, with `errors: [{"field", "reason"}]` when fields are at fault
+    and `extra` members (a refusal's `code` and `params`)."""
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
-        body["detail"] = detail
+        body["detail"] = str(detail)
+    body |= extra or {}
     if errors:
         body["errors"] = [
             {"field": error.field.removeprefix("answer to ").strip(), "reason": error.reason}

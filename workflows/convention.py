@@ -12,7 +12,7 @@ from workflows.mission import run_mission
 from workflows.progress import PROGRESS_AFTER_LEDGER_PATCH, Progress
 from workflows.signature import run_signature
 from workflows.task_board import ContinueAsNewRequested, ConventionEnded, StageFailed, TaskBoard
-from workflows.task_rules import AnswerRejected
+from workflows.task_rules import refused
 from workflows.visibility import upsert_progress
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         SignatureStage,
         StageSpec,
     )
+    from schemas.errors import RefusalCode
     from schemas.milestones import MilestoneKind
     from schemas.officer_actions import (
         ConventionLink,
@@ -211,8 +212,11 @@ class ConventionWorkflow:
     def _check_termination(self, request: TerminateConvention) -> None:
         self._check_active()
         if self.board.termination is not None:
-            raise AnswerRejected(
-                f"convention: termination already requested ({self.board.termination.reason})"
+            raise refused(
+                RefusalCode.TERMINATION_REQUESTED,
+                "convention",
+                f"termination already requested ({self.board.termination.reason})",
+                reason=self.board.termination.reason,
             )
 
     # --- links between conventions ----------------------------------------------------
@@ -265,7 +269,12 @@ class ConventionWorkflow:
 
     def _check_active(self) -> None:
         if self.state is not ConventionState.ACTIVE:
-            raise AnswerRejected(f"convention: {self.board.convention.id} is {self.state.value}")
+            raise refused(
+                RefusalCode(f"convention_{self.state.value}"),
+                "convention",
+                f"{self.board.convention.id} is {self.state.value}",
+                convention=self.board.convention.id,
+            )
 
     def _stop_if_terminated(self) -> None:
         if self.board.termination is not None:

@@ -7,10 +7,11 @@ from datetime import timedelta
 from temporalio import workflow
 
 from workflows.task_board import MAX_ROUNDS, StageFailed, TaskBoard
-from workflows.task_rules import AnswerCheck, shortened
+from workflows.task_rules import AnswerCheck, refused, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import DraftingStage
+    from schemas.errors import RefusalCode
     from schemas.milestones import MilestoneKind
     from schemas.tasks import Answer, ReviewAnswer, RevisionAnswer, Task, TaskKind
 
@@ -86,8 +87,12 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
 def _reviews_version(version: int) -> AnswerCheck:
     def check(task: Task, answer: Answer) -> None:
         if isinstance(answer, ReviewAnswer) and answer.version != version:
-            raise ValueError(
-                f"answer.version: {answer.version} is not the version under review ({version})"
+            raise refused(
+                RefusalCode.WRONG_VERSION,
+                "answer.version",
+                f"{answer.version} is not the version under review ({version})",
+                given=answer.version,
+                current=version,
             )
 
     return check

@@ -13,10 +13,11 @@ from functools import partial
 from temporalio import workflow
 
 from workflows.task_board import ContinueAsNewRequested, TaskBoard
-from workflows.task_rules import shortened
+from workflows.task_rules import refused, shortened
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import ImplementationStage
+    from schemas.errors import RefusalCode
     from schemas.milestones import MilestoneKind
     from schemas.status import ImplementationProgress
     from schemas.tasks import Answer, CohortReport, ProgressReportAnswer, Task, TaskKind
@@ -150,46 +151,107 @@ def _report_fits_the_plan(
     indicators = {indicator.id for indicator in spec.indicators}
     for position, milestone_id in enumerate(answer.reached):
         if milestone_id not in milestones:
-            raise ValueError(
-                f"answer.reached.{position}: unknown planned milestone {milestone_id!r}"
+            raise refused(
+                RefusalCode.UNKNOWN_PLANNED_MILESTONE,
+                f"answer.reached.{position}",
+                f"unknown planned milestone {milestone_id!r}",
+                milestone=milestone_id,
             )
     closed = set(progress.reached) | set(progress.cancelled)
     for position, cancellation in enumerate(answer.cancelled_milestones):
         where = f"answer.cancelled_milestones.{position}.id"
         if cancellation.id not in milestones:
-            raise ValueError(f"{where}: unknown planned milestone {cancellation.id!r}")
+            raise refused(
+                RefusalCode.UNKNOWN_PLANNED_MILESTONE,
+                where,
+                f"unknown planned milestone {cancellation.id!r}",
+                milestone=cancellation.id,
+            )
         if cancellation.id in closed or cancellation.id in answer.reached:
-            raise ValueError(
-                f"{where}: milestone {cancellation.id!r} is already reached or cancelled"
+            raise refused(
+                RefusalCode.MILESTONE_ALREADY_CLOSED,
+                where,
+                f"milestone {cancellation.id!r} is already reached or cancelled",
+                milestone=cancellation.id,
             )
         if any(c.id == cancellation.id for c in answer.cancelled_milestones[:position]):
-            raise ValueError(f"{where}: {cancellation.id!r} cancelled twice")
+            raise refused(
+                RefusalCode.CANCELLED_TWICE,
+                where,
+                f"{cancellation.id!r} cancelled twice",
+                item=cancellation.id,
+            )
     for position, milestone_id in enumerate(answer.reached):
         if milestone_id in progress.cancelled:
-            raise ValueError(f"answer.reached.{position}: milestone {milestone_id!r} was cancelled")
+            raise refused(
+                RefusalCode.MILESTONE_WAS_CANCELLED,
+                f"answer.reached.{position}",
+                f"milestone {milestone_id!r} was cancelled",
+                milestone=milestone_id,
+            )
     for position, cancellation in enumerate(answer.cancelled_cohorts):
         where = f"answer.cancelled_cohorts.{position}.id"
         if cancellation.id in progress.cohorts_cancelled:
-            raise ValueError(f"{where}: cohort {cancellation.id!r} is already cancelled")
+            raise refused(
+                RefusalCode.COHORT_ALREADY_CANCELLED,
+                where,
+                f"cohort {cancellation.id!r} is already cancelled",
+                cohort=cancellation.id,
+            )
         if cancellation.id in progress.cohorts_finished:
-            raise ValueError(f"{where}: cohort {cancellation.id!r} already finished")
+            raise refused(
+                RefusalCode.COHORT_ALREADY_FINISHED,
+                where,
+                f"cohort {cancellation.id!r} already finished",
+                cohort=cancellation.id,
+            )
         if any(c.id == cancellation.id for c in answer.cancelled_cohorts[:position]):
-            raise ValueError(f"{where}: {cancellation.id!r} cancelled twice")
+            raise refused(
+                RefusalCode.CANCELLED_TWICE,
+                where,
+                f"{cancellation.id!r} cancelled twice",
+                item=cancellation.id,
+            )
     for position, cohort in enumerate(answer.cohorts):
         if cohort.id in progress.cohorts_cancelled:
-            raise ValueError(f"answer.cohorts.{position}.id: cohort {cohort.id!r} was cancelled")
+            raise refused(
+                RefusalCode.COHORT_WAS_CANCELLED,
+                f"answer.cohorts.{position}.id",
+                f"cohort {cohort.id!r} was cancelled",
+                cohort=cohort.id,
+            )
     for indicator_id in answer.actuals:
         if indicator_id not in indicators:
-            raise ValueError(f"answer.actuals.{indicator_id}: unknown indicator")
+            raise refused(
+                RefusalCode.UNKNOWN_INDICATOR,
+                f"answer.actuals.{indicator_id}",
+                "unknown indicator",
+                indicator=indicator_id,
+            )
     for position, cohort in enumerate(answer.cohorts):
         where = f"answer.cohorts.{position}"
         if cohort.event == "started" and cohort.id in progress.cohorts_started:
-            raise ValueError(f"{where}.id: cohort {cohort.id!r} already started")
+            raise refused(
+                RefusalCode.COHORT_ALREADY_STARTED,
+                f"{where}.id",
+                f"cohort {cohort.id!r} already started",
+                cohort=cohort.id,
+            )
         if cohort.event == "finished":
             started_here = any(
                 c.id == cohort.id and c.event == "started" for c in answer.cohorts[:position]
             )
             if cohort.id not in progress.cohorts_started and not started_here:
-                raise ValueError(f"{where}.id: cohort {cohort.id!r} never started")
+                raise refused(
+                    RefusalCode.COHORT_NEVER_STARTED,
+                    f"{where}.id",
+                    f"cohort {cohort.id!r} never started",
+                    cohort=cohort.id,
+                )
             if cohort.id in progress.cohorts_finished:
-                raise ValueError(f"{where}.id: cohort {cohort.id!r} already finished")
+                raise refused(
+                    RefusalCode.COHORT_ALREADY_FINISHED,
+                    f"{where}.id",
+                    f"cohort {cohort.id!r} already finished",
+                    cohort=cohort.id,
+                )

@@ -7,9 +7,11 @@ from datetime import UTC, datetime, time, timedelta
 from temporalio import workflow
 
 from workflows.task_board import TaskBoard
+from workflows.task_rules import refused
 
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import MissionStage
+    from schemas.errors import RefusalCode
     from schemas.milestones import MilestoneKind
     from schemas.tasks import Answer, HostMissionAnswer, MissionReportAnswer, TaskKind
 
@@ -75,10 +77,25 @@ def _every_agenda_item_accounted_for(spec: MissionStage, answer: Answer) -> None
     for field_name, items in (("held", answer.held), ("cancelled", answer.cancelled)):
         for position, item in enumerate(items):
             if item not in known:
-                raise ValueError(f"answer.{field_name}.{position}: unknown agenda item {item!r}")
+                raise refused(
+                    RefusalCode.UNKNOWN_AGENDA_ITEM,
+                    f"answer.{field_name}.{position}",
+                    f"unknown agenda item {item!r}",
+                    item=item,
+                )
     both = set(answer.held) & set(answer.cancelled)
     if both:
-        raise ValueError(f"answer.cancelled: {sorted(both)} cannot be both held and cancelled")
+        raise refused(
+            RefusalCode.HELD_AND_CANCELLED,
+            "answer.cancelled",
+            f"{sorted(both)} cannot be both held and cancelled",
+            items=sorted(both),
+        )
     missing = [item for item in known if item not in answer.held and item not in answer.cancelled]
     if missing:
-        raise ValueError(f"answer.held: say whether {missing} were held or cancelled")
+        raise refused(
+            RefusalCode.AGENDA_ITEMS_UNACCOUNTED,
+            "answer.held",
+            f"say whether {missing} were held or cancelled",
+            items=missing,
+        )

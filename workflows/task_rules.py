@@ -16,11 +16,13 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from temporalio import workflow
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from schemas.actors import Principal, PrincipalKind, check_principal_party
     from schemas.channels import Channel
     from schemas.convention import Contact, Convention, Party, ReminderPolicy
+    from schemas.errors import Refusal, RefusalCode, RefusalValue
     from schemas.notifications import Notification, NotificationEvent
     from schemas.officer_actions import PostponeDeadline, ReassignTask
     from schemas.tasks import Answer, AnswerTask, Task, TaskKind, TaskStatus
@@ -37,8 +39,26 @@ AnswerCheck = Callable[[Task, Answer], None]
 FollowUp = Literal["remind_before_due", "escalate", "remind_late"]
 
 
-class AnswerRejected(ValueError):
-    """An answer or an officer's action the workflow refuses; the message names the field."""
+class AnswerRejected(ApplicationError, ValueError):
+    """An answer or an officer's action the workflow refuses: the English message names the
+    field and the reason; `refusal` says the same as a code and parameters, and travels to the
+    client as the failure's details (application.conventions reads it back), so each desk
+    says it in its reader's language. Still a ValueError: a stage's rule may raise it."""
+
+    def __init__(self, message: str, refusal: Refusal | None = None) -> None:
+        field, separator, _ = message.partition(": ")
+        self.refusal = refusal or Refusal(
+            code=RefusalCode.STAGE_RULE, field=field if separator and " " not in field else ""
+        )
+        super().__init__(message, self.refusal.model_dump(mode="json"), type="AnswerRejected")
+
+
+def refused(
+    code: RefusalCode, field: str, message: str, **params: RefusalValue | None
+) -> AnswerRejected:
+    """A refusal with its code: `message` is the English text, `field: reason`."""
+    kept = {name: value for name, value in params.items() if value is not None}
+    return AnswerRejected(f"{field}: {message}", Refusal(code=code, field=field, params=kept))
 
 
 # --- task ids ---------------------------------------------------------------------------
@@ -122,12 +142,23 @@ def open_task(tasks: Mapping[str, Task], task_id: str) -> Task:
     task = tasks.get(task_id)
     if task is None:
         open_ids = (t.id for t in tasks.values() if t.status is TaskStatus.OPEN)
-        known = ", ".join(sorted(open_ids)) or "none"
-        raise AnswerRejected(f"task_id: unknown task {task_id!r} (open tasks: {known})")
+        open_tasks = sorted(open_ids)
+        known = ", ".join(open_tasks) or "none"
+        raise refused(
+            RefusalCode.UNKNOWN_TASK,
+            "task_id",
+            f"unknown task {task_id!r} (open tasks: {known})",
+            task=task_id,
+            open=open_tasks,
+        )
     if task.status is not TaskStatus.OPEN:
-        raise AnswerRejected(
-            f"task_id: task {task.id!r} is already {task.status.value}"
-            + (f" (answered by {task.answered_by})" if task.answered_by else "")
+        raise refused(
+            RefusalCode.TASK_DONE if task.status is TaskStatus.DONE else RefusalCode.TASK_CANCELLED,
+            "task_id",
+            f"task {task.id!r} is already {task.status.value}"
+            + (f" (answered by {task.answered_by})" if task.answered_by else ""),
+            task=task.id,
+            answered_by=task.answered_by,
         )
     return task
 
@@ -137,14 +168,22 @@ def check_answer(task: Task, request: AnswerTask, stage_check: AnswerCheck | Non
     if request.principal is not None:
         check_principal(task, request.principal, request.acting_party)
     if request.acting_party != task.assignee:
-        raise AnswerRejected(
-            f"acting_party: {request.acting_party!r} does not owe task {task.id!r}; "
-            f"{task.assignee!r} does"
+        raise refused(
+            RefusalCode.NOT_OWED,
+            "acting_party",
+            f"{request.acting_party!r} does not owe task {task.id!r}; {task.assignee!r} does",
+            acting_party=request.acting_party,
+            task=task.id,
+            assignee=task.assignee,
         )
     if request.answer.kind != task.kind.value:
-        raise AnswerRejected(
-            f"answer.kind: task {task.id!r} expects a {task.kind.value!r} answer, "
-            f"not {request.answer.kind!r}"
+        raise refused(
+            RefusalCode.WRONG_ANSWER_KIND,
+            "answer.kind",
+            f"task {task.id!r} expects a {task.kind.value!r} answer, not {request.answer.kind!r}",
+            task=task.id,
+            expected=task.kind.value,
+            given=request.answer.kind,
         )
     if stage_check is not None:
         try:
@@ -161,26 +200,46 @@ def check_principal(task: Task, principal: Principal, acting_party: str) -> None
     try:
         check_principal_party(principal, acting_party)
     except ValueError as error:
-        raise AnswerRejected(str(error)) from error
+        raise AnswerRejected(
+            str(error),
+            Refusal(
+                code=RefusalCode.NOT_THE_ACTING_PARTY,
+                field="principal.party",
+                params={"party": principal.party or "", "acting_party": acting_party},
+            ),
+        ) from error
     if (
         task.contact is not None
         and principal.kind is PrincipalKind.CONTACT
         and principal.id != task.contact
     ):
-        raise AnswerRejected(
-            f"principal: task {task.id!r} was reassigned to {task.contact}; "
-            f"{principal.name} may not answer it"
+        raise refused(
+            RefusalCode.TASK_REASSIGNED,
+            "principal",
+            f"task {task.id!r} was reassigned to {task.contact}; "
+            f"{principal.name} may not answer it",
+            task=task.id,
+            contact=task.contact,
+            person=principal.name,
         )
 
 
 def check_postponement(task: Task, request: PostponeDeadline) -> None:
     """A postponement moves an open task's due date later."""
     if request.new_due_at.tzinfo is None:
-        raise AnswerRejected("new_due_at: give a time zone (e.g. 2027-01-31T17:00:00Z)")
+        raise refused(
+            RefusalCode.DUE_WITHOUT_TIME_ZONE,
+            "new_due_at",
+            "give a time zone (e.g. 2027-01-31T17:00:00Z)",
+        )
     if request.new_due_at <= task.due_at:
-        raise AnswerRejected(
-            f"new_due_at: {request.new_due_at:%Y-%m-%d %H:%M} is not later than the "
-            f"current due date {task.due_at:%Y-%m-%d %H:%M}"
+        raise refused(
+            RefusalCode.DUE_NOT_LATER,
+            "new_due_at",
+            f"{request.new_due_at:%Y-%m-%d %H:%M} is not later than the "
+            f"current due date {task.due_at:%Y-%m-%d %H:%M}",
+            new=request.new_due_at.isoformat(),
+            current=task.due_at.isoformat(),
         )
 
 
@@ -188,12 +247,23 @@ def check_reassignment(task: Task, party: Party, request: ReassignTask) -> None:
     """A task goes to another named contact of the party that owes it."""
     names = [contact.name for contact in party.contacts]
     if request.contact not in names:
-        raise AnswerRejected(
-            f"contact: {request.contact!r} is not a contact of {party.id} "
-            f"(contacts: {', '.join(names) or 'none declared'})"
+        raise refused(
+            RefusalCode.NOT_A_CONTACT,
+            "contact",
+            f"{request.contact!r} is not a contact of {party.id} "
+            f"(contacts: {', '.join(names) or 'none declared'})",
+            contact=request.contact,
+            party=party.id,
+            contacts=names,
         )
     if request.contact == task.contact:
-        raise AnswerRejected(f"contact: task {task.id!r} is already with {request.contact}")
+        raise refused(
+            RefusalCode.ALREADY_WITH_CONTACT,
+            "contact",
+            f"task {task.id!r} is already with {request.contact}",
+            task=task.id,
+            contact=request.contact,
+        )
 
 
 def recorded_actor(request: AnswerTask) -> str | None:

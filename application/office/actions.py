@@ -82,7 +82,8 @@ class OfficerActions:
             await access_log.record(
                 self.pool, session.user.email, action, "refused", address, target
             )
-            raise Refused(str(error)) from error
+            # The workflow's Reason (its code and parameters) goes on to the page.
+            raise Refused(error.detail if isinstance(error, Refused) else str(error)) from error
         await access_log.record(self.pool, session.user.email, action, "ok", address, target)
         return result
 

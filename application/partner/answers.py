@@ -23,7 +23,7 @@ from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
 from schemas.actors import AuthMethod, Principal
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError
+from schemas.errors import FieldError, InputError, Refusal, RefusalCode
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
 from storage import idempotency, receipts
 from storage.contact_sessions import ContactSession
@@ -121,7 +121,13 @@ async def who_answered(ctx: PartnerContext, convention_id: str, task_id: str) ->
     task = lookup.task
     if task is None or task.status is not TaskStatus.DONE or not task.answered_by:
         return None
-    return f"task_id: task {task_id!r} is already answered (by {task.answered_by})"
+    text = f"task_id: task {task_id!r} is already answered (by {task.answered_by})"
+    refusal = Refusal(
+        code=RefusalCode.TASK_DONE,
+        field="task_id",
+        params={"task": task_id, "answered_by": task.answered_by},
+    )
+    return refusal.reason(text)
 
 
 def needs_code(request: AnswerTask) -> bool:

@@ -1,0 +1,128 @@
+"""The workflow's refusals in the reader's language.
+
+A convention's workflow refuses an answer or an officer's action with a typed refusal
+(`schemas.errors.Refusal`: a code, the field at fault, the values its sentence names) beside
+its English message; the desks receive both as a `schemas.errors.Reason`. French and Arabic
+readers get the sentence of its code, said from its parameters (names and ids isolated, dates
+and lists in the locale's form); English readers get the workflow's own message, which the
+API gives too (beside the stable code).
+
+    refusal_text(reason, "ar")   # "المهمة ‹x› أُجيب عنها بالفعل (أجاب عنها …)"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from string import Formatter
+from typing import Any
+
+from babel.lists import format_list
+
+from rendering.catalogues import N_, gettext, locale_of, supported
+from rendering.formats import Said, data, day, number, say, word
+from rendering.record import kind_title
+from schemas.errors import RefusalCode
+
+REFUSALS: Mapping[RefusalCode, str] = {
+    RefusalCode.UNKNOWN_TASK: N_("there is no open task {task} (open tasks: {open})"),
+    RefusalCode.TASK_DONE: N_("the task {task} has already been answered (by {answered_by})"),
+    RefusalCode.TASK_CANCELLED: N_("the task {task} was cancelled"),
+    RefusalCode.NOT_OWED: N_("{acting_party} does not owe the task {task}; {assignee} does"),
+    RefusalCode.WRONG_ANSWER_KIND: N_(
+        "the task {task} expects an answer of another kind ({expected}, not {given})"
+    ),
+    RefusalCode.NOT_THE_ACTING_PARTY: N_("{party} does not act for {acting_party}"),
+    RefusalCode.TASK_REASSIGNED: N_(
+        "the task {task} was reassigned to {contact}; {person} may not answer it"
+    ),
+    RefusalCode.DUE_WITHOUT_TIME_ZONE: N_(
+        "give the new due date with its time zone (e.g. 2027-01-31T17:00:00Z)"
+    ),
+    RefusalCode.DUE_NOT_LATER: N_("{new} is not later than the current due date, {current}"),
+    RefusalCode.NOT_A_CONTACT: N_("{contact} is not a contact of {party} (contacts: {contacts})"),
+    RefusalCode.ALREADY_WITH_CONTACT: N_("the task {task} is already with {contact}"),
+    RefusalCode.TERMINATION_REQUESTED: N_("the convention's end was already asked for: {reason}"),
+    RefusalCode.CONVENTION_COMPLETED: N_("the convention {convention} is completed"),
+    RefusalCode.CONVENTION_FAILED: N_("the convention {convention} has ended without success"),
+    RefusalCode.CONVENTION_TERMINATED: N_("the convention {convention} was terminated"),
+    RefusalCode.WRONG_VERSION: N_(
+        "version {given} is not the version under review (version {current})"
+    ),
+    RefusalCode.UNKNOWN_AGENDA_ITEM: N_("{item} is not an item of the mission's agenda"),
+    RefusalCode.HELD_AND_CANCELLED: N_("{items}: an item cannot be both held and cancelled"),
+    RefusalCode.AGENDA_ITEMS_UNACCOUNTED: N_("say whether {items} were held or cancelled"),
+    RefusalCode.UNKNOWN_PLANNED_MILESTONE: N_("{milestone} is not a planned milestone"),
+    RefusalCode.MILESTONE_ALREADY_CLOSED: N_(
+        "the milestone {milestone} is already reached or cancelled"
+    ),
+    RefusalCode.MILESTONE_WAS_CANCELLED: N_("the milestone {milestone} was cancelled"),
+    RefusalCode.CANCELLED_TWICE: N_("{item} is cancelled twice"),
+    RefusalCode.COHORT_ALREADY_CANCELLED: N_("the cohort {cohort} is already cancelled"),
+    RefusalCode.COHORT_ALREADY_FINISHED: N_("the cohort {cohort} has already finished"),
+    RefusalCode.COHORT_WAS_CANCELLED: N_("the cohort {cohort} was cancelled"),
+    RefusalCode.COHORT_ALREADY_STARTED: N_("the cohort {cohort} has already started"),
+    RefusalCode.COHORT_NEVER_STARTED: N_("the cohort {cohort} never started"),
+    RefusalCode.UNKNOWN_INDICATOR: N_("{indicator} is not an indicator of the plan"),
+}
+"""One sentence per code (STAGE_RULE has none: its English text is all there is)."""
+
+_DATES = frozenset({"new", "current"})
+"""Parameters that are dates (ISO text): said in the locale's long form."""
+_VERSION_NUMBERS = frozenset({"given", "current"})
+
+
+_CODES = frozenset(code.value for code in RefusalCode)
+
+
+def is_refusal(reason: object) -> bool:
+    """A Reason carrying one of the workflow's refusal codes."""
+    return getattr(reason, "code", None) in _CODES
+
+
+def refusal_said(reason: Any, language: str) -> Said:
+    """The refusal in `language`: the workflow's English message to English readers and for
+    a code with no sentence; else the code's sentence from its parameters."""
+    language = supported(language)
+    try:
+        code = RefusalCode(getattr(reason, "code", ""))
+    except ValueError:
+        code = None
+    template = REFUSALS.get(code) if code is not None else None
+    if code is None or template is None or language == "en":
+        # The workflow's own words: a stage's rule without a code, or the English reader's.
+        return word(str(reason) if language == "en" else gettext(language, str(reason)))
+    params: Mapping[str, Any] = getattr(reason, "params", None) or {}
+    values = {name: _value(name, value, code, language) for name, value in params.items()}
+    for name in _placeholders(template):
+        values.setdefault(name, data("—", language))
+    return say(language, template, **values)
+
+
+def refusal_text(reason: Any, language: str) -> str:
+    """The refusal's plain text in `language` (names isolated in right-to-left text)."""
+    return refusal_said(reason, language).text
+
+
+def _value(name: str, value: Any, code: RefusalCode, language: str) -> Said | str:
+    if isinstance(value, list):
+        if not value:
+            return say(language, N_("none"))
+        return data(
+            format_list([str(item) for item in value], locale=locale_of(language)), language
+        )
+    if name in _DATES and isinstance(value, str):
+        try:
+            moment: date | datetime = datetime.fromisoformat(value)
+        except ValueError:
+            return str(value)
+        return day(moment, language)
+    if code is RefusalCode.WRONG_ANSWER_KIND and name in ("expected", "given"):
+        return kind_title(str(value), language)
+    if code is RefusalCode.WRONG_VERSION and name in _VERSION_NUMBERS:
+        return number(int(value), language)
+    return str(value)
+
+
+def _placeholders(template: str) -> list[str]:
+    return [name for _, name, _, _ in Formatter().parse(template) if name]
