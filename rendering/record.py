@@ -1174,10 +1174,48 @@ MILESTONE_RENDERINGS: Mapping[MilestoneKind, Renderer] = {
 """One rendering per kind (tests/test_catalogues.py checks every kind has one)."""
 
 
+SAID_KEPT = 10_000
+"""Milestones said and kept, per process: a milestone never changes once chained, and a page
+or a timeline read again says the same ones again (the oldest said are dropped first)."""
+_said: dict[tuple[Any, ...], Said] = {}
+
+
 def milestone_text(milestone: Milestone, language: str) -> Said:
     """What the milestone says, in `language` (English when it is none of the three); the
-    stored summary, flagged, when its details do not carry what the sentence needs."""
+    stored summary, flagged, when its details do not carry what the sentence needs.
+
+    Kept by its place in its convention's chain (a seq is written once: the chain refuses
+    another) and what the sentence rests on but its details, whose number of fields tells the
+    workflow's bounded copy (details left out) from the written one: a milestone read again
+    costs a look-up."""
     language = supported(language)
+    details = milestone.details
+    key = (
+        milestone.convention_id,
+        milestone.seq,
+        milestone.kind,
+        milestone.stage,
+        milestone.party,
+        milestone.actor,
+        milestone.summary,
+        len(details) if isinstance(details, dict) else details,
+        language,
+    )
+    said = _said.get(key)
+    if said is None:
+        said = _milestone_said(milestone, language)
+        if len(_said) >= SAID_KEPT:
+            del _said[next(iter(_said))]
+        _said[key] = said
+    return said
+
+
+def forget_said() -> None:
+    """Drop what was kept (a benchmark's cold reads)."""
+    _said.clear()
+
+
+def _milestone_said(milestone: Milestone, language: str) -> Said:
     try:
         details = details_of(milestone)
     except UnreadableDetails:
