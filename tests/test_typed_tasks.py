@@ -88,7 +88,7 @@ FACTS: dict[TaskKind, tuple[TaskFacts, str]] = {
     TaskKind.DECIDE_FUNDING: (
         TaskFacts(
             kind=TaskKind.DECIDE_FUNDING,
-            amount=Money(amount=Decimal("40000000"), currency="IsDB-ID"),  # type: ignore[arg-type]
+            amount=Money(amount=Decimal("40000000"), currency="IsDB-ID"),
             round=1,
         ),
         "Decide on the funding request of 40,000,000\u00a0IsDB-ID",

@@ -26,6 +26,7 @@ markers of the ids it asked.
 | one-notification-activity | before-one-notification-activity and before  | (A)       | (A)    |
 | visibility-after-ledger   | before-visibility-after-ledger and before    | (A)       | (A)    |
 | patches-consolidated      | every before-* group                         | (A)       | (B)    |
+| typed-task-facts          | before-typed-task-facts and every group      | (C)       | (C)    |
 
 (A) No run started before the consolidation can replay on this code any more: no such run
 is open (a run continued-as-new since starts on the consolidated code), and the archived
@@ -36,6 +37,9 @@ branch are deleted together (deprecating first buys nothing: no history left ask
 (B) No history replayed on this code lacks the consolidation's marker, and none holds it
 recorded by `patched` rather than `deprecate_patch`: after (A), deprecate it for as long as
 archived runs that recorded it as `patched` must replay on this code, then delete it.
+(C) A patch made after the consolidation (LATER_PATCHES): asked by its own marker in every
+run; deprecated once no run without its marker is open and the histories recorded before it
+are replayed with a pinned release, deleted once none replayed here holds its `patched` marker.
 """
 
 from __future__ import annotations
