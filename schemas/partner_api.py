@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.actors import Principal
 from schemas.channels import InboxEntry
+from schemas.errors import RefusalCode, RefusalValue
 from schemas.tasks import (
     Answer,
     EscalationAnswer,
@@ -49,6 +50,16 @@ class Problem(BaseModel):
     detail: str | None = None
     errors: list[ProblemField] | None = Field(
         default=None, description="The fields at fault, when fields are (422 mostly)."
+    )
+    code: RefusalCode | None = Field(
+        default=None,
+        description=(
+            "Why the convention's workflow refused (409), as a stable machine code; `detail` "
+            "says it in English."
+        ),
+    )
+    params: dict[str, RefusalValue] | None = Field(
+        default=None, description="The values the refusal names (ids, names, ISO dates)."
     )
 
 
