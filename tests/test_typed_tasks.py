@@ -414,3 +414,19 @@ def test_the_notification_carries_the_tasks_facts_for_the_mail() -> None:
     task = a_task(SIGN).model_copy(update={"assignee": convention.parties[1].id})
     notification = rules.task_notification(convention, task, NotificationEvent.TASK_ASSIGNED, NOW)
     assert notification.task is not None and notification.task.facts == SIGN
+
+
+def test_the_officers_form_places_a_typed_refusal_beside_its_field_in_french() -> None:
+    from web.office import placed_refusal
+
+    refusal = Refusal(
+        code=RefusalCode.AGENDA_ITEMS_UNACCOUNTED, field="answer.held", params={"items": ["a2"]}
+    )
+    field, reason = placed_refusal(refusal.reason("answer.held: say whether ['a2'] were held"))
+    assert field == "answer.held"
+    assert reason_text(reason, "fr") == "indiquez si a2 ont été tenus ou annulés"
+    assert reason_text(reason, "en") == "say whether ['a2'] were held"
+    assert placed_refusal("a sentence: with spaces before") == (
+        "",
+        "a sentence: with spaces before",
+    )
