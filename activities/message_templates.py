@@ -66,9 +66,9 @@ _API_PATH = {
     Language.ENGLISH: "Your systems, with {assignee}'s API key: {api}",
 }
 _FOLLOW_UP = {
-    Language.FRENCH: "Suivi de la convention : python starter.py status {convention_id}",
-    Language.ARABIC: "متابعة الاتفاقية: python starter.py status {convention_id}",
-    Language.ENGLISH: "The convention: python starter.py status {convention_id}",
+    Language.FRENCH: "Suivi de la convention : {command}",
+    Language.ARABIC: "متابعة الاتفاقية: {command}",
+    Language.ENGLISH: "The convention: {command}",
 }
 _OFFICE = "Office de la Formation Professionnelle et de la Promotion du Travail"
 _SIGN_OFF = {
@@ -305,7 +305,9 @@ def render(
         # A stage's id is also its message id: said in the reader's language.
         "stage": gettext(lang, stage) if stage else "",
         "answer_with": "",
-        "api": answer_path(notification),
+        # A command and an address are data: isolated like names.
+        "api": _isolated(answer_path(notification), lang),
+        "command": _isolated(f"python starter.py status {notification.convention_id}", lang),
     }
     language = notification.language
     paragraphs = []

@@ -37,7 +37,8 @@ def render_timeline(
         lines.append(
             f"{milestone.occurred_at:%Y-%m-%d %H:%M:%S}  "
             f"{stage:<16} {kind:<33} "
-            f"{(milestone.task_id or ''):<34} {who:<28} "
+            f"{(data(milestone.task_id, language).text if milestone.task_id else ''):<34} "
+            f"{(data(who, language).text if who else ''):<28} "
             f"{milestone_text(milestone, language, names).text}".rstrip()
         )
     return lines
@@ -90,7 +91,7 @@ def render_status(
         for stage in status.stages
     )
     lines = [
-        f"{status.convention_id} — {data(status.title, lang).text}",
+        f"{data(status.convention_id, lang).text} — {data(status.title, lang).text}",
         "  "
         + say(
             lang,
@@ -147,7 +148,9 @@ def render_status(
             party=names(task.assignee),
             due=f"{task.due_at:%Y-%m-%d}",
         ).text
-        lines.append(f"  {task.id:<34} {owed}  {task_title(task, lang, names).text}")
+        lines.append(
+            f"  {data(task.id, lang).text:<34} {owed}  {task_title(task, lang, names).text}"
+        )
     shown = len(milestones)
     if timeline is None and status.milestone_count > shown:
         heading = say(

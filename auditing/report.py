@@ -256,9 +256,9 @@ def _parties(convention: Convention, language: str, names: PartyNames) -> str:
             [
                 say(
                     language,
-                    N_("{person} ({language})"),
+                    N_("{person} ({reads})"),
                     person=contact.name,
-                    language=word(gettext(language, _LANGUAGE_NAMES[contact.language.value])),
+                    reads=word(gettext(language, _LANGUAGE_NAMES[contact.language.value])),
                 )
                 for contact in party.contacts
             ],
@@ -266,7 +266,8 @@ def _parties(convention: Convention, language: str, names: PartyNames) -> str:
         )
         rows.append(
             f"<tr><td><bdi>{_e(party.id)}</bdi></td><td>{_text(names(party.id))}</td>"
-            f"<td>{_e(gettext(language, party.kind.value))}</td><td>{_e(party.country)}</td>"
+            f"<td>{_e(gettext(language, party.kind.value))}</td>"
+            f"<td><bdi>{_e(party.country)}</bdi></td>"
             f"<td>{party_role(convention, party)}</td><td>{contacts.html}</td></tr>"
         )
     rows.append("</tbody></table>")

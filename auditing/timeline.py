@@ -32,7 +32,14 @@ from auditing.decode import (
 from auditing.histories import ConventionHistory
 from records.csv_writer import write_csv
 from rendering.catalogues import N_, supported
-from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, Said, part_in, say
+from rendering.formats import (
+    FIRST_STRONG_ISOLATE,
+    POP_DIRECTIONAL_ISOLATE,
+    Said,
+    data,
+    part_in,
+    say,
+)
 from rendering.record import PartyNames, stage_name
 from rendering.timeline import column_labels, event_label, title_in, who
 from rendering.timeline import entry_text as rendered_entry
@@ -493,7 +500,8 @@ def render_text(timeline: Timeline, language: str = "en", names: PartyNames | No
         stage = stage_name(entry.stage, language).text if entry.stage else "-"
         lines.append(
             f"{entry.at:%Y-%m-%d %H:%M:%S}  {stage:<16} {event_label(entry.event, language):<22} "
-            f"{(entry.task_id or '-'):<34} {(who(entry, language, names).text or '-'):<24} "
+            f"{(data(entry.task_id, language).text if entry.task_id else '-'):<34} "
+            f"{(who(entry, language, names).text or '-'):<24} "
             f"{entry_text(timeline, entry, language, names).text}".rstrip()
         )
     return "\n".join(lines) + "\n"

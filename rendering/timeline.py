@@ -110,9 +110,9 @@ def title_in(title: str | None, titles: Mapping[str, str], language: str, fallba
         given, shown = next(iter(titles.items()))
         return say(
             language,
-            N_("{title} ({language}: not given in yours)"),
+            N_("{title} ({given}: not given in yours)"),
             title=shown,
-            language=word(gettext(language, LANGUAGE_NAMES.get(given, given))),
+            given=word(gettext(language, LANGUAGE_NAMES.get(given, given))),
         )
     return data(title or fallback, language)
 
