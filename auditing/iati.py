@@ -426,7 +426,9 @@ def _organisation_narratives(
     """An organisation's names: the directory's, one narrative per language it holds; else
     the name the convention file wrote."""
     held = record.organisation_names.get(party.id) or {}
-    named = [(language, held[language]) for language in ("fr", "ar", "en") if held.get(language)]
+    named: list[tuple[str | None, str]] = [
+        (language, held[language]) for language in ("fr", "ar", "en") if held.get(language)
+    ]
     return named or _name_narrative(party.name)
 
 

@@ -169,13 +169,15 @@ def _verdicts(facts: ReportFacts, language: str) -> str:
     events = sum(run.events for run in replay.runs)
     failure = replay.first_failure
     if failure is None:
-        replay_line = say(
-            language,
-            N_("{verdict}: {runs}, {events}, against this code"),
-            verdict=_verdict(language, N_("replays"), "ok"),
-            runs=say_count(language, "{count} run", "{count} runs", len(replay.runs)),
-            events=say_count(language, "{count} event", "{count} events", events),
-        ).html
+        replay_line = str(
+            say(
+                language,
+                N_("{verdict}: {runs}, {events}, against this code"),
+                verdict=_verdict(language, N_("replays"), "ok"),
+                runs=say_count(language, "{count} run", "{count} runs", len(replay.runs)),
+                events=say_count(language, "{count} event", "{count} events", events),
+            ).html
+        )
     else:
         replay_line = f"{_verdict(language, _DOES_NOT_REPLAY, 'fail').html}: " + str(
             say(

@@ -184,7 +184,7 @@ def _milestone(
         milestone = Milestone(
             convention_id=convention_id,
             seq=entry.milestone_seq,
-            kind=MilestoneKind(entry.milestone_kind),
+            kind=MilestoneKind(str(entry.milestone_kind)),
             stage=entry.stage,
             task_id=entry.task_id,
             party=entry.party,
@@ -237,7 +237,7 @@ def _notified(entry: TimelineEntry, language: str, party: str) -> Said:
 
 
 def _delivered(entry: TimelineEntry, language: str, party: str) -> Said:
-    values = {
+    values: dict[str, Said | str] = {
         "event": _event_name(entry.details, language),
         "party": party,
         "channel": _channel(entry.details, language),
