@@ -56,6 +56,7 @@ from auditing.iati import (
     ConventionUnreadable,
     activities_document,
     convention_from_history,
+    organisation_names,
     reporter_from_environment,
     validation_errors,
 )
@@ -464,28 +465,6 @@ async def _directory_names(
     }
 
 
-async def _names_in_every_language(
-    pool: asyncpg.Pool, party_ids: list[str]
-) -> dict[str, dict[str, str]]:
-    """The directory's names of these parties, by id then language (those it holds)."""
-    try:
-        held = await names_of(pool, party_ids)
-    except asyncpg.UndefinedTableError:  # a database from before the directory
-        return {}
-    return {
-        party: {
-            language: name
-            for language, name in (
-                ("fr", organisation.name_fr),
-                ("ar", organisation.name_ar),
-                ("en", organisation.name_en),
-            )
-            if name
-        }
-        for party, organisation in held.organisations.items()
-    }
-
-
 async def _verify(args: argparse.Namespace, session: _Session) -> int:
     _check_selection(args)
     source = await _source(args, session)
@@ -679,7 +658,7 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
             ConventionRecord(
                 convention,
                 milestones,
-                organisation_names=await _names_in_every_language(
+                organisation_names=await organisation_names(
                     pool, [party.id for party in convention.parties]
                 ),
             )

@@ -21,13 +21,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from lxml import etree
 from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from application.directory.names import names_of
 from auditing.decode import convention_of, decode_payloads
 from auditing.histories import ConventionHistory
+from infra.database import Database
 from infra.settings import Environment, read_environment
 from schemas.convention import (
     Convention,
@@ -774,6 +777,27 @@ def validation_errors(document: bytes) -> list[str]:
 
 class ConventionUnreadable(ValueError):
     """The history's input is not a convention file today's schema reads."""
+
+
+async def organisation_names(db: Database, party_ids: list[str]) -> dict[str, dict[str, str]]:
+    """The directory's names of these parties, by id then language (those it holds); none
+    from a database that has no directory yet."""
+    try:
+        held = await names_of(db, party_ids)
+    except asyncpg.UndefinedTableError:
+        return {}
+    return {
+        party: {
+            language: name
+            for language, name in (
+                ("fr", organisation.name_fr),
+                ("ar", organisation.name_ar),
+                ("en", organisation.name_en),
+            )
+            if name
+        }
+        for party, organisation in held.organisations.items()
+    }
 
 
 async def convention_from_history(

@@ -30,6 +30,7 @@ from auditing.iati import (
     IatiConfigurationMissing,
     activities_document,
     convention_from_history,
+    organisation_names,
     reporter_from_environment,
     validation_errors,
 )
@@ -251,7 +252,13 @@ class ConventionAudit:
         except ConventionUnreadable as error:
             raise Conflict(str(error)) from error
         rows = await stored_milestones(self.pool, convention_id)
-        return history, ConventionRecord(convention, [as_milestone(row) for row in rows])
+        return history, ConventionRecord(
+            convention,
+            [as_milestone(row) for row in rows],
+            organisation_names=await organisation_names(
+                self.pool, [party.id for party in convention.parties]
+            ),
+        )
 
     async def report(self, session: OfficeSession, convention_id: str, address: str) -> Download:
         """The audit report (PDF), as `audit.py report ID --out FILE.pdf` writes it: the
