@@ -72,13 +72,14 @@ def _timeline_rows(timeline: Timeline) -> list[list[object]]:
 
 
 def _renderers(
-    language: str | None, names: Mapping[str, str] | None = None
+    language: str | None, names: Mapping[str, str] | None = None, reader: str | None = None
 ) -> dict[TimelineFormat, tuple[Callable[[Timeline], str | bytes], str]]:
     """Each format's writer; the CSV in the reader's dialect when a language is given
     (`;` and a BOM in French), RFC 4180 for programs otherwise; the HTML page and the CSV's
-    `text` column in the reader's language, parties by the directory's `names`."""
+    `text` column in the `reader`'s language (the given one, else English), parties by the
+    directory's `names`."""
     dialect = dialect_for(language) if language else None
-    reader = language or "en"
+    reader = reader or language or "en"
 
     def csv_text(timeline: Timeline) -> str:
         said = party_names(timeline, reader, names)
@@ -203,7 +204,7 @@ class ConventionAudit:
         language: str | None = None,
     ) -> Download:
         """The timeline as HTML, CSV (in `language`'s spreadsheet dialect when given), JSON
-        or XLSX; NotFound for another format."""
+        or XLSX, said in `language` or else the auditor's own; NotFound for another format."""
         authorize(session, Permission.AUDIT)
         try:
             chosen = TimelineFormat(fmt)
@@ -212,13 +213,15 @@ class ConventionAudit:
         timeline = await build_timeline(
             await self.history(convention_id), self.client.data_converter
         )
+        # The page in the language asked for, else the auditor's own.
+        reader = language or session.language
         names = await names_of(self.pool, list(timeline.party_names))
         directory = {
-            party: names.organisation(party, language or "en")
+            party: names.organisation(party, reader)
             for party in timeline.party_names
             if party in names.organisations
         }
-        renderer, media_type = _renderers(language, directory)[chosen]
+        renderer, media_type = _renderers(language, directory, reader)[chosen]
         await access_log.record(
             self.pool,
             session.user.email,
