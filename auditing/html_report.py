@@ -127,7 +127,9 @@ def render_chart(timeline: Timeline, language: str = "en", names: PartyNames | N
 
     out = [
         f'<svg role="img" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
-        f'aria-label="{_e(say(language, _CHART_LABEL, id=timeline.convention_id).text)}">',
+        f'aria-label="{_e(say(language, _CHART_LABEL, id=timeline.convention_id).text)}" '
+        # Time runs left to right in every language: the labels start at the left edge.
+        'direction="ltr">',
         '<g class="axis">',
     ]
     step, ticks = _ticks(start, end)
