@@ -76,11 +76,15 @@ def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
     # (markupsafe's own format escapes again what needs not, at several times the cost).
     return Said(
         template.format(**{name: part.text for name, part in parts.items()}),
-        Markup(
-            str(escape(template)).format(**{name: str(part.html) for name, part in parts.items()})
-        ),
+        Markup(_escaped(template).format(**{name: part.html for name, part in parts.items()})),
         as_recorded=any(part.as_recorded for part in parts.values()),
     )
+
+
+@lru_cache(maxsize=4096)
+def _escaped(template: str) -> str:
+    # A catalogue's message, escaped once: the same few hundred are said again and again.
+    return str(escape(template))
 
 
 def joined(parts: list[Said], language: str) -> Said:

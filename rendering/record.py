@@ -483,6 +483,7 @@ def workflow_reason(reason: str, language: str, names: PartyNames | None = None)
     return as_recorded(reason, language)
 
 
+@lru_cache(maxsize=1024)
 def stage_name(stage: str | None, language: str) -> Said:
     """A stage by its name in the catalogues ("signature-2": its second run)."""
     if not stage:
