@@ -123,12 +123,19 @@ async def run(lines_wanted: int) -> int:
     return 0 if met else 1
 
 
-def main() -> int:
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """--lines (2,000), or --quick (200)."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--lines", type=int, default=2000, help="timeline lines in all")
     add_common_arguments(parser)
-    args = parser.parse_args()
-    return asyncio.run(run(200 if args.quick else args.lines))
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.lines = 200
+    return args
+
+
+def main() -> int:
+    return asyncio.run(run(parse_arguments().lines))
 
 
 if __name__ == "__main__":
