@@ -32,6 +32,7 @@ from auditing.decode import convention_of, decode_payloads
 from auditing.histories import ConventionHistory
 from infra.database import Database
 from infra.settings import Environment, read_environment
+from rendering.formats import BILINGUAL_SEPARATOR, written_in_arabic
 from schemas.convention import (
     Convention,
     ConventionKind,
@@ -208,27 +209,6 @@ def activity_identifier(reporter: Reporter, convention_id: str) -> str:
 
 
 # --- Languages --------------------------------------------------------------------------
-
-
-def _arabic_letter(char: str) -> bool:
-    return (
-        "\u0600" <= char <= "\u06ff"
-        or "\u0750" <= char <= "\u077f"
-        or "\u08a0" <= char <= "\u08ff"
-        or "\ufb50" <= char <= "\ufdff"
-        or "\ufe70" <= char <= "\ufeff"
-    )
-
-
-def written_in_arabic(text: str) -> bool:
-    """Whether the text is mostly Arabic letters (a Latin acronym inside stays Arabic)."""
-    arabic = sum(1 for char in text if char.isalpha() and _arabic_letter(char))
-    other = sum(1 for char in text if char.isalpha() and not _arabic_letter(char))
-    return arabic > other
-
-
-BILINGUAL_SEPARATOR = " – "
-"""How the files write a name in two scripts: « Cité des métiers … – مدينة المهن … »."""
 
 
 def language_parts(text: str, latin_language: str | None) -> list[tuple[str | None, str]]:
