@@ -425,9 +425,11 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
     convention = await source.history(check_convention_id(args.convention_id))
     built = await build_timeline(convention, data_converter(settings))
     language = args.lang or language_from_environment()
-    # The directory's names when PostgreSQL answers; read from files, the files' own.
+    # The directory's names when PostgreSQL answers; read from files, or from Temporal alone
+    # with no database configured (no embedded server started for names), the file's own.
+    offline = args.file or (args.source == "temporal" and not settings.database_url)
     directory = (
-        {} if args.file else await _directory_names(session, list(built.party_names), language)
+        {} if offline else await _directory_names(session, list(built.party_names), language)
     )
     names = party_names(built, language, directory)
     rendered = (
