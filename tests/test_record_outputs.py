@@ -16,6 +16,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from functools import cache
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -451,3 +452,39 @@ def test_the_arabic_pdf_report_is_laid_out_and_keeps_the_heads_check_bundle_read
     assert "التسلسل الزمني" in text and "الموقّعون" in text
     assert "ab" * 32 in "".join(text.split())  # what check-bundle looks for
     assert "Timeline" not in text and "Verdicts" not in text
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("text", "# الوقت (UTC)"),
+        ("html", '<html lang="ar" dir="rtl">'),
+        ("csv", ",language,text\n"),
+        ("json", '"milestone_kind": "funding_decided"'),
+    ],
+)
+def test_audit_timeline_from_files_speaks_the_chosen_language(
+    fmt: str, expected: str, tmp_path: Path
+) -> None:
+    from auditing.cli import main
+
+    out = tmp_path / f"timeline.{fmt}"
+    code = main(
+        [
+            "timeline",
+            "--file",
+            str(HISTORIES / "funding-overdue"),
+            "--format",
+            fmt,
+            "--lang",
+            "ar",
+            "--out",
+            str(out),
+        ]
+    )
+
+    assert code == 0
+    written = out.read_text(encoding="utf-8")
+    assert expected in written.replace("\r\n", "\n")
+    if fmt != "json":
+        assert ARABIC_FUNDER in written
