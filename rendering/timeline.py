@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from markupsafe import Markup
-from pydantic import ValidationError
 
 from rendering.catalogues import N_, gettext, supported
 from rendering.formats import Said, data, joined, money, number, say, say_count, word
@@ -180,21 +179,26 @@ _ENDINGS = {MilestoneKind.CONVENTION_FAILED.value, MilestoneKind.CONVENTION_TERM
 def _milestone(
     entry: TimelineEntry, convention_id: str, language: str, names: PartyNames
 ) -> Said | None:
-    try:
-        milestone = Milestone(
-            convention_id=convention_id,
-            seq=entry.milestone_seq,
-            kind=MilestoneKind(str(entry.milestone_kind)),
-            stage=entry.stage,
-            task_id=entry.task_id,
-            party=entry.party,
-            actor=entry.actor,
-            occurred_at=entry.at,
-            summary=entry.summary or str(entry.milestone_kind),
-            details={k: v for k, v in entry.details.items() if k != "outcome"},
-        )
-    except (ValueError, ValidationError):
+    if entry.milestone_seq is None:
         return None
+    try:
+        kind = MilestoneKind(str(entry.milestone_kind))
+    except ValueError:
+        return None
+    # The line's fields, read from the history already: built, not validated again (its
+    # details are, by the kind's rendering).
+    milestone = Milestone.model_construct(
+        convention_id=convention_id,
+        seq=entry.milestone_seq,
+        kind=kind,
+        stage=entry.stage,
+        task_id=entry.task_id,
+        party=entry.party,
+        actor=entry.actor,
+        occurred_at=entry.at,
+        summary=entry.summary or kind.value,
+        details={k: v for k, v in entry.details.items() if k != "outcome"},
+    )
     return milestone_text(milestone, language, names)
 
 
