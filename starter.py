@@ -47,6 +47,7 @@ from application.directory import cli as directory_cli
 from application.directory.authority import system_authority
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
+from application.directory.names import names_of
 from application.documents import Upload, answer_with_file
 from application.errors import NotFound as DeskNotFound
 from application.errors import PacteError
@@ -73,6 +74,7 @@ from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
 from rendering.catalogues import LANGUAGES, language_from_environment
+from rendering.record import PartyNames
 from schemas.actors import Principal
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -341,7 +343,14 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
             f"{error} (its execution is {health.execution_status.name.lower()} in Temporal)"
         ) from error
     last = None if args.all else STATUS_TIMELINE_SHOWN
-    recorded, archive_lines = await _recorded_lines(settings, args.convention_id, last)
+    language = args.lang or language_from_environment()
+    party_ids = sorted(
+        {task.assignee for task in status.open_tasks}
+        | {m.party for m in status.milestones if m.party}
+    )
+    recorded, archive_lines, names = await _recorded_lines(
+        settings, args.convention_id, last, party_ids, language
+    )
     timeline = None if recorded is None else recorded.with_unwritten(status.milestones)
     if args.json:
         # PostgreSQL's timeline when it answers (its latest, or --all), else the workflow's.
@@ -363,7 +372,8 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
             status,
             ended_by_temporal=execution.name.lower() if ended_outside else None,
             timeline=timeline,
-            language=args.lang or language_from_environment(),
+            language=language,
+            names=names,
         )
     )
     for line in archive_lines:
@@ -540,25 +550,33 @@ async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
 
 
 async def _recorded_lines(
-    settings: Settings, convention_id: str, last: int | None
-) -> tuple[RecordedTimeline | None, list[str]]:
+    settings: Settings,
+    convention_id: str,
+    last: int | None,
+    party_ids: list[str] | None = None,
+    language: str = "en",
+) -> tuple[RecordedTimeline | None, list[str], PartyNames | None]:
     """The convention's latest `last` milestones (None: all; the result is None when
-    PostgreSQL does not answer) and the lines saying how many of its closed runs are
-    archived, and each that could not be."""
+    PostgreSQL does not answer), the lines saying how many of its closed runs are
+    archived, and each that could not be, and the parties' names in `language` (the
+    directory's; None when PostgreSQL does not answer: ids are said then)."""
     try:
         database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
         pool = await create_pool(database_url, max_size=2)
     except (OSError, RuntimeError, asyncpg.PostgresError) as error:
-        return None, [f"archive: not checked, PostgreSQL does not answer: {error}"]
+        return None, [f"archive: not checked, PostgreSQL does not answer: {error}"], None
+    names: PartyNames | None = None
     try:
         timeline = await recorded_timeline(pool, convention_id, last=last)
+        ids = sorted(set(party_ids or []) | {m.party for m in timeline.milestones if m.party})
+        names = await _directory_names(pool, ids, language)
         store = open_archive(settings.archive, pool, database_url)
         entries = await store.entries(convention_id)
         failures = await open_failures(pool, convention_id)
     except ArchiveUnavailable as error:
-        return timeline, [f"archive: not checked: {error}"]
+        return timeline, [f"archive: not checked: {error}"], names
     except asyncpg.PostgresError as error:
-        return None, [f"archive: not checked: {error}"]
+        return None, [f"archive: not checked: {error}"], names
     finally:
         await pool.close()
     # Said when there is something to say: a running convention has nothing archived yet.
@@ -575,7 +593,16 @@ async def _recorded_lines(
         f"attempt(s) since {failure.first_failed_at:%Y-%m-%d %H:%M} UTC; retried by every sweep)"
         for failure in failures
     ]
-    return timeline, lines
+    return timeline, lines, names
+
+
+async def _directory_names(pool: asyncpg.Pool, party_ids: list[str], language: str) -> PartyNames:
+    """The directory's names of these parties in `language` (an id it does not hold stays)."""
+    try:
+        held = await names_of(pool, party_ids)
+    except asyncpg.UndefinedTableError:  # a database from before the directory
+        return PartyNames()
+    return PartyNames.of({party: held.organisation(party, language) for party in party_ids})
 
 
 def _answer_file(name: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ acknowledgement is recognisably the same message to the reader's mail system.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -38,13 +39,17 @@ def message_id(notification: Notification, sender: str, recipient: str | None = 
 
 
 def build_messages(
-    notification: Notification, sender: str, organisation: directory.Organisation | None = None
+    notification: Notification,
+    sender: str,
+    organisation: directory.Organisation | None = None,
+    others: Mapping[str, directory.Organisation] | None = None,
 ) -> list[EmailMessage]:
     """One mail per recipient: each carries only its reader's personal link.
 
     A single mail to every contact would show each of them the others' links, and a link is
     who acts: a colleague's answer would be recorded in the wrong name. The party is named
-    by the directory's `organisation` name in each reader's language, when it holds one.
+    by the directory's `organisation` name in each reader's language, when it holds one;
+    the other organisations the mail mentions (an escalated task's party) by `others`.
     """
     return [
         build_message(
@@ -52,6 +57,7 @@ def build_messages(
             notification.model_copy(update={"recipients": [contact], "language": contact.language}),
             sender,
             None if organisation is None else organisation.name(contact.language.value),
+            {party: held.name(contact.language.value) for party, held in (others or {}).items()},
         )
         for contact in notification.recipients
         if contact.email
@@ -59,10 +65,13 @@ def build_messages(
 
 
 def build_message(
-    notification: Notification, sender: str, party_name: str | None = None
+    notification: Notification,
+    sender: str,
+    party_name: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """The mail: subject and bodies from the templates, in the notification's language."""
-    rendered = render(notification, with_links=True, party_name=party_name)
+    rendered = render(notification, with_links=True, party_name=party_name, names=names)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = [
@@ -122,7 +131,13 @@ class Mailer:
                 notification, Channel.EMAIL, attempt, None, str(error), permanent=True
             )
         organisation = await directory.organisation(self._pool, notification.party)
-        messages = build_messages(notification, smtp.sender, organisation)
+        # An escalation, to the officer, is about a task another party owes: named too.
+        others = (
+            await directory.organisations_by_id(self._pool, [notification.task.assignee])
+            if notification.task is not None
+            else {}
+        )
+        messages = build_messages(notification, smtp.sender, organisation, others)
         refused: dict[str, aiosmtplib.SMTPResponse] = {}
         response = ""
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from infra.portal_settings import contact_link_token, link_secret, load_portal_settings
@@ -21,7 +22,7 @@ from infra.secrets import SecretError
 from infra.settings import SettingsError
 from rendering.catalogues import gettext
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, data
-from rendering.record import task_title
+from rendering.record import PartyNames, task_title
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
 
@@ -65,9 +66,9 @@ _API_PATH = {
     Language.ENGLISH: "Your systems, with {assignee}'s API key: {api}",
 }
 _FOLLOW_UP = {
-    Language.FRENCH: "Suivi de la convention : python starter.py status {convention_id}",
-    Language.ARABIC: "متابعة الاتفاقية: python starter.py status {convention_id}",
-    Language.ENGLISH: "The convention: python starter.py status {convention_id}",
+    Language.FRENCH: "Suivi de la convention : {command}",
+    Language.ARABIC: "متابعة الاتفاقية: {command}",
+    Language.ENGLISH: "The convention: {command}",
 }
 _OFFICE = "Office de la Formation Professionnelle et de la Promotion du Travail"
 _SIGN_OFF = {
@@ -92,7 +93,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         (
             "Bonjour,",
             "Rappel : la tâche suivante de la convention « {convention_title} » attend "
-            "toujours votre réponse.",
+            "toujours la réponse de {party}.",
             _TASK_LINES[Language.FRENCH],
             _HOW_TO_ANSWER[Language.FRENCH],
             _SIGN_OFF[Language.FRENCH],
@@ -103,7 +104,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         (
             "Bonjour,",
             "Une tâche en retard de la convention « {convention_title} » vous est remontée. "
-            "Merci de relancer la partie concernée.",
+            "Merci de relancer {owing}.",
             _TASK_LINES[Language.FRENCH],
             _FOLLOW_UP[Language.FRENCH],
             _SIGN_OFF[Language.FRENCH],
@@ -113,7 +114,8 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         "[{convention_id}] La convention passe à l'étape {stage}",
         (
             "Bonjour,",
-            "La convention « {convention_title} » est entrée dans l'étape {stage}.",
+            "La convention « {convention_title} », à laquelle {party} est partie, est entrée "
+            "dans l'étape {stage}.",
             _SIGN_OFF[Language.FRENCH],
         ),
     ),
@@ -131,7 +133,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         "[{convention_id}] تذكير: {title} — آخر أجل {due}",
         (
             "السلام عليكم،",
-            "تذكير: المهمة التالية من الاتفاقية «{convention_title}» لا تزال تنتظر ردكم.",
+            "تذكير: المهمة التالية من الاتفاقية «{convention_title}» لا تزال تنتظر رد {party}.",
             _TASK_LINES[Language.ARABIC],
             _HOW_TO_ANSWER[Language.ARABIC],
             _SIGN_OFF[Language.ARABIC],
@@ -141,7 +143,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         "[{convention_id}] تصعيد: {title}",
         (
             "السلام عليكم،",
-            "رُفعت إليكم مهمة متأخرة من الاتفاقية «{convention_title}». يرجى مراسلة الطرف المعني.",
+            "رُفعت إليكم مهمة متأخرة من الاتفاقية «{convention_title}». يرجى مراسلة {owing}.",
             _TASK_LINES[Language.ARABIC],
             _FOLLOW_UP[Language.ARABIC],
             _SIGN_OFF[Language.ARABIC],
@@ -151,7 +153,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         "[{convention_id}] انتقلت الاتفاقية إلى مرحلة {stage}",
         (
             "السلام عليكم،",
-            "دخلت الاتفاقية «{convention_title}» مرحلة {stage}.",
+            "دخلت الاتفاقية «{convention_title}»، التي {party} طرف فيها، مرحلة {stage}.",
             _SIGN_OFF[Language.ARABIC],
         ),
     ),
@@ -170,7 +172,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         (
             "Hello,",
             "A reminder: the following task of the convention “{convention_title}” still "
-            "awaits your answer.",
+            "awaits the answer of {party}.",
             _TASK_LINES[Language.ENGLISH],
             _HOW_TO_ANSWER[Language.ENGLISH],
             _SIGN_OFF[Language.ENGLISH],
@@ -181,7 +183,7 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         (
             "Hello,",
             "A late task of the convention “{convention_title}” is escalated to you. "
-            "Please follow up with the party concerned.",
+            "Please follow up with {owing}.",
             _TASK_LINES[Language.ENGLISH],
             _FOLLOW_UP[Language.ENGLISH],
             _SIGN_OFF[Language.ENGLISH],
@@ -191,7 +193,8 @@ TEMPLATES: dict[tuple[Language, NotificationEvent], Template] = {
         "[{convention_id}] The convention enters its {stage} stage",
         (
             "Hello,",
-            "The convention “{convention_title}” has entered its {stage} stage.",
+            "The convention “{convention_title}”, to which {party} is a party, has entered "
+            "its {stage} stage.",
             _SIGN_OFF[Language.ENGLISH],
         ),
     ),
@@ -255,13 +258,22 @@ def _bdi(escaped: str) -> str:
 
 
 def render(
-    notification: Notification, *, with_links: bool = False, party_name: str | None = None
+    notification: Notification,
+    *,
+    with_links: bool = False,
+    party_name: str | None = None,
+    names: Mapping[str, str] | None = None,
 ) -> RenderedMessage:
     """The notification's subject and bodies in its language.
 
     `with_links` (the mail) adds each recipient's personal link; a webhook's copy has none.
-    `party_name` (the directory's, in the reader's language) names the party instead of its id.
+    `party_name` (the directory's, in the reader's language) names the party instead of its
+    id; `names` (the directory's, by party id) names the others a message mentions: the
+    party that owes an escalated task, the parties a task's title names.
     """
+    said_names = PartyNames.of(
+        {**(names or {}), **({notification.party: party_name} if party_name else {})}
+    )
     template = TEMPLATES[(notification.language, notification.event)]
     task = notification.task
     lang = notification.language.value
@@ -275,7 +287,11 @@ def render(
         ),
         # The directory's name of the party where the caller has it (ids stay in URLs).
         "party": _isolated(party_name or notification.party, lang),
-        "title": task_title(task, lang).text if task else _isolated(notification.subject, lang),
+        "title": (
+            task_title(task, lang, said_names).text
+            if task
+            else _isolated(notification.subject, lang)
+        ),
         "task_id": _isolated(task.id, lang) if task else "",
         "assignee": _isolated(
             task.assignee
@@ -283,11 +299,15 @@ def render(
             else (party_name or notification.party),
             lang,
         ),
+        # The party that owes the task (an escalation goes to the officer about another's).
+        "owing": _isolated(said_names(task.assignee), lang) if task else "",
         "due": f"{task.due_at:%Y-%m-%d}" if task else "",
         # A stage's id is also its message id: said in the reader's language.
         "stage": gettext(lang, stage) if stage else "",
         "answer_with": "",
-        "api": answer_path(notification),
+        # A command and an address are data: isolated like names.
+        "api": _isolated(answer_path(notification), lang),
+        "command": _isolated(f"python starter.py status {notification.convention_id}", lang),
     }
     language = notification.language
     paragraphs = []

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from rendering.record import milestone_text, task_title
+from rendering.catalogues import N_, gettext, is_right_to_left, supported
+from rendering.formats import data, joined, number, say, say_count, word
+from rendering.record import (
+    NO_NAMES,
+    PartyNames,
+    milestone_text,
+    stage_name,
+    task_title,
+    workflow_reason,
+)
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
 from storage.milestones import RecordedTimeline
@@ -12,18 +21,25 @@ from storage.milestones import RecordedTimeline
 STATUS_TIMELINE_SHOWN = 100
 
 
-def render_timeline(milestones: list[Milestone], language: str = "en") -> list[str]:
-    """One line per milestone: time, stage, what (in `language`, from its facts), who."""
+def render_timeline(
+    milestones: list[Milestone], language: str = "en", names: PartyNames | None = None
+) -> list[str]:
+    """One line per milestone: time, stage, kind, task, who, what (in `language`, from its
+    facts; parties by their `names` where given)."""
+    names = names or NO_NAMES
     lines = []
     for milestone in milestones:
-        who = milestone.party or ""
+        who = names(milestone.party) if milestone.party else ""
         if milestone.actor:
             who = f"{who} ({milestone.actor})" if who else milestone.actor
+        stage = stage_name(milestone.stage, language).text if milestone.stage else "-"
+        kind = gettext(language, milestone.kind.value) if language != "en" else milestone.kind.value
         lines.append(
             f"{milestone.occurred_at:%Y-%m-%d %H:%M:%S}  "
-            f"{(milestone.stage or '-'):<16} {milestone.kind.value:<33} "
-            f"{(milestone.task_id or ''):<34} {who:<28} "
-            f"{milestone_text(milestone, language).text}".rstrip()
+            f"{stage:<16} {kind:<33} "
+            f"{(data(milestone.task_id, language).text if milestone.task_id else ''):<34} "
+            f"{(data(who, language).text if who else ''):<28} "
+            f"{milestone_text(milestone, language, names).text}".rstrip()
         )
     return lines
 
@@ -34,20 +50,28 @@ def render_status(
     ended_by_temporal: str | None = None,
     timeline: RecordedTimeline | None = None,
     language: str = "en",
+    names: PartyNames | None = None,
 ) -> str:
-    """The convention, its stages, its open tasks and its timeline.
+    """The convention, its stages, its open tasks and its timeline, in `language` (the frame
+    as well as the tasks and milestones), parties by their `names` (the directory's).
 
     `ended_by_temporal`: Temporal's own status of an execution that ended outside the
     workflow (terminated through Temporal), which the workflow's state cannot show.
-    `language`: the tasks' titles and the milestones are said in it (the frame stays English).
     `timeline`: the latest milestones as PostgreSQL holds them (and their count, and the
     stages completed); without it, the workflow's own window of its last milestones is
     shown, and said so when it is not all of them.
     """
+    lang = supported(language)
+    names = names or NO_NAMES
     state = (
-        f"{ended_by_temporal} (in Temporal; the workflow last said {status.state.value})"
+        say(
+            lang,
+            N_("{how} (in Temporal; the workflow last said {state})"),
+            how=ended_by_temporal,
+            state=word(gettext(lang, status.state.value)),
+        ).text
         if ended_by_temporal
-        else status.state.value
+        else gettext(lang, status.state.value)
     )
     milestones = timeline.milestones if timeline is not None else status.milestones
     done = (
@@ -55,47 +79,103 @@ def render_status(
         if timeline is not None
         else {m.stage for m in milestones if m.kind is MilestoneKind.STAGE_COMPLETED}
     )
-    stages = " → ".join(
-        f"[{stage}]"
+
+    def named(stage: str) -> str:
+        return stage_name(stage, lang).text if lang != "en" else stage
+
+    arrow = " ← " if is_right_to_left(lang) else " → "
+    stages = arrow.join(
+        f"[{named(stage)}]"
         if stage == status.current_stage
-        else (f"{stage} ✓" if stage in done else stage)
+        else (f"{named(stage)} ✓" if stage in done else named(stage))
         for stage in status.stages
     )
     lines = [
-        f"{status.convention_id} — {status.title}",
-        f"  kind: {status.kind}   state: {state}"
-        + (f"   parent: {status.parent}" if status.parent else ""),
-        f"  stages: {stages}",
+        f"{data(status.convention_id, lang).text} — {data(status.title, lang).text}",
+        "  "
+        + say(
+            lang,
+            N_("kind: {kind}   state: {state}"),
+            kind=word(gettext(lang, status.kind.value)),
+            state=word(state),
+        ).text
+        + (
+            "   " + say(lang, N_("parent: {parent}"), parent=status.parent).text
+            if status.parent
+            else ""
+        ),
+        "  " + say(lang, N_("stages: {stages}"), stages=word(stages)).text,
     ]
     if status.origin:
-        lines.append(f"  follows up: {status.origin}")
+        lines.append("  " + say(lang, N_("follows up: {origin}"), origin=status.origin).text)
     for link in status.links:
-        lines.append(f"  {link.kind.value}: {link.convention_id} — {link.title}")
-    if status.indicators:
-        figures = ", ".join(f"{key} {value:g}" for key, value in status.indicators.items())
-        lines.append(f"  indicators: {figures}")
-    if status.runs > 1:
-        lines.append(f"  runs: {status.runs} (continued-as-new)")
-    if status.reason:
-        lines.append(f"  reason: {status.reason}")
-    lines.append(f"open tasks ({len(status.open_tasks)}):")
-    for task in status.open_tasks:
         lines.append(
-            f"  {task.id:<34} owed by {task.assignee:<12} due {task.due_at:%Y-%m-%d}  "
-            f"{task_title(task, language).text}"
+            f"  {gettext(lang, link.kind.value)}: {data(link.convention_id, lang).text} — "
+            f"{data(link.title, lang).text}"
+        )
+    if status.indicators:
+        figures = joined(
+            [
+                say(lang, N_("{indicator} {value}"), indicator=key, value=number(value, lang))
+                for key, value in status.indicators.items()
+            ],
+            lang,
+        )
+        lines.append("  " + say(lang, N_("indicators: {figures}"), figures=figures).text)
+    if status.runs > 1:
+        lines.append(
+            "  "
+            + say(
+                lang, N_("runs: {count} (continued-as-new)"), count=number(status.runs, lang)
+            ).text
+        )
+    if status.reason:
+        lines.append(
+            "  "
+            + say(
+                lang, N_("reason: {reason}"), reason=workflow_reason(status.reason, lang, names)
+            ).text
+        )
+    lines.append(
+        say_count(
+            lang, "open tasks ({count}):", "open tasks ({count}):", len(status.open_tasks)
+        ).text
+    )
+    for task in status.open_tasks:
+        owed = say(
+            lang,
+            N_("owed by {party} due {due}"),
+            party=names(task.assignee),
+            due=f"{task.due_at:%Y-%m-%d}",
+        ).text
+        lines.append(
+            f"  {data(task.id, lang).text:<34} {owed}  {task_title(task, lang, names).text}"
         )
     shown = len(milestones)
     if timeline is None and status.milestone_count > shown:
-        lines.append(
-            f"timeline (the last {shown} of {status.milestone_count} milestones, from the "
-            "workflow: PostgreSQL, which has them all, did not answer):"
+        heading = say(
+            lang,
+            N_(
+                "timeline (the last {shown} of {count} milestones, from the workflow: "
+                "PostgreSQL, which has them all, did not answer):"
+            ),
+            shown=number(shown, lang),
+            count=number(status.milestone_count, lang),
         )
     elif timeline is not None and timeline.total > shown:
-        lines.append(
-            f"timeline (the last {shown} of {timeline.total} milestones; `status --all` or "
-            "`audit.py timeline` shows every one):"
+        heading = say(
+            lang,
+            N_(
+                "timeline (the last {shown} of {count} milestones; `status --all` or "
+                "`audit.py timeline` shows every one):"
+            ),
+            shown=number(shown, lang),
+            count=number(timeline.total, lang),
         )
     else:
-        lines.append(f"timeline ({shown} milestones):")
-    lines.extend(f"  {line}" for line in render_timeline(milestones, language))
+        heading = say_count(
+            lang, "timeline ({count} milestone):", "timeline ({count} milestones):", shown
+        )
+    lines.append(heading.text)
+    lines.extend(f"  {line}" for line in render_timeline(milestones, lang, names))
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -30,6 +30,7 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 
 from activities.archive import Archiver
 from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
+from application.directory.names import names_of
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
 from auditing.bundle import (
@@ -55,12 +56,13 @@ from auditing.iati import (
     ConventionUnreadable,
     activities_document,
     convention_from_history,
+    organisation_names,
     reporter_from_environment,
     validation_errors,
 )
 from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, render_report_pdf
-from auditing.timeline import build_timeline, render_csv, render_json, render_text
+from auditing.timeline import build_timeline, party_names, render_csv, render_json, render_text
 from auditing.verify import verify_convention
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
@@ -89,7 +91,12 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
 )
 AUDIT_ERRORS = audit_errors()
 FETCH_CONCURRENCY = 8
-RENDERERS = {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
+RENDERERS: dict[str, Callable[..., str]] = {
+    "text": render_text,
+    "json": render_json,
+    "csv": render_csv,
+    "html": render_html,
+}
 SOURCES = ("auto", "temporal", "archive")
 
 
@@ -131,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--lang",
         choices=LANGUAGES,
         default=None,
-        help="the text's language (default: the environment's, English when unset); "
-        "json and csv carry kinds and details",
+        help="the reader's language (default: the environment's, English when unset): the "
+        "text and HTML, and the CSV's `text` column; json carries kinds and details",
     )
     _add_file_option(timeline)
     _add_source_option(timeline)
@@ -171,6 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, metavar="FILE.pdf", help="write the PDF here")
     report.add_argument(
         "--bundle", type=Path, metavar="DIR", help="histories, milestones, report, manifest"
+    )
+    report.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=None,
+        help="the report's language (default: the environment's, English when unset)",
     )
     _add_source_option(report)
 
@@ -411,10 +424,18 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
         args.convention_id = ids[0]
     convention = await source.history(check_convention_id(args.convention_id))
     built = await build_timeline(convention, data_converter(settings))
+    language = args.lang or language_from_environment()
+    # The directory's names when PostgreSQL answers; read from files, or from Temporal alone
+    # with no database configured (no embedded server started for names), the file's own.
+    offline = args.file or (args.source == "temporal" and not settings.database_url)
+    directory = (
+        {} if offline else await _directory_names(session, list(built.party_names), language)
+    )
+    names = party_names(built, language, directory)
     rendered = (
-        render_text(built, args.lang or language_from_environment())
-        if args.format == "text"
-        else RENDERERS[args.format](built)
+        render_json(built)
+        if args.format == "json"
+        else RENDERERS[args.format](built, language=language, names=names)
     )
     if args.out:
         args.out.write_text(rendered, encoding="utf-8")
@@ -427,6 +448,23 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
         sys.stdout.write(rendered)
         print(f"timeline of {convention.convention_id} from {convention.source}", file=sys.stderr)
     return EXIT_OK
+
+
+async def _directory_names(
+    session: _Session, party_ids: list[str], language: str
+) -> dict[str, str]:
+    """The directory's names of these parties in `language`; none when PostgreSQL does not
+    answer or has no directory (the convention file's names are said then)."""
+    try:
+        pool = await session.pool()
+        held = await names_of(pool, party_ids)
+    except (DatabaseUnavailable, asyncpg.PostgresError, OSError):
+        return {}
+    return {
+        party: held.organisation(party, language)
+        for party in party_ids
+        if party in held.organisations
+    }
 
 
 async def _verify(args: argparse.Namespace, session: _Session) -> int:
@@ -618,7 +656,15 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
                 f"{history.convention_id}: a stored milestone does not read ({where})"
             )
             continue
-        records.append(ConventionRecord(convention, milestones))
+        records.append(
+            ConventionRecord(
+                convention,
+                milestones,
+                organisation_names=await organisation_names(
+                    pool, [party.id for party in convention.parties]
+                ),
+            )
+        )
     for line in unreadable:
         print(f"FAIL  {line}")
     for line in missing:
@@ -663,6 +709,7 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
     if args.out is None and args.bundle is None:
         raise UsageError("say where: report ID --out FILE.pdf and/or --bundle DIR")
     convention_id = check_convention_id(args.convention_id)
+    language = args.lang or language_from_environment()
     source = await _source(args, session)
     converter = data_converter(session.settings)
     history = await source.history(convention_id)
@@ -692,6 +739,10 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
             milestones=heads.milestones,
             archive_head=heads.archive_head,
             archive_entries=heads.archive_entries,
+            language=language,
+            organisation_names=await _directory_names(
+                session, [party.id for party in convention.parties], language
+            ),
         )
     )
     if args.out:

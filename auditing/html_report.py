@@ -9,10 +9,15 @@ and reads the same in ten years.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from schemas.audit import StageSpan, Timeline, TimelineEntry, TimelineEvent
+from auditing.timeline import entry_text, party_names
+from rendering.catalogues import N_, gettext, is_right_to_left, supported
+from rendering.formats import say, say_count
+from rendering.record import PartyNames, stage_name
+from rendering.timeline import column_labels, event_label, title_in, who
+from schemas.audit import StageOutcome, StageSpan, Timeline, TimelineEntry, TimelineEvent
 
 WIDTH = 960
 LABEL_WIDTH = 190
@@ -33,6 +38,13 @@ _STEPS = (
 _POSITIVE = {"approve", "agree", "sign"}
 _NEGATIVE = {"reject", "refuse"}
 _COLOURS = {"positive": "#1b7a3d", "negative": "#b3261e", "other": "#b26a00", "neutral": "#555"}
+
+_PAGE_TITLE = N_("{id} — audit timeline")
+_STAGES_HEADING = N_("Stages over time")
+_TIMELINE_HEADING = N_("Timeline")
+_CHART_LABEL = N_("Stages of {id} over time")
+_NOT_REACHED = N_("not reached")
+_NOW = N_("now")
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans",
@@ -61,30 +73,47 @@ tr.stage_entered td, tr.stage_left td { font-weight: 600; }
 """
 
 
-def render_html(timeline: Timeline, *, generated_at: datetime | None = None) -> str:
-    """The whole report: title, source, the stages chart, the legend and the timeline table."""
+def render_html(
+    timeline: Timeline,
+    *,
+    generated_at: datetime | None = None,
+    language: str = "en",
+    names: PartyNames | None = None,
+) -> str:
+    """The whole report in `language` (its `lang` and `dir`): title, source, the stages
+    chart, the legend and the timeline table, parties by their names, isolated in <bdi>."""
+    language = supported(language)
+    names = names or party_names(timeline, language)
     generated = (generated_at or datetime.now(UTC)).astimezone(UTC)
-    title = timeline.title or timeline.convention_id
+    title = title_in(timeline.title, timeline.titles, language, timeline.convention_id)
+    direction = "rtl" if is_right_to_left(language) else "ltr"
+    meta = say(
+        language,
+        N_("convention {id} · workflow {workflow} · source: {source} · {events} · made {at} UTC"),
+        id=timeline.convention_id,
+        workflow=timeline.workflow_id,
+        source=timeline.source,
+        events=say_count(language, "{count} event", "{count} events", len(timeline.entries)),
+        at=f"{generated:%Y-%m-%d %H:%M:%S}",
+    )
     parts = [
         "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(timeline.convention_id)} — audit timeline</title>",
+        f'<html lang="{language}" dir="{direction}"><head><meta charset="utf-8">',
+        f"<title>{say(language, _PAGE_TITLE, id=timeline.convention_id).html}</title>",
         f"<style>{_STYLE}</style></head><body>",
-        f'<h1 dir="auto">{_e(title)}</h1>',
-        f'<p class="meta">convention <b>{_e(timeline.convention_id)}</b> · workflow '
-        f"{_e(timeline.workflow_id)} · source: {_e(timeline.source)} · "
-        f"{len(timeline.entries)} events · generated {generated:%Y-%m-%d %H:%M:%S} UTC</p>",
-        "<h2>Stages over time</h2>",
-        render_chart(timeline),
-        _legend(),
-        "<h2>Timeline</h2>",
-        _table(timeline.entries),
+        f"<h1>{title.html}</h1>",
+        f'<p class="meta">{meta.html}</p>',
+        f"<h2>{_e(gettext(language, _STAGES_HEADING))}</h2>",
+        render_chart(timeline, language, names),
+        _legend(language),
+        f"<h2>{_e(gettext(language, _TIMELINE_HEADING))}</h2>",
+        _table(timeline, language, names),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
-def render_chart(timeline: Timeline) -> str:
+def render_chart(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
     """The SVG chart: one row per stage, a bar from entered to left, markers on the bars."""
     stages = timeline.stages
     start, end = _domain(timeline)
@@ -98,7 +127,9 @@ def render_chart(timeline: Timeline) -> str:
 
     out = [
         f'<svg role="img" width="{WIDTH}" height="{height}" viewBox="0 0 {WIDTH} {height}" '
-        f'aria-label="Stages of {_e(timeline.convention_id)} over time">',
+        f'aria-label="{_e(say(language, _CHART_LABEL, id=timeline.convention_id).text)}" '
+        # Time runs left to right in every language: the labels start at the left edge.
+        'direction="ltr">',
         '<g class="axis">',
     ]
     step, ticks = _ticks(start, end)
@@ -114,7 +145,8 @@ def render_chart(timeline: Timeline) -> str:
     for index, stage in enumerate(stages):
         top = AXIS_HEIGHT + index * ROW_HEIGHT
         spans = [span for span in timeline.spans if span.stage == stage]
-        out.append(_row(stage, spans, index, top, x, end, timeline.entries))
+        said = _Saying(timeline, language, names or party_names(timeline, language))
+        out.append(_row(stage, spans, index, top, x, end, timeline.entries, said))
     out.append("</svg>")
     return "\n".join(out)
 
@@ -127,6 +159,7 @@ def _row(
     x: Callable[[datetime], float],
     end: datetime,
     entries: list[TimelineEntry],
+    said: _Saying,
 ) -> str:
     """One stage: its label, a bar per stay in it, and the markers of its tasks."""
     middle = top + ROW_HEIGHT / 2
@@ -135,35 +168,37 @@ def _row(
         parts.append(
             f'<rect class="stripe" x="0" y="{top}" width="{WIDTH}" height="{ROW_HEIGHT}"/>'
         )
-    parts.append(f'<text x="10" y="{middle + 4}">{_e(stage)}</text>')
+    parts.append(f'<text x="10" y="{middle + 4}">{_e(said.stage(stage))}</text>')
     if not spans:
         parts.append(
-            f'<text class="not-reached" x="{LABEL_WIDTH + 6}" y="{middle + 4}">not reached</text>'
+            f'<text class="not-reached" x="{LABEL_WIDTH + 6}" y="{middle + 4}">'
+            f"{_e(said.word(_NOT_REACHED))}</text>"
         )
     for span in spans:
         bar_x = x(span.entered_at)
         bar_width = max(round(x(span.left_at or end) - bar_x, 2), 3)
         when = f"{span.entered_at:%Y-%m-%d %H:%M:%S} → " + (
-            f"{span.left_at:%Y-%m-%d %H:%M:%S}" if span.left_at else "now"
+            f"{span.left_at:%Y-%m-%d %H:%M:%S}" if span.left_at else said.word(_NOW)
         )
         parts.append(
             f'<rect class="bar bar-{_e(span.outcome)}" x="{bar_x}" '
             f'y="{middle - BAR_HEIGHT / 2}" width="{bar_width}" height="{BAR_HEIGHT}" rx="3">'
-            f"<title>{_e(stage)}: {_e(span.outcome)}, {_e(when)}</title></rect>"
+            f"<title>{_e(said.stage(stage))}: {_e(said.word(_OUTCOMES[span.outcome]))}, "
+            f"{_e(when)}</title></rect>"
         )
     for entry in entries:
         if entry.stage == stage:
-            marker = _marker(entry, x(entry.at), middle)
+            marker = _marker(entry, x(entry.at), middle, said)
             if marker:
                 parts.append(marker)
     parts.append("</g>")
     return "".join(parts)
 
 
-def _marker(entry: TimelineEntry, cx: float, cy: float) -> str | None:
+def _marker(entry: TimelineEntry, cx: float, cy: float, said: _Saying) -> str | None:
     tooltip = (
-        f"<title>{entry.at:%Y-%m-%d %H:%M:%S} {_e(entry.task_id or '')}: {_e(entry.summary)}"
-        "</title>"
+        f"<title>{entry.at:%Y-%m-%d %H:%M:%S} {_e(entry.task_id or '')}: "
+        f"{_e(said.entry(entry))}</title>"
     )
     if entry.event in {TimelineEvent.TASK_OVERDUE, TimelineEvent.TASK_ESCALATED}:
         colour = _COLOURS["negative"]
@@ -201,60 +236,90 @@ def _marker(entry: TimelineEntry, cx: float, cy: float) -> str | None:
     )
 
 
-def _legend() -> str:
+def _legend(language: str = "en") -> str:
     def swatch(shape: str) -> str:
         return f'<svg width="18" height="14" viewBox="0 0 18 14" aria-hidden="true">{shape}</svg>'
 
     items = [
-        (swatch('<rect x="1" y="3" width="16" height="8" rx="2" fill="#8fb8de"/>'), "stage"),
-        (swatch('<rect x="1" y="3" width="16" height="8" rx="2" fill="#e8a49d"/>'), "failed"),
+        (swatch('<rect x="1" y="3" width="16" height="8" rx="2" fill="#8fb8de"/>'), N_("stage")),
+        (swatch('<rect x="1" y="3" width="16" height="8" rx="2" fill="#e8a49d"/>'), N_("failed")),
         (
             swatch(f'<polygon points="9,1 15,7 9,13 3,7" fill="{_COLOURS["positive"]}"/>'),
-            "signed",
+            N_("signed"),
         ),
         (
             swatch(f'<polygon points="9,1 15,7 9,13 3,7" fill="{_COLOURS["negative"]}"/>'),
-            "refused",
+            N_("refused"),
         ),
         (
             swatch(f'<circle cx="9" cy="7" r="5" fill="{_COLOURS["positive"]}"/>'),
-            "approved / agreed",
+            N_("approved / agreed"),
         ),
         (
             swatch(f'<circle cx="9" cy="7" r="5" fill="{_COLOURS["other"]}"/>'),
-            "changes, disagreement, more information",
+            N_("changes, disagreement, more information"),
         ),
-        (swatch(f'<circle cx="9" cy="7" r="5" fill="{_COLOURS["negative"]}"/>'), "rejected"),
+        (swatch(f'<circle cx="9" cy="7" r="5" fill="{_COLOURS["negative"]}"/>'), N_("rejected")),
         (
             swatch(f'<circle cx="9" cy="7" r="3" fill="#fff" stroke="{_COLOURS["neutral"]}"/>'),
-            "other answer",
+            N_("other answer"),
         ),
         (
             swatch(f'<polygon points="9,1 15,12 3,12" fill="{_COLOURS["negative"]}"/>'),
-            "overdue / escalated",
+            N_("overdue / escalated"),
         ),
     ]
-    return '<p class="legend">' + "".join(f"<span>{s} {_e(t)}</span>" for s, t in items) + "</p>"
+    return (
+        '<p class="legend">'
+        + "".join(f"<span>{s} {_e(gettext(language, t))}</span>" for s, t in items)
+        + "</p>"
+    )
 
 
-def _table(entries: Iterable[TimelineEntry]) -> str:
-    rows = [
-        "<table><thead><tr><th>time (UTC)</th><th>stage</th><th>event</th><th>task</th>"
-        "<th>who</th><th>what</th></tr></thead><tbody>"
-    ]
-    for entry in entries:
-        who = entry.party or ""
-        if entry.actor:
-            who = f"{who} ({entry.actor})" if who else entry.actor
+def _table(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
+    """Every line: its time, stage, event, task, who (by name) and what, in `language`."""
+    said = _Saying(timeline, language, names or party_names(timeline, language))
+    headings = "".join(f"<th>{_e(label)}</th>" for label in column_labels(language))
+    rows = [f"<table><thead><tr>{headings}</tr></thead><tbody>"]
+    for entry in timeline.entries:
+        stage = stage_name(entry.stage, language).html if entry.stage else ""
         rows.append(
             f'<tr class="{_e(entry.event.value)}">'
-            f'<td class="time">{entry.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}</td>'
-            f"<td>{_e(entry.stage or '')}</td><td>{_e(entry.event.value)}</td>"
-            f"<td>{_e(entry.task_id or '')}</td>"
-            f'<td dir="auto">{_e(who)}</td><td dir="auto">{_e(entry.summary)}</td></tr>'
+            f'<td class="time"><bdi>{entry.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}</bdi></td>'
+            f"<td>{stage}</td><td>{_e(event_label(entry.event, language))}</td>"
+            f"<td><bdi>{_e(entry.task_id or '')}</bdi></td>"
+            f"<td>{who(entry, language, said.names).html}</td>"
+            f"<td>{said.entry_html(entry)}</td></tr>"
         )
     rows.append("</tbody></table>")
     return "\n".join(rows)
+
+
+class _Saying:
+    """What the chart and the table say, in one language, with the parties' names."""
+
+    def __init__(self, timeline: Timeline, language: str, names: PartyNames) -> None:
+        self.timeline, self.language, self.names = timeline, supported(language), names
+
+    def word(self, message: str) -> str:
+        return gettext(self.language, message)
+
+    def stage(self, stage: str) -> str:
+        return stage_name(stage, self.language).text
+
+    def entry(self, entry: TimelineEntry) -> str:
+        return entry_text(self.timeline, entry, self.language, self.names).text
+
+    def entry_html(self, entry: TimelineEntry) -> str:
+        return str(entry_text(self.timeline, entry, self.language, self.names).html)
+
+
+_OUTCOMES = {
+    StageOutcome.COMPLETED: N_("completed"),
+    StageOutcome.FAILED: N_("failed"),
+    StageOutcome.TERMINATED: N_("terminated"),
+    StageOutcome.RUNNING: N_("running"),
+}
 
 
 def _domain(timeline: Timeline) -> tuple[datetime, datetime]:

@@ -12,7 +12,7 @@ the README ("Funders and inspectors") states them for readers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -21,14 +21,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from lxml import etree
 from pydantic import ValidationError
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 
+from application.directory.names import names_of
 from auditing.decode import convention_of, decode_payloads
 from auditing.histories import ConventionHistory
+from infra.database import Database
 from infra.settings import Environment, read_environment
+from rendering.formats import BILINGUAL_SEPARATOR, written_in_arabic
 from schemas.convention import (
     Convention,
     ConventionKind,
@@ -194,6 +198,9 @@ class ConventionRecord:
     children: Sequence[str] = field(default_factory=tuple)
     """Specific conventions derived from this one that the caller knows of (besides those
     its `child_linked` milestones name)."""
+    organisation_names: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """The directory's names of the parties, by party id then language (fr, ar, en: those
+    it holds); a party it does not hold is named as the convention file wrote it."""
 
 
 def activity_identifier(reporter: Reporter, convention_id: str) -> str:
@@ -202,27 +209,6 @@ def activity_identifier(reporter: Reporter, convention_id: str) -> str:
 
 
 # --- Languages --------------------------------------------------------------------------
-
-
-def _arabic_letter(char: str) -> bool:
-    return (
-        "\u0600" <= char <= "\u06ff"
-        or "\u0750" <= char <= "\u077f"
-        or "\u08a0" <= char <= "\u08ff"
-        or "\ufb50" <= char <= "\ufdff"
-        or "\ufe70" <= char <= "\ufeff"
-    )
-
-
-def written_in_arabic(text: str) -> bool:
-    """Whether the text is mostly Arabic letters (a Latin acronym inside stays Arabic)."""
-    arabic = sum(1 for char in text if char.isalpha() and _arabic_letter(char))
-    other = sum(1 for char in text if char.isalpha() and not _arabic_letter(char))
-    return arabic > other
-
-
-BILINGUAL_SEPARATOR = " – "
-"""How the files write a name in two scripts: « Cité des métiers … – مدينة المهن … »."""
 
 
 def language_parts(text: str, latin_language: str | None) -> list[tuple[str | None, str]]:
@@ -252,10 +238,21 @@ def title_language(convention: Convention) -> str:
     return _latin_language(convention)
 
 
+def title_narratives(convention: Convention) -> list[tuple[str | None, str]]:
+    """The title's narratives: one per language the file gave it in (`title: {fr: …, ar: …}`),
+    else the title as written, a bilingual « French – Arabic » one split in two."""
+    if convention.titles:
+        return [(language.value, title) for language, title in convention.titles.items()]
+    return language_parts(convention.title, _latin_language(convention))
+
+
 def narrative_languages(convention: Convention) -> list[str]:
-    """The title's language first, then every language the parties' contacts read."""
-    languages = [title_language(convention)]
-    for language, _ in language_parts(convention.title, _latin_language(convention)):
+    """The title's language first, then the other languages it was given in, then every
+    language the parties' contacts read."""
+    languages = [
+        next(iter(convention.titles)).value if convention.titles else title_language(convention)
+    ]
+    for language, _ in title_narratives(convention):
         if language is not None and language not in languages:
             languages.append(language)
     for party in convention.parties:
@@ -406,6 +403,24 @@ def _name_narrative(text: str) -> list[tuple[str | None, str]]:
     return language_parts(text, None)
 
 
+def _organisation_narratives(
+    record: ConventionRecord, party: Party
+) -> list[tuple[str | None, str]]:
+    """An organisation's names: the directory's, one narrative per language it holds; else
+    the name the convention file wrote."""
+    held = record.organisation_names.get(party.id) or {}
+    named: list[tuple[str | None, str]] = [
+        (language, held[language]) for language in ("fr", "ar", "en") if held.get(language)
+    ]
+    return named or _name_narrative(party.name)
+
+
+def _name_in(record: ConventionRecord, party: Party, language: str) -> str:
+    """A party's name in one language: the directory's in it, else the file's part in it."""
+    held = record.organisation_names.get(party.id) or {}
+    return held.get(language) or _in_language(party.name, language)
+
+
 def _value(parent: etree._Element, tag: str, money: Money, on: date) -> None:
     value = etree.SubElement(parent, tag)
     value.set("currency", currency_code(money.currency.value))
@@ -420,12 +435,18 @@ def _in_language(text: str, language: str) -> str:
     return next((part for lang, part in parts if lang == wanted), text) if len(parts) > 1 else text
 
 
-def _description(convention: Convention, language: str) -> str:
+def _description(record: ConventionRecord, language: str) -> str:
+    convention = record.convention
     separator = _LIST_SEPARATORS[language]
+    title = (
+        convention.title_in(language)
+        if convention.titles
+        else _in_language(convention.title, language)
+    )
     return _DESCRIPTIONS[language].format(
         kind=_KIND_LABELS[language][convention.kind],
-        title=_in_language(convention.title, language),
-        parties=separator.join(_in_language(party.name, language) for party in convention.parties),
+        title=title,
+        parties=separator.join(_name_in(record, party, language) for party in convention.parties),
         stages=separator.join(_STAGE_LABELS[language][spec.stage] for spec in convention.stages),
     )
 
@@ -474,16 +495,11 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
     reporting = etree.SubElement(activity, "reporting-org")
     reporting.set("ref", reporter.org_ref)
     reporting.set("type", reporter.org_type)
-    _narratives(reporting, _name_narrative(convention.office.name))
-    _narratives(
-        etree.SubElement(activity, "title"),
-        language_parts(convention.title, _latin_language(convention)),
-    )
+    _narratives(reporting, _organisation_narratives(record, convention.office))
+    _narratives(etree.SubElement(activity, "title"), title_narratives(convention))
     description = etree.SubElement(activity, "description")
     description.set("type", "1")
-    _narratives(
-        description, [(language, _description(convention, language)) for language in languages]
-    )
+    _narratives(description, [(language, _description(record, language)) for language in languages])
     for party in convention.parties:
         org = etree.SubElement(activity, "participating-org")
         if party.kind == PartyKind.TRAINING_OFFICE:
@@ -496,7 +512,7 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
         )
         if org_type:
             org.set("type", org_type)
-        _narratives(org, _name_narrative(party.name))
+        _narratives(org, _organisation_narratives(record, party))
     etree.SubElement(activity, "activity-status").set("code", activity_status(milestones))
     for date_type in sorted(dates):
         element = etree.SubElement(activity, "activity-date")
@@ -519,7 +535,7 @@ def build_activity(record: ConventionRecord, reporter: Reporter) -> etree._Eleme
         etree.SubElement(budget, "period-start").set("iso-date", start.isoformat())
         etree.SubElement(budget, "period-end").set("iso-date", max(start, end).isoformat())
         _value(budget, "value", money, start)
-    _transactions(activity, convention, milestones, reporter)
+    _transactions(activity, record, reporter)
     for related_type, convention_id in _related(record):
         related = etree.SubElement(activity, "related-activity")
         related.set("ref", activity_identifier(reporter, convention_id))
@@ -569,13 +585,9 @@ def _last_updated(milestones: Sequence[Milestone]) -> str:
     return milestones[-1].occurred_at.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def _transactions(
-    activity: etree._Element,
-    convention: Convention,
-    milestones: Sequence[Milestone],
-    reporter: Reporter,
-) -> None:
+def _transactions(activity: etree._Element, record: ConventionRecord, reporter: Reporter) -> None:
     """Each funder's approval: an incoming commitment of the granted amount, on its day."""
+    convention, milestones = record.convention, record.milestones
     for milestone in milestones:
         granted = _approved(milestone)  # an amount always carries its currency (Money)
         if granted is None:
@@ -588,10 +600,13 @@ def _transactions(
         etree.SubElement(transaction, "transaction-date").set("iso-date", on.isoformat())
         _value(transaction, "value", granted, on)
         if funder is not None:
-            _narratives(etree.SubElement(transaction, "provider-org"), _name_narrative(funder.name))
+            _narratives(
+                etree.SubElement(transaction, "provider-org"),
+                _organisation_narratives(record, funder),
+            )
         receiver = etree.SubElement(transaction, "receiver-org")
         receiver.set("ref", reporter.org_ref)
-        _narratives(receiver, _name_narrative(convention.office.name))
+        _narratives(receiver, _organisation_narratives(record, convention.office))
 
 
 def _funder_of(convention: Convention, milestone: Milestone) -> Party | None:
@@ -694,7 +709,12 @@ def activities_document(
         try:
             root.append(
                 build_activity(
-                    ConventionRecord(record.convention, record.milestones, tuple(children)),
+                    ConventionRecord(
+                        record.convention,
+                        record.milestones,
+                        tuple(children),
+                        record.organisation_names,
+                    ),
                     reporter,
                 )
             )
@@ -737,6 +757,27 @@ def validation_errors(document: bytes) -> list[str]:
 
 class ConventionUnreadable(ValueError):
     """The history's input is not a convention file today's schema reads."""
+
+
+async def organisation_names(db: Database, party_ids: list[str]) -> dict[str, dict[str, str]]:
+    """The directory's names of these parties, by id then language (those it holds); none
+    from a database that has no directory yet."""
+    try:
+        held = await names_of(db, party_ids)
+    except asyncpg.UndefinedTableError:
+        return {}
+    return {
+        party: {
+            language: name
+            for language, name in (
+                ("fr", organisation.name_fr),
+                ("ar", organisation.name_ar),
+                ("en", organisation.name_en),
+            )
+            if name
+        }
+        for party, organisation in held.organisations.items()
+    }
 
 
 async def convention_from_history(

@@ -9,12 +9,20 @@ shapes the Arabic, and every Arabic text is set right to left.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 
+from markupsafe import Markup
+
 from auditing.html_report import _legend, _table, render_chart
-from auditing.iati import party_role, written_in_arabic
+from auditing.iati import party_role
+from auditing.timeline import party_names
+from rendering.catalogues import N_, gettext, is_right_to_left, supported
+from rendering.formats import Said, joined, say, say_count, word, written_in_arabic
+from rendering.record import PartyNames
+from rendering.timeline import title_in
 from schemas.audit import ReplayResult, Timeline, VerifyReport
 from schemas.convention import Convention
 
@@ -58,6 +66,15 @@ class ReportFacts:
     archive_head: str | None
     archive_entries: int
     generated_at: datetime | None = None
+    language: str = "en"
+    """The reader's language: the whole report is said in it (Arabic right to left)."""
+    organisation_names: Mapping[str, str] = field(default_factory=dict)
+    """The directory's names of the parties, in the reader's language, by id (the file's
+    names are said where the directory holds none)."""
+
+    def names(self) -> PartyNames:
+        """The parties' names the report says: the directory's, else the file's."""
+        return party_names(self.timeline, self.language, self.organisation_names)
 
 
 def _e(text: object) -> str:
@@ -65,113 +82,212 @@ def _e(text: object) -> str:
 
 
 def _text(text: str, tag: str = "span") -> str:
-    """A text in its direction: Arabic right to left, the rest left to right."""
+    """A text in its direction, isolated: Arabic right to left, the rest left to right."""
     direction = "rtl" if written_in_arabic(text) else "ltr"
-    return f'<{tag} dir="{direction}">{_e(text)}</{tag}>'
+    return f'<{tag} dir="{direction}"><bdi>{_e(text)}</bdi></{tag}>'
+
+
+def _th(language: str, message: str) -> str:
+    return f"<th>{_e(gettext(language, message))}</th>"
 
 
 def render_report_html(facts: ReportFacts) -> str:
-    """The report as one HTML page (what WeasyPrint turns into the PDF)."""
+    """The report as one HTML page (what WeasyPrint turns into the PDF), in the reader's
+    language: its `lang` and `dir`, names and ids in <bdi>, parties by their names."""
     convention = facts.convention
+    language = supported(facts.language)
+    names = facts.names()
     generated = (facts.generated_at or datetime.now(UTC)).astimezone(UTC)
+    direction = "rtl" if is_right_to_left(language) else "ltr"
+    titles = {
+        str(lang.value if hasattr(lang, "value") else lang): t
+        for lang, t in convention.titles.items()
+    }
+    title = title_in(convention.title, titles, language, convention.id)
+    kind = word(gettext(language, convention.kind.value))
+    about = (
+        say(
+            language,
+            N_("Audit report of convention {id} ({kind}, parent {parent})"),
+            id=convention.id,
+            kind=kind,
+            parent=convention.parent,
+        )
+        if convention.parent
+        else say(
+            language, N_("Audit report of convention {id} ({kind})"), id=convention.id, kind=kind
+        )
+    )
+    meta = say(
+        language,
+        N_("{about} · workflow {workflow} · source: {source} · made {at} UTC"),
+        about=about,
+        workflow=facts.timeline.workflow_id,
+        source=facts.timeline.source,
+        at=f"{generated:%Y-%m-%d %H:%M:%S}",
+    )
     parts = [
-        '<!DOCTYPE html><html lang="fr"><head><meta charset="utf-8">',
-        f"<title>{_e(convention.id)} — audit report</title><style>{_STYLE}</style></head><body>",
-        _text(convention.title, "h1"),
-        f'<p class="meta">Audit report of convention <b>{_e(convention.id)}</b> '
-        f"({_e(convention.kind.value)}"
-        + (f", parent {_e(convention.parent)}" if convention.parent else "")
-        + f") · workflow {_e(facts.timeline.workflow_id)} · source: {_e(facts.timeline.source)}"
-        f" · generated {generated:%Y-%m-%d %H:%M:%S} UTC</p>",
-        "<h2>Verdicts</h2>",
-        _verdicts(facts),
-        "<h2>Chain heads</h2>",
-        _heads(facts),
-        "<h2>Parties</h2>",
-        _parties(convention),
-        "<h2>Signatories</h2>",
-        _signatories(convention),
-        "<h2>Stages over time</h2>",
-        printable_chart(render_chart(facts.timeline)),
-        _legend(),
-        "<h2>Timeline</h2>",
-        _table(facts.timeline.entries),
+        f'<!DOCTYPE html><html lang="{language}" dir="{direction}"><head><meta charset="utf-8">',
+        f"<title>{say(language, _PAGE_TITLE, id=convention.id).html}</title>"
+        f"<style>{_STYLE}</style></head><body>",
+        f"<h1>{title.html}</h1>",
+        f'<p class="meta">{meta.html}</p>',
+        _h2(language, N_("Verdicts")),
+        _verdicts(facts, language),
+        _h2(language, N_("Chain heads")),
+        _heads(facts, language),
+        _h2(language, N_("Parties")),
+        _parties(convention, language, names),
+        _h2(language, N_("Signatories")),
+        _signatories(convention, language, names),
+        _h2(language, N_("Stages over time")),
+        printable_chart(render_chart(facts.timeline, language, names)),
+        _legend(language),
+        _h2(language, N_("Timeline")),
+        _table(facts.timeline, language, names),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
-def _verdicts(facts: ReportFacts) -> str:
+_PAGE_TITLE = N_("{id} — audit report")
+_DOES_NOT_REPLAY = N_("does not replay")
+_AGREE = N_("agrees")
+_REPLAY = N_("replay")
+_VERIFY = N_("verify")
+_MILESTONE_HEAD = N_("milestone chain head")
+_ARCHIVE_HEAD = N_("archive chain head")
+_NONE_DECLARED = N_("none declared")
+
+
+def _h2(language: str, message: str) -> str:
+    return f"<h2>{_e(gettext(language, message))}</h2>"
+
+
+def _verdicts(facts: ReportFacts, language: str) -> str:
     replay = facts.replay
     events = sum(run.events for run in replay.runs)
     failure = replay.first_failure
-    replay_line = (
-        f'<span class="ok">replays</span>: {len(replay.runs)} run(s), {events} events, '
-        "against this code"
-        if failure is None
-        else f'<span class="fail">does not replay</span>: run {_e(failure.run_id)}, event '
-        f"{_e(failure.event_id)} {_e(failure.event_type)}: {_e(failure.detail)}"
-    )
-    verify = facts.verify
-    if verify is None:
-        verify_line = "not verified (no PostgreSQL)"
-    elif verify.ok:
-        verify_line = (
-            f'<span class="ok">agree</span>: {verify.rows} milestones agree with the history; '
-            "chain intact"
+    if failure is None:
+        replay_line = str(
+            say(
+                language,
+                N_("{verdict}: {runs}, {events}, against this code"),
+                verdict=_verdict(language, N_("replays"), "ok"),
+                runs=say_count(language, "{count} run", "{count} runs", len(replay.runs)),
+                events=say_count(language, "{count} event", "{count} events", events),
+            ).html
         )
     else:
-        findings = "".join(f"<li>{_e(finding.message)}</li>" for finding in verify.findings)
-        verify_line = (
-            f'<span class="fail">{len(verify.findings)} finding(s)</span><ul>{findings}</ul>'
+        replay_line = f"{_verdict(language, _DOES_NOT_REPLAY, 'fail').html}: " + str(
+            say(
+                language,
+                N_("run {run}, event {event} {type}: {detail}"),
+                run=failure.run_id,
+                event=str(failure.event_id),
+                type=str(failure.event_type),
+                detail=failure.detail,
+            ).html
         )
+    verify = facts.verify
+    if verify is None:
+        verify_line = _e(gettext(language, N_("not verified (no PostgreSQL)")))
+    elif verify.ok:
+        verify_line = f"{_verdict(language, _AGREE, 'ok').html}: " + str(
+            say_count(
+                language,
+                "{count} milestone agrees with the history; chain intact",
+                "{count} milestones agree with the history; chain intact",
+                verify.rows,
+            ).html
+        )
+    else:
+        findings = "".join(
+            f"<li><bdi>{_e(finding.message)}</bdi></li>" for finding in verify.findings
+        )
+        counted = say_count(language, "{count} finding", "{count} findings", len(verify.findings))
+        verify_line = f'<span class="fail">{counted.html}</span><ul>{findings}</ul>'
     return (
-        f"<table><tr><th>replay</th><td>{replay_line}</td></tr>"
-        f"<tr><th>verify</th><td>{verify_line}</td></tr></table>"
+        f"<table><tr>{_th(language, _REPLAY)}<td>{replay_line}</td></tr>"
+        f"<tr>{_th(language, _VERIFY)}<td>{verify_line}</td></tr></table>"
     )
 
 
-def _heads(facts: ReportFacts) -> str:
+def _verdict(language: str, message: str, tone: str) -> Said:
+    """A verdict's word, coloured by its tone (`ok` or `fail`)."""
+    text = gettext(language, message)
+    return Said(text, Markup(f'<span class="{tone}">{_e(text)}</span>'))
+
+
+def _heads(facts: ReportFacts, language: str) -> str:
     archive = (
-        f'<span class="hash">{_e(facts.archive_head)}</span> ({facts.archive_entries} archived '
-        "run(s))"
+        f'<span class="hash"><bdi>{_e(facts.archive_head)}</bdi></span> ('
+        + str(
+            say_count(
+                language, "{count} archived run", "{count} archived runs", facts.archive_entries
+            ).html
+        )
+        + ")"
         if facts.archive_head
-        else "no archived run"
+        else _e(gettext(language, N_("no archived run")))
     )
+    milestones = say_count(language, "{count} milestone", "{count} milestones", facts.milestones)
     return (
         "<table>"
-        f'<tr><th>milestone chain head</th><td><span class="hash">{_e(facts.milestone_head)}'
-        f"</span> ({facts.milestones} milestones)</td></tr>"
-        f"<tr><th>archive chain head</th><td>{archive}</td></tr></table>"
+        f'<tr>{_th(language, _MILESTONE_HEAD)}<td><span class="hash"><bdi>'
+        f"{_e(facts.milestone_head)}</bdi></span> ({milestones.html})</td></tr>"
+        f"<tr>{_th(language, _ARCHIVE_HEAD)}<td>{archive}</td></tr></table>"
     )
 
 
-def _parties(convention: Convention) -> str:
-    rows = [
-        "<table><thead><tr><th>id</th><th>name</th><th>kind</th><th>country</th>"
-        "<th>IATI role</th><th>contacts</th></tr></thead><tbody>"
-    ]
+def _parties(convention: Convention, language: str, names: PartyNames) -> str:
+    headings = "".join(
+        _th(language, message)
+        for message in (
+            N_("id"),
+            N_("name"),
+            N_("kind"),
+            N_("country"),
+            N_("IATI role"),
+            N_("contacts"),
+        )
+    )
+    rows = [f"<table><thead><tr>{headings}</tr></thead><tbody>"]
     for party in convention.parties:
-        contacts = ", ".join(
-            f"{contact.name} ({contact.language.value})" for contact in party.contacts
+        contacts = joined(
+            [
+                say(
+                    language,
+                    N_("{person} ({reads})"),
+                    person=contact.name,
+                    reads=word(gettext(language, _LANGUAGE_NAMES[contact.language.value])),
+                )
+                for contact in party.contacts
+            ],
+            language,
         )
         rows.append(
-            f"<tr><td>{_e(party.id)}</td><td>{_text(party.name)}</td>"
-            f"<td>{_e(party.kind.value)}</td><td>{_e(party.country)}</td>"
-            f"<td>{party_role(convention, party)}</td><td>{_text(contacts)}</td></tr>"
+            f"<tr><td><bdi>{_e(party.id)}</bdi></td><td>{_text(names(party.id))}</td>"
+            f"<td>{_e(gettext(language, party.kind.value))}</td>"
+            f"<td><bdi>{_e(party.country)}</bdi></td>"
+            f"<td>{party_role(convention, party)}</td><td>{contacts.html}</td></tr>"
         )
     rows.append("</tbody></table>")
     return "".join(rows)
 
 
-def _signatories(convention: Convention) -> str:
+_LANGUAGE_NAMES = {"fr": N_("French"), "ar": N_("Arabic"), "en": N_("English")}
+
+
+def _signatories(convention: Convention, language: str, names: PartyNames) -> str:
     if not convention.signatories:
-        return "<p>none declared</p>"
-    rows = ["<table><thead><tr><th>name</th><th>capacity</th><th>party</th></tr></thead><tbody>"]
+        return f"<p>{_e(gettext(language, _NONE_DECLARED))}</p>"
+    headings = "".join(_th(language, m) for m in (N_("name"), N_("capacity"), N_("party")))
+    rows = [f"<table><thead><tr>{headings}</tr></thead><tbody>"]
     for signatory in convention.signatories:
         rows.append(
             f"<tr><td>{_text(signatory.name)}</td><td>{_text(signatory.capacity)}</td>"
-            f"<td>{_e(signatory.party)}</td></tr>"
+            f"<td>{_text(names(signatory.party))}</td></tr>"
         )
     rows.append("</tbody></table>")
     return "".join(rows)

@@ -9,6 +9,7 @@ Rendered as text, JSON or CSV here; as an HTML report in html_report.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -30,7 +31,18 @@ from auditing.decode import (
 )
 from auditing.histories import ConventionHistory
 from records.csv_writer import write_csv
-from rendering.record import milestone_text
+from rendering.catalogues import N_, supported
+from rendering.formats import (
+    FIRST_STRONG_ISOLATE,
+    POP_DIRECTIONAL_ISOLATE,
+    Said,
+    data,
+    part_in,
+    say,
+)
+from rendering.record import PartyNames, stage_name
+from rendering.timeline import column_labels, event_label, title_in, who
+from rendering.timeline import entry_text as rendered_entry
 from schemas.archive import RunClose
 from schemas.audit import (
     EventOutcome,
@@ -41,7 +53,7 @@ from schemas.audit import (
     TimelineEvent,
 )
 from schemas.milestone_details import TaskAssignedDetails, details_as
-from schemas.milestones import Milestone, MilestoneKind
+from schemas.milestones import MilestoneKind
 
 # Milestones that are a line of their own kind; every other kind is a plain `milestone` line.
 _MILESTONE_EVENTS: dict[str, TimelineEvent] = {
@@ -79,6 +91,9 @@ CSV_COLUMNS = (
     "event_id",
     "details",
 )
+"""The stored columns: `summary` is the English line, kept for older readers."""
+RENDERED_COLUMNS = ("language", "text")
+"""The line in the reader's language, rendered from the kinds and details."""
 
 
 async def build_timeline(
@@ -106,15 +121,29 @@ async def build_timeline(
     for entry in builder.entries:
         if entry.event is TimelineEvent.STAGE_ENTERED and entry.stage and entry.stage not in stages:
             stages.append(entry.stage)
+    titles = _titles(declared.get("title") if declared else None)
     return Timeline(
         convention_id=convention.convention_id,
         workflow_id=convention.workflow_id,
-        title=str(title) if title is not None else None,
+        title=(next(iter(titles.values())) if titles else str(title)) if title else None,
+        titles=titles,
+        party_names={
+            str(party["id"]): str(party.get("name") or party["id"])
+            for party in (declared or {}).get("parties", [])
+            if isinstance(party, dict) and party.get("id")
+        },
         source=convention.source,
         stages=stages,
         spans=stage_spans(builder.entries),
         entries=builder.entries,
     )
+
+
+def _titles(title: Any) -> dict[str, str]:
+    """The title's languages, when the file gave several (`title: {fr: …, ar: …}`)."""
+    if isinstance(title, dict):
+        return {str(language): str(text) for language, text in title.items() if text}
+    return {}
 
 
 def stage_spans(entries: list[TimelineEntry]) -> list[StageSpan]:
@@ -251,6 +280,7 @@ class _Builder:
                 "notification_id": notification.get("id"),
                 "notification_event": event_name,
                 "recipients": recipients,
+                "language": notification.get("language"),
                 "recorded": item.outcome is EventOutcome.COMPLETED,
             },
         )
@@ -284,7 +314,13 @@ class _Builder:
                 else f"{notification.get('event', 'notification')} not delivered by {channel} "
                 f"to {party}: {item.outcome}"
             ),
-            details={"notification_id": notification.get("id"), "channel": channel, **outcome},
+            details={
+                "notification_id": notification.get("id"),
+                "notification_event": notification.get("event"),
+                "channel": channel,
+                **({} if delivered else {"outcome": item.outcome}),
+                **outcome,
+            },
         )
 
     def _gave_up(self, run: RunRecord, item: ScheduledActivity) -> None:
@@ -332,7 +368,8 @@ class _Builder:
             party=party,
             actor=_text(request.get("actor")),
             summary=summary,
-            details={"answer": answer},
+            details={"answer": answer}
+            | ({"failure": item.failure} if item.outcome is EventOutcome.FAILED else {}),
         )
 
     def _officer_action(self, run: RunRecord, item: AcceptedUpdate) -> None:
@@ -357,7 +394,8 @@ class _Builder:
             summary=f"officer: {item.name}"
             + (f" ({said})" if said else "")
             + (f" failed: {item.failure}" if item.outcome is EventOutcome.FAILED else ""),
-            details={"update": item.name, "request": request},
+            details={"update": item.name, "request": request}
+            | ({"failure": item.failure} if item.outcome is EventOutcome.FAILED else {}),
         )
 
     def _closed(self, run: RunRecord, item: RunClosed) -> None:
@@ -377,7 +415,7 @@ class _Builder:
                 at=item.at,
                 event=TimelineEvent.RUN_CLOSED,
                 summary=f"Workflow {item.closed_as}" + (f": {item.detail}" if item.detail else ""),
-                details={"closed_as": item.closed_as},
+                details={"closed_as": item.closed_as, "detail": item.detail},
             )
 
 
@@ -416,74 +454,99 @@ def describe_answer(answer: dict[str, Any]) -> str:
     return "; ".join([head, *parts])
 
 
-def entry_text(timeline: Timeline, entry: TimelineEntry, language: str) -> str:
-    """What a line says in `language`: a milestone's, rendered from its kind and details
-    (rendering.record); the other lines (answers, deliveries, runs) as the history says them."""
-    kind = entry.milestone_kind
-    if (
-        not kind
-        or entry.milestone_seq is None
-        or (kind in _ENDINGS and entry.event is TimelineEvent.STAGE_LEFT)
-    ):
-        return entry.summary
-    try:
-        milestone = Milestone(
-            convention_id=timeline.convention_id,
-            seq=entry.milestone_seq,
-            kind=MilestoneKind(kind),
-            stage=entry.stage,
-            task_id=entry.task_id,
-            party=entry.party,
-            actor=entry.actor,
-            occurred_at=entry.at,
-            summary=entry.summary,
-            details={k: v for k, v in entry.details.items() if k != "outcome"},
-        )
-    except ValueError:
-        return entry.summary
-    return milestone_text(milestone, language).text
+def party_names(
+    timeline: Timeline, language: str = "en", directory: Mapping[str, str] | None = None
+) -> PartyNames:
+    """The parties' names a reader sees: the directory's (in their language) where given,
+    else the convention file's (its part in the reader's script, for a name written in
+    two)."""
+    written = {party: part_in(name, language) for party, name in timeline.party_names.items()}
+    return PartyNames.of({**written, **(directory or {})})
 
 
-def render_text(timeline: Timeline, language: str = "en") -> str:
-    """One line per entry: time, stage, event, task, who, what (in `language`); a header says
-    the source."""
-    lines = [
-        f"# {timeline.convention_id} ({timeline.workflow_id})"
-        + (f": {timeline.title}" if timeline.title else ""),
-        f"# source: {timeline.source}",
+def entry_text(
+    timeline: Timeline, entry: TimelineEntry, language: str, names: PartyNames | None = None
+) -> Said:
+    """What a line says in `language`, from its event, fields and details
+    (rendering.timeline): milestones and the other lines alike, parties by their names."""
+    return rendered_entry(
+        entry, timeline.convention_id, language, names or party_names(timeline, language)
+    )
+
+
+def heading(timeline: Timeline, language: str, names: PartyNames | None = None) -> list[Said]:
+    """The two lines above the timeline: the convention and its title, then the source."""
+    title = title_in(timeline.title, timeline.titles, language, timeline.convention_id)
+    return [
+        say(
+            language,
+            N_("{id} ({workflow}): {title}") if timeline.title else N_("{id} ({workflow})"),
+            id=timeline.convention_id,
+            workflow=timeline.workflow_id,
+            title=title,
+        ),
+        say(language, N_("source: {source}"), source=timeline.source),
     ]
+
+
+def render_text(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
+    """One line per entry: time, stage, event, task, who, what (all in `language`, parties by
+    their names); a header says the convention and the source."""
+    language = supported(language)
+    names = names or party_names(timeline, language)
+    lines = [f"# {line.text}" for line in heading(timeline, language, names)]
+    lines.append("# " + "  ".join(column_labels(language)))
     for entry in timeline.entries:
-        who = entry.party or ""
-        if entry.actor:
-            who = f"{who} ({entry.actor})" if who else entry.actor
+        stage = stage_name(entry.stage, language).text if entry.stage else "-"
         lines.append(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}  {(entry.stage or '-'):<16} {entry.event.value:<22} "
-            f"{(entry.task_id or '-'):<34} {(who or '-'):<24} "
-            f"{entry_text(timeline, entry, language)}".rstrip()
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  {stage:<16} {event_label(entry.event, language):<22} "
+            f"{(data(entry.task_id, language).text if entry.task_id else '-'):<34} "
+            f"{(who(entry, language, names).text or '-'):<24} "
+            f"{entry_text(timeline, entry, language, names).text}".rstrip()
         )
     return "\n".join(lines) + "\n"
 
 
 def render_json(timeline: Timeline) -> str:
-    """The timeline as one JSON document."""
-    return timeline.model_dump_json(indent=2) + "\n"
+    """The timeline as one JSON document: kinds, fields and details, no prose (each reader's
+    words are rendered from them; the English `summary` is left out)."""
+    return timeline.model_dump_json(indent=2, exclude={"entries": {"__all__": {"summary"}}}) + "\n"
 
 
-def render_csv(timeline: Timeline) -> str:
+def render_csv(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
     """One CSV row per entry, the details as a JSON cell (comma-separated, no BOM)."""
-    return timeline_csv(timeline)
+    return timeline_csv(timeline, language=language, names=names)
 
 
-def timeline_csv(timeline: Timeline, *, separator: str = ",", bom: bool = False) -> str:
+def timeline_csv(
+    timeline: Timeline,
+    *,
+    separator: str = ",",
+    bom: bool = False,
+    language: str = "en",
+    names: PartyNames | None = None,
+) -> str:
     """The timeline as CSV, written by the one CSV writer (records/csv_writer.py), so an
     actor's name sent through the API never arrives in an auditor's spreadsheet as a formula.
-    `separator=";"` and `bom=True` suit French spreadsheets."""
+    `separator=";"` and `bom=True` suit French spreadsheets.
+
+    The stored columns come first, as they always have (`summary` is the English line,
+    kept for older readers); `language` and `text` follow: the line in the reader's
+    language, rendered from the kinds and details."""
+    language = supported(language)
+    names = names or party_names(timeline, language)
     rows = []
     for entry in timeline.entries:
         row = entry.model_dump(mode="json")
         row["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
-        rows.append([row[column] for column in CSV_COLUMNS])
-    return write_csv(CSV_COLUMNS, rows, separator=separator, bom=bom)
+        rendered = entry_text(timeline, entry, language, names)
+        rows.append([row[column] for column in CSV_COLUMNS] + [language, _plain(rendered.text)])
+    return write_csv(CSV_COLUMNS + RENDERED_COLUMNS, rows, separator=separator, bom=bom)
+
+
+def _plain(text: str) -> str:
+    # A spreadsheet shows the isolates as boxes: a cell is one run of text already.
+    return text.replace(FIRST_STRONG_ISOLATE, "").replace(POP_DIRECTIONAL_ISOLATE, "")
 
 
 def _first_dict(values: list[Any]) -> dict[str, Any]:

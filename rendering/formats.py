@@ -76,11 +76,15 @@ def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
     # (markupsafe's own format escapes again what needs not, at several times the cost).
     return Said(
         template.format(**{name: part.text for name, part in parts.items()}),
-        Markup(
-            str(escape(template)).format(**{name: str(part.html) for name, part in parts.items()})
-        ),
+        Markup(_escaped(template).format(**{name: part.html for name, part in parts.items()})),
         as_recorded=any(part.as_recorded for part in parts.values()),
     )
+
+
+@lru_cache(maxsize=4096)
+def _escaped(template: str) -> str:
+    # A catalogue's message, escaped once: the same few hundred are said again and again.
+    return str(escape(template))
 
 
 def joined(parts: list[Said], language: str) -> Said:
@@ -132,3 +136,40 @@ def _long_date(value: date, locale: str) -> str:
 def plural_words(language: str, singular: str, plural: str, count: int) -> Said:
     """A count and its noun ("3 findings"), as `say_count` without other values."""
     return say_count(language, singular, plural, count)
+
+
+BILINGUAL_SEPARATOR = " – "
+"""How the convention files write a name in two scripts: « Cité des métiers … – مدينة المهن … »."""
+
+
+def _arabic_letter(char: str) -> bool:
+    return (
+        "\u0600" <= char <= "\u06ff"
+        or "\u0750" <= char <= "\u077f"
+        or "\u08a0" <= char <= "\u08ff"
+        or "\ufb50" <= char <= "\ufdff"
+        or "\ufe70" <= char <= "\ufeff"
+    )
+
+
+def written_in_arabic(text: str) -> bool:
+    """Whether the text is mostly Arabic letters (a Latin acronym inside stays Arabic)."""
+    arabic = sum(1 for char in text if char.isalpha() and _arabic_letter(char))
+    other = sum(1 for char in text if char.isalpha() and not _arabic_letter(char))
+    return arabic > other
+
+
+def part_in(text: str, language: str) -> str:
+    """The part of a name written in two scripts (« French – Arabic ») a reader of
+    `language` reads: the Arabic part in Arabic, the other part else; a name in one script
+    is whole."""
+    parts = text.split(BILINGUAL_SEPARATOR)
+    if len(parts) != 2 or not all(part.strip() for part in parts):
+        return text
+    scripts = [written_in_arabic(part) for part in parts]
+    if scripts.count(True) != 1:
+        return text
+    wanted = language == "ar"
+    return next(
+        part.strip() for part, arabic in zip(parts, scripts, strict=True) if arabic is wanted
+    )

@@ -78,6 +78,43 @@ from schemas.milestones import Milestone, MilestoneKind
 from schemas.tasks import TaskFacts, TaskKind
 from schemas.values import Money, Place
 
+# --- names --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PartyNames:
+    """Organisations' names by party id, in the reader's language (the directory's, else the
+    convention file's): what a sentence says where the record holds an id. An id it does not
+    know is said as it is. Hashable, so a rendering with names is cached like one without."""
+
+    pairs: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, names: Mapping[str, str]) -> PartyNames:
+        """From a mapping of party id to name (empty names are left out)."""
+        return cls(tuple(sorted((key, value) for key, value in names.items() if value)))
+
+    def __call__(self, party_id: str) -> str:
+        return self._lookup.get(party_id, party_id)
+
+    @property
+    def _lookup(self) -> dict[str, str]:
+        return _lookup_of(self.pairs)
+
+    def as_dict(self) -> dict[str, str]:
+        """The names, by party id."""
+        return dict(self._lookup)
+
+
+@lru_cache(maxsize=256)
+def _lookup_of(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    return dict(pairs)
+
+
+NO_NAMES = PartyNames()
+"""Ids said as they are (a reader with no directory at hand)."""
+
+
 # --- tasks --------------------------------------------------------------------------------
 
 
@@ -90,7 +127,7 @@ class _Recorded:
     title: str
 
 
-_TitleRenderer = Callable[[re.Match[str], str], Said]
+_TitleRenderer = Callable[[re.Match[str], str, "PartyNames"], Said]
 
 
 def _place(city: str, country: str) -> str:
@@ -101,7 +138,7 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
     (
         TaskKind.REVIEW_DRAFT,
         re.compile(r"Review version (?P<version>\d+) of the text"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Review version {version} of the text"),
             version=number(int(m["version"]), lang),
@@ -110,17 +147,17 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
     (
         TaskKind.REVISE_DRAFT,
         re.compile(r"Revise the text as (?P<party>.+?) asked: (?P<comments>.*)", re.S),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Revise the text as {party} asked: {comments}"),
-            party=m["party"],
+            party=names(m["party"]),
             comments=m["comments"],
         ),
     ),
     (
         TaskKind.SIGN,
         re.compile(r"Sign the convention as (?P<name>.+?), (?P<capacity>.+)", re.S),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Sign the convention as {name}, {capacity}"),
             name=m["name"],
@@ -133,7 +170,7 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             r"Host the mission in (?P<place>.+ \([A-Z]{2}\)), "
             r"(?P<start>\d{4}-\d\d-\d\d) to (?P<end>\d{4}-\d\d-\d\d)"
         ),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Host the mission in {place}, from {start} to {end}"),
             place=m["place"],
@@ -144,14 +181,14 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
     (
         TaskKind.FILE_MISSION_REPORT,
         re.compile(r"File the report of the mission in (?P<place>.+)", re.S),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang, N_("File the report of the mission in {place}"), place=m["place"]
         ),
     ),
     (
         TaskKind.FILE_FINDINGS,
         re.compile(r"File the diagnostic's findings and recommendations \(round (?P<round>\d+)\)"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("File the diagnostic's findings and recommendations (round {round})"),
             round=number(int(m["round"]), lang),
@@ -160,17 +197,17 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
     (
         TaskKind.FILE_FINDINGS,
         re.compile(r"File the diagnostic's findings and recommendations"),
-        lambda m, lang: say(lang, N_("File the diagnostic's findings and recommendations")),
+        lambda m, lang, names: say(lang, N_("File the diagnostic's findings and recommendations")),
     ),
     (
         TaskKind.AGREE_OUTCOMES,
         re.compile(r"Agree the diagnostic's outcomes"),
-        lambda m, lang: say(lang, N_("Agree the diagnostic's outcomes")),
+        lambda m, lang, names: say(lang, N_("Agree the diagnostic's outcomes")),
     ),
     (
         TaskKind.DECIDE_FUNDING,
         re.compile(r"Decide on the funding request of (?P<amount>[\d.]+) (?P<currency>\S+)"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Decide on the funding request of {amount}"),
             amount=money(m["amount"], m["currency"], lang),
@@ -179,10 +216,10 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
     (
         TaskKind.PROVIDE_INFORMATION,
         re.compile(r"Answer (?P<funder>\S+)'s request: (?P<comments>.*)", re.S),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Answer the request of {funder}: {comments}"),
-            funder=m["funder"],
+            funder=names(m["funder"]),
             comments=m["comments"],
         ),
     ),
@@ -192,16 +229,16 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             r"Revise the funding request to (?P<funder>\S+) "
             r"\(new amount, terms of reference, note\)"
         ),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Revise the funding request to {funder} (new amount, terms of reference, note)"),
-            funder=m["funder"],
+            funder=names(m["funder"]),
         ),
     ),
     (
         TaskKind.REPORT_PROGRESS,
         re.compile(r"Report progress of the implementation \(report (?P<number>\d+)\)"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Report progress of the implementation (report {number})"),
             number=number(int(m["number"]), lang),
@@ -214,14 +251,14 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             r"\((?P<reason>.*)\) — (?P<what>.*)",
             re.S,
         ),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Fix delivery: {event} to {party} by {channel} failed ({reason}) — {what}"),
             event=m["event"],
-            party=m["party"],
+            party=names(m["party"]),
             channel=m["channel"],
             reason=m["reason"],
-            what=_title(_Recorded(None, m["what"]), lang),
+            what=_title(_Recorded(None, m["what"]), lang, names),
         ),
     ),
     (
@@ -230,11 +267,11 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             r"Late: (?P<title>.*) \(owed by (?P<party>\S+), due (?P<due>\d{4}-\d\d-\d\d)\)",
             re.S,
         ),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("Late: {title} (owed by {party}, due {due})"),
-            title=_title(_Recorded(None, m["title"]), lang),
-            party=m["party"],
+            title=_title(_Recorded(None, m["title"]), lang, names),
+            party=names(m["party"]),
             due=day(m["due"], lang),
         ),
     ),
@@ -257,55 +294,56 @@ def _matches(kind: TaskKind | None, title: str) -> bool:
     return _match(kind, title) is not None
 
 
-def _title(facts: _Recorded, language: str) -> Said:
-    """A task's title in `language`."""
-    return _said_title(facts, language)
+def _title(facts: _Recorded, language: str, names: PartyNames | None = None) -> Said:
+    """A task's title in `language`, its parties named by `names`."""
+    return _said_title(facts, language, names or NO_NAMES)
 
 
 @lru_cache(maxsize=4096)
-def _said_title(facts: _Recorded, language: str) -> Said:
+def _said_title(facts: _Recorded, language: str, names: PartyNames) -> Said:
     # A convention's tasks are named again and again in its timeline: each said once.
     found = _match(facts.kind, facts.title)
     if found is None:
         return as_recorded(facts.title, language)
     match, render = found
-    return render(match, language)
+    return render(match, language, names)
 
 
 @lru_cache(maxsize=4096)
-def facts_title(facts: TaskFacts, language: str) -> Said:
-    """A task's title in `language`, from the facts the workflow wrote (typed-task-facts);
-    a fact the title needs and the facts lack falls back to the bare kind's wording."""
+def facts_title(facts: TaskFacts, language: str, names: PartyNames = NO_NAMES) -> Said:
+    """A task's title in `language`, from the facts the workflow wrote (typed-task-facts),
+    its parties said by their `names`; a fact the title needs and the facts lack falls back
+    to the bare kind's wording."""
     render = _FACT_TITLES.get(facts.kind)
-    said = render(facts, language) if render is not None else None
+    said = render(facts, language, names) if render is not None else None
     return said if said is not None else say(language, _KIND_TITLES[facts.kind])
 
 
-def _about(facts: TaskFacts, language: str) -> Said:
+def _about(facts: TaskFacts, language: str, names: PartyNames = NO_NAMES) -> Said:
     """The task an escalation or a delivery to fix is about."""
     if facts.about is not None:
-        return facts_title(facts.about, language)
-    return _title(_Recorded(None, facts.about_title or ""), language)
+        return facts_title(facts.about, language, names)
+    return _title(_Recorded(None, facts.about_title or ""), language, names)
 
 
-def _review_title(f: TaskFacts, lang: str) -> Said | None:
+def _review_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.version is None:
         return None
     return say(lang, N_("Review version {version} of the text"), version=number(f.version, lang))
 
 
-def _revise_title(f: TaskFacts, lang: str) -> Said | None:
+def _revise_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.party is None:
         return None
     return say(
         lang,
         N_("Revise the text as {party} asked: {comments}"),
-        party=f.party,
+        party=names(f.party),
         comments=f.comments or "",
     )
 
 
-def _sign_title(f: TaskFacts, lang: str) -> Said | None:
+def _sign_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.signatory_name is None:
         return None
     return say(
@@ -316,7 +354,7 @@ def _sign_title(f: TaskFacts, lang: str) -> Said | None:
     )
 
 
-def _host_title(f: TaskFacts, lang: str) -> Said | None:
+def _host_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.place is None or f.starts_on is None or f.ends_on is None:
         return None
     return say(
@@ -328,13 +366,13 @@ def _host_title(f: TaskFacts, lang: str) -> Said | None:
     )
 
 
-def _mission_report_title(f: TaskFacts, lang: str) -> Said | None:
+def _mission_report_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.place is None:
         return None
     return say(lang, N_("File the report of the mission in {place}"), place=_place_of(f.place))
 
 
-def _findings_title(f: TaskFacts, lang: str) -> Said | None:
+def _findings_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.round is None or f.round <= 1:
         return None
     return say(
@@ -344,34 +382,34 @@ def _findings_title(f: TaskFacts, lang: str) -> Said | None:
     )
 
 
-def _decide_title(f: TaskFacts, lang: str) -> Said | None:
+def _decide_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.amount is None:
         return None
     return say(lang, N_("Decide on the funding request of {amount}"), amount=_money(f.amount, lang))
 
 
-def _information_title(f: TaskFacts, lang: str) -> Said | None:
+def _information_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.funder is None:
         return None
     return say(
         lang,
         N_("Answer the request of {funder}: {comments}"),
-        funder=f.funder,
+        funder=names(f.funder),
         comments=f.comments or "",
     )
 
 
-def _revise_funding_title(f: TaskFacts, lang: str) -> Said | None:
+def _revise_funding_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.funder is None:
         return None
     return say(
         lang,
         N_("Revise the funding request to {funder} (new amount, terms of reference, note)"),
-        funder=f.funder,
+        funder=names(f.funder),
     )
 
 
-def _report_title(f: TaskFacts, lang: str) -> Said | None:
+def _report_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.report is None:
         return None
     return say(
@@ -381,33 +419,33 @@ def _report_title(f: TaskFacts, lang: str) -> Said | None:
     )
 
 
-def _fix_delivery_title(f: TaskFacts, lang: str) -> Said | None:
+def _fix_delivery_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.event is None or f.channel is None:
         return None
     return say(
         lang,
         N_("Fix delivery: {event} to {party} by {channel} failed ({reason}) — {what}"),
         event=f.event,
-        party=f.party or "",
+        party=names(f.party) if f.party else "",
         channel=f.channel,
         reason=f.reason or "",
-        what=_about(f, lang),
+        what=_about(f, lang, names),
     )
 
 
-def _escalation_title(f: TaskFacts, lang: str) -> Said | None:
+def _escalation_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
     if f.due_on is None:
         return None
     return say(
         lang,
         N_("Late: {title} (owed by {party}, due {due})"),
-        title=_about(f, lang),
-        party=f.party or "",
+        title=_about(f, lang, names),
+        party=names(f.party) if f.party else "",
         due=day(f.due_on, lang),
     )
 
 
-_FACT_TITLES: Mapping[TaskKind, Callable[[TaskFacts, str], Said | None]] = {
+_FACT_TITLES: Mapping[TaskKind, Callable[[TaskFacts, str, PartyNames], Said | None]] = {
     TaskKind.REVIEW_DRAFT: _review_title,
     TaskKind.REVISE_DRAFT: _revise_title,
     TaskKind.SIGN: _sign_title,
@@ -468,13 +506,14 @@ def _kind_of(task: Any) -> TaskKind | None:
         return None
 
 
-def task_title(task: Any, language: str) -> Said:
+def task_title(task: Any, language: str, names: PartyNames | None = None) -> Said:
     """A task's title (a Task, an inbox entry: anything with `kind` and `title`, and `facts`
-    when the workflow wrote them)."""
+    when the workflow wrote them); the parties it names by id are said by their `names` when
+    given."""
     facts = getattr(task, "facts", None)
     if isinstance(facts, TaskFacts):
-        return facts_title(facts, supported(language))
-    return _title(_Recorded(_kind_of(task), str(task.title)), supported(language))
+        return facts_title(facts, supported(language), names or NO_NAMES)
+    return _title(_Recorded(_kind_of(task), str(task.title)), supported(language), names)
 
 
 _INSTRUCTIONS: Mapping[TaskKind, str] = {
@@ -518,18 +557,18 @@ def task_instructions(task: Any, language: str) -> Said:
 
 # --- the workflow's own reasons ----------------------------------------------------------
 
-_Reasoned = Callable[[re.Match[str], str], Said]
+_Reasoned = Callable[[re.Match[str], str, "PartyNames"], Said]
 
 # The reasons the workflows write (a task cancelled, a stage failed, the convention ended),
 # in their fixed English wording; what people wrote inside them stays as written.
 _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
     (
         re.compile(r"(?P<person>.+) \((?P<party>[^()]+)\) refused to sign: (?P<reason>.*)", re.S),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("{person} ({party}) refused to sign: {reason}"),
             person=m["person"],
-            party=m["party"],
+            party=names(m["party"]),
             reason=m["reason"],
         ),
     ),
@@ -538,53 +577,56 @@ _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
             r"(?P<person>.+) \((?P<party>[^()]+)\) withdrew from the convention: (?P<reason>.*)",
             re.S,
         ),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("{person} ({party}) withdrew from the convention: {reason}"),
             person=m["person"],
-            party=m["party"],
+            party=names(m["party"]),
             reason=m["reason"],
         ),
     ),
     (
         re.compile(r"(?P<funder>\S+) rejected the request: (?P<comments>.*)", re.S),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("{funder} rejected the request: {comments}"),
-            funder=m["funder"],
+            funder=names(m["funder"]),
             comments=m["comments"],
         ),
     ),
     (
         re.compile(r"(?P<party>\S+) asked for changes to version (?P<version>\d+)"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("{party} asked for changes to version {version}"),
-            party=m["party"],
+            party=names(m["party"]),
             version=number(int(m["version"]), lang),
         ),
     ),
     (
         re.compile(r"(?P<party>\S+) disagrees: (?P<comments>.*)", re.S),
-        lambda m, lang: say(
-            lang, N_("{party} disagrees: {comments}"), party=m["party"], comments=m["comments"]
+        lambda m, lang, names: say(
+            lang,
+            N_("{party} disagrees: {comments}"),
+            party=names(m["party"]),
+            comments=m["comments"],
         ),
     ),
     (
         re.compile(r"(?P<task>\S+) was cancelled"),
-        lambda m, lang: say(lang, N_("{task} was cancelled"), task=m["task"]),
+        lambda m, lang, names: say(lang, N_("{task} was cancelled"), task=m["task"]),
     ),
     (
         re.compile(r"(?P<task>\S+) was answered"),
-        lambda m, lang: say(lang, N_("{task} was answered"), task=m["task"]),
+        lambda m, lang, names: say(lang, N_("{task} was answered"), task=m["task"]),
     ),
     (
         re.compile(r"its deadline was postponed"),
-        lambda m, lang: say(lang, N_("its deadline was postponed")),
+        lambda m, lang, names: say(lang, N_("its deadline was postponed")),
     ),
     (
         re.compile(r"no version approved after (?P<count>\d+) versions of the text"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("no version approved after {count} versions of the text"),
             count=number(int(m["count"]), lang),
@@ -592,7 +634,7 @@ _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
     ),
     (
         re.compile(r"no agreement on the outcomes after (?P<count>\d+) rounds"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("no agreement on the outcomes after {count} rounds"),
             count=number(int(m["count"]), lang),
@@ -600,7 +642,7 @@ _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
     ),
     (
         re.compile(r"no decision after (?P<count>\d+) requests for information"),
-        lambda m, lang: say(
+        lambda m, lang, names: say(
             lang,
             N_("no decision after {count} requests for information"),
             count=number(int(m["count"]), lang),
@@ -608,27 +650,28 @@ _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
     ),
     (
         re.compile(r"convention terminated: (?P<reason>.*)", re.S),
-        lambda m, lang: say(lang, N_("convention terminated: {reason}"), reason=m["reason"]),
+        lambda m, lang, names: say(lang, N_("convention terminated: {reason}"), reason=m["reason"]),
     ),
     (
         re.compile(r"convention ended: (?P<reason>.*)", re.S),
-        lambda m, lang: say(
-            lang, N_("convention ended: {reason}"), reason=workflow_reason(m["reason"], lang)
+        lambda m, lang, names: say(
+            lang, N_("convention ended: {reason}"), reason=workflow_reason(m["reason"], lang, names)
         ),
     ),
 ]
 
 
-def workflow_reason(reason: str, language: str) -> Said:
+def workflow_reason(reason: str, language: str, names: PartyNames | None = None) -> Said:
     """A reason a workflow wrote, in `language`; flagged as recorded when its wording is not
     one the workflows use."""
     for pattern, render in _REASONS:
         found = pattern.fullmatch(reason)
         if found is not None:
-            return render(found, language)
+            return render(found, language, names or NO_NAMES)
     return as_recorded(reason, language)
 
 
+@lru_cache(maxsize=1024)
 def stage_name(stage: str | None, language: str) -> Said:
     """A stage by its name in the catalogues ("signature-2": its second run)."""
     if not stage:
@@ -647,6 +690,7 @@ def stage_name(stage: str | None, language: str) -> Said:
 class _Context:
     milestone: Milestone
     language: str
+    names: PartyNames = NO_NAMES
 
     @property
     def summary(self) -> str:
@@ -656,7 +700,7 @@ class _Context:
         """The task a milestone is about: from its facts (typed-task-facts), else its title
         before the workflow's ' — '."""
         if facts is not None:
-            return facts_title(facts, self.language)
+            return facts_title(facts, self.language, self.names)
         try:
             task_kind = TaskKind(kind) if kind else None
         except ValueError:
@@ -667,15 +711,16 @@ class _Context:
         for end in range(len(pieces) - 1, 0, -1):
             title = " — ".join(pieces[:end])
             if _matches(task_kind, title):
-                return _title(_Recorded(task_kind, title), self.language)
+                return _title(_Recorded(task_kind, title), self.language, self.names)
         title = pieces[0] if len(pieces) > 1 else self.summary
         return as_recorded(title, self.language)
 
     def party(self) -> str:
-        return self.milestone.party or ""
+        """The party's name (its id when no name is known)."""
+        return self.names(self.milestone.party) if self.milestone.party else ""
 
     def who(self) -> str:
-        return self.milestone.actor or self.milestone.party or ""
+        return self.milestone.actor or self.party()
 
 
 def _in_language(given: Mapping[str, str] | None, language: str) -> str | None:
@@ -695,8 +740,8 @@ def _money(value: Money, language: str) -> Said:
     return money(value.amount, value.currency.value, language)
 
 
-def _list(items: list[str], language: str) -> Said:
-    return joined([data(item, language) for item in items], language)
+def _list(items: list[str], language: str, names: PartyNames = NO_NAMES) -> Said:
+    return joined([data(names(item), language) for item in items], language)
 
 
 Renderer = Callable[[_Context, Any], Said]
@@ -784,8 +829,17 @@ def _task_reminded(c: _Context, d: TaskRemindedDetails) -> Said:
 
 def _task_cancelled(c: _Context, d: TaskCancelledDetails) -> Said:
     return say(
-        c.language, N_("{task} — cancelled: {reason}"), task=c.task(facts=d.task), reason=d.reason
+        c.language,
+        N_("{task} — cancelled: {reason}"),
+        task=c.task(facts=d.task),
+        reason=_reason(d.reason, c.language, c.names),
     )
+
+
+def _reason(reason: str, language: str, names: PartyNames) -> Said:
+    """A reason the workflow wrote in its own wording, said; one a person wrote, as written."""
+    said = workflow_reason(reason, language, names)
+    return data(reason, language) if said.as_recorded else said
 
 
 def _deadline_postponed(c: _Context, d: DeadlinePostponedDetails) -> Said:
@@ -822,7 +876,7 @@ def _draft_approved(c: _Context, d: DraftApprovedDetails) -> Said:
         c.language,
         N_("Version {version} approved by {parties}"),
         version=number(d.version, c.language),
-        parties=_list(d.approved_by, c.language),
+        parties=_list(d.approved_by, c.language, c.names),
     )
 
 
@@ -937,7 +991,9 @@ def _restitution_held(c: _Context, d: RestitutionHeldDetails) -> Said:
 
 def _outcomes_agreed(c: _Context, d: OutcomesAgreedDetails) -> Said:
     return say(
-        c.language, N_("Outcomes agreed by {parties}"), parties=_list(d.agreed_by, c.language)
+        c.language,
+        N_("Outcomes agreed by {parties}"),
+        parties=_list(d.agreed_by, c.language, c.names),
     )
 
 
@@ -979,14 +1035,14 @@ def _funding_requested(c: _Context, d: FundingRequestedDetails) -> Said:
             c.language,
             N_("Funding of {amount} requested from {funder} (revised: {note})"),
             amount=amount,
-            funder=d.funder,
+            funder=c.names(d.funder),
             note=d.revision_note,
         )
     return say(
         c.language,
         N_("Funding of {amount} requested from {funder}"),
         amount=amount,
-        funder=d.funder,
+        funder=c.names(d.funder),
     )
 
 
@@ -1103,7 +1159,9 @@ def _convention_failed(c: _Context, d: MilestoneDetails) -> Said:
     if reason is None:
         return as_recorded(c.summary, c.language)
     return say(
-        c.language, N_("Convention ended: {reason}"), reason=workflow_reason(reason, c.language)
+        c.language,
+        N_("Convention ended: {reason}"),
+        reason=workflow_reason(reason, c.language, c.names),
     )
 
 
@@ -1122,7 +1180,7 @@ def _stage_failed(c: _Context, d: StageFailedDetails) -> Said:
         c.language,
         N_("Stage {stage} failed: {reason}"),
         stage=stage_name(c.milestone.stage, c.language),
-        reason=workflow_reason(d.reason, c.language),
+        reason=workflow_reason(d.reason, c.language, c.names),
     )
 
 
@@ -1180,14 +1238,15 @@ or a timeline read again says the same ones again (the oldest said are dropped f
 _said: dict[tuple[Any, ...], Said] = {}
 
 
-def milestone_text(milestone: Milestone, language: str) -> Said:
+def milestone_text(milestone: Milestone, language: str, names: PartyNames | None = None) -> Said:
     """What the milestone says, in `language` (English when it is none of the three); the
-    stored summary, flagged, when its details do not carry what the sentence needs.
+    stored summary, flagged, when its details do not carry what the sentence needs. Parties
+    are said by their `names` where given (the directory's), else by their ids.
 
     Kept by its place in its convention's chain (a seq is written once: the chain refuses
-    another) and what the sentence rests on but its details, whose number of fields tells the
-    workflow's bounded copy (details left out) from the written one: a milestone read again
-    costs a look-up."""
+    another), the names, and what the sentence rests on but its details, whose number of
+    fields tells the workflow's bounded copy (details left out) from the written one: a
+    milestone read again costs a look-up."""
     language = supported(language)
     details = milestone.details
     key = (
@@ -1200,10 +1259,11 @@ def milestone_text(milestone: Milestone, language: str) -> Said:
         milestone.summary,
         len(details) if isinstance(details, dict) else details,
         language,
+        names,
     )
     said = _said.get(key)
     if said is None:
-        said = _milestone_said(milestone, language)
+        said = _milestone_said(milestone, language, names or NO_NAMES)
         if len(_said) >= SAID_KEPT:
             del _said[next(iter(_said))]
         _said[key] = said
@@ -1215,7 +1275,7 @@ def forget_said() -> None:
     _said.clear()
 
 
-def _milestone_said(milestone: Milestone, language: str) -> Said:
+def _milestone_said(milestone: Milestone, language: str, names: PartyNames) -> Said:
     try:
         details = details_of(milestone)
     except UnreadableDetails:
@@ -1223,4 +1283,4 @@ def _milestone_said(milestone: Milestone, language: str) -> Said:
     render = MILESTONE_RENDERINGS.get(milestone.kind)
     if render is None:
         return as_recorded(milestone.summary, language)
-    return render(_Context(milestone, language), details)
+    return render(_Context(milestone, language, names or NO_NAMES), details)

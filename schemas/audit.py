@@ -109,7 +109,14 @@ class TimelineEntry(Frozen):
     task_id: str | None = None
     party: str | None = Field(default=None, description="The party that acted, owes or is told.")
     actor: str | None = Field(default=None, description="The person who acted, when named.")
-    summary: str = Field(description="One line a person reads.")
+    summary: str = Field(
+        default="",
+        description=(
+            "The line in English, as the history reader writes it for logs and older readers; "
+            "what a person reads is rendered from the event, the fields and the details "
+            "(rendering.timeline), and the JSON form leaves it out."
+        ),
+    )
     milestone_seq: int | None = Field(
         default=None, description="The milestone's seq when the line records a milestone."
     )
@@ -139,6 +146,15 @@ class Timeline(Frozen):
     convention_id: str
     workflow_id: str
     title: str | None
+    titles: dict[str, str] = Field(
+        default_factory=dict,
+        description="The title in each language the file gave it in (empty: only `title`).",
+    )
+    party_names: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each party's name as the convention file wrote it, by id (the directory's "
+        "names, in the reader's language, come first where it holds them).",
+    )
     source: str
     stages: list[str] = Field(description="The declared stages in order, then any other seen.")
     spans: list[StageSpan]

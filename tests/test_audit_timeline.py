@@ -28,6 +28,7 @@ from auditing.histories import FileHistories, TemporalHistories
 from auditing.html_report import render_html
 from auditing.timeline import build_timeline, render_csv, render_text
 from infra.settings import PROJECT_ROOT
+from rendering.timeline import event_label
 from schemas.audit import Timeline, TimelineEntry, TimelineEvent
 from schemas.convention import Convention
 from schemas.convention_file import AnswerScript
@@ -104,9 +105,10 @@ def check_against_scenario(
 
     text = render_text(timeline).splitlines()
     assert text[1] == f"# source: {timeline.source}"
-    assert len(text) == 2 + len(entries)
-    for line, entry in zip(text[2:], entries, strict=True):
-        assert f" {entry.event.value} " in line and (entry.task_id or "-") in line
+    assert text[2].split() == ["#", "time", "(UTC)", "stage", "event", "task", "who", "what"]
+    assert len(text) == 3 + len(entries)
+    for line, entry in zip(text[3:], entries, strict=True):
+        assert f" {event_label(entry.event, 'en')} " in line and (entry.task_id or "-") in line
 
 
 def answered_steps(entries: list[TimelineEntry], task_id: str) -> list[TimelineEvent]:

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from application.office.portfolio import table_csv
-from auditing.timeline import CSV_COLUMNS, render_csv, timeline_csv
+from auditing.timeline import CSV_COLUMNS, RENDERED_COLUMNS, render_csv, timeline_csv
 from infra.settings import PROJECT_ROOT
 from records.csv_writer import BOM, inert_text, write_csv
 from schemas.audit import Timeline, TimelineEntry, TimelineEvent
@@ -129,8 +129,10 @@ def test_formulas_are_neutralised_at_the_start_and_after_each_separator() -> Non
 
 def test_the_timeline_csv_keeps_its_columns_and_reads_back() -> None:
     rows = list(csv.DictReader(io.StringIO(render_csv(hostile_timeline()), newline="")))
-    assert list(rows[0]) == list(CSV_COLUMNS)
+    # The stored columns first, as older readers expect them; the rendered line after.
+    assert list(rows[0]) == [*CSV_COLUMNS, *RENDERED_COLUMNS]
     assert rows[1]["actor"] == "Awa;'=1+1"
+    assert all(row["language"] == "en" for row in rows)
 
 
 def test_the_csv_module_is_used_by_the_one_writer_only() -> None:

@@ -7,13 +7,14 @@ and its IATI activity file (as `audit.py iati`). Each is written to the access l
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
 import asyncpg
 from temporalio.client import Client
 
+from application.directory.names import names_of
 from application.errors import Conflict, HistoryUnavailable, NotFound, Unavailable
 from application.office import access_log
 from application.office.roles import Permission, authorize
@@ -29,12 +30,19 @@ from auditing.iati import (
     IatiConfigurationMissing,
     activities_document,
     convention_from_history,
+    organisation_names,
     reporter_from_environment,
     validation_errors,
 )
 from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, ReportUnavailable, render_report_pdf
-from auditing.timeline import CSV_COLUMNS, build_timeline, render_json, timeline_csv
+from auditing.timeline import (
+    CSV_COLUMNS,
+    build_timeline,
+    party_names,
+    render_json,
+    timeline_csv,
+)
 from auditing.verify import verify_convention
 from infra.settings import SettingsError, load_archive_settings
 from records.archive_store import ArchiveDamaged, ArchiveUnavailable, open_archive
@@ -64,25 +72,50 @@ def _timeline_rows(timeline: Timeline) -> list[list[object]]:
 
 
 def _renderers(
-    language: str | None,
+    language: str | None, names: Mapping[str, str] | None = None, reader: str | None = None
 ) -> dict[TimelineFormat, tuple[Callable[[Timeline], str | bytes], str]]:
     """Each format's writer; the CSV in the reader's dialect when a language is given
-    (`;` and a BOM in French), RFC 4180 for programs otherwise."""
+    (`;` and a BOM in French), RFC 4180 for programs otherwise; the HTML page and the CSV's
+    `text` column in the `reader`'s language (the given one, else English), parties by the
+    directory's `names`."""
     dialect = dialect_for(language) if language else None
+    reader = reader or language or "en"
 
     def csv_text(timeline: Timeline) -> str:
+        said = party_names(timeline, reader, names)
         if dialect is None:
-            return timeline_csv(timeline)
-        return timeline_csv(timeline, separator=dialect.separator, bom=dialect.bom)
+            return timeline_csv(timeline, language=reader, names=said)
+        return timeline_csv(
+            timeline,
+            separator=dialect.separator,
+            bom=dialect.bom,
+            language=reader,
+            names=said,
+        )
+
+    def html_page(timeline: Timeline) -> str:
+        return render_html(timeline, language=reader, names=party_names(timeline, reader, names))
 
     def xlsx(timeline: Timeline) -> bytes:
         return write_xlsx(CSV_COLUMNS, _timeline_rows(timeline), "timeline")
 
     return {
-        TimelineFormat.HTML: (render_html, "text/html; charset=utf-8"),
+        TimelineFormat.HTML: (html_page, "text/html; charset=utf-8"),
         TimelineFormat.CSV: (csv_text, "text/csv; charset=utf-8"),
         TimelineFormat.JSON: (render_json, "application/json"),
         TimelineFormat.XLSX: (xlsx, XLSX_MEDIA_TYPE),
+    }
+
+
+async def _organisation_names(
+    pool: asyncpg.Pool, party_ids: list[str], language: str
+) -> dict[str, str]:
+    """The directory's names of these parties in `language` (those it holds)."""
+    held = await names_of(pool, party_ids)
+    return {
+        party: held.organisation(party, language)
+        for party in party_ids
+        if party in held.organisations
     }
 
 
@@ -171,7 +204,7 @@ class ConventionAudit:
         language: str | None = None,
     ) -> Download:
         """The timeline as HTML, CSV (in `language`'s spreadsheet dialect when given), JSON
-        or XLSX; NotFound for another format."""
+        or XLSX, said in `language` or else the auditor's own; NotFound for another format."""
         authorize(session, Permission.AUDIT)
         try:
             chosen = TimelineFormat(fmt)
@@ -180,7 +213,15 @@ class ConventionAudit:
         timeline = await build_timeline(
             await self.history(convention_id), self.client.data_converter
         )
-        renderer, media_type = _renderers(language)[chosen]
+        # The page in the language asked for, else the auditor's own.
+        reader = language or session.language
+        names = await names_of(self.pool, list(timeline.party_names))
+        directory = {
+            party: names.organisation(party, reader)
+            for party in timeline.party_names
+            if party in names.organisations
+        }
+        renderer, media_type = _renderers(language, directory, reader)[chosen]
         await access_log.record(
             self.pool,
             session.user.email,
@@ -214,7 +255,13 @@ class ConventionAudit:
         except ConventionUnreadable as error:
             raise Conflict(str(error)) from error
         rows = await stored_milestones(self.pool, convention_id)
-        return history, ConventionRecord(convention, [as_milestone(row) for row in rows])
+        return history, ConventionRecord(
+            convention,
+            [as_milestone(row) for row in rows],
+            organisation_names=await organisation_names(
+                self.pool, [party.id for party in convention.parties]
+            ),
+        )
 
     async def report(self, session: OfficeSession, convention_id: str, address: str) -> Download:
         """The audit report (PDF), as `audit.py report ID --out FILE.pdf` writes it: the
@@ -244,6 +291,10 @@ class ConventionAudit:
             milestones=len(rows),
             archive_head=entries[-1].hash if entries else None,
             archive_entries=len(entries),
+            language=session.language,
+            organisation_names=await _organisation_names(
+                self.pool, [party.id for party in record.convention.parties], session.language
+            ),
         )
         try:
             pdf = render_report_pdf(facts)
