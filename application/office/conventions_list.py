@@ -195,7 +195,8 @@ class ConventionList:
         return self.query.after is not None and not self.rows
 
 
-async def _usable(pool: asyncpg.Pool, query: ListQuery) -> ListQuery:
+async def with_terms(pool: asyncpg.Pool, query: ListQuery) -> ListQuery:
+    """The query with its words made a tsquery (`terms`), as its statement takes them."""
     words = query.filter.words
     if words is None:
         return query
@@ -207,7 +208,7 @@ async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionLi
     """The page the query asks for (empty past the end, with the count that says how many
     the filter matches). One row more than a page is read: it says whether a next page
     exists."""
-    query = await _usable(pool, query)
+    query = await with_terms(pool, query)
     found = await stored.conventions_page(
         pool, query.filter, query.sort, PAGE_SIZE + 1, query.after
     )
@@ -256,7 +257,7 @@ def export_row(row: Mapping[str, Any]) -> list[object]:
 
 async def export_rows(pool: asyncpg.Pool, query: ListQuery) -> AsyncIterator[list[object]]:
     """Every convention of the query's filter (all pages), in its order."""
-    query = await _usable(pool, query)
+    query = await with_terms(pool, query)
     async for row in stored.stream_conventions(pool, query.filter, query.sort):
         yield export_row(row)
 
