@@ -8,8 +8,8 @@ open task for most of them (some overdue, some the office's own). Then VACUUM AN
 
 1. The page. `portal.py` in its own process, an officer signed in (password and TOTP);
    each query of the list is loaded R times, in turns: the page's server time (its
-   `Server-Timing` header: session, the backfill check, the words made a tsquery, the
-   page's one statement, rendering) against the bare statement of the same page
+   `Server-Timing` header: session, the backfill check, the page's one statement,
+   rendering) against the bare statement of the same page
    (`page_sql`, one round trip on a connection that plans each statement for its values,
    as the page's does). Targets (issue 27): every query's page p95 <= 100 ms, and the pages'
    p95 <= 1.2 x the bare statements' p95.
@@ -42,7 +42,6 @@ from application.office.conventions_list import (
     conventions_list,
     export_rows,
     read_query,
-    with_terms,
 )
 from application.office.exports import csv_stream
 from benchmarks.portfolio import Portal, signed_in_officer
@@ -236,7 +235,7 @@ async def time_pages(
                 answer = await http.get("/office/conventions", params=params)
                 if answer.status_code != 200:
                     raise RuntimeError(f"{name}: {answer.status_code} {answer.text[:300]}")
-                query = await with_terms(pool, read_query(params))
+                query = read_query(params)
                 sql, bound = page_sql(query.filter, query.sort, PAGE_SIZE + 1, query.after)
                 began = time.perf_counter()
                 rows = await bare.fetch(sql, *bound)

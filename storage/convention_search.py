@@ -6,7 +6,8 @@ downloads; and the office's own open tasks across conventions.
 Every value a person typed travels as a parameter; the words go through
 `pacte_search_query` (migration 012: the one normalisation, then `websearch_to_tsquery`
 under the `french`, `arabic` and `simple` configurations), where operators are words, never
-syntax.
+syntax. A page is one statement (its rows, its capped count, whether its words were
+searchable), planned for its values.
 """
 
 from __future__ import annotations
@@ -41,12 +42,10 @@ latest changed conventions until it finds a page, right for a word in a fifth of
 @dataclass(frozen=True)
 class ConventionFilter:
     """What the list shows: each field None (or False) leaves it unfiltered. `words` are
-    searched in titles and party names, and match an id exactly; `terms` is the words as a
-    tsquery (`search_terms`), None when they hold no letter or digit once normalised (then
-    only the id is matched)."""
+    searched in titles and party names (`pacte_search_query`, migration 012), and match an
+    id exactly; when they hold no letter or digit once normalised, only the id."""
 
     words: str | None = None
-    terms: str | None = None
     stage: str | None = None
     state: str | None = None
     kind: str | None = None
@@ -88,6 +87,14 @@ _MINE = """(lower(s.officer_email) = {email} OR EXISTS (
        AND a.target = c.id))"""
 
 
+_WORDS = "(numnode(pacte_search_query({words})) > 0 AND s.words @@ pacte_search_query({words}))"
+"""The words' condition. Planned for its value, the query is made while planning (an
+immutable function of a constant): the planner weighs it against the words' statistics,
+and a query with no lexeme (a lone diacritic) is a walk it never runs."""
+
+_IGNORED = "numnode(pacte_search_query({words})) = 0"
+
+
 class _Statement:
     """The parameters of a statement being composed: `param` adds one, returns its $n."""
 
@@ -101,16 +108,14 @@ class _Statement:
 
 def _filters(given: ConventionFilter, statement: _Statement) -> tuple[list[str], list[str]]:
     """The filter's conditions other than its words, and the words' alternatives (none
-    without words; else the id, and the terms when there are some): each alternative is a
-    walk of its own, so that the GIN index can answer the terms and the primary key the id."""
+    without words; else the id, and the words): each alternative is a walk of its own, so
+    that the GIN index can answer the words and the primary key the id."""
     conditions: list[str] = []
     param = statement.param
     alternatives: list[str] = []
     if given.words:
         alternatives.append(f"c.id = {param(given.words)}")
-        if given.terms:
-            # The tsquery comes made: a value the planner weighs against the words' statistics.
-            alternatives.append(f"s.words @@ {param(given.terms)}::tsquery")
+        alternatives.append(_WORDS.format(words=param(given.words)))
     for column, value in (("stage", given.stage), ("state", given.state), ("kind", given.kind)):
         if value is not None:
             conditions.append(f"c.{column} = {param(value)}")
@@ -274,7 +279,9 @@ SELECT * FROM (
 
 
 def _counted(given: ConventionFilter, statement: _Statement, cap: str) -> str:
-    """How many conventions the filter matches, counting no further than `cap`."""
+    """How many conventions the filter matches, counting no further than `cap`, and whether
+    its words hold nothing to search for (`words_ignored`)."""
+    ignored = _IGNORED.format(words=statement.param(given.words)) if given.words else "false"
     conditions, alternatives = _filters(given, statement)
     branches = [
         f"""(SELECT c.id FROM conventions AS c
@@ -282,7 +289,10 @@ def _counted(given: ConventionFilter, statement: _Statement, cap: str) -> str:
      WHERE {_all(alternative, *conditions)} LIMIT {cap})"""
         for alternative in (alternatives or [""])
     ]
-    return f"SELECT count(*) AS found FROM ({' UNION '.join(branches)}) AS capped"
+    return (
+        f"SELECT count(*) AS found, {ignored} AS words_ignored"
+        f" FROM ({' UNION '.join(branches)}) AS capped"
+    )
 
 
 _NEXT_OF_LISTED = _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "listed.state")
@@ -299,16 +309,6 @@ SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name
  ORDER BY {_OUTER_SORTS[sort]}"""
 
 
-async def search_terms(pool: asyncpg.Pool, words: str) -> str | None:
-    """The words as a tsquery's text (`pacte_search_query`: normalised, then
-    websearch_to_tsquery under each configuration), or None when nothing is left to search
-    for (a lone diacritic, a line of punctuation)."""
-    row = await pool.fetchrow(
-        "SELECT q::text AS terms, numnode(q) AS nodes FROM pacte_search_query($1) AS q", words
-    )
-    return str(row["terms"]) if row is not None and row["nodes"] else None
-
-
 @dataclass(frozen=True)
 class ConventionsPage:
     """One page of the list, and how many conventions the filter matches, counted up to
@@ -317,6 +317,8 @@ class ConventionsPage:
     rows: list[dict[str, Any]]
     found: int
     cap: int
+    words_ignored: bool
+    """The words hold no letter or digit once normalised: only an id could match them."""
 
 
 def page_sql(
@@ -329,7 +331,8 @@ def page_sql(
     counted = _counted(given, statement, statement.param(COUNT_CAP + 1))
     matched = _matched(given, sort, statement, after, statement.param(limit))
     inner = f"({counted}) AS counted LEFT JOIN LATERAL ({matched}) AS listed ON true"
-    return _with_next_task(inner, sort, found="counted.found, "), statement.params
+    found = "counted.found, counted.words_ignored, "
+    return _with_next_task(inner, sort, found=found), statement.params
 
 
 async def conventions_page(
@@ -346,12 +349,13 @@ async def conventions_page(
         await connection.execute(CUSTOM_PLANS)
         fetched = [dict(row) for row in await connection.fetch(sql, *params)]
     found = int(fetched[0]["found"]) if fetched else 0
+    ignored = bool(fetched[0]["words_ignored"]) if fetched else False
     rows = []
     for row in fetched:
-        del row["found"]
+        del row["found"], row["words_ignored"]
         if row["id"] is not None:
             rows.append(row)
-    return ConventionsPage(rows, found, COUNT_CAP)
+    return ConventionsPage(rows, found, COUNT_CAP, ignored)
 
 
 def export_sql(given: ConventionFilter, sort: str) -> tuple[str, list[Any]]:

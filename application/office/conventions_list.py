@@ -10,7 +10,7 @@ import binascii
 import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, get_args
 from urllib.parse import urlencode
@@ -195,27 +195,16 @@ class ConventionList:
         return self.query.after is not None and not self.rows
 
 
-async def with_terms(pool: asyncpg.Pool, query: ListQuery) -> ListQuery:
-    """The query with its words made a tsquery (`terms`), as its statement takes them."""
-    words = query.filter.words
-    if words is None:
-        return query
-    terms = await stored.search_terms(pool, words)
-    return replace(query, filter=replace(query.filter, terms=terms))
-
-
 async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionList:
     """The page the query asks for (empty past the end, with the count that says how many
     the filter matches). One row more than a page is read: it says whether a next page
     exists."""
-    query = await with_terms(pool, query)
     found = await stored.conventions_page(
         pool, query.filter, query.sort, PAGE_SIZE + 1, query.after
     )
     rows = found.rows[:PAGE_SIZE]
     following = cursor_text(query.sort, rows[-1]) if len(found.rows) > PAGE_SIZE else None
-    ignored = query.filter.words is not None and query.filter.terms is None
-    return ConventionList(query, rows, found.found, ignored, following, found.cap)
+    return ConventionList(query, rows, found.found, found.words_ignored, following, found.cap)
 
 
 EXPORT_COLUMNS = (
@@ -257,7 +246,6 @@ def export_row(row: Mapping[str, Any]) -> list[object]:
 
 async def export_rows(pool: asyncpg.Pool, query: ListQuery) -> AsyncIterator[list[object]]:
     """Every convention of the query's filter (all pages), in its order."""
-    query = await with_terms(pool, query)
     async for row in stored.stream_conventions(pool, query.filter, query.sort):
         yield export_row(row)
 
