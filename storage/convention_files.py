@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncpg
 
-# The NOT EXISTS guards a row left by two transactions that crossed (a file recorded while
-# its convention's row was written): it is skipped, never backfilled twice.
+# The few listed are read first, each convention then by its key (never a scan of every
+# convention: the planner is told the list is short). The NOT EXISTS guards a row left by two
+# transactions that crossed (a file recorded while its convention's row was written).
 _WITHOUT_FILE = """
-SELECT c.id FROM conventions_without_file AS w
+WITH listed AS MATERIALIZED (SELECT convention_id FROM conventions_without_file LIMIT 1000)
+SELECT c.id FROM listed AS w
   JOIN conventions AS c ON c.id = w.convention_id
 WHERE NOT EXISTS (SELECT 1 FROM convention_files AS f WHERE f.convention_id = c.id)
 ORDER BY c.updated_at DESC LIMIT $1
