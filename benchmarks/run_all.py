@@ -1,22 +1,32 @@
-"""Run every benchmark in sequence, each in its own process with its own servers.
+"""Run every benchmark in one sitting, each in its own process with its own servers.
 
     .venv/bin/python -m benchmarks.run_all [--quick | --smoke] [--only lifecycle,replay]
+        [--output FILE] [--table PAGE]
 
-Each benchmark's output is printed as it comes; at the end, every `ratio` line again, and
-the exit code is non-zero if a benchmark itself failed (a target not met is a figure, not a
-failure). `--smoke` runs the tiniest sizes: it proves the scripts work, measures nothing.
+Each benchmark's output is printed as it comes and written to one dated results file
+(`benchmarks/results/<date>-run_all.txt`, or `--output`); at the end, every `ratio` line
+again, the aims beside the targets (a run block of their own, `run_all: aims`), and the
+docs' benchmark table is regenerated from the results directory holding that file
+(`docs/benchmarks/table.md`, or `--table`). The exit code is non-zero if a benchmark itself
+failed (a target not met is a figure, not a failure). `--smoke` runs the tiniest sizes: it
+proves the scripts work and measures nothing, so it writes a file and a table only where
+`--output` and `--table` say (never into the kept results).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TextIO
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a file
 
+from benchmarks import results_table
 from benchmarks.report import finish, load_average
 from infra.settings import PROJECT_ROOT
 
@@ -59,6 +69,35 @@ SMOKE = {
 }
 
 
+AIMS = {
+    ("lifecycle", "Pacte / straightforward conventions per second"): (">=", 1.5),
+    ("answer_latency", "Pacte / bare update latency p50"): ("<=", 1.1),
+    ("answer_latency", "Pacte / bare update latency p95"): ("<=", 1.1),
+}
+"""Beyond the targets, what the project aims at (README): the lifecycle 1.5 x the
+straightforward Temporal implementation, an answer within 1.1 x a bare update."""
+
+_RATIO = re.compile(r"^ratio\s+(?P<what>.+?):\s+(?P<value>[0-9][0-9.,]*)\s+\((?P<target>.*)\)\s*$")
+
+
+def aim_lines(ratios: list[tuple[str, str]]) -> list[str]:
+    """`ratio` lines of each aimed-at figure of the sitting: its value beside its aim and
+    its target (`ratios`: each benchmark's name and ratio line)."""
+    lines = []
+    for name, line in ratios:
+        ratio = _RATIO.match(line)
+        if ratio is None or (name, ratio["what"]) not in AIMS:
+            continue
+        sign, aim = AIMS[(name, ratio["what"])]
+        value = float(ratio["value"].replace(",", ""))
+        reached = value >= aim if sign == ">=" else value <= aim
+        lines.append(
+            f"ratio  {name}, {ratio['what']} [{ratio['target']}]: {ratio['value']}"
+            f"  (aim {sign} {aim:g}: {'met' if reached else 'NOT met'})"
+        )
+    return lines
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """--quick or --smoke sizes; --only some of them."""
     parser = argparse.ArgumentParser(
@@ -72,7 +111,24 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--only", help=f"comma-separated, among {', '.join(BENCHMARKS)} (default: all)"
     )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help="the sitting's results file (default benchmarks/results/<date>-run_all.txt; "
+        "none with --smoke)",
+    )
+    parser.add_argument(
+        "--table",
+        type=Path,
+        help="the table regenerated from the output's directory (default "
+        "docs/benchmarks/table.md; none with --smoke)",
+    )
     args = parser.parse_args(argv)
+    if not args.smoke:
+        today = datetime.now(UTC).strftime("%Y-%m-%d")
+        suffix = "-quick" if args.quick else ""
+        args.output = args.output or results_table.RESULTS / f"{today}-run_all{suffix}.txt"
+        args.table = args.table or results_table.PAGE
     args.only = args.only.split(",") if args.only else BENCHMARKS
     unknown = sorted(set(args.only) - set(BENCHMARKS))
     if unknown:
@@ -80,35 +136,73 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+class _Sitting:
+    """What the sitting prints, also written to its results file as it comes."""
+
+    def __init__(self, output: Path | None) -> None:
+        self.file: TextIO | None = None
+        if output is not None:
+            output.parent.mkdir(parents=True, exist_ok=True)
+            self.file = output.open("w", encoding="utf-8")
+
+    def say(self, text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        if self.file is not None:
+            self.file.write(text)
+            self.file.flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Each benchmark in turn; a summary of the ratio lines."""
+    """Each benchmark in turn; a summary of the ratio lines and the aims; the table."""
     args = parse_arguments(argv)
-    ratios: list[str] = []
+    ratios: list[tuple[str, str]] = []
     failed: list[str] = []
-    for name in args.only:
-        extra = SMOKE[name] if args.smoke else ["--quick"] if args.quick else []
-        command = [sys.executable, "-m", f"benchmarks.{name}", *extra]
-        print(f"\n$ {' '.join(['python', *command[1:]])}", flush=True)
-        started = time.monotonic()
-        process = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
-        assert process.stdout is not None
-        for line in process.stdout:
-            sys.stdout.write(line)
-            sys.stdout.flush()
-            if line.startswith("ratio"):
-                ratios.append(f"{name}: {line.strip()}")
-        code = process.wait()
-        print(f"   ({name}: exit {code} after {time.monotonic() - started:.0f} s)", flush=True)
-        if code != 0:
-            failed.append(name)
-    print(f"\n== summary (load average now {load_average()})")
-    for line in ratios:
-        print(f"   {line}")
-    if failed:
-        print(f"   FAILED: {', '.join(failed)}")
-    sys.stdout.flush()
+    sitting = _Sitting(args.output)
+    try:
+        for name in args.only:
+            extra = SMOKE[name] if args.smoke else ["--quick"] if args.quick else []
+            command = [sys.executable, "-m", f"benchmarks.{name}", *extra]
+            sitting.say(f"\n$ {' '.join(['python', *command[1:]])}\n")
+            started = time.monotonic()
+            process = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+            assert process.stdout is not None
+            for line in process.stdout:
+                sitting.say(line)
+                if line.startswith("ratio"):
+                    ratios.append((name, line.strip()))
+            code = process.wait()
+            sitting.say(f"   ({name}: exit {code} after {time.monotonic() - started:.0f} s)\n")
+            if code != 0:
+                failed.append(name)
+        sitting.say(f"\n== summary (load average now {load_average()})\n")
+        for name, line in ratios:
+            sitting.say(f"   {name}: {line}\n")
+        if failed:
+            sitting.say(f"   FAILED: {', '.join(failed)}\n")
+        aims = aim_lines(ratios)
+        if aims:
+            # A run block of its own, so that the docs' table shows the aims as a benchmark.
+            now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            sitting.say(f"\n== benchmark: run_all: aims\n   {now}; the sitting's figures\n")
+            for line in aims:
+                sitting.say(line + "\n")
+    finally:
+        sitting.close()
+    if args.table is not None and args.output is not None:
+        args.table.parent.mkdir(parents=True, exist_ok=True)
+        args.table.write_text(results_table.build(args.output.parent), encoding="utf-8")
+        print(f"wrote {args.output} and {args.table}", flush=True)
     return 1 if failed else 0
 
 

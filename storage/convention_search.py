@@ -6,7 +6,8 @@ downloads; and the office's own open tasks across conventions.
 Every value a person typed travels as a parameter; the words go through
 `pacte_search_query` (migration 012: the one normalisation, then `websearch_to_tsquery`
 under the `french`, `arabic` and `simple` configurations), where operators are words, never
-syntax.
+syntax. A page is one statement (its rows, its capped count, whether its words were
+searchable), planned for its values.
 """
 
 from __future__ import annotations
@@ -19,22 +20,32 @@ from typing import Any
 import asyncpg
 
 SORTS = {
-    "updated": "c.updated_at DESC, c.id",
-    "due": "next.due_at ASC NULLS LAST, c.id",
+    "updated": "c.updated_at DESC, c.id DESC",
+    "due": "t.due_at, t.convention_id",
     "title": "lower(c.title) ASC NULLS LAST, c.id",
 }
-"""The list's orders, by name: latest changed first, soonest due first, by title."""
+"""The list's orders, by name: latest changed first, soonest due first, by title. Each ends
+with the id, so that a page's last row is a cursor (`Cursor`) the next page starts after;
+each is served by an index in that order (migration 019). By due date: the conventions'
+next open tasks soonest first, then those without a next due date by id (`_DUE_BRANCH`)."""
+
+COUNT_CAP = 1000
+"""The list counts its matches up to this: past it, the page says "more than 1,000" (a
+count of every convention holding a common word costs what listing them all would)."""
+
+CUSTOM_PLANS = "SET plan_cache_mode = force_custom_plan"
+"""Each statement is planned for its own values: a plan made once for any words walks the
+latest changed conventions until it finds a page, right for a word in a fifth of them and
+100,000 rows long for a word in none (the pool's reset on release undoes the setting)."""
 
 
 @dataclass(frozen=True)
 class ConventionFilter:
     """What the list shows: each field None (or False) leaves it unfiltered. `words` are
-    searched in titles and party names, and match an id exactly; `terms` is the words as a
-    tsquery (`search_terms`), None when they hold no letter or digit once normalised (then
-    only the id is matched)."""
+    searched in titles and party names (`pacte_search_query`, migration 012), and match an
+    id exactly; when they hold no letter or digit once normalised, only the id."""
 
     words: str | None = None
-    terms: str | None = None
     stage: str | None = None
     state: str | None = None
     kind: str | None = None
@@ -45,6 +56,16 @@ class ConventionFilter:
     overdue: bool = False
     mine: str | None = None
     """An office account's e-mail: the conventions it started or whose officer it is."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after the row whose sort key is `key` (the change time for
+    `updated`, the next due time for `due`, the lower-case title for `title`; None when that
+    row has none) and whose id is `id`."""
+
+    key: datetime | str | None
+    id: str
 
 
 _NEXT_TASK = """
@@ -66,34 +87,43 @@ _MINE = """(lower(s.officer_email) = {email} OR EXISTS (
        AND a.target = c.id))"""
 
 
-def _where(given: ConventionFilter) -> tuple[str, list[Any]]:
-    """The WHERE clause of a filter, and its parameters ($1 onwards)."""
+_WORDS = "(numnode(pacte_search_query({words})) > 0 AND s.words @@ pacte_search_query({words}))"
+"""The words' condition. Planned for its value, the query is made while planning (an
+immutable function of a constant): the planner weighs it against the words' statistics,
+and a query with no lexeme (a lone diacritic) is a walk it never runs."""
+
+_IGNORED = "numnode(pacte_search_query({words})) = 0"
+
+
+class _Statement:
+    """The parameters of a statement being composed: `param` adds one, returns its $n."""
+
+    def __init__(self) -> None:
+        self.params: list[Any] = []
+
+    def param(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+
+def _filters(given: ConventionFilter, statement: _Statement) -> tuple[list[str], list[str]]:
+    """The filter's conditions other than its words, and the words' alternatives (none
+    without words; else the id, and the words): each alternative is a walk of its own, so
+    that the GIN index can answer the words and the primary key the id."""
     conditions: list[str] = []
-    params: list[Any] = []
-
-    def param(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
+    param = statement.param
+    alternatives: list[str] = []
     if given.words:
-        words = param(given.words)
-        if given.terms:
-            # The GIN index answers the words, the primary key the id; the tsquery comes
-            # made (a value the planner can weigh against the index's statistics).
-            terms = param(given.terms)
-            conditions.append(
-                f"c.id IN (SELECT w.convention_id FROM convention_search AS w"
-                f" WHERE w.words @@ {terms}::tsquery UNION ALL SELECT {words}::text)"
-            )
-        else:
-            conditions.append(f"c.id = {words}")
+        alternatives.append(f"c.id = {param(given.words)}")
+        alternatives.append(_WORDS.format(words=param(given.words)))
     for column, value in (("stage", given.stage), ("state", given.state), ("kind", given.kind)):
         if value is not None:
             conditions.append(f"c.{column} = {param(value)}")
     if given.party is not None:
-        conditions.append(f"lower({param(given.party)}) = ANY(s.parties)")
+        # Containment, not `= ANY`: the GIN indexes of migrations 012 and 019 answer it.
+        conditions.append(f"s.parties @> ARRAY[lower({param(given.party)}::text)]")
     if given.country is not None:
-        conditions.append(f"{param(given.country)} = ANY(c.countries)")
+        conditions.append(f"c.countries @> ARRAY[{param(given.country)}::text]")
     if given.sector is not None:
         sector = param(given.sector)
         conditions.append(f"pacte_search_norm(c.sector) = pacte_search_norm({sector})")
@@ -110,107 +140,239 @@ def _where(given: ConventionFilter) -> tuple[str, list[Any]]:
         )
     if given.mine is not None:
         conditions.append(_MINE.format(email=param(given.mine.lower())))
-    return (" AND ".join(conditions) or "true"), params
+    return conditions, alternatives
 
+
+_AFTER_UPDATED = "(c.updated_at, c.id) < ({value}, {id})"
+_AFTER_TITLE = "((lower(c.title), c.id) > ({value}, {id}) OR c.title IS NULL)"
+_AFTER_UNTITLED = "(c.title IS NULL AND c.id > {id})"
+_AFTER_DUE = "(t.due_at, t.convention_id) > ({value}, {id})"
+_AFTER_ID = "c.id > {id}"
+"""A keyset page's conditions: past the cursor in the order (rows without a key come last,
+by id; `updated_at` is never empty)."""
+
+_COLUMNS = """c.id, c.title, c.kind, c.stage, c.state, c.countries, c.sector, c.updated_at,
+           lower(c.title) AS title_key, s.officer_name"""
+
+_BRANCH = """SELECT {columns}
+      FROM conventions AS c
+      LEFT JOIN convention_search AS s ON s.convention_id = c.id
+     WHERE {where}
+     ORDER BY {order}
+     {limit}"""
+
+# By due date, a page is two walks: the open tasks in due order, each the first of its
+# convention (the convention's next task, so its next due date), then the conventions with
+# no next due date (ended, or no open task with a date) by id. Each stops after a page.
+_DUE_BRANCH = """SELECT {columns}, t.due_at AS sort_due
+      FROM office_tasks AS t
+      JOIN conventions AS c ON c.id = t.convention_id
+      LEFT JOIN convention_search AS s ON s.convention_id = c.id
+     WHERE t.state = 'open' AND t.due_at IS NOT NULL AND c.state = 'active'
+       AND NOT EXISTS (
+           SELECT 1 FROM office_tasks AS o
+            WHERE o.convention_id = t.convention_id AND o.state = 'open'
+              AND (o.due_at < t.due_at OR (o.due_at = t.due_at AND o.task_id < t.task_id)))
+       AND {where}
+     ORDER BY t.due_at, t.convention_id
+     {limit}"""
+
+_UNDUE_BRANCH = """SELECT {columns}, NULL::timestamptz AS sort_due
+      FROM conventions AS c
+      LEFT JOIN convention_search AS s ON s.convention_id = c.id
+     WHERE NOT (c.state = 'active' AND EXISTS (
+               SELECT 1 FROM office_tasks AS o
+                WHERE o.convention_id = c.id AND o.state = 'open' AND o.due_at IS NOT NULL))
+       AND {where}
+     ORDER BY c.id
+     {limit}"""
 
 _OUTER_SORTS = {
-    "updated": "listed.updated_at DESC, listed.id",
-    "due": "listed.next_due ASC NULLS LAST, listed.id",
-    "title": "lower(listed.title) ASC NULLS LAST, listed.id",
+    "updated": "listed.updated_at DESC, listed.id DESC",
+    "due": "listed.sort_due ASC NULLS LAST, listed.id",
+    "title": "listed.title_key ASC NULLS LAST, listed.id",
 }
 """SORTS again, over a page's own columns (`listed`)."""
 
+_NEXT_COLUMNS = (
+    "next.task_id AS next_task, next.kind AS next_kind, next.party AS next_party,"
+    " next.due_at AS next_due"
+)
 
-def _select(given: ConventionFilter, sort: str, page: str = "") -> tuple[str, list[Any]]:
-    """The filter's query in its order (`page`: its LIMIT and OFFSET). Each row's next task
-    and the name of the party that owes it are looked up for the rows returned only (for
-    every row matched only when sorting by due date), not for every row of the filter."""
-    where, params = _where(given)
-    by_due = sort == "due"
-    next_columns = (
-        "next.task_id AS next_task, next.kind AS next_kind, next.party AS next_party,"
-        " next.due_at AS next_due"
-    )
-    inner_next = f", {next_columns}" if by_due else ""
-    outer_next = "" if by_due else f", {next_columns}"
-    outer_join = (
-        "" if by_due else _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "listed.state")
-    )
-    party = "listed.next_party" if by_due else "next.party"
-    party_name = _PARTY_NAME.format(convention="listed.id", party=party)
-    sql = f"""
-SELECT listed.*{outer_next}, {party_name} AS next_party_name
-  FROM (
-    SELECT c.id, c.title, c.kind, c.stage, c.state, c.countries, c.sector, c.updated_at,
-           s.officer_name{inner_next}
-      FROM conventions AS c
+
+def _all(*parts: str) -> str:
+    return " AND ".join(part for part in parts if part) or "true"
+
+
+Walk = tuple[str, list[str]]
+"""A statement template and its conditions."""
+
+
+def _walks(
+    sort: str, alternative: str, conditions: list[str], after: Cursor | None, st: _Statement
+) -> tuple[list[Walk], list[Walk]]:
+    """The walks of one alternative of the words: those of the order, and those that only
+    run when the first did not fill a page (by due date, the conventions without a date)."""
+    if sort != "due":
+        extra: list[str] = []
+        if after is not None:
+            identifier = st.param(after.id)
+            if sort == "updated":
+                extra.append(_AFTER_UPDATED.format(value=st.param(after.key), id=identifier))
+            elif after.key is None:
+                extra.append(_AFTER_UNTITLED.format(id=identifier))
+            else:
+                extra.append(_AFTER_TITLE.format(value=st.param(after.key), id=identifier))
+        return [(_BRANCH, [alternative, *conditions, *extra])], []
+    if after is None:
+        return [(_DUE_BRANCH, [alternative, *conditions])], [
+            (_UNDUE_BRANCH, [alternative, *conditions])
+        ]
+    identifier = st.param(after.id)
+    if after.key is None:  # past every convention with a due date
+        return [], [(_UNDUE_BRANCH, [alternative, *conditions, _AFTER_ID.format(id=identifier)])]
+    due = _AFTER_DUE.format(value=st.param(after.key), id=identifier)
+    return [(_DUE_BRANCH, [alternative, *conditions, due])], [
+        (_UNDUE_BRANCH, [alternative, *conditions])
+    ]
+
+
+def _merged(branches: list[str], sort: str, limit: str) -> str:
+    if len(branches) == 1:
+        return branches[0]
+    union = " UNION ".join(f"({branch})" for branch in branches)
+    return f"SELECT * FROM ({union}) AS listed ORDER BY {_OUTER_SORTS[sort]} {limit}"
+
+
+def _matched(
+    given: ConventionFilter,
+    sort: str,
+    statement: _Statement,
+    after: Cursor | None,
+    limit: str | None,
+) -> str:
+    """The filter's rows in its order (`limit`: a parameter, at most so many, after the
+    cursor; None: every row): one walk per alternative of the words (and per part of the
+    due order), merged; the second part of the due order runs only if the first left room."""
+    conditions, alternatives = _filters(given, statement)
+    clause = f"LIMIT {limit}" if limit is not None else ""
+    first: list[str] = []
+    then: list[str] = []
+    for alternative in alternatives or [""]:
+        walks, after_walks = _walks(sort, alternative, conditions, after, statement)
+        for into, chosen in ((first, walks), (then, after_walks)):
+            into += [
+                template.format(
+                    columns=_COLUMNS, where=_all(*where), order=SORTS[sort], limit=clause
+                )
+                for template, where in chosen
+            ]
+    if not then or not first or limit is None:
+        return _merged(first + then, sort, clause)
+    return f"""WITH dated AS MATERIALIZED ({_merged(first, sort, clause)})
+SELECT * FROM (
+    SELECT * FROM dated
+    UNION ALL
+    SELECT * FROM ({_merged(then, sort, clause)}) AS undated
+     WHERE (SELECT count(*) FROM dated) < {limit}
+) AS listed ORDER BY {_OUTER_SORTS[sort]} {clause}"""
+
+
+def _counted(given: ConventionFilter, statement: _Statement, cap: str) -> str:
+    """How many conventions the filter matches, counting no further than `cap`, and whether
+    its words hold nothing to search for (`words_ignored`)."""
+    ignored = _IGNORED.format(words=statement.param(given.words)) if given.words else "false"
+    conditions, alternatives = _filters(given, statement)
+    branches = [
+        f"""(SELECT c.id FROM conventions AS c
       LEFT JOIN convention_search AS s ON s.convention_id = c.id
-      {_NEXT_TASK if by_due else ""}
-     WHERE {where}
-     ORDER BY {SORTS[sort]}
-     {page}
-  ) AS listed
-  {outer_join}
- ORDER BY {_OUTER_SORTS[sort]}"""
-    return sql, params
-
-
-async def search_terms(pool: asyncpg.Pool, words: str) -> str | None:
-    """The words as a tsquery's text (`pacte_search_query`: normalised, then
-    websearch_to_tsquery under each configuration), or None when nothing is left to search
-    for (a lone diacritic, a line of punctuation)."""
-    row = await pool.fetchrow(
-        "SELECT q::text AS terms, numnode(q) AS nodes FROM pacte_search_query($1) AS q", words
+     WHERE {_all(alternative, *conditions)} LIMIT {cap})"""
+        for alternative in (alternatives or [""])
+    ]
+    return (
+        f"SELECT count(*) AS found, {ignored} AS words_ignored"
+        f" FROM ({' UNION '.join(branches)}) AS capped"
     )
-    return str(row["terms"]) if row is not None and row["nodes"] else None
+
+
+_NEXT_OF_LISTED = _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "listed.state")
+
+
+def _with_next_task(inner: str, sort: str, found: str = "") -> str:
+    """The rows of `inner` (aliased `listed`) with each one's next task and the name of the
+    party that owes it, looked up for the rows returned only."""
+    party_name = _PARTY_NAME.format(convention="listed.id", party="next.party")
+    return f"""
+SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name
+  FROM {inner}
+  {_NEXT_OF_LISTED}
+ ORDER BY {_OUTER_SORTS[sort]}"""
 
 
 @dataclass(frozen=True)
 class ConventionsPage:
-    """One page of the list, and how many conventions the filter matches in all."""
+    """One page of the list, and how many conventions the filter matches, counted up to
+    COUNT_CAP + 1 (more than COUNT_CAP: `found` says COUNT_CAP + 1)."""
 
     rows: list[dict[str, Any]]
-    total: int
+    found: int
+    cap: int
+    words_ignored: bool
+    """The words hold no letter or digit once normalised: only an id could match them."""
 
 
-def page_sql(given: ConventionFilter, sort: str, limit: int, offset: int) -> tuple[str, list[Any]]:
+def page_sql(
+    given: ConventionFilter, sort: str, limit: int, after: Cursor | None = None
+) -> tuple[str, list[Any]]:
     """One page's statement and its parameters, as `conventions_page` runs it (the
-    benchmark runs it bare)."""
-    n = len(_where(given)[1])
-    sql, params = _select(given, sort, f"LIMIT ${n + 1} OFFSET ${n + 2}")
-    return sql, [*params, limit, offset]
-
-
-def count_sql(given: ConventionFilter) -> tuple[str, list[Any]]:
-    """The filter's count: no next task, no names (the search table joined only if the
-    filter reads it)."""
-    where, params = _where(given)
-    return (
-        "SELECT count(*) FROM conventions AS c"
-        f" LEFT JOIN convention_search AS s ON s.convention_id = c.id WHERE {where}",
-        params,
-    )
+    benchmark runs it bare): the capped count in the same statement, one row with the
+    count alone when the page is empty (past the end)."""
+    statement = _Statement()
+    counted = _counted(given, statement, statement.param(COUNT_CAP + 1))
+    matched = _matched(given, sort, statement, after, statement.param(limit))
+    inner = f"({counted}) AS counted LEFT JOIN LATERAL ({matched}) AS listed ON true"
+    found = "counted.found, counted.words_ignored, "
+    return _with_next_task(inner, sort, found=found), statement.params
 
 
 async def conventions_page(
-    pool: asyncpg.Pool, given: ConventionFilter, sort: str, limit: int, offset: int
+    pool: asyncpg.Pool,
+    given: ConventionFilter,
+    sort: str,
+    limit: int,
+    after: Cursor | None = None,
 ) -> ConventionsPage:
-    """The filter's rows from `offset`, at most `limit`, and the filter's count: two
-    statements, so that the page's (its next tasks, its names) is computed for its own rows
-    only, where a window count would have computed it for every row matched."""
-    paged, params = page_sql(given, sort, limit, offset)
-    fetched = [dict(row) for row in await pool.fetch(paged, *params)]
-    counting, counted_params = count_sql(given)
-    total = await pool.fetchval(counting, *counted_params)
-    return ConventionsPage(fetched, int(total))
+    """At most `limit` rows of the filter after the cursor (from its first without one),
+    and the filter's capped count: one statement, planned for its values."""
+    sql, params = page_sql(given, sort, limit, after)
+    async with pool.acquire() as connection:
+        await connection.execute(CUSTOM_PLANS)
+        fetched = [dict(row) for row in await connection.fetch(sql, *params)]
+    found = int(fetched[0]["found"]) if fetched else 0
+    ignored = bool(fetched[0]["words_ignored"]) if fetched else False
+    rows = []
+    for row in fetched:
+        del row["found"], row["words_ignored"]
+        if row["id"] is not None:
+            rows.append(row)
+    return ConventionsPage(rows, found, COUNT_CAP, ignored)
+
+
+def export_sql(given: ConventionFilter, sort: str) -> tuple[str, list[Any]]:
+    """Every row of the filter in its order: the downloads' statement."""
+    statement = _Statement()
+    matched = _matched(given, sort, statement, None, None)
+    return _with_next_task(f"({matched}) AS listed", sort), statement.params
 
 
 async def stream_conventions(
     pool: asyncpg.Pool, given: ConventionFilter, sort: str, batch: int = 500
 ) -> AsyncIterator[dict[str, Any]]:
-    """Every row of the filter, in its order, read by a cursor `batch` rows at a time."""
-    sql, params = _select(given, sort)
+    """Every row of the filter, in its order, read by a cursor `batch` rows at a time (the
+    memory a download holds is a batch's, whatever the filter's size)."""
+    sql, params = export_sql(given, sort)
     async with pool.acquire() as connection, connection.transaction():
+        await connection.execute(CUSTOM_PLANS)
         async for row in connection.cursor(sql, *params, prefetch=batch):
             yield dict(row)
 

@@ -1,9 +1,13 @@
 """The benchmark scripts still work (figures are never asserted: see README, Benchmarks).
 
 Importing every benchmark checks that the product functions they call still exist under
-their names. Running them all at their tiniest sizes takes about 90 s on two busy cores,
-more than a suite should spend on it: set PACTE_BENCHMARK_SMOKE=1 to include it (it is
-`python -m benchmarks.run_all --smoke`).
+their names. Every run of the suite then sits one sitting at smoke sizes
+(`python -m benchmarks.run_all --smoke`) of two benchmarks: the persistence one (no
+Temporal, a few seconds) and the one whose turn it is (the day's ordinal among
+BENCHMARKS: each is run every eleven days of suites, in well under a minute), through the
+whole sitting: its results file, the summary and the docs' table regenerated from it.
+Running all of them at their tiniest sizes takes about 4 minutes on two busy cores, more
+than a suite should spend: set PACTE_BENCHMARK_SMOKE=1 to include it.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import importlib
 import os
 import subprocess
 import sys
+from datetime import date
+from pathlib import Path
 
 import pytest
 
-from benchmarks.run_all import BENCHMARKS, SMOKE
+from benchmarks.run_all import BENCHMARKS, SMOKE, aim_lines
 from infra.settings import PROJECT_ROOT
 
 # What the benchmarks share (the Bamako shape, figures, histories, metering, their worker).
@@ -42,7 +48,7 @@ def test_benchmark_imports_and_parses_its_sizes(name: str) -> None:
 
 @pytest.mark.skipif(
     os.environ.get("PACTE_BENCHMARK_SMOKE") != "1",
-    reason="about 90 s: set PACTE_BENCHMARK_SMOKE=1 to run every benchmark at its tiniest sizes",
+    reason="about 4 min: set PACTE_BENCHMARK_SMOKE=1 to run every benchmark at its tiniest sizes",
 )
 def test_every_benchmark_runs_and_prints_its_ratio() -> None:
     done = subprocess.run(
@@ -56,3 +62,60 @@ def test_every_benchmark_runs_and_prints_its_ratio() -> None:
     summary = done.stdout.split("== summary", 1)[1]
     for name in BENCHMARKS:
         assert f"{name}: ratio" in summary, summary
+
+
+def benchmark_of_the_day(today: date | None = None) -> str:
+    """The benchmark whose turn it is to be smoked beside the persistence one."""
+    return BENCHMARKS[(today or date.today()).toordinal() % len(BENCHMARKS)]
+
+
+def test_a_sitting_at_smoke_sizes_writes_its_results_file_and_the_table(tmp_path: Path) -> None:
+    turn = benchmark_of_the_day()
+    only = ["persistence"] + ([turn] if turn != "persistence" else [])
+    output = tmp_path / "results" / "2026-12-07-run_all-smoke.txt"
+    table = tmp_path / "table.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "benchmarks.run_all", "--smoke", "--only", ",".join(only)),
+            *("--output", str(output), "--table", str(table)),
+        ],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    rerun = f"python -m benchmarks.run_all --smoke --only {turn}"
+    assert done.returncode == 0, f"{rerun}\n" + done.stdout[-3000:] + done.stderr[-3000:]
+    kept = output.read_text(encoding="utf-8")
+    summary = kept.split("== summary", 1)[1]
+    for name in only:
+        assert f"$ python -m benchmarks.{name}" in kept
+        assert f"{name}: ratio" in summary, (rerun, summary)
+    page = table.read_text(encoding="utf-8")
+    assert page.startswith("# Benchmark results") and output.name in page
+
+
+def test_the_aims_are_reported_beside_the_targets() -> None:
+    lines = aim_lines(
+        [
+            (
+                "lifecycle",
+                "ratio  Pacte / straightforward conventions per second: 1.34  (target >= 1: met)",
+            ),
+            (
+                "lifecycle",
+                "ratio  Pacte / no-op bare conventions per second: 0.69  (target >= 0.8: NOT met)",
+            ),
+            (
+                "answer_latency",
+                "ratio  Pacte / bare update latency p50: 1.05  (target <= 1.2: met)",
+            ),
+        ]
+    )
+    assert lines == [
+        "ratio  lifecycle, Pacte / straightforward conventions per second [target >= 1: met]:"
+        " 1.34  (aim >= 1.5: NOT met)",
+        "ratio  answer_latency, Pacte / bare update latency p50 [target <= 1.2: met]: 1.05"
+        "  (aim <= 1.1: met)",
+    ]

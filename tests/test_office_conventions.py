@@ -33,7 +33,10 @@ from babel.messages.pofile import read_po
 from temporalio.testing import WorkflowEnvironment
 
 import web
+from application.office import conventions_list
+from application.office.conventions_list import cursor_text
 from devkit.stack import free_port
+from storage import convention_search
 from storage.read_model import record_convention_file
 from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE
@@ -235,11 +238,11 @@ async def test_filters_narrow_the_list_and_unknown_values_are_named(
             "sort": "random",
             "overdue": "perhaps",
             "country": "Morocco",
-            "page": "0",
+            "after": "not-a-cursor",
         },
     )
     assert refused.status_code == 422
-    for field in ("stage", "kind", "state", "sort", "overdue", "country", "page"):
+    for field in ("stage", "kind", "state", "sort", "overdue", "country", "after"):
         assert f"<bdi>{field}</bdi>" in refused.text, field
     assert "unknown stage &#39;nowhere&#39;" in refused.text
     # The form keeps what was typed.
@@ -248,8 +251,25 @@ async def test_filters_narrow_the_list_and_unknown_values_are_named(
     assert csv_refused.status_code == 422
 
 
-async def test_orders_pages_and_a_page_past_the_end(
-    seeded: Seeded, officer: httpx.AsyncClient
+NEXT = re.compile(r'<a href="/office/conventions\?([^"]+)" rel="next">')
+
+
+async def every_page(http: httpx.AsyncClient, **params: str) -> list[list[str]]:
+    """The list's pages, following each page's "next" link to the last."""
+    pages: list[list[str]] = []
+    query: dict[str, str] | str = params
+    while True:
+        page = await http.get("/office/conventions", params=query)
+        pages.append(listed(page))
+        following = NEXT.search(page.text)
+        if following is None:
+            return pages
+        query = following.group(1).replace("&amp;", "&")
+        assert len(pages) < 10
+
+
+async def test_orders_keyset_pages_and_a_page_past_the_end(
+    seeded: Seeded, officer: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids, word = seeded.ids, seeded.word
     by_due = await found(officer, q=word, sort="due")
@@ -257,18 +277,48 @@ async def test_orders_pages_and_a_page_past_the_end(
     assert by_due[:3] == [ids["late"], ids["bamako"], ids["kenitra"]]
     by_updated = await found(officer, q=word, sort="updated")
     assert by_updated[:3] == [ids["kenitra"], ids["fes"], ids["bamako"]]
-    by_title = await found(officer, q=f"{word}bulk", sort="title")
-    assert by_title == sorted(seeded.bulk)[:50]
+    # By title: two pages, the second after the first's last row.
+    assert await every_page(officer, q=f"{word}bulk", sort="title") == [
+        sorted(seeded.bulk)[:50],
+        sorted(seeded.bulk)[50:],
+    ]
     first = await officer.get("/office/conventions", params={"q": f"{word}bulk", "sort": "title"})
-    assert "page 1 / 2" in first.text and 'rel="next"' in first.text
-    second = await found(officer, q=f"{word}bulk", sort="title", page="2")
-    assert second == sorted(seeded.bulk)[50:]
-    past = await officer.get("/office/conventions", params={"q": f"{word}bulk", "page": "7"})
+    assert "Conventions trouvées: 55" in first.text
+    # Latest changed: the 55 share one change time, so the id orders them (descending).
+    assert await every_page(officer, q=f"{word}bulk", sort="updated") == [
+        sorted(seeded.bulk, reverse=True)[:50],
+        sorted(seeded.bulk, reverse=True)[50:],
+    ]
+    # By due date: conventions without a dated task come after, by id, on every page.
+    assert await every_page(officer, q=f"{word}bulk", sort="due") == [
+        sorted(seeded.bulk)[:50],
+        sorted(seeded.bulk)[50:],
+    ]
+    # Pages of two: the second turns from dated tasks to conventions without one.
+    monkeypatch.setattr(conventions_list, "PAGE_SIZE", 2)
+    assert await every_page(officer, q=word, sort="due") == [
+        by_due[:2],
+        by_due[2:4],
+        by_due[4:6],
+    ]
+    monkeypatch.undo()
+    # A cursor past the last row: an empty page that says so, and the way back.
+    after = cursor_text("title", {"title_key": "zzzz", "id": "zzzz"})
+    past = await officer.get(
+        "/office/conventions", params={"q": f"{word}bulk", "sort": "title", "after": after}
+    )
     assert past.status_code == 200
-    assert "La page 7 est après la fin : le filtre remplit 2 page(s)." in past.text
+    assert "Aucune convention ne vient après ce point de la liste" in past.text
     assert listed(past) == []
-    too_far = await officer.get("/office/conventions", params={"page": "2001"})
-    assert too_far.status_code == 422 and "<bdi>page</bdi>" in too_far.text
+    # A cursor of another order, or made up: named, refused.
+    for sort, cursor in (("updated", after), ("title", "eyJub3QiOiAiYSBwYWdlIn0"), ("due", "%%%")):
+        refused = await officer.get("/office/conventions", params={"sort": sort, "after": cursor})
+        assert refused.status_code == 422 and "<bdi>after</bdi>" in refused.text, (sort, cursor)
+    # Past the count's cap, the page says "more than".
+    monkeypatch.setattr(convention_search, "COUNT_CAP", 10)
+    capped = await officer.get("/office/conventions", params={"q": f"{word}bulk"})
+    assert "Plus de 10 conventions trouvées" in capped.text
+    assert len(listed(capped)) == 50
 
 
 HOSTILE = [

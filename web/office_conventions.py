@@ -14,7 +14,6 @@ from application.errors import InvalidInput, NotFound
 from application.office.conventions_list import (
     EXPORT_COLUMNS,
     KINDS,
-    MAX_PAGE,
     PAGE_SIZE,
     SEARCH_MAX,
     STAGES,
@@ -71,7 +70,9 @@ def _params(request: Request) -> dict[str, str]:
 async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> Response:
     """Every convention, searched by words (titles and party names, French and Arabic) or
     id, filtered by stage, state, kind, party, country, sector, officer, overdue; sorted by
-    updated, due or title; PAGE_SIZE a page. Unknown filter values: 422, each named."""
+    updated, due or title; PAGE_SIZE a page, each next page after the last row of the one
+    before (`after`, a cursor). Unknown filter values and a cursor the list did not make:
+    422, each named."""
     context: dict[str, Any] = {
         "stages": STAGES,
         "states": STATES,
@@ -91,7 +92,6 @@ async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> 
             listed=None,
             values={name: value[:SEARCH_MAX] for name, value in _params(request).items()},
             errors=[(e.field, e.reason) for e in error.errors],
-            max_page=MAX_PAGE,
             **context,
         )
     # Conventions started without a recorded file get theirs (a few a load), as on the
@@ -105,7 +105,6 @@ async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> 
         listed=listed,
         values=query.values,
         errors=[],
-        max_page=MAX_PAGE,
         query=query,
         **context,
     )

@@ -5,10 +5,13 @@ dialect, XLSX). SQL in storage/convention_search.py."""
 
 from __future__ import annotations
 
-import math
+import base64
+import binascii
+import json
 import re
 from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, get_args
 from urllib.parse import urlencode
 
@@ -19,12 +22,12 @@ from schemas.convention import ConventionKind, StageSpec
 from schemas.errors import FieldError
 from schemas.status import ConventionState
 from storage import convention_search as stored
-from storage.convention_search import SORTS, ConventionFilter
+from storage.convention_search import SORTS, ConventionFilter, Cursor
 
 PAGE_SIZE = 50
-MAX_PAGE = 2000
-"""Bounded offsets: 2,000 pages of 50 reach the 100,000th convention; past them, narrow the
-filter (the downloads have every row)."""
+CURSOR_MAX = 1000
+"""A cursor is a page's last row (its sort key and id), base64 of a small JSON list: longer
+than this, it was not made by the list."""
 SEARCH_MAX = 200
 """A search longer than this is cut (and the page says so): titles are at most 300
 characters, and no sentence of 200 is a search."""
@@ -49,14 +52,57 @@ class ListQuery:
 
     filter: ConventionFilter
     sort: str
-    page: int
+    after: Cursor | None
     values: dict[str, str]
     cut: bool = False
 
     def query_string(self, **changes: str) -> str:
-        """This request's query string with some values changed (for sort and page links)."""
-        values = {**self.values, "sort": self.sort, "page": str(self.page), **changes}
+        """This request's query string with some values changed (for sort and next-page
+        links; a link to another order starts from its first page)."""
+        values = {**self.values, "sort": self.sort, **changes}
         return urlencode({name: value for name, value in values.items() if value})
+
+
+def cursor_text(sort: str, row: Mapping[str, Any]) -> str:
+    """The cursor of a page that starts after `row`, in the list's order `sort`."""
+    key: Any
+    if sort == "updated":
+        key = row["updated_at"].isoformat()
+    elif sort == "due":
+        key = row["sort_due"].isoformat() if row["sort_due"] is not None else None
+    else:
+        key = row["title_key"]  # as PostgreSQL lowers it: the order's own key
+    packed = json.dumps([sort, key, row["id"]], ensure_ascii=False, separators=(",", ":"))
+    return base64.urlsafe_b64encode(packed.encode()).decode().rstrip("=")
+
+
+def _cursor(text: str, sort: str) -> Cursor | str:
+    """The cursor a page link carries, or why it is not one (a cursor is a value like any
+    other: every part of it checked here, and a parameter of the statement)."""
+    if len(text) > CURSOR_MAX:
+        return f"at most {CURSOR_MAX} characters"
+    try:
+        packed = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        made, key, identifier = json.loads(packed.decode())
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        return "not a page of this list (follow the list's own links)"
+    if made != sort:
+        return f"a page of the order {str(made)[:20]!r}, not {sort!r}"
+    if not isinstance(identifier, str) or not 0 < len(identifier) <= 200:
+        return "not a page of this list (follow the list's own links)"
+    if sort == "title":
+        if key is not None and not isinstance(key, str):
+            return "not a page of this list (follow the list's own links)"
+        return Cursor(key, identifier)
+    if key is None and sort == "due":
+        return Cursor(None, identifier)
+    try:
+        moment = datetime.fromisoformat(key) if isinstance(key, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        return "not a page of this list (follow the list's own links)"
+    return Cursor(moment, identifier)
 
 
 def _one(params: Mapping[str, str], name: str) -> str:
@@ -94,12 +140,13 @@ def read_query(params: Mapping[str, str], *, mine: str | None = None) -> ListQue
     if sort not in SORTS:
         errors.append(FieldError("sort", f"unknown order {sort[:80]!r}: one of {', '.join(SORTS)}"))
         sort = "updated"
-    page_text = _one(params, "page") or "1"
-    page = 1
-    if not page_text.isdigit() or not 1 <= int(page_text) <= MAX_PAGE:
-        errors.append(FieldError("page", f"a page number from 1 to {MAX_PAGE}"))
-    else:
-        page = int(page_text)
+    after: Cursor | None = None
+    if after_text := _one(params, "after"):
+        read = _cursor(after_text, sort)
+        if isinstance(read, str):
+            errors.append(FieldError("after", read))
+        else:
+            after = read
     scope = _one(params, "scope")
     if scope not in ("", "all", "mine"):
         errors.append(FieldError("scope", f"mine or all, not {scope[:80]!r}"))
@@ -119,7 +166,7 @@ def read_query(params: Mapping[str, str], *, mine: str | None = None) -> ListQue
         overdue=bool(values["overdue"]),
         mine=mine if scope == "mine" else None,
     )
-    return ListQuery(given, sort, page, values, cut)
+    return ListQuery(given, sort, after, values, cut)
 
 
 @dataclass(frozen=True)
@@ -128,36 +175,36 @@ class ConventionList:
 
     query: ListQuery
     rows: list[dict[str, Any]]
-    total: int
+    found: int
+    """How many conventions the filter matches, counted up to COUNT_CAP + 1."""
     words_ignored: bool
     """The words hold no letter or digit once normalised: only an id could match them."""
+    next_after: str | None
+    """The cursor of the next page, None on the last."""
+    cap: int
+    """How far the count goes (storage's COUNT_CAP when the page was read)."""
 
     @property
-    def pages(self) -> int:
-        """How many pages the filter fills."""
-        return max(1, math.ceil(self.total / PAGE_SIZE))
+    def more_than_cap(self) -> bool:
+        """More conventions match than the count goes to ("more than 1,000")."""
+        return self.found > self.cap
 
     @property
     def past_end(self) -> bool:
-        """The page asked for is past the last one."""
-        return self.query.page > self.pages
-
-
-async def _usable(pool: asyncpg.Pool, query: ListQuery) -> ListQuery:
-    words = query.filter.words
-    if words is None:
-        return query
-    terms = await stored.search_terms(pool, words)
-    return replace(query, filter=replace(query.filter, terms=terms))
+        """A page was asked for after the last row of the filter."""
+        return self.query.after is not None and not self.rows
 
 
 async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionList:
-    """The page the query asks for (empty past the end, with the count that says so)."""
-    query = await _usable(pool, query)
-    offset = (query.page - 1) * PAGE_SIZE
-    found = await stored.conventions_page(pool, query.filter, query.sort, PAGE_SIZE, offset)
-    ignored = query.filter.words is not None and query.filter.terms is None
-    return ConventionList(query, found.rows, found.total, ignored)
+    """The page the query asks for (empty past the end, with the count that says how many
+    the filter matches). One row more than a page is read: it says whether a next page
+    exists."""
+    found = await stored.conventions_page(
+        pool, query.filter, query.sort, PAGE_SIZE + 1, query.after
+    )
+    rows = found.rows[:PAGE_SIZE]
+    following = cursor_text(query.sort, rows[-1]) if len(found.rows) > PAGE_SIZE else None
+    return ConventionList(query, rows, found.found, found.words_ignored, following, found.cap)
 
 
 EXPORT_COLUMNS = (
@@ -199,7 +246,6 @@ def export_row(row: Mapping[str, Any]) -> list[object]:
 
 async def export_rows(pool: asyncpg.Pool, query: ListQuery) -> AsyncIterator[list[object]]:
     """Every convention of the query's filter (all pages), in its order."""
-    query = await _usable(pool, query)
     async for row in stored.stream_conventions(pool, query.filter, query.sort):
         yield export_row(row)
 
