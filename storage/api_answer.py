@@ -5,6 +5,12 @@ version read with it), its use marked (to the minute), the Idempotency-Key reser
 task's inbox row read: one round trip and at most one commit, where these were four or five.
 After the update, `idempotency.complete` keeps the receipt and marks the key done (one more).
 
+Its commit does not wait for the disk (`synchronous_commit` off for this transaction only):
+the reservation is visible to every other request at once, and the receipt's commit after
+the update, which waits, makes it durable with it (the WAL is written in order). A crash of
+PostgreSQL in between loses at most a reservation whose answer was never acknowledged; its
+retry is then answered by the workflow, which refuses a second answer and names the first.
+
 PostgreSQL runs a statement at one snapshot: `earlier` sees the party's key as it stood before
 the statement, so when the reservation finds it taken, `earlier` says by which request. A key
 reserved by a request still uncommitted is seen by neither (the caller then asks again, with
@@ -66,6 +72,7 @@ SELECT key.id, key.party, key.name, key.archived, key.organisation,
        earlier.convention_id AS earlier_convention_id, earlier.task_id AS earlier_task_id,
        to_jsonb(task) AS task
   FROM key
+ CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true)) AS reservation_commit
   LEFT JOIN earlier ON true
   LEFT JOIN task ON true
 """
