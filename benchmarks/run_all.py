@@ -32,6 +32,7 @@ BENCHMARKS = [
     "directory_check",
     "conventions_search",
     "bursts",
+    "task_list",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -54,6 +55,20 @@ SMOKE = {
     "directory_check": ["--conventions", "1"],
     "conventions_search": ["--conventions", "200", "--rounds", "1"],
     "bursts": ["--burst", "10", "--pages", "3"],
+    "task_list": [
+        "--tasks",
+        "20",
+        "--conventions",
+        "4",
+        "--spread",
+        "20",
+        "--organisations",
+        "4",
+        "--people",
+        "2",
+        "--requests",
+        "3",
+    ],
 }
 
 

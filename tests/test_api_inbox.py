@@ -10,7 +10,6 @@ task's row; its refusals are those of before (a reused key, a revoked key, a tas
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 from typing import Any, cast
 
 import asyncpg
