@@ -1,5 +1,6 @@
 """The floor of any HTTP answer API here: a FastAPI route on uvicorn that only forwards its
-JSON body as the bare update (`BareWaiter.answer`) and returns the update's result.
+JSON body as the bare update (`BareWaiter.answer`) and returns the update's result; and a
+second that forwards it, as Pacte's AnswerTask, to Pacte's own workflow (`/pacte/…`).
 
 No key, no idempotency, no PostgreSQL, no validation: what is left is the HTTP hop, the
 framework and one Temporal update sent from another process, as the partner desk sends
@@ -27,9 +28,11 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
+from application.conventions import answer_task
 from benchmarks.bare_workflows import BareWaiter
 from infra.settings import load_settings
 from infra.temporal_client import connect
+from schemas.tasks import AnswerTask
 
 
 def create_floor_app() -> FastAPI:
@@ -53,6 +56,15 @@ def create_floor_app() -> FastAPI:
         handle = clients["temporal"].get_workflow_handle(workflow_id)
         result = await handle.execute_update(BareWaiter.answer, payload)
         return JSONResponse(result)
+
+    @app.post("/pacte/{convention_id}")
+    async def forward_to_pacte(convention_id: str, request: Request) -> JSONResponse:
+        # The same hop to Pacte's own workflow: the AnswerTask as the desk would send it
+        # (principal included), no key, no idempotency, no PostgreSQL. What the desk adds
+        # to an answer is the API's time less this one's.
+        answer = AnswerTask.model_validate(await request.json())
+        receipt = await answer_task(clients["temporal"], convention_id, answer)
+        return JSONResponse(receipt.model_dump(mode="json"))
 
     return app
 

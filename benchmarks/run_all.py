@@ -43,6 +43,7 @@ BENCHMARKS = [
     "conventions_search",
     "bursts",
     "record_outputs",
+    "task_list",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -66,6 +67,20 @@ SMOKE = {
     "conventions_search": ["--conventions", "200", "--rounds", "1"],
     "bursts": ["--burst", "10", "--pages", "3"],
     "record_outputs": ["--lines", "100"],
+    "task_list": [
+        "--tasks",
+        "20",
+        "--conventions",
+        "4",
+        "--spread",
+        "20",
+        "--organisations",
+        "4",
+        "--people",
+        "2",
+        "--requests",
+        "3",
+    ],
 }
 
 

@@ -525,6 +525,11 @@ async def standing(db: Database, organisation_id: str, *, email: str | None, nam
     )
 
 
+def organisation_from_json(value: dict[str, Any]) -> Organisation:
+    """An organisation read as JSON (`to_jsonb`) within another statement."""
+    return _organisation(_timestamps(value))
+
+
 def _timestamps(row: dict[str, Any]) -> dict[str, Any]:
     """A row read as JSON: its timestamps back to datetimes."""
     converted = dict(row)

@@ -3,7 +3,9 @@
 The workflow upserts each task by (convention, task) when it is assigned and whenever its
 state changes. A task is owed while its row is open, no `task_answered` milestone names it
 and its convention has not ended: the milestones are written by their own activity, so the
-inbox is right even where an upsert of the task's new state has not landed yet.
+inbox is right even where an upsert of the task's new state has not landed yet. A row
+carries the contact an officer gave the task to (the task's own `contact`, written by the
+same upserts), so a contact's list is read here alone, without asking the workflows.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ from schemas.tasks import Task, TaskFacts, TaskKind, TaskStatus
 # A closed task never reopens: a late retry of an older upsert cannot resurrect it.
 _UPSERT_TASK = """
 INSERT INTO tasks (convention_id, task_id, stage, kind, assignee, title, assigned_at,
-                   due_at, status, facts)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                   due_at, status, facts, contact)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (convention_id, task_id) DO UPDATE
    SET stage = excluded.stage, kind = excluded.kind, assignee = excluded.assignee,
        title = excluded.title, due_at = excluded.due_at, status = excluded.status,
-       facts = coalesce(excluded.facts, tasks.facts), updated_at = now()
+       facts = coalesce(excluded.facts, tasks.facts), contact = excluded.contact,
+       updated_at = now()
  WHERE tasks.status = 'open'
 """
 
@@ -37,13 +40,18 @@ _ANSWERED = """EXISTS (SELECT 1 FROM milestones m
 _ENDED = """EXISTS (SELECT 1 FROM milestones m
              WHERE m.convention_id = t.convention_id
                AND m.kind IN ('convention_completed', 'convention_failed'))"""
+ANSWERED_CLAUSE, ENDED_CLAUSE = _ANSWERED, _ENDED
+"""The same rules for another statement that reads a task row as `t`."""
 
+# $3: a contact's name, whose list leaves out the tasks an officer gave to another contact
+# of the party (NULL: the party's whole list, as its API key sees it).
 _OWED_TASKS = f"""
 SELECT t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
        t.due_at, t.due_at < $2 AS overdue, t.facts
   FROM tasks t
  WHERE t.assignee = $1
    AND t.status = 'open'
+   AND (t.contact IS NULL OR $3::text IS NULL OR t.contact = $3)
    AND NOT {_ANSWERED}
    AND NOT {_ENDED}
  ORDER BY overdue DESC, t.due_at, t.convention_id, t.task_id
@@ -51,7 +59,7 @@ SELECT t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assig
 
 _INBOX_TASK = f"""
 SELECT t.task_id, t.convention_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
-       t.due_at, t.facts,
+       t.due_at, t.facts, t.contact,
        CASE WHEN t.status <> 'open' THEN t.status
             WHEN {_ANSWERED} THEN 'done'
             WHEN {_ENDED} THEN 'cancelled'
@@ -78,15 +86,19 @@ async def upsert_tasks(database: Database, tasks: list[Task]) -> int:
                 task.due_at,
                 task.status.value,
                 task.facts.dumped() if task.facts is not None else None,
+                task.contact,
             )
             changed += int(status.endswith(" 1"))
     return changed
 
 
-async def owed_tasks(pool: asyncpg.Pool, party: str, now: datetime) -> list[InboxEntry]:
-    """What the party owes across every convention: overdue first, then by due date."""
-    rows = await pool.fetch(_OWED_TASKS, party, now)
-    return [InboxEntry.model_validate(dict(row) | {"facts": _facts(row["facts"])}) for row in rows]
+async def owed_tasks(
+    pool: asyncpg.Pool, party: str, now: datetime, contact: str | None = None
+) -> list[InboxEntry]:
+    """What the party owes across every convention: overdue first, then by due date; with
+    `contact`, without the tasks an officer gave to another of the party's contacts."""
+    rows = await pool.fetch(_OWED_TASKS, party, now, contact)
+    return [InboxEntry.model_validate(dict(row) | {"facts": facts_of(row["facts"])}) for row in rows]
 
 
 async def inbox_task(pool: asyncpg.Pool, convention_id: str, task_id: str) -> Task | None:
@@ -108,11 +120,12 @@ async def inbox_task(pool: asyncpg.Pool, convention_id: str, task_id: str) -> Ta
         assigned_at=row["assigned_at"],
         due_at=row["due_at"],
         status=TaskStatus(row["status"]),
-        facts=_facts(row["facts"]),
+        facts=facts_of(row["facts"]),
+        contact=row["contact"],
     )
 
 
-def _facts(value: object) -> TaskFacts | None:
+def facts_of(value: object) -> TaskFacts | None:
     """A row's facts (NULL before typed-task-facts; text on a pool without the codec)."""
     if value is None:
         return None

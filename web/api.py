@@ -25,7 +25,7 @@ from schemas.partner_api import (
     TaskDocument,
     TaskList,
 )
-from web.dependencies import ApiPrincipal, Desk
+from web.dependencies import ApiPrincipal, Desk, PartnerKey
 from web.problems import PROBLEM_TYPE, register
 from web.security import client_address
 
@@ -166,23 +166,32 @@ async def answer(
     convention_id: str,
     task_id: str,
     request: Request,
-    principal: ApiPrincipal,
     desk: Desk,
+    _key: PartnerKey,
     idempotency_key: Annotated[
         str | None,
         Header(description="1 to 200 characters: a retry with the same body gets the same receipt"),
     ] = None,
 ) -> ApiReceipt:
     """The body is `AnswerBody`: `answer` (the fields of the task's kind), and optionally
-    `actor`; the task and the party come from the URL and the key."""
+    `actor`; the task and the party come from the URL and the key.
+
+    The key is checked by the desk with the answer (one PostgreSQL statement for the key,
+    the Idempotency-Key and the task), not by a dependency of its own: a body that does not
+    parse is refused after the key, as before."""
+    authorization, address = request.headers.get("authorization"), client_address(request)
     raw = await request.body()
     try:
         body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
+        await desk.authenticate_key(authorization, address)
         raise BodyNotJson("the body is not JSON", [FieldError("", "not JSON")]) from None
     if not isinstance(body, dict):
+        await desk.authenticate_key(authorization, address)
         raise BodyNotJson("the body must be a JSON object", [FieldError("", "not an object")])
-    receipt = await desk.answer_with_key(principal, convention_id, task_id, body, idempotency_key)
+    receipt = await desk.answer_with_bearer(
+        authorization, address, convention_id, task_id, body, idempotency_key
+    )
     return api_receipt(receipt)
 
 

@@ -23,6 +23,10 @@ partner_key = HTTPBearer(
     description="The party's API key: `Authorization: Bearer pk_…`",
 )
 
+PartnerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(partner_key)]
+"""The bearer key, for the OpenAPI document only: a route that checks the key itself (the
+API answer, with its Idempotency-Key in one statement) declares it so."""
+
 
 def partner_desk(request: Request) -> PartnerDesk:
     """The desk the app was built over."""
@@ -44,7 +48,7 @@ Session = Annotated[ContactSession, Depends(contact_session)]
 async def api_principal(
     request: Request,
     desk: Desk,
-    _key: Annotated[HTTPAuthorizationCredentials | None, Depends(partner_key)],
+    _key: PartnerKey,
 ) -> Principal:
     """The party's system behind the bearer key; Unauthenticated (or TooManyAttempts)."""
     return await desk.authenticate_key(

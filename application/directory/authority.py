@@ -131,6 +131,14 @@ async def system_authority(db: Database, organisation_id: str) -> Authority:
     """The directory's word on an organisation's own system (API key, signed event): it acts
     for the organisation while the organisation is active."""
     standing = await store.standing(db, organisation_id, email=None, name="")
+    return system_authority_read(organisation_id, standing.version, standing.organisation)
+
+
+def system_authority_read(
+    organisation_id: str, version: int, organisation: store.Organisation | None
+) -> Authority:
+    """`system_authority` from the directory's row and version already read (the API
+    answer reads them with its key, in the same statement)."""
     every = [
         store.Capacity(0, "", organisation_id, capacity.value, None, None, "system", None)
         for capacity in DirectoryCapacity
@@ -140,7 +148,7 @@ async def system_authority(db: Database, organisation_id: str) -> Authority:
     )
     return Authority(
         organisation_id,
-        store.Standing(standing.version, standing.organisation, system, every),
+        store.Standing(version, organisation, system, every),
         datetime.now(UTC).date(),
         "system",
     )

@@ -15,19 +15,21 @@ from application.conventions import (
     answer_task,
     task_lookup,
 )
-from application.directory.authority import system_authority
+from application.directory.authority import system_authority, system_authority_read
 from application.errors import Conflict, InvalidInput, NotFound, Refused
-from application.partner import codes, tasks
+from application.partner import codes, keys, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
+from infra.portal_settings import token_hash
 from schemas.actors import AuthMethod, Principal
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError, Refusal, RefusalCode
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
 from storage import idempotency, receipts
+from storage.api_answer import PreparedAnswer, prepare_answer
 from storage.contact_sessions import ContactSession
-from storage.idempotency import IdempotencyKey, OnceKey, OnceState
+from storage.idempotency import IdempotencyKey, Once, OnceKey, OnceState
 from storage.receipts import Receipt
 
 API_BODY_FIELDS = frozenset({"actor", "answer"})
@@ -93,6 +95,10 @@ async def send(
     try:
         accepted: AnswerReceipt = await answer_task(ctx.client, convention_id, request)
     except Refused as error:
+        # The validator names who answered a task of its run; a convention closed since
+        # (the winner's answer ended it) says only that: then its query says who.
+        if _ANSWERED_BY in error.detail:
+            raise
         who = await who_answered(ctx, convention_id, request.task_id)
         raise Refused(who or error.detail) from None
     except ConventionNotFound:
@@ -207,6 +213,24 @@ async def answer_once(
     """The answer, once per key: a repeat of an accepted request gets the same receipt, a
     request still in flight or another one under the same key is a Conflict."""
     found = await idempotency.reserve_once(ctx.pool, once)
+    earlier = _earlier_outcome(
+        found, other_request=other_request, in_flight=in_flight, no_receipt=no_receipt
+    )
+    if earlier is not None:
+        return earlier
+    try:
+        return await answer_for_party(ctx, principal, convention_id, task_id, body, once=once)
+    except BaseException:
+        # Not answered: the key is free again for a corrected request.
+        await idempotency.release(ctx.pool, once)
+        raise
+
+
+def _earlier_outcome(
+    found: Once, *, other_request: str, in_flight: str, no_receipt: str
+) -> Receipt | None:
+    """None when the key is this request's now; the earlier request's receipt when it is
+    this same request, done; Conflict otherwise."""
     if found.state is OnceState.OTHER_REQUEST:
         raise Conflict(other_request)
     if found.state is OnceState.IN_FLIGHT:
@@ -215,12 +239,7 @@ async def answer_once(
         if found.receipt is None:
             raise Conflict(no_receipt)
         return found.receipt
-    try:
-        return await answer_for_party(ctx, principal, convention_id, task_id, body, once=once)
-    except BaseException:
-        # Not answered: the key is free again for a corrected request.
-        await idempotency.release(ctx.pool, once)
-        raise
+    return None
 
 
 async def answer_with_key(
@@ -239,19 +258,102 @@ async def answer_with_key(
         raise InvalidInput(
             "bad Idempotency-Key", [FieldError("Idempotency-Key", "1 to 200 characters")]
         )
-    body_hash = hashlib.sha256(f"{convention_id}\0{task_id}\0".encode() + _canonical(body)).digest()
+    body_hash = _body_hash(convention_id, task_id, body)
     once = IdempotencyKey(principal.party, idempotency_key, body_hash, convention_id, task_id)
-    return await answer_once(
-        ctx,
-        principal,
-        convention_id,
-        task_id,
-        body,
-        once,
-        other_request="this Idempotency-Key was used with another request",
-        in_flight="a request with this Idempotency-Key is still in progress",
-        no_receipt="this Idempotency-Key's answer has no receipt",
+    return await answer_once(ctx, principal, convention_id, task_id, body, once, **_KEY_CONFLICTS)
+
+
+_KEY_CONFLICTS = {
+    "other_request": "this Idempotency-Key was used with another request",
+    "in_flight": "a request with this Idempotency-Key is still in progress",
+    "no_receipt": "this Idempotency-Key's answer has no receipt",
+}
+_ANSWERED_BY = "(answered by "
+"""How the workflow's refusal of a task already answered names who answered it."""
+
+
+def _valid_idempotency_key(idempotency_key: str | None) -> bool:
+    return idempotency_key is None or 1 <= len(idempotency_key) <= 200
+
+
+def _body_hash(convention_id: str, task_id: str, body: dict[str, Any]) -> bytes:
+    return hashlib.sha256(f"{convention_id}\0{task_id}\0".encode() + _canonical(body)).digest()
+
+
+async def answer_with_bearer(
+    ctx: PartnerContext,
+    authorization: str | None,
+    client_address: str,
+    convention_id: str,
+    task_id: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+) -> Receipt:
+    """The API's answer with its bearer key: what `authenticate_key` then `answer_with_key`
+    do, with one PostgreSQL round trip before the update (the key, its organisation's
+    directory row, the Idempotency-Key's reservation and the task's inbox row, in one
+    statement) and one after (the receipt, the key marked done); no query to Temporal
+    before the update when the inbox has the task's row: the update's validator decides
+    whether the task is still open, and its refusal names who answered."""
+    secret = keys.presented_secret(authorization)
+    if secret is None or not _valid_idempotency_key(idempotency_key):
+        # A malformed header, or a bad Idempotency-Key: refused as the two steps refuse them
+        # (the credential first).
+        principal = await keys.authenticate_key(ctx, authorization, client_address)
+        return await answer_with_key(ctx, principal, convention_id, task_id, body, idempotency_key)
+    body_hash = _body_hash(convention_id, task_id, body) if idempotency_key else None
+    prepared = await prepare_answer(
+        ctx.pool, token_hash(secret), idempotency_key, body_hash, convention_id, task_id
     )
+    if prepared is None or prepared.archived:
+        await keys.refuse_key(ctx, client_address, archived=prepared is not None)
+    assert prepared is not None
+    principal = keys.key_principal(prepared.key_id, prepared.name, prepared.party)
+    once: IdempotencyKey | None = None
+    if idempotency_key is not None:
+        assert body_hash is not None
+        once = IdempotencyKey(prepared.party, idempotency_key, body_hash, convention_id, task_id)
+        if not prepared.reserved:
+            receipt = await _earlier_request(ctx, prepared, once)
+            if receipt is not None:
+                return receipt
+    try:
+        task = prepared.task
+        if task is None:  # no row yet: the workflow's query says what the task is
+            task, _still_open = await tasks.answerable_task(
+                ctx, principal.party, convention_id, task_id
+            )
+        elif task.assignee != principal.party:
+            raise NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
+        authority = system_authority_read(
+            principal.party, prepared.directory_version, prepared.organisation
+        )
+        principal = principal.model_copy(update={"directory": authority.check(task.kind.value)})
+        request = build(task, principal, body, source=f"answer to {task_id}")
+        return await send(ctx, convention_id, request, once=once)
+    except BaseException:
+        if once is not None:  # not answered: the key is free again for a corrected request
+            await idempotency.release(ctx.pool, once)
+        raise
+
+
+async def _earlier_request(
+    ctx: PartnerContext, prepared: PreparedAnswer, once: IdempotencyKey
+) -> Receipt | None:
+    """The key was taken before: the earlier request's receipt, or Conflict. None when it
+    turns out free after all (taken by a request that has since been released)."""
+    earlier = prepared.earlier
+    if earlier is None:
+        # Reserved by a request not committed when the statement began: ask again.
+        found = await idempotency.reserve_once(ctx.pool, once)
+    elif earlier.body_hash != once.body_hash:
+        found = Once(OnceState.OTHER_REQUEST)
+    elif not earlier.done:
+        found = Once(OnceState.IN_FLIGHT)
+    else:
+        stored = await receipts.find_receipt(ctx.pool, earlier.convention_id, earlier.task_id)
+        found = Once(OnceState.DONE, stored)
+    return _earlier_outcome(found, **_KEY_CONFLICTS)
 
 
 def _canonical(value: Any) -> bytes:

@@ -152,6 +152,20 @@ class PartnerDesk(PartnerContext):
             self, principal, convention_id, task_id, body, idempotency_key
         )
 
+    async def answer_with_bearer(
+        self,
+        authorization: str | None,
+        client_address: str,
+        convention_id: str,
+        task_id: str,
+        body: dict[str, Any],
+        idempotency_key: str | None,
+    ) -> Receipt:
+        """See `answers.answer_with_bearer`."""
+        return await answers.answer_with_bearer(
+            self, authorization, client_address, convention_id, task_id, body, idempotency_key
+        )
+
     async def verify_event(
         self, party: str, body: bytes, headers: dict[str, str], client_address: str
     ) -> Principal:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import NoReturn
 
 import asyncpg
 
@@ -42,33 +43,55 @@ async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey:
     return revoked
 
 
+def presented_secret(authorization: str | None) -> str | None:
+    """The key's secret from `Authorization: Bearer pk_…`; None when the header is not that."""
+    scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
+    if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
+        return None
+    return secret
+
+
+async def refuse_key(ctx: PartnerContext, client_address: str, *, archived: bool) -> NoReturn:
+    """Unauthenticated: no live key of the secret (a failure counted against the address:
+    TooManyAttempts once it is full), or its organisation archived in the directory."""
+    if archived:  # the directory's word, read with the key; the answer asks it again
+        raise Unauthenticated("this API key's organisation is archived in the directory")
+    await count_failure(ctx.pool, {address_bucket("address", client_address): FAILURES_PER_ADDRESS})
+    raise Unauthenticated("this API key is not valid (unknown or revoked)")
+
+
+def key_principal(key_id: str, name: str, party: str) -> Principal:
+    """The party's system behind a key, as the answer's principal (a new request id)."""
+    return Principal(
+        kind=PrincipalKind.API_KEY,
+        id=key_id,
+        name=name,
+        party=party,
+        method=AuthMethod.API_KEY,
+        request_id=uuid.uuid4().hex,
+    )
+
+
 async def authenticate_key(
     ctx: PartnerContext, authorization: str | None, client_address: str
 ) -> Principal:
     """The party's system behind `Authorization: Bearer <key>`, as a principal. The key is
     looked up first: a valid one passes whatever others failed from the same address; a wrong
     one counts against the address (TooManyAttempts once it is full)."""
-    buckets = {address_bucket("address", client_address): FAILURES_PER_ADDRESS}
-    scheme, _, secret = (authorization or "").partition(" ")
-    secret = secret.strip()
-    if scheme.lower() != "bearer" or not secret.startswith(API_KEY_PREFIX):
+    secret = presented_secret(authorization)
+    if secret is None:
+        buckets = {address_bucket("address", client_address): FAILURES_PER_ADDRESS}
         await count_failure(ctx.pool, buckets)
         raise Unauthenticated("send the party's API key: Authorization: Bearer pk_…")
     found = await api_keys.live_key(ctx.pool, token_hash(secret))
     if found is None:
-        await count_failure(ctx.pool, buckets)
-        raise Unauthenticated("this API key is not valid (unknown or revoked)")
+        await refuse_key(ctx, client_address, archived=False)
+    assert found is not None
     key, archived = found
-    if archived:  # the directory's word, read with the key; the answer asks it again
-        raise Unauthenticated("this API key's organisation is archived in the directory")
+    if archived:
+        await refuse_key(ctx, client_address, archived=True)
     if key.last_used_at is None or key.last_used_at < datetime.now(UTC) - KEY_USE_PRECISION:
         # To the minute, as `keys list` shows it: not a write (a commit) per request.
         await api_keys.mark_used(ctx.pool, key.id)
-    return Principal(
-        kind=PrincipalKind.API_KEY,
-        id=key.id,
-        name=key.name,
-        party=key.party,
-        method=AuthMethod.API_KEY,
-        request_id=uuid.uuid4().hex,
-    )
+    return key_principal(key.id, key.name, key.party)

@@ -3,15 +3,12 @@ its form needs, the task an answer is for, the convention file, the stored recei
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import structlog
-from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from application.conventions import (
@@ -32,14 +29,6 @@ from schemas.status import ConventionInput, ConventionStatus
 from schemas.tasks import Task, TaskStatus
 from storage.inbox import inbox_task, owed_tasks
 from storage.receipts import Receipt, find_receipt
-
-log = structlog.get_logger("pacte.partner_desk")
-
-LIST_QUERY_TIMEOUT = timedelta(seconds=5)
-"""How long a contact's task list waits for one convention's workflow to say who may answer
-(half the CLI's QUERY_TIMEOUT: this is a page). A convention whose worker is down must not
-hold it: Temporal keeps a query with no worker waiting about half a minute."""
-LIST_QUERIES_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -95,43 +84,18 @@ async def open_tasks(
     ctx: PartnerContext, party: str, contact: str | None = None, email: str | None = None
 ) -> list[InboxEntry]:
     """The party's open tasks, overdue first; for a contact (and their address, when they
-    have one), only those they may answer."""
-    entries = await owed_tasks(ctx.pool, party, datetime.now(UTC))
+    have one), only those they may answer.
+
+    Two reads of PostgreSQL, never a question to Temporal: the inbox's rows carry the contact
+    an officer gave a task to (kept by the workflow's own upserts), and the directory says
+    which kinds of task this person may act on today."""
+    entries = await owed_tasks(ctx.pool, party, datetime.now(UTC), contact)
     if contact is None:
         return entries
     # Only the tasks the directory lets this person act on (their capacities, today): the
     # person the session proved, by address when it has one (a namesake is someone else).
     authority = await authority_of(ctx.pool, party, name=contact, email=email)
-    entries = [entry for entry in entries if authority.allows(entry.kind)]
-    gate = asyncio.Semaphore(LIST_QUERIES_AT_ONCE)
-
-    async def answerable(convention_id: str) -> set[tuple[str, str]]:
-        async with gate:
-            try:
-                status = await convention_status(
-                    ctx.client, convention_id, rpc_timeout=LIST_QUERY_TIMEOUT
-                )
-            except (
-                ConventionNotFound,
-                ConventionUnreadable,
-                RPCError,
-                WorkflowQueryFailedError,
-            ) as error:
-                # One convention that cannot answer (its worker down, its workflow task
-                # failing) must not hide the contact's other tasks, nor hold the page.
-                log.warning(
-                    "convention did not answer", convention_id=convention_id, error=str(error)
-                )
-                return set()
-        return {
-            (convention_id, task.id)
-            for task in status.open_tasks
-            if task.assignee == party and task.contact in (None, contact)
-        }
-
-    conventions = dict.fromkeys(entry.convention_id for entry in entries)
-    allowed = set().union(*await asyncio.gather(*map(answerable, conventions)))
-    return [e for e in entries if (e.convention_id, e.task_id) in allowed]
+    return [entry for entry in entries if authority.allows(entry.kind)]
 
 
 @asynccontextmanager
