@@ -299,6 +299,14 @@ async def apply(
                 list(EVERY_CAPACITY),
                 reason=reason,
             )
+    await accept_differences(connection, editor, proposal)
+
+
+async def accept_differences(
+    connection: asyncpg.Connection, editor: Editor, proposal: ImportProposal
+) -> None:
+    """Make the file's differences the directory's, as the admin's changes (the caller checks
+    the role: `--accept-directory-changes`, or the desk's confirmation page)."""
     accepted = f"accepted from convention {proposal.convention_id}'s file"
     for difference in proposal.differences:
         await _accept(connection, editor, difference, accepted)
