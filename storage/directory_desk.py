@@ -142,3 +142,21 @@ async def mark_accepted(
     """Mark it accepted by the admin; None when it was accepted already."""
     row = await connection.fetchrow(ACCEPT_PROPOSAL, proposal_id, admin)
     return None if row is None else _proposal(row)
+
+
+CLI_OFFICER = """
+SELECT id FROM directory_people
+ WHERE removed_at IS NULL
+   AND CASE WHEN $1::text IS NOT NULL THEN lower(email) = lower($1::text)
+            ELSE email IS NULL AND created_by = $2 AND name = $3 END
+ ORDER BY created_at, id
+ LIMIT 1
+"""
+"""The command line's officer as a directory person: by address when `--officer` is one,
+else the person of that name that officer's first command created."""
+
+
+async def cli_officer(db: Database, email: str | None, created_by: str, name: str) -> str | None:
+    """The id of the command line officer's person, if the directory has one."""
+    found = await db.fetchval(CLI_OFFICER, email, created_by, name)
+    return None if found is None else str(found)

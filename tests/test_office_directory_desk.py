@@ -7,20 +7,25 @@ starts). Against the real stack, each change read back from the directory's log.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import asyncpg
 import httpx
 from temporalio.testing import WorkflowEnvironment
 
+from application.directory.officers import CLI_REASON, officer_person
 from application.directory.organisations import NewOrganisation, add_organisation
 from application.directory.people import NewPerson, add_person
 from application.partner import list_keys
 from schemas.convention import Convention, Officer
 from storage import directory as store
 from storage.read_model import record_convention_file
+from tests.cli_runner import cli_env, run_cli, write_convention
 from tests.directory_stack import ADMIN, OFFICER, fresh_id, funding_file
 from tests.partner_stack import make_desk
+from tests.test_delivery_webhook import stop
 from tests.test_office_desk import csrf_of, office_client, signed_in
+from tests.test_office_editor import import_draft
 
 FRENCH_CYCLE = "formerait une boucle"
 
@@ -327,3 +332,70 @@ async def test_a_start_refused_for_directory_changes_is_accepted_by_an_admin_the
     made = [c for c in await store.changes(db_pool, organisation_id) if c.person_id == person.id]
     assert made and {c.actor for c in made} == {f"admin:{admin}"}
     assert all("accepted from convention" in (c.reason or "") for c in made)
+    await stop(dev_env.client, convention.id)
+
+
+async def test_the_command_lines_officer_becomes_one_directory_person_created_once(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, postgres_url: str, tmp_path: Path
+) -> None:
+    name = f"Loubna {fresh_id('cli')}"
+    first = await officer_person(db_pool, name)
+    again = await officer_person(db_pool, f"  {name} ")
+    assert first.id == again.id and first.email is None and first.name == name
+    address = f"{fresh_id('officer')}@ofppt.example"
+    by_address = await officer_person(db_pool, address)
+    assert by_address.email == address
+    assert (await officer_person(db_pool, address.upper())).id == by_address.id
+    made = await db_pool.fetch(
+        "SELECT actor, reason FROM directory_changes WHERE person_id = $1", first.id
+    )
+    assert [(row["actor"], row["reason"]) for row in made] == [(f"officer:{name}", CLI_REASON)]
+    # `starter.py start --officer` makes its officer a person too, once.
+    officer = f"Nadia {fresh_id('cli')}"
+    convention = funding_file(fresh_id(), []).model_copy(update={"id": fresh_id("conv")})
+    started = await run_cli(
+        "start", "--officer", officer, str(write_convention(convention, tmp_path / "c.yaml")),
+        env=cli_env(dev_env, postgres_url),
+    )  # fmt: skip
+    assert started.code == 0, started
+    people = await db_pool.fetch("SELECT id FROM directory_people WHERE name = $1", officer)
+    assert len(people) == 1
+    await stop(dev_env.client, convention.id)
+
+
+async def test_a_draft_refused_for_directory_changes_stays_and_its_page_leads_back_to_it(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    organisation_id = await an_organisation(db_pool)
+    intruder = {"name": "Mallory Intrus", "email": f"mallory@{organisation_id}.example"}
+    convention = funding_file(organisation_id, [intruder]).model_copy(
+        update={"id": fresh_id("conv")}
+    )
+    text = convention.model_dump_json(exclude_none=True)
+    async with office_client(desk) as officer:
+        await signed_in(officer, db_pool, "officer")
+        _page, draft_id = await import_draft(officer, text, "intruder.json")
+        preview = await officer.get(f"/office/editor/{draft_id}/preview")
+        refused = await officer.post(
+            f"/office/editor/{draft_id}/start", data={"csrf": csrf_of(preview), "version": "1"}
+        )
+        assert refused.status_code == 409, refused.text
+        assert "Le brouillon est gardé tel quel." in refused.text
+        [kept] = re.findall(r'href="/office/directory/proposals/(dp-[0-9a-f]+)"', refused.text)
+        async with office_client(desk) as http:
+            await signed_in(http, db_pool, "admin")
+            page = await http.get(f"/office/directory/proposals/{kept}")
+            assert "Mallory Intrus" in page.text
+            accepted = await http.post(
+                f"/office/directory/proposals/{kept}/accept", data={"csrf": csrf_of(page)}
+            )
+            assert accepted.status_code == 200, accepted.text
+        ready = await officer.get(f"/office/directory/proposals/{kept}")
+        assert f'href="/office/editor/{draft_id}/preview"' in ready.text
+        preview = await officer.get(f"/office/editor/{draft_id}/preview")
+        started = await officer.post(
+            f"/office/editor/{draft_id}/start", data={"csrf": csrf_of(preview), "version": "1"}
+        )
+        assert started.status_code == 303, started.text
+    await stop(dev_env.client, convention.id)
