@@ -14,3 +14,9 @@ CREATE TABLE IF NOT EXISTS directory_proposals (
 );
 CREATE INDEX IF NOT EXISTS directory_proposals_by_convention
     ON directory_proposals (convention_id, submitted_at DESC);
+
+-- "Which conventions is this organisation a party to" (its page) and "is this officer
+-- responsible for one of them" (the keepers' rule) read the stored files' parties by
+-- containment: an index of exactly that, rather than a scan of every file per page.
+CREATE INDEX IF NOT EXISTS convention_files_parties
+    ON convention_files USING gin ((document -> 'parties') jsonb_path_ops);
