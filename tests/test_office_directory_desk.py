@@ -300,12 +300,16 @@ async def test_a_start_refused_for_directory_changes_is_accepted_by_an_admin_the
         refused = await _start(officer, convention)
         assert refused.status_code == 409, refused.text
         assert "Mallory Intrus" in refused.text and "contacts.1" in refused.text
+        # Each difference in the reader's language, the file's facts isolated in it.
+        assert "ajoute \u2068Mallory Intrus\u2069 &lt;" in refused.text
+        assert "comme personne agissant pour elle" in refused.text
         [kept] = re.findall(r'href="/office/directory/proposals/(dp-[0-9a-f]+)"', refused.text)
         assert convention.id in refused.text  # the preview and its Start button, kept
         proposal = f"/office/directory/proposals/{kept}"
         shown = await officer.get(proposal)
         assert shown.status_code == 200, shown.text
         assert "Mallory Intrus" in shown.text and "Un administrateur doit accepter" in shown.text
+        assert "comme personne agissant pour elle" in shown.text
         assert f"{proposal}/accept" not in shown.text
         forbidden = await officer.post(f"{proposal}/accept", data={"csrf": csrf_of(shown)})
         assert forbidden.status_code == 403

@@ -35,7 +35,7 @@ from application.directory.people import (
     remove_person,
     revoke_capacity,
 )
-from application.directory.proposals import keep_refused_file
+from application.directory.proposals import difference_views, keep_refused_file
 from application.directory.views import (
     CAPACITY_LABELS,
     LIST_MAX,
@@ -985,8 +985,8 @@ async def start(
             request,
             session,
             409,
-            [(e.field, e.reason) for e in error.errors],
             preview=convention,
+            differences=difference_views(error.differences),
             document=document,
             filename=name,
             proposal_id=kept,

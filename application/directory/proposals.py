@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from application.directory.editors import Editor, require_admin
-from application.directory.import_proposal import accept_differences, propose
+from application.directory.import_proposal import Difference, accept_differences, propose
 from application.errors import InvalidInput, NotFound, Refused
 from application.office.starting import read_upload
 from infra.database import transaction
@@ -24,6 +24,31 @@ from storage import directory as store
 from storage import directory_desk as desk_store
 
 ACCEPTED_ALREADY = "these changes were accepted already"
+
+
+@dataclass(frozen=True)
+class DifferenceView:
+    """One difference as a page says it: where in the file, which organisation, the
+    sentence (a catalogue's msgid) and its facts."""
+
+    field: str
+    organisation_id: str
+    said: str
+    facts: dict[str, str]
+
+
+def difference_views(differences: list[Difference]) -> list[DifferenceView]:
+    """The differences as the pages show them, in their reader's language: each fact (a
+    name, an address) isolated (U+2068 … U+2069) from the sentence around it."""
+    return [
+        DifferenceView(
+            d.field,
+            d.organisation_id,
+            d.said,
+            {name: f"\u2068{value}\u2069" for name, value in d.facts},
+        )
+        for d in differences
+    ]
 
 
 @dataclass(frozen=True)
@@ -39,7 +64,7 @@ class ProposalView:
     submitted_at: str
     accepted_by: str | None
     accepted_at: str | None
-    differences: list[tuple[str, str]] = field(default_factory=list)
+    differences: list[DifferenceView] = field(default_factory=list)
     new_organisations: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -112,7 +137,7 @@ async def proposal_view(pool: asyncpg.Pool, proposal_id: str) -> ProposalView:
         submitted_at=f"{kept.submitted_at:%Y-%m-%d %H:%M}",
         accepted_by=kept.accepted_by,
         accepted_at=f"{kept.accepted_at:%Y-%m-%d %H:%M}" if kept.accepted_at else None,
-        differences=[(d.field, f"{d.organisation_id}: {d.reason}") for d in proposal.differences],
+        differences=difference_views(proposal.differences),
         new_organisations=[party.id for party in proposal.new_organisations],
         notes=proposal.notes,
     )
