@@ -106,6 +106,12 @@ async def test_an_admin_creates_a_key_shown_once_and_revokes_it_each_recorded(
             "/office/directory/no-such-organisation/keys", data={"csrf": csrf, "name": "x"}
         )
         assert missing.status_code == 404
+        # Ids that cannot be organisations' (a look-alike letter, a space, 300 characters).
+        for odd in (organisation_id.replace("i", "\u0456", 1), "is db", "a" * 300):
+            odd_key = await http.post(
+                f"/office/directory/{odd}/keys", data={"csrf": csrf, "name": "x"}
+            )
+            assert odd_key.status_code == 404, odd
     [key] = await list_keys(db_pool, organisation_id)
     assert key.revoked_at is not None
     made = await change_of(db_pool, organisation_id, "key.create")
