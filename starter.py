@@ -48,6 +48,7 @@ from application.directory.authority import system_authority
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
 from application.directory.names import names_of
+from application.directory.officers import officer_person
 from application.documents import Upload, answer_with_file
 from application.errors import NotFound as DeskNotFound
 from application.errors import PacteError
@@ -306,6 +307,7 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
         args.officer or _login_name(), EditorRole.ADMIN if accept else EditorRole.OFFICER
     )
     try:
+        await officer_person(pool, editor.name)  # who pressed Start, a directory person
         # The file's parties, as a proposal to the partner directory: refused (nothing
         # started) when it would change an existing organisation, unless accepted.
         async with parties_imported(pool, editor, convention, accept=accept) as proposal:
@@ -788,6 +790,7 @@ async def _officer_on_behalf(
     task = await find_task(client, args.convention_id, args.task_id, rpc_timeout=UPDATE_TIMEOUT)
     pool = await _open_store(settings)
     try:
+        await officer_person(pool, principal.name)  # who entered the answer, a directory person
         check = (await system_authority(pool, args.party)).check(task.kind.value)
     finally:
         await pool.close()

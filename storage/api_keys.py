@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from infra.database import Database
+
 
 @dataclass(frozen=True)
 class ApiKey:
@@ -21,9 +23,7 @@ class ApiKey:
     revoked_at: datetime | None
 
 
-async def insert_key(
-    pool: asyncpg.Pool, key_id: str, party: str, name: str, key_hash: bytes
-) -> ApiKey:
+async def insert_key(pool: Database, key_id: str, party: str, name: str, key_hash: bytes) -> ApiKey:
     """Keep a new key by the hash of its secret."""
     row = await pool.fetchrow(
         "INSERT INTO partner_api_keys (id, party, name, key_hash) VALUES ($1, $2, $3, $4)"
@@ -36,7 +36,7 @@ async def insert_key(
     return _api_key(row)
 
 
-async def list_keys(pool: asyncpg.Pool, party: str | None = None) -> list[ApiKey]:
+async def list_keys(pool: Database, party: str | None = None) -> list[ApiKey]:
     """Every key (or the party's), newest first."""
     rows = await pool.fetch(
         "SELECT * FROM partner_api_keys WHERE $1::text IS NULL OR party = $1"
@@ -46,7 +46,7 @@ async def list_keys(pool: asyncpg.Pool, party: str | None = None) -> list[ApiKey
     return [_api_key(row) for row in rows]
 
 
-async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey | None:
+async def revoke_key(pool: Database, key_id: str) -> ApiKey | None:
     """The key revoked (when first revoked kept); None when there is no such key."""
     row = await pool.fetchrow(
         "UPDATE partner_api_keys SET revoked_at = coalesce(revoked_at, now())"

@@ -98,7 +98,9 @@ async def owed_tasks(
     """What the party owes across every convention: overdue first, then by due date; with
     `contact`, without the tasks an officer gave to another of the party's contacts."""
     rows = await pool.fetch(_OWED_TASKS, party, now, contact)
-    return [InboxEntry.model_validate(dict(row) | {"facts": facts_of(row["facts"])}) for row in rows]
+    return [
+        InboxEntry.model_validate(dict(row) | {"facts": facts_of(row["facts"])}) for row in rows
+    ]
 
 
 async def inbox_task(pool: asyncpg.Pool, convention_id: str, task_id: str) -> Task | None:

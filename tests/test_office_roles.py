@@ -57,6 +57,7 @@ EXPECTED = {
     Permission.READ_ACCESS_LOG: {"admin"},
     Permission.READ_DIRECTORY: {"officer", "auditor", "admin"},
     Permission.MANAGE_DIRECTORY: {"admin"},
+    Permission.KEEP_DIRECTORY: {"officer", "admin"},
     Permission.OWN_ACCOUNT: {"officer", "auditor", "admin"},
     Permission.MANAGE_ACCOUNTS: {"admin"},
 }
@@ -112,6 +113,7 @@ def _concrete(path: str) -> str:
         .replace("{task_id}", "no.such.task")
         .replace("{org_id}", "no-such-org")
         .replace("{draft_id}", "no-such-draft")
+        .replace("{proposal_id}", "dp-none")
     )
 
 

@@ -36,6 +36,7 @@ from web import (
     office_audit,
     office_conventions,
     office_directory,
+    office_directory_desk,
     office_documents,
     office_editor,
     pages,
@@ -85,6 +86,7 @@ def create_app(
     app.include_router(api.router)
     app.include_router(office.router)
     app.include_router(office_directory.router)
+    app.include_router(office_directory_desk.router)
     app.include_router(office_editor.router)
     app.include_router(office_conventions.router)
     app.include_router(office_audit.router)

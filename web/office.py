@@ -24,6 +24,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel
 
 from application.directory.editors import Editor, EditorRole
+from application.directory.import_proposal import DirectoryChangesRefused
+from application.directory.keepers import may_keep
+from application.directory.keys import organisation_keys
 from application.directory.people import (
     NewPerson,
     add_person,
@@ -32,6 +35,7 @@ from application.directory.people import (
     remove_person,
     revoke_capacity,
 )
+from application.directory.proposals import difference_views, keep_refused_file
 from application.directory.views import (
     CAPACITY_LABELS,
     LIST_MAX,
@@ -59,6 +63,7 @@ from application.office.signin import SESSION_COOKIE, OfficeSession
 from application.partner import TaskView
 from application.sealing import sealing_state
 from infra.portal_settings import token_hash
+from schemas.convention import PartyKind
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError, Reason
 from web.charts import ChartCache, bar_chart
@@ -139,6 +144,7 @@ Auditor = Annotated[OfficeSession, require(Permission.AUDIT)]
 Admin = Annotated[OfficeSession, require(Permission.READ_ACCESS_LOG)]
 DirectoryReader = Annotated[OfficeSession, require(Permission.READ_DIRECTORY)]
 DirectoryAdmin = Annotated[OfficeSession, require(Permission.MANAGE_DIRECTORY)]
+DirectoryKeeper = Annotated[OfficeSession, require(Permission.KEEP_DIRECTORY)]
 
 
 def from_this_site(request: Request, desk: DeskDep) -> None:
@@ -980,6 +986,21 @@ async def start(
         )
     try:
         await desk.start(session, convention, client_address(request))
+    except DirectoryChangesRefused as error:
+        # The file is kept, every difference listed; an admin accepts them on the
+        # confirmation page, then this same file starts (nothing typed is lost).
+        document = data.decode("utf-8")
+        kept = await keep_refused_file(desk.pool, _editor(session), convention, document, name)
+        return _start_page(
+            request,
+            session,
+            409,
+            preview=convention,
+            differences=difference_views(error.differences),
+            document=document,
+            filename=name,
+            proposal_id=kept,
+        )
     except Refused as error:
         return _start_page(request, session, 409, [("", error.detail)])
     return _see(f"/office/conventions/{convention.id}")
@@ -1106,6 +1127,9 @@ async def _organisation(
     **context: Any,
 ) -> HTMLResponse:
     shown = await organisation_view(desk.pool, org_id, session.language)
+    keep = may(session.role, Permission.KEEP_DIRECTORY) and await may_keep(
+        desk.pool, _editor(session), org_id
+    )
     by_field: dict[str, list[str]] = {}
     for field, reason in errors or []:
         by_field.setdefault(field, []).append(reason)
@@ -1116,6 +1140,9 @@ async def _organisation(
         status_code=status_code,
         org=shown,
         manage=may(session.role, Permission.MANAGE_DIRECTORY),
+        keep=keep,
+        keys=await organisation_keys(desk.pool, org_id) if keep else [],
+        kinds=[kind.value for kind in PartyKind],
         capacities=list(CAPACITY_LABELS.items()),
         notice=notice,
         refusal=refusal,

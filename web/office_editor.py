@@ -16,6 +16,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from application.directory.import_proposal import DirectoryChangesRefused
+from application.directory.proposals import keep_refused_draft
 from application.errors import Conflict, InvalidInput, NotFound, Refused
 from application.office import editor
 from application.office.roles import Permission
@@ -23,7 +25,15 @@ from application.office.signin import OfficeSession
 from schemas.errors import FieldError
 from web.editor_form import STALE, apply, build, parse, place_errors, said, walk
 from web.i18n import N_, language_or_default
-from web.office import CsrfDep, DeskDep, OfficeForm, _check_csrf, page, require
+from web.office import (
+    CsrfDep,
+    DeskDep,
+    OfficeForm,
+    _check_csrf,
+    _editor,
+    page,
+    require,
+)
 from web.security import client_address
 
 router = APIRouter(include_in_schema=False)
@@ -334,6 +344,7 @@ async def _preview_page(
     *,
     refusal: str | None = None,
     status_code: int = 200,
+    proposal_id: str | None = None,
 ) -> Response:
     convention, errors = editor.check(draft.document)
     if convention is None:
@@ -347,6 +358,7 @@ async def _preview_page(
         convention=convention,
         plan=editor.plan(convention),
         refusal=refusal,
+        proposal_id=proposal_id,
     )
 
 
@@ -378,6 +390,15 @@ async def draft_start(
             draft_id,
             _version(form.version),
             client_address(request),
+        )
+    except DirectoryChangesRefused as error:
+        # The draft stays; a copy of its file is kept for the admin's confirmation page.
+        draft = await editor.open_draft(desk.partner, session, draft_id)
+        kept = await keep_refused_draft(
+            desk.partner.pool, _editor(session), draft.id, draft.document
+        )
+        return await _preview_page(
+            request, desk, session, draft, refusal=error.detail, status_code=409, proposal_id=kept
         )
     except (Refused, Conflict) as error:
         draft = await editor.open_draft(desk.partner, session, draft_id)

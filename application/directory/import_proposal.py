@@ -30,6 +30,16 @@ from schemas.convention import Contact, Convention, DiagnosticStage, Party
 from schemas.errors import FieldError
 from storage import directory as store
 
+ARCHIVED = "the organisation is archived in the directory"
+SETS_WEBHOOK = "sets the webhook endpoint to %(url)s (the directory has %(current)s)"
+CHANGES_ADDRESS = "changes the address of %(name)s from %(old)s to %(new)s"
+ADDS_PERSON = "adds %(name)s <%(email)s> as a person acting for it"
+NAMES_REMOVED = "names %(name)s, removed from the directory"
+NAMES_REVOKED = "names %(name)s, whose capacities for it were revoked"
+CHANGES_PERSON = "changes %(name)s: %(changes)s"
+"""Each difference's sentence, with its facts apart: the command line prints it in English,
+a page in its reader's language (the catalogues hold each one)."""
+
 
 @dataclass(frozen=True)
 class Difference:
@@ -38,10 +48,18 @@ class Difference:
     field: str
     """Where in the file, e.g. `parties.2.contacts.1`."""
     organisation_id: str
-    reason: str
+    said: str
+    """One of the sentences above."""
     party: Party
     contact: Contact | None = None
     person: store.Person | None = None
+    facts: tuple[tuple[str, str], ...] = ()
+    """The sentence's placeholders' values."""
+
+    @property
+    def reason(self) -> str:
+        """The sentence with its facts, in English."""
+        return self.said % dict(self.facts) if self.facts else self.said
 
     def as_field_error(self) -> FieldError:
         """The difference as a refusal's field error."""
@@ -117,9 +135,7 @@ async def _compare(
     db: Database, proposal: ImportProposal, where: str, party: Party, found: store.Organisation
 ) -> None:
     if found.archived_at is not None:
-        proposal.differences.append(
-            Difference(where, party.id, "the organisation is archived in the directory", party)
-        )
+        proposal.differences.append(Difference(where, party.id, ARCHIVED, party))
     if not any(
         _same_name(party.name, name or "") for name in (found.name_fr, found.name_ar, found.name_en)
     ):
@@ -133,9 +149,9 @@ async def _compare(
             Difference(
                 f"{where}.webhook_url",
                 party.id,
-                f"sets the webhook endpoint to {party.webhook_url} "
-                f"(the directory has {directory_url or 'none'})",
+                SETS_WEBHOOK,
                 party,
+                facts=(("url", str(party.webhook_url)), ("current", directory_url or "none")),
             )
         )
     people = await store.people_of(db, party.id)
@@ -153,23 +169,23 @@ async def _compare(
         if person is None:
             same_name = next((p for p, _ in people if _same_name(p.name, contact.name)), None)
             if same_name is not None and contact.email is not None:
-                reason = (
-                    f"changes the address of {contact.name} from "
-                    f"{same_name.email or 'none'} to {contact.email}"
+                facts = (
+                    ("name", contact.name),
+                    ("old", same_name.email or "none"),
+                    ("new", str(contact.email)),
                 )
                 proposal.differences.append(
-                    Difference(place, party.id, reason, party, contact, same_name)
+                    Difference(place, party.id, CHANGES_ADDRESS, party, contact, same_name, facts)
                 )
             else:
                 proposal.differences.append(
                     Difference(
                         place,
                         party.id,
-                        f"adds {contact.name}"
-                        + (f" <{contact.email}>" if contact.email else "")
-                        + " as a person acting for it",
+                        ADDS_PERSON,
                         party,
                         contact,
+                        facts=(("name", contact.name), ("email", str(contact.email))),
                     )
                 )
             continue
@@ -178,10 +194,11 @@ async def _compare(
                 Difference(
                     place,
                     party.id,
-                    f"names {contact.name}, removed from the directory",
+                    NAMES_REMOVED,
                     party,
                     contact,
                     person,
+                    (("name", contact.name),),
                 )
             )
             continue
@@ -190,10 +207,11 @@ async def _compare(
                 Difference(
                     place,
                     party.id,
-                    f"names {contact.name}, whose capacities for it were revoked",
+                    NAMES_REVOKED,
                     party,
                     contact,
                     person,
+                    (("name", contact.name),),
                 )
             )
         changed = [
@@ -209,10 +227,11 @@ async def _compare(
                 Difference(
                     place,
                     party.id,
-                    f"changes {contact.name}: {'; '.join(changed)}",
+                    CHANGES_PERSON,
                     party,
                     contact,
                     person,
+                    (("name", contact.name), ("changes", "; ".join(changed))),
                 )
             )
 
@@ -234,6 +253,10 @@ def _match(
 class DirectoryChangesRefused(Refused):
     """The file would change who acts for an existing organisation: nothing was started."""
 
+    def __init__(self, detail: str, errors: list[FieldError], differences: list[Difference]):
+        super().__init__(detail, errors)
+        self.differences = differences
+
 
 def _refusal(proposal: ImportProposal) -> DirectoryChangesRefused:
     return DirectoryChangesRefused(
@@ -243,6 +266,7 @@ def _refusal(proposal: ImportProposal) -> DirectoryChangesRefused:
         "(`--accept-directory-changes`): "
         + "; ".join(str(difference.as_field_error()) for difference in proposal.differences),
         [difference.as_field_error() for difference in proposal.differences],
+        proposal.differences,
     )
 
 
@@ -299,6 +323,14 @@ async def apply(
                 list(EVERY_CAPACITY),
                 reason=reason,
             )
+    await accept_differences(connection, editor, proposal)
+
+
+async def accept_differences(
+    connection: asyncpg.Connection, editor: Editor, proposal: ImportProposal
+) -> None:
+    """Make the file's differences the directory's, as the admin's changes (the caller checks
+    the role: `--accept-directory-changes`, or the desk's confirmation page)."""
     accepted = f"accepted from convention {proposal.convention_id}'s file"
     for difference in proposal.differences:
         await _accept(connection, editor, difference, accepted)

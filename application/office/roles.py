@@ -26,6 +26,9 @@ class Permission(StrEnum):
     READ_ACCESS_LOG = "read_access_log"
     READ_DIRECTORY = "read_directory"
     MANAGE_DIRECTORY = "manage_directory"
+    KEEP_DIRECTORY = "keep_directory"
+    """An organisation's entry (names, parent, API keys): admins, and officers for the
+    parties of their conventions (application/directory/keepers.py decides which)."""
     OWN_ACCOUNT = "own_account"
     MANAGE_ACCOUNTS = "manage_accounts"
 
@@ -38,6 +41,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ_ACCESS_LOG: frozenset({Role.ADMIN}),
     Permission.READ_DIRECTORY: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
     Permission.MANAGE_DIRECTORY: frozenset({Role.ADMIN}),
+    Permission.KEEP_DIRECTORY: frozenset({Role.OFFICER, Role.ADMIN}),
     Permission.OWN_ACCOUNT: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
     Permission.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
 }

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from application.conventions import ConventionAlreadyStarted, ParentUnknown, start_convention
 from application.directory.editors import Editor, EditorRole
-from application.directory.import_proposal import parties_imported
+from application.directory.import_proposal import DirectoryChangesRefused, parties_imported
 from application.errors import InvalidInput, Refused
 from application.office import access_log
 from application.office.roles import Permission, authorize
@@ -68,6 +68,12 @@ async def start(
                 require_parent=False,
                 started_by=f"{session.user.name} <{session.user.email}>"[:200],
             )
+    except DirectoryChangesRefused:
+        # Kept as it is: the desk offers the admin's confirmation page for its differences.
+        await access_log.record(
+            partner.pool, session.user.email, "start", "refused", address, convention.id
+        )
+        raise
     except (ConventionAlreadyStarted, ParentUnknown, Refused) as error:
         await access_log.record(
             partner.pool, session.user.email, "start", "refused", address, convention.id

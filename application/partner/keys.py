@@ -8,11 +8,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-import asyncpg
-
 from application.errors import NotFound, Unauthenticated
 from application.limits import FAILURES_PER_ADDRESS, address_bucket, count_failure
 from application.partner.context import PartnerContext
+from infra.database import Database
 from infra.portal_settings import token_hash
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from storage import api_keys
@@ -23,19 +22,19 @@ KEY_USE_PRECISION = timedelta(minutes=1)
 """A key's `last_used_at` is kept to the minute (what `keys list` shows)."""
 
 
-async def create_key(pool: asyncpg.Pool, party: str, name: str) -> tuple[str, ApiKey]:
+async def create_key(pool: Database, party: str, name: str) -> tuple[str, ApiKey]:
     """A new key for the party; the returned secret is shown once and never stored."""
     key_id = secrets.token_hex(6)
     secret = f"{API_KEY_PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
     return secret, await api_keys.insert_key(pool, key_id, party, name, token_hash(secret))
 
 
-async def list_keys(pool: asyncpg.Pool, party: str | None = None) -> list[ApiKey]:
+async def list_keys(pool: Database, party: str | None = None) -> list[ApiKey]:
     """Every key (or the party's), newest first; never a secret."""
     return await api_keys.list_keys(pool, party)
 
 
-async def revoke_key(pool: asyncpg.Pool, key_id: str) -> ApiKey:
+async def revoke_key(pool: Database, key_id: str) -> ApiKey:
     """The key stops working at once (every replica reads the same row)."""
     revoked = await api_keys.revoke_key(pool, key_id)
     if revoked is None:
