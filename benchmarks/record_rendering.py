@@ -248,8 +248,8 @@ _LABEL = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse, start PostgreSQL, write the convention, measure, print."""
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The sizes: a 2,000-milestone convention, or 300 with --quick."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.record_rendering")
     add_common_arguments(parser)
     parser.add_argument("--rounds", type=int, default=30)
@@ -257,6 +257,12 @@ def main(argv: list[str] | None = None) -> int:
     args.milestones = 300 if args.quick else MILESTONES
     args.rounds = 5 if args.quick else args.rounds
     args.warmup = 2 if args.quick else 5
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse, start PostgreSQL, write the convention, measure, print."""
+    args = parse_arguments(argv)
     print_header(
         "record rendering",
         {"milestones": args.milestones, "page_shown": PAGE_SHOWN, "rounds": args.rounds},

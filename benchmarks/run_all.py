@@ -43,6 +43,7 @@ BENCHMARKS = [
     "conventions_search",
     "bursts",
     "record_outputs",
+    "record_rendering",
     "task_list",
 ]
 SMOKE = {
@@ -67,6 +68,7 @@ SMOKE = {
     "conventions_search": ["--conventions", "200", "--rounds", "1"],
     "bursts": ["--burst", "10", "--pages", "3"],
     "record_outputs": ["--lines", "100"],
+    "record_rendering": ["--quick", "--rounds", "1"],
     "task_list": [
         "--tasks",
         "20",
