@@ -61,7 +61,8 @@ from auditing.iati import (
 from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, render_report_pdf
 from auditing.timeline import build_timeline, render_csv, render_json, render_text
-from auditing.verify import verify_convention
+from auditing.verify import anchor_findings, verify_convention
+from documents.settings import load_document_settings, trust_roots
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
@@ -257,6 +258,13 @@ class _Session:
         pool = await self.pool()
         return PostgresArchive(pool, describe_database(self._database_url or ""))
 
+    def trust_roots(self) -> list[Path]:
+        """The roots the timestamp tokens and the seal must chain to (PACTE_TRUST_ROOTS, else
+        the embedded stack's development CA)."""
+        return trust_roots(
+            load_document_settings(self.settings.environment), self.settings.state_dir
+        )
+
     async def close(self) -> None:
         """Close the pool (the client has nothing to close)."""
         if self._pool is not None:
@@ -443,7 +451,9 @@ async def _verify(args: argparse.Namespace, session: _Session) -> int:
             ids = sorted(known)
         failed = missing = verified = 0
         for convention_id in ids:
-            report = await _verify_one(source, pool, convention_id, converter)
+            report = await _verify_one(
+                source, pool, convention_id, converter, session.trust_roots()
+            )
             if report is None:
                 missing += 1
                 print(f"not found: {convention_id}: no history and no milestone", file=sys.stderr)
@@ -468,6 +478,22 @@ async def _verify(args: argparse.Namespace, session: _Session) -> int:
 
 
 async def _verify_one(
+    source: HistorySource,
+    pool: asyncpg.Pool,
+    convention_id: str,
+    converter: DataConverter,
+    roots: list[Path],
+) -> VerifyReport | None:
+    """The convention's milestones against its history, its archive and its anchors (the
+    timestamp tokens over its chain's heads); None if unknown."""
+    report = await _verify_record(source, pool, convention_id, converter)
+    if report is None:
+        return None
+    anchors, findings = await anchor_findings(pool, convention_id, roots)
+    return report.model_copy(update={"anchors": anchors, "findings": [*report.findings, *findings]})
+
+
+async def _verify_record(
     source: HistorySource, pool: asyncpg.Pool, convention_id: str, converter: DataConverter
 ) -> VerifyReport | None:
     """The convention's milestones against its history, and its archive; None if unknown."""
@@ -508,9 +534,12 @@ def _verify_lines(report: VerifyReport) -> str:
             archived = f"; {archive.entries} archived run{'s' * (archive.entries != 1)} intact" + (
                 f", {waiting} closed run{'s' * (waiting > 1)} not archived yet" if waiting else ""
             )
+        anchored = (
+            f"; {report.anchors} anchor{'s' * (report.anchors != 1)} hold" if report.anchors else ""
+        )
         return (
             f"ok    {report.convention_id}  ({report.rows} milestones agree with the history"
-            f"{pending}; chain intact{archived}; {report.source})"
+            f"{pending}; chain intact{anchored}{archived}; {report.source})"
         )
     findings = [finding.message for finding in report.findings]
     if archive is not None:
@@ -673,7 +702,7 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
         replay = result
     assert replay is not None  # one history in, one result out
     pool = await session.pool()
-    verified = await _verify_one(source, pool, convention_id, converter)
+    verified = await _verify_one(source, pool, convention_id, converter, session.trust_roots())
     rows = await _rows(pool, convention_id)
     entries = await (await session.archive()).entries(convention_id)
     heads = BundleHeads(

@@ -217,6 +217,38 @@ async def anchors_of_convention(database: Database, convention_id: str) -> list[
     return [_anchor(record) for record in await database.fetch(_ANCHORS, convention_id)]
 
 
+# A head is due when it is not anchored and either the convention has just ended (its last
+# milestone is one of `ending`: anchored at the next sweep) or its last anchor is older than
+# `every_hours` (the daily anchor). Heads without a hash (before migration 003) cannot be.
+_HEADS_DUE = """
+WITH heads AS (
+    SELECT DISTINCT ON (convention_id) convention_id, seq, hash, kind
+    FROM milestones ORDER BY convention_id, seq DESC
+)
+SELECT h.convention_id FROM heads h
+WHERE h.hash IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM chain_anchors a
+                  WHERE a.convention_id = h.convention_id AND a.head_seq = h.seq)
+  AND (h.kind = ANY($1::text[])
+       OR NOT EXISTS (SELECT 1 FROM chain_anchors a
+                      WHERE a.convention_id = h.convention_id
+                        AND a.anchored_at > now() - make_interval(hours => $2)))
+ORDER BY h.kind = ANY($1::text[]) DESC, h.convention_id
+LIMIT $3
+"""
+
+
+async def heads_due_for_anchoring(
+    database: Database, *, ending: list[str], every_hours: int, limit: int
+) -> list[str]:
+    """Conventions whose chain head should be timestamped now: those that just ended first,
+    then those not anchored for `every_hours`."""
+    return [
+        record["convention_id"]
+        for record in await database.fetch(_HEADS_DUE, ending, every_hours, limit)
+    ]
+
+
 @dataclass(frozen=True)
 class DraftingFact:
     """A milestone of the drafting rounds, as the review page lists them: a version submitted,
