@@ -33,6 +33,7 @@ from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, a
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
 from auditing.bundle import (
+    BundledDocument,
     BundleHeads,
     as_milestone,
     chain_head,
@@ -62,11 +63,13 @@ from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, render_report_pdf
 from auditing.timeline import build_timeline, render_csv, render_json, render_text
 from auditing.verify import anchor_findings, verify_convention
+from documents.configured_store import open_document_store
 from documents.settings import load_document_settings, trust_roots
+from documents.store import DocumentDamaged, DocumentMissing
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
-from infra.settings import Settings, load_settings
+from infra.settings import Settings, load_settings, secrets_file
 from infra.temporal_client import connect, data_converter
 from records.archive_store import (
     ArchiveDamaged,
@@ -78,6 +81,7 @@ from records.archive_store import (
 from rendering.catalogues import LANGUAGES, language_from_environment
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
+from storage import documents as documents_sql
 from storage.archive_failures import open_failures
 from storage.milestones import stored_convention_ids
 
@@ -179,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
         "check-bundle", help="check a bundle offline: replay, chain, agreement, report's hashes"
     )
     check.add_argument("directory", type=Path, metavar="DIR")
+    check.add_argument(
+        "--trust",
+        type=Path,
+        nargs="+",
+        metavar="ROOT.pem",
+        help="the roots the sealed original and the timestamp tokens must chain to "
+        "(default: the bundle's own certificates/)",
+    )
     return parser
 
 
@@ -727,21 +739,63 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
         args.out.write_bytes(pdf)
         print(f"{args.out}: audit report of {convention_id} from {history.source}")
     if args.bundle:
-        manifest = write_bundle(args.bundle, history, rows, pdf, heads, entries)
+        documents = await _bundled_documents(session, pool, convention_id)
+        anchors = await documents_sql.anchors_of_convention(pool, convention_id)
+        manifest = write_bundle(
+            args.bundle,
+            history,
+            rows,
+            pdf,
+            heads,
+            entries,
+            documents=documents,
+            anchors=anchors,
+            certificates=session.trust_roots(),
+        )
         print(
             f"{manifest}: bundle of {convention_id} "
-            f"({len(history.runs)} run(s), {len(rows)} milestones)"
+            f"({len(history.runs)} run(s), {len(rows)} milestones, {len(documents)} "
+            f"document(s), {len(anchors)} anchor(s))"
         )
+        for document in documents:
+            if document.content is None:
+                print(
+                    f"FAIL  {document.row.sha256} ({document.row.file_name}): not bundled: "
+                    "the store does not give it back intact",
+                    file=sys.stderr,
+                )
     good = replay.ok and (verified is None or verified.ok)
     if not good:
         print(f"FAIL  {convention_id}: the report records a failed check", file=sys.stderr)
     return EXIT_OK if good else EXIT_FAILURE
 
 
+async def _bundled_documents(
+    session: _Session, pool: asyncpg.Pool, convention_id: str
+) -> list[BundledDocument]:
+    """Every document of the convention with its bytes, read back checked from the store."""
+    store = open_document_store(
+        load_document_settings(session.settings.environment),
+        pool,
+        secrets_file(session.settings.environment),
+    )
+    bundled: list[BundledDocument] = []
+    for row in await documents_sql.documents_of_convention(pool, convention_id):
+        try:
+            content: bytes | None = await store.get(row.sha256)
+        except (DocumentDamaged, DocumentMissing):
+            content = None
+        bundled.append(BundledDocument(row, content))
+    return bundled
+
+
 async def _check_bundle(args: argparse.Namespace, session: _Session) -> int:
     if not (args.directory / "manifest.json").exists():
         raise HistoryNotFound(f"{args.directory}: no manifest.json (not a bundle)")
-    result = await check_bundle(args.directory, data_converter(session.settings))
+    for root in args.trust or []:
+        if not root.is_file():
+            raise UsageError(f"--trust: no such file: {root}")
+    result = await check_bundle(args.directory, data_converter(session.settings), args.trust)
     for line in result.passed:
         print(f"ok    {line}")
     for line in result.failures:
