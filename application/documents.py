@@ -208,7 +208,11 @@ async def checked_answer(ctx: Holder, convention_id: str, request: AnswerTask) -
         sha256 = stored_hash(ref["uri"])
         if sha256 is None:
             continue
-        row = await sql.document_of_convention(ctx.pool, sha256, convention_id)
+        row = await sql.document_of_convention(
+            ctx.pool, sha256, convention_id
+        ) or await _attach_unattached(
+            ctx, sha256, convention_id, request.acting_party, request.task_id
+        )
         if row is None:
             raise NotFound(f"no document {sha256} in convention {convention_id!r}")
         if ref.get("sha256") not in (None, sha256):
@@ -218,8 +222,16 @@ async def checked_answer(ctx: Holder, convention_id: str, request: AnswerTask) -
             )
         ref.update(reference(row))
         changed = True
-    shown = data.get("document_sha256") if data.get("kind") == TaskKind.SIGN.value else None
-    if shown and data.get("decision") == "sign":
+    signing = data.get("kind") == TaskKind.SIGN.value and data.get("decision") == "sign"
+    shown = data.get("document_sha256") if signing else None
+    if signing and not shown:
+        # No hash sent (an API caller): the signature is recorded against the text the task
+        # shows now, when Pacte holds it, so the record says which text was signed.
+        current = await current_text(ctx, convention_id)
+        if current is not None and current.sha256:
+            data["document_sha256"] = current.sha256
+            changed = True
+    elif shown:
         current = await current_text(ctx, convention_id)
         if current is None or current.sha256 != shown:
             now = (
@@ -294,6 +306,40 @@ async def party_upload(
     if task_id:
         await tasks.answerable_task(ctx, party, convention_id, task_id)
     return await upload(ctx, convention_id, task_id or None, uploaded_by, item)
+
+
+UNATTACHED = "~unattached:"
+"""The holding key of a partner's convention-free upload (`POST /api/v1/documents`), followed
+by its party: no convention id can start with `~`, so no convention ever lists it. The upload
+joins a convention when an answer of the same party cites it (`checked_answer`)."""
+
+
+async def unattached_upload(
+    ctx: PartnerContext, party: str, uploaded_by: str, item: Upload
+) -> DocumentRow:
+    """A partner system's upload before it knows the convention (upload-then-reference): held
+    for its party only; another party citing its hash is not found."""
+    return await upload(ctx, f"{UNATTACHED}{party}", None, uploaded_by, item)
+
+
+async def _attach_unattached(
+    ctx: Holder, sha256: str, convention_id: str, party: str, task_id: str
+) -> DocumentRow | None:
+    """The party's convention-free upload of these bytes, now the convention's (and the
+    answered task's): its row for the convention, or None when the party has none."""
+    held = await sql.document_of_convention(ctx.pool, sha256, f"{UNATTACHED}{party}")
+    if held is None:
+        return None
+    return await sql.insert_document(
+        ctx.pool,
+        sha256=held.sha256,
+        size_bytes=held.size_bytes,
+        media_type=held.media_type,
+        file_name=held.file_name,
+        uploaded_by=held.uploaded_by,
+        convention_id=convention_id,
+        task_id=task_id,
+    )
 
 
 async def stored_hashes(ctx: Holder, convention_id: str) -> set[str]:

@@ -32,6 +32,7 @@ BENCHMARKS = [
     "directory_check",
     "conventions_search",
     "bursts",
+    "documents",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -54,6 +55,7 @@ SMOKE = {
     "directory_check": ["--conventions", "1"],
     "conventions_search": ["--conventions", "200", "--rounds", "1"],
     "bursts": ["--burst", "10", "--pages", "3"],
+    "documents": ["--size-mb", "1", "--rounds", "1", "--seals", "1"],
 }
 
 

@@ -25,6 +25,7 @@ pytest.importorskip(
 from application.conventions import answer_open_task, officer_on_behalf, start_convention
 from application.documents import store_of
 from application.sealing import seal_signed_original
+from auditing.timeline import describe_answer
 from devkit.polling import eventually
 from documents.anchoring import anchor_convention
 from documents.certificates import DevelopmentPki, development_pki
@@ -238,3 +239,18 @@ async def test_a_record_rewritten_with_its_chain_recomputed_fails_on_its_anchor(
         and "the record was rewritten after it was anchored" in stdout
     ), stdout
     assert "chain_broken" not in stdout and "does not match its hash" not in stdout
+
+
+def test_the_timeline_lists_an_answers_attachments_and_the_signed_texts_hash() -> None:
+    stored = "archive:documents/" + "b" * 64
+    said = describe_answer(
+        {
+            "kind": "progress_report",
+            "attachments": [{"uri": stored}, {"uri": "https://ofppt.ma/evidence.pdf"}],
+            "terms_of_reference": {"uri": "archive:ofppt/tdr.pdf"},
+        }
+    )
+    assert f"attachments {stored}, https://ofppt.ma/evidence.pdf" in said
+    assert "terms_of_reference archive:ofppt/tdr.pdf" in said
+    signed = describe_answer({"kind": "sign", "decision": "sign", "document_sha256": "c" * 64})
+    assert signed == f"sign; on the text of SHA-256 {'c' * 64}"

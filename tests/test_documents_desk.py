@@ -286,9 +286,10 @@ async def test_the_signature_page_shows_the_text_and_a_stale_hash_is_refused(
         assert stale.status_code == 409, stale.text
         assert "the text was changed" in stale.json()["detail"]
         assert f"version 3 (SHA-256 {v3_hash})" in stale.json()["detail"]
+        # Sent without the hash: recorded against the text the task shows now (version 3).
         signed = await http.post(
             f"/api/v1/tasks/{convention.id}/{sign}/answer",
-            json={"answer": {"decision": "sign", "document_sha256": v3_hash}},
+            json={"answer": {"decision": "sign"}},
             headers=bearer(drafting.dmk_key),
         )
         assert signed.status_code == 200, signed.text
