@@ -235,3 +235,18 @@ async def append(pool: asyncpg.Pool, convention_id: str, summary: str, kind: str
         prev,
         chain_hash(prev, fields),
     )
+
+
+async def test_without_a_trust_root_the_hash_is_still_compared_and_the_token_said_unchecked(
+    db_pool: asyncpg.Pool, tsa: LocalTimestampAuthority
+) -> None:
+    conv = convention()
+    await write_chain(db_pool, conv, ["started", "signed"])
+    await anchor_convention(db_pool, conv, tsa.url)
+    _, problems = await verify_anchors(db_pool, conv, [])
+    assert [p.reason for p in problems] == [
+        "token not checked: no trust root for the timestamp authority (set PACTE_TRUST_ROOTS)"
+    ]
+    await rewrite_chain(db_pool, conv, ["started", "signed, rewritten"])
+    _, problems = await verify_anchors(db_pool, conv, [])
+    assert "the record was rewritten after it was anchored" in problems[0].reason
