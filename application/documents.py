@@ -467,6 +467,19 @@ def _diff_lines(diff: str) -> list[tuple[str, str]]:
     return lines
 
 
+async def _media_type(ctx: Holder, convention_id: str, version: TextVersion) -> str:
+    """A version's type: as its reference says, else as the stored row says (a convention
+    file citing a stored text by its address and hash alone carries no type)."""
+    if version.media_type:
+        return version.media_type
+    row = (
+        await sql.document_of_convention(ctx.pool, version.sha256, convention_id)
+        if version.sha256
+        else None
+    )
+    return row.media_type if row is not None else ""
+
+
 async def current_text(ctx: Holder, convention_id: str) -> TextVersion | None:
     """The latest recorded version of the text (the one reviewed, approved and signed)."""
     facts = await sql.drafting_facts(ctx.pool, convention_id)
@@ -506,8 +519,8 @@ async def review_context(
                 new = await store_of(ctx).get(current.sha256)
                 diff = await asyncio.to_thread(
                     version_diff,
-                    (old, before.media_type or ""),
-                    (new, current.media_type or ""),
+                    (old, await _media_type(ctx, convention_id, before)),
+                    (new, await _media_type(ctx, convention_id, current)),
                     before_label=f"version {before.version}",
                     after_label=f"version {current.version}",
                 )
