@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ from documents.settings import load_document_settings
 from documents.store import DocumentDamaged, DocumentMissing, DocumentStore
 from documents.text import TextUnavailable, version_diff
 from infra.settings import secrets_file
+from rendering.catalogues import N_
 from schemas.actors import Principal
 from schemas.errors import FieldError
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind
@@ -391,6 +392,8 @@ class ReviewContext:
     """The unified diff since `last_reviewed`, line by line as (kind, text): kind is one of
     'added', 'removed', 'context', 'hunk'."""
     no_changes_because: str | None
+    """Why there is no comparison: a catalogue message (its values in `no_changes_values`)."""
+    no_changes_values: dict[str, str] = field(default_factory=dict)
 
     @property
     def current(self) -> TextVersion | None:
@@ -504,14 +507,17 @@ async def review_context(
     last = max((v for v in reviewed if current is None or v < current.version), default=None)
     changes: list[tuple[str, str]] = []
     because: str | None = None
+    values: dict[str, str] = {}
     if current is not None and last is not None:
         before = next((v for v in versions if v.version == last), None)
         missing = [v for v in (before, current) if v is None or not v.stored]
-        if missing:
-            because = ", ".join(
-                f"version {v.version} is not held by Pacte ({v.uri})" if v else "not recorded"
-                for v in missing
-            )
+        if before is None:
+            because, values = N_("version %(version)s is not recorded"), {"version": str(last)}
+        elif missing:
+            unheld = missing[0]
+            assert unheld is not None
+            because = N_("version %(version)s is not held by Pacte (%(uri)s)")
+            values = {"version": str(unheld.version), "uri": unheld.uri}
         else:
             assert before is not None and before.sha256 and current.sha256
             try:
@@ -524,13 +530,17 @@ async def review_context(
                     before_label=f"version {before.version}",
                     after_label=f"version {current.version}",
                 )
-            except (TextUnavailable, DocumentMissing, DocumentDamaged) as error:
-                because = str(error)
+            except TextUnavailable as error:
+                because = N_("the text cannot be extracted: %(detail)s")
+                values = {"detail": str(error)}
+            except (DocumentMissing, DocumentDamaged) as error:
+                because = N_("the stored document cannot be read back: %(detail)s")
+                values = {"detail": str(error)}
             else:
                 changes = _diff_lines(diff)
                 if not changes:
-                    because = "the text did not change"
-    return ReviewContext(versions, entries, last, changes, because)
+                    because = N_("the text did not change")
+    return ReviewContext(versions, entries, last, changes, because, values)
 
 
 async def answer_with_file(

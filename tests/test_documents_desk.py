@@ -196,7 +196,13 @@ async def test_the_reviewer_downloads_the_exact_bytes_and_sees_what_changed_and_
     convention = drafting.convention
     # v2 is under review (the previous test); DMK asks again, the CLI's use case sends v3.
     await find_task(dev_env.client, convention.id, "drafting.review.v2.dmk", wait_seconds=30)
+    await link_minted(db_pool, convention.id, "drafting.review.v2.dmk")
     async with portal_client(drafting.desk) as http:
+        # No comparison with version 1 (an archive: address): said in the page's language.
+        page = await open_task_page(
+            http, link_path(convention.id, REVIEWER["name"], "drafting.review.v2.dmk")
+        )
+        assert "la version 1 n&#39;est pas détenue par Pacte (archive:" in page.text, page.text
         await review(http, convention.id, 2, drafting.dmk_key)
     await find_task(dev_env.client, convention.id, "drafting.revise.v3", wait_seconds=30)
     # The office's command line: `act … --file PATH`, a refused file first (exit 1).
