@@ -26,7 +26,7 @@ from devkit.polling import eventually
 from devkit.stack import free_port
 from schemas.convention import Convention
 from tests.browser import CHROMIUM, launch_chromium
-from tests.conftest import DEV_TASK_QUEUE, SmtpServer
+from tests.conftest import DEV_TASK_QUEUE, ReceivedMail, SmtpServer
 from tests.document_samples import docx_with_paragraphs, pdf_with_text
 from tests.partner_stack import link_path, make_desk, registered
 from tests.test_delivery_webhook import fast_delivery, stop
@@ -195,5 +195,5 @@ async def link_minted_for(pool: asyncpg.Pool, convention_id: str, task_id: str) 
     )
 
 
-async def _now(value: object) -> object:
+async def _now(value: list[ReceivedMail]) -> list[ReceivedMail]:
     return value
