@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,7 @@ pytest.importorskip(
 
 from temporalio.testing import WorkflowEnvironment
 
-from application.anchoring import ANCHOR_EVERY_HOURS, ENDING_KINDS
+from application.anchoring import ANCHOR_EVERY_HOURS, ENDING_KINDS, anchor_due
 from documents.anchoring import anchor_convention, anchored_text, verify_anchors
 from documents.certificates import (
     DevelopmentPki,
@@ -27,6 +28,7 @@ from documents.certificates import (
     development_pki,
     new_certificate_authority,
 )
+from documents.store import DocumentStore
 from documents.timestamps import LocalTimestampAuthority, check_token, sha256_digest
 from records.chain import GENESIS_HASH, chain_hash
 from storage import documents as sql
@@ -250,3 +252,22 @@ async def test_without_a_trust_root_the_hash_is_still_compared_and_the_token_sai
     await rewrite_chain(db_pool, conv, ["started", "signed, rewritten"])
     _, problems = await verify_anchors(db_pool, conv, [])
     assert "the record was rewritten after it was anchored" in problems[0].reason
+
+
+@dataclass
+class _Holder:
+    pool: asyncpg.Pool
+    documents: DocumentStore | None = None
+
+
+async def test_an_authority_that_does_not_answer_stops_the_sweeps_round_and_keeps_nothing(
+    db_pool: asyncpg.Pool,
+) -> None:
+    conv = convention()
+    await write_chain(db_pool, conv, ["started"])
+    outcome = await anchor_due(_Holder(db_pool), "http://127.0.0.1:9/")
+    assert outcome.anchored == {}
+    # The first due head failed and the round stopped there (the next sweep tries again).
+    [(_, reason)] = outcome.failed.items()
+    assert "127.0.0.1:9" in reason
+    assert await sql.anchors_of_convention(db_pool, conv) == []
