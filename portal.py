@@ -20,6 +20,7 @@ import asyncpg
 import structlog
 import uvicorn
 
+from application.anchoring import anchor_due
 from application.office.totp import seal_legacy_totp_secrets, totp_key
 from application.partner import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
 from application.sealing import seal_pending
@@ -61,9 +62,10 @@ async def build_desk() -> tuple[PartnerDesk, Callable[[], Awaitable[None]]]:
     )
 
     # With a timestamp authority configured, conventions that entered into force are sealed
-    # without waiting for an officer (application/sealing.py); refusals are logged and stay
-    # an officer's action on the convention's page.
-    sealing = asyncio.create_task(_seal_forever(desk)) if load_document_settings().tsa_url else None
+    # without waiting for an officer (application/sealing.py; a refusal is the office's task
+    # until it is sealed), and the chains' heads are anchored (application/anchoring.py).
+    tsa_url = load_document_settings().tsa_url
+    sealing = asyncio.create_task(_seal_forever(desk, tsa_url)) if tsa_url else None
 
     async def close() -> None:
         purging.cancel()
@@ -90,22 +92,36 @@ async def _purge_forever(pool: asyncpg.Pool) -> None:
         await asyncio.sleep(PURGE_EVERY_SECONDS)
 
 
-async def _seal_forever(desk: PartnerDesk) -> None:
-    """Every SEAL_EVERY_SECONDS: the signed originals of conventions newly in force."""
+async def _seal_forever(desk: PartnerDesk, tsa_url: str) -> None:
+    """Every SEAL_EVERY_SECONDS: the signed originals of conventions newly in force, then the
+    chains' heads that are due for a timestamp (ended conventions, and once a day)."""
     while True:
-        try:
-            for convention_id, result in (await seal_pending(desk)).items():
-                if result.startswith("refused: "):
-                    log.warning(
-                        "signed original not sealed",
-                        convention_id=convention_id,
-                        reason=result.removeprefix("refused: "),
-                    )
-                else:
-                    log.info("signed original sealed", convention_id=convention_id, sha256=result)
-        except (OSError, asyncpg.PostgresError) as error:
-            log.warning("sealing sweep skipped", error=str(error))
+        await sweep_once(desk, tsa_url)
         await asyncio.sleep(SEAL_EVERY_SECONDS)
+
+
+async def sweep_once(desk: PartnerDesk, tsa_url: str) -> None:
+    """One round of the sweep: seal, then anchor; a failure of one never stops the other."""
+    try:
+        for convention_id, result in (await seal_pending(desk)).items():
+            if result.startswith("refused: "):
+                log.warning(
+                    "signed original not sealed",
+                    convention_id=convention_id,
+                    reason=result.removeprefix("refused: "),
+                )
+            else:
+                log.info("signed original sealed", convention_id=convention_id, sha256=result)
+    except (OSError, asyncpg.PostgresError) as error:
+        log.warning("sealing sweep skipped", error=str(error))
+    try:
+        anchoring = await anchor_due(desk, tsa_url)
+        for convention_id, seq in anchoring.anchored.items():
+            log.info("chain head anchored", convention_id=convention_id, seq=seq)
+        for convention_id, reason in anchoring.failed.items():
+            log.warning("chain head not anchored", convention_id=convention_id, reason=reason)
+    except (OSError, asyncpg.PostgresError) as error:
+        log.warning("anchoring sweep skipped", error=str(error))
 
 
 def serve(portal: PortalSettings, host: str, port: int) -> None:

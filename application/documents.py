@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -31,6 +31,7 @@ from documents.settings import load_document_settings
 from documents.store import DocumentDamaged, DocumentMissing, DocumentStore
 from documents.text import TextUnavailable, version_diff
 from infra.settings import secrets_file
+from rendering.catalogues import N_
 from schemas.actors import Principal
 from schemas.errors import FieldError
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind
@@ -208,7 +209,11 @@ async def checked_answer(ctx: Holder, convention_id: str, request: AnswerTask) -
         sha256 = stored_hash(ref["uri"])
         if sha256 is None:
             continue
-        row = await sql.document_of_convention(ctx.pool, sha256, convention_id)
+        row = await sql.document_of_convention(
+            ctx.pool, sha256, convention_id
+        ) or await _attach_unattached(
+            ctx, sha256, convention_id, request.acting_party, request.task_id
+        )
         if row is None:
             raise NotFound(f"no document {sha256} in convention {convention_id!r}")
         if ref.get("sha256") not in (None, sha256):
@@ -218,8 +223,16 @@ async def checked_answer(ctx: Holder, convention_id: str, request: AnswerTask) -
             )
         ref.update(reference(row))
         changed = True
-    shown = data.get("document_sha256") if data.get("kind") == TaskKind.SIGN.value else None
-    if shown and data.get("decision") == "sign":
+    signing = data.get("kind") == TaskKind.SIGN.value and data.get("decision") == "sign"
+    shown = data.get("document_sha256") if signing else None
+    if signing and not shown:
+        # No hash sent (an API caller): the signature is recorded against the text the task
+        # shows now, when Pacte holds it, so the record says which text was signed.
+        current = await current_text(ctx, convention_id)
+        if current is not None and current.sha256:
+            data["document_sha256"] = current.sha256
+            changed = True
+    elif shown:
         current = await current_text(ctx, convention_id)
         if current is None or current.sha256 != shown:
             now = (
@@ -296,6 +309,40 @@ async def party_upload(
     return await upload(ctx, convention_id, task_id or None, uploaded_by, item)
 
 
+UNATTACHED = "~unattached:"
+"""The holding key of a partner's convention-free upload (`POST /api/v1/documents`), followed
+by its party: no convention id can start with `~`, so no convention ever lists it. The upload
+joins a convention when an answer of the same party cites it (`checked_answer`)."""
+
+
+async def unattached_upload(
+    ctx: PartnerContext, party: str, uploaded_by: str, item: Upload
+) -> DocumentRow:
+    """A partner system's upload before it knows the convention (upload-then-reference): held
+    for its party only; another party citing its hash is not found."""
+    return await upload(ctx, f"{UNATTACHED}{party}", None, uploaded_by, item)
+
+
+async def _attach_unattached(
+    ctx: Holder, sha256: str, convention_id: str, party: str, task_id: str
+) -> DocumentRow | None:
+    """The party's convention-free upload of these bytes, now the convention's (and the
+    answered task's): its row for the convention, or None when the party has none."""
+    held = await sql.document_of_convention(ctx.pool, sha256, f"{UNATTACHED}{party}")
+    if held is None:
+        return None
+    return await sql.insert_document(
+        ctx.pool,
+        sha256=held.sha256,
+        size_bytes=held.size_bytes,
+        media_type=held.media_type,
+        file_name=held.file_name,
+        uploaded_by=held.uploaded_by,
+        convention_id=convention_id,
+        task_id=task_id,
+    )
+
+
 async def stored_hashes(ctx: Holder, convention_id: str) -> set[str]:
     """The hashes of every document the convention holds (its links are the desk's)."""
     return {row.sha256 for row in await sql.documents_of_convention(ctx.pool, convention_id)}
@@ -345,6 +392,8 @@ class ReviewContext:
     """The unified diff since `last_reviewed`, line by line as (kind, text): kind is one of
     'added', 'removed', 'context', 'hunk'."""
     no_changes_because: str | None
+    """Why there is no comparison: a catalogue message (its values in `no_changes_values`)."""
+    no_changes_values: dict[str, str] = field(default_factory=dict)
 
     @property
     def current(self) -> TextVersion | None:
@@ -421,6 +470,19 @@ def _diff_lines(diff: str) -> list[tuple[str, str]]:
     return lines
 
 
+async def _media_type(ctx: Holder, convention_id: str, version: TextVersion) -> str:
+    """A version's type: as its reference says, else as the stored row says (a convention
+    file citing a stored text by its address and hash alone carries no type)."""
+    if version.media_type:
+        return version.media_type
+    row = (
+        await sql.document_of_convention(ctx.pool, version.sha256, convention_id)
+        if version.sha256
+        else None
+    )
+    return row.media_type if row is not None else ""
+
+
 async def current_text(ctx: Holder, convention_id: str) -> TextVersion | None:
     """The latest recorded version of the text (the one reviewed, approved and signed)."""
     facts = await sql.drafting_facts(ctx.pool, convention_id)
@@ -445,14 +507,17 @@ async def review_context(
     last = max((v for v in reviewed if current is None or v < current.version), default=None)
     changes: list[tuple[str, str]] = []
     because: str | None = None
+    values: dict[str, str] = {}
     if current is not None and last is not None:
         before = next((v for v in versions if v.version == last), None)
         missing = [v for v in (before, current) if v is None or not v.stored]
-        if missing:
-            because = ", ".join(
-                f"version {v.version} is not held by Pacte ({v.uri})" if v else "not recorded"
-                for v in missing
-            )
+        if before is None:
+            because, values = N_("version %(version)s is not recorded"), {"version": str(last)}
+        elif missing:
+            unheld = missing[0]
+            assert unheld is not None
+            because = N_("version %(version)s is not held by Pacte (%(uri)s)")
+            values = {"version": str(unheld.version), "uri": unheld.uri}
         else:
             assert before is not None and before.sha256 and current.sha256
             try:
@@ -460,18 +525,22 @@ async def review_context(
                 new = await store_of(ctx).get(current.sha256)
                 diff = await asyncio.to_thread(
                     version_diff,
-                    (old, before.media_type or ""),
-                    (new, current.media_type or ""),
+                    (old, await _media_type(ctx, convention_id, before)),
+                    (new, await _media_type(ctx, convention_id, current)),
                     before_label=f"version {before.version}",
                     after_label=f"version {current.version}",
                 )
-            except (TextUnavailable, DocumentMissing, DocumentDamaged) as error:
-                because = str(error)
+            except TextUnavailable as error:
+                because = N_("the text cannot be extracted: %(detail)s")
+                values = {"detail": str(error)}
+            except (DocumentMissing, DocumentDamaged) as error:
+                because = N_("the stored document cannot be read back: %(detail)s")
+                values = {"detail": str(error)}
             else:
                 changes = _diff_lines(diff)
                 if not changes:
-                    because = "the text did not change"
-    return ReviewContext(versions, entries, last, changes, because)
+                    because = N_("the text did not change")
+    return ReviewContext(versions, entries, last, changes, because, values)
 
 
 async def answer_with_file(

@@ -3,10 +3,12 @@ DOCX/ODT converted by LibreOffice) followed by a signature page in the conventio
 sealed by the office's certificate (PAdES) with a timestamp, and kept in the document store
 as the convention's document of the task `sealed-original`.
 
-It runs beside the workflow, not in it: an officer asks for it from the convention's page once
-the last signature is in (the `entered_into_force` milestone is recorded), and asks again after
-fixing what a refusal named (no certificate, an expired one, no timestamp authority, a text
-Pacte does not hold). The convention is in force whatever happens here.
+It runs beside the workflow, not in it: the portal's sweep seals it once the last signature is
+in (the `entered_into_force` milestone is recorded), or an officer asks for it from the
+convention's page. A refusal (no certificate, an expired one, no timestamp authority, a text
+Pacte does not hold) is kept as the office's task, listed on /office/tasks with its reason,
+and the sweep tries again; once sealed, the task is gone and every signatory is mailed the
+PDF. The convention is in force whatever happens here.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from application.documents import Holder, current_text, store_of
 from application.errors import NotFound, Refused
 from application.partner import tasks
 from application.partner.context import PartnerContext
+from application.sealed_mail import mail_sealed_original
 from documents.conversion import ConversionFailed, to_pdf
 from documents.intake import DOCX, ODT, PDF
 from documents.sealing import (
@@ -40,7 +43,7 @@ from documents.settings import load_document_settings
 from infra.settings import load_settings, secrets_file
 from schemas.convention import Convention
 from storage import documents as sql
-from storage.documents import DocumentRow
+from storage.documents import DocumentRow, SealingFailure
 
 SEALED_TASK = "sealed-original"
 """The task id under which the sealed original is kept (no workflow task has this id)."""
@@ -65,13 +68,21 @@ class SealingState:
 
     in_force: bool
     sealed: DocumentRow | None
+    failure: SealingFailure | None = None
+    """Why the sweep could not seal it yet (the office's task), while it is not sealed."""
 
 
 async def sealing_state(ctx: Holder, convention_id: str) -> SealingState:
-    """Whether the convention is in force, and its sealed original if made."""
-    return SealingState(
-        await in_force(ctx, convention_id), await sealed_original(ctx, convention_id)
-    )
+    """Whether the convention is in force, its sealed original if made, else why not yet."""
+    sealed = await sealed_original(ctx, convention_id)
+    failure = None if sealed is not None else await sql.sealing_failure(ctx.pool, convention_id)
+    return SealingState(await in_force(ctx, convention_id), sealed, failure)
+
+
+async def unsealed_originals(ctx: Holder, officer_email: str | None) -> list[SealingFailure]:
+    """The office's task list's "seal the signed original" entries: conventions in force
+    whose original the sweep could not seal, and why (of this officer's, when given)."""
+    return await sql.sealing_failures(ctx.pool, officer_email)
 
 
 async def sealed_original(ctx: Holder, convention_id: str) -> DocumentRow | None:
@@ -174,13 +185,17 @@ async def seal_signed_original(
         sealed = await seal_original(approved, signatures, office_seal, tsa)
     except (SealUnavailable, SealingFailed) as error:
         raise Refused(f"the signed original could not be sealed: {error}") from None
-    return await store_of(ctx).put(
+    row = await store_of(ctx).put(
         sealed,
         file_name=f"{convention_id}-signed-original-v{text.version}.pdf",
         uploaded_by=uploaded_by,
         convention_id=convention_id,
         task_id=SEALED_TASK,
     )
+    # The office's task "seal the signed original" is done; the signatories get their copy.
+    await sql.clear_sealing_failure(ctx.pool, convention_id)
+    await mail_sealed_original(ctx.delivery, convention, row, sealed)
+    return row
 
 
 SWEEP_DAYS = 30
@@ -204,6 +219,8 @@ async def seal_pending(
             )
         except (Refused, NotFound) as error:
             outcome[convention_id] = f"refused: {error.detail}"
+            # The convention stays in force; the refusal is the office's task until sealed.
+            await sql.record_sealing_failure(ctx.pool, convention_id, error.detail)
         else:
             outcome[convention_id] = row.sha256
     return outcome

@@ -3,11 +3,15 @@ with neither Temporal nor PostgreSQL.
 
 DIR/histories/ holds every run as `export` writes it; DIR/milestones.jsonl every milestone
 row, one JSON object per line, as PostgreSQL holds it (with its prev_hash and hash);
-DIR/report.pdf the audit report; DIR/manifest.json the SHA-256 of each of them and the head
-hashes of the milestone chain and of the archive chain. `check_bundle` replays the histories
-(the SDK's Replayer, offline), re-chains the milestones with the very functions that wrote
-them (activities/milestones.py), compares them with the histories as `verify` does, and
-reads the report's text for the heads: each failure named.
+DIR/report.pdf the audit report; DIR/documents/<sha256> every document of the convention
+(texts, attachments, the sealed original), listed in DIR/documents.jsonl; DIR/anchors/ the
+timestamp tokens over the chain's heads, listed in DIR/anchors.jsonl; DIR/certificates/ the
+roots the seal and the tokens chain to; DIR/manifest.json the SHA-256 of each of them and the
+head hashes of the milestone chain and of the archive chain. `check_bundle` replays the
+histories (the SDK's Replayer, offline), re-chains the milestones with the very functions that
+wrote them (activities/milestones.py), compares them with the histories as `verify` does,
+hashes every document, validates the sealed original with pyHanko, checks each token against
+the milestone it pins, and reads the report's text for the heads: each failure named.
 """
 
 from __future__ import annotations
@@ -32,9 +36,13 @@ from auditing.export import export_convention
 from auditing.histories import ConventionHistory, FileHistories, InvalidRequest
 from auditing.replay import replay_conventions
 from auditing.verify import _against_history, _history_milestones, chain_findings
+from documents.anchoring import anchored_text
+from documents.sealing import verify_sealed
+from documents.timestamps import check_token, sha256_digest
 from records.archive_store import ENTRY_FIELDS, ArchiveEntry, entry_hash
 from records.chain import GENESIS_HASH, canonical_time, chain_hash
 from schemas.milestones import Milestone
+from storage.documents import AnchorRow, DocumentRow
 from storage.milestones import stored_rows
 
 MANIFEST = "manifest.json"
@@ -42,7 +50,50 @@ MILESTONES = "milestones.jsonl"
 ARCHIVE = "archive.jsonl"
 REPORT = "report.pdf"
 HISTORIES = "histories"
+DOCUMENTS = "documents"
+DOCUMENT_LIST = "documents.jsonl"
+ANCHORS = "anchors"
+ANCHOR_LIST = "anchors.jsonl"
+CERTIFICATES = "certificates"
 BUNDLE_FORMAT = "pacte-audit-bundle/1"
+SEALED_TASK = "sealed-original"
+"""The task id the sealed original is kept under (application/sealing.py)."""
+
+
+@dataclass(frozen=True)
+class BundledDocument:
+    """One document of the convention as the bundle carries it: its row and its bytes (None
+    when the store could not give them back intact: the bundle then lacks it, and says so)."""
+
+    row: DocumentRow
+    content: bytes | None
+
+
+def document_line(row: DocumentRow) -> str:
+    """A document's row as one JSON line (what it is, who uploaded it, for which task)."""
+    values = {
+        "sha256": row.sha256,
+        "size_bytes": row.size_bytes,
+        "media_type": row.media_type,
+        "file_name": row.file_name,
+        "uploaded_by": row.uploaded_by,
+        "uploaded_at": canonical_time(row.uploaded_at),
+        "task_id": row.task_id,
+        "sealed_original": row.task_id == SEALED_TASK,
+    }
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def anchor_line(anchor: AnchorRow) -> str:
+    """A token's row as one JSON line; the token itself is anchors/<seq>.tst (DER)."""
+    values = {
+        "head_seq": anchor.head_seq,
+        "head_hash": anchor.head_hash,
+        "tsa_url": anchor.tsa_url,
+        "gen_time": canonical_time(anchor.gen_time),
+        "token": f"{ANCHORS}/{anchor.head_seq}.tst",
+    }
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 async def stored_milestones(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
@@ -106,6 +157,10 @@ def write_bundle(
     report_pdf: bytes,
     heads: BundleHeads,
     archive_entries: Sequence[ArchiveEntry] = (),
+    *,
+    documents: Sequence[BundledDocument] = (),
+    anchors: Sequence[AnchorRow] = (),
+    certificates: Sequence[Path] = (),
 ) -> Path:
     """Write the bundle into directory (created); returns the manifest's path."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -117,8 +172,9 @@ def write_bundle(
         "".join(archive_line(entry) + "\n" for entry in archive_entries), encoding="utf-8"
     )
     (directory / REPORT).write_bytes(report_pdf)
+    extra = _write_evidence(directory, documents, anchors, certificates)
     files = sorted(
-        [f"{HISTORIES}/{run.file}" for run in export.runs] + [MILESTONES, ARCHIVE, REPORT]
+        [f"{HISTORIES}/{run.file}" for run in export.runs] + [MILESTONES, ARCHIVE, REPORT, *extra]
     )
     manifest = {
         "format": BUNDLE_FORMAT,
@@ -136,6 +192,39 @@ def write_bundle(
     path = directory / MANIFEST
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def _write_evidence(
+    directory: Path,
+    documents: Sequence[BundledDocument],
+    anchors: Sequence[AnchorRow],
+    certificates: Sequence[Path],
+) -> list[str]:
+    """The documents, the tokens and the trust roots; the names written, for the manifest."""
+    written: list[str] = [DOCUMENT_LIST, ANCHOR_LIST]
+    (directory / DOCUMENTS).mkdir(exist_ok=True)
+    for document in documents:
+        name = f"{DOCUMENTS}/{document.row.sha256}"
+        if document.content is not None and name not in written:
+            (directory / name).write_bytes(document.content)
+            written.append(name)
+    (directory / DOCUMENT_LIST).write_text(
+        "".join(document_line(document.row) + "\n" for document in documents), encoding="utf-8"
+    )
+    (directory / ANCHORS).mkdir(exist_ok=True)
+    for anchor in anchors:
+        name = f"{ANCHORS}/{anchor.head_seq}.tst"
+        (directory / name).write_bytes(anchor.token)
+        written.append(name)
+    (directory / ANCHOR_LIST).write_text(
+        "".join(anchor_line(anchor) + "\n" for anchor in anchors), encoding="utf-8"
+    )
+    (directory / CERTIFICATES).mkdir(exist_ok=True)
+    for number, path in enumerate(certificates, start=1):
+        name = f"{CERTIFICATES}/root-{number:02d}.pem"
+        (directory / name).write_bytes(path.read_bytes())
+        written.append(name)
+    return written
 
 
 @dataclass(frozen=True)
@@ -182,9 +271,14 @@ def pdf_text(pdf: bytes) -> str:
 
 
 async def check_bundle(
-    directory: Path, converter: DataConverter = pydantic_data_converter
+    directory: Path,
+    converter: DataConverter = pydantic_data_converter,
+    trust: Sequence[Path] | None = None,
 ) -> BundleCheck:
-    """Every check a bundle allows, offline; never stops at the first failure."""
+    """Every check a bundle allows, offline; never stops at the first failure.
+
+    `trust`: the roots the seal and the tokens must chain to, the auditor's own; None: the
+    bundle's certificates/ (which prove nothing against whoever wrote the bundle: said)."""
     failures: list[str] = []
     passed: list[str] = []
     manifest_path = directory / MANIFEST
@@ -276,7 +370,17 @@ async def check_bundle(
     # 4. The archive's entries: their chain, and the histories they vouch for.
     archive_head = _check_archive(directory, manifest, failures, passed)
 
-    # 5. The report prints the heads the bundle holds.
+    # 5. The documents, the sealed original and the anchors, against the trust roots.
+    roots = list(trust) if trust is not None else sorted((directory / CERTIFICATES).glob("*.pem"))
+    if trust is None and roots:
+        passed.append(
+            f"trust roots: the bundle's own {CERTIFICATES}/ (give --trust to check the seal "
+            "and the tokens against roots you hold yourself)"
+        )
+    await _check_documents(directory, listed, roots, failures, passed)
+    await _check_anchors(directory, convention_id, rows, roots, failures, passed)
+
+    # 6. The report prints the heads the bundle holds.
     report = directory / REPORT
     if report.exists():
         try:
@@ -352,6 +456,104 @@ def _check_archive(
     if len(failures) == problems and entries:
         passed.append(f"{len(entries)} archive entries chained and match their histories")
     return head
+
+
+def _json_lines(path: Path, failures: list[str]) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+    if not path.exists():
+        return lines
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            failures.append(f"{path.name} line {number}: not JSON: {error}")
+            continue
+        if isinstance(value, dict):
+            lines.append(value)
+        else:
+            failures.append(f"{path.name} line {number}: not an object")
+    return lines
+
+
+async def _check_documents(
+    directory: Path,
+    listed: Mapping[str, str],
+    roots: Sequence[Path],
+    failures: list[str],
+    passed: list[str],
+) -> None:
+    """Each listed document's bytes against the hash that names it; the sealed original
+    validated by pyHanko against the roots."""
+    before = len(failures)
+    documents = _json_lines(directory / DOCUMENT_LIST, failures)
+    sealed = 0
+    for document in documents:
+        sha256 = str(document.get("sha256"))
+        name = f"{DOCUMENTS}/{sha256}"
+        what = f"{name} ({document.get('file_name')}, {document.get('task_id') or 'convention'})"
+        path = directory / name
+        if not path.exists():
+            failures.append(f"{what}: missing from the bundle")
+            continue
+        content = path.read_bytes()
+        found = hashlib.sha256(content).hexdigest()
+        if found != sha256:
+            failures.append(f"{what}: its bytes hash to {found}: altered")
+        if document.get("sealed_original"):
+            sealed += 1
+            check = await verify_sealed(content, roots)
+            failures += [f"{what}, the sealed original: {problem}" for problem in check.problems]
+            if check.ok:
+                when = f"{check.timestamp:%Y-%m-%d %H:%M} UTC" if check.timestamp else "?"
+                passed.append(
+                    f"{name}: the sealed original's seal holds (PAdES, {check.signer}, "
+                    f"timestamped {when})"
+                )
+    unlisted = {
+        name
+        for name in listed
+        if name.startswith(f"{DOCUMENTS}/")
+        and name.removeprefix(f"{DOCUMENTS}/") not in {str(d.get("sha256")) for d in documents}
+    }
+    failures += [f"{name}: a document {DOCUMENT_LIST} does not list" for name in sorted(unlisted)]
+    if documents and len(failures) == before:
+        passed.append(
+            f"{len(documents)} document(s) match their SHA-256"
+            + (f", {sealed} sealed original(s) validated" if sealed else "")
+        )
+
+
+async def _check_anchors(
+    directory: Path,
+    convention_id: str,
+    rows: Mapping[int, Mapping[str, Any]],
+    roots: Sequence[Path],
+    failures: list[str],
+    passed: list[str],
+) -> None:
+    """Each token over the milestone it pins: the row's hash now, and the token's signature."""
+    before = len(failures)
+    anchors = _json_lines(directory / ANCHOR_LIST, failures)
+    for anchor in anchors:
+        seq, pinned = anchor.get("head_seq"), str(anchor.get("head_hash"))
+        where = f"{ANCHORS}/{seq}.tst (milestone #{seq}, timestamped {anchor.get('gen_time')})"
+        token_path = directory / ANCHORS / f"{seq}.tst"
+        if not isinstance(seq, int) or not token_path.exists():
+            failures.append(f"{where}: missing from the bundle")
+            continue
+        row = rows.get(seq)
+        if row is None:
+            failures.append(f"{where}: the anchored milestone is not in {MILESTONES}")
+        elif row.get("hash") != pinned:
+            failures.append(
+                f"{where}: milestone {seq} now hashes to {row.get('hash')}, but {pinned} was "
+                "timestamped: the record was rewritten after it was anchored"
+            )
+        digest = sha256_digest(anchored_text(convention_id, seq, pinned))
+        check = await check_token(token_path.read_bytes(), digest, list(roots))
+        failures += [f"{where}: token: {problem}" for problem in check.problems]
+    if anchors and len(failures) == before:
+        passed.append(f"{len(anchors)} anchor(s) hold: tokens valid over the chain's heads")
 
 
 async def _single(history: ConventionHistory) -> AsyncIterator[ConventionHistory]:

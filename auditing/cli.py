@@ -34,6 +34,7 @@ from application.directory.names import names_of
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
 from auditing.bundle import (
+    BundledDocument,
     BundleHeads,
     as_milestone,
     chain_head,
@@ -63,11 +64,14 @@ from auditing.iati import (
 from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, render_report_pdf
 from auditing.timeline import build_timeline, party_names, render_csv, render_json, render_text
-from auditing.verify import verify_convention
+from auditing.verify import anchor_findings, verify_convention
+from documents.configured_store import open_document_store
+from documents.settings import load_document_settings, trust_roots
+from documents.store import DocumentDamaged, DocumentMissing
 from infra.database import create_pool
 from infra.embedded import embedded_postgres_url
 from infra.payload_codec import PayloadDecryptionError
-from infra.settings import Settings, load_settings
+from infra.settings import Settings, load_settings, secrets_file
 from infra.temporal_client import connect, data_converter
 from records.archive_store import (
     ArchiveDamaged,
@@ -79,6 +83,7 @@ from records.archive_store import (
 from rendering.catalogues import LANGUAGES, language_from_environment
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
+from storage import documents as documents_sql
 from storage.archive_failures import open_failures
 from storage.milestones import stored_convention_ids
 
@@ -191,6 +196,14 @@ def build_parser() -> argparse.ArgumentParser:
         "check-bundle", help="check a bundle offline: replay, chain, agreement, report's hashes"
     )
     check.add_argument("directory", type=Path, metavar="DIR")
+    check.add_argument(
+        "--trust",
+        type=Path,
+        nargs="+",
+        metavar="ROOT.pem",
+        help="the roots the sealed original and the timestamp tokens must chain to "
+        "(default: the bundle's own certificates/)",
+    )
     return parser
 
 
@@ -269,6 +282,13 @@ class _Session:
             return DirectoryArchive(self.settings.archive.directory)
         pool = await self.pool()
         return PostgresArchive(pool, describe_database(self._database_url or ""))
+
+    def trust_roots(self) -> list[Path]:
+        """The roots the timestamp tokens and the seal must chain to (PACTE_TRUST_ROOTS, else
+        the embedded stack's development CA)."""
+        return trust_roots(
+            load_document_settings(self.settings.environment), self.settings.state_dir
+        )
 
     async def close(self) -> None:
         """Close the pool (the client has nothing to close)."""
@@ -481,7 +501,9 @@ async def _verify(args: argparse.Namespace, session: _Session) -> int:
             ids = sorted(known)
         failed = missing = verified = 0
         for convention_id in ids:
-            report = await _verify_one(source, pool, convention_id, converter)
+            report = await _verify_one(
+                source, pool, convention_id, converter, session.trust_roots()
+            )
             if report is None:
                 missing += 1
                 print(f"not found: {convention_id}: no history and no milestone", file=sys.stderr)
@@ -506,6 +528,22 @@ async def _verify(args: argparse.Namespace, session: _Session) -> int:
 
 
 async def _verify_one(
+    source: HistorySource,
+    pool: asyncpg.Pool,
+    convention_id: str,
+    converter: DataConverter,
+    roots: list[Path],
+) -> VerifyReport | None:
+    """The convention's milestones against its history, its archive and its anchors (the
+    timestamp tokens over its chain's heads); None if unknown."""
+    report = await _verify_record(source, pool, convention_id, converter)
+    if report is None:
+        return None
+    anchors, findings = await anchor_findings(pool, convention_id, roots)
+    return report.model_copy(update={"anchors": anchors, "findings": [*report.findings, *findings]})
+
+
+async def _verify_record(
     source: HistorySource, pool: asyncpg.Pool, convention_id: str, converter: DataConverter
 ) -> VerifyReport | None:
     """The convention's milestones against its history, and its archive; None if unknown."""
@@ -546,9 +584,12 @@ def _verify_lines(report: VerifyReport) -> str:
             archived = f"; {archive.entries} archived run{'s' * (archive.entries != 1)} intact" + (
                 f", {waiting} closed run{'s' * (waiting > 1)} not archived yet" if waiting else ""
             )
+        anchored = (
+            f"; {report.anchors} anchor{'s' * (report.anchors != 1)} hold" if report.anchors else ""
+        )
         return (
             f"ok    {report.convention_id}  ({report.rows} milestones agree with the history"
-            f"{pending}; chain intact{archived}; {report.source})"
+            f"{pending}; chain intact{anchored}{archived}; {report.source})"
         )
     findings = [finding.message for finding in report.findings]
     if archive is not None:
@@ -720,7 +761,7 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
         replay = result
     assert replay is not None  # one history in, one result out
     pool = await session.pool()
-    verified = await _verify_one(source, pool, convention_id, converter)
+    verified = await _verify_one(source, pool, convention_id, converter, session.trust_roots())
     rows = await _rows(pool, convention_id)
     entries = await (await session.archive()).entries(convention_id)
     heads = BundleHeads(
@@ -749,21 +790,63 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
         args.out.write_bytes(pdf)
         print(f"{args.out}: audit report of {convention_id} from {history.source}")
     if args.bundle:
-        manifest = write_bundle(args.bundle, history, rows, pdf, heads, entries)
+        documents = await _bundled_documents(session, pool, convention_id)
+        anchors = await documents_sql.anchors_of_convention(pool, convention_id)
+        manifest = write_bundle(
+            args.bundle,
+            history,
+            rows,
+            pdf,
+            heads,
+            entries,
+            documents=documents,
+            anchors=anchors,
+            certificates=session.trust_roots(),
+        )
         print(
             f"{manifest}: bundle of {convention_id} "
-            f"({len(history.runs)} run(s), {len(rows)} milestones)"
+            f"({len(history.runs)} run(s), {len(rows)} milestones, {len(documents)} "
+            f"document(s), {len(anchors)} anchor(s))"
         )
+        for document in documents:
+            if document.content is None:
+                print(
+                    f"FAIL  {document.row.sha256} ({document.row.file_name}): not bundled: "
+                    "the store does not give it back intact",
+                    file=sys.stderr,
+                )
     good = replay.ok and (verified is None or verified.ok)
     if not good:
         print(f"FAIL  {convention_id}: the report records a failed check", file=sys.stderr)
     return EXIT_OK if good else EXIT_FAILURE
 
 
+async def _bundled_documents(
+    session: _Session, pool: asyncpg.Pool, convention_id: str
+) -> list[BundledDocument]:
+    """Every document of the convention with its bytes, read back checked from the store."""
+    store = open_document_store(
+        load_document_settings(session.settings.environment),
+        pool,
+        secrets_file(session.settings.environment),
+    )
+    bundled: list[BundledDocument] = []
+    for row in await documents_sql.documents_of_convention(pool, convention_id):
+        try:
+            content: bytes | None = await store.get(row.sha256)
+        except (DocumentDamaged, DocumentMissing):
+            content = None
+        bundled.append(BundledDocument(row, content))
+    return bundled
+
+
 async def _check_bundle(args: argparse.Namespace, session: _Session) -> int:
     if not (args.directory / "manifest.json").exists():
         raise HistoryNotFound(f"{args.directory}: no manifest.json (not a bundle)")
-    result = await check_bundle(args.directory, data_converter(session.settings))
+    for root in args.trust or []:
+        if not root.is_file():
+            raise UsageError(f"--trust: no such file: {root}")
+    result = await check_bundle(args.directory, data_converter(session.settings), args.trust)
     for line in result.passed:
         print(f"ok    {line}")
     for line in result.failures:

@@ -442,10 +442,20 @@ def describe_answer(answer: dict[str, Any]) -> str:
         parts.append(
             "actuals " + ", ".join(f"{key}={value}" for key, value in answer["actuals"].items())
         )
-    for name in ("document", "report"):
+    for name in ("document", "report", "terms_of_reference"):
         document = answer.get(name)
         if isinstance(document, dict) and document.get("uri"):
             parts.append(f"{name} {document['uri']}")
+    # Every attached document, by its address (a stored one's holds its SHA-256).
+    attachments = [
+        str(item["uri"])
+        for item in answer.get("attachments") or []
+        if isinstance(item, dict) and item.get("uri")
+    ]
+    if attachments:
+        parts.append(f"attachments {', '.join(attachments)}")
+    if answer.get("document_sha256"):
+        parts.append(f"on the text of SHA-256 {answer['document_sha256']}")
     if answer.get("findings"):
         parts.append(f"{len(answer['findings'])} finding(s)")
     for name in ("reason", "summary", "comments"):

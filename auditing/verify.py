@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,7 @@ from temporalio.converter import DataConverter
 
 from auditing.decode import PERSIST_MILESTONE, RunClosed, ScheduledActivity, read_run
 from auditing.histories import ConventionHistory
+from documents.anchoring import verify_anchors
 from records.chain import CHAINED_FIELDS, GENESIS_HASH, canonical_fields, chain_hash
 from schemas.archive import RunClose
 from schemas.audit import EventOutcome, VerifyFinding, VerifyProblem, VerifyReport
@@ -288,3 +290,24 @@ def chain_findings(
                 found=row["prev_hash"],
             )
     return findings
+
+
+async def anchor_findings(
+    pool: asyncpg.Pool, convention_id: str, trust_roots: list[Path]
+) -> tuple[int, list[VerifyFinding]]:
+    """The convention's timestamp tokens against its rows as they are now: (tokens checked,
+    findings). A chain recomputed end to end after an anchor breaks that anchor, named by
+    the milestone it pinned; a token altered or from an untrusted authority is named too."""
+    try:
+        checked, problems = await verify_anchors(pool, convention_id, trust_roots)
+    except asyncpg.UndefinedTableError:  # a database from before migration 010: no anchors
+        return 0, []
+    return checked, [
+        VerifyFinding(
+            convention_id=convention_id,
+            seq=problem.head_seq,
+            problem=VerifyProblem.ANCHOR_BROKEN,
+            message=f"{convention_id} #{problem.head_seq} anchor: {problem.reason}",
+        )
+        for problem in problems
+    ]

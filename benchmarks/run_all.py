@@ -45,6 +45,7 @@ BENCHMARKS = [
     "record_outputs",
     "record_rendering",
     "task_list",
+    "documents",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -83,6 +84,7 @@ SMOKE = {
         "--requests",
         "3",
     ],
+    "documents": ["--size-mb", "1", "--rounds", "1", "--seals", "1"],
 }
 
 

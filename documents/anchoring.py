@@ -11,7 +11,8 @@ What is timestamped is the SHA-256 of the text
     pacte-chain-head\n<convention id>\n<seq>\n<hash of milestone seq>
 
 so that a token names its convention and position, and anyone can recompute it from a row.
-Wiring into `audit.py verify` and `check-bundle`, and the daily schedule, is to follow.
+The portal's sweep anchors on schedule (application/anchoring.py); `audit.py verify`
+(auditing/verify.py) and `check-bundle` (auditing/bundle.py) check the tokens.
 """
 
 from __future__ import annotations
@@ -96,6 +97,18 @@ async def verify_anchors(
                     "UTC: the record was rewritten after it was anchored",
                 )
             )
+        if not trust_roots:
+            # The hash above is still compared; the token's signature needs a root to mean
+            # anything, and none was given: said, never passed over in silence.
+            problems.append(
+                AnchorProblem(
+                    convention_id,
+                    anchor.head_seq,
+                    "token not checked: no trust root for the timestamp authority "
+                    "(set PACTE_TRUST_ROOTS)",
+                )
+            )
+            continue
         digest = sha256_digest(anchored_text(convention_id, anchor.head_seq, anchor.head_hash))
         check = await check_token(anchor.token, digest, trust_roots)
         problems.extend(

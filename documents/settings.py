@@ -13,10 +13,14 @@ dataclass and one loader, to move beside the others as they are.
                                   office_certificate_password); unset: a development
                                   certificate under the state directory
     PACTE_TSA_URL                 the RFC 3161 timestamp authority
+    PACTE_TRUST_ROOTS             the PEM certificates (':'-separated paths) the office's seal
+                                  and the authority's tokens must chain to, for `audit.py
+                                  verify`; unset: the development CA under the state directory
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -46,6 +50,7 @@ class DocumentSettings:
     s3: S3Settings | None = None
     office_certificate: Path | None = None
     tsa_url: str | None = None
+    trust_roots: tuple[Path, ...] = ()
 
 
 def load_document_settings(env: Environment | None = None) -> DocumentSettings:
@@ -85,4 +90,19 @@ def load_document_settings(env: Environment | None = None) -> DocumentSettings:
         s3=s3,
         office_certificate=Path(certificate) if certificate else None,
         tsa_url=env.tsa_url or None,
+        trust_roots=tuple(
+            Path(part) for part in (env.trust_roots or "").split(os.pathsep) if part.strip()
+        ),
     )
+
+
+def trust_roots(settings: DocumentSettings, state_dir: Path) -> list[Path]:
+    """The roots a seal's and a token's certificates are checked against: PACTE_TRUST_ROOTS,
+    else the embedded stack's development CA when it exists, else none."""
+    if settings.trust_roots:
+        missing = [str(path) for path in settings.trust_roots if not path.is_file()]
+        if missing:
+            raise SettingsError(f"PACTE_TRUST_ROOTS: no such file: {', '.join(missing)}")
+        return list(settings.trust_roots)
+    development = state_dir / "seal" / "ca.pem"
+    return [development] if development.is_file() else []

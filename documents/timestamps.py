@@ -8,7 +8,11 @@ without Pacte, `openssl ts -verify` does the same.
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
 import hashlib
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -163,3 +167,34 @@ class LocalTimestampAuthority:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+
+async def _serve(port: int) -> None:
+    from documents.certificates import development_pki
+    from infra.settings import load_settings
+
+    pki = development_pki(load_settings().state_dir)
+    authority = LocalTimestampAuthority(pki.tsa_certificate, pki.tsa_key)
+    url = await authority.start(port=port)
+    print(f"PACTE_TSA_URL={url}  (trust root: {pki.ca_certificate})", flush=True)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await authority.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m documents.timestamps [--port P]`: the local authority of the embedded stack,
+    under the development PKI of the state directory, until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m documents.timestamps", description=(main.__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--port", type=int, default=8318, help="port on 127.0.0.1 (8318)")
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -130,6 +130,9 @@ class Environment(BaseSettings):
         "PACTE_OFFICE_CERTIFICATE_PASSWORD", "else the secrets file's"
     )
     tsa_url: str | None = _variable("PACTE_TSA_URL", "the RFC 3161 timestamp authority")
+    trust_roots: str | None = _variable(
+        "PACTE_TRUST_ROOTS", "PEM files the seal and the timestamps chain to, ':'-separated"
+    )
     webhook_secrets: dict[str, str] = Field(
         default_factory=dict, description="PACTE_WEBHOOK_SECRET_<PARTY>, by variable name"
     )

@@ -171,6 +171,7 @@ class VerifyProblem(StrEnum):
     CHAIN_BROKEN = "chain_broken"
     UNCHAINED = "unchained"
     NO_HISTORY = "no_history"
+    ANCHOR_BROKEN = "anchor_broken"
 
 
 class VerifyFinding(Frozen):
@@ -199,6 +200,11 @@ class VerifyReport(Frozen):
     archive: ArchiveCheck | None = Field(
         default=None,
         description="The convention's archived histories checked (None: the archive not read).",
+    )
+    anchors: int = Field(
+        default=0,
+        description="Timestamp tokens over the chain's heads, checked (any problem "
+        "is an anchor_broken finding).",
     )
 
     @property

@@ -30,3 +30,20 @@ class StoredDocument(BaseModel):
         'item of `attachments`…): `{"uri": "archive:documents/<sha256>"}` is enough.'
     )
     download_path: str = Field(description="Where the exact bytes are read back.")
+
+
+class UnattachedDocument(BaseModel):
+    """A document uploaded before the convention is named (`POST /api/v1/documents`): held for
+    the uploading party, it joins a convention when that party's answer cites `reference`."""
+
+    sha256: Sha256 = Field(description="SHA-256 of the bytes, lowercase hex: the document's key.")
+    size_bytes: int = Field(ge=0)
+    media_type: str = Field(description="Sniffed from the content, never from the name.")
+    file_name: str = Field(description="As sent, made safe to keep and show.")
+    uploaded_by: str
+    uploaded_at: datetime
+    reference: DocumentRef = Field(
+        description="What to put in an answer's document field (`report`, `document`, an "
+        'item of `attachments`…) of a convention of your party: `{"uri": '
+        '"archive:documents/<sha256>"}` is enough.'
+    )

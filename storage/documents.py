@@ -217,6 +217,38 @@ async def anchors_of_convention(database: Database, convention_id: str) -> list[
     return [_anchor(record) for record in await database.fetch(_ANCHORS, convention_id)]
 
 
+# A head is due when it is not anchored and either the convention has just ended (its last
+# milestone is one of `ending`: anchored at the next sweep) or its last anchor is older than
+# `every_hours` (the daily anchor). Heads without a hash (before migration 003) cannot be.
+_HEADS_DUE = """
+WITH heads AS (
+    SELECT DISTINCT ON (convention_id) convention_id, seq, hash, kind
+    FROM milestones ORDER BY convention_id, seq DESC
+)
+SELECT h.convention_id FROM heads h
+WHERE h.hash IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM chain_anchors a
+                  WHERE a.convention_id = h.convention_id AND a.head_seq = h.seq)
+  AND (h.kind = ANY($1::text[])
+       OR NOT EXISTS (SELECT 1 FROM chain_anchors a
+                      WHERE a.convention_id = h.convention_id
+                        AND a.anchored_at > now() - make_interval(hours => $2)))
+ORDER BY h.kind = ANY($1::text[]) DESC, h.convention_id
+LIMIT $3
+"""
+
+
+async def heads_due_for_anchoring(
+    database: Database, *, ending: list[str], every_hours: int, limit: int
+) -> list[str]:
+    """Conventions whose chain head should be timestamped now: those that just ended first,
+    then those not anchored for `every_hours`."""
+    return [
+        record["convention_id"]
+        for record in await database.fetch(_HEADS_DUE, ending, every_hours, limit)
+    ]
+
+
 @dataclass(frozen=True)
 class DraftingFact:
     """A milestone of the drafting rounds, as the review page lists them: a version submitted,
@@ -302,3 +334,85 @@ async def unsealed_in_force(database: Database, *, within_days: int, limit: int)
     return [
         record["convention_id"] for record in await database.fetch(_UNSEALED, within_days, limit)
     ]
+
+
+_RECORD_SEALING_FAILURE = """
+INSERT INTO sealing_failures (convention_id, reason) VALUES ($1, $2)
+ON CONFLICT (convention_id) DO UPDATE
+SET reason = excluded.reason, attempts = sealing_failures.attempts + 1, last_failed_at = now()
+"""
+_CLEAR_SEALING_FAILURE = "DELETE FROM sealing_failures WHERE convention_id = $1"
+_SEALING_FAILURE = """
+SELECT convention_id, reason, attempts, first_failed_at, last_failed_at
+FROM sealing_failures WHERE convention_id = $1
+"""
+# The office's task list: every failure, or those of the conventions an officer started or is
+# the officer of (as storage/convention_search.py's office_tasks reads "mine").
+_SEALING_FAILURES = """
+SELECT f.convention_id, f.reason, f.attempts, f.first_failed_at, f.last_failed_at,
+       c.title, s.officer_name
+FROM sealing_failures AS f
+LEFT JOIN conventions AS c ON c.id = f.convention_id
+LEFT JOIN convention_search AS s ON s.convention_id = f.convention_id
+ORDER BY f.first_failed_at, f.convention_id
+"""
+_SEALING_FAILURES_MINE = """
+SELECT f.convention_id, f.reason, f.attempts, f.first_failed_at, f.last_failed_at,
+       c.title, s.officer_name
+FROM sealing_failures AS f
+LEFT JOIN conventions AS c ON c.id = f.convention_id
+LEFT JOIN convention_search AS s ON s.convention_id = f.convention_id
+WHERE lower(s.officer_email) = $1
+   OR EXISTS (SELECT 1 FROM office_access_log AS a
+              WHERE a.action = 'start' AND a.outcome = 'ok' AND lower(a.email) = $1
+                AND a.target = f.convention_id)
+ORDER BY f.first_failed_at, f.convention_id
+"""
+
+
+@dataclass(frozen=True)
+class SealingFailure:
+    """A signed original the sweep could not seal: the office's task until it is sealed."""
+
+    convention_id: str
+    reason: str
+    attempts: int
+    first_failed_at: datetime
+    last_failed_at: datetime
+    title: str | None = None
+    officer_name: str | None = None
+
+
+def _failure(record: Any) -> SealingFailure:
+    return SealingFailure(
+        **{
+            name: record[name]
+            for name in record.keys()  # noqa: SIM118 - asyncpg's Record is not a dict
+        }
+    )
+
+
+async def record_sealing_failure(database: Database, convention_id: str, reason: str) -> None:
+    """Keep (or renew) why the convention's signed original could not be sealed."""
+    await database.execute(_RECORD_SEALING_FAILURE, convention_id, reason)
+
+
+async def clear_sealing_failure(database: Database, convention_id: str) -> None:
+    """The signed original is sealed: the office's task is done."""
+    await database.execute(_CLEAR_SEALING_FAILURE, convention_id)
+
+
+async def sealing_failure(database: Database, convention_id: str) -> SealingFailure | None:
+    """Why the convention's signed original is not sealed yet, if the sweep was refused."""
+    record = await database.fetchrow(_SEALING_FAILURE, convention_id)
+    return _failure(record) if record is not None else None
+
+
+async def sealing_failures(database: Database, officer_email: str | None) -> list[SealingFailure]:
+    """Every signed original not sealed after a refusal (of this officer's conventions)."""
+    records = (
+        await database.fetch(_SEALING_FAILURES)
+        if officer_email is None
+        else await database.fetch(_SEALING_FAILURES_MINE, officer_email.lower())
+    )
+    return [_failure(record) for record in records]

@@ -257,3 +257,56 @@ async def test_only_the_upload_routes_take_a_body_as_large_as_a_document(
             "/desk/language", files={"file": ("x.pdf", body, "application/pdf")}
         )
         assert elsewhere.status_code == 413
+
+
+async def test_an_upload_before_the_convention_is_named_joins_it_when_its_party_cites_it(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, funding: Funding
+) -> None:
+    convention = await funding_convention(dev_env.client, db_pool)
+    letter = pdf_with_text(["Decision letter, uploaded first", convention.id])
+    psa_key, _ = await funding.desk.create_key("psa", "PSA unattached")
+    try:
+        async with portal_client(funding.desk) as http:
+            held = await http.post(
+                "/api/v1/documents",
+                files={"file": ("lettre.pdf", letter, "application/pdf")},
+                headers=bearer(funding.bid_key),
+            )
+            assert held.status_code == 201, held.text
+            reference = held.json()["reference"]
+            assert held.json()["sha256"] == hashlib.sha256(letter).hexdigest()
+            # Not any convention's yet: not downloadable from one.
+            path = f"{documents_path(convention.id)}/{held.json()['sha256']}"
+            assert (await http.get(path, headers=bearer(funding.bid_key))).status_code == 404
+            # Another party's convention-free upload, cited by bid: not found, not disclosed.
+            theirs = await http.post(
+                "/api/v1/documents",
+                files={"file": ("note.pdf", pdf_with_text(["PSA's note"]), "application/pdf")},
+                headers=bearer(psa_key),
+            )
+            assert theirs.status_code == 201, theirs.text
+            answer_path = f"/api/v1/tasks/{convention.id}/{DECISION}/answer"
+            body = {"decision": "reject", "comments": "Hors du champ du programme"}
+            stolen = await http.post(
+                answer_path,
+                json={"answer": {**body, "attachments": [theirs.json()["reference"]]}},
+                headers=bearer(funding.bid_key),
+            )
+            assert stolen.status_code == 404, stolen.text
+            # Bid's own, cited in bid's answer: the convention's document from now on.
+            answered = await http.post(
+                answer_path,
+                json={"answer": {**body, "attachments": [{"uri": reference["uri"]}]}},
+                headers=bearer(funding.bid_key),
+            )
+            assert answered.status_code == 200, answered.text
+            (attached,) = answered.json()["answer"]["attachments"]
+            assert attached["sha256"] == held.json()["sha256"]
+            assert attached["size_bytes"] == len(letter)
+            downloaded = await http.get(path, headers=bearer(funding.bid_key))
+            assert downloaded.status_code == 200 and downloaded.content == letter
+            # Bad input: no file at all.
+            missing = await http.post("/api/v1/documents", headers=bearer(funding.bid_key))
+            assert missing.status_code == 422
+    finally:
+        await stop(dev_env.client, convention.id)

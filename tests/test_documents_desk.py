@@ -196,7 +196,13 @@ async def test_the_reviewer_downloads_the_exact_bytes_and_sees_what_changed_and_
     convention = drafting.convention
     # v2 is under review (the previous test); DMK asks again, the CLI's use case sends v3.
     await find_task(dev_env.client, convention.id, "drafting.review.v2.dmk", wait_seconds=30)
+    await link_minted(db_pool, convention.id, "drafting.review.v2.dmk")
     async with portal_client(drafting.desk) as http:
+        # No comparison with version 1 (an archive: address): said in the page's language.
+        page = await open_task_page(
+            http, link_path(convention.id, REVIEWER["name"], "drafting.review.v2.dmk")
+        )
+        assert "la version 1 n&#39;est pas détenue par Pacte (archive:" in page.text, page.text
         await review(http, convention.id, 2, drafting.dmk_key)
     await find_task(dev_env.client, convention.id, "drafting.revise.v3", wait_seconds=30)
     # The office's command line: `act … --file PATH`, a refused file first (exit 1).
@@ -286,9 +292,10 @@ async def test_the_signature_page_shows_the_text_and_a_stale_hash_is_refused(
         assert stale.status_code == 409, stale.text
         assert "the text was changed" in stale.json()["detail"]
         assert f"version 3 (SHA-256 {v3_hash})" in stale.json()["detail"]
+        # Sent without the hash: recorded against the text the task shows now (version 3).
         signed = await http.post(
             f"/api/v1/tasks/{convention.id}/{sign}/answer",
-            json={"answer": {"decision": "sign", "document_sha256": v3_hash}},
+            json={"answer": {"decision": "sign"}},
             headers=bearer(drafting.dmk_key),
         )
         assert signed.status_code == 200, signed.text

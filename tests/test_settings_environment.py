@@ -59,6 +59,7 @@ EVERY_VARIABLE = {
     "PACTE_OFFICE_CERTIFICATE": "/etc/pacte/office.p12",
     "PACTE_OFFICE_CERTIFICATE_PASSWORD": "password",
     "PACTE_TSA_URL": "https://tsa.example",
+    "PACTE_TRUST_ROOTS": "/etc/pacte/tsa-ca.pem:/etc/pacte/office-ca.pem",
 }
 
 

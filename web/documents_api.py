@@ -16,11 +16,12 @@ from application.documents import (
     party_download,
     party_upload,
     reference,
+    unattached_upload,
     upload_limit,
 )
 from application.errors import NotFound
 from application.sealing import sealed_original
-from schemas.document_api import StoredDocument
+from schemas.document_api import StoredDocument, UnattachedDocument
 from schemas.values import DocumentRef
 from web.api import problems
 from web.dependencies import ApiPrincipal, Desk
@@ -76,6 +77,44 @@ async def upload_document(
         download_path=download_href(
             "/api/v1/conventions", row.convention_id, f"documents/{row.sha256}"
         ),
+    )
+
+
+@router.post(
+    "/documents",
+    operation_id="upload_unattached_document",
+    tags=["documents"],
+    summary="Upload a document before naming its convention, to cite in an answer",
+    status_code=201,
+    response_model=UnattachedDocument,
+    responses={
+        201: {"description": "Stored (the same bytes again: the same document, one copy)"},
+        **problems(401, 413, 422, 429, 503),
+    },
+)
+async def upload_unattached_document(
+    principal: ApiPrincipal,
+    desk: Desk,
+    file: Annotated[UploadFile, File(description="The document (PDF, DOCX, ODT, XLSX…).")],
+) -> UnattachedDocument:
+    """The file is checked as any upload and held for your party; cite `reference` in an
+    answer to a task of your party, and it becomes that convention's document. Another
+    party citing it is answered 404."""
+    content = await file.read(upload_limit() + 1)
+    row = await unattached_upload(
+        desk,
+        principal.party,
+        principal.name or principal.id,
+        Upload(content, file.filename, "file"),
+    )
+    return UnattachedDocument(
+        sha256=row.sha256,
+        size_bytes=row.size_bytes,
+        media_type=row.media_type,
+        file_name=row.file_name,
+        uploaded_by=row.uploaded_by,
+        uploaded_at=row.uploaded_at,
+        reference=DocumentRef.model_validate(reference(row)),
     )
 
 

@@ -38,6 +38,7 @@ from application.office.exports import (
 from application.office.portfolio import PORTFOLIO_TABLES, backfill_convention_files
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession
+from application.sealing import unsealed_originals
 from schemas.errors import FieldError
 from web.i18n import language_or_default
 from web.office import DeskDep, page, require
@@ -153,11 +154,15 @@ async def tasks_page(request: Request, desk: DeskDep, session: Reader) -> Respon
     started or am the officer of) or all; each with a link to where it is answered."""
     scope = _scope(request)
     owed = await office_tasks(desk.pool, session.user.email if scope == "mine" else None)
+    unsealed = await unsealed_originals(
+        desk.partner, session.user.email if scope == "mine" else None
+    )
     return page(
         request,
         "office/tasks.html",
         session,
         owed=owed,
+        unsealed=unsealed,
         scope=scope,
         can_answer=may(session.role, Permission.ACT),
     )

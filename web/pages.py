@@ -22,6 +22,7 @@ from application.errors import (
     Unauthenticated,
 )
 from application.partner import ContactSession, PartnerDesk, PendingCode, Receipt, TaskView
+from application.sealing import sealed_original
 from web.dependencies import SESSION_COOKIE, Desk, Session
 from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
@@ -111,7 +112,7 @@ async def open_link(token: str, request: Request, desk: Desk) -> Response:
         raise LinkUnusable("the task was given to another contact") from None
     if view.task is None:
         # The task is closed: the link shows what was answered, and opens nothing more.
-        return _receipt_page(request, view, link.language, None)
+        return await _receipt_page(request, view, link.language, None)
     cookie, _session_opened = await desk.start_session(link)
     response = RedirectResponse(f"/desk/tasks/{link.convention_id}/{link.task_id}", status_code=303)
     response.set_cookie(
@@ -163,7 +164,7 @@ async def task_page(
     )
     party_name = await _party_name(request, desk, session, view)
     if view.task is None:
-        return _receipt_page(request, view, session.language, session, party_name)
+        return await _receipt_page(request, view, session.language, session, party_name)
     return await _task_form(request, session, view, {}, [], party_name=party_name)
 
 
@@ -221,7 +222,7 @@ async def answer_task(
     )
     party_name = await _party_name(request, desk, session, view)
     if view.task is None and view.closed_task is None:
-        return _receipt_page(request, view, session.language, session, party_name)
+        return await _receipt_page(request, view, session.language, session, party_name)
     # A task closed while the contact was typing is shown with its refusal over what they typed.
     shown = view if view.task is not None else replace(view, task=view.closed_task)
     body = parse_form(shown, form)
@@ -345,7 +346,7 @@ def _receipt_response(
     )
 
 
-def _receipt_page(
+async def _receipt_page(
     request: Request,
     view: TaskView,
     language: str,
@@ -353,6 +354,13 @@ def _receipt_page(
     party_name: str | None = None,
 ) -> HTMLResponse:
     receipt = view.receipt
+    # The sealed original, once made, is linked for a contact signed in (the download is the
+    # desk's, behind the session); a link opened again shows the receipt alone.
+    sealed = (
+        await sealed_original(request.app.state.desk, view.convention.id)
+        if session is not None
+        else None
+    )
     return render(
         request,
         "receipt.html",
@@ -364,6 +372,7 @@ def _receipt_page(
         closed=view.closed,
         task_id=receipt.task_id if receipt else None,
         party_name=party_name,
+        sealed=sealed,
     )
 
 

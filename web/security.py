@@ -110,7 +110,7 @@ def redacted_path(path: str) -> str:
 
 UPLOAD_PATHS = re.compile(
     r"^(?:/desk/tasks/[^/]+/[^/]+|/office/conventions/[^/]+/tasks/[^/]+"
-    r"|/api/v1/conventions/[^/]+/documents)$"
+    r"|/api/v1/conventions/[^/]+/documents|/api/v1/documents)$"
 )
 """Where a form or the API sends a document (application/documents.py)."""
 
