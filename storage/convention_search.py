@@ -49,7 +49,9 @@ class ConventionFilter:
 
 _NEXT_TASK = """
 LEFT JOIN LATERAL (
-    SELECT t.task_id, t.kind, t.party, t.due_at
+    SELECT t.task_id, t.kind, t.party, t.due_at,
+           (SELECT i.title FROM tasks AS i
+             WHERE i.convention_id = t.convention_id AND i.task_id = t.task_id) AS title
       FROM office_tasks AS t
      WHERE t.convention_id = c.id AND t.state = 'open' AND c.state = 'active'
      ORDER BY t.due_at NULLS LAST, t.task_id
@@ -129,7 +131,7 @@ def _select(given: ConventionFilter, sort: str, page: str = "") -> tuple[str, li
     by_due = sort == "due"
     next_columns = (
         "next.task_id AS next_task, next.kind AS next_kind, next.party AS next_party,"
-        " next.due_at AS next_due"
+        " next.due_at AS next_due, next.title AS next_title"
     )
     inner_next = f", {next_columns}" if by_due else ""
     outer_next = "" if by_due else f", {next_columns}"
@@ -217,6 +219,8 @@ async def stream_conventions(
 
 _OFFICE_TASKS = """
 SELECT t.convention_id, c.title, t.task_id, t.kind, t.stage, t.party, t.due_at,
+       (SELECT i.title FROM tasks AS i
+         WHERE i.convention_id = t.convention_id AND i.task_id = t.task_id) AS task_title,
        coalesce(t.due_at < now(), false) AS overdue, t.escalated, s.officer_name,
        {party_name} AS party_name, count(*) OVER () AS pacte_total
   FROM office_tasks AS t

@@ -20,6 +20,7 @@ from application.errors import Conflict, InvalidInput, NotFound, Refused
 from application.office import editor
 from application.office.roles import Permission
 from application.office.signin import OfficeSession
+from application.office.starting import AlreadyStarted
 from schemas.errors import FieldError
 from web.editor_form import STALE, apply, build, parse, place_errors, said, walk
 from web.i18n import N_, language_or_default
@@ -333,6 +334,7 @@ async def _preview_page(
     draft: editor.Draft,
     *,
     refusal: str | None = None,
+    already: AlreadyStarted | None = None,
     status_code: int = 200,
 ) -> Response:
     convention, errors = editor.check(draft.document)
@@ -347,6 +349,7 @@ async def _preview_page(
         convention=convention,
         plan=editor.plan(convention),
         refusal=refusal,
+        already=already,
     )
 
 
@@ -379,6 +382,9 @@ async def draft_start(
             _version(form.version),
             client_address(request),
         )
+    except AlreadyStarted as error:
+        draft = await editor.open_draft(desk.partner, session, draft_id)
+        return await _preview_page(request, desk, session, draft, already=error, status_code=409)
     except (Refused, Conflict) as error:
         draft = await editor.open_draft(desk.partner, session, draft_id)
         return await _preview_page(
@@ -388,4 +394,6 @@ async def draft_start(
         draft = await editor.open_draft(desk.partner, session, draft_id)
         return await _full_page(request, desk, session, draft, errors=error.errors, status_code=422)
     draft = await editor.open_draft(desk.partner, session, draft_id)
+    # Read your own write: the convention's page shows its first tasks, not "no open task".
+    await desk.settle(str(draft.started_as))
     return _see(f"/office/conventions/{draft.started_as}")

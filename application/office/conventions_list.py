@@ -43,6 +43,20 @@ FILTER_FIELDS = ("q", "stage", "state", "kind", "party", "country", "sector", "o
 
 
 @dataclass(frozen=True)
+class NamedTask:
+    """A row's task as `rendering.record.task_title` reads it (its kind and its recorded
+    English title; empty while the inbox has not recorded it yet), so that the page names
+    it in the reader's language rather than by its id."""
+
+    kind: str | None
+    title: str
+
+
+def _named(kind: str | None, title: str | None) -> NamedTask | None:
+    return NamedTask(kind, title) if title else None
+
+
+@dataclass(frozen=True)
 class ListQuery:
     """A checked request of the list: its filter, order and page, and the words as typed
     (cut to SEARCH_MAX) for the form to show again."""
@@ -156,6 +170,8 @@ async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionLi
     query = await _usable(pool, query)
     offset = (query.page - 1) * PAGE_SIZE
     found = await stored.conventions_page(pool, query.filter, query.sort, PAGE_SIZE, offset)
+    for row in found.rows:
+        row["next_named"] = _named(row["next_kind"], row["next_title"])
     ignored = query.filter.words is not None and query.filter.terms is None
     return ConventionList(query, found.rows, found.total, ignored)
 
@@ -232,6 +248,8 @@ async def office_tasks(
     """Every open task the office owes (of the conventions `mine` started or is officer of,
     when given)."""
     rows, total = await stored.office_tasks(pool, mine, limit)
+    for row in rows:
+        row["named"] = _named(row["kind"], row["task_title"])
     return OfficeTasks(rows, total, mine is not None)
 
 
