@@ -25,8 +25,9 @@ _PURGES = (
     (
         # A contact's remembered language goes with the last link that names them.
         "contact languages",
-        "DELETE FROM partner_contact_languages AS c WHERE NOT EXISTS (SELECT 1 FROM"
-        " partner_links AS l WHERE l.party = c.party AND l.contact_name = c.contact_name)",
+        "DELETE FROM partner_contact_languages AS c WHERE c.chosen_at < $1::timestamptz"
+        " AND NOT EXISTS (SELECT 1 FROM partner_links AS l"
+        " WHERE l.party = c.party AND l.contact_name = c.contact_name)",
     ),
     (
         "failure counters",

@@ -25,14 +25,16 @@ from application.office.overview import delivery_words
 from auditing.bundle import check_bundle
 from devkit.polling import eventually
 from schemas.convention_file import parse_convention
-from schemas.errors import InputError
+from schemas.errors import FieldError, InputError
 from storage import contact_sessions
 from storage.contact_sessions import ContactSession
+from storage.purge import purge_expired
 from storage.read_model import record_convention_file
 from tests.conftest import example
 from tests.partner_stack import COLLEAGUE, DECISION, FUNDER, funding_convention, make_desk
 from tests.stage_desk import convention_of
 from tests.test_office_desk import csrf_of, office_client, sign_in, signed_in
+from web import editor_form
 from web.office import _chart
 
 DRAFTING = {"stage": "drafting", "document": {"uri": "docs/draft.pdf"}, "reviewers": ["psa"]}
@@ -322,3 +324,36 @@ async def test_the_language_is_remembered_per_account_and_per_contact(
     assert (
         await contact_sessions.insert_session(db_pool, other, now, now + timedelta(hours=1)) == "en"
     )
+    # The purge keeps a choice while a link names the contact.
+    await purge_expired(db_pool)
+    assert (
+        await db_pool.fetchval(
+            "SELECT language FROM partner_contact_languages WHERE party = $1 AND contact_name = $2",
+            party,
+            name,
+        )
+        == "ar"
+    )
+
+
+def test_the_editor_writes_the_title_one_input_per_language() -> None:
+    inputs = editor_form.build({"titles": {"ar": "اتفاقية الشراكة", "fr": "Convention"}})
+    titles = next(one for one in inputs if one.path == "titles")
+    # The languages given first, in their order (the first is the original), then the rest.
+    assert [child.path for child in titles.children] == ["titles.ar", "titles.fr", "titles.en"]
+    assert all(child.widget == "text" for child in titles.children)
+    form = {
+        "titles.ar": ["اتفاقية الشراكة"],
+        "titles.fr": ["  Convention  "],
+        "titles.en": [""],
+    }
+    assert editor_form.parse(form)["titles"] == {"ar": "اتفاقية الشراكة", "fr": "Convention"}
+    assert "titles" not in editor_form.parse({"titles.fr": [""]})
+    # A key that is no language (sent by hand) is kept as typed and refused beside the field.
+    tampered = editor_form.parse({"titles.xx": ["Titre"]})
+    assert tampered["titles"] == {"xx": "Titre"}
+    shown = editor_form.build(tampered)
+    errors = [FieldError("titles.xx", "Input should be 'fr', 'ar' or 'en'")]
+    assert editor_form.place_errors(shown, errors, "fr") == []
+    holder = next(one for one in editor_form.walk(shown) if one.path == "titles.xx")
+    assert holder.errors and holder.value == "Titre"
