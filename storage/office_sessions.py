@@ -29,7 +29,7 @@ async def open_session(
     await pool.execute(
         "INSERT INTO office_sessions (id_hash, email, step, language, created_at, last_seen_at,"
         " expires_at) VALUES ($1, $2, $3,"
-        " coalesce((SELECT u.language FROM office_users AS u WHERE u.email = $2), 'fr'),"
+        " coalesce((SELECT u.preferred_language FROM office_users AS u WHERE u.email = $2), 'fr'),"
         " $4, $4, $5)",
         id_hash,
         email,
@@ -67,7 +67,7 @@ _SET_LANGUAGE = """
 WITH chosen AS (
     UPDATE office_sessions SET language = $2 WHERE id_hash = $1 RETURNING email
 )
-UPDATE office_users AS u SET language = $2 FROM chosen WHERE u.email = chosen.email"""
+UPDATE office_users AS u SET preferred_language = $2 FROM chosen WHERE u.email = chosen.email"""
 
 
 async def end_session(pool: asyncpg.Pool, id_hash: bytes) -> None:

@@ -284,7 +284,7 @@ async def test_the_language_is_remembered_per_account_and_per_contact(
         )
         assert odd.status_code == 303
         assert await db_pool.fetchval(
-            "SELECT language FROM office_users WHERE email = $1", email
+            "SELECT preferred_language FROM office_users WHERE email = $1", email
         ) in ("fr", "ar", "en")
         await http.post(
             "/office/language", data={"csrf": csrf_of(page), "language": "ar", "next": "/office"}
