@@ -49,9 +49,7 @@ class ConventionFilter:
 
 _NEXT_TASK = """
 LEFT JOIN LATERAL (
-    SELECT t.task_id, t.kind, t.party, t.due_at,
-           (SELECT i.title FROM tasks AS i
-             WHERE i.convention_id = t.convention_id AND i.task_id = t.task_id) AS title
+    SELECT t.task_id, t.kind, t.party, t.due_at
       FROM office_tasks AS t
      WHERE t.convention_id = c.id AND t.state = 'open' AND c.state = 'active'
      ORDER BY t.due_at NULLS LAST, t.task_id
@@ -61,6 +59,9 @@ LEFT JOIN LATERAL (
 _PARTY_NAME = """(SELECT p ->> 'name'
      FROM convention_files AS f, jsonb_array_elements(f.document -> 'parties') AS p
     WHERE f.convention_id = {convention} AND p ->> 'id' = {party} LIMIT 1)"""
+
+_TASK_TITLE = """(SELECT i.title FROM tasks AS i
+    WHERE i.convention_id = {convention} AND i.task_id = {task})"""
 
 _MINE = """(lower(s.officer_email) = {email} OR EXISTS (
     SELECT 1 FROM office_access_log AS a
@@ -131,7 +132,7 @@ def _select(given: ConventionFilter, sort: str, page: str = "") -> tuple[str, li
     by_due = sort == "due"
     next_columns = (
         "next.task_id AS next_task, next.kind AS next_kind, next.party AS next_party,"
-        " next.due_at AS next_due, next.title AS next_title"
+        " next.due_at AS next_due"
     )
     inner_next = f", {next_columns}" if by_due else ""
     outer_next = "" if by_due else f", {next_columns}"
@@ -140,8 +141,11 @@ def _select(given: ConventionFilter, sort: str, page: str = "") -> tuple[str, li
     )
     party = "listed.next_party" if by_due else "next.party"
     party_name = _PARTY_NAME.format(convention="listed.id", party=party)
+    # The next task's title as the inbox recorded it: looked up for the page's rows only.
+    task = "listed.next_task" if by_due else "next.task_id"
+    task_title = _TASK_TITLE.format(convention="listed.id", task=task)
     sql = f"""
-SELECT listed.*{outer_next}, {party_name} AS next_party_name
+SELECT listed.*{outer_next}, {party_name} AS next_party_name, {task_title} AS next_title
   FROM (
     SELECT c.id, c.title, c.kind, c.stage, c.state, c.countries, c.sector, c.updated_at,
            s.officer_name{inner_next}

@@ -9,6 +9,7 @@ contact. Over the real app, PostgreSQL and the Temporal dev server (with its wor
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import uuid
@@ -17,25 +18,47 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import pyotp
 import pytest
+import uvicorn
 import yaml
 from temporalio.testing import WorkflowEnvironment
 
+from application.conventions import (
+    convention_status,
+    find_task,
+    start_convention,
+    terminate_convention,
+)
 from application.office.overview import delivery_words
 from auditing.bundle import check_bundle
 from devkit.polling import eventually
+from devkit.stack import free_port
 from schemas.convention_file import parse_convention
 from schemas.errors import FieldError, InputError
+from schemas.officer_actions import TerminateConvention
 from storage import contact_sessions
 from storage.contact_sessions import ContactSession
 from storage.purge import purge_expired
 from storage.read_model import record_convention_file
+from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import example
 from tests.partner_stack import COLLEAGUE, DECISION, FUNDER, funding_convention, make_desk
 from tests.stage_desk import convention_of
-from tests.test_office_desk import csrf_of, office_client, sign_in, signed_in
+from tests.test_office_browser import no_accessibility_violations
+from tests.test_office_desk import (
+    PASSWORD,
+    csrf_of,
+    new_account,
+    office_client,
+    sign_in,
+    signed_in,
+)
+from tests.test_partner_browser import ARTIFACTS
 from web import editor_form
+from web.app import create_app
 from web.office import _chart
+from worker import build_worker
 
 DRAFTING = {"stage": "drafting", "document": {"uri": "docs/draft.pdf"}, "reviewers": ["psa"]}
 
@@ -137,8 +160,10 @@ async def test_the_convention_page_says_who_what_when_how_much_and_reassigns_by_
         assert f'<option value="{COLLEAGUE["name"]}">' in text
         assert '<input id="reassign-contact"' not in text
         # The webhook the party never declared: one line, not a row per notification.
-        lines = re.findall(r"<li><bdi>([^<]+)</bdi>: pas de webhook</li>", text)
-        assert len(lines) == len(set(lines)) and any("(BID)" in line for line in lines), lines
+        lines = re.findall(r"<li><bdi>([^<]+)</bdi>: ([^<]+)</li>", text)
+        parties = [party for party, _said in lines]
+        assert len(parties) == len(set(parties)), lines  # one line a party
+        assert any("(BID)" in party and "pas de webhook" in said for party, said in lines), lines
         assert "declares no webhook_url" not in text and "no_channel" not in text
         csrf = csrf_of(page)
         tampered = await http.post(
@@ -357,3 +382,91 @@ def test_the_editor_writes_the_title_one_input_per_language() -> None:
     assert editor_form.place_errors(shown, errors, "fr") == []
     holder = next(one for one in editor_form.walk(shown) if one.path == "titles.xx")
     assert holder.errors and holder.value == "Titre"
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+async def test_an_officer_answers_an_escalation_from_the_offices_tasks_in_french_in_chromium(
+    time_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """A funding decision three days late (time skipped) is escalated to the office; signed
+    out, a link to the office's tasks: sign in, back on the tasks, answer the escalation on
+    its own form, land on the convention's page with a notice saying what was done; axe
+    finds nothing on the three pages."""
+    from playwright.async_api import async_playwright
+
+    task_queue = f"day-{uuid.uuid4().hex[:8]}"
+    funding = {
+        "stage": "funding_request",
+        "funder": "bid",
+        "terms_of_reference": {"uri": "archive:tdr-4-centres.pdf"},
+        "requested": {"amount": "40000000", "currency": "IsDB-ID"},
+        "due_in_days": 2,
+    }
+    convention = convention_of(funding)
+    escalation = f"escalation.{DECISION}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    async with build_worker(time_env.client, db_pool, task_queue):
+        await start_convention(time_env.client, convention, task_queue, milestones=db_pool)
+        await find_task(time_env.client, convention.id, DECISION, wait_seconds=30)
+        await time_env.sleep(timedelta(days=3))
+        await find_task(time_env.client, convention.id, escalation, wait_seconds=30)
+        await eventually(
+            lambda: db_pool.fetchval(
+                "SELECT state FROM office_tasks WHERE convention_id = $1 AND task_id = $2",
+                convention.id,
+                escalation,
+            ),
+            lambda state: state == "open",
+        )
+        port = free_port()
+        app = create_app(make_desk(time_env.client, db_pool), task_queue=task_queue)
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+        )
+        serving = asyncio.create_task(server.serve())
+        base = f"http://127.0.0.1:{port}"
+        email = await new_account(db_pool, "officer", name="Awa Diallo")
+        answer_link = f"/office/conventions/{convention.id}/tasks/{escalation}"
+        try:
+            async with async_playwright() as playwright:
+                browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
+                page = await browser.new_page()
+                await page.goto(f"{base}/office/tasks?scope=all")
+                assert "/office/signin?next=" in page.url
+                await page.fill("#email", email)
+                await page.fill("#password", PASSWORD)
+                await page.click("button.primary")
+                await page.wait_for_selector("#code")
+                secret = (await page.inner_text("dd.ref >> nth=0")).strip()
+                await page.fill("#code", pyotp.TOTP(secret).now())
+                await page.click("button.primary")
+                await page.wait_for_selector("ul.ref li")
+                await page.click("main a")  # "Continue": to the office's tasks
+                await page.wait_for_selector(f'a[href="{answer_link}"]')
+                assert await page.get_attribute("html", "lang") == "fr"
+                await no_accessibility_violations(page, "office tasks (fr)")
+                await page.click(f'a[href="{answer_link}"]')
+                await page.wait_for_selector("textarea")
+                await no_accessibility_violations(page, "escalation form (fr)")
+                # Sent empty first: refused beside the field, nothing lost.
+                await page.click("main button.primary")
+                await page.wait_for_selector("textarea")
+                await page.fill("textarea", "Relance téléphonique de la BID ; décision attendue.")
+                await page.click("main button.primary")
+                await page.wait_for_selector("p.receipt")
+                notice = await page.inner_text("p.receipt")
+                assert notice.startswith("La réponse à « ") and "envoyée" in notice, notice
+                assert f"/office/conventions/{convention.id}" in page.url
+                await page.screenshot(
+                    path=str(ARTIFACTS / "office-7-escalation-answered-fr.png"), full_page=True
+                )
+                await no_accessibility_violations(page, "convention page after the answer (fr)")
+                await browser.close()
+        finally:
+            server.should_exit = True
+            await serving
+        status = await convention_status(time_env.client, convention.id)
+        assert escalation not in {task.id for task in status.open_tasks}
+        await terminate_convention(
+            time_env.client, convention.id, TerminateConvention(reason="test over")
+        )

@@ -77,9 +77,9 @@ class ConventionOverview:
     parties: list[PartyView] = field(default_factory=list)
     names: Names = field(default_factory=Names)
     language: str = "fr"
-    missing_channels: list[tuple[str, str]] = field(default_factory=list)
-    """(party id, msgid): a channel a party never declared, said once, not one row per
-    notification."""
+    missing_channels: list[tuple[str, list[str]]] = field(default_factory=list)
+    """(party id, msgids): the channels a party never declared, said once on one line, not
+    one row per notification."""
     facts: list[tuple[str, Said]] = field(default_factory=list)
     """The dates and amounts, each with its label's msgid, said in the reader's language."""
     updating: bool = False
@@ -212,9 +212,10 @@ def delivery_words(delivery: dict[str, Any]) -> tuple[str, str]:
     return state, N_("the party's server failed while receiving it")
 
 
-def _missing_channels(every_delivery: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """One line per party and channel never declared (or unusable here)."""
-    reasons: dict[tuple[str, str], str] = {}
+def _missing_channels(every_delivery: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
+    """One line per party: the channels it never declared (or unusable here), each said
+    once however many notifications it missed."""
+    reasons: dict[str, dict[str, str]] = {}
     for delivery in every_delivery:
         if delivery["status"] != "no_channel":
             continue
@@ -225,8 +226,11 @@ def _missing_channels(every_delivery: list[dict[str, Any]]) -> list[tuple[str, s
             said = N_("no mail server configured here: e-mails are not sent")
         else:
             said = N_("no e-mail address")
-        reasons.setdefault((str(delivery["party"]), str(delivery["channel"])), said)
-    return [(party, said) for (party, _channel), said in sorted(reasons.items())]
+        reasons.setdefault(str(delivery["party"]), {}).setdefault(str(delivery["channel"]), said)
+    return [
+        (party, [said for _channel, said in sorted(by_channel.items())])
+        for party, by_channel in sorted(reasons.items())
+    ]
 
 
 def _facts(
