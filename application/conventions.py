@@ -63,7 +63,13 @@ UNSCHEDULED_WORKFLOW_TASK = timedelta(seconds=5)
 
 
 class ConventionAlreadyStarted(Exception):
-    """A convention runs (or ran) already: a second start is refused, not duplicated."""
+    """A convention runs (or ran) already: a second start is refused, not duplicated.
+    `running`: its workflow is still running (a page links to it rather than to the
+    archive)."""
+
+    def __init__(self, message: str, *, running: bool = False) -> None:
+        super().__init__(message)
+        self.running = running
 
 
 class ConventionNotFound(Exception):
@@ -128,11 +134,16 @@ async def start_convention(
             "--allow-missing-parent to start this one unlinked"
         )
     if milestones is not None and await has_milestones(milestones, convention.id):
-        raise ConventionAlreadyStarted(
-            f"convention {convention.id!r} was already started: its milestones are recorded "
-            "in PostgreSQL (its workflow is past Temporal's retention; `audit.py` reads it "
-            "from the archive); it was not started again"
-        )
+        # Recorded milestones mean "started before"; Temporal says whether it still runs,
+        # ended within its retention, or is past it (then only the archive holds it).
+        running = await _running(client, convention.id)
+        if running is None:
+            raise ConventionAlreadyStarted(
+                f"convention {convention.id!r} was already started: its milestones are "
+                "recorded in PostgreSQL (its workflow is past Temporal's retention; "
+                "`audit.py` reads it from the archive); it was not started again"
+            )
+        raise _already_started(convention.id, workflow_id, running)
     try:
         await client.start_workflow(
             ConventionWorkflow.run,
@@ -152,13 +163,32 @@ async def start_convention(
             ),
         )
     except WorkflowAlreadyStartedError as error:
-        raise ConventionAlreadyStarted(
-            f"convention {convention.id!r} was already started (workflow {workflow_id}); "
-            "it was not started again"
-        ) from error
+        running = bool(await _running(client, convention.id))
+        raise _already_started(convention.id, workflow_id, running) from error
     if milestones is not None:  # the static facts the office's portfolio shows
         await record_convention_file(milestones, convention)
     return workflow_id
+
+
+def _already_started(convention_id: str, workflow_id: str, running: bool) -> Exception:
+    state = "it is still running" if running else "it has ended"
+    return ConventionAlreadyStarted(
+        f"convention {convention_id!r} was already started (workflow {workflow_id}; "
+        f"{state}); it was not started again",
+        running=running,
+    )
+
+
+async def _running(client: Client, convention_id: str) -> bool | None:
+    """Whether the convention's workflow is running (False: ended, Temporal still holds
+    it; None: Temporal holds no such workflow)."""
+    try:
+        described = await _handle(client, convention_id).describe()
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return None
+        raise
+    return described.status is WorkflowExecutionStatus.RUNNING
 
 
 async def _known(client: Client, convention_id: str) -> bool:
@@ -179,6 +209,21 @@ async def convention_status(
     handle = client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention_id))
     async with _query_errors(convention_id):
         return await handle.query(ConventionWorkflow.status, rpc_timeout=rpc_timeout)
+
+
+async def workflow_busy(client: Client, convention_id: str) -> bool:
+    """Whether the convention's workflow has work in hand (a workflow task or an activity
+    pending): what it shows now may change in a moment, without anyone acting."""
+    try:
+        description = await _handle(client, convention_id).describe(rpc_timeout=QUERY_TIMEOUT)
+    except RPCError as error:
+        if error.status is RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    if description.status not in (None, WorkflowExecutionStatus.RUNNING):
+        return False
+    raw = description.raw_description
+    return raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0
 
 
 async def task_lookup(

@@ -133,6 +133,19 @@ ON CONFLICT DO NOTHING
 """
 
 
+_INBOX = """
+INSERT INTO tasks (convention_id, task_id, stage, kind, assignee, title, assigned_at, due_at,
+                   status)
+SELECT convention_id, task_id, stage, kind, party,
+       'Sign the convention as Karim Idrissi, Directeur général', now(), due_at, 'open'
+  FROM office_tasks
+ WHERE convention_id BETWEEN 'bench-' || lpad($1::int::text, 6, '0')
+                         AND 'bench-' || lpad($2::int::text, 6, '0')
+ON CONFLICT DO NOTHING
+"""
+"""The partners' inbox holds the tasks' titles, which the list shows for its rows."""
+
+
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """--conventions seeded, --rounds timed; --quick: 10,000 and 5."""
     parser = argparse.ArgumentParser(
@@ -156,10 +169,10 @@ async def seed(pool: asyncpg.Pool, conventions: int, first: int = 1, batch: int 
     began = time.perf_counter()
     for start in range(first, conventions + 1, batch):
         last = min(conventions, start + batch - 1)
-        for statement in (_SEED, _ROWS, _TASKS):
+        for statement in (_SEED, _ROWS, _TASKS, _INBOX):
             await pool.execute(statement, start, last)
     await pool.execute(
-        "VACUUM ANALYZE convention_files, convention_search, conventions, office_tasks"
+        "VACUUM ANALYZE convention_files, convention_search, conventions, office_tasks, tasks"
     )
     return time.perf_counter() - began
 

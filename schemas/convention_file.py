@@ -18,9 +18,9 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, refusing what it would otherwise accept silently or crash on:
-    a key given twice in one mapping (the last would win) and an impossible date (PyYAML's
-    timestamp constructor raises a bare ValueError, without a position)."""
+    """PyYAML's safe loader, refusing a key given twice in one mapping (the last would win
+    silently), and leaving dates as their text for the models to check (PyYAML's timestamp
+    constructor raises a bare ValueError on an impossible date, which stopped the reading)."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, yaml.Node] = {}
@@ -44,12 +44,10 @@ class _StrictLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError as error:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"{node.value!r} is not a date: {error}", node.start_mark
-            ) from error
+        # A date stays the text written: the models read it (pydantic parses ISO dates and
+        # times), so an impossible one (2023-02-30) is one field error among the file's
+        # others, with its line and column, instead of stopping the reading there.
+        return self.construct_scalar(node)
 
 
 _StrictLoader.add_constructor(

@@ -24,8 +24,21 @@ class ContactSession:
 _INSERT = (
     "INSERT INTO partner_sessions (id_hash, link_hash, contact_name, contact_email,"
     " party, language, created_at, last_seen_at, expires_at)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8)"
+    " VALUES ($1, $2, $3, $4, $5,"
+    " coalesce((SELECT c.language FROM partner_contact_languages AS c"
+    "           WHERE c.party = $5 AND c.contact_name = $3), $6),"
+    " $7, $7, $8)"
+    " RETURNING language"
 )
+_SET_LANGUAGE = """
+WITH chosen AS (
+    UPDATE partner_sessions SET language = $2 WHERE id_hash = $1
+    RETURNING party, contact_name
+)
+INSERT INTO partner_contact_languages (party, contact_name, language)
+SELECT party, contact_name, $2 FROM chosen
+ON CONFLICT (party, contact_name) DO UPDATE
+   SET language = excluded.language, chosen_at = now()"""
 _TOUCH = (
     "UPDATE partner_sessions SET last_seen_at = $2"
     " WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > $2"
@@ -36,9 +49,10 @@ _TOUCH = (
 
 async def insert_session(
     pool: asyncpg.Pool, session: ContactSession, now: datetime, expires_at: datetime
-) -> None:
-    """Keep a new session."""
-    await pool.execute(
+) -> str:
+    """Keep a new session; returns its language: the one the contact last chose, else the
+    session's own (its link's)."""
+    language = await pool.fetchval(
         _INSERT,
         session.id_hash,
         session.link_hash,
@@ -49,6 +63,7 @@ async def insert_session(
         now,
         expires_at,
     )
+    return str(language)
 
 
 async def touch_session(
@@ -60,10 +75,8 @@ async def touch_session(
 
 
 async def set_language(pool: asyncpg.Pool, id_hash: bytes, language: str) -> None:
-    """The session's language."""
-    await pool.execute(
-        "UPDATE partner_sessions SET language = $2 WHERE id_hash = $1", id_hash, language
-    )
+    """The session's language, remembered for the contact's next sessions."""
+    await pool.execute(_SET_LANGUAGE, id_hash, language)
 
 
 async def end_session(pool: asyncpg.Pool, id_hash: bytes) -> None:

@@ -41,7 +41,7 @@ async def deliveries(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, A
     """Its notifications' deliveries, latest changed first (at most DELIVERIES_SHOWN)."""
     rows = await pool.fetch(
         "SELECT d.notification_id, d.channel, d.party, d.status, d.attempts,"
-        " d.last_detail, d.updated_at FROM deliveries AS d"
+        " d.last_response_code, d.last_detail, d.updated_at FROM deliveries AS d"
         " JOIN notifications AS n ON n.id = d.notification_id"
         " WHERE n.convention_id = $1 ORDER BY d.updated_at DESC LIMIT $2",
         convention_id,

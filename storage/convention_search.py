@@ -81,6 +81,9 @@ _PARTY_NAME = """(SELECT p ->> 'name'
      FROM convention_files AS f, jsonb_array_elements(f.document -> 'parties') AS p
     WHERE f.convention_id = {convention} AND p ->> 'id' = {party} LIMIT 1)"""
 
+_TASK_TITLE = """(SELECT i.title FROM tasks AS i
+    WHERE i.convention_id = {convention} AND i.task_id = {task})"""
+
 _MINE = """(lower(s.officer_email) = {email} OR EXISTS (
     SELECT 1 FROM office_access_log AS a
      WHERE a.action = 'start' AND a.outcome = 'ok' AND lower(a.email) = {email}
@@ -299,11 +302,14 @@ _NEXT_OF_LISTED = _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "li
 
 
 def _with_next_task(inner: str, sort: str, found: str = "") -> str:
-    """The rows of `inner` (aliased `listed`) with each one's next task and the name of the
-    party that owes it, looked up for the rows returned only."""
+    """The rows of `inner` (aliased `listed`) with each one's next task, its title and the
+    name of the party that owes it, looked up for the rows returned only."""
     party_name = _PARTY_NAME.format(convention="listed.id", party="next.party")
+    # The next task's title as the inbox recorded it: looked up for the page's rows only.
+    task_title = _TASK_TITLE.format(convention="listed.id", task="next.task_id")
     return f"""
-SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name
+SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name,
+       {task_title} AS next_title
   FROM {inner}
   {_NEXT_OF_LISTED}
  ORDER BY {_OUTER_SORTS[sort]}"""
@@ -379,6 +385,8 @@ async def stream_conventions(
 
 _OFFICE_TASKS = """
 SELECT t.convention_id, c.title, t.task_id, t.kind, t.stage, t.party, t.due_at,
+       (SELECT i.title FROM tasks AS i
+         WHERE i.convention_id = t.convention_id AND i.task_id = t.task_id) AS task_title,
        coalesce(t.due_at < now(), false) AS overdue, t.escalated, s.officer_name,
        {party_name} AS party_name, count(*) OVER () AS pacte_total
   FROM office_tasks AS t

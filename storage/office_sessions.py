@@ -24,10 +24,13 @@ class SessionRow:
 async def open_session(
     pool: asyncpg.Pool, id_hash: bytes, email: str, step: str, now: datetime, expires_at: datetime
 ) -> None:
-    """A new session at `step`, seen now, over at `expires_at` at the latest."""
+    """A new session at `step`, seen now, over at `expires_at` at the latest, in the
+    language its account last chose (French until one is chosen)."""
     await pool.execute(
-        "INSERT INTO office_sessions (id_hash, email, step, created_at, last_seen_at,"
-        " expires_at) VALUES ($1, $2, $3, $4, $4, $5)",
+        "INSERT INTO office_sessions (id_hash, email, step, language, created_at, last_seen_at,"
+        " expires_at) VALUES ($1, $2, $3,"
+        " coalesce((SELECT u.preferred_language FROM office_users AS u WHERE u.email = $2), 'fr'),"
+        " $4, $4, $5)",
         id_hash,
         email,
         step,
@@ -56,10 +59,15 @@ async def touch_session(
 
 
 async def set_language(pool: asyncpg.Pool, id_hash: bytes, language: str) -> None:
-    """The session's language."""
-    await pool.execute(
-        "UPDATE office_sessions SET language = $2 WHERE id_hash = $1", id_hash, language
-    )
+    """The session's language, remembered for its account's next sessions."""
+    await pool.execute(_SET_LANGUAGE, id_hash, language)
+
+
+_SET_LANGUAGE = """
+WITH chosen AS (
+    UPDATE office_sessions SET language = $2 WHERE id_hash = $1 RETURNING email
+)
+UPDATE office_users AS u SET preferred_language = $2 FROM chosen WHERE u.email = chosen.email"""
 
 
 async def end_session(pool: asyncpg.Pool, id_hash: bytes) -> None:

@@ -23,6 +23,13 @@ _PURGES = (
         " AND NOT EXISTS (SELECT 1 FROM partner_sessions AS s WHERE s.link_hash = l.token_hash)",
     ),
     (
+        # A contact's remembered language goes with the last link that names them.
+        "contact languages",
+        "DELETE FROM partner_contact_languages AS c WHERE c.chosen_at < $1::timestamptz"
+        " AND NOT EXISTS (SELECT 1 FROM partner_links AS l"
+        " WHERE l.party = c.party AND l.contact_name = c.contact_name)",
+    ),
+    (
         "failure counters",
         "DELETE FROM partner_failures WHERE window_start < $1::timestamptz - interval '1 day'",
     ),

@@ -456,7 +456,9 @@ async def test_start_from_a_file_with_errors_then_a_correct_one_then_a_second_st
             data={"csrf": csrf, "document": good, "filename": "bamako.yaml", "action": "start"},
         )
         assert again.status_code == 409
-        assert "already started" in again.text
+        # Said in the page's language, with the way to the running convention.
+        assert "Cette convention est déjà en cours" in again.text
+        assert f'href="/office/conventions/{convention.id}"' in again.text
     row = await eventually(
         lambda: db_pool.fetchrow(
             "SELECT title, countries, kind, stage FROM conventions WHERE id = $1", convention.id

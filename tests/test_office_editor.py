@@ -282,7 +282,8 @@ async def test_export_and_import_round_trip_and_a_start_refused_for_a_used_id_ke
         f"/office/editor/{from_json}/start", data={"csrf": csrf_of(second), "version": "1"}
     )
     assert refused.status_code == 409
-    assert "already started" in refused.text
+    assert "Cette convention est déjà en cours" in refused.text
+    assert f'href="/office/conventions/{data["id"]}"' in refused.text
     assert "Le brouillon est gardé tel quel." in refused.text
     kept, version = await stored(db_pool, from_json)
     assert kept == original and version == 1

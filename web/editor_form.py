@@ -37,6 +37,10 @@ PARTY_REFERENCES = {name for names in STAGE_PARTY_FIELDS.values() for name in na
 LABELS = {
     "id": N_("Id"),
     "title": N_("Title"),
+    "titles": N_("The title in each language"),
+    "fr": N_("In French"),
+    "ar": N_("In Arabic"),
+    "en": N_("In English"),
     "kind": N_("Kind"),
     "parent": N_("Parent convention"),
     "sector": N_("Sector"),
@@ -214,8 +218,11 @@ def shape_of(annotation: Any) -> Shape:
             return Shape("rows", model=item.model, item=item)
         return Shape("list", item=item)
     if origin is dict:
-        # A mapping (a title in several languages: `fr: …`): written as YAML in one box, as
-        # the follow-ups are, so that its keys stay the reader's own.
+        key = get_args(annotation)[0] if get_args(annotation) else None
+        if isinstance(key, type) and issubclass(key, Enum):
+            # A text per language (a title in French, Arabic, English): one input each.
+            return Shape("languages", options=tuple(str(m.value) for m in key))
+        # Another mapping: written as YAML in one box, its keys the reader's own.
         return Shape("json")
     if origin is Literal:
         return Shape("fixed", options=tuple(str(a) for a in get_args(annotation)))
@@ -355,6 +362,13 @@ def _input(name: str, path: str, shape: Shape, value: Any, required: bool) -> In
             for i, item in enumerate(rows)
         ]
         return Input(path, name, "list", required=required, children=children, suggest=suggest)
+    if widget == "languages":
+        given = value if isinstance(value, dict) else {}
+        # The languages given first, in their order (the first is the original), then the
+        # others empty; a key that is no language (an imported file's) kept as typed.
+        order = [str(k) for k in given] + [o for o in shape.options if o not in given]
+        children = [Input(f"{path}.{key}", key, "text", _scalar(given.get(key))) for key in order]
+        return Input(path, name, "group", required=required, children=children)
     if widget == "json":
         text = "" if not value else yaml.safe_dump(value, allow_unicode=True, sort_keys=False)
         return Input(path, name, "json", value if isinstance(value, str) else text)
@@ -455,6 +469,10 @@ def _parse(shape: Shape, form: Form, path: str) -> Any:
         raw = _first(form, path)
         cleaned = raw.replace(" ", "").replace("\u202f", "").replace("\xa0", "").replace(",", ".")
         return cleaned or None
+    if widget == "languages":
+        prefix = path + "."
+        given = {key[len(prefix) :]: _first(form, key) for key in form if key.startswith(prefix)}
+        return {language: text for language, text in given.items() if text} or None
     if widget == "json":
         raw = _first(form, path)
         if not raw:

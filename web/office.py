@@ -57,12 +57,15 @@ from application.errors import (
 from application.office.audit import Download
 from application.office.desk import OfficeDesk
 from application.office.exports import csv_of_dicts
+from application.office.overview import SETTLE_AFTER_ACTION
 from application.office.portfolio import PORTFOLIO_TABLES, portfolio_json, table_csv
 from application.office.roles import Permission, Role, authorize, may
 from application.office.signin import SESSION_COOKIE, OfficeSession
+from application.office.starting import AlreadyStarted
 from application.partner import TaskView
 from application.sealing import sealing_state
 from infra.portal_settings import token_hash
+from rendering.record import task_title
 from schemas.convention import PartyKind
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError, Reason
@@ -584,8 +587,18 @@ async def language(
 # --- the portfolio ------------------------------------------------------------------------
 
 
+CHART_CSP = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
+"""A chart's own policy: its inline styles, nothing else (no script, no fetch, no frame)."""
+
 CHARTS = ChartCache()
 """The portfolio's drawn charts, in this process (see ChartCache)."""
+
+
+def _share(actual: Any, target: Any) -> float | None:
+    """Actual as a percentage of target; None (no bar) without a positive target."""
+    if target is None or actual is None or float(target) <= 0:
+        return None
+    return round(float(actual) / float(target) * 100, 1)
 
 
 def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
@@ -626,11 +639,16 @@ def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
             rtl=rtl,
         )
     if table == "indicators":
-        labels = [f"{r['convention_id']} · {r['indicator']}" for r in rows]
+        # Trainees, rates and centres share no unit: each is drawn as the share of its own
+        # target reached, and its figures are in its label (and the table).
+        labels = [
+            f"{r['convention_id']} · {r['indicator']} ({r['actual']:,} / {r['target']:,})"
+            for r in rows
+        ]
         return bar_chart(
-            _("Indicators against their targets"),
+            _("Indicators: share of each target reached (%)"),
             labels,
-            {_("target"): [r["target"] for r in rows], _("actual"): [r["actual"] for r in rows]},
+            {_("share of its target (%)"): [_share(r["actual"], r["target"]) for r in rows]},
             rtl=rtl,
         )
     if table == "spend":
@@ -697,7 +715,11 @@ async def chart(table: str, request: Request, desk: DeskDep, session: Reader) ->
     rows = (await desk.portfolio_page(backfill=False)).tables[table]
     lang = language_or_default(request.query_params.get("lang") or session.language)
     svg = CHARTS.get(ChartCache.key(table, lang, rows), lambda: _chart(table, rows, lang))
-    return _download(svg, "image/svg+xml")
+    response = _download(svg, "image/svg+xml")
+    # Opened on its own, the SVG is a document: matplotlib styles it inline, which the
+    # pages' policy (style-src 'self') blocks (a black box). No script, ever.
+    response.headers["content-security-policy"] = CHART_CSP
+    return response
 
 
 # --- a convention -------------------------------------------------------------------------
@@ -718,12 +740,14 @@ async def _convention(
     convention_id: str,
     *,
     notice: str | None = None,
+    notice_values: dict[str, str] | None = None,
     refusal: str | None = None,
     errors: list[tuple[str, str]] | None = None,
     status_code: int = 200,
+    settle: float = 0.0,
 ) -> HTMLResponse:
     lang = language_or_default(request.query_params.get("lang") or session.language)
-    overview = await desk.convention_page(session, convention_id, lang)
+    overview = await desk.convention_page(session, convention_id, lang, settle=settle)
     return page(
         request,
         "office/convention.html",
@@ -735,9 +759,24 @@ async def _convention(
         documents=await documents_of(desk.partner, convention_id),
         sealing=await sealing_state(desk.partner, convention_id),
         notice=notice,
+        notice_values=notice_values or {},
         refusal=refusal,
         errors=errors or [],
     )
+
+
+async def _task_named(
+    request: Request, desk: OfficeDesk, session: OfficeSession, convention_id: str, task_id: str
+) -> str:
+    """An open task's title in the reader's language, for the notice that says what was
+    done to it (read before the action: an answered task is no longer open); its id when
+    it is not open."""
+    lang = language_or_default(request.query_params.get("lang") or session.language)
+    try:
+        view = await desk.actions.task_view(convention_id, task_id)
+    except PacteError:
+        return task_id
+    return task_title(view.task, lang).text if view.task is not None else task_id
 
 
 async def _after_action(
@@ -746,8 +785,11 @@ async def _after_action(
     session: OfficeSession,
     convention_id: str,
     action: Any,
+    done: str = N_("Done."),
+    done_values: dict[str, str] | None = None,
 ) -> Response:
-    """The convention's page after an action: done, refused (409), or invalid (422)."""
+    """The convention's page after an action: done (saying what was done, once the workflow
+    shows the state it produced), refused (409), or invalid (422)."""
     try:
         await action
     except InvalidInput as error:
@@ -763,7 +805,15 @@ async def _after_action(
         return await _convention(
             request, desk, session, convention_id, status_code=409, refusal=error.detail
         )
-    return await _convention(request, desk, session, convention_id, notice=N_("Done."))
+    return await _convention(
+        request,
+        desk,
+        session,
+        convention_id,
+        notice=done,
+        notice_values=done_values,
+        settle=SETTLE_AFTER_ACTION,
+    )
 
 
 @router.post("/office/conventions/{convention_id}/postpone")
@@ -777,10 +827,13 @@ async def postpone(
 ) -> Response:
     """Move a task's due date later; the milestone names the signed-in officer."""
     _check_csrf(csrf, session, form)
+    named = await _task_named(request, desk, session, convention_id, form.task_id)
     action = desk.actions.postpone(
         session, convention_id, form.task_id, form.to, form.reason, client_address(request)
     )
-    return await _after_action(request, desk, session, convention_id, action)
+    done = N_("The deadline of “%(task)s” was moved to %(due)s.")
+    values = {"task": named, "due": form.to}
+    return await _after_action(request, desk, session, convention_id, action, done, values)
 
 
 @router.post("/office/conventions/{convention_id}/reassign")
@@ -794,10 +847,13 @@ async def reassign(
 ) -> Response:
     """Give a task to another contact of its party."""
     _check_csrf(csrf, session, form)
+    named = await _task_named(request, desk, session, convention_id, form.task_id)
     action = desk.actions.reassign(
         session, convention_id, form.task_id, form.contact, form.reason, client_address(request)
     )
-    return await _after_action(request, desk, session, convention_id, action)
+    done = N_("“%(task)s” was given to %(contact)s, who has been told.")
+    values = {"task": named, "contact": form.contact}
+    return await _after_action(request, desk, session, convention_id, action, done, values)
 
 
 @router.post("/office/conventions/{convention_id}/terminate")
@@ -812,7 +868,9 @@ async def terminate(
     """End the convention for a reason."""
     _check_csrf(csrf, session, form)
     action = desk.actions.terminate(session, convention_id, form.reason, client_address(request))
-    return await _after_action(request, desk, session, convention_id, action)
+    done = N_("The convention was terminated: %(reason)s")
+    values = {"reason": form.reason}
+    return await _after_action(request, desk, session, convention_id, action, done, values)
 
 
 @router.post("/office/conventions/{convention_id}/answer")
@@ -832,7 +890,10 @@ async def answer(
             session, convention_id, form.task_id, form.fields(), client_address(request)
         )
 
-    return await _after_action(request, desk, session, convention_id, answered())
+    named = await _task_named(request, desk, session, convention_id, form.task_id)
+    done = N_("The answer to “%(task)s” was sent.")
+    values = {"task": named}
+    return await _after_action(request, desk, session, convention_id, answered(), done, values)
 
 
 async def _officer_form(
@@ -911,7 +972,16 @@ async def officer_task_answer(
         # typed kept, the reason beside the field it names.
         placed = placed_refusal(error.detail)
         return await _officer_form(request, session, view, values, [placed], status_code=409)
-    return await _convention(request, desk, session, convention_id, notice=N_("Done."))
+    lang = language_or_default(request.query_params.get("lang") or session.language)
+    return await _convention(
+        request,
+        desk,
+        session,
+        convention_id,
+        notice=N_("The answer to “%(task)s” was sent."),
+        notice_values={"task": task_title(view.task, lang).text},
+        settle=SETTLE_AFTER_ACTION,
+    )
 
 
 def placed_refusal(detail: str) -> tuple[str, str]:
@@ -937,6 +1007,7 @@ def _start_page(
 ) -> HTMLResponse:
     context.setdefault("preview", None)
     context.setdefault("document", "")
+    context.setdefault("already", None)
     return page(
         request,
         "office/start.html",
@@ -1001,8 +1072,12 @@ async def start(
             filename=name,
             proposal_id=kept,
         )
+    except AlreadyStarted as error:
+        return _start_page(request, session, 409, already=error)
     except Refused as error:
         return _start_page(request, session, 409, [("", error.detail)])
+    # Read your own write: the convention's page shows its first tasks, not "no open task".
+    await desk.settle(convention.id)
     return _see(f"/office/conventions/{convention.id}")
 
 

@@ -1,6 +1,7 @@
-"""The auditors' files beside the audit page's (web/office.py): the audit report as a PDF
-and the IATI activity file, each as its command does it (`audit.py report`, `audit.py
-iati`), each written to the access log by the use case (application/office/audit.py)."""
+"""The auditors' files beside the audit page's (web/office.py): the audit report as a PDF,
+the IATI activity file and the inspector's bundle as a zip, each as its command does it
+(`audit.py report`, `audit.py iati`, `audit.py report --bundle`), each written to the
+access log by the use case (application/office/audit.py)."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ async def audit_iati(
 ) -> Response:
     """The convention as an IATI 2.03 activity file, valid against the standard's XSDs."""
     return _attachment(await desk.audit.iati(session, convention_id, client_address(request)))
+
+
+@router.get("/office/audit/{convention_id}/bundle.zip")
+async def audit_bundle(
+    convention_id: str, request: Request, desk: DeskDep, session: Auditor
+) -> Response:
+    """The inspector's bundle as a zip (`audit.py report --bundle`'s files, checkable with
+    `audit.py check-bundle` once unzipped)."""
+    return _attachment(await desk.audit.bundle(session, convention_id, client_address(request)))

@@ -22,6 +22,7 @@ from application.errors import Conflict, InvalidInput, NotFound, Refused
 from application.office import editor
 from application.office.roles import Permission
 from application.office.signin import OfficeSession
+from application.office.starting import AlreadyStarted
 from schemas.errors import FieldError
 from web.editor_form import STALE, apply, build, parse, place_errors, said, walk
 from web.i18n import N_, language_or_default
@@ -343,6 +344,7 @@ async def _preview_page(
     draft: editor.Draft,
     *,
     refusal: str | None = None,
+    already: AlreadyStarted | None = None,
     status_code: int = 200,
     proposal_id: str | None = None,
 ) -> Response:
@@ -359,6 +361,7 @@ async def _preview_page(
         plan=editor.plan(convention),
         refusal=refusal,
         proposal_id=proposal_id,
+        already=already,
     )
 
 
@@ -400,6 +403,9 @@ async def draft_start(
         return await _preview_page(
             request, desk, session, draft, refusal=error.detail, status_code=409, proposal_id=kept
         )
+    except AlreadyStarted as error:
+        draft = await editor.open_draft(desk.partner, session, draft_id)
+        return await _preview_page(request, desk, session, draft, already=error, status_code=409)
     except (Refused, Conflict) as error:
         draft = await editor.open_draft(desk.partner, session, draft_id)
         return await _preview_page(
@@ -409,4 +415,6 @@ async def draft_start(
         draft = await editor.open_draft(desk.partner, session, draft_id)
         return await _full_page(request, desk, session, draft, errors=error.errors, status_code=422)
     draft = await editor.open_draft(desk.partner, session, draft_id)
+    # Read your own write: the convention's page shows its first tasks, not "no open task".
+    await desk.settle(str(draft.started_as))
     return _see(f"/office/conventions/{draft.started_as}")

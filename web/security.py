@@ -160,9 +160,16 @@ class PortalMiddleware:
         async def secured_send(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_seen["status"] = message["status"]
-                extra = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-                extra.append((b"server-timing", _server_timing(started)))
                 own = list(message.get("headers", []))
+                # A response that sets its own policy (a chart opened on its own needs its
+                # inline styles) keeps it: two policies would both apply, the stricter wins.
+                present = {bytes(k).lower() for k, _ in own}
+                extra = [
+                    (k.encode(), v.encode())
+                    for k, v in SECURITY_HEADERS.items()
+                    if k.encode() not in present
+                ]
+                extra.append((b"server-timing", _server_timing(started)))
                 if https:
                     own = [host_prefixed_cookie(k, v) for k, v in own]
                     extra.append((b"strict-transport-security", HSTS.encode()))

@@ -6,10 +6,16 @@ and its IATI activity file (as `audit.py iati`). Each is written to the access l
 
 from __future__ import annotations
 
+import asyncio
+import io
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+import tempfile
+import zipfile
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
+from typing import Any
 
 import asyncpg
 from temporalio.client import Client
@@ -21,7 +27,13 @@ from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
 from application.partner import PartnerDesk
 from auditing.archive_source import CombinedHistories
-from auditing.bundle import as_milestone, chain_head, stored_milestones
+from auditing.bundle import (
+    BundleHeads,
+    as_milestone,
+    chain_head,
+    stored_milestones,
+    write_bundle,
+)
 from auditing.histories import ConventionHistory, HistoryNotFound, TemporalHistories
 from auditing.html_report import render_html
 from auditing.iati import (
@@ -45,7 +57,7 @@ from auditing.timeline import (
 )
 from auditing.verify import verify_convention
 from infra.settings import SettingsError, load_archive_settings
-from records.archive_store import ArchiveDamaged, ArchiveUnavailable, open_archive
+from records.archive_store import ArchiveDamaged, ArchiveEntry, ArchiveUnavailable, open_archive
 from records.csv_writer import dialect_for
 from records.history_events import history_file_bytes
 from records.xlsx_writer import XLSX_MEDIA_TYPE, write_xlsx
@@ -134,6 +146,31 @@ class Download:
     body: str | bytes
     media_type: str
     filename: str
+
+
+@dataclass(frozen=True)
+class _MadeReport:
+    """The audit report and what the inspector's bundle holds beside it."""
+
+    history: ConventionHistory
+    rows: list[dict[str, Any]]
+    pdf: bytes
+    heads: BundleHeads
+    entries: Sequence[ArchiveEntry]
+
+
+def _zipped_bundle(convention_id: str, made: _MadeReport) -> bytes:
+    """`write_bundle`'s files in a temporary folder, zipped under `ID-bundle/`."""
+    folder_name = f"{convention_id}-bundle"
+    with tempfile.TemporaryDirectory(prefix="pacte-bundle-") as scratch:
+        folder = Path(scratch) / folder_name
+        write_bundle(folder, made.history, made.rows, made.pdf, made.heads, made.entries)
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(folder.rglob("*")):
+                if path.is_file():
+                    archive.write(path, f"{folder_name}/{path.relative_to(folder).as_posix()}")
+        return out.getvalue()
 
 
 @dataclass
@@ -267,6 +304,26 @@ class ConventionAudit:
         """The audit report (PDF), as `audit.py report ID --out FILE.pdf` writes it: the
         convention, its replay and verification, its timeline and the heads of its chains."""
         authorize(session, Permission.AUDIT)
+        made = await self._report(convention_id, session.language)
+        await access_log.record(
+            self.pool, session.user.email, "download_report", "ok", address, convention_id
+        )
+        return Download(made.pdf, "application/pdf", f"{convention_id}-audit-report.pdf")
+
+    async def bundle(self, session: OfficeSession, convention_id: str, address: str) -> Download:
+        """The inspector's bundle as one zip: what `audit.py report ID --bundle DIR` writes
+        (histories, milestones, archive entries, the report, the manifest of their hashes),
+        under one folder `ID-bundle/` that `audit.py check-bundle` reads once unzipped."""
+        authorize(session, Permission.AUDIT)
+        made = await self._report(convention_id, session.language)
+        body = await asyncio.to_thread(_zipped_bundle, convention_id, made)
+        await access_log.record(
+            self.pool, session.user.email, "download_bundle", "ok", address, convention_id
+        )
+        return Download(body, "application/zip", f"{convention_id}-bundle.zip")
+
+    async def _report(self, convention_id: str, language: str) -> _MadeReport:
+        """The report's PDF in `language` and what the bundle holds beside it."""
         history, record = await self._record(convention_id)
         converter = self.client.data_converter
 
@@ -282,28 +339,31 @@ class ConventionAudit:
             entries = await open_archive(load_archive_settings(), self.pool).entries(convention_id)
         except (ArchiveDamaged, ArchiveUnavailable, SettingsError) as error:
             raise HistoryUnavailable(str(error)) from error
+        heads = BundleHeads(
+            milestone_head=chain_head(rows),
+            milestones=len(rows),
+            archive_head=entries[-1].hash if entries else None,
+            archive_entries=len(entries),
+        )
         facts = ReportFacts(
             convention=record.convention,
             timeline=await build_timeline(history, converter),
             replay=replay,
             verify=verify,
-            milestone_head=chain_head(rows),
-            milestones=len(rows),
-            archive_head=entries[-1].hash if entries else None,
-            archive_entries=len(entries),
-            language=session.language,
+            milestone_head=heads.milestone_head,
+            milestones=heads.milestones,
+            archive_head=heads.archive_head,
+            archive_entries=heads.archive_entries,
+            language=language,
             organisation_names=await _organisation_names(
-                self.pool, [party.id for party in record.convention.parties], session.language
+                self.pool, [party.id for party in record.convention.parties], language
             ),
         )
         try:
             pdf = render_report_pdf(facts)
         except ReportUnavailable as error:
             raise Unavailable(str(error)) from error
-        await access_log.record(
-            self.pool, session.user.email, "download_report", "ok", address, convention_id
-        )
-        return Download(pdf, "application/pdf", f"{convention_id}-audit-report.pdf")
+        return _MadeReport(history, rows, pdf, heads, entries)
 
     async def iati(self, session: OfficeSession, convention_id: str, address: str) -> Download:
         """The convention as an IATI 2.03 activities file, validated against the standard's

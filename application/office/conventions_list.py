@@ -46,6 +46,20 @@ FILTER_FIELDS = ("q", "stage", "state", "kind", "party", "country", "sector", "o
 
 
 @dataclass(frozen=True)
+class NamedTask:
+    """A row's task as `rendering.record.task_title` reads it (its kind and its recorded
+    English title; empty while the inbox has not recorded it yet), so that the page names
+    it in the reader's language rather than by its id."""
+
+    kind: str | None
+    title: str
+
+
+def _named(kind: str | None, title: str | None) -> NamedTask | None:
+    return NamedTask(kind, title) if title else None
+
+
+@dataclass(frozen=True)
 class ListQuery:
     """A checked request of the list: its filter, order and page, and the words as typed
     (cut to SEARCH_MAX) for the form to show again."""
@@ -203,6 +217,8 @@ async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionLi
         pool, query.filter, query.sort, PAGE_SIZE + 1, query.after
     )
     rows = found.rows[:PAGE_SIZE]
+    for row in rows:
+        row["next_named"] = _named(row["next_kind"], row["next_title"])
     following = cursor_text(query.sort, rows[-1]) if len(found.rows) > PAGE_SIZE else None
     return ConventionList(query, rows, found.found, found.words_ignored, following, found.cap)
 
@@ -278,6 +294,8 @@ async def office_tasks(
     """Every open task the office owes (of the conventions `mine` started or is officer of,
     when given)."""
     rows, total = await stored.office_tasks(pool, mine, limit)
+    for row in rows:
+        row["named"] = _named(row["kind"], row["task_title"])
     return OfficeTasks(rows, total, mine is not None)
 
 

@@ -10,10 +10,16 @@ from typing import Any
 import asyncpg
 from temporalio.client import Client
 
+from application.conventions import ConventionNotFound, ConventionUnreadable
 from application.office import access_log, portfolio, starting
 from application.office.actions import OfficerActions
 from application.office.audit import ConventionAudit
-from application.office.overview import ConventionOverview, convention_overview
+from application.office.overview import (
+    SETTLE_AFTER_ACTION,
+    ConventionOverview,
+    convention_overview,
+    settled_status,
+)
 from application.office.portfolio import PortfolioCache, PortfolioPage
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession, SignIn
@@ -84,17 +90,31 @@ class OfficeDesk:
         )
 
     async def convention_page(
-        self, session: OfficeSession, convention_id: str, language: str = "fr"
+        self,
+        session: OfficeSession,
+        convention_id: str,
+        language: str = "fr",
+        *,
+        settle: float = 0.0,
     ) -> ConventionOverview:
         """What the convention's page shows (names in `language`), and what this reader may
-        do there."""
+        do there; `settle`: seconds to wait for the workflow to settle (after an action)."""
         return await convention_overview(
             self.pool,
             self.client,
             convention_id,
             can_act=may(session.role, Permission.ACT),
             language=language,
+            settle=settle,
         )
+
+    async def settle(self, convention_id: str) -> None:
+        """Wait (SETTLE_AFTER_ACTION at most) until the convention's workflow shows the state
+        an action produced: an open task, its end, or nothing left in hand."""
+        try:
+            await settled_status(self.client, convention_id, SETTLE_AFTER_ACTION)
+        except (ConventionNotFound, ConventionUnreadable):
+            return
 
     def read_upload(self, data: bytes, filename: str) -> Convention:
         """The uploaded convention file, validated."""

@@ -24,6 +24,16 @@ UPLOAD_MAX_NODES = 50_000
 """A YAML document that expands (aliases) past this many nodes is refused: a bomb."""
 
 
+class AlreadyStarted(Refused):
+    """A second start of a convention id: refused, with the id and whether its workflow is
+    still running, so that the page says "already running" and links to it."""
+
+    def __init__(self, detail: str, convention_id: str, *, running: bool) -> None:
+        super().__init__(detail)
+        self.convention_id = convention_id
+        self.running = running
+
+
 def read_upload(data: bytes, filename: str) -> Convention:
     """The uploaded file, validated as `starter.py validate` does: every error at once, by
     field, with its line and column."""
@@ -78,6 +88,8 @@ async def start(
         await access_log.record(
             partner.pool, session.user.email, "start", "refused", address, convention.id
         )
+        if isinstance(error, ConventionAlreadyStarted):
+            raise AlreadyStarted(str(error), convention.id, running=error.running) from error
         raise Refused(str(error)) from error
     await access_log.record(partner.pool, session.user.email, "start", "ok", address, convention.id)
     return workflow_id

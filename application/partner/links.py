@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from application.directory.authority import authority_of, authorize_link, require_session
@@ -58,8 +59,9 @@ async def start_session(ctx: PartnerContext, link: Link) -> tuple[str, ContactSe
         link_hash=link.token_hash,
     )
     expires_at = now + timedelta(hours=ctx.settings.session_max_hours)
-    await contact_sessions.insert_session(ctx.pool, session, now, expires_at)
-    return token, session
+    language = await contact_sessions.insert_session(ctx.pool, session, now, expires_at)
+    # The language the contact chose in an earlier session holds over the link's.
+    return token, replace(session, language=language)
 
 
 async def session(ctx: PartnerContext, token: str | None) -> ContactSession:
