@@ -103,9 +103,9 @@ async def test_the_office_convention_page_names_parties_and_people_in_the_reader
         parties_and_tasks = page.text.split('<ul class="parties">')[1].split("</table>")[0]
         assert name in parties_and_tasks
         assert named.party not in outside_urls(parties_and_tasks), parties_and_tasks
-        # The channel is said in the page's language too (courriel, بريد إلكتروني).
+        # The channel is said in the page's language too (courriel, البريد الإلكتروني).
         delivered_to = re.findall(
-            r"<td>(?:courriel|بريد إلكتروني)</td><td><bdi>(.*?)</bdi>", page.text
+            r"<td>(?:courriel|البريد الإلكتروني)</td><td><bdi>(.*?)</bdi>", page.text
         )
         assert name in delivered_to and named.party not in delivered_to, delivered_to
 

@@ -386,7 +386,7 @@ def test_the_editor_writes_the_title_one_input_per_language() -> None:
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 async def test_an_officer_answers_an_escalation_from_the_offices_tasks_in_french_in_chromium(
-    time_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+    own_time_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     """A funding decision three days late (time skipped) is escalated to the office; signed
     out, a link to the office's tasks: sign in, back on the tasks, answer the escalation on
@@ -405,11 +405,11 @@ async def test_an_officer_answers_an_escalation_from_the_offices_tasks_in_french
     convention = convention_of(funding)
     escalation = f"escalation.{DECISION}"
     ARTIFACTS.mkdir(exist_ok=True)
-    async with build_worker(time_env.client, db_pool, task_queue):
-        await start_convention(time_env.client, convention, task_queue, milestones=db_pool)
-        await find_task(time_env.client, convention.id, DECISION, wait_seconds=30)
-        await time_env.sleep(timedelta(days=3))
-        await find_task(time_env.client, convention.id, escalation, wait_seconds=30)
+    async with build_worker(own_time_env.client, db_pool, task_queue):
+        await start_convention(own_time_env.client, convention, task_queue, milestones=db_pool)
+        await find_task(own_time_env.client, convention.id, DECISION, wait_seconds=30)
+        await own_time_env.sleep(timedelta(days=3))
+        await find_task(own_time_env.client, convention.id, escalation, wait_seconds=30)
         await eventually(
             lambda: db_pool.fetchval(
                 "SELECT state FROM office_tasks WHERE convention_id = $1 AND task_id = $2",
@@ -419,7 +419,7 @@ async def test_an_officer_answers_an_escalation_from_the_offices_tasks_in_french
             lambda state: state == "open",
         )
         port = free_port()
-        app = create_app(make_desk(time_env.client, db_pool), task_queue=task_queue)
+        app = create_app(make_desk(own_time_env.client, db_pool), task_queue=task_queue)
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
         )
@@ -465,8 +465,8 @@ async def test_an_officer_answers_an_escalation_from_the_offices_tasks_in_french
         finally:
             server.should_exit = True
             await serving
-        status = await convention_status(time_env.client, convention.id)
+        status = await convention_status(own_time_env.client, convention.id)
         assert escalation not in {task.id for task in status.open_tasks}
         await terminate_convention(
-            time_env.client, convention.id, TerminateConvention(reason="test over")
+            own_time_env.client, convention.id, TerminateConvention(reason="test over")
         )

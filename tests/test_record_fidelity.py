@@ -238,7 +238,11 @@ async def test_a_cancelled_milestone_and_cohort_are_recorded_apart_and_the_stage
 
     assert (await desk.outcome()).state is ConventionState.COMPLETED
     (cancelled,) = await desk.milestones(MilestoneKind.IMPLEMENTATION_MILESTONE_CANCELLED)
-    assert cancelled.details == {"milestone": "second-site", "reason": "Terrain non cédé"}
+    assert cancelled.details == {
+        "milestone": "second-site",
+        "label": "Deuxième site",
+        "reason": "Terrain non cédé",
+    }
     (cohort,) = await desk.milestones(MilestoneKind.COHORT_CANCELLED)
     assert cohort.details == {"cohort": "c1", "reason": "Centre fermé pour travaux"}
     reached = await desk.milestones(MilestoneKind.IMPLEMENTATION_MILESTONE_REACHED)

@@ -305,7 +305,10 @@ async def test_text_round_trips_through_the_cli(
     assert as_text.code == 0, as_text
     lines = as_text.stdout.splitlines()
     assert_identical(lines[0], f"{convention.id} — {TITLE}")
-    assert any(line.endswith(f"Revise the text as psa asked: {CLI_COMMENT}") for line in lines)
+    # The party by its name (the directory's, else the file's), no longer its id.
+    [psa] = [party for party in convention.parties if party.id == "psa"]
+    asked = f"Revise the text as {psa.name} asked: {CLI_COMMENT}"
+    assert any(line.endswith(asked) for line in lines), lines
 
     stored = await db_pool.fetchrow(
         "SELECT details->'answer'->>'comments' AS comments, actor FROM milestones"

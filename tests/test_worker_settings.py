@@ -73,6 +73,8 @@ def _immutable(value: object) -> bool:
         return all(_immutable(item) for item in value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return bool(type(value).__dataclass_params__.frozen)  # type: ignore[attr-defined]
+    if isinstance(value, types.UnionType):  # an alias `str | int`: a type, immutable
+        return True
     # `from __future__ import annotations`, type aliases (Callable[...], Literal[...]).
     return type(value).__module__ in {"__future__", "typing", "collections.abc"}
 
