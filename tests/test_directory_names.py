@@ -96,8 +96,8 @@ async def test_the_office_convention_page_names_parties_and_people_in_the_reader
         arabic = await http.get(f"/office/conventions/{named.convention.id}?lang=ar")
     assert french.status_code == arabic.status_code == 200
     assert NAME_FR in french.text and NAME_AR in arabic.text and FUNDER in french.text
-    # The id is in the directory page's URL, not in the parties, the tasks' "owed by" nor
-    # the deliveries' party (the timeline's prose is the record's: issue 24 renders it).
+    # The id is in the directory page's URL, not in the parties, the tasks' "owed by", the
+    # deliveries' party nor the timeline.
     assert f'href="/office/directory/{named.party}"' in french.text
     for page, name in ((french, NAME_FR), (arabic, NAME_AR)):
         parties_and_tasks = page.text.split('<ul class="parties">')[1].split("</table>")[0]
@@ -108,6 +108,9 @@ async def test_the_office_convention_page_names_parties_and_people_in_the_reader
             r"<td>(?:courriel|البريد الإلكتروني)</td><td><bdi>(.*?)</bdi>", page.text
         )
         assert name in delivered_to and named.party not in delivered_to, delivered_to
+        # The timeline's prose says the parties by the same names ("… asked of <name>").
+        timeline = page.text.rsplit('<table class="tasks">', 1)[1].split("</table>")[0]
+        assert name in timeline and named.party not in outside_urls(timeline), timeline
 
 
 async def test_the_partners_task_list_and_page_head_with_the_partys_name_not_its_id(

@@ -65,7 +65,7 @@ from application.office.starting import AlreadyStarted
 from application.partner import TaskView
 from application.sealing import sealing_state
 from infra.portal_settings import token_hash
-from rendering.record import task_title
+from rendering.record import PartyNames, task_title
 from schemas.convention import PartyKind
 from schemas.convention_file import parse_document
 from schemas.errors import FieldError, InputError, Reason
@@ -762,6 +762,8 @@ async def _convention(
         notice_values=notice_values or {},
         refusal=refusal,
         errors=errors or [],
+        # The record's ids said by the names the page shows its parties by.
+        record_names=PartyNames.of({party.id: party.name for party in overview.parties}),
     )
 
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from rendering.record import milestone_text, task_instructions, task_title
+from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from schemas.errors import Reason
 from web.i18n import LANGUAGES, direction, gettext, language_or_default, ngettext
@@ -49,6 +49,7 @@ def render(
     headers: dict[str, str] | None = None,
     *,
     csrf: str | None = None,
+    record_names: PartyNames = NO_NAMES,
     **context: Any,
 ) -> HTMLResponse:
     """A page in the reader's language (`?lang=` first, then the session's), right to left in
@@ -74,9 +75,10 @@ def render(
             "gettext": _,
             "ngettext": lambda s, p, n: ngettext(lang, s, p, n),
             # The record's facts in the reader's language (names in <bdi>).
-            "task_title": lambda task: task_title(task, lang),
+            # `record_names`: the parties' names the page knows, for the ids the record holds.
+            "task_title": lambda task: task_title(task, lang, record_names),
             "task_instructions": lambda task: task_instructions(task, lang),
-            "milestone_text": lambda milestone: milestone_text(milestone, lang),
+            "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "session": session,
             "csrf": csrf,
