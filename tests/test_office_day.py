@@ -456,6 +456,7 @@ async def test_an_officer_answers_an_escalation_from_the_offices_tasks_in_french
                 await page.wait_for_selector("p.receipt")
                 notice = await page.inner_text("p.receipt")
                 assert notice.startswith("La réponse à « ") and "envoyée" in notice, notice
+                assert "due par Banque Islamique" in notice, notice  # a name, not `bid`
                 assert f"/office/conventions/{convention.id}" in page.url
                 await page.screenshot(
                     path=str(ARTIFACTS / "office-7-escalation-answered-fr.png"), full_page=True

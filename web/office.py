@@ -27,6 +27,7 @@ from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import DirectoryChangesRefused
 from application.directory.keepers import may_keep
 from application.directory.keys import organisation_keys
+from application.directory.names import parties_said_in
 from application.directory.people import (
     NewPerson,
     add_person,
@@ -778,7 +779,14 @@ async def _task_named(
         view = await desk.actions.task_view(convention_id, task_id)
     except PacteError:
         return task_id
-    return task_title(view.task, lang).text if view.task is not None else task_id
+    return await _said_title(desk, view, lang) if view.task is not None else task_id
+
+
+async def _said_title(desk: OfficeDesk, view: TaskView, lang: str) -> str:
+    """The task's title in `lang`, the parties it names said by their names."""
+    written = {party.id: party.name for party in view.convention.parties}
+    names = PartyNames.of(await parties_said_in(desk.pool, written, lang))
+    return task_title(view.task, lang, names).text
 
 
 async def _after_action(
@@ -981,7 +989,7 @@ async def officer_task_answer(
         session,
         convention_id,
         notice=N_("The answer to “%(task)s” was sent."),
-        notice_values={"task": task_title(view.task, lang).text},
+        notice_values={"task": await _said_title(desk, view, lang)},
         settle=SETTLE_AFTER_ACTION,
     )
 

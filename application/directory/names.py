@@ -60,3 +60,10 @@ async def organisation_name(
         db, [organisation_id], written={organisation_id: written} if written else None
     )
     return names.organisation(organisation_id, language)
+
+
+async def parties_said_in(db: Database, written: dict[str, str], language: str) -> dict[str, str]:
+    """Each party's name in `language`, by id: the directory's where it holds the
+    organisation, else the name the convention file wrote (`written`, by id)."""
+    names = await names_of(db, list(written), written=written)
+    return {party: names.organisation(party, language) for party in written}
