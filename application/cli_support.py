@@ -31,7 +31,9 @@ from infra.secrets import SecretError
 from infra.settings import SettingsError
 from infra.temporal_client import TemporalUnavailable
 from records.archive_store import ArchiveDamaged, ArchiveUnavailable
-from schemas.errors import InputError
+from rendering.catalogues import language_from_environment
+from rendering.validation import reason_text
+from schemas.errors import InputError, Reason
 
 
 class ExitCode(IntEnum):
@@ -90,7 +92,12 @@ def _domain(prefix: str, code: ExitCode) -> Rule:
 
     def say(error: BaseException) -> Said:
         assert isinstance(error, domain.PacteError)
-        text = f"{prefix}{error.detail or type(error).__name__}"
+        detail = error.detail
+        if isinstance(detail, Reason) and detail.code:
+            # A typed refusal (the workflow's): said in the shell's language; the prefix stays
+            # as scripts read it.
+            detail = reason_text(detail, language_from_environment())
+        text = f"{prefix}{detail or type(error).__name__}"
         if error.retry_after is not None:
             text += f" (try again in {error.retry_after} s)"
         return Said("\n".join([text, *(f"  {problem}" for problem in error.errors)]), code)

@@ -280,6 +280,9 @@ async def drafting(
         "status of an unknown convention": ("status", f"{convention.id}-never-started"),
     }
     runs = await asyncio.gather(*(run_cli(*args, env=env) for args in commands.values()))
+    # The same refusal to an officer whose shell reads French.
+    commands["act as the wrong party, in French"] = commands["act as the wrong party"]
+    runs.append(await run_cli(*commands["act as the wrong party"], env={**env, "PACTE_LANG": "fr"}))
     after = await settled_status(client, db_pool, convention.id)
     yield DraftingSession(
         convention.id, convention.title, before, after, dict(zip(commands, runs, strict=True))
@@ -339,6 +342,11 @@ def test_act_as_a_party_that_does_not_owe_the_task_exits_1_with_a_one_line_reaso
         f"refused: acting_party: 'mic' does not owe task '{PSA_REVIEW}'; 'psa' does"
     ], run
     assert drafting.after == drafting.before
+    # The workflow's refusal is typed: a French shell reads it in French (the prefix stays).
+    french = drafting.runs["act as the wrong party, in French"]
+    assert french.code == 1 and len(french.stderr_lines) == 1, french
+    assert french.stderr_lines[0].startswith("refused: "), french
+    assert "does not owe" not in french.stderr_lines[0] and "mic" in french.stderr_lines[0], french
 
 
 def test_status_of_an_unknown_convention_exits_4(drafting: DraftingSession) -> None:
