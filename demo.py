@@ -23,6 +23,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 import unicodedata
 from pathlib import Path
 
@@ -232,6 +233,11 @@ async def first_hour(
     print("\nYour first hour (embedded stack; development only):")
     if mail is not None:
         print(f"  Mails sent (mail catcher, development only): {mail.url}")
+    if embedded(settings) and os.environ.get("PACTE_TSA_URL"):
+        print(
+            "  Signed originals are sealed and the records anchored with a local timestamp"
+            f" authority and a development certificate: {os.environ['PACTE_TSA_URL']}"
+        )
     if link:
         print(f"  {convention_id} waits on its reviewers. A contact's link (personal): {link}")
     print(
@@ -356,6 +362,30 @@ def start_mail_catcher(settings: Settings, web_port: int | None) -> MailCatcher 
     return catcher
 
 
+def start_timestamp_authority(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """The local RFC 3161 authority (development PKI under the state directory), on the
+    embedded stack only, when no PACTE_TSA_URL is configured: the portal then seals signed
+    originals and anchors the chains' heads as a deployment with a real authority does."""
+    if not embedded(settings) or os.environ.get("PACTE_TSA_URL"):
+        return None
+    port = _free_port()
+    authority = start_program(
+        *("-m", "documents.timestamps", "--port", str(port)),
+        env=os.environ,
+        log=settings.state_dir / "timestamps.log",
+    )
+    for _ in range(100):  # its PKI is made on the first run: a few seconds at most
+        if port_open(port) or authority.poll() is not None:
+            break
+        time.sleep(0.1)
+    if not port_open(port):
+        stop_process(authority)
+        print(f"(no local timestamp authority: see {settings.state_dir / 'timestamps.log'})")
+        return None
+    os.environ["PACTE_TSA_URL"] = f"http://127.0.0.1:{port}/"
+    return authority
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: `python demo.py [--keep-stack | --stack-only] [ports]`."""
     parser = argparse.ArgumentParser(prog="demo.py", description=__doc__.splitlines()[0])
@@ -379,8 +409,10 @@ def main(argv: list[str] | None = None) -> int:
     # The worker writes the links into the mails: they must point at this desk.
     os.environ.setdefault("PACTE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     mail: MailCatcher | None = None
+    authority: subprocess.Popen[bytes] | None = None
     try:
         mail = start_mail_catcher(settings, args.mail_port)
+        authority = start_timestamp_authority(settings)
         with embedded_stack(
             settings, temporal_port=args.temporal_port, temporal_ui_port=args.temporal_ui_port
         ) as stack:
@@ -399,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if mail is not None:
             mail.stop()
+        if authority is not None:
+            stop_process(authority)
 
 
 if __name__ == "__main__":

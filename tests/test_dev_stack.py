@@ -173,6 +173,8 @@ def test_up_prints_a_working_contact_link_its_mail_and_an_officer_account_then_s
 ) -> None:
     demo = start_demo(launch, state_dir, "--stack-only")
     mails = demo.wait_for(r"Mails sent \(mail catcher, development only\): (\S+)")[1]
+    # A local RFC 3161 authority, so the portal seals and anchors as deployed.
+    authority = demo.wait_for(r"local timestamp authority and a development certificate: (\S+)")
     link = demo.wait_for(r"(first-hour-\d+) waits on .*\(personal\): (\S+)")
     convention_id, contact_link = link[1], link[2]
     officer = demo.wait_for(r"Office desk: (\S+)/signin\s+officer (\S+), password (\S+)")
@@ -199,6 +201,14 @@ def test_up_prints_a_working_contact_link_its_mail_and_an_officer_account_then_s
                 time.sleep(1)
         assert found, "no caught mail carries the printed link"
         assert http.get(mails + "/mail/../../etc/passwd").status_code == 404
+
+        # The timestamp authority answers RFC 3161 requests (and refuses what is not one).
+        refused = http.post(
+            authority[1],
+            content=b"not DER",
+            headers={"content-type": "application/timestamp-query"},
+        )
+        assert refused.status_code == 400 and "RFC 3161" in refused.text, refused.text
 
         # The officer's account signs in, and its first sign-in goes to the enrolment.
         office, email, password = officer[1], officer[2], officer[3]
