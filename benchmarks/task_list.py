@@ -8,10 +8,12 @@ asked a workflow would fail here. The read model is seeded directly: a directory
 (the contact an officer gave a task to among them) and each convention's milestones, with
 other parties' tasks around. Two parties owe the same number of tasks, one across
 `--conventions` conventions, the other across `--spread` (one task each by default): the list
-must not grow with the number of conventions. Timed: the server's own time
-(`Server-Timing`) of the page, and the two statements it runs (the inbox, the directory's
-word on the person) from the driver. Targets: p95 ≤ 20 ms server time at 1,000 open tasks
-across 200 conventions, and the page at 1,000 conventions within 1.2× of it at 200.
+must not grow with the number of conventions. The page shows at most 50 tasks (a keyset
+cursor leads to the next): its first page is timed. Timed: the server's own time
+(`Server-Timing`) of the page, and the two statements it runs (the directory's word on the
+person, then the page of the inbox with the kinds it allows) from the driver. Targets: p95
+≤ 20 ms server time at 1,000 open tasks across 200 conventions, and the page at 1,000
+conventions within 1.2× of it at 200.
 
     .venv/bin/python -m benchmarks.task_list [--tasks 1000] [--conventions 200]
         [--spread 1000] [--organisations 1000] [--people 10] [--requests 200] [--quick]
@@ -37,6 +39,7 @@ from temporalio.client import Client
 
 from application.directory.authority import authority_of
 from application.partner import PartnerDesk
+from application.partner.task_pages import PAGE_SIZE
 from benchmarks.report import (
     add_common_arguments,
     finish,
@@ -50,7 +53,7 @@ from devkit.stack import Servers
 from infra.database import create_pool
 from infra.portal_settings import PortalSettings
 from infra.settings import DeliverySettings
-from storage.inbox import owed_tasks
+from storage.inbox import owed_tasks_page
 from storage.partner_links import Link
 from web.app import create_app
 from web.dependencies import SESSION_COOKIE
@@ -312,15 +315,15 @@ async def time_sql(pool: asyncpg.Pool, requests: int) -> dict[str, list[float]]:
         for index, party in enumerate(measured):
             _id, name, email = person(index, 0)
             started = time.perf_counter()
-            entries = await owed_tasks(pool, party, datetime.now(UTC), name)
             authority = await authority_of(pool, party, name=name, email=email)
-            [entry for entry in entries if authority.allows(entry.kind)]
+            kinds = authority.allowed_kinds()
+            await owed_tasks_page(pool, party, datetime.now(UTC), name, kinds, None, PAGE_SIZE + 1)
             measured[party].append(1000 * (time.perf_counter() - started))
     return measured
 
 
 async def listed(desk: PartnerDesk, party: str, index: int) -> int:
-    """How many tasks the list shows the party's first person."""
+    """How many tasks the whole list holds for the party's first person (over its pages)."""
     _id, name, email = person(index, 0)
     return len(await desk.open_tasks(party, name, email))
 
@@ -355,6 +358,7 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             [
                 f"GET /desk, {args.tasks:,} tasks across {spans[party]:,} conventions",
                 shown[party],
+                min(PAGE_SIZE, shown[party]),
                 len(pages[party]),
                 percentile(pages[party], 0.5),
                 percentile(pages[party], 0.95),
@@ -363,12 +367,21 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             ]
         )
     print_table(
-        ["contact's task list", "listed", "pages", "p50 ms", "p95 ms", "SQL p50", "SQL p95"],
+        [
+            "contact's task list",
+            "listed",
+            "on page 1",
+            "timed",
+            "p50 ms",
+            "p95 ms",
+            "SQL p50",
+            "SQL p95",
+        ],
         rows_out,
     )
     print(
-        "   (server time from Server-Timing; SQL: the inbox's and the directory's statements "
-        "from the driver; no Temporal: any use of it fails the run)",
+        "   (server time of the first page from Server-Timing; SQL: the directory's and the "
+        "inbox page's statements from the driver; no Temporal: any use of it fails the run)",
         flush=True,
     )
     page_p95 = percentile(pages[CONCENTRATED], 0.95)

@@ -11,6 +11,7 @@ same upserts), so a contact's list is read here alone, without asking the workfl
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -45,16 +46,34 @@ ANSWERED_CLAUSE, ENDED_CLAUSE = _ANSWERED, _ENDED
 
 # $3: a contact's name, whose list leaves out the tasks an officer gave to another contact
 # of the party (NULL: the party's whole list, as its API key sees it).
-_OWED_TASKS = f"""
-SELECT t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
-       t.due_at, t.due_at < $2 AS overdue, t.facts
-  FROM tasks t
- WHERE t.assignee = $1
+_OWED_WHERE = f"""t.assignee = $1
    AND t.status = 'open'
    AND (t.contact IS NULL OR $3::text IS NULL OR t.contact = $3)
    AND NOT {_ANSWERED}
-   AND NOT {_ENDED}
+   AND NOT {_ENDED}"""
+_OWED_COLUMNS = """t.convention_id, t.task_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
+       t.due_at, t.due_at < $2 AS overdue, t.facts"""
+_OWED_TASKS = f"""
+SELECT {_OWED_COLUMNS}
+  FROM tasks t
+ WHERE {_OWED_WHERE}
  ORDER BY overdue DESC, t.due_at, t.convention_id, t.task_id
+"""
+
+# One page of a contact's list. $4: the task kinds the directory lets them act on (NULL:
+# every kind), so that the LIMIT counts only tasks they may see; $5-$7: the last row of the
+# page before (NULL: the first page). Ordered by due date alone: an overdue task is one due
+# before now, so "overdue first, then by due date" is the same order, and the keyset
+# (due date, convention, task) walks the index tasks_owed_by_party.
+_OWED_TASKS_PAGE = f"""
+SELECT {_OWED_COLUMNS}
+  FROM tasks t
+ WHERE {_OWED_WHERE}
+   AND ($4::text[] IS NULL OR t.kind = ANY($4::text[]))
+   AND ($5::timestamptz IS NULL
+        OR (t.due_at, t.convention_id, t.task_id) > ($5::timestamptz, $6::text, $7::text))
+ ORDER BY t.due_at, t.convention_id, t.task_id
+ LIMIT $8
 """
 
 _INBOX_TASK = f"""
@@ -98,6 +117,42 @@ async def owed_tasks(
     """What the party owes across every convention: overdue first, then by due date; with
     `contact`, without the tasks an officer gave to another of the party's contacts."""
     rows = await pool.fetch(_OWED_TASKS, party, now, contact)
+    return [
+        InboxEntry.model_validate(dict(row) | {"facts": facts_of(row["facts"])}) for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class TaskCursor:
+    """The last row of a page of a contact's list: the next page starts after it."""
+
+    due_at: datetime
+    convention_id: str
+    task_id: str
+
+
+async def owed_tasks_page(
+    pool: asyncpg.Pool,
+    party: str,
+    now: datetime,
+    contact: str | None,
+    kinds: list[str] | None,
+    after: TaskCursor | None,
+    limit: int,
+) -> list[InboxEntry]:
+    """At most `limit` of `owed_tasks`, of the given kinds only (None: every kind), after
+    the row `after` (None: from the first)."""
+    rows = await pool.fetch(
+        _OWED_TASKS_PAGE,
+        party,
+        now,
+        contact,
+        kinds,
+        after.due_at if after else None,
+        after.convention_id if after else None,
+        after.task_id if after else None,
+        limit,
+    )
     return [
         InboxEntry.model_validate(dict(row) | {"facts": facts_of(row["facts"])}) for row in rows
     ]

@@ -129,15 +129,33 @@ async def open_link(token: str, request: Request, desk: Desk) -> Response:
 
 @router.get("/desk", response_class=HTMLResponse)
 async def task_list(request: Request, desk: Desk, session: Session) -> Response:
-    """Every open task of the contact's party that they may answer, overdue first."""
-    entries = await desk.open_tasks(session.party, session.contact_name, session.contact_email)
+    """The open tasks of the contact's party that they may answer, overdue first, a page at
+    a time (`after`: the next page's cursor, from the page's own link). A cursor the list
+    did not make: 422, naming `after`."""
     party_name = await _party_name(request, desk, session, None)
+    after = request.query_params.get("after")
+    try:
+        listed = await desk.open_tasks_page(
+            session.party, session.contact_name, session.contact_email, after or None
+        )
+    except InvalidInput as error:
+        return render(
+            request,
+            "list.html",
+            session.language,
+            status_code=422,
+            session=session,
+            listed=None,
+            errors=[(e.field, e.reason) for e in error.errors],
+            party_name=party_name,
+        )
     return render(
         request,
         "list.html",
         session.language,
         session=session,
-        entries=entries,
+        listed=listed,
+        errors=[],
         party_name=party_name,
     )
 

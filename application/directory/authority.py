@@ -100,6 +100,13 @@ class Authority:
         """May act on a task of this kind (always, for an organisation the directory lacks)."""
         return self.refusal(capacity_for(task_kind)) is None
 
+    def allowed_kinds(self) -> list[str] | None:
+        """The task kinds this person may act on today; None: every kind (an organisation
+        the directory does not hold)."""
+        if not self.known:
+            return None
+        return [kind.value for kind in TaskKind if self.allows(kind.value)]
+
     def check(self, task_kind: str) -> DirectoryCheck | None:
         """What the answer records; Refused with the reason when the directory says no."""
         needed = capacity_for(task_kind)

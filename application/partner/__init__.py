@@ -9,6 +9,7 @@ from application.partner.codes import PendingCode
 from application.partner.desk import PartnerDesk
 from application.partner.keys import create_key, list_keys, revoke_key
 from application.partner.purge import PURGE_EVERY_SECONDS, purge_expired
+from application.partner.task_pages import TaskPage
 from application.partner.tasks import TaskView
 from storage.api_keys import ApiKey
 from storage.contact_sessions import ContactSession
@@ -24,6 +25,7 @@ __all__ = [
     "PartnerDesk",
     "PendingCode",
     "Receipt",
+    "TaskPage",
     "TaskView",
     "create_key",
     "list_keys",

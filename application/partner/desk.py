@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.partner import answers, events, keys, links, tasks
+from application.partner import answers, events, keys, links, task_pages, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
+from application.partner.task_pages import TaskPage
 from application.partner.tasks import TaskView
 from schemas.actors import AuthMethod, Principal
 from schemas.channels import InboxEntry
@@ -66,6 +67,12 @@ class PartnerDesk(PartnerContext):
     ) -> list[InboxEntry]:
         """See `tasks.open_tasks`."""
         return await tasks.open_tasks(self, party, contact, email)
+
+    async def open_tasks_page(
+        self, party: str, contact: str, email: str | None, after: str | None
+    ) -> TaskPage:
+        """See `task_pages.open_tasks_page`."""
+        return await task_pages.open_tasks_page(self, party, contact, email, after)
 
     async def task_view(
         self,
