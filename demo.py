@@ -224,19 +224,20 @@ async def first_hour(
     settings: Settings,
     base_url: str,
     mail: MailCatcher | None,
+    local_authority: str | None = None,
 ) -> None:
-    """Leave a convention waiting on a partner; print its contact's link, the mails and an
-    officer's account."""
+    """Leave a convention waiting on a partner; print its contact's link, the mails, the
+    local timestamp authority and an officer's account."""
     convention_id = await waiting_convention(client, pool, settings.task_queue)
     link = await one_contact_link(pool, settings, base_url, convention_id, within=LINK_WAIT_SECONDS)
     email, password = await demo_officer(pool, settings)
     print("\nYour first hour (embedded stack; development only):")
     if mail is not None:
         print(f"  Mails sent (mail catcher, development only): {mail.url}")
-    if embedded(settings) and os.environ.get("PACTE_TSA_URL"):
+    if local_authority is not None:
         print(
             "  Signed originals are sealed and the records anchored with a local timestamp"
-            f" authority and a development certificate: {os.environ['PACTE_TSA_URL']}"
+            f" authority and a development certificate: {local_authority}"
         )
     if link:
         print(f"  {convention_id} waits on its reviewers. A contact's link (personal): {link}")
@@ -254,6 +255,7 @@ async def _main(
     scenarios: bool,
     port: int,
     mail: MailCatcher | None,
+    local_authority: str | None = None,
 ) -> int:
     running = Settings(
         temporal_address=stack.temporal_address,
@@ -306,7 +308,7 @@ async def _main(
             print(f"Temporal Web UI: {stack.temporal_ui}/namespaces/{settings.temporal_namespace}")
         print(f"Partner desk: {base_url} (API: {base_url}/api/openapi.json)")
         if embedded(settings):  # a newcomer's first hour, never on a configured server
-            await first_hour(client, pool, settings, base_url, mail)
+            await first_hour(client, pool, settings, base_url, mail, local_authority)
             if not keep_stack:
                 print("  (they work while the stack is up: python3 dev.py up)")
         if keep_stack:
@@ -362,11 +364,13 @@ def start_mail_catcher(settings: Settings, web_port: int | None) -> MailCatcher 
     return catcher
 
 
-def start_timestamp_authority(settings: Settings) -> subprocess.Popen[bytes] | None:
+def start_timestamp_authority(
+    settings: Settings,
+) -> tuple[subprocess.Popen[bytes], str] | None:
     """The local RFC 3161 authority (development PKI under the state directory), on the
     embedded stack only, when no PACTE_TSA_URL is configured: the portal then seals signed
     originals and anchors the chains' heads as a deployment with a real authority does."""
-    if not embedded(settings) or os.environ.get("PACTE_TSA_URL"):
+    if not embedded(settings) or settings.environment.tsa_url:
         return None
     port = _free_port()
     authority = start_program(
@@ -382,8 +386,9 @@ def start_timestamp_authority(settings: Settings) -> subprocess.Popen[bytes] | N
         stop_process(authority)
         print(f"(no local timestamp authority: see {settings.state_dir / 'timestamps.log'})")
         return None
-    os.environ["PACTE_TSA_URL"] = f"http://127.0.0.1:{port}/"
-    return authority
+    url = f"http://127.0.0.1:{port}/"
+    os.environ["PACTE_TSA_URL"] = url  # the portal and the worker inherit it
+    return authority, url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -409,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     # The worker writes the links into the mails: they must point at this desk.
     os.environ.setdefault("PACTE_PUBLIC_URL", f"http://127.0.0.1:{port}")
     mail: MailCatcher | None = None
-    authority: subprocess.Popen[bytes] | None = None
+    authority: tuple[subprocess.Popen[bytes], str] | None = None
     try:
         mail = start_mail_catcher(settings, args.mail_port)
         authority = start_timestamp_authority(settings)
@@ -424,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
                     scenarios=not args.stack_only,
                     port=port,
                     mail=mail,
+                    local_authority=authority[1] if authority else None,
                 )
             )
     except KeyboardInterrupt:
@@ -432,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         if mail is not None:
             mail.stop()
         if authority is not None:
-            stop_process(authority)
+            stop_process(authority[0])
 
 
 if __name__ == "__main__":
