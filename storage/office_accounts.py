@@ -27,6 +27,8 @@ class AccountRow:
     totp_enrolled_at: datetime | None
     created_at: datetime
     disabled_at: datetime | None
+    preferred_language: str | None = None
+    """The desk language the holder last chose (migration 024); None until they choose."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def account_of(row: Any) -> AccountRow:
         totp_enrolled_at=row["totp_enrolled_at"],
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+        preferred_language=row["preferred_language"],
     )
 
 

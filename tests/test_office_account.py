@@ -254,3 +254,22 @@ async def test_when_an_accounts_delay_starts_its_holder_and_the_admins_get_one_n
         # Refused during the delay: no more mail.
         assert (await sign_in(http, email, "not the password")).status_code == 429
     assert len(smtp_server.catcher.to(email)) == 1
+
+
+async def test_a_reset_link_is_mailed_in_the_language_its_holder_chose(
+    desk: PartnerDesk, db_pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    async with office_client(desk) as admin:
+        await signed_in(admin, db_pool, "admin")  # the admin's desk stays French
+        chose_arabic = await new_account(db_pool, "officer")
+        never_chose = await new_account(db_pool, "officer")
+        await db_pool.execute(
+            "UPDATE office_users SET preferred_language = 'ar' WHERE email = $1", chose_arabic
+        )
+        assert (await _mail_reset(admin, chose_arabic)).status_code == 200
+        assert (await _mail_reset(admin, never_chose)).status_code == 200
+    [arabic] = smtp_server.catcher.to(chose_arabic)
+    [french] = smtp_server.catcher.to(never_chose)
+    assert arabic.message["Content-Language"] == "ar"
+    assert french.message["Content-Language"] == "fr"
+    assert arabic.message["subject"] != french.message["subject"]

@@ -137,9 +137,12 @@ class Passwords:
             self.pool, token_hash(token), email, admin.user.email, expires_at
         )
         link = f"{self.partner.settings.public_url}/office/reset/{token}"
+        # Said in the holder's own language when they have chosen one, the admin's otherwise:
+        # the mail is theirs to read, not the admin's.
+        language = row.preferred_language or admin.language
         try:
             await send_code_mail(
-                self.partner.delivery, email, admin.language, mail(admin.language, link, row.name)
+                self.partner.delivery, email, language, mail(language, link, row.name)
             )
         except CodeUnavailable:
             await office_passwords.withdraw_reset(self.pool, token_hash(token))
