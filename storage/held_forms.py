@@ -19,8 +19,8 @@ _HOLD = (
     " VALUES ($1, $2, $3, $4, $5, $6)"
 )
 _TAKE = (
-    "DELETE FROM office_held_forms WHERE token_hash = $1 AND email = $2 AND expires_at > $3"
-    " RETURNING path, sealed"
+    "DELETE FROM office_held_forms WHERE token_hash = $1 AND email = $2 AND path = $3"
+    " AND expires_at > $4 RETURNING path, sealed"
 )
 
 
@@ -55,8 +55,10 @@ async def hold(
         await connection.execute(_HOLD, token_hash, email, path, sealed, now, expires_at)
 
 
-async def take(pool: asyncpg.Pool, token_hash: bytes, email: str, now: datetime) -> HeldRow | None:
-    """The held form of this token if it is this account's and not expired, taken (deleted:
-    it is shown once); None otherwise, and another account's row stays as it was."""
-    row = await pool.fetchrow(_TAKE, token_hash, email, now)
+async def take(
+    pool: asyncpg.Pool, token_hash: bytes, email: str, path: str, now: datetime
+) -> HeldRow | None:
+    """The held form of this token if it is this account's, was posted to `path` and has not
+    expired, taken (deleted: it is shown once); None otherwise, and the row stays as it was."""
+    row = await pool.fetchrow(_TAKE, token_hash, email, path, now)
     return None if row is None else HeldRow(row["path"], bytes(row["sealed"]))

@@ -200,6 +200,9 @@ async def test_the_answer_forms_keep_what_was_typed_on_a_refusal_and_across_a_ti
             stranger = await other.get(f"{page_path}?held={token}")
             assert stranger.status_code == 200 and "Kénitra." not in stranger.text
             back = await sign_in_again(http, email, codes[0], sent.headers["location"])
+            # The token on another page (the task's form) gives nothing, and keeps the form.
+            elsewhere = await http.get(f"{page_path}/tasks/{task_id}?held={token}")
+            assert elsewhere.status_code == 200 and "Kénitra." not in elsewhere.text
             shown = await http.get(back)
             assert 'value="Bien reçus à Kénitra."' in shown.text
             assert "visit-sale: held" in shown.text

@@ -102,8 +102,8 @@ async def take(
     if not token or len(token) > 100:
         return None
     hashed = token_hash(token)
-    row = await sql.take(pool, hashed, email, datetime.now(UTC))
-    if row is None or row.path != path:
+    row = await sql.take(pool, hashed, email, path, datetime.now(UTC))
+    if row is None:
         return None
     nonce, body = row.sealed[:_NONCE_BYTES], row.sealed[_NONCE_BYTES:]
     try:
