@@ -260,7 +260,7 @@ class AnswerForm(OfficeForm):
         return fields
 
 
-ANSWER_FIELDS = ("task_id", "decision", "comments", "reason", "answer")
+ANSWER_FIELDS = ("task_id", "decision", "comments", "answer")
 """The convention page's answer form's fields, shown again after a refusal."""
 
 HELD_BACK = N_(
