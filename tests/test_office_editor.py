@@ -453,6 +453,7 @@ async def test_in_arabic_then_in_french_a_convention_is_fixed_in_the_editor_prev
             await page.click("form[action$='/start'] button")
             await page.wait_for_url(f"{base}/office/conventions/{copy_id}")
             assert "Coopération avec le Mali — seconde phase" in await page.inner_text("main")
+            await no_accessibility_violations(page, "the convention's page, in French")
             await page.screenshot(path=str(ARTIFACTS / "editor-4-started-fr.png"), full_page=True)
             await browser.close()
         for started_id in (data["id"], copy_id):
