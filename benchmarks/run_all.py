@@ -46,8 +46,10 @@ BENCHMARKS = [
     "record_rendering",
     "task_list",
     "documents",
+    "editor",
 ]
 SMOKE = {
+    "editor": ["--requests", "3"],
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
     "answer_latency": ["--conventions", "1"],
     "replay": ["--count", "2", "--rounds", "1"],

@@ -34,8 +34,9 @@ from temporalio.testing import WorkflowEnvironment
 
 import web
 from application.office import conventions_list
-from application.office.conventions_list import cursor_text
+from application.office.conventions_list import NamedTask, cursor_text
 from devkit.stack import free_port
+from rendering.record import task_title
 from storage import convention_search
 from storage.read_model import record_convention_file
 from tests.browser import CHROMIUM, launch_chromium
@@ -361,8 +362,26 @@ async def test_hostile_searches_neither_fail_nor_inject(
 
 
 async def test_the_downloads_hold_the_current_filter_in_the_readers_dialect(
-    seeded: Seeded, officer: httpx.AsyncClient
+    seeded: Seeded, officer: httpx.AsyncClient, db_pool: asyncpg.Pool
 ) -> None:
+    ids = seeded.ids
+    # The inbox has recorded the next task of one convention: the downloads title it in the
+    # reader's language beside its id and kind (the others' titles stay empty).
+    recorded = NamedTask("sign", "Sign the convention as Karim Alaoui, directeur général")
+    await db_pool.execute(
+        "INSERT INTO tasks (convention_id, task_id, stage, kind, assignee, title, assigned_at,"
+        " due_at, status) VALUES ($1, 'signature.sign.psa-dg', 'signature', 'sign', 'psa', $2,"
+        " now(), now() + interval '9 days', 'open')",
+        ids["kenitra"],
+        recorded.title,
+    )
+    try:
+        await _downloads(seeded, officer, recorded)
+    finally:
+        await db_pool.execute("DELETE FROM tasks WHERE convention_id = $1", ids["kenitra"])
+
+
+async def _downloads(seeded: Seeded, officer: httpx.AsyncClient, recorded: NamedTask) -> None:
     ids, word = seeded.ids, seeded.word
     french = await officer.get("/office/conventions.csv", params={"q": word, "sort": "title"})
     assert french.status_code == 200
@@ -375,7 +394,9 @@ async def test_the_downloads_hold_the_current_filter_in_the_readers_dialect(
     assert by_id[ids["formula"]][1].startswith("'=HYPERLINK")  # neutralised
     kenitra = by_id[ids["kenitra"]]
     assert kenitra[3] == "signature" and kenitra[8] == "signature.sign.psa-dg"
-    assert kenitra[10] == "PSA Maroc"  # who owes it, by name
+    assert kenitra[9] == task_title(recorded, "fr").text != task_title(recorded, "en").text
+    assert kenitra[10] == "sign" and kenitra[11] == "PSA Maroc"  # who owes it, by name
+    assert by_id[ids["fes"]][9] == ""  # no title recorded: its id and kind only
     # Streamed whole: every row of a filter longer than a page.
     bulk = await officer.get("/office/conventions.csv", params={"q": f"{word}bulk"})
     assert len(bulk.text.strip().splitlines()) == 1 + 55
@@ -384,6 +405,7 @@ async def test_the_downloads_hold_the_current_filter_in_the_readers_dialect(
     )
     assert english.content.decode("utf-8").startswith("\ufeffconvention_id,title,")
     assert len(english.text.strip().splitlines()) == 2
+    assert task_title(recorded, "en").text in english.text
     workbook = await officer.get("/office/conventions.xlsx", params={"q": word, "kind": "specific"})
     assert workbook.status_code == 200
     sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
@@ -397,6 +419,9 @@ async def test_the_downloads_hold_the_current_filter_in_the_readers_dialect(
         ids["formula"],
         ids["late"],
     }
+    assert cells[0][8:11] == ("next_task", "next_task_title", "next_kind")
+    in_sheet = next(row for row in cells[1:] if row[0] == ids["kenitra"])
+    assert in_sheet[9] == task_title(recorded, "fr").text
     formula = next(row for row in cells[1:] if row[0] == ids["formula"])
     assert formula[1].startswith('=HYPERLINK("')  # kept as text, not a formula
     cell = next(

@@ -10,6 +10,7 @@ httpx over the ASGI app against the real dev server, worker and PostgreSQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import json
 import re
@@ -28,6 +29,7 @@ import uvicorn
 import yaml
 from babel.messages.pofile import read_po
 from temporalio.client import Client
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import web
@@ -362,7 +364,7 @@ def test_every_string_of_the_editor_is_in_the_three_catalogues() -> None:
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-async def test_in_arabic_a_file_with_three_mistakes_is_fixed_in_the_editor_previewed_and_started(
+async def test_in_arabic_then_in_french_a_convention_is_fixed_in_the_editor_previewed_and_started(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
 ) -> None:
     from playwright.async_api import async_playwright
@@ -383,6 +385,7 @@ async def test_in_arabic_a_file_with_three_mistakes_is_fixed_in_the_editor_previ
     serving = asyncio.create_task(server.serve())
     base = f"http://127.0.0.1:{port}"
     email = await new_account(db_pool, "officer", name="Awa Diallo")
+    copy_id = f"{data['id']}-copy"
     try:
         async with async_playwright() as playwright:
             browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
@@ -421,12 +424,46 @@ async def test_in_arabic_a_file_with_three_mistakes_is_fixed_in_the_editor_previ
             await page.screenshot(path=str(ARTIFACTS / "editor-2-preview-ar.png"), full_page=True)
             await page.click("form[action$='/start'] button")
             await page.wait_for_url(f"{base}/office/conventions/{data['id']}")
+
+            # The same day in French, on the same stack: a new draft copied from the
+            # convention just started, a mistake said beside its field named in French,
+            # fixed, previewed, started, then the convention's page.
+            await page.select_option("#language", "fr")
+            await page.click("form[action='/office/language'] button")
+            await page.goto(f"{base}/office/editor")
+            assert await page.get_attribute("html", "lang") == "fr"
+            await page.fill("#copy-from", data["id"])
+            await page.click("button[value='copy']")
+            await page.wait_for_selector("form.editor")
+            await page.fill("#f-title", "")
+            await page.click("p.actions button[value='save'] >> nth=0")
+            await page.wait_for_selector("#f-title-error")
+            assert "1 erreur" in await page.inner_text("main")
+            assert "Titre" in await page.inner_text("label[for='f-title']")
+            assert await page.inner_text("#f-title-error")
+            await no_accessibility_violations(page, "editor with an error, in French")
+            await page.screenshot(path=str(ARTIFACTS / "editor-3-one-mistake-fr.png"))
+            await page.fill("#f-title", "Coopération avec le Mali — seconde phase")
+            await page.click("p.actions button[value='save'] >> nth=0")
+            await page.wait_for_selector("p.receipt")
+            assert not await page.query_selector("p.error")
+            await page.click("p.actions button[value='preview'] >> nth=0")
+            await page.wait_for_selector("ol.plan")
+            await no_accessibility_violations(page, "preview, in French")
+            await page.click("form[action$='/start'] button")
+            await page.wait_for_url(f"{base}/office/conventions/{copy_id}")
+            assert "Coopération avec le Mali — seconde phase" in await page.inner_text("main")
+            await no_accessibility_violations(page, "the convention's page, in French")
+            await page.screenshot(path=str(ARTIFACTS / "editor-4-started-fr.png"), full_page=True)
             await browser.close()
-        started = await dev_env.client.get_workflow_handle(workflow_id_for(data["id"])).describe()
-        assert started.status is not None
+        for started_id in (data["id"], copy_id):
+            handle = dev_env.client.get_workflow_handle(workflow_id_for(started_id))
+            assert (await handle.describe()).status is not None
     finally:
         server.should_exit = True
         await serving
-        await dev_env.client.get_workflow_handle(workflow_id_for(data["id"])).terminate(
-            reason="editor browser test"
-        )
+        for started_id in (data["id"], copy_id):
+            with contextlib.suppress(RPCError):
+                await dev_env.client.get_workflow_handle(workflow_id_for(started_id)).terminate(
+                    reason="editor browser test"
+                )

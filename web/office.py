@@ -75,6 +75,7 @@ from web.documents import form_with_files, task_documents
 from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
 from web.i18n import N_, direction, gettext, language_or_default
 from web.navigation import get_view, safe_next, signin_url, wants_a_page
+from web.office_held import held_for, hold_and_sign_in, posts_a_form
 from web.problems import status_and_title
 from web.rendering import render
 from web.security import Csrf, client_address
@@ -259,6 +260,17 @@ class AnswerForm(OfficeForm):
         return fields
 
 
+ANSWER_FIELDS = ("task_id", "decision", "comments", "answer")
+"""The convention page's answer form's fields, shown again after a refusal."""
+
+HELD_BACK = N_(
+    "Your session had ended: what you typed is back in the form, not sent yet. Send it again."
+)
+"""Said on the page a form held across a timed-out session comes back to."""
+
+HELD_FILES = N_("A file chosen before your session ended is not kept: choose it again.")
+
+
 class StartForm(OfficeForm):
     """A convention file kept from the preview, and whether to start it now."""
 
@@ -384,6 +396,10 @@ async def office_error(
     sent to sign in, and back here after (303)."""
     if isinstance(error, Unauthenticated) and wants_a_page(request):
         return _see(signin_url(request))
+    if isinstance(error, Unauthenticated) and posts_a_form(request):
+        # A session that timed out while the officer typed: what the form carried is held
+        # for their account, and given back on the page once they have signed in again.
+        return await hold_and_sign_in(request)
     headers = {"retry-after": str(error.retry_after)} if error.retry_after is not None else {}
     status, title = status_and_title(error)
     detail = error.detail
@@ -730,7 +746,14 @@ async def chart(table: str, request: Request, desk: DeskDep, session: Reader) ->
 async def convention_page(
     convention_id: str, request: Request, desk: DeskDep, session: Reader
 ) -> Response:
-    """Stage, open tasks and who owes them, links, deliveries, archive, timeline."""
+    """Stage, open tasks and who owes them, links, deliveries, archive, timeline; the answer
+    form filled again with what was typed when the session timed out (held, then signed in)."""
+    held = await held_for(request, session, f"/office/conventions/{convention_id}/answer")
+    if held is not None:
+        typed = {name: held.first(name) for name in ANSWER_FIELDS}
+        return await _convention(
+            request, desk, session, convention_id, notice=HELD_BACK, typed=typed
+        )
     return await _convention(request, desk, session, convention_id)
 
 
@@ -746,7 +769,10 @@ async def _convention(
     errors: list[tuple[str, str]] | None = None,
     status_code: int = 200,
     settle: float = 0.0,
+    typed: dict[str, str] | None = None,
 ) -> HTMLResponse:
+    """The convention's page; `typed`: what the answer form shows again (a refusal, or a
+    form held across a timed-out session)."""
     lang = language_or_default(request.query_params.get("lang") or session.language)
     overview = await desk.convention_page(session, convention_id, lang, settle=settle)
     return page(
@@ -763,6 +789,7 @@ async def _convention(
         notice_values=notice_values or {},
         refusal=refusal,
         errors=errors or [],
+        typed=typed or {},
         # The record's ids said by the names the page shows its parties by.
         record_names=PartyNames.of({party.id: party.name for party in overview.parties}),
     )
@@ -797,9 +824,11 @@ async def _after_action(
     action: Any,
     done: str = N_("Done."),
     done_values: dict[str, str] | None = None,
+    typed: dict[str, str] | None = None,
 ) -> Response:
     """The convention's page after an action: done (saying what was done, once the workflow
-    shows the state it produced), refused (409), or invalid (422)."""
+    shows the state it produced), refused (409), or invalid (422) — the answer form then
+    showing again what was `typed`."""
     try:
         await action
     except InvalidInput as error:
@@ -810,10 +839,17 @@ async def _after_action(
             convention_id,
             status_code=422,
             errors=[(e.field, e.reason) for e in error.errors],
+            typed=typed,
         )
     except Refused as error:
         return await _convention(
-            request, desk, session, convention_id, status_code=409, refusal=error.detail
+            request,
+            desk,
+            session,
+            convention_id,
+            status_code=409,
+            refusal=error.detail,
+            typed=typed,
         )
     return await _convention(
         request,
@@ -903,7 +939,11 @@ async def answer(
     named = await _task_named(request, desk, session, convention_id, form.task_id)
     done = N_("The answer to “%(task)s” was sent.")
     values = {"task": named}
-    return await _after_action(request, desk, session, convention_id, answered(), done, values)
+    # Refused (by the workflow, or a malformed field), the form shows what was typed again.
+    typed = {name: str(getattr(form, name)) for name in ANSWER_FIELDS}
+    return await _after_action(
+        request, desk, session, convention_id, answered(), done, values, typed
+    )
 
 
 async def _officer_form(
@@ -913,6 +953,7 @@ async def _officer_form(
     values: dict[str, list[str]],
     errors: list[tuple[str, str]],
     status_code: int = 200,
+    notices: list[str] | None = None,
 ) -> HTMLResponse:
     fields = form_for(view)
     documents = await task_documents(
@@ -931,6 +972,7 @@ async def _officer_form(
         errors=errors_by_field(errors, fields),
         requested=requested_money(view),
         cohort_rows=range(COHORT_ROWS),
+        notices=notices or [],
         **documents,
     )
 
@@ -939,8 +981,13 @@ async def _officer_form(
 async def officer_task_form(
     convention_id: str, task_id: str, request: Request, desk: DeskDep, session: Officer
 ) -> Response:
-    """The task's own form (the partners' one, field by field), for an answer on behalf."""
+    """The task's own form (the partners' one, field by field), for an answer on behalf;
+    filled again with what was typed when the session timed out (held, then signed in)."""
     view = await desk.actions.task_view(convention_id, task_id)
+    held = await held_for(request, session, f"/office/conventions/{convention_id}/tasks/{task_id}")
+    if held is not None:
+        notices = [HELD_BACK] + ([HELD_FILES] if held.files else [])
+        return await _officer_form(request, session, view, held.fields, [], notices=notices)
     return await _officer_form(request, session, view, {}, [])
 
 

@@ -121,7 +121,8 @@ async def conventions_csv(request: Request, desk: DeskDep, session: Reader) -> R
     """The current filter's every convention as CSV (the reader's separator, a BOM),
     streamed a row at a time."""
     query = _export_query(request, session)
-    body = csv_stream(EXPORT_COLUMNS, export_rows(desk.pool, query), _language(request, session))
+    language = _language(request, session)
+    body = csv_stream(EXPORT_COLUMNS, export_rows(desk.pool, query, language), language)
     return StreamingResponse(
         body,
         media_type=CSV_MEDIA_TYPE,
@@ -136,7 +137,8 @@ async def conventions_csv(request: Request, desk: DeskDep, session: Reader) -> R
 async def conventions_xlsx(request: Request, desk: DeskDep, session: Reader) -> Response:
     """The current filter's every convention as an Excel workbook."""
     query = _export_query(request, session)
-    body = await xlsx_of_rows(EXPORT_COLUMNS, export_rows(desk.pool, query), "conventions")
+    rows = export_rows(desk.pool, query, _language(request, session))
+    body = await xlsx_of_rows(EXPORT_COLUMNS, rows, "conventions")
     return _file(body, XLSX_MEDIA_TYPE, "conventions.xlsx")
 
 

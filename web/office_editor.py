@@ -35,11 +35,16 @@ from web.office import (
     page,
     require,
 )
+from web.office_held import held_for
 from web.security import client_address
 
 router = APIRouter(include_in_schema=False)
 
 Writer = Annotated[OfficeSession, require(Permission.START)]
+
+HELD_SAVED = N_(
+    "Your session had ended while you typed: what you typed then is saved in the draft."
+)
 
 
 class DraftsForm(OfficeForm):
@@ -210,9 +215,26 @@ async def _full_page(
 
 @router.get("/office/editor/{draft_id}", response_class=HTMLResponse)
 async def draft_page(draft_id: str, request: Request, desk: DeskDep, session: Writer) -> Response:
-    """The draft in the editor, every error beside its field."""
+    """The draft in the editor, every error beside its field; after a sign-in that a timed-out
+    session asked for, what was typed then is saved in the draft (over the version it was
+    typed on: another officer's save since is said, and what was typed shown)."""
     draft = await editor.open_draft(desk.partner, session, draft_id)
-    return await _full_page(request, desk, session, draft)
+    held = await held_for(request, session, f"/office/editor/{draft_id}")
+    if held is None:
+        return await _full_page(request, desk, session, draft)
+    document = parse(held.fields)
+    version = _version(held.first("version"))
+    try:
+        saved = await editor.save(desk.partner, session, draft.id, version, document)
+    except Conflict:
+        return await _full_page(
+            request, desk, session, draft, document=document, version=version, refusal=STALE
+        )
+    except InvalidInput as error:
+        return await _full_page(
+            request, desk, session, draft, document=document, version=version, refusal=error.detail
+        )
+    return await _full_page(request, desk, session, saved, notice=HELD_SAVED)
 
 
 @router.post("/office/editor/{draft_id}", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import asyncpg
 
 from application.errors import InvalidInput
+from rendering.record import task_title
 from schemas.convention import ConventionKind, StageSpec
 from schemas.errors import FieldError
 from schemas.status import ConventionState
@@ -233,6 +234,7 @@ EXPORT_COLUMNS = (
     "sector",
     "officer",
     "next_task",
+    "next_task_title",
     "next_kind",
     "owed_by",
     "next_due",
@@ -240,9 +242,12 @@ EXPORT_COLUMNS = (
 )
 
 
-def export_row(row: Mapping[str, Any]) -> list[object]:
-    """One convention as the downloads write it, in EXPORT_COLUMNS' order."""
+def export_row(row: Mapping[str, Any], language: str = "fr") -> list[object]:
+    """One convention as the downloads write it, in EXPORT_COLUMNS' order: the next task by
+    its id and kind (as programs read it) and its title in the reader's `language` (empty
+    while the inbox has not recorded the task)."""
     owed_by = row["next_party_name"] or row["next_party"]
+    named = _named(row["next_kind"], row["next_title"])
     return [
         row["id"],
         row["title"],
@@ -253,6 +258,7 @@ def export_row(row: Mapping[str, Any]) -> list[object]:
         row["sector"],
         row["officer_name"],
         row["next_task"],
+        task_title(named, language).text if named is not None else "",
         row["next_kind"],
         owed_by,
         stored.due_text(row["next_due"]),
@@ -260,10 +266,13 @@ def export_row(row: Mapping[str, Any]) -> list[object]:
     ]
 
 
-async def export_rows(pool: asyncpg.Pool, query: ListQuery) -> AsyncIterator[list[object]]:
-    """Every convention of the query's filter (all pages), in its order."""
+async def export_rows(
+    pool: asyncpg.Pool, query: ListQuery, language: str = "fr"
+) -> AsyncIterator[list[object]]:
+    """Every convention of the query's filter (all pages), in its order; the next task's
+    title in `language`."""
     async for row in stored.stream_conventions(pool, query.filter, query.sort):
-        yield export_row(row)
+        yield export_row(row, language)
 
 
 @dataclass(frozen=True)
