@@ -75,7 +75,7 @@ from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
 from rendering.catalogues import LANGUAGES, language_from_environment
-from rendering.record import PartyNames
+from rendering.record import PartyNames, directory_people
 from schemas.actors import Principal
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -571,7 +571,8 @@ async def _recorded_lines(
     try:
         timeline = await recorded_timeline(pool, convention_id, last=last)
         ids = sorted(set(party_ids or []) | {m.party for m in timeline.milestones if m.party})
-        names = await _directory_names(pool, ids, language)
+        people = directory_people(m.details for m in timeline.milestones)
+        names = await _directory_names(pool, ids, language, people)
         store = open_archive(settings.archive, pool, database_url)
         entries = await store.entries(convention_id)
         failures = await open_failures(pool, convention_id)
@@ -598,13 +599,18 @@ async def _recorded_lines(
     return timeline, lines, names
 
 
-async def _directory_names(pool: asyncpg.Pool, party_ids: list[str], language: str) -> PartyNames:
-    """The directory's names of these parties in `language` (an id it does not hold stays)."""
+async def _directory_names(
+    pool: asyncpg.Pool, party_ids: list[str], language: str, person_ids: list[str] | None = None
+) -> PartyNames:
+    """The directory's names of these parties in `language` (an id it does not hold stays),
+    and of the people who answered (a person it does not hold: the recorded name)."""
     try:
-        held = await names_of(pool, party_ids)
+        held = await names_of(pool, party_ids, person_ids)
     except asyncpg.UndefinedTableError:  # a database from before the directory
         return PartyNames()
-    return PartyNames.of({party: held.organisation(party, language) for party in party_ids})
+    return PartyNames.of(
+        {party: held.organisation(party, language) for party in party_ids}, held.people_names()
+    )
 
 
 def _answer_file(name: str) -> dict[str, Any]:
