@@ -16,6 +16,7 @@ from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import is_to_officer
+from activities.webhook import webhook_endpoint
 from infra.database import Database, transaction
 from infra.outbound import redacted_url
 from infra.portal_settings import (
@@ -114,7 +115,7 @@ class Notifier:
         """
         settings = self._settings
         channels: list[Channel] = []
-        webhook_url = notification.webhook_url
+        webhook_url = await webhook_endpoint(self._pool, notification)
         if webhook_url:
             channels.append(Channel.WEBHOOK)
             await self._log.plan(
@@ -131,7 +132,10 @@ class Notifier:
                 notification.party,
                 target=None,
                 status=DeliveryStatus.NO_CHANNEL,
-                detail=f"party {notification.party!r} declares no webhook_url",
+                detail=(
+                    f"party {notification.party!r} has no webhook endpoint in the directory "
+                    "and its convention file declares no webhook_url"
+                ),
             )
         emails = notification.emails
         if emails and settings.smtp is not None:

@@ -10,8 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+from temporalio.testing import WorkflowEnvironment
+
+from application.conventions import start_convention
+from application.directory.channels import set_webhook, set_webhook_hosts
+from devkit.polling import eventually
+from infra.secrets import webhook_secret_variable
 from rendering.record import PartyNames, directory_people, milestone_text
 from schemas.milestones import Milestone, MilestoneKind
+from tests.conftest import WEBHOOK_SECRET, WebhookReceiver
+from tests.directory_stack import ADMIN, fresh_id, funding_file
+from tests.partner_stack import DECISION, registered
+from tests.test_delivery_webhook import fast_delivery, log_of, running_worker, stop
 
 PERSON_ID = "p-awa"
 PERSON = "Awa NDIAYE"
@@ -77,3 +88,53 @@ def test_a_signature_says_signed_by_and_without_the_directory_the_recorded_name(
     assert "signed by Awa N. (signing authority, for " + ORGANISATION in offline, offline
     arabic = milestone_text(signature, "ar", PartyNames.of({}, {PERSON_ID: PERSON})).text
     assert "وقّعها" in arabic and "صلاحية التوقيع" in arabic and PERSON in arabic, arabic
+
+
+# --- the webhook endpoint: the directory's ---------------------------------------------------
+
+
+async def test_a_delivery_goes_to_the_directorys_endpoint_not_the_files_and_the_allow_list_holds(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, monkeypatch: Any
+) -> None:
+    receiver = WebhookReceiver(WEBHOOK_SECRET)
+    moved, kept, fenced = fresh_id(), fresh_id(), fresh_id()
+    files: dict[str, str] = {}
+    try:
+        conventions = []
+        for party in (moved, kept, fenced):
+            monkeypatch.setenv(webhook_secret_variable(party), WEBHOOK_SECRET)
+            files[party] = receiver.endpoint()
+            conventions.append(
+                await registered(db_pool, funding_file(party, [], webhook_url=files[party]))
+            )
+        # The import took the files' endpoints; the directory then moves one, forgets one
+        # (the file's stands), and fences the third's to a host its endpoint is not on.
+        directory_url = receiver.endpoint()
+        await set_webhook(db_pool, ADMIN, moved, directory_url)
+        await set_webhook(db_pool, ADMIN, kept, None)
+        await set_webhook(db_pool, ADMIN, fenced, receiver.endpoint())
+        await set_webhook_hosts(db_pool, ADMIN, fenced, ["hooks.partner.example"])
+        async with running_worker(dev_env, db_pool, fast_delivery()) as task_queue:
+            for convention in conventions:
+                await start_convention(dev_env.client, convention, task_queue)
+            logs = [
+                await eventually(
+                    lambda c=convention: log_of(db_pool, f"{c.id}/{DECISION}/task.assigned"),
+                    lambda log: log[0] is not None and log[0]["status"] in {"delivered", "failed"},
+                )
+                for convention in conventions
+            ]
+        for convention in conventions:
+            await stop(dev_env.client, convention.id)
+    finally:
+        receiver.close()
+    (moved_log, _), (kept_log, _), (fenced_log, fenced_attempts) = logs
+    assert moved_log["status"] == "delivered" and kept_log["status"] == "delivered"
+    [delivered] = receiver.requests_to(directory_url)
+    assert delivered.verified and delivered.webhook_id.startswith(conventions[0].id)
+    assert receiver.requests_to(files[moved]) == []  # the file's endpoint: nothing
+    assert len(receiver.requests_to(files[kept])) == 1  # no endpoint in the directory: the file's
+    # The allow-list still applies to the directory's endpoint: refused before connecting.
+    assert fenced_log["status"] == "failed", fenced_log
+    assert fenced_attempts[-1]["detail"] == "refused_host", dict(fenced_attempts[-1])
+    assert receiver.requests_to(files[fenced]) == []
