@@ -16,6 +16,7 @@ from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import is_to_officer
+from activities.recipients import directory_recipients
 from activities.webhook import webhook_endpoint
 from infra.database import Database, transaction
 from infra.outbound import redacted_url
@@ -59,7 +60,10 @@ class Notifier:
 
     @activity.defn
     async def notify_party(self, notification: Notification) -> bool:
-        """Record the notification once; False when a retry finds it already recorded."""
+        """Record the notification once; False when a retry finds it already recorded.
+        Its task's recipients are the directory's people who may act on it, where the
+        directory holds the organisation (`activities.recipients`)."""
+        notification = await directory_recipients(self._pool, notification)
         inserted = await record_notification(self._pool, notification)
         activity.logger.info(
             "notification recorded" if inserted else "notification already recorded",
@@ -114,6 +118,7 @@ class Notifier:
         server), is recorded as "no channel": not an error, nothing to retry.
         """
         settings = self._settings
+        notification = await directory_recipients(self._pool, notification)
         channels: list[Channel] = []
         webhook_url = await webhook_endpoint(self._pool, notification)
         if webhook_url:

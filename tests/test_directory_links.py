@@ -7,6 +7,9 @@ convention file lists; a delivery goes to the directory's webhook endpoint.
 
 from __future__ import annotations
 
+import asyncio
+import html
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,14 +18,19 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
 from application.directory.channels import set_webhook, set_webhook_hosts
+from application.directory.people import NewPerson, add_person, remove_person
 from devkit.polling import eventually
 from infra.secrets import webhook_secret_variable
 from rendering.record import PartyNames, directory_people, milestone_text
 from schemas.milestones import Milestone, MilestoneKind
-from tests.conftest import WEBHOOK_SECRET, WebhookReceiver
+from storage import directory as directory_store
+from tests.conftest import WEBHOOK_SECRET, SmtpServer, WebhookReceiver
 from tests.directory_stack import ADMIN, fresh_id, funding_file
-from tests.partner_stack import DECISION, registered
+from tests.partner_stack import DECISION, link_path, make_desk, portal_client, registered
+from tests.test_delivery_email import text_of
 from tests.test_delivery_webhook import fast_delivery, log_of, running_worker, stop
+from tests.test_office_desk import office_client, signed_in
+from tests.test_partner_links import APPROVE_FORM, CODE_ID, code_in, csrf_of, open_task_page
 
 PERSON_ID = "p-awa"
 PERSON = "Awa NDIAYE"
@@ -138,3 +146,118 @@ async def test_a_delivery_goes_to_the_directorys_endpoint_not_the_files_and_the_
     assert fenced_log["status"] == "failed", fenced_log
     assert fenced_attempts[-1]["detail"] == "refused_host", dict(fenced_attempts[-1])
     assert receiver.requests_to(files[fenced]) == []
+
+
+# --- the task's mail and links: the directory's people -----------------------------------------
+
+KEPT = "Jean-Baptiste KONÉ"
+GONE = "Former Contact"
+NEW = "مريم بنعلي"
+READER = "Only Answers"
+
+
+async def test_a_person_added_in_the_directory_is_mailed_the_task_and_answers_a_removed_one_not(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, smtp_server: SmtpServer
+) -> None:
+    party = fresh_id("isdb")
+    address = {name: f"{fresh_id('p')}@isdb.example" for name in (KEPT, GONE, NEW, READER)}
+    convention = await registered(
+        db_pool,
+        funding_file(
+            party,
+            [
+                {"name": KEPT, "email": address[KEPT], "language": "fr"},
+                {"name": GONE, "email": address[GONE], "language": "en"},
+            ],
+        ),
+    )
+    # The directory, after the import: the file's second contact removed; a person the file
+    # does not list, who may decide funding; one who may only answer other tasks.
+    [gone] = [p for p, _ in await directory_store.people_of(db_pool, party) if p.name == GONE]
+    await remove_person(db_pool, ADMIN, gone.id)
+    new = await add_person(
+        db_pool, ADMIN, party, NewPerson(NEW, address[NEW], "ar"), ["decide_funding"]
+    )
+    await add_person(db_pool, ADMIN, party, NewPerson(READER, address[READER], "fr"), ["answer"])
+    delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
+    notification_id = f"{convention.id}/{DECISION}/task.assigned"
+    desk = make_desk(dev_env.client, db_pool, delivery)
+    async with running_worker(dev_env, db_pool, delivery) as task_queue:
+        await start_convention(dev_env.client, convention, task_queue, milestones=db_pool)
+        await eventually(
+            lambda: db_pool.fetchval(
+                "SELECT status FROM deliveries WHERE notification_id = $1 AND channel = 'email'",
+                notification_id,
+            ),
+            lambda status: status == "delivered",
+        )
+        links = await db_pool.fetch(
+            "SELECT contact_name FROM partner_links WHERE notification_id = $1", notification_id
+        )
+        assert sorted(row["contact_name"] for row in links) == sorted([KEPT, NEW])
+
+        def task_mails(name: str) -> list[str]:
+            """The plain texts of the mails to this person that carry a task's link."""
+            texts = [text_of(m.message, "plain") for m in smtp_server.catcher.to(address[name])]
+            return [text for text in texts if "/t/" in text]
+
+        # Removed: told nothing (neither the task nor the stage). May only answer: told of
+        # the stage, not of a funding decision.
+        assert smtp_server.catcher.to(address[GONE]) == []
+        assert smtp_server.catcher.to(address[READER]) and task_mails(READER) == []
+        path = link_path(convention.id, NEW)
+        [mailed] = task_mails(NEW)
+        assert path in mailed
+        assert len(task_mails(KEPT)) == 1
+        # The new person opens her link (which confirms her address) and decides, with the
+        # mailed code.
+        async with portal_client(desk) as http:
+            page = await open_task_page(http, path)
+            sent_before = len(smtp_server.catcher.to(address[NEW]))
+            asked = await http.post(
+                f"/desk/tasks/{convention.id}/{DECISION}",
+                data={"csrf": csrf_of(page), **APPROVE_FORM},
+            )
+            assert asked.status_code == 200, asked.text
+            code = await eventually(
+                lambda: asyncio.sleep(0, len(smtp_server.catcher.to(address[NEW]))),
+                lambda count: count > sent_before,
+            )
+            assert code
+            fields = {"csrf": csrf_of(asked), "convention_id": convention.id, "task_id": DECISION}
+            code_id = CODE_ID.search(asked.text)
+            assert code_id is not None
+            done = await http.post(
+                f"/desk/codes/{code_id.group(1)}",
+                data={**fields, "code": code_in(smtp_server, address[NEW], sent_before)},
+            )
+            assert done.status_code == 200 and 'id="receipt"' in done.text, done.text
+        recorded = await eventually(
+            lambda: db_pool.fetchval(
+                "SELECT details FROM milestones WHERE convention_id = $1 AND kind = $2",
+                convention.id,
+                MilestoneKind.TASK_ANSWERED.value,
+            ),
+            lambda details: details is not None,
+        )
+        details = recorded if isinstance(recorded, dict) else json.loads(recorded)
+        assert directory_people([details]) == [new.id]
+        # The record names her and the capacity, on the office's page, in each language.
+        organisation = await directory_store.organisation(db_pool, party)
+        assert organisation is not None
+        async with office_client(desk) as http:
+            await signed_in(http, db_pool, "officer")
+            pages = {
+                lang: (await http.get(f"/office/conventions/{convention.id}?lang={lang}")).text
+                for lang in ("fr", "ar", "en")
+            }
+    await stop(dev_env.client, convention.id)
+    capacity = {
+        "fr": "pouvoir de décider d'un financement",
+        "ar": "صلاحية البت في التمويل",
+        "en": "authority to decide on funding",
+    }
+    for lang, page in pages.items():
+        timeline = html.unescape(page.rsplit('<table class="tasks">', 1)[1].split("</table>")[0])
+        assert capacity[lang] in timeline and NEW in timeline, timeline
+        assert organisation.name(lang) in timeline and new.id not in timeline, timeline
