@@ -91,6 +91,7 @@ from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
 from storage.archive_failures import open_failures
+from storage.directory import Person as DirectoryPerson
 from storage.inbox import owed_tasks
 from storage.milestones import RecordedTimeline, recorded_timeline
 
@@ -307,7 +308,9 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
         args.officer or _login_name(), EditorRole.ADMIN if accept else EditorRole.OFFICER
     )
     try:
-        await officer_person(pool, editor.name)  # who pressed Start, a directory person
+        # Who pressed Start, a directory person: named in the record as the directory has
+        # them (an address typed as --officer finds the person an admin may have named).
+        officer = await officer_person(pool, editor.name)
         # The file's parties, as a proposal to the partner directory: refused (nothing
         # started) when it would change an existing organisation, unless accepted.
         async with parties_imported(pool, editor, convention, accept=accept) as proposal:
@@ -318,7 +321,7 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
                 milestones=pool,
                 history_limit=args.history_limit,
                 require_parent=not args.allow_missing_parent,
-                started_by=editor.name[:200],
+                started_by=recorded_officer(officer)[:200],
             )
     except PacteError as error:
         raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None
@@ -611,6 +614,15 @@ async def _directory_names(
     return PartyNames.of(
         {party: held.organisation(party, language) for party in party_ids}, held.people_names()
     )
+
+
+def recorded_officer(person: DirectoryPerson) -> str:
+    """How the record names the command line's officer: the directory's name, with the
+    address when it has one beside a name (`Name <address>`, as the office desk says who
+    pressed Start)."""
+    if person.email and person.email != person.name:
+        return f"{person.name} <{person.email}>"
+    return person.name
 
 
 def _answer_file(name: str) -> dict[str, Any]:

@@ -4,8 +4,10 @@ The workflow decides a notification's recipients from the convention file's cont
 history must not change); the activities that mint the links, plan the channels and send the
 mail replace them here, at the moment they run, by the directory's people of the
 organisation who may act on the task today: not removed, holding the capacity the task needs
-(`schemas.actors.capacity_for_task`, the desk's own rule), with an address; a stage's
-announcement, by those holding any capacity for it today. A task
+(`schemas.actors.capacity_for_task`, the desk's own rule); a stage's announcement, by those
+holding any capacity for it today. The mail goes to those with an address; a person without
+one still gets a link, mailed to no one, as a file's contact without an address did (an
+officer can see it on the convention's page; the seed files' people have none). A task
 reassigned to one contact goes to the directory's person of that name only. An organisation
 the directory does not hold keeps the workflow's list (the file's contacts); an archived one
 is told by no one (nobody may act for it). The officer's own notifications are left alone.
@@ -41,7 +43,7 @@ async def directory_recipients(db: Database, notification: Notification) -> Noti
         needed = None if task is None else capacity_for_task(task.kind.value)
         today = datetime.now(UTC).date()
         for person, capacities in await directory.people_of(db, organisation.id):
-            if person.removed_at is not None or not person.email:
+            if person.removed_at is not None:
                 continue
             if task is not None and task.contact is not None and person.name != task.contact:
                 continue

@@ -18,11 +18,13 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
 from application.directory.channels import set_webhook, set_webhook_hosts
-from application.directory.people import NewPerson, add_person, remove_person
+from application.directory.officers import officer_person
+from application.directory.people import NewPerson, add_person, change_person, remove_person
 from devkit.polling import eventually
 from infra.secrets import webhook_secret_variable
 from rendering.record import PartyNames, directory_people, milestone_text
 from schemas.milestones import Milestone, MilestoneKind
+from starter import recorded_officer
 from storage import directory as directory_store
 from tests.conftest import WEBHOOK_SECRET, SmtpServer, WebhookReceiver
 from tests.directory_stack import ADMIN, fresh_id, funding_file
@@ -261,3 +263,18 @@ async def test_a_person_added_in_the_directory_is_mailed_the_task_and_answers_a_
         timeline = html.unescape(page.rsplit('<table class="tasks">', 1)[1].split("</table>")[0])
         assert capacity[lang] in timeline and NEW in timeline, timeline
         assert organisation.name(lang) in timeline and new.id not in timeline, timeline
+
+
+# --- the command line's officer, as the directory names them -----------------------------------
+
+
+async def test_the_command_lines_officer_is_recorded_by_the_directorys_name(
+    db_pool: asyncpg.Pool,
+) -> None:
+    address = f"{fresh_id('officer')}@ofppt.example"
+    first = await officer_person(db_pool, address)
+    assert recorded_officer(first) == address  # nobody named them yet: what was typed
+    await change_person(db_pool, ADMIN, first.id, NewPerson("Loubna EL IDRISSI", address, "fr"))
+    again = await officer_person(db_pool, address.upper())  # the same person, by address
+    assert again.id == first.id
+    assert recorded_officer(again) == f"Loubna EL IDRISSI <{address}>"
