@@ -103,6 +103,14 @@ def test_a_signature_says_signed_by_and_without_the_directory_the_recorded_name(
 # --- the webhook endpoint: the directory's ---------------------------------------------------
 
 
+async def settled(pool: asyncpg.Pool, convention_id: str) -> tuple[Any, list[Any]]:
+    """The task's webhook delivery once delivered or given up, and its attempts."""
+    return await eventually(
+        lambda: log_of(pool, f"{convention_id}/{DECISION}/task.assigned"),
+        lambda log: log[0] is not None and log[0]["status"] in {"delivered", "failed"},
+    )
+
+
 async def test_a_delivery_goes_to_the_directorys_endpoint_not_the_files_and_the_allow_list_holds(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, monkeypatch: Any
 ) -> None:
@@ -127,13 +135,7 @@ async def test_a_delivery_goes_to_the_directorys_endpoint_not_the_files_and_the_
         async with running_worker(dev_env, db_pool, fast_delivery()) as task_queue:
             for convention in conventions:
                 await start_convention(dev_env.client, convention, task_queue)
-            logs = [
-                await eventually(
-                    lambda c=convention: log_of(db_pool, f"{c.id}/{DECISION}/task.assigned"),
-                    lambda log: log[0] is not None and log[0]["status"] in {"delivered", "failed"},
-                )
-                for convention in conventions
-            ]
+            logs = [await settled(db_pool, c.id) for c in conventions]
         for convention in conventions:
             await stop(dev_env.client, convention.id)
     finally:
@@ -259,8 +261,8 @@ async def test_a_person_added_in_the_directory_is_mailed_the_task_and_answers_a_
         "ar": "صلاحية البت في التمويل",
         "en": "authority to decide on funding",
     }
-    for lang, page in pages.items():
-        timeline = html.unescape(page.rsplit('<table class="tasks">', 1)[1].split("</table>")[0])
+    for lang, said in pages.items():
+        timeline = html.unescape(said.rsplit('<table class="tasks">', 1)[1].split("</table>")[0])
         assert capacity[lang] in timeline and NEW in timeline, timeline
         assert organisation.name(lang) in timeline and new.id not in timeline, timeline
 
