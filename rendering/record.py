@@ -111,10 +111,6 @@ class PartyNames:
             return recorded
         return _lookup_of(self.people).get(person_id, recorded)
 
-    def with_people(self, people: Mapping[str, str]) -> PartyNames:
-        """These names, and these people's."""
-        return PartyNames.of(self.as_dict(), {**dict(self.people), **people})
-
     @property
     def _lookup(self) -> dict[str, str]:
         return _lookup_of(self.pairs)
