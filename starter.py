@@ -75,7 +75,7 @@ from infra.settings import Settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
 from rendering.catalogues import LANGUAGES, language_from_environment
-from rendering.record import PartyNames
+from rendering.record import PartyNames, directory_people
 from schemas.actors import Principal
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -91,6 +91,7 @@ from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
 from storage.archive_failures import open_failures
+from storage.directory import Person as DirectoryPerson
 from storage.inbox import owed_tasks
 from storage.milestones import RecordedTimeline, recorded_timeline
 
@@ -307,7 +308,9 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
         args.officer or _login_name(), EditorRole.ADMIN if accept else EditorRole.OFFICER
     )
     try:
-        await officer_person(pool, editor.name)  # who pressed Start, a directory person
+        # Who pressed Start, a directory person: named in the record as the directory has
+        # them (an address typed as --officer finds the person an admin may have named).
+        officer = await officer_person(pool, editor.name)
         # The file's parties, as a proposal to the partner directory: refused (nothing
         # started) when it would change an existing organisation, unless accepted.
         async with parties_imported(pool, editor, convention, accept=accept) as proposal:
@@ -318,7 +321,7 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
                 milestones=pool,
                 history_limit=args.history_limit,
                 require_parent=not args.allow_missing_parent,
-                started_by=editor.name[:200],
+                started_by=recorded_officer(officer)[:200],
             )
     except PacteError as error:
         raise InputError(str(args.file), error.errors or [FieldError("", error.detail)]) from None
@@ -571,7 +574,8 @@ async def _recorded_lines(
     try:
         timeline = await recorded_timeline(pool, convention_id, last=last)
         ids = sorted(set(party_ids or []) | {m.party for m in timeline.milestones if m.party})
-        names = await _directory_names(pool, ids, language)
+        people = directory_people(m.details for m in timeline.milestones)
+        names = await _directory_names(pool, ids, language, people)
         store = open_archive(settings.archive, pool, database_url)
         entries = await store.entries(convention_id)
         failures = await open_failures(pool, convention_id)
@@ -598,13 +602,27 @@ async def _recorded_lines(
     return timeline, lines, names
 
 
-async def _directory_names(pool: asyncpg.Pool, party_ids: list[str], language: str) -> PartyNames:
-    """The directory's names of these parties in `language` (an id it does not hold stays)."""
+async def _directory_names(
+    pool: asyncpg.Pool, party_ids: list[str], language: str, person_ids: list[str] | None = None
+) -> PartyNames:
+    """The directory's names of these parties in `language` (an id it does not hold stays),
+    and of the people who answered (a person it does not hold: the recorded name)."""
     try:
-        held = await names_of(pool, party_ids)
+        held = await names_of(pool, party_ids, person_ids)
     except asyncpg.UndefinedTableError:  # a database from before the directory
         return PartyNames()
-    return PartyNames.of({party: held.organisation(party, language) for party in party_ids})
+    return PartyNames.of(
+        {party: held.organisation(party, language) for party in party_ids}, held.people_names()
+    )
+
+
+def recorded_officer(person: DirectoryPerson) -> str:
+    """How the record names the command line's officer: the directory's name, with the
+    address when it has one beside a name (`Name <address>`, as the office desk says who
+    pressed Start)."""
+    if person.email and person.email != person.name:
+        return f"{person.name} <{person.email}>"
+    return person.name
 
 
 def _answer_file(name: str) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import render
+from activities.recipients import directory_recipients
 from infra.secrets import SecretError, smtp_password
 from infra.settings import DeliverySettings
 from schemas.channels import (
@@ -130,6 +131,8 @@ class Mailer:
             await self._log.fail_attempt(
                 notification, Channel.EMAIL, attempt, None, str(error), permanent=True
             )
+        # To the directory's people who may act on the task now, as the links were minted.
+        notification = await directory_recipients(self._pool, notification)
         organisation = await directory.organisation(self._pool, notification.party)
         # An escalation, to the officer, is about a task another party owes: named too.
         others = (

@@ -16,6 +16,8 @@ from temporalio import activity
 
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import is_to_officer
+from activities.recipients import directory_recipients
+from activities.webhook import webhook_endpoint
 from infra.database import Database, transaction
 from infra.outbound import redacted_url
 from infra.portal_settings import (
@@ -58,7 +60,10 @@ class Notifier:
 
     @activity.defn
     async def notify_party(self, notification: Notification) -> bool:
-        """Record the notification once; False when a retry finds it already recorded."""
+        """Record the notification once; False when a retry finds it already recorded.
+        Its task's recipients are the directory's people who may act on it, where the
+        directory holds the organisation (`activities.recipients`)."""
+        notification = await directory_recipients(self._pool, notification)
         inserted = await record_notification(self._pool, notification)
         activity.logger.info(
             "notification recorded" if inserted else "notification already recorded",
@@ -113,8 +118,9 @@ class Notifier:
         server), is recorded as "no channel": not an error, nothing to retry.
         """
         settings = self._settings
+        notification = await directory_recipients(self._pool, notification)
         channels: list[Channel] = []
-        webhook_url = notification.webhook_url
+        webhook_url = await webhook_endpoint(self._pool, notification)
         if webhook_url:
             channels.append(Channel.WEBHOOK)
             await self._log.plan(
@@ -131,7 +137,10 @@ class Notifier:
                 notification.party,
                 target=None,
                 status=DeliveryStatus.NO_CHANNEL,
-                detail=f"party {notification.party!r} declares no webhook_url",
+                detail=(
+                    f"party {notification.party!r} has no webhook endpoint in the directory "
+                    "and its convention file declares no webhook_url"
+                ),
             )
         emails = notification.emails
         if emails and settings.smtp is not None:

@@ -24,6 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.delivery_log import DeliveryLog
 from activities.message_templates import answer_command, render
 from infra.channel_secrets import channel_key, opened
+from infra.database import Database
 from infra.outbound import OutboundRefused, check_url, guarded_transport
 from infra.portal_settings import link_secret
 from infra.secrets import SecretError, webhook_secrets
@@ -105,6 +106,15 @@ def signed_request(
     return headers, body
 
 
+async def webhook_endpoint(db: Database, notification: Notification) -> str | None:
+    """Where the party's webhook deliveries go: the directory's endpoint for its organisation
+    when it holds one, else the convention file's `webhook_url` (which the workflow put in
+    the notification). Read at each planning and each attempt, so an endpoint changed in the
+    directory takes effect for the next attempt without touching a running workflow."""
+    held = await directory.webhook_url(db, notification.party)
+    return held or notification.webhook_url
+
+
 def http_reason(code: int) -> str:
     """The delivery log's reason class of an answer that is not a success: its status class,
     never its headers (a `Location` would turn the log into a port scanner's report)."""
@@ -165,7 +175,7 @@ class WebhookSender:
         """POST the signed event once; retryable failures raise, permanent ones raise
         non-retryable; each attempt is a row of the delivery log."""
         channel = Channel.WEBHOOK
-        url = notification.webhook_url
+        url = await webhook_endpoint(self._pool, notification)
         if url is None:
             raise ApplicationError("no webhook_url", type=PERMANENT_FAILURE, non_retryable=True)
         attempt = await self._log.open_attempt(notification.id, channel)

@@ -63,7 +63,14 @@ from auditing.iati import (
 )
 from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, render_report_pdf
-from auditing.timeline import build_timeline, party_names, render_csv, render_json, render_text
+from auditing.timeline import (
+    build_timeline,
+    party_names,
+    render_csv,
+    render_json,
+    render_text,
+    timeline_people,
+)
 from auditing.verify import anchor_findings, verify_convention
 from documents.configured_store import open_document_store
 from documents.settings import load_document_settings, trust_roots
@@ -451,7 +458,8 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
     directory = (
         {} if offline else await _directory_names(session, list(built.party_names), language)
     )
-    names = party_names(built, language, directory)
+    people = {} if offline else await _people_names(session, timeline_people(built))
+    names = party_names(built, language, directory, people)
     rendered = (
         render_json(built)
         if args.format == "json"
@@ -485,6 +493,19 @@ async def _directory_names(
         for party in party_ids
         if party in held.organisations
     }
+
+
+async def _people_names(session: _Session, person_ids: list[str]) -> dict[str, str]:
+    """The directory's names of the people who answered, by person id; none when
+    PostgreSQL does not answer (each answer's recorded name is said then)."""
+    if not person_ids:
+        return {}
+    try:
+        pool = await session.pool()
+        held = await names_of(pool, [], person_ids)
+    except (DatabaseUnavailable, asyncpg.PostgresError, OSError):
+        return {}
+    return held.people_names()
 
 
 async def _verify(args: argparse.Namespace, session: _Session) -> int:
@@ -784,6 +805,7 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
             organisation_names=await _directory_names(
                 session, [party.id for party in convention.parties], language
             ),
+            people_names=await _people_names(session, timeline_people(timeline)),
         )
     )
     if args.out:

@@ -72,9 +72,14 @@ class ReportFacts:
     """The directory's names of the parties, in the reader's language, by id (the file's
     names are said where the directory holds none)."""
 
+    people_names: Mapping[str, str] = field(default_factory=dict)
+    """The directory's names of the people who answered, by person id (each answer's
+    recorded name where the directory holds none)."""
+
     def names(self) -> PartyNames:
-        """The parties' names the report says: the directory's, else the file's."""
-        return party_names(self.timeline, self.language, self.organisation_names)
+        """The parties' names the report says: the directory's, else the file's; and the
+        people's who answered."""
+        return party_names(self.timeline, self.language, self.organisation_names, self.people_names)
 
 
 def _e(text: object) -> str:

@@ -40,7 +40,7 @@ from rendering.formats import (
     part_in,
     say,
 )
-from rendering.record import PartyNames, stage_name
+from rendering.record import PartyNames, directory_people, stage_name
 from rendering.timeline import column_labels, event_label, title_in, who
 from rendering.timeline import entry_text as rendered_entry
 from schemas.archive import RunClose
@@ -465,13 +465,22 @@ def describe_answer(answer: dict[str, Any]) -> str:
 
 
 def party_names(
-    timeline: Timeline, language: str = "en", directory: Mapping[str, str] | None = None
+    timeline: Timeline,
+    language: str = "en",
+    directory: Mapping[str, str] | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> PartyNames:
     """The parties' names a reader sees: the directory's (in their language) where given,
     else the convention file's (its part in the reader's script, for a name written in
-    two)."""
+    two); and the directory's `people` who answered, by person id (else each answer's
+    recorded name)."""
     written = {party: part_in(name, language) for party, name in timeline.party_names.items()}
-    return PartyNames.of({**written, **(directory or {})})
+    return PartyNames.of({**written, **(directory or {})}, people)
+
+
+def timeline_people(timeline: Timeline) -> list[str]:
+    """The directory's person ids the timeline's answers name, each once."""
+    return directory_people(entry.details for entry in timeline.entries)
 
 
 def entry_text(

@@ -19,12 +19,12 @@ is the reader's).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from rendering.catalogues import N_, supported
+from rendering.catalogues import N_, gettext, supported
 from rendering.formats import (
     Said,
     data,
@@ -88,14 +88,28 @@ class PartyNames:
     know is said as it is. Hashable, so a rendering with names is cached like one without."""
 
     pairs: tuple[tuple[str, str], ...] = ()
+    people: tuple[tuple[str, str], ...] = ()
+    """The directory's people's names by person id (an answer's principal names its person
+    by the directory's id): the name the directory holds now, removed people's included."""
 
     @classmethod
-    def of(cls, names: Mapping[str, str]) -> PartyNames:
-        """From a mapping of party id to name (empty names are left out)."""
-        return cls(tuple(sorted((key, value) for key, value in names.items() if value)))
+    def of(cls, names: Mapping[str, str], people: Mapping[str, str] | None = None) -> PartyNames:
+        """From a mapping of party id to name, and of person id to name (empty names are
+        left out)."""
+        return cls(
+            tuple(sorted((key, value) for key, value in names.items() if value)),
+            tuple(sorted((key, value) for key, value in (people or {}).items() if value)),
+        )
 
     def __call__(self, party_id: str) -> str:
         return self._lookup.get(party_id, party_id)
+
+    def person(self, person_id: str | None, recorded: str) -> str:
+        """A person's name: the directory's for this id when the reader has it, else the
+        name the record holds (`recorded`: the principal's, as it acted)."""
+        if person_id is None:
+            return recorded
+        return _lookup_of(self.people).get(person_id, recorded)
 
     @property
     def _lookup(self) -> dict[str, str]:
@@ -778,6 +792,39 @@ def _task_assigned(c: _Context, d: TaskAssignedDetails) -> Said:
     )
 
 
+CAPACITY_WORDS = {
+    "sign": N_("signing authority"),
+    "decide_funding": N_("authority to decide on funding"),
+    "review": N_("authority to review drafts"),
+    "answer": N_("authority to answer tasks"),
+}
+"""Each capacity of the directory, as a reader says it (an unknown one is said as it is)."""
+_ANSWERED_IN_CAPACITY = N_("{task} — answered by {person} ({capacity}, for {party})")
+_ACTED_IN_CAPACITY = {
+    "sign": N_("{task} — signed by {person} ({capacity}, for {party})"),
+    "decide_funding": N_("{task} — decided by {person} ({capacity}, for {party})"),
+}
+
+
+def capacity_words(capacity: str, language: str) -> str:
+    """The capacity the directory checked, in `language`."""
+    wording = CAPACITY_WORDS.get(capacity)
+    return capacity if wording is None else gettext(language, wording)
+
+
+def directory_people(details: Iterable[Any]) -> list[str]:
+    """The directory's person ids the answers among these milestones' details name (each
+    once): what a reader looks up to say their names."""
+    found: dict[str, None] = {}
+    for detail in details:
+        principal = detail.get("principal") if isinstance(detail, Mapping) else None
+        check = principal.get("directory") if isinstance(principal, Mapping) else None
+        person = check.get("person") if isinstance(check, Mapping) else None
+        if isinstance(person, str) and person:
+            found[person] = None
+    return list(found)
+
+
 def _task_answered(c: _Context, d: TaskAnsweredDetails) -> Said:
     task = c.task(d.answer.kind, d.task)
     principal = d.principal
@@ -788,6 +835,17 @@ def _task_answered(c: _Context, d: TaskAnsweredDetails) -> Said:
             task=task,
             officer=principal.name,
             party=c.party(),
+        )
+    check = principal.directory if principal is not None else None
+    if principal is not None and check is not None and check.person:
+        # A person the directory vouched for: named with the capacity it checked.
+        return say(
+            c.language,
+            _ACTED_IN_CAPACITY.get(check.capacity, _ANSWERED_IN_CAPACITY),
+            task=task,
+            person=c.names.person(check.person, principal.name),
+            capacity=word(capacity_words(check.capacity, c.language)),
+            party=c.names(check.organisation),
         )
     if c.milestone.actor and c.milestone.actor != c.party():
         return say(

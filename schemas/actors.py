@@ -50,6 +50,22 @@ METHOD_WORDING = {
 }
 
 
+TASK_CAPACITIES = {
+    "sign": "sign",
+    "decide_funding": "decide_funding",
+    "review_draft": "review",
+    "revise_draft": "review",
+}
+"""The directory's capacity each task kind needs (any other kind: `answer`)."""
+
+
+def capacity_for_task(task_kind: str) -> str:
+    """The capacity a task of this kind needs: signing `sign`, a funding decision
+    `decide_funding`, a draft `review`, any other task `answer`. One rule for who may act
+    (the desk's check) and who is told (the task's mail and links)."""
+    return TASK_CAPACITIES.get(task_kind, "answer")
+
+
 class DirectoryCheck(Frozen):
     """What the partner directory said when the answer was authorised (issue 23): the
     person and organisation ids, the capacity the task needed, and the directory's version,

@@ -791,7 +791,9 @@ async def _convention(
         errors=errors or [],
         typed=typed or {},
         # The record's ids said by the names the page shows its parties by.
-        record_names=PartyNames.of({party.id: party.name for party in overview.parties}),
+        record_names=PartyNames.of(
+            {party.id: party.name for party in overview.parties}, overview.names.people_names()
+        ),
     )
 
 

@@ -24,16 +24,10 @@ from datetime import UTC, date, datetime
 from application.directory.people import DirectoryCapacity
 from application.errors import LinkUnusable, Refused, Unauthenticated
 from infra.database import Database
-from schemas.actors import DirectoryCheck
+from schemas.actors import DirectoryCheck, capacity_for_task
 from schemas.tasks import TaskKind
 from storage import directory as store
 
-_TASK_CAPACITY = {
-    TaskKind.SIGN.value: DirectoryCapacity.SIGN,
-    TaskKind.DECIDE_FUNDING.value: DirectoryCapacity.DECIDE_FUNDING,
-    TaskKind.REVIEW_DRAFT.value: DirectoryCapacity.REVIEW,
-    TaskKind.REVISE_DRAFT.value: DirectoryCapacity.REVIEW,
-}
 _WORDING = {
     DirectoryCapacity.SIGN: "signing authority",
     DirectoryCapacity.DECIDE_FUNDING: "authority to decide on funding",
@@ -44,7 +38,7 @@ _WORDING = {
 
 def capacity_for(task_kind: str) -> DirectoryCapacity:
     """The capacity a task of this kind needs."""
-    return _TASK_CAPACITY.get(task_kind, DirectoryCapacity.ANSWER)
+    return DirectoryCapacity(capacity_for_task(task_kind))
 
 
 @dataclass(frozen=True)

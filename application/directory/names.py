@@ -36,6 +36,10 @@ class Names:
         held = self.people.get(person_id)
         return held.name if held is not None else person_id
 
+    def people_names(self) -> dict[str, str]:
+        """The names of the people it holds, by person id (for `PartyNames.of`)."""
+        return {person_id: person.name for person_id, person in self.people.items()}
+
 
 async def names_of(
     db: Database,

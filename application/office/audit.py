@@ -54,6 +54,7 @@ from auditing.timeline import (
     party_names,
     render_json,
     timeline_csv,
+    timeline_people,
 )
 from auditing.verify import verify_convention
 from infra.settings import SettingsError, load_archive_settings
@@ -84,7 +85,10 @@ def _timeline_rows(timeline: Timeline) -> list[list[object]]:
 
 
 def _renderers(
-    language: str | None, names: Mapping[str, str] | None = None, reader: str | None = None
+    language: str | None,
+    names: Mapping[str, str] | None = None,
+    reader: str | None = None,
+    people: Mapping[str, str] | None = None,
 ) -> dict[TimelineFormat, tuple[Callable[[Timeline], str | bytes], str]]:
     """Each format's writer; the CSV in the reader's dialect when a language is given
     (`;` and a BOM in French), RFC 4180 for programs otherwise; the HTML page and the CSV's
@@ -94,7 +98,7 @@ def _renderers(
     reader = reader or language or "en"
 
     def csv_text(timeline: Timeline) -> str:
-        said = party_names(timeline, reader, names)
+        said = party_names(timeline, reader, names, people)
         if dialect is None:
             return timeline_csv(timeline, language=reader, names=said)
         return timeline_csv(
@@ -106,7 +110,9 @@ def _renderers(
         )
 
     def html_page(timeline: Timeline) -> str:
-        return render_html(timeline, language=reader, names=party_names(timeline, reader, names))
+        return render_html(
+            timeline, language=reader, names=party_names(timeline, reader, names, people)
+        )
 
     def xlsx(timeline: Timeline) -> bytes:
         return write_xlsx(CSV_COLUMNS, _timeline_rows(timeline), "timeline")
@@ -252,13 +258,13 @@ class ConventionAudit:
         )
         # The page in the language asked for, else the auditor's own.
         reader = language or session.language
-        names = await names_of(self.pool, list(timeline.party_names))
+        names = await names_of(self.pool, list(timeline.party_names), timeline_people(timeline))
         directory = {
             party: names.organisation(party, reader)
             for party in timeline.party_names
             if party in names.organisations
         }
-        renderer, media_type = _renderers(language, directory, reader)[chosen]
+        renderer, media_type = _renderers(language, directory, reader, names.people_names())[chosen]
         await access_log.record(
             self.pool,
             session.user.email,
@@ -345,9 +351,11 @@ class ConventionAudit:
             archive_head=entries[-1].hash if entries else None,
             archive_entries=len(entries),
         )
+        timeline = await build_timeline(history, converter)
+        people = await names_of(self.pool, [], timeline_people(timeline))
         facts = ReportFacts(
             convention=record.convention,
-            timeline=await build_timeline(history, converter),
+            timeline=timeline,
             replay=replay,
             verify=verify,
             milestone_head=heads.milestone_head,
@@ -358,6 +366,7 @@ class ConventionAudit:
             organisation_names=await _organisation_names(
                 self.pool, [party.id for party in record.convention.parties], language
             ),
+            people_names=people.people_names(),
         )
         try:
             pdf = render_report_pdf(facts)

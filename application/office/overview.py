@@ -22,6 +22,7 @@ from application.directory.names import Names, names_of
 from application.errors import NotFound
 from rendering.catalogues import N_
 from rendering.formats import Said, day, money
+from rendering.record import directory_people
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
 from storage import convention_overview as stored
@@ -165,7 +166,10 @@ async def convention_overview(
         m.party for m in timeline.milestones if m.party
     ]
     names = await names_of(
-        pool, mentioned, written={p["id"]: str(p.get("name") or "") for p in declared}
+        pool,
+        mentioned,
+        directory_people(m.details for m in timeline.milestones),
+        written={p["id"]: str(p.get("name") or "") for p in declared},
     )
     return ConventionOverview(
         timeline=timeline.milestones[-TIMELINE_SHOWN:],
