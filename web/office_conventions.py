@@ -71,9 +71,9 @@ def _params(request: Request) -> dict[str, str]:
 async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> Response:
     """Every convention, searched by words (titles, party names and the answers' comments,
     French and Arabic) or id, filtered by stage, state, kind, party, country, sector,
-    officer, overdue; sorted by updated, due, title or relevance to the words; PAGE_SIZE a page, each next page after the last row of the one
-    before (`after`, a cursor). Unknown filter values and a cursor the list did not make:
-    422, each named."""
+    officer, overdue; sorted by updated, due, title or relevance to the words; PAGE_SIZE a
+    page, each next page after the last row of the one before (`after`, a cursor). Unknown
+    filter values and a cursor the list did not make: 422, each named."""
     context: dict[str, Any] = {
         "stages": STAGES,
         "states": STATES,
