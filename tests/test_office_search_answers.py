@@ -173,7 +173,7 @@ async def test_relevance_orders_a_search_and_pages_neither_repeat_nor_skip(
     download = await officer.get(
         "/office/conventions.csv", params={"q": words, "sort": "relevance"}
     )
-    assert [line.split(";")[0] for line in download.text.splitlines()[1:]] == ranked
+    assert [line.split(";")[0].strip('"') for line in download.text.splitlines()[1:]] == ranked
     monkeypatch.setattr(conventions_list, "PAGE_SIZE", 4)
     pages = await every_page(officer, q=words, sort="relevance")
     assert pages == [ranked[:4], ranked[4:]]
