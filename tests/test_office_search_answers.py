@@ -100,7 +100,7 @@ async def seeded(db_pool: asyncpg.Pool) -> Seeded:
     await chain_milestones(db_pool, [started, french, arabic], workflow_id=answered, run_id="r")
     # The stage the row was seeded at (the start milestone set it back to drafting).
     await db_pool.execute("UPDATE conventions SET stage = 'signature' WHERE id = $1", answered)
-    ranked = []
+    ranked: list[str] = []
     for times in (4, 3, 2, 2, 2, 1):
         convention_id = f"srch-{word}-rank-{len(ranked)}"
         title = " ".join([f"{word}rank"] * times + ["formation"] * (5 - times))
