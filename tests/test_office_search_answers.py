@@ -217,3 +217,13 @@ def test_a_relevance_cursor_is_a_number() -> None:
         with pytest.raises(InvalidInput) as refused:
             read_query({"q": "x", "sort": "relevance", "after": forged})
         assert refused.value.errors[0].field == "after"
+
+
+async def test_hostile_words_by_relevance_and_with_a_filter_neither_fail_nor_inject(
+    seeded: Seeded, officer: httpx.AsyncClient
+) -> None:
+    for words in ("ً", "%", "kenitra:* <-> ! & |", "'); DROP TABLE conventions; --", "x" * 300):
+        for params in ({"sort": "relevance"}, {"stage": "drafting"}, {"sort": "due"}):
+            page = await officer.get("/office/conventions", params={"q": words, **params})
+            assert page.status_code == 200, (words, params, page.text[:500])
+    assert await found(officer, q="ً", sort="relevance") == []
