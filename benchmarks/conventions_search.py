@@ -3,8 +3,9 @@
 The read model is seeded in PostgreSQL by SQL (`generate_series`): N convention files (a
 title of French and Arabic words drawn from small lists, five to seven parties, an officer),
 whose trigger (migration 012) writes each one's search row as the desk's start does; N
-`conventions` rows (kinds, stages, states, countries, sectors, change times spread) and one
-open task for most of them (some overdue, some the office's own). Then VACUUM ANALYZE.
+`conventions` rows (kinds, stages, states, countries, sectors, change times spread), one
+open task for most of them (some overdue, some the office's own), and the words of an answer
+(a French comment or an Arabic reason) for one in 25. Then VACUUM ANALYZE.
 
 1. The page. `portal.py` in its own process, an officer signed in (password and TOTP);
    each query of the list is loaded R times, in turns: the page's server time (its
@@ -74,6 +75,18 @@ QUERIES: dict[str, dict[str, str]] = {
     "by title": {"sort": "title"},
     "an id": {"q": "bench-000042"},
     "next page of a French word": {"q": "électriciens", "next": "1"},
+    "an Arabic word of the answers' reasons": {"q": "الميزانيه"},
+    "a French word, by relevance": {"q": "électriciens", "sort": "relevance"},
+    "two words and a filter, by relevance": {
+        "q": "formation kenitra",
+        "stage": "implementation",
+        "sort": "relevance",
+    },
+    "next page of two words and a filter": {
+        "q": "formation kenitra",
+        "stage": "implementation",
+        "next": "1",
+    },
 }
 """Each query's parameters; `next`: the page after the first (its cursor read once)."""
 
@@ -145,6 +158,20 @@ ON CONFLICT DO NOTHING
 """
 """The partners' inbox holds the tasks' titles, which the list shows for its rows."""
 
+_ANSWERS = """
+UPDATE convention_search AS s
+   SET comment_words = said.words, words = s.words || said.words
+  FROM (SELECT 'bench-' || lpad(n::text, 6, '0') AS convention_id,
+               pacte_search_vector(CASE WHEN n % 50 = 0
+                   THEN 'الميزانية غير كافية لتكوين الكهربائيين'
+                   ELSE 'Le calendrier des ateliers de soudure doit être révisé' END) AS words
+          FROM generate_series($1::int, $2::int) AS n
+         WHERE n % 25 = 0) AS said
+ WHERE s.convention_id = said.convention_id
+"""
+"""One convention in 25 has an answer's words (migration 027, as the read model adds them):
+an Arabic refusal's reason for half of them, a French comment for the others."""
+
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """--conventions seeded, --rounds timed; --quick: 10,000 and 5."""
@@ -169,7 +196,7 @@ async def seed(pool: asyncpg.Pool, conventions: int, first: int = 1, batch: int 
     began = time.perf_counter()
     for start in range(first, conventions + 1, batch):
         last = min(conventions, start + batch - 1)
-        for statement in (_SEED, _ROWS, _TASKS, _INBOX):
+        for statement in (_SEED, _ROWS, _TASKS, _INBOX, _ANSWERS):
             await pool.execute(statement, start, last)
     await pool.execute(
         "VACUUM ANALYZE convention_files, convention_search, conventions, office_tasks, tasks"

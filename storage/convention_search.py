@@ -1,5 +1,6 @@
 """The conventions list's SQL: one query over the read model (`conventions`), the search
-table of migration 012 (`convention_search`: party ids, officer, words) and the open tasks
+table of migrations 012 and 027 (`convention_search`: party ids, officer, the words of the
+title, the parties and the answers' comments) and the open tasks
 (`office_tasks`), filtered, searched, sorted and paged; the same query streamed whole for the
 downloads; and the office's own open tasks across conventions.
 
@@ -23,11 +24,14 @@ SORTS = {
     "updated": "c.updated_at DESC, c.id DESC",
     "due": "t.due_at, t.convention_id",
     "title": "lower(c.title) ASC NULLS LAST, c.id",
+    "relevance": "rank DESC, c.id",
 }
-"""The list's orders, by name: latest changed first, soonest due first, by title. Each ends
-with the id, so that a page's last row is a cursor (`Cursor`) the next page starts after;
-each is served by an index in that order (migration 019). By due date: the conventions'
-next open tasks soonest first, then those without a next due date by id (`_DUE_BRANCH`)."""
+"""The list's orders, by name: latest changed first, soonest due first, by title, most
+relevant to the words first. Each ends with the id, so that a page's last row is a cursor
+(`Cursor`) the next page starts after; the first three are served by an index in that order
+(migration 019). By due date: the conventions' next open tasks soonest first, then those
+without a next due date by id (`_DUE_BRANCH`). By relevance: `ts_rank` of the words in the
+convention's search words (`_RANK`), every match ranked (no index holds that order)."""
 
 COUNT_CAP = 1000
 """The list counts its matches up to this: past it, the page says "more than 1,000" (a
@@ -42,7 +46,8 @@ latest changed conventions until it finds a page, right for a word in a fifth of
 @dataclass(frozen=True)
 class ConventionFilter:
     """What the list shows: each field None (or False) leaves it unfiltered. `words` are
-    searched in titles and party names (`pacte_search_query`, migration 012), and match an
+    searched in titles, party names and the answers' comments and reasons
+    (`pacte_search_query`, migrations 012 and 027), and match an
     id exactly; when they hold no letter or digit once normalised, only the id."""
 
     words: str | None = None
@@ -61,10 +66,10 @@ class ConventionFilter:
 @dataclass(frozen=True)
 class Cursor:
     """Where a page starts: after the row whose sort key is `key` (the change time for
-    `updated`, the next due time for `due`, the lower-case title for `title`; None when that
-    row has none) and whose id is `id`."""
+    `updated`, the next due time for `due`, the lower-case title for `title`, the rank for
+    `relevance`; None when that row has none) and whose id is `id`."""
 
-    key: datetime | str | None
+    key: datetime | str | float | None
     id: str
 
 
@@ -96,6 +101,10 @@ immutable function of a constant): the planner weighs it against the words' stat
 and a query with no lexeme (a lone diacritic) is a walk it never runs."""
 
 _IGNORED = "numnode(pacte_search_query({words})) = 0"
+
+_RANK = "coalesce(ts_rank(s.words, pacte_search_query({words})), 0)"
+"""How relevant a convention is to the words (0 without a search row): `ts_rank` over its
+title's, parties' and answers' words, as PostgreSQL computes it (a `real`)."""
 
 
 class _Statement:
@@ -151,6 +160,7 @@ _AFTER_TITLE = "((lower(c.title), c.id) > ({value}, {id}) OR c.title IS NULL)"
 _AFTER_UNTITLED = "(c.title IS NULL AND c.id > {id})"
 _AFTER_DUE = "(t.due_at, t.convention_id) > ({value}, {id})"
 _AFTER_ID = "c.id > {id}"
+_AFTER_RANK = "({rank} < {value}::real OR ({rank} = {value}::real AND c.id > {id}))"
 """A keyset page's conditions: past the cursor in the order (rows without a key come last,
 by id; `updated_at` is never empty)."""
 
@@ -194,6 +204,7 @@ _OUTER_SORTS = {
     "updated": "listed.updated_at DESC, listed.id DESC",
     "due": "listed.sort_due ASC NULLS LAST, listed.id",
     "title": "listed.title_key ASC NULLS LAST, listed.id",
+    "relevance": "listed.rank DESC, listed.id",
 }
 """SORTS again, over a page's own columns (`listed`)."""
 
@@ -212,7 +223,12 @@ Walk = tuple[str, list[str]]
 
 
 def _walks(
-    sort: str, alternative: str, conditions: list[str], after: Cursor | None, st: _Statement
+    sort: str,
+    alternative: str,
+    conditions: list[str],
+    after: Cursor | None,
+    st: _Statement,
+    rank: str,
 ) -> tuple[list[Walk], list[Walk]]:
     """The walks of one alternative of the words: those of the order, and those that only
     run when the first did not fill a page (by due date, the conventions without a date)."""
@@ -222,6 +238,9 @@ def _walks(
             identifier = st.param(after.id)
             if sort == "updated":
                 extra.append(_AFTER_UPDATED.format(value=st.param(after.key), id=identifier))
+            elif sort == "relevance":
+                value = st.param(after.key)
+                extra.append(_AFTER_RANK.format(rank=rank, value=value, id=identifier))
             elif after.key is None:
                 extra.append(_AFTER_UNTITLED.format(id=identifier))
             else:
@@ -238,6 +257,17 @@ def _walks(
     return [(_DUE_BRANCH, [alternative, *conditions, due])], [
         (_UNDUE_BRANCH, [alternative, *conditions])
     ]
+
+
+def _rank(given: ConventionFilter, statement: _Statement) -> str:
+    """The rank's expression (0 without words: every row equal, the id orders them)."""
+    if not given.words:
+        return "0::real"
+    return _RANK.format(words=statement.param(given.words))
+
+
+def _columns(sort: str, rank: str) -> str:
+    return f"{_COLUMNS}, {rank} AS rank" if sort == "relevance" else _COLUMNS
 
 
 def _merged(branches: list[str], sort: str, limit: str) -> str:
@@ -259,14 +289,16 @@ def _matched(
     due order), merged; the second part of the due order runs only if the first left room."""
     conditions, alternatives = _filters(given, statement)
     clause = f"LIMIT {limit}" if limit is not None else ""
+    rank = _rank(given, statement) if sort == "relevance" else ""
+    columns = _columns(sort, rank)
     first: list[str] = []
     then: list[str] = []
     for alternative in alternatives or [""]:
-        walks, after_walks = _walks(sort, alternative, conditions, after, statement)
+        walks, after_walks = _walks(sort, alternative, conditions, after, statement, rank)
         for into, chosen in ((first, walks), (then, after_walks)):
             into += [
                 template.format(
-                    columns=_COLUMNS, where=_all(*where), order=SORTS[sort], limit=clause
+                    columns=columns, where=_all(*where), order=SORTS[sort], limit=clause
                 )
                 for template, where in chosen
             ]
@@ -281,35 +313,77 @@ SELECT * FROM (
 ) AS listed ORDER BY {_OUTER_SORTS[sort]} {clause}"""
 
 
-def _counted(given: ConventionFilter, statement: _Statement, cap: str) -> str:
-    """How many conventions the filter matches, counting no further than `cap`, and whether
-    its words hold nothing to search for (`words_ignored`)."""
-    ignored = _IGNORED.format(words=statement.param(given.words)) if given.words else "false"
+def _capped(given: ConventionFilter, statement: _Statement, cap: str) -> str:
+    """The ids the filter matches, at most `cap` of each alternative of the words: read
+    from the GIN index for words (the planner weighs it for a filter without words), in no
+    order. Counted, they say how many match (up to the cap); when they are all, the page
+    sorts them rather than walking the order's index (`_few`)."""
     conditions, alternatives = _filters(given, statement)
-    branches = [
+    return " UNION ".join(
         f"""(SELECT c.id FROM conventions AS c
       LEFT JOIN convention_search AS s ON s.convention_id = c.id
      WHERE {_all(alternative, *conditions)} LIMIT {cap})"""
         for alternative in (alternatives or [""])
-    ]
-    return (
-        f"SELECT count(*) AS found, {ignored} AS words_ignored"
-        f" FROM ({' UNION '.join(branches)}) AS capped"
     )
+
+
+_FEW = """SELECT {columns}{due}
+      FROM capped AS k
+      JOIN conventions AS c ON c.id = k.id
+      LEFT JOIN convention_search AS s ON s.convention_id = c.id"""
+
+_SORT_DUE = """, CASE WHEN c.state = 'active' THEN (
+           SELECT min(o.due_at) FROM office_tasks AS o
+            WHERE o.convention_id = c.id AND o.state = 'open') END AS sort_due"""
+"""A convention's next due date as the due order walks it (`_DUE_BRANCH`: the first of its
+open tasks with a date, only while it is active; none otherwise: `_UNDUE_BRANCH`)."""
+
+_FEW_AFTER = {
+    "updated": "(listed.updated_at, listed.id) < ({value}, {id})",
+    "title": "((listed.title_key, listed.id) > ({value}, {id}) OR listed.title_key IS NULL)",
+    "due": "((listed.sort_due, listed.id) > ({value}, {id}) OR listed.sort_due IS NULL)",
+    "relevance": (
+        "(listed.rank < {value}::real OR (listed.rank = {value}::real AND listed.id > {id}))"
+    ),
+}
+_FEW_AFTER_UNKEYED = "(listed.{key} IS NULL AND listed.id > {id})"
+"""Past the cursor in the order, over the matches' own columns: the walks' conditions
+(`_AFTER_UPDATED`…) said again."""
+_UNKEYED = {"title": "title_key", "due": "sort_due"}
+
+
+def _few(
+    given: ConventionFilter, sort: str, statement: _Statement, after: Cursor | None, limit: str
+) -> str:
+    """A page of the `capped` matches (when they are every match): at most COUNT_CAP rows,
+    read by their ids and sorted, after the cursor."""
+    rank = _rank(given, statement) if sort == "relevance" else ""
+    rows = _FEW.format(columns=_columns(sort, rank), due=_SORT_DUE if sort == "due" else "")
+    past = "true"
+    if after is not None:
+        identifier = statement.param(after.id)
+        if after.key is None:
+            past = _FEW_AFTER_UNKEYED.format(key=_UNKEYED.get(sort, "id"), id=identifier)
+        else:
+            value = statement.param(after.key)
+            past = _FEW_AFTER[sort].format(value=value, id=identifier)
+    return f"""SELECT * FROM ({rows}) AS listed
+     WHERE {past} ORDER BY {_OUTER_SORTS[sort]} LIMIT {limit}"""
 
 
 _NEXT_OF_LISTED = _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "listed.state")
 
 
-def _with_next_task(inner: str, sort: str, found: str = "") -> str:
+def _with_next_task(inner: str, sort: str, found: str = "", where_found: str = "") -> str:
     """The rows of `inner` (aliased `listed`) with each one's next task, its title and the
-    name of the party that owes it, looked up for the rows returned only."""
+    name of the party that owes it, looked up for the rows returned only (and
+    `where_found`'s columns)."""
     party_name = _PARTY_NAME.format(convention="listed.id", party="next.party")
     # The next task's title as the inbox recorded it: looked up for the page's rows only.
     task_title = _TASK_TITLE.format(convention="listed.id", task="next.task_id")
     return f"""
 SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name,
-       {task_title} AS next_title
+       {task_title} AS next_title{where_found}
   FROM {inner}
   {_NEXT_OF_LISTED}
  ORDER BY {_OUTER_SORTS[sort]}"""
@@ -327,6 +401,40 @@ class ConventionsPage:
     """The words hold no letter or digit once normalised: only an id could match them."""
 
 
+_IN_COMMENTS = """,
+       (SELECT w.comment_words @@ pacte_search_query({words}) FROM convention_search AS w
+         WHERE w.convention_id = listed.id
+           AND numnode(pacte_search_query({words})) > 0) AS in_comments"""
+"""Whether the words are found in the answers' words (comments, reasons) of a page's row."""
+
+_PAGE = """WITH capped AS MATERIALIZED ({capped})
+{rows}"""
+_COUNTED = "(SELECT count(*) AS found, {ignored} AS words_ignored FROM capped) AS counted"
+_COUNTED_THEN_ROWS = """{counted}
+  LEFT JOIN LATERAL (
+    SELECT * FROM ({few}) AS few WHERE counted.found <= {cap}
+    UNION ALL
+    SELECT * FROM ({walked}) AS walked WHERE counted.found > {cap}
+  ) AS listed ON true"""
+"""The page: its matches' ids read first (`capped`, the count); when they are every match
+(at most COUNT_CAP), the page is those rows sorted (`_few`: words and filters that together
+match few start from the GIN index, however many each matches alone); when more match, the
+walks of the order's index (`_matched`). Only one of the two runs (a one-time filter)."""
+_COUNTED_THEN_WALKED = """{counted}
+  LEFT JOIN LATERAL ({walked}) AS listed ON true"""
+"""The page of a filter whose walk finds a page soon (`_sorts_its_matches`)."""
+
+
+def _sorts_its_matches(given: ConventionFilter, sort: str) -> bool:
+    """Whether the page may sort the capped matches rather than walk: for words with other
+    conditions (the walk checks both on each convention it passes, and they may hold
+    together in few), and for relevance (no index walks it). Every other filter's walk
+    finds its page soon, and its statement is planned in half the time."""
+    if not given.words:
+        return False
+    return sort == "relevance" or bool(_filters(given, _Statement())[0])
+
+
 def page_sql(
     given: ConventionFilter, sort: str, limit: int, after: Cursor | None = None
 ) -> tuple[str, list[Any]]:
@@ -334,11 +442,29 @@ def page_sql(
     benchmark runs it bare): the capped count in the same statement, one row with the
     count alone when the page is empty (past the end)."""
     statement = _Statement()
-    counted = _counted(given, statement, statement.param(COUNT_CAP + 1))
-    matched = _matched(given, sort, statement, after, statement.param(limit))
-    inner = f"({counted}) AS counted LEFT JOIN LATERAL ({matched}) AS listed ON true"
+    capped = _capped(given, statement, statement.param(COUNT_CAP + 1))
+    ignored = _IGNORED.format(words=statement.param(given.words)) if given.words else "false"
+    at_most = statement.param(limit)
+    counted = _COUNTED.format(ignored=ignored)
+    if _sorts_its_matches(given, sort):
+        inner = _COUNTED_THEN_ROWS.format(
+            counted=counted,
+            few=_few(given, sort, statement, after, at_most),
+            walked=_matched(given, sort, statement, after, at_most),
+            cap=statement.param(COUNT_CAP),
+        )
+    else:
+        inner = _COUNTED_THEN_WALKED.format(
+            counted=counted, walked=_matched(given, sort, statement, after, at_most)
+        )
+    where_found = (
+        _IN_COMMENTS.format(words=statement.param(given.words))
+        if given.words
+        else ",\n       false AS in_comments"
+    )
     found = "counted.found, counted.words_ignored, "
-    return _with_next_task(inner, sort, found=found), statement.params
+    rows = _with_next_task(inner, sort, found=found, where_found=where_found)
+    return _PAGE.format(capped=capped, rows=rows), statement.params
 
 
 async def conventions_page(

@@ -7,7 +7,8 @@ milliseconds); `project` applies a list of them in seq order. Each convention ro
 the last seq it applied, so projecting a milestone again (a retried activity, the batched
 writer after the single one) changes nothing. The static facts no milestone carries (title,
 countries, sector) come from `convention_files`, written once by `start_convention`; either
-may land first, and both fill the row from the other.
+may land first, and both fill the row from the other. An answer's words (comments, a
+refusal's reason) join its convention's search row (`convention_search`, migration 027).
 """
 
 from __future__ import annotations
@@ -290,6 +291,18 @@ UPDATE conventions AS c SET
 FROM convention_files AS f
 WHERE c.id = $1 AND f.convention_id = $1
 """
+_KEEP_ANSWER_WORDS = """
+INSERT INTO convention_search AS s (convention_id, words, comment_words)
+SELECT $1, said.words, said.words
+  FROM (SELECT pacte_search_vector(pacte_answer_words($2::jsonb)) AS words) AS said
+ WHERE said.words <> ''::tsvector
+ON CONFLICT (convention_id) DO UPDATE SET
+    comment_words = s.comment_words || excluded.comment_words,
+    words = s.words || excluded.comment_words
+"""
+"""An answer's words (its comments, a refusal's reason…: `pacte_answer_words`, migration
+027) added to its convention's search row, which the list's search reads; the row is made
+if the convention's file is not recorded yet (its trigger keeps these words)."""
 _RECORD_FILE = """
 INSERT INTO convention_files (convention_id, document) VALUES ($1, $2::jsonb)
 ON CONFLICT (convention_id) DO NOTHING
@@ -358,6 +371,9 @@ async def _apply_milestone(connection: asyncpg.Connection, milestone: Milestone)
         )
     if milestone.kind is MilestoneKind.CONVENTION_STARTED:
         await connection.execute(FILL_FROM_FILE, convention_id)
+    if milestone.kind is MilestoneKind.TASK_ANSWERED:
+        # Once per seq, as the rest of the change: words added twice would rank twice.
+        await connection.execute(_KEEP_ANSWER_WORDS, convention_id, milestone.details)
 
 
 async def _apply(connection: asyncpg.Connection, milestone: Milestone, c: ConventionChange) -> bool:

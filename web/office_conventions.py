@@ -69,11 +69,11 @@ def _params(request: Request) -> dict[str, str]:
 
 @router.get("/office/conventions", response_class=HTMLResponse)
 async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> Response:
-    """Every convention, searched by words (titles and party names, French and Arabic) or
-    id, filtered by stage, state, kind, party, country, sector, officer, overdue; sorted by
-    updated, due or title; PAGE_SIZE a page, each next page after the last row of the one
-    before (`after`, a cursor). Unknown filter values and a cursor the list did not make:
-    422, each named."""
+    """Every convention, searched by words (titles, party names and the answers' comments,
+    French and Arabic) or id, filtered by stage, state, kind, party, country, sector,
+    officer, overdue; sorted by updated, due, title or relevance to the words; PAGE_SIZE a
+    page, each next page after the last row of the one before (`after`, a cursor). Unknown
+    filter values and a cursor the list did not make: 422, each named."""
     context: dict[str, Any] = {
         "stages": STAGES,
         "states": STATES,

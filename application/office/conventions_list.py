@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,8 @@ class ListQuery:
     after: Cursor | None
     values: dict[str, str]
     cut: bool = False
+    relevance_without_words: bool = False
+    """Relevance was asked for with no words to rank by: latest changed first instead."""
 
     def query_string(self, **changes: str) -> str:
         """This request's query string with some values changed (for sort and next-page
@@ -85,6 +88,8 @@ def cursor_text(sort: str, row: Mapping[str, Any]) -> str:
         key = row["updated_at"].isoformat()
     elif sort == "due":
         key = row["sort_due"].isoformat() if row["sort_due"] is not None else None
+    elif sort == "relevance":
+        key = float(row["rank"])  # a real: its decimal form reads back to the same value
     else:
         key = row["title_key"]  # as PostgreSQL lowers it: the order's own key
     packed = json.dumps([sort, key, row["id"]], ensure_ascii=False, separators=(",", ":"))
@@ -111,6 +116,10 @@ def _cursor(text: str, sort: str) -> Cursor | str:
         return Cursor(key, identifier)
     if key is None and sort == "due":
         return Cursor(None, identifier)
+    if sort == "relevance":
+        if isinstance(key, bool) or not isinstance(key, int | float) or not math.isfinite(key):
+            return "not a page of this list (follow the list's own links)"
+        return Cursor(float(key), identifier)
     try:
         moment = datetime.fromisoformat(key) if isinstance(key, str) else None
     except ValueError:
@@ -155,6 +164,10 @@ def read_query(params: Mapping[str, str], *, mine: str | None = None) -> ListQue
     if sort not in SORTS:
         errors.append(FieldError("sort", f"unknown order {sort[:80]!r}: one of {', '.join(SORTS)}"))
         sort = "updated"
+    # Relevance ranks by the words: without any, the list is latest changed first.
+    relevance_without_words = sort == "relevance" and not words
+    if relevance_without_words:
+        sort = "updated"
     after: Cursor | None = None
     if after_text := _one(params, "after"):
         read = _cursor(after_text, sort)
@@ -181,7 +194,7 @@ def read_query(params: Mapping[str, str], *, mine: str | None = None) -> ListQue
         overdue=bool(values["overdue"]),
         mine=mine if scope == "mine" else None,
     )
-    return ListQuery(given, sort, after, values, cut)
+    return ListQuery(given, sort, after, values, cut, relevance_without_words)
 
 
 @dataclass(frozen=True)
