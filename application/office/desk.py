@@ -106,6 +106,7 @@ class OfficeDesk:
             can_act=may(session.role, Permission.ACT),
             language=language,
             settle=settle,
+            reader_email=session.user.email,
         )
 
     async def settle(self, convention_id: str) -> None:
