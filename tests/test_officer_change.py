@@ -232,7 +232,10 @@ async def test_the_desk_changes_the_officer_for_the_responsible_officer_only_and
         # An officer who is not responsible: refused, reading and sending.
         assert (await other.get(path)).status_code == 403
         readable = await other.get(f"/office/conventions/{convention.id}")
-        assert "Responsible officer" in readable.text or "Agent responsable" in readable.text
+        assert f"mailto:{email}" in readable.text  # the responsible officer, named
+        assert f'action="{path}"' not in readable.text  # no form for this reader
+        own = await responsible.get(f"/office/conventions/{convention.id}")
+        assert f'action="{path}"' in own.text and f"{successor}</option>" in own.text
         sent = await other.post(path, data={"csrf": csrf_of(readable), "account": other_email})
         assert sent.status_code == 403, sent.text
 

@@ -85,6 +85,9 @@ class ConventionOverview:
     """The dates and amounts, each with its label's msgid, said in the reader's language."""
     reader_email: str = ""
     """The reader's address: the responsible officer may change who it is."""
+    officer_choices: list[Any] = field(default_factory=list)
+    """The office accounts the form to change the responsible officer offers (filled only
+    for a reader who may change it: application.office.responsible_officer.OfficerChoice)."""
     updating: bool = False
     """The workflow is still at work and has no open task to show yet (a convention just
     started, a stage just ended): the page says so and refreshes, never "no open task"."""

@@ -108,19 +108,23 @@ async def responsible_officer(
 ) -> ResponsibleOfficer:
     """The page's facts; Forbidden for a reader who may not change the officer."""
     status = await _require(client, session, convention_id)
-    accounts = await office_accounts.all_accounts(pool)
-    choices = [
-        OfficerChoice(row.email, row.name)
-        for row in accounts
-        if row.role == Role.OFFICER.value and row.disabled_at is None
-    ]
     return ResponsibleOfficer(
         convention_id=convention_id,
         title=status.title,
         officer=status.officer,
         active=status.state is ConventionState.ACTIVE,
-        choices=sorted(choices, key=lambda choice: (choice.name.casefold(), choice.email)),
+        choices=await officer_choices(pool),
     )
+
+
+async def officer_choices(pool: asyncpg.Pool) -> list[OfficerChoice]:
+    """The office's active officer accounts, by name: whom the form offers."""
+    choices = [
+        OfficerChoice(row.email, row.name)
+        for row in await office_accounts.all_accounts(pool)
+        if row.role == Role.OFFICER.value and row.disabled_at is None
+    ]
+    return sorted(choices, key=lambda choice: (choice.name.casefold(), choice.email))
 
 
 @dataclass(frozen=True)
