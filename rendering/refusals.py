@@ -69,6 +69,9 @@ REFUSALS: Mapping[RefusalCode, str] = {
         "give {name}'s e-mail address: escalations are mailed to it"
     ),
     RefusalCode.SAME_OFFICER: N_("{name} is already the responsible officer"),
+    RefusalCode.STILL_STARTING: N_(
+        "the convention {convention} is still starting: try again in a moment"
+    ),
 }
 """One sentence per code (STAGE_RULE has none: its English text is all there is)."""
 

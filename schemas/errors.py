@@ -166,6 +166,7 @@ class RefusalCode(StrEnum):
     OFFICER_WITHOUT_NAME = "officer_without_name"
     OFFICER_WITHOUT_EMAIL = "officer_without_email"
     SAME_OFFICER = "same_officer"
+    STILL_STARTING = "still_starting"
     STAGE_RULE = "stage_rule"
     """A stage's rule with no code of its own: its English text is all there is."""
 

@@ -628,7 +628,15 @@ class TaskBoard:
         return task
 
     def check_officer_change(self, request: ChangeOfficer) -> None:
-        """The new responsible officer has a name and an address and is someone else."""
+        """The new responsible officer has a name and an address and is someone else; the
+        convention has recorded its start (the change comes after it in the record)."""
+        if self.milestone_count == 0:
+            raise rules.refused(
+                RefusalCode.STILL_STARTING,
+                "convention",
+                f"{self.convention.id} is still starting: try again in a moment",
+                convention=self.convention.id,
+            )
         rules.check_officer_change(self.convention.officer, request)
 
     async def change_officer(self, request: ChangeOfficer) -> None:
