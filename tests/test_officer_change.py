@@ -7,6 +7,7 @@ and the recorded history whose next run carries the new officer."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -168,7 +169,14 @@ async def test_the_update_is_refused_typed_then_applied_and_escalations_go_to_th
     assert await desk.milestones(MilestoneKind.OFFICER_CHANGED) == []  # nothing half-applied
 
     request = ChangeOfficer.model_validate({**KARIM, "officer": "Nadia Benali", "reason": "Mutée"})
-    await change_officer(client, convention_id, request)
+    # The same change sent twice at once: one applies, the other is refused (by the validator,
+    # or by the handler's own check when both were accepted in the same moment).
+    both = await asyncio.gather(
+        change_officer(client, convention_id, request),
+        change_officer(client, convention_id, request),
+        return_exceptions=True,
+    )
+    assert sorted(type(outcome).__name__ for outcome in both) == ["OfficerReceipt", "Refused"]
     status = await desk.status()
     assert status.officer == Officer.model_validate(KARIM)
     (changed,) = await desk.milestones(MilestoneKind.OFFICER_CHANGED)

@@ -645,6 +645,8 @@ class TaskBoard:
         if not self.patches.on(CHANGE_OFFICER_PATCH):
             # Never taken: no history recorded before the update holds one.
             raise rules.refused(RefusalCode.STAGE_RULE, "officer", "not supported by this run")
+        # Checked again: another change accepted in the same moment may have named them.
+        rules.check_officer_change(self.convention.officer, request)
         before, after = self.convention.officer, rules.changed_officer(request)
         self.convention = self.convention.model_copy(update={"officer": after})
         changed_by = request.officer or before.name
