@@ -290,6 +290,16 @@ async def test_the_desk_changes_the_officer_for_the_responsible_officer_only_and
     # The keepers' rule reads the officer now responsible.
     assert await directory_desk.keeps(db_pool, "bid", successor)
     assert not await directory_desk.keeps(db_pool, "bid", email)
+    # The file's trigger (a file written again) no longer puts the file's officer back.
+    await db_pool.execute(
+        "UPDATE convention_files SET document = document WHERE convention_id = $1", convention.id
+    )
+    assert (
+        await db_pool.fetchval(
+            "SELECT officer_email FROM convention_search WHERE convention_id = $1", convention.id
+        )
+        == successor.lower()
+    )
     assert (
         await db_pool.fetchval(
             "SELECT outcome FROM office_access_log WHERE email = $1 AND action = 'change_officer'"
