@@ -310,10 +310,25 @@ async def test_the_desk_changes_the_officer_for_the_responsible_officer_only_and
         == "ok"
     )
 
+    # An admin, who reads no convention page, finds the form from the organisation's page.
+    async with office_client(partner) as admin:
+        await signed_in(admin, db_pool, "admin")
+        organisation = await admin.get("/office/directory/bid")
+        assert f'href="{path}"' in organisation.text, organisation.text[-2000:]
+        form = await admin.get(path)
+        assert form.status_code == 200 and "Youssef Amrani" in form.text
+        changed = await admin.post(
+            path,
+            data={"csrf": csrf_of(form), "name": "Leila Haddad", "email": "l.haddad@ofppt.example"},
+        )
+        assert changed.status_code == 200, changed.text
+        shown = changed.text.split('id="responsible-officer"')[1][:300]
+        assert "Leila Haddad" in shown and "l.haddad@ofppt.example" in shown
+
     # The command line: the same update, in --officer's name; the same refusal, exit 1.
     env = cli_env(dev_env, postgres_url)
     args = ("change-officer", convention.id, "--name", "Karim Alaoui", "--email", KARIM["email"])
-    done = await run_cli(*args, "--officer", "Youssef Amrani", env=env)
+    done = await run_cli(*args, "--officer", "Leila Haddad", env=env)
     assert done.code == 0, done
     assert "Karim Alaoui <k.alaoui@ofppt.example>" in done.stdout
     again = await run_cli(*args, env=env)
