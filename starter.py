@@ -1,6 +1,7 @@
 """The cooperation officers' command line: validate, start, act, status, list, schema, inbox,
-postpone, reassign, terminate, keys (partners' API keys), users (office accounts), report
-(the office's portfolio), parties (the partner directory).
+postpone, reassign, terminate, change-officer (the responsible officer), keys (partners' API
+keys), users (office accounts), report (the office's portfolio), parties (the partner
+directory).
 
 Exit codes: 0 done; 1 input refused (invalid file or answer, already started, unknown
 parent); 2 usage error (a malformed --query, or a payload key missing, wrong or malformed);
@@ -33,6 +34,7 @@ from application.conventions import (
     ConventionFilter,
     ConventionUnreadable,
     answer_open_task,
+    change_officer,
     convention_status,
     end_convention,
     find_task,
@@ -82,6 +84,7 @@ from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import (
+    ChangeOfficer,
     OfficerReceipt,
     PostponeDeadline,
     ReassignTask,
@@ -225,6 +228,18 @@ def _parser() -> argparse.ArgumentParser:
     terminate.add_argument("convention_id")
     terminate.add_argument("--reason", required=True)
     terminate.add_argument("--officer")
+
+    change_officer_command = commands.add_parser(
+        "change-officer", help="make another person the convention's responsible officer"
+    )
+    change_officer_command.add_argument("convention_id")
+    change_officer_command.add_argument("--name", required=True, help="the new officer's name")
+    change_officer_command.add_argument(
+        "--email", required=True, help="the new officer's address (escalations go to it)"
+    )
+    change_officer_command.add_argument("--language", default="fr", choices=["fr", "ar", "en"])
+    change_officer_command.add_argument("--reason", default="", help="why, for the record")
+    change_officer_command.add_argument("--officer", help="who makes the change, for the record")
 
     inbox = commands.add_parser(
         "inbox", help="the tasks a party owes across every convention, overdue first"
@@ -403,6 +418,37 @@ async def _terminate(client: Client, args: argparse.Namespace, settings: Setting
             f"milestone #{ended.milestone_seq} convention_terminated is recorded in PostgreSQL"
         )
     print(f"terminate: {args.convention_id} at {ended.receipt.applied_at:%Y-%m-%d %H:%M:%S %Z}")
+    return EXIT_OK
+
+
+async def _change_officer(client: Client, args: argparse.Namespace, settings: Settings) -> int:
+    """Make another person the responsible officer, in the name of `--officer` (a directory
+    person, as for every officer's command) or the login name."""
+    officer = args.officer or _login_name()
+    request = parse_model(
+        ChangeOfficer,
+        {
+            "name": args.name,
+            "email": args.email,
+            "language": args.language,
+            "reason": args.reason,
+            "officer": officer,
+        },
+        "change-officer",
+    )
+    pool = await _open_store(settings)
+    try:
+        await officer_person(pool, officer)
+    finally:
+        await pool.close()
+    async with _said_what_is_stuck(client, args.convention_id):
+        applied = await change_officer(
+            client, args.convention_id, request, rpc_timeout=UPDATE_TIMEOUT
+        )
+    print(
+        f"change-officer: {args.convention_id} now has {request.name} <{request.email}> as its "
+        f"responsible officer, at {applied.applied_at:%Y-%m-%d %H:%M:%S %Z}"
+    )
     return EXIT_OK
 
 
@@ -717,6 +763,8 @@ async def _run(args: argparse.Namespace) -> int:
         return await _status(client, args, settings)
     if args.command == "terminate":
         return await _terminate(client, args, settings)
+    if args.command == "change-officer":
+        return await _change_officer(client, args, settings)
     if args.command == "act" and args.file is not None:
         receipt = await _act_with_file(client, args, answer_fields, settings)
         print(f"accepted: {receipt.task_id} at {receipt.accepted_at:%Y-%m-%d %H:%M:%S %Z}")

@@ -38,6 +38,7 @@ from schemas.errors import FieldError, InputError, Refusal
 from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
+    ChangeOfficer,
     OfficerAction,
     OfficerReceipt,
     PostponeDeadline,
@@ -418,6 +419,21 @@ async def terminate_convention(
     async with _refusals(client, convention_id):
         return await _handle(client, convention_id).execute_update(
             ConventionWorkflow.terminate, request, rpc_timeout=rpc_timeout
+        )
+
+
+async def change_officer(
+    client: Client,
+    convention_id: str,
+    request: ChangeOfficer,
+    *,
+    rpc_timeout: timedelta | None = None,
+) -> OfficerReceipt:
+    """Make another person the convention's responsible officer (the workflow's update);
+    returns once the officer_changed milestone is written."""
+    async with _refusals(client, convention_id):
+        return await _handle(client, convention_id).execute_update(
+            ConventionWorkflow.change_officer, request, rpc_timeout=rpc_timeout
         )
 
 

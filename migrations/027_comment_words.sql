@@ -6,7 +6,7 @@
 -- cohorts. The read model adds their words (`pacte_search_vector`: French, Arabic, simple)
 -- to the convention's `comment_words` and to its `words`, which the search's GIN index
 -- reads; the convention file's trigger (migration 012) now keeps them when it rewrites the
--- title's and parties' words.
+-- title's and parties' words (and, as 025 made it, the officer a change assigned).
 
 ALTER TABLE convention_search ADD COLUMN IF NOT EXISTS comment_words tsvector NOT NULL DEFAULT '';
 
@@ -40,7 +40,11 @@ BEGIN
                   FROM jsonb_array_elements(NEW.document -> 'parties') p)))
     ON CONFLICT (convention_id) DO UPDATE SET
         parties = excluded.parties, office_party = excluded.office_party,
-        officer_name = excluded.officer_name, officer_email = excluded.officer_email,
+        -- A changed responsible officer (migration 025) stays: the file's is the first one.
+        officer_name = CASE WHEN s.officer_seq IS NULL THEN excluded.officer_name
+                            ELSE s.officer_name END,
+        officer_email = CASE WHEN s.officer_seq IS NULL THEN excluded.officer_email
+                             ELSE s.officer_email END,
         -- The answers' words stay: they come from the milestones, not from the file.
         words = excluded.words || s.comment_words;
     RETURN NEW;

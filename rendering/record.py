@@ -56,6 +56,7 @@ from schemas.milestone_details import (
     MilestoneDetails,
     MissionHeldDetails,
     MissionReportFiledDetails,
+    OfficerChangedDetails,
     OutcomesAgreedDetails,
     ParentLinkedDetails,
     PartyWithdrewDetails,
@@ -1246,6 +1247,25 @@ def _history_continued(c: _Context, d: HistoryContinuedDetails) -> Said:
     return say(c.language, N_("History continued in run {run}"), run=number(d.run, c.language))
 
 
+def _officer_changed(c: _Context, d: OfficerChangedDetails) -> Said:
+    if d.reason:
+        return say(
+            c.language,
+            N_("Responsible officer changed from {before} to {after} by {by}: {reason}"),
+            before=d.from_.name,
+            after=d.to.name,
+            by=d.changed_by,
+            reason=d.reason,
+        )
+    return say(
+        c.language,
+        N_("Responsible officer changed from {before} to {after} by {by}"),
+        before=d.from_.name,
+        after=d.to.name,
+        by=d.changed_by,
+    )
+
+
 MILESTONE_RENDERINGS: Mapping[MilestoneKind, Renderer] = {
     MilestoneKind.CONVENTION_STARTED: _convention_started,
     MilestoneKind.STAGE_ENTERED: _stage_entered,
@@ -1286,6 +1306,7 @@ MILESTONE_RENDERINGS: Mapping[MilestoneKind, Renderer] = {
     MilestoneKind.FUNDING_REQUEST_REVISED: _funding_request_revised,
     MilestoneKind.IMPLEMENTATION_MILESTONE_CANCELLED: _implementation_cancelled,
     MilestoneKind.COHORT_CANCELLED: _cohort_cancelled,
+    MilestoneKind.OFFICER_CHANGED: _officer_changed,
 }
 """One rendering per kind (tests/test_catalogues.py checks every kind has one)."""
 

@@ -64,6 +64,14 @@ REFUSALS: Mapping[RefusalCode, str] = {
     RefusalCode.COHORT_ALREADY_STARTED: N_("the cohort {cohort} has already started"),
     RefusalCode.COHORT_NEVER_STARTED: N_("the cohort {cohort} never started"),
     RefusalCode.UNKNOWN_INDICATOR: N_("{indicator} is not an indicator of the plan"),
+    RefusalCode.OFFICER_WITHOUT_NAME: N_("give the new officer's name"),
+    RefusalCode.OFFICER_WITHOUT_EMAIL: N_(
+        "give {name}'s e-mail address: escalations are mailed to it"
+    ),
+    RefusalCode.SAME_OFFICER: N_("{name} is already the responsible officer"),
+    RefusalCode.STILL_STARTING: N_(
+        "the convention {convention} is still starting: try again in a moment"
+    ),
 }
 """One sentence per code (STAGE_RULE has none: its English text is all there is)."""
 

@@ -163,6 +163,10 @@ class RefusalCode(StrEnum):
     COHORT_ALREADY_STARTED = "cohort_already_started"
     COHORT_NEVER_STARTED = "cohort_never_started"
     UNKNOWN_INDICATOR = "unknown_indicator"
+    OFFICER_WITHOUT_NAME = "officer_without_name"
+    OFFICER_WITHOUT_EMAIL = "officer_without_email"
+    SAME_OFFICER = "same_officer"
+    STILL_STARTING = "still_starting"
     STAGE_RULE = "stage_rule"
     """A stage's rule with no code of its own: its English text is all there is."""
 

@@ -69,6 +69,24 @@ class ConventionStartedDetails(MilestoneDetails):
     )
 
 
+class OfficerRef(MilestoneDetails):
+    """A responsible officer as the record names them."""
+
+    name: str
+    email: str | None = None
+
+
+class OfficerChangedDetails(MilestoneDetails):
+    """The convention's responsible officer was changed (since change-officer)."""
+
+    changed_by: str = Field(
+        description="Who changed it: the signed-in account, or the command line's --officer."
+    )
+    from_: OfficerRef = Field(alias="from", description="The responsible officer before.")
+    to: OfficerRef = Field(description="The responsible officer from now on.")
+    reason: str = ""
+
+
 class StageFailedDetails(MilestoneDetails):
     reason: str
     on_failure: str = Field(description="The stage to go back to, or 'end'.")
@@ -398,6 +416,7 @@ DETAILS_BY_KIND: Mapping[MilestoneKind, type[MilestoneDetails]] = {
     MilestoneKind.FUNDING_REQUEST_REVISED: FundingRequestRevisedDetails,
     MilestoneKind.IMPLEMENTATION_MILESTONE_CANCELLED: ImplementationMilestoneCancelledDetails,
     MilestoneKind.COHORT_CANCELLED: CohortCancelledDetails,
+    MilestoneKind.OFFICER_CHANGED: OfficerChangedDetails,
 }
 """Each kind's model; NoDetails for the kinds that carry none."""
 

@@ -53,6 +53,7 @@ class MilestoneKind(StrEnum):
     FUNDING_REQUEST_REVISED = "funding_request_revised"
     IMPLEMENTATION_MILESTONE_CANCELLED = "implementation_milestone_cancelled"
     COHORT_CANCELLED = "cohort_cancelled"
+    OFFICER_CHANGED = "officer_changed"
 
 
 class Milestone(Frozen):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import EmailStr, Field
 
-from schemas.values import Frozen, Identifier, NonEmptyText, ShortText
+from schemas.values import Frozen, Identifier, Language, NonEmptyText, ShortText, Text
 
 
 class PostponeDeadline(Frozen):
@@ -35,6 +35,23 @@ class TerminateConvention(Frozen):
     officer: ShortText | None = None
 
 
+class ChangeOfficer(Frozen):
+    """Make another person the convention's responsible officer (escalations, the officer's
+    copies of reminders and delivery failures go to them from now on)."""
+
+    name: ShortText = Field(description="The new responsible officer's name, as written.")
+    email: EmailStr | None = Field(
+        default=None,
+        description="Their address: required (the workflow refuses a change without one).",
+    )
+    language: Language = Language.FRENCH
+    reason: Text = Field(default="", description="Why, for the record (may be empty).")
+    officer: ShortText | None = Field(
+        default=None,
+        description="Who made the change: the signed-in account, or the CLI's --officer.",
+    )
+
+
 class LinkKind(StrEnum):
     """How two conventions relate."""
 
@@ -58,6 +75,7 @@ class OfficerAction(StrEnum):
     POSTPONE = "postpone"
     REASSIGN = "reassign"
     TERMINATE = "terminate"
+    CHANGE_OFFICER = "change_officer"
 
 
 class OfficerReceipt(Frozen):

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from schemas.convention import Convention, ConventionKind
+from schemas.convention import Convention, ConventionKind, Officer
 from schemas.milestones import Milestone
 from schemas.officer_actions import ConventionLink, TerminateConvention
 from schemas.tasks import Task
@@ -101,6 +101,13 @@ class ConventionInput(Frozen):
             "file's officer stands for them."
         ),
     )
+    officer: Officer | None = Field(
+        default=None,
+        description=(
+            "The responsible officer when an officer_changed milestone made it another than "
+            "the file's `officer` (carried to the next run); None: the file's."
+        ),
+    )
 
 
 class ConventionStatus(Frozen):
@@ -127,6 +134,10 @@ class ConventionStatus(Frozen):
     links: list[ConventionLink] = Field(default_factory=list)
     indicators: dict[str, float] = Field(default_factory=dict)
     runs: int = Field(default=1, description="Runs of the workflow so far (continue-as-new).")
+    officer: Officer | None = Field(
+        default=None,
+        description="The responsible officer now (the file's, or whom it was changed to).",
+    )
 
 
 class TaskLookup(Frozen):

@@ -18,12 +18,14 @@ from storage.directory import Organisation, organisation
 KEEPER = """
 SELECT EXISTS (
     SELECT 1 FROM convention_files AS f
+    JOIN convention_search AS s ON s.convention_id = f.convention_id
     WHERE f.document -> 'parties' @> jsonb_build_array(jsonb_build_object('id', $1::text))
-      AND lower(f.document -> 'officer' ->> 'email') = lower($2::text)
+      AND s.officer_email = lower($2::text)
 )
 """
-"""Whether the officer (by address) is the responsible officer of a convention whose file
-names the organisation as a party."""
+"""Whether the officer (by address) is the responsible officer now of a convention whose
+file names the organisation as a party: `convention_search`'s officer, the file's until an
+officer_changed milestone names another (migration 025)."""
 
 UPDATE_ORGANISATION = """
 UPDATE directory_organisations

@@ -32,6 +32,7 @@ from schemas.milestone_details import (
     FundingDecidedDetails,
     FundingRequestedDetails,
     FundingRequestRevisedDetails,
+    OfficerChangedDetails,
     ProgressReportedDetails,
     TaskAssignedDetails,
     details_as,
@@ -75,6 +76,8 @@ class ConventionChange:
     budget_currency: str | None = None
     cohort: tuple[str, dict[str, Any]] | None = None
     """One cohort's figures, merged into the row's `cohorts` under its id."""
+    officer: tuple[str, str | None] | None = None
+    """The responsible officer from now on (name, address): `convention_search`'s."""
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,11 @@ def projection(milestone: Milestone) -> Projection:
     ):
         cohort = _cohort(milestone)
         return Projection(ConventionChange(cohort=cohort) if cohort else ConventionChange())
+    if kind is MilestoneKind.OFFICER_CHANGED:
+        changed = details_as(milestone, OfficerChangedDetails)
+        return Projection(
+            ConventionChange(officer=(changed.to.name, changed.to.email) if changed else None)
+        )
     task = _task_change(milestone)
     return Projection(tasks=task)
 
@@ -303,6 +311,17 @@ ON CONFLICT (convention_id) DO UPDATE SET
 """An answer's words (its comments, a refusal's reason…: `pacte_answer_words`, migration
 027) added to its convention's search row, which the list's search reads; the row is made
 if the convention's file is not recorded yet (its trigger keeps these words)."""
+_ASSIGN_OFFICER = """
+INSERT INTO convention_search AS s (convention_id, officer_name, officer_email, officer_seq, words)
+VALUES ($1, $2, lower($3::text), $4, ''::tsvector)
+ON CONFLICT (convention_id) DO UPDATE SET
+    officer_name = excluded.officer_name,
+    officer_email = excluded.officer_email,
+    officer_seq = excluded.officer_seq
+WHERE s.officer_seq IS NULL OR s.officer_seq < excluded.officer_seq
+"""
+"""The responsible officer an officer_changed milestone names (migration 025): the row is
+made if the file is not recorded yet (its trigger then keeps this officer)."""
 _RECORD_FILE = """
 INSERT INTO convention_files (convention_id, document) VALUES ($1, $2::jsonb)
 ON CONFLICT (convention_id) DO NOTHING
@@ -374,6 +393,9 @@ async def _apply_milestone(connection: asyncpg.Connection, milestone: Milestone)
     if milestone.kind is MilestoneKind.TASK_ANSWERED:
         # Once per seq, as the rest of the change: words added twice would rank twice.
         await connection.execute(_KEEP_ANSWER_WORDS, convention_id, milestone.details)
+    if change.convention.officer is not None:
+        name, email = change.convention.officer
+        await connection.execute(_ASSIGN_OFFICER, convention_id, name, email, milestone.seq)
 
 
 async def _apply(connection: asyncpg.Connection, milestone: Milestone, c: ConventionChange) -> bool:

@@ -81,6 +81,15 @@ NOT_RECORDED: dict[MilestoneKind, tuple[str, dict[str, Any]]] = {
         "Mohamed Lacham (amica) withdrew from the convention: plus de budget",
         {"signatory": "amica-p", "reason": "plus de budget"},
     ),
+    MilestoneKind.OFFICER_CHANGED: (
+        "Responsible officer changed from Nadia Benali to Karim Alaoui by Nadia Benali: congé",
+        {
+            "changed_by": "Nadia Benali <n.benali@ofppt.example>",
+            "from": {"name": "Nadia Benali", "email": "n.benali@ofppt.example"},
+            "to": {"name": "Karim Alaoui", "email": "k.alaoui@ofppt.example"},
+            "reason": "congé",
+        },
+    ),
     MilestoneKind.TASK_REASSIGNED: (
         "Review version 1 of the text — reassigned to فاطمة انجاي (mre): absente",
         {"from": None, "to": "فاطمة انجاي", "reason": "absente"},

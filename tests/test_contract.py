@@ -31,6 +31,7 @@ def test_the_workflow_declares_the_contracts_type_updates_queries_and_signal() -
         contract.POSTPONE_UPDATE,
         contract.REASSIGN_UPDATE,
         contract.TERMINATE_UPDATE,
+        contract.CHANGE_OFFICER_UPDATE,
     }
     assert set(definition.queries) == {contract.STATUS_QUERY, contract.TASK_QUERY}
     assert set(definition.signals) == {contract.LINK_CHILD_SIGNAL}

@@ -58,6 +58,7 @@ EXPECTED = {
     Permission.READ_DIRECTORY: {"officer", "auditor", "admin"},
     Permission.MANAGE_DIRECTORY: {"admin"},
     Permission.KEEP_DIRECTORY: {"officer", "admin"},
+    Permission.CHANGE_OFFICER: {"officer", "admin"},
     Permission.OWN_ACCOUNT: {"officer", "auditor", "admin"},
     Permission.MANAGE_ACCOUNTS: {"admin"},
 }

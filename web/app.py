@@ -39,6 +39,7 @@ from web import (
     office_directory_desk,
     office_documents,
     office_editor,
+    office_officer,
     pages,
 )
 from web.problems import PROBLEM_TYPE, problem, problem_of
@@ -87,6 +88,7 @@ def create_app(
     app.include_router(office.router)
     app.include_router(office_directory.router)
     app.include_router(office_directory_desk.router)
+    app.include_router(office_officer.router)
     app.include_router(office_editor.router)
     app.include_router(office_conventions.router)
     app.include_router(office_audit.router)

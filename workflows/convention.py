@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.errors import RefusalCode
     from schemas.milestones import MilestoneKind
     from schemas.officer_actions import (
+        ChangeOfficer,
         ConventionLink,
         LinkKind,
         OfficerAction,
@@ -63,8 +64,11 @@ class ConventionWorkflow:
 
     @workflow.init
     def __init__(self, request: ConventionInput) -> None:
+        convention = request.convention
+        if request.officer is not None:  # changed in an earlier run: the current one
+            convention = convention.model_copy(update={"officer": request.officer})
         self.board = TaskBoard(
-            request.convention, state=request.resume, history_limit=request.history_limit
+            convention, state=request.resume, history_limit=request.history_limit
         )
         self.state = ConventionState.ACTIVE
         self.reason: str | None = None
@@ -219,6 +223,17 @@ class ConventionWorkflow:
                 reason=self.board.termination.reason,
             )
 
+    @workflow.update
+    async def change_officer(self, request: ChangeOfficer) -> OfficerReceipt:
+        """Make another person the responsible officer (escalations go to them from now on)."""
+        await self.board.change_officer(request)
+        return OfficerReceipt(action=OfficerAction.CHANGE_OFFICER, applied_at=workflow.now())
+
+    @change_officer.validator
+    def _check_officer_change(self, request: ChangeOfficer) -> None:
+        self._check_active()
+        self.board.check_officer_change(request)
+
     # --- links between conventions ----------------------------------------------------
 
     @workflow.signal
@@ -257,6 +272,7 @@ class ConventionWorkflow:
                 dict(board.implementation_progress.actuals) if board.implementation_progress else {}
             ),
             runs=board.runs,
+            officer=convention.officer,
         )
 
     @workflow.query
@@ -358,6 +374,11 @@ class ConventionWorkflow:
                 convention=request.convention,
                 resume=board.carried(stage_index),
                 history_limit=request.history_limit,
+                officer=(
+                    board.convention.officer
+                    if board.convention.officer != request.convention.officer
+                    else None
+                ),
             )
         )
 

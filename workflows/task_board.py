@@ -32,9 +32,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.milestones import MilestoneStore
     from activities.notify import Notifier
     from schemas.convention import Convention, ReminderPolicy, StageSpec
+    from schemas.errors import RefusalCode
     from schemas.milestones import Milestone, MilestoneKind
     from schemas.notifications import Notification, NotificationEvent
     from schemas.officer_actions import (
+        ChangeOfficer,
         ConventionLink,
         PostponeDeadline,
         ReassignTask,
@@ -85,6 +87,11 @@ TASK_MILESTONES = frozenset(
     }
 )
 """The milestones about a task: their details carry the task's facts, when it has them."""
+CHANGE_OFFICER_PATCH = "change-officer"
+"""The `change_officer` update: the board's responsible officer (escalations, the officer's
+copies) becomes the one named, recorded as officer_changed and carried to the next run.
+Asked in the update's handler, so a run that never changed its officer holds no marker;
+histories of the code before: tests/histories/before-change-officer/."""
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
 reminders still to come, not every late reminder of the past in a burst."""
@@ -619,6 +626,40 @@ class TaskBoard:
             NotificationEvent.TASK_ASSIGNED, task, occurrence=f"reassigned-{self._changes}"
         )
         return task
+
+    def check_officer_change(self, request: ChangeOfficer) -> None:
+        """The new responsible officer has a name and an address and is someone else; the
+        convention has recorded its start (the change comes after it in the record)."""
+        if self.milestone_count == 0:
+            raise rules.refused(
+                RefusalCode.STILL_STARTING,
+                "convention",
+                f"{self.convention.id} is still starting: try again in a moment",
+                convention=self.convention.id,
+            )
+        rules.check_officer_change(self.convention.officer, request)
+
+    async def change_officer(self, request: ChangeOfficer) -> None:
+        """Make the named person the responsible officer, record it, and return once the
+        record is written (the read model's officer with it: the desk reads its own write)."""
+        if not self.patches.on(CHANGE_OFFICER_PATCH):
+            # Never taken: no history recorded before the update holds one.
+            raise rules.refused(RefusalCode.STAGE_RULE, "officer", "not supported by this run")
+        # Checked again: another change accepted in the same moment may have named them.
+        rules.check_officer_change(self.convention.officer, request)
+        before, after = self.convention.officer, rules.changed_officer(request)
+        self.convention = self.convention.model_copy(update={"officer": after})
+        changed_by = request.officer or before.name
+        await self.record(
+            MilestoneKind.OFFICER_CHANGED,
+            f"Responsible officer changed from {before.name} to {after.name} by {changed_by}"
+            + (f": {request.reason}" if request.reason else ""),
+            party=self.convention.office.id,
+            actor=changed_by,
+            details=rules.officer_change_details(before, after, request, changed_by),
+        )
+        if self.uses_ledger:
+            await self.ledger.settled()
 
     def terminate(self, request: TerminateConvention) -> None:
         """Ask the running stage to stop; the workflow records the end."""

@@ -21,10 +21,10 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from schemas.actors import Principal, PrincipalKind, check_principal_party
     from schemas.channels import Channel
-    from schemas.convention import Contact, Convention, Party, ReminderPolicy
+    from schemas.convention import Contact, Convention, Officer, Party, ReminderPolicy
     from schemas.errors import Refusal, RefusalCode, RefusalValue
     from schemas.notifications import Notification, NotificationEvent
-    from schemas.officer_actions import PostponeDeadline, ReassignTask
+    from schemas.officer_actions import ChangeOfficer, PostponeDeadline, ReassignTask
     from schemas.tasks import Answer, AnswerTask, Task, TaskKind, TaskStatus
 
 MAX_LATE_REMINDERS = 12
@@ -264,6 +264,52 @@ def check_reassignment(task: Task, party: Party, request: ReassignTask) -> None:
             task=task.id,
             contact=request.contact,
         )
+
+
+def check_officer_change(current: Officer, request: ChangeOfficer) -> None:
+    """The new responsible officer is a person with a name and an address, not the current
+    one (the same address, or the same name when the current one has none)."""
+    if not " ".join(request.name.split()):
+        raise refused(RefusalCode.OFFICER_WITHOUT_NAME, "name", "give the new officer's name")
+    if request.email is None:
+        raise refused(
+            RefusalCode.OFFICER_WITHOUT_EMAIL,
+            "email",
+            f"give {request.name}'s e-mail address: escalations are mailed to it",
+            name=request.name,
+        )
+    same_address = current.email is not None and current.email.lower() == request.email.lower()
+    same_name = current.email is None and _folded(current.name) == _folded(request.name)
+    if same_address or same_name:
+        raise refused(
+            RefusalCode.SAME_OFFICER,
+            "email" if same_address else "name",
+            f"{current.name} is already the responsible officer",
+            name=current.name,
+        )
+
+
+def changed_officer(request: ChangeOfficer) -> Officer:
+    """The responsible officer a checked change names."""
+    return Officer(
+        name=" ".join(request.name.split()), email=request.email, language=request.language
+    )
+
+
+def officer_change_details(
+    before: Officer, after: Officer, request: ChangeOfficer, changed_by: str
+) -> dict[str, Any]:
+    """An officer_changed milestone's details (schemas.milestone_details.OfficerChangedDetails)."""
+    return {
+        "changed_by": changed_by,
+        "from": {"name": before.name, "email": before.email},
+        "to": {"name": after.name, "email": after.email},
+        "reason": request.reason,
+    }
+
+
+def _folded(name: str) -> str:
+    return " ".join(name.split()).casefold()
 
 
 def recorded_actor(request: AnswerTask) -> str | None:

@@ -4,7 +4,7 @@ page, actions, starting, audit, the access log)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import asyncpg
@@ -21,6 +21,7 @@ from application.office.overview import (
     settled_status,
 )
 from application.office.portfolio import PortfolioCache, PortfolioPage
+from application.office.responsible_officer import officer_choices
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession, SignIn
 from application.partner import PartnerDesk
@@ -99,14 +100,18 @@ class OfficeDesk:
     ) -> ConventionOverview:
         """What the convention's page shows (names in `language`), and what this reader may
         do there; `settle`: seconds to wait for the workflow to settle (after an action)."""
-        return await convention_overview(
+        overview = await convention_overview(
             self.pool,
             self.client,
             convention_id,
             can_act=may(session.role, Permission.ACT),
             language=language,
             settle=settle,
+            reader_email=session.user.email,
         )
+        if overview.can_change_officer:
+            overview = replace(overview, officer_choices=await officer_choices(self.pool))
+        return overview
 
     async def settle(self, convention_id: str) -> None:
         """Wait (SETTLE_AFTER_ACTION at most) until the convention's workflow shows the state

@@ -23,6 +23,7 @@ from application.errors import NotFound
 from rendering.catalogues import N_
 from rendering.formats import Said, day, money
 from rendering.record import directory_people
+from schemas.convention import Officer
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
 from storage import convention_overview as stored
@@ -83,6 +84,11 @@ class ConventionOverview:
     one row per notification."""
     facts: list[tuple[str, Said]] = field(default_factory=list)
     """The dates and amounts, each with its label's msgid, said in the reader's language."""
+    reader_email: str = ""
+    """The reader's address: the responsible officer may change who it is."""
+    officer_choices: list[Any] = field(default_factory=list)
+    """The office accounts the form to change the responsible officer offers (filled only
+    for a reader who may change it: application.office.responsible_officer.OfficerChoice)."""
     updating: bool = False
     """The workflow is still at work and has no open task to show yet (a convention just
     started, a stage just ended): the page says so and refreshes, never "no open task"."""
@@ -126,6 +132,24 @@ class ConventionOverview:
         return self.can_act and self.active
 
     @property
+    def officer(self) -> Officer | None:
+        """The responsible officer now, as the workflow holds it (None: it does not answer)."""
+        return self.status.officer if self.status is not None else None
+
+    @property
+    def can_change_officer(self) -> bool:
+        """The reader is the responsible officer, the convention running: they may hand it
+        over (an admin does it from the officer's page)."""
+        officer = self.officer
+        return (
+            self.can_act
+            and self.active
+            and officer is not None
+            and officer.email is not None
+            and officer.email.lower() == self.reader_email.lower()
+        )
+
+    @property
     def any_action(self) -> bool:
         """Whether the page offers the reader any action."""
         return self.can_postpone or self.can_reassign or self.can_answer or self.can_terminate
@@ -139,6 +163,7 @@ async def convention_overview(
     can_act: bool,
     language: str = "fr",
     settle: float = 0.0,
+    reader_email: str = "",
 ) -> ConventionOverview:
     """The convention's page; NotFound if neither Temporal nor the read model knows it.
     `settle`: seconds to wait for a busy workflow to show an open task (after an action)."""
@@ -185,6 +210,7 @@ async def convention_overview(
         names=names,
         language=language,
         facts=_facts(row, status, timeline.milestones, language),
+        reader_email=reader_email,
         updating=updating,
     )
 

@@ -29,6 +29,9 @@ class Permission(StrEnum):
     KEEP_DIRECTORY = "keep_directory"
     """An organisation's entry (names, parent, API keys): admins, and officers for the
     parties of their conventions (application/directory/keepers.py decides which)."""
+    CHANGE_OFFICER = "change_officer"
+    """A convention's responsible officer: admins, and that officer themself
+    (application/office/responsible_officer.py decides which convention)."""
     OWN_ACCOUNT = "own_account"
     MANAGE_ACCOUNTS = "manage_accounts"
 
@@ -42,6 +45,7 @@ PERMISSIONS: dict[Permission, frozenset[Role]] = {
     Permission.READ_DIRECTORY: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
     Permission.MANAGE_DIRECTORY: frozenset({Role.ADMIN}),
     Permission.KEEP_DIRECTORY: frozenset({Role.OFFICER, Role.ADMIN}),
+    Permission.CHANGE_OFFICER: frozenset({Role.OFFICER, Role.ADMIN}),
     Permission.OWN_ACCOUNT: frozenset({Role.OFFICER, Role.AUDITOR, Role.ADMIN}),
     Permission.MANAGE_ACCOUNTS: frozenset({Role.ADMIN}),
 }

@@ -337,6 +337,42 @@ def continued(variant_id: str, name: str, history_limit: int) -> Recorder:
     return record
 
 
+def officer_changed(variant_id: str, name: str, history_limit: int) -> Recorder:
+    """A seed scenario whose responsible officer is changed once its first task is open (the
+    change_officer update, since change-officer), continued as new every `history_limit`
+    events: the next run's input carries the new officer."""
+
+    async def record(client: Client, task_queue: str) -> list[str]:
+        from application.conventions import change_officer  # from change-officer on
+        from schemas.officer_actions import ChangeOfficer
+        from schemas.status import ConventionInput
+
+        script = own_answers(_script(name))
+        convention = alone(_convention(name), variant_id)
+        await client.start_workflow(
+            ConventionWorkflow.run,
+            ConventionInput(convention=convention, history_limit=history_limit),
+            id=workflow_id_for(convention.id),
+            task_queue=task_queue,
+        )
+        await find_task(client, convention.id, script.answers[0].task, wait_seconds=30)
+        await change_officer(
+            client,
+            convention.id,
+            ChangeOfficer(
+                name="Karim Alaoui",
+                email="k.alaoui@ofppt.example",
+                language="ar",
+                reason="Nouvelle affectation",
+                officer="Nadia Benali <n.benali@ofppt.example>",
+            ),
+        )
+        await play_scenario(client, task_queue, convention, script)
+        return [convention.id]
+
+    return record
+
+
 async def _overdue_escalated(env: WorkflowEnvironment, task_queue: str) -> list[str]:
     """Bamako's funding request, answered 91 days into its 90: overdue, reminded, escalated."""
     bamako = _convention("bamako-cooperation")
@@ -381,6 +417,7 @@ DEV_SERVER_SCENARIOS: dict[str, Recorder] = {
         "diagnostic-disagreement", "bamako-cooperation", _diagnostic_disagreement
     ),
     "continued-as-new": continued("continued-as-new", "cycle-maalam", history_limit=50),
+    "officer-changed": officer_changed("officer-changed", "cycle-maalam", history_limit=50),
     "signature-given-after-refusal": variant(
         "signature-given-after-refusal",
         "tanger-four-conventions",
