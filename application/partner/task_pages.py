@@ -11,7 +11,8 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from application.directory.authority import authority_of
+from application.directory.authority import Authority, authority_of
+from application.directory.names import Names
 from application.errors import InvalidInput
 from application.partner.context import PartnerContext
 from schemas.channels import InboxEntry
@@ -82,13 +83,16 @@ async def open_tasks_page(
     contact: str,
     email: str | None,
     after: str | None,
+    authority: Authority | None = None,
 ) -> TaskPage:
     """A page of the tasks the contact may answer (their party's, not given to another
     contact, of a kind the directory lets them act on today). Two reads of PostgreSQL: the
-    directory's word on the person, then the page; one row more than a page says whether a
-    next page exists. A bad `after`: InvalidInput, before any read."""
+    directory's word on the person (none when the caller already holds it: `authority`, read
+    by the session's own check in the same request), then the page; one row more than a page
+    says whether a next page exists. A bad `after`: InvalidInput, before any read."""
     cursor = read_cursor(after) if after is not None else None
-    authority = await authority_of(ctx.pool, party, name=contact, email=email)
+    if authority is None:
+        authority = await authority_of(ctx.pool, party, name=contact, email=email)
     kinds = authority.allowed_kinds()
     rows = await owed_tasks_page(
         ctx.pool, party, datetime.now(UTC), contact, kinds, cursor, PAGE_SIZE + 1
@@ -96,3 +100,11 @@ async def open_tasks_page(
     entries = rows[:PAGE_SIZE]
     following = cursor_text(entries[-1]) if len(rows) > PAGE_SIZE else None
     return TaskPage(entries, after, following)
+
+
+def party_name(authority: Authority, language: str) -> str:
+    """The party's name in `language`, from the directory's row its authority already read
+    (no read of its own): the directory's name, else the id."""
+    organisation = authority.standing.organisation
+    held = {} if organisation is None else {organisation.id: organisation}
+    return Names(organisations=held).organisation(authority.organisation_id, language)
