@@ -84,6 +84,10 @@ class PartnerDesk(PartnerContext):
         """See `task_pages.open_tasks_page`."""
         return await task_pages.open_tasks_page(self, party, contact, email, after, authority)
 
+    async def party_tasks_page(self, party: str, limit: int, cursor: str | None) -> TaskPage:
+        """See `task_pages.party_tasks_page`."""
+        return await task_pages.party_tasks_page(self, party, limit, cursor)
+
     async def task_view(
         self,
         party: str,
