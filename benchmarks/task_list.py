@@ -27,6 +27,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -287,14 +288,26 @@ async def session_cookie(desk: PartnerDesk, index: int) -> str:
     return cookie
 
 
+@dataclass
+class PageCost:
+    """What the timed pages cost besides their time: this process's CPU per page (the app
+    and its in-process client; it moves far less with the machine's load than wall time)."""
+
+    cpu_ms: float = 0.0
+
+
 async def time_pages(
-    desk: PartnerDesk, cookies: dict[str, str], requests: int
+    desk: PartnerDesk, cookies: dict[str, str], requests: int, cost: PageCost | None = None
 ) -> dict[str, list[float]]:
-    """The page's server time per party, in turns; also checks what it lists."""
+    """The page's server time per party, in turns; also checks what it lists, and fills
+    `cost` over the timed rounds."""
     measured: dict[str, list[float]] = {party: [] for party in cookies}
     transport = httpx.ASGITransport(app=create_app(desk), client=("10.27.3.1", 40000))
+    cpu_started = 0.0
     async with httpx.AsyncClient(transport=transport, base_url="http://portal.test") as http:
         for round_number in range(requests + 5):
+            if round_number == 5:
+                cpu_started = time.process_time()
             for party, cookie in cookies.items():
                 http.cookies.set(SESSION_COOKIE, cookie)
                 response = await http.get("/desk")
@@ -305,6 +318,9 @@ async def time_pages(
                     raise RuntimeError("no Server-Timing header")
                 if round_number >= 5:  # five rounds warm up, untimed
                     measured[party].append(float(match.group(1)))
+    if cost is not None and requests > 0:
+        pages = requests * len(cookies)
+        cost.cpu_ms = 1000 * (time.process_time() - cpu_started) / pages
     return measured
 
 
@@ -346,7 +362,8 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
         }
         shown = {party: await listed(desk, party, i) for i, party in enumerate(cookies)}
         print_load("before")
-        pages = await time_pages(desk, cookies, args.requests)
+        cost = PageCost()
+        pages = await time_pages(desk, cookies, args.requests, cost)
         sql = await time_sql(pool, args.requests)
         print_load("after")
     finally:
@@ -378,6 +395,11 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             "SQL p95",
         ],
         rows_out,
+    )
+    print(
+        f"   per page: {cost.cpu_ms:.2f} ms of this process's CPU (the app and its in-process"
+        " client)",
+        flush=True,
     )
     print(
         "   (server time of the first page from Server-Timing; SQL: the directory's and the "

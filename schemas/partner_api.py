@@ -76,10 +76,15 @@ class ApiReceipt(BaseModel):
 
 
 class TaskList(BaseModel):
-    """The key's party and its open tasks, overdue first, then by due date."""
+    """The key's party and a page of its open tasks, overdue first, then by due date."""
 
     party: str
     tasks: list[InboxEntry]
+    next: str | None = Field(
+        default=None,
+        description="The next page's URL (relative to the server: `limit` and `cursor` set),"
+        " or null on the last page. Follow it until null to read every open task.",
+    )
 
 
 class ConventionRef(BaseModel):

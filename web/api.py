@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import json
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
 from application.errors import BadRequest, InvalidInput
 from application.partner import Receipt
+from application.partner.task_pages import API_PAGE_MAX, API_PAGE_SIZE, CURSOR_MAX
 from schemas.errors import FieldError
 from schemas.partner_api import (
     EVENT_TYPE,
@@ -96,13 +98,39 @@ def api_receipt(receipt: Receipt) -> ApiReceipt:
                 },
             },
         },
-        **problems(401, 429),
+        **problems(401, 422, 429),
     },
 )
-async def list_tasks(principal: ApiPrincipal, desk: Desk) -> TaskList:
-    """Every open task of the key's party, across conventions."""
-    entries = await desk.open_tasks(principal.party)
-    return TaskList(party=principal.party, tasks=entries)
+async def list_tasks(
+    principal: ApiPrincipal,
+    desk: Desk,
+    limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=API_PAGE_MAX,
+            description=f"Tasks on the page (default {API_PAGE_SIZE}, at most {API_PAGE_MAX}).",
+        ),
+    ] = API_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=CURSOR_MAX,
+            description="Where the page starts: the cursor in the page before's `next` link;"
+            " none for the first page.",
+        ),
+    ] = None,
+) -> TaskList:
+    """A page of the open tasks of the key's party, across conventions: at most `limit`
+    (default 100), and `next`, the link to the page after (null on the last). A caller
+    naming neither gets the first page. A cursor the API did not make: 422 naming `cursor`."""
+    page = await desk.party_tasks_page(principal.party, limit, cursor)
+    following = (
+        None
+        if page.next_after is None
+        else f"/api/v1/tasks?{urlencode({'limit': limit, 'cursor': page.next_after})}"
+    )
+    return TaskList(party=principal.party, tasks=page.entries, next=following)
 
 
 @router.get(

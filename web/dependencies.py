@@ -4,11 +4,13 @@ the OpenAPI document says which security each route needs."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from application.directory.authority import Authority
 from application.partner import ContactSession, PartnerDesk
 from schemas.actors import Principal
 from web.security import client_address
@@ -28,8 +30,10 @@ PartnerKey = Annotated[HTTPAuthorizationCredentials | None, Depends(partner_key)
 API answer, with its Idempotency-Key in one statement) declares it so."""
 
 
-def partner_desk(request: Request) -> PartnerDesk:
-    """The desk the app was built over."""
+async def partner_desk(request: Request) -> PartnerDesk:
+    """The desk the app was built over. A coroutine although it awaits nothing: FastAPI runs
+    a plain function dependency in its thread pool, a hand-off to a thread and back on every
+    request of the desk's pages and API (more than the attribute read itself)."""
     desk: PartnerDesk = request.app.state.desk
     return desk
 
@@ -37,9 +41,29 @@ def partner_desk(request: Request) -> PartnerDesk:
 Desk = Annotated[PartnerDesk, Depends(partner_desk)]
 
 
-async def contact_session(request: Request, desk: Desk) -> ContactSession:
+@dataclass(frozen=True)
+class SessionStanding:
+    """The contact's live session and the directory's word on its person, as the session's
+    check read it: read once per request (FastAPI caches a dependency for the request), so
+    a page that needs the person's kinds or party does not read the directory again."""
+
+    session: ContactSession
+    authority: Authority
+
+
+async def session_standing(request: Request, desk: Desk) -> SessionStanding:
+    """The contact's live session (its cookie) and its person's standing; Unauthenticated
+    otherwise."""
+    session, authority = await desk.session_and_authority(request.cookies.get(SESSION_COOKIE))
+    return SessionStanding(session, authority)
+
+
+Standing = Annotated[SessionStanding, Depends(session_standing)]
+
+
+async def contact_session(standing: Standing) -> ContactSession:
     """The contact's live session (its cookie); Unauthenticated otherwise."""
-    return await desk.session(request.cookies.get(SESSION_COOKIE))
+    return standing.session
 
 
 Session = Annotated[ContactSession, Depends(contact_session)]

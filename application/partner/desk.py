@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from application.directory.authority import Authority
 from application.partner import answers, events, keys, links, task_pages, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
@@ -43,6 +44,10 @@ class PartnerDesk(PartnerContext):
         """See `links.session`."""
         return await links.session(self, token)
 
+    async def session_and_authority(self, token: str | None) -> tuple[ContactSession, Authority]:
+        """See `links.session_and_authority`."""
+        return await links.session_and_authority(self, token)
+
     async def set_language(self, session: ContactSession, language: str) -> None:
         """See `links.set_language`."""
         await links.set_language(self, session, language)
@@ -69,10 +74,19 @@ class PartnerDesk(PartnerContext):
         return await tasks.open_tasks(self, party, contact, email)
 
     async def open_tasks_page(
-        self, party: str, contact: str, email: str | None, after: str | None
+        self,
+        party: str,
+        contact: str,
+        email: str | None,
+        after: str | None,
+        authority: Authority | None = None,
     ) -> TaskPage:
         """See `task_pages.open_tasks_page`."""
-        return await task_pages.open_tasks_page(self, party, contact, email, after)
+        return await task_pages.open_tasks_page(self, party, contact, email, after, authority)
+
+    async def party_tasks_page(self, party: str, limit: int, cursor: str | None) -> TaskPage:
+        """See `task_pages.party_tasks_page`."""
+        return await task_pages.party_tasks_page(self, party, limit, cursor)
 
     async def task_view(
         self,

@@ -8,7 +8,12 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from application.directory.authority import authority_of, authorize_link, require_session
+from application.directory.authority import (
+    Authority,
+    authority_of,
+    authorize_link,
+    require_session,
+)
 from application.errors import LinkUnusable, NotFound, Unauthenticated
 from application.limits import (
     FAILURES_PER_ADDRESS,
@@ -66,6 +71,15 @@ async def start_session(ctx: PartnerContext, link: Link) -> tuple[str, ContactSe
 
 async def session(ctx: PartnerContext, token: str | None) -> ContactSession:
     """The live session of this cookie; idle or past its lifetime, it is over."""
+    found, _authority = await session_and_authority(ctx, token)
+    return found
+
+
+async def session_and_authority(
+    ctx: PartnerContext, token: str | None
+) -> tuple[ContactSession, Authority]:
+    """`session`, with the directory's word on its person that it read to keep it alive (a
+    page that needs that word too reads it once)."""
     if not token:
         raise Unauthenticated("no session: open the link you received by e-mail")
     now = datetime.now(UTC)
@@ -74,13 +88,13 @@ async def session(ctx: PartnerContext, token: str | None) -> ContactSession:
     if found is None:
         raise Unauthenticated("your session has ended: open the link you received again")
     try:  # a person the directory removed (or no longer names) is signed out at once
-        await require_session(
+        authority = await require_session(
             ctx.pool, found.party, name=found.contact_name, email=found.contact_email
         )
     except Unauthenticated:
         await end_session(ctx, found)
         raise
-    return found
+    return found, authority
 
 
 async def set_language(ctx: PartnerContext, session: ContactSession, language: str) -> None:
