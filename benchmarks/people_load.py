@@ -39,6 +39,7 @@ import asyncio
 import base64
 import contextlib
 import os
+import random
 import re
 import sys
 import time
@@ -321,13 +322,15 @@ async def answer_by_page(
         raise RuntimeError(f"the task page of {task.task_id} answered {page.status_code}")
     form = {**form_fields(page.text), "decision": "approve", "comments": ""}
     posted = time.perf_counter()
-    answered, retried = await client.send("POST", location, data=form)
+    answered, _retried = await client.send("POST", location, data=form)
     done = time.perf_counter()
     figures = client.figures
     if answered.status_code == 200:
         figures.answered += 1
-    elif retried and answered.status_code == 409 and contact in answered.text:
-        figures.answered_on_retry += 1  # the first form landed: the desk names who answered
+    elif answered.status_code == 409 and contact in answered.text:
+        # An earlier form of this contact landed (on the killed replica, or its update was
+        # taken though its answer was cut): the desk names who answered.
+        figures.answered_on_retry += 1
     else:
         raise RuntimeError(
             f"the answer to {task.convention_id} {task.task_id} got {answered.status_code}"
@@ -345,7 +348,7 @@ async def answer_by_api(client: FailoverClient, key: Key, task: OpenTask) -> Non
     """One POST with its Idempotency-Key, retried with the same key."""
     headers = {**key.headers, "idempotency-key": f"people-load/{task.convention_id}/{task.task_id}"}
     started = time.perf_counter()
-    response, retried = await client.send(
+    response, _retried = await client.send(
         "POST",
         f"/api/v1/tasks/{task.convention_id}/{task.task_id}/answer",
         json={"answer": {"decision": "sign"}},
@@ -356,8 +359,8 @@ async def answer_by_api(client: FailoverClient, key: Key, task: OpenTask) -> Non
     figures = client.figures
     if response.status_code == 200 and response.json().get("task_id") == task.task_id:
         figures.answered += 1
-    elif retried and response.status_code == 409 and key.name in response.text:
-        figures.answered_on_retry += 1  # the killed replica's update landed: named as ours
+    elif response.status_code == 409 and key.name in response.text:
+        figures.answered_on_retry += 1  # an earlier attempt's update landed: named as ours
     else:
         raise RuntimeError(
             f"the API refused {task.convention_id} {task.task_id}: "
@@ -455,6 +458,9 @@ async def answer_all(
     owed: dict[str, list[OpenTask]] = {}
     for task in tasks:
         owed.setdefault(task.assignee, []).append(task)
+    for number, (_party, listed) in enumerate(sorted(owed.items())):
+        # Each in its own order, as people and systems do: not all on one convention first.
+        random.Random(number).shuffle(listed)
     jobs: list[Callable[[], Awaitable[None]]] = []
     clients: list[FailoverClient] = []
 
