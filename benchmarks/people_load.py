@@ -130,8 +130,6 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--tasks: at least one page task per contact")
     if args.api_tasks and args.api_tasks < args.systems:
         parser.error("--tasks: at least one API task per system")
-    if args.systems > REVIEWERS_PER_CONVENTION:
-        parser.error(f"--systems: at most {REVIEWERS_PER_CONVENTION}")
     if args.replicas < 1 or (args.replicas < 2 and not args.no_kill):
         parser.error("--replicas: at least 2 to kill one (else --no-kill)")
     return args

@@ -46,6 +46,7 @@ BENCHMARKS = [
     "record_rendering",
     "task_list",
     "documents",
+    "people_load",
 ]
 SMOKE = {
     "lifecycle": ["--count", "2", "--concurrency", "2", "--rounds", "1"],
@@ -85,6 +86,8 @@ SMOKE = {
         "3",
     ],
     "documents": ["--size-mb", "1", "--rounds", "1", "--seals", "1"],
+    # Two replicas and the kill run kept (the failover is what it measures), one worker.
+    "people_load": ["--tasks", "4", "--contacts", "1", "--systems", "1", "--workers", "1"],
 }
 
 
