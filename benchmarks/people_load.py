@@ -38,6 +38,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import os
 import random
 import re
@@ -421,7 +422,7 @@ async def open_tasks(
     started = time.perf_counter()
     await run_bounded(
         [
-            lambda convention=convention: start_convention(client, convention, PACTE_QUEUE)
+            functools.partial(start_convention, client, convention, PACTE_QUEUE)
             for convention in conventions
         ],
         8,
@@ -472,7 +473,7 @@ async def answer_all(
             _each(
                 owed[party],
                 run.pages,
-                lambda t, c=pages, i=index: answer_by_page(c, secret, contact_name(i), t),
+                functools.partial(answer_by_page, pages, secret, contact_name(index)),
             )
         )
     for index in range(args.systems):
@@ -481,9 +482,7 @@ async def answer_all(
             continue
         api = FailoverClient(addresses, index, run.api)
         clients.append(api)
-        jobs.append(
-            _each(owed[party], run.api, lambda t, c=api, k=keys[party]: answer_by_api(c, k, t))
-        )
+        jobs.append(_each(owed[party], run.api, functools.partial(answer_by_api, api, keys[party])))
 
     async def killer() -> None:
         while run.answered < len(tasks) // 2:  # noqa: ASYNC110 (plain counters, polled)

@@ -20,6 +20,7 @@ from application.conventions import (
 from application.directory.authority import authority_of
 from application.errors import ConventionNotAnswering, NotFound
 from application.partner.context import PartnerContext
+from schemas.actors import PrincipalKind
 from schemas.channels import InboxEntry
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -49,6 +50,18 @@ class TaskView:
     def overdue(self) -> bool:
         """Past its due date."""
         return self.task is not None and self.task.due_at < datetime.now(UTC)
+
+    def answered_by_contact(self, party: str, contact: str) -> bool:
+        """Closed by this very contact's answer, as its kept receipt says: the same form
+        posted again (a double click, a retry on another replica) is shown its receipt."""
+        receipt = self.receipt
+        return (
+            self.task is None
+            and receipt is not None
+            and receipt.principal.kind is PrincipalKind.CONTACT
+            and receipt.principal.party == party
+            and receipt.principal.id == contact
+        )
 
     def draft_document(self) -> dict[str, Any] | None:
         """The text under review: the latest draft version's document (URI, sha256)."""
