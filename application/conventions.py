@@ -581,8 +581,7 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
             # in flight to this workflow than it admits at once, an update aborted as its
             # workflow moved): nothing was recorded, the same request may be sent again.
             raise ConventionNotAnswering(
-                f"convention {convention_id}: Temporal cannot take the answer now: "
-                f"{error.message}",
+                f"convention {convention_id}: Temporal cannot take the answer now: {error.message}",
                 retry_after=1,
             ) from error
         if error.status is not RPCStatusCode.NOT_FOUND:

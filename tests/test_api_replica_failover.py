@@ -7,7 +7,8 @@ retry takes it over and answers, once."""
 from __future__ import annotations
 
 from functools import partial
-from typing import cast
+from types import SimpleNamespace
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -15,8 +16,9 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
-from application.conventions import _refusals
+from application.conventions import ConventionUnreadable, _refusals
 from application.errors import ConventionNotAnswering, Refused
+from application.partner import answers
 from application.partner.answers import _body_hash
 from devkit.polling import eventually
 from storage.idempotency import IdempotencyKey, OnceState, reserve_once
@@ -91,3 +93,22 @@ async def test_temporal_refusing_an_update_for_now_is_a_503_to_retry_not_a_refus
     with pytest.raises(Refused):
         async with _refusals(cast(Client, None), "c-1"):
             raise RPCError("invalid", RPCStatusCode.INVALID_ARGUMENT, b"")
+
+
+async def test_a_workflow_task_failing_under_load_is_a_503_to_retry_not_a_500(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A worker overloaded: the update's workflow task fails or comes late. Nothing was
+    # recorded for sure; the caller sends the same answer again (a second one is refused).
+    async def unchanged(ctx: Any, convention_id: str, request: Any) -> Any:
+        return request
+
+    async def late(client: Any, convention_id: str, request: Any) -> Any:
+        raise ConventionUnreadable(f"convention {convention_id}: did not take the update")
+
+    monkeypatch.setattr(answers.documents, "checked_answer", unchanged)
+    monkeypatch.setattr(answers, "answer_task", late)
+    request = SimpleNamespace(principal=object(), task_id="t-1")
+    with pytest.raises(ConventionNotAnswering) as raised:
+        await answers.send(cast(Any, SimpleNamespace(client=None)), "c-1", cast(Any, request))
+    assert raised.value.retry_after == 5

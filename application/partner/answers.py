@@ -16,7 +16,7 @@ from application.conventions import (
     task_lookup,
 )
 from application.directory.authority import system_authority, system_authority_read
-from application.errors import Conflict, InvalidInput, NotFound, Refused
+from application.errors import Conflict, ConventionNotAnswering, InvalidInput, NotFound, Refused
 from application.partner import codes, keys, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
@@ -103,6 +103,11 @@ async def send(
         raise Refused(who or error.detail) from None
     except ConventionNotFound:
         raise NotFound(f"convention {convention_id!r} is not known") from None
+    except ConventionUnreadable as error:
+        # Its workflow task failing or late (a worker overloaded, or none): a 503 to send the
+        # same answer again, not a 500. An update taken meanwhile is refused the second time,
+        # naming who answered: never recorded twice.
+        raise ConventionNotAnswering(str(error), retry_after=5) from None
     receipt = Receipt(
         convention_id=convention_id,
         task_id=request.task_id,

@@ -229,14 +229,15 @@ async def convention(ctx: PartnerContext, convention_id: str) -> Convention:
     if found is not None:
         return found
     handle = ctx.client.get_workflow_handle(workflow_id_for(convention_id))
-    async for event in handle.fetch_history_events():
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [started] = await ctx.client.data_converter.decode(payloads, [ConventionInput])
-        assert isinstance(started, ConventionInput)
-        if len(ctx._conventions) > 256:
-            ctx._conventions.clear()
-        ctx._conventions[convention_id] = started.convention
-        return started.convention
+    async with asking(convention_id):  # a Temporal too busy to answer: a 503, not a 500
+        async for event in handle.fetch_history_events():
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            [started] = await ctx.client.data_converter.decode(payloads, [ConventionInput])
+            assert isinstance(started, ConventionInput)
+            if len(ctx._conventions) > 256:
+                ctx._conventions.clear()
+            ctx._conventions[convention_id] = started.convention
+            return started.convention
     raise NotFound(f"convention {convention_id!r} is not known")
 
 
