@@ -559,12 +559,34 @@ _TRANSIENT_UPDATE_REFUSALS = frozenset(
 """Temporal's refusals of an update that say nothing of the convention: try again soon."""
 
 
+_ABORTED_BY_TEMPORAL = (
+    "update was aborted",
+    "update registry was cleared",
+    "wasn't processed by worker",
+)
+"""How Temporal words an update it dropped before the workflow ran it (a workflow task
+failed or timed out under load, the workflow's state reloaded): not the workflow's refusal."""
+
+
+def _aborted_by_temporal(cause: BaseException | None) -> bool:
+    if isinstance(cause, ApplicationError) and cause.type == "AnswerRejected":
+        return False
+    text = (getattr(cause, "message", None) or str(cause)).lower()
+    return any(words in text for words in _ABORTED_BY_TEMPORAL)
+
+
 @asynccontextmanager
 async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
     """Turn Temporal's refusals of an update into Refused / ConventionNotFound."""
     try:
         yield
     except WorkflowUpdateFailedError as error:
+        if _aborted_by_temporal(error.cause):
+            raise ConventionNotAnswering(
+                f"convention {convention_id}: Temporal dropped the answer before its workflow "
+                f"took it: {getattr(error.cause, 'message', error.cause)}",
+                retry_after=1,
+            ) from error
         raise refusal_of(error.cause) from error
     except WorkflowUpdateRPCTimeoutOrCancelledError as error:
         raise ConventionUnreadable(

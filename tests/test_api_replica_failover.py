@@ -12,7 +12,8 @@ from typing import Any, cast
 
 import asyncpg
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -112,3 +113,16 @@ async def test_a_workflow_task_failing_under_load_is_a_503_to_retry_not_a_500(
     with pytest.raises(ConventionNotAnswering) as raised:
         await answers.send(cast(Any, SimpleNamespace(client=None)), "c-1", cast(Any, request))
     assert raised.value.retry_after == 5
+
+
+async def test_an_update_temporal_dropped_is_a_503_and_the_workflows_refusal_a_409() -> None:
+    dropped = WorkflowUpdateFailedError(ApplicationError("workflow update was aborted"))
+    with pytest.raises(ConventionNotAnswering):
+        async with _refusals(cast(Client, None), "c-1"):
+            raise dropped
+    refused = WorkflowUpdateFailedError(
+        ApplicationError("task_id: task 't' is already answered", type="AnswerRejected")
+    )
+    with pytest.raises(Refused):
+        async with _refusals(cast(Client, None), "c-1"):
+            raise refused
