@@ -17,6 +17,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
+from application import documents
 from application.conventions import ConventionUnreadable, _refusals
 from application.errors import ConventionNotAnswering, Refused
 from application.partner import answers
@@ -107,7 +108,7 @@ async def test_a_workflow_task_failing_under_load_is_a_503_to_retry_not_a_500(
     async def late(client: Any, convention_id: str, request: Any) -> Any:
         raise ConventionUnreadable(f"convention {convention_id}: did not take the update")
 
-    monkeypatch.setattr(answers.documents, "checked_answer", unchanged)
+    monkeypatch.setattr(documents, "checked_answer", unchanged)
     monkeypatch.setattr(answers, "answer_task", late)
     request = SimpleNamespace(principal=object(), task_id="t-1")
     with pytest.raises(ConventionNotAnswering) as raised:
