@@ -32,6 +32,7 @@ from infra.portal_settings import PortalSettings, link_secret, load_portal_setti
 from infra.secrets import SecretError
 from infra.settings import SettingsError, load_delivery_settings, load_settings
 from infra.temporal_client import TemporalUnavailable, connect
+from storage.sweep_lock import sweep_alone
 from web.app import create_app
 from web.i18n import code_mail
 
@@ -100,8 +101,23 @@ async def _seal_forever(desk: PartnerDesk, tsa_url: str) -> None:
         await asyncio.sleep(SEAL_EVERY_SECONDS)
 
 
-async def sweep_once(desk: PartnerDesk, tsa_url: str) -> None:
-    """One round of the sweep: seal, then anchor; a failure of one never stops the other."""
+async def sweep_once(desk: PartnerDesk, tsa_url: str) -> bool:
+    """One round of the sweep, on one replica at a time (storage/sweep_lock.py): seal, then
+    anchor; a failure of one never stops the other. False when another replica's sweep was
+    running (this one skipped its round: sealing twice would mail the signatories twice)."""
+    try:
+        async with sweep_alone(desk.pool) as alone:
+            if not alone:
+                log.info("sweep skipped: another replica is sweeping")
+                return False
+            await _sweep(desk, tsa_url)
+    except (OSError, asyncpg.PostgresError) as error:
+        log.warning("sweep skipped", error=str(error))
+        return False
+    return True
+
+
+async def _sweep(desk: PartnerDesk, tsa_url: str) -> None:
     try:
         for convention_id, result in (await seal_pending(desk)).items():
             if result.startswith("refused: "):

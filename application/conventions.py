@@ -29,7 +29,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.errors import Refused
+from application.errors import ConventionNotAnswering, Refused
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
@@ -564,12 +564,45 @@ def _handle(client: Client, convention_id: str) -> WorkflowHandle[ConventionWork
     return client.get_workflow_handle_for(ConventionWorkflow.run, workflow_id_for(convention_id))
 
 
+_TRANSIENT_UPDATE_REFUSALS = frozenset(
+    {
+        RPCStatusCode.RESOURCE_EXHAUSTED,
+        RPCStatusCode.ABORTED,
+        RPCStatusCode.UNAVAILABLE,
+        RPCStatusCode.DEADLINE_EXCEEDED,
+    }
+)
+"""Temporal's refusals of an update that say nothing of the convention: try again soon."""
+
+
+_ABORTED_BY_TEMPORAL = (
+    "update was aborted",
+    "update registry was cleared",
+    "wasn't processed by worker",
+)
+"""How Temporal words an update it dropped before the workflow ran it (a workflow task
+failed or timed out under load, the workflow's state reloaded): not the workflow's refusal."""
+
+
+def _aborted_by_temporal(cause: BaseException | None) -> bool:
+    if isinstance(cause, ApplicationError) and cause.type == "AnswerRejected":
+        return False
+    text = (getattr(cause, "message", None) or str(cause)).lower()
+    return any(words in text for words in _ABORTED_BY_TEMPORAL)
+
+
 @asynccontextmanager
 async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
     """Turn Temporal's refusals of an update into Refused / ConventionNotFound."""
     try:
         yield
     except WorkflowUpdateFailedError as error:
+        if _aborted_by_temporal(error.cause):
+            raise ConventionNotAnswering(
+                f"convention {convention_id}: Temporal dropped the answer before its workflow "
+                f"took it: {getattr(error.cause, 'message', error.cause)}",
+                retry_after=1,
+            ) from error
         raise refusal_of(error.cause) from error
     except WorkflowUpdateRPCTimeoutOrCancelledError as error:
         raise ConventionUnreadable(
@@ -580,6 +613,14 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
         if _workflow_task_failed(error):
             raise ConventionUnreadable(
                 f"convention {convention_id}: its workflow cannot take the update: {error.message}"
+            ) from error
+        if error.status in _TRANSIENT_UPDATE_REFUSALS:
+            # Not the workflow's word: Temporal could not take the update now (more updates
+            # in flight to this workflow than it admits at once, an update aborted as its
+            # workflow moved): nothing was recorded, the same request may be sent again.
+            raise ConventionNotAnswering(
+                f"convention {convention_id}: Temporal cannot take the answer now: {error.message}",
+                retry_after=1,
             ) from error
         if error.status is not RPCStatusCode.NOT_FOUND:
             raise Refused(error.message) from error

@@ -47,6 +47,7 @@ BENCHMARKS = [
     "task_list",
     "documents",
     "editor",
+    "people_load",
 ]
 SMOKE = {
     "editor": ["--requests", "3"],
@@ -87,6 +88,8 @@ SMOKE = {
         "3",
     ],
     "documents": ["--size-mb", "1", "--rounds", "1", "--seals", "1"],
+    # Two replicas and the kill run kept (the failover is what it measures), one worker.
+    "people_load": ["--tasks", "4", "--contacts", "1", "--systems", "1", "--workers", "1"],
 }
 
 

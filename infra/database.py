@@ -37,7 +37,8 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 
     That query (unlock advisory locks, close cursors, unlisten, RESET ALL) costs a round trip
     on every release, i.e. on every activity; Pacte leaves no session state behind (its only
-    lock is transaction-scoped, it never SETs, LISTENs or keeps a cursor open). An open
+    locks are transaction-scoped but the sweep's, which storage/sweep_lock.py gives back
+    itself; it never SETs, LISTENs or keeps a cursor open). An open
     transaction is still rolled back by asyncpg before this runs.
     """
 

@@ -149,3 +149,31 @@ async def release(pool: asyncpg.Pool, once: OnceKey) -> None:
             once.source,
             once.id,
         )
+
+
+IN_FLIGHT_LEASE_SECONDS = 30.0
+"""How long a reservation without a receipt belongs to its request. An answer takes about a
+second; one reserved longer ago was cut (its replica killed, its connection lost) before it
+could keep its receipt or free the key, and a retry under the same key takes it over rather
+than hear "still in progress" until the key expires. A request that was only slow cannot
+double the answer: the workflow refuses a second answer to a task and names the first."""
+
+_TAKE_OVER_ABANDONED = (
+    "UPDATE partner_idempotency SET created_at = now()"
+    " WHERE party = $1 AND key = $2 AND body_hash = $3 AND receipt IS NULL"
+    " AND created_at < now() - make_interval(secs => $4)"
+    " RETURNING key"
+)
+
+
+async def take_over_abandoned(
+    pool: asyncpg.Pool, once: OnceKey, lease_seconds: float = IN_FLIGHT_LEASE_SECONDS
+) -> bool:
+    """Take the same request's reservation when it is older than the lease (its request was
+    cut); False when it is still young (the request may be running) or not an API key's."""
+    if not isinstance(once, IdempotencyKey):
+        return False
+    taken = await pool.fetchval(
+        _TAKE_OVER_ABANDONED, once.party, once.key, once.body_hash, lease_seconds
+    )
+    return taken is not None

@@ -281,7 +281,10 @@ async def answer_task(
         session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
     party_name = await _party_name(request, desk, session, view)
-    if view.task is None and view.closed_task is None:
+    if view.task is None and (
+        view.closed_task is None or view.answered_by_contact(session.party, session.contact_name)
+    ):
+        # Answered, by this contact too when the form comes again: its receipt, nothing sent.
         return await _receipt_page(request, view, session.language, session, party_name)
     # A task closed while the contact was typing is shown with its refusal over what they typed.
     shown = view if view.task is not None else replace(view, task=view.closed_task)

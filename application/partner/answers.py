@@ -16,7 +16,7 @@ from application.conventions import (
     task_lookup,
 )
 from application.directory.authority import system_authority, system_authority_read
-from application.errors import Conflict, InvalidInput, NotFound, Refused
+from application.errors import Conflict, ConventionNotAnswering, InvalidInput, NotFound, Refused
 from application.partner import codes, keys, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
@@ -103,6 +103,11 @@ async def send(
         raise Refused(who or error.detail) from None
     except ConventionNotFound:
         raise NotFound(f"convention {convention_id!r} is not known") from None
+    except ConventionUnreadable as error:
+        # Its workflow task failing or late (a worker overloaded, or none): a 503 to send the
+        # same answer again, not a 500. An update taken meanwhile is refused the second time,
+        # naming who answered: never recorded twice.
+        raise ConventionNotAnswering(str(error), retry_after=5) from None
     receipt = Receipt(
         convention_id=convention_id,
         task_id=request.task_id,
@@ -213,6 +218,8 @@ async def answer_once(
     """The answer, once per key: a repeat of an accepted request gets the same receipt, a
     request still in flight or another one under the same key is a Conflict."""
     found = await idempotency.reserve_once(ctx.pool, once)
+    if found.state is OnceState.IN_FLIGHT and await idempotency.take_over_abandoned(ctx.pool, once):
+        found = Once(OnceState.RESERVED)  # its first request was cut: this retry answers
     earlier = _earlier_outcome(
         found, other_request=other_request, in_flight=in_flight, no_receipt=no_receipt
     )
@@ -341,7 +348,8 @@ async def _earlier_request(
     ctx: PartnerContext, prepared: PreparedAnswer, once: IdempotencyKey
 ) -> Receipt | None:
     """The key was taken before: the earlier request's receipt, or Conflict. None when it
-    turns out free after all (taken by a request that has since been released)."""
+    turns out free after all (taken by a request that has since been released), or its
+    reservation is the same request's, abandoned (older than the lease): this one answers."""
     earlier = prepared.earlier
     if earlier is None:
         # Reserved by a request not committed when the statement began: ask again.
@@ -353,6 +361,8 @@ async def _earlier_request(
     else:
         stored = await receipts.find_receipt(ctx.pool, earlier.convention_id, earlier.task_id)
         found = Once(OnceState.DONE, stored)
+    if found.state is OnceState.IN_FLIGHT and await idempotency.take_over_abandoned(ctx.pool, once):
+        return None  # its first request was cut (a replica killed): this retry answers
     return _earlier_outcome(found, **_KEY_CONFLICTS)
 
 

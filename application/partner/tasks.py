@@ -20,6 +20,7 @@ from application.conventions import (
 from application.directory.authority import authority_of
 from application.errors import ConventionNotAnswering, NotFound
 from application.partner.context import PartnerContext
+from schemas.actors import PrincipalKind
 from schemas.channels import InboxEntry
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -49,6 +50,18 @@ class TaskView:
     def overdue(self) -> bool:
         """Past its due date."""
         return self.task is not None and self.task.due_at < datetime.now(UTC)
+
+    def answered_by_contact(self, party: str, contact: str) -> bool:
+        """Closed by this very contact's answer, as its kept receipt says: the same form
+        posted again (a double click, a retry on another replica) is shown its receipt."""
+        receipt = self.receipt
+        return (
+            self.task is None
+            and receipt is not None
+            and receipt.principal.kind is PrincipalKind.CONTACT
+            and receipt.principal.party == party
+            and receipt.principal.id == contact
+        )
 
     def draft_document(self) -> dict[str, Any] | None:
         """The text under review: the latest draft version's document (URI, sha256)."""
@@ -216,14 +229,15 @@ async def convention(ctx: PartnerContext, convention_id: str) -> Convention:
     if found is not None:
         return found
     handle = ctx.client.get_workflow_handle(workflow_id_for(convention_id))
-    async for event in handle.fetch_history_events():
-        payloads = event.workflow_execution_started_event_attributes.input.payloads
-        [started] = await ctx.client.data_converter.decode(payloads, [ConventionInput])
-        assert isinstance(started, ConventionInput)
-        if len(ctx._conventions) > 256:
-            ctx._conventions.clear()
-        ctx._conventions[convention_id] = started.convention
-        return started.convention
+    async with asking(convention_id):  # a Temporal too busy to answer: a 503, not a 500
+        async for event in handle.fetch_history_events():
+            payloads = event.workflow_execution_started_event_attributes.input.payloads
+            [started] = await ctx.client.data_converter.decode(payloads, [ConventionInput])
+            assert isinstance(started, ConventionInput)
+            if len(ctx._conventions) > 256:
+                ctx._conventions.clear()
+            ctx._conventions[convention_id] = started.convention
+            return started.convention
     raise NotFound(f"convention {convention_id!r} is not known")
 
 
