@@ -15,11 +15,13 @@ from jinja2 import Environment, FileSystemLoader
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from schemas.errors import Reason
-from web.i18n import LANGUAGES, direction, gettext, language_or_default, ngettext
+from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default, ngettext
 from web.security import Csrf
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+IN_LANGUAGE = {"fr": N_("In French"), "ar": N_("In Arabic"), "en": N_("In English")}
+"""A language said in the reader's own (a name's or a contact's language: never its code)."""
 
 # Every value is escaped: autoescape is on for every template, whatever its name; the
 # i18n extension gives {% trans %}, its callables are the reader's language's (see render).
@@ -80,6 +82,7 @@ def render(
             "task_instructions": lambda task: task_instructions(task, lang),
             "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "in_language": IN_LANGUAGE,
             "session": session,
             "csrf": csrf,
             "path": request.url.path,
