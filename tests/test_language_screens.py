@@ -39,6 +39,7 @@ from temporalio.testing import WorkflowEnvironment
 
 import web.app
 from activities.message_templates import render
+from application.conventions import find_task, start_convention
 from application.office.signin import SESSION_COOKIE
 from devkit.stack import free_port
 from infra.settings import read_environment
@@ -55,9 +56,12 @@ from tests.partner_stack import (
     funding_convention,
     link_path,
     make_desk,
+    registered,
 )
 from tests.test_delivery_webhook import funding_request_to
 from tests.test_office_desk import csrf_of, new_account, sign_in, signed_in
+from tests.test_partner_browser import SIGNER, signature_by_an_arabic_reading_minister
+from tests.test_partner_browser import TASK as SIGNATURE_TASK
 from tests.test_partner_links import link_minted
 from web.app import create_app
 from web.i18n import code_mail
@@ -166,6 +170,7 @@ def data_of(convention: Convention) -> set[str]:
             "title",
             "name",
             "label",
+            "capacity",
             "email",
             "description",
             "summary",
@@ -230,6 +235,12 @@ PAGES: dict[str, Visit] = {
         "admin", "/office/directory/proposals/{proposal_id}"
     ),
 }
+
+MORE_VISITS: dict[str, tuple[str, Visit]] = {
+    # The second seeded convention: Tanger's signature, by a minister who reads Arabic.
+    "signature": ("/t/{token}", Visit("signer", "{signature_link}")),
+}
+"""Pages seen a second time, with other facts: by name, the route and the visit."""
 
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 """Pages whose check fails today, by (route, language), with the reason: it only shrinks."""
@@ -481,6 +492,15 @@ async def _directory_names(pool: asyncpg.Pool, convention: Convention) -> set[st
     return {name for name in names if name}
 
 
+async def signature_convention(env: WorkflowEnvironment, pool: asyncpg.Pool) -> Convention:
+    """Tanger's framework reduced to one signature, by a minister who reads Arabic: started,
+    the signature task open."""
+    convention = await registered(pool, signature_by_an_arabic_reading_minister())
+    await start_convention(env.client, convention, DEV_TASK_QUEUE)
+    await find_task(env.client, convention.id, SIGNATURE_TASK, wait_seconds=30)
+    return convention
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 async def test_every_page_mail_and_report_speaks_arabic_and_french(
     dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
@@ -503,19 +523,25 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
     serving = asyncio.create_task(server.serve())
     shots: list[Shot] = []
     try:
-        convention = await funding_convention(dev_env.client, db_pool)
+        convention, signing = await asyncio.gather(
+            funding_convention(dev_env.client, db_pool), signature_convention(dev_env, db_pool)
+        )
         await link_minted(db_pool, convention.id, FUNDER["name"])
+        await link_minted(db_pool, signing.id, SIGNER)
         cookies = await _office_sessions(base, db_pool)
         places = {
             "convention_id": convention.id,
             "task": DECISION,
             "link": link_path(convention.id, FUNDER["name"]),
+            "signature_link": link_path(signing.id, SIGNER, SIGNATURE_TASK),
             "draft_id": await _draft(base, cookies["officer"], convention.id),
             "proposal_id": await _proposal(base, cookies["officer"], convention),
         }
         data = (
             data_of(convention)
+            | data_of(signing)
             | await _directory_names(db_pool, convention)
+            | await _directory_names(db_pool, signing)
             | {"Awa Diallo", "Karim Benali", "Moussa Traoré", convention.id}
         )
         # The reports are drawn (WeasyPrint) while Chromium walks the pages.
@@ -528,18 +554,19 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
         async with async_playwright() as playwright:
             browser = await launch_chromium(playwright, tmp_path / "chromium-profile")
             page = await browser.new_page()
-            for who in ("anyone", "contact", "officer", "auditor", "admin", *_HALF_WAY):
+            visits = [(_file_name(route), route, visit) for route, visit in PAGES.items()]
+            visits += [(name, route, visit) for name, (route, visit) in MORE_VISITS.items()]
+            for who in ("anyone", "contact", "signer", "officer", "auditor", "admin", *_HALF_WAY):
                 await browser.clear_cookies()
                 if who in cookies:
                     await browser.add_cookies(
                         [{"name": SESSION_COOKIE, "value": cookies[who], "url": base}]
                     )
-                routes = [(route, visit) for route, visit in PAGES.items() if visit.who == who]
-                if who == "contact":
-                    # The link first: it opens the contact's session.
-                    routes.sort(key=lambda item: item[0] != "/t/{token}")
+                routes = [(name, route, visit) for name, route, visit in visits if visit.who == who]
+                # The link first: it opens the contact's session.
+                routes.sort(key=lambda item: item[1] != "/t/{token}")
                 for language in LANGUAGES:
-                    for route, visit in routes:
+                    for file_name, route, visit in routes:
                         url = base + visit.path.format(**places)
                         if route == "/t/{token}":
                             # The link opens the session and leads to the task's page.
@@ -550,7 +577,7 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
                         assert response is not None
                         assert response.status < 500, (route, response.status)
                         assert await page.get_attribute("html", "lang") == language, route
-                        name = f"{language}-{_file_name(route)}"
+                        name = f"{language}-{file_name}"
                         await screens.take(page, name)
                         text = await page.evaluate(VISIBLE_TEXT)
                         shots.append(Shot(name, language, route, wrong_words(language, text, data)))

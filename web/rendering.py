@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from rendering.formats import money
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from schemas.errors import Reason
@@ -80,6 +81,8 @@ def render(
             # `record_names`: the parties' names the page knows, for the ids the record holds.
             "task_title": lambda task: task_title(task, lang, record_names),
             "task_instructions": lambda task: task_instructions(task, lang),
+            # An amount in its currency, with the language's digits and separators.
+            "money": lambda amount, currency: money(amount, currency, lang),
             "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "in_language": IN_LANGUAGE,
