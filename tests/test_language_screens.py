@@ -421,6 +421,12 @@ class Screens:
             other.write_bytes(first.read_bytes())
 
 
+def _client(base: str, cookie: str | None = None) -> httpx.AsyncClient:
+    """A client of the served portal, patient: the shared machine may be busy."""
+    cookies = {SESSION_COOKIE: cookie} if cookie else None
+    return httpx.AsyncClient(base_url=base, cookies=cookies, timeout=60)
+
+
 def _cookie(http: httpx.AsyncClient, name: str) -> str:
     value = http.cookies.get(name)
     assert value, f"no {name} cookie"
@@ -431,17 +437,17 @@ async def _office_sessions(base: str, pool: asyncpg.Pool) -> dict[str, str]:
     """A cookie for each office visitor: three roles signed in, two half-way."""
     cookies: dict[str, str] = {}
     for role in ("officer", "auditor", "admin"):
-        async with httpx.AsyncClient(base_url=base) as http:
+        async with _client(base) as http:
             await signed_in(http, pool, role)
             cookies[role] = _cookie(http, SESSION_COOKIE)
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with _client(base) as http:
         await sign_in(http, await new_account(pool, "officer", name="Karim Benali"))
         cookies["enrolling"] = _cookie(http, SESSION_COOKIE)
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with _client(base) as http:
         email = await signed_in(http, pool, "officer")
         page = await http.get("/office/account")
         await http.post("/office/signout", data={"csrf": csrf_of(page)})
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with _client(base) as http:
         await sign_in(http, email)
         cookies["second_factor"] = _cookie(http, SESSION_COOKIE)
     return cookies
@@ -449,7 +455,7 @@ async def _office_sessions(base: str, pool: asyncpg.Pool) -> dict[str, str]:
 
 async def _draft(base: str, cookie: str, convention_id: str) -> str:
     """A copy of the seeded convention in the editor: its draft id."""
-    async with httpx.AsyncClient(base_url=base, cookies={SESSION_COOKIE: cookie}) as http:
+    async with _client(base, cookie) as http:
         page = await http.get("/office/editor")
         made = await http.post(
             "/office/editor",
@@ -465,7 +471,7 @@ async def _proposal(base: str, cookie: str, convention: Convention) -> str:
     changed = funding_request_to(None, contacts).model_copy(
         update={"id": f"{convention.id}-p{uuid.uuid4().hex[:4]}"}
     )
-    async with httpx.AsyncClient(base_url=base, cookies={SESSION_COOKIE: cookie}) as http:
+    async with _client(base, cookie) as http:
         page = await http.get("/office/start")
         refused = await http.post(
             "/office/start",
