@@ -268,6 +268,31 @@ def test_every_page_of_both_desks_is_visited() -> None:
     assert {route for route, _ in EXPECTED_FAILURES} <= set(PAGES)
 
 
+def test_the_check_finds_the_words_left_in_english_and_spares_the_data() -> None:
+    data = {"Fatima Zahra EL ALAOUI", "Coopération OFPPT – MENEFP"}
+    # Arabic: a Latin word outside the data is found; names, ids, isolates, URLs are not.
+    assert wrong_words("ar", "أرسلوا ردكم Submit", data) == ["Submit"]
+    assert wrong_words("ar", "wrong code (4 tries left)", set()) == [
+        "code",
+        "left",
+        "tries",
+        "wrong",
+    ]
+    spared = (
+        "وقّع Fatima Zahra EL ALAOUI على Coopération OFPPT – MENEFP"
+        " funding_request.decision.r1 https://pacte.example/t/abc \u2068Tanger\u2069 Pacte PDF"
+    )
+    assert wrong_words("ar", spared, data) == []
+    # French: the tell-tale English words, not French ones that look alike ("due").
+    assert wrong_words("fr", "Sign in to answer the task", set()) == [
+        "Sign in",
+        "answer",
+        "task",
+        "the",
+    ]
+    assert wrong_words("fr", "Somme due par la partie ; lien OF (OFPPT)", set()) == []
+
+
 # --- the mails and the report -------------------------------------------------------------
 
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
