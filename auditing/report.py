@@ -27,7 +27,9 @@ from schemas.audit import ReplayResult, Timeline, VerifyReport
 from schemas.convention import Convention
 
 _STYLE = """
-@page { size: A4; margin: 14mm 12mm; @bottom-right { content: counter(page) " / " counter(pages);
+/* The page counter isolated left to right (U+2066…U+2069): "1 / 5" in Arabic too. */
+@page { size: A4; margin: 14mm 12mm; @bottom-right {
+        content: "\\2066" counter(page) " / " counter(pages) "\\2069";
         font-size: 8pt; color: #666; } }
 body { font-family: "DejaVu Sans", "Noto Naskh Arabic", "Noto Sans Arabic", sans-serif;
        font-size: 9pt; line-height: 1.35; color: #1d1d1f; }
