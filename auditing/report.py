@@ -27,7 +27,9 @@ from schemas.audit import ReplayResult, Timeline, VerifyReport
 from schemas.convention import Convention
 
 _STYLE = """
-@page { size: A4; margin: 14mm 12mm; @bottom-right { content: counter(page) " / " counter(pages);
+/* The page counter isolated left to right (U+2066…U+2069): "1 / 5" in Arabic too. */
+@page { size: A4; margin: 14mm 12mm; @bottom-right {
+        content: "\\2066" counter(page) " / " counter(pages) "\\2069";
         font-size: 8pt; color: #666; } }
 body { font-family: "DejaVu Sans", "Noto Naskh Arabic", "Noto Sans Arabic", sans-serif;
        font-size: 9pt; line-height: 1.35; color: #1d1d1f; }
@@ -342,5 +344,13 @@ def render_report_pdf(facts: ReportFacts) -> bytes:
             "the PDF report needs Pango: apt-get install libpango-1.0-0 libpangoft2-1.0-0 "
             f"({error})"
         ) from error
-    pdf: bytes = HTML(string=render_report_html(facts)).write_pdf()
+    pdf: bytes = HTML(string=pango_isolated(render_report_html(facts))).write_pdf()
     return pdf
+
+
+def pango_isolated(page: str) -> str:
+    """The page with each <bdi>'s content between U+2068 and U+2069 as well: WeasyPrint
+    ignores `unicode-bidi` (so <bdi> isolates nothing in the PDF), but Pango's bidi
+    algorithm honours the isolate characters, so a French title's dash and colon stay where
+    they were written inside an Arabic line."""
+    return page.replace("<bdi>", "<bdi>\u2068").replace("</bdi>", "\u2069</bdi>")

@@ -133,6 +133,9 @@ class Environment(BaseSettings):
     trust_roots: str | None = _variable(
         "PACTE_TRUST_ROOTS", "PEM files the seal and the timestamps chain to, ':'-separated"
     )
+    screens_dir: str | None = _variable(
+        "PACTE_SCREENS_DIR", "tests/test_language_screens.py keeps its screenshots there"
+    )
     webhook_secrets: dict[str, str] = Field(
         default_factory=dict, description="PACTE_WEBHOOK_SECRET_<PARTY>, by variable name"
     )

@@ -60,6 +60,7 @@ EVERY_VARIABLE = {
     "PACTE_OFFICE_CERTIFICATE_PASSWORD": "password",
     "PACTE_TSA_URL": "https://tsa.example",
     "PACTE_TRUST_ROOTS": "/etc/pacte/tsa-ca.pem:/etc/pacte/office-ca.pem",
+    "PACTE_SCREENS_DIR": "/tmp/screens",
 }
 
 

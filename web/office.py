@@ -321,7 +321,7 @@ class RemoveForm(OfficeForm):
 
 def _check_csrf(csrf: Csrf, session: OfficeSession, form: OfficeForm) -> None:
     if not csrf.valid(form.csrf, session.id_hash):
-        raise PacteError("this form has expired or did not come from this page: reload it")
+        raise PacteError(N_("this form has expired or did not come from this page: reload it"))
 
 
 # --- pages -------------------------------------------------------------------------------
@@ -482,7 +482,7 @@ async def signin(
     """Check the password; the second factor follows (every role owes one)."""
     nonce = request.cookies.get(SIGNIN_COOKIE)
     if not nonce or not csrf.valid(form.csrf, token_hash(nonce)):
-        raise BadRequest("this form has expired or did not come from this page: reload it")
+        raise BadRequest(N_("this form has expired or did not come from this page: reload it"))
     token, session = await desk.signin.sign_in(form.email, form.password, client_address(request))
     back = safe_next(form.next)
     step = {"second_factor": "/office/second-factor", "enrol": "/office/enrol"}.get(session.step)
@@ -1205,10 +1205,54 @@ async def audit_export(
 # --- admins -------------------------------------------------------------------------------
 
 
+ACCESS_LOG_WORDS = {
+    # What was done (the log stores a code; the admin reads it in their language).
+    "sign_in": N_("Sign-in"),
+    "sign_out": N_("Sign-out"),
+    "second_factor": N_("Second factor"),
+    "enrol_second_factor": N_("Second factor set up"),
+    "change_password": N_("Password change"),
+    "reset_password": N_("Password reset"),
+    "send_password_reset": N_("Reset link mailed"),
+    "start": N_("Convention started"),
+    "postpone": N_("Deadline postponed"),
+    "reassign": N_("Task reassigned"),
+    "terminate": N_("Convention terminated"),
+    "answer_on_behalf": N_("Answer on behalf of a party"),
+    "audit_check": N_("Audit check"),
+    "download_bundle": N_("Audit bundle downloaded"),
+    "download_export": N_("Record export downloaded"),
+    "download_iati": N_("IATI file downloaded"),
+    "download_report": N_("Audit report downloaded"),
+    "download_timeline_xlsx": N_("Timeline downloaded"),
+    "download_timeline_html": N_("Timeline downloaded"),
+    "download_timeline_csv": N_("Timeline downloaded"),
+    "download_timeline_json": N_("Timeline downloaded"),
+    # How it ended.
+    "ok": N_("done"),
+    "ok (totp)": N_("done (authenticator code)"),
+    "ok (recovery_code)": N_("done (recovery code)"),
+    "password_ok": N_("password accepted, second factor awaited"),
+    "refused": N_("refused"),
+    "rate_limited": N_("refused: too many attempts"),
+    "invalid": N_("invalid"),
+    "incomplete": N_("incomplete"),
+    "not_sent": N_("not sent"),
+    "failed": N_("failed"),
+}
+"""The access log's codes as a reader says them; a code not listed is shown as stored."""
+
+
 @router.get("/office/access-log", response_class=HTMLResponse)
 async def access_log(request: Request, desk: DeskDep, session: Admin) -> Response:
     """Who did what, when, from where."""
-    return page(request, "office/access_log.html", session, lines=await desk.access_log())
+    return page(
+        request,
+        "office/access_log.html",
+        session,
+        lines=await desk.access_log(),
+        words=ACCESS_LOG_WORDS,
+    )
 
 
 # --- the partner directory ----------------------------------------------------------------

@@ -22,6 +22,7 @@ from application.errors import (
     Unauthenticated,
     Unavailable,
 )
+from rendering.catalogues import N_
 from schemas.errors import FieldError, Reason, RefusalCode
 
 REFUSAL_CODES = frozenset(code.value for code in RefusalCode)
@@ -30,20 +31,20 @@ PROBLEM_TYPE = "application/problem+json"
 
 # The one place where a domain refusal becomes HTTP: its status and its problem's title.
 _STATUS_AND_TITLE: dict[type[PacteError], tuple[int, str]] = {
-    PacteError: (400, "Bad request"),
-    BadRequest: (400, "Bad request"),
-    NotFound: (404, "Not found"),
-    Unauthenticated: (401, "Unauthorized"),
-    Forbidden: (403, "Forbidden"),
-    LinkUnusable: (410, "Link no longer valid"),
-    InvalidInput: (422, "Invalid answer"),
-    Refused: (409, "Answer refused"),
-    Conflict: (409, "Conflict"),
-    TooManyAttempts: (429, "Too many attempts"),
-    Unavailable: (503, "Unavailable"),
-    CodeUnavailable: (503, "Code cannot be sent"),
-    ConventionNotAnswering: (503, "Convention not answering"),
-    HistoryUnavailable: (503, "History unavailable"),
+    PacteError: (400, N_("Bad request")),
+    BadRequest: (400, N_("Bad request")),
+    NotFound: (404, N_("Not found")),
+    Unauthenticated: (401, N_("Unauthorized")),
+    Forbidden: (403, N_("Forbidden")),
+    LinkUnusable: (410, N_("Link no longer valid")),
+    InvalidInput: (422, N_("Invalid answer")),
+    Refused: (409, N_("Answer refused")),
+    Conflict: (409, N_("Conflict")),
+    TooManyAttempts: (429, N_("Too many attempts")),
+    Unavailable: (503, N_("Unavailable")),
+    CodeUnavailable: (503, N_("Code cannot be sent")),
+    ConventionNotAnswering: (503, N_("Convention not answering")),
+    HistoryUnavailable: (503, N_("History unavailable")),
 }
 
 

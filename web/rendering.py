@@ -12,14 +12,17 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from rendering.formats import data, money
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from schemas.errors import Reason
-from web.i18n import LANGUAGES, direction, gettext, language_or_default, ngettext
+from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default, ngettext
 from web.security import Csrf
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 LANGUAGE_NAMES = {"fr": "Français", "ar": "العربية", "en": "English"}
+IN_LANGUAGE = {"fr": N_("In French"), "ar": N_("In Arabic"), "en": N_("In English")}
+"""A language said in the reader's own (a name's or a contact's language: never its code)."""
 
 # Every value is escaped: autoescape is on for every template, whatever its name; the
 # i18n extension gives {% trans %}, its callables are the reader's language's (see render).
@@ -78,8 +81,13 @@ def render(
             # `record_names`: the parties' names the page knows, for the ids the record holds.
             "task_title": lambda task: task_title(task, lang, record_names),
             "task_instructions": lambda task: task_instructions(task, lang),
+            # An amount in its currency, with the language's digits and separators.
+            "money": lambda amount, currency: money(amount, currency, lang),
+            # A name inside plain text (an <option> holds no <bdi>): U+2068…U+2069 in Arabic.
+            "isolated": lambda value: data(value, lang).text,
             "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
+            "in_language": IN_LANGUAGE,
             "session": session,
             "csrf": csrf,
             "path": request.url.path,

@@ -39,6 +39,7 @@ from application.office.signin import (
 from application.partner import PartnerDesk
 from application.partner.code_mail import CodeMail, send_code_mail, unavailable_reason
 from infra.portal_settings import token_hash
+from rendering.catalogues import N_
 from schemas.errors import FieldError
 from storage import office_accounts, office_passwords
 
@@ -177,4 +178,4 @@ class Passwords:
     async def _unusable(self, address: str) -> NoReturn:
         bucket = limits.address_bucket("office-reset-address", address)
         await limits.count_failure(self.pool, {bucket: PASSWORD_FAILURES_PER_ADDRESS})
-        raise LinkUnusable("this reset link has been used, has expired or was replaced")
+        raise LinkUnusable(N_("this reset link has been used, has expired or was replaced"))
