@@ -220,6 +220,10 @@ PAGES: dict[str, Visit] = {
     "/office/conventions/{convention_id}/tasks/{task_id}": Visit(
         "officer", "/office/conventions/{convention_id}/tasks/{task}"
     ),
+    # An admin changes a convention's responsible officer from its own page.
+    "/office/conventions/{convention_id}/officer": Visit(
+        "admin", "/office/conventions/{convention_id}/officer"
+    ),
     "/office/tasks": Visit("officer", "/office/tasks"),
     "/office/start": Visit("officer", "/office/start"),
     "/office/account": Visit("officer", "/office/account"),
