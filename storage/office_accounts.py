@@ -27,6 +27,8 @@ class AccountRow:
     totp_enrolled_at: datetime | None
     created_at: datetime
     disabled_at: datetime | None
+    time_zone: str | None = None
+    """The IANA zone the account reads dates in (migration 030); None: UTC."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ def account_of(row: Any) -> AccountRow:
         totp_enrolled_at=row["totp_enrolled_at"],
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
+        time_zone=row.get("time_zone"),
     )
 
 

@@ -38,8 +38,11 @@ Desk = Annotated[PartnerDesk, Depends(partner_desk)]
 
 
 async def contact_session(request: Request, desk: Desk) -> ContactSession:
-    """The contact's live session (its cookie); Unauthenticated otherwise."""
-    return await desk.session(request.cookies.get(SESSION_COOKIE))
+    """The contact's live session (its cookie); Unauthenticated otherwise. The zone the
+    contact reads dates in is kept for the page's rendering (web.rendering.render)."""
+    session = await desk.session(request.cookies.get(SESSION_COOKIE))
+    request.state.reader_zone = await desk.reading_zone(session)
+    return session
 
 
 Session = Annotated[ContactSession, Depends(contact_session)]

@@ -14,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader
 
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
+from rendering.zones import DEFAULT_ZONE, Reader
 from schemas.errors import Reason
 from web.i18n import LANGUAGES, direction, gettext, language_or_default, ngettext
 from web.security import Csrf
@@ -56,6 +57,8 @@ def render(
     Arabic, never cached. Its forms carry `csrf`: given, or the partner desk's token of
     `session`."""
     lang = language_or_default(request.query_params.get("lang") or language)
+    # Dates and times in the reader's zone, kept by the session's dependency (UTC without).
+    reader = Reader(lang, getattr(request.state, "reader_zone", DEFAULT_ZONE))
 
     def _(message: str) -> str:
         # A validation's reason (schemas.errors.Reason) is said by its code; text by the
@@ -79,6 +82,11 @@ def render(
             "task_title": lambda task: task_title(task, lang, record_names),
             "task_instructions": lambda task: task_instructions(task, lang),
             "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
+            # A moment (a due date, a milestone's time) in the reader's locale and zone,
+            # naming the zone; a date in the locale's long form.
+            "moment": reader.moment,
+            "day": reader.day,
+            "reader": reader,
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "session": session,
             "csrf": csrf,

@@ -5,6 +5,7 @@
     parties add ID --kind K --country CC [--name-fr|--name-ar|--name-en NAME] [--parent ID]
     parties archive ID [--restore]
     parties contacts add ID --name N [--email E] [--language fr|ar|en] [--title T]
+                         [--time-zone ZONE]      (IANA name; none: the country's)
                          --capacity C [--capacity C …] [--from DATE] [--until DATE]
     parties contacts grant PERSON ID CAPACITY [--from DATE] [--until DATE]
     parties contacts revoke PERSON ID [CAPACITY]
@@ -92,6 +93,9 @@ def register(commands: Any) -> None:
     person.add_argument("--email")
     person.add_argument("--language", default="fr", choices=("fr", "ar", "en"))
     person.add_argument("--title")
+    person.add_argument(
+        "--time-zone", help="IANA zone name (Africa/Casablanca); none: the organisation's country's"
+    )
     person.add_argument("--capacity", action="append", required=True, choices=CAPACITIES)
     person.add_argument("--from", dest="valid_from", type=date.fromisoformat)
     person.add_argument("--until", dest="valid_until", type=date.fromisoformat)
@@ -198,7 +202,7 @@ async def _contacts(args: argparse.Namespace, pool: asyncpg.Pool, editor: Editor
             pool,
             editor,
             args.organisation,
-            NewPerson(args.name, args.email, args.language, args.title),
+            NewPerson(args.name, args.email, args.language, args.title, args.time_zone),
             args.capacity,
             valid_from=args.valid_from,
             valid_until=args.valid_until,

@@ -16,6 +16,7 @@ from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
 from application.partner.task_pages import TaskPage
 from application.partner.tasks import TaskView
+from application.reading_zones import contact_zone
 from schemas.actors import AuthMethod, Principal
 from schemas.channels import InboxEntry
 from schemas.convention import Convention
@@ -46,6 +47,13 @@ class PartnerDesk(PartnerContext):
     async def set_language(self, session: ContactSession, language: str) -> None:
         """See `links.set_language`."""
         await links.set_language(self, session, language)
+
+    async def reading_zone(self, session: ContactSession) -> str:
+        """The zone the contact reads dates in (`reading_zones.contact_zone`)."""
+        zone, _fallback = await contact_zone(
+            self.pool, session.party, session.contact_name, session.contact_email
+        )
+        return zone
 
     async def end_session(self, session: ContactSession) -> None:
         """See `links.end_session`."""
