@@ -495,7 +495,7 @@ def as_recorded(text: str, language: str) -> Said:
     said = data(text, language)
     if supported(language) == "en":
         return said
-    return Said(said.text, said.html, as_recorded=True)
+    return said.marked_as_recorded()
 
 
 def _kind_of(task: Any) -> TaskKind | None:
@@ -1249,7 +1249,7 @@ def milestone_text(milestone: Milestone, language: str, names: PartyNames | None
     milestone read again costs a look-up."""
     language = supported(language)
     details = milestone.details
-    key = (
+    key = kept_key(
         milestone.convention_id,
         milestone.seq,
         milestone.kind,
@@ -1268,6 +1268,18 @@ def milestone_text(milestone: Milestone, language: str, names: PartyNames | None
             del _said[next(iter(_said))]
         _said[key] = said
     return said
+
+
+def kept_key(*fields: Any) -> tuple[Any, ...]:
+    """How a said milestone is kept: convention, seq, kind, stage, party, actor, summary,
+    its details' number of fields, language (supported), names."""
+    return fields
+
+
+def kept_said(key: tuple[Any, ...]) -> Said | None:
+    """The milestone said already under `key` (`kept_key`), if kept: a timeline line that
+    is a milestone is looked up before it is built into one."""
+    return _said.get(key)
 
 
 def forget_said() -> None:

@@ -113,7 +113,8 @@ def moment(value: datetime | str | None, language: str, zone: str = DEFAULT_ZONE
 def _moment(value: datetime, locale: str, zone: str) -> str:
     tz = ZoneInfo(zone)
     local = value.astimezone(tz)
-    said = get_datetime_format("long", locale=locale).format(
+    # The locale's way of joining a date and a time ("{1}, {0}"; "{1}، {0}" in Arabic).
+    said = str(get_datetime_format("long", locale=locale)).format(
         format_time(local, "short", locale=locale),
         format_date(local.date(), "long", locale=locale),
     )
