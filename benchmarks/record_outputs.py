@@ -68,6 +68,7 @@ def clear_caches() -> None:
     formats._decimal.cache_clear()
     formats._long_date.cache_clear()
     formats._data.cache_clear()
+    formats._money.cache_clear()
     formats._said_alone.cache_clear()
     catalogues.gettext.cache_clear()
     rendering_timeline._who.cache_clear()

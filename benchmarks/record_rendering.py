@@ -176,6 +176,7 @@ def forget_fragments() -> None:
     """The fragments kept per (text, language) and (language, message), dropped too for a
     first read (a new process has none)."""
     formats._data.cache_clear()
+    formats._money.cache_clear()
     formats._said_alone.cache_clear()
     catalogues.gettext.cache_clear()
 

@@ -168,13 +168,15 @@ def _decimal(value: int | float | Decimal, locale: str) -> str:
 def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
     """An amount in its currency: Babel's form for an ISO 4217 code, else the number and the
     code as written ("40 000 000 IsDB-ID" in French). The stored value stays exact."""
-    value = Decimal(str(amount))
-    locale = locale_of(language)
+    return data(_money(Decimal(str(amount)), currency, locale_of(language)), language)
+
+
+@lru_cache(maxsize=4096)
+def _money(value: Decimal, currency: str, locale: str) -> str:
+    # Kept per (amount, currency, locale): a convention's amounts come back on many lines.
     if is_currency(currency):
-        text = format_currency(value, currency, locale=locale)
-    else:
-        text = f"{format_decimal(value, locale=locale)}\u00a0{currency}"
-    return data(text, language)
+        return str(format_currency(value, currency, locale=locale))
+    return f"{format_decimal(value, locale=locale)}\u00a0{currency}"
 
 
 def day(value: date | datetime | str, language: str) -> Said:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -88,6 +88,17 @@ class PartyNames:
     know is said as it is. Hashable, so a rendering with names is cached like one without."""
 
     pairs: tuple[tuple[str, str], ...] = ()
+    # Worked out once: the names are a cache key on every line of a timeline, and a tuple
+    # of pairs does not keep its hash.
+    _hash: int = field(init=False, repr=False, compare=False)
+    _names: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.pairs))
+        object.__setattr__(self, "_names", _lookup_of(self.pairs))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, names: Mapping[str, str]) -> PartyNames:
@@ -95,15 +106,11 @@ class PartyNames:
         return cls(tuple(sorted((key, value) for key, value in names.items() if value)))
 
     def __call__(self, party_id: str) -> str:
-        return self._lookup.get(party_id, party_id)
-
-    @property
-    def _lookup(self) -> dict[str, str]:
-        return _lookup_of(self.pairs)
+        return self._names.get(party_id, party_id)
 
     def as_dict(self) -> dict[str, str]:
         """The names, by party id."""
-        return dict(self._lookup)
+        return dict(self._names)
 
 
 @lru_cache(maxsize=256)
