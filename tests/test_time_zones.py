@@ -20,7 +20,8 @@ from schemas.notifications import Notification, NotificationEvent
 from schemas.tasks import Task, TaskKind
 from schemas.values import Language
 from storage import directory as store
-from tests.directory_stack import ADMIN
+from tests.cli_runner import cli_env, run_cli
+from tests.directory_stack import ADMIN, fresh_id
 from tests.partner_stack import make_desk
 from tests.test_office_desk import csrf_of, office_client, signed_in
 from tests.test_office_directory import an_organisation
@@ -171,3 +172,31 @@ async def test_the_office_pages_are_in_the_accounts_zone(
         after = await http.get("/office/access-log")
         assert "(heure : Arabie saoudite)" in after.text, after.text
         assert "(TU)" not in after.text
+
+
+async def test_parties_contacts_add_takes_a_zone_and_refuses_an_unknown_one(
+    dev_env: WorkflowEnvironment, postgres_url: str
+) -> None:
+    env = cli_env(dev_env, postgres_url)
+    party = fresh_id("menefp")
+    added = await run_cli(
+        "parties", "add", party, "--kind", "ministry", "--country", "ML", "--name-fr", "MENEFP",
+        env=env,
+    )  # fmt: skip
+    assert added.code == 0, added
+    refused = await run_cli(
+        "parties", "contacts", "add", party, "--name", "Awa Diallo",
+        "--capacity", "answer", "--time-zone", "Mars/Olympus",
+        env=env,
+    )  # fmt: skip
+    assert refused.code == 1, refused
+    assert "time_zone" in refused.stderr and "Traceback" not in refused.stderr
+    for name, zone in (("Awa Diallo", []), ("Fatima Sy", ["--time-zone", "Africa/Dakar"])):
+        person = await run_cli(
+            "parties", "contacts", "add", party, "--name", name, "--capacity", "answer", *zone,
+            env=env,
+        )  # fmt: skip
+        assert person.code == 0, person
+    shown = await run_cli("parties", "show", party, env=env)
+    assert "Awa Diallo" in shown.stdout and "Africa/Bamako (the country's)" in shown.stdout
+    assert "Fatima Sy" in shown.stdout and "Africa/Dakar" in shown.stdout

@@ -49,6 +49,7 @@ from application.directory.people import (
 )
 from application.errors import NotFound, PacteError
 from infra.portal_settings import link_secret
+from rendering.zones import zone_for
 from storage import directory as store
 
 EXIT_OK, EXIT_REFUSED, EXIT_NOT_FOUND = 0, 1, 4
@@ -245,8 +246,12 @@ def _print_page(page: Any) -> None:
     for person, capacities in page.people:
         removed = " (removed)" if person.removed_at else ""
         confirmed = "confirmed" if person.confirmed_at else "never answered"
+        # Their zone, or the country's they fall back to (said, not silent).
+        zone, fallback = zone_for(person.time_zone, found.country)
+        zone_said = f"{zone} (the country's)" if fallback else zone
         print(
             f"  {person.id}  {person.name}{removed}  {person.email or '(no address)'}  {confirmed}"
+            f"  {zone_said}"
         )
         for capacity in capacities:
             dates = f"{capacity.valid_from or '…'} to {capacity.valid_until or '…'}"
