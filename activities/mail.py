@@ -21,6 +21,7 @@ from activities.message_templates import render
 from activities.recipients import directory_recipients
 from infra.secrets import SecretError, smtp_password
 from infra.settings import DeliverySettings
+from rendering.zones import DEFAULT_ZONE, zone_for
 from schemas.channels import (
     AttemptStatus,
     Channel,
@@ -44,6 +45,7 @@ def build_messages(
     sender: str,
     organisation: directory.Organisation | None = None,
     others: Mapping[str, directory.Organisation] | None = None,
+    zones: Mapping[str, str] | None = None,
 ) -> list[EmailMessage]:
     """One mail per recipient: each carries only its reader's personal link.
 
@@ -51,6 +53,8 @@ def build_messages(
     who acts: a colleague's answer would be recorded in the wrong name. The party is named
     by the directory's `organisation` name in each reader's language, when it holds one;
     the other organisations the mail mentions (an escalated task's party) by `others`.
+    Dates are said in each reader's zone (`zones`, by contact name; UTC for a contact not
+    in it).
     """
     return [
         build_message(
@@ -59,6 +63,7 @@ def build_messages(
             sender,
             None if organisation is None else organisation.name(contact.language.value),
             {party: held.name(contact.language.value) for party, held in (others or {}).items()},
+            (zones or {}).get(contact.name, DEFAULT_ZONE),
         )
         for contact in notification.recipients
         if contact.email
@@ -70,9 +75,11 @@ def build_message(
     sender: str,
     party_name: str | None = None,
     names: Mapping[str, str] | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> EmailMessage:
-    """The mail: subject and bodies from the templates, in the notification's language."""
-    rendered = render(notification, with_links=True, party_name=party_name, names=names)
+    """The mail: subject and bodies from the templates, in the notification's language,
+    its dates in `zone`."""
+    rendered = render(notification, with_links=True, party_name=party_name, names=names, zone=zone)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = [
@@ -90,6 +97,18 @@ def build_message(
     # After add_alternative, which moves every Content-* header into the first part.
     message["Content-Language"] = rendered.language.value
     return message
+
+
+async def reading_zones(pool: asyncpg.Pool, notification: Notification) -> dict[str, str]:
+    """Each recipient's zone, by name: the directory's person's, else their organisation's
+    country's, else UTC (rendering.zones)."""
+    zones = {}
+    for contact in notification.recipients:
+        chosen, country = await directory.reading_zone(
+            pool, notification.party, contact.name, str(contact.email or "")
+        )
+        zones[contact.name] = zone_for(chosen, country)[0]
+    return zones
 
 
 class Mailer:
@@ -140,7 +159,8 @@ class Mailer:
             if notification.task is not None
             else {}
         )
-        messages = build_messages(notification, smtp.sender, organisation, others)
+        zones = await reading_zones(self._pool, notification)
+        messages = build_messages(notification, smtp.sender, organisation, others, zones)
         refused: dict[str, aiosmtplib.SMTPResponse] = {}
         response = ""
         try:

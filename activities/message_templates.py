@@ -2,7 +2,8 @@
 
 One template yields both the plain-text and the HTML body, so the two never drift apart.
 Values (titles, names) are escaped for HTML after formatting; Arabic messages are laid out
-right to left. Dates are ISO (2023-10-31): read the same in every language.
+right to left. Dates are said in the reader's locale and zone, naming the zone
+(rendering.zones); the webhook's JSON keeps ISO UTC.
 
 A task's message says how to answer: in a mail, each recipient's personal link to the
 partner desk (derived from the server's secret, the notification and the contact, so a
@@ -23,6 +24,7 @@ from infra.settings import SettingsError
 from rendering.catalogues import gettext
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, data
 from rendering.record import PartyNames, task_title
+from rendering.zones import DEFAULT_ZONE, moment
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import Language
 
@@ -263,13 +265,15 @@ def render(
     with_links: bool = False,
     party_name: str | None = None,
     names: Mapping[str, str] | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> RenderedMessage:
     """The notification's subject and bodies in its language.
 
     `with_links` (the mail) adds each recipient's personal link; a webhook's copy has none.
     `party_name` (the directory's, in the reader's language) names the party instead of its
     id; `names` (the directory's, by party id) names the others a message mentions: the
-    party that owes an escalated task, the parties a task's title names.
+    party that owes an escalated task, the parties a task's title names. Its due date is
+    said in `zone` (the reader's; UTC by default), in the reader's locale.
     """
     said_names = PartyNames.of(
         {**(names or {}), **({notification.party: party_name} if party_name else {})}
@@ -301,7 +305,7 @@ def render(
         ),
         # The party that owes the task (an escalation goes to the officer about another's).
         "owing": _isolated(said_names(task.assignee), lang) if task else "",
-        "due": f"{task.due_at:%Y-%m-%d}" if task else "",
+        "due": moment(task.due_at, lang, zone).text if task else "",
         # A stage's id is also its message id: said in the reader's language.
         "stage": gettext(lang, stage) if stage else "",
         "answer_with": "",

@@ -35,7 +35,8 @@ from benchmarks.report import (
     print_ratio,
     print_table,
 )
-from rendering import formats, record
+from rendering import catalogues, formats, record
+from rendering import timeline as rendering_timeline
 from schemas.audit import Timeline
 
 HISTORIES = Path(__file__).resolve().parent.parent / "tests" / "histories" / "current"
@@ -66,6 +67,11 @@ def clear_caches() -> None:
     formats._escaped.cache_clear()
     formats._decimal.cache_clear()
     formats._long_date.cache_clear()
+    formats._data.cache_clear()
+    formats._money.cache_clear()
+    formats._said_alone.cache_clear()
+    catalogues.gettext.cache_clear()
+    rendering_timeline._who.cache_clear()
 
 
 async def chains() -> list[ConventionHistory]:

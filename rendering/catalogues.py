@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Mapping
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel.messages.mofile import write_mo
@@ -52,8 +52,10 @@ def translations(language: str) -> Translations:
     return Translations(fp=compiled)
 
 
+@lru_cache(maxsize=8192)
 def gettext(language: str, message: str) -> str:
-    """One message in one language (the message itself when it has no translation)."""
+    """One message in one language (the message itself when it has no translation). Kept per
+    (language, message): a timeline says the same few hundred again and again."""
     return str(translations(language).gettext(message))
 
 

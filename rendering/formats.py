@@ -9,7 +9,7 @@ calls `__html__`, so a template shows `{{ said }}` as its HTML; `str(said)` is t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -24,14 +24,43 @@ FIRST_STRONG_ISOLATE = "\u2068"
 POP_DIRECTIONAL_ISOLATE = "\u2069"
 
 
-@dataclass(frozen=True)
 class Said:
     """A piece of text in one language: plain and HTML, and whether it is the stored English
-    text shown for want of the facts to render it (`as_recorded`)."""
+    text shown for want of the facts to render it (`as_recorded`).
+
+    The HTML may be given as a function: it is then built when first asked for, so the text
+    forms (the CLI, the text and CSV timelines, the mails' plain part) never build HTML they
+    do not show. Immutable; equal when text, HTML and `as_recorded` are."""
+
+    __slots__ = ("_html", "_make_html", "as_recorded", "text")
 
     text: str
-    html: Markup
-    as_recorded: bool = False
+    as_recorded: bool
+
+    def __init__(
+        self, text: str, html: Markup | Callable[[], Markup], as_recorded: bool = False
+    ) -> None:
+        self.text = text
+        self.as_recorded = as_recorded
+        self._html: Markup | None
+        self._make_html: Callable[[], Markup] | None
+        if isinstance(html, str):
+            self._html, self._make_html = html, None
+        else:
+            self._html, self._make_html = None, html
+
+    @property
+    def html(self) -> Markup:
+        """The HTML form (names in `<bdi>`, everything escaped), built once when asked for."""
+        if self._html is None:
+            assert self._make_html is not None
+            self._html = self._make_html()
+            self._make_html = None
+        return self._html
+
+    def marked_as_recorded(self) -> Said:
+        """The same text, flagged as the stored English text (its HTML still lazy)."""
+        return Said(self.text, lambda: self.html, as_recorded=True)
 
     def __str__(self) -> str:
         return self.text
@@ -39,26 +68,52 @@ class Said:
     def __html__(self) -> Markup:
         return self.html
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Said):
+            return NotImplemented
+        mine = (self.text, self.as_recorded, self.html)
+        return mine == (other.text, other.as_recorded, other.html)
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.as_recorded))
+
+    def __repr__(self) -> str:
+        return f"Said(text={self.text!r}, as_recorded={self.as_recorded!r})"
+
 
 def data(value: object, language: str) -> Said:
     """A value shown as written (a name, an id, a comment): isolated from the sentence."""
-    text = str(value)
+    return _data(str(value), language)
+
+
+@lru_cache(maxsize=8192)
+def _data(text: str, language: str) -> Said:
+    # Kept per (text, language): the same names and ids come back on every line.
     plain = (
         f"{FIRST_STRONG_ISOLATE}{text}{POP_DIRECTIONAL_ISOLATE}"
         if is_right_to_left(language)
         else text
     )
-    return Said(plain, Markup(f"<bdi>{escape(text)}</bdi>"))
+    return Said(plain, lambda: Markup(f"<bdi>{escape(text)}</bdi>"))
 
 
 def word(text: str) -> Said:
     """Text of the reader's language (a translated fragment, a formatted date): not isolated."""
-    return Said(text, escape(text))
+    return Said(text, lambda: escape(text))
 
 
 def say(language: str, message: str, **values: Said | str) -> Said:
     """A catalogue message in `language`, its `{placeholders}` filled: a str value is data."""
+    if not values:
+        return _said_alone(language, message)
     return _fill(gettext(language, message), language, values)
+
+
+@lru_cache(maxsize=4096)
+def _said_alone(language: str, message: str) -> Said:
+    # A message with nothing to fill (an event's or a channel's name), said once per
+    # (language, message).
+    return _fill(gettext(language, message), language, {})
 
 
 def say_count(language: str, singular: str, plural: str, count: int, **values: Said | str) -> Said:
@@ -74,9 +129,12 @@ def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
     }
     # Every part's HTML is escaped already, and so is the template: a plain str.format
     # (markupsafe's own format escapes again what needs not, at several times the cost).
+    # The HTML is built only when a page or a mail's HTML part asks for it.
     return Said(
         template.format(**{name: part.text for name, part in parts.items()}),
-        Markup(_escaped(template).format(**{name: part.html for name, part in parts.items()})),
+        lambda: Markup(
+            _escaped(template).format(**{name: part.html for name, part in parts.items()})
+        ),
         as_recorded=any(part.as_recorded for part in parts.values()),
     )
 
@@ -92,7 +150,7 @@ def joined(parts: list[Said], language: str) -> Said:
     separator = "، " if is_right_to_left(language) else ", "
     return Said(
         separator.join(part.text for part in parts),
-        Markup(separator).join(part.html for part in parts),
+        lambda: Markup(separator).join(part.html for part in parts),
         as_recorded=any(part.as_recorded for part in parts),
     )
 
@@ -110,13 +168,15 @@ def _decimal(value: int | float | Decimal, locale: str) -> str:
 def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
     """An amount in its currency: Babel's form for an ISO 4217 code, else the number and the
     code as written ("40 000 000 IsDB-ID" in French). The stored value stays exact."""
-    value = Decimal(str(amount))
-    locale = locale_of(language)
+    return data(_money(Decimal(str(amount)), currency, locale_of(language)), language)
+
+
+@lru_cache(maxsize=4096)
+def _money(value: Decimal, currency: str, locale: str) -> str:
+    # Kept per (amount, currency, locale): a convention's amounts come back on many lines.
     if is_currency(currency):
-        text = format_currency(value, currency, locale=locale)
-    else:
-        text = f"{format_decimal(value, locale=locale)}\u00a0{currency}"
-    return data(text, language)
+        return str(format_currency(value, currency, locale=locale))
+    return f"{format_decimal(value, locale=locale)}\u00a0{currency}"
 
 
 def day(value: date | datetime | str, language: str) -> Said:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -92,6 +92,19 @@ class PartyNames:
     people: tuple[tuple[str, str], ...] = ()
     """The directory's people's names by person id (an answer's principal names its person
     by the directory's id): the name the directory holds now, removed people's included."""
+    # Worked out once: the names are a cache key on every line of a timeline, and a tuple
+    # of pairs does not keep its hash.
+    _hash: int = field(init=False, repr=False, compare=False)
+    _names: dict[str, str] = field(init=False, repr=False, compare=False)
+    _people: dict[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.pairs, self.people)))
+        object.__setattr__(self, "_names", _lookup_of(self.pairs))
+        object.__setattr__(self, "_people", _lookup_of(self.people))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, names: Mapping[str, str], people: Mapping[str, str] | None = None) -> PartyNames:
@@ -103,22 +116,18 @@ class PartyNames:
         )
 
     def __call__(self, party_id: str) -> str:
-        return self._lookup.get(party_id, party_id)
+        return self._names.get(party_id, party_id)
 
     def person(self, person_id: str | None, recorded: str) -> str:
         """A person's name: the directory's for this id when the reader has it, else the
         name the record holds (`recorded`: the principal's, as it acted)."""
         if person_id is None:
             return recorded
-        return _lookup_of(self.people).get(person_id, recorded)
-
-    @property
-    def _lookup(self) -> dict[str, str]:
-        return _lookup_of(self.pairs)
+        return self._people.get(person_id, recorded)
 
     def as_dict(self) -> dict[str, str]:
         """The names, by party id."""
-        return dict(self._lookup)
+        return dict(self._names)
 
 
 @lru_cache(maxsize=256)
@@ -510,7 +519,7 @@ def as_recorded(text: str, language: str) -> Said:
     said = data(text, language)
     if supported(language) == "en":
         return said
-    return Said(said.text, said.html, as_recorded=True)
+    return said.marked_as_recorded()
 
 
 def _kind_of(task: Any) -> TaskKind | None:
@@ -1328,7 +1337,7 @@ def milestone_text(milestone: Milestone, language: str, names: PartyNames | None
     milestone read again costs a look-up."""
     language = supported(language)
     details = milestone.details
-    key = (
+    key = kept_key(
         milestone.convention_id,
         milestone.seq,
         milestone.kind,
@@ -1347,6 +1356,18 @@ def milestone_text(milestone: Milestone, language: str, names: PartyNames | None
             del _said[next(iter(_said))]
         _said[key] = said
     return said
+
+
+def kept_key(*fields: Any) -> tuple[Any, ...]:
+    """How a said milestone is kept: convention, seq, kind, stage, party, actor, summary,
+    its details' number of fields, language (supported), names."""
+    return fields
+
+
+def kept_said(key: tuple[Any, ...]) -> Said | None:
+    """The milestone said already under `key` (`kept_key`), if kept: a timeline line that
+    is a milestone is looked up before it is built into one."""
+    return _said.get(key)
 
 
 def forget_said() -> None:

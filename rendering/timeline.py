@@ -13,13 +13,21 @@ summary the history reader writes for logs: a milestone by its own rendering
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup
 
 from rendering.catalogues import N_, gettext, supported
 from rendering.formats import Said, data, joined, money, number, say, say_count, word
-from rendering.record import NO_NAMES, PartyNames, milestone_text, stage_name
+from rendering.record import (
+    NO_NAMES,
+    PartyNames,
+    kept_key,
+    kept_said,
+    milestone_text,
+    stage_name,
+)
 from schemas.audit import TimelineEntry, TimelineEvent
 from schemas.milestones import Milestone, MilestoneKind
 
@@ -91,11 +99,17 @@ def column_labels(language: str) -> list[str]:
 
 def who(entry: TimelineEntry, language: str, names: PartyNames = NO_NAMES) -> Said:
     """The party by its name, and the person who acted for it."""
-    party = names(entry.party) if entry.party else ""
-    if entry.actor and party and entry.actor != party:
-        return say(language, N_("{party} ({person})"), party=party, person=entry.actor)
-    if entry.actor or party:
-        return data(entry.actor or party, language)
+    return _who(entry.party, entry.actor, language, names)
+
+
+@lru_cache(maxsize=4096)
+def _who(party_id: str | None, actor: str | None, language: str, names: PartyNames) -> Said:
+    # Kept per (party, actor, language, names): the same few act on every other line.
+    party = names(party_id) if party_id else ""
+    if actor and party and actor != party:
+        return say(language, N_("{party} ({person})"), party=party, person=actor)
+    if actor or party:
+        return data(actor or party, language)
     return word("")
 
 
@@ -185,6 +199,23 @@ def _milestone(
         kind = MilestoneKind(str(entry.milestone_kind))
     except ValueError:
         return None
+    summary = entry.summary or kind.value
+    kept = kept_said(
+        kept_key(
+            convention_id,
+            entry.milestone_seq,
+            kind,
+            entry.stage,
+            entry.party,
+            entry.actor,
+            summary,
+            len(entry.details) - ("outcome" in entry.details),
+            language,
+            names,
+        )
+    )
+    if kept is not None:  # said already: no milestone to build
+        return kept
     # The line's fields, read from the history already: built, not validated again (its
     # details are, by the kind's rendering).
     milestone = Milestone.model_construct(
@@ -196,7 +227,7 @@ def _milestone(
         party=entry.party,
         actor=entry.actor,
         occurred_at=entry.at,
-        summary=entry.summary or kind.value,
+        summary=summary,
         details={k: v for k, v in entry.details.items() if k != "outcome"},
     )
     return milestone_text(milestone, language, names)
@@ -206,7 +237,7 @@ def _as_recorded(text: str, language: str) -> Said:
     said = data(text, language)
     if language == "en":
         return said
-    return Said(said.text, said.html, as_recorded=True)
+    return said.marked_as_recorded()
 
 
 def _event_name(details: Mapping[str, Any], language: str) -> Said:
@@ -368,7 +399,7 @@ def answer_text(answer: Mapping[str, Any], language: str, names: PartyNames = NO
     separator = "؛ " if language == "ar" else "; "
     return Said(
         separator.join(part.text for part in parts),
-        _joined_html(parts, separator),
+        lambda: _joined_html(parts, separator),
         as_recorded=any(part.as_recorded for part in parts),
     )
 

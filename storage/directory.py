@@ -49,6 +49,8 @@ class Person:
     title: str | None
     confirmed_at: datetime | None
     removed_at: datetime | None
+    time_zone: str | None = None
+    """The IANA zone they read dates in; None: their organisation's country's."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ def _person(row: Any) -> Person:
         title=row["title"],
         confirmed_at=row["confirmed_at"],
         removed_at=row["removed_at"],
+        time_zone=row.get("time_zone"),
     )
 
 
@@ -350,7 +353,8 @@ async def person_by_email(db: Database, email: str) -> Person | None:
 async def people_of(db: Database, organisation_id: str) -> list[tuple[Person, list[Capacity]]]:
     """Every person holding (or having held) a capacity for the organisation, with them."""
     rows = await db.fetch(
-        "SELECT c.*, p.name, p.email, p.language, p.title, p.confirmed_at, p.removed_at"
+        "SELECT c.*, p.name, p.email, p.language, p.title, p.confirmed_at, p.removed_at,"
+        " p.time_zone"
         " FROM directory_capacities AS c JOIN directory_people AS p ON p.id = c.person_id"
         " WHERE c.organisation_id = $1 ORDER BY p.name, c.id",
         organisation_id,
@@ -364,19 +368,38 @@ async def people_of(db: Database, organisation_id: str) -> list[tuple[Person, li
     return list(found.values())
 
 
+_READING_ZONE = (
+    "SELECT o.country, (SELECT p.time_zone FROM directory_people AS p"
+    "  JOIN directory_capacities AS c ON c.person_id = p.id"
+    "  WHERE c.organisation_id = o.id AND p.removed_at IS NULL AND p.time_zone IS NOT NULL"
+    "  AND (p.name = $2 OR lower(p.email) = lower($3)) ORDER BY p.id LIMIT 1) AS time_zone"
+    " FROM directory_organisations AS o WHERE o.id = $1"
+)
+
+
+async def reading_zone(
+    db: Database, party: str, contact_name: str | None, email: str | None = None
+) -> tuple[str | None, str | None]:
+    """The zone a contact of `party` chose (found by name or address among the people acting
+    for it) and the organisation's country: (None, None) when the directory holds neither."""
+    row = await db.fetchrow(_READING_ZONE, party, contact_name or "", email or "")
+    return (None, None) if row is None else (row["time_zone"], row["country"])
+
+
 async def insert_person(
     connection: asyncpg.Connection, values: dict[str, Any], actor: str
 ) -> Person:
     """A new person (the caller records the change)."""
     row = await connection.fetchrow(
-        "INSERT INTO directory_people (id, name, email, language, title, created_by)"
-        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        "INSERT INTO directory_people (id, name, email, language, title, created_by, time_zone)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
         values["id"],
         values["name"],
         values.get("email"),
         values.get("language") or "fr",
         values.get("title"),
         actor,
+        values.get("time_zone"),
     )
     return _person(row)
 
@@ -384,9 +407,11 @@ async def insert_person(
 async def update_person(
     connection: asyncpg.Connection, person_id: str, values: dict[str, Any]
 ) -> Person | None:
-    """Change a person's name, address, language or title (the caller records the change)."""
+    """Change a person's name, address, language or title, and their time zone when `values`
+    holds one (the caller records the change)."""
     row = await connection.fetchrow(
         "UPDATE directory_people SET name = $2, email = $3, language = $4, title = $5,"
+        " time_zone = CASE WHEN $7::boolean THEN $6 ELSE time_zone END,"
         " confirmed_at = CASE WHEN lower(coalesce(email, '')) = lower(coalesce($3, ''))"
         "                     THEN confirmed_at END"
         " WHERE id = $1 RETURNING *",
@@ -395,6 +420,8 @@ async def update_person(
         values.get("email"),
         values["language"],
         values.get("title"),
+        values.get("time_zone"),
+        "time_zone" in values,
     )
     return None if row is None else _person(row)
 

@@ -29,6 +29,8 @@ class AccountRow:
     disabled_at: datetime | None
     preferred_language: str | None = None
     """The desk language the holder last chose (migration 024); None until they choose."""
+    time_zone: str | None = None
+    """The IANA zone the account reads dates in (migration 030); None: UTC."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def account_of(row: Any) -> AccountRow:
         created_at=row["created_at"],
         disabled_at=row["disabled_at"],
         preferred_language=row["preferred_language"],
+        time_zone=row.get("time_zone"),
     )
 
 

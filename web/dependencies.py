@@ -53,8 +53,10 @@ class SessionStanding:
 
 async def session_standing(request: Request, desk: Desk) -> SessionStanding:
     """The contact's live session (its cookie) and its person's standing; Unauthenticated
-    otherwise."""
+    otherwise. The zone the contact reads dates in, which the same read of the directory
+    holds, is kept for the page's rendering (web.rendering.render)."""
     session, authority = await desk.session_and_authority(request.cookies.get(SESSION_COOKIE))
+    request.state.reader_zone = authority.reading_zone()
     return SessionStanding(session, authority)
 
 

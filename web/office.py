@@ -118,8 +118,11 @@ CsrfDep = Annotated[Csrf, Depends(get_csrf)]
 
 
 async def current_session(request: Request, desk: DeskDep) -> OfficeSession:
-    """The live session of the office cookie, whatever step its sign-in is at."""
-    return await desk.signin.session(request.cookies.get(SESSION_COOKIE))
+    """The live session of the office cookie, whatever step its sign-in is at; the zone its
+    account reads dates in is kept for the page's rendering (web.rendering.render)."""
+    session = await desk.signin.session(request.cookies.get(SESSION_COOKIE))
+    request.state.reader_zone = session.time_zone
+    return session
 
 
 SessionDep = Annotated[OfficeSession, Depends(current_session)]
@@ -286,6 +289,7 @@ class PersonForm(OfficeForm):
     email: str = ""
     language: str = "fr"
     title: str = ""
+    time_zone: str = ""
     capacity: str = "answer"
 
 
@@ -1397,6 +1401,7 @@ async def directory_add_person(
         email=form.email or None,
         language=form.language,
         title=form.title.strip() or None,
+        time_zone=form.time_zone,
     )
 
     async def change() -> object:

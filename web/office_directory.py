@@ -44,6 +44,7 @@ class EditPersonForm(OfficeForm):
     email: str = ""
     language: str = "fr"
     title: str = ""
+    time_zone: str = ""
 
 
 class RotateForm(OfficeForm):
@@ -76,6 +77,7 @@ async def directory_edit_person(
         email=form.email or None,
         language=form.language,
         title=form.title.strip() or None,
+        time_zone=form.time_zone,
     )
 
     async def change() -> object:

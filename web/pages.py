@@ -32,6 +32,7 @@ from application.partner import (
 )
 from application.sealing import sealed_original
 from rendering.record import task_title
+from rendering.zones import DEFAULT_ZONE, moment
 from schemas.channels import InboxEntry
 from web.dependencies import SESSION_COOKIE, Desk, Session, Standing
 from web.documents import form_with_files, task_documents
@@ -169,7 +170,10 @@ async def task_list(request: Request, desk: Desk, standing: Standing) -> Respons
         session.language,
         session=session,
         listed=listed,
-        rows=[TaskRow.of(entry, lang) for entry in listed.entries],
+        rows=[
+            TaskRow.of(entry, lang, getattr(request.state, "reader_zone", DEFAULT_ZONE))
+            for entry in listed.entries
+        ],
         errors=[],
         party_name=party_name,
     )
@@ -185,19 +189,20 @@ class TaskRow:
     title: Markup
     as_recorded: bool
     convention_id: str
-    due: str
+    due: Markup
     overdue: bool
 
     @classmethod
-    def of(cls, entry: InboxEntry, language: str) -> TaskRow:
-        """The entry's row in `language` (its title as rendering/ says it)."""
+    def of(cls, entry: InboxEntry, language: str, zone: str) -> TaskRow:
+        """The entry's row in `language` (its title as rendering/ says it), its due moment
+        in the reader's `zone`."""
         title = task_title(entry, language)
         return cls(
             href=f"/desk/tasks/{entry.convention_id}/{entry.task_id}",
             title=Markup(title.__html__()),
             as_recorded=title.as_recorded,
             convention_id=entry.convention_id,
-            due=entry.due_at.strftime("%Y-%m-%d"),
+            due=Markup(moment(entry.due_at, language, zone).__html__()),
             overdue=entry.overdue,
         )
 

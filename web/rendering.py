@@ -15,6 +15,7 @@ from jinja2 import Environment, FileSystemLoader
 from rendering.formats import data, money
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
+from rendering.zones import DEFAULT_ZONE, Reader
 from schemas.errors import Reason
 from web.i18n import LANGUAGES, N_, direction, gettext, language_or_default, ngettext
 from web.security import Csrf
@@ -59,6 +60,8 @@ def render(
     Arabic, never cached. Its forms carry `csrf`: given, or the partner desk's token of
     `session`."""
     lang = language_or_default(request.query_params.get("lang") or language)
+    # Dates and times in the reader's zone, kept by the session's dependency (UTC without).
+    reader = Reader(lang, getattr(request.state, "reader_zone", DEFAULT_ZONE))
 
     def _(message: str) -> str:
         # A validation's reason (schemas.errors.Reason) is said by its code; text by the
@@ -86,6 +89,11 @@ def render(
             # A name inside plain text (an <option> holds no <bdi>): U+2068…U+2069 in Arabic.
             "isolated": lambda value: data(value, lang).text,
             "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
+            # A moment (a due date, a milestone's time) in the reader's locale and zone,
+            # naming the zone; a date in the locale's long form.
+            "moment": reader.moment,
+            "day": reader.day,
+            "reader": reader,
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],
             "in_language": IN_LANGUAGE,
             "session": session,

@@ -24,6 +24,7 @@ from datetime import UTC, date, datetime
 from application.directory.people import DirectoryCapacity
 from application.errors import LinkUnusable, Refused, Unauthenticated
 from infra.database import Database
+from rendering.zones import zone_for
 from schemas.actors import DirectoryCheck, capacity_for_task
 from schemas.tasks import TaskKind
 from storage import directory as store
@@ -55,6 +56,16 @@ class Authority:
         """The directory holds the organisation, and so decides alone who acts for it (else,
         an organisation it does not hold at all, its conventions' files still decide)."""
         return self.standing.organisation is not None
+
+    def reading_zone(self) -> str:
+        """The zone the person reads dates in: the one they chose, else their organisation's
+        country's, else UTC (rendering.zones.zone_for), from this same read."""
+        person, organisation = self.standing.person, self.standing.organisation
+        zone, _fallback = zone_for(
+            person.time_zone if person is not None else None,
+            organisation.country if organisation is not None else None,
+        )
+        return zone
 
     def _held_now(self) -> set[str]:
         return {c.capacity for c in self.standing.capacities if c.valid_on(self.today)}

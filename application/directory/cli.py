@@ -5,6 +5,7 @@
     parties add ID --kind K --country CC [--name-fr|--name-ar|--name-en NAME] [--parent ID]
     parties archive ID [--restore]
     parties contacts add ID --name N [--email E] [--language fr|ar|en] [--title T]
+                         [--time-zone ZONE]      (IANA name; none: the country's)
                          --capacity C [--capacity C …] [--from DATE] [--until DATE]
     parties contacts grant PERSON ID CAPACITY [--from DATE] [--until DATE]
     parties contacts revoke PERSON ID [CAPACITY]
@@ -48,6 +49,7 @@ from application.directory.people import (
 )
 from application.errors import NotFound, PacteError
 from infra.portal_settings import link_secret
+from rendering.zones import zone_for
 from storage import directory as store
 
 EXIT_OK, EXIT_REFUSED, EXIT_NOT_FOUND = 0, 1, 4
@@ -92,6 +94,9 @@ def register(commands: Any) -> None:
     person.add_argument("--email")
     person.add_argument("--language", default="fr", choices=("fr", "ar", "en"))
     person.add_argument("--title")
+    person.add_argument(
+        "--time-zone", help="IANA zone name (Africa/Casablanca); none: the organisation's country's"
+    )
     person.add_argument("--capacity", action="append", required=True, choices=CAPACITIES)
     person.add_argument("--from", dest="valid_from", type=date.fromisoformat)
     person.add_argument("--until", dest="valid_until", type=date.fromisoformat)
@@ -198,7 +203,7 @@ async def _contacts(args: argparse.Namespace, pool: asyncpg.Pool, editor: Editor
             pool,
             editor,
             args.organisation,
-            NewPerson(args.name, args.email, args.language, args.title),
+            NewPerson(args.name, args.email, args.language, args.title, args.time_zone),
             args.capacity,
             valid_from=args.valid_from,
             valid_until=args.valid_until,
@@ -241,8 +246,12 @@ def _print_page(page: Any) -> None:
     for person, capacities in page.people:
         removed = " (removed)" if person.removed_at else ""
         confirmed = "confirmed" if person.confirmed_at else "never answered"
+        # Their zone, or the country's they fall back to (said, not silent).
+        zone, fallback = zone_for(person.time_zone, found.country)
+        zone_said = f"{zone} (the country's)" if fallback else zone
         print(
             f"  {person.id}  {person.name}{removed}  {person.email or '(no address)'}  {confirmed}"
+            f"  {zone_said}"
         )
         for capacity in capacities:
             dates = f"{capacity.valid_from or '…'} to {capacity.valid_until or '…'}"

@@ -19,6 +19,8 @@ from pydantic import EmailStr, TypeAdapter, ValidationError
 from application.directory.editors import Editor, require_admin
 from application.errors import Conflict, InvalidInput, NotFound
 from infra.database import transaction
+from rendering.catalogues import N_
+from rendering.zones import UnknownZone, valid_zone
 from schemas.errors import FieldError
 from storage import directory as store
 
@@ -50,6 +52,8 @@ class NewPerson:
     email: str | None = None
     language: str = "fr"
     title: str | None = None
+    time_zone: str | None = None
+    """An IANA zone name; None or empty: the organisation's country's (rendering.zones)."""
 
 
 def checked_person(new: NewPerson) -> dict[str, str | None]:
@@ -68,9 +72,21 @@ def checked_person(new: NewPerson) -> dict[str, str | None]:
         errors.append(FieldError("language", "fr, ar or en"))
     if new.title is not None and len(new.title) > NAME_MAX:
         errors.append(FieldError("title", f"at most {NAME_MAX} characters"))
+    time_zone = (new.time_zone or "").strip() or None
+    if time_zone is not None:
+        try:
+            time_zone = valid_zone(time_zone)
+        except UnknownZone:
+            errors.append(FieldError("time_zone", N_("not a time zone of the IANA database")))
     if errors:
         raise InvalidInput(f"person {new.name!r} cannot be recorded", errors)
-    return {"name": name, "email": email, "language": new.language, "title": new.title}
+    return {
+        "name": name,
+        "email": email,
+        "language": new.language,
+        "title": new.title,
+        "time_zone": time_zone,
+    }
 
 
 def checked_capacities(names: list[str]) -> list[DirectoryCapacity]:
@@ -269,6 +285,7 @@ async def change_person(
                 "email": before.email,
                 "language": before.language,
                 "title": before.title,
+                "time_zone": before.time_zone,
             },
             new_value=values,
         )

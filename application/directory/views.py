@@ -58,6 +58,8 @@ class PersonView:
     email: str
     language: str
     title: str
+    time_zone: str
+    """Their IANA zone; empty: the organisation's country's."""
     confirmed: bool
     removed: bool
     capacities: list[CapacityView]
@@ -149,6 +151,7 @@ async def organisation_view(
             email=person.email or "",
             language=person.language,
             title=person.title or "",
+            time_zone=person.time_zone or "",
             confirmed=person.confirmed_at is not None,
             removed=person.removed_at is not None,
             capacities=[

@@ -33,6 +33,7 @@ from application.office.roles import SECOND_FACTOR_ROLES, Role
 from application.partner import CodeMail, PartnerDesk
 from application.partner.code_mail import send_code_mail, unavailable_reason
 from infra.portal_settings import token_hash
+from rendering.zones import zone_for
 from schemas.errors import FieldError
 from storage import office_accounts, office_sessions
 
@@ -65,6 +66,8 @@ class OfficeSession:
     user: OfficeUser
     step: str
     language: str
+    time_zone: str = "UTC"
+    """The IANA zone the account reads dates in (UTC until one is chosen)."""
 
     @property
     def signed_in(self) -> bool:
@@ -181,7 +184,13 @@ class SignIn:
         row = await office_sessions.touch_session(self.pool, token_hash(token), now, now - idle)
         if row is None:
             raise Unauthenticated("your session has ended: sign in again")
-        return OfficeSession(row.id_hash, user_of(row.account), row.step, row.language)
+        return OfficeSession(
+            row.id_hash,
+            user_of(row.account),
+            row.step,
+            row.language,
+            zone_for(row.account.time_zone, None)[0],
+        )
 
     async def set_language(self, session: OfficeSession, language: str) -> None:
         """The desk in another language."""
