@@ -16,7 +16,7 @@ import socket
 import sys
 import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from email import message_from_bytes
 from email import policy as email_policy
@@ -153,6 +153,29 @@ async def _time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     )
     yield env
     await env.shutdown()
+
+
+async def forget_organisations(pool: asyncpg.Pool, party_ids: Iterable[str]) -> None:
+    """The directory forgets these organisations (a convention file's parties: their people's
+    capacities, channels and secrets with them; the log of changes stays): for a test about
+    a convention whose file decides who acts for its parties, as it does for an organisation
+    the directory does not hold. Without it, an earlier test that started a file with the
+    same party ids through the CLI or the desk (which import them) would decide instead."""
+    ids = list(party_ids)
+    async with pool.acquire() as connection, connection.transaction():
+        for statement in (
+            "DELETE FROM directory_capacities WHERE organisation_id = ANY($1::text[])",
+            "DELETE FROM directory_channels WHERE organisation_id = ANY($1::text[])",
+            "DELETE FROM directory_secrets WHERE organisation_id = ANY($1::text[])",
+        ):
+            await connection.execute(statement, ids)
+        await connection.execute(
+            "UPDATE directory_organisations SET parent_id = NULL WHERE parent_id = ANY($1::text[])",
+            ids,
+        )
+        await connection.execute(
+            "DELETE FROM directory_organisations WHERE id = ANY($1::text[])", ids
+        )
 
 
 def example(name: str) -> Convention:

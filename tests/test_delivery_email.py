@@ -11,7 +11,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import start_convention
 from devkit.polling import eventually
-from tests.conftest import SmtpServer
+from tests.conftest import SmtpServer, forget_organisations
 from tests.test_delivery_webhook import (
     DECISION,
     fast_delivery,
@@ -41,6 +41,7 @@ async def test_an_arabic_speaking_funder_gets_a_right_to_left_mail_with_its_text
     notification_id = f"{convention.id}/{DECISION}/task.assigned"
     delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     async with running_worker(dev_env, db_pool, delivery) as task_queue:
+        await forget_organisations(db_pool, (party.id for party in convention.parties))
         await start_convention(dev_env.client, convention, task_queue)
         row = await eventually(
             lambda: db_pool.fetchrow(
@@ -92,6 +93,7 @@ async def test_a_refused_mailbox_is_not_retried_and_the_officer_gets_a_task(
     notification_id = f"{convention.id}/{DECISION}/task.assigned"
     delivery = fast_delivery(smtp_host=smtp_server.host, smtp_port=smtp_server.port)
     async with running_worker(dev_env, db_pool, delivery) as task_queue:
+        await forget_organisations(db_pool, (party.id for party in convention.parties))
         await start_convention(dev_env.client, convention, task_queue)
         [fix] = await eventually(lambda: open_fix_tasks(dev_env.client, convention.id), bool)
     await stop(dev_env.client, convention.id)
@@ -113,6 +115,7 @@ async def test_without_an_smtp_server_a_mail_is_recorded_as_no_channel_and_nothi
     )
     notification_id = f"{convention.id}/{DECISION}/task.assigned"
     async with running_worker(dev_env, db_pool, fast_delivery()) as task_queue:
+        await forget_organisations(db_pool, (party.id for party in convention.parties))
         await start_convention(dev_env.client, convention, task_queue)
         rows = await eventually(
             lambda: db_pool.fetch(

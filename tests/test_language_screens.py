@@ -97,6 +97,7 @@ ALLOWED_LATIN = {
     "SAR",
     "PostgreSQL",
     "Temporal",
+    "IANA",  # the time zone database a person's zone is named from
 }
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_TELLS = re.compile(

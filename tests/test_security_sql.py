@@ -25,7 +25,7 @@ from infra.settings import PROJECT_ROOT
 from schemas.convention import Convention
 from schemas.milestones import MilestoneKind
 from tests.cli_runner import cli_env, run_cli, settled_status, write_convention
-from tests.conftest import example
+from tests.conftest import example, forget_organisations
 
 SQL_CALLS = frozenset(
     {
@@ -202,6 +202,8 @@ async def test_quotes_sql_fragments_and_arabic_are_stored_and_shown_unchanged(
             )
         ]
 
+    # Its file brings its parties into the directory (none held before, as a first import).
+    await forget_organisations(db_pool, (party.id for party in convention.parties))
     before = await rows_elsewhere()
     started = await run_cli(
         "start", str(write_convention(convention, tmp_path / "c.yaml")), env=env

@@ -27,7 +27,7 @@ from schemas.convention_file import load_convention
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
 from tests.cli_runner import cli_env, run_cli, settled_status, write_convention
-from tests.conftest import DEV_TASK_QUEUE, example
+from tests.conftest import DEV_TASK_QUEUE, example, forget_organisations
 from workflows.convention import workflow_id_for
 
 TITLE = (
@@ -122,6 +122,7 @@ async def answered(
     assert TITLE in file.read_text(encoding="utf-8")  # unescaped, as an officer writes it
     convention = load_convention(file)
     assert convention == written
+    await forget_organisations(db_pool, (party.id for party in convention.parties))
     await start_convention(client, convention, DEV_TASK_QUEUE)
     await approve_the_other_reviews(client, convention.id)
     await answer_open_task(
