@@ -206,3 +206,8 @@ async def use_recovery_code(pool: asyncpg.Pool, email: str, code_hash: bytes) ->
         code_hash,
     )
     return bool(used)
+
+
+async def set_time_zone(pool: asyncpg.Pool, email: str, zone: str | None) -> None:
+    """The zone the account reads dates in (None: UTC), checked by the caller."""
+    await pool.execute("UPDATE office_users SET time_zone = $2 WHERE email = $1", email, zone)

@@ -47,6 +47,7 @@ from schemas.convention import Contact, Convention
 from schemas.notifications import Notification, NotificationEvent
 from schemas.tasks import Task
 from schemas.values import Language
+from storage import api_keys as api_keys_store
 from storage import directory as directory_store
 from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE
@@ -524,7 +525,9 @@ async def _directory_names(pool: asyncpg.Pool, convention: Convention) -> set[st
         if held is not None:
             names |= {held.name(language) for language in ("fr", "ar", "en")}
         for person, _ in await directory_store.people_of(pool, party.id):
-            names.add(person.name)
+            names |= {person.name, person.title or ""}
+        # A key's name is typed by a person too (an earlier test may have made one).
+        names |= {key.name for key in await api_keys_store.list_keys(pool, party.id)}
     return {name for name in names if name}
 
 

@@ -166,12 +166,33 @@ async def test_the_office_pages_are_in_the_accounts_zone(
         email = await signed_in(http, db_pool, "admin")
         before = await http.get("/office/access-log")
         assert "(TU)" in before.text  # no zone chosen: UTC, said
-        await db_pool.execute(
-            "UPDATE office_users SET time_zone = 'Asia/Riyadh' WHERE email = $1", email
+        # Chosen on the account's own page: an unknown name refused beside its field, kept.
+        account = await http.get("/office/account")
+        refused = await http.post(
+            "/office/account/time-zone",
+            data={"csrf": csrf_of(account), "time_zone": "Mars/Olympus"},
         )
+        assert refused.status_code == 422
+        assert 'id="error-time_zone"' in refused.text and 'value="Mars/Olympus"' in refused.text
+        assert "n’est pas un fuseau horaire de la base IANA" in refused.text
+        stored = "SELECT time_zone FROM office_users WHERE email = $1"
+        assert await db_pool.fetchval(stored, email) is None  # nothing kept
+        chosen = await http.post(
+            "/office/account/time-zone",
+            data={"csrf": csrf_of(account), "time_zone": " Asia/Riyadh "},
+        )
+        assert chosen.status_code == 303
+        assert await db_pool.fetchval(stored, email) == "Asia/Riyadh"
         after = await http.get("/office/access-log")
         assert "(heure : Arabie saoudite)" in after.text, after.text
         assert "(TU)" not in after.text
+        # Emptied: the record's own zone again.
+        emptied = await http.post(
+            "/office/account/time-zone", data={"csrf": csrf_of(account), "time_zone": ""}
+        )
+        assert emptied.status_code == 303
+        assert await db_pool.fetchval(stored, email) is None
+        assert "(TU)" in (await http.get("/office/access-log")).text
 
 
 async def test_parties_contacts_add_takes_a_zone_and_refuses_an_unknown_one(

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from application.errors import BadRequest, InvalidInput
 from application.office.accounts import list_users
 from application.office.passwords import PASSWORD_MIN_CHARS, Passwords
+from application.office.reading_zone import choose_reading_zone
 from application.office.roles import Permission
 from application.office.signin import OfficeSession
 from application.partner import CodeMail
@@ -63,6 +64,12 @@ class NewPasswordForm(OfficeForm):
 
     new_password: str = ""
     repeated_password: str = ""
+
+
+class ZoneForm(OfficeForm):
+    """The IANA zone the account reads dates in; empty: UTC."""
+
+    time_zone: str = ""
 
 
 class ResetRequestForm(OfficeForm):
@@ -119,9 +126,13 @@ def _field_errors(error: InvalidInput) -> dict[str, list[str]]:
 
 
 @router.get("/office/account", response_class=HTMLResponse)
-async def account_page(request: Request, session: OwnAccount, changed: bool = False) -> Response:
-    """The change-password form."""
+async def account_page(
+    request: Request, session: OwnAccount, changed: bool = False, zone: bool = False
+) -> Response:
+    """The change-password form, and the time zone the account reads dates in."""
     notice = N_("Your password is changed; your other sessions are ended.") if changed else None
+    if zone:
+        notice = N_("Dates are now said in the time zone you chose.")
     return page(
         request,
         "office/account.html",
@@ -129,7 +140,36 @@ async def account_page(request: Request, session: OwnAccount, changed: bool = Fa
         errors={},
         notice=notice,
         min_chars=PASSWORD_MIN_CHARS,
+        typed_zone=session.time_zone,
     )
+
+
+@router.post("/office/account/time-zone", response_class=HTMLResponse)
+async def choose_time_zone(
+    request: Request,
+    desk: DeskDep,
+    csrf: CsrfDep,
+    _site: SameSite,
+    session: OwnAccount,
+    form: Annotated[ZoneForm, Form()],
+) -> Response:
+    """The account's zone (an IANA name; empty: UTC), refused beside its field when the zone
+    database does not hold it, what was typed kept."""
+    _check_csrf(csrf, session, form)
+    try:
+        await choose_reading_zone(desk.pool, session, form.time_zone)
+    except InvalidInput as error:
+        return page(
+            request,
+            "office/account.html",
+            session,
+            status_code=422,
+            errors=_field_errors(error),
+            notice=None,
+            min_chars=PASSWORD_MIN_CHARS,
+            typed_zone=form.time_zone,
+        )
+    return _see("/office/account?zone=true")
 
 
 @router.post("/office/account/password", response_class=HTMLResponse)
@@ -162,6 +202,7 @@ async def change_password(
             errors=_field_errors(error),
             notice=None,
             min_chars=PASSWORD_MIN_CHARS,
+            typed_zone=session.time_zone,
         )
     return _with_cookie(desk, _see("/office/account?changed=true"), token)
 
