@@ -18,6 +18,7 @@ hold. What remains is the product's own wording.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import subprocess
 import uuid
@@ -518,6 +519,35 @@ async def _proposal(base: str, cookie: str, convention: Convention) -> str:
         return str(proposal)
 
 
+async def _long_unbroken_entries(pool: asyncpg.Pool) -> str:
+    """An organisation whose name is 200 letters without a space, and a key of bid's named
+    with 300: what a careless or hostile hand may type, which no list may let widen the page
+    (the walk checks every page at 768 px)."""
+    suffix = os.urandom(4).hex()
+    await pool.execute(
+        "INSERT INTO directory_organisations"
+        " (id, name_fr, name_ar, name_en, kind, country, created_by)"
+        " VALUES ($1, $2, $2, $2, 'company', 'MA', 'test')",
+        "long-" + "k" * 50 + suffix,
+        "K" * 200,
+    )
+    await pool.execute(
+        "INSERT INTO partner_api_keys (id, party, name, key_hash) VALUES ($1, 'bid', $2, $3)",
+        "long-" + suffix,
+        "K" * 300,
+        os.urandom(32),
+    )
+    return suffix
+
+
+async def _forget_long_entries(pool: asyncpg.Pool, suffix: str) -> None:
+    """The two entries gone again: later tests read bid's keys and the directory's list."""
+    await pool.execute("DELETE FROM partner_api_keys WHERE id = $1", "long-" + suffix)
+    await pool.execute(
+        "DELETE FROM directory_organisations WHERE id = $1", "long-" + "k" * 50 + suffix
+    )
+
+
 async def _directory_names(pool: asyncpg.Pool, convention: Convention) -> set[str]:
     """What people wrote into the directory: the organisations' ids and names, the people's
     names and titles, the keys' names. All of it, not only this convention's parties': the
@@ -562,6 +592,7 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
     )
     serving = asyncio.create_task(server.serve())
     shots: list[Shot] = []
+    long_entries = ""
     try:
         convention, signing = await asyncio.gather(
             funding_convention(dev_env.client, db_pool), signature_convention(dev_env, db_pool)
@@ -577,6 +608,7 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
             "draft_id": await _draft(base, cookies["officer"], convention.id),
             "proposal_id": await _proposal(base, cookies["officer"], convention),
         }
+        long_entries = await _long_unbroken_entries(db_pool)
         data = (
             data_of(convention)
             | data_of(signing)
@@ -655,6 +687,8 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
     finally:
         server.should_exit = True
         await serving
+        if long_entries:
+            await _forget_long_entries(db_pool, long_entries)
 
     assert not overflowing, f"wider than the window: {overflowing}"
     found = {(shot.route, shot.language): shot.wrong for shot in shots if shot.wrong}
