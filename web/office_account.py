@@ -125,6 +125,28 @@ def _field_errors(error: InvalidInput) -> dict[str, list[str]]:
 # --- one's own password ----------------------------------------------------------------------
 
 
+def _account(
+    request: Request,
+    session: OfficeSession,
+    *,
+    typed_zone: str,
+    notice: str | None = None,
+    refused: InvalidInput | None = None,
+) -> Response:
+    """The account's page: its notice, or a refused form's reasons beside their fields (422)
+    with the zone as typed (the account's own otherwise)."""
+    return page(
+        request,
+        "office/account.html",
+        session,
+        status_code=422 if refused is not None else 200,
+        errors=_field_errors(refused) if refused is not None else {},
+        notice=notice,
+        min_chars=PASSWORD_MIN_CHARS,
+        typed_zone=typed_zone,
+    )
+
+
 @router.get("/office/account", response_class=HTMLResponse)
 async def account_page(
     request: Request, session: OwnAccount, changed: bool = False, zone: bool = False
@@ -133,15 +155,7 @@ async def account_page(
     notice = N_("Your password is changed; your other sessions are ended.") if changed else None
     if zone:
         notice = N_("Dates are now said in the time zone you chose.")
-    return page(
-        request,
-        "office/account.html",
-        session,
-        errors={},
-        notice=notice,
-        min_chars=PASSWORD_MIN_CHARS,
-        typed_zone=session.time_zone,
-    )
+    return _account(request, session, typed_zone=session.time_zone, notice=notice)
 
 
 @router.post("/office/account/time-zone", response_class=HTMLResponse)
@@ -159,16 +173,7 @@ async def choose_time_zone(
     try:
         await choose_reading_zone(desk.pool, session, form.time_zone)
     except InvalidInput as error:
-        return page(
-            request,
-            "office/account.html",
-            session,
-            status_code=422,
-            errors=_field_errors(error),
-            notice=None,
-            min_chars=PASSWORD_MIN_CHARS,
-            typed_zone=form.time_zone,
-        )
+        return _account(request, session, typed_zone=form.time_zone, refused=error)
     return _see("/office/account?zone=true")
 
 
@@ -194,16 +199,7 @@ async def change_password(
             client_address(request),
         )
     except InvalidInput as error:
-        return page(
-            request,
-            "office/account.html",
-            session,
-            status_code=422,
-            errors=_field_errors(error),
-            notice=None,
-            min_chars=PASSWORD_MIN_CHARS,
-            typed_zone=session.time_zone,
-        )
+        return _account(request, session, typed_zone=session.time_zone, refused=error)
     return _with_cookie(desk, _see("/office/account?changed=true"), token)
 
 

@@ -72,12 +72,9 @@ def checked_person(new: NewPerson) -> dict[str, str | None]:
         errors.append(FieldError("language", "fr, ar or en"))
     if new.title is not None and len(new.title) > NAME_MAX:
         errors.append(FieldError("title", f"at most {NAME_MAX} characters"))
-    time_zone = (new.time_zone or "").strip() or None
-    if time_zone is not None:
-        try:
-            time_zone = valid_zone(time_zone)
-        except UnknownZone:
-            errors.append(FieldError("time_zone", N_("not a time zone of the IANA database")))
+    time_zone, zone_error = checked_zone(new.time_zone)
+    if zone_error is not None:
+        errors.append(zone_error)
     if errors:
         raise InvalidInput(f"person {new.name!r} cannot be recorded", errors)
     return {
@@ -87,6 +84,18 @@ def checked_person(new: NewPerson) -> dict[str, str | None]:
         "title": new.title,
         "time_zone": time_zone,
     }
+
+
+def checked_zone(typed: str | None) -> tuple[str | None, FieldError | None]:
+    """The IANA zone as typed (None when empty: the fallback's), or the error naming
+    `time_zone` when the zone database does not hold it: a person's, an office account's."""
+    zone = (typed or "").strip() or None
+    if zone is None:
+        return None, None
+    try:
+        return valid_zone(zone), None
+    except UnknownZone:
+        return None, FieldError("time_zone", N_("not a time zone of the IANA database"))
 
 
 def checked_capacities(names: list[str]) -> list[DirectoryCapacity]:

@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import asyncpg
 
+from application.directory.people import checked_zone
 from application.errors import InvalidInput
 from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
-from rendering.catalogues import N_
-from rendering.zones import UnknownZone, valid_zone
-from schemas.errors import FieldError
 from storage import office_accounts
 
 
@@ -19,14 +17,8 @@ async def choose_reading_zone(pool: asyncpg.Pool, session: OfficeSession, typed:
     """The zone kept for the session's account (None: UTC); InvalidInput naming `time_zone`
     for a name the zone database does not hold, nothing changed."""
     authorize(session, Permission.OWN_ACCOUNT)
-    zone = typed.strip() or None
-    if zone is not None:
-        try:
-            zone = valid_zone(zone)
-        except UnknownZone as error:
-            raise InvalidInput(
-                f"time_zone: {zone!r} is not a time zone",
-                [FieldError("time_zone", N_("not a time zone of the IANA database"))],
-            ) from error
+    zone, error = checked_zone(typed)
+    if error is not None:
+        raise InvalidInput(f"time_zone: {typed.strip()!r} is not a time zone", [error])
     await office_accounts.set_time_zone(pool, session.user.email, zone)
     return zone
