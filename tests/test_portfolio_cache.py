@@ -4,6 +4,8 @@ load (issue 27). Against the real PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import pytest
 
@@ -60,14 +62,18 @@ async def test_after_a_change_the_last_page_is_served_while_the_next_is_computed
     cache = PortfolioCache(stale_seconds=60.0)
     first = await cache.page(db_pool, ("stages",))
     await record_convention_file(db_pool, renamed(example("cycle-maalam")))
-    served = await cache.page(db_pool, ("stages",))
+    # The computation behind waits for the test: on a fast machine it would otherwise end
+    # between two loads, and the second would rightly serve the new page.
+    go_on = asyncio.Event()
+    served = await cache.page(db_pool, ("stages",), before=go_on.wait)
     assert served is first  # no wait for the computation...
     assert served.computed_at == first.computed_at  # ...and the page says how old it is
     refreshing = list(cache._refreshing.values())
     assert len(refreshing) == 1
     # A second load meanwhile starts no second computation.
-    assert await cache.page(db_pool, ("stages",)) is first
+    assert await cache.page(db_pool, ("stages",), before=go_on.wait) is first
     assert list(cache._refreshing.values()) == refreshing
+    go_on.set()
     await refreshing[0]
     fresh = await cache.page(db_pool, ("stages",))
     assert fresh is not first and cache.misses == 2
