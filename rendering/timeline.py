@@ -28,6 +28,7 @@ from rendering.record import (
     milestone_text,
     stage_name,
 )
+from rendering.zones import DEFAULT_ZONE
 from schemas.audit import TimelineEntry, TimelineEvent
 from schemas.milestones import Milestone, MilestoneKind
 
@@ -92,9 +93,17 @@ def event_label(event: TimelineEvent, language: str) -> str:
     return gettext(language, EVENT_LABELS[event])
 
 
-def column_labels(language: str) -> list[str]:
-    """The columns' headings in `language`."""
-    return [gettext(language, column) for column in COLUMNS]
+_TIME_IN_ZONE = N_("time ({zone})")
+"""The time column's heading when the times are said in a zone other than UTC."""
+
+
+def column_labels(language: str, zone: str = DEFAULT_ZONE) -> list[str]:
+    """The columns' headings in `language`; the time column names the zone its times are
+    in ("time (UTC)" by default, "time (Asia/Riyadh)"): the header says it."""
+    labels = [gettext(language, column) for column in COLUMNS]
+    if zone != DEFAULT_ZONE:
+        labels[0] = say(language, _TIME_IN_ZONE, zone=zone).text
+    return labels
 
 
 def who(entry: TimelineEntry, language: str, names: PartyNames = NO_NAMES) -> Said:
@@ -131,13 +140,18 @@ def title_in(title: str | None, titles: Mapping[str, str], language: str, fallba
 
 
 def entry_text(
-    entry: TimelineEntry, convention_id: str, language: str, names: PartyNames = NO_NAMES
+    entry: TimelineEntry,
+    convention_id: str,
+    language: str,
+    names: PartyNames = NO_NAMES,
+    zone: str = DEFAULT_ZONE,
 ) -> Said:
-    """What a line of the timeline says in `language`."""
+    """What a line of the timeline says in `language`; a moment a milestone names (a due
+    date) is the day it is in `zone`, the reader's."""
     language = supported(language)
     details = entry.details
     if entry.milestone_kind and entry.milestone_seq is not None:
-        said = _milestone(entry, convention_id, language, names)
+        said = _milestone(entry, convention_id, language, names, zone)
         if said is not None:
             if entry.event is TimelineEvent.STAGE_LEFT and entry.milestone_kind in _ENDINGS:
                 return say(
@@ -191,7 +205,11 @@ _ENDINGS = {MilestoneKind.CONVENTION_FAILED.value, MilestoneKind.CONVENTION_TERM
 
 
 def _milestone(
-    entry: TimelineEntry, convention_id: str, language: str, names: PartyNames
+    entry: TimelineEntry,
+    convention_id: str,
+    language: str,
+    names: PartyNames,
+    zone: str = DEFAULT_ZONE,
 ) -> Said | None:
     if entry.milestone_seq is None:
         return None
@@ -212,6 +230,7 @@ def _milestone(
             len(entry.details) - ("outcome" in entry.details),
             language,
             names,
+            zone,
         )
     )
     if kept is not None:  # said already: no milestone to build
@@ -230,7 +249,7 @@ def _milestone(
         summary=summary,
         details={k: v for k, v in entry.details.items() if k != "outcome"},
     )
-    return milestone_text(milestone, language, names)
+    return milestone_text(milestone, language, names, zone)
 
 
 def _as_recorded(text: str, language: str) -> Said:
