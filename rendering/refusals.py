@@ -22,7 +22,8 @@ from babel.lists import format_list
 from rendering.catalogues import N_, gettext, locale_of, supported
 from rendering.formats import Said, data, day, number, say, word
 from rendering.record import kind_title
-from rendering.zones import DEFAULT_ZONE, day_in
+from rendering.zones import DEFAULT_ZONE
+from rendering.zones import moment as zoned_moment
 from schemas.errors import RefusalCode
 
 REFUSALS: Mapping[RefusalCode, str] = {
@@ -92,7 +93,7 @@ def is_refusal(reason: object) -> bool:
 def refusal_said(reason: Any, language: str, zone: str = DEFAULT_ZONE) -> Said:
     """The refusal in `language`: the workflow's English message to English readers and for
     a code with no sentence; else the code's sentence from its parameters, a due moment
-    said as the day it is in the reader's `zone`."""
+    said in the reader's `zone`."""
     language = supported(language)
     try:
         code = RefusalCode(getattr(reason, "code", ""))
@@ -128,9 +129,10 @@ def _value(
             moment: date | datetime = datetime.fromisoformat(value)
         except ValueError:
             return str(value)
-        # A due moment (ISO with its time) is the day it is in the reader's zone; a bare
+        # A due moment (ISO with its time) is said with its time in the reader's zone,
+        # naming it: two moments of one day ("not later than") must stay apart. A bare
         # date is a calendar date, said as written.
-        return day_in(moment, language, zone) if "T" in value else day(moment, language)
+        return zoned_moment(moment, language, zone) if "T" in value else day(moment, language)
     if code is RefusalCode.WRONG_ANSWER_KIND and name in ("expected", "given"):
         return kind_title(str(value), language)
     if code is RefusalCode.WRONG_VERSION and name in _VERSION_NUMBERS:
