@@ -13,7 +13,7 @@ API gives too (beside the stable code).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from string import Formatter
 from typing import Any
 
@@ -126,7 +126,7 @@ def _value(
         )
     if name in _DATES and isinstance(value, str):
         try:
-            moment: date | datetime = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return str(value)
         # A due moment (ISO with its time) is said with its time in the reader's zone,
