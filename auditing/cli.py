@@ -29,7 +29,13 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from activities.archive import Archiver
-from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
+from application.cli_support import (
+    DatabaseUnavailable,
+    ExitCode,
+    UsageError,
+    audit_errors,
+    zone_option,
+)
 from application.directory.names import names_of
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
@@ -88,7 +94,7 @@ from records.archive_store import (
     describe_database,
 )
 from rendering.catalogues import LANGUAGES, language_from_environment
-from rendering.zones import DEFAULT_ZONE, UnknownZone, valid_zone
+from rendering.zones import DEFAULT_ZONE
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 from storage import documents as documents_sql
@@ -215,18 +221,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the bundle's own certificates/)",
     )
     return parser
-
-
-def zone_option(typed: str) -> str:
-    """`--zone`'s value: an IANA zone name, or the reason it is none (argparse names the
-    option: "argument --zone: …")."""
-    try:
-        return valid_zone(typed)
-    except UnknownZone as error:
-        raise argparse.ArgumentTypeError(
-            f"unknown time zone {typed!r}: not a zone of the IANA database "
-            "(an Area/City name such as Africa/Casablanca, or UTC)"
-        ) from error
 
 
 def _add_zone_option(parser: argparse.ArgumentParser, what: str) -> None:

@@ -1004,7 +1004,9 @@ def _entered_into_force(c: _Context, d: EnteredIntoForceDetails) -> Said:
     return say(
         c.language,
         N_("Every signature is in: the convention is in force from {date}"),
-        # The day the convention is in force: a calendar date of the text, not shifted.
+        # The day the convention is in force: the workflow wrote the UTC date of the last
+        # signature, and a convention's date of entry into force is one date for every
+        # party (a legal date, not a moment): not shifted.
         date=day(d.in_force_on, c.language),
     )
 

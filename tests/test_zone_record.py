@@ -22,6 +22,7 @@ from openpyxl import load_workbook
 from application.directory import cli as directory_cli
 from application.office.audit import TimelineFormat, _renderers
 from application.office.overview import _facts
+from application.rendering import render_status
 from auditing.cli import main
 from auditing.histories import FileHistories
 from auditing.report import render_report_html
@@ -31,6 +32,9 @@ from rendering.catalogues import locale_of
 from rendering.refusals import refusal_text
 from schemas.audit import Timeline, TimelineEntry
 from schemas.errors import Reason
+from schemas.status import ConventionState, ConventionStatus
+from schemas.tasks import Task, TaskKind
+from starter import main as starter_main
 from storage import directory as store
 from tests.test_office_directory import an_organisation
 from tests.test_record_outputs import _report_facts
@@ -219,3 +223,39 @@ def test_the_convention_pages_dates_are_the_readers_days() -> None:
     for zone, expected in (("UTC", date(2026, 12, 26)), ("Asia/Riyadh", date(2026, 12, 27))):
         [(label, said)] = _facts(row, None, [], "ar", zone)
         assert label == "Last changed on" and said.text == _long(expected, "ar")
+
+
+def test_status_says_due_dates_and_times_in_the_zone_asked_and_refuses_an_unknown_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    near_midnight = datetime(2026, 12, 26, 22, 30, tzinfo=UTC)
+    task = Task(
+        id="f.d",
+        convention_id="bamako-2026",
+        stage="funding_request",
+        kind=TaskKind.DECIDE_FUNDING,
+        assignee="bid",
+        title="Decide on the funding request of 40000000 IsDB-ID",
+        assigned_at=near_midnight,
+        due_at=near_midnight,
+    )
+    status = ConventionStatus(
+        convention_id="bamako-2026",
+        title="Coopération OFPPT – MENEFP",
+        kind="partnership",
+        parent=None,
+        state=ConventionState.ACTIVE,
+        current_stage="funding_request",
+        stages=["funding_request"],
+        open_tasks=[task],
+        milestone_count=0,
+    )
+    in_utc = render_status(status, language="fr")
+    in_riyadh = render_status(status, language="fr", zone="Asia/Riyadh")
+    assert "échéance 2026-12-26" in in_utc and "heures en" not in in_utc
+    assert "échéance 2026-12-27" in in_riyadh and "  heures en Asia/Riyadh" in in_riyadh
+    with pytest.raises(SystemExit) as refused:
+        starter_main(["status", "bamako-2026", "--zone", "Mars/Olympus"])
+    assert refused.value.code == 2
+    said = capsys.readouterr().err
+    assert "argument --zone: unknown time zone 'Mars/Olympus'" in said, said
