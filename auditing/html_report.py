@@ -148,7 +148,7 @@ def render_chart(
         'direction="ltr">',
         '<g class="axis">',
     ]
-    step, ticks = _ticks(start, end)
+    step, ticks = _ticks(start, end, zone)
     for tick in ticks:
         tick_x = x(tick)
         out.append(
@@ -363,10 +363,17 @@ def _domain(timeline: Timeline) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _ticks(start: datetime, end: datetime) -> tuple[float, list[datetime]]:
+def _ticks(
+    start: datetime, end: datetime, zone: str = DEFAULT_ZONE
+) -> tuple[float, list[datetime]]:
     span = (end - start).total_seconds()
     step = next((s for s in _STEPS if span / s <= MAX_TICKS), _STEPS[-1])
-    first = (start.timestamp() // step + 1) * step
+    # The ticks fall on the reader's round hours and midnights, not UTC's: a day's tick in
+    # New York is at its midnight (the offset at the start; a change of summer time within
+    # the span moves the later ones by an hour).
+    offset = _aware(start).astimezone(ZoneInfo(zone)).utcoffset()
+    shift = offset.total_seconds() if offset is not None else 0.0
+    first = ((start.timestamp() + shift) // step + 1) * step - shift
     ticks = []
     moment = first
     while moment <= end.timestamp():
@@ -384,6 +391,10 @@ def _tick_label(tick: datetime, step: float, zone: str = DEFAULT_ZONE) -> str:
     if step < 86400:
         return f"{tick:%m-%d %H:%M}"
     return f"{tick:%Y-%m-%d}"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _e(text: object) -> str:

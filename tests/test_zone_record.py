@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +25,7 @@ from application.office.overview import _facts
 from application.rendering import render_status
 from auditing.cli import main
 from auditing.histories import FileHistories
+from auditing.html_report import _tick_label, _ticks
 from auditing.report import render_report_html
 from auditing.timeline import CSV_COLUMNS, RENDERED_COLUMNS, build_timeline, entry_text
 from infra.database import create_pool
@@ -259,3 +260,11 @@ def test_status_says_due_dates_and_times_in_the_zone_asked_and_refuses_an_unknow
     assert refused.value.code == 2
     said = capsys.readouterr().err
     assert "argument --zone: unknown time zone 'Mars/Olympus'" in said, said
+
+
+def test_the_charts_day_ticks_fall_on_the_readers_midnights() -> None:
+    start = datetime(2026, 12, 1, 7, tzinfo=UTC)
+    for zone, first in (("UTC", 0), ("America/New_York", 5), ("Asia/Riyadh", 21)):
+        step, ticks = _ticks(start, start + timedelta(days=6), zone)
+        assert step == 86400 and ticks[0].hour == first, (zone, ticks[0])
+        assert _tick_label(ticks[0], step, zone) == "2026-12-02"
