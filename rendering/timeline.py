@@ -28,7 +28,7 @@ from rendering.record import (
     milestone_text,
     stage_name,
 )
-from rendering.zones import DEFAULT_ZONE
+from rendering.zones import DEFAULT_ZONE, moment
 from schemas.audit import TimelineEntry, TimelineEvent
 from schemas.milestones import Milestone, MilestoneKind
 
@@ -177,7 +177,7 @@ def entry_text(
             reason=str(details.get("failure") or ""),
         )
     if entry.event in {TimelineEvent.OFFICER_ACTION, TimelineEvent.ANSWER_FAILED}:
-        return _officer_action(entry, language)
+        return _officer_action(entry, language, zone)
     if entry.event is TimelineEvent.NOTIFIED:
         return _notified(entry, language, party)
     if entry.event is TimelineEvent.NOTIFICATION_DELIVERED:
@@ -326,13 +326,17 @@ def _not_delivered(entry: TimelineEntry, language: str, party: str) -> Said:
     )
 
 
-def _officer_action(entry: TimelineEntry, language: str) -> Said:
+_MOMENTS_ASKED = frozenset({"new_due_at"})
+"""An officer's request's fields that are moments: said in the reader's zone, naming it."""
+
+
+def _officer_action(entry: TimelineEntry, language: str, zone: str = DEFAULT_ZONE) -> Said:
     details = entry.details
     update = str(details.get("update") or "")
     request = details.get("request") or {}
     action = say(language, _UPDATES[update]) if update in _UPDATES else data(update, language)
     given = [
-        data(str(value), language)
+        _asked(name, value, language, zone)
         for name, value in request.items()
         if name not in {"task_id", "officer"} and value is not None
     ]
@@ -354,6 +358,17 @@ def _officer_action(entry: TimelineEntry, language: str) -> Said:
             reason=str(details.get("failure") or ""),
         )
     return said
+
+
+def _asked(name: str, value: Any, language: str, zone: str) -> Said:
+    # A new due moment is the reader's (its date and time in their zone, the zone named);
+    # the rest as the officer gave it.
+    if name in _MOMENTS_ASKED and isinstance(value, str):
+        try:
+            return moment(value, language, zone)
+        except ValueError:
+            pass
+    return data(str(value), language)
 
 
 def answer_text(answer: Mapping[str, Any], language: str, names: PartyNames = NO_NAMES) -> Said:

@@ -31,7 +31,8 @@ from auditing.timeline import CSV_COLUMNS, RENDERED_COLUMNS, build_timeline, ent
 from infra.database import create_pool
 from rendering.catalogues import locale_of
 from rendering.refusals import refusal_text
-from schemas.audit import Timeline, TimelineEntry
+from rendering.timeline import entry_text as rendered_entry
+from schemas.audit import Timeline, TimelineEntry, TimelineEvent
 from schemas.errors import Reason
 from schemas.status import ConventionState, ConventionStatus
 from schemas.tasks import Task, TaskKind
@@ -268,3 +269,28 @@ def test_the_charts_day_ticks_fall_on_the_readers_midnights() -> None:
         step, ticks = _ticks(start, start + timedelta(days=6), zone)
         assert step == 86400 and ticks[0].hour == first, (zone, ticks[0])
         assert _tick_label(ticks[0], step, zone) == "2026-12-02"
+
+
+def test_an_officers_new_due_moment_is_said_in_the_readers_zone() -> None:
+    postponed = TimelineEntry(
+        at=datetime(2026, 12, 20, 9, tzinfo=UTC),
+        event=TimelineEvent.OFFICER_ACTION,
+        task_id="f.d",
+        summary="officer postponed f.d",
+        run_id="r1",
+        event_id=7,
+        details={
+            "update": "postpone_deadline",
+            "request": {
+                "task_id": "f.d",
+                "new_due_at": "2026-12-26T22:30:00+00:00",
+                "reason": "mission reportée",
+                "officer": "nadia",
+            },
+        },
+    )
+    said = rendered_entry(postponed, "bamako-2026", "fr", zone="Asia/Riyadh").text
+    assert "27 décembre 2026, 01:30 (heure : Arabie saoudite)" in said, said
+    assert "mission reportée" in said and "2026-12-26T22:30" not in said
+    in_utc = rendered_entry(postponed, "bamako-2026", "fr").text
+    assert "26 décembre 2026, 22:30 (TU)" in in_utc, in_utc
