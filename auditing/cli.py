@@ -160,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the reader's language (default: the environment's, English when unset): the "
         "text and HTML, and the CSV's `text` column; json carries kinds and details",
     )
-    _add_zone_option(timeline, "the text and HTML times, and the days the lines name")
+    _add_zone_option(
+        timeline, "the text and HTML times, and the days the lines name (the CSV's `text` too)"
+    )
     _add_file_option(timeline)
     _add_source_option(timeline)
 
