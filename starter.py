@@ -27,7 +27,7 @@ import asyncpg
 from pydantic import TypeAdapter
 from temporalio.client import Client, WorkflowExecutionStatus
 
-from application.cli_support import STARTER_ERRORS, DatabaseUnavailable, ExitCode
+from application.cli_support import STARTER_ERRORS, DatabaseUnavailable, ExitCode, zone_option
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -78,6 +78,7 @@ from infra.temporal_client import TemporalUnavailable, connect
 from records.archive_store import ArchiveUnavailable, open_archive
 from rendering.catalogues import LANGUAGES, language_from_environment
 from rendering.record import PartyNames, directory_people
+from rendering.zones import DEFAULT_ZONE
 from schemas.actors import Principal
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
@@ -155,6 +156,14 @@ def _parser() -> argparse.ArgumentParser:
         "--all",
         action="store_true",
         help=f"the whole timeline (default: the last {STATUS_TIMELINE_SHOWN} milestones)",
+    )
+    status.add_argument(
+        "--zone",
+        type=zone_option,
+        default=DEFAULT_ZONE,
+        metavar="AREA/CITY",
+        help="the reader's IANA time zone for the times, the due dates and the days the "
+        "milestones name (default: UTC); --json stays ISO UTC",
     )
 
     act = commands.add_parser("act", help="answer a task on behalf of a party")
@@ -394,6 +403,7 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
             timeline=timeline,
             language=language,
             names=names,
+            zone=args.zone,
         )
     )
     for line in archive_lines:

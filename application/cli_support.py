@@ -9,6 +9,7 @@ calls `report` from its `main`. An error no rule knows is a bug, and keeps its t
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from infra.temporal_client import TemporalUnavailable
 from records.archive_store import ArchiveDamaged, ArchiveUnavailable
 from rendering.catalogues import language_from_environment
 from rendering.validation import reason_text
+from rendering.zones import UnknownZone, valid_zone
 from schemas.errors import InputError, Reason
 
 
@@ -228,3 +230,15 @@ def audit_errors() -> CliErrors:
             OSError: says("error: ", ExitCode.USAGE),
         }
     )
+
+
+def zone_option(typed: str) -> str:
+    """A command line's `--zone`: an IANA zone name, or the reason it is none (argparse
+    names the option: "argument --zone: …")."""
+    try:
+        return valid_zone(typed)
+    except UnknownZone as error:
+        raise argparse.ArgumentTypeError(
+            f"unknown time zone {typed!r}: not a zone of the IANA database "
+            "(an Area/City name such as Africa/Casablanca, or UTC)"
+        ) from error

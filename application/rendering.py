@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from rendering.catalogues import N_, gettext, is_right_to_left, supported
 from rendering.formats import data, joined, number, say, say_count, word
 from rendering.record import (
@@ -12,6 +15,7 @@ from rendering.record import (
     task_title,
     workflow_reason,
 )
+from rendering.zones import DEFAULT_ZONE
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
 from storage.milestones import RecordedTimeline
@@ -22,11 +26,16 @@ STATUS_TIMELINE_SHOWN = 100
 
 
 def render_timeline(
-    milestones: list[Milestone], language: str = "en", names: PartyNames | None = None
+    milestones: list[Milestone],
+    language: str = "en",
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> list[str]:
     """One line per milestone: time, stage, kind, task, who, what (in `language`, from its
-    facts; parties by their `names` where given)."""
+    facts; parties by their `names` where given; the time, and a moment the sentence
+    names, in `zone`)."""
     names = names or NO_NAMES
+    where = ZoneInfo(zone)
     lines = []
     for milestone in milestones:
         who = names(milestone.party) if milestone.party else ""
@@ -35,13 +44,18 @@ def render_timeline(
         stage = stage_name(milestone.stage, language).text if milestone.stage else "-"
         kind = gettext(language, milestone.kind.value) if language != "en" else milestone.kind.value
         lines.append(
-            f"{milestone.occurred_at:%Y-%m-%d %H:%M:%S}  "
+            f"{_aware(milestone.occurred_at).astimezone(where):%Y-%m-%d %H:%M:%S}  "
             f"{stage:<16} {kind:<33} "
             f"{(data(milestone.task_id, language).text if milestone.task_id else ''):<34} "
             f"{(data(who, language).text if who else ''):<28} "
-            f"{milestone_text(milestone, language, names).text}".rstrip()
+            f"{milestone_text(milestone, language, names, zone).text}".rstrip()
         )
     return lines
+
+
+def _aware(moment: datetime) -> datetime:
+    # A naive moment from the record is UTC (the record stores nothing else).
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def render_status(
@@ -51,9 +65,11 @@ def render_status(
     timeline: RecordedTimeline | None = None,
     language: str = "en",
     names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> str:
     """The convention, its stages, its open tasks and its timeline, in `language` (the frame
-    as well as the tasks and milestones), parties by their `names` (the directory's).
+    as well as the tasks and milestones), parties by their `names` (the directory's), times
+    and due dates in `zone` (named in a line of its own when it is not UTC).
 
     `ended_by_temporal`: Temporal's own status of an execution that ended outside the
     workflow (terminated through Temporal), which the workflow's state cannot show.
@@ -108,6 +124,8 @@ def render_status(
     ]
     if status.origin:
         lines.append("  " + say(lang, N_("follows up: {origin}"), origin=status.origin).text)
+    if zone != DEFAULT_ZONE:
+        lines.append("  " + say(lang, N_("times in {zone}"), zone=zone).text)
     for link in status.links:
         lines.append(
             f"  {gettext(lang, link.kind.value)}: {data(link.convention_id, lang).text} — "
@@ -146,7 +164,7 @@ def render_status(
             lang,
             N_("owed by {party} due {due}"),
             party=names(task.assignee),
-            due=f"{task.due_at:%Y-%m-%d}",
+            due=f"{_aware(task.due_at).astimezone(ZoneInfo(zone)):%Y-%m-%d}",
         ).text
         lines.append(
             f"  {data(task.id, lang).text:<34} {owed}  {task_title(task, lang, names).text}"
@@ -177,5 +195,5 @@ def render_status(
             lang, "timeline ({count} milestone):", "timeline ({count} milestones):", shown
         )
     lines.append(heading.text)
-    lines.extend(f"  {line}" for line in render_timeline(milestones, lang, names))
+    lines.extend(f"  {line}" for line in render_timeline(milestones, lang, names, zone))
     return "\n".join(lines)

@@ -29,7 +29,13 @@ from temporalio.converter import DataConverter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
 from activities.archive import Archiver
-from application.cli_support import DatabaseUnavailable, ExitCode, UsageError, audit_errors
+from application.cli_support import (
+    DatabaseUnavailable,
+    ExitCode,
+    UsageError,
+    audit_errors,
+    zone_option,
+)
 from application.directory.names import names_of
 from auditing.archive_check import check_archive
 from auditing.archive_source import ArchiveHistories, CombinedHistories
@@ -88,6 +94,7 @@ from records.archive_store import (
     describe_database,
 )
 from rendering.catalogues import LANGUAGES, language_from_environment
+from rendering.zones import DEFAULT_ZONE
 from schemas.archive import ArchiveBatchReport, ArchiveFailure
 from schemas.audit import ReplayResult, VerifyReport
 from storage import documents as documents_sql
@@ -153,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the reader's language (default: the environment's, English when unset): the "
         "text and HTML, and the CSV's `text` column; json carries kinds and details",
     )
+    _add_zone_option(
+        timeline, "the text and HTML times, and the days the lines name (the CSV's `text` too)"
+    )
     _add_file_option(timeline)
     _add_source_option(timeline)
 
@@ -197,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the report's language (default: the environment's, English when unset)",
     )
+    _add_zone_option(report, "the report's times, and the days its lines name")
     _add_source_option(report)
 
     check = commands.add_parser(
@@ -212,6 +223,17 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the bundle's own certificates/)",
     )
     return parser
+
+
+def _add_zone_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--zone",
+        type=zone_option,
+        default=DEFAULT_ZONE,
+        metavar="AREA/CITY",
+        help=f"the reader's IANA time zone for {what} (default: UTC, said in the header); "
+        "the CSV's `at` and the JSON stay ISO UTC",
+    )
 
 
 def _add_source_option(parser: argparse.ArgumentParser) -> None:
@@ -463,7 +485,7 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
     rendered = (
         render_json(built)
         if args.format == "json"
-        else RENDERERS[args.format](built, language=language, names=names)
+        else RENDERERS[args.format](built, language=language, names=names, zone=args.zone)
     )
     if args.out:
         args.out.write_text(rendered, encoding="utf-8")
@@ -802,6 +824,7 @@ async def _report(args: argparse.Namespace, session: _Session) -> int:
             archive_head=heads.archive_head,
             archive_entries=heads.archive_entries,
             language=language,
+            zone=args.zone,
             organisation_names=await _directory_names(
                 session, [party.id for party in convention.parties], language
             ),

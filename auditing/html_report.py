@@ -11,12 +11,14 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from auditing.timeline import entry_text, party_names
+from auditing.timeline import entry_text, local_time, party_names
 from rendering.catalogues import N_, gettext, is_right_to_left, supported
 from rendering.formats import say, say_count
 from rendering.record import PartyNames, stage_name
 from rendering.timeline import column_labels, event_label, title_in, who
+from rendering.zones import DEFAULT_ZONE
 from schemas.audit import StageOutcome, StageSpan, Timeline, TimelineEntry, TimelineEvent
 
 WIDTH = 960
@@ -45,6 +47,11 @@ _TIMELINE_HEADING = N_("Timeline")
 _CHART_LABEL = N_("Stages of {id} over time")
 _NOT_REACHED = N_("not reached")
 _NOW = N_("now")
+_META = N_("convention {id} · workflow {workflow} · source: {source} · {events} · made {at} UTC")
+_META_IN_ZONE = N_(
+    "convention {id} · workflow {workflow} · source: {source} · {events} · made {at}, "
+    "times in {zone}"
+)
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans",
@@ -79,22 +86,25 @@ def render_html(
     generated_at: datetime | None = None,
     language: str = "en",
     names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> str:
     """The whole report in `language` (its `lang` and `dir`): title, source, the stages
-    chart, the legend and the timeline table, parties by their names, isolated in <bdi>."""
+    chart, the legend and the timeline table, parties by their names, isolated in <bdi>;
+    its times in `zone` (the reader's IANA zone, UTC by default), which its header names."""
     language = supported(language)
     names = names or party_names(timeline, language)
-    generated = (generated_at or datetime.now(UTC)).astimezone(UTC)
+    generated = generated_at or datetime.now(UTC)
     title = title_in(timeline.title, timeline.titles, language, timeline.convention_id)
     direction = "rtl" if is_right_to_left(language) else "ltr"
     meta = say(
         language,
-        N_("convention {id} · workflow {workflow} · source: {source} · {events} · made {at} UTC"),
+        _META if zone == DEFAULT_ZONE else _META_IN_ZONE,
         id=timeline.convention_id,
         workflow=timeline.workflow_id,
         source=timeline.source,
         events=say_count(language, "{count} event", "{count} events", len(timeline.entries)),
-        at=f"{generated:%Y-%m-%d %H:%M:%S}",
+        at=local_time(generated, zone),
+        zone=zone,
     )
     parts = [
         "<!DOCTYPE html>",
@@ -104,17 +114,23 @@ def render_html(
         f"<h1>{title.html}</h1>",
         f'<p class="meta">{meta.html}</p>',
         f"<h2>{_e(gettext(language, _STAGES_HEADING))}</h2>",
-        render_chart(timeline, language, names),
+        render_chart(timeline, language, names, zone),
         _legend(language),
         f"<h2>{_e(gettext(language, _TIMELINE_HEADING))}</h2>",
-        _table(timeline, language, names),
+        _table(timeline, language, names, zone),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
-def render_chart(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
-    """The SVG chart: one row per stage, a bar from entered to left, markers on the bars."""
+def render_chart(
+    timeline: Timeline,
+    language: str = "en",
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> str:
+    """The SVG chart: one row per stage, a bar from entered to left, markers on the bars;
+    the axis and the tooltips' times in `zone`."""
     stages = timeline.stages
     start, end = _domain(timeline)
     plot_left, plot_right = LABEL_WIDTH, WIDTH - RIGHT_MARGIN
@@ -132,20 +148,20 @@ def render_chart(timeline: Timeline, language: str = "en", names: PartyNames | N
         'direction="ltr">',
         '<g class="axis">',
     ]
-    step, ticks = _ticks(start, end)
+    step, ticks = _ticks(start, end, zone)
     for tick in ticks:
         tick_x = x(tick)
         out.append(
             f'<line class="grid" x1="{tick_x}" y1="{AXIS_HEIGHT - 6}" x2="{tick_x}" '
             f'y2="{height - 8}"/>'
             f'<text x="{tick_x}" y="{AXIS_HEIGHT - 12}" text-anchor="middle">'
-            f"{_e(_tick_label(tick, step))}</text>"
+            f"{_e(_tick_label(tick, step, zone))}</text>"
         )
     out.append("</g>")
     for index, stage in enumerate(stages):
         top = AXIS_HEIGHT + index * ROW_HEIGHT
         spans = [span for span in timeline.spans if span.stage == stage]
-        said = _Saying(timeline, language, names or party_names(timeline, language))
+        said = _Saying(timeline, language, names or party_names(timeline, language), zone)
         out.append(_row(stage, spans, index, top, x, end, timeline.entries, said))
     out.append("</svg>")
     return "\n".join(out)
@@ -177,8 +193,8 @@ def _row(
     for span in spans:
         bar_x = x(span.entered_at)
         bar_width = max(round(x(span.left_at or end) - bar_x, 2), 3)
-        when = f"{span.entered_at:%Y-%m-%d %H:%M:%S} → " + (
-            f"{span.left_at:%Y-%m-%d %H:%M:%S}" if span.left_at else said.word(_NOW)
+        when = f"{said.time(span.entered_at)} → " + (
+            said.time(span.left_at) if span.left_at else said.word(_NOW)
         )
         parts.append(
             f'<rect class="bar bar-{_e(span.outcome)}" x="{bar_x}" '
@@ -197,8 +213,7 @@ def _row(
 
 def _marker(entry: TimelineEntry, cx: float, cy: float, said: _Saying) -> str | None:
     tooltip = (
-        f"<title>{entry.at:%Y-%m-%d %H:%M:%S} {_e(entry.task_id or '')}: "
-        f"{_e(said.entry(entry))}</title>"
+        f"<title>{said.time(entry.at)} {_e(entry.task_id or '')}: {_e(said.entry(entry))}</title>"
     )
     if entry.event in {TimelineEvent.TASK_OVERDUE, TimelineEvent.TASK_ESCALATED}:
         colour = _COLOURS["negative"]
@@ -276,16 +291,22 @@ def _legend(language: str = "en") -> str:
     )
 
 
-def _table(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
-    """Every line: its time, stage, event, task, who (by name) and what, in `language`."""
-    said = _Saying(timeline, language, names or party_names(timeline, language))
-    headings = "".join(f"<th>{_e(label)}</th>" for label in column_labels(language))
+def _table(
+    timeline: Timeline,
+    language: str = "en",
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> str:
+    """Every line: its time (in `zone`, which the time column's heading names), stage,
+    event, task, who (by name) and what, in `language`."""
+    said = _Saying(timeline, language, names or party_names(timeline, language), zone)
+    headings = "".join(f"<th>{_e(label)}</th>" for label in column_labels(language, zone))
     rows = [f"<table><thead><tr>{headings}</tr></thead><tbody>"]
     for entry in timeline.entries:
         stage = stage_name(entry.stage, language).html if entry.stage else ""
         rows.append(
             f'<tr class="{_e(entry.event.value)}">'
-            f'<td class="time"><bdi>{entry.at.astimezone(UTC):%Y-%m-%d %H:%M:%S}</bdi></td>'
+            f'<td class="time"><bdi>{said.time(entry.at)}</bdi></td>'
             f"<td>{stage}</td><td>{_e(event_label(entry.event, language))}</td>"
             f"<td><bdi>{_e(entry.task_id or '')}</bdi></td>"
             f"<td>{who(entry, language, said.names).html}</td>"
@@ -298,8 +319,15 @@ def _table(timeline: Timeline, language: str = "en", names: PartyNames | None = 
 class _Saying:
     """What the chart and the table say, in one language, with the parties' names."""
 
-    def __init__(self, timeline: Timeline, language: str, names: PartyNames) -> None:
+    def __init__(
+        self, timeline: Timeline, language: str, names: PartyNames, zone: str = DEFAULT_ZONE
+    ) -> None:
         self.timeline, self.language, self.names = timeline, supported(language), names
+        self.zone = zone
+
+    def time(self, moment: datetime) -> str:
+        """A moment as the table and the tooltips show it, in the reader's zone."""
+        return local_time(moment, self.zone)
 
     def word(self, message: str) -> str:
         return gettext(self.language, message)
@@ -308,10 +336,10 @@ class _Saying:
         return stage_name(stage, self.language).text
 
     def entry(self, entry: TimelineEntry) -> str:
-        return entry_text(self.timeline, entry, self.language, self.names).text
+        return entry_text(self.timeline, entry, self.language, self.names, self.zone).text
 
     def entry_html(self, entry: TimelineEntry) -> str:
-        return str(entry_text(self.timeline, entry, self.language, self.names).html)
+        return str(entry_text(self.timeline, entry, self.language, self.names, self.zone).html)
 
 
 _OUTCOMES = {
@@ -335,10 +363,17 @@ def _domain(timeline: Timeline) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _ticks(start: datetime, end: datetime) -> tuple[float, list[datetime]]:
+def _ticks(
+    start: datetime, end: datetime, zone: str = DEFAULT_ZONE
+) -> tuple[float, list[datetime]]:
     span = (end - start).total_seconds()
     step = next((s for s in _STEPS if span / s <= MAX_TICKS), _STEPS[-1])
-    first = (start.timestamp() // step + 1) * step
+    # The ticks fall on the reader's round hours and midnights, not UTC's: a day's tick in
+    # New York is at its midnight (the offset at the start; a change of summer time within
+    # the span moves the later ones by an hour).
+    offset = _aware(start).astimezone(ZoneInfo(zone)).utcoffset()
+    shift = offset.total_seconds() if offset is not None else 0.0
+    first = ((start.timestamp() + shift) // step + 1) * step - shift
     ticks = []
     moment = first
     while moment <= end.timestamp():
@@ -347,7 +382,8 @@ def _ticks(start: datetime, end: datetime) -> tuple[float, list[datetime]]:
     return step, ticks
 
 
-def _tick_label(tick: datetime, step: float) -> str:
+def _tick_label(tick: datetime, step: float, zone: str = DEFAULT_ZONE) -> str:
+    tick = tick.astimezone(ZoneInfo(zone))
     if step < 1:
         return f"{tick:%H:%M:%S}.{tick.microsecond // 1000:03d}"
     if step < 60:
@@ -355,6 +391,10 @@ def _tick_label(tick: datetime, step: float) -> str:
     if step < 86400:
         return f"{tick:%m-%d %H:%M}"
     return f"{tick:%Y-%m-%d}"
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _e(text: object) -> str:

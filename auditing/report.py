@@ -18,11 +18,12 @@ from markupsafe import Markup
 
 from auditing.html_report import _legend, _table, render_chart
 from auditing.iati import party_role
-from auditing.timeline import party_names
+from auditing.timeline import local_time, party_names
 from rendering.catalogues import N_, gettext, is_right_to_left, supported
 from rendering.formats import Said, joined, say, say_count, word, written_in_arabic
 from rendering.record import PartyNames
 from rendering.timeline import title_in
+from rendering.zones import DEFAULT_ZONE
 from schemas.audit import ReplayResult, Timeline, VerifyReport
 from schemas.convention import Convention
 
@@ -70,6 +71,9 @@ class ReportFacts:
     generated_at: datetime | None = None
     language: str = "en"
     """The reader's language: the whole report is said in it (Arabic right to left)."""
+    zone: str = DEFAULT_ZONE
+    """The reader's IANA zone: the report's times and the moments its lines name are said
+    in it, and its header names it (UTC by default)."""
     organisation_names: Mapping[str, str] = field(default_factory=dict)
     """The directory's names of the parties, in the reader's language, by id (the file's
     names are said where the directory holds none)."""
@@ -104,7 +108,7 @@ def render_report_html(facts: ReportFacts) -> str:
     convention = facts.convention
     language = supported(facts.language)
     names = facts.names()
-    generated = (facts.generated_at or datetime.now(UTC)).astimezone(UTC)
+    generated = facts.generated_at or datetime.now(UTC)
     direction = "rtl" if is_right_to_left(language) else "ltr"
     titles = {
         str(lang.value if hasattr(lang, "value") else lang): t
@@ -127,11 +131,12 @@ def render_report_html(facts: ReportFacts) -> str:
     )
     meta = say(
         language,
-        N_("{about} · workflow {workflow} · source: {source} · made {at} UTC"),
+        _META if facts.zone == DEFAULT_ZONE else _META_IN_ZONE,
         about=about,
         workflow=facts.timeline.workflow_id,
         source=facts.timeline.source,
-        at=f"{generated:%Y-%m-%d %H:%M:%S}",
+        at=local_time(generated, facts.zone),
+        zone=facts.zone,
     )
     parts = [
         f'<!DOCTYPE html><html lang="{language}" dir="{direction}"><head><meta charset="utf-8">',
@@ -148,16 +153,18 @@ def render_report_html(facts: ReportFacts) -> str:
         _h2(language, N_("Signatories")),
         _signatories(convention, language, names),
         _h2(language, N_("Stages over time")),
-        printable_chart(render_chart(facts.timeline, language, names)),
+        printable_chart(render_chart(facts.timeline, language, names, facts.zone)),
         _legend(language),
         _h2(language, N_("Timeline")),
-        _table(facts.timeline, language, names),
+        _table(facts.timeline, language, names, facts.zone),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
 
 
 _PAGE_TITLE = N_("{id} — audit report")
+_META = N_("{about} · workflow {workflow} · source: {source} · made {at} UTC")
+_META_IN_ZONE = N_("{about} · workflow {workflow} · source: {source} · made {at}, times in {zone}")
 _DOES_NOT_REPLAY = N_("does not replay")
 _AGREE = N_("agrees")
 _REPLAY = N_("replay")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
@@ -43,6 +44,7 @@ from rendering.formats import (
 from rendering.record import PartyNames, directory_people, stage_name
 from rendering.timeline import column_labels, event_label, title_in, who
 from rendering.timeline import entry_text as rendered_entry
+from rendering.zones import DEFAULT_ZONE
 from schemas.archive import RunClose
 from schemas.audit import (
     EventOutcome,
@@ -484,13 +486,25 @@ def timeline_people(timeline: Timeline) -> list[str]:
 
 
 def entry_text(
-    timeline: Timeline, entry: TimelineEntry, language: str, names: PartyNames | None = None
+    timeline: Timeline,
+    entry: TimelineEntry,
+    language: str,
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> Said:
     """What a line says in `language`, from its event, fields and details
-    (rendering.timeline): milestones and the other lines alike, parties by their names."""
+    (rendering.timeline): milestones and the other lines alike, parties by their names, a
+    moment they name as the day it is in `zone`."""
     return rendered_entry(
-        entry, timeline.convention_id, language, names or party_names(timeline, language)
+        entry, timeline.convention_id, language, names or party_names(timeline, language), zone
     )
+
+
+def local_time(moment: datetime, zone: str = DEFAULT_ZONE) -> str:
+    """A line's time as the text forms show it (`2026-12-26 17:00:00`), in `zone`; the
+    column's heading names the zone (`column_labels`)."""
+    at = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return f"{at.astimezone(ZoneInfo(zone)):%Y-%m-%d %H:%M:%S}"
 
 
 def heading(timeline: Timeline, language: str, names: PartyNames | None = None) -> list[Said]:
@@ -508,20 +522,26 @@ def heading(timeline: Timeline, language: str, names: PartyNames | None = None) 
     ]
 
 
-def render_text(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
+def render_text(
+    timeline: Timeline,
+    language: str = "en",
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> str:
     """One line per entry: time, stage, event, task, who, what (all in `language`, parties by
-    their names); a header says the convention and the source."""
+    their names, times in `zone`); a header says the convention, the source and the zone
+    (the time column's heading)."""
     language = supported(language)
     names = names or party_names(timeline, language)
     lines = [f"# {line.text}" for line in heading(timeline, language, names)]
-    lines.append("# " + "  ".join(column_labels(language)))
+    lines.append("# " + "  ".join(column_labels(language, zone)))
     for entry in timeline.entries:
         stage = stage_name(entry.stage, language).text if entry.stage else "-"
         lines.append(
-            f"{entry.at:%Y-%m-%d %H:%M:%S}  {stage:<16} {event_label(entry.event, language):<22} "
+            f"{local_time(entry.at, zone)}  {stage:<16} {event_label(entry.event, language):<22} "
             f"{(data(entry.task_id, language).text if entry.task_id else '-'):<34} "
             f"{(who(entry, language, names).text or '-'):<24} "
-            f"{entry_text(timeline, entry, language, names).text}".rstrip()
+            f"{entry_text(timeline, entry, language, names, zone).text}".rstrip()
         )
     return "\n".join(lines) + "\n"
 
@@ -532,9 +552,14 @@ def render_json(timeline: Timeline) -> str:
     return timeline.model_dump_json(indent=2, exclude={"entries": {"__all__": {"summary"}}}) + "\n"
 
 
-def render_csv(timeline: Timeline, language: str = "en", names: PartyNames | None = None) -> str:
+def render_csv(
+    timeline: Timeline,
+    language: str = "en",
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> str:
     """One CSV row per entry, the details as a JSON cell (comma-separated, no BOM)."""
-    return timeline_csv(timeline, language=language, names=names)
+    return timeline_csv(timeline, language=language, names=names, zone=zone)
 
 
 def timeline_csv(
@@ -544,6 +569,7 @@ def timeline_csv(
     bom: bool = False,
     language: str = "en",
     names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> str:
     """The timeline as CSV, written by the one CSV writer (records/csv_writer.py), so an
     actor's name sent through the API never arrives in an auditor's spreadsheet as a formula.
@@ -551,16 +577,35 @@ def timeline_csv(
 
     The stored columns come first, as they always have (`summary` is the English line,
     kept for older readers); `language` and `text` follow: the line in the reader's
-    language, rendered from the kinds and details."""
+    language, rendered from the kinds and details (a moment it names, in `zone`; the `at`
+    column stays ISO UTC, for programs)."""
+    return write_csv(
+        CSV_COLUMNS + RENDERED_COLUMNS,
+        timeline_rows(timeline, language, names, zone),
+        separator=separator,
+        bom=bom,
+    )
+
+
+def timeline_rows(
+    timeline: Timeline,
+    language: str = "en",
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> list[list[object]]:
+    """Each line's stored columns (`CSV_COLUMNS`, as programs read them: `at` in ISO UTC,
+    the details as a JSON cell), then `RENDERED_COLUMNS`: the reader's language and the
+    line said in it (a moment it names, in `zone`). The CSV and the XLSX are written from
+    these rows."""
     language = supported(language)
     names = names or party_names(timeline, language)
-    rows = []
+    rows: list[list[object]] = []
     for entry in timeline.entries:
         row = entry.model_dump(mode="json")
         row["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
-        rendered = entry_text(timeline, entry, language, names)
+        rendered = entry_text(timeline, entry, language, names, zone)
         rows.append([row[column] for column in CSV_COLUMNS] + [language, _plain(rendered.text)])
-    return write_csv(CSV_COLUMNS + RENDERED_COLUMNS, rows, separator=separator, bom=bom)
+    return rows
 
 
 def _plain(text: str) -> str:

@@ -35,7 +35,7 @@ from benchmarks.report import (
     print_ratio,
     print_table,
 )
-from rendering import catalogues, formats, record
+from rendering import catalogues, formats, record, zones
 from rendering import timeline as rendering_timeline
 from schemas.audit import Timeline
 
@@ -72,6 +72,8 @@ def clear_caches() -> None:
     formats._said_alone.cache_clear()
     catalogues.gettext.cache_clear()
     rendering_timeline._who.cache_clear()
+    # A moment a line names is said in the reader's zone (rendering.zones) since r7.
+    zones._long_date.cache_clear()
 
 
 async def chains() -> list[ConventionHistory]:

@@ -36,6 +36,7 @@ from rendering.formats import (
     say_count,
     word,
 )
+from rendering.zones import DEFAULT_ZONE, day_in
 from schemas.milestone_details import (
     ChildLinkedDetails,
     CohortCancelledDetails,
@@ -198,6 +199,7 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             lang,
             N_("Host the mission in {place}, from {start} to {end}"),
             place=m["place"],
+            # A mission's days are calendar days where it is held: never shifted.
             start=day(m["start"], lang),
             end=day(m["end"], lang),
         ),
@@ -296,6 +298,8 @@ _TASK_TITLES: list[tuple[TaskKind, re.Pattern[str], _TitleRenderer]] = [
             N_("Late: {title} (owed by {party}, due {due})"),
             title=_title(_Recorded(None, m["title"]), lang, names),
             party=names(m["party"]),
+            # The late task's due day as the workflow wrote it (its UTC date): the moment
+            # is not in the title, so there is nothing to move to the reader's zone.
             due=day(m["due"], lang),
         ),
     ),
@@ -385,6 +389,7 @@ def _host_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said |
         lang,
         N_("Host the mission in {place}, from {start} to {end}"),
         place=_place_of(f.place),
+        # Calendar days of the mission where it is held: the same day for every reader.
         start=day(f.starts_on, lang),
         end=day(f.ends_on, lang),
     )
@@ -465,6 +470,8 @@ def _escalation_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> 
         N_("Late: {title} (owed by {party}, due {due})"),
         title=_about(f, lang, names),
         party=names(f.party) if f.party else "",
+        # `due_on` is the late task's due moment's UTC date (escalation_facts): a date, not
+        # a moment, so it is said as written (a task title is the same for every reader).
         due=day(f.due_on, lang),
     )
 
@@ -715,6 +722,14 @@ class _Context:
     milestone: Milestone
     language: str
     names: PartyNames = NO_NAMES
+    zone: str = DEFAULT_ZONE
+    """The reader's IANA zone: a moment the sentence says (a due date, a signature's day)
+    is said as the day it is there."""
+
+    def moment_day(self, value: Any) -> Said:
+        """The day of a moment (a datetime the record keeps in UTC) in the reader's zone: a
+        task due at 23:00 UTC is due the next day in Riyadh, as the page's own times say."""
+        return day_in(value, self.language, self.zone)
 
     @property
     def summary(self) -> str:
@@ -798,7 +813,7 @@ def _task_assigned(c: _Context, d: TaskAssignedDetails) -> Said:
         N_("{task} — owed by {party}, due {due}"),
         task=c.task(d.kind, d.task),
         party=c.party(),
-        due=day(d.due_at, c.language),
+        due=c.moment_day(d.due_at),
     )
 
 
@@ -873,7 +888,7 @@ def _task_overdue(c: _Context, d: Any) -> Said:
         c.language,
         N_("{task} — overdue since {due}"),
         task=c.task(facts=d.task),
-        due=day(d.due_at, c.language),
+        due=c.moment_day(d.due_at),
     )
 
 
@@ -884,14 +899,14 @@ def _task_reminded(c: _Context, d: TaskRemindedDetails) -> Said:
             N_("{task} — {party} reminded before the due date ({due})"),
             task=c.task(facts=d.task),
             party=c.party(),
-            due=day(d.due_at, c.language),
+            due=c.moment_day(d.due_at),
         )
     return say(
         c.language,
         N_("{task} — {party} reminded, late since {due}"),
         task=c.task(facts=d.task),
         party=c.party(),
-        due=day(d.due_at, c.language),
+        due=c.moment_day(d.due_at),
     )
 
 
@@ -915,8 +930,8 @@ def _deadline_postponed(c: _Context, d: DeadlinePostponedDetails) -> Said:
         c.language,
         N_("{task} — due date moved from {old} to {new}: {reason}"),
         task=c.task(facts=d.task),
-        old=day(d.from_, c.language),
-        new=day(d.to, c.language),
+        old=c.moment_day(d.from_),
+        new=c.moment_day(d.to),
         reason=d.reason,
     )
 
@@ -989,6 +1004,9 @@ def _entered_into_force(c: _Context, d: EnteredIntoForceDetails) -> Said:
     return say(
         c.language,
         N_("Every signature is in: the convention is in force from {date}"),
+        # The day the convention is in force: the workflow wrote the UTC date of the last
+        # signature, and a convention's date of entry into force is one date for every
+        # party (a legal date, not a moment): not shifted.
         date=day(d.in_force_on, c.language),
     )
 
@@ -1002,7 +1020,7 @@ def _signature_stands(c: _Context, d: SignatureStandsDetails) -> Said:
         ),
         person=c.who() or d.signatory,
         signatory=d.signatory,
-        date=day(d.signed_at, c.language),
+        date=c.moment_day(d.signed_at),
     )
 
 
@@ -1012,6 +1030,7 @@ def _mission_held(c: _Context, d: MissionHeldDetails) -> Said:
         lang,
         N_("Mission held in {place}, from {start} to {end}: {held}, {cancelled}"),
         place=_place_of(d.destination),
+        # The mission's calendar days where it is held: not shifted.
         start=day(d.starts_on, lang),
         end=day(d.ends_on, lang),
         held=say_count(lang, "{count} agenda item held", "{count} agenda items held", len(d.held)),
@@ -1045,6 +1064,7 @@ def _restitution_held(c: _Context, d: RestitutionHeldDetails) -> Said:
         return say(
             lang,
             N_("Restitution session on {date} in {city} with {attendees}"),
+            # The session's calendar day: not shifted.
             date=day(d.held_on, lang),
             city=d.place.city,
             attendees=attendees,
@@ -1326,10 +1346,17 @@ or a timeline read again says the same ones again (the oldest said are dropped f
 _said: dict[tuple[Any, ...], Said] = {}
 
 
-def milestone_text(milestone: Milestone, language: str, names: PartyNames | None = None) -> Said:
+def milestone_text(
+    milestone: Milestone,
+    language: str,
+    names: PartyNames | None = None,
+    zone: str = DEFAULT_ZONE,
+) -> Said:
     """What the milestone says, in `language` (English when it is none of the three); the
     stored summary, flagged, when its details do not carry what the sentence needs. Parties
-    are said by their `names` where given (the directory's), else by their ids.
+    are said by their `names` where given (the directory's), else by their ids; a moment it
+    names (a due date, the day of a signature) is said as the day it is in `zone` (the
+    reader's IANA zone), a calendar date (a mission's days) as written.
 
     Kept by its place in its convention's chain (a seq is written once: the chain refuses
     another), the names, and what the sentence rests on but its details, whose number of
@@ -1348,10 +1375,11 @@ def milestone_text(milestone: Milestone, language: str, names: PartyNames | None
         len(details) if isinstance(details, dict) else details,
         language,
         names,
+        zone,
     )
     said = _said.get(key)
     if said is None:
-        said = _milestone_said(milestone, language, names or NO_NAMES)
+        said = _milestone_said(milestone, language, names or NO_NAMES, zone)
         if len(_said) >= SAID_KEPT:
             del _said[next(iter(_said))]
         _said[key] = said
@@ -1360,7 +1388,7 @@ def milestone_text(milestone: Milestone, language: str, names: PartyNames | None
 
 def kept_key(*fields: Any) -> tuple[Any, ...]:
     """How a said milestone is kept: convention, seq, kind, stage, party, actor, summary,
-    its details' number of fields, language (supported), names."""
+    its details' number of fields, language (supported), names, the reader's zone."""
     return fields
 
 
@@ -1375,7 +1403,9 @@ def forget_said() -> None:
     _said.clear()
 
 
-def _milestone_said(milestone: Milestone, language: str, names: PartyNames) -> Said:
+def _milestone_said(
+    milestone: Milestone, language: str, names: PartyNames, zone: str = DEFAULT_ZONE
+) -> Said:
     try:
         details = details_of(milestone)
     except UnreadableDetails:
@@ -1383,4 +1413,4 @@ def _milestone_said(milestone: Milestone, language: str, names: PartyNames) -> S
     render = MILESTONE_RENDERINGS.get(milestone.kind)
     if render is None:
         return as_recorded(milestone.summary, language)
-    return render(_Context(milestone, language, names or NO_NAMES), details)
+    return render(_Context(milestone, language, names or NO_NAMES, zone), details)

@@ -13,7 +13,7 @@ API gives too (beside the stable code).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import datetime
 from string import Formatter
 from typing import Any
 
@@ -22,6 +22,8 @@ from babel.lists import format_list
 from rendering.catalogues import N_, gettext, locale_of, supported
 from rendering.formats import Said, data, day, number, say, word
 from rendering.record import kind_title
+from rendering.zones import DEFAULT_ZONE
+from rendering.zones import moment as zoned_moment
 from schemas.errors import RefusalCode
 
 REFUSALS: Mapping[RefusalCode, str] = {
@@ -88,9 +90,10 @@ def is_refusal(reason: object) -> bool:
     return getattr(reason, "code", None) in _CODES
 
 
-def refusal_said(reason: Any, language: str) -> Said:
+def refusal_said(reason: Any, language: str, zone: str = DEFAULT_ZONE) -> Said:
     """The refusal in `language`: the workflow's English message to English readers and for
-    a code with no sentence; else the code's sentence from its parameters."""
+    a code with no sentence; else the code's sentence from its parameters, a due moment
+    said in the reader's `zone`."""
     language = supported(language)
     try:
         code = RefusalCode(getattr(reason, "code", ""))
@@ -101,18 +104,20 @@ def refusal_said(reason: Any, language: str) -> Said:
         # The workflow's own words: a stage's rule without a code, or the English reader's.
         return word(str(reason) if language == "en" else gettext(language, str(reason)))
     params: Mapping[str, Any] = getattr(reason, "params", None) or {}
-    values = {name: _value(name, value, code, language) for name, value in params.items()}
+    values = {name: _value(name, value, code, language, zone) for name, value in params.items()}
     for name in _placeholders(template):
         values.setdefault(name, data("—", language))
     return say(language, template, **values)
 
 
-def refusal_text(reason: Any, language: str) -> str:
+def refusal_text(reason: Any, language: str, zone: str = DEFAULT_ZONE) -> str:
     """The refusal's plain text in `language` (names isolated in right-to-left text)."""
-    return refusal_said(reason, language).text
+    return refusal_said(reason, language, zone).text
 
 
-def _value(name: str, value: Any, code: RefusalCode, language: str) -> Said | str:
+def _value(
+    name: str, value: Any, code: RefusalCode, language: str, zone: str = DEFAULT_ZONE
+) -> Said | str:
     if isinstance(value, list):
         if not value:
             return say(language, N_("none"))
@@ -121,10 +126,13 @@ def _value(name: str, value: Any, code: RefusalCode, language: str) -> Said | st
         )
     if name in _DATES and isinstance(value, str):
         try:
-            moment: date | datetime = datetime.fromisoformat(value)
+            moment = datetime.fromisoformat(value)
         except ValueError:
             return str(value)
-        return day(moment, language)
+        # A due moment (ISO with its time) is said with its time in the reader's zone,
+        # naming it: two moments of one day ("not later than") must stay apart. A bare
+        # date is a calendar date, said as written.
+        return zoned_moment(moment, language, zone) if "T" in value else day(moment, language)
     if code is RefusalCode.WRONG_ANSWER_KIND and name in ("expected", "given"):
         return kind_title(str(value), language)
     if code is RefusalCode.WRONG_VERSION and name in _VERSION_NUMBERS:

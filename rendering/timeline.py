@@ -28,6 +28,7 @@ from rendering.record import (
     milestone_text,
     stage_name,
 )
+from rendering.zones import DEFAULT_ZONE, moment
 from schemas.audit import TimelineEntry, TimelineEvent
 from schemas.milestones import Milestone, MilestoneKind
 
@@ -92,9 +93,17 @@ def event_label(event: TimelineEvent, language: str) -> str:
     return gettext(language, EVENT_LABELS[event])
 
 
-def column_labels(language: str) -> list[str]:
-    """The columns' headings in `language`."""
-    return [gettext(language, column) for column in COLUMNS]
+_TIME_IN_ZONE = N_("time ({zone})")
+"""The time column's heading when the times are said in a zone other than UTC."""
+
+
+def column_labels(language: str, zone: str = DEFAULT_ZONE) -> list[str]:
+    """The columns' headings in `language`; the time column names the zone its times are
+    in ("time (UTC)" by default, "time (Asia/Riyadh)"): the header says it."""
+    labels = [gettext(language, column) for column in COLUMNS]
+    if zone != DEFAULT_ZONE:
+        labels[0] = say(language, _TIME_IN_ZONE, zone=zone).text
+    return labels
 
 
 def who(entry: TimelineEntry, language: str, names: PartyNames = NO_NAMES) -> Said:
@@ -131,13 +140,18 @@ def title_in(title: str | None, titles: Mapping[str, str], language: str, fallba
 
 
 def entry_text(
-    entry: TimelineEntry, convention_id: str, language: str, names: PartyNames = NO_NAMES
+    entry: TimelineEntry,
+    convention_id: str,
+    language: str,
+    names: PartyNames = NO_NAMES,
+    zone: str = DEFAULT_ZONE,
 ) -> Said:
-    """What a line of the timeline says in `language`."""
+    """What a line of the timeline says in `language`; a moment a milestone names (a due
+    date) is the day it is in `zone`, the reader's."""
     language = supported(language)
     details = entry.details
     if entry.milestone_kind and entry.milestone_seq is not None:
-        said = _milestone(entry, convention_id, language, names)
+        said = _milestone(entry, convention_id, language, names, zone)
         if said is not None:
             if entry.event is TimelineEvent.STAGE_LEFT and entry.milestone_kind in _ENDINGS:
                 return say(
@@ -163,7 +177,7 @@ def entry_text(
             reason=str(details.get("failure") or ""),
         )
     if entry.event in {TimelineEvent.OFFICER_ACTION, TimelineEvent.ANSWER_FAILED}:
-        return _officer_action(entry, language)
+        return _officer_action(entry, language, zone)
     if entry.event is TimelineEvent.NOTIFIED:
         return _notified(entry, language, party)
     if entry.event is TimelineEvent.NOTIFICATION_DELIVERED:
@@ -191,7 +205,11 @@ _ENDINGS = {MilestoneKind.CONVENTION_FAILED.value, MilestoneKind.CONVENTION_TERM
 
 
 def _milestone(
-    entry: TimelineEntry, convention_id: str, language: str, names: PartyNames
+    entry: TimelineEntry,
+    convention_id: str,
+    language: str,
+    names: PartyNames,
+    zone: str = DEFAULT_ZONE,
 ) -> Said | None:
     if entry.milestone_seq is None:
         return None
@@ -212,6 +230,7 @@ def _milestone(
             len(entry.details) - ("outcome" in entry.details),
             language,
             names,
+            zone,
         )
     )
     if kept is not None:  # said already: no milestone to build
@@ -230,7 +249,7 @@ def _milestone(
         summary=summary,
         details={k: v for k, v in entry.details.items() if k != "outcome"},
     )
-    return milestone_text(milestone, language, names)
+    return milestone_text(milestone, language, names, zone)
 
 
 def _as_recorded(text: str, language: str) -> Said:
@@ -307,13 +326,17 @@ def _not_delivered(entry: TimelineEntry, language: str, party: str) -> Said:
     )
 
 
-def _officer_action(entry: TimelineEntry, language: str) -> Said:
+_MOMENTS_ASKED = frozenset({"new_due_at"})
+"""An officer's request's fields that are moments: said in the reader's zone, naming it."""
+
+
+def _officer_action(entry: TimelineEntry, language: str, zone: str = DEFAULT_ZONE) -> Said:
     details = entry.details
     update = str(details.get("update") or "")
     request = details.get("request") or {}
     action = say(language, _UPDATES[update]) if update in _UPDATES else data(update, language)
     given = [
-        data(str(value), language)
+        _asked(name, value, language, zone)
         for name, value in request.items()
         if name not in {"task_id", "officer"} and value is not None
     ]
@@ -335,6 +358,17 @@ def _officer_action(entry: TimelineEntry, language: str) -> Said:
             reason=str(details.get("failure") or ""),
         )
     return said
+
+
+def _asked(name: str, value: Any, language: str, zone: str) -> Said:
+    # A new due moment is the reader's (its date and time in their zone, the zone named);
+    # the rest as the officer gave it.
+    if name in _MOMENTS_ASKED and isinstance(value, str):
+        try:
+            return moment(value, language, zone)
+        except ValueError:
+            pass
+    return data(str(value), language)
 
 
 def answer_text(answer: Mapping[str, Any], language: str, names: PartyNames = NO_NAMES) -> Said:

@@ -16,6 +16,7 @@ from babel.lists import format_list
 from rendering.catalogues import N_, gettext, locale_of, ngettext, supported
 from rendering.formats import number
 from rendering.refusals import is_refusal, refusal_text
+from rendering.zones import DEFAULT_ZONE
 from schemas.errors import WRONG_CODE
 
 FIELD_LABELS: Mapping[str, str] = {
@@ -107,12 +108,12 @@ def field_label(field: str, language: str) -> str:
     return gettext(language, FIELD_LABELS.get(field) or N_("this field"))
 
 
-def reason_text(reason: str, language: str) -> str:
+def reason_text(reason: str, language: str, zone: str = DEFAULT_ZONE) -> str:
     """A refusal's reason in `language`: by its code when it has one, else by the catalogue
     (the text itself when the catalogue lacks it: a reason someone wrote)."""
     language = supported(language)
     if is_refusal(reason):
-        return refusal_text(reason, language)
+        return refusal_text(reason, language, zone)
     code = getattr(reason, "code", None)
     params: dict[str, str] = dict(getattr(reason, "params", None) or {})
     if code == WRONG_CODE:

@@ -3,7 +3,10 @@ the verdict, download the timeline (HTML, CSV, JSON) and the export; each downlo
 
 from __future__ import annotations
 
+import io
+
 import asyncpg
+import openpyxl
 from temporalio.testing import WorkflowEnvironment
 
 from tests.partner_stack import funding_convention, make_desk
@@ -53,3 +56,22 @@ async def test_an_auditor_replays_verifies_and_downloads_and_each_is_logged(
         ("download_export", "ok"),
     ]
     assert all(a["target"] == convention.id for a in actions[2:])
+    # In the zone the auditor's account reads in: the page's times, and its header says it;
+    # the XLSX says each line beside the stored columns.
+    async with office_client(desk) as http:
+        await signed_in(http, db_pool, "auditor")
+        account = await http.get("/office/account")
+        chosen = await http.post(
+            "/office/account/time-zone",
+            data={"csrf": csrf_of(account), "time_zone": "Asia/Riyadh"},
+        )
+        assert chosen.status_code == 303
+        zoned = await http.get(f"/office/audit/{convention.id}/timeline.html?lang=en")
+        assert "times in <bdi>Asia/Riyadh</bdi>" in zoned.text
+        assert "<th>time (Asia/Riyadh)</th>" in zoned.text
+        workbook = await http.get(f"/office/audit/{convention.id}/timeline.xlsx?lang=en")
+        sheet = openpyxl.load_workbook(io.BytesIO(workbook.content)).active
+        assert sheet is not None
+        header, first = list(sheet.iter_rows(values_only=True))[:2]
+        assert header[-2:] == ("language", "text") and first[-2] == "en"
+        assert str(first[-1]).startswith("Convention started")

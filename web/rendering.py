@@ -66,7 +66,9 @@ def render(
     def _(message: str) -> str:
         # A validation's reason (schemas.errors.Reason) is said by its code; text by the
         # catalogue.
-        return reason_text(message, lang) if isinstance(message, Reason) else gettext(lang, message)
+        if isinstance(message, Reason):
+            return reason_text(message, lang, reader.zone)
+        return gettext(lang, message)
 
     if csrf is None and session is not None:
         signer: Csrf = request.app.state.csrf
@@ -88,7 +90,10 @@ def render(
             "money": lambda amount, currency: money(amount, currency, lang),
             # A name inside plain text (an <option> holds no <bdi>): U+2068…U+2069 in Arabic.
             "isolated": lambda value: data(value, lang).text,
-            "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
+            # A moment a milestone names (a due date) is the day it is in the reader's zone.
+            "milestone_text": lambda milestone: milestone_text(
+                milestone, lang, record_names, reader.zone
+            ),
             # A moment (a due date, a milestone's time) in the reader's locale and zone,
             # naming the zone; a date in the locale's long form.
             "moment": reader.moment,

@@ -7,6 +7,8 @@
     parties contacts add ID --name N [--email E] [--language fr|ar|en] [--title T]
                          [--time-zone ZONE]      (IANA name; none: the country's)
                          --capacity C [--capacity C …] [--from DATE] [--until DATE]
+    parties contacts change PERSON [--time-zone ZONE] [--language fr|ar|en]
+                                                 (ZONE "": back to the country's)
     parties contacts grant PERSON ID CAPACITY [--from DATE] [--until DATE]
     parties contacts revoke PERSON ID [CAPACITY]
     parties contacts remove PERSON [--reason TEXT]
@@ -43,6 +45,7 @@ from application.directory.people import (
     DirectoryCapacity,
     NewPerson,
     add_person,
+    change_reading,
     grant_capacity,
     remove_person,
     revoke_capacity,
@@ -100,6 +103,15 @@ def register(commands: Any) -> None:
     person.add_argument("--capacity", action="append", required=True, choices=CAPACITIES)
     person.add_argument("--from", dest="valid_from", type=date.fromisoformat)
     person.add_argument("--until", dest="valid_until", type=date.fromisoformat)
+    change = people.add_parser(
+        "change", help="the time zone a person reads dates in, and/or their language"
+    )
+    change.add_argument("person")
+    change.add_argument(
+        "--time-zone",
+        help="IANA zone name (Asia/Riyadh); an empty value: the organisation's country's",
+    )
+    change.add_argument("--language", choices=("fr", "ar", "en"))
     grant = people.add_parser("grant", help="one more capacity for a person")
     grant.add_argument("person")
     grant.add_argument("organisation")
@@ -211,6 +223,12 @@ async def _contacts(args: argparse.Namespace, pool: asyncpg.Pool, editor: Editor
         print(
             f"added: {added.id} {added.name} for {args.organisation} ({', '.join(args.capacity)})"
         )
+    elif verb == "change":
+        changed = await change_reading(
+            pool, editor, args.person, time_zone=args.time_zone, language=args.language
+        )
+        zone = changed.time_zone or "the organisation's country's"
+        print(f"changed: {changed.id} {changed.name} reads in {changed.language}, {zone}")
     elif verb == "grant":
         granted = await grant_capacity(
             pool,

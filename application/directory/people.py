@@ -301,6 +301,50 @@ async def change_person(
     return after
 
 
+async def change_reading(
+    pool: asyncpg.Pool,
+    editor: Editor,
+    person_id: str,
+    *,
+    time_zone: str | None = None,
+    language: str | None = None,
+) -> store.Person:
+    """Change how a person reads: the zone their dates are said in (`time_zone`, an IANA
+    name; "" for their organisation's country's) and/or their language; the rest of the
+    person as it is. An admin's change, recorded; InvalidInput naming `time_zone` or
+    `language` when it is not one (nothing is written then)."""
+    require_admin(editor, "changing a person")
+    if time_zone is None and language is None:
+        raise InvalidInput(
+            "nothing to change",
+            [FieldError("time_zone", "give a time zone (or a language) to change")],
+        )
+    async with transaction(pool) as connection:
+        before = await store.person(connection, person_id)
+        if before is None or before.removed_at is not None:
+            raise NotFound(f"no active person {person_id!r}")
+        values = checked_person(
+            NewPerson(
+                before.name,
+                before.email,
+                before.language if language is None else language,
+                before.title,
+                before.time_zone if time_zone is None else time_zone,
+            )
+        )
+        after = await store.update_person(connection, person_id, values)
+        assert after is not None
+        await store.record_change(
+            connection,
+            actor=editor.recorded_as,
+            action="person.change",
+            person_id=person_id,
+            old_value={"language": before.language, "time_zone": before.time_zone},
+            new_value={"language": values["language"], "time_zone": values["time_zone"]},
+        )
+    return after
+
+
 async def confirm_address_by_hand(
     pool: asyncpg.Pool, editor: Editor, person_id: str, reason: str
 ) -> store.Person:

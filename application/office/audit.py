@@ -50,11 +50,13 @@ from auditing.replay import replay_conventions
 from auditing.report import ReportFacts, ReportUnavailable, render_report_pdf
 from auditing.timeline import (
     CSV_COLUMNS,
+    RENDERED_COLUMNS,
     build_timeline,
     party_names,
     render_json,
     timeline_csv,
     timeline_people,
+    timeline_rows,
 )
 from auditing.verify import verify_convention
 from infra.settings import SettingsError, load_archive_settings
@@ -62,6 +64,7 @@ from records.archive_store import ArchiveDamaged, ArchiveEntry, ArchiveUnavailab
 from records.csv_writer import dialect_for
 from records.history_events import history_file_bytes
 from records.xlsx_writer import XLSX_MEDIA_TYPE, write_xlsx
+from rendering.zones import DEFAULT_ZONE
 from schemas.audit import ReplayResult, Timeline, VerifyReport
 from storage.milestones import has_milestones
 
@@ -75,47 +78,47 @@ class TimelineFormat(StrEnum):
     XLSX = "xlsx"
 
 
-def _timeline_rows(timeline: Timeline) -> list[list[object]]:
-    rows = []
-    for entry in timeline.entries:
-        row = entry.model_dump(mode="json")
-        row["details"] = json.dumps(entry.details, ensure_ascii=False, sort_keys=True)
-        rows.append([row[column] for column in CSV_COLUMNS])
-    return rows
-
-
 def _renderers(
     language: str | None,
     names: Mapping[str, str] | None = None,
     reader: str | None = None,
     people: Mapping[str, str] | None = None,
+    zone: str = DEFAULT_ZONE,
 ) -> dict[TimelineFormat, tuple[Callable[[Timeline], str | bytes], str]]:
     """Each format's writer; the CSV in the reader's dialect when a language is given
     (`;` and a BOM in French), RFC 4180 for programs otherwise; the HTML page and the CSV's
-    `text` column in the `reader`'s language (the given one, else English), parties by the
-    directory's `names`."""
+    and the XLSX's `text` column in the `reader`'s language (the given one, else English)
+    and `zone`, parties by the directory's `names`. The stored columns stay as programs
+    read them (`at` in ISO UTC)."""
     dialect = dialect_for(language) if language else None
     reader = reader or language or "en"
 
     def csv_text(timeline: Timeline) -> str:
         said = party_names(timeline, reader, names, people)
         if dialect is None:
-            return timeline_csv(timeline, language=reader, names=said)
+            return timeline_csv(timeline, language=reader, names=said, zone=zone)
         return timeline_csv(
             timeline,
             separator=dialect.separator,
             bom=dialect.bom,
             language=reader,
             names=said,
+            zone=zone,
         )
 
     def html_page(timeline: Timeline) -> str:
         return render_html(
-            timeline, language=reader, names=party_names(timeline, reader, names, people)
+            timeline,
+            language=reader,
+            names=party_names(timeline, reader, names, people),
+            zone=zone,
         )
 
     def xlsx(timeline: Timeline) -> bytes:
-        return write_xlsx(CSV_COLUMNS, _timeline_rows(timeline), "timeline")
+        # The stored columns for machines, then the line said in the reader's language.
+        said = party_names(timeline, reader, names, people)
+        rows = timeline_rows(timeline, reader, said, zone)
+        return write_xlsx(CSV_COLUMNS + RENDERED_COLUMNS, rows, "timeline")
 
     return {
         TimelineFormat.HTML: (html_page, "text/html; charset=utf-8"),
@@ -247,7 +250,8 @@ class ConventionAudit:
         language: str | None = None,
     ) -> Download:
         """The timeline as HTML, CSV (in `language`'s spreadsheet dialect when given), JSON
-        or XLSX, said in `language` or else the auditor's own; NotFound for another format."""
+        or XLSX, said in `language` or else the auditor's own, in the zone their account
+        reads in; NotFound for another format."""
         authorize(session, Permission.AUDIT)
         try:
             chosen = TimelineFormat(fmt)
@@ -264,7 +268,9 @@ class ConventionAudit:
             for party in timeline.party_names
             if party in names.organisations
         }
-        renderer, media_type = _renderers(language, directory, reader, names.people_names())[chosen]
+        renderer, media_type = _renderers(
+            language, directory, reader, names.people_names(), session.time_zone
+        )[chosen]
         await access_log.record(
             self.pool,
             session.user.email,
@@ -310,7 +316,7 @@ class ConventionAudit:
         """The audit report (PDF), as `audit.py report ID --out FILE.pdf` writes it: the
         convention, its replay and verification, its timeline and the heads of its chains."""
         authorize(session, Permission.AUDIT)
-        made = await self._report(convention_id, session.language)
+        made = await self._report(convention_id, session.language, session.time_zone)
         await access_log.record(
             self.pool, session.user.email, "download_report", "ok", address, convention_id
         )
@@ -321,15 +327,18 @@ class ConventionAudit:
         (histories, milestones, archive entries, the report, the manifest of their hashes),
         under one folder `ID-bundle/` that `audit.py check-bundle` reads once unzipped."""
         authorize(session, Permission.AUDIT)
-        made = await self._report(convention_id, session.language)
+        made = await self._report(convention_id, session.language, session.time_zone)
         body = await asyncio.to_thread(_zipped_bundle, convention_id, made)
         await access_log.record(
             self.pool, session.user.email, "download_bundle", "ok", address, convention_id
         )
         return Download(body, "application/zip", f"{convention_id}-bundle.zip")
 
-    async def _report(self, convention_id: str, language: str) -> _MadeReport:
-        """The report's PDF in `language` and what the bundle holds beside it."""
+    async def _report(
+        self, convention_id: str, language: str, zone: str = DEFAULT_ZONE
+    ) -> _MadeReport:
+        """The report's PDF in `language` and `zone` (the auditor's), and what the bundle
+        holds beside it."""
         history, record = await self._record(convention_id)
         converter = self.client.data_converter
 
@@ -363,6 +372,7 @@ class ConventionAudit:
             archive_head=heads.archive_head,
             archive_entries=heads.archive_entries,
             language=language,
+            zone=zone,
             organisation_names=await _organisation_names(
                 self.pool, [party.id for party in record.convention.parties], language
             ),

@@ -108,6 +108,7 @@ class OfficeDesk:
             language=language,
             settle=settle,
             reader_email=session.user.email,
+            zone=session.time_zone,
         )
         if overview.can_change_officer:
             overview = replace(overview, officer_choices=await officer_choices(self.pool))

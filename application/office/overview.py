@@ -21,8 +21,9 @@ from application.conventions import (
 from application.directory.names import Names, names_of
 from application.errors import NotFound
 from rendering.catalogues import N_
-from rendering.formats import Said, day, money
+from rendering.formats import Said, money
 from rendering.record import directory_people
+from rendering.zones import DEFAULT_ZONE, day_in
 from schemas.convention import Officer
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
@@ -164,9 +165,11 @@ async def convention_overview(
     language: str = "fr",
     settle: float = 0.0,
     reader_email: str = "",
+    zone: str = DEFAULT_ZONE,
 ) -> ConventionOverview:
     """The convention's page; NotFound if neither Temporal nor the read model knows it.
-    `settle`: seconds to wait for a busy workflow to show an open task (after an action)."""
+    `settle`: seconds to wait for a busy workflow to show an open task (after an action);
+    `zone`: the reader's, the day its dates are."""
     row = await stored.convention_row(pool, convention_id)
     try:
         status, updating = await settled_status(client, convention_id, settle)
@@ -209,7 +212,7 @@ async def convention_overview(
         parties=[await _party(pool, party, names, language) for party in declared],
         names=names,
         language=language,
-        facts=_facts(row, status, timeline.milestones, language),
+        facts=_facts(row, status, timeline.milestones, language, zone),
         reader_email=reader_email,
         updating=updating,
     )
@@ -268,17 +271,19 @@ def _facts(
     status: ConventionStatus | None,
     milestones: list[Milestone],
     language: str,
+    zone: str = DEFAULT_ZONE,
 ) -> list[tuple[str, Said]]:
-    """The convention's dates and amounts as the page lists them (Babel's forms)."""
+    """The convention's dates and amounts as the page lists them (Babel's forms); each
+    date is a moment's, said as the day it is in the reader's `zone`."""
     facts: list[tuple[str, Said]] = []
     started = next((m for m in milestones if m.kind is MilestoneKind.CONVENTION_STARTED), None)
     if started is not None:
-        facts.append((N_("Started on"), day(started.occurred_at, language)))
+        facts.append((N_("Started on"), day_in(started.occurred_at, language, zone)))
     if status is not None and status.open_tasks:
         soonest = min(task.due_at for task in status.open_tasks)
-        facts.append((N_("Next due date"), day(soonest, language)))
+        facts.append((N_("Next due date"), day_in(soonest, language, zone)))
     if row is not None:
-        facts.append((N_("Last changed on"), day(row["updated_at"], language)))
+        facts.append((N_("Last changed on"), day_in(row["updated_at"], language, zone)))
         for label, amount, currency in (
             (N_("Funding requested"), "requested", "currency"),
             (N_("Funding granted"), "granted", "granted_currency"),
