@@ -4,8 +4,8 @@ it, sealed and bound to their account, for an hour).
 
 Only the forms whose page can show the fields again are held: the convention editor's, the
 convention page's answer, postpone, reassign and terminate forms, and a task's own form (an
-answer on a party's behalf, the drafting task's new version). Any other form posted signed out is sent to sign in and back
-to the page above it, as a page asked for signed out is.
+answer on a party's behalf, the drafting task's new version). Any other form posted signed
+out is sent to sign in and back to the page above it, as a page asked for signed out is.
 """
 
 from __future__ import annotations
