@@ -32,10 +32,19 @@ from schemas.tasks import Task, TaskKind
 from storage import directory as directory_store
 from tests.conftest import SmtpServer
 from tests.directory_stack import ADMIN, fresh_id, funding_file
-from tests.partner_stack import DECISION, make_desk, portal_client, registered
+from tests.partner_stack import (
+    COLLEAGUE,
+    DECISION,
+    FUNDER,
+    funding_convention,
+    make_desk,
+    portal_client,
+    registered,
+)
 from tests.test_delivery_email import text_of
 from tests.test_delivery_webhook import fast_delivery, running_worker, stop
-from tests.test_office_desk import csrf_of, office_client, signed_in
+from tests.test_office_desk import csrf_of, enrol, new_account, office_client, signed_in
+from tests.test_office_held_forms import BROWSER, expire, held_token, sign_in_again
 from tests.test_partner_links import APPROVE_FORM, CODE_ID, code_in, open_task_page
 
 KEPT = "Aminata TRAORÉ"
@@ -44,6 +53,7 @@ READER = "Answers Only"
 GONE = "Left Already"
 OTHER = "Of Another Party"
 REASON = "congé de maternité, « intérim » & suivi"
+ESCAPED = html.escape(REASON, quote=True)
 
 
 def _errors(page: str) -> str:
@@ -112,7 +122,7 @@ async def test_a_directory_person_not_in_the_file_is_picked_mailed_and_answers(
                 errors = _errors(refused.text)
                 assert "la personne à qui la confier" in errors and said in errors, errors
                 # What was typed is back in the form.
-                assert f'value="{html.escape(REASON, quote=True)}"' in refused.text
+                assert f'value="{ESCAPED}"' in refused.text
             english = await http.post(
                 f"{path}/reassign?lang=en", data={**typed, "contact": reader.id}
             )
@@ -217,3 +227,48 @@ async def test_an_archived_organisation_and_an_unknown_id_are_refused_by_the_des
     # A party the directory does not hold keeps the file's contacts (the workflow checks).
     elsewhere = task.model_copy(update={"assignee": fresh_id("nowhere")})
     assert await checked_assignee(db_pool, elsewhere, KEPT) is None
+
+
+async def test_the_postpone_reassign_and_terminate_forms_are_held_across_a_timed_out_session(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    desk = make_desk(dev_env.client, db_pool)
+    convention = await funding_convention(dev_env.client, db_pool, [FUNDER, COLLEAGUE])
+    colleague = await directory_store.person_by_email(db_pool, COLLEAGUE["email"])
+    assert colleague is not None
+    path = f"/office/conventions/{convention.id}"
+    async with office_client(desk) as http:
+        email = await new_account(db_pool, "officer")
+        _secret, codes = await enrol(http, email)
+        page = await eventually(
+            lambda: http.get(path), lambda shown: 'id="reassign-contact"' in shown.text
+        )
+        # A refusal shows the postponement typed again.
+        typed = {"csrf": csrf_of(page), "task_id": DECISION, "reason": REASON}
+        refused = await http.post(f"{path}/postpone", data={**typed, "to": "2027-02-31"})
+        assert refused.status_code == 422
+        assert 'value="2027-02-31"' in refused.text
+        assert f'value="{ESCAPED}"' in refused.text
+        forms = (
+            ("reassign", {"contact": colleague.id}, f'<option value="{colleague.id}" selected>'),
+            ("postpone", {"to": "2031-01-15"}, 'value="2031-01-15"'),
+            (
+                "terminate",
+                {},
+                f'id="terminate-reason" name="reason" required value="{ESCAPED}"',
+            ),
+        )
+        for code, (action, fields, shown_again) in zip(codes, forms, strict=False):
+            await expire(db_pool, email)
+            sent = await http.post(f"{path}/{action}", data={**typed, **fields}, headers=BROWSER)
+            assert sent.status_code == 303, sent.text
+            held_token(sent.headers["location"])  # held, named in the way back
+            back = await sign_in_again(http, email, code, sent.headers["location"])
+            shown = await http.get(back)
+            assert "Votre session avait pris fin" in shown.text, action
+            assert shown_again in shown.text, (action, shown.text)
+            assert f'value="{ESCAPED}"' in shown.text, action
+            # Nothing was done: the task is still open, with its file's contacts.
+            assert "a été confiée" not in shown.text and "a été résiliée" not in shown.text
+            typed["csrf"] = csrf_of(shown)  # the new session's
+    await stop(dev_env.client, convention.id)
