@@ -249,7 +249,7 @@ async def test_the_postpone_reassign_and_terminate_forms_are_held_across_a_timed
         assert refused.status_code == 422
         assert 'value="2027-02-31"' in refused.text
         assert f'value="{ESCAPED}"' in refused.text
-        forms = (
+        forms: tuple[tuple[str, dict[str, str], str], ...] = (
             ("reassign", {"contact": colleague.id}, f'<option value="{colleague.id}" selected>'),
             ("postpone", {"to": "2031-01-15"}, 'value="2031-01-15"'),
             (
