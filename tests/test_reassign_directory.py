@@ -249,6 +249,17 @@ async def test_the_postpone_reassign_and_terminate_forms_are_held_across_a_timed
         assert refused.status_code == 422
         assert 'value="2027-02-31"' in refused.text
         assert f'value="{ESCAPED}"' in refused.text
+        # A task that is not open: refused (409) and logged, the reason kept.
+        closed = await http.post(
+            f"{path}/reassign", data={**typed, "task_id": "no.such.task", "contact": colleague.id}
+        )
+        assert closed.status_code == 409 and "no.such.task" in closed.text
+        assert f'value="{ESCAPED}"' in closed.text
+        logged = await db_pool.fetchval(
+            "SELECT outcome FROM office_access_log WHERE action = 'reassign' AND target = $1",
+            f"{convention.id}/no.such.task",
+        )
+        assert logged == "refused"
         forms: tuple[tuple[str, dict[str, str], str], ...] = (
             ("reassign", {"contact": colleague.id}, f'<option value="{colleague.id}" selected>'),
             ("postpone", {"to": "2031-01-15"}, 'value="2031-01-15"'),

@@ -139,10 +139,10 @@ class OfficerActions:
         officer = self._officer(session)
         fields: dict[str, Any] = {"task_id": task_id, "contact": picked, "reason": reason}
         _validated(ReassignTask, {**fields, "officer": officer})  # every field's error first
-        task = await self._open_task(convention_id, task_id)
         try:
+            task = await self._open_task(convention_id, task_id)
             person = await checked_assignee(self.pool, task, picked)
-        except InvalidInput:
+        except (InvalidInput, Refused):
             await access_log.record(
                 self.pool,
                 session.user.email,
