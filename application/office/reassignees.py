@@ -118,15 +118,8 @@ async def checked_assignee(db: Database, task: Task, picked: str) -> DirectoryAs
         raise _refused(UNKNOWN, f"the directory has no person {picked!r}", person=picked[:80])
     if person.removed_at is not None:
         raise _refused(REMOVED, f"{person.name} was removed from the directory", person=person.name)
-    held = next(
-        (
-            capacities
-            for someone, capacities in await directory.people_of(db, task.assignee)
-            if someone.id == person.id
-        ),
-        None,
-    )
-    if held is None:
+    held = await directory.capacities_for(db, person.id, task.assignee)
+    if not held:
         raise _refused(
             OTHER_PARTY,
             f"{person.name} does not act for {task.assignee}",
