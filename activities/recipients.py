@@ -8,7 +8,8 @@ organisation who may act on the task today: not removed, holding the capacity th
 holding any capacity for it today. The mail goes to those with an address; a person without
 one still gets a link, mailed to no one, as a file's contact without an address did (an
 officer can see it on the convention's page; the seed files' people have none). A task
-reassigned to one contact goes to the directory's person of that name only. An organisation
+reassigned to one contact goes to that directory person only: by id when the task was given
+to a directory's person, by name when to a file's contact. An organisation
 the directory does not hold keeps the workflow's list (the file's contacts); an archived one
 is told by no one (nobody may act for it). The officer's own notifications are left alone.
 """
@@ -24,6 +25,7 @@ from infra.database import Database
 from schemas.actors import capacity_for_task
 from schemas.convention import Contact
 from schemas.notifications import Notification
+from schemas.tasks import Task
 from schemas.values import Language
 from storage import directory
 
@@ -45,7 +47,7 @@ async def directory_recipients(db: Database, notification: Notification) -> Noti
         for person, capacities in await directory.people_of(db, organisation.id):
             if person.removed_at is not None:
                 continue
-            if task is not None and task.contact is not None and person.name != task.contact:
+            if task is not None and not _is_assignee(task, person):
                 continue
             held = {c.capacity for c in capacities if c.valid_on(today)}
             if not held or (needed is not None and needed not in held):
@@ -62,3 +64,10 @@ async def directory_recipients(db: Database, notification: Notification) -> Noti
             except (ValidationError, ValueError):
                 continue  # an address the mail could not carry: told by no link
     return notification.model_copy(update={"recipients": recipients})
+
+
+def _is_assignee(task: Task, person: directory.Person) -> bool:
+    """The person may be told of the task: it is with no one in particular, or with them."""
+    if task.contact_person is not None:
+        return person.id == task.contact_person
+    return task.contact is None or person.name == task.contact

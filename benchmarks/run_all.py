@@ -48,6 +48,7 @@ BENCHMARKS = [
     "documents",
     "editor",
     "people_load",
+    "reassign_choices",
 ]
 SMOKE = {
     "editor": ["--requests", "3"],
@@ -90,6 +91,7 @@ SMOKE = {
     "documents": ["--size-mb", "1", "--rounds", "1", "--seals", "1"],
     # Two replicas and the kill run kept (the failover is what it measures), one worker.
     "people_load": ["--tasks", "4", "--contacts", "1", "--systems", "1", "--workers", "1"],
+    "reassign_choices": ["--quick"],
 }
 
 

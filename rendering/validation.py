@@ -51,6 +51,7 @@ FIELD_LABELS: Mapping[str, str] = {
     "granted": N_("the amount granted"),
     "requested": N_("the amount requested"),
     "capacity": N_("the capacity"),
+    "contact": N_("the person to give it to"),
 }
 """The fields of Pacte's models a person fills in, named as a sentence names them."""
 
@@ -98,6 +99,16 @@ BY_TYPE: Mapping[str, str] = {
     "url_scheme": N_("{field}: a valid web address is expected"),
     "json_invalid": N_("{field}: not valid JSON"),
     "value_error": N_("{field}: not a valid value"),
+    # The directory's refusals of a person picked to reassign a task to
+    # (application.office.reassignees).
+    "assignee_unknown": N_("{field}: the directory has no such person"),
+    "assignee_other_party": N_("{field}: {person} does not act for {party}"),
+    "assignee_removed": N_("{field}: {person} was removed from the directory"),
+    "assignee_archived": N_("{field}: {party} is archived in the directory"),
+    "assignee_without_capacity": N_(
+        "{field}: {person} may not act on this task for {party}: the directory does not "
+        "give them the capacity it needs"
+    ),
 }
 """pydantic's error types Pacte's models raise, each said with the field's label."""
 

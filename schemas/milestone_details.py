@@ -202,6 +202,16 @@ class TaskReassignedDetails(MilestoneDetails):
     task: TaskFacts | None = Field(
         default=None, description="The task's facts (since typed-task-facts)."
     )
+    person: str | None = Field(
+        default=None,
+        description="The directory's id of the person it went to (since reassign-directory).",
+    )
+    capacity: str | None = Field(
+        default=None, description="The capacity the directory said they hold for the task."
+    )
+    directory_version: int | None = Field(
+        default=None, description="The directory's version the desk checked them against."
+    )
 
 
 # --- drafting and signature --------------------------------------------------------------

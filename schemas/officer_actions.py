@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from pydantic import EmailStr, Field
 
+from schemas.actors import DirectoryCheck
 from schemas.values import Frozen, Identifier, Language, NonEmptyText, ShortText, Text
 
 
@@ -19,13 +20,33 @@ class PostponeDeadline(Frozen):
     officer: ShortText | None = Field(default=None, description="Who decided, for the record.")
 
 
+class DirectoryAssignee(Frozen):
+    """The directory's person a task is given to, as the desk found them at the moment of
+    acting: who (id, name, address, language) and what the directory said (the party they
+    act for, the capacity the task needs, the directory's version read)."""
+
+    name: ShortText
+    email: EmailStr | None = None
+    language: Language = Language.FRENCH
+    check: DirectoryCheck = Field(
+        description="The organisation, the person's id, the capacity held, the version read."
+    )
+
+
 class ReassignTask(Frozen):
-    """Give a task to another contact of the same party."""
+    """Give a task to another contact of the same party: one the convention file names
+    (`contact` alone), or a person the directory says may act on it (`person`, whose name
+    `contact` repeats; since reassign-directory)."""
 
     task_id: NonEmptyText
     contact: ShortText = Field(description="The name of one of the party's contacts.")
     reason: NonEmptyText
     officer: ShortText | None = None
+    person: DirectoryAssignee | None = Field(
+        default=None,
+        description="The directory's person, checked by the desk; none for a file's contact.",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class TerminateConvention(Frozen):

@@ -135,6 +135,14 @@ class Task(Frozen):
     contact: str | None = Field(
         default=None, description="The party's contact the task is assigned to, once reassigned."
     )
+    contact_person: str | None = Field(
+        default=None,
+        description=(
+            "The directory's id of that contact, when the task was given to a person the "
+            "directory names (since reassign-directory)."
+        ),
+        exclude_if=lambda value: value is None,
+    )
     title: NonEmptyText
     assigned_at: datetime
     due_at: datetime

@@ -706,3 +706,15 @@ async def set_webhook_hosts(
         hosts,
     )
     return old
+
+
+_CAPACITIES_FOR = (
+    "SELECT * FROM directory_capacities WHERE person_id = $1 AND organisation_id = $2 ORDER BY id"
+)
+
+
+async def capacities_for(db: Database, person_id: str, organisation_id: str) -> list[Capacity]:
+    """Every capacity (held or not any more) the person has had for the organisation; empty:
+    they never acted for it."""
+    rows = await db.fetch(_CAPACITIES_FOR, person_id, organisation_id)
+    return [_capacity(row) for row in rows]

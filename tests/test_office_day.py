@@ -38,6 +38,7 @@ from schemas.convention_file import parse_convention
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import TerminateConvention
 from storage import contact_sessions
+from storage import directory as directory_store
 from storage.contact_sessions import ContactSession
 from storage.purge import purge_expired
 from storage.read_model import record_convention_file
@@ -155,9 +156,12 @@ async def test_the_convention_page_says_who_what_when_how_much_and_reassigns_by_
         assert "Prochaine échéance" in text and "Démarrée le" in text
         # What the open task needs, in words.
         assert "Approuvez la demande avec le montant accordé" in text
-        # Reassigning picks a contact of the party: a select, not a typed name.
+        # Reassigning picks a person of the party from the directory: a select of their
+        # ids, not a typed name.
+        colleague = await directory_store.person_by_email(db_pool, COLLEAGUE["email"])
+        assert colleague is not None
         assert '<select id="reassign-contact" name="contact"' in text
-        assert f'<option value="{COLLEAGUE["name"]}">' in text
+        assert f'<option value="{colleague.id}">' in text
         assert '<input id="reassign-contact"' not in text
         # The webhook the party never declared: one line, not a row per notification.
         lines = re.findall(r"<li><bdi>([^<]+)</bdi>: ([^<]+)</li>", text)
@@ -170,7 +174,8 @@ async def test_the_convention_page_says_who_what_when_how_much_and_reassigns_by_
             f"{path}/reassign",
             data={"csrf": csrf, "task_id": DECISION, "contact": "Nobody", "reason": "r"},
         )
-        assert tampered.status_code == 409 and "Nobody" in tampered.text
+        assert tampered.status_code == 422
+        assert "l’annuaire ne connaît pas cette personne" in tampered.text
         impossible = await http.post(
             f"{path}/postpone",
             data={"csrf": csrf, "task_id": DECISION, "to": "2027-02-31", "reason": "r"},
@@ -181,7 +186,7 @@ async def test_the_convention_page_says_who_what_when_how_much_and_reassigns_by_
             data={
                 "csrf": csrf,
                 "task_id": DECISION,
-                "contact": COLLEAGUE["name"],
+                "contact": colleague.id,
                 "reason": "en congé",
             },
         )

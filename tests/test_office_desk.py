@@ -29,6 +29,7 @@ from rendering.validation import reason_text
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
+from storage import directory as directory_store
 from tests.conftest import DEV_TASK_QUEUE, example
 from tests.partner_stack import COLLEAGUE, DECISION, FUNDER, funding_convention, make_desk
 from web.app import create_app
@@ -573,13 +574,15 @@ async def test_an_officer_reassigns_then_terminates_and_both_milestones_name_the
             f"/office/conventions/{convention.id}/reassign",
             data={"csrf": csrf, "task_id": DECISION, "contact": "Nobody", "reason": "r"},
         )
-        assert unknown.status_code == 409
+        assert unknown.status_code == 422  # the directory has no such person
+        colleague = await directory_store.person_by_email(db_pool, COLLEAGUE["email"])
+        assert colleague is not None
         reassigned = await http.post(
             f"/office/conventions/{convention.id}/reassign",
             data={
                 "csrf": csrf,
                 "task_id": DECISION,
-                "contact": COLLEAGUE["name"],
+                "contact": colleague.id,
                 "reason": "Fatima Zahra is on leave",
             },
         )

@@ -186,6 +186,57 @@ def test_a_reassignment_goes_to_another_declared_contact() -> None:
     )
 
 
+def directory_person(**check: Any) -> dict[str, Any]:
+    """A reassignment's directory person (reassign-directory), as the desk builds it."""
+    said = {"organisation": "menefp", "person": "p-moussa", "capacity": "sign", "version": 3}
+    return {"name": "Moussa KEITA", "check": {**said, **check}}
+
+
+def test_a_reassignment_to_a_directory_person_need_not_be_in_the_file_but_fits_the_task() -> None:
+    ministry = bamako().party("menefp")
+
+    def reassign(person: dict[str, Any], contact: str = "Moussa KEITA") -> ReassignTask:
+        return ReassignTask.model_validate(
+            {"task_id": "t", "contact": contact, "reason": "r", "person": person}
+        )
+
+    rules.check_reassignment(task(), ministry, reassign(directory_person()))
+    for wrong in (
+        reassign(directory_person(organisation="bid")),
+        reassign(directory_person(capacity="answer")),
+        reassign(directory_person(person=None)),
+        reassign(directory_person(), contact="Someone Else"),
+    ):
+        with pytest.raises(AnswerRejected, match="is not a person of menefp who may act"):
+            rules.check_reassignment(task(), ministry, wrong)
+    given = task(contact="Moussa KEITA", contact_person="p-moussa")
+    with pytest.raises(AnswerRejected, match="already with Moussa KEITA"):
+        rules.check_reassignment(given, ministry, reassign(directory_person()))
+    # A namesake of the directory's person (another id) may be given it.
+    rules.check_reassignment(given, ministry, reassign(directory_person(person="p-other")))
+    details = rules.reassignment_details(reassign(directory_person()), task())
+    assert details == {
+        "from": None,
+        "to": "Moussa KEITA",
+        "reason": "r",
+        "person": "p-moussa",
+        "capacity": "sign",
+        "directory_version": 3,
+    }
+    # Given to that person: their namesake's link does not answer it.
+    namesake = principal(
+        id="Moussa KEITA",
+        name="Moussa KEITA",
+        directory={"organisation": "menefp", "person": "p-other", "capacity": "sign", "version": 3},
+    )
+    with pytest.raises(AnswerRejected, match="was reassigned to Moussa KEITA"):
+        rules.check_principal(given, namesake, "menefp")
+    rules.check_principal(given, principal(id="Moussa KEITA", name="Moussa KEITA"), "menefp")
+    # The payload of a file's contact is what it was before (no `person` key).
+    assert "person" not in ReassignTask(task_id="t", contact="x", reason="r").model_dump()
+    assert "contact_person" not in task().model_dump()
+
+
 def test_the_record_says_who_proved_the_answer_or_which_officer_entered_it() -> None:
     assert rules.answered_by(signing()) == (
         "answered by Drissa GUINDO for menefp, e-mailed link confirmed by code"

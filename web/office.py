@@ -266,6 +266,9 @@ class AnswerForm(OfficeForm):
 ANSWER_FIELDS = ("task_id", "decision", "comments", "answer")
 """The convention page's answer form's fields, shown again after a refusal."""
 
+HELD_ACTIONS = ("answer", "postpone", "reassign", "terminate")
+"""The convention page's forms held across a timed-out session (web.office_held)."""
+
 HELD_BACK = N_(
     "Your session had ended: what you typed is back in the form, not sent yet. Send it again."
 )
@@ -752,9 +755,14 @@ async def convention_page(
 ) -> Response:
     """Stage, open tasks and who owes them, links, deliveries, archive, timeline; the answer
     form filled again with what was typed when the session timed out (held, then signed in)."""
-    held = await held_for(request, session, f"/office/conventions/{convention_id}/answer")
-    if held is not None:
-        typed = {name: held.first(name) for name in ANSWER_FIELDS}
+    for action in HELD_ACTIONS:
+        held = await held_for(request, session, f"/office/conventions/{convention_id}/{action}")
+        if held is None:
+            continue
+        if action == "answer":
+            typed = {name: held.first(name) for name in ANSWER_FIELDS}
+        else:
+            typed = {f"{action}_{name}": held.first(name) for name in held.fields if name != "csrf"}
         return await _convention(
             request, desk, session, convention_id, notice=HELD_BACK, typed=typed
         )
@@ -885,7 +893,8 @@ async def postpone(
     )
     done = N_("The deadline of “%(task)s” was moved to %(due)s.")
     values = {"task": named, "due": form.to}
-    return await _after_action(request, desk, session, convention_id, action, done, values)
+    typed = _typed(form, "postpone")
+    return await _after_action(request, desk, session, convention_id, action, done, values, typed)
 
 
 @router.post("/office/conventions/{convention_id}/reassign")
@@ -897,15 +906,23 @@ async def reassign(
     session: Officer,
     form: Annotated[ReassignForm, Form()],
 ) -> Response:
-    """Give a task to another contact of its party."""
+    """Give a task to a person the directory says may act on it for its party (or, for a
+    party the directory lacks, to another contact the file names)."""
     _check_csrf(csrf, session, form)
     named = await _task_named(request, desk, session, convention_id, form.task_id)
-    action = desk.actions.reassign(
-        session, convention_id, form.task_id, form.contact, form.reason, client_address(request)
-    )
-    done = N_("“%(task)s” was given to %(contact)s, who has been told.")
     values = {"task": named, "contact": form.contact}
-    return await _after_action(request, desk, session, convention_id, action, done, values)
+
+    async def reassigned() -> None:
+        # The notice names the person (the form sends the directory's id).
+        values["contact"] = await desk.actions.reassign(
+            session, convention_id, form.task_id, form.contact, form.reason, client_address(request)
+        )
+
+    done = N_("“%(task)s” was given to %(contact)s, who has been told.")
+    typed = _typed(form, "reassign")
+    return await _after_action(
+        request, desk, session, convention_id, reassigned(), done, values, typed
+    )
 
 
 @router.post("/office/conventions/{convention_id}/terminate")
@@ -922,7 +939,18 @@ async def terminate(
     action = desk.actions.terminate(session, convention_id, form.reason, client_address(request))
     done = N_("The convention was terminated: %(reason)s")
     values = {"reason": form.reason}
-    return await _after_action(request, desk, session, convention_id, action, done, values)
+    typed = _typed(form, "terminate")
+    return await _after_action(request, desk, session, convention_id, action, done, values, typed)
+
+
+def _typed(form: OfficeForm, action: str) -> dict[str, str]:
+    """What an officer's action form carried, keyed as the convention page shows it again
+    (`<action>_<field>`: the page has four forms, some with the same field names)."""
+    return {
+        f"{action}_{name}": str(value)
+        for name, value in form.model_dump().items()
+        if name != "csrf"
+    }
 
 
 @router.post("/office/conventions/{convention_id}/answer")

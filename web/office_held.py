@@ -3,9 +3,9 @@ then brought back to the page with what they typed (application/office/held_form
 it, sealed and bound to their account, for an hour).
 
 Only the forms whose page can show the fields again are held: the convention editor's, the
-convention page's answer form and a task's own form (an answer on a party's behalf, the
-drafting task's new version). Any other form posted signed out is sent to sign in and back
-to the page above it, as a page asked for signed out is.
+convention page's answer, postpone, reassign and terminate forms, and a task's own form (an
+answer on a party's behalf, the drafting task's new version). Any other form posted signed
+out is sent to sign in and back to the page above it, as a page asked for signed out is.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ HELD = "held"
 _REFILLED = (
     # (the form's path, the page that shows it again)
     (re.compile(r"^(/office/editor/[^/]+)$"), r"\1"),
-    (re.compile(r"^(/office/conventions/[^/]+)/answer$"), r"\1"),
+    (re.compile(r"^(/office/conventions/[^/]+)/(answer|postpone|reassign|terminate)$"), r"\1"),
     (re.compile(r"^(/office/conventions/[^/]+/tasks/[^/]+)$"), r"\1"),
 )
 

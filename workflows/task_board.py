@@ -92,6 +92,12 @@ CHANGE_OFFICER_PATCH = "change-officer"
 copies) becomes the one named, recorded as officer_changed and carried to the next run.
 Asked in the update's handler, so a run that never changed its officer holds no marker;
 histories of the code before: tests/histories/before-change-officer/."""
+REASSIGN_DIRECTORY_PATCH = "reassign-directory"
+"""A task given to a person the directory names for its party (the desk checked them), not
+only to a contact the convention file names: the task keeps the person's directory id, the
+milestone names it with the capacity and the directory's version. Asked in the update's
+handler when it carries a person, so a run that never did it holds no marker; histories of
+the code before: tests/histories/before-reassign-directory/."""
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
 reminders still to come, not every late reminder of the past in a burst."""
@@ -610,9 +616,23 @@ class TaskBoard:
         rules.check_reassignment(task, self.convention.party(task.assignee), request)
 
     async def reassign(self, request: ReassignTask) -> Task:
-        """Give the task to the named contact and tell them."""
+        """Give the task to the named contact (a file's, or the directory's person) and tell
+        them."""
         old = self.tasks[request.task_id]
-        task = self._replace(old, contact=request.contact)
+        if request.person is None:
+            # contact_person is None in every run recorded before reassign-directory.
+            task = self._replace(old, contact=request.contact, contact_person=None)
+            details = {"from": old.contact, "to": request.contact, "reason": request.reason}
+        else:
+            if not self.patches.on(REASSIGN_DIRECTORY_PATCH):
+                # Never taken: no history recorded before the update carries a person.
+                raise rules.refused(RefusalCode.STAGE_RULE, "contact", "not supported by this run")
+            # Checked again: another reassignment accepted in the same moment may have won.
+            rules.check_directory_assignee(old, request)
+            task = self._replace(
+                old, contact=request.contact, contact_person=request.person.check.person
+            )
+            details = rules.reassignment_details(request, old)
         self._changes += 1
         await self.record(
             MilestoneKind.TASK_REASSIGNED,
@@ -620,7 +640,7 @@ class TaskBoard:
             task=task,
             party=self.convention.office.id,
             actor=request.officer or self.convention.officer.name,
-            details={"from": old.contact, "to": request.contact, "reason": request.reason},
+            details=details,
         )
         await self.notify(
             NotificationEvent.TASK_ASSIGNED, task, occurrence=f"reassigned-{self._changes}"

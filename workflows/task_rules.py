@@ -19,7 +19,7 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from schemas.actors import Principal, PrincipalKind, check_principal_party
+    from schemas.actors import Principal, PrincipalKind, capacity_for_task, check_principal_party
     from schemas.channels import Channel
     from schemas.convention import Contact, Convention, Officer, Party, ReminderPolicy
     from schemas.errors import Refusal, RefusalCode, RefusalValue
@@ -208,10 +208,15 @@ def check_principal(task: Task, principal: Principal, acting_party: str) -> None
                 params={"party": principal.party or "", "acting_party": acting_party},
             ),
         ) from error
+    checked = principal.directory.person if principal.directory is not None else None
     if (
         task.contact is not None
         and principal.kind is PrincipalKind.CONTACT
-        and principal.id != task.contact
+        and (
+            principal.id != task.contact
+            # Given to a directory's person: that person, not a namesake.
+            or (task.contact_person is not None and checked not in (None, task.contact_person))
+        )
     ):
         raise refused(
             RefusalCode.TASK_REASSIGNED,
@@ -244,7 +249,13 @@ def check_postponement(task: Task, request: PostponeDeadline) -> None:
 
 
 def check_reassignment(task: Task, party: Party, request: ReassignTask) -> None:
-    """A task goes to another named contact of the party that owes it."""
+    """A task goes to another named contact of the party that owes it: one the file names,
+    or a person the desk found in the directory acting for that party in the capacity the
+    task needs (the desk checks the directory at the moment of acting; this checks that what
+    it carries is about this task)."""
+    if request.person is not None:
+        check_directory_assignee(task, request)
+        return
     names = [contact.name for contact in party.contacts]
     if request.contact not in names:
         raise refused(
@@ -264,6 +275,56 @@ def check_reassignment(task: Task, party: Party, request: ReassignTask) -> None:
             task=task.id,
             contact=request.contact,
         )
+
+
+def check_directory_assignee(task: Task, request: ReassignTask) -> None:
+    """The directory's person carried by a reassignment acts for the party that owes the task,
+    in the capacity its kind needs, under the name the update gives, and is not the one the
+    task is with already."""
+    person = request.person
+    assert person is not None
+    needed = capacity_for_task(task.kind.value)
+    check = person.check
+    if (
+        check.organisation != task.assignee
+        or check.person is None
+        or check.capacity != needed
+        or person.name != request.contact
+    ):
+        raise refused(
+            RefusalCode.NOT_A_CONTACT,
+            "contact",
+            f"{request.contact!r} is not a person of {task.assignee} who may act on "
+            f"{task.kind.value} ({check.organisation}, {check.capacity})",
+            contact=request.contact,
+            party=task.assignee,
+            contacts=[],
+        )
+    if check.person == task.contact_person or (
+        task.contact_person is None and request.contact == task.contact
+    ):
+        raise refused(
+            RefusalCode.ALREADY_WITH_CONTACT,
+            "contact",
+            f"task {task.id!r} is already with {request.contact}",
+            task=task.id,
+            contact=request.contact,
+        )
+
+
+def reassignment_details(request: ReassignTask, before: Task) -> dict[str, Any]:
+    """The reassignment milestone's details: from whom, to whom, why; for a directory's
+    person, their id and what the directory said (capacity, version)."""
+    details: dict[str, Any] = {
+        "from": before.contact,
+        "to": request.contact,
+        "reason": request.reason,
+    }
+    if request.person is not None:
+        details["person"] = request.person.check.person
+        details["capacity"] = request.person.check.capacity
+        details["directory_version"] = request.person.check.version
+    return details
 
 
 def check_officer_change(current: Officer, request: ChangeOfficer) -> None:

@@ -28,6 +28,7 @@ from application.conventions import (
 from application.directory.authority import system_authority
 from application.errors import InvalidInput, NotFound, Refused
 from application.office import access_log
+from application.office.reassignees import checked_assignee
 from application.office.roles import Permission, authorize
 from application.office.signin import OfficeSession
 from application.partner import PartnerDesk, TaskView
@@ -35,6 +36,7 @@ from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention_file import parse_model
 from schemas.errors import FieldError, InputError
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
+from schemas.tasks import Task
 
 RPC_TIMEOUT = timedelta(seconds=15)
 Result = TypeVar("Result")
@@ -126,23 +128,52 @@ class OfficerActions:
         session: OfficeSession,
         convention_id: str,
         task_id: str,
-        contact: str,
+        picked: str,
         reason: str,
         address: str,
-    ) -> Any:
-        """Give a task to another contact of its party, in the officer's name."""
+    ) -> str:
+        """Give a task to a person the directory says may act on it for its party (`picked`:
+        their directory id), or, for an organisation the directory does not hold, to another
+        contact the file names (`picked`: the name), in the officer's name; the name of the one
+        who has it now."""
         officer = self._officer(session)
-        request = _validated(
-            ReassignTask,
-            {"task_id": task_id, "contact": contact, "reason": reason, "officer": officer},
-        )
-        return await self._act(
+        fields: dict[str, Any] = {"task_id": task_id, "contact": picked, "reason": reason}
+        _validated(ReassignTask, {**fields, "officer": officer})  # every field's error first
+        try:
+            task = await self._open_task(convention_id, task_id)
+            person = await checked_assignee(self.pool, task, picked)
+        except (InvalidInput, Refused):
+            await access_log.record(
+                self.pool,
+                session.user.email,
+                "reassign",
+                "refused",
+                address,
+                f"{convention_id}/{task_id}",
+            )
+            raise
+        if person is not None:
+            fields.update(contact=person.name, person=person.model_dump(mode="json"))
+        request = _validated(ReassignTask, {**fields, "officer": officer})
+        await self._act(
             session,
             "reassign",
             f"{convention_id}/{task_id}",
             address,
             reassign_task(self.client, convention_id, request, rpc_timeout=RPC_TIMEOUT),
         )
+        return request.contact
+
+    async def _open_task(self, convention_id: str, task_id: str) -> Task:
+        """The open task, as the workflow shows it now; Refused when it is not open."""
+        try:
+            status = await convention_status(self.client, convention_id, rpc_timeout=RPC_TIMEOUT)
+        except (ConventionNotFound, ConventionUnreadable) as error:
+            raise Refused(str(error)) from error
+        task = next((t for t in status.open_tasks if t.id == task_id), None)
+        if task is None:
+            raise Refused(f"task_id: task {task_id!r} is not open")
+        return task
 
     async def terminate(
         self, session: OfficeSession, convention_id: str, reason: str, address: str

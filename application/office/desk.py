@@ -21,6 +21,7 @@ from application.office.overview import (
     settled_status,
 )
 from application.office.portfolio import PortfolioCache, PortfolioPage
+from application.office.reassignees import choices_for
 from application.office.responsible_officer import officer_choices
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession, SignIn
@@ -112,6 +113,10 @@ class OfficeDesk:
         )
         if overview.can_change_officer:
             overview = replace(overview, officer_choices=await officer_choices(self.pool))
+        if overview.can_reassign and overview.status is not None:
+            file_contacts = {party.id: party.contacts for party in overview.parties}
+            choices = await choices_for(self.pool, overview.status.open_tasks, file_contacts)
+            overview = replace(overview, reassign_choices=[c for c in choices if c.choices])
         return overview
 
     async def settle(self, convention_id: str) -> None:

@@ -90,6 +90,9 @@ class ConventionOverview:
     officer_choices: list[Any] = field(default_factory=list)
     """The office accounts the form to change the responsible officer offers (filled only
     for a reader who may change it: application.office.responsible_officer.OfficerChoice)."""
+    reassign_choices: list[Any] = field(default_factory=list)
+    """For each open task, the people it may be given to (filled only for a reader who may
+    reassign: application.office.reassignees.TaskChoices)."""
     updating: bool = False
     """The workflow is still at work and has no open task to show yet (a convention just
     started, a stage just ended): the page says so and refreshes, never "no open task"."""

@@ -54,7 +54,7 @@ from infra.database import apply_migrations, create_pool
 from infra.embedded import embedded_postgres_url, stop_embedded_postgres
 from infra.settings import PROJECT_ROOT, load_settings
 from schemas.contract import SEARCH_ATTRIBUTES
-from schemas.convention import Convention, FundingRequestStage
+from schemas.convention import Contact, Convention, FundingRequestStage
 from schemas.convention_file import AnswerScript, ScriptedAnswer, load_answer_script
 from schemas.convention_file import load_convention as load_convention_file
 from worker import build_worker
@@ -373,6 +373,62 @@ def officer_changed(variant_id: str, name: str, history_limit: int) -> Recorder:
     return record
 
 
+RECORDED_ASSIGNEE = "Nadia Annuaire"
+"""The person a task is reassigned to in the task-reassigned scenario: the directory's (since
+reassign-directory), or a contact the file names (the code before)."""
+
+
+def _with_ministry_contact(convention: Convention) -> Convention:
+    """The convention whose ministry's file names a contact (the code before
+    reassign-directory gives a task only to one the file names)."""
+    parties = [
+        party.model_copy(update={"contacts": [Contact(name=RECORDED_ASSIGNEE)]})
+        if party.id == "mre-ministry"
+        else party
+        for party in convention.parties
+    ]
+    return convention.model_copy(update={"parties": parties})
+
+
+def task_reassigned(variant_id: str, name: str) -> Recorder:
+    """A seed scenario whose first task is reassigned once open: to the directory's person
+    (the update carries them, since reassign-directory), or, with the code before, to the
+    contact the file names; then answered as the script says."""
+
+    async def record(client: Client, task_queue: str) -> list[str]:
+        from application.conventions import reassign_task
+        from schemas.officer_actions import ReassignTask
+
+        script = own_answers(_script(name))
+        convention = _with_ministry_contact(alone(_convention(name), variant_id))
+        await start_convention(client, convention, task_queue)
+        first = script.answers[0]
+        task = await find_task(client, convention.id, first.task, wait_seconds=30)
+        fields: dict[str, Any] = {
+            "task_id": task.id,
+            "contact": RECORDED_ASSIGNEE,
+            "reason": "Intérim de la direction",
+            "officer": "Nadia Benali <n.benali@ofppt.example>",
+        }
+        if "person" in ReassignTask.model_fields:  # since reassign-directory
+            fields["person"] = {
+                "name": RECORDED_ASSIGNEE,
+                "email": "n.annuaire@mre.example",
+                "language": "fr",
+                "check": {
+                    "organisation": task.assignee,
+                    "person": "p-recorded",
+                    "capacity": "review",
+                    "version": 1,
+                },
+            }
+        await reassign_task(client, convention.id, ReassignTask.model_validate(fields))
+        await play_scenario(client, task_queue, convention, script)
+        return [convention.id]
+
+    return record
+
+
 async def _overdue_escalated(env: WorkflowEnvironment, task_queue: str) -> list[str]:
     """Bamako's funding request, answered 91 days into its 90: overdue, reminded, escalated."""
     bamako = _convention("bamako-cooperation")
@@ -418,6 +474,7 @@ DEV_SERVER_SCENARIOS: dict[str, Recorder] = {
     ),
     "continued-as-new": continued("continued-as-new", "cycle-maalam", history_limit=50),
     "officer-changed": officer_changed("officer-changed", "cycle-maalam", history_limit=50),
+    "task-reassigned": task_reassigned("task-reassigned", "mre-academy"),
     "signature-given-after-refusal": variant(
         "signature-given-after-refusal",
         "tanger-four-conventions",
