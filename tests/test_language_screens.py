@@ -137,10 +137,18 @@ LAYOUT = r"""(seeded) => {
       && l.left < c.right && c.left < l.right;
     if (!sameRow && !above) apart.push(label.textContent.trim());
   }
-  return {overflow, split: [...split], apart};
+  // Every table in its own box that scrolls sideways, reachable by Tab and named.
+  const unboxed = [...document.querySelectorAll('table')].filter(table => {
+    const box = table.parentElement;
+    return !box || !box.matches('.scroll[tabindex="0"][role="region"]')
+      || !(box.getAttribute('aria-label') || box.getAttribute('aria-labelledby'))
+      || getComputedStyle(box).overflowX !== 'auto';
+  }).map(table => table.querySelector('th')?.textContent.trim() || table.className);
+  return {overflow, split: [...split], apart, unboxed};
 }"""
 """One look at the page's layout (one call into Chromium): how much wider than the window it
-is, the words split across lines, the labels away from their inputs."""
+is, the words split across lines, the labels away from their inputs, the tables without a
+box of their own."""
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_TELLS = re.compile(
     r"\b(the|with|and|of|your|task|tasks|answer|answers|answered|sign in|signed in|"
@@ -690,6 +698,7 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
             overflowing: list[tuple[str, str]] = []
             split: dict[tuple[str, str], list[str]] = {}
             apart: dict[tuple[str, str], list[str]] = {}
+            unboxed: dict[tuple[str, str], list[str]] = {}
             visits = [(_file_name(route), route, visit) for route, visit in PAGES.items()]
             visits += [(name, route, visit) for name, (route, visit) in MORE_VISITS.items()]
             for who in ("anyone", "contact", "signer", "officer", "auditor", "admin", *_HALF_WAY):
@@ -727,6 +736,8 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
                             split[(name, language)] = layout["split"]
                         if layout["apart"]:
                             apart[(name, language)] = layout["apart"]
+                        if layout["unboxed"]:
+                            unboxed[(name, language)] = layout["unboxed"]
 
             # The mails' HTML part, and the PDF report's first pages, in both languages.
             for language in LANGUAGES:
@@ -759,6 +770,7 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
     assert not overflowing, f"wider than the window: {overflowing}"
     assert not split, f"words split across lines: {split}"
     assert not apart, f"labels away from their inputs: {apart}"
+    assert not unboxed, f"tables without a named, focusable box that scrolls: {unboxed}"
     found = {(shot.route, shot.language): shot.wrong for shot in shots if shot.wrong}
     unexpected = {key: wrong for key, wrong in found.items() if key not in EXPECTED_FAILURES}
     fixed = set(EXPECTED_FAILURES) - set(found)
