@@ -21,6 +21,7 @@ from babel.dates import (
     get_datetime_format,
     get_timezone_location,
 )
+from markupsafe import Markup
 
 from rendering.catalogues import locale_of
 from rendering.formats import Said, word
@@ -106,18 +107,24 @@ def moment(value: datetime | str | None, language: str, zone: str = DEFAULT_ZONE
     `zone`, and the zone's name in the locale (UTC is said "UTC"). Empty for no value."""
     if value is None or value == "":
         return word("")
-    return word(_moment(_as_datetime(value), locale_of(language), zone))
+    when, zone_said = _moment(_as_datetime(value), locale_of(language), zone)
+    # On a page the date and the time stay on one line (`.when`: a narrow column wraps
+    # before the zone's name, never inside "26 décembre 2026, 17:00").
+    return Said(
+        f"{when} ({zone_said})",
+        lambda: Markup('<span class="when">{}</span> ({})').format(when, zone_said),
+    )
 
 
 @lru_cache(maxsize=8192)
-def _moment(value: datetime, locale: str, zone: str) -> str:
+def _moment(value: datetime, locale: str, zone: str) -> tuple[str, str]:
     local = value.astimezone(ZoneInfo(zone))
     # Babel is slow (half a millisecond a moment): its pieces are kept per day, per minute
     # of the day and per locale, so a timeline of 500 moments costs 500 joins, not 500 calls.
     said = _joining(locale).format(
         _short_time(local.hour, local.minute, locale), _long_date(local.date(), locale)
     )
-    return f"{said} ({zone_name(zone, locale)})"
+    return said, zone_name(zone, locale)
 
 
 @lru_cache(maxsize=16)

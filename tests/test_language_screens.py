@@ -99,8 +99,56 @@ ALLOWED_LATIN = {
     "Temporal",
     "IANA",  # the time zone database a person's zone is named from
 }
-OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-"""How much wider than the window the page is (0 when nothing sticks out)."""
+LAYOUT = r"""(seeded) => {
+  // How much wider than the window the page is (0 when nothing sticks out).
+  const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  // Words split across two lines: each word of the text in table cells, captions, labels and
+  // facts, as a Range, must lie on one line (its boxes overlap vertically; a word the bidi
+  // algorithm cuts in runs has several boxes on one line). Ids (a digit or one of -_./@:),
+  // code and the seeded 200-letter name may break: nothing else can stay in the page.
+  const split = new Set();
+  const range = document.createRange();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const identifier = /[0-9_./@:\\-]/;
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const holder = node.parentElement;
+    if (!holder || !holder.closest('td, th, caption, label, dt, dd, legend')) continue;
+    if (holder.closest('code, kbd, samp, pre, .ref, script, style, select, textarea')) continue;
+    for (const match of node.data.matchAll(/\S+/g)) {
+      const word = match[0];
+      if (identifier.test(word) || seeded.some(name => word.includes(name))) continue;
+      range.setStart(node, match.index);
+      range.setEnd(node, match.index + word.length);
+      const boxes = [...range.getClientRects()].filter(box => box.width > 0);
+      if (boxes.some(box => boxes.some(other => other.bottom <= box.top + 1))) split.add(word);
+    }
+  }
+  // Labels beside their inputs: on the same row, or directly above (overlapping it across,
+  // less than a line between them), never at the end of one line with the input on the next.
+  const apart = [];
+  for (const label of document.querySelectorAll('label[for]')) {
+    const control = document.getElementById(label.htmlFor);
+    if (!control || label.contains(control)) continue;
+    const l = label.getBoundingClientRect();
+    const c = control.getBoundingClientRect();
+    if (!l.width || !c.width) continue;
+    const sameRow = l.top < c.bottom && c.top < l.bottom;
+    const above = l.bottom <= c.top + 1 && c.top - l.bottom < l.height
+      && l.left < c.right && c.left < l.right;
+    if (!sameRow && !above) apart.push(label.textContent.trim());
+  }
+  // Every table in its own box that scrolls sideways, reachable by Tab and named.
+  const unboxed = [...document.querySelectorAll('table')].filter(table => {
+    const box = table.parentElement;
+    return !box || !box.matches('.scroll[tabindex="0"][role="region"]')
+      || !(box.getAttribute('aria-label') || box.getAttribute('aria-labelledby'))
+      || getComputedStyle(box).overflowX !== 'auto';
+  }).map(table => table.querySelector('th')?.textContent.trim() || table.className);
+  return {overflow, split: [...split], apart, unboxed};
+}"""
+"""One look at the page's layout (one call into Chromium): how much wider than the window it
+is, the words split across lines, the labels away from their inputs, the tables without a
+box of their own."""
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 ENGLISH_TELLS = re.compile(
     r"\b(the|with|and|of|your|task|tasks|answer|answers|answered|sign in|signed in|"
@@ -523,6 +571,11 @@ async def _proposal(base: str, cookie: str, convention: Convention) -> str:
         return str(proposal)
 
 
+SEEDED_NAMES = ["K" * 200, "K" * 300]
+"""An organisation's name and a key's, without a space: the only words (with ids) that may
+break inside, where nothing else keeps them in the page."""
+
+
 async def _long_unbroken_entries(pool: asyncpg.Pool) -> str:
     """An organisation whose name is 200 letters without a space, and a key of bid's named
     with 300: what a careless or hostile hand may type, which no list may let widen the page
@@ -533,7 +586,7 @@ async def _long_unbroken_entries(pool: asyncpg.Pool) -> str:
         " (id, name_fr, name_ar, name_en, kind, country, created_by)"
         " VALUES ($1, $2, $2, $2, 'company', 'MA', 'test')",
         "long-" + "k" * 50 + suffix,
-        "K" * 200,
+        SEEDED_NAMES[0],
     )
     # And one named with a single letter, as the suite's API fuzzing leaves: the check must
     # not take that letter out of every word of the page.
@@ -546,7 +599,7 @@ async def _long_unbroken_entries(pool: asyncpg.Pool) -> str:
     await pool.execute(
         "INSERT INTO partner_api_keys (id, party, name, key_hash) VALUES ($1, 'bid', $2, $3)",
         "long-" + suffix,
-        "K" * 300,
+        SEEDED_NAMES[1],
         os.urandom(32),
     )
     return suffix
@@ -643,6 +696,9 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
             page = await browser.new_page()
             await page.set_viewport_size({"width": 768, "height": 1024})
             overflowing: list[tuple[str, str]] = []
+            split: dict[tuple[str, str], list[str]] = {}
+            apart: dict[tuple[str, str], list[str]] = {}
+            unboxed: dict[tuple[str, str], list[str]] = {}
             visits = [(_file_name(route), route, visit) for route, visit in PAGES.items()]
             visits += [(name, route, visit) for name, (route, visit) in MORE_VISITS.items()]
             for who in ("anyone", "contact", "signer", "officer", "auditor", "admin", *_HALF_WAY):
@@ -671,9 +727,17 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
                         text = await page.evaluate(VISIBLE_TEXT)
                         shots.append(Shot(name, language, route, wrong_words(language, text, data)))
                         # Nothing wider than the window: a long select, id or table scrolls
-                        # the whole page sideways (and in Arabic hides its start).
-                        if await page.evaluate(OVERFLOW) > 1:
+                        # the whole page sideways (and in Arabic hides its start). No word
+                        # split, no label away from its input.
+                        layout = await page.evaluate(LAYOUT, SEEDED_NAMES)
+                        if layout["overflow"] > 1:
                             overflowing.append((route, language))
+                        if layout["split"]:
+                            split[(name, language)] = layout["split"]
+                        if layout["apart"]:
+                            apart[(name, language)] = layout["apart"]
+                        if layout["unboxed"]:
+                            unboxed[(name, language)] = layout["unboxed"]
 
             # The mails' HTML part, and the PDF report's first pages, in both languages.
             for language in LANGUAGES:
@@ -704,6 +768,9 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
             await _forget_long_entries(db_pool, long_entries)
 
     assert not overflowing, f"wider than the window: {overflowing}"
+    assert not split, f"words split across lines: {split}"
+    assert not apart, f"labels away from their inputs: {apart}"
+    assert not unboxed, f"tables without a named, focusable box that scrolls: {unboxed}"
     found = {(shot.route, shot.language): shot.wrong for shot in shots if shot.wrong}
     unexpected = {key: wrong for key, wrong in found.items() if key not in EXPECTED_FAILURES}
     fixed = set(EXPECTED_FAILURES) - set(found)

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from rendering.formats import data, money
+from rendering.formats import money
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from rendering.zones import DEFAULT_ZONE, Reader
@@ -88,12 +88,16 @@ def render(
             "task_instructions": lambda task: task_instructions(task, lang),
             # An amount in its currency, with the language's digits and separators.
             "money": lambda amount, currency: money(amount, currency, lang),
+<<<<<<< HEAD
             # A name inside plain text (an <option> holds no <bdi>): U+2068…U+2069 in Arabic.
             "isolated": lambda value: data(value, lang).text,
             # A moment a milestone names (a due date) is the day it is in the reader's zone.
             "milestone_text": lambda milestone: milestone_text(
                 milestone, lang, record_names, reader.zone
             ),
+=======
+            "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
+>>>>>>> r7-narrow-tables
             # A moment (a due date, a milestone's time) in the reader's locale and zone,
             # naming the zone; a date in the locale's long form.
             "moment": reader.moment,
