@@ -157,7 +157,7 @@ async def answer_as_contact(
     body: dict[str, Any],
 ) -> Receipt | PendingCode:
     """The contact's answer: sent now, or (a commitment) once the mailed code confirms it."""
-    task, still_open = await tasks.answerable_task(
+    task, still_open = await tasks.contact_answerable_task(
         ctx, session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
     principal = await checked_contact(ctx, session, AuthMethod.LINK, task.kind.value)
