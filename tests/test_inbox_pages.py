@@ -10,17 +10,23 @@ the refusal naming who answered, over what the contact typed.
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import answer_task, build_answer, find_task, start_convention
 from application.partner import PartnerDesk
 from application.partner.tasks import owed_as_inbox_says
+from application.partner.update_gate import UpdateGates
 from benchmarks.histories import wait_idle
 from benchmarks.metering import ClientCalls, counting_client
 from devkit.polling import eventually
+from infra.portal_settings import PortalSettings
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
 from schemas.tasks import Task, TaskFacts, TaskKind
@@ -30,6 +36,7 @@ from tests.partner_stack import link_path, make_desk, portal_client, registered
 from tests.test_delivery_webhook import stop
 from tests.test_documents_desk import REVIEWER, drafting_and_signature, link_minted
 from tests.test_partner_links import csrf_of, open_task_page
+from worker import build_worker
 
 REVIEW = "drafting.review.v1.dmk"
 ANSWERED = """SELECT details FROM milestones
@@ -159,3 +166,67 @@ async def test_the_inbox_keeps_a_signatory_and_says_when_the_workflow_must_be_as
     assert await owed_as_inbox_says(desk, "dmk", convention_id, "sign.old") is None
     assert await owed_as_inbox_says(desk, "dmk", convention_id, "review.v2") is None
     await db_pool.execute("DELETE FROM tasks WHERE convention_id = $1", convention_id)
+
+
+async def test_an_answer_to_a_workflow_no_worker_runs_is_a_503_after_its_deadline(
+    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool
+) -> None:
+    # The form's post no longer asks the workflow first: the update's own deadline (the
+    # portal's `answer_wait_seconds`) tells a workflow no worker runs, as the query did.
+    lost_queue = f"lost-worker-{uuid.uuid4().hex[:8]}"
+    convention = await registered(db_pool, drafting_and_signature(REVIEWER))
+    calls = ClientCalls()
+    desk = make_desk(
+        counting_client(dev_env.client, calls),
+        db_pool,
+        settings=PortalSettings(answer_wait_seconds=2),
+    )
+    async with build_worker(dev_env.client, db_pool, lost_queue):
+        await start_convention(dev_env.client, convention, lost_queue)
+        await link_minted(db_pool, convention.id, REVIEW)
+        await eventually(
+            lambda: owed_as_inbox_says(desk, "dmk", convention.id, REVIEW),
+            lambda owed: owed is not None,
+        )
+        await wait_idle(dev_env.client.get_workflow_handle(workflow_id_for(convention.id)))
+    action = f"/desk/tasks/{convention.id}/{REVIEW}"
+    async with portal_client(desk) as http:
+        page = await open_task_page(http, link_path(convention.id, REVIEWER["name"], REVIEW))
+        form = {"csrf": csrf_of(page), "decision": "approve", "comments": "Lu sans réserve"}
+        began = time.monotonic()
+        refused = await http.post(action, data=form)
+        waited = time.monotonic() - began
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "5"
+    # In the contact's language (French), over the form that keeps what they typed.
+    assert "pas pris votre réponse à temps" in refused.text, refused.text
+    assert "Lu sans réserve" in refused.text
+    assert waited < 20  # the deadline, not Temporal's half minute
+    assert calls.queries == 0
+    await dev_env.client.get_workflow_handle(workflow_id_for(convention.id)).terminate("test")
+
+
+async def test_answers_to_one_convention_take_turns_and_a_turn_not_come_sends_nothing() -> None:
+    gates = UpdateGates(limit=2)
+    inside = 0
+    most = 0
+    release = asyncio.Event()
+
+    async def answer(convention_id: str) -> None:
+        nonlocal inside, most
+        async with gates.turn(convention_id):
+            inside += 1
+            most = max(most, inside)
+            await release.wait()
+            inside -= 1
+
+    waiting = [asyncio.create_task(answer("c-1")) for _ in range(5)]
+    other = asyncio.create_task(answer("c-2"))
+    await asyncio.sleep(0.05)
+    assert inside == 3  # two of c-1's, and c-2's own turn: conventions do not wait on others
+    with pytest.raises(TimeoutError):
+        async with gates.turn("c-1", wait=0.05):
+            raise AssertionError("no turn was free")
+    release.set()
+    await asyncio.gather(*waiting, other)
+    assert most == 3 and len(gates) == 0

@@ -3,6 +3,7 @@ its form needs, the task an answer is for, the convention file, the stored recei
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -307,9 +308,20 @@ async def convention(ctx: PartnerContext, convention_id: str) -> Convention:
     found = ctx._conventions.get(convention_id)
     if found is not None:
         return found
+    # Dozens of contacts opening one convention's links at once share one read of it.
+    fetching = ctx._convention_reads.get(convention_id)
+    if fetching is None:
+        fetching = asyncio.ensure_future(_convention_from_history(ctx, convention_id))
+        ctx._convention_reads[convention_id] = fetching
+        fetching.add_done_callback(lambda _: ctx._convention_reads.pop(convention_id, None))
+    return await asyncio.shield(fetching)
+
+
+async def _convention_from_history(ctx: PartnerContext, convention_id: str) -> Convention:
     handle = ctx.client.get_workflow_handle(workflow_id_for(convention_id))
     async with asking(convention_id):  # a Temporal too busy to answer: a 503, not a 500
-        async for event in handle.fetch_history_events():
+        # One event a page: the first is the one needed, not the whole first page.
+        async for event in handle.fetch_history_events(page_size=1):
             payloads = event.workflow_execution_started_event_attributes.input.payloads
             [started] = await ctx.client.data_converter.decode(payloads, [ConventionInput])
             assert isinstance(started, ConventionInput)
