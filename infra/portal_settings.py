@@ -63,6 +63,10 @@ class PortalSettings:
     code_minutes: int = 10
     code_tries: int = 5
     max_body_bytes: int = 1_000_000
+    answer_wait_seconds: float = 30.0
+    """How long a contact's answer waits for its workflow to take it: the form's post no
+    longer asks the workflow first (the inbox says what the task is), so a workflow no worker
+    runs is told by the update's deadline (a 503 to come back), as the query's was."""
     trusted_proxies: tuple[IPNetwork, ...] = ()
     """The proxies whose `X-Forwarded-For` is believed (PACTE_TRUSTED_PROXIES): none by
     default, so the client is the TCP peer, whoever it is (loopback included)."""

@@ -289,6 +289,23 @@ async def drafting_facts(database: Database, convention_id: str) -> list[Draftin
     ]
 
 
+# The convention's latest version of the text (a drafting stage run again starts again at
+# version 1: the latest milestone is the current text, as the workflow's status says it).
+_LATEST_DRAFT_VERSION = """
+SELECT details FROM milestones
+ WHERE convention_id = $1 AND kind = 'draft_version'
+ ORDER BY seq DESC
+ LIMIT 1
+"""
+
+
+async def latest_draft_version(database: Database, convention_id: str) -> dict[str, Any] | None:
+    """The details of the convention's latest `draft_version` milestone (its version and
+    document), or None before any is recorded."""
+    details = await database.fetchval(_LATEST_DRAFT_VERSION, convention_id)
+    return None if details is None else dict(details)
+
+
 _ENTERED = """
 SELECT 1 FROM milestones WHERE convention_id = $1 AND kind = 'entered_into_force' LIMIT 1
 """

@@ -23,13 +23,13 @@ from schemas.tasks import Task, TaskFacts, TaskKind, TaskStatus
 # A closed task never reopens: a late retry of an older upsert cannot resurrect it.
 _UPSERT_TASK = """
 INSERT INTO tasks (convention_id, task_id, stage, kind, assignee, title, assigned_at,
-                   due_at, status, facts, contact)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                   due_at, status, facts, contact, signatory)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
 ON CONFLICT (convention_id, task_id) DO UPDATE
    SET stage = excluded.stage, kind = excluded.kind, assignee = excluded.assignee,
        title = excluded.title, due_at = excluded.due_at, status = excluded.status,
        facts = coalesce(excluded.facts, tasks.facts), contact = excluded.contact,
-       updated_at = now()
+       signatory = coalesce(excluded.signatory, tasks.signatory), updated_at = now()
  WHERE tasks.status = 'open'
 """
 
@@ -78,7 +78,7 @@ SELECT {_OWED_COLUMNS}
 
 _INBOX_TASK = f"""
 SELECT t.task_id, t.convention_id, t.stage, t.kind, t.assignee, t.title, t.assigned_at,
-       t.due_at, t.facts, t.contact,
+       t.due_at, t.facts, t.contact, t.signatory,
        CASE WHEN t.status <> 'open' THEN t.status
             WHEN {_ANSWERED} THEN 'done'
             WHEN {_ENDED} THEN 'cancelled'
@@ -106,6 +106,7 @@ async def upsert_tasks(database: Database, tasks: list[Task]) -> int:
                 task.status.value,
                 task.facts.dumped() if task.facts is not None else None,
                 task.contact,
+                task.signatory,
             )
             changed += int(status.endswith(" 1"))
     return changed
@@ -179,6 +180,7 @@ async def inbox_task(pool: asyncpg.Pool, convention_id: str, task_id: str) -> Ta
         status=TaskStatus(row["status"]),
         facts=facts_of(row["facts"]),
         contact=row["contact"],
+        signatory=row["signatory"],
     )
 
 

@@ -14,6 +14,7 @@ from markupsafe import Markup
 from application.directory.names import organisation_name
 from application.documents import UploadTooLarge, attach, upload_limit
 from application.errors import (
+    ConventionNotAnswering,
     InvalidInput,
     LinkUnusable,
     NotFound,
@@ -43,6 +44,11 @@ from web.rendering import render
 from web.security import Csrf, client_address
 
 router = APIRouter(include_in_schema=False)
+
+NOT_ANSWERING = N_(
+    "The convention did not take your answer in time (it is not answering now). Send it "
+    "again in a few minutes; if it was taken meanwhile, this page will say so."
+)
 
 
 def _csrf(request: Request) -> Csrf:
@@ -242,6 +248,7 @@ async def _task_form(
     refusal: str | None = None,
     status_code: int = 200,
     party_name: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
     fields = form_for(view)
     documents = await task_documents(request.app.state.desk, view, session.party)
@@ -250,6 +257,7 @@ async def _task_form(
         "task.html",
         session.language,
         status_code=status_code,
+        headers=headers,
         session=session,
         view=view,
         task=view.task,
@@ -317,6 +325,20 @@ async def answer_task(
             refusal=error.detail,
             status_code=409,
             party_name=party_name,
+        )
+    except ConventionNotAnswering as error:
+        # Its workflow did not take the answer in time (no worker runs it, or Temporal is
+        # overloaded): the form again with what was typed, to send once more later.
+        return await _task_form(
+            request,
+            session,
+            shown,
+            form,
+            [],
+            refusal=NOT_ANSWERING,
+            status_code=503,
+            party_name=party_name,
+            headers={"retry-after": str(error.retry_after or 30)},
         )
     if isinstance(outcome, PendingCode):
         return _code_page(request, session, view, outcome.id, None, party_name=party_name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from typing import Any
 
 from application import documents
@@ -87,13 +88,25 @@ async def send(
     request: AnswerTask,
     *,
     once: OnceKey | None = None,
+    wait: timedelta | None = None,
 ) -> Receipt:
     """Send the answer as the workflow's update; keep its receipt for the link, and mark the
-    once-only key (if any) done in the same statement."""
+    once-only key (if any) done in the same statement. With `wait`, a workflow that does not
+    take the update in that time (no worker runs it) is ConventionNotAnswering."""
     request = await documents.checked_answer(ctx, convention_id, request)
     assert request.principal is not None
     try:
-        accepted: AnswerReceipt = await answer_task(ctx.client, convention_id, request)
+        # A few at a time per convention (`update_gate`); a turn that does not come within
+        # `wait` sent nothing: a 503 to send the same answer again.
+        async with ctx._update_gates.turn(convention_id, _seconds(wait)):
+            accepted: AnswerReceipt = await answer_task(
+                ctx.client, convention_id, request, rpc_timeout=wait
+            )
+    except TimeoutError:
+        raise ConventionNotAnswering(
+            f"convention {convention_id}: too many answers waiting for its workflow",
+            retry_after=5,
+        ) from None
     except Refused as error:
         # The validator names who answered a task of its run; a convention closed since
         # (the winner's answer ended it) says only that: then its query says who.
@@ -157,7 +170,7 @@ async def answer_as_contact(
     body: dict[str, Any],
 ) -> Receipt | PendingCode:
     """The contact's answer: sent now, or (a commitment) once the mailed code confirms it."""
-    task, still_open = await tasks.answerable_task(
+    task, still_open = await tasks.contact_answerable_task(
         ctx, session.party, convention_id, task_id, session.contact_name, session.contact_email
     )
     principal = await checked_contact(ctx, session, AuthMethod.LINK, task.kind.value)
@@ -165,8 +178,19 @@ async def answer_as_contact(
     if not still_open or not needs_code(request):
         # A task closed meanwhile goes to the workflow too, whose refusal names who
         # answered (the read models may not say so yet); no code is sent for it.
-        return await send(ctx, convention_id, request)
+        return await send(ctx, convention_id, request, wait=_contact_wait(ctx))
     return await codes.send_code(ctx, session, task, request)
+
+
+def _seconds(wait: timedelta | None) -> float | None:
+    return None if wait is None else wait.total_seconds()
+
+
+def _contact_wait(ctx: PartnerContext) -> timedelta:
+    """How long a contact's answer waits for its workflow (the portal's setting): the page
+    asked the workflow nothing before, so this deadline is what tells a workflow no worker
+    runs (a 503, come back later) from one that takes the answer."""
+    return timedelta(seconds=ctx.settings.answer_wait_seconds)
 
 
 async def answer_with_code(
@@ -174,7 +198,7 @@ async def answer_with_code(
 ) -> Receipt:
     """Send the waiting answer once its code is right; five tries, ten minutes."""
     convention_id, request = await codes.confirm_code(ctx, session, code_id, code, client_address)
-    return await send(ctx, convention_id, request)
+    return await send(ctx, convention_id, request, wait=_contact_wait(ctx))
 
 
 async def answer_for_party(

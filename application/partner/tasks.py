@@ -3,12 +3,14 @@ its form needs, the task an answer is for, the convention file, the stored recei
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from application.conventions import (
@@ -27,7 +29,8 @@ from schemas.convention import Convention
 from schemas.milestone_details import DraftVersionDetails, details_as
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
-from schemas.tasks import Task, TaskStatus
+from schemas.tasks import Task, TaskKind, TaskStatus
+from storage.documents import latest_draft_version
 from storage.inbox import inbox_task, owed_tasks
 from storage.receipts import Receipt, find_receipt
 
@@ -38,13 +41,18 @@ class TaskView:
 
     task: Task | None
     convention: Convention
-    status: ConventionStatus
+    status: ConventionStatus | None
+    """The workflow's status, when the view asked the workflow; None when it was read from
+    the inbox read model (then `draft` holds what the status would have said of the text)."""
     receipt: Receipt | None = None
     answered_by: str | None = None
     closed: str | None = None
     closed_task: Task | None = None
     """A closed task as the inbox read model last saw it: a form posted too late is shown
     again, with what was typed and why it was refused."""
+    draft: dict[str, Any] | None = None
+    """The text under review (version, URI, sha256) as the read model's milestones say it,
+    when `status` is None."""
 
     @property
     def overdue(self) -> bool:
@@ -65,6 +73,8 @@ class TaskView:
 
     def draft_document(self) -> dict[str, Any] | None:
         """The text under review: the latest draft version's document (URI, sha256)."""
+        if self.status is None:
+            return self.draft
         for milestone in reversed(self.status.milestones):
             if milestone.kind is MilestoneKind.DRAFT_VERSION:
                 # None: the workflow's bounded copy left the details out (or a run's carried
@@ -137,7 +147,20 @@ async def task_view(
     contact: str | None = None,
     email: str | None = None,
 ) -> TaskView:
-    """One of the party's tasks (open, or answered with its receipt); else NotFound."""
+    """One of the party's tasks (open, or answered with its receipt); else NotFound.
+
+    An open task is read from the inbox read model (the workflow's own upserts) and asks the
+    workflow nothing: Temporal answers one workflow's queries a buffer at a time, and dozens
+    of contacts reviewing one convention queued behind each other. The workflow is asked
+    only when the inbox cannot say (no row yet, a closed task and who answered it, a row
+    older than what the page needs); the update's own validator stays the final word on a
+    row that is behind (a task answered meanwhile is refused, naming who answered)."""
+    owed = await owed_as_inbox_says(ctx, party, convention_id, task_id)
+    if owed is not None:
+        owed_task, draft = owed
+        if not await _may_act_on(ctx, owed_task, party, contact, email):
+            raise _not_yours(convention_id, task_id)
+        return TaskView(owed_task, await convention(ctx, convention_id), None, draft=draft)
     try:
         async with asking(convention_id):
             status = await convention_status(ctx.client, convention_id)
@@ -200,6 +223,63 @@ async def answerable_task(
     return closed, False
 
 
+async def owed_as_inbox_says(
+    ctx: PartnerContext, party: str, convention_id: str, task_id: str
+) -> tuple[Task, dict[str, Any] | None] | None:
+    """The open task as the inbox read model holds it, with the text under review for a
+    review (the read model's latest version, which must be the one the task's facts name),
+    when the inbox says all a task page needs; None when the workflow must be asked: no row
+    yet, a row not open, a receipt of the desk already kept for the task (an answer carried
+    here, the row not yet closed), a signature row written before the inbox kept its
+    signatory, a review whose version the milestones do not hold yet."""
+    task = await owed_in_inbox(ctx, party, convention_id, task_id)
+    if task is None or (task.kind is TaskKind.SIGN and task.signatory is None):
+        return None
+    if await find_receipt(ctx.pool, convention_id, task_id) is not None:
+        return None
+    if task.kind is not TaskKind.REVIEW_DRAFT:
+        return task, None
+    draft = await _draft_to_review(ctx, convention_id, task)
+    return None if draft is None else (task, draft)
+
+
+async def _draft_to_review(
+    ctx: PartnerContext, convention_id: str, task: Task
+) -> dict[str, Any] | None:
+    """The version a review task is for, as `TaskView.draft_document` says it, from the read
+    model; None when its latest version is not the task's (a milestone not recorded yet)."""
+    wanted = task.facts.version if task.facts is not None else None
+    details = await latest_draft_version(ctx.pool, convention_id)
+    if wanted is None or details is None:
+        return None
+    try:
+        draft = DraftVersionDetails.model_validate(details)
+    except ValidationError:
+        return None
+    if draft.version != wanted:
+        return None
+    return {"version": draft.version, **draft.document.model_dump(mode="json")}
+
+
+async def contact_answerable_task(
+    ctx: PartnerContext,
+    party: str,
+    convention_id: str,
+    task_id: str,
+    contact: str | None,
+    email: str | None,
+) -> tuple[Task, bool]:
+    """`answerable_task` for a contact's form: an open row of the inbox the contact may act
+    on is the task, without asking the workflow (its update's validator refuses an answer
+    to a task closed meanwhile, naming who answered); else the workflow's query decides."""
+    task = await owed_in_inbox(ctx, party, convention_id, task_id)
+    if task is None:
+        return await answerable_task(ctx, party, convention_id, task_id, contact, email)
+    if not await _may_act_on(ctx, task, party, contact, email):
+        raise _not_yours(convention_id, task_id)
+    return task, True
+
+
 async def task_of_earlier_run(ctx: PartnerContext, convention_id: str, task_id: str) -> Task | None:
     """A task the workflow's current run does not know, as the inbox's row says it."""
     task = await inbox_task(ctx.pool, convention_id, task_id)
@@ -228,9 +308,20 @@ async def convention(ctx: PartnerContext, convention_id: str) -> Convention:
     found = ctx._conventions.get(convention_id)
     if found is not None:
         return found
+    # Dozens of contacts opening one convention's links at once share one read of it.
+    fetching = ctx._convention_reads.get(convention_id)
+    if fetching is None:
+        fetching = asyncio.ensure_future(_convention_from_history(ctx, convention_id))
+        ctx._convention_reads[convention_id] = fetching
+        fetching.add_done_callback(lambda _: ctx._convention_reads.pop(convention_id, None))
+    return await asyncio.shield(fetching)
+
+
+async def _convention_from_history(ctx: PartnerContext, convention_id: str) -> Convention:
     handle = ctx.client.get_workflow_handle(workflow_id_for(convention_id))
     async with asking(convention_id):  # a Temporal too busy to answer: a 503, not a 500
-        async for event in handle.fetch_history_events():
+        # One event a page: the first is the one needed, not the whole first page.
+        async for event in handle.fetch_history_events(page_size=1):
             payloads = event.workflow_execution_started_event_attributes.input.payloads
             [started] = await ctx.client.data_converter.decode(payloads, [ConventionInput])
             assert isinstance(started, ConventionInput)
