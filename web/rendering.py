@@ -88,16 +88,12 @@ def render(
             "task_instructions": lambda task: task_instructions(task, lang),
             # An amount in its currency, with the language's digits and separators.
             "money": lambda amount, currency: money(amount, currency, lang),
-<<<<<<< HEAD
             # A name inside plain text (an <option> holds no <bdi>): U+2068…U+2069 in Arabic.
             "isolated": lambda value: data(value, lang).text,
             # A moment a milestone names (a due date) is the day it is in the reader's zone.
             "milestone_text": lambda milestone: milestone_text(
                 milestone, lang, record_names, reader.zone
             ),
-=======
-            "milestone_text": lambda milestone: milestone_text(milestone, lang, record_names),
->>>>>>> r7-narrow-tables
             # A moment (a due date, a milestone's time) in the reader's locale and zone,
             # naming the zone; a date in the locale's long form.
             "moment": reader.moment,
