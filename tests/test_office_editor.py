@@ -16,6 +16,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,10 @@ from temporalio.testing import WorkflowEnvironment
 import web
 from application.conventions import convention_status, start_convention
 from application.directory.organisations import archive_organisation
+from application.office import editor
 from application.partner import PartnerDesk
 from devkit.stack import free_port
-from schemas.convention import MAX_AGENDA_ITEMS, Convention
+from schemas.convention import MAX_AGENDA_ITEMS, Convention, ReminderPolicy
 from schemas.convention_file import read_document
 from tests.browser import CHROMIUM, launch_chromium
 from tests.conftest import DEV_TASK_QUEUE, EXAMPLES, example
@@ -51,6 +53,8 @@ from web.app import create_app
 from web.editor_form import EMAIL, ENDS_BEFORE, LABELS, MESSAGES, POSITION, ROW_LABELS, STALE
 from web.i18n import LANGUAGES, gettext
 from workflows.convention import workflow_id_for
+from workflows.task_board import TaskBoard
+from workflows.task_rules import next_follow_up
 
 
 @dataclass
@@ -361,6 +365,75 @@ def test_every_string_of_the_editor_is_in_the_three_catalogues() -> None:
             if language != "en":
                 assert catalogue[message].string, f"{language}: {message!r} untranslated"
     assert gettext("ar", "Convention editor") == "محرر الاتفاقيات"
+
+
+def expected_follow_ups(
+    convention: Convention, index: int, now: datetime
+) -> tuple[datetime, datetime | None, datetime, timedelta]:
+    """What the workflow itself would do with a stage's first task: the board's reminder
+    policy for the stage (TaskBoard.reminders) stepped through its own schedule
+    (`next_follow_up`), as the board applies each follow-up."""
+    spec = convention.stages[index]
+    board = TaskBoard(convention)
+    board.enter_stage(spec)
+    task = editor.first_task(convention, spec, now)
+    reminder = None
+    when, follow_up = next_follow_up(task, board.reminders) or (None, None)
+    if follow_up == "remind_before_due":
+        reminder = when
+        task = task.model_copy(update={"reminded_before_due": True})
+        when, follow_up = next_follow_up(task, board.reminders) or (None, None)
+    assert follow_up == "escalate" and when is not None
+    escalated = task.model_copy(update={"escalated": True})
+    late, follow_up = next_follow_up(escalated, board.reminders) or (None, None)
+    assert follow_up == "remind_late" and late is not None
+    return task.due_at, reminder, when, late - task.due_at
+
+
+def test_the_previews_reminders_are_the_workflows_own_schedule() -> None:
+    bamako = example("bamako-cooperation")
+    ends_on = bamako.stages[0].ends_on  # type: ignore[union-attr]
+    now = datetime.combine(ends_on - timedelta(days=30), time(9, 30), tzinfo=UTC)
+    # A stage of its own policy (no reminder before the due date), one due sooner than the
+    # reminder would come (none either), and the convention's own policy for the rest.
+    diagnostic, funding = bamako.stages[1], bamako.stages[2]
+    varied = bamako.model_copy(
+        update={
+            "reminders": ReminderPolicy(before_due_days=5, late_every_days=4),
+            "stages": [
+                bamako.stages[0],
+                diagnostic.model_copy(update={"due_in_days": 4}),
+                funding.model_copy(
+                    update={"reminders": ReminderPolicy(before_due_days=None, late_every_days=2)}
+                ),
+            ],
+        }
+    )
+    conventions = [varied] + [example(n) for n in ("mre-academy", "tanger-four-conventions")]
+    for convention in conventions:
+        planned = editor.plan(convention, now)
+        for index, stage in enumerate(planned):
+            due, reminder, escalation, late_every = expected_follow_ups(convention, index, now)
+
+            def said(moment: datetime | None, absolute: bool) -> str:
+                if moment is None:
+                    return ""
+                return moment.date().isoformat() if absolute else f"+{(moment - now).days}"
+
+            absolute = index == 0 or stage.stage == "mission"
+            assert stage.due == said(due, absolute), (convention.id, stage)
+            assert stage.reminder == said(reminder, absolute), (convention.id, stage)
+            assert stage.escalation == said(escalation, absolute), (convention.id, stage)
+            assert timedelta(days=stage.late_every_days) == late_every, (convention.id, stage)
+
+    # Said plainly for the varied Bamako: the mission's host reminded 5 days before the
+    # mission's last day, the diagnostic's findings never (due in 4), the funding decision
+    # never (its stage's policy), late reminders every 4 then every 2 days.
+    mission, findings, decision = editor.plan(varied, now)
+    assert (mission.due, mission.reminder) == (str(ends_on), str(ends_on - timedelta(days=5)))
+    assert (findings.due, findings.reminder, findings.escalation) == ("+4", "", "+4")
+    assert (decision.reminder, decision.late_every_days) == ("", 2)
+    assert (findings.late_every_days, mission.late_every_days) == (4, 4)
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
