@@ -132,7 +132,7 @@ def render_chart(
     """The SVG chart: one row per stage, a bar from entered to left, markers on the bars;
     the axis and the tooltips' times in `zone`."""
     stages = timeline.stages
-    start, end = _domain(timeline)
+    start, end = domain(timeline)
     plot_left, plot_right = LABEL_WIDTH, WIDTH - RIGHT_MARGIN
     height = AXIS_HEIGHT + ROW_HEIGHT * max(len(stages), 1) + 12
     span = (end - start).total_seconds()
@@ -148,20 +148,20 @@ def render_chart(
         'direction="ltr">',
         '<g class="axis">',
     ]
-    step, ticks = _ticks(start, end, zone)
-    for tick in ticks:
+    step, moments = ticks(start, end, zone)
+    for tick in moments:
         tick_x = x(tick)
         out.append(
             f'<line class="grid" x1="{tick_x}" y1="{AXIS_HEIGHT - 6}" x2="{tick_x}" '
             f'y2="{height - 8}"/>'
             f'<text x="{tick_x}" y="{AXIS_HEIGHT - 12}" text-anchor="middle">'
-            f"{_e(_tick_label(tick, step, zone))}</text>"
+            f"{_e(tick_label(tick, step, zone))}</text>"
         )
     out.append("</g>")
     for index, stage in enumerate(stages):
         top = AXIS_HEIGHT + index * ROW_HEIGHT
         spans = [span for span in timeline.spans if span.stage == stage]
-        said = _Saying(timeline, language, names or party_names(timeline, language), zone)
+        said = Saying(timeline, language, names or party_names(timeline, language), zone)
         out.append(_row(stage, spans, index, top, x, end, timeline.entries, said))
     out.append("</svg>")
     return "\n".join(out)
@@ -175,7 +175,7 @@ def _row(
     x: Callable[[datetime], float],
     end: datetime,
     entries: list[TimelineEntry],
-    said: _Saying,
+    said: Saying,
 ) -> str:
     """One stage: its label, a bar per stay in it, and the markers of its tasks."""
     middle = top + ROW_HEIGHT / 2
@@ -190,6 +190,23 @@ def _row(
             f'<text class="not-reached" x="{LABEL_WIDTH + 6}" y="{middle + 4}">'
             f"{_e(said.word(_NOT_REACHED))}</text>"
         )
+    parts.extend(track(stage, spans, middle, x, end, entries, said))
+    parts.append("</g>")
+    return "".join(parts)
+
+
+def track(
+    stage: str,
+    spans: list[StageSpan],
+    middle: float,
+    x: Callable[[datetime], float],
+    end: datetime,
+    entries: list[TimelineEntry],
+    said: Saying,
+) -> list[str]:
+    """A stage's bars (one per stay in it) and its tasks' markers, with no text drawn: the
+    SVG row of the page's chart and the printed chart's own row (auditing/report.py) both."""
+    parts = []
     for span in spans:
         bar_x = x(span.entered_at)
         bar_width = max(round(x(span.left_at or end) - bar_x, 2), 3)
@@ -207,11 +224,10 @@ def _row(
             marker = _marker(entry, x(entry.at), middle, said)
             if marker:
                 parts.append(marker)
-    parts.append("</g>")
-    return "".join(parts)
+    return parts
 
 
-def _marker(entry: TimelineEntry, cx: float, cy: float, said: _Saying) -> str | None:
+def _marker(entry: TimelineEntry, cx: float, cy: float, said: Saying) -> str | None:
     tooltip = (
         f"<title>{said.time(entry.at)} {_e(entry.task_id or '')}: {_e(said.entry(entry))}</title>"
     )
@@ -299,7 +315,7 @@ def _table(
 ) -> str:
     """Every line: its time (in `zone`, which the time column's heading names), stage,
     event, task, who (by name) and what, in `language`."""
-    said = _Saying(timeline, language, names or party_names(timeline, language), zone)
+    said = Saying(timeline, language, names or party_names(timeline, language), zone)
     headings = "".join(f"<th>{_e(label)}</th>" for label in column_labels(language, zone))
     rows = [f"<table><thead><tr>{headings}</tr></thead><tbody>"]
     for entry in timeline.entries:
@@ -316,7 +332,7 @@ def _table(
     return "\n".join(rows)
 
 
-class _Saying:
+class Saying:
     """What the chart and the table say, in one language, with the parties' names."""
 
     def __init__(
@@ -350,7 +366,7 @@ _OUTCOMES = {
 }
 
 
-def _domain(timeline: Timeline) -> tuple[datetime, datetime]:
+def domain(timeline: Timeline) -> tuple[datetime, datetime]:
     moments = [entry.at for entry in timeline.entries]
     for span in timeline.spans:
         moments.extend(m for m in (span.entered_at, span.left_at) if m is not None)
@@ -363,9 +379,7 @@ def _domain(timeline: Timeline) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _ticks(
-    start: datetime, end: datetime, zone: str = DEFAULT_ZONE
-) -> tuple[float, list[datetime]]:
+def ticks(start: datetime, end: datetime, zone: str = DEFAULT_ZONE) -> tuple[float, list[datetime]]:
     span = (end - start).total_seconds()
     step = next((s for s in _STEPS if span / s <= MAX_TICKS), _STEPS[-1])
     # The ticks fall on the reader's round hours and midnights, not UTC's: a day's tick in
@@ -374,15 +388,15 @@ def _ticks(
     offset = _aware(start).astimezone(ZoneInfo(zone)).utcoffset()
     shift = offset.total_seconds() if offset is not None else 0.0
     first = ((start.timestamp() + shift) // step + 1) * step - shift
-    ticks = []
+    found = []
     moment = first
     while moment <= end.timestamp():
-        ticks.append(datetime.fromtimestamp(moment, UTC))
+        found.append(datetime.fromtimestamp(moment, UTC))
         moment += step
-    return step, ticks
+    return step, found
 
 
-def _tick_label(tick: datetime, step: float, zone: str = DEFAULT_ZONE) -> str:
+def tick_label(tick: datetime, step: float, zone: str = DEFAULT_ZONE) -> str:
     tick = tick.astimezone(ZoneInfo(zone))
     if step < 1:
         return f"{tick:%H:%M:%S}.{tick.microsecond // 1000:03d}"

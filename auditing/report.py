@@ -8,7 +8,6 @@ shapes the Arabic, and every Arabic text is set right to left.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,7 +15,19 @@ from html import escape
 
 from markupsafe import Markup
 
-from auditing.html_report import _legend, _table, render_chart
+from auditing.html_report import (
+    LABEL_WIDTH,
+    RIGHT_MARGIN,
+    ROW_HEIGHT,
+    WIDTH,
+    Saying,
+    _legend,
+    _table,
+    domain,
+    tick_label,
+    ticks,
+    track,
+)
 from auditing.iati import party_role
 from auditing.timeline import local_time, party_names
 from rendering.catalogues import N_, gettext, is_right_to_left, supported
@@ -51,6 +62,16 @@ svg .bar-completed { fill: #8fb8de; }
 svg .bar-running { fill: #c9def0; stroke: #8fb8de; }
 svg .bar-failed, svg .bar-terminated { fill: #e8a49d; }
 .legend span { margin-right: 8pt; }
+table.chart { width: auto; table-layout: fixed; font-size: 8pt; margin-bottom: 2pt; }
+table.chart th, table.chart td { padding: 0; border: 0; background: none;
+         vertical-align: middle; }
+table.chart th { width: 40mm; padding: 0 4pt; font-weight: normal; }
+table.chart tr.stripe th, table.chart tr.stripe td { background: #f1f1f5; }
+table.chart .ticks { position: relative; height: 4.5mm; color: #666; font-size: 7pt; }
+table.chart .ticks span { position: absolute; top: 0; white-space: nowrap; }
+table.chart td.track { line-height: 0; }
+table.chart .not-reached { color: #999; font-style: italic; line-height: 1.35;
+         padding-left: 4pt; }
 [dir=rtl] { direction: rtl; text-align: right; unicode-bidi: embed; }
 """
 
@@ -153,7 +174,7 @@ def render_report_html(facts: ReportFacts) -> str:
         _h2(language, N_("Signatories")),
         _signatories(convention, language, names),
         _h2(language, N_("Stages over time")),
-        printable_chart(render_chart(facts.timeline, language, names, facts.zone)),
+        printable_chart(facts.timeline, language, names, facts.zone),
         _legend(language),
         _h2(language, N_("Timeline")),
         _table(facts.timeline, language, names, facts.zone),
@@ -172,6 +193,7 @@ _VERIFY = N_("verify")
 _MILESTONE_HEAD = N_("milestone chain head")
 _ARCHIVE_HEAD = N_("archive chain head")
 _NONE_DECLARED = N_("none declared")
+_NOT_REACHED = N_("not reached")
 
 
 def _h2(language: str, message: str) -> str:
@@ -308,33 +330,74 @@ def _signatories(convention: Convention, language: str, names: PartyNames) -> st
 
 
 # WeasyPrint draws inline SVG without the page's stylesheet: the chart's classes become the
-# presentation attributes they stand for, and its pixel width the page's.
+# presentation attributes they stand for.
 _CHART_PAINT = {
-    'class="stripe"': 'class="stripe" fill="#f1f1f5"',
     'class="grid"': 'class="grid" stroke="#d8d8e0"',
     'class="bar bar-completed"': 'class="bar bar-completed" fill="#8fb8de"',
     'class="bar bar-running"': 'class="bar bar-running" fill="#c9def0" stroke="#8fb8de"',
     'class="bar bar-failed"': 'class="bar bar-failed" fill="#e8a49d"',
     'class="bar bar-terminated"': 'class="bar bar-terminated" fill="#e8a49d"',
-    'class="not-reached"': 'class="not-reached" fill="#999" font-style="italic"',
 }
 CHART_WIDTH_MM = 186
+LABEL_MM = 40
+TRACK_MM = CHART_WIDTH_MM - LABEL_MM
+PLOT_WIDTH = WIDTH - LABEL_WIDTH - RIGHT_MARGIN
+"""The width of a row's track in the SVG's own units (the page chart's plot)."""
+MARKER_ROOM = 8
+"""Room kept at both ends of a track for a marker's half."""
 
 
-def printable_chart(svg: str) -> str:
-    """The timeline's SVG chart, painted for print and fitted to the page's width."""
-    match = re.match(r'<svg role="img" width="(\d+)" height="(\d+)"', svg)
-    if match:
-        width, height = int(match[1]), int(match[2])
-        svg = svg.replace(
-            match[0],
-            f'<svg role="img" width="{CHART_WIDTH_MM}mm" '
-            f'height="{round(CHART_WIDTH_MM * height / width, 1)}mm"',
-            1,
+def printable_chart(
+    timeline: Timeline, language: str, names: PartyNames, zone: str = DEFAULT_ZONE
+) -> str:
+    """The stage chart for print: an HTML table, one row per stage, its label as text and its
+    bars and markers as an SVG of their own, fitted to the page's width.
+
+    WeasyPrint draws SVG text glyph by glyph, so an Arabic label drawn in the SVG chart came
+    out unjoined; as HTML text Pango shapes it like every other text of the PDF. Time runs
+    left to right in every language, as on the page's chart."""
+    start, end = domain(timeline)
+    span = (end - start).total_seconds()
+    row_mm = round(TRACK_MM * ROW_HEIGHT / PLOT_WIDTH, 2)
+
+    def x(moment: datetime) -> float:
+        offset = (moment - start).total_seconds()
+        return round(MARKER_ROOM + (PLOT_WIDTH - 2 * MARKER_ROOM) * offset / span, 2)
+
+    step, moments = ticks(start, end, zone)
+    grid = "".join(
+        f'<line class="grid" x1="{x(tick)}" y1="0" x2="{x(tick)}" y2="{ROW_HEIGHT}"/>'
+        for tick in moments
+    )
+    labels = "".join(
+        f'<span style="left: {round(100 * x(tick) / PLOT_WIDTH - 4, 2)}%">'
+        f"<bdi>{_e(tick_label(tick, step, zone))}</bdi></span>"
+        for tick in moments
+    )
+    said = Saying(timeline, language, names, zone)
+    rows = [
+        '<table class="chart" dir="ltr">',
+        f'<tr><th></th><td style="width: {TRACK_MM}mm"><div class="ticks">{labels}</div></td></tr>',
+    ]
+    for index, stage in enumerate(timeline.stages):
+        spans = [one for one in timeline.spans if one.stage == stage]
+        if spans:
+            drawn = "".join(track(stage, spans, ROW_HEIGHT / 2, x, end, timeline.entries, said))
+            cell = (
+                f'<svg width="{TRACK_MM}mm" height="{row_mm}mm" '
+                f'viewBox="0 0 {PLOT_WIDTH} {ROW_HEIGHT}">{grid}{drawn}</svg>'
+            )
+        else:
+            cell = f'<span class="not-reached">{_e(said.word(_NOT_REACHED))}</span>'
+        for css_class, painted in _CHART_PAINT.items():
+            cell = cell.replace(css_class, painted)
+        stripe = ' class="stripe"' if index % 2 == 0 else ""
+        rows.append(
+            f'<tr{stripe} data-stage="{_e(stage)}"><th scope="row">{_text(said.stage(stage))}'
+            f'</th><td class="track" style="height: {row_mm}mm">{cell}</td></tr>'
         )
-    for css_class, painted in _CHART_PAINT.items():
-        svg = svg.replace(css_class, painted)
-    return svg.replace("<text ", '<text font-family="DejaVu Sans" font-size="11" ')
+    rows.append("</table>")
+    return "".join(rows)
 
 
 class ReportUnavailable(RuntimeError):

@@ -14,6 +14,7 @@ import html
 import io
 import json
 import re
+import subprocess
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -44,7 +45,8 @@ from auditing.timeline import (
     render_json,
     render_text,
 )
-from rendering.record import PartyNames
+from rendering.catalogues import gettext
+from rendering.record import PartyNames, stage_name
 from rendering.timeline import EVENT_LABELS
 from schemas.audit import ReplayResult, Timeline, TimelineEntry, TimelineEvent
 from schemas.convention import Contact
@@ -452,6 +454,31 @@ def test_the_arabic_pdf_report_is_laid_out_and_keeps_the_heads_check_bundle_read
     assert "التسلسل الزمني" in text and "الموقّعون" in text
     assert "ab" * 32 in "".join(text.split())  # what check-bundle looks for
     assert "Timeline" not in text and "Verdicts" not in text
+
+
+def test_the_arabic_pdf_reports_stage_chart_says_each_stage_in_whole_words() -> None:
+    """The chart's labels are HTML text shaped by Pango: pdftotext reads each stage's
+    Arabic name whole (drawn as SVG text it came out letter by letter, unjoined, reversed)."""
+    pytest.importorskip("weasyprint")
+    from auditing.report import ReportUnavailable, render_report_pdf
+
+    facts, _ = _report_facts()
+    try:
+        pdf = render_report_pdf(facts.__class__(**{**facts.__dict__, "language": "ar"}))
+    except ReportUnavailable as error:  # no Pango on this machine
+        pytest.skip(str(error))
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+
+    # The chart stands between its heading and the legend's first word.
+    chart = text.split(gettext("ar", "Stages over time"), 1)[1].split(gettext("ar", "stage"))[0]
+    stages = facts.timeline.stages
+    assert len(stages) == 3
+    for stage in stages:
+        # pdftotext wraps a right-to-left line in embedding marks (U+202B … U+202C)
+        lines = [line.strip("\u202b\u202c ") for line in chart.splitlines()]
+        assert stage_name(stage, "ar").text in lines, (stage, chart)
 
 
 @pytest.mark.parametrize(

@@ -241,9 +241,7 @@ class TaskBoard:
     @property
     def reminders(self) -> ReminderPolicy:
         """The current stage's reminder policy, else the convention's."""
-        if self.current_spec is not None and self.current_spec.reminders is not None:
-            return self.current_spec.reminders
-        return self.convention.reminders
+        return rules.reminder_policy(self.convention, self.current_spec)
 
     def history_is_long(self) -> bool:
         """Time to continue-as-new: Temporal suggests it, or the run reached its limit."""

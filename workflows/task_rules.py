@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from schemas.actors import Principal, PrincipalKind, capacity_for_task, check_principal_party
     from schemas.channels import Channel
-    from schemas.convention import Contact, Convention, Officer, Party, ReminderPolicy
+    from schemas.convention import Contact, Convention, Officer, Party, ReminderPolicy, StageSpec
     from schemas.errors import Refusal, RefusalCode, RefusalValue
     from schemas.notifications import Notification, NotificationEvent
     from schemas.officer_actions import ChangeOfficer, PostponeDeadline, ReassignTask
@@ -403,6 +403,14 @@ def answer_details(request: AnswerTask) -> dict[str, Any]:
 
 
 # --- follow-ups ---------------------------------------------------------------------------
+
+
+def reminder_policy(convention: Convention, spec: StageSpec | None) -> ReminderPolicy:
+    """The reminders of a stage's tasks: the stage's own policy, else the convention's (the
+    board's, and the editor's preview of when a task will be reminded)."""
+    if spec is not None and spec.reminders is not None:
+        return spec.reminders
+    return convention.reminders
 
 
 def next_follow_up(task: Task, policy: ReminderPolicy) -> tuple[datetime, FollowUp] | None:

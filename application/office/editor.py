@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import yaml
@@ -30,6 +30,7 @@ from schemas.convention import (
     FundingRequestStage,
     ImplementationStage,
     MissionStage,
+    ReminderPolicy,
     SignatureStage,
     StageSpec,
 )
@@ -40,10 +41,12 @@ from schemas.convention_file import (
     parse_document,
 )
 from schemas.errors import FieldError, InputError
+from schemas.tasks import Task, TaskKind
 from storage import directory as directory_store
 from storage import drafts as store
 from storage import office_accounts as accounts_store
 from storage.drafts import DraftRow
+from workflows import task_rules as rules
 
 MAX_DRAFT_BYTES = starting.UPLOAD_MAX_BYTES
 """A draft's document as JSON may take this much: what an uploaded file may."""
@@ -303,11 +306,18 @@ class Owed:
 
 @dataclass(frozen=True)
 class PlannedStage:
-    """One stage of the plan: its kind, when it is due, what each party owes."""
+    """One stage of the plan: its kind, when its first task is due, reminded and escalated
+    (an ISO date, or "+N": N days after the stage opens), and what each party owes.
+
+    `reminder` is empty when no reminder comes before the due date (none in the policy, or
+    one that would fall before the task is assigned)."""
 
     stage: str
     due: str
     owed: list[Owed] = field(default_factory=list)
+    reminder: str = ""
+    escalation: str = ""
+    late_every_days: int = 0
 
 
 def _notified(convention: Convention, party_id: str) -> list[str]:
@@ -325,28 +335,90 @@ def _owed(convention: Convention, party_id: str, what: str) -> Owed:
     return Owed(party_id, party.name if party else party_id, what, _notified(convention, party_id))
 
 
-def plan(convention: Convention, today: date | None = None) -> list[PlannedStage]:
-    """The stage plan: the first stage's due date from today, each next one's delay from when
-    the one before it ends; who owes what in each, and who is told."""
-    start = today or datetime.now(UTC).date()
+FIRST_TASK = {
+    "drafting": TaskKind.REVIEW_DRAFT,
+    "signature": TaskKind.SIGN,
+    "mission": TaskKind.HOST_MISSION,
+    "diagnostic": TaskKind.FILE_FINDINGS,
+    "funding_request": TaskKind.DECIDE_FUNDING,
+    "implementation": TaskKind.REPORT_PROGRESS,
+}
+"""The kind of the first task each stage assigns (its workflow's first `board.assign`)."""
+
+
+def first_task_due(spec: StageSpec, opened_at: datetime) -> datetime:
+    """When a stage opened at `opened_at` has its first task due, as its workflow sets it: a
+    mission's host by the mission's last day (23:59 UTC), a report after the reporting
+    period, any other task `due_in_days` after the stage opens."""
+    if isinstance(spec, MissionStage):
+        return datetime.combine(spec.ends_on, time(23, 59), tzinfo=UTC)
+    if isinstance(spec, ImplementationStage):
+        return opened_at + timedelta(days=spec.report_every_days)
+    return opened_at + timedelta(days=spec.due_in_days)
+
+
+def first_task(convention: Convention, spec: StageSpec, opened_at: datetime) -> Task:
+    """The stage's first task as the board would assign it when the stage opens."""
+    owed = _stage_owed(convention, spec)
+    return Task(
+        id=f"{spec.stage}.preview",
+        convention_id=convention.id,
+        stage=spec.stage,
+        kind=FIRST_TASK[spec.stage],
+        assignee=owed[0].party if owed else convention.parties[0].id,
+        title=spec.stage,
+        assigned_at=opened_at,
+        due_at=first_task_due(spec, opened_at),
+    )
+
+
+def follow_ups(
+    convention: Convention, spec: StageSpec, opened_at: datetime
+) -> tuple[datetime, datetime | None, datetime, ReminderPolicy]:
+    """The first task's due date, its reminder before it (or None) and its escalation, by
+    the workflow's own schedule (`next_follow_up`) and reminder policy."""
+    policy = rules.reminder_policy(convention, spec)
+    task = first_task(convention, spec, opened_at)
+    reminder: datetime | None = None
+    follow_up = rules.next_follow_up(task, policy)
+    if follow_up is not None and follow_up[1] == "remind_before_due":
+        reminder = follow_up[0]
+        follow_up = rules.next_follow_up(
+            task.model_copy(update={"reminded_before_due": True}), policy
+        )
+    assert follow_up is not None and follow_up[1] == "escalate", follow_up
+    return task.due_at, reminder, follow_up[0], policy
+
+
+def plan(convention: Convention, now: datetime | None = None) -> list[PlannedStage]:
+    """The stage plan: for each stage, when its first task is due, reminded and escalated
+    (dates for the first stage, which opens at the start, and for a mission, whose dates
+    are the file's; days after the stage opens for the others, whose opening depends on
+    when the one before ends); who owes what in each, and who is told."""
+    opened = now or datetime.now(UTC)
     planned: list[PlannedStage] = []
     for index, spec in enumerate(convention.stages):
-        days = _days(spec)
-        due = (
-            (start + timedelta(days=days)).isoformat()
-            if index == 0 and days
-            else (f"+{days}" if days else "")
+        due, reminder, escalation, policy = follow_ups(convention, spec, opened)
+
+        def when(moment: datetime | None, absolute: bool) -> str:
+            if moment is None:
+                return ""
+            if absolute:
+                return moment.date().isoformat()
+            return f"+{(moment - opened).days}"
+
+        absolute = index == 0 or isinstance(spec, MissionStage)
+        planned.append(
+            PlannedStage(
+                spec.stage,
+                when(due, absolute),
+                _stage_owed(convention, spec),
+                reminder=when(reminder, absolute),
+                escalation=when(escalation, absolute),
+                late_every_days=policy.late_every_days,
+            )
         )
-        planned.append(PlannedStage(spec.stage, due, _stage_owed(convention, spec)))
     return planned
-
-
-def _days(spec: StageSpec) -> int | None:
-    if isinstance(spec, MissionStage):
-        return (spec.ends_on - spec.starts_on).days + spec.report_due_days_after
-    if isinstance(spec, ImplementationStage):
-        return spec.report_every_days
-    return spec.due_in_days
 
 
 def _stage_owed(convention: Convention, spec: StageSpec) -> list[Owed]:
