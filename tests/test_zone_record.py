@@ -266,9 +266,9 @@ def test_status_says_due_dates_and_times_in_the_zone_asked_and_refuses_an_unknow
 def test_the_charts_day_ticks_fall_on_the_readers_midnights() -> None:
     start = datetime(2026, 12, 1, 7, tzinfo=UTC)
     for zone, first in (("UTC", 0), ("America/New_York", 5), ("Asia/Riyadh", 21)):
-        step, ticks = ticks(start, start + timedelta(days=6), zone)
-        assert step == 86400 and ticks[0].hour == first, (zone, ticks[0])
-        assert tick_label(ticks[0], step, zone) == "2026-12-02"
+        step, moments = ticks(start, start + timedelta(days=6), zone)
+        assert step == 86400 and moments[0].hour == first, (zone, moments[0])
+        assert tick_label(moments[0], step, zone) == "2026-12-02"
 
 
 def test_an_officers_new_due_moment_is_said_in_the_readers_zone() -> None:
