@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from application.conventions import refusal_of, terminate_convention
+from application.rendering import render_status
 from devkit.polling import eventually
 from infra.settings import PROJECT_ROOT
 from rendering.catalogue_check import load
@@ -36,6 +37,7 @@ from schemas.milestone_details import (
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import TerminateConvention
 from schemas.reasons import ReasonCode, ReasonFacts
+from schemas.status import ConventionState, ConventionStatus
 from schemas.tasks import TaskKind
 from tests.partner_stack import DECISION, funding_convention, make_desk
 from tests.test_milestone_details import recorded_milestones
@@ -296,3 +298,26 @@ async def test_an_arabic_office_page_says_a_cancelled_tasks_reason_with_no_latin
         words = re.sub(r"<bdi>.*?</bdi>|<[^>]+>", " ", row, flags=re.S)
         assert not LATIN_WORD.search(words), words
         assert DECISION not in words
+
+
+def test_starter_status_says_a_failed_conventions_reason_from_its_facts() -> None:
+    facts, english = EXAMPLES[ReasonCode.ATTEMPTS_EXHAUSTED]
+    status = ConventionStatus(
+        convention_id="tanger-2026",
+        title="Tanger",
+        kind="partnership",
+        parent=None,
+        state=ConventionState.FAILED,
+        current_stage="signature",
+        stages=["signature"],
+        milestone_count=0,
+        # A wording no pattern reads: the facts alone can say it.
+        reason="(reworded by a later workflow)",
+        reason_facts=facts,
+    )
+    names = PartyNames.of({"amica": "الوكالة المغربية للتعاون"})
+    arabic = render_status(status, language="ar", names=names)
+    (line,) = [line for line in arabic.splitlines() if "رفض" in line]
+    assert "الوكالة المغربية للتعاون" in line and "reworded" not in line
+    assert not LATIN_WORD.search(outside_the_data(line)), line
+    assert english in render_status(status)
