@@ -17,7 +17,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
-from application.conventions import refusal_of, terminate_convention
+from application.conventions import refusal_of, terminate_convention, why_not_open
 from application.rendering import render_status
 from devkit.polling import eventually
 from infra.settings import PROJECT_ROOT
@@ -37,8 +37,8 @@ from schemas.milestone_details import (
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import TerminateConvention
 from schemas.reasons import ReasonCode, ReasonFacts
-from schemas.status import ConventionState, ConventionStatus
-from schemas.tasks import TaskKind
+from schemas.status import ConventionState, ConventionStatus, TaskLookup
+from schemas.tasks import Task, TaskKind, TaskStatus
 from tests.partner_stack import DECISION, funding_convention, make_desk
 from tests.test_milestone_details import recorded_milestones
 from tests.test_office_desk import office_client, signed_in
@@ -321,3 +321,25 @@ def test_starter_status_says_a_failed_conventions_reason_from_its_facts() -> Non
     assert "الوكالة المغربية للتعاون" in line and "reworded" not in line
     assert not LATIN_WORD.search(outside_the_data(line)), line
     assert english in render_status(status)
+
+
+def test_a_cancelled_task_looked_up_is_refused_in_the_readers_language() -> None:
+    cancelled = Task(
+        id="funding_request.decision.r1",
+        convention_id="bamako-2026",
+        stage="funding_request",
+        kind=TaskKind.DECIDE_FUNDING,
+        assignee="bid",
+        title="Decide on the funding request of 40000000 IsDB-ID",
+        assigned_at=NOW,
+        due_at=NOW,
+        status=TaskStatus.CANCELLED,
+        closed_reason="convention terminated: the programme ended",
+        closed_reason_facts=ReasonFacts.of(
+            ReasonCode.CONVENTION_TERMINATED, reason="the programme ended"
+        ),
+    )
+    why = why_not_open(TaskLookup(task_id=cancelled.id, task=cancelled))
+    assert "the programme ended" in reason_text(why, "en")
+    arabic = reason_text(why, "ar")
+    assert not LATIN_WORD.search(outside_the_data(arabic)), arabic
