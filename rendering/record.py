@@ -998,6 +998,19 @@ def _reason(reason: str, language: str, names: PartyNames) -> Said:
     return data(reason, language) if said.as_recorded else said
 
 
+def cancelled_because(task: Any, language: str, names: PartyNames | None = None) -> Said | None:
+    """Why a cancelled task was cancelled, in `language`: from its facts (typed-reasons), else
+    its English reason read back (what the pattern cannot read, as written); None for a task
+    not cancelled or cancelled without a reason."""
+    if getattr(task, "status", None) != "cancelled":
+        return None
+    facts = getattr(task, "closed_reason_facts", None)
+    if facts is not None:
+        return reason_said(facts, language, names)
+    reason = getattr(task, "closed_reason", None)
+    return _reason(reason, supported(language), names or NO_NAMES) if reason else None
+
+
 def _deadline_postponed(c: _Context, d: DeadlinePostponedDetails) -> Said:
     return say(
         c.language,

@@ -39,9 +39,17 @@ from schemas.officer_actions import TerminateConvention
 from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.status import ConventionState, ConventionStatus, TaskLookup
 from schemas.tasks import Task, TaskKind, TaskStatus
-from tests.partner_stack import DECISION, funding_convention, make_desk
+from tests.partner_stack import (
+    DECISION,
+    FUNDER,
+    funding_convention,
+    link_path,
+    make_desk,
+    portal_client,
+)
 from tests.test_milestone_details import recorded_milestones
 from tests.test_office_desk import office_client, signed_in
+from tests.test_partner_links import link_minted
 from workflows import task_rules as rules
 
 HISTORIES = PROJECT_ROOT / "tests" / "histories"
@@ -270,6 +278,7 @@ async def test_an_arabic_office_page_says_a_cancelled_tasks_reason_with_no_latin
 ) -> None:
     desk = make_desk(dev_env.client, db_pool)
     convention = await funding_convention(dev_env.client, db_pool)
+    await link_minted(db_pool, convention.id, FUNDER["name"])
     await terminate_convention(
         dev_env.client,
         convention.id,
@@ -298,6 +307,14 @@ async def test_an_arabic_office_page_says_a_cancelled_tasks_reason_with_no_latin
         words = re.sub(r"<bdi>.*?</bdi>|<[^>]+>", " ", row, flags=re.S)
         assert not LATIN_WORD.search(words), words
         assert DECISION not in words
+    # The funder's Arabic contact opens her mailed link: the task is closed, and says why.
+    async with portal_client(desk) as partner:
+        receipt = await partner.get(link_path(convention.id, FUNDER["name"]))
+    assert receipt.status_code == 200, receipt.text
+    (why,) = re.findall(r'<p class="reason".*?</p>', receipt.text, re.S)
+    assert "قرر المجلس إنهاء الاتفاقية" in why
+    words = re.sub(r"<bdi>.*?</bdi>|<[^>]+>", " ", why, flags=re.S)
+    assert not LATIN_WORD.search(words), words
 
 
 def test_starter_status_says_a_failed_conventions_reason_from_its_facts() -> None:
