@@ -34,7 +34,7 @@ from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError, Refusal
+from schemas.errors import FieldError, InputError, Refusal, RefusalCode
 from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
@@ -724,16 +724,27 @@ async def find_task(
 
 
 def why_not_open(lookup: TaskLookup) -> str:
-    """Why a task cannot be answered now, from the workflow's `task` query."""
+    """Why a task cannot be answered now, from the workflow's `task` query. A task answered
+    or cancelled is said as the workflow's refusal of it would be (a Reason with its code,
+    so the partner's page and the CLI say it in their reader's language)."""
     task, task_id = lookup.task, repr(lookup.task_id)
     open_ids = ", ".join(lookup.open_task_ids) or "none"
     if task is not None and task.status is TaskStatus.DONE:
         when = f" at {task.answered_at:%Y-%m-%d %H:%M:%S %Z}" if task.answered_at else ""
-        return (
+        return Refusal(
+            code=RefusalCode.TASK_DONE,
+            field="task_id",
+            params={"task": task.id}
+            | ({"answered_by": task.answered_by} if task.answered_by else {}),
+        ).reason(
             f"no open task {task_id}: already answered by {task.answered_by or 'its party'}{when}"
         )
     if task is not None and task.status is TaskStatus.CANCELLED:
-        return f"no open task {task_id}: cancelled ({task.closed_reason or 'no reason recorded'})"
+        return Refusal(
+            code=RefusalCode.TASK_CANCELLED, field="task_id", params={"task": task.id}
+        ).reason(
+            f"no open task {task_id}: cancelled ({task.closed_reason or 'no reason recorded'})"
+        )
     if lookup.waiting_for:
         return f"no open task {task_id}: not open yet ({lookup.waiting_for})"
     if lookup.convention_state is not ConventionState.ACTIVE:

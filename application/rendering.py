@@ -151,7 +151,9 @@ def render_status(
         lines.append(
             "  "
             + say(
-                lang, N_("reason: {reason}"), reason=workflow_reason(status.reason, lang, names)
+                lang,
+                N_("reason: {reason}"),
+                reason=workflow_reason(status.reason, lang, names, status.reason_facts),
             ).text
         )
     lines.append(

@@ -40,6 +40,7 @@ from rendering.zones import DEFAULT_ZONE, day_in
 from schemas.milestone_details import (
     ChildLinkedDetails,
     CohortCancelledDetails,
+    ConventionFailedDetails,
     ConventionStartedDetails,
     ConventionTerminatedDetails,
     DeadlinePostponedDetails,
@@ -77,6 +78,7 @@ from schemas.milestone_details import (
     details_of,
 )
 from schemas.milestones import Milestone, MilestoneKind
+from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.tasks import TaskFacts, TaskKind
 from schemas.values import Money, Place
 
@@ -586,6 +588,18 @@ def task_instructions(task: Any, language: str) -> Said:
     return say(supported(language), _INSTRUCTIONS[kind])
 
 
+@lru_cache(maxsize=1024)
+def stage_name(stage: str | None, language: str) -> Said:
+    """A stage by its name in the catalogues ("signature-2": its second run)."""
+    if not stage:
+        return word("")
+    base, _, attempt = stage.partition("-")
+    name = say(language, base) if base.isidentifier() else data(stage, language)
+    if attempt.isdigit():
+        return say(language, N_("{stage} (run {attempt})"), stage=name, attempt=attempt)
+    return name
+
+
 # --- the workflow's own reasons ----------------------------------------------------------
 
 _Reasoned = Callable[[re.Match[str], str, "PartyNames"], Said]
@@ -593,6 +607,24 @@ _Reasoned = Callable[[re.Match[str], str, "PartyNames"], Said]
 # The reasons the workflows write (a task cancelled, a stage failed, the convention ended),
 # in their fixed English wording; what people wrote inside them stays as written.
 _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
+    (
+        # First: the failure it wraps may itself end with a parenthesis.
+        re.compile(
+            r"(?P<reason>.+) \(stage (?P<stage>\S+) already ran (?P<runs>\d+) times, "
+            r"the most its max_attempts allows\)",
+            re.S,
+        ),
+        lambda m, lang, names: say(
+            lang,
+            N_(
+                "{reason} (stage {stage} already ran {runs} times, the most its max_attempts "
+                "allows)"
+            ),
+            reason=workflow_reason(m["reason"], lang, names),
+            stage=stage_name(m["stage"], lang),
+            runs=number(int(m["runs"]), lang),
+        ),
+    ),
     (
         re.compile(r"(?P<person>.+) \((?P<party>[^()]+)\) refused to sign: (?P<reason>.*)", re.S),
         lambda m, lang, names: say(
@@ -692,9 +724,17 @@ _REASONS: list[tuple[re.Pattern[str], _Reasoned]] = [
 ]
 
 
-def workflow_reason(reason: str, language: str, names: PartyNames | None = None) -> Said:
-    """A reason a workflow wrote, in `language`; flagged as recorded when its wording is not
-    one the workflows use."""
+def workflow_reason(
+    reason: str,
+    language: str,
+    names: PartyNames | None = None,
+    facts: ReasonFacts | None = None,
+) -> Said:
+    """A reason a workflow wrote, in `language`: from its facts when it has them (since
+    typed-reasons), else read back from its English wording; flagged as recorded when that
+    wording is not one the workflows use."""
+    if facts is not None:
+        return reason_said(facts, language, names)
     for pattern, render in _REASONS:
         found = pattern.fullmatch(reason)
         if found is not None:
@@ -702,16 +742,60 @@ def workflow_reason(reason: str, language: str, names: PartyNames | None = None)
     return as_recorded(reason, language)
 
 
-@lru_cache(maxsize=1024)
-def stage_name(stage: str | None, language: str) -> Said:
-    """A stage by its name in the catalogues ("signature-2": its second run)."""
-    if not stage:
-        return word("")
-    base, _, attempt = stage.partition("-")
-    name = say(language, base) if base.isidentifier() else data(stage, language)
-    if attempt.isdigit():
-        return say(language, N_("{stage} (run {attempt})"), stage=name, attempt=attempt)
-    return name
+REASONS: Mapping[ReasonCode, str] = {
+    ReasonCode.CHANGES_REQUESTED: N_("{party} asked for changes to version {version}"),
+    ReasonCode.SIGNATURE_REFUSED: N_("{person} ({party}) refused to sign: {reason}"),
+    ReasonCode.PARTY_WITHDREW: N_("{person} ({party}) withdrew from the convention: {reason}"),
+    ReasonCode.OUTCOMES_DISPUTED: N_("{party} disagrees: {comments}"),
+    ReasonCode.FUNDING_REJECTED: N_("{funder} rejected the request: {comments}"),
+    ReasonCode.NO_VERSION_APPROVED: N_("no version approved after {count} versions of the text"),
+    ReasonCode.NO_OUTCOMES_AGREED: N_("no agreement on the outcomes after {count} rounds"),
+    ReasonCode.NO_FUNDING_DECISION: N_("no decision after {count} requests for information"),
+    ReasonCode.ATTEMPTS_EXHAUSTED: N_(
+        "{reason} (stage {stage} already ran {runs} times, the most its max_attempts allows)"
+    ),
+    ReasonCode.CONVENTION_TERMINATED: N_("convention terminated: {reason}"),
+    ReasonCode.CONVENTION_ENDED: N_("convention ended: {reason}"),
+    ReasonCode.ESCALATED_TASK_CANCELLED: N_("{task} was cancelled"),
+    ReasonCode.ESCALATED_TASK_ANSWERED: N_("{task} was answered"),
+    ReasonCode.DEADLINE_POSTPONED: N_("its deadline was postponed"),
+}
+"""One sentence per reason code, in the workflow's English wording (the msgid): said again
+from the reason's facts in every language (tests/test_typed_reasons.py checks each code has
+its sentence in every catalogue)."""
+
+_PARTY_PARAMS = frozenset({"party", "funder"})
+"""Parameters that are party ids: said by the organisation's name."""
+_NUMBER_PARAMS = frozenset({"version", "count", "runs"})
+
+
+def reason_said(facts: ReasonFacts, language: str, names: PartyNames | None = None) -> Said:
+    """A reason the workflow gave, from its facts (code, values, the reason it wraps), in
+    `language`: party ids said by their names, counts in the locale's digits, what people
+    wrote as written (isolated), a missing value as a dash."""
+    language = supported(language)
+    names = names or NO_NAMES
+    values: dict[str, Said | str] = {}
+    for name, value in facts.params.items():
+        if name in _NUMBER_PARAMS and isinstance(value, int):
+            values[name] = number(value, language)
+        elif name in _PARTY_PARAMS:
+            values[name] = names(str(value))
+        elif name == "stage":
+            values[name] = stage_name(str(value), language)
+        else:
+            values[name] = str(value)
+    if facts.cause is not None:
+        values["reason"] = reason_said(facts.cause, language, names)
+    template = REASONS[facts.code]
+    for name in _placeholders(template):
+        values.setdefault(name, data("—", language))
+    return say(language, template, **values)
+
+
+@lru_cache(maxsize=64)
+def _placeholders(template: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\{(\w+)\}", template))
 
 
 # --- milestones ---------------------------------------------------------------------------
@@ -915,7 +999,11 @@ def _task_cancelled(c: _Context, d: TaskCancelledDetails) -> Said:
         c.language,
         N_("{task} — cancelled: {reason}"),
         task=c.task(facts=d.task),
-        reason=_reason(d.reason, c.language, c.names),
+        reason=(
+            reason_said(d.reason_facts, c.language, c.names)
+            if d.reason_facts is not None
+            else _reason(d.reason, c.language, c.names)
+        ),
     )
 
 
@@ -923,6 +1011,19 @@ def _reason(reason: str, language: str, names: PartyNames) -> Said:
     """A reason the workflow wrote in its own wording, said; one a person wrote, as written."""
     said = workflow_reason(reason, language, names)
     return data(reason, language) if said.as_recorded else said
+
+
+def cancelled_because(task: Any, language: str, names: PartyNames | None = None) -> Said | None:
+    """Why a cancelled task was cancelled, in `language`: from its facts (typed-reasons), else
+    its English reason read back (what the pattern cannot read, as written); None for a task
+    not cancelled or cancelled without a reason."""
+    if getattr(task, "status", None) != "cancelled":
+        return None
+    facts = getattr(task, "closed_reason_facts", None)
+    if facts is not None:
+        return reason_said(facts, language, names)
+    reason = getattr(task, "closed_reason", None)
+    return _reason(reason, supported(language), names or NO_NAMES) if reason else None
 
 
 def _deadline_postponed(c: _Context, d: DeadlinePostponedDetails) -> Said:
@@ -1242,7 +1343,13 @@ def _convention_completed(c: _Context, d: MilestoneDetails) -> Said:
     return say(c.language, N_("Every stage completed"))
 
 
-def _convention_failed(c: _Context, d: MilestoneDetails) -> Said:
+def _convention_failed(c: _Context, d: ConventionFailedDetails) -> Said:
+    if d.reason_facts is not None:
+        return say(
+            c.language,
+            N_("Convention ended: {reason}"),
+            reason=reason_said(d.reason_facts, c.language, c.names),
+        )
     reason = _after(c.summary, "Convention ended: ")
     if reason is None:
         return as_recorded(c.summary, c.language)
@@ -1268,7 +1375,7 @@ def _stage_failed(c: _Context, d: StageFailedDetails) -> Said:
         c.language,
         N_("Stage {stage} failed: {reason}"),
         stage=stage_name(c.milestone.stage, c.language),
-        reason=workflow_reason(d.reason, c.language, c.names),
+        reason=workflow_reason(d.reason, c.language, c.names, d.reason_facts),
     )
 
 

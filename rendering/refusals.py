@@ -74,8 +74,15 @@ REFUSALS: Mapping[RefusalCode, str] = {
     RefusalCode.STILL_STARTING: N_(
         "the convention {convention} is still starting: try again in a moment"
     ),
+    RefusalCode.OFFICER_CHANGE_UNSUPPORTED: N_(
+        "this convention's run cannot change its responsible officer"
+    ),
+    RefusalCode.STAGE_RULE: N_("the answer does not meet a rule of this stage"),
 }
-"""One sentence per code (STAGE_RULE has none: its English text is all there is)."""
+"""One sentence per code (tests/test_typed_reasons.py: every code, every catalogue). A stage's
+rule that raised a plain ValueError has no values to say: STAGE_RULE says that a rule of the
+stage refused it (the page places it beside its field; English readers and the API get the
+rule's own text)."""
 
 _DATES = frozenset({"new", "current"})
 """Parameters that are dates (ISO text): said in the locale's long form."""
@@ -101,7 +108,7 @@ def refusal_said(reason: Any, language: str, zone: str = DEFAULT_ZONE) -> Said:
         code = None
     template = REFUSALS.get(code) if code is not None else None
     if code is None or template is None or language == "en":
-        # The workflow's own words: a stage's rule without a code, or the English reader's.
+        # The workflow's own words: an unknown code, or the English reader's.
         return word(str(reason) if language == "en" else gettext(language, str(reason)))
     params: Mapping[str, Any] = getattr(reason, "params", None) or {}
     values = {name: _value(name, value, code, language, zone) for name, value in params.items()}

@@ -167,8 +167,12 @@ class RefusalCode(StrEnum):
     OFFICER_WITHOUT_EMAIL = "officer_without_email"
     SAME_OFFICER = "same_officer"
     STILL_STARTING = "still_starting"
+    OFFICER_CHANGE_UNSUPPORTED = "officer_change_unsupported"
+    """A run recorded before the responsible officer could be changed (never taken)."""
     STAGE_RULE = "stage_rule"
-    """A stage's rule with no code of its own: its English text is all there is."""
+    """A stage's rule that raised a plain ValueError rather than its own code (every rule the
+    stages have has one): said as "does not meet the stage's rule", its field placed, the
+    English text given to English readers and on the API."""
 
 
 RefusalValue = str | int | list[str]

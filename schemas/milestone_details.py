@@ -26,6 +26,7 @@ from schemas.actors import Principal
 from schemas.convention import ConventionKind
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import LinkKind
+from schemas.reasons import ReasonFacts
 from schemas.tasks import Answer, TaskFacts, TaskKind
 from schemas.values import DocumentRef, Money, Place
 
@@ -90,6 +91,19 @@ class OfficerChangedDetails(MilestoneDetails):
 class StageFailedDetails(MilestoneDetails):
     reason: str
     on_failure: str = Field(description="The stage to go back to, or 'end'.")
+    reason_facts: ReasonFacts | None = Field(
+        default=None, description="The reason as a code and its values (since typed-reasons)."
+    )
+
+
+class ConventionFailedDetails(MilestoneDetails):
+    """The convention ended without success: why (since typed-reasons; before, the summary
+    alone said it)."""
+
+    reason: str | None = None
+    reason_facts: ReasonFacts | None = Field(
+        default=None, description="The reason as a code and its values (since typed-reasons)."
+    )
 
 
 class ConventionTerminatedDetails(MilestoneDetails):
@@ -183,6 +197,9 @@ class TaskCancelledDetails(MilestoneDetails):
     reason: str
     task: TaskFacts | None = Field(
         default=None, description="The task's facts (since typed-task-facts)."
+    )
+    reason_facts: ReasonFacts | None = Field(
+        default=None, description="The reason as a code and its values (since typed-reasons)."
     )
 
 
@@ -407,7 +424,7 @@ DETAILS_BY_KIND: Mapping[MilestoneKind, type[MilestoneDetails]] = {
     MilestoneKind.PROGRESS_REPORTED: ProgressReportedDetails,
     MilestoneKind.IMPLEMENTATION_MILESTONE_REACHED: ImplementationMilestoneReachedDetails,
     MilestoneKind.CONVENTION_COMPLETED: NoDetails,
-    MilestoneKind.CONVENTION_FAILED: NoDetails,
+    MilestoneKind.CONVENTION_FAILED: ConventionFailedDetails,
     MilestoneKind.CONVENTION_TERMINATED: ConventionTerminatedDetails,
     MilestoneKind.TASK_REMINDED: TaskRemindedDetails,
     MilestoneKind.DEADLINE_POSTPONED: DeadlinePostponedDetails,

@@ -10,6 +10,7 @@ from pydantic import Field
 from schemas.convention import Convention, ConventionKind, Officer
 from schemas.milestones import Milestone
 from schemas.officer_actions import ConventionLink, TerminateConvention
+from schemas.reasons import ReasonFacts
 from schemas.tasks import Task
 from schemas.values import Frozen, Identifier
 
@@ -130,6 +131,11 @@ class ConventionStatus(Frozen):
     )
     milestone_count: int = Field(default=0, description="Milestones recorded in all.")
     reason: str | None = None
+    reason_facts: ReasonFacts | None = Field(
+        default=None,
+        description="Why it ended, as a code and its values (since typed-reasons).",
+        exclude_if=lambda value: value is None,
+    )
     origin: str | None = None
     links: list[ConventionLink] = Field(default_factory=list)
     indicators: dict[str, float] = Field(default_factory=dict)
@@ -159,4 +165,9 @@ class ConventionOutcome(Frozen):
     convention_id: Identifier
     state: ConventionState
     reason: str | None = None
+    reason_facts: ReasonFacts | None = Field(
+        default=None,
+        description="Why it ended, as a code and its values (since typed-reasons).",
+        exclude_if=lambda value: value is None,
+    )
     milestone_count: int

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from schemas.actors import Principal
+from schemas.reasons import ReasonFacts
 from schemas.values import (
     DocumentRef,
     Frozen,
@@ -157,6 +158,11 @@ class Task(Frozen):
     )
     closed_reason: str | None = Field(
         default=None, description="Why the task was cancelled, once it is."
+    )
+    closed_reason_facts: ReasonFacts | None = Field(
+        default=None,
+        description="Why it was cancelled, as a code and its values (since typed-reasons).",
+        exclude_if=lambda value: value is None,
     )
     facts: TaskFacts | None = Field(
         default=None,

@@ -84,7 +84,6 @@ def test_every_kind_has_its_model_or_says_it_has_no_details() -> None:
         MilestoneKind.STAGE_ENTERED,
         MilestoneKind.STAGE_COMPLETED,
         MilestoneKind.CONVENTION_COMPLETED,
-        MilestoneKind.CONVENTION_FAILED,
     }
 
 

@@ -192,6 +192,13 @@ async def test_a_withdrawal_takes_the_declared_path_back_to_drafting_until_attem
         "drafting",
     ]
     assert len(await desk.milestones(MilestoneKind.PARTY_WITHDREW)) == 2
+    # The reason as facts (typed-reasons): the ending wraps the withdrawal it follows.
+    facts = outcome.reason_facts
+    assert facts is not None and facts.code == "attempts_exhausted"
+    assert facts.params == {"stage": "drafting", "runs": 2}
+    assert facts.cause is not None and facts.cause.code == "party_withdrew"
+    (failed,) = await desk.milestones(MilestoneKind.CONVENTION_FAILED)
+    assert failed.details["reason_facts"] == facts.model_dump(mode="json")
 
 
 # --- mission ----------------------------------------------------------------------------

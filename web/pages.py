@@ -32,7 +32,7 @@ from application.partner import (
     task_pages,
 )
 from application.sealing import sealed_original
-from rendering.record import task_title
+from rendering.record import cancelled_because, task_title
 from rendering.zones import DEFAULT_ZONE, moment
 from schemas.channels import InboxEntry
 from web.dependencies import SESSION_COOKIE, Desk, Session, Standing
@@ -460,6 +460,7 @@ async def _receipt_page(
         receipt=receipt,
         answered_by=view.answered_by,
         closed=view.closed,
+        cancelled_because=cancelled_because(view.closed_task, language),
         task_id=receipt.task_id if receipt else None,
         party_name=party_name,
         sealed=sealed,

@@ -11,7 +11,13 @@ from workflows.implementation import run_implementation
 from workflows.mission import run_mission
 from workflows.progress import PROGRESS_AFTER_LEDGER_PATCH, Progress
 from workflows.signature import run_signature
-from workflows.task_board import ContinueAsNewRequested, ConventionEnded, StageFailed, TaskBoard
+from workflows.task_board import (
+    ContinueAsNewRequested,
+    ConventionEnded,
+    StageFailed,
+    TaskBoard,
+    terminated_by_officer,
+)
 from workflows.task_rules import refused
 from workflows.visibility import upsert_progress
 
@@ -40,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         ReassignTask,
         TerminateConvention,
     )
+    from schemas.reasons import ReasonCode, ReasonFacts
     from schemas.status import (
         ConventionInput,
         ConventionOutcome,
@@ -72,6 +79,8 @@ class ConventionWorkflow:
         )
         self.state = ConventionState.ACTIVE
         self.reason: str | None = None
+        self.reason_facts: ReasonFacts | None = None
+        """Why it ended, as facts (in a run that writes them: typed-reasons)."""
         self.progress: Progress | None = None
         """Shows stage and state after the ledger; None in runs recorded before it did."""
 
@@ -155,6 +164,7 @@ class ConventionWorkflow:
             convention_id=convention.id,
             state=self.state,
             reason=self.reason,
+            reason_facts=self.reason_facts,
             milestone_count=board.milestone_count,
         )
 
@@ -266,6 +276,7 @@ class ConventionWorkflow:
             milestones=list(board.milestones),
             milestone_count=board.milestone_count,
             reason=self.reason,
+            reason_facts=self.reason_facts,
             origin=convention.origin,
             links=list(board.links),
             indicators=(
@@ -294,7 +305,10 @@ class ConventionWorkflow:
 
     def _stop_if_terminated(self) -> None:
         if self.board.termination is not None:
-            raise ConventionEnded(self.board.termination.reason, terminated=True)
+            termination = self.board.termination
+            raise ConventionEnded(
+                termination.reason, terminated_by_officer(termination), terminated=True
+            )
 
     async def _path_after_failure(
         self, convention: Convention, spec: StageSpec, failure: StageFailed
@@ -303,27 +317,33 @@ class ConventionWorkflow:
         await self.board.record(
             MilestoneKind.STAGE_FAILED,
             f"Stage {spec.stage} failed: {failure.reason}",
-            details={"reason": failure.reason, "on_failure": spec.on_failure},
+            details={"reason": failure.reason, "on_failure": spec.on_failure}
+            | self.board.reason_details(failure.facts),
         )
         if spec.on_failure == "end":
-            raise ConventionEnded(failure.reason)
+            raise ConventionEnded(failure.reason, failure.facts)
         names: list[str] = [stage.stage for stage in convention.stages]
         target = convention.stages[names.index(spec.on_failure)]
         runs = self.board.stage_attempts.get(target.stage, 0)
         if runs >= target.max_attempts:
             raise ConventionEnded(
                 f"{failure.reason} (stage {target.stage} already ran {runs} times, "
-                f"the most its max_attempts allows)"
+                f"the most its max_attempts allows)",
+                ReasonFacts.of(
+                    ReasonCode.ATTEMPTS_EXHAUSTED, failure.facts, stage=target.stage, runs=runs
+                ),
             )
         return names.index(target.stage)
 
     async def _end(self, ended: ConventionEnded) -> None:
         board = self.board
         self.reason = ended.reason
+        if board.writes_reasons():
+            self.reason_facts = ended.facts
         if ended.terminated:
             self.state = ConventionState.TERMINATED
             assert board.termination is not None
-            await board.cancel_all_open(f"convention terminated: {ended.reason}")
+            await board.cancel_all_open(f"convention terminated: {ended.reason}", ended.facts)
             await board.record(
                 MilestoneKind.CONVENTION_TERMINATED,
                 f"Convention terminated by the officer: {ended.reason}",
@@ -333,8 +353,16 @@ class ConventionWorkflow:
             )
         else:
             self.state = ConventionState.FAILED
-            await board.cancel_all_open(f"convention ended: {ended.reason}")
-            await board.record(MilestoneKind.CONVENTION_FAILED, f"Convention ended: {ended.reason}")
+            ending = ReasonFacts.of(ReasonCode.CONVENTION_ENDED, ended.facts)
+            await board.cancel_all_open(f"convention ended: {ended.reason}", ending)
+            await board.record(
+                MilestoneKind.CONVENTION_FAILED,
+                f"Convention ended: {ended.reason}",
+                # Since typed-reasons: why, as facts (before, the summary alone said it).
+                details={"reason": ended.reason, **board.reason_details(ended.facts)}
+                if board.writes_reasons()
+                else None,
+            )
 
     async def _link_to_parent(self, convention: Convention) -> None:
         """Tell the framework convention about this specific one, so both show the link."""

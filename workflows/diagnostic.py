@@ -17,6 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.convention import DiagnosticStage
     from schemas.milestones import MilestoneKind
     from schemas.officer_actions import ConventionLink, LinkKind
+    from schemas.reasons import ReasonCode, ReasonFacts
     from schemas.status import ConventionInput, ConventionState
     from schemas.tasks import FindingsAnswer, OutcomesAnswer, TaskKind
 
@@ -71,8 +72,13 @@ async def run_diagnostic(board: TaskBoard, spec: DiagnosticStage) -> None:
             assert isinstance(answer, OutcomesAnswer)
             if answer.decision == "disagree":
                 disagreement = f"{request.acting_party} disagrees: {answer.comments}"
+                disputed = ReasonFacts.of(
+                    ReasonCode.OUTCOMES_DISPUTED,
+                    party=request.acting_party,
+                    comments=answer.comments,
+                )
                 for task in agreements:
-                    await board.cancel(task.id, disagreement)
+                    await board.cancel(task.id, disagreement, disputed)
                 continue
             outcomes.extend(outcome for outcome in answer.outcomes if outcome not in outcomes)
         if disagreement is None:
@@ -85,7 +91,10 @@ async def run_diagnostic(board: TaskBoard, spec: DiagnosticStage) -> None:
             await _start_follow_ups(board, spec)
             return
         if round_number >= MAX_ROUNDS:
-            raise StageFailed(f"no agreement on the outcomes after {MAX_ROUNDS} rounds")
+            raise StageFailed(
+                f"no agreement on the outcomes after {MAX_ROUNDS} rounds",
+                ReasonFacts.of(ReasonCode.NO_OUTCOMES_AGREED, count=MAX_ROUNDS),
+            )
         round_number += 1
 
 

@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.convention import DraftingStage
     from schemas.errors import RefusalCode
     from schemas.milestones import MilestoneKind
+    from schemas.reasons import ReasonCode, ReasonFacts
     from schemas.tasks import Answer, ReviewAnswer, RevisionAnswer, Task, TaskKind
 
 
@@ -49,9 +50,14 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
             assert isinstance(request.answer, ReviewAnswer)
             if request.answer.decision == "request_changes":
                 changes_asked_by, comments = request.acting_party, request.answer.comments or ""
+                asked = ReasonFacts.of(
+                    ReasonCode.CHANGES_REQUESTED, party=changes_asked_by, version=version
+                )
                 for review in reviews:
                     await board.cancel(
-                        review.id, f"{changes_asked_by} asked for changes to version {version}"
+                        review.id,
+                        f"{changes_asked_by} asked for changes to version {version}",
+                        asked,
                     )
         if changes_asked_by is None:
             # The text signatures are given on: a new drafting run or version is a new text.
@@ -64,7 +70,10 @@ async def run_drafting(board: TaskBoard, spec: DraftingStage) -> None:
             )
             return
         if version >= MAX_ROUNDS:
-            raise StageFailed(f"no version approved after {MAX_ROUNDS} versions of the text")
+            raise StageFailed(
+                f"no version approved after {MAX_ROUNDS} versions of the text",
+                ReasonFacts.of(ReasonCode.NO_VERSION_APPROVED, count=MAX_ROUNDS),
+            )
         revision = await board.assign(
             board.task_id("revise", f"v{version + 1}"),
             TaskKind.REVISE_DRAFT,

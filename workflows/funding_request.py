@@ -12,6 +12,7 @@ from workflows.task_rules import shortened
 with workflow.unsafe.imports_passed_through():
     from schemas.convention import FundingRequestStage
     from schemas.milestones import MilestoneKind
+    from schemas.reasons import ReasonCode, ReasonFacts
     from schemas.tasks import FundingDecisionAnswer, RevisedFundingRequest, TaskKind
     from schemas.values import DocumentRef, Money
 
@@ -78,7 +79,10 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
             )
             await board.answer_to(information_task)
             if round_number >= MAX_ROUNDS:
-                raise StageFailed(f"no decision after {MAX_ROUNDS} requests for information")
+                raise StageFailed(
+                    f"no decision after {MAX_ROUNDS} requests for information",
+                    ReasonFacts.of(ReasonCode.NO_FUNDING_DECISION, count=MAX_ROUNDS),
+                )
             round_number += 1
             continue
         granted = decision.granted
@@ -99,7 +103,12 @@ async def run_funding_request(board: TaskBoard, spec: FundingRequestStage) -> No
             },
         )
         if decision.decision == "reject":
-            raise StageFailed(summary)
+            raise StageFailed(
+                summary,
+                ReasonFacts.of(
+                    ReasonCode.FUNDING_REJECTED, funder=spec.funder, comments=decision.comments
+                ),
+            )
         return
 
 

@@ -29,6 +29,7 @@ markers of the ids it asked.
 | typed-task-facts          | before-typed-task-facts and every group      | (C)       | (C)    |
 | change-officer            | before-change-officer and every group        | (C)       | (C)    |
 | reassign-directory        | before-reassign-directory and every group    | (C)       | (C)    |
+| typed-reasons             | before-typed-reasons and every group         | (C)       | (C)    |
 
 (A) No run started before the consolidation can replay on this code any more: no such run
 is open (a run continued-as-new since starts on the consolidated code), and the archived
@@ -67,7 +68,9 @@ CONSOLIDATED_PATCHES = frozenset(
 """Every patch id that existed when the consolidation was made. A later patch is asked for
 by its own marker, in every run."""
 
-LATER_PATCHES = frozenset({"typed-task-facts", "change-officer", "reassign-directory"})
+LATER_PATCHES = frozenset(
+    {"typed-task-facts", "change-officer", "reassign-directory", "typed-reasons"}
+)
 """Patches made after the consolidation: each asked by its own marker in every run, and
 retired on its own (docs/architecture/patches.md)."""
 

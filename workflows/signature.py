@@ -18,6 +18,7 @@ with workflow.unsafe.imports_passed_through():
     from schemas.actors import PrincipalKind
     from schemas.convention import Signatory, SignatureOrder, SignatureStage
     from schemas.milestones import MilestoneKind
+    from schemas.reasons import ReasonCode, ReasonFacts
     from schemas.status import StandingSignature
     from schemas.tasks import AnswerTask, SignAnswer, Task, TaskKind
 
@@ -55,7 +56,7 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
                     facts={"signatory_name": signatory.name, "capacity": signatory.capacity},
                 )
             )
-        failure: str | None = None
+        failure: tuple[str, ReasonFacts] | None = None
         async for task, request in board.answers_to(tasks):
             answer = request.answer
             assert isinstance(answer, SignAnswer) and task.signatory is not None
@@ -63,21 +64,30 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
             signer, capacity, replacing = _who_signs(board, task, request, signatory)
             if answer.decision != "sign":
                 refused = answer.decision == "refuse"
-                failure = (
+                said = (
                     f"{signer} ({signatory.party}) "
                     f"{'refused to sign' if refused else 'withdrew from the convention'}: "
                     f"{answer.reason}"
                 )
+                failure = (
+                    said,
+                    ReasonFacts.of(
+                        ReasonCode.SIGNATURE_REFUSED if refused else ReasonCode.PARTY_WITHDREW,
+                        person=signer,
+                        party=signatory.party,
+                        reason=answer.reason,
+                    ),
+                )
                 await board.record(
                     MilestoneKind.SIGNATURE_REFUSED if refused else MilestoneKind.PARTY_WITHDREW,
-                    failure,
+                    said,
                     task=task,
                     actor=signer,
                     details={"signatory": signatory.id, "reason": answer.reason}
                     | ({"replacing": replacing} if replacing else {}),
                 )
                 for other in tasks:
-                    await board.cancel(other.id, failure)
+                    await board.cancel(other.id, *failure)
                 continue
             place = answer.place or spec.place
             await board.record(
@@ -106,7 +116,7 @@ async def run_signature(board: TaskBoard, spec: SignatureStage) -> None:
             )
         if failure is not None:
             board.wait_for({})
-            raise StageFailed(failure)
+            raise StageFailed(*failure)
     await board.record(
         MilestoneKind.ENTERED_INTO_FORCE,
         f"All {len(spec.signatories)} signatures in: the convention is in force",

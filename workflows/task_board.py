@@ -42,6 +42,7 @@ with workflow.unsafe.imports_passed_through():
         ReassignTask,
         TerminateConvention,
     )
+    from schemas.reasons import ReasonCode, ReasonFacts
     from schemas.status import (
         BoardState,
         ImplementationProgress,
@@ -98,26 +99,41 @@ only to a contact the convention file names: the task keeps the person's directo
 milestone names it with the capacity and the directory's version. Asked in the update's
 handler when it carries a person, so a run that never did it holds no marker; histories of
 the code before: tests/histories/before-reassign-directory/."""
+TYPED_REASONS_PATCH = "typed-reasons"
+"""The reasons the workflow gives (a task cancelled, a stage failed, the convention ended)
+are written as facts too: a code and its values (schemas.reasons.ReasonFacts) in the
+milestone's details and the closed task, beside the English wording, so each reader's
+language says them (rendering.reasons). Asked where a run first gives a reason, so a run
+that never gives one holds no marker; histories of the code before:
+tests/histories/before-typed-reasons/ (their wording is read back by pattern)."""
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
 reminders still to come, not every late reminder of the past in a burst."""
 
 
 class StageFailed(Exception):
-    """A stage cannot succeed (a refusal, a rejection); the file says what follows."""
+    """A stage cannot succeed (a refusal, a rejection); the file says what follows.
+    `reason` is the English wording the record always held, `facts` the same as data."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, facts: ReasonFacts) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.facts = facts
 
 
 class ConventionEnded(Exception):
     """The convention ends now: a failed stage with nowhere to go, or the officer's decision."""
 
-    def __init__(self, reason: str, *, terminated: bool = False) -> None:
+    def __init__(self, reason: str, facts: ReasonFacts, *, terminated: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.facts = facts
         self.terminated = terminated
+
+
+def terminated_by_officer(termination: TerminateConvention) -> ReasonFacts:
+    """Why the officer's termination ended the convention: their reason, as written."""
+    return ReasonFacts.of(ReasonCode.CONVENTION_TERMINATED, reason=termination.reason)
 
 
 class ContinueAsNewRequested(Exception):
@@ -144,6 +160,7 @@ class TaskBoard:
         self.patches = Patches()
         self._uses_ledger: bool | None = None
         self._typed_facts: bool | None = None
+        self._typed_reasons: bool | None = None
         # Signature tasks of a sequential signature not yet open, and whom they wait for.
         self.waiting_for: dict[str, str] = {}
         self._checks: dict[str, AnswerCheck] = {}
@@ -300,6 +317,17 @@ class TaskBoard:
             self._uses_ledger = self.patches.on(LEDGER_PATCH)
         return self._uses_ledger
 
+    def writes_reasons(self) -> bool:
+        """Whether this run writes its reasons as facts too (typed-reasons): asked once, where
+        the run first gives a reason."""
+        if self._typed_reasons is None:
+            self._typed_reasons = self.patches.on(TYPED_REASONS_PATCH)
+        return self._typed_reasons
+
+    def reason_details(self, facts: ReasonFacts) -> dict[str, Any]:
+        """`reason_facts` for a milestone's details, in a run that writes them; else nothing."""
+        return {"reason_facts": facts.details()} if self.writes_reasons() else {}
+
     def writes_facts(self) -> bool:
         """Tasks and milestones carry their facts (typed-task-facts), asked once a run."""
         if self._typed_facts is None:
@@ -425,25 +453,36 @@ class TaskBoard:
         self.answers[task.id] = request
         return task
 
-    async def cancel(self, task_id: str, reason: str) -> None:
-        """Close a task nobody needs to answer any more, and say why."""
+    async def cancel(self, task_id: str, reason: str, facts: ReasonFacts) -> None:
+        """Close a task nobody needs to answer any more, and say why (in English, and as
+        facts in a run that writes them)."""
         task = self.tasks[task_id]
         if task.status is not TaskStatus.OPEN:
             return
-        task = self._replace(task, status=TaskStatus.CANCELLED, closed_reason=reason)
+        typed = self.writes_reasons()
+        task = self._replace(
+            task,
+            status=TaskStatus.CANCELLED,
+            closed_reason=reason,
+            closed_reason_facts=facts if typed else None,
+        )
         self.sync_task_read_model(task)
         await self.record(
             MilestoneKind.TASK_CANCELLED,
             f"{task.title} — cancelled: {reason}",
             task=task,
-            details={"reason": reason},
+            details={"reason": reason} | self.reason_details(facts),
         )
-        await self._close_escalations(task, f"{task.id} was cancelled")
+        await self._close_escalations(
+            task,
+            f"{task.id} was cancelled",
+            ReasonFacts.of(ReasonCode.ESCALATED_TASK_CANCELLED, task=task.id),
+        )
 
-    async def cancel_all_open(self, reason: str) -> None:
+    async def cancel_all_open(self, reason: str, facts: ReasonFacts) -> None:
         """Close every open task: the convention is over."""
         for task in self.open_tasks():
-            await self.cancel(task.id, reason)
+            await self.cancel(task.id, reason, facts)
 
     async def answer_to(self, task: Task) -> AnswerTask:
         """Wait for the answer to one task."""
@@ -459,14 +498,22 @@ class TaskBoard:
         pending = {task.id for task in tasks}
         while pending:
             if self.termination is not None:
-                raise ConventionEnded(self.termination.reason, terminated=True)
+                raise ConventionEnded(
+                    self.termination.reason,
+                    terminated_by_officer(self.termination),
+                    terminated=True,
+                )
             for task_id in sorted(t for t in pending if t in self.answers):
                 pending.discard(task_id)
                 task = self.tasks[task_id]
                 # Consumed: the workflow does not keep answers it no longer needs.
                 request = self.answers.pop(task_id)
                 await self._record_answer(task, request)
-                await self._close_escalations(task, f"{task.id} was answered")
+                await self._close_escalations(
+                    task,
+                    f"{task.id} was answered",
+                    ReasonFacts.of(ReasonCode.ESCALATED_TASK_ANSWERED, task=task.id),
+                )
                 yield task, request
             # The stage may have cancelled the rest of a round (a refusal, a request for
             # changes) while it handled an answer: nobody waits for those any more.
@@ -567,10 +614,10 @@ class TaskBoard:
             facts=rules.escalation_facts(task),
         )
 
-    async def _close_escalations(self, task: Task, reason: str) -> None:
+    async def _close_escalations(self, task: Task, reason: str, facts: ReasonFacts) -> None:
         for escalation in self.open_tasks():
             if escalation.escalates == task.id:
-                await self.cancel(escalation.id, reason)
+                await self.cancel(escalation.id, reason, facts)
 
     # --- the officer's actions --------------------------------------------------------
 
@@ -602,7 +649,9 @@ class TaskBoard:
                 "reason": request.reason,
             },
         )
-        await self._close_escalations(task, "its deadline was postponed")
+        await self._close_escalations(
+            task, "its deadline was postponed", ReasonFacts.of(ReasonCode.DEADLINE_POSTPONED)
+        )
         await self.notify(
             NotificationEvent.TASK_REMINDER, task, occurrence=f"postponed-{self._changes}"
         )
@@ -662,7 +711,9 @@ class TaskBoard:
         record is written (the read model's officer with it: the desk reads its own write)."""
         if not self.patches.on(CHANGE_OFFICER_PATCH):
             # Never taken: no history recorded before the update holds one.
-            raise rules.refused(RefusalCode.STAGE_RULE, "officer", "not supported by this run")
+            raise rules.refused(
+                RefusalCode.OFFICER_CHANGE_UNSUPPORTED, "officer", "not supported by this run"
+            )
         # Checked again: another change accepted in the same moment may have named them.
         rules.check_officer_change(self.convention.officer, request)
         before, after = self.convention.officer, rules.changed_officer(request)

@@ -34,7 +34,9 @@ FIX_TITLE_REASON_CHARS = 160
 """How much of a delivery failure's reason a fix-delivery task's title quotes."""
 
 AnswerCheck = Callable[[Task, Answer], None]
-"""A stage's own rule for an answer; raises ValueError naming the field and the reason."""
+"""A stage's own rule for an answer; raises `refused(code, field, …)` so each reader's language
+says it (a plain ValueError is refused as STAGE_RULE: "a rule of this stage", its field
+placed, its English text kept for English readers and the API)."""
 
 FollowUp = Literal["remind_before_due", "escalate", "remind_late"]
 
