@@ -76,4 +76,45 @@ CREATE INDEX IF NOT EXISTS convention_search_words_facets
     ON convention_search USING gin (words, facets, parties);
 DROP INDEX IF EXISTS convention_search_words;
 DROP INDEX IF EXISTS convention_search_parties;
+
+-- The record's own words are searched as the answers' are (migration 027): a diagnostic's
+-- findings and recommendations, the outcomes agreed, and the officer's reasons (a
+-- postponement, a reassignment, a termination, and the operator's `why` when Temporal had
+-- to end the workflow). The read model adds them, from those milestones' details, to the
+-- convention's `comment_words` (which the file's trigger keeps when it rewrites the title's
+-- and parties' words) and to its `words`; `record_words` holds them apart too, so that a
+-- row found by them says so rather than "in an answer's comment".
+ALTER TABLE convention_search ADD COLUMN IF NOT EXISTS record_words tsvector NOT NULL DEFAULT '';
+
+CREATE OR REPLACE FUNCTION pacte_record_words(jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT concat_ws(' ',
+        (SELECT string_agg(said #>> '{}', ' ')
+           FROM jsonb_path_query($1, 'lax $.findings[*]') AS said),
+        (SELECT string_agg(said #>> '{}', ' ')
+           FROM jsonb_path_query($1, 'lax $.recommendations[*]') AS said),
+        (SELECT string_agg(said #>> '{}', ' ')
+           FROM jsonb_path_query($1, 'lax $.outcomes[*]') AS said),
+        $1 ->> 'reason',
+        $1 ->> 'why')
+$$;
+
+-- The milestones recorded before this migration (once: a row that has its record's words
+-- is left as it is, so that running this again adds nothing twice).
+WITH said AS (
+    SELECT convention_id,
+           pacte_search_vector(string_agg(pacte_record_words(details), ' ' ORDER BY seq)) AS words
+      FROM milestones
+     WHERE kind IN ('findings_filed', 'outcomes_agreed', 'deadline_postponed',
+                    'task_reassigned', 'convention_terminated')
+     GROUP BY convention_id
+)
+INSERT INTO convention_search AS s (convention_id, words, comment_words, record_words)
+SELECT convention_id, words, words, words FROM said WHERE words <> ''::tsvector
+ON CONFLICT (convention_id) DO UPDATE SET
+    record_words = excluded.record_words,
+    comment_words = s.comment_words || excluded.record_words,
+    words = s.words || excluded.record_words
+WHERE s.record_words = ''::tsvector;
+
 ANALYZE convention_search;

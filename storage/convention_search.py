@@ -465,11 +465,16 @@ class ConventionsPage:
     """The words hold no letter or digit once normalised: only an id could match them."""
 
 
-_IN_COMMENTS = """,
-       (SELECT w.comment_words @@ pacte_search_query({words}) FROM convention_search AS w
+_FOUND_IN = """,
+       (SELECT CASE WHEN w.record_words @@ pacte_search_query({words}) THEN 'record'
+                    WHEN w.comment_words @@ pacte_search_query({words}) THEN 'answer' END
+          FROM convention_search AS w
          WHERE w.convention_id = listed.id
-           AND numnode(pacte_search_query({words})) > 0) AS in_comments"""
-"""Whether the words are found in the answers' words (comments, reasons) of a page's row."""
+           AND numnode(pacte_search_query({words})) > 0) AS found_in"""
+"""Where else than in the title and the parties' names the words are found in a page's
+row: `record` in the record's own words (findings, outcomes, the officer's reasons:
+migration 032), else `answer` in the answers' words (comments, reasons: migration 027;
+`comment_words` holds both), else none."""
 
 _PAGE = """WITH capped AS MATERIALIZED ({capped})
 {rows}"""
@@ -522,9 +527,9 @@ def page_sql(
             counted=counted, walked=_matched(given, sort, statement, after, at_most)
         )
     where_found = (
-        _IN_COMMENTS.format(words=statement.param(given.words))
+        _FOUND_IN.format(words=statement.param(given.words))
         if given.words
-        else ",\n       false AS in_comments"
+        else ",\n       NULL::text AS found_in"
     )
     found = "counted.found, counted.words_ignored, "
     rows = _with_next_task(inner, sort, found=found, where_found=where_found)

@@ -2,7 +2,9 @@
 beside the words in `convention_search` stay in step with `conventions` whoever writes it
 (the read model's projection, the file's fill, an update by hand), a convention whose file
 comes after its row is found by words and a filter once the file lands, and the migration's
-backfill gives the conventions written before it their facets.
+backfill gives the conventions written before it their facets. The record's own words (a
+diagnostic's findings, the outcomes, the officer's reasons) are searched, the row says so,
+and the backfill finds those written before it, once.
 
 Read through the list's own query (`conventions_list`), no app or Temporal needed.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest_asyncio
@@ -33,7 +36,15 @@ SELECT c.id FROM conventions AS c JOIN convention_search AS s ON s.convention_id
        pacte_search_facets(c.stage, c.state, c.kind, c.countries, c.sector)"""
 
 
-def _milestone(convention_id: str, seq: int, kind: MilestoneKind, stage: str) -> Milestone:
+def _milestone(
+    convention_id: str,
+    seq: int,
+    kind: MilestoneKind,
+    stage: str,
+    details: dict[str, Any] | None = None,
+) -> Milestone:
+    if details is None:
+        details = {"kind": "framework"} if kind is MilestoneKind.CONVENTION_STARTED else {}
     return Milestone(
         convention_id=convention_id,
         seq=seq,
@@ -41,13 +52,18 @@ def _milestone(convention_id: str, seq: int, kind: MilestoneKind, stage: str) ->
         stage=stage,
         occurred_at=NOW,
         summary=kind.value,
-        details={"kind": "framework"} if kind is MilestoneKind.CONVENTION_STARTED else {},
+        details=details,
     )
 
 
 async def _ids(pool: asyncpg.Pool, **params: str) -> set[str]:
+    return set(await _found_in(pool, **params))
+
+
+async def _found_in(pool: asyncpg.Pool, **params: str) -> dict[str, str | None]:
+    """The page's rows: where else than in the title the words were found."""
     listed = await conventions_list(pool, read_query(params))
-    return {row["id"] for row in listed.rows}
+    return {row["id"]: row["found_in"] for row in listed.rows}
 
 
 @pytest_asyncio.fixture
@@ -122,3 +138,79 @@ async def test_a_row_before_its_file_and_the_backfill(db_pool: asyncpg.Pool, wor
         "UPDATE convention_files SET document = document WHERE convention_id = $1", old
     )
     assert await _ids(db_pool, q=f"dakar {word}", stage="diagnostic") == {old}
+
+
+async def test_the_records_own_words_are_searched_and_said(
+    db_pool: asyncpg.Pool, word: str
+) -> None:
+    convention_id = f"srch-{word}-record"
+    convention = convention_of(
+        DRAFTING, id=convention_id, title=f"Diagnostic à Oujda {word}", parties=PARTIES
+    )
+    await record_convention_file(db_pool, convention)
+    milestones = [
+        _milestone(convention_id, 1, MilestoneKind.CONVENTION_STARTED, "diagnostic"),
+        _milestone(
+            convention_id,
+            2,
+            MilestoneKind.FINDINGS_FILED,
+            "diagnostic",
+            {
+                "findings": [f"Les ateliers manquent de tours {word}f"],
+                "recommendations": [f"Former des tourneurs {word}r"],
+            },
+        ),
+        _milestone(
+            convention_id,
+            3,
+            MilestoneKind.DEADLINE_POSTPONED,
+            "diagnostic",
+            {"from": NOW.isoformat(), "to": NOW.isoformat(), "reason": f"تأخر وصول البعثة {word}p"},
+        ),
+        _milestone(
+            convention_id,
+            4,
+            MilestoneKind.CONVENTION_TERMINATED,
+            "diagnostic",
+            {"reason": f"Financement retiré par le bailleur {word}t"},
+        ),
+    ]
+    await chain_milestones(db_pool, milestones, workflow_id=convention_id, run_id="r")
+    # A finding (another form of the word), a recommendation, an Arabic reason (ta marbuta
+    # as ha), the termination's reason; the row says where they were found.
+    # (Where: the whole search is found there, as for an answer's comment.)
+    for words in ("atelier {}f", "tourneurs {}r", "البعثه {}p", "bailleur {}t"):
+        searched = words.format(word)
+        assert await _found_in(db_pool, q=searched) == {convention_id: "record"}, searched
+    # The title's words alone: nothing else to say.
+    assert await _found_in(db_pool, q=f"oujda {word}") == {convention_id: None}
+    # A file rewritten afterwards (its trigger, migration 027's) keeps them.
+    await db_pool.execute(
+        "UPDATE convention_files SET document = document WHERE convention_id = $1", convention_id
+    )
+    assert await _ids(db_pool, q=f"tourneurs {word}r") == {convention_id}
+
+    # As before migration 032: none of the record's words. Its backfill adds them once.
+    async with db_pool.acquire() as connection, connection.transaction():
+        await connection.execute(
+            "UPDATE convention_search SET comment_words = '', record_words = ''"
+            " WHERE convention_id = $1",
+            convention_id,
+        )
+        await connection.execute(
+            "UPDATE convention_files SET document = document WHERE convention_id = $1",
+            convention_id,
+        )
+    assert await _ids(db_pool, q=f"tourneurs {word}r") == set()
+    await db_pool.execute(MIGRATION.read_text(encoding="utf-8"))
+    await db_pool.execute(MIGRATION.read_text(encoding="utf-8"))
+    assert await _found_in(db_pool, q=f"tourneurs {word}r") == {convention_id: "record"}
+    # Once: the second run added nothing (the answers' words hold them a single time).
+    once = await db_pool.fetchval(
+        "SELECT record_words = pacte_search_vector($2) AND comment_words = record_words"
+        "  FROM convention_search WHERE convention_id = $1",
+        convention_id,
+        f"Les ateliers manquent de tours {word}f Former des tourneurs {word}r"
+        f" تأخر وصول البعثة {word}p Financement retiré par le bailleur {word}t",
+    )
+    assert once
