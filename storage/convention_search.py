@@ -1,6 +1,7 @@
 """The conventions list's SQL: one query over the read model (`conventions`), the search
-table of migrations 012 and 027 (`convention_search`: party ids, officer, the words of the
-title, the parties and the answers' comments) and the open tasks
+table of migrations 012, 027 and 032 (`convention_search`: party ids, officer, the words of
+the title, the parties, the answers' comments and the record's findings and reasons, and the
+facets the list filters on beside them) and the open tasks
 (`office_tasks`), filtered, searched, sorted and paged; the same query streamed whole for the
 downloads; and the office's own open tasks across conventions.
 
