@@ -1,6 +1,7 @@
 """The conventions list's SQL: one query over the read model (`conventions`), the search
-table of migrations 012 and 027 (`convention_search`: party ids, officer, the words of the
-title, the parties and the answers' comments) and the open tasks
+table of migrations 012, 027 and 032 (`convention_search`: party ids, officer, the words of
+the title, the parties, the answers' comments and the record's findings and reasons, and the
+facets the list filters on beside them) and the open tasks
 (`office_tasks`), filtered, searched, sorted and paged; the same query streamed whole for the
 downloads; and the office's own open tasks across conventions.
 
@@ -100,6 +101,11 @@ _WORDS = "(numnode(pacte_search_query({words})) > 0 AND s.words @@ pacte_search_
 immutable function of a constant): the planner weighs it against the words' statistics,
 and a query with no lexeme (a lone diacritic) is a walk it never runs."""
 
+_FACET = "'{field}:' || {value}::text"
+_SECTOR_FACET = "'sector:' || pacte_search_norm({value}::text)"
+"""A filter's value as the element of `convention_search.facets` it matches
+(`pacte_search_facets`, migration 032)."""
+
 _IGNORED = "numnode(pacte_search_query({words})) = 0"
 
 _RANK = "coalesce(ts_rank(s.words, pacte_search_query({words})), 0)"
@@ -121,24 +127,38 @@ class _Statement:
 def _filters(given: ConventionFilter, statement: _Statement) -> tuple[list[str], list[str]]:
     """The filter's conditions other than its words, and the words' alternatives (none
     without words; else the id, and the words): each alternative is a walk of its own, so
-    that the GIN index can answer the words and the primary key the id."""
+    that the GIN index can answer the words and the primary key the id. The stage, state,
+    kind, country and sector are read from `conventions` by the id's alternative (and
+    without words), and from the facets kept beside the words by the words' (migration 032:
+    one GIN index holds both, so that words and a filter are one walk of it)."""
     conditions: list[str] = []
     param = statement.param
-    alternatives: list[str] = []
-    if given.words:
-        alternatives.append(f"c.id = {param(given.words)}")
-        alternatives.append(_WORDS.format(words=param(given.words)))
+    words = (param(given.words), param(given.words)) if given.words else None
+    in_row: list[str] = []
+    facets: list[str] = []
     for column, value in (("stage", given.stage), ("state", given.state), ("kind", given.kind)):
         if value is not None:
-            conditions.append(f"c.{column} = {param(value)}")
-    if given.party is not None:
-        # Containment, not `= ANY`: the GIN indexes of migrations 012 and 019 answer it.
-        conditions.append(f"s.parties @> ARRAY[lower({param(given.party)}::text)]")
+            named = param(value)
+            in_row.append(f"c.{column} = {named}")
+            facets.append(_FACET.format(field=column, value=named))
     if given.country is not None:
-        conditions.append(f"c.countries @> ARRAY[{param(given.country)}::text]")
+        country = param(given.country)
+        in_row.append(f"c.countries @> ARRAY[{country}::text]")
+        facets.append(_FACET.format(field="country", value=country))
     if given.sector is not None:
         sector = param(given.sector)
-        conditions.append(f"pacte_search_norm(c.sector) = pacte_search_norm({sector})")
+        in_row.append(f"pacte_search_norm(c.sector) = pacte_search_norm({sector})")
+        facets.append(_SECTOR_FACET.format(value=sector))
+    alternatives: list[str] = []
+    if words is not None:
+        alternatives.append(_all(f"c.id = {words[0]}", *in_row))
+        beside = f"s.facets @> ARRAY[{', '.join(facets)}]" if facets else ""
+        alternatives.append(_all(_WORDS.format(words=words[1]), beside))
+    else:
+        conditions += in_row
+    if given.party is not None:
+        # Containment, not `= ANY`: the GIN index of migration 032 answers it.
+        conditions.append(f"s.parties @> ARRAY[lower({param(given.party)}::text)]")
     if given.officer is not None:
         officer = param(given.officer)
         conditions.append(
@@ -259,6 +279,48 @@ def _walks(
     ]
 
 
+_RANKED_BRANCH = """SELECT {columns}
+      FROM (SELECT s.convention_id AS ranked_id, {rank} AS ranked
+              FROM convention_search AS s
+             WHERE {words}
+             ORDER BY ranked DESC, s.convention_id) AS r
+      JOIN conventions AS c ON c.id = r.ranked_id
+      LEFT JOIN convention_search AS s ON s.convention_id = c.id
+     WHERE {where}
+     ORDER BY r.ranked DESC, c.id
+     {limit}"""
+"""By relevance, the words' walk: the matches ranked in `convention_search` alone (the
+words, their facets and their rank are all there: migration 032), in rank order, each then
+read in `conventions` until a page is full. Every match is still ranked, but nothing else
+is read for them: joined to the conventions first, as `_BRANCH` does, the ranking carried
+each match's whole row (its words) through the join and the sort."""
+
+_AFTER_RANKED = "(r.ranked < {value}::real OR (r.ranked = {value}::real AND c.id > {id}))"
+
+
+def _ranked_walk(
+    words: str,
+    conditions: list[str],
+    after: Cursor | None,
+    statement: _Statement,
+    rank: str,
+    limit: str,
+) -> str:
+    """The words' alternative by relevance (`_RANKED_BRANCH`), after the cursor."""
+    where = list(conditions)
+    if after is not None:
+        identifier = statement.param(after.id)
+        value = statement.param(after.key)
+        where.append(_AFTER_RANKED.format(value=value, id=identifier))
+    return _RANKED_BRANCH.format(
+        columns=f"{_COLUMNS}, r.ranked AS rank",
+        rank=rank,
+        words=words,
+        where=_all(*where),
+        limit=limit,
+    )
+
+
 def _rank(given: ConventionFilter, statement: _Statement) -> str:
     """The rank's expression (0 without words: every row equal, the id orders them)."""
     if not given.words:
@@ -293,7 +355,10 @@ def _matched(
     columns = _columns(sort, rank)
     first: list[str] = []
     then: list[str] = []
-    for alternative in alternatives or [""]:
+    for number, alternative in enumerate(alternatives or [""]):
+        if sort == "relevance" and given.words and number == len(alternatives) - 1:
+            first.append(_ranked_walk(alternative, conditions, after, statement, rank, clause))
+            continue
         walks, after_walks = _walks(sort, alternative, conditions, after, statement, rank)
         for into, chosen in ((first, walks), (then, after_walks)):
             into += [
@@ -401,11 +466,16 @@ class ConventionsPage:
     """The words hold no letter or digit once normalised: only an id could match them."""
 
 
-_IN_COMMENTS = """,
-       (SELECT w.comment_words @@ pacte_search_query({words}) FROM convention_search AS w
+_FOUND_IN = """,
+       (SELECT CASE WHEN w.record_words @@ pacte_search_query({words}) THEN 'record'
+                    WHEN w.comment_words @@ pacte_search_query({words}) THEN 'answer' END
+          FROM convention_search AS w
          WHERE w.convention_id = listed.id
-           AND numnode(pacte_search_query({words})) > 0) AS in_comments"""
-"""Whether the words are found in the answers' words (comments, reasons) of a page's row."""
+           AND numnode(pacte_search_query({words})) > 0) AS found_in"""
+"""Where else than in the title and the parties' names the words are found in a page's
+row: `record` in the record's own words (findings, outcomes, the officer's reasons:
+migration 032), else `answer` in the answers' words (comments, reasons: migration 027;
+`comment_words` holds both), else none."""
 
 _PAGE = """WITH capped AS MATERIALIZED ({capped})
 {rows}"""
@@ -432,7 +502,7 @@ def _sorts_its_matches(given: ConventionFilter, sort: str) -> bool:
     finds its page soon, and its statement is planned in half the time."""
     if not given.words:
         return False
-    return sort == "relevance" or bool(_filters(given, _Statement())[0])
+    return sort == "relevance" or given != ConventionFilter(words=given.words)
 
 
 def page_sql(
@@ -458,9 +528,9 @@ def page_sql(
             counted=counted, walked=_matched(given, sort, statement, after, at_most)
         )
     where_found = (
-        _IN_COMMENTS.format(words=statement.param(given.words))
+        _FOUND_IN.format(words=statement.param(given.words))
         if given.words
-        else ",\n       false AS in_comments"
+        else ",\n       NULL::text AS found_in"
     )
     found = "counted.found, counted.words_ignored, "
     rows = _with_next_task(inner, sort, found=found, where_found=where_found)

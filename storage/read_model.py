@@ -8,7 +8,8 @@ the last seq it applied, so projecting a milestone again (a retried activity, th
 writer after the single one) changes nothing. The static facts no milestone carries (title,
 countries, sector) come from `convention_files`, written once by `start_convention`; either
 may land first, and both fill the row from the other. An answer's words (comments, a
-refusal's reason) join its convention's search row (`convention_search`, migration 027).
+refusal's reason) join its convention's search row (`convention_search`, migration 027), and
+so do the record's own (findings, outcomes, the officer's reasons: migration 032).
 """
 
 from __future__ import annotations
@@ -311,6 +312,28 @@ ON CONFLICT (convention_id) DO UPDATE SET
 """An answer's words (its comments, a refusal's reason…: `pacte_answer_words`, migration
 027) added to its convention's search row, which the list's search reads; the row is made
 if the convention's file is not recorded yet (its trigger keeps these words)."""
+_KEEP_RECORD_WORDS = """
+INSERT INTO convention_search AS s (convention_id, words, comment_words, record_words)
+SELECT $1, said.words, said.words, said.words
+  FROM (SELECT pacte_search_vector(pacte_record_words($2::jsonb)) AS words) AS said
+ WHERE said.words <> ''::tsvector
+ON CONFLICT (convention_id) DO UPDATE SET
+    record_words = s.record_words || excluded.record_words,
+    comment_words = s.comment_words || excluded.record_words,
+    words = s.words || excluded.record_words
+"""
+"""The record's own words (a diagnostic's findings and recommendations, the outcomes agreed,
+the officer's reasons: `pacte_record_words`, migration 032) added to the search row as an
+answer's are, and kept apart in `record_words` for the row to say where they were found."""
+_RECORD_WORD_KINDS = frozenset(
+    {
+        MilestoneKind.FINDINGS_FILED,
+        MilestoneKind.OUTCOMES_AGREED,
+        MilestoneKind.DEADLINE_POSTPONED,
+        MilestoneKind.TASK_REASSIGNED,
+        MilestoneKind.CONVENTION_TERMINATED,
+    }
+)
 _ASSIGN_OFFICER = """
 INSERT INTO convention_search AS s (convention_id, officer_name, officer_email, officer_seq, words)
 VALUES ($1, $2, lower($3::text), $4, ''::tsvector)
@@ -393,6 +416,8 @@ async def _apply_milestone(connection: asyncpg.Connection, milestone: Milestone)
     if milestone.kind is MilestoneKind.TASK_ANSWERED:
         # Once per seq, as the rest of the change: words added twice would rank twice.
         await connection.execute(_KEEP_ANSWER_WORDS, convention_id, milestone.details)
+    if milestone.kind in _RECORD_WORD_KINDS:
+        await connection.execute(_KEEP_RECORD_WORDS, convention_id, milestone.details)
     if change.convention.officer is not None:
         name, email = change.convention.officer
         await connection.execute(_ASSIGN_OFFICER, convention_id, name, email, milestone.seq)
