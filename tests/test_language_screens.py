@@ -114,7 +114,8 @@ LAYOUT = r"""(seeded) => {
     const holder = node.parentElement;
     if (!holder || !holder.closest('td, th, caption, label, dt, dd, legend')) continue;
     if (holder.closest('code, kbd, samp, pre, .ref, script, style, select, textarea')) continue;
-    for (const match of node.data.matchAll(/\S+/g)) {
+    // A dash joins two words the line may break between ("Marrakech–Safi"), as a space does.
+    for (const match of node.data.matchAll(/[^\s\u2010-\u2015]+/g)) {
       const word = match[0];
       if (identifier.test(word) || seeded.some(name => word.includes(name))) continue;
       range.setStart(node, match.index);

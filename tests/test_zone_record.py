@@ -167,7 +167,10 @@ def test_the_desks_xlsx_and_csv_timelines_carry_the_line_said_beside_the_stored_
     assigned = _assigned(timeline)
     row = next(r for r in rows[1:] if r[0] == assigned.model_dump(mode="json")["at"])
     # The stored columns as programs read them (ISO UTC, the English summary) …
-    assert str(row[0]).startswith("2026-12-07T11:10:") and row[6] == assigned.summary
+    # (the moment the history was recorded, in UTC, not moved to Riyadh) …
+    recorded = datetime.fromisoformat(str(row[0]))
+    assert recorded == assigned.at and recorded.utcoffset() == timedelta(0)
+    assert row[6] == assigned.summary
     # … and the line in French, its due day Riyadh's.
     assert row[-2] == "fr" and "échéance le 8 octobre 2023" in str(row[-1])
     write_csv, _ = downloads[TimelineFormat.CSV]
