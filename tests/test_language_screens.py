@@ -617,13 +617,16 @@ async def _forget_long_entries(pool: asyncpg.Pool, suffix: str) -> None:
 
 async def _directory_names(pool: asyncpg.Pool, convention: Convention) -> set[str]:
     """What people wrote into the directory: the organisations' ids and names, the people's
-    names and titles, the keys' names. All of it, not only this convention's parties': the
-    directory's list shows every organisation, and earlier tests of the suite add their own."""
+    names and titles, the keys' names, the conventions' titles. All of it, not only this
+    convention's parties': the directory's list shows every organisation, and earlier tests
+    of the suite add their own."""
     names: set[str] = {party.id for party in convention.parties}
     for row in await pool.fetch(
         "SELECT id, name_fr, name_ar, name_en FROM directory_organisations"
         " UNION ALL SELECT id, name, title, email FROM directory_people"
         " UNION ALL SELECT id, name, party, NULL FROM partner_api_keys"
+        # An organisation's page lists its conventions by title: other tests' conventions.
+        " UNION ALL SELECT id, title, NULL, NULL FROM conventions"
     ):
         names |= {value for value in row.values() if value}
     return {name for name in names if name}
