@@ -6,10 +6,12 @@ task's inbox row read: one round trip and at most one commit, where these were f
 After the update, `idempotency.complete` keeps the receipt and marks the key done (one more).
 
 Its commit does not wait for the disk (`synchronous_commit` off for this transaction only):
-the reservation is visible to every other request at once, and the receipt's commit after
-the update, which waits, makes it durable with it (the WAL is written in order). A crash of
-PostgreSQL in between loses at most a reservation whose answer was never acknowledged; its
-retry is then answered by the workflow, which refuses a second answer and names the first.
+the reservation is visible to every other request at once. The receipt's commit after the
+update does not wait either (`idempotency.complete`): a crash of PostgreSQL can lose the
+reservation, the receipt and the key's mark of the last fraction of a second, while the
+workflow keeps the answer. A retry under the same key is then given the same receipt,
+rebuilt from the answer's milestone (`application.partner.receipt_repair`), and a second
+answer is never recorded: the workflow refuses it.
 
 PostgreSQL runs a statement at one snapshot: `earlier` sees the party's key as it stood before
 the statement, so when the reservation finds it taken, `earlier` says by which request. A key

@@ -8,6 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from storage.directory import STANDING_COLUMNS, STANDING_JOINS, Standing, standing_of_row
+
 
 @dataclass(frozen=True)
 class ContactSession:
@@ -39,17 +41,6 @@ INSERT INTO partner_contact_languages (party, contact_name, language)
 SELECT party, contact_name, $2 FROM chosen
 ON CONFLICT (party, contact_name) DO UPDATE
    SET language = excluded.language, chosen_at = now()"""
-# One statement: the live session, read; written only when it was last seen before $4 (a
-# minute ago), so most requests of a reading contact are a read with no commit to wait for.
-_TOUCH = """
-WITH live AS (
-    SELECT * FROM partner_sessions
-    WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > $2 AND last_seen_at > $3
-), seen AS (
-    UPDATE partner_sessions AS s SET last_seen_at = $2
-    FROM live WHERE s.id_hash = live.id_hash AND live.last_seen_at <= $4
-)
-SELECT * FROM live"""
 TOUCH_EVERY = timedelta(minutes=1)
 """A session's `last_seen_at` is written at most this often: a session can end idle up to
 this much before its idle limit."""
@@ -74,13 +65,34 @@ async def insert_session(
     return str(language)
 
 
-async def touch_session(
+# One statement: the live session, read; written only when it was last seen before $4 (a
+# minute ago), so most requests of a reading contact are a read with no commit to wait for;
+# and the directory's word on its person (storage.directory's STANDING_COLUMNS), so a page's
+# check of its contact is one round trip. No live session: no row.
+_TOUCH_WITH_STANDING = f"""
+WITH live AS (
+    SELECT * FROM partner_sessions
+    WHERE id_hash = $1 AND ended_at IS NULL AND expires_at > $2 AND last_seen_at > $3
+), seen AS (
+    UPDATE partner_sessions AS s SET last_seen_at = $2
+    FROM live WHERE s.id_hash = live.id_hash AND live.last_seen_at <= $4
+), who AS (
+    SELECT party AS organisation_id, contact_email AS email, contact_name AS name FROM live
+)
+SELECT live.*, {STANDING_COLUMNS}
+  FROM live, who
+{STANDING_JOINS}
+"""
+
+
+async def touch_session_with_standing(
     pool: asyncpg.Pool, id_hash: bytes, now: datetime, idle_since: datetime
-) -> ContactSession | None:
+) -> tuple[ContactSession, Standing] | None:
     """The live session (not ended, not expired, seen after `idle_since`), seen now (written
-    when last written more than TOUCH_EVERY ago)."""
-    row = await pool.fetchrow(_TOUCH, id_hash, now, idle_since, now - TOUCH_EVERY)
-    return None if row is None else _session(row)
+    when last written more than TOUCH_EVERY ago), and the directory's word on its person,
+    in one statement."""
+    row = await pool.fetchrow(_TOUCH_WITH_STANDING, id_hash, now, idle_since, now - TOUCH_EVERY)
+    return None if row is None else (_session(row), standing_of_row(row))
 
 
 async def set_language(pool: asyncpg.Pool, id_hash: bytes, language: str) -> None:

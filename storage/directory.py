@@ -515,21 +515,28 @@ async def never_answered(db: Database, organisation_id: str | None = None) -> li
     return [_person(row) for row in rows]
 
 
-_STANDING = """
-SELECT (SELECT version FROM directory_version) AS version,
+# The directory's word on one person for one organisation, read from a one-row relation `who`
+# (organisation_id, email, name): the person by address, or by name when no address is given.
+# Shared by `standing` and by the contact's session check (storage.contact_sessions), which
+# reads it in the same statement as the session.
+STANDING_COLUMNS = """(SELECT version FROM directory_version) AS version,
        to_jsonb(o) AS organisation,
        to_jsonb(p) AS person,
        (SELECT coalesce(jsonb_agg(to_jsonb(c) ORDER BY c.id), '[]'::jsonb)
           FROM directory_capacities AS c
-         WHERE c.person_id = p.id AND c.organisation_id = o.id) AS capacities
-  FROM (SELECT 1) AS one
-  LEFT JOIN directory_organisations AS o ON o.id = $1
+         WHERE c.person_id = p.id AND c.organisation_id = o.id) AS capacities"""
+STANDING_JOINS = """
+  LEFT JOIN directory_organisations AS o ON o.id = who.organisation_id
   LEFT JOIN LATERAL (
         SELECT * FROM directory_people AS p
          WHERE p.id IN (SELECT person_id FROM directory_capacities WHERE organisation_id = o.id)
-           AND ((p.email IS NOT NULL AND lower(p.email) = lower($2))
-                OR ($2::text IS NULL AND lower(p.name) = lower($3)))
-         ORDER BY p.removed_at NULLS FIRST LIMIT 1) AS p ON true
+           AND ((p.email IS NOT NULL AND lower(p.email) = lower(who.email))
+                OR (who.email IS NULL AND lower(p.name) = lower(who.name)))
+         ORDER BY p.removed_at NULLS FIRST LIMIT 1) AS p ON true"""
+_STANDING = f"""
+SELECT {STANDING_COLUMNS}
+  FROM (SELECT $1::text AS organisation_id, $2::text AS email, $3::text AS name) AS who
+{STANDING_JOINS}
 """
 
 
@@ -537,7 +544,11 @@ async def standing(db: Database, organisation_id: str, *, email: str | None, nam
     """The version, the organisation, the person (by address, or by name when none is given)
     and their capacities for it, read in one snapshot: one statement (PostgreSQL reads a
     statement at one snapshot), so asked at every answer it costs one round trip."""
-    row = await db.fetchrow(_STANDING, organisation_id, email, name)
+    return standing_of_row(await db.fetchrow(_STANDING, organisation_id, email, name))
+
+
+def standing_of_row(row: Any) -> Standing:
+    """A Standing from a row holding STANDING_COLUMNS."""
     found, person_row = row["organisation"], row["person"]
     capacities = (
         [_capacity(_timestamps(capacity)) for capacity in row["capacities"] or []]

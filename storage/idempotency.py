@@ -10,6 +10,7 @@ already done gets the stored receipt; another request under the same key is told
 from __future__ import annotations
 
 import enum
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,14 @@ class IdempotencyKey:
     body_hash: bytes
     convention_id: str
     task_id: str
+
+    @property
+    def request_id(self) -> str:
+        """The answer's request id (`Principal.request_id`), the same for every retry of this
+        request: the workflow records it in the answer's milestone, which is how a receipt
+        lost after the answer is recognised as this request's (`receipt_repair`)."""
+        digest = hashlib.sha256(f"{self.party}\0{self.key}\0".encode() + self.body_hash)
+        return "idem-" + digest.hexdigest()[:32]
 
 
 @dataclass(frozen=True)
@@ -112,9 +121,20 @@ async def reserve_once(pool: asyncpg.Pool, once: OnceKey) -> Once:
 
 # One round trip, one commit: the receipt kept, and its key (an API's Idempotency-Key, or an
 # event's source and id) marked done with it.
+#
+# An API answer's commit does not wait for the disk (`synchronous_commit` off for this
+# transaction only, set by the statement itself): a crash of PostgreSQL can lose the last
+# fraction of a second of these commits, receipt and mark together, while the workflow keeps
+# the answers. A retry under the same key then finds its key reserved (or free, the
+# reservation lost too) or done without a receipt, and `receipt_repair` rebuilds the same
+# receipt from the answer's `task_answered` milestone, whose principal carries this request's
+# id: the same receipt, the answer still recorded once. An event's receipt keeps waiting for
+# the disk (nothing rebuilds it yet).
 _KEEP_RECEIPT_MARK_KEY = (
     f"WITH kept AS ({INSERT_RECEIPT})"
-    " UPDATE partner_idempotency SET receipt = $7 WHERE party = $8 AND key = $9"
+    " UPDATE partner_idempotency SET receipt = $7"
+    " FROM (SELECT set_config('synchronous_commit', 'off', true)) AS receipt_commit"
+    " WHERE party = $8 AND key = $9"
 )
 _KEEP_RECEIPT_MARK_EVENT = (
     f"WITH kept AS ({INSERT_RECEIPT})"

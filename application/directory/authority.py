@@ -136,7 +136,7 @@ async def authority_of(
 ) -> Authority:
     """The directory's word on a contact (by address, or by name when none) for a party."""
     standing = await store.standing(db, organisation_id, email=email, name=name)
-    return Authority(organisation_id, standing, datetime.now(UTC).date(), f"{name!r}")
+    return contact_authority(organisation_id, standing, name=name)
 
 
 async def system_authority(db: Database, organisation_id: str) -> Authority:
@@ -181,12 +181,15 @@ async def authorize_link(
     return authority
 
 
-async def require_session(
-    db: Database, organisation_id: str, *, name: str, email: str | None
-) -> Authority:
-    """A session lasts only while the directory still names its person: Unauthenticated
-    once they are removed or hold no capacity any more."""
-    authority = await authority_of(db, organisation_id, name=name, email=email)
+def contact_authority(organisation_id: str, standing: store.Standing, *, name: str) -> Authority:
+    """`authority_of` from the directory's word already read (a session's check reads it
+    with the session, in one statement)."""
+    return Authority(organisation_id, standing, datetime.now(UTC).date(), f"{name!r}")
+
+
+def session_authority(authority: Authority) -> Authority:
+    """The authority of a session's person; Unauthenticated once the directory no longer
+    names them (removed, no capacity left, the organisation archived)."""
     reason = authority.refusal()
     if reason is not None:
         raise Unauthenticated(f"your session has ended: {reason}")

@@ -18,7 +18,7 @@ from application.conventions import (
 )
 from application.directory.authority import system_authority, system_authority_read
 from application.errors import Conflict, ConventionNotAnswering, InvalidInput, NotFound, Refused
-from application.partner import codes, keys, tasks
+from application.partner import codes, keys, receipt_repair, tasks
 from application.partner.codes import PendingCode
 from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
@@ -241,7 +241,7 @@ async def answer_once(
 ) -> Receipt:
     """The answer, once per key: a repeat of an accepted request gets the same receipt, a
     request still in flight or another one under the same key is a Conflict."""
-    found = await idempotency.reserve_once(ctx.pool, once)
+    found = await _with_lost_receipt(ctx, await idempotency.reserve_once(ctx.pool, once), once)
     if found.state is OnceState.IN_FLIGHT and await idempotency.take_over_abandoned(ctx.pool, once):
         found = Once(OnceState.RESERVED)  # its first request was cut: this retry answers
     earlier = _earlier_outcome(
@@ -251,10 +251,45 @@ async def answer_once(
         return earlier
     try:
         return await answer_for_party(ctx, principal, convention_id, task_id, body, once=once)
+    except Refused as refusal:
+        return await _refused(ctx, once, refusal)
     except BaseException:
         # Not answered: the key is free again for a corrected request.
         await idempotency.release(ctx.pool, once)
         raise
+
+
+async def _with_lost_receipt(ctx: PartnerContext, found: Once, once: OnceKey) -> Once:
+    """`found`, or DONE with this request's receipt rebuilt from the record when PostgreSQL
+    lost it after the workflow accepted the answer (its key reserved and never marked done,
+    or done with no receipt: `receipt_repair`)."""
+    lost = found.state is OnceState.IN_FLIGHT or (
+        found.state is OnceState.DONE and found.receipt is None
+    )
+    if not lost or not isinstance(once, IdempotencyKey):
+        return found
+    done = found.state is OnceState.DONE
+    receipt = await receipt_repair.repaired_receipt(ctx, once, done=done)
+    return found if receipt is None else Once(OnceState.DONE, receipt)
+
+
+async def _refused(ctx: PartnerContext, once: OnceKey | None, refusal: Refused) -> Receipt:
+    """The workflow refused an answer sent under a key: when the refusal is of this very
+    request, accepted before and its receipt lost with its reservation, the receipt the
+    record rebuilds; otherwise the key is freed (for a corrected request) and the refusal
+    stands."""
+    try:
+        if isinstance(once, IdempotencyKey):
+            receipt = await receipt_repair.repaired_receipt(ctx, once, done=False)
+            if receipt is not None:
+                return receipt
+    except BaseException:
+        if once is not None:
+            await idempotency.release(ctx.pool, once)
+        raise
+    if once is not None:
+        await idempotency.release(ctx.pool, once)
+    raise refusal
 
 
 def _earlier_outcome(
@@ -291,6 +326,8 @@ async def answer_with_key(
         )
     body_hash = _body_hash(convention_id, task_id, body)
     once = IdempotencyKey(principal.party, idempotency_key, body_hash, convention_id, task_id)
+    # Every retry of this request carries the same id: the record then recognises it.
+    principal = principal.model_copy(update={"request_id": once.request_id})
     return await answer_once(ctx, principal, convention_id, task_id, body, once, **_KEY_CONFLICTS)
 
 
@@ -344,6 +381,8 @@ async def answer_with_bearer(
     if idempotency_key is not None:
         assert body_hash is not None
         once = IdempotencyKey(prepared.party, idempotency_key, body_hash, convention_id, task_id)
+        # Every retry of this request carries the same id: the record then recognises it.
+        principal = principal.model_copy(update={"request_id": once.request_id})
         if not prepared.reserved:
             receipt = await _earlier_request(ctx, prepared, once)
             if receipt is not None:
@@ -362,6 +401,8 @@ async def answer_with_bearer(
         principal = principal.model_copy(update={"directory": authority.check(task.kind.value)})
         request = build(task, principal, body, source=f"answer to {task_id}")
         return await send(ctx, convention_id, request, once=once)
+    except Refused as refusal:
+        return await _refused(ctx, once, refusal)
     except BaseException:
         if once is not None:  # not answered: the key is free again for a corrected request
             await idempotency.release(ctx.pool, once)
@@ -385,6 +426,7 @@ async def _earlier_request(
     else:
         stored = await receipts.find_receipt(ctx.pool, earlier.convention_id, earlier.task_id)
         found = Once(OnceState.DONE, stored)
+    found = await _with_lost_receipt(ctx, found, once)
     if found.state is OnceState.IN_FLIGHT and await idempotency.take_over_abandoned(ctx.pool, once):
         return None  # its first request was cut (a replica killed): this retry answers
     return _earlier_outcome(found, **_KEY_CONFLICTS)

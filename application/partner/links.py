@@ -12,7 +12,8 @@ from application.directory.authority import (
     Authority,
     authority_of,
     authorize_link,
-    require_session,
+    contact_authority,
+    session_authority,
 )
 from application.errors import LinkUnusable, NotFound, Unauthenticated
 from application.limits import (
@@ -84,12 +85,16 @@ async def session_and_authority(
         raise Unauthenticated("no session: open the link you received by e-mail")
     now = datetime.now(UTC)
     idle_since = now - timedelta(minutes=ctx.settings.session_idle_minutes)
-    found = await contact_sessions.touch_session(ctx.pool, token_hash(token), now, idle_since)
-    if found is None:
+    # The session and the directory's word on its person: one statement.
+    touched = await contact_sessions.touch_session_with_standing(
+        ctx.pool, token_hash(token), now, idle_since
+    )
+    if touched is None:
         raise Unauthenticated("your session has ended: open the link you received again")
+    found, standing = touched
     try:  # a person the directory removed (or no longer names) is signed out at once
-        authority = await require_session(
-            ctx.pool, found.party, name=found.contact_name, email=found.contact_email
+        authority = session_authority(
+            contact_authority(found.party, standing, name=found.contact_name)
         )
     except Unauthenticated:
         await end_session(ctx, found)
