@@ -22,6 +22,7 @@ from application.conventions import ConventionUnreadable, _refusals
 from application.errors import ConventionNotAnswering, Refused
 from application.partner import answers
 from application.partner.answers import _body_hash
+from application.partner.update_gate import UpdateGates
 from devkit.polling import eventually
 from storage.idempotency import IdempotencyKey, OnceState, reserve_once
 from tests.partner_stack import DECISION, bearer, funding_convention, make_desk, portal_client
@@ -105,14 +106,15 @@ async def test_a_workflow_task_failing_under_load_is_a_503_to_retry_not_a_500(
     async def unchanged(ctx: Any, convention_id: str, request: Any) -> Any:
         return request
 
-    async def late(client: Any, convention_id: str, request: Any) -> Any:
+    async def late(client: Any, convention_id: str, request: Any, **_: Any) -> Any:
         raise ConventionUnreadable(f"convention {convention_id}: did not take the update")
 
     monkeypatch.setattr(documents, "checked_answer", unchanged)
     monkeypatch.setattr(answers, "answer_task", late)
     request = SimpleNamespace(principal=object(), task_id="t-1")
     with pytest.raises(ConventionNotAnswering) as raised:
-        await answers.send(cast(Any, SimpleNamespace(client=None)), "c-1", cast(Any, request))
+        context = SimpleNamespace(client=None, update_gates=UpdateGates())
+        await answers.send(cast(Any, context), "c-1", cast(Any, request))
     assert raised.value.retry_after == 5
 
 

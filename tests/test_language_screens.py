@@ -99,13 +99,14 @@ ALLOWED_LATIN = {
     "Temporal",
     "IANA",  # the time zone database a person's zone is named from
 }
-LAYOUT = r"""(seeded) => {
+LAYOUT = r"""() => {
   // How much wider than the window the page is (0 when nothing sticks out).
   const overflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
   // Words split across two lines: each word of the text in table cells, captions, labels and
   // facts, as a Range, must lie on one line (its boxes overlap vertically; a word the bidi
   // algorithm cuts in runs has several boxes on one line). Ids (a digit or one of -_./@:),
-  // code and the seeded 200-letter name may break: nothing else can stay in the page.
+  // code and a word wider than 24em (the seeded 200-letter name) may break: nothing else
+  // can stay in the page.
   const split = new Set();
   const range = document.createRange();
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
@@ -117,10 +118,14 @@ LAYOUT = r"""(seeded) => {
     // A dash joins two words the line may break between ("Marrakech–Safi"), as a space does.
     for (const match of node.data.matchAll(/[^\s\u2010-\u2015]+/g)) {
       const word = match[0];
-      if (identifier.test(word) || seeded.some(name => word.includes(name))) continue;
+      if (identifier.test(word)) continue;
       range.setStart(node, match.index);
       range.setEnd(node, match.index + word.length);
       const boxes = [...range.getClientRects()].filter(box => box.width > 0);
+      // A word wider than 24em alone (what the fuzzing of other tests names things) is the
+      // one the desk lets break inside itself (desk.css): no cell could hold it whole.
+      const em = parseFloat(getComputedStyle(holder).fontSize);
+      if (boxes.reduce((sum, box) => sum + box.width, 0) > 24 * em) continue;
       if (boxes.some(box => boxes.some(other => other.bottom <= box.top + 1))) split.add(word);
     }
   }
@@ -733,7 +738,7 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
                         # Nothing wider than the window: a long select, id or table scrolls
                         # the whole page sideways (and in Arabic hides its start). No word
                         # split, no label away from its input.
-                        layout = await page.evaluate(LAYOUT, SEEDED_NAMES)
+                        layout = await page.evaluate(LAYOUT)
                         if layout["overflow"] > 1:
                             overflowing.append((route, language))
                         if layout["split"]:

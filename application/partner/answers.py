@@ -98,7 +98,7 @@ async def send(
     try:
         # A few at a time per convention (`update_gate`); a turn that does not come within
         # `wait` sent nothing: a 503 to send the same answer again.
-        async with ctx._update_gates.turn(convention_id, _seconds(wait)):
+        async with ctx.update_gates.turn(convention_id, _seconds(wait)):
             accepted: AnswerReceipt = await answer_task(
                 ctx.client, convention_id, request, rpc_timeout=wait
             )

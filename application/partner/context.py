@@ -32,5 +32,7 @@ class PartnerContext:
     documents: DocumentStore | None = None
     """The document store; None: the configured one, opened on first use."""
     _conventions: dict[str, Convention] = field(default_factory=dict)
-    _update_gates: UpdateGates = field(default_factory=UpdateGates)
+    update_gates: UpdateGates = field(default_factory=UpdateGates)
+    """The turns of this process's answers per convention (Temporal takes ten updates in
+    flight per workflow; `application/partner/update_gate.py`)."""
     _convention_reads: dict[str, asyncio.Future[Convention]] = field(default_factory=dict)
