@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import threading
@@ -28,7 +29,16 @@ from storage import office_accounts
 from storage.office_accounts import AccountExists, AccountRow
 
 _hasher = PasswordHasher()  # argon2id, the library's RFC 9106 low-memory profile
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash checked when there is no account, made once on first use (in the argon2
+    thread): every command-line process imports this module, and few of them check a
+    password; at import it cost each of them a fifth of a second."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
 ARGON2_WORKERS = max(1, (os.cpu_count() or 2) // 2)
 ARGON2_NICENESS = 10
 """The checks' threads yield the CPU to the event loop's (Linux schedules threads, and a
@@ -85,12 +95,12 @@ async def password_matches(password_hash: str | None, password: str) -> bool:
     (no such account) a dummy one is checked, so the time of the answer does not tell which
     e-mail addresses have an account."""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(_argon2, _verify, password_hash or _DUMMY, password)
+    return await loop.run_in_executor(_argon2, _verify, password_hash, password)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return bool(_hasher.verify(password_hash, password))
+        return bool(_hasher.verify(password_hash or _dummy_hash(), password))
     except (VerificationError, InvalidHashError):
         return False
 
