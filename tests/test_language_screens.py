@@ -22,7 +22,7 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+import pytest_asyncio
 import uvicorn
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
@@ -43,6 +44,7 @@ from activities.message_templates import render
 from application.conventions import find_task, start_convention
 from application.office.signin import SESSION_COOKIE
 from devkit.stack import free_port
+from infra.database import create_pool
 from infra.settings import read_environment
 from schemas.convention import Contact, Convention
 from schemas.notifications import Notification, NotificationEvent
@@ -58,6 +60,7 @@ from tests.partner_stack import (
     make_desk,
     registered,
 )
+from tests.security_stack import private_database
 from tests.test_delivery_webhook import funding_request_to
 from tests.test_office_desk import csrf_of, new_account, sign_in, signed_in
 from tests.test_partner_browser import SIGNER, signature_by_an_arabic_reading_minister
@@ -65,6 +68,7 @@ from tests.test_partner_browser import TASK as SIGNATURE_TASK
 from tests.test_partner_links import link_minted
 from web.app import create_app
 from web.i18n import code_mail
+from worker import build_worker
 
 LANGUAGES = ("fr", "ar")
 
@@ -637,28 +641,46 @@ async def _directory_names(pool: asyncpg.Pool, convention: Convention) -> set[st
     return {name for name in names if name}
 
 
-async def signature_convention(env: WorkflowEnvironment, pool: asyncpg.Pool) -> Convention:
+async def signature_convention(
+    env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str = DEV_TASK_QUEUE
+) -> Convention:
     """Tanger's framework reduced to one signature, by a minister who reads Arabic: started,
     the signature task open."""
     convention = await registered(pool, signature_by_an_arabic_reading_minister())
-    await start_convention(env.client, convention, DEV_TASK_QUEUE)
+    await start_convention(env.client, convention, task_queue)
     await find_task(env.client, convention.id, SIGNATURE_TASK, wait_seconds=30)
     return convention
 
 
+@pytest_asyncio.fixture
+async def walk_stack(
+    dev_env: WorkflowEnvironment, postgres_url: str
+) -> AsyncIterator[tuple[asyncpg.Pool, str]]:
+    """A database of the walk's own on the session's PostgreSQL, and a worker writing to it on
+    a task queue of its own: the office's lists then hold only what the walk seeds, whatever
+    earlier tests of the suite wrote (the fuzzing's names, other conventions' titles)."""
+    url = await private_database(postgres_url, "walk")
+    pool = await create_pool(url)
+    task_queue = f"pacte-walk-{url.rsplit('/', 1)[1]}"
+    async with build_worker(dev_env.client, pool, task_queue):
+        yield pool, task_queue
+    await pool.close()
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
 async def test_every_page_mail_and_report_speaks_arabic_and_french(
-    dev_env: WorkflowEnvironment, db_pool: asyncpg.Pool, tmp_path: Path
+    dev_env: WorkflowEnvironment, walk_stack: tuple[asyncpg.Pool, str], tmp_path: Path
 ) -> None:
     from playwright.async_api import async_playwright
 
+    db_pool, task_queue = walk_stack
     screens = Screens(tmp_path)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     desk = make_desk(dev_env.client, db_pool)
     server = uvicorn.Server(
         uvicorn.Config(
-            create_app(desk, task_queue=DEV_TASK_QUEUE),
+            create_app(desk, task_queue=task_queue),
             host="127.0.0.1",
             port=port,
             log_config=None,
@@ -670,7 +692,8 @@ async def test_every_page_mail_and_report_speaks_arabic_and_french(
     long_entries = ""
     try:
         convention, signing = await asyncio.gather(
-            funding_convention(dev_env.client, db_pool), signature_convention(dev_env, db_pool)
+            funding_convention(dev_env.client, db_pool, task_queue=task_queue),
+            signature_convention(dev_env, db_pool, task_queue),
         )
         await link_minted(db_pool, convention.id, FUNDER["name"])
         await link_minted(db_pool, signing.id, SIGNER)
