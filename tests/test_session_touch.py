@@ -97,7 +97,7 @@ async def _directory_person(
     """`party` in the directory, `name` acting for it (answer and sign)."""
     await pool.execute(
         "INSERT INTO directory_organisations (id, name_fr, kind, country, created_by)"
-        " VALUES ($1, $1, 'partner', 'MA', 'test') ON CONFLICT DO NOTHING",
+        " VALUES ($1, $1, 'company', 'MA', 'test') ON CONFLICT DO NOTHING",
         party,
     )
     person_id = f"p-{uuid.uuid4().hex[:10]}"

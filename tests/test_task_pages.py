@@ -47,7 +47,7 @@ async def seeded(pool: asyncpg.Pool) -> tuple[str, str, str]:
     now = datetime.now(UTC)
     await pool.execute(
         "INSERT INTO directory_organisations (id, name_fr, kind, country, created_by)"
-        " VALUES ($1, $1, 'partner', 'MA', 'test')",
+        " VALUES ($1, $1, 'company', 'MA', 'test')",
         party,
     )
     await pool.execute(
