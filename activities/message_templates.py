@@ -292,7 +292,7 @@ def render(
         # The directory's name of the party where the caller has it (ids stay in URLs).
         "party": _isolated(party_name or notification.party, lang),
         "title": (
-            task_title(task, lang, said_names).text
+            task_title(task, lang, said_names, zone).text
             if task
             else _isolated(notification.subject, lang)
         ),

@@ -169,7 +169,7 @@ def render_status(
             due=f"{_aware(task.due_at).astimezone(ZoneInfo(zone)):%Y-%m-%d}",
         ).text
         lines.append(
-            f"  {data(task.id, lang).text:<34} {owed}  {task_title(task, lang, names).text}"
+            f"  {data(task.id, lang).text:<34} {owed}  {task_title(task, lang, names, zone).text}"
         )
     shown = len(milestones)
     if timeline is None and status.milestone_count > shown:

@@ -340,29 +340,38 @@ def _said_title(facts: _Recorded, language: str, names: PartyNames) -> Said:
 
 
 @lru_cache(maxsize=4096)
-def facts_title(facts: TaskFacts, language: str, names: PartyNames = NO_NAMES) -> Said:
+def facts_title(
+    facts: TaskFacts, language: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said:
     """A task's title in `language`, from the facts the workflow wrote (typed-task-facts),
-    its parties said by their `names`; a fact the title needs and the facts lack falls back
-    to the bare kind's wording."""
+    its parties said by their `names`, a moment it states (a late task's due moment) as its
+    day in the reader's `zone`; a fact the title needs and the facts lack falls back to the
+    bare kind's wording."""
     render = _FACT_TITLES.get(facts.kind)
-    said = render(facts, language, names) if render is not None else None
+    said = render(facts, language, names, zone) if render is not None else None
     return said if said is not None else say(language, _KIND_TITLES[facts.kind])
 
 
-def _about(facts: TaskFacts, language: str, names: PartyNames = NO_NAMES) -> Said:
+def _about(
+    facts: TaskFacts, language: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said:
     """The task an escalation or a delivery to fix is about."""
     if facts.about is not None:
-        return facts_title(facts.about, language, names)
+        return facts_title(facts.about, language, names, zone)
     return _title(_Recorded(None, facts.about_title or ""), language, names)
 
 
-def _review_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _review_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.version is None:
         return None
     return say(lang, N_("Review version {version} of the text"), version=number(f.version, lang))
 
 
-def _revise_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _revise_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.party is None:
         return None
     return say(
@@ -373,7 +382,9 @@ def _revise_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said
     )
 
 
-def _sign_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _sign_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.signatory_name is None:
         return None
     return say(
@@ -384,7 +395,9 @@ def _sign_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said |
     )
 
 
-def _host_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _host_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.place is None or f.starts_on is None or f.ends_on is None:
         return None
     return say(
@@ -397,13 +410,17 @@ def _host_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said |
     )
 
 
-def _mission_report_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _mission_report_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.place is None:
         return None
     return say(lang, N_("File the report of the mission in {place}"), place=_place_of(f.place))
 
 
-def _findings_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _findings_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.round is None or f.round <= 1:
         return None
     return say(
@@ -413,13 +430,17 @@ def _findings_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Sa
     )
 
 
-def _decide_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _decide_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.amount is None:
         return None
     return say(lang, N_("Decide on the funding request of {amount}"), amount=_money(f.amount, lang))
 
 
-def _information_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _information_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.funder is None:
         return None
     return say(
@@ -430,7 +451,9 @@ def _information_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) ->
     )
 
 
-def _revise_funding_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _revise_funding_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.funder is None:
         return None
     return say(
@@ -440,7 +463,9 @@ def _revise_funding_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES)
     )
 
 
-def _report_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _report_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.report is None:
         return None
     return say(
@@ -450,7 +475,9 @@ def _report_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said
     )
 
 
-def _fix_delivery_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
+def _fix_delivery_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
     if f.event is None or f.channel is None:
         return None
     return say(
@@ -460,25 +487,33 @@ def _fix_delivery_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -
         party=names(f.party) if f.party else "",
         channel=f.channel,
         reason=f.reason or "",
-        what=_about(f, lang, names),
+        what=_about(f, lang, names, zone),
     )
 
 
-def _escalation_title(f: TaskFacts, lang: str, names: PartyNames = NO_NAMES) -> Said | None:
-    if f.due_on is None:
+def _escalation_title(
+    f: TaskFacts, lang: str, names: PartyNames = NO_NAMES, zone: str = DEFAULT_ZONE
+) -> Said | None:
+    if f.due_at is not None:
+        # The late task's due moment (escalation-due-moment): the day it is in the reader's
+        # zone, as the task's own due date is said (23:59 UTC is the next day in Riyadh).
+        due = day_in(f.due_at, lang, zone)
+    elif f.due_on is not None:
+        # An escalation recorded before carries only the moment's UTC date: a date, said
+        # as written whatever the reader's zone.
+        due = day(f.due_on, lang)
+    else:
         return None
     return say(
         lang,
         N_("Late: {title} (owed by {party}, due {due})"),
-        title=_about(f, lang, names),
+        title=_about(f, lang, names, zone),
         party=names(f.party) if f.party else "",
-        # `due_on` is the late task's due moment's UTC date (escalation_facts): a date, not
-        # a moment, so it is said as written (a task title is the same for every reader).
-        due=day(f.due_on, lang),
+        due=due,
     )
 
 
-_FACT_TITLES: Mapping[TaskKind, Callable[[TaskFacts, str, PartyNames], Said | None]] = {
+_FACT_TITLES: Mapping[TaskKind, Callable[[TaskFacts, str, PartyNames, str], Said | None]] = {
     TaskKind.REVIEW_DRAFT: _review_title,
     TaskKind.REVISE_DRAFT: _revise_title,
     TaskKind.SIGN: _sign_title,
@@ -492,7 +527,8 @@ _FACT_TITLES: Mapping[TaskKind, Callable[[TaskFacts, str, PartyNames], Said | No
     TaskKind.FIX_DELIVERY: _fix_delivery_title,
     TaskKind.RESOLVE_ESCALATION: _escalation_title,
 }
-"""A title per kind from its facts; None when a fact it needs is missing."""
+"""A title per kind from its facts (and the reader's zone); None when a fact it needs is
+missing."""
 
 _KIND_TITLES: Mapping[TaskKind, str] = {
     TaskKind.REVIEW_DRAFT: N_("Review the text"),
@@ -539,13 +575,15 @@ def _kind_of(task: Any) -> TaskKind | None:
         return None
 
 
-def task_title(task: Any, language: str, names: PartyNames | None = None) -> Said:
+def task_title(
+    task: Any, language: str, names: PartyNames | None = None, zone: str = DEFAULT_ZONE
+) -> Said:
     """A task's title (a Task, an inbox entry: anything with `kind` and `title`, and `facts`
     when the workflow wrote them); the parties it names by id are said by their `names` when
-    given."""
+    given, a moment it states as its day in the reader's `zone`."""
     facts = getattr(task, "facts", None)
     if isinstance(facts, TaskFacts):
-        return facts_title(facts, supported(language), names or NO_NAMES)
+        return facts_title(facts, supported(language), names or NO_NAMES, zone)
     return _title(_Recorded(_kind_of(task), str(task.title)), supported(language), names)
 
 
@@ -823,7 +861,7 @@ class _Context:
         """The task a milestone is about: from its facts (typed-task-facts), else its title
         before the workflow's ' — '."""
         if facts is not None:
-            return facts_title(facts, self.language, self.names)
+            return facts_title(facts, self.language, self.names, self.zone)
         try:
             task_kind = TaskKind(kind) if kind else None
         except ValueError:

@@ -106,7 +106,16 @@ class TaskFacts(Frozen):
     reason: str | None = Field(
         default=None, description="fix_delivery: why it failed (the channel's words), cut short."
     )
-    due_on: date | None = Field(default=None, description="resolve_escalation: the late due date.")
+    due_on: date | None = Field(
+        default=None, description="resolve_escalation: the late task's due date (its UTC date)."
+    )
+    due_at: datetime | None = Field(
+        default=None,
+        description=(
+            "resolve_escalation: the late task's due moment (since escalation-due-moment; "
+            "older escalations carry `due_on` alone)."
+        ),
+    )
     about: TaskFacts | None = Field(
         default=None,
         description="resolve_escalation, fix_delivery: the facts of the task concerned.",

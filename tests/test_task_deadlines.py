@@ -71,6 +71,13 @@ async def test_a_late_task_is_reminded_before_due_escalated_at_due_and_reminded_
         "ofppt",
         DECISION,
     )
+    # Its facts carry the late task's due moment (escalation-due-moment), said as the day it
+    # is in each reader's zone, beside the UTC date the English title states.
+    assert escalation.facts is not None
+    assert (escalation.facts.due_at, escalation.facts.due_on) == (
+        decision.due_at,
+        decision.due_at.date(),
+    )
 
     await desk.pass_days(14)  # two weeks late: two weekly reminders
     late = [

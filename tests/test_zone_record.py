@@ -3,7 +3,8 @@ milestone is the day it is where the reader is, a mission's days stay calendar d
 audit timeline and report take `--zone` (UTC by default, named in the header; an unknown
 zone refused naming the option); the desk's XLSX timeline carries the line said in the
 reader's language and zone beside the stored columns; `parties contacts change` sets a
-person's zone and language."""
+person's zone and language; an escalation says the late task's due day in the reader's zone
+(escalation-due-moment), an escalation recorded before says the UTC date it carries."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ import argparse
 import asyncio
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import asyncpg
 import pytest
 from babel.dates import format_date
 from openpyxl import load_workbook
+from starlette.requests import Request
 
 from application.directory import cli as directory_cli
 from application.office.audit import TimelineFormat, _renderers
@@ -35,13 +39,20 @@ from rendering.timeline import entry_text as rendered_entry
 from schemas.audit import Timeline, TimelineEntry, TimelineEvent
 from schemas.errors import Reason
 from schemas.status import ConventionState, ConventionStatus
-from schemas.tasks import Task, TaskKind
+from schemas.tasks import Task, TaskFacts, TaskKind
 from starter import main as starter_main
 from storage import directory as store
 from tests.test_office_directory import an_organisation
 from tests.test_record_outputs import _report_facts
+from web.rendering import render
 
-BAMAKO = Path(__file__).parent / "histories" / "current" / "bamako-cooperation"
+HISTORIES = Path(__file__).parent / "histories"
+BAMAKO = HISTORIES / "current" / "bamako-cooperation"
+OVERDUE = HISTORIES / "current" / "funding-overdue"
+"""Bamako's funding decision left 91 days: overdue, then escalated to the office."""
+OVERDUE_BEFORE = HISTORIES / "before-escalation-due-moment" / "funding-overdue"
+"""The same, recorded by the code before escalation-due-moment: its escalation's facts carry
+the late task's UTC date (`due_on`) alone."""
 HOST_TASK = "mission.host"
 """The hosting task of the Bamako history: assigned due 2023-10-07 23:59 UTC (8 October in
 Riyadh, still the 7th in New York), for a mission held from 1 to 7 October 2023."""
@@ -52,11 +63,15 @@ def _long(day: date, language: str) -> str:
     return format_date(day, format="long", locale=locale_of(language))
 
 
-def _bamako() -> Timeline:
+def _timeline(group: Path) -> Timeline:
     async def read() -> Timeline:
-        return await build_timeline((await FileHistories.load([BAMAKO])).chains[0])
+        return await build_timeline((await FileHistories.load([group])).chains[0])
 
     return asyncio.run(read())
+
+
+def _bamako() -> Timeline:
+    return _timeline(BAMAKO)
 
 
 def _assigned(timeline: Timeline) -> TimelineEntry:
@@ -297,3 +312,115 @@ def test_an_officers_new_due_moment_is_said_in_the_readers_zone() -> None:
     assert "mission reportée" in said and "2026-12-26T22:30" not in said
     in_utc = rendered_entry(postponed, "bamako-2026", "fr").text
     assert "26 décembre 2026, 22:30 (TU)" in in_utc, in_utc
+
+
+def _escalation(group: Path) -> tuple[Timeline, TimelineEntry, TimelineEntry]:
+    """A recorded funding-overdue run: its timeline, the late task's overdue line and the
+    line that gives the office its escalation task."""
+    timeline = _timeline(group)
+    overdue = next(e for e in timeline.entries if e.milestone_kind == "task_overdue")
+    escalated = next(
+        e
+        for e in timeline.entries
+        if e.milestone_kind == "task_assigned" and (e.task_id or "").startswith("escalation.")
+    )
+    return timeline, overdue, escalated
+
+
+def _due_near_midnight(escalated: TimelineEntry) -> tuple[TimelineEntry, datetime]:
+    """The recorded escalation, its late task due at 23:59 UTC on the day it was due."""
+    facts = escalated.details["task"]
+    near_midnight = datetime.combine(date.fromisoformat(facts["due_on"]), time(23, 59), UTC)
+    moved = {**facts, "due_at": near_midnight.isoformat()}
+    return escalated.model_copy(
+        update={"details": {**escalated.details, "task": moved}}
+    ), near_midnight
+
+
+@pytest.mark.parametrize("language", ["fr", "ar", "en"])
+def test_an_escalation_says_the_late_tasks_due_day_in_the_readers_zone(language: str) -> None:
+    timeline, overdue, escalated = _escalation(OVERDUE)
+    # The workflow wrote the late task's due moment beside its UTC date.
+    facts = escalated.details["task"]
+    assert datetime.fromisoformat(facts["due_at"]) == datetime.fromisoformat(
+        overdue.details["due_at"]
+    )
+    # Due at 23:59 UTC: the next day in Riyadh, in the line `audit.py timeline --zone` writes
+    # (a convention id of its own: the line of the recorded moment is kept under the other).
+    moved, due = _due_near_midnight(escalated)
+    elsewhere = timeline.model_copy(update={"convention_id": "escalated-near-midnight"})
+    said = {
+        zone: entry_text(elsewhere, moved, language, zone=zone).text
+        for zone in ("UTC", "Asia/Riyadh")
+    }
+    that_day, next_day = _long(due.date(), language), _long(due.date() + timedelta(1), language)
+    assert that_day in said["UTC"] and next_day not in said["UTC"], said
+    assert next_day in said["Asia/Riyadh"] and that_day not in said["Asia/Riyadh"], said
+    assert not entry_text(elsewhere, moved, language, zone="Asia/Riyadh").as_recorded
+
+
+def _office_task_page(task: Task, zone: str) -> str:
+    """The office's task page (office/task.html) as web.rendering renders it for an account
+    that reads in `zone` (the session's dependency keeps it on the request)."""
+    scope: dict[str, Any] = {
+        "type": "http",
+        "method": "GET",
+        "path": f"/office/conventions/{task.convention_id}/tasks/{task.id}",
+        "query_string": b"",
+        "headers": [],
+        "app": SimpleNamespace(state=SimpleNamespace()),
+    }
+    request = Request(scope)
+    request.state.reader_zone = zone
+    convention = SimpleNamespace(id=task.convention_id, title_in=lambda language: "Bamako")
+    page = render(
+        request,
+        "office/task.html",
+        "fr",
+        csrf="token",
+        convention=convention,
+        task=task,
+        view=SimpleNamespace(overdue=False),
+        fields=[],
+        notices=[],
+        errors={},
+        doc_link=lambda uri, sha256: None,
+    )
+    return bytes(page.body).decode()
+
+
+def _escalation_task(facts: dict[str, Any]) -> Task:
+    return Task(
+        id="escalation.funding_request.decision.r1",
+        convention_id="funding-overdue",
+        stage="funding_request",
+        kind=TaskKind.RESOLVE_ESCALATION,
+        assignee="ofppt",
+        title="Late: (the English title the workflow wrote)",
+        assigned_at=datetime(2027, 3, 8, tzinfo=UTC),
+        due_at=datetime(2027, 3, 15, 12, tzinfo=UTC),
+        facts=TaskFacts.model_validate(facts),
+    )
+
+
+def test_the_office_task_page_says_an_escalations_late_day_in_the_accounts_zone() -> None:
+    _, _, escalated = _escalation(OVERDUE)
+    moved, due = _due_near_midnight(escalated)
+    task = _escalation_task(moved.details["task"])
+    in_utc, in_riyadh = (_office_task_page(task, zone) for zone in ("UTC", "Asia/Riyadh"))
+    heading = "échéance le {})</h1>"
+    assert heading.format(_long(due.date(), "fr")) in in_utc, in_utc
+    assert heading.format(_long(due.date() + timedelta(1), "fr")) in in_riyadh, in_riyadh
+
+
+def test_an_escalation_recorded_before_says_the_utc_date_it_carries_in_every_zone() -> None:
+    timeline, _, escalated = _escalation(OVERDUE_BEFORE)
+    facts = escalated.details["task"]
+    assert "due_at" not in facts  # the code before wrote the date alone
+    recorded = _long(date.fromisoformat(facts["due_on"]), "fr")
+    # UTC+14: any moment of that UTC day is the next one there; the date is said as written.
+    for zone in ("UTC", "Asia/Riyadh", "Pacific/Kiritimati"):
+        said = entry_text(timeline, escalated, "fr", zone=zone)
+        assert f"échéance le {recorded})" in said.text and not said.as_recorded, said.text
+        page = _office_task_page(_escalation_task(facts), zone)
+        assert f"échéance le {recorded})</h1>" in page, page

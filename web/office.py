@@ -820,14 +820,17 @@ async def _task_named(
         view = await desk.actions.task_view(convention_id, task_id)
     except PacteError:
         return task_id
-    return await _said_title(desk, view, lang) if view.task is not None else task_id
+    if view.task is None:
+        return task_id
+    return await _said_title(desk, view, lang, session.time_zone)
 
 
-async def _said_title(desk: OfficeDesk, view: TaskView, lang: str) -> str:
-    """The task's title in `lang`, the parties it names said by their names."""
+async def _said_title(desk: OfficeDesk, view: TaskView, lang: str, zone: str) -> str:
+    """The task's title in `lang`, the parties it names said by their names, a moment it
+    states (a late task's due day) in the account's `zone`."""
     written = {party.id: party.name for party in view.convention.parties}
     names = PartyNames.of(await parties_said_in(desk.pool, written, lang))
-    return task_title(view.task, lang, names).text
+    return task_title(view.task, lang, names, zone).text
 
 
 async def _after_action(
@@ -1070,7 +1073,7 @@ async def officer_task_answer(
         session,
         convention_id,
         notice=N_("The answer to “%(task)s” was sent."),
-        notice_values={"task": await _said_title(desk, view, lang)},
+        notice_values={"task": await _said_title(desk, view, lang, session.time_zone)},
         settle=SETTLE_AFTER_ACTION,
     )
 

@@ -202,7 +202,7 @@ class TaskRow:
     def of(cls, entry: InboxEntry, language: str, zone: str) -> TaskRow:
         """The entry's row in `language` (its title as rendering/ says it), its due moment
         in the reader's `zone`."""
-        title = task_title(entry, language)
+        title = task_title(entry, language, zone=zone)
         return cls(
             href=f"/desk/tasks/{entry.convention_id}/{entry.task_id}",
             title=Markup(title.__html__()),

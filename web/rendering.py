@@ -84,7 +84,8 @@ def render(
             "ngettext": lambda s, p, n: ngettext(lang, s, p, n),
             # The record's facts in the reader's language (names in <bdi>).
             # `record_names`: the parties' names the page knows, for the ids the record holds.
-            "task_title": lambda task: task_title(task, lang, record_names),
+            # A moment a title states (a late task's due day) in the reader's zone.
+            "task_title": lambda task: task_title(task, lang, record_names, reader.zone),
             "task_instructions": lambda task: task_instructions(task, lang),
             # An amount in its currency, with the language's digits and separators.
             "money": lambda amount, currency: money(amount, currency, lang),

@@ -30,6 +30,7 @@ markers of the ids it asked.
 | change-officer            | before-change-officer and every group        | (C)       | (C)    |
 | reassign-directory        | before-reassign-directory and every group    | (C)       | (C)    |
 | typed-reasons             | before-typed-reasons and every group         | (C)       | (C)    |
+| escalation-due-moment     | before-escalation-due-moment, every group    | (C)       | (C)    |
 
 (A) No run started before the consolidation can replay on this code any more: no such run
 is open (a run continued-as-new since starts on the consolidated code), and the archived
@@ -69,7 +70,13 @@ CONSOLIDATED_PATCHES = frozenset(
 by its own marker, in every run."""
 
 LATER_PATCHES = frozenset(
-    {"typed-task-facts", "change-officer", "reassign-directory", "typed-reasons"}
+    {
+        "typed-task-facts",
+        "change-officer",
+        "reassign-directory",
+        "typed-reasons",
+        "escalation-due-moment",
+    }
 )
 """Patches made after the consolidation: each asked by its own marker in every run, and
 retired on its own (docs/architecture/patches.md)."""

@@ -106,6 +106,11 @@ milestone's details and the closed task, beside the English wording, so each rea
 language says them (rendering.reasons). Asked where a run first gives a reason, so a run
 that never gives one holds no marker; histories of the code before:
 tests/histories/before-typed-reasons/ (their wording is read back by pattern)."""
+ESCALATION_DUE_MOMENT_PATCH = "escalation-due-moment"
+"""An escalation's facts carry the late task's due moment (`TaskFacts.due_at`), not only its
+UTC date (`due_on`, still written), so each reader's zone says the day it was due. Asked at
+an escalation, in a run that writes facts, so a run that never escalates holds no marker;
+histories of the code before: tests/histories/before-escalation-due-moment/."""
 ONE_OVERDUE_NOTICE_PATCH = "one-overdue-notice"
 """A task created already late (its due date passed) gets one overdue notice, then the late
 reminders still to come, not every late reminder of the past in a burst."""
@@ -611,7 +616,12 @@ class TaskBoard:
             f"Late: {task.title} (owed by {task.assignee}, due {task.due_at:%Y-%m-%d})",
             due_in=ESCALATION_DUE,
             escalates=task.id,
-            facts=rules.escalation_facts(task),
+            facts=rules.escalation_facts(
+                task,
+                # Asked only where facts are written: a run that writes none would record a
+                # marker for facts it drops.
+                with_moment=self.writes_facts() and self.patches.on(ESCALATION_DUE_MOMENT_PATCH),
+            ),
         )
 
     async def _close_escalations(self, task: Task, reason: str, facts: ReasonFacts) -> None:

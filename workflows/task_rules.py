@@ -126,11 +126,14 @@ def fix_delivery_task_facts(
     }
 
 
-def escalation_facts(task: Task) -> dict[str, Any]:
-    """What an escalation task's title states: the late task, its party and due date."""
+def escalation_facts(task: Task, *, with_moment: bool = False) -> dict[str, Any]:
+    """What an escalation task's title states: the late task, its party and due date; with
+    its due moment too (escalation-due-moment), which each reader's zone says as its day."""
     return {
         "party": task.assignee,
+        # The UTC date, as the English title says it (and records before the moment read).
         "due_on": task.due_at.date(),
+        **({"due_at": task.due_at} if with_moment else {}),
         "about": task.facts,
         "about_title": None if task.facts is not None else task.title,
     }
