@@ -510,7 +510,7 @@ class ConventionsPage:
     ranked: int = RANKED_AT_MOST
 
 
-def _bounded(given: ConventionFilter, sort: str, found: int) -> bool:
+def ranking_bounded(given: ConventionFilter, sort: str, found: int) -> bool:
     """Whether the page's ranking covered only the RANKED_AT_MOST latest changed matches:
     by relevance, the walk ran (more than COUNT_CAP matched) and ranked fewer than matched
     (known from the capped count while RANKED_AT_MOST is at most COUNT_CAP)."""
@@ -593,6 +593,15 @@ def page_sql(
     return _PAGE.format(capped=capped, rows=rows), statement.params
 
 
+def page_plan_sql(
+    given: ConventionFilter, sort: str, limit: int, after: Cursor | None = None
+) -> tuple[str, list[Any]]:
+    """`page_sql` run under EXPLAIN ANALYZE (its one JSON row says how long PostgreSQL took
+    to plan and to run it): the benchmark's measure of the planning each page pays."""
+    sql, params = page_sql(given, sort, limit, after)
+    return f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params
+
+
 async def conventions_page(
     pool: asyncpg.Pool,
     given: ConventionFilter,
@@ -613,7 +622,7 @@ async def conventions_page(
         del row["found"], row["words_ignored"]
         if row["id"] is not None:
             rows.append(row)
-    bounded = _bounded(given, sort, found)
+    bounded = ranking_bounded(given, sort, found)
     return ConventionsPage(rows, found, COUNT_CAP, ignored, bounded, RANKED_AT_MOST)
 
 
