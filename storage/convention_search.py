@@ -43,8 +43,8 @@ RANKED_AT_MOST = 1000
 """A page by relevance ranks at most this many matches: all of them when they are that few,
 else the RANKED_AT_MOST latest changed (read in the order of the change times' index, so
 that a common word never has every match ranked; ranking a fifth of 100,000 conventions
-took 383 ms at p50 under load). Never more than COUNT_CAP: the count says when the
-ranking was bounded (`ConventionsPage.ranking_bounded`)."""
+took 383 ms at p50 under load). Kept at most COUNT_CAP: then the capped count says when
+the ranking was bounded (`ranking_bounded`)."""
 
 CUSTOM_PLANS = "SET plan_cache_mode = force_custom_plan"
 """Each statement is planned for its own values: a plan made once for any words walks the
@@ -303,24 +303,27 @@ read in `conventions` until a page is full. Every match is still ranked, but not
 is read for them: joined to the conventions first, as `_BRANCH` does, the ranking carried
 each match's whole row (its words) through the join and the sort."""
 
-_LATEST_RANKED_BRANCH = """SELECT {columns}
-      FROM (SELECT l.id AS ranked_id, {rank} AS ranked
-              FROM (SELECT c.id, s.words
-                      FROM conventions AS c
-                      JOIN convention_search AS s ON s.convention_id = c.id
-                     WHERE {matches}
-                     ORDER BY c.updated_at DESC, c.id DESC
-                     LIMIT {bound}) AS l) AS r
-      JOIN conventions AS c ON c.id = r.ranked_id
-      LEFT JOIN convention_search AS s ON s.convention_id = c.id
+_LATEST_RANKED_BRANCH = """SELECT * FROM (
+    SELECT l.id, l.title, l.kind, l.stage, l.state, l.countries, l.sector, l.updated_at,
+           l.title_key, l.officer_name, {rank} AS rank
+      FROM (SELECT {columns}, s.words
+              FROM conventions AS c
+              JOIN convention_search AS s ON s.convention_id = c.id
+             WHERE {matches}
+             ORDER BY c.updated_at DESC, c.id DESC
+             LIMIT {bound}) AS l) AS r
      WHERE {where}
-     ORDER BY r.ranked DESC, c.id
+     ORDER BY r.rank DESC, r.id
      {limit}"""
 """By relevance, a page's words' walk: the RANKED_AT_MOST latest changed matches (words,
 facets and every other condition: the same walk as the latest-changed order's, which stops
 once it has them, or the GIN index's matches sorted by change time when they are few;
-planned for the values), ranked, then read in rank order until a page is full (after the
-cursor). The words' vectors travel with the ids: ranking them reads no row twice."""
+planned for the values), ranked, then in rank order until a page is full (after the
+cursor). Each match's columns and words travel with it from the walk: read again by id,
+the planner hashed the whole conventions table for them (a sequential scan growing with
+the office, 27 ms of 30,000 under load)."""
+
+_AFTER_LATEST_RANKED = "(r.rank < {value}::real OR (r.rank = {value}::real AND r.id > {id}))"
 
 _AFTER_RANKED = "(r.ranked < {value}::real OR (r.ranked = {value}::real AND c.id > {id}))"
 
@@ -336,26 +339,26 @@ def _ranked_walk(
     """The words' alternative by relevance, after the cursor: a page's
     (`_LATEST_RANKED_BRANCH`, `limit` given) ranks the RANKED_AT_MOST latest changed
     matches, the downloads' (`_RANKED_BRANCH`, no limit) every match."""
-    columns = f"{_COLUMNS}, r.ranked AS rank"
-    past: list[str] = []
+    past = ""
     if after is not None:
         identifier = statement.param(after.id)
         value = statement.param(after.key)
-        past.append(_AFTER_RANKED.format(value=value, id=identifier))
+        after_rank = _AFTER_LATEST_RANKED if limit else _AFTER_RANKED
+        past = after_rank.format(value=value, id=identifier)
     if not limit:
         return _RANKED_BRANCH.format(
-            columns=columns,
+            columns=f"{_COLUMNS}, r.ranked AS rank",
             rank=_rank(given, statement),
             words=words,
-            where=_all(*conditions, *past),
+            where=_all(*conditions, past),
             limit=limit,
         )
     return _LATEST_RANKED_BRANCH.format(
-        columns=columns,
+        columns=_COLUMNS,
         rank=_rank(given, statement, vector="l.words"),
         matches=_all(words, *conditions),
         bound=statement.param(RANKED_AT_MOST),
-        where=_all(*past),
+        where=_all(past),
         limit=limit,
     )
 
