@@ -32,7 +32,7 @@ from schemas.milestones import Milestone, MilestoneKind
 from storage import convention_search
 from storage.milestones import chain_milestones
 from tests.partner_stack import make_desk
-from tests.test_office_conventions import _seed, every_page, found
+from tests.test_office_conventions import _seed, every_page, found, listed
 from tests.test_office_desk import office_client, signed_in
 
 MIGRATION = Path(__file__).resolve().parent.parent / "migrations" / "027_comment_words.sql"
@@ -186,6 +186,82 @@ async def test_relevance_orders_a_search_and_pages_neither_repeat_nor_skip(
     empty = await officer.get("/office/conventions", params={"sort": "relevance"})
     assert empty.status_code == 200
     assert "La pertinence classe une recherche" in empty.text
+
+
+BOUNDED = "La pertinence n&#39;a classé que les {count} conventions modifiées le plus récemment"
+
+
+async def test_relevance_ranks_the_latest_changed_matches_when_too_many_match(
+    db_pool: asyncpg.Pool, officer: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past RANKED_AT_MOST matches a page ranks only the latest changed: a very relevant
+    match among them still comes first, an older one is left out, and the page says so
+    (only then); the download still ranks every match."""
+    word = f"bnd{uuid.uuid4().hex[:8]}"
+    often = " ".join([word] * 4 + ["formation"])
+    once = " ".join([word] + ["formation"] * 4)
+    old_hot, hot = f"srch-{word}-old-hot", f"srch-{word}-hot"
+    recent = [f"srch-{word}-recent-{n}" for n in range(5)]
+    await _seed(db_pool, old_hot, often, updated=NOW - timedelta(days=40))
+    await _seed(db_pool, hot, often, updated=NOW - timedelta(days=6))
+    for days, convention_id in enumerate(recent, start=1):
+        await _seed(db_pool, convention_id, once, updated=NOW - timedelta(days=days))
+    # Every match ranked (seven, under the cap): the two most relevant first.
+    whole = await officer.get("/office/conventions", params={"q": word, "sort": "relevance"})
+    assert listed(whole) == [hot, old_hot, *recent]
+    assert BOUNDED.format(count=6)[:40] not in whole.text
+    # Past the count's cap only (the bound is more than the matches): all ranked, no notice.
+    monkeypatch.setattr(convention_search, "COUNT_CAP", 6)
+    capped = await officer.get("/office/conventions", params={"q": word, "sort": "relevance"})
+    assert listed(capped) == [hot, old_hot, *recent]
+    assert BOUNDED.format(count=6)[:40] not in capped.text
+    # Seven match, six are ranked: the six latest changed, the relevant one first.
+    monkeypatch.setattr(convention_search, "RANKED_AT_MOST", 6)
+    bounded = await officer.get("/office/conventions", params={"q": word, "sort": "relevance"})
+    assert listed(bounded) == [hot, *recent]
+    assert BOUNDED.format(count=6) in bounded.text
+    assert f'href="/office/conventions?q={word}&amp;sort=updated"' in bounded.text
+    monkeypatch.setattr(conventions_list, "PAGE_SIZE", 4)
+    assert await every_page(officer, q=word, sort="relevance") == [[hot, *recent[:3]], recent[3:]]
+    # Other orders are not bounded: every match, the latest changed first.
+    latest = await officer.get("/office/conventions", params={"q": word, "sort": "updated"})
+    assert BOUNDED.format(count=6)[:40] not in latest.text
+    download = await officer.get("/office/conventions.csv", params={"q": word, "sort": "relevance"})
+    assert [line.split(";")[0].strip('"') for line in download.text.splitlines()[1:]] == [
+        hot,
+        old_hot,
+        *recent,
+    ]
+    arabic = await officer.get(
+        "/office/conventions", params={"q": word, "sort": "relevance", "lang": "ar"}
+    )
+    assert "رُتّبت النتائج حسب الصلة بين أحدث 6 اتفاقية" in arabic.text
+
+
+@pytest.mark.parametrize("bound", [None, 1])
+async def test_bad_words_by_relevance_give_a_clear_page(
+    bound: int | None,
+    seeded: Seeded,
+    officer: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Empty words, stop words only, 500 characters, Arabic with diacritics: a page, whether
+    the ranking is bounded or not."""
+    if bound is not None:
+        monkeypatch.setattr(convention_search, "COUNT_CAP", bound)
+        monkeypatch.setattr(convention_search, "RANKED_AT_MOST", bound)
+    for words in ("", "   ", "le la les des", "في من على", "é" * 500, "مَدْرَسَةِ الكَهْرَبائِيِّينَ"):
+        page = await officer.get("/office/conventions", params={"q": words, "sort": "relevance"})
+        assert page.status_code == 200, (words, page.text[:500])
+        if not words.strip():
+            assert "La pertinence classe une recherche" in page.text
+        if len(words) == 500:
+            assert "La recherche a été coupée à ses 200 premiers caractères." in page.text
+    ranked = await officer.get(
+        "/office/conventions", params={"q": f"{seeded.word}rank", "sort": "relevance"}
+    )
+    assert ranked.status_code == 200
+    assert (BOUNDED.format(count=1) in ranked.text) == (bound is not None)
 
 
 @pytest.mark.parametrize("sort", ["updated", "due", "title", "relevance"])

@@ -211,6 +211,10 @@ class ConventionList:
     """The cursor of the next page, None on the last."""
     cap: int
     """How far the count goes (storage's COUNT_CAP when the page was read)."""
+    ranking_bounded: bool = False
+    """By relevance, more matched than a page ranks: the pages rank the `ranked` latest
+    changed matches only (the page says so)."""
+    ranked: int = stored.RANKED_AT_MOST
 
     @property
     def more_than_cap(self) -> bool:
@@ -234,7 +238,16 @@ async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionLi
     for row in rows:
         row["next_named"] = _named(row["next_kind"], row["next_title"])
     following = cursor_text(query.sort, rows[-1]) if len(found.rows) > PAGE_SIZE else None
-    return ConventionList(query, rows, found.found, found.words_ignored, following, found.cap)
+    return ConventionList(
+        query,
+        rows,
+        found.found,
+        found.words_ignored,
+        following,
+        found.cap,
+        found.ranking_bounded,
+        found.ranked,
+    )
 
 
 EXPORT_COLUMNS = (
