@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import shutil
 import sys
 import tempfile
@@ -202,6 +203,10 @@ async def measure(pool: asyncpg.Pool, rounds: int, warmup: int) -> dict[str, lis
                 forget_fragments()
             else:
                 await sides[name]()  # a read again: said once already (untimed)
+            # Each sample starts with no garbage left by the side before it: a first read
+            # keeps 2,000 new sentences, and the full collection they trigger would otherwise
+            # land in whichever side is timed next.
+            gc.collect()
             started = time.perf_counter()
             await sides[name]()
             if round_number >= warmup:
