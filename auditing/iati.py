@@ -407,18 +407,24 @@ def _organisation_narratives(
     record: ConventionRecord, party: Party
 ) -> list[tuple[str | None, str]]:
     """An organisation's names: the directory's, one narrative per language it holds; else
-    the name the convention file wrote."""
+    the file's, one per language it gave (`name: {fr: …, ar: …}`); else the name it wrote."""
     held = record.organisation_names.get(party.id) or {}
     named: list[tuple[str | None, str]] = [
         (language, held[language]) for language in ("fr", "ar", "en") if held.get(language)
     ]
-    return named or _name_narrative(party.name)
+    given: list[tuple[str | None, str]] = [
+        (language.value, name) for language, name in party.names.items()
+    ]
+    return named or given or _name_narrative(party.name)
 
 
 def _name_in(record: ConventionRecord, party: Party, language: str) -> str:
-    """A party's name in one language: the directory's in it, else the file's part in it."""
+    """A party's name in one language: the directory's in it, else the file's in it (given
+    in several), else the file's part in it."""
     held = record.organisation_names.get(party.id) or {}
-    return held.get(language) or _in_language(party.name, language)
+    if held.get(language):
+        return held[language]
+    return party.name_in(language) if party.names else _in_language(party.name, language)
 
 
 def _value(parent: etree._Element, tag: str, money: Money, on: date) -> None:

@@ -18,7 +18,7 @@ from application.conventions import (
     convention_status,
     workflow_busy,
 )
-from application.directory.names import Names, names_of
+from application.directory.names import Names, file_name, names_of
 from application.errors import NotFound
 from rendering.catalogues import N_
 from rendering.formats import Said, money
@@ -200,7 +200,7 @@ async def convention_overview(
         pool,
         mentioned,
         directory_people(m.details for m in timeline.milestones),
-        written={p["id"]: str(p.get("name") or "") for p in declared},
+        written={p["id"]: file_name(p, language) for p in declared},
     )
     return ConventionOverview(
         timeline=timeline.milestones[-TIMELINE_SHOWN:],
