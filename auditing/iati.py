@@ -248,13 +248,17 @@ def title_narratives(convention: Convention) -> list[tuple[str | None, str]]:
 
 def narrative_languages(convention: Convention) -> list[str]:
     """The title's language first, then the other languages it was given in, then every
-    language the parties' contacts read."""
+    language a party's name was given in, then every language the parties' contacts read."""
     languages = [
         next(iter(convention.titles)).value if convention.titles else title_language(convention)
     ]
     for language, _ in title_narratives(convention):
         if language is not None and language not in languages:
             languages.append(language)
+    for party in convention.parties:
+        for given in party.names:
+            if given.value not in languages:
+                languages.append(given.value)
     for party in convention.parties:
         for contact in party.contacts:
             if contact.language.value not in languages:
