@@ -26,6 +26,7 @@ from schemas.errors import field_errors
 from schemas.notifications import Notification, NotificationEvent
 from schemas.values import DocumentRef, Language
 from storage.directory import Organisation
+from web import editor_form
 
 EXAMPLES = PROJECT_ROOT / "examples"
 NOW = datetime(2026, 12, 7, 9, tzinfo=UTC)
@@ -251,3 +252,23 @@ def test_iati_names_a_party_the_directory_does_not_hold_in_each_language_given()
 def test_a_party_built_in_code_with_names_still_validates() -> None:
     party = Party(id="menefp", name=MENEFP_FR, kind="ministry", names={"ar": MENEFP_AR})
     assert party.name_in("ar") == MENEFP_AR
+
+
+def test_the_editor_gives_a_partys_name_one_input_per_language_and_reads_them_back() -> None:
+    document = bamako(names={"fr": MENEFP_FR, "ar": MENEFP_AR}, name=MENEFP_FR)
+    index = next(i for i, p in enumerate(document["parties"]) if p["id"] == "menefp")
+
+    inputs = {i.path: i for i in editor_form.walk(editor_form.build(document))}
+
+    assert inputs[f"parties.{index}.names.ar"].value == MENEFP_AR
+    assert inputs[f"parties.{index}.names"].children[-1].path == f"parties.{index}.names.en"
+    posted = {
+        f"parties.{index}.id": ["menefp"],
+        f"parties.{index}.name": [MENEFP_FR],
+        f"parties.{index}.names.fr": [MENEFP_FR],
+        f"parties.{index}.names.ar": [MENEFP_AR],
+        f"parties.{index}.names.en": [""],
+    }
+    parsed = editor_form.parse(posted)["parties"][0]
+    assert parsed["names"] == {"fr": MENEFP_FR, "ar": MENEFP_AR}
+    assert Party.model_validate({**parsed, "kind": "ministry"}).name_in("ar") == MENEFP_AR
