@@ -272,3 +272,11 @@ def test_the_editor_gives_a_partys_name_one_input_per_language_and_reads_them_ba
     parsed = editor_form.parse(posted)["parties"][0]
     assert parsed["names"] == {"fr": MENEFP_FR, "ar": MENEFP_AR}
     assert Party.model_validate({**parsed, "kind": "ministry"}).name_in("ar") == MENEFP_AR
+
+
+def test_a_new_organisation_takes_each_name_the_file_gave_into_the_directory() -> None:
+    from application.directory.import_proposal import _names
+
+    several = Party(id="menefp", name={"fr": MENEFP_FR, "ar": MENEFP_AR}, kind="ministry")
+    assert _names(several) == {"name_fr": MENEFP_FR, "name_ar": MENEFP_AR}
+    assert _names(Party(id="menefp", name=MENEFP_AR, kind="ministry")) == {"name_ar": MENEFP_AR}
