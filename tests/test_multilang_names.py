@@ -280,3 +280,24 @@ def test_a_new_organisation_takes_each_name_the_file_gave_into_the_directory() -
     several = Party(id="menefp", name={"fr": MENEFP_FR, "ar": MENEFP_AR}, kind="ministry")
     assert _names(several) == {"name_fr": MENEFP_FR, "name_ar": MENEFP_AR}
     assert _names(Party(id="menefp", name=MENEFP_AR, kind="ministry")) == {"name_ar": MENEFP_AR}
+
+
+def test_a_documents_link_says_its_title_isolated_else_download() -> None:
+    from web.rendering import templates
+
+    macro = templates.env.from_string(
+        '{% from "_documents.html" import document_link with context %}'
+        "{{ document_link(uri, None, label, None) }}"
+    )
+    context = {"_": lambda text: {"Download": "Télécharger"}.get(text, text)}
+    linked = {**context, "doc_link": lambda uri, sha256: uri}
+
+    titled = macro.render(linked, uri="https://example.org/v1.pdf", label="مشروع الاتفاقية")
+    plain = macro.render(linked, uri="https://example.org/v1.pdf", label=None)
+    elsewhere = macro.render(
+        {**context, "doc_link": lambda uri, sha256: None}, uri="archive:x", label="Projet"
+    )
+
+    assert "<bdi>مشروع الاتفاقية</bdi></a>" in titled and "Télécharger" not in titled
+    assert "Télécharger</a>" in plain
+    assert "<bdi>Projet</bdi>" in elsewhere and "archive:x" in elsewhere
