@@ -17,17 +17,6 @@ async def convention_row(pool: asyncpg.Pool, convention_id: str) -> dict[str, An
     return dict(row) if row is not None else None
 
 
-async def file_parties(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
-    """The parties its stored file declares (id, name, kind, contacts), in the file's order."""
-    value = await pool.fetchval(
-        "SELECT document -> 'parties' FROM convention_files WHERE convention_id = $1",
-        convention_id,
-    )
-    if isinstance(value, str):  # a pool without the jsonb codec
-        value = json.loads(value)
-    return [p for p in value or [] if isinstance(p, dict) and isinstance(p.get("id"), str)]
-
-
 async def file_languages(
     pool: asyncpg.Pool, convention_id: str
 ) -> tuple[dict[str, str], list[dict[str, Any]]]:

@@ -301,3 +301,17 @@ def test_a_documents_link_says_its_title_isolated_else_download() -> None:
     assert "<bdi>مشروع الاتفاقية</bdi></a>" in titled and "Télécharger" not in titled
     assert "Télécharger</a>" in plain
     assert "<bdi>Projet</bdi>" in elsewhere and "archive:x" in elsewhere
+
+
+def test_the_offices_convention_page_is_headed_by_the_title_in_the_readers_language() -> None:
+    from application.office.overview import ConventionOverview
+
+    def page(language: str, titles: dict[str, str]) -> ConventionOverview:
+        return ConventionOverview(
+            [], 0, None, None, [], [], 0, False, language=language, titles=titles
+        )
+
+    both = {"fr": "Coopération OFPPT – MENEFP", "ar": TITLE_AR}
+    assert page("ar", both).title("Coopération OFPPT – MENEFP") == TITLE_AR
+    assert page("en", both).title("Coopération OFPPT – MENEFP") == "Coopération OFPPT – MENEFP"
+    assert page("fr", {}).title(TITLE_AR) == TITLE_AR  # a title in one language: as written
