@@ -49,7 +49,7 @@ from application.directory import cli as directory_cli
 from application.directory.authority import system_authority
 from application.directory.editors import Editor, EditorRole
 from application.directory.import_proposal import parties_imported
-from application.directory.names import names_of
+from application.directory.names import file_name, names_of
 from application.directory.officers import officer_person
 from application.documents import Upload, answer_with_file
 from application.errors import NotFound as DeskNotFound
@@ -95,6 +95,7 @@ from schemas.status import ConventionInput, ConventionState
 from schemas.tasks import AnswerTask
 from schemas.values import IDENTIFIER_PATTERN
 from storage.archive_failures import open_failures
+from storage.convention_overview import file_languages
 from storage.directory import Person as DirectoryPerson
 from storage.inbox import owed_tasks
 from storage.milestones import RecordedTimeline, recorded_timeline
@@ -631,7 +632,10 @@ async def _recorded_lines(
         timeline = await recorded_timeline(pool, convention_id, last=last)
         ids = sorted(set(party_ids or []) | {m.party for m in timeline.milestones if m.party})
         people = directory_people(m.details for m in timeline.milestones)
-        names = await _directory_names(pool, ids, language, people)
+        # The file's names where the directory holds none, in `language` when it gave it.
+        declared = (await file_languages(pool, convention_id))[1]
+        written = {str(party["id"]): file_name(party, language) for party in declared}
+        names = await _directory_names(pool, ids, language, people, written)
         store = open_archive(settings.archive, pool, database_url)
         entries = await store.entries(convention_id)
         failures = await open_failures(pool, convention_id)
@@ -659,12 +663,17 @@ async def _recorded_lines(
 
 
 async def _directory_names(
-    pool: asyncpg.Pool, party_ids: list[str], language: str, person_ids: list[str] | None = None
+    pool: asyncpg.Pool,
+    party_ids: list[str],
+    language: str,
+    person_ids: list[str] | None = None,
+    written: dict[str, str] | None = None,
 ) -> PartyNames:
-    """The directory's names of these parties in `language` (an id it does not hold stays),
-    and of the people who answered (a person it does not hold: the recorded name)."""
+    """The directory's names of these parties in `language` (else the file's, `written`;
+    an id neither holds stays), and of the people who answered (a person it does not
+    hold: the recorded name)."""
     try:
-        held = await names_of(pool, party_ids, person_ids)
+        held = await names_of(pool, party_ids, person_ids, written=written)
     except asyncpg.UndefinedTableError:  # a database from before the directory
         return PartyNames()
     return PartyNames.of(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -30,6 +31,47 @@ from schemas.channels import (
 )
 from schemas.notifications import Notification
 from storage import directory
+from storage.convention_overview import file_languages
+
+
+@dataclass(frozen=True)
+class FileWords:
+    """What the convention's file gave in several languages, read by the mailer beside the
+    notification (the workflow wrote the original title into it; no workflow change): the
+    title's languages, and each party's name as the file wrote it, by id and language ("":
+    the original)."""
+
+    titles: Mapping[str, str] = field(default_factory=dict)
+    parties: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def title(self, language: str) -> str | None:
+        """The title in `language` when the file gave it in it (else the notification's)."""
+        return self.titles.get(language)
+
+    def party(self, party_id: str, language: str) -> str | None:
+        """The party's name as the file gave it in `language`, else its original."""
+        written = self.parties.get(party_id) or {}
+        return written.get(language) or written.get("") or None
+
+    @classmethod
+    def of(cls, titles: Mapping[str, str], parties: list[dict[str, object]]) -> FileWords:
+        """From the stored file's `titles` and `parties` (storage.convention_overview)."""
+        names: dict[str, dict[str, str]] = {}
+        for party in parties:
+            given = party.get("names")
+            each = {str(k): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
+            names[str(party["id"])] = {**each, "": str(party.get("name") or "")}
+        return cls(dict(titles), names)
+
+
+def _named(
+    held: directory.Organisation | None, party_id: str, language: str, words: FileWords
+) -> str | None:
+    """A party's name for one reader: the directory's where it holds one, else the file's
+    in the reader's language, else None (the id is said)."""
+    if held is not None and (held.name_fr or held.name_ar or held.name_en):
+        return held.name(language)
+    return words.party(party_id, language)
 
 
 def message_id(notification: Notification, sender: str, recipient: str | None = None) -> str:
@@ -46,6 +88,7 @@ def build_messages(
     organisation: directory.Organisation | None = None,
     others: Mapping[str, directory.Organisation] | None = None,
     zones: Mapping[str, str] | None = None,
+    words: FileWords | None = None,
 ) -> list[EmailMessage]:
     """One mail per recipient: each carries only its reader's personal link.
 
@@ -54,20 +97,33 @@ def build_messages(
     by the directory's `organisation` name in each reader's language, when it holds one;
     the other organisations the mail mentions (an escalated task's party) by `others`.
     Dates are said in each reader's zone (`zones`, by contact name; UTC for a contact not
-    in it).
+    in it). What the file gave in several languages (`words`) names the convention and the
+    parties the directory does not hold in each reader's language, else the original.
     """
-    return [
-        build_message(
-            # Each reader in their own language (the file's contact language).
-            notification.model_copy(update={"recipients": [contact], "language": contact.language}),
-            sender,
-            None if organisation is None else organisation.name(contact.language.value),
-            {party: held.name(contact.language.value) for party, held in (others or {}).items()},
-            (zones or {}).get(contact.name, DEFAULT_ZONE),
+    words = words or FileWords()
+    messages = []
+    for contact in notification.recipients:
+        if not contact.email:
+            continue
+        lang = contact.language.value
+        # Each reader in their own language (the file's contact language).
+        update: dict[str, object] = {"recipients": [contact], "language": contact.language}
+        if words.title(lang):
+            update["convention_title"] = words.title(lang)
+        named_others = {
+            party: _named((others or {}).get(party), party, lang, words)
+            for party in {*(others or {}), *words.parties}
+        }
+        messages.append(
+            build_message(
+                notification.model_copy(update=update),
+                sender,
+                _named(organisation, notification.party, lang, words),
+                {party: name for party, name in named_others.items() if name},
+                (zones or {}).get(contact.name, DEFAULT_ZONE),
+            )
         )
-        for contact in notification.recipients
-        if contact.email
-    ]
+    return messages
 
 
 def build_message(
@@ -160,7 +216,8 @@ class Mailer:
             else {}
         )
         zones = await reading_zones(self._pool, notification)
-        messages = build_messages(notification, smtp.sender, organisation, others, zones)
+        words = FileWords.of(*await file_languages(self._pool, notification.convention_id))
+        messages = build_messages(notification, smtp.sender, organisation, others, zones, words)
         refused: dict[str, aiosmtplib.SMTPResponse] = {}
         response = ""
         try:

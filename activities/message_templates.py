@@ -22,7 +22,12 @@ from infra.portal_settings import contact_link_token, link_secret, load_portal_s
 from infra.secrets import SecretError
 from infra.settings import SettingsError
 from rendering.catalogues import gettext
-from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, data
+from rendering.formats import (
+    FIRST_STRONG_ISOLATE,
+    POP_DIRECTIONAL_ISOLATE,
+    data,
+    written_in_arabic,
+)
 from rendering.record import PartyNames, task_title
 from rendering.zones import DEFAULT_ZONE, moment
 from schemas.notifications import Notification, NotificationEvent
@@ -251,6 +256,11 @@ def _linked(escaped: str) -> str:
 
 
 def _isolated(value: str, language: str) -> str:
+    # An Arabic title or name in a French or English mail (a convention titled only in
+    # Arabic, read by a French contact) is isolated too: its direction never reorders the
+    # Latin sentence's punctuation around it.
+    if written_in_arabic(value):
+        return f"{FIRST_STRONG_ISOLATE}{value}{POP_DIRECTIONAL_ISOLATE}"
     return data(value, language).text
 
 

@@ -366,6 +366,10 @@ class TextVersion:
     size_bytes: int | None
     media_type: str | None
     stored: bool
+    title: str | None = None
+    """The document's title as given (the original, when given in several languages)."""
+    titles: dict[str, str] = field(default_factory=dict)
+    """Its title in each language it was given in (`title: {fr: …, ar: …}`)."""
 
 
 @dataclass(frozen=True)
@@ -417,6 +421,8 @@ def _versions(facts: list[DraftingFact], held: set[str]) -> list[TextVersion]:
             size_bytes=document.get("size_bytes"),
             media_type=document.get("media_type"),
             stored=sha256 is not None and sha256 in held,
+            title=document.get("title"),
+            titles=dict(document.get("titles") or {}),
         )
     return [versions[key] for key in sorted(versions)]
 

@@ -248,13 +248,17 @@ def title_narratives(convention: Convention) -> list[tuple[str | None, str]]:
 
 def narrative_languages(convention: Convention) -> list[str]:
     """The title's language first, then the other languages it was given in, then every
-    language the parties' contacts read."""
+    language a party's name was given in, then every language the parties' contacts read."""
     languages = [
         next(iter(convention.titles)).value if convention.titles else title_language(convention)
     ]
     for language, _ in title_narratives(convention):
         if language is not None and language not in languages:
             languages.append(language)
+    for party in convention.parties:
+        for given in party.names:
+            if given.value not in languages:
+                languages.append(given.value)
     for party in convention.parties:
         for contact in party.contacts:
             if contact.language.value not in languages:
@@ -407,18 +411,24 @@ def _organisation_narratives(
     record: ConventionRecord, party: Party
 ) -> list[tuple[str | None, str]]:
     """An organisation's names: the directory's, one narrative per language it holds; else
-    the name the convention file wrote."""
+    the file's, one per language it gave (`name: {fr: …, ar: …}`); else the name it wrote."""
     held = record.organisation_names.get(party.id) or {}
     named: list[tuple[str | None, str]] = [
         (language, held[language]) for language in ("fr", "ar", "en") if held.get(language)
     ]
-    return named or _name_narrative(party.name)
+    given: list[tuple[str | None, str]] = [
+        (language.value, name) for language, name in party.names.items()
+    ]
+    return named or given or _name_narrative(party.name)
 
 
 def _name_in(record: ConventionRecord, party: Party, language: str) -> str:
-    """A party's name in one language: the directory's in it, else the file's part in it."""
+    """A party's name in one language: the directory's in it, else the file's in it (given
+    in several), else the file's part in it."""
     held = record.organisation_names.get(party.id) or {}
-    return held.get(language) or _in_language(party.name, language)
+    if held.get(language):
+        return held[language]
+    return party.name_in(language) if party.names else _in_language(party.name, language)
 
 
 def _value(parent: etree._Element, tag: str, money: Money, on: date) -> None:

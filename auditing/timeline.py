@@ -123,7 +123,10 @@ async def build_timeline(
     for entry in builder.entries:
         if entry.event is TimelineEvent.STAGE_ENTERED and entry.stage and entry.stage not in stages:
             stages.append(entry.stage)
-    titles = _titles(declared.get("title") if declared else None)
+    # The file's form (`title: {fr: …}`) or the validated one (`title` + `titles`).
+    titles = _titles(declared.get("title") if declared else None) or _titles(
+        declared.get("titles") if declared else None
+    )
     return Timeline(
         convention_id=convention.convention_id,
         workflow_id=convention.workflow_id,
@@ -133,6 +136,11 @@ async def build_timeline(
             str(party["id"]): str(party.get("name") or party["id"])
             for party in (declared or {}).get("parties", [])
             if isinstance(party, dict) and party.get("id")
+        },
+        party_names_in={
+            str(party["id"]): _titles(party.get("names"))
+            for party in (declared or {}).get("parties", [])
+            if isinstance(party, dict) and party.get("id") and _titles(party.get("names"))
         },
         source=convention.source,
         stages=stages,
@@ -473,10 +481,13 @@ def party_names(
     people: Mapping[str, str] | None = None,
 ) -> PartyNames:
     """The parties' names a reader sees: the directory's (in their language) where given,
-    else the convention file's (its part in the reader's script, for a name written in
-    two); and the directory's `people` who answered, by person id (else each answer's
-    recorded name)."""
-    written = {party: part_in(name, language) for party, name in timeline.party_names.items()}
+    else the convention file's (in the reader's language when it gave several, else its part
+    in the reader's script, for a name written in two); and the directory's `people` who
+    answered, by person id (else each answer's recorded name)."""
+    written = {
+        party: timeline.party_names_in.get(party, {}).get(language) or part_in(name, language)
+        for party, name in timeline.party_names.items()
+    }
     return PartyNames.of({**written, **(directory or {})}, people)
 
 

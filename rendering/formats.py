@@ -9,10 +9,11 @@ calls `__html__`, so a template shows `{{ said }}` as its HTML; `str(said)` is t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, is_currency
@@ -233,3 +234,13 @@ def part_in(text: str, language: str) -> str:
     return next(
         part.strip() for part, arabic in zip(parts, scripts, strict=True) if arabic is wanted
     )
+
+
+def document_title(document: Any, language: str) -> str | None:
+    """A document's title in the reader's language, else its original (None: none given):
+    of a version (TextVersion) or of a recorded reference read as a mapping."""
+    if isinstance(document, Mapping):
+        titles, title = document.get("titles") or {}, document.get("title")
+    else:
+        titles, title = getattr(document, "titles", {}), getattr(document, "title", None)
+    return (titles.get(language) if isinstance(titles, Mapping) else None) or title

@@ -99,6 +99,9 @@ BY_TYPE: Mapping[str, str] = {
     "url_scheme": N_("{field}: a valid web address is expected"),
     "json_invalid": N_("{field}: not valid JSON"),
     "value_error": N_("{field}: not a valid value"),
+    # A text given in several languages (`name: {fr: …, ar: …}`) with a bad mapping.
+    "language_unknown": N_("{field}: {language} is not a language Pacte reads (fr, ar or en)"),
+    "languages_empty": N_("{field}: give it in at least one language (fr, ar or en)"),
     # The directory's refusals of a person picked to reassign a task to
     # (application.office.reassignees).
     "assignee_unknown": N_("{field}: the directory has no such person"),

@@ -155,6 +155,11 @@ class Timeline(Frozen):
         description="Each party's name as the convention file wrote it, by id (the directory's "
         "names, in the reader's language, come first where it holds them).",
     )
+    party_names_in: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="Each party's name in each language the file gave it in (`name: {fr: …, "
+        "ar: …}`), by id; a party named in one language is not in it.",
+    )
     source: str
     stages: list[str] = Field(description="The declared stages in order, then any other seen.")
     spans: list[StageSpan]

@@ -6,7 +6,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, AnyHttpUrl, BaseModel, EmailStr, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from schemas.errors import FieldError
 from schemas.values import (
@@ -19,6 +27,9 @@ from schemas.values import (
     Place,
     ShortText,
     Title,
+    in_language,
+    refuse_bad_languages,
+    split_languages,
 )
 
 # Counts, chosen with the text bounds of schemas/values.py so that the largest file (with its
@@ -88,7 +99,19 @@ class Party(Frozen):
     """A body bound by the convention or owing it work."""
 
     id: Identifier
-    name: ShortText
+    name: ShortText = Field(
+        description=(
+            "The name as written; a file may give it in several languages "
+            "(`name: {fr: …, ar: …}`): the first is then the original, and `names` holds each. "
+            "The directory's names, where it holds the party, come first."
+        )
+    )
+    names: dict[Language, ShortText] = Field(
+        default_factory=dict,
+        description="The name in each language it was given in (empty: only `name`).",
+        # Left out of a dump when empty: a recorded file serialises as it always did.
+        exclude_if=lambda value: not value,
+    )
     kind: PartyKind
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] = Field(
         default="MA", description="ISO 3166-1 alpha-2 country code."
@@ -115,6 +138,21 @@ class Party(Frozen):
             "3 Extending, 4 Implementing); by default the one its kind implies."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_in_several_languages(cls, data: Any) -> Any:
+        return split_languages(data, "name", "names")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name_languages_known(cls, value: Any) -> Any:
+        return refuse_bad_languages(value)
+
+    def name_in(self, language: str) -> str:
+        """The name the file gave in the reader's language, else the original (the
+        directory's names, where it holds the party, are chosen before this one)."""
+        return in_language(self.name, self.names, language)
 
 
 class Signatory(Frozen):
@@ -343,14 +381,21 @@ class Convention(Frozen):
     @classmethod
     def _title_in_several_languages(cls, data: Any) -> Any:
         """`title: {fr: …, ar: …}` is the original (the first given) and each language's."""
-        if isinstance(data, dict) and isinstance(data.get("title"), dict) and data["title"]:
-            given = data["title"]
-            return {**data, "title": next(iter(given.values())), "titles": given}
-        return data
+        return split_languages(data, "title", "titles")
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title_languages_known(cls, value: Any) -> Any:
+        return refuse_bad_languages(value)
 
     def title_in(self, language: str) -> str:
         """The title in the reader's language, else the original."""
-        return next((title for lang, title in self.titles.items() if lang == language), self.title)
+        return in_language(self.title, self.titles, language)
+
+    def names_in(self, language: str) -> dict[str, str]:
+        """Each party's name as the file gave it in `language` (else its original), by id:
+        what a reader sees where the directory does not hold the party."""
+        return {party.id: party.name_in(language) for party in self.parties}
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Self:

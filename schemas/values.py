@@ -7,7 +7,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 Identifier = Annotated[
     str,
@@ -92,6 +100,53 @@ class Language(StrEnum):
     ENGLISH = "en"
 
 
+LANGUAGE_UNKNOWN = "language_unknown"
+"""The code of a text given in a language Pacte does not read (`name: {xx: …}`); its
+parameter `language` is the key as written."""
+LANGUAGES_EMPTY = "languages_empty"
+"""The code of a text given as an empty mapping of languages (`name: {}`)."""
+
+
+def _well_formed(given: dict[Any, Any]) -> bool:
+    return bool(given) and all(str(key) in _LANGUAGE_CODES for key in given)
+
+
+_LANGUAGE_CODES = frozenset(language.value for language in Language)
+
+
+def refuse_bad_languages(value: Any) -> Any:
+    """A text given as a mapping of languages that is not one (`{}`, `{xx: …}`): refused by
+    its own reason, so the field's page says which key and why in the reader's language. A
+    well-formed mapping never reaches here (`split_languages` made it the original)."""
+    if isinstance(value, dict):
+        if not value:
+            raise PydanticCustomError(
+                LANGUAGES_EMPTY, "give it in at least one language (fr, ar or en)"
+            )
+        unknown = next(str(key) for key in value if str(key) not in _LANGUAGE_CODES)
+        raise PydanticCustomError(
+            LANGUAGE_UNKNOWN,
+            "{language} is not a language Pacte reads (fr, ar or en)",
+            {"language": unknown},
+        )
+    return value
+
+
+def split_languages(data: Any, field: str, each: str) -> Any:
+    """`field: {fr: …, ar: …}` becomes `field` = the original (the first given) and `each`
+    = every language's; a plain string, or a bad mapping (refused by the field's own
+    validator, `refuse_bad_languages`), is left as it is."""
+    if isinstance(data, dict) and isinstance(data.get(field), dict) and _well_formed(data[field]):
+        given = data[field]
+        return {**data, field: next(iter(given.values())), each: given}
+    return data
+
+
+def in_language(original: str, each: dict[Language, str], language: str) -> str:
+    """The text in the reader's language when it was given in it, else the original."""
+    return next((text for lang, text in each.items() if lang == language), original)
+
+
 class Currency(StrEnum):
     """Currencies seen in the conventions: dirham, CFA franc, dollar, euro, IsDB units."""
 
@@ -137,6 +192,34 @@ class DocumentRef(Frozen):
         description="The stored file's type, sniffed from its content (set by Pacte).",
         exclude_if=lambda value: value is None,
     )
+
+    # A title to show instead of the address, in one language or several (`title: {fr: …,
+    # ar: …}`, the first given the original); left out of a dump when not given, so the
+    # references recorded before it existed serialise as they always did.
+    title: Title | None = Field(
+        default=None,
+        description="The document's title as written (the first given, when several).",
+        exclude_if=lambda value: value is None,
+    )
+    titles: dict[Language, Title] = Field(
+        default_factory=dict,
+        description="The title in each language it was given in (empty: only `title`).",
+        exclude_if=lambda value: not value,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _title_in_several_languages(cls, data: Any) -> Any:
+        return split_languages(data, "title", "titles")
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def _title_languages_known(cls, value: Any) -> Any:
+        return refuse_bad_languages(value)
+
+    def title_in(self, language: str) -> str | None:
+        """The title in the reader's language, else the original (None: no title given)."""
+        return None if self.title is None else in_language(self.title, self.titles, language)
 
     @field_validator("uri")
     @classmethod

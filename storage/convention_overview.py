@@ -17,15 +17,24 @@ async def convention_row(pool: asyncpg.Pool, convention_id: str) -> dict[str, An
     return dict(row) if row is not None else None
 
 
-async def file_parties(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:
-    """The parties its stored file declares (id, name, kind, contacts), in the file's order."""
-    value = await pool.fetchval(
-        "SELECT document -> 'parties' FROM convention_files WHERE convention_id = $1",
+async def file_languages(
+    pool: asyncpg.Pool, convention_id: str
+) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """What its stored file gave in several languages: the title's (`titles`, empty when
+    only one was given) and the parties (id, name, names), in the file's order."""
+    row = await pool.fetchrow(
+        "SELECT document -> 'titles' AS titles, document -> 'parties' AS parties"
+        " FROM convention_files WHERE convention_id = $1",
         convention_id,
     )
-    if isinstance(value, str):  # a pool without the jsonb codec
-        value = json.loads(value)
-    return [p for p in value or [] if isinstance(p, dict) and isinstance(p.get("id"), str)]
+    if row is None:
+        return {}, []
+    titles, parties = (json.loads(v) if isinstance(v, str) else v for v in row)
+    given = titles if isinstance(titles, dict) else {}
+    return (
+        {str(k): str(v) for k, v in given.items() if v},
+        [p for p in parties or [] if isinstance(p, dict) and isinstance(p.get("id"), str)],
+    )
 
 
 async def children(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, Any]]:

@@ -316,7 +316,7 @@ def test_a_title_in_several_languages_each_reader_sees_theirs_else_the_original(
     assert both.title_in("en") == "Coopération OFPPT – MENEFP"
     # Through the workflow's payload and back, unchanged.
     assert Convention.model_validate_json(both.model_dump_json()) == both
-    with pytest.raises(ValidationError, match="titles"):
+    with pytest.raises(ValidationError, match="de is not a language Pacte reads"):
         Convention.model_validate({**data, "title": {"de": "Zusammenarbeit"}})
 
 

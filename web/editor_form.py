@@ -38,6 +38,7 @@ LABELS = {
     "id": N_("Id"),
     "title": N_("Title"),
     "titles": N_("The title in each language"),
+    "names": N_("The name in each language"),
     "fr": N_("In French"),
     "ar": N_("In Arabic"),
     "en": N_("In English"),

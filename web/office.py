@@ -828,7 +828,7 @@ async def _task_named(
 async def _said_title(desk: OfficeDesk, view: TaskView, lang: str, zone: str) -> str:
     """The task's title in `lang`, the parties it names said by their names, a moment it
     states (a late task's due day) in the account's `zone`."""
-    written = {party.id: party.name for party in view.convention.parties}
+    written = view.convention.names_in(lang)
     names = PartyNames.of(await parties_said_in(desk.pool, written, lang))
     return task_title(view.task, lang, names, zone).text
 

@@ -221,7 +221,7 @@ async def _party_name(
     lang = language_or_default(request.query_params.get("lang") or session.language)
     written = None
     if view is not None:
-        written = next((p.name for p in view.convention.parties if p.id == session.party), None)
+        written = view.convention.names_in(lang).get(session.party)
     return await organisation_name(desk.pool, session.party, lang, written)
 
 

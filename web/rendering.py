@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
-from rendering.formats import data, money
+from rendering.formats import data, document_title, money
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
 from rendering.zones import DEFAULT_ZONE, Reader
@@ -91,6 +91,8 @@ def render(
             "money": lambda amount, currency: money(amount, currency, lang),
             # A name inside plain text (an <option> holds no <bdi>): U+2068…U+2069 in Arabic.
             "isolated": lambda value: data(value, lang).text,
+            # A document's title as its sender gave it, in the reader's language if given.
+            "document_title": lambda document: document_title(document, lang),
             # A moment a milestone names (a due date) is the day it is in the reader's zone.
             "milestone_text": lambda milestone: milestone_text(
                 milestone, lang, record_names, reader.zone

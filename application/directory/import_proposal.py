@@ -280,7 +280,10 @@ def _new_person(contact: Contact) -> NewPerson:
 
 
 def _names(party: Party) -> dict[str, str | None]:
-    """The file's one name, filed under the language it is written in."""
+    """The file's names: each under its language when it gave several (`name: {fr: …, ar:
+    …}`), else its one name under the language it is written in."""
+    if party.names:
+        return {f"name_{language.value}": name for language, name in party.names.items()}
     arabic = next((c for c in party.name if c.isalpha()), "a") >= "\u0600"
     return {"name_ar": party.name} if arabic else {"name_fr": party.name}
 

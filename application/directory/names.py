@@ -7,7 +7,9 @@ One read per page: every id the page shows is looked up at once.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from infra.database import Database
 from storage import directory as store
@@ -39,6 +41,14 @@ class Names:
     def people_names(self) -> dict[str, str]:
         """The names of the people it holds, by person id (for `PartyNames.of`)."""
         return {person_id: person.name for person_id, person in self.people.items()}
+
+
+def file_name(party: Mapping[str, Any], language: str) -> str:
+    """A party's name as a stored convention file wrote it (`{id, name, names}`), in
+    `language` when the file gave it in it (`name: {fr: …, ar: …}`), else its original."""
+    given = party.get("names")
+    each = given if isinstance(given, Mapping) else {}
+    return str(each.get(language) or party.get("name") or "")
 
 
 async def names_of(

@@ -18,7 +18,7 @@ from application.conventions import (
     convention_status,
     workflow_busy,
 )
-from application.directory.names import Names, names_of
+from application.directory.names import Names, file_name, names_of
 from application.errors import NotFound
 from rendering.catalogues import N_
 from rendering.formats import Said, money
@@ -96,6 +96,12 @@ class ConventionOverview:
     updating: bool = False
     """The workflow is still at work and has no open task to show yet (a convention just
     started, a stage just ended): the page says so and refreshes, never "no open task"."""
+    titles: dict[str, str] = field(default_factory=dict)
+    """The title in each language the file gave it in (`title: {fr: …, ar: …}`)."""
+
+    def title(self, original: str) -> str:
+        """The title in the reader's language when the file gave it, else `original`."""
+        return self.titles.get(self.language) or original
 
     def contacts_of(self, party_id: str) -> list[str]:
         """The contacts a task owed by this party may be given to (the file's, by name)."""
@@ -190,7 +196,7 @@ async def convention_overview(
         {**d, "said": delivery_words(d)} for d in every_delivery if d["status"] != "no_channel"
     ]
     missing = _missing_channels(every_delivery)
-    declared = await stored.file_parties(pool, convention_id)
+    titles, declared = await stored.file_languages(pool, convention_id)
     mentioned = [p["id"] for p in declared]
     mentioned += [t.assignee for t in status.open_tasks] if status is not None else []
     mentioned += [d["party"] for d in every_delivery] + [
@@ -200,7 +206,7 @@ async def convention_overview(
         pool,
         mentioned,
         directory_people(m.details for m in timeline.milestones),
-        written={p["id"]: str(p.get("name") or "") for p in declared},
+        written={p["id"]: file_name(p, language) for p in declared},
     )
     return ConventionOverview(
         timeline=timeline.milestones[-TIMELINE_SHOWN:],
@@ -214,6 +220,7 @@ async def convention_overview(
         can_act=can_act,
         parties=[await _party(pool, party, names, language) for party in declared],
         names=names,
+        titles=titles,
         language=language,
         facts=_facts(row, status, timeline.milestones, language, zone),
         reader_email=reader_email,
