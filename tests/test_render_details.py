@@ -1,0 +1,114 @@
+"""The details that were still English sentences under a translated frame (issue 24): a task
+found cancelled as `starter.py act` says it, the office's delivery details, the desks' error
+pages' details and the review page's "no comparison" — each said in the reader's language
+from a code and its values, an unknown one shown as recorded and marked so."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from application.cli_support import STARTER_ERRORS
+from application.conventions import why_not_open
+from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
+from rendering.validation import reason_text
+from schemas.errors import FieldError, InputError
+from schemas.reasons import ReasonCode, ReasonFacts
+from schemas.status import TaskLookup
+from schemas.tasks import Task, TaskKind, TaskStatus
+
+NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
+LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+ISOLATED = re.compile(f"{FIRST_STRONG_ISOLATE}.*?{POP_DIRECTIONAL_ISOLATE}")
+
+
+def outside_the_data(text: str) -> str:
+    return ISOLATED.sub("", text)
+
+
+def _cancelled(reason: str | None, facts: ReasonFacts | None) -> Task:
+    return Task(
+        id="funding_request.decision.r1",
+        convention_id="bamako-2026",
+        stage="funding_request",
+        kind=TaskKind.DECIDE_FUNDING,
+        assignee="bid",
+        title="Decide on the funding request of 40000000 IsDB-ID",
+        assigned_at=NOW,
+        due_at=NOW,
+        status=TaskStatus.CANCELLED,
+        closed_reason=reason,
+        closed_reason_facts=facts,
+    )
+
+
+TERMINATED = _cancelled(
+    "convention terminated: the programme ended",
+    ReasonFacts.of(ReasonCode.CONVENTION_TERMINATED, reason="the programme ended"),
+)
+
+
+# --- 1. starter.py act: an answer to a task found cancelled ---------------------------------
+
+
+def test_a_task_found_cancelled_says_why_in_the_readers_language() -> None:
+    why = why_not_open(TaskLookup(task_id=TERMINATED.id, task=TERMINATED))
+    assert str(why) == (
+        "no open task 'funding_request.decision.r1': cancelled "
+        "(convention terminated: the programme ended)"
+    )
+    assert reason_text(why, "en") == str(why)
+    french = reason_text(why, "fr")
+    assert french == (
+        "la tâche funding_request.decision.r1 a été annulée : "
+        "convention close : the programme ended"
+    )
+    arabic = reason_text(why, "ar")
+    # What the officer wrote stays as written (isolated); the rest is Arabic.
+    assert "the programme ended" in arabic and "أُنهيت الاتفاقية" in arabic
+    assert not LATIN_WORD.search(outside_the_data(arabic)), arabic
+
+
+def test_a_reason_written_before_typed_reasons_is_read_back_or_marked_as_recorded() -> None:
+    old = _cancelled("convention terminated: the programme ended", None)
+    french = reason_text(why_not_open(TaskLookup(task_id=old.id, task=old)), "fr")
+    assert "convention close : the programme ended" in french
+    unread = _cancelled("(a wording no pattern reads)", None)
+    said = reason_text(why_not_open(TaskLookup(task_id=unread.id, task=unread)), "fr")
+    assert said.startswith("la tâche funding_request.decision.r1 a été annulée : ")
+    assert "(a wording no pattern reads)" in said
+    bare = _cancelled(None, None)
+    assert reason_text(why_not_open(TaskLookup(task_id=bare.id, task=bare)), "fr") == (
+        "la tâche funding_request.decision.r1 a été annulée"
+    )
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"PACTE_LANG": "fr"}, "  task: la tâche funding_request.decision.r1 a été annulée : "),
+        ({"LANG": "ar_MA.UTF-8"}, "  task: أُلغيت المهمة"),
+        ({"LANG": "C.UTF-8"}, "  task: no open task 'funding_request.decision.r1': cancelled"),
+    ],
+)
+def test_starter_act_says_a_cancelled_task_in_the_shells_language(
+    environment: dict[str, str],
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for name in ("PACTE_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    why = why_not_open(TaskLookup(task_id=TERMINATED.id, task=TERMINATED))
+    error = InputError("convention bamako-2026", [FieldError("task", why)])
+
+    assert STARTER_ERRORS.report(error) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0] == "refused: convention bamako-2026"  # read by scripts, in every language
+    assert lines[1].startswith(expected), lines
+    if "ar" in environment.get("LANG", ""):
+        assert not LATIN_WORD.search(outside_the_data(lines[1].removeprefix("  task: ")))
