@@ -531,8 +531,7 @@ async def review_context(
                     after_label=f"version {current.version}",
                 )
             except TextUnavailable as error:
-                because = N_("the text cannot be extracted: %(detail)s")
-                values = {"detail": str(error)}
+                because, values = text_unavailable(error)
             except (DocumentMissing, DocumentDamaged) as error:
                 because = N_("the stored document cannot be read back: %(detail)s")
                 values = {"detail": str(error)}
@@ -541,6 +540,34 @@ async def review_context(
                 if not changes:
                     because = N_("the text did not change")
     return ReviewContext(versions, entries, last, changes, because, values)
+
+
+NO_TEXT: dict[str, str] = {
+    "not_extracted": N_("the text cannot be extracted: no text is read from %(media_type)s files"),
+    "no_pdftotext": N_("the text cannot be extracted: the server has no PDF reader installed"),
+    "pdftotext_timeout": N_("the text cannot be extracted: reading this PDF took too long"),
+    "pdftotext_failed": N_(
+        "the text cannot be extracted: this PDF cannot be read (error %(exit)s)"
+    ),
+    "part_too_large": N_(
+        "the text cannot be extracted: %(part)s grows past %(limit)s bytes once unpacked"
+    ),
+    "part_unreadable": N_(
+        "the text cannot be extracted: the document has no readable %(part)s (%(error)s)"
+    ),
+    "part_not_xml": N_("the text cannot be extracted: %(part)s is not well-formed XML (%(error)s)"),
+}
+"""Why a version's text cannot be extracted (documents.text.TextUnavailable's codes), as the
+review page says it; what a library answered (`error`) is quoted as it said it."""
+
+
+def text_unavailable(error: TextUnavailable) -> tuple[str, dict[str, str]]:
+    """The review page's "no comparison" message and its values for an extraction that
+    failed: by its code, else its English text as recorded."""
+    message = NO_TEXT.get(error.code)
+    if message is None:
+        return N_("the text cannot be extracted (as recorded): %(detail)s"), {"detail": str(error)}
+    return message, dict(error.values)
 
 
 async def answer_with_file(

@@ -6,12 +6,18 @@ from a code and its values, an unknown one shown as recorded and marked so."""
 from __future__ import annotations
 
 import re
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
 
 from application.cli_support import STARTER_ERRORS
 from application.conventions import why_not_open
+from application.documents import NO_TEXT, text_unavailable
+from documents import text as document_text
+from documents.intake import PDF
+from documents.text import TextUnavailable
+from rendering.catalogues import gettext
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
 from rendering.validation import reason_text
 from schemas.errors import FieldError, InputError
@@ -112,3 +118,45 @@ def test_starter_act_says_a_cancelled_task_in_the_shells_language(
     assert lines[1].startswith(expected), lines
     if "ar" in environment.get("LANG", ""):
         assert not LATIN_WORD.search(outside_the_data(lines[1].removeprefix("  task: ")))
+
+
+# --- 4. the review page's "no comparison" -------------------------------------------------
+
+
+def _no_comparison(error: TextUnavailable, language: str) -> str:
+    """As the review page says it: `_(because)|format(**values)` (web/templates/_documents.html)."""
+    because, values = text_unavailable(error)
+    return gettext(language, because) % values
+
+
+def test_a_pdf_pdftotext_cannot_read_is_said_in_the_pages_language(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(document_text.shutil, "which", lambda _name: "/usr/bin/pdftotext")
+    monkeypatch.setattr(
+        document_text.subprocess,
+        "run",
+        lambda *_args, **_kwargs: subprocess.CompletedProcess([], 1, b"", b"Syntax Error"),
+    )
+    with pytest.raises(TextUnavailable) as raised:
+        document_text.extract_text(b"%PDF-1.7 nothing else", PDF)
+    error = raised.value
+    assert str(error) == "pdftotext cannot read this PDF (exit 1)"  # the log's English
+    assert _no_comparison(error, "fr") == (
+        "le texte ne peut pas être extrait : ce PDF ne peut pas être lu (erreur 1)"
+    )
+    arabic = _no_comparison(error, "ar")
+    assert arabic == "لا يمكن استخراج النص: تتعذر قراءة ملف PDF هذا (الخطأ 1)"
+    assert _no_comparison(error, "en") == (
+        "the text cannot be extracted: this PDF cannot be read (error 1)"
+    )
+
+
+def test_every_text_extraction_failure_has_its_sentence_and_an_unknown_one_is_marked() -> None:
+    for code, message in NO_TEXT.items():
+        for language in ("fr", "ar"):
+            assert gettext(language, message) != message, (code, language)
+    unknown = TextUnavailable("a_later_code", "something new went wrong")
+    assert _no_comparison(unknown, "fr") == (
+        "le texte ne peut pas être extrait (tel qu'enregistré) : something new went wrong"
+    )
