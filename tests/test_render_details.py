@@ -6,6 +6,7 @@ from a code and its values, an unknown one shown as recorded and marked so."""
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from datetime import UTC, datetime
 
@@ -14,12 +15,30 @@ import pytest
 from application.cli_support import STARTER_ERRORS
 from application.conventions import why_not_open
 from application.documents import NO_TEXT, text_unavailable
+from application.office.overview import _detail, _missing_channels
 from documents import text as document_text
 from documents.intake import PDF
 from documents.text import TextUnavailable
+from rendering.catalogue_check import load
 from rendering.catalogues import gettext
+from rendering.deliveries import (
+    ALREADY_DELIVERED,
+    SENTENCES,
+    WORDING,
+    delivery_detail,
+    read_back,
+    written,
+)
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
+from rendering.record import PartyNames
 from rendering.validation import reason_text
+from schemas.channels import (
+    Channel,
+    DeliveryDetail,
+    DeliveryDetailCode,
+    DeliveryOutcome,
+    DeliveryStatus,
+)
 from schemas.errors import FieldError, InputError
 from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.status import TaskLookup
@@ -132,9 +151,9 @@ def _no_comparison(error: TextUnavailable, language: str) -> str:
 def test_a_pdf_pdftotext_cannot_read_is_said_in_the_pages_language(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(document_text.shutil, "which", lambda _name: "/usr/bin/pdftotext")
+    monkeypatch.setattr(shutil, "which", lambda _name: "/usr/bin/pdftotext")
     monkeypatch.setattr(
-        document_text.subprocess,
+        subprocess,
         "run",
         lambda *_args, **_kwargs: subprocess.CompletedProcess([], 1, b"", b"Syntax Error"),
     )
@@ -160,3 +179,95 @@ def test_every_text_extraction_failure_has_its_sentence_and_an_unknown_one_is_ma
     assert _no_comparison(unknown, "fr") == (
         "le texte ne peut pas être extrait (tel qu'enregistré) : something new went wrong"
     )
+
+
+# --- 2. the delivery details on the office's convention page ------------------------------
+
+
+def test_every_delivery_detail_code_has_its_wording_and_its_sentence_in_every_catalogue() -> None:
+    assert set(WORDING) == set(DeliveryDetailCode) == set(SENTENCES)
+    for language in ("fr", "ar"):
+        catalogue = load(language)
+        for code, sentence in SENTENCES.items():
+            entry = catalogue.get(sentence)
+            assert entry is not None and entry.string, (language, code)
+
+
+@pytest.mark.parametrize(
+    "detail",
+    [
+        DeliveryDetail(code=DeliveryDetailCode.NO_EMAIL_ADDRESS, params={"party": "amica"}),
+        DeliveryDetail(code=DeliveryDetailCode.NO_WEBHOOK, params={"party": "amica"}),
+        DeliveryDetail(code=DeliveryDetailCode.NO_SMTP_SERVER),
+        DeliveryDetail(code=DeliveryDetailCode.NO_SMTP_ON_WORKER),
+        DeliveryDetail(code=DeliveryDetailCode.TIMEOUT),
+        DeliveryDetail(code=DeliveryDetailCode.HTTP_GONE),
+        DeliveryDetail(code=DeliveryDetailCode.HTTP_STATUS, params={"status": "4xx"}),
+        DeliveryDetail(
+            code=DeliveryDetailCode.MAIL_PARTLY_REFUSED,
+            params={"refusals": "a@b.ml: 550 no such user"},
+        ),
+    ],
+)
+def test_what_an_activity_writes_reads_back_as_its_code(detail: DeliveryDetail) -> None:
+    channel = "webhook" if detail.code.value in _WEBHOOK_CODES else "email"
+    assert read_back(written(detail), channel, "failed") == detail
+
+
+_WEBHOOK_CODES = {"no_webhook", "timeout", "http_410_gone", "http_status"}
+
+
+def test_the_convention_pages_delivery_details_are_said_in_the_readers_language() -> None:
+    # As the activities wrote them before the codes: the same wording.
+    no_address = {
+        "channel": "email",
+        "status": "no_channel",
+        "party": "amica",
+        "last_detail": "no contact of 'amica' has an e-mail address",
+    }
+    names = PartyNames.of({"amica": "الوكالة المغربية للتعاون"})
+    arabic = delivery_detail(no_address["last_detail"], "email", "no_channel", "ar", names).text
+    assert arabic == (
+        f"لا يملك أي جهة اتصال لدى {FIRST_STRONG_ISOLATE}الوكالة المغربية للتعاون"
+        f"{POP_DIRECTIONAL_ISOLATE} عنوان بريد إلكتروني"
+    )
+    assert delivery_detail(no_address["last_detail"], "email", "no_channel", "fr").text == (
+        "aucun contact de amica n'a d'adresse électronique"
+    )
+    timeout = {"channel": "webhook", "status": "retrying", "last_detail": "timeout"}
+    said = _detail(timeout, "ar")
+    assert said is not None and said.text == "لم يُجب خادم الطرف في الوقت المحدد"
+    # What a mail server answered is quoted as it answered, inside the reader's sentence.
+    delivered = {"channel": "email", "status": "delivered", "last_detail": "250 2.0.0 Ok: queued"}
+    said = _detail(delivered, "ar")
+    assert said is not None and not said.as_recorded
+    assert not LATIN_WORD.search(outside_the_data(said.text)), said.text
+    refused = {"channel": "email", "status": "failed", "last_detail": "550 5.1.1 unknown user"}
+    said = _detail(refused, "fr")
+    assert said is not None and said.text == (
+        "le serveur de messagerie a répondu : 550 5.1.1 unknown user"
+    )
+    # The page's list of missing channels reads the code, not a word inside the text.
+    no_server = {**no_address, "last_detail": "no SMTP server configured (PACTE_SMTP_HOST)"}
+    assert _missing_channels([no_server]) == [
+        ("amica", ["no mail server configured here: e-mails are not sent"])
+    ]
+    assert _missing_channels([no_address]) == [("amica", ["no e-mail address"])]
+
+
+def test_a_delivery_detail_pacte_does_not_write_is_shown_as_recorded_and_marked() -> None:
+    said = delivery_detail("activity StartToClose timeout", "webhook", "failed", "fr")
+    assert said.as_recorded and said.text == "activity StartToClose timeout"
+    assert not delivery_detail(
+        "activity StartToClose timeout", "webhook", "failed", "en"
+    ).as_recorded
+    assert _detail({"channel": "email", "status": "failed", "last_detail": None}, "fr") is None
+
+
+def test_an_outcome_without_facts_is_the_payload_it_always_was() -> None:
+    outcome = DeliveryOutcome(
+        notification_id="n1", channel=Channel.EMAIL, status=DeliveryStatus.DELIVERED, attempt=1
+    )
+    assert "detail_facts" not in outcome.model_dump(mode="json")
+    typed = outcome.model_copy(update={"detail_facts": ALREADY_DELIVERED})
+    assert DeliveryOutcome.model_validate(typed.model_dump(mode="json")) == typed
