@@ -33,6 +33,7 @@ from infra.settings import SettingsError
 from infra.temporal_client import TemporalUnavailable
 from records.archive_store import ArchiveDamaged, ArchiveUnavailable
 from rendering.catalogues import language_from_environment
+from rendering.details import error_detail
 from rendering.validation import reason_text
 from rendering.zones import UnknownZone, valid_zone
 from schemas.errors import FieldError, InputError, Reason
@@ -106,9 +107,10 @@ def _domain(prefix: str, code: ExitCode) -> Rule:
         assert isinstance(error, domain.PacteError)
         detail = error.detail
         if isinstance(detail, Reason) and detail.code:
-            # A typed refusal (the workflow's): said in the shell's language; the prefix stays
-            # as scripts read it.
-            detail = reason_text(detail, language_from_environment())
+            # A typed refusal (the workflow's) or detail (a code and its values): said in the
+            # shell's language; the prefix stays as scripts read it.
+            said = error_detail(detail, language_from_environment())
+            detail = said.text if said is not None else detail
         text = f"{prefix}{detail or type(error).__name__}"
         if error.retry_after is not None:
             text += f" (try again in {error.retry_after} s)"

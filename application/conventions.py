@@ -34,7 +34,15 @@ from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError, Reason, Refusal, RefusalCode
+from schemas.errors import (
+    DetailCode,
+    FieldError,
+    InputError,
+    Reason,
+    Refusal,
+    RefusalCode,
+    coded_detail,
+)
 from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
@@ -629,7 +637,11 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
         if closed is None:
             raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
         raise Refused(
-            f"convention: {convention_id} is closed ({closed}): it takes no more changes"
+            coded_detail(
+                DetailCode.CONVENTION_CLOSED,
+                f"convention: {convention_id} is closed ({closed}): it takes no more changes",
+                convention=convention_id,
+            )
         ) from error
 
 

@@ -5,16 +5,20 @@ from a code and its values, an unknown one shown as recorded and marked so."""
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
 
 import pytest
+from fastapi import FastAPI, Request, Response
+from fastapi.testclient import TestClient
 
 from application.cli_support import STARTER_ERRORS
 from application.conventions import why_not_open
 from application.documents import NO_TEXT, text_unavailable
+from application.errors import LinkUnusable, NotFound, PacteError
 from application.office.overview import _detail, _missing_channels
 from documents import text as document_text
 from documents.intake import PDF
@@ -29,6 +33,7 @@ from rendering.deliveries import (
     read_back,
     written,
 )
+from rendering.details import DETAILS, error_detail
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
 from rendering.record import PartyNames
 from rendering.validation import reason_text
@@ -39,10 +44,12 @@ from schemas.channels import (
     DeliveryOutcome,
     DeliveryStatus,
 )
-from schemas.errors import FieldError, InputError
+from schemas.errors import DetailCode, FieldError, InputError, coded_detail
 from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.status import TaskLookup
 from schemas.tasks import Task, TaskKind, TaskStatus
+from web.pages import error_page
+from web.problems import status_and_title
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -271,3 +278,98 @@ def test_an_outcome_without_facts_is_the_payload_it_always_was() -> None:
     assert "detail_facts" not in outcome.model_dump(mode="json")
     typed = outcome.model_copy(update={"detail_facts": ALREADY_DELIVERED})
     assert DeliveryOutcome.model_validate(typed.model_dump(mode="json")) == typed
+
+
+# --- 3. the desks' error pages' details ---------------------------------------------------
+
+
+def _error_page(error: PacteError, language: str) -> str:
+    """The partner desk's error page for `error`, as a reader of `language` gets it."""
+    app = FastAPI()
+
+    @app.get("/raise")
+    async def raising() -> None:
+        raise error
+
+    @app.exception_handler(PacteError)
+    async def page(request: Request, raised: PacteError) -> Response:
+        return error_page(request, raised)
+
+    response = TestClient(app).get(f"/raise?lang={language}")
+    assert response.status_code == status_and_title(error)[0]
+    return response.text
+
+
+def _detail_line(page: str) -> str:
+    found = re.search(r'<p class="detail">(.*?)</p>', page, re.DOTALL)
+    assert found is not None, page
+    return html.unescape(re.sub(r"<[^>]+>", "", found.group(1))).strip()
+
+
+def test_an_expired_links_detail_is_said_in_the_readers_language() -> None:
+    error = LinkUnusable(
+        coded_detail(DetailCode.LINK_EXPIRED, "this link expired on 2026-11-30", day="2026-11-30")
+    )
+    assert _detail_line(_error_page(error, "fr")) == "ce lien a expiré le 30 novembre 2026"
+    arabic = _detail_line(_error_page(error, "ar"))
+    assert arabic.startswith("انتهت صلاحية هذا الرابط في") and "30" in arabic
+    assert not LATIN_WORD.search(arabic), arabic
+    assert _detail_line(_error_page(error, "en")) == "this link expired on 2026-11-30"
+
+
+def test_a_detail_with_nothing_to_fill_is_its_own_catalogue_message() -> None:
+    page = _error_page(NotFound("this link is not known"), "ar")
+    assert _detail_line(page) == "هذا الرابط غير معروف"
+    assert "as-recorded" not in page
+
+
+def test_an_unknown_detail_is_shown_as_recorded_and_marked_so() -> None:
+    page = _error_page(NotFound("a detail nobody translated"), "fr")
+    assert _detail_line(page) == "a detail nobody translated (tel qu'enregistré)"
+    assert 'class="as-recorded"' in page
+    english = _error_page(NotFound("a detail nobody translated"), "en")
+    assert _detail_line(english) == "a detail nobody translated"
+
+
+def test_a_detail_keeps_its_english_for_the_api_and_says_its_values_as_written() -> None:
+    reason = coded_detail(
+        DetailCode.NO_TASK_FOR_YOU,
+        "no task 'drafting.review.v1.amica' of convention 'bamako-2026' for you",
+        task="drafting.review.v1.amica",
+        convention="bamako-2026",
+    )
+    assert str(reason).startswith("no task 'drafting.review.v1.amica'")  # the API's detail
+    said = error_detail(reason, "ar")
+    assert said is not None
+    assert f"{FIRST_STRONG_ISOLATE}bamako-2026{POP_DIRECTIONAL_ISOLATE}" in said.text
+    assert not LATIN_WORD.search(outside_the_data(said.text)), said.text
+    assert "<bdi>drafting.review.v1.amica</bdi>" in str(said.html)
+    assert error_detail("", "fr") is None
+
+
+def test_every_detail_code_has_its_sentence_in_every_catalogue() -> None:
+    assert set(DETAILS) == set(DetailCode)
+    for language in ("fr", "ar"):
+        catalogue = load(language)
+        for code, sentence in DETAILS.items():
+            entry = catalogue.get(sentence)
+            assert entry is not None and entry.string, (language, code)
+
+
+def test_the_officers_cli_says_a_coded_detail_in_the_shells_language(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("PACTE_LANG", "LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    error = NotFound(
+        coded_detail(
+            DetailCode.CONVENTION_UNKNOWN,
+            "convention 'bamako-2026' is not known",
+            convention="bamako-2026",
+        )
+    )
+    assert STARTER_ERRORS.report(error) == 4
+    assert capsys.readouterr().err == "not found: convention 'bamako-2026' is not known\n"
+    monkeypatch.setenv("PACTE_LANG", "fr")
+    STARTER_ERRORS.report(error)
+    assert capsys.readouterr().err == "not found: la convention bamako-2026 n'est pas connue\n"

@@ -27,6 +27,7 @@ from rendering.record import directory_people
 from rendering.zones import DEFAULT_ZONE, day_in
 from schemas.channels import DeliveryDetailCode
 from schemas.convention import Officer
+from schemas.errors import DetailCode, coded_detail
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
 from storage import convention_overview as stored
@@ -180,7 +181,13 @@ async def convention_overview(
         status, updating = await settled_status(client, convention_id, settle)
     except ConventionNotFound as error:
         if row is None:
-            raise NotFound(f"no convention {convention_id!r}") from error
+            raise NotFound(
+                coded_detail(
+                    DetailCode.CONVENTION_UNKNOWN,
+                    f"no convention {convention_id!r}",
+                    convention=convention_id,
+                )
+            ) from error
         status, updating = None, False
     except ConventionUnreadable:
         status, updating = None, False
