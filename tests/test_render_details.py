@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, datetime
+from typing import get_args
 
 import pytest
 from fastapi import FastAPI, Request, Response
@@ -37,6 +38,7 @@ from rendering.details import DETAILS, error_detail
 from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
 from rendering.record import PartyNames
 from rendering.validation import reason_text
+from schemas import tasks as tasks_schema
 from schemas.channels import (
     Channel,
     DeliveryDetail,
@@ -48,6 +50,7 @@ from schemas.errors import DetailCode, FieldError, InputError, coded_detail
 from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.status import TaskLookup
 from schemas.tasks import Task, TaskKind, TaskStatus
+from web.forms import DECISIONS
 from web.pages import error_page
 from web.problems import status_and_title
 
@@ -373,3 +376,19 @@ def test_the_officers_cli_says_a_coded_detail_in_the_shells_language(
     monkeypatch.setenv("PACTE_LANG", "fr")
     STARTER_ERRORS.report(error)
     assert capsys.readouterr().err == "not found: la convention bamako-2026 n'est pas connue\n"
+
+
+# --- 5. the office's "answer for the party" form ------------------------------------------
+
+
+def test_the_answer_form_offers_every_decision_an_answer_may_carry_with_its_label() -> None:
+    decisions: set[str] = set()
+    for model in vars(tasks_schema).values():
+        fields = getattr(model, "model_fields", {})
+        if "decision" in fields and isinstance(model, type):
+            decisions |= set(get_args(fields["decision"].annotation))
+    assert decisions and {option.value for option in DECISIONS} == decisions
+    for language in ("fr", "ar"):
+        for option in DECISIONS:
+            assert gettext(language, option.label) != option.label, (language, option.value)
+    assert gettext("ar", "no decision") == "بلا قرار"

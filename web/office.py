@@ -72,7 +72,14 @@ from schemas.convention_file import parse_document
 from schemas.errors import DetailCode, FieldError, InputError, Reason, coded_detail
 from web.charts import ChartCache, bar_chart
 from web.documents import form_with_files, task_documents
-from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
+from web.forms import (
+    COHORT_ROWS,
+    DECISIONS,
+    errors_by_field,
+    form_for,
+    parse_form,
+    requested_money,
+)
 from web.i18n import N_, direction, gettext, language_or_default
 from web.navigation import get_view, safe_next, signin_url, wants_a_page
 from web.office_held import held_for, hold_and_sign_in, posts_a_form
@@ -811,6 +818,7 @@ async def _convention(
         refusal=refusal,
         errors=errors or [],
         typed=typed or {},
+        decisions=DECISIONS,
         # The record's ids said by the names the page shows its parties by.
         record_names=PartyNames.of(
             {party.id: party.name for party in overview.parties}, overview.names.people_names()
