@@ -300,7 +300,7 @@ def _error_page(error: PacteError, language: str) -> str:
 
     response = TestClient(app).get(f"/raise?lang={language}")
     assert response.status_code == status_and_title(error)[0]
-    return response.text
+    return str(response.text)
 
 
 def _detail_line(page: str) -> str:
