@@ -22,6 +22,7 @@ from schemas.errors import DetailCode
 
 DETAILS: Mapping[DetailCode, str] = {
     DetailCode.LINK_WITHDRAWN: N_("this link was withdrawn ({reason})"),
+    DetailCode.LINK_REASSIGNED: N_("this link was withdrawn: the task was given to {contact}"),
     DetailCode.LINK_EXPIRED: N_("this link expired on {day}"),
     DetailCode.CONVENTION_UNKNOWN: N_("convention {convention} is not known"),
     DetailCode.NO_TASK_FOR_YOU: N_("no task {task} of convention {convention} for you"),

@@ -205,6 +205,7 @@ class DetailCode(StrEnum):
     nothing to fill is its own code: its English text is a catalogue message."""
 
     LINK_WITHDRAWN = "link_withdrawn"
+    LINK_REASSIGNED = "link_reassigned"
     LINK_EXPIRED = "link_expired"
     CONVENTION_UNKNOWN = "convention_unknown"
     NO_TASK_FOR_YOU = "no_task_for_you"

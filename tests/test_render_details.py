@@ -21,6 +21,7 @@ from application.conventions import why_not_open
 from application.documents import NO_TEXT, text_unavailable
 from application.errors import LinkUnusable, NotFound, PacteError
 from application.office.overview import _detail, _missing_channels
+from application.partner.links import _withdrawn
 from documents import text as document_text
 from documents.intake import PDF
 from documents.text import TextUnavailable
@@ -392,3 +393,13 @@ def test_the_answer_form_offers_every_decision_an_answer_may_carry_with_its_labe
         for option in DECISIONS:
             assert gettext(language, option.label) != option.label, (language, option.value)
     assert gettext("ar", "no decision") == "بلا قرار"
+
+
+def test_a_link_withdrawn_as_its_task_was_reassigned_says_to_whom() -> None:
+    error = LinkUnusable(_withdrawn("reassigned to awa.diop@example.org"))
+    assert str(error.detail) == "this link was withdrawn (reassigned to awa.diop@example.org)"
+    assert _detail_line(_error_page(error, "fr")) == (
+        "ce lien a été retiré : la tâche a été confiée à awa.diop@example.org"
+    )
+    other = LinkUnusable(_withdrawn("revoked by the office"))
+    assert _detail_line(_error_page(other, "fr")) == "ce lien a été retiré (revoked by the office)"

@@ -32,6 +32,16 @@ from storage.contact_sessions import ContactSession
 from storage.partner_links import Link, find_link
 
 
+def _withdrawn(reason: str) -> str:
+    """Why a link was withdrawn: storage.notifications writes "reassigned to <contact>" when
+    its task went to another contact (said per language); any other reason as written."""
+    text = f"this link was withdrawn ({reason})"
+    contact = reason.removeprefix("reassigned to ")
+    if contact != reason:
+        return coded_detail(DetailCode.LINK_REASSIGNED, text, contact=contact)
+    return coded_detail(DetailCode.LINK_WITHDRAWN, text, reason=reason)
+
+
 async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Link:
     """The link behind a token, if it still opens the desk. The token is looked up first: a
     valid link opens whatever others failed from the same address; an unknown token counts
@@ -46,13 +56,7 @@ async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Lin
         await count_failure(ctx.pool, buckets)
         raise NotFound(N_("this link is not known"))
     if link.revoked_at is not None:
-        raise LinkUnusable(
-            coded_detail(
-                DetailCode.LINK_WITHDRAWN,
-                f"this link was withdrawn ({link.revoked_reason})",
-                reason=str(link.revoked_reason),
-            )
-        )
+        raise LinkUnusable(_withdrawn(str(link.revoked_reason)))
     if link.expires_at <= datetime.now(UTC):
         raise LinkUnusable(
             coded_detail(
