@@ -47,7 +47,7 @@ from schemas.channels import (
     DeliveryOutcome,
     DeliveryStatus,
 )
-from schemas.errors import DetailCode, FieldError, InputError, coded_detail
+from schemas.errors import DetailCode, FieldError, InputError, Reason, coded_detail
 from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.status import TaskLookup
 from schemas.tasks import Task, TaskKind, TaskStatus
@@ -403,3 +403,19 @@ def test_a_link_withdrawn_as_its_task_was_reassigned_says_to_whom() -> None:
     )
     other = LinkUnusable(_withdrawn("revoked by the office"))
     assert _detail_line(_error_page(other, "fr")) == "ce lien a été retiré (revoked by the office)"
+
+
+def test_reason_facts_that_do_not_parse_fall_back_to_the_english_reason() -> None:
+    reason = Reason(
+        "no open task 'x': cancelled (convention terminated: the programme ended)",
+        "task_cancelled",
+        {
+            "task": "x",
+            "reason": "convention terminated: the programme ended",
+            "reason_facts": {"code": "a_code_from_the_future"},
+        },
+        "task_id",
+    )
+    assert reason_text(reason, "fr") == (
+        "la tâche x a été annulée : convention close : the programme ended"
+    )
