@@ -36,6 +36,16 @@ DETAILS: Mapping[DetailCode, str] = {
     DetailCode.ROLE_MAY_NOT: N_("the role {role} may not do this"),
     DetailCode.CODE_NOT_SENT: N_("the code could not be sent: {error}"),
     DetailCode.CONVENTION_CLOSED: N_("convention {convention} is closed: it takes no more changes"),
+    DetailCode.NOT_IN_FORCE: N_("convention {convention} is not in force yet: nothing to seal"),
+    DetailCode.TEXT_NOT_HELD: N_(
+        "the signed text ({uri}) is not held by Pacte: upload it as the last version to seal it"
+    ),
+    DetailCode.CERTIFICATE_CANNOT_SEAL: N_("the office certificate cannot seal: {error}"),
+    DetailCode.NOT_CONVERTED: N_("the signed text cannot be converted to PDF: {error}"),
+    DetailCode.NOT_SEALABLE_TYPE: N_(
+        "the signed text is {media_type}: only a PDF, DOCX or ODT is sealed"
+    ),
+    DetailCode.NOT_SEALED: N_("the signed original could not be sealed: {error}"),
 }
 """One sentence per detail code (tests/test_render_details.py checks each in every
 catalogue)."""

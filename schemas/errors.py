@@ -219,6 +219,12 @@ class DetailCode(StrEnum):
     ROLE_MAY_NOT = "role_may_not"
     CODE_NOT_SENT = "code_not_sent"
     CONVENTION_CLOSED = "convention_closed"
+    NOT_IN_FORCE = "not_in_force"
+    TEXT_NOT_HELD = "text_not_held"
+    CERTIFICATE_CANNOT_SEAL = "certificate_cannot_seal"
+    NOT_CONVERTED = "not_converted"
+    NOT_SEALABLE_TYPE = "not_sealable_type"
+    NOT_SEALED = "not_sealed"
 
 
 def coded_detail(code: DetailCode, text: str, **params: str) -> Reason:

@@ -419,3 +419,20 @@ def test_reason_facts_that_do_not_parse_fall_back_to_the_english_reason() -> Non
     assert reason_text(reason, "fr") == (
         "la tâche x a été annulée : convention close : the programme ended"
     )
+
+
+def test_a_sealing_refusal_says_its_sentence_and_quotes_the_tools_words() -> None:
+    reason = coded_detail(
+        DetailCode.NOT_CONVERTED,
+        "the signed text cannot be converted to PDF: LibreOffice is not installed",
+        error="LibreOffice is not installed",
+    )
+    said = error_detail(reason, "fr")
+    assert said is not None and not said.as_recorded
+    assert said.text == (
+        "le texte signé ne peut pas être converti en PDF : LibreOffice is not installed"
+    )
+    arabic = error_detail(reason, "ar")
+    assert arabic is not None and not LATIN_WORD.search(
+        outside_the_data(arabic.text).replace("PDF", "")
+    )
