@@ -22,10 +22,13 @@ from activities.message_templates import render
 from activities.recipients import directory_recipients
 from infra.secrets import SecretError, smtp_password
 from infra.settings import DeliverySettings
+from rendering.deliveries import ALREADY_DELIVERED, written
 from rendering.zones import DEFAULT_ZONE, zone_for
 from schemas.channels import (
     AttemptStatus,
     Channel,
+    DeliveryDetail,
+    DeliveryDetailCode,
     DeliveryOutcome,
     DeliveryStatus,
 )
@@ -182,7 +185,8 @@ class Mailer:
         smtp = self._settings.smtp
         if smtp is None:
             # This worker has no SMTP server, although the planning one had: say so, no error.
-            detail = "no SMTP server configured (PACTE_SMTP_HOST) on this worker"
+            facts = DeliveryDetail(code=DeliveryDetailCode.NO_SMTP_ON_WORKER)
+            detail = written(facts)
             await self._log.set_status(notification.id, channel, DeliveryStatus.NO_CHANNEL, detail)
             return DeliveryOutcome(
                 notification_id=notification.id,
@@ -190,6 +194,7 @@ class Mailer:
                 status=DeliveryStatus.NO_CHANNEL,
                 attempt=0,
                 detail=detail,
+                detail_facts=facts,
             )
         attempt = await self._log.open_attempt(notification.id, channel)
         if attempt is None:
@@ -198,7 +203,8 @@ class Mailer:
                 channel=channel,
                 status=DeliveryStatus.DELIVERED,
                 attempt=0,
-                detail="already delivered",
+                detail=written(ALREADY_DELIVERED),
+                detail_facts=ALREADY_DELIVERED,
             )
         try:
             password = smtp_password(self._settings.secrets_file)
@@ -266,11 +272,19 @@ class Mailer:
                 permanent=False,
             )
         # Some recipients refused, others accepted: the mail went out; the log says to whom not.
-        detail = (
-            "refused: " + "; ".join(f"{to}: {r.code} {r.message}" for to, r in refused.items())
+        facts = (
+            DeliveryDetail(
+                code=DeliveryDetailCode.MAIL_PARTLY_REFUSED,
+                params={
+                    "refusals": "; ".join(
+                        f"{to}: {r.code} {r.message}" for to, r in refused.items()
+                    )
+                },
+            )
             if refused
-            else response
+            else DeliveryDetail(code=DeliveryDetailCode.MAIL_ACCEPTED, params={"answer": response})
         )
+        detail = written(facts)
         await self._log.close_attempt(
             notification.id,
             channel,
@@ -294,4 +308,5 @@ class Mailer:
             attempt=attempt,
             response_code=250,
             detail=detail,
+            detail_facts=facts,
         )

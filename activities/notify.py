@@ -29,7 +29,15 @@ from infra.portal_settings import (
 )
 from infra.secrets import SecretError
 from infra.settings import DeliverySettings, SettingsError, load_delivery_settings
-from schemas.channels import Channel, DeliveryPlan, DeliveryStatus, RetrySettings
+from rendering.deliveries import written
+from schemas.channels import (
+    Channel,
+    DeliveryDetail,
+    DeliveryDetailCode,
+    DeliveryPlan,
+    DeliveryStatus,
+    RetrySettings,
+)
 from schemas.notifications import Notification, OwedNotification
 from storage.inbox import upsert_tasks
 from storage.notifications import NewLink, TaskLinks, record_notification, store_links
@@ -137,9 +145,10 @@ class Notifier:
                 notification.party,
                 target=None,
                 status=DeliveryStatus.NO_CHANNEL,
-                detail=(
-                    f"party {notification.party!r} has no webhook endpoint in the directory "
-                    "and its convention file declares no webhook_url"
+                detail=written(
+                    DeliveryDetail(
+                        code=DeliveryDetailCode.NO_WEBHOOK, params={"party": notification.party}
+                    )
                 ),
             )
         emails = notification.emails
@@ -147,14 +156,15 @@ class Notifier:
             channels.append(Channel.EMAIL)
             status, detail = DeliveryStatus.PENDING, None
         elif emails:
-            status, detail = (
-                DeliveryStatus.NO_CHANNEL,
-                "no SMTP server configured (PACTE_SMTP_HOST)",
-            )
+            status = DeliveryStatus.NO_CHANNEL
+            detail = written(DeliveryDetail(code=DeliveryDetailCode.NO_SMTP_SERVER))
         else:
-            status, detail = (
-                DeliveryStatus.NO_CHANNEL,
-                f"no contact of {notification.party!r} has an e-mail address",
+            # Written as its code's English wording: the office's page says it per language.
+            status = DeliveryStatus.NO_CHANNEL
+            detail = written(
+                DeliveryDetail(
+                    code=DeliveryDetailCode.NO_EMAIL_ADDRESS, params={"party": notification.party}
+                )
             )
         await self._log.plan(
             notification.id,

@@ -29,6 +29,7 @@ from infra.outbound import OutboundRefused, check_url, guarded_transport
 from infra.portal_settings import link_secret
 from infra.secrets import SecretError, webhook_secrets
 from infra.settings import DeliverySettings, SettingsError
+from rendering.deliveries import ALREADY_DELIVERED, written
 from schemas.channels import (
     PERMANENT_FAILURE,
     AttemptStatus,
@@ -186,7 +187,8 @@ class WebhookSender:
                 channel=channel,
                 status=DeliveryStatus.DELIVERED,
                 attempt=0,
-                detail="already delivered",
+                detail=written(ALREADY_DELIVERED),
+                detail_facts=ALREADY_DELIVERED,
             )
         context = {"notification": notification.id, "party": notification.party, "attempt": attempt}
         try:

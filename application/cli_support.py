@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 
 import asyncpg
@@ -33,9 +33,10 @@ from infra.settings import SettingsError
 from infra.temporal_client import TemporalUnavailable
 from records.archive_store import ArchiveDamaged, ArchiveUnavailable
 from rendering.catalogues import language_from_environment
+from rendering.details import error_detail
 from rendering.validation import reason_text
 from rendering.zones import UnknownZone, valid_zone
-from schemas.errors import InputError, Reason
+from schemas.errors import FieldError, InputError, Reason
 
 
 class ExitCode(IntEnum):
@@ -85,8 +86,18 @@ def one_line(text: str) -> str:
 
 def _input_error(error: BaseException) -> Said:
     assert isinstance(error, InputError)
-    lines = [f"refused: {error.source}", *(f"  {problem}" for problem in error.errors)]
+    language = language_from_environment()
+    lines = [f"refused: {error.source}", *(f"  {_problem(p, language)}" for p in error.errors)]
     return Said("\n".join(lines), ExitCode.REFUSED)
+
+
+def _problem(problem: FieldError, language: str) -> FieldError:
+    """A field's problem with its typed reason (a refusal's code, pydantic's error type) said
+    in the shell's language; English shells read the reason as it was given. The field's
+    path and the `refused:` prefix stay as scripts read them."""
+    if language == "en" or not isinstance(problem.reason, Reason) or not problem.reason.code:
+        return problem
+    return replace(problem, reason=reason_text(problem.reason, language))
 
 
 def _domain(prefix: str, code: ExitCode) -> Rule:
@@ -96,9 +107,10 @@ def _domain(prefix: str, code: ExitCode) -> Rule:
         assert isinstance(error, domain.PacteError)
         detail = error.detail
         if isinstance(detail, Reason) and detail.code:
-            # A typed refusal (the workflow's): said in the shell's language; the prefix stays
-            # as scripts read it.
-            detail = reason_text(detail, language_from_environment())
+            # A typed refusal (the workflow's) or detail (a code and its values): said in the
+            # shell's language; the prefix stays as scripts read it.
+            said = error_detail(detail, language_from_environment())
+            detail = said.text if said is not None else detail
         text = f"{prefix}{detail or type(error).__name__}"
         if error.retry_after is not None:
             text += f" (try again in {error.retry_after} s)"

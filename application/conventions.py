@@ -34,7 +34,15 @@ from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.contract import WORKFLOW_ID_PREFIX, workflow_id_for
 from schemas.convention import Convention
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError, Refusal, RefusalCode
+from schemas.errors import (
+    DetailCode,
+    FieldError,
+    InputError,
+    Reason,
+    Refusal,
+    RefusalCode,
+    coded_detail,
+)
 from schemas.milestone_details import TERMINATED_BY_TEMPORAL
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.officer_actions import (
@@ -629,7 +637,11 @@ async def _refusals(client: Client, convention_id: str) -> AsyncIterator[None]:
         if closed is None:
             raise ConventionNotFound(f"convention {convention_id!r} is not known") from error
         raise Refused(
-            f"convention: {convention_id} is closed ({closed}): it takes no more changes"
+            coded_detail(
+                DetailCode.CONVENTION_CLOSED,
+                f"convention: {convention_id} is closed ({closed}): it takes no more changes",
+                convention=convention_id,
+            )
         ) from error
 
 
@@ -740,10 +752,18 @@ def why_not_open(lookup: TaskLookup) -> str:
             f"no open task {task_id}: already answered by {task.answered_by or 'its party'}{when}"
         )
     if task is not None and task.status is TaskStatus.CANCELLED:
-        return Refusal(
-            code=RefusalCode.TASK_CANCELLED, field="task_id", params={"task": task.id}
-        ).reason(
-            f"no open task {task_id}: cancelled ({task.closed_reason or 'no reason recorded'})"
+        # Why it was cancelled travels too: the workflow's English reason, and its facts when
+        # the workflow wrote them (typed-reasons), so each reader's language says it again.
+        why: dict[str, Any] = {"task": task.id}
+        if task.closed_reason:
+            why["reason"] = task.closed_reason
+        if task.closed_reason_facts is not None:
+            why["reason_facts"] = task.closed_reason_facts.details()
+        return Reason(
+            f"no open task {task_id}: cancelled ({task.closed_reason or 'no reason recorded'})",
+            RefusalCode.TASK_CANCELLED.value,
+            why,
+            "task_id",
         )
     if lookup.waiting_for:
         return f"no open task {task_id}: not open yet ({lookup.waiting_for})"

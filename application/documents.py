@@ -33,7 +33,7 @@ from documents.text import TextUnavailable, version_diff
 from infra.settings import secrets_file
 from rendering.catalogues import N_
 from schemas.actors import Principal
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind
 from storage import documents as sql
 from storage.documents import DocumentRow, DraftingFact
@@ -55,6 +55,15 @@ DOCUMENT_FIELDS: dict[TaskKind, str] = {
     TaskKind.REPORT_PROGRESS: "attachments",
 }
 """Where a file uploaded with an answer of each kind goes: one reference, or a list."""
+
+
+def _no_document(sha256: str, convention_id: str) -> str:
+    return coded_detail(
+        DetailCode.NO_DOCUMENT,
+        f"no document {sha256} in convention {convention_id!r}",
+        sha256=sha256,
+        convention=convention_id,
+    )
 
 
 class UploadRefused(InvalidInput):
@@ -215,7 +224,7 @@ async def checked_answer(ctx: Holder, convention_id: str, request: AnswerTask) -
             ctx, sha256, convention_id, request.acting_party, request.task_id
         )
         if row is None:
-            raise NotFound(f"no document {sha256} in convention {convention_id!r}")
+            raise NotFound(_no_document(sha256, convention_id))
         if ref.get("sha256") not in (None, sha256):
             raise InvalidInput(
                 "a stored document's sha256 is its address's",
@@ -264,7 +273,14 @@ async def _download(ctx: Holder, convention_id: str, sha256: str) -> Download:
     except (DocumentMissing, DocumentDamaged) as error:
         # The row says the convention has it, the store cannot give it back intact: the
         # operator's problem (the audit names it), not the reader's; never the wrong bytes.
-        raise NotFound(f"document {sha256} cannot be read back: {error}") from None
+        raise NotFound(
+            coded_detail(
+                DetailCode.DOCUMENT_UNREADABLE,
+                f"document {sha256} cannot be read back: {error}",
+                sha256=sha256,
+                error=str(error),
+            )
+        ) from None
     return Download(row, content)
 
 
@@ -283,7 +299,7 @@ async def party_download(
     """A document of a convention the party is a party to; NotFound for anything else (an
     unknown convention, another convention's hash, a convention of other parties)."""
     if not await is_party(ctx, party, convention_id):
-        raise NotFound(f"no document {sha256} in convention {convention_id!r}")
+        raise NotFound(_no_document(sha256, convention_id))
     return await _download(ctx, convention_id, sha256)
 
 
@@ -303,7 +319,13 @@ async def party_upload(
     """A partner system's upload, to reference in an answer: for a convention of its party
     (and, when named, one of its party's tasks), else NotFound."""
     if not await is_party(ctx, party, convention_id):
-        raise NotFound(f"convention {convention_id!r} is not known")
+        raise NotFound(
+            coded_detail(
+                DetailCode.CONVENTION_UNKNOWN,
+                f"convention {convention_id!r} is not known",
+                convention=convention_id,
+            )
+        )
     if task_id:
         await tasks.answerable_task(ctx, party, convention_id, task_id)
     return await upload(ctx, convention_id, task_id or None, uploaded_by, item)
@@ -537,8 +559,7 @@ async def review_context(
                     after_label=f"version {current.version}",
                 )
             except TextUnavailable as error:
-                because = N_("the text cannot be extracted: %(detail)s")
-                values = {"detail": str(error)}
+                because, values = text_unavailable(error)
             except (DocumentMissing, DocumentDamaged) as error:
                 because = N_("the stored document cannot be read back: %(detail)s")
                 values = {"detail": str(error)}
@@ -547,6 +568,34 @@ async def review_context(
                 if not changes:
                     because = N_("the text did not change")
     return ReviewContext(versions, entries, last, changes, because, values)
+
+
+NO_TEXT: dict[str, str] = {
+    "not_extracted": N_("the text cannot be extracted: no text is read from %(media_type)s files"),
+    "no_pdftotext": N_("the text cannot be extracted: the server has no PDF reader installed"),
+    "pdftotext_timeout": N_("the text cannot be extracted: reading this PDF took too long"),
+    "pdftotext_failed": N_(
+        "the text cannot be extracted: this PDF cannot be read (error %(exit)s)"
+    ),
+    "part_too_large": N_(
+        "the text cannot be extracted: %(part)s grows past %(limit)s bytes once unpacked"
+    ),
+    "part_unreadable": N_(
+        "the text cannot be extracted: the document has no readable %(part)s (%(error)s)"
+    ),
+    "part_not_xml": N_("the text cannot be extracted: %(part)s is not well-formed XML (%(error)s)"),
+}
+"""Why a version's text cannot be extracted (documents.text.TextUnavailable's codes), as the
+review page says it; what a library answered (`error`) is quoted as it said it."""
+
+
+def text_unavailable(error: TextUnavailable) -> tuple[str, dict[str, str]]:
+    """The review page's "no comparison" message and its values for an extraction that
+    failed: by its code, else its English text as recorded."""
+    message = NO_TEXT.get(error.code)
+    if message is None:
+        return N_("the text cannot be extracted (as recorded): %(detail)s"), {"detail": str(error)}
+    return message, dict(error.values)
 
 
 async def answer_with_file(

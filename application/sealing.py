@@ -41,7 +41,9 @@ from documents.sealing import (
 )
 from documents.settings import load_document_settings
 from infra.settings import load_settings, secrets_file
+from rendering.catalogues import N_
 from schemas.convention import Convention
+from schemas.errors import DetailCode, coded_detail
 from storage import documents as sql
 from storage.documents import DocumentRow, SealingFailure
 
@@ -140,23 +142,40 @@ async def seal_signed_original(
     except RPCError:
         raise NotFound(f"convention {convention_id!r} is not known") from None
     if not await in_force(ctx, convention_id):
-        raise Refused(f"convention {convention_id} is not in force yet: nothing to seal")
+        raise Refused(
+            coded_detail(
+                DetailCode.NOT_IN_FORCE,
+                f"convention {convention_id} is not in force yet: nothing to seal",
+                convention=convention_id,
+            )
+        )
     text = await current_text(ctx, convention_id)
     if text is None or not text.stored or text.sha256 is None:
         held = f" ({text.uri})" if text is not None else ""
         raise Refused(
-            f"the signed text{held} is not held by Pacte: upload it as the last version to seal it"
+            coded_detail(
+                DetailCode.TEXT_NOT_HELD,
+                f"the signed text{held} is not held by Pacte: "
+                "upload it as the last version to seal it",
+                uri=text.uri if text is not None else "—",
+            )
         )
     settings = load_document_settings()
     tsa = tsa_url or settings.tsa_url
     if not tsa:
-        raise Refused("no timestamp authority: set PACTE_TSA_URL to seal the signed original")
+        raise Refused(N_("no timestamp authority: set PACTE_TSA_URL to seal the signed original"))
     try:
         office_seal = seal or configured_office_seal(
             settings, load_settings().state_dir, secrets_file()
         )
     except SealUnavailable as error:
-        raise Refused(f"the office certificate cannot seal: {error}") from None
+        raise Refused(
+            coded_detail(
+                DetailCode.CERTIFICATE_CANNOT_SEAL,
+                f"the office certificate cannot seal: {error}",
+                error=str(error),
+            )
+        ) from None
     content = await store_of(ctx).get(text.sha256)
     row = await sql.document_of_convention(ctx.pool, text.sha256, convention_id)
     media_type = row.media_type if row is not None else (text.media_type or "")
@@ -169,9 +188,21 @@ async def seal_signed_original(
             else None
         )
     except ConversionFailed as error:
-        raise Refused(f"the signed text cannot be converted to PDF: {error}") from None
+        raise Refused(
+            coded_detail(
+                DetailCode.NOT_CONVERTED,
+                f"the signed text cannot be converted to PDF: {error}",
+                error=str(error),
+            )
+        ) from None
     if pdf is None:
-        raise Refused(f"the signed text is {media_type}: only a PDF, DOCX or ODT is sealed")
+        raise Refused(
+            coded_detail(
+                DetailCode.NOT_SEALABLE_TYPE,
+                f"the signed text is {media_type}: only a PDF, DOCX or ODT is sealed",
+                media_type=media_type,
+            )
+        )
     signatures = _signatories(convention, await sql.signatures(ctx.pool, convention_id))
     approved = ApprovedText(
         convention_id=convention_id,
@@ -184,7 +215,13 @@ async def seal_signed_original(
     try:
         sealed = await seal_original(approved, signatures, office_seal, tsa)
     except (SealUnavailable, SealingFailed) as error:
-        raise Refused(f"the signed original could not be sealed: {error}") from None
+        raise Refused(
+            coded_detail(
+                DetailCode.NOT_SEALED,
+                f"the signed original could not be sealed: {error}",
+                error=str(error),
+            )
+        ) from None
     row = await store_of(ctx).put(
         sealed,
         file_name=f"{convention_id}-signed-original-v{text.version}.pdf",

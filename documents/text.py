@@ -34,7 +34,14 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=Fal
 
 
 class TextUnavailable(RuntimeError):
-    """The text of this document cannot be extracted here; the message says why."""
+    """The text of this document cannot be extracted here; the message says why in English,
+    `code` and `values` say it as facts (the review page says them in its reader's language,
+    application/documents.py)."""
+
+    def __init__(self, code: str, message: str, **values: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.values = values
 
 
 def extract_text(content: bytes, media_type: str) -> str:
@@ -47,7 +54,11 @@ def extract_text(content: bytes, media_type: str) -> str:
         return "\n".join(_odt_paragraphs(content))
     if media_type == TEXT:
         return content.decode("utf-8")
-    raise TextUnavailable(f"no text is extracted from {media_type} documents")
+    raise TextUnavailable(
+        "not_extracted",
+        f"no text is extracted from {media_type} documents",
+        media_type=media_type,
+    )
 
 
 def pdf_text(content: bytes) -> str:
@@ -55,7 +66,9 @@ def pdf_text(content: bytes) -> str:
     binary = shutil.which("pdftotext")
     if binary is None:
         raise TextUnavailable(
-            "pdftotext is not installed (Debian's poppler-utils; `python3 dev.py test` installs it)"
+            "no_pdftotext",
+            "pdftotext is not installed (Debian's poppler-utils; "
+            "`python3 dev.py test` installs it)",
         )
     try:
         done = subprocess.run(
@@ -66,9 +79,13 @@ def pdf_text(content: bytes) -> str:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise TextUnavailable("pdftotext took too long on this PDF") from None
+        raise TextUnavailable("pdftotext_timeout", "pdftotext took too long on this PDF") from None
     if done.returncode != 0:
-        raise TextUnavailable(f"pdftotext cannot read this PDF (exit {done.returncode})")
+        raise TextUnavailable(
+            "pdftotext_failed",
+            f"pdftotext cannot read this PDF (exit {done.returncode})",
+            exit=str(done.returncode),
+        )
     return done.stdout.decode("utf-8", "replace")
 
 
@@ -76,14 +93,29 @@ def _xml_part(content: bytes, name: str) -> etree._Element:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             if archive.getinfo(name).file_size > XML_PART_MAX_BYTES:
-                raise TextUnavailable(f"{name} inflates past {XML_PART_MAX_BYTES} bytes")
+                raise TextUnavailable(
+                    "part_too_large",
+                    f"{name} inflates past {XML_PART_MAX_BYTES} bytes",
+                    part=name,
+                    limit=str(XML_PART_MAX_BYTES),
+                )
             data = archive.read(name)
     except (zipfile.BadZipFile, KeyError, OSError) as error:
-        raise TextUnavailable(f"the document has no readable {name}: {error}") from None
+        raise TextUnavailable(
+            "part_unreadable",
+            f"the document has no readable {name}: {error}",
+            part=name,
+            error=str(error),
+        ) from None
     try:
         return etree.fromstring(data, _PARSER)
     except etree.XMLSyntaxError as error:
-        raise TextUnavailable(f"{name} is not well-formed XML: {error}") from None
+        raise TextUnavailable(
+            "part_not_xml",
+            f"{name} is not well-formed XML: {error}",
+            part=name,
+            error=str(error),
+        ) from None
 
 
 def _docx_paragraphs(content: bytes) -> Iterator[str]:

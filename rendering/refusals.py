@@ -18,13 +18,15 @@ from string import Formatter
 from typing import Any
 
 from babel.lists import format_list
+from pydantic import ValidationError
 
 from rendering.catalogues import N_, gettext, locale_of, supported
 from rendering.formats import Said, data, day, number, say, word
-from rendering.record import kind_title
+from rendering.record import kind_title, workflow_reason
 from rendering.zones import DEFAULT_ZONE
 from rendering.zones import moment as zoned_moment
 from schemas.errors import RefusalCode
+from schemas.reasons import ReasonFacts
 
 REFUSALS: Mapping[RefusalCode, str] = {
     RefusalCode.UNKNOWN_TASK: N_("there is no open task {task} (open tasks: {open})"),
@@ -111,10 +113,31 @@ def refusal_said(reason: Any, language: str, zone: str = DEFAULT_ZONE) -> Said:
         # The workflow's own words: an unknown code, or the English reader's.
         return word(str(reason) if language == "en" else gettext(language, str(reason)))
     params: Mapping[str, Any] = getattr(reason, "params", None) or {}
+    if code is RefusalCode.TASK_CANCELLED and ("reason" in params or "reason_facts" in params):
+        return _cancelled_because(params, language)
     values = {name: _value(name, value, code, language, zone) for name, value in params.items()}
     for name in _placeholders(template):
         values.setdefault(name, data("—", language))
     return say(language, template, **values)
+
+
+def _cancelled_because(params: Mapping[str, Any], language: str) -> Said:
+    """A task found cancelled, with why: from the reason's facts when the workflow wrote
+    them (typed-reasons), else its English wording read back (what no pattern reads is shown
+    as recorded, marked so)."""
+    facts = None
+    if isinstance(params.get("reason_facts"), dict):
+        try:
+            facts = ReasonFacts.model_validate(params["reason_facts"])
+        except ValidationError:
+            facts = None
+    why = workflow_reason(str(params.get("reason") or ""), language, facts=facts)
+    return say(
+        language,
+        N_("the task {task} was cancelled: {reason}"),
+        task=data(params.get("task", "—"), language),
+        reason=why,
+    )
 
 
 def refusal_text(reason: Any, language: str, zone: str = DEFAULT_ZONE) -> str:

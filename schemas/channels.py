@@ -59,6 +59,54 @@ class DeliveryPlan(Frozen):
     retry: RetrySettings
 
 
+class DeliveryDetailCode(StrEnum):
+    """What the delivery log's detail says, as a code: the words Pacte writes there (a
+    channel a party lacks, an attempt refused before anything was sent, the class of a
+    failure) and the frames around what a server answered. Each has its sentence in every
+    catalogue (rendering.deliveries); the log keeps the English wording of the code."""
+
+    NO_WEBHOOK = "no_webhook"
+    """The party has no webhook endpoint (party)."""
+    NO_EMAIL_ADDRESS = "no_email_address"
+    """No contact of the party has an e-mail address (party)."""
+    NO_SMTP_SERVER = "no_smtp_server"
+    """No SMTP server is configured where the delivery was planned."""
+    NO_SMTP_ON_WORKER = "no_smtp_on_worker"
+    """No SMTP server is configured on the worker that was to send."""
+    ALREADY_DELIVERED = "already_delivered"
+    """An earlier attempt delivered it (not sent again)."""
+    MAIL_ACCEPTED = "mail_accepted"
+    """The mail server accepted the message (answer, as the server said it)."""
+    MAIL_PARTLY_REFUSED = "mail_partly_refused"
+    """The mail went out; some recipients were refused (refusals, as the server said them)."""
+    MAIL_REFUSED = "mail_refused"
+    """The mail server refused (answer: its code and words)."""
+    MAIL_UNREACHABLE = "mail_unreachable"
+    """The mail server could not be reached or broke off (error, as the library said it)."""
+    HTTP_STATUS = "http_status"
+    """The party's server answered with an HTTP status that is not a success (status)."""
+    HTTP_GONE = "http_410_gone"
+    REDIRECT_NOT_FOLLOWED = "http_3xx_redirect_not_followed"
+    TIMEOUT = "timeout"
+    CONNECT_ERROR = "connect_error"
+    PROTOCOL_ERROR = "protocol_error"
+    TRANSPORT_ERROR = "transport_error"
+    REFUSED_SCHEME = "refused_scheme"
+    REFUSED_CREDENTIALS = "refused_credentials"
+    REFUSED_URL = "refused_url"
+    REFUSED_ADDRESS = "refused_address"
+    UNRESOLVABLE = "unresolvable"
+    REFUSED_HOST = "refused_host"
+
+
+class DeliveryDetail(Frozen):
+    """A delivery detail as data: its code and the values its sentence names (a party id,
+    what a server answered, as it answered)."""
+
+    code: DeliveryDetailCode
+    params: dict[str, str] = Field(default_factory=dict)
+
+
 class DeliveryOutcome(Frozen):
     """A channel's delivery ended well: delivered, or nothing to deliver through."""
 
@@ -68,6 +116,11 @@ class DeliveryOutcome(Frozen):
     attempt: int = Field(ge=0, description="The delivery log's attempt number; 0 if none.")
     response_code: int | None = None
     detail: str | None = None
+    detail_facts: DeliveryDetail | None = Field(
+        default=None,
+        description="The detail as a code and its values (the log keeps its English wording).",
+        exclude_if=lambda value: value is None,
+    )
 
 
 class DeliveryFailure(Frozen):

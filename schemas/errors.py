@@ -194,3 +194,40 @@ class Refusal(BaseModel):
         """The refusal as a Reason: `text` (the English message) for whatever reads a string,
         the code and parameters for whatever says it again."""
         return Reason(text, self.code.value, dict(self.params), self.field)
+
+
+# --- the desks' details -----------------------------------------------------------------------
+
+
+class DetailCode(StrEnum):
+    """A refusal's detail that names values (a convention, a task, a date): a code, so the
+    desks' error pages say it in their reader's language (rendering.details). A detail with
+    nothing to fill is its own code: its English text is a catalogue message."""
+
+    LINK_WITHDRAWN = "link_withdrawn"
+    LINK_REASSIGNED = "link_reassigned"
+    LINK_EXPIRED = "link_expired"
+    CONVENTION_UNKNOWN = "convention_unknown"
+    NO_TASK_FOR_YOU = "no_task_for_you"
+    NO_DOCUMENT = "no_document"
+    DOCUMENT_UNREADABLE = "document_unreadable"
+    NO_SEALED_ORIGINAL = "no_sealed_original"
+    NO_TABLE = "no_table"
+    NO_EXPORT = "no_export"
+    NO_PERSON_ACTING = "no_person_acting"
+    NO_ORGANISATION = "no_organisation"
+    ROLE_MAY_NOT = "role_may_not"
+    CODE_NOT_SENT = "code_not_sent"
+    CONVENTION_CLOSED = "convention_closed"
+    NOT_IN_FORCE = "not_in_force"
+    TEXT_NOT_HELD = "text_not_held"
+    CERTIFICATE_CANNOT_SEAL = "certificate_cannot_seal"
+    NOT_CONVERTED = "not_converted"
+    NOT_SEALABLE_TYPE = "not_sealable_type"
+    NOT_SEALED = "not_sealed"
+
+
+def coded_detail(code: DetailCode, text: str, **params: str) -> Reason:
+    """A refusal's detail: `text` in English for the API, the logs and English readers, its
+    code and values for the pages that say it again."""
+    return Reason(text, code.value, params)

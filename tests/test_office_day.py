@@ -163,6 +163,14 @@ async def test_the_convention_page_says_who_what_when_how_much_and_reassigns_by_
         assert '<select id="reassign-contact" name="contact"' in text
         assert f'<option value="{colleague.id}">' in text
         assert '<input id="reassign-contact"' not in text
+        # Answering for the party picks a decision by its label; the value stays the code.
+        assert '<select id="answer-decision" name="decision">' in text
+        assert '<option value="approve">Approuver</option>' in text
+        assert (
+            '<option value="more_information">Demander des informations complémentaires</option>'
+            in text
+        )
+        assert "retry, dismiss" not in text
         # The webhook the party never declared: one line, not a row per notification.
         lines = re.findall(r"<li><bdi>([^<]+)</bdi>: ([^<]+)</li>", text)
         parties = [party for party, _said in lines]

@@ -22,6 +22,7 @@ from application.documents import (
 from application.errors import NotFound
 from application.sealing import sealed_original
 from schemas.document_api import StoredDocument, UnattachedDocument
+from schemas.errors import DetailCode, coded_detail
 from schemas.values import DocumentRef
 from web.api import problems
 from web.dependencies import ApiPrincipal, Desk
@@ -173,7 +174,13 @@ async def download_signed_original(
     a convention your party is not a party to."""
     sealed = await sealed_original(desk, convention_id)
     if sealed is None or not await is_party(desk, principal.party, convention_id):
-        raise NotFound(f"convention {convention_id!r} has no sealed original for you")
+        raise NotFound(
+            coded_detail(
+                DetailCode.NO_SEALED_ORIGINAL,
+                f"convention {convention_id!r} has no sealed original for you",
+                convention=convention_id,
+            )
+        )
     return document_response(
         await party_download(desk, principal.party, convention_id, sealed.sha256)
     )

@@ -30,6 +30,24 @@ class Option:
     translate: bool = True
 
 
+DECISIONS: tuple[Option, ...] = (
+    Option("approve", N_("Approve")),
+    Option("request_changes", N_("Request changes")),
+    Option("sign", N_("Sign")),
+    Option("refuse", N_("Refuse")),
+    Option("withdraw", N_("Withdraw")),
+    Option("agree", N_("Agree")),
+    Option("disagree", N_("Disagree")),
+    Option("reject", N_("Reject")),
+    Option("more_information", N_("Ask for more information")),
+    Option("retry", N_("Retry")),
+    Option("dismiss", N_("Dismiss")),
+)
+"""Every decision an answer may carry (schemas/tasks.py's `decision` fields), as the office's
+"answer for the party" form offers them: the value is the code the workflow reads, the label
+the reader's language's."""
+
+
 @dataclass(frozen=True)
 class Field:
     """One input (or group of inputs) of a form."""

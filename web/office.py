@@ -69,10 +69,17 @@ from infra.portal_settings import token_hash
 from rendering.record import PartyNames, task_title
 from schemas.convention import PartyKind
 from schemas.convention_file import parse_document
-from schemas.errors import FieldError, InputError, Reason
+from schemas.errors import DetailCode, FieldError, InputError, Reason, coded_detail
 from web.charts import ChartCache, bar_chart
 from web.documents import form_with_files, task_documents
-from web.forms import COHORT_ROWS, errors_by_field, form_for, parse_form, requested_money
+from web.forms import (
+    COHORT_ROWS,
+    DECISIONS,
+    errors_by_field,
+    form_for,
+    parse_form,
+    requested_money,
+)
 from web.i18n import N_, direction, gettext, language_or_default
 from web.navigation import get_view, safe_next, signin_url, wants_a_page
 from web.office_held import held_for, hold_and_sign_in, posts_a_form
@@ -99,6 +106,15 @@ that is not the directory."""
 
 
 # --- dependencies ------------------------------------------------------------------------
+
+
+def _no_person(person_id: str, org_id: str) -> str:
+    return coded_detail(
+        DetailCode.NO_PERSON_ACTING,
+        f"no person {person_id!r} acts for {org_id!r}",
+        person=person_id,
+        organisation=org_id,
+    )
 
 
 def get_desk(request: Request) -> OfficeDesk:
@@ -163,18 +179,18 @@ def from_this_site(request: Request, desk: DeskDep) -> None:
     sends `Origin: null` with its own forms: then `Sec-Fetch-Site` decides alone."""
     fetch_site = request.headers.get("sec-fetch-site")
     if fetch_site is not None and fetch_site not in ("same-origin", "none"):
-        raise Forbidden("this form was sent from another site")
+        raise Forbidden(N_("this form was sent from another site"))
     origin = request.headers.get("origin")
     if origin is None or (origin == "null" and fetch_site is not None):
         return
     public = urlsplit(desk.partner.settings.public_url)
     sent = urlsplit(origin.lower()) if origin != "null" else None
     if sent is None or not sent.netloc:
-        raise Forbidden("this form was sent from another site")
+        raise Forbidden(N_("this form was sent from another site"))
     own_host = sent.netloc == request.headers.get("host", "").lower()
     public_origin = (sent.scheme, sent.netloc) == (public.scheme, public.netloc.lower())
     if not (own_host or public_origin):
-        raise Forbidden("this form was sent from another site")
+        raise Forbidden(N_("this form was sent from another site"))
 
 
 SameSite = Annotated[None, Depends(from_this_site)]
@@ -722,7 +738,7 @@ async def portfolio_csv(table: str, request: Request, desk: DeskDep, _session: R
     """One table as CSV: RFC 4180 (`,`, no BOM) for programs; with `?lang=`, in that
     language's spreadsheet dialect (`;` and a BOM in French and Arabic)."""
     if table not in PORTFOLIO_TABLES:
-        raise NotFound(f"no table {table!r}")
+        raise NotFound(coded_detail(DetailCode.NO_TABLE, f"no table {table!r}", table=table))
     rows = await desk.portfolio_table(table)
     lang = request.query_params.get("lang")
     text = csv_of_dicts(rows, language_or_default(lang)) if lang else table_csv(rows)
@@ -733,7 +749,7 @@ async def portfolio_csv(table: str, request: Request, desk: DeskDep, _session: R
 async def chart(table: str, request: Request, desk: DeskDep, session: Reader) -> Response:
     """One table's chart, drawn on the server: the rows its page shows."""
     if table not in PORTFOLIO_TABLES:
-        raise NotFound(f"no table {table!r}")
+        raise NotFound(coded_detail(DetailCode.NO_TABLE, f"no table {table!r}", table=table))
     # The rows its page shows, from the page's own cached computation (a browser asks for
     # the charts just after the page), drawn once per content (CHARTS).
     rows = (await desk.portfolio_page(backfill=False)).tables[table]
@@ -802,6 +818,7 @@ async def _convention(
         refusal=refusal,
         errors=errors or [],
         typed=typed or {},
+        decisions=DECISIONS,
         # The record's ids said by the names the page shows its parties by.
         record_names=PartyNames.of(
             {party.id: party.name for party in overview.parties}, overview.names.people_names()
@@ -1512,7 +1529,7 @@ async def directory_remove(
 
     async def change() -> object:
         if not await acts_for(desk.pool, org_id, form.person_id):
-            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
+            raise NotFound(_no_person(form.person_id, org_id))
         return await remove_person(
             desk.pool, _editor(session), form.person_id, form.reason.strip() or "office desk"
         )
@@ -1537,7 +1554,7 @@ async def directory_confirm(
 
     async def change() -> object:
         if not await acts_for(desk.pool, org_id, form.person_id):
-            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
+            raise NotFound(_no_person(form.person_id, org_id))
         editor = _editor(session)
         return await confirm_address_by_hand(desk.pool, editor, form.person_id, form.reason)
 

@@ -39,7 +39,7 @@ from application.office.portfolio import PORTFOLIO_TABLES, backfill_convention_f
 from application.office.roles import Permission, may
 from application.office.signin import OfficeSession
 from application.sealing import unsealed_originals
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from web.i18n import language_or_default
 from web.office import DeskDep, page, require
 
@@ -195,6 +195,6 @@ async def tasks_xlsx(request: Request, desk: DeskDep, session: Reader) -> Respon
 async def portfolio_xlsx(table: str, desk: DeskDep, _session: Reader) -> Response:
     """One table of the portfolio as an Excel workbook (the same rows as its CSV)."""
     if table not in PORTFOLIO_TABLES:
-        raise NotFound(f"no table {table!r}")
+        raise NotFound(coded_detail(DetailCode.NO_TABLE, f"no table {table!r}", table=table))
     rows = await desk.portfolio_table(table)
     return _file(xlsx_of_dicts(rows, table), XLSX_MEDIA_TYPE, f"{table}.xlsx")

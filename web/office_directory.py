@@ -16,7 +16,7 @@ from application.directory.organisations import archive_organisation
 from application.directory.people import NewPerson, change_person
 from application.directory.views import acts_for, organisation_view
 from application.errors import InvalidInput, NotFound
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from web.i18n import N_
 from web.office import (
     CsrfDep,
@@ -82,7 +82,14 @@ async def directory_edit_person(
 
     async def change() -> object:
         if not await acts_for(desk.pool, org_id, form.person_id):
-            raise NotFound(f"no person {form.person_id!r} acts for {org_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_PERSON_ACTING,
+                    f"no person {form.person_id!r} acts for {org_id!r}",
+                    person=form.person_id,
+                    organisation=org_id,
+                )
+            )
         return await change_person(desk.pool, _editor(session), form.person_id, new)
 
     return await _directory_change(

@@ -23,7 +23,7 @@ from application.office import editor
 from application.office.roles import Permission
 from application.office.signin import OfficeSession
 from application.office.starting import AlreadyStarted
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from web.editor_form import STALE, apply, build, parse, place_errors, said, walk
 from web.i18n import N_, language_or_default
 from web.office import (
@@ -341,7 +341,7 @@ async def draft_share(
 async def draft_export(draft_id: str, fmt: str, desk: DeskDep, session: Writer) -> Response:
     """The draft as a convention file (YAML or JSON), as `starter.py start` reads it."""
     if fmt not in ("yaml", "json"):
-        raise NotFound(f"no export {fmt!r}")
+        raise NotFound(coded_detail(DetailCode.NO_EXPORT, f"no export {fmt!r}", format=fmt))
     draft = await editor.open_draft(desk.partner, session, draft_id)
     name = str(draft.document.get("id") or draft.id)
     media = "application/json" if fmt == "json" else "application/yaml"

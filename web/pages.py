@@ -126,7 +126,7 @@ async def open_link(token: str, request: Request, desk: Desk) -> Response:
             link.party, link.convention_id, link.task_id, link.contact_name, link.contact_email
         )
     except NotFound:
-        raise LinkUnusable("the task was given to another contact") from None
+        raise LinkUnusable(N_("the task was given to another contact")) from None
     if view.task is None:
         # The task is closed: the link shows what was answered, and opens nothing more.
         return await _receipt_page(request, view, link.language, None)

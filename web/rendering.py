@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader
 
+from rendering.details import DETAIL_CODES, error_detail
 from rendering.formats import data, document_title, money
 from rendering.record import NO_NAMES, PartyNames, milestone_text, task_instructions, task_title
 from rendering.validation import reason_text
@@ -67,6 +68,9 @@ def render(
         # A validation's reason (schemas.errors.Reason) is said by its code; text by the
         # catalogue.
         if isinstance(message, Reason):
+            if message.code in DETAIL_CODES:
+                said = error_detail(message, lang, reader.zone)
+                return said.text if said is not None else ""
             return reason_text(message, lang, reader.zone)
         return gettext(lang, message)
 
@@ -100,6 +104,8 @@ def render(
             # A moment (a due date, a milestone's time) in the reader's locale and zone,
             # naming the zone; a date in the locale's long form.
             "moment": reader.moment,
+            # An error page's detail: by its code, else the catalogue, else as recorded.
+            "error_detail": lambda detail: error_detail(detail, lang, reader.zone),
             "day": reader.day,
             "reader": reader,
             "languages": [(code, LANGUAGE_NAMES[code]) for code in LANGUAGES],

@@ -20,7 +20,7 @@ from application.errors import InvalidInput, NotFound
 from infra.channel_secrets import channel_key, open_secret, opened, seal_secret
 from infra.database import Database, transaction
 from infra.outbound import allow_list_entry
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from storage import directory as store
 
 ROTATION_OVERLAP = timedelta(days=7)
@@ -52,7 +52,13 @@ async def rotate_secret(
     now = datetime.now(UTC)
     async with transaction(pool) as connection:
         if await store.organisation(connection, organisation_id) is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         await store.insert_secret(
             connection,
             secret_id,
@@ -84,7 +90,13 @@ async def set_webhook(
     require_admin(editor, "changing a webhook endpoint")
     async with transaction(pool) as connection:
         if await store.organisation(connection, organisation_id) is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         old = await store.set_webhook_url(connection, organisation_id, url)
         await store.record_change(
             connection,
@@ -109,7 +121,13 @@ async def set_webhook_hosts(
         raise InvalidInput(str(error), [FieldError("hosts", str(error))]) from None
     async with transaction(pool) as connection:
         if await store.organisation(connection, organisation_id) is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         old = await store.set_webhook_hosts(connection, organisation_id, entries)
         await store.record_change(
             connection,

@@ -19,7 +19,7 @@ from application.directory.organisations import NAME_MAX, organisation_id_proble
 from application.errors import InvalidInput, NotFound
 from infra.database import transaction
 from schemas.convention import PartyKind
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from storage import directory as store
 from storage import directory_desk as desk_store
 
@@ -87,7 +87,13 @@ async def change_organisation(
     async with transaction(pool) as connection:
         before = await store.organisation(connection, organisation_id)
         if before is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         await require_keeper(connection, editor, organisation_id, "changing an organisation")
         parent = values["parent_id"]
         if parent is not None:
@@ -103,7 +109,13 @@ async def change_organisation(
             return before
         after = await desk_store.update_organisation(connection, organisation_id, values)
         if after is None:  # pragma: no cover - read in this transaction
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         await store.record_change(
             connection,
             actor=editor.recorded_as,

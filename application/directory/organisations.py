@@ -12,7 +12,7 @@ from application.directory.editors import Editor, require_admin
 from application.errors import Conflict, InvalidInput, NotFound
 from infra.database import Database, transaction
 from schemas.convention import PartyKind
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from storage import directory as store
 
 ORGANISATION_ID = re.compile(r"[a-z0-9][a-z0-9-]{1,63}")
@@ -127,7 +127,13 @@ async def archive_organisation(
         before = await store.organisation(connection, organisation_id)
         after = await store.set_archived(connection, organisation_id, archived)
         if before is None or after is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         await store.record_change(
             connection,
             actor=editor.recorded_as,
@@ -158,7 +164,13 @@ async def show_organisation(db: Database, organisation_id: str) -> OrganisationP
     """The organisation, its people and capacities, its channel and its latest changes."""
     found = await store.organisation(db, organisation_id)
     if found is None:
-        raise NotFound(f"no organisation {organisation_id!r}")
+        raise NotFound(
+            coded_detail(
+                DetailCode.NO_ORGANISATION,
+                f"no organisation {organisation_id!r}",
+                organisation=organisation_id,
+            )
+        )
     return OrganisationPage(
         organisation=found,
         people=await store.people_of(db, organisation_id),

@@ -21,7 +21,7 @@ from application.errors import Conflict, InvalidInput, NotFound
 from infra.database import transaction
 from rendering.catalogues import N_
 from rendering.zones import UnknownZone, valid_zone
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from storage import directory as store
 
 NAME_MAX = 200
@@ -129,7 +129,13 @@ async def enrol_person(
     values = checked_person(new)
     _check_dates(valid_from, valid_until)
     if await store.organisation(connection, organisation_id) is None:
-        raise NotFound(f"no organisation {organisation_id!r}")
+        raise NotFound(
+            coded_detail(
+                DetailCode.NO_ORGANISATION,
+                f"no organisation {organisation_id!r}",
+                organisation=organisation_id,
+            )
+        )
     email = values["email"]
     person = await store.person_by_email(connection, email) if email else None
     if person is None:
@@ -205,7 +211,13 @@ async def grant_capacity(
         if person is None or person.removed_at is not None:
             raise NotFound(f"no active person {person_id!r}")
         if await store.organisation(connection, organisation_id) is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         row = await _grant(
             connection, editor, person_id, organisation_id, granted, valid_from, valid_until
         )

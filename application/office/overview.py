@@ -21,10 +21,13 @@ from application.conventions import (
 from application.directory.names import Names, file_name, names_of
 from application.errors import NotFound
 from rendering.catalogues import N_
+from rendering.deliveries import delivery_detail, read_back
 from rendering.formats import Said, money
 from rendering.record import directory_people
 from rendering.zones import DEFAULT_ZONE, day_in
+from schemas.channels import DeliveryDetailCode
 from schemas.convention import Officer
+from schemas.errors import DetailCode, coded_detail
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionState, ConventionStatus
 from storage import convention_overview as stored
@@ -184,7 +187,13 @@ async def convention_overview(
         status, updating = await settled_status(client, convention_id, settle)
     except ConventionNotFound as error:
         if row is None:
-            raise NotFound(f"no convention {convention_id!r}") from error
+            raise NotFound(
+                coded_detail(
+                    DetailCode.CONVENTION_UNKNOWN,
+                    f"no convention {convention_id!r}",
+                    convention=convention_id,
+                )
+            ) from error
         status, updating = None, False
     except ConventionUnreadable:
         status, updating = None, False
@@ -193,7 +202,9 @@ async def convention_overview(
     timeline = recorded.with_unwritten(status.milestones if status is not None else [])
     every_delivery = await stored.deliveries(pool, convention_id)
     deliveries = [
-        {**d, "said": delivery_words(d)} for d in every_delivery if d["status"] != "no_channel"
+        {**d, "said": delivery_words(d), "detail": _detail(d, language)}
+        for d in every_delivery
+        if d["status"] != "no_channel"
     ]
     missing = _missing_channels(every_delivery)
     titles, declared = await stored.file_languages(pool, convention_id)
@@ -255,6 +266,20 @@ def delivery_words(delivery: dict[str, Any]) -> tuple[str, str]:
     return state, N_("the party's server failed while receiving it")
 
 
+def _detail(delivery: dict[str, Any], language: str) -> Said | None:
+    """The log's detail of a delivery in the reader's language (what a server answered
+    quoted as it answered; a wording Pacte does not write, as recorded)."""
+    text = delivery.get("last_detail")
+    if not text:
+        return None
+    return delivery_detail(str(text), delivery["channel"], delivery["status"], language)
+
+
+_NO_MAIL_SERVER = frozenset(
+    {DeliveryDetailCode.NO_SMTP_SERVER, DeliveryDetailCode.NO_SMTP_ON_WORKER}
+)
+
+
 def _missing_channels(every_delivery: list[dict[str, Any]]) -> list[tuple[str, list[str]]]:
     """One line per party: the channels it never declared (or unusable here), each said
     once however many notifications it missed."""
@@ -262,10 +287,12 @@ def _missing_channels(every_delivery: list[dict[str, Any]]) -> list[tuple[str, l
     for delivery in every_delivery:
         if delivery["status"] != "no_channel":
             continue
-        detail = str(delivery.get("last_detail") or "")
+        detail = read_back(
+            str(delivery.get("last_detail") or ""), delivery["channel"], delivery["status"]
+        )
         if delivery["channel"] == "webhook":
             said = N_("no webhook")
-        elif "SMTP" in detail:
+        elif detail is not None and detail.code in _NO_MAIL_SERVER:
             said = N_("no mail server configured here: e-mails are not sent")
         else:
             said = N_("no e-mail address")

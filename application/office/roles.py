@@ -6,6 +6,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from application.errors import Forbidden, Unauthenticated
+from schemas.errors import DetailCode, coded_detail
 
 
 class Role(StrEnum):
@@ -76,4 +77,10 @@ def authorize(session: Holder, permission: Permission) -> None:
     if not session.signed_in:
         raise Unauthenticated("sign-in not finished: the second factor is owed")
     if not may(session.role, permission):
-        raise Forbidden(f"the role {session.role.value} may not do this")
+        raise Forbidden(
+            coded_detail(
+                DetailCode.ROLE_MAY_NOT,
+                f"the role {session.role.value} may not do this",
+                role=session.role.value,
+            )
+        )

@@ -25,7 +25,7 @@ from application.partner.links import checked_contact
 from infra.portal_settings import token_hash
 from schemas.actors import AuthMethod, Principal
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError, Refusal, RefusalCode
+from schemas.errors import DetailCode, FieldError, InputError, Refusal, RefusalCode, coded_detail
 from schemas.tasks import AnswerReceipt, AnswerTask, Task, TaskKind, TaskStatus
 from storage import idempotency, receipts
 from storage.api_answer import PreparedAnswer, prepare_answer
@@ -37,6 +37,14 @@ API_BODY_FIELDS = frozenset({"actor", "answer"})
 """The body fields an API caller sends: the answer and, optionally, who answers."""
 _ECHOED_FIELDS = frozenset({"task_id", "acting_party"})
 """Fields the server fills (from the URL and the key), taken when they say the same."""
+
+
+def _unknown(convention_id: str) -> str:
+    return coded_detail(
+        DetailCode.CONVENTION_UNKNOWN,
+        f"convention {convention_id!r} is not known",
+        convention=convention_id,
+    )
 
 
 def build(task: Task, principal: Principal, body: dict[str, Any], *, source: str) -> AnswerTask:
@@ -115,7 +123,7 @@ async def send(
         who = await who_answered(ctx, convention_id, request.task_id)
         raise Refused(who or error.detail) from None
     except ConventionNotFound:
-        raise NotFound(f"convention {convention_id!r} is not known") from None
+        raise NotFound(_unknown(convention_id)) from None
     except ConventionUnreadable as error:
         # Its workflow task failing or late (a worker overloaded, or none): a 503 to send the
         # same answer again, not a 500. An update taken meanwhile is refused the second time,
@@ -394,7 +402,14 @@ async def answer_with_bearer(
                 ctx, principal.party, convention_id, task_id
             )
         elif task.assignee != principal.party:
-            raise NotFound(f"no task {task_id!r} of convention {convention_id!r} for you")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_TASK_FOR_YOU,
+                    f"no task {task_id!r} of convention {convention_id!r} for you",
+                    task=task_id,
+                    convention=convention_id,
+                )
+            )
         authority = system_authority_read(
             principal.party, prepared.directory_version, prepared.organisation
         )

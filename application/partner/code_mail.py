@@ -11,6 +11,7 @@ import aiosmtplib
 from application.errors import CodeUnavailable
 from infra.secrets import smtp_password
 from infra.settings import DeliverySettings
+from schemas.errors import DetailCode, coded_detail
 
 
 @dataclass
@@ -60,4 +61,10 @@ async def send_code_mail(
             timeout=15,
         )
     except (aiosmtplib.SMTPException, OSError) as error:
-        raise CodeUnavailable(f"the code could not be sent: {type(error).__name__}") from None
+        raise CodeUnavailable(
+            coded_detail(
+                DetailCode.CODE_NOT_SENT,
+                f"the code could not be sent: {type(error).__name__}",
+                error=type(error).__name__,
+            )
+        ) from None

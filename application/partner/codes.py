@@ -23,6 +23,7 @@ from application.partner.code_mail import send_code_mail, unavailable_reason
 from application.partner.context import PartnerContext
 from application.partner.links import checked_contact
 from infra.portal_settings import derived_key, token_hash
+from rendering.catalogues import N_
 from rendering.record import task_title
 from schemas.actors import AuthMethod
 from schemas.errors import WRONG_CODE, FieldError, Reason
@@ -95,7 +96,7 @@ async def confirm_code(
     async with codes.locked_code(ctx.pool, code_id, session.id_hash) as locked:
         stored = locked.code
         if stored is None:
-            raise NotFound("no code was sent for this answer")
+            raise NotFound(N_("no code was sent for this answer"))
         if stored.used_at is not None:
             raise Refused("this code was already used")
         if stored.tries >= ctx.settings.code_tries:

@@ -24,10 +24,22 @@ from application.limits import (
 )
 from application.partner.context import PartnerContext
 from infra.portal_settings import derived_key, token_hash
+from rendering.catalogues import N_
 from schemas.actors import AuthMethod, Principal, PrincipalKind
+from schemas.errors import DetailCode, coded_detail
 from storage import contact_sessions
 from storage.contact_sessions import ContactSession
 from storage.partner_links import Link, find_link
+
+
+def _withdrawn(reason: str) -> str:
+    """Why a link was withdrawn: storage.notifications writes "reassigned to <contact>" when
+    its task went to another contact (said per language); any other reason as written."""
+    text = f"this link was withdrawn ({reason})"
+    contact = reason.removeprefix("reassigned to ")
+    if contact != reason:
+        return coded_detail(DetailCode.LINK_REASSIGNED, text, contact=contact)
+    return coded_detail(DetailCode.LINK_WITHDRAWN, text, reason=reason)
 
 
 async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Link:
@@ -42,11 +54,17 @@ async def open_link(ctx: PartnerContext, token: str, client_address: str) -> Lin
     link = await find_link(ctx.pool, digest)
     if link is None:
         await count_failure(ctx.pool, buckets)
-        raise NotFound("this link is not known")
+        raise NotFound(N_("this link is not known"))
     if link.revoked_at is not None:
-        raise LinkUnusable(f"this link was withdrawn ({link.revoked_reason})")
+        raise LinkUnusable(_withdrawn(str(link.revoked_reason)))
     if link.expires_at <= datetime.now(UTC):
-        raise LinkUnusable(f"this link expired on {link.expires_at:%Y-%m-%d}")
+        raise LinkUnusable(
+            coded_detail(
+                DetailCode.LINK_EXPIRED,
+                f"this link expired on {link.expires_at:%Y-%m-%d}",
+                day=f"{link.expires_at:%Y-%m-%d}",
+            )
+        )
     # The directory, not the file that minted the link, says who acts for the party.
     await authorize_link(ctx.pool, link.party, name=link.contact_name, email=link.contact_email)
     return link
@@ -82,7 +100,7 @@ async def session_and_authority(
     """`session`, with the directory's word on its person that it read to keep it alive (a
     page that needs that word too reads it once)."""
     if not token:
-        raise Unauthenticated("no session: open the link you received by e-mail")
+        raise Unauthenticated(N_("no session: open the link you received by e-mail"))
     now = datetime.now(UTC)
     idle_since = now - timedelta(minutes=ctx.settings.session_idle_minutes)
     # The session and the directory's word on its person: one statement.
@@ -90,7 +108,7 @@ async def session_and_authority(
         ctx.pool, token_hash(token), now, idle_since
     )
     if touched is None:
-        raise Unauthenticated("your session has ended: open the link you received again")
+        raise Unauthenticated(N_("your session has ended: open the link you received again"))
     found, standing = touched
     try:  # a person the directory removed (or no longer names) is signed out at once
         authority = session_authority(

@@ -26,6 +26,7 @@ from schemas.actors import PrincipalKind
 from schemas.channels import InboxEntry
 from schemas.contract import workflow_id_for
 from schemas.convention import Convention
+from schemas.errors import DetailCode, coded_detail
 from schemas.milestone_details import DraftVersionDetails, details_as
 from schemas.milestones import MilestoneKind
 from schemas.status import ConventionInput, ConventionStatus
@@ -329,7 +330,13 @@ async def _convention_from_history(ctx: PartnerContext, convention_id: str) -> C
                 ctx._conventions.clear()
             ctx._conventions[convention_id] = started.convention
             return started.convention
-    raise NotFound(f"convention {convention_id!r} is not known")
+    raise NotFound(
+        coded_detail(
+            DetailCode.CONVENTION_UNKNOWN,
+            f"convention {convention_id!r} is not known",
+            convention=convention_id,
+        )
+    )
 
 
 async def receipt(ctx: PartnerContext, convention_id: str, task_id: str) -> Receipt | None:
