@@ -1,12 +1,20 @@
 """The portfolio's queries over the read model (`conventions`, `office_tasks`,
 `convention_files`): one per table of the office's page, of its CSV and JSON downloads and of
-`starter.py report`. Amounts are never summed across currencies."""
+`starter.py report`. Amounts are never summed across currencies.
+
+Two ways to the same figures: the full queries (`_QUERIES`, every convention scanned: the
+downloads' per-convention tables, and the oracle the aggregates are checked against), and
+the aggregates kept by the read model's own writes (migration 035: counter tables a trigger
+updates in the writer's transaction), from which the page reads a few hundred rows."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+
+Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
+"""A pool, or one connection (the check compares both ways in one snapshot)."""
 
 # Each table: its query without its order, and its order (names of its own columns, so
 # that the same order applies inside and around the query).
@@ -100,12 +108,12 @@ def portfolio_query(table: str, *, limited: bool = False) -> str:
     )
 
 
-async def table_rows(pool: asyncpg.Pool, table: str) -> list[dict[str, Any]]:
-    """Every row of one table, in its order."""
+async def table_rows(pool: Executor, table: str) -> list[dict[str, Any]]:
+    """Every row of one table, in its order, from the full query (every convention)."""
     return [dict(row) for row in await pool.fetch(portfolio_query(table))]
 
 
-async def first_rows(pool: asyncpg.Pool, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
+async def first_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
     """The first `rows` rows of one table, in its order, and how many it has in all (one
     query: a window count)."""
     fetched = [dict(row) for row in await pool.fetch(portfolio_query(table, limited=True), rows)]
@@ -113,6 +121,83 @@ async def first_rows(pool: asyncpg.Pool, table: str, rows: int) -> tuple[list[di
     for row in fetched:
         del row[_TOTAL]
     return fetched, total
+
+
+# The tables per stage, country and funder, read from their counters (migration 035): the
+# same columns, types and order as the full queries. A zero count is a key no convention
+# has any more. Funding sums are kept per scale of the amounts summed, and only the scales
+# still counted are summed: a sum of `numeric` shows the largest scale of its terms, so the
+# page shows the digits of the full query's sum (3.50, not 3.5 or 3.500).
+def _funding_sum(measure: str) -> str:
+    return f"coalesce(sum(amount) FILTER (WHERE measure = '{measure}' AND n > 0), 0) AS {measure}"
+
+
+_AGGREGATES: dict[str, str] = {
+    "stages": """
+SELECT stage, kind, state, conventions FROM portfolio_stage_counts
+WHERE conventions > 0 ORDER BY 1, 2, 3""",
+    "countries": """
+SELECT country, sector, conventions FROM portfolio_country_counts
+WHERE conventions > 0 ORDER BY 1, 2""",
+    "funding": f"""
+SELECT funder, currency, {_funding_sum("requested")}, {_funding_sum("granted")},
+       {_funding_sum("pending")}, {_funding_sum("rejected")}
+FROM portfolio_funding_sums GROUP BY funder, currency
+HAVING coalesce(sum(n) FILTER (WHERE measure = 'row'), 0) > 0
+ORDER BY funder, currency""",
+}
+AGGREGATE_TABLES = frozenset(_AGGREGATES)
+
+# The per-convention tables' first $1 rows, in the full query's order, walked over the
+# conventions that have such rows only (partial indexes of migration 035): the first $1
+# conventions with targets give at least $1 indicators.
+_FIRST_ROWS: dict[str, str] = {
+    "overdue": f"{_QUERIES['overdue'][0]}\nORDER BY due_at, convention_id, task_id LIMIT $1",
+    "indicators": """
+SELECT c.id AS convention_id, target.key AS indicator, target.value::numeric AS target,
+       coalesce((c.actuals ->> target.key)::numeric, 0) AS actual
+FROM (SELECT id, targets, actuals FROM conventions WHERE targets <> '{}' ORDER BY id LIMIT $1)
+     AS c,
+     jsonb_each_text(c.targets) AS target
+ORDER BY 1, 2 LIMIT $1""",
+    "spend": f"{_QUERIES['spend'][0]}\nORDER BY 1 LIMIT $1",
+    "cohorts": """
+SELECT c.id AS convention_id, s.enrolled, s.completed, s.certified
+FROM (SELECT id, cohorts FROM conventions WHERE cohorts <> '{}' ORDER BY id LIMIT $1) AS c,
+     LATERAL (SELECT coalesce(sum((cohort.value ->> 'enrolled')::int), 0) AS enrolled,
+                     coalesce(sum((cohort.value ->> 'completed')::int), 0) AS completed,
+                     coalesce(sum((cohort.value ->> 'certified')::int), 0) AS certified
+              FROM jsonb_each(c.cohorts) AS cohort) AS s
+ORDER BY 1""",
+}
+
+# How many rows each per-convention table has. The overdue tasks: the open tasks of active
+# conventions due before today (UTC), counted per day, and today's already due, from the
+# index of open tasks by due date (the count depends on now, the counters on the day only).
+_TOTALS: dict[str, str] = {
+    "overdue": """
+SELECT coalesce((SELECT sum(tasks) FROM portfolio_overdue_days
+                 WHERE day < portfolio_due_day(now())), 0)::bigint
+     + (SELECT count(*) FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
+        WHERE t.state = 'open' AND c.state = 'active' AND t.due_at < now()
+          AND t.due_at >= portfolio_due_day(now())::timestamp AT TIME ZONE 'UTC')""",
+    "indicators": "SELECT coalesce(max(n), 0) FROM portfolio_row_counts WHERE name = 'indicators'",
+    "spend": "SELECT coalesce(max(n), 0) FROM portfolio_row_counts WHERE name = 'spend'",
+    "cohorts": "SELECT coalesce(max(n), 0) FROM portfolio_row_counts WHERE name = 'cohorts'",
+}
+
+
+async def aggregate_rows(pool: Executor, table: str) -> list[dict[str, Any]]:
+    """Every row of a table per stage, country or funder, from its counters."""
+    return [dict(row) for row in await pool.fetch(_AGGREGATES[table])]
+
+
+async def page_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
+    """The first `rows` rows of a per-convention table, in its order, and how many it has in
+    all (from the counters): a few hundred rows read, whatever the portfolio's size."""
+    fetched = [dict(row) for row in await pool.fetch(_FIRST_ROWS[table], rows)]
+    total = await pool.fetchval(_TOTALS[table])
+    return fetched, int(total)
 
 
 async def read_model_version(pool: asyncpg.Pool) -> int:

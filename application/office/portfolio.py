@@ -24,7 +24,12 @@ from schemas.contract import workflow_id_for
 from schemas.status import ConventionInput
 from storage import convention_files
 from storage import portfolio as queries
-from storage.portfolio import PER_CONVENTION_TABLES, PORTFOLIO_TABLES, portfolio_query
+from storage.portfolio import (
+    AGGREGATE_TABLES,
+    PER_CONVENTION_TABLES,
+    PORTFOLIO_TABLES,
+    portfolio_query,
+)
 from storage.read_model import record_convention_file
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "PortfolioCache",
     "PortfolioPage",
     "backfill_convention_files",
+    "check_aggregates",
     "portfolio",
     "portfolio_json",
     "portfolio_page",
@@ -103,25 +109,64 @@ def _plain(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
 async def portfolio(
     pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table (or of those named), each from one query of the read model."""
-    return {name: _plain(await queries.table_rows(pool, name), name) for name in tables}
+    """Every row of every table (or of those named): the tables per stage, country and
+    funder from their counters, the per-convention ones from one query each."""
+    return {
+        name: _plain(
+            await (queries.aggregate_rows if name in AGGREGATE_TABLES else queries.table_rows)(
+                pool, name
+            ),
+            name,
+        )
+        for name in tables
+    }
 
 
 async def portfolio_page(
-    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+    pool: queries.Executor,
+    tables: tuple[str, ...] = PORTFOLIO_TABLES,
+    rows: int = PAGE_ROWS,
+    *,
+    full: bool = False,
 ) -> PortfolioPage:
     """The page's share of the portfolio: every row of the tables per stage, country and
-    funder; the first `rows` of the per-convention ones, with their count."""
+    funder; the first `rows` of the per-convention ones, with their count. From the
+    aggregates the read model's writes keep (migration 035), a few hundred rows read;
+    `full`: from the full queries over every convention, as before them (the check's
+    oracle: `check_aggregates`)."""
     shown: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, int] = {}
     for name in tables:
         if name not in PER_CONVENTION_TABLES:
-            shown[name] = (await portfolio(pool, (name,)))[name]
+            read = queries.table_rows if full else queries.aggregate_rows
+            shown[name] = _plain(await read(pool, name), name)
             totals[name] = len(shown[name])
             continue
-        fetched, totals[name] = await queries.first_rows(pool, name, rows)
+        if full:
+            fetched, totals[name] = await queries.first_rows(pool, name, rows)
+        else:
+            fetched, totals[name] = await queries.page_rows(pool, name, rows)
         shown[name] = _plain(fetched, name)
     return PortfolioPage(shown, totals)
+
+
+async def check_aggregates(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+) -> dict[str, tuple[Any, Any]]:
+    """The page from the aggregates against the page from the full queries, both in one
+    snapshot (a repeatable-read transaction: the same rows and the same now): the tables
+    that differ, each with (aggregates, full). Empty when every figure is the same."""
+    async with pool.acquire() as connection, connection.transaction(isolation="repeatable_read"):
+        fast = await portfolio_page(connection, tables, rows)
+        full = await portfolio_page(connection, tables, rows, full=True)
+    differing: dict[str, tuple[Any, Any]] = {}
+    for name in tables:
+        # Compared as text too: Decimal("1.50") == Decimal("1.5"), the page shows either.
+        mine = (fast.tables[name], fast.totals[name])
+        theirs = (full.tables[name], full.totals[name])
+        if mine != theirs or repr(mine) != repr(theirs):
+            differing[name] = (mine, theirs)
+    return differing
 
 
 CACHE_SECONDS = 60.0
