@@ -66,6 +66,7 @@ from application.office.portfolio import (
     PER_CONVENTION_TABLES,
     PORTFOLIO_TABLES,
     backfill_convention_files,
+    check_aggregates,
     portfolio_page,
     portfolio_query,
 )
@@ -594,6 +595,25 @@ async def time_queries(pool: asyncpg.Pool, rounds: int) -> dict[str, list[float]
     return dict(times)
 
 
+async def time_computation(pool: asyncpg.Pool, rounds: int) -> dict[str, list[float]]:
+    """The page's figures computed both ways, in turns so that both meet the same load: from
+    the aggregates the read model's writes keep (migration 035) and from the full queries
+    over every convention (as before it), whole and table by table."""
+    times: dict[str, list[float]] = defaultdict(list)
+    async with pool.acquire() as connection:
+        for _ in range(rounds):
+            for full in (False, True):
+                way = "full queries" if full else "aggregates"
+                began = time.perf_counter()
+                await portfolio_page(connection, full=full)
+                times[f"page: {way}"].append(time.perf_counter() - began)
+                for name in PORTFOLIO_TABLES:
+                    began = time.perf_counter()
+                    await portfolio_page(connection, (name,), full=full)
+                    times[f"{name}: {way}"].append(time.perf_counter() - began)
+    return dict(times)
+
+
 async def time_page(
     portal: Portal, pool: asyncpg.Pool, client: Client, requests: int, charts: int
 ) -> dict[str, Any]:
@@ -722,6 +742,9 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             page = await time_page(portal, pool, await servers.client(), args.requests, args.charts)
         print_load("before the queries apart")
         queries = await time_queries(pool, max(args.requests // 3, 1))
+        print_load("before the figures both ways")
+        computation = await time_computation(pool, args.requests)
+        differing = await check_aggregates(pool)
         print_load("after")
     finally:
         await pool.close()
@@ -753,6 +776,15 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             for name, v in queries.items()
         ],
     )
+    print_table(
+        ["the page's figures computed", "rounds", "p50 ms", "p95 ms"],
+        [timed(label, values) for label, values in computation.items()],
+    )
+    print(
+        "   the aggregates' figures against the full queries' (one snapshot): "
+        + ("the same" if not differing else f"DIFFERENT in {', '.join(differing)}"),
+        flush=True,
+    )
     drawn_again: list[float] = []
     if page["charts"]:
         print_table(
@@ -783,12 +815,25 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             at_least=False,
         )
     print_ratio(
+        "page's figures: full queries / aggregates, p50 (times faster)",
+        percentile(computation["page: full queries"], 0.5)
+        / percentile(computation["page: aggregates"], 0.5),
+        target=None,
+        at_least=True,
+    )
+    print_ratio(
+        "page's figures from the aggregates p95 ms",
+        1000 * percentile(computation["page: aggregates"], 0.95),
+        target=None,
+        at_least=False,
+    )
+    print_ratio(
         "read model rows written per milestone (real plays)",
         written / max(milestones, 1),
         target=None,
         at_least=False,
     )
-    return 0
+    return 0 if not differing else 1
 
 
 def main(argv: list[str] | None = None) -> int:

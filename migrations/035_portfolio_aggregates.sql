@@ -1,18 +1,21 @@
 -- The portfolio's aggregates (issue 27): the office's page read its figures from seven
 -- queries over every convention (3.4 s at 100,000 conventions). Its figures are now kept by
--- the read model's own writes: row triggers on `conventions` and `office_tasks` add each
--- row's change to small counter tables in the writer's own transaction, so the page reads a
--- few hundred rows (storage/portfolio.py, `page_tables`), and what a rolled-back write
--- added is rolled back with it.
+-- the read model's own writes: row triggers on `conventions` and `office_tasks` write each
+-- row's change, in the writer's own transaction, as delta rows beside small counter tables;
+-- the page reads counters and deltas summed, a few hundred rows (storage/portfolio.py), and
+-- what a rolled-back write added is rolled back with it.
 --
--- Counting, not recounting: each trigger computes the row's old and new contributions, nets
--- them per key and upserts only the keys whose count moved (`ON CONFLICT DO UPDATE SET n = n
--- + delta`): a write that changes no figure (most milestones: dates, actuals) takes no
--- counter lock; two writers of the same key queue on its row lock and neither count is lost.
--- Keys are written table by table in one order (stages, countries, funding, rows, overdue
--- days) and, within a table, in key order, so two one-convention transactions cannot wait
--- on each other in a cycle. Zero counts stay as rows (a later convention may need them
--- again; deleting them would race with a concurrent insert) and are skipped when read.
+-- Deltas, not counters updated in place: the read model is written inside the ledger
+-- writer's transaction, a batch of milestones of several conventions at a time, held until
+-- its commit. Counter rows updated there would serialise every worker's writes on the few
+-- rows a stage change moves, and two batches moving keys in crossing orders would deadlock
+-- (as migration 014 kept the version a sequence). A delta row is an insert: no lock, no
+-- wait, no lost count. `portfolio_fold()` moves the deltas into the counters (each delta
+-- deleted and added in one statement: a delta is folded once, even by two folds at a time,
+-- the second skipping what the first deleted); the page folds before it reads, so the
+-- deltas stay few. Each trigger nets a row's old and new contributions per key and writes
+-- only the keys whose count moved: a write that changes no figure (most milestones: dates,
+-- actuals) writes no delta. Zero counts stay as rows and are skipped when read.
 
 CREATE TABLE IF NOT EXISTS portfolio_stage_counts (
     stage       text   NOT NULL,
@@ -20,6 +23,9 @@ CREATE TABLE IF NOT EXISTS portfolio_stage_counts (
     state       text   NOT NULL,
     conventions bigint NOT NULL,
     PRIMARY KEY (stage, kind, state)
+);
+CREATE TABLE IF NOT EXISTS portfolio_stage_deltas (
+    stage text, kind text, state text, conventions bigint NOT NULL
 );
 
 -- A country of `countries` may in principle be NULL: kept as its own key, as the query did.
@@ -29,11 +35,15 @@ CREATE TABLE IF NOT EXISTS portfolio_country_counts (
     conventions bigint NOT NULL,
     UNIQUE NULLS NOT DISTINCT (country, sector)
 );
+CREATE TABLE IF NOT EXISTS portfolio_country_deltas (
+    country text, sector text, conventions bigint NOT NULL
+);
 
 -- Sums per funder, currency, measure and the amounts' scale: the full query's sum of
 -- `numeric` shows the largest scale among the amounts it sums (1.50 + 2 = 3.50); kept per
--- scale, the page rounds each sum to the largest scale still counted, and shows the same
--- digits. Measure `row` counts the amounts' rows of the key (a key shows while it has any).
+-- scale, the page sums only the scales still counted, and shows the same digits (an amount
+-- of 1.50 gone leaves 0.00 at scale 2, not summed). Measure `row` counts the amounts' rows
+-- of the key (a key shows while it has any).
 CREATE TABLE IF NOT EXISTS portfolio_funding_sums (
     funder   text    NOT NULL,
     currency text,
@@ -43,12 +53,17 @@ CREATE TABLE IF NOT EXISTS portfolio_funding_sums (
     n        bigint  NOT NULL,
     UNIQUE NULLS NOT DISTINCT (funder, currency, measure, scale)
 );
+CREATE TABLE IF NOT EXISTS portfolio_funding_deltas (
+    funder text, currency text, measure text, scale integer, amount numeric NOT NULL,
+    n bigint NOT NULL
+);
 
 -- How many rows each per-convention table has (indicators, spend, cohorts).
 CREATE TABLE IF NOT EXISTS portfolio_row_counts (
     name text   PRIMARY KEY,
     n    bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS portfolio_row_deltas (name text, n bigint NOT NULL);
 
 -- Open tasks of active conventions per due day (UTC): the overdue count is the days before
 -- today summed, plus today's tasks already due, counted from the index.
@@ -56,6 +71,7 @@ CREATE TABLE IF NOT EXISTS portfolio_overdue_days (
     day   date   PRIMARY KEY,
     tasks bigint NOT NULL
 );
+CREATE TABLE IF NOT EXISTS portfolio_overdue_deltas (day date, tasks bigint NOT NULL);
 
 CREATE OR REPLACE FUNCTION portfolio_due_day(due timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE AS $$ SELECT (due AT TIME ZONE 'UTC')::date $$;
@@ -119,18 +135,16 @@ BEGIN
         RETURN NULL;  -- no figure moves (dates, actuals, titles): no counter touched
     END IF;
 
-    INSERT INTO portfolio_stage_counts AS s (stage, kind, state, conventions)
+    INSERT INTO portfolio_stage_deltas (stage, kind, state, conventions)
     SELECT d.stage, d.kind, d.state, sum(d.delta)
     FROM (SELECT coalesce(old_row.stage, '-'), coalesce(old_row.kind, '-'), old_row.state, -1
           WHERE old_row.id IS NOT NULL
           UNION ALL
           SELECT coalesce(new_row.stage, '-'), coalesce(new_row.kind, '-'), new_row.state, 1
           WHERE new_row.id IS NOT NULL) AS d (stage, kind, state, delta)
-    GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0 ORDER BY 1, 2, 3
-    ON CONFLICT (stage, kind, state)
-    DO UPDATE SET conventions = s.conventions + excluded.conventions;
+    GROUP BY 1, 2, 3 HAVING sum(d.delta) <> 0;
 
-    INSERT INTO portfolio_country_counts AS s (country, sector, conventions)
+    INSERT INTO portfolio_country_deltas (country, sector, conventions)
     SELECT d.country, d.sector, sum(d.delta)
     FROM (SELECT country, coalesce(old_row.sector, '-'), -1
           FROM unnest(CASE WHEN old_row.countries = '{}' THEN ARRAY['-']
@@ -141,26 +155,21 @@ BEGIN
           FROM unnest(CASE WHEN new_row.countries = '{}' THEN ARRAY['-']
                            ELSE new_row.countries END) AS country
           WHERE new_row.id IS NOT NULL) AS d (country, sector, delta)
-    GROUP BY 1, 2 HAVING sum(d.delta) <> 0 ORDER BY 1, 2
-    ON CONFLICT (country, sector)
-    DO UPDATE SET conventions = s.conventions + excluded.conventions;
+    GROUP BY 1, 2 HAVING sum(d.delta) <> 0;
 
-    INSERT INTO portfolio_funding_sums AS s (funder, currency, measure, scale, amount, n)
+    INSERT INTO portfolio_funding_deltas (funder, currency, measure, scale, amount, n)
     SELECT d.funder, d.currency, d.measure, d.scale, sum(d.amount), sum(d.n)
     FROM (SELECT * FROM portfolio_funding_of(old_row, -1)
           UNION ALL
           SELECT * FROM portfolio_funding_of(new_row, 1)) AS d
-    GROUP BY 1, 2, 3, 4 HAVING sum(d.n) <> 0 OR sum(d.amount) <> 0 ORDER BY 1, 2, 3, 4
-    ON CONFLICT (funder, currency, measure, scale)
-    DO UPDATE SET amount = s.amount + excluded.amount, n = s.n + excluded.n;
+    GROUP BY 1, 2, 3, 4 HAVING sum(d.n) <> 0 OR sum(d.amount) <> 0;
 
-    INSERT INTO portfolio_row_counts AS s (name, n)
+    INSERT INTO portfolio_row_deltas (name, n)
     SELECT d.name, sum(d.n)
     FROM (SELECT * FROM portfolio_rows_of(old_row, -1)
           UNION ALL
           SELECT * FROM portfolio_rows_of(new_row, 1)) AS d
-    GROUP BY 1 HAVING sum(d.n) <> 0 ORDER BY 1
-    ON CONFLICT (name) DO UPDATE SET n = s.n + excluded.n;
+    GROUP BY 1 HAVING sum(d.n) <> 0;
 
     -- The convention's open tasks count while it is active: counted in, or out, when that
     -- changes (the task trigger below reads this row's state under a share lock).
@@ -168,7 +177,7 @@ BEGIN
        IS DISTINCT FROM (new_row.id IS NOT NULL AND new_row.state = 'active')
        OR old_row.id IS DISTINCT FROM new_row.id
     THEN
-        INSERT INTO portfolio_overdue_days AS s (day, tasks)
+        INSERT INTO portfolio_overdue_deltas (day, tasks)
         SELECT d.day, sum(d.delta)
         FROM (SELECT portfolio_due_day(t.due_at), -1 FROM office_tasks AS t
               WHERE old_row.state = 'active' AND t.convention_id = old_row.id
@@ -177,8 +186,7 @@ BEGIN
               SELECT portfolio_due_day(t.due_at), 1 FROM office_tasks AS t
               WHERE new_row.state = 'active' AND t.convention_id = new_row.id
                 AND t.state = 'open' AND t.due_at IS NOT NULL) AS d (day, delta)
-        GROUP BY 1 HAVING sum(d.delta) <> 0 ORDER BY 1
-        ON CONFLICT (day) DO UPDATE SET tasks = s.tasks + excluded.tasks;
+        GROUP BY 1 HAVING sum(d.delta) <> 0;
     END IF;
     RETURN NULL;
 END;
@@ -211,15 +219,60 @@ BEGIN
         SELECT c.state = 'active' INTO new_counts FROM conventions AS c
         WHERE c.id = new_row.convention_id FOR SHARE;
     END IF;
-    INSERT INTO portfolio_overdue_days AS s (day, tasks)
+    INSERT INTO portfolio_overdue_deltas (day, tasks)
     SELECT d.day, sum(d.delta)
     FROM (SELECT portfolio_due_day(old_row.due_at), -1 WHERE coalesce(old_counts, false)
           UNION ALL
           SELECT portfolio_due_day(new_row.due_at), 1 WHERE coalesce(new_counts, false))
          AS d (day, delta)
-    GROUP BY 1 HAVING sum(d.delta) <> 0 ORDER BY 1
-    ON CONFLICT (day) DO UPDATE SET tasks = s.tasks + excluded.tasks;
+    GROUP BY 1 HAVING sum(d.delta) <> 0;
     RETURN NULL;
+END;
+$$;
+
+-- The deltas moved into the counters: each table's deltas deleted and added in one
+-- statement, keys in order (two folds at a time wait on each other's counter rows in one
+-- order). Returns how many counter rows it wrote.
+CREATE OR REPLACE FUNCTION portfolio_fold() RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    folded bigint := 0;
+    rows_now bigint;
+BEGIN
+    WITH moved AS (DELETE FROM portfolio_stage_deltas RETURNING *)
+    INSERT INTO portfolio_stage_counts AS s (stage, kind, state, conventions)
+    SELECT stage, kind, state, sum(conventions) FROM moved GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+    ON CONFLICT (stage, kind, state)
+    DO UPDATE SET conventions = s.conventions + excluded.conventions;
+    GET DIAGNOSTICS rows_now = ROW_COUNT; folded := folded + rows_now;
+
+    WITH moved AS (DELETE FROM portfolio_country_deltas RETURNING *)
+    INSERT INTO portfolio_country_counts AS s (country, sector, conventions)
+    SELECT country, sector, sum(conventions) FROM moved GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (country, sector)
+    DO UPDATE SET conventions = s.conventions + excluded.conventions;
+    GET DIAGNOSTICS rows_now = ROW_COUNT; folded := folded + rows_now;
+
+    WITH moved AS (DELETE FROM portfolio_funding_deltas RETURNING *)
+    INSERT INTO portfolio_funding_sums AS s (funder, currency, measure, scale, amount, n)
+    SELECT funder, currency, measure, scale, sum(amount), sum(n) FROM moved
+    GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+    ON CONFLICT (funder, currency, measure, scale)
+    DO UPDATE SET amount = s.amount + excluded.amount, n = s.n + excluded.n;
+    GET DIAGNOSTICS rows_now = ROW_COUNT; folded := folded + rows_now;
+
+    WITH moved AS (DELETE FROM portfolio_row_deltas RETURNING *)
+    INSERT INTO portfolio_row_counts AS s (name, n)
+    SELECT name, sum(n) FROM moved GROUP BY 1 ORDER BY 1
+    ON CONFLICT (name) DO UPDATE SET n = s.n + excluded.n;
+    GET DIAGNOSTICS rows_now = ROW_COUNT; folded := folded + rows_now;
+
+    WITH moved AS (DELETE FROM portfolio_overdue_deltas RETURNING *)
+    INSERT INTO portfolio_overdue_days AS s (day, tasks)
+    SELECT day, sum(tasks) FROM moved GROUP BY 1 ORDER BY 1
+    ON CONFLICT (day) DO UPDATE SET tasks = s.tasks + excluded.tasks;
+    GET DIAGNOSTICS rows_now = ROW_COUNT; folded := folded + rows_now;
+    RETURN folded;
 END;
 $$;
 
@@ -238,7 +291,9 @@ CREATE TRIGGER office_tasks_portfolio
 
 -- The backfill: the counts of the rows already there, by the same functions.
 TRUNCATE portfolio_stage_counts, portfolio_country_counts, portfolio_funding_sums,
-         portfolio_row_counts, portfolio_overdue_days;
+         portfolio_row_counts, portfolio_overdue_days, portfolio_stage_deltas,
+         portfolio_country_deltas, portfolio_funding_deltas, portfolio_row_deltas,
+         portfolio_overdue_deltas;
 
 INSERT INTO portfolio_stage_counts (stage, kind, state, conventions)
 SELECT coalesce(stage, '-'), coalesce(kind, '-'), state, count(*)

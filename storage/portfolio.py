@@ -123,26 +123,41 @@ async def first_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[s
     return fetched, total
 
 
-# The tables per stage, country and funder, read from their counters (migration 035): the
-# same columns, types and order as the full queries. A zero count is a key no convention
-# has any more. Funding sums are kept per scale of the amounts summed, and only the scales
-# still counted are summed: a sum of `numeric` shows the largest scale of its terms, so the
-# page shows the digits of the full query's sum (3.50, not 3.5 or 3.500).
+# The tables per stage, country and funder, read from their counters and the deltas not
+# folded into them yet (migration 035): the same columns, types and order as the full
+# queries. A zero count is a key no convention has any more. Funding sums are kept per scale
+# of the amounts summed, and only the scales still counted are summed: a sum of `numeric`
+# shows the largest scale of its terms, so the page shows the digits of the full query's
+# sum (3.50, not 3.5 or 3.500).
 def _funding_sum(measure: str) -> str:
     return f"coalesce(sum(amount) FILTER (WHERE measure = '{measure}' AND n > 0), 0) AS {measure}"
 
 
 _AGGREGATES: dict[str, str] = {
     "stages": """
-SELECT stage, kind, state, conventions FROM portfolio_stage_counts
-WHERE conventions > 0 ORDER BY 1, 2, 3""",
+SELECT stage, kind, state, sum(conventions)::bigint AS conventions
+FROM (SELECT stage, kind, state, conventions FROM portfolio_stage_counts
+      UNION ALL
+      SELECT stage, kind, state, conventions FROM portfolio_stage_deltas) AS kept
+GROUP BY 1, 2, 3 HAVING sum(conventions) > 0 ORDER BY 1, 2, 3""",
     "countries": """
-SELECT country, sector, conventions FROM portfolio_country_counts
-WHERE conventions > 0 ORDER BY 1, 2""",
+SELECT country, sector, sum(conventions)::bigint AS conventions
+FROM (SELECT country, sector, conventions FROM portfolio_country_counts
+      UNION ALL
+      SELECT country, sector, conventions FROM portfolio_country_deltas) AS kept
+GROUP BY 1, 2 HAVING sum(conventions) > 0 ORDER BY 1, 2""",
     "funding": f"""
+WITH kept AS (
+    SELECT funder, currency, measure, scale, sum(amount) AS amount, sum(n) AS n
+    FROM (SELECT funder, currency, measure, scale, amount, n FROM portfolio_funding_sums
+          UNION ALL
+          SELECT funder, currency, measure, scale, amount, n FROM portfolio_funding_deltas)
+         AS both_
+    GROUP BY 1, 2, 3, 4
+)
 SELECT funder, currency, {_funding_sum("requested")}, {_funding_sum("granted")},
        {_funding_sum("pending")}, {_funding_sum("rejected")}
-FROM portfolio_funding_sums GROUP BY funder, currency
+FROM kept GROUP BY funder, currency
 HAVING coalesce(sum(n) FILTER (WHERE measure = 'row'), 0) > 0
 ORDER BY funder, currency""",
 }
@@ -176,15 +191,30 @@ ORDER BY 1""",
 # index of open tasks by due date (the count depends on now, the counters on the day only).
 _TOTALS: dict[str, str] = {
     "overdue": """
-SELECT coalesce((SELECT sum(tasks) FROM portfolio_overdue_days
+SELECT coalesce((SELECT sum(tasks)
+                 FROM (SELECT day, tasks FROM portfolio_overdue_days
+                       UNION ALL
+                       SELECT day, tasks FROM portfolio_overdue_deltas) AS kept
                  WHERE day < portfolio_due_day(now())), 0)::bigint
      + (SELECT count(*) FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
         WHERE t.state = 'open' AND c.state = 'active' AND t.due_at < now()
           AND t.due_at >= portfolio_due_day(now())::timestamp AT TIME ZONE 'UTC')""",
-    "indicators": "SELECT coalesce(max(n), 0) FROM portfolio_row_counts WHERE name = 'indicators'",
-    "spend": "SELECT coalesce(max(n), 0) FROM portfolio_row_counts WHERE name = 'spend'",
-    "cohorts": "SELECT coalesce(max(n), 0) FROM portfolio_row_counts WHERE name = 'cohorts'",
+    **{
+        table: f"""
+SELECT coalesce(sum(n), 0)::bigint
+FROM (SELECT n FROM portfolio_row_counts WHERE name = '{table}'
+      UNION ALL
+      SELECT n FROM portfolio_row_deltas WHERE name = '{table}') AS kept"""
+        for table in ("indicators", "spend", "cohorts")
+    },
 }
+
+
+async def fold_aggregates(pool: Executor) -> int:
+    """The deltas the read model's writes left moved into the counters (migration 035's
+    `portfolio_fold`, one statement): the figures stay the same, the next reads sum fewer
+    rows. Returns how many counter rows it wrote."""
+    return int(await pool.fetchval("SELECT portfolio_fold()"))
 
 
 async def aggregate_rows(pool: Executor, table: str) -> list[dict[str, Any]]:

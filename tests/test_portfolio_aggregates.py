@@ -13,7 +13,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from application.office.portfolio import check_aggregates, portfolio, portfolio_page
+from application.office.portfolio import (
+    check_aggregates,
+    fold_aggregates,
+    portfolio,
+    portfolio_page,
+)
 from storage.read_model import record_convention_file
 from tests.conftest import example, renamed
 
@@ -40,10 +45,15 @@ INSERT INTO office_tasks (convention_id, task_id, party, due_at, state)
 VALUES ($1, $2, 'party-a', now() + make_interval(secs => $3), $4)"""
 
 
-async def assert_same(pool: asyncpg.Pool, when: str) -> None:
-    for rows in (50, 3):  # the page's rows, and few: the first rows are cut short
-        differing = await check_aggregates(pool, rows=rows)
-        assert differing == {}, f"{when} (rows={rows}): {differing}"
+async def assert_same(pool: asyncpg.Pool, when: str, *, fold: bool = True) -> None:
+    """The same figures from counters and deltas, then (`fold`) once the deltas are folded."""
+    for folded in (False, True) if fold else (False,):
+        if folded:
+            await fold_aggregates(pool)
+            assert await pool.fetchval("SELECT count(*) FROM portfolio_stage_deltas") == 0
+        for rows in (50, 3):  # the page's rows, and few: the first rows are cut short
+            differing = await check_aggregates(pool, rows=rows)
+            assert differing == {}, f"{when} (rows={rows}, folded={folded}): {differing}"
 
 
 def varied(rng: random.Random, convention_id: str) -> list[Any]:
@@ -155,9 +165,10 @@ async def test_the_aggregates_give_the_full_queries_figures_after_each_change(
         await db_pool.execute(
             INSERT_TASK, convention_id, "late", -3 * 86400, "open"
         )  # each has an overdue task, whatever its state
-        for when, statement in changes:
+        for index, (when, statement) in enumerate(changes):
             await db_pool.execute(statement, convention_id)
-            await assert_same(db_pool, f"{convention_id}: {when}")
+            # Deltas left over several changes, then folded: both read the same.
+            await assert_same(db_pool, f"{convention_id}: {when}", fold=index % 3 == 2)
 
     # A task of a convention not (or no longer) in the read model is not counted.
     await db_pool.execute(INSERT_TASK, f"{prefix}-gone", "orphan", -86400, "open")
@@ -190,16 +201,14 @@ async def test_the_downloads_tables_per_stage_country_and_funder_are_the_same(
 
 
 async def _counted(pool: asyncpg.Pool, stage: str) -> int:
-    count = await pool.fetchval(
-        "SELECT conventions FROM portfolio_stage_counts WHERE stage = $1", stage
-    )
-    return int(count or 0)
+    rows = (await portfolio(pool, ("stages",)))["stages"]
+    return sum(row["conventions"] for row in rows if row["stage"] == stage)
 
 
 @ASYNC
 async def test_two_transactions_on_the_same_counter_lose_no_count(db_pool: asyncpg.Pool) -> None:
-    """Two writers of one new counter row (the second waits for the first's insert) and of
-    an existing one (the second waits for its row lock): both counts kept."""
+    """Two writers of one key (a new one, then the same again) neither wait for each other
+    nor lose a count; two folds at a time fold each delta once."""
     prefix = f"agg-{uuid.uuid4().hex[:6]}"
     stage = f"stage-{prefix}"
     rng = random.Random(5)
@@ -209,7 +218,7 @@ async def test_two_transactions_on_the_same_counter_lose_no_count(db_pool: async
         row[1], row[2], row[3] = stage, "specific", "active"
         await connection.execute(INSERT_CONVENTION, *row)
 
-    for round_ in range(2):  # first a new key, then the row the first round made
+    for round_ in range(2):
         first = await db_pool.acquire()
         second = await db_pool.acquire()
         try:
@@ -217,17 +226,38 @@ async def test_two_transactions_on_the_same_counter_lose_no_count(db_pool: async
             await one.start()
             await two.start()
             await insert_in(first, f"{prefix}-{round_}-a")
-            waiting = asyncio.create_task(insert_in(second, f"{prefix}-{round_}-b"))
-            await asyncio.sleep(0.3)
-            assert not waiting.done()  # queued on the counter row's lock
+            # Not queued behind the first's open transaction: a delta is an insert.
+            await asyncio.wait_for(insert_in(second, f"{prefix}-{round_}-b"), timeout=10)
             await one.commit()
-            await waiting
             await two.commit()
         finally:
             await db_pool.release(first)
             await db_pool.release(second)
         assert await _counted(db_pool, stage) == 2 * (round_ + 1)
-    await assert_same(db_pool, "after two concurrent writers")
+        await assert_same(db_pool, "after two concurrent writers", fold=round_ == 0)
+
+    # Two folds at a time: the second waits for the deltas the first deleted, then skips them.
+    first = await db_pool.acquire()
+    second = await db_pool.acquire()
+    try:
+        one, two = first.transaction(), second.transaction()
+        await one.start()
+        await two.start()
+        assert await fold_aggregates(first) > 0
+        waiting = asyncio.create_task(fold_aggregates(second))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()
+        await one.commit()
+        await waiting
+        await two.commit()
+    finally:
+        await db_pool.release(first)
+        await db_pool.release(second)
+    counted = await db_pool.fetchval(
+        "SELECT conventions FROM portfolio_stage_counts WHERE stage = $1", stage
+    )
+    assert counted == 4
+    await assert_same(db_pool, "after two folds at a time")
 
 
 @ASYNC

@@ -28,6 +28,7 @@ from storage.portfolio import (
     AGGREGATE_TABLES,
     PER_CONVENTION_TABLES,
     PORTFOLIO_TABLES,
+    fold_aggregates,
     portfolio_query,
 )
 from storage.read_model import record_convention_file
@@ -41,6 +42,7 @@ __all__ = [
     "PortfolioPage",
     "backfill_convention_files",
     "check_aggregates",
+    "fold_aggregates",
     "portfolio",
     "portfolio_json",
     "portfolio_page",
@@ -173,12 +175,13 @@ CACHE_SECONDS = 60.0
 """How long a computed page stands even if the version has not moved: the overdue table
 depends on today, and a reader may read the version in the instant between a writer's bump
 and its commit (migration 014); a minute bounds both."""
-STALE_SECONDS = 30.0
+STALE_SECONDS = 0.0
 """How old a page may be and still be served, while a newer one is computed behind it, once
-the read model has changed. In a working office the workflows write milestones every few
-seconds, so the version moves between most loads; at 100,000 conventions computing the page
-takes about 2 s (benchmarks/results/2026-12-07-portfolio-100k.txt), which no officer should
-wait for at each load. The page says when its figures were computed."""
+the read model has changed. It was 30 s while the page's seven queries scanned every
+convention (about 2 s at 100,000, benchmarks/results/2026-12-07-portfolio-100k.txt); since
+migration 035 the page reads the aggregates the read model's writes keep, a few hundred rows
+whatever the portfolio's size, so the load after a change computes it and shows the figures
+of the last commit. Kept as a setting of the cache for a database slower than that."""
 _CACHED_PAGES = 16
 
 log = structlog.get_logger(__name__)
@@ -189,8 +192,8 @@ class PortfolioCache:
     """The page's tables, computed once per read-model version and served from memory while
     that version stands (at most `seconds`); after a change, the page computed less than
     `stale_seconds` ago is still served while one new computation runs behind it (one at a
-    time per page); older than that, the load computes it. At 100,000 conventions the seven
-    queries scan every convention, which no page load should pay for. One per process (each
+    time per page); older than that, the load computes it (by default at once: the aggregates
+    make the computation a few hundred rows read, see STALE_SECONDS). One per process (each
     portal replica has its own; the version is the database's, so they agree).
 
     `misses` counts the computations, so a test can prove an unchanged portfolio is not
@@ -260,6 +263,9 @@ class PortfolioCache:
         began = time.monotonic()
         if before is not None:
             await before()
+        # The deltas the writes left since the last computation folded into the counters
+        # first (the figures stay the same; the page's reads sum fewer rows).
+        await queries.fold_aggregates(pool)
         # Read the version before the tables: a change committed meanwhile makes the page
         # newer than its key, never older; the next load sees the new version.
         version = await queries.read_model_version(pool)
