@@ -163,7 +163,8 @@ async def check_aggregates(
         full = await portfolio_page(connection, tables, rows, full=True)
     differing: dict[str, tuple[Any, Any]] = {}
     for name in tables:
-        # Compared as text too: Decimal("1.50") == Decimal("1.5"), the page shows either.
+        # Compared as text too: Decimal("1.50") == Decimal("1.5"), but the page shows them
+        # differently.
         mine = (fast.tables[name], fast.totals[name])
         theirs = (full.tables[name], full.totals[name])
         if mine != theirs or repr(mine) != repr(theirs):
