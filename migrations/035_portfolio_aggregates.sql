@@ -276,7 +276,53 @@ BEGIN
 END;
 $$;
 
--- No write meanwhile: the counts below and the triggers start from the same rows.
+-- Every counter counted again from the rows (the backfill below; after a data-only restore
+-- into a database that has the triggers, or a TRUNCATE of the read model). No write
+-- meanwhile: the counts and the triggers start from the same rows.
+CREATE OR REPLACE FUNCTION portfolio_recount() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    LOCK TABLE conventions, office_tasks IN SHARE ROW EXCLUSIVE MODE;
+    TRUNCATE portfolio_stage_counts, portfolio_country_counts, portfolio_funding_sums,
+             portfolio_row_counts, portfolio_overdue_days, portfolio_stage_deltas,
+             portfolio_country_deltas, portfolio_funding_deltas, portfolio_row_deltas,
+             portfolio_overdue_deltas;
+
+    INSERT INTO portfolio_stage_counts (stage, kind, state, conventions)
+    SELECT coalesce(stage, '-'), coalesce(kind, '-'), state, count(*)
+    FROM conventions GROUP BY 1, 2, 3;
+
+    INSERT INTO portfolio_country_counts (country, sector, conventions)
+    SELECT country, coalesce(sector, '-'), count(*)
+    FROM conventions, unnest(CASE WHEN countries = '{}' THEN ARRAY['-'] ELSE countries END)
+         AS country
+    GROUP BY 1, 2;
+
+    INSERT INTO portfolio_funding_sums (funder, currency, measure, scale, amount, n)
+    SELECT f.funder, f.currency, f.measure, f.scale, sum(f.amount), sum(f.n)
+    FROM conventions AS c, portfolio_funding_of(c, 1) AS f
+    GROUP BY 1, 2, 3, 4;
+
+    INSERT INTO portfolio_row_counts (name, n)
+    SELECT r.name, sum(r.n) FROM conventions AS c, portfolio_rows_of(c, 1) AS r GROUP BY 1;
+
+    INSERT INTO portfolio_overdue_days (day, tasks)
+    SELECT portfolio_due_day(t.due_at), count(*)
+    FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
+    WHERE t.state = 'open' AND t.due_at IS NOT NULL AND c.state = 'active'
+    GROUP BY 1;
+END;
+$$;
+
+-- A TRUNCATE fires no row trigger: the counters are counted again after it.
+CREATE OR REPLACE FUNCTION portfolio_truncated() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM portfolio_recount();
+    RETURN NULL;
+END;
+$$;
+
 LOCK TABLE conventions, office_tasks IN SHARE ROW EXCLUSIVE MODE;
 
 DROP TRIGGER IF EXISTS conventions_portfolio ON conventions;
@@ -289,35 +335,16 @@ CREATE TRIGGER office_tasks_portfolio
     AFTER INSERT OR UPDATE OR DELETE ON office_tasks
     FOR EACH ROW EXECUTE FUNCTION portfolio_tasks_changed();
 
+DROP TRIGGER IF EXISTS conventions_portfolio_truncated ON conventions;
+CREATE TRIGGER conventions_portfolio_truncated
+    AFTER TRUNCATE ON conventions FOR EACH STATEMENT EXECUTE FUNCTION portfolio_truncated();
+
+DROP TRIGGER IF EXISTS office_tasks_portfolio_truncated ON office_tasks;
+CREATE TRIGGER office_tasks_portfolio_truncated
+    AFTER TRUNCATE ON office_tasks FOR EACH STATEMENT EXECUTE FUNCTION portfolio_truncated();
+
 -- The backfill: the counts of the rows already there, by the same functions.
-TRUNCATE portfolio_stage_counts, portfolio_country_counts, portfolio_funding_sums,
-         portfolio_row_counts, portfolio_overdue_days, portfolio_stage_deltas,
-         portfolio_country_deltas, portfolio_funding_deltas, portfolio_row_deltas,
-         portfolio_overdue_deltas;
-
-INSERT INTO portfolio_stage_counts (stage, kind, state, conventions)
-SELECT coalesce(stage, '-'), coalesce(kind, '-'), state, count(*)
-FROM conventions GROUP BY 1, 2, 3;
-
-INSERT INTO portfolio_country_counts (country, sector, conventions)
-SELECT country, coalesce(sector, '-'), count(*)
-FROM conventions, unnest(CASE WHEN countries = '{}' THEN ARRAY['-'] ELSE countries END)
-     AS country
-GROUP BY 1, 2;
-
-INSERT INTO portfolio_funding_sums (funder, currency, measure, scale, amount, n)
-SELECT f.funder, f.currency, f.measure, f.scale, sum(f.amount), sum(f.n)
-FROM conventions AS c, portfolio_funding_of(c, 1) AS f
-GROUP BY 1, 2, 3, 4;
-
-INSERT INTO portfolio_row_counts (name, n)
-SELECT r.name, sum(r.n) FROM conventions AS c, portfolio_rows_of(c, 1) AS r GROUP BY 1;
-
-INSERT INTO portfolio_overdue_days (day, tasks)
-SELECT portfolio_due_day(t.due_at), count(*)
-FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
-WHERE t.state = 'open' AND t.due_at IS NOT NULL AND c.state = 'active'
-GROUP BY 1;
+SELECT portfolio_recount();
 
 -- The page's first rows of each per-convention table, walked in the table's order over only
 -- the conventions that have such rows (instead of every convention, most without).

@@ -222,6 +222,13 @@ async def aggregate_rows(pool: Executor, table: str) -> list[dict[str, Any]]:
     return [dict(row) for row in await pool.fetch(_AGGREGATES[table])]
 
 
+async def recount_aggregates(pool: Executor) -> None:
+    """Every counter counted again from the read model's rows (migration 035's
+    `portfolio_recount`: writers wait meanwhile). For a database whose counters were not kept
+    by its writes: a data-only restore into tables that have the triggers."""
+    await pool.execute("SELECT portfolio_recount()")
+
+
 async def page_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
     """The first `rows` rows of a per-convention table, in its order, and how many it has in
     all (from the counters): a few hundred rows read, whatever the portfolio's size. One

@@ -19,6 +19,7 @@ from application.office.portfolio import (
     portfolio,
     portfolio_page,
 )
+from storage.portfolio import recount_aggregates
 from storage.read_model import record_convention_file
 from tests.conftest import example, renamed
 
@@ -188,6 +189,39 @@ async def test_the_aggregates_give_the_full_queries_figures_after_each_change(
         await connection.execute(INSERT_CONVENTION, *varied(rng, f"{prefix}-rolled"))
         await transaction.rollback()
     await assert_same(db_pool, "after a rollback")
+
+
+@ASYNC
+async def test_counters_gone_wrong_are_seen_by_the_check_and_counted_again(
+    db_pool: asyncpg.Pool,
+) -> None:
+    await seed(db_pool, f"agg-{uuid.uuid4().hex[:6]}", 5, random.Random(4))
+    await db_pool.execute(
+        "INSERT INTO portfolio_stage_deltas VALUES ('signature', 'specific', 'active', 5)"
+    )
+    await db_pool.execute("INSERT INTO portfolio_overdue_deltas VALUES ('2000-01-02', 1)")
+    assert set(await check_aggregates(db_pool)) == {"stages", "overdue"}
+    await recount_aggregates(db_pool)
+    await assert_same(db_pool, "counted again")
+
+
+@ASYNC
+async def test_a_truncate_of_the_tasks_is_counted_again(db_pool: asyncpg.Pool) -> None:
+    """A TRUNCATE fires no row trigger: its statement trigger counts again (rolled back
+    here, the other tests' rows stay)."""
+    await seed(db_pool, f"agg-{uuid.uuid4().hex[:6]}", 5, random.Random(6))
+    async with db_pool.acquire() as connection:
+        transaction = connection.transaction()
+        await transaction.start()
+        try:
+            assert (await portfolio_page(connection, ("overdue",))).totals["overdue"] > 0
+            await connection.execute("TRUNCATE office_tasks")
+            fast = await portfolio_page(connection, ("overdue",))
+            full = await portfolio_page(connection, ("overdue",), full=True)
+            assert fast.totals == full.totals == {"overdue": 0}
+        finally:
+            await transaction.rollback()
+    await assert_same(db_pool, "a truncate rolled back")
 
 
 @ASYNC
