@@ -97,6 +97,10 @@ from schemas.milestones import Milestone, MilestoneKind
 from storage.read_model import project, record_convention_file
 
 READ_MODEL_TABLES = ("conventions", "office_tasks", "convention_files")
+DELTA_TABLES = tuple(
+    f"portfolio_{name}_deltas" for name in ("stage", "country", "funding", "row", "overdue")
+)
+"""The rows the read model's triggers add for the portfolio's aggregates (migration 035)."""
 PASSWORD = "benchmark-officer-password"
 COUNTRIES = ["ML", "SN", "CI", "BF", "NE", "GN", "MR", "TD", "TN", "EG", "JO", "DE", "FR", "BE"]
 SECTORS = [
@@ -194,7 +198,7 @@ async def table_counts(pool: asyncpg.Pool) -> dict[str, tuple[int, int]]:
         rows = await connection.fetch(
             "SELECT relname, n_tup_ins, n_tup_upd FROM pg_stat_user_tables"
             " WHERE relname = any($1::text[])",
-            [*READ_MODEL_TABLES, "milestones"],
+            [*READ_MODEL_TABLES, *DELTA_TABLES, "milestones"],
         )
     return {r["relname"]: (r["n_tup_ins"], r["n_tup_upd"]) for r in rows}
 
@@ -718,6 +722,8 @@ async def _run(args: argparse.Namespace, servers: Servers) -> int:
             written += inserted + updated
             rows.append([table, inserted, updated, (inserted + updated) / max(milestones, 1)])
         rows.append(["all three", "", "", written / max(milestones, 1)])
+        deltas = sum(played["delta"].get(table, (0, 0))[0] for table in DELTA_TABLES)
+        rows.append(["(portfolio deltas, migration 035)", deltas, "", deltas / max(milestones, 1)])
         print_table(["read model table", "rows inserted", "rows updated", "per milestone"], rows)
         templates_rows = await recorded_milestones(pool)
         files = {
