@@ -1,12 +1,20 @@
 """The portfolio's queries over the read model (`conventions`, `office_tasks`,
 `convention_files`): one per table of the office's page, of its CSV and JSON downloads and of
-`starter.py report`. Amounts are never summed across currencies."""
+`starter.py report`. Amounts are never summed across currencies.
+
+Two ways to the same figures: the full queries (`_QUERIES`, every convention scanned: the
+downloads' per-convention tables, and the oracle the aggregates are checked against), and
+the aggregates kept by the read model's own writes (migration 035: counter tables a trigger
+updates in the writer's transaction), from which the page reads a few hundred rows."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
+
+Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
+"""A pool, or one connection (the check compares both ways in one snapshot)."""
 
 # Each table: its query without its order, and its order (names of its own columns, so
 # that the same order applies inside and around the query).
@@ -100,16 +108,139 @@ def portfolio_query(table: str, *, limited: bool = False) -> str:
     )
 
 
-async def table_rows(pool: asyncpg.Pool, table: str) -> list[dict[str, Any]]:
-    """Every row of one table, in its order."""
+async def table_rows(pool: Executor, table: str) -> list[dict[str, Any]]:
+    """Every row of one table, in its order, from the full query (every convention)."""
     return [dict(row) for row in await pool.fetch(portfolio_query(table))]
 
 
-async def first_rows(pool: asyncpg.Pool, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
+async def first_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
     """The first `rows` rows of one table, in its order, and how many it has in all (one
     query: a window count)."""
     fetched = [dict(row) for row in await pool.fetch(portfolio_query(table, limited=True), rows)]
     total = int(fetched[0][_TOTAL]) if fetched else 0
+    for row in fetched:
+        del row[_TOTAL]
+    return fetched, total
+
+
+# The tables per stage, country and funder, read from their counters and the deltas not
+# folded into them yet (migration 035): the same columns, types and order as the full
+# queries. A zero count is a key no convention has any more. Funding sums are kept per scale
+# of the amounts summed, and only the scales still counted are summed: a sum of `numeric`
+# shows the largest scale of its terms, so the page shows the digits of the full query's
+# sum (3.50, not 3.5 or 3.500).
+def _funding_sum(measure: str) -> str:
+    return f"coalesce(sum(amount) FILTER (WHERE measure = '{measure}' AND n > 0), 0) AS {measure}"
+
+
+_AGGREGATES: dict[str, str] = {
+    "stages": """
+SELECT stage, kind, state, sum(conventions)::bigint AS conventions
+FROM (SELECT stage, kind, state, conventions FROM portfolio_stage_counts
+      UNION ALL
+      SELECT stage, kind, state, conventions FROM portfolio_stage_deltas) AS kept
+GROUP BY 1, 2, 3 HAVING sum(conventions) > 0 ORDER BY 1, 2, 3""",
+    "countries": """
+SELECT country, sector, sum(conventions)::bigint AS conventions
+FROM (SELECT country, sector, conventions FROM portfolio_country_counts
+      UNION ALL
+      SELECT country, sector, conventions FROM portfolio_country_deltas) AS kept
+GROUP BY 1, 2 HAVING sum(conventions) > 0 ORDER BY 1, 2""",
+    "funding": f"""
+WITH kept AS (
+    SELECT funder, currency, measure, scale, sum(amount) AS amount, sum(n) AS n
+    FROM (SELECT funder, currency, measure, scale, amount, n FROM portfolio_funding_sums
+          UNION ALL
+          SELECT funder, currency, measure, scale, amount, n FROM portfolio_funding_deltas)
+         AS both_
+    GROUP BY 1, 2, 3, 4
+)
+SELECT funder, currency, {_funding_sum("requested")}, {_funding_sum("granted")},
+       {_funding_sum("pending")}, {_funding_sum("rejected")}
+FROM kept GROUP BY funder, currency
+HAVING coalesce(sum(n) FILTER (WHERE measure = 'row'), 0) > 0
+ORDER BY funder, currency""",
+}
+AGGREGATE_TABLES = frozenset(_AGGREGATES)
+
+# The per-convention tables' first $1 rows, in the full query's order, walked over the
+# conventions that have such rows only (partial indexes of migration 035): the first $1
+# conventions with targets give at least $1 indicators.
+_FIRST_ROWS: dict[str, str] = {
+    "overdue": f"{_QUERIES['overdue'][0]}\nORDER BY due_at, convention_id, task_id LIMIT $1",
+    "indicators": """
+SELECT c.id AS convention_id, target.key AS indicator, target.value::numeric AS target,
+       coalesce((c.actuals ->> target.key)::numeric, 0) AS actual
+FROM (SELECT id, targets, actuals FROM conventions WHERE targets <> '{}' ORDER BY id LIMIT $1)
+     AS c,
+     jsonb_each_text(c.targets) AS target
+ORDER BY 1, 2 LIMIT $1""",
+    "spend": f"{_QUERIES['spend'][0]}\nORDER BY 1 LIMIT $1",
+    "cohorts": """
+SELECT c.id AS convention_id, s.enrolled, s.completed, s.certified
+FROM (SELECT id, cohorts FROM conventions WHERE cohorts <> '{}' ORDER BY id LIMIT $1) AS c,
+     LATERAL (SELECT coalesce(sum((cohort.value ->> 'enrolled')::int), 0) AS enrolled,
+                     coalesce(sum((cohort.value ->> 'completed')::int), 0) AS completed,
+                     coalesce(sum((cohort.value ->> 'certified')::int), 0) AS certified
+              FROM jsonb_each(c.cohorts) AS cohort) AS s
+ORDER BY 1""",
+}
+
+# How many rows each per-convention table has. The overdue tasks: the open tasks of active
+# conventions due before today (UTC), counted per day, and today's already due, from the
+# index of open tasks by due date (the count depends on now, the counters on the day only).
+_TOTALS: dict[str, str] = {
+    "overdue": """
+SELECT coalesce((SELECT sum(tasks)
+                 FROM (SELECT day, tasks FROM portfolio_overdue_days
+                       UNION ALL
+                       SELECT day, tasks FROM portfolio_overdue_deltas) AS kept
+                 WHERE day < portfolio_due_day(now())), 0)::bigint
+     + (SELECT count(*) FROM office_tasks AS t JOIN conventions AS c ON c.id = t.convention_id
+        WHERE t.state = 'open' AND c.state = 'active' AND t.due_at < now()
+          AND t.due_at >= portfolio_due_day(now())::timestamp AT TIME ZONE 'UTC')""",
+    **{
+        table: f"""
+SELECT coalesce(sum(n), 0)::bigint
+FROM (SELECT n FROM portfolio_row_counts WHERE name = '{table}'
+      UNION ALL
+      SELECT n FROM portfolio_row_deltas WHERE name = '{table}') AS kept"""
+        for table in ("indicators", "spend", "cohorts")
+    },
+}
+
+
+async def fold_aggregates(pool: Executor) -> int:
+    """The deltas the read model's writes left moved into the counters (migration 035's
+    `portfolio_fold`, one statement): the figures stay the same, the next reads sum fewer
+    rows. Returns how many counter rows it wrote."""
+    return int(await pool.fetchval("SELECT portfolio_fold()"))
+
+
+async def aggregate_rows(pool: Executor, table: str) -> list[dict[str, Any]]:
+    """Every row of a table per stage, country or funder, from its counters."""
+    return [dict(row) for row in await pool.fetch(_AGGREGATES[table])]
+
+
+async def recount_aggregates(pool: Executor) -> None:
+    """Every counter counted again from the read model's rows (migration 035's
+    `portfolio_recount`: writers wait meanwhile). For a database whose counters were not kept
+    by its writes: a data-only restore into tables that have the triggers."""
+    await pool.execute("SELECT portfolio_recount()")
+
+
+async def page_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
+    """The first `rows` rows of a per-convention table, in its order, and how many it has in
+    all (from the counters): a few hundred rows read, whatever the portfolio's size. One
+    round trip: the count rides on each row (computed once, an uncorrelated subquery)."""
+    query = (
+        f"SELECT *, ({_TOTALS[table]}) AS {_TOTAL}\nFROM ({_FIRST_ROWS[table]}\n) AS first_\n"
+        f"ORDER BY {_QUERIES[table][1]}"
+    )
+    fetched = [dict(row) for row in await pool.fetch(query, rows)]
+    if not fetched:  # no row to carry it: asked apart (0, unless the counters disagree)
+        return [], int(await pool.fetchval(_TOTALS[table]))
+    total = int(fetched[0][_TOTAL])
     for row in fetched:
         del row[_TOTAL]
     return fetched, total

@@ -239,10 +239,13 @@ def test_the_indicators_chart_draws_shares_of_targets_not_units_on_one_axis() ->
         {"convention_id": "maalam", "indicator": "trainees", "target": 3000, "actual": 1500},
         {"convention_id": "maalam", "indicator": "rate", "target": 80, "actual": 60},
         {"convention_id": "tamansourt", "indicator": "centres", "target": 0, "actual": 2},
+        # A target null in its file (the full query reads it as NULL): no bar, no figure.
+        {"convention_id": "tamansourt", "indicator": "visits", "target": None, "actual": 4},
     ]
     svg = _chart("indicators", rows, "fr")
     assert "Indicateurs : part de chaque cible atteinte (%)" in svg
     assert "trainees (1,500 / 3,000)" in svg and "rate (60 / 80)" in svg
+    assert "visits (4 / —)" in svg
     # No "target"/"actual" series in units any more.
     assert ">cible<" not in svg and ">réalisé<" not in svg
 

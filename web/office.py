@@ -641,6 +641,11 @@ def _share(actual: Any, target: Any) -> float | None:
     return round(float(actual) / float(target) * 100, 1)
 
 
+def _figure(value: Any) -> str:
+    """A chart label's figure; an indicator whose target is null in its file has none."""
+    return "—" if value is None else f"{value:,}"
+
+
 def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
     _ = lambda message: gettext(lang, message)  # noqa: E731 - the chart's labels
     rtl = direction(lang) == "rtl"
@@ -682,7 +687,8 @@ def _chart(table: str, rows: list[dict[str, Any]], lang: str) -> str:
         # Trainees, rates and centres share no unit: each is drawn as the share of its own
         # target reached, and its figures are in its label (and the table).
         labels = [
-            f"{r['convention_id']} · {r['indicator']} ({r['actual']:,} / {r['target']:,})"
+            f"{r['convention_id']} · {r['indicator']}"
+            f" ({_figure(r['actual'])} / {_figure(r['target'])})"
             for r in rows
         ]
         return bar_chart(

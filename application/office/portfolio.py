@@ -24,7 +24,13 @@ from schemas.contract import workflow_id_for
 from schemas.status import ConventionInput
 from storage import convention_files
 from storage import portfolio as queries
-from storage.portfolio import PER_CONVENTION_TABLES, PORTFOLIO_TABLES, portfolio_query
+from storage.portfolio import (
+    AGGREGATE_TABLES,
+    PER_CONVENTION_TABLES,
+    PORTFOLIO_TABLES,
+    fold_aggregates,
+    portfolio_query,
+)
 from storage.read_model import record_convention_file
 
 __all__ = [
@@ -35,6 +41,8 @@ __all__ = [
     "PortfolioCache",
     "PortfolioPage",
     "backfill_convention_files",
+    "check_aggregates",
+    "fold_aggregates",
     "portfolio",
     "portfolio_json",
     "portfolio_page",
@@ -103,37 +111,78 @@ def _plain(rows: list[dict[str, Any]], table: str) -> list[dict[str, Any]]:
 async def portfolio(
     pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every row of every table (or of those named), each from one query of the read model."""
-    return {name: _plain(await queries.table_rows(pool, name), name) for name in tables}
+    """Every row of every table (or of those named): the tables per stage, country and
+    funder from their counters, the per-convention ones from one query each."""
+    return {
+        name: _plain(
+            await (queries.aggregate_rows if name in AGGREGATE_TABLES else queries.table_rows)(
+                pool, name
+            ),
+            name,
+        )
+        for name in tables
+    }
 
 
 async def portfolio_page(
-    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+    pool: queries.Executor,
+    tables: tuple[str, ...] = PORTFOLIO_TABLES,
+    rows: int = PAGE_ROWS,
+    *,
+    full: bool = False,
 ) -> PortfolioPage:
     """The page's share of the portfolio: every row of the tables per stage, country and
-    funder; the first `rows` of the per-convention ones, with their count."""
+    funder; the first `rows` of the per-convention ones, with their count. From the
+    aggregates the read model's writes keep (migration 035), a few hundred rows read;
+    `full`: from the full queries over every convention, as before them (the check's
+    oracle: `check_aggregates`)."""
     shown: dict[str, list[dict[str, Any]]] = {}
     totals: dict[str, int] = {}
     for name in tables:
         if name not in PER_CONVENTION_TABLES:
-            shown[name] = (await portfolio(pool, (name,)))[name]
+            read = queries.table_rows if full else queries.aggregate_rows
+            shown[name] = _plain(await read(pool, name), name)
             totals[name] = len(shown[name])
             continue
-        fetched, totals[name] = await queries.first_rows(pool, name, rows)
+        if full:
+            fetched, totals[name] = await queries.first_rows(pool, name, rows)
+        else:
+            fetched, totals[name] = await queries.page_rows(pool, name, rows)
         shown[name] = _plain(fetched, name)
     return PortfolioPage(shown, totals)
+
+
+async def check_aggregates(
+    pool: asyncpg.Pool, tables: tuple[str, ...] = PORTFOLIO_TABLES, rows: int = PAGE_ROWS
+) -> dict[str, tuple[Any, Any]]:
+    """The page from the aggregates against the page from the full queries, both in one
+    snapshot (a repeatable-read transaction: the same rows and the same now): the tables
+    that differ, each with (aggregates, full). Empty when every figure is the same."""
+    async with pool.acquire() as connection, connection.transaction(isolation="repeatable_read"):
+        fast = await portfolio_page(connection, tables, rows)
+        full = await portfolio_page(connection, tables, rows, full=True)
+    differing: dict[str, tuple[Any, Any]] = {}
+    for name in tables:
+        # Compared as text too: Decimal("1.50") == Decimal("1.5"), but the page shows them
+        # differently.
+        mine = (fast.tables[name], fast.totals[name])
+        theirs = (full.tables[name], full.totals[name])
+        if mine != theirs or repr(mine) != repr(theirs):
+            differing[name] = (mine, theirs)
+    return differing
 
 
 CACHE_SECONDS = 60.0
 """How long a computed page stands even if the version has not moved: the overdue table
 depends on today, and a reader may read the version in the instant between a writer's bump
 and its commit (migration 014); a minute bounds both."""
-STALE_SECONDS = 30.0
+STALE_SECONDS = 0.0
 """How old a page may be and still be served, while a newer one is computed behind it, once
-the read model has changed. In a working office the workflows write milestones every few
-seconds, so the version moves between most loads; at 100,000 conventions computing the page
-takes about 2 s (benchmarks/results/2026-12-07-portfolio-100k.txt), which no officer should
-wait for at each load. The page says when its figures were computed."""
+the read model has changed. It was 30 s while the page's seven queries scanned every
+convention (about 2 s at 100,000, benchmarks/results/2026-12-07-portfolio-100k.txt); since
+migration 035 the page reads the aggregates the read model's writes keep, a few hundred rows
+whatever the portfolio's size, so the load after a change computes it and shows the figures
+of the last commit. Kept as a setting of the cache for a database slower than that."""
 _CACHED_PAGES = 16
 
 log = structlog.get_logger(__name__)
@@ -144,8 +193,8 @@ class PortfolioCache:
     """The page's tables, computed once per read-model version and served from memory while
     that version stands (at most `seconds`); after a change, the page computed less than
     `stale_seconds` ago is still served while one new computation runs behind it (one at a
-    time per page); older than that, the load computes it. At 100,000 conventions the seven
-    queries scan every convention, which no page load should pay for. One per process (each
+    time per page); older than that, the load computes it (by default at once: the aggregates
+    make the computation a few hundred rows read, see STALE_SECONDS). One per process (each
     portal replica has its own; the version is the database's, so they agree).
 
     `misses` counts the computations, so a test can prove an unchanged portfolio is not
@@ -215,6 +264,9 @@ class PortfolioCache:
         began = time.monotonic()
         if before is not None:
             await before()
+        # The deltas the writes left since the last computation folded into the counters
+        # first (the figures stay the same; the page's reads sum fewer rows).
+        await queries.fold_aggregates(pool)
         # Read the version before the tables: a change committed meanwhile makes the page
         # newer than its key, never older; the next load sees the new version.
         version = await queries.read_model_version(pool)
