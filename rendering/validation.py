@@ -99,6 +99,8 @@ BY_TYPE: Mapping[str, str] = {
     "url_scheme": N_("{field}: a valid web address is expected"),
     "json_invalid": N_("{field}: not valid JSON"),
     "value_error": N_("{field}: not a valid value"),
+    # Pacte's own: an address the directory refuses (application.directory.people).
+    "email_invalid": N_("{field}: not an e-mail address"),
     # The directory's refusals of a person picked to reassign a task to
     # (application.office.reassignees).
     "assignee_unknown": N_("{field}: the directory has no such person"),
