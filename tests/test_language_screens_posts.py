@@ -136,7 +136,7 @@ def code_in(smtp: SmtpServer, address: str, already: int) -> str:
 
 
 async def _wait_for_code(smtp: SmtpServer, address: str, already: int) -> str:
-    for _ in range(200):
+    for _ in range(600):  # 30 s: the shared machine may be busy
         if len(smtp.catcher.to(address)) > already:
             break
         await asyncio.sleep(0.05)
