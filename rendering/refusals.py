@@ -12,6 +12,7 @@ API gives too (beside the stable code).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from string import Formatter
@@ -25,6 +26,7 @@ from rendering.formats import Said, data, day, number, say, word
 from rendering.record import kind_title, workflow_reason
 from rendering.zones import DEFAULT_ZONE
 from rendering.zones import moment as zoned_moment
+from schemas.actors import METHOD_WORDING
 from schemas.errors import RefusalCode
 from schemas.reasons import ReasonFacts
 
@@ -163,11 +165,56 @@ def _value(
         # naming it: two moments of one day ("not later than") must stay apart. A bare
         # date is a calendar date, said as written.
         return zoned_moment(moment, language, zone) if "T" in value else day(moment, language)
+    if code is RefusalCode.TASK_DONE and name == "answered_by" and isinstance(value, str):
+        return answered_by_said(value, language)
     if code is RefusalCode.WRONG_ANSWER_KIND and name in ("expected", "given"):
         return kind_title(str(value), language)
     if code is RefusalCode.WRONG_VERSION and name in _VERSION_NUMBERS:
         return number(int(value), language)
     return str(value)
+
+
+_BY_CONTACT = re.compile(r"answered by (?P<person>.+) for (?P<party>[^,]+), (?P<method>.+)")
+_BY_OFFICER = re.compile(
+    r"entered by officer (?P<officer>.+) on behalf of (?P<party>\S+)(?: \(for (?P<person>.+)\))?"
+)
+_BY_PARTY = re.compile(r"answered by (?P<party>\S+)")
+_METHODS = {wording: method.value for method, wording in METHOD_WORDING.items()}
+"""How the workflow words a proof (schemas.actors), back to its code: the receipt's msgid."""
+
+
+def answered_by_said(recorded: str, language: str) -> Said:
+    """Who answered a task, as the workflow recorded it in English ("answered by Awa Diallo
+    for bid, e-mailed link confirmed by code", workflows.task_rules.answered_by: a workflow's
+    value, not to be changed), said in `language`: the names as written, the words
+    translated. A wording none of the three forms reads is shown as recorded, isolated."""
+    if found := _BY_CONTACT.fullmatch(recorded):
+        method = _METHODS.get(found["method"])
+        return say(
+            language,
+            N_("{person} for {party}, {method}"),
+            person=found["person"],
+            party=found["party"],
+            method=word(gettext(language, method)) if method else found["method"],
+        )
+    if found := _BY_OFFICER.fullmatch(recorded):
+        if found["person"]:
+            return say(
+                language,
+                N_("officer {officer} on behalf of {party} (for {person})"),
+                officer=found["officer"],
+                party=found["party"],
+                person=found["person"],
+            )
+        return say(
+            language,
+            N_("officer {officer} on behalf of {party}"),
+            officer=found["officer"],
+            party=found["party"],
+        )
+    if found := _BY_PARTY.fullmatch(recorded):
+        return data(found["party"], language)
+    return data(recorded, language)
 
 
 def _placeholders(template: str) -> list[str]:

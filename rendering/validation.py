@@ -102,6 +102,8 @@ BY_TYPE: Mapping[str, str] = {
     # A text given in several languages (`name: {fr: …, ar: …}`) with a bad mapping.
     "language_unknown": N_("{field}: {language} is not a language Pacte reads (fr, ar or en)"),
     "languages_empty": N_("{field}: give it in at least one language (fr, ar or en)"),
+    # Pacte's own: an address the directory refuses (application.directory.people).
+    "email_invalid": N_("{field}: not an e-mail address"),
     # The directory's refusals of a person picked to reassign a task to
     # (application.office.reassignees).
     "assignee_unknown": N_("{field}: the directory has no such person"),

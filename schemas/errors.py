@@ -44,6 +44,9 @@ WRONG_CODE = "wrong_code"
 """The code of a one-time code that is not the one sent; its parameter `left` counts the
 tries left."""
 
+EMAIL_INVALID = "email_invalid"
+"""The code of an e-mail address that is none (the directory's person, an account)."""
+
 
 class Reason(str):
     """A reason that is also a fact: the English text, and what a reader's language needs to

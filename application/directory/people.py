@@ -21,7 +21,7 @@ from application.errors import Conflict, InvalidInput, NotFound
 from infra.database import transaction
 from rendering.catalogues import N_
 from rendering.zones import UnknownZone, valid_zone
-from schemas.errors import DetailCode, FieldError, coded_detail
+from schemas.errors import EMAIL_INVALID, DetailCode, FieldError, Reason, coded_detail
 from storage import directory as store
 
 NAME_MAX = 200
@@ -61,17 +61,30 @@ def checked_person(new: NewPerson) -> dict[str, str | None]:
     errors: list[FieldError] = []
     name = new.name.strip()
     if not 1 <= len(name) <= NAME_MAX:
-        errors.append(FieldError("name", f"1 to {NAME_MAX} characters"))
+        # The English text for the CLI and the API, the code for a desk's reader.
+        code, params = (
+            ("missing", {}) if not name else ("string_too_long", {"max_length": NAME_MAX})
+        )
+        text = f"1 to {NAME_MAX} characters"
+        errors.append(FieldError("name", Reason(text, code, params, "name"), code))
     email = new.email.strip() if new.email else None
     if email is not None:
         try:
             email = str(_EMAIL.validate_python(email))
         except ValidationError:
-            errors.append(FieldError("email", f"{email!r} is not an e-mail address"))
+            text = f"{email!r} is not an e-mail address"
+            errors.append(
+                FieldError("email", Reason(text, EMAIL_INVALID, {}, "email"), EMAIL_INVALID)
+            )
     if new.language not in ("fr", "ar", "en"):
-        errors.append(FieldError("language", "fr, ar or en"))
+        expected = {"expected": "'fr', 'ar' or 'en'"}
+        reason = Reason("fr, ar or en", "enum", expected, "language")
+        errors.append(FieldError("language", reason, "enum"))
     if new.title is not None and len(new.title) > NAME_MAX:
-        errors.append(FieldError("title", f"at most {NAME_MAX} characters"))
+        reason = Reason(
+            f"at most {NAME_MAX} characters", "string_too_long", {"max_length": NAME_MAX}, "title"
+        )
+        errors.append(FieldError("title", reason, "string_too_long"))
     time_zone, zone_error = checked_zone(new.time_zone)
     if zone_error is not None:
         errors.append(zone_error)

@@ -34,11 +34,12 @@ from application.office.signin import OfficeSession
 from application.partner import PartnerDesk, TaskView
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError
+from schemas.errors import FieldError, InputError, Reason
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.tasks import Task
 
 RPC_TIMEOUT = timedelta(seconds=15)
+_NOT_A_DATE = "expected a date, YYYY-MM-DD"
 Result = TypeVar("Result")
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -104,7 +105,9 @@ class OfficerActions:
             day = date.fromisoformat(new_due)
         except ValueError as error:
             raise InvalidInput(
-                "to: not a date", [FieldError("to", "expected a date, YYYY-MM-DD")]
+                "to: not a date",
+                # The English text for the API, pydantic's code for a desk's reader.
+                [FieldError("to", Reason(_NOT_A_DATE, "date_parsing", {}, "to"), "date_parsing")],
             ) from error
         request = _validated(
             PostponeDeadline,
