@@ -16,6 +16,7 @@ import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pyotp
@@ -235,7 +236,7 @@ async def test_a_chart_opened_alone_carries_its_own_policy_and_pages_keep_theirs
 
 
 def test_the_indicators_chart_draws_shares_of_targets_not_units_on_one_axis() -> None:
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"convention_id": "maalam", "indicator": "trainees", "target": 3000, "actual": 1500},
         {"convention_id": "maalam", "indicator": "rate", "target": 80, "actual": 60},
         {"convention_id": "tamansourt", "indicator": "centres", "target": 0, "actual": 2},
