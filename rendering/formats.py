@@ -118,24 +118,45 @@ def _said_alone(language: str, message: str) -> Said:
 
 def say_count(language: str, singular: str, plural: str, count: int, **values: Said | str) -> Said:
     """A counted message (`{count}` in it) in the form the language uses for `count`."""
+    if not values:
+        return _said_counted(language, singular, plural, count)
     values = {"count": number(count, language), **values}
-    return _fill(ngettext(language, singular, plural, count), language, values)
+    return _fill(_counted_form(language, singular, plural, count), language, values)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _said_counted(language: str, singular: str, plural: str, count: int) -> Said:
+    # "3 recipients", "1 finding": said once per (language, message, count), as a fixed
+    # phrase is (the same few counts come back on every other line of a timeline).
+    values: dict[str, Said | str] = {"count": number(count, language)}
+    return _fill(_counted_form(language, singular, plural, count), language, values)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _counted_form(language: str, singular: str, plural: str, count: int) -> str:
+    return ngettext(language, singular, plural, count)
 
 
 def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
-    parts = {
-        name: value if isinstance(value, Said) else data(value, language)
-        for name, value in values.items()
-    }
+    # One pass over the values (this runs several times a line): a str value is data.
+    parts: dict[str, Said] = {}
+    texts: dict[str, str] = {}
+    recorded = False
+    for name, value in values.items():
+        part = value if isinstance(value, Said) else data(value, language)
+        parts[name] = part
+        texts[name] = part.text
+        if part.as_recorded:
+            recorded = True
     # Every part's HTML is escaped already, and so is the template: a plain str.format
     # (markupsafe's own format escapes again what needs not, at several times the cost).
     # The HTML is built only when a page or a mail's HTML part asks for it.
     return Said(
-        template.format(**{name: part.text for name, part in parts.items()}),
+        template.format_map(texts),
         lambda: Markup(
             _escaped(template).format(**{name: part.html for name, part in parts.items()})
         ),
-        as_recorded=any(part.as_recorded for part in parts.values()),
+        as_recorded=recorded,
     )
 
 
@@ -219,10 +240,11 @@ def written_in_arabic(text: str) -> bool:
     return arabic > other
 
 
+@lru_cache(maxsize=1024)
 def part_in(text: str, language: str) -> str:
     """The part of a name written in two scripts (« French – Arabic ») a reader of
     `language` reads: the Arabic part in Arabic, the other part else; a name in one script
-    is whole."""
+    is whole. Kept per (name, language): a timeline reads its parties' names each time."""
     parts = text.split(BILINGUAL_SEPARATOR)
     if len(parts) != 2 or not all(part.strip() for part in parts):
         return text
