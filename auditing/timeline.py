@@ -504,7 +504,8 @@ def local_time(moment: datetime, zone: str = DEFAULT_ZONE) -> str:
     """A line's time as the text forms show it (`2026-12-26 17:00:00`), in `zone`; the
     column's heading names the zone (`column_labels`)."""
     at = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    local = at.astimezone(ZoneInfo(zone))
+    # The record's moments are UTC already: read in UTC, they need no moving.
+    local = at if at.tzinfo is UTC and zone == DEFAULT_ZONE else at.astimezone(ZoneInfo(zone))
     if local.year >= 1000:
         # The same characters as strftime's "%Y-%m-%d %H:%M:%S" for a four-digit year (the
         # seconds cut, not rounded), at half its cost: this runs on every line.
@@ -566,7 +567,7 @@ def render_text(
             )
         lines.append(
             f"{local_time(entry.at, zone)}  {stage}{event}{task}{acting}"
-            f"{entry_text(timeline, entry, language, names, zone).text}".rstrip()
+            f"{rendered_entry(entry, timeline.convention_id, language, names, zone).text}".rstrip()
         )
     return "\n".join(lines) + "\n"
 
