@@ -177,6 +177,13 @@ def joined(parts: list[Said], language: str) -> Said:
     )
 
 
+@lru_cache(maxsize=16)
+def babel_locale(locale: str) -> Locale:
+    """Babel's locale, parsed once: Babel parses a locale's name again on every call it is
+    given as a name (a few µs of every number, amount and date said)."""
+    return Locale.parse(locale)
+
+
 def number(value: int | float | Decimal, language: str) -> Said:
     """A number with the locale's digits and separators."""
     locale = locale_of(language)
@@ -199,8 +206,8 @@ def _grouping(locale: str) -> tuple[str, int, int] | None:
     # rather than through Babel's formatting on every number a line names. None when the
     # pattern does more than group digits (an affix, a scale, a minimum of digits): Babel
     # writes those.
-    pattern = Locale.parse(locale).decimal_formats[None]
-    group = get_group_symbol(locale)
+    pattern = babel_locale(locale).decimal_formats[None]
+    group = get_group_symbol(babel_locale(locale))
     plain = (
         not pattern.prefix[0]
         and not pattern.suffix[0]
@@ -231,7 +238,7 @@ def _whole(value: int, group: str, first: int, then: int) -> str:
 
 @lru_cache(maxsize=4096)
 def _decimal(value: int | float | Decimal, locale: str) -> str:
-    return format_decimal(value, locale=locale)
+    return format_decimal(value, locale=babel_locale(locale))
 
 
 def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
@@ -244,8 +251,8 @@ def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
 def _money(value: Decimal, currency: str, locale: str) -> str:
     # Kept per (amount, currency, locale): a convention's amounts come back on many lines.
     if is_currency(currency):
-        return str(format_currency(value, currency, locale=locale))
-    return f"{format_decimal(value, locale=locale)}\u00a0{currency}"
+        return str(format_currency(value, currency, locale=babel_locale(locale)))
+    return f"{format_decimal(value, locale=babel_locale(locale))}\u00a0{currency}"
 
 
 def day(value: date | datetime | str, language: str) -> Said:
@@ -259,7 +266,7 @@ def day(value: date | datetime | str, language: str) -> Said:
 
 @lru_cache(maxsize=4096)
 def _long_date(value: date, locale: str) -> str:
-    return format_date(value, format="long", locale=locale)
+    return format_date(value, format="long", locale=babel_locale(locale))
 
 
 def plural_words(language: str, singular: str, plural: str, count: int) -> Said:
