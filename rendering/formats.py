@@ -144,7 +144,12 @@ def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
     texts: dict[str, str] = {}
     recorded = False
     for name, value in values.items():
-        part = value if isinstance(value, Said) else data(value, language)
+        if type(value) is str:
+            part = _data(value, language)
+        elif isinstance(value, Said):
+            part = value
+        else:
+            part = data(value, language)
         parts[name] = part
         texts[name] = part.text
         if part.as_recorded:
@@ -169,6 +174,8 @@ def _escaped(template: str) -> str:
 
 def joined(parts: list[Said], language: str) -> Said:
     """Several pieces in a list, with the language's comma."""
+    if len(parts) == 1:  # one piece is itself (a notification's one recipient)
+        return parts[0]
     separator = "، " if is_right_to_left(language) else ", "
     return Said(
         separator.join(part.text for part in parts),
