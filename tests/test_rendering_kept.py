@@ -20,7 +20,6 @@ from babel.dates import format_date, format_time
 from babel.numbers import format_currency, format_decimal
 
 from auditing.timeline import local_time
-from benchmarks.record_outputs import clear_caches
 from rendering import formats, zones
 from rendering.catalogues import LANGUAGES, locale_of
 from rendering.formats import joined, number, say_count, word
@@ -124,9 +123,7 @@ def test_every_recorded_timeline_reads_the_same_cold_and_kept() -> None:
     timelines = asyncio.run(timeline_snapshot.timelines())
     cold = {}
     for name, timeline in timelines:
-        clear_caches()
-        formats._said_counted.cache_clear()
-        formats.part_in.cache_clear()
+        timeline_snapshot.forget_everything()
         cold[name] = timeline_snapshot.renderings(timeline)
     for name, timeline in reversed(timelines):
         assert timeline_snapshot.renderings(timeline) == cold[name], name
