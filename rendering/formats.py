@@ -15,8 +15,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from babel.core import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, is_currency
+from babel.numbers import format_currency, format_decimal, get_group_symbol, is_currency
 from markupsafe import Markup, escape
 
 from rendering.catalogues import gettext, is_right_to_left, locale_of, ngettext
@@ -119,24 +120,50 @@ def _said_alone(language: str, message: str) -> Said:
 
 def say_count(language: str, singular: str, plural: str, count: int, **values: Said | str) -> Said:
     """A counted message (`{count}` in it) in the form the language uses for `count`."""
+    if not values:
+        return _said_counted(language, singular, plural, count)
     values = {"count": number(count, language), **values}
-    return _fill(ngettext(language, singular, plural, count), language, values)
+    return _fill(_counted_form(language, singular, plural, count), language, values)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _said_counted(language: str, singular: str, plural: str, count: int) -> Said:
+    # "3 recipients", "1 finding": said once per (language, message, count), as a fixed
+    # phrase is (the same few counts come back on every other line of a timeline).
+    values: dict[str, Said | str] = {"count": number(count, language)}
+    return _fill(_counted_form(language, singular, plural, count), language, values)
+
+
+@lru_cache(maxsize=4096, typed=True)
+def _counted_form(language: str, singular: str, plural: str, count: int) -> str:
+    return ngettext(language, singular, plural, count)
 
 
 def _fill(template: str, language: str, values: dict[str, Said | str]) -> Said:
-    parts = {
-        name: value if isinstance(value, Said) else data(value, language)
-        for name, value in values.items()
-    }
+    # One pass over the values (this runs several times a line): a str value is data.
+    parts: dict[str, Said] = {}
+    texts: dict[str, str] = {}
+    recorded = False
+    for name, value in values.items():
+        if type(value) is str:
+            part = _data(value, language)
+        elif isinstance(value, Said):
+            part = value
+        else:
+            part = data(value, language)
+        parts[name] = part
+        texts[name] = part.text
+        if part.as_recorded:
+            recorded = True
     # Every part's HTML is escaped already, and so is the template: a plain str.format
     # (markupsafe's own format escapes again what needs not, at several times the cost).
     # The HTML is built only when a page or a mail's HTML part asks for it.
     return Said(
-        template.format(**{name: part.text for name, part in parts.items()}),
+        template.format_map(texts),
         lambda: Markup(
             _escaped(template).format(**{name: part.html for name, part in parts.items()})
         ),
-        as_recorded=any(part.as_recorded for part in parts.values()),
+        as_recorded=recorded,
     )
 
 
@@ -148,6 +175,8 @@ def _escaped(template: str) -> str:
 
 def joined(parts: list[Said], language: str) -> Said:
     """Several pieces in a list, with the language's comma."""
+    if len(parts) == 1:  # one piece is itself (a notification's one recipient)
+        return parts[0]
     separator = "، " if is_right_to_left(language) else ", "
     return Said(
         separator.join(part.text for part in parts),
@@ -156,14 +185,68 @@ def joined(parts: list[Said], language: str) -> Said:
     )
 
 
+@lru_cache(maxsize=16)
+def babel_locale(locale: str) -> Locale:
+    """Babel's locale, parsed once: Babel parses a locale's name again on every call it is
+    given as a name (a few µs of every number, amount and date said)."""
+    return Locale.parse(locale)
+
+
 def number(value: int | float | Decimal, language: str) -> Said:
     """A number with the locale's digits and separators."""
-    return word(_decimal(value, locale_of(language)))
+    locale = locale_of(language)
+    if type(value) is int and 0 <= value < _WHOLE_BELOW:
+        grouping = _grouping(locale)
+        if grouping is not None:
+            return word(_whole(value, *grouping))
+    return word(_decimal(value, locale))
+
+
+_WHOLE_BELOW = 10**15
+"""Whole numbers written without Babel: far below where Babel's own decimal context
+(28 digits) refuses to write one (a larger one goes to Babel, and fails there as before)."""
+
+
+@lru_cache(maxsize=16)
+def _grouping(locale: str) -> tuple[str, int, int] | None:
+    # A count or a version is a whole number: written as Babel writes it (its decimal
+    # pattern's group sizes, the locale's group symbol), from the locale's data read once
+    # rather than through Babel's formatting on every number a line names. None when the
+    # pattern does more than group digits (an affix, a scale, a minimum of digits): Babel
+    # writes those.
+    pattern = babel_locale(locale).decimal_formats[None]
+    group = get_group_symbol(babel_locale(locale))
+    plain = (
+        not pattern.prefix[0]
+        and not pattern.suffix[0]
+        and not pattern.scale
+        and not pattern.exp_prec
+        and "@" not in pattern.pattern
+        and pattern.number_pattern
+        and pattern.int_prec[0] == 1
+        and pattern.frac_prec[0] == 0
+        and "'" not in group
+    )
+    return (group, pattern.grouping[0], pattern.grouping[1]) if plain else None
+
+
+def _whole(value: int, group: str, first: int, then: int) -> str:
+    # Babel's own grouping (NumberPattern._format_int): the first group from the right, then
+    # the others.
+    digits = str(value)
+    if len(digits) <= first:
+        return digits
+    size, grouped = first, ""
+    while len(digits) > size:
+        grouped = group + digits[-size:] + grouped
+        digits = digits[:-size]
+        size = then
+    return digits + grouped
 
 
 @lru_cache(maxsize=4096)
 def _decimal(value: int | float | Decimal, locale: str) -> str:
-    return format_decimal(value, locale=locale)
+    return format_decimal(value, locale=babel_locale(locale))
 
 
 def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
@@ -176,8 +259,8 @@ def money(amount: Decimal | float | str, currency: str, language: str) -> Said:
 def _money(value: Decimal, currency: str, locale: str) -> str:
     # Kept per (amount, currency, locale): a convention's amounts come back on many lines.
     if is_currency(currency):
-        return str(format_currency(value, currency, locale=locale))
-    return f"{format_decimal(value, locale=locale)}\u00a0{currency}"
+        return str(format_currency(value, currency, locale=babel_locale(locale)))
+    return f"{format_decimal(value, locale=babel_locale(locale))}\u00a0{currency}"
 
 
 def day(value: date | datetime | str, language: str) -> Said:
@@ -191,7 +274,7 @@ def day(value: date | datetime | str, language: str) -> Said:
 
 @lru_cache(maxsize=4096)
 def _long_date(value: date, locale: str) -> str:
-    return format_date(value, format="long", locale=locale)
+    return format_date(value, format="long", locale=babel_locale(locale))
 
 
 def plural_words(language: str, singular: str, plural: str, count: int) -> Said:
@@ -220,10 +303,11 @@ def written_in_arabic(text: str) -> bool:
     return arabic > other
 
 
+@lru_cache(maxsize=1024)
 def part_in(text: str, language: str) -> str:
     """The part of a name written in two scripts (« French – Arabic ») a reader of
     `language` reads: the Arabic part in Arabic, the other part else; a name in one script
-    is whole."""
+    is whole. Kept per (name, language): a timeline reads its parties' names each time."""
     parts = text.split(BILINGUAL_SEPARATOR)
     if len(parts) != 2 or not all(part.strip() for part in parts):
         return text

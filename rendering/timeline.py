@@ -176,7 +176,7 @@ def entry_text(
             party=party,
             reason=str(details.get("failure") or ""),
         )
-    if entry.event in {TimelineEvent.OFFICER_ACTION, TimelineEvent.ANSWER_FAILED}:
+    if entry.event in _OFFICERS:
         return _officer_action(entry, language, zone)
     if entry.event is TimelineEvent.NOTIFIED:
         return _notified(entry, language, party)
@@ -202,6 +202,9 @@ def entry_text(
 
 
 _ENDINGS = {MilestoneKind.CONVENTION_FAILED.value, MilestoneKind.CONVENTION_TERMINATED.value}
+_OFFICERS = frozenset({TimelineEvent.OFFICER_ACTION, TimelineEvent.ANSWER_FAILED})
+_KINDS: Mapping[str, MilestoneKind] = {kind.value: kind for kind in MilestoneKind}
+"""A line's recorded kind, read once per kind rather than through the enum on every line."""
 
 
 def _milestone(
@@ -213,9 +216,8 @@ def _milestone(
 ) -> Said | None:
     if entry.milestone_seq is None:
         return None
-    try:
-        kind = MilestoneKind(str(entry.milestone_kind))
-    except ValueError:
+    kind = _KINDS.get(str(entry.milestone_kind))
+    if kind is None:
         return None
     summary = entry.summary or kind.value
     kept = kept_said(
@@ -260,15 +262,16 @@ def _as_recorded(text: str, language: str) -> Said:
 
 
 def _event_name(details: Mapping[str, Any], language: str) -> Said:
-    event = str(details.get("notification_event") or "")
-    message = _NOTIFICATION_EVENTS.get(event)
-    return say(language, message) if message else data(event, language)
+    return _named(str(details.get("notification_event") or ""), language, _NOTIFICATION_EVENTS)
 
 
 def _channel(details: Mapping[str, Any], language: str) -> Said:
-    channel = str(details.get("channel") or "")
-    message = _CHANNELS.get(channel)
-    return say(language, message) if message else data(channel, language)
+    return _named(str(details.get("channel") or ""), language, _CHANNELS)
+
+
+def _named(value: str, language: str, words: Mapping[str, str]) -> Said:
+    message = words.get(value)
+    return say(language, message) if message else data(value, language)
 
 
 def _notified(entry: TimelineEntry, language: str, party: str) -> Said:
@@ -371,37 +374,47 @@ def _asked(name: str, value: Any, language: str, zone: str) -> Said:
     return data(str(value), language)
 
 
+_LISTED = (
+    ("held", N_("held: {items}")),
+    ("cancelled", N_("cancelled: {items}")),
+    ("reached", N_("reached: {items}")),
+)
+_AMOUNTS = (("granted", N_("granted {amount}")), ("spent", N_("spent {amount}")))
+_DOCUMENTS = ("document", "report")
+_WRITTEN = ("reason", "summary", "comments")
+"""What an answer carries, in the order it is said (module-level: answer_text runs on every
+answer's line)."""
+
+
 def answer_text(answer: Mapping[str, Any], language: str, names: PartyNames = NO_NAMES) -> Said:
     """An answer in a few words, in `language`: its kind and decision, then what it carries
     (what people wrote stays as written, shortened)."""
-    kind = str(answer.get("kind") or "")
-    decision = str(answer.get("decision") or "")
+    get = answer.get
+    decision = str(get("decision") or "")
     parts: list[Said] = []
     if decision:
         parts.append(word(gettext(language, decision)))
-    elif kind:
-        parts.append(word(gettext(language, kind)))
-    if answer.get("version") is not None:
+    else:
+        kind = str(get("kind") or "")
+        if kind:
+            parts.append(word(gettext(language, kind)))
+    if get("version") is not None:
         parts.append(
             say(language, N_("version {version}"), version=number(int(answer["version"]), language))
         )
-    place = answer.get("place")
+    place = get("place")
     if isinstance(place, dict) and place.get("city"):
         parts.append(say(language, N_("at {city}"), city=str(place["city"])))
-    for name, message in (
-        ("held", N_("held: {items}")),
-        ("cancelled", N_("cancelled: {items}")),
-        ("reached", N_("reached: {items}")),
-    ):
-        if answer.get(name):
+    for name, message in _LISTED:
+        if get(name):
             items = joined([data(str(item), language) for item in answer[name]], language)
             parts.append(say(language, message, items=items))
-    for name, message in (("granted", N_("granted {amount}")), ("spent", N_("spent {amount}"))):
-        value = answer.get(name)
+    for name, message in _AMOUNTS:
+        value = get(name)
         if isinstance(value, dict) and value.get("amount") is not None:
             amount = money(value["amount"], str(value.get("currency") or ""), language)
             parts.append(say(language, message, amount=amount))
-    actuals = answer.get("actuals")
+    actuals = get("actuals")
     if isinstance(actuals, dict) and actuals:
         parts.append(
             joined(
@@ -417,24 +430,29 @@ def answer_text(answer: Mapping[str, Any], language: str, names: PartyNames = NO
                 language,
             )
         )
-    for name in ("document", "report"):
-        document = answer.get(name)
+    for name in _DOCUMENTS:
+        document = get(name)
         if isinstance(document, dict) and document.get("uri"):
             parts.append(say(language, N_("document {uri}"), uri=str(document["uri"])))
-    if answer.get("findings"):
+    if get("findings"):
         parts.append(
             say_count(language, "{count} finding", "{count} findings", len(answer["findings"]))
         )
-    for name in ("reason", "summary", "comments"):
-        if answer.get(name):
+    for name in _WRITTEN:
+        if get(name):
             parts.append(data(_shorten(str(answer[name])), language))
-    if answer.get("assignee") and answer.get("kind") == "fix_delivery":
+    if get("assignee") and get("kind") == "fix_delivery":
         parts.append(data(names(str(answer["assignee"])), language))
     separator = "؛ " if language == "ar" else "; "
+    recorded = False
+    for part in parts:
+        if part.as_recorded:
+            recorded = True
+            break
     return Said(
-        separator.join(part.text for part in parts),
+        separator.join([part.text for part in parts]),
         lambda: _joined_html(parts, separator),
-        as_recorded=any(part.as_recorded for part in parts),
+        as_recorded=recorded,
     )
 
 

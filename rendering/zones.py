@@ -24,7 +24,7 @@ from babel.dates import (
 from markupsafe import Markup
 
 from rendering.catalogues import locale_of
-from rendering.formats import Said, word
+from rendering.formats import Said, babel_locale, word
 
 DEFAULT_ZONE = "UTC"
 ZONE_BY_COUNTRY = {
@@ -130,12 +130,12 @@ def _moment(value: datetime, locale: str, zone: str) -> tuple[str, str]:
 @lru_cache(maxsize=16)
 def _joining(locale: str) -> str:
     # The locale's way of joining a date and a time ("{1}, {0}"; "{1}، {0}" in Arabic).
-    return str(get_datetime_format("long", locale=locale))
+    return str(get_datetime_format("long", locale=babel_locale(locale)))
 
 
 @lru_cache(maxsize=8192)
 def _short_time(hour: int, minute: int, locale: str) -> str:
-    return str(format_time(time(hour, minute), "short", locale=locale))
+    return str(format_time(time(hour, minute), "short", locale=babel_locale(locale)))
 
 
 @lru_cache(maxsize=256)
@@ -161,4 +161,4 @@ def day_in(value: date | datetime | str | None, language: str, zone: str = DEFAU
 
 @lru_cache(maxsize=4096)
 def _long_date(value: date, locale: str) -> str:
-    return format_date(value, format="long", locale=locale)
+    return format_date(value, format="long", locale=babel_locale(locale))
