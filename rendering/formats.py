@@ -17,7 +17,7 @@ from typing import Any
 
 from babel.core import Locale
 from babel.dates import format_date
-from babel.numbers import format_currency, format_decimal, get_group_symbol, is_currency
+from babel.numbers import format_currency, format_decimal, is_currency
 from markupsafe import Markup, escape
 
 from rendering.catalogues import gettext, is_right_to_left, locale_of, ngettext
@@ -193,55 +193,8 @@ def babel_locale(locale: str) -> Locale:
 
 
 def number(value: int | float | Decimal, language: str) -> Said:
-    """A number with the locale's digits and separators."""
-    locale = locale_of(language)
-    if type(value) is int and 0 <= value < _WHOLE_BELOW:
-        grouping = _grouping(locale)
-        if grouping is not None:
-            return word(_whole(value, *grouping))
-    return word(_decimal(value, locale))
-
-
-_WHOLE_BELOW = 10**15
-"""Whole numbers written without Babel: far below where Babel's own decimal context
-(28 digits) refuses to write one (a larger one goes to Babel, and fails there as before)."""
-
-
-@lru_cache(maxsize=16)
-def _grouping(locale: str) -> tuple[str, int, int] | None:
-    # A count or a version is a whole number: written as Babel writes it (its decimal
-    # pattern's group sizes, the locale's group symbol), from the locale's data read once
-    # rather than through Babel's formatting on every number a line names. None when the
-    # pattern does more than group digits (an affix, a scale, a minimum of digits): Babel
-    # writes those.
-    pattern = babel_locale(locale).decimal_formats[None]
-    group = get_group_symbol(babel_locale(locale))
-    plain = (
-        not pattern.prefix[0]
-        and not pattern.suffix[0]
-        and not pattern.scale
-        and not pattern.exp_prec
-        and "@" not in pattern.pattern
-        and pattern.number_pattern
-        and pattern.int_prec[0] == 1
-        and pattern.frac_prec[0] == 0
-        and "'" not in group
-    )
-    return (group, pattern.grouping[0], pattern.grouping[1]) if plain else None
-
-
-def _whole(value: int, group: str, first: int, then: int) -> str:
-    # Babel's own grouping (NumberPattern._format_int): the first group from the right, then
-    # the others.
-    digits = str(value)
-    if len(digits) <= first:
-        return digits
-    size, grouped = first, ""
-    while len(digits) > size:
-        grouped = group + digits[-size:] + grouped
-        digits = digits[:-size]
-        size = then
-    return digits + grouped
+    """A number with the locale's digits and separators (Babel's, kept per value)."""
+    return word(_decimal(value, locale_of(language)))
 
 
 @lru_cache(maxsize=4096)

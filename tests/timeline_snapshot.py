@@ -51,7 +51,7 @@ def forget_everything() -> None:
     record.forget_said()
     # Kept since issue 24's speed-up: looked up by name, so that this script also runs on
     # the code before it (copied there) to write the renderings to compare with.
-    for name in ("_said_counted", "_counted_form", "part_in", "_grouping", "babel_locale"):
+    for name in ("_said_counted", "_counted_form", "part_in", "babel_locale"):
         kept = getattr(formats, name, None)
         if kept is not None and hasattr(kept, "cache_clear"):
             kept.cache_clear()
