@@ -71,6 +71,10 @@ def clear_caches() -> None:
     formats._data.cache_clear()
     formats._money.cache_clear()
     formats._said_alone.cache_clear()
+    formats._said_counted.cache_clear()
+    formats._counted_form.cache_clear()
+    formats.part_in.cache_clear()
+    formats.babel_locale.cache_clear()
     catalogues.gettext.cache_clear()
     rendering_timeline._who.cache_clear()
     # A moment a line names is said in the reader's zone (rendering.zones) since r7.

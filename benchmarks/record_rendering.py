@@ -179,6 +179,10 @@ def forget_fragments() -> None:
     formats._data.cache_clear()
     formats._money.cache_clear()
     formats._said_alone.cache_clear()
+    formats._said_counted.cache_clear()
+    formats._counted_form.cache_clear()
+    formats.part_in.cache_clear()
+    formats.babel_locale.cache_clear()
     catalogues.gettext.cache_clear()
 
 
