@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
+if TYPE_CHECKING:  # annotations only: `starter.py` reads PORTFOLIO_TABLES for its parser
+    import asyncpg
 
 # Each table: its query without its order, and its order (names of its own columns, so
 # that the same order applies inside and around the query).
