@@ -296,29 +296,53 @@ STARTER_ERRORS = COMMON.with_rules(
 away mid-command."""
 
 
-def audit_errors() -> CliErrors:
-    """audit.py's: the shared rules and the auditors' own errors (imported here, when
-    audit.py asks, so that starter.py does not load the auditing tools)."""
+def _history_rules() -> Rules:
     from auditing.histories import HistoryNotFound, InvalidRequest
+
+    return {
+        InvalidRequest: says("usage error: ", ExitCode.USAGE),
+        HistoryNotFound: says("not found: ", ExitCode.NOT_FOUND),
+    }
+
+
+def _iati_rules() -> Rules:
     from auditing.iati import ConventionUnreadable as HistoryInputUnreadable
     from auditing.iati import IatiConfigurationMissing
-    from auditing.report import ReportUnavailable
+
+    return {
+        # PACTE_IATI_ORG_REF, named.
+        IatiConfigurationMissing: says("configuration: ", ExitCode.USAGE),
+        # A failure found is said with the results, on stdout: never passed over.
+        HistoryInputUnreadable: says("FAIL  ", ExitCode.REFUSED, to_stdout=True),
+    }
+
+
+def _archive_damaged() -> Rules:
     from records.archive_store import ArchiveDamaged
 
+    return {ArchiveDamaged: says("FAIL  ", ExitCode.REFUSED, to_stdout=True)}
+
+
+def _report_rules() -> Rules:
+    from auditing.report import ReportUnavailable
+
+    return {ReportUnavailable: says("unavailable: ", ExitCode.UNAVAILABLE)}
+
+
+def audit_errors() -> CliErrors:
+    """audit.py's: the shared rules and the auditors' own errors (each read when its module
+    is loaded, so that starter.py never loads the auditing tools and audit.py only those its
+    command uses)."""
     return COMMON.with_rules(
         {
             UsageError: says("usage error: ", ExitCode.USAGE),
-            InvalidRequest: says("usage error: ", ExitCode.USAGE),
-            # PACTE_IATI_ORG_REF, named.
-            IatiConfigurationMissing: says("configuration: ", ExitCode.USAGE),
-            # A failure found is said with the results, on stdout: never passed over.
-            HistoryInputUnreadable: says("FAIL  ", ExitCode.REFUSED, to_stdout=True),
-            ArchiveDamaged: says("FAIL  ", ExitCode.REFUSED, to_stdout=True),
-            ReportUnavailable: says("unavailable: ", ExitCode.UNAVAILABLE),
-            HistoryNotFound: says("not found: ", ExitCode.NOT_FOUND),
             # --out in a directory that cannot be written, and the like.
             OSError: says("error: ", ExitCode.USAGE),
-        }
+        },
+        RulesOf("auditing.histories", _history_rules),
+        RulesOf("auditing.iati", _iati_rules),
+        RulesOf("records.archive_store", _archive_damaged),
+        RulesOf("auditing.report", _report_rules),
     )
 
 
