@@ -21,84 +21,37 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg
-from pydantic import TypeAdapter
-from temporalio.client import Client, WorkflowExecutionStatus
-
-from application.cli_support import STARTER_ERRORS, DatabaseUnavailable, ExitCode, zone_option
-from application.conventions import (
-    QUERY_TIMEOUT,
-    UPDATE_TIMEOUT,
-    ConventionFilter,
-    ConventionUnreadable,
-    answer_open_task,
-    change_officer,
-    convention_status,
-    end_convention,
-    find_task,
-    list_conventions,
-    officer_on_behalf,
-    postpone_deadline,
-    reassign_task,
-    start_convention,
-    workflow_health,
+# What the parser needs, and the schemas every command reads its input with. Temporal's SDK,
+# the workflows, PostgreSQL's driver and the use cases are imported by the commands that use
+# them: a `validate`, a `--help` or a mistyped option does not wait for them to load.
+from application.cli_support import (
+    STARTER_ERRORS,
+    STATUS_TIMELINE_SHOWN,
+    DatabaseUnavailable,
+    ExitCode,
+    zone_option,
 )
-from application.directory import cli as directory_cli
-from application.directory.authority import system_authority
-from application.directory.editors import Editor, EditorRole
-from application.directory.import_proposal import parties_imported
-from application.directory.names import file_name, names_of
-from application.directory.officers import officer_person
-from application.documents import Upload, answer_with_file
-from application.errors import NotFound as DeskNotFound
-from application.errors import PacteError
-from application.office.accounts import (
-    UserError,
-    create_user,
-    disable_user,
-    list_users,
-    new_password,
-    reset_second_factor,
-)
-from application.office.portfolio import (
-    PORTFOLIO_TABLES,
-    backfill_convention_files,
-    portfolio,
-    portfolio_json,
-    table_csv,
-)
-from application.partner import create_key, list_keys, revoke_key
-from application.rendering import STATUS_TIMELINE_SHOWN, render_status
-from infra.database import apply_migrations, create_pool
-from infra.embedded import embedded_postgres_url
-from infra.settings import Settings, load_settings
-from infra.temporal_client import TemporalUnavailable, connect
-from records.archive_store import ArchiveUnavailable, open_archive
-from rendering.catalogues import LANGUAGES, language_from_environment
-from rendering.record import PartyNames, directory_people
+from application.directory import cli_arguments as directory_arguments
+from rendering.catalogues import LANGUAGES
 from rendering.zones import DEFAULT_ZONE
-from schemas.actors import Principal
-from schemas.contract import workflow_id_for
-from schemas.convention import Convention
 from schemas.convention_file import load_convention, parse_document, parse_model
 from schemas.errors import FieldError, InputError
-from schemas.officer_actions import (
-    ChangeOfficer,
-    OfficerReceipt,
-    PostponeDeadline,
-    ReassignTask,
-    TerminateConvention,
-)
-from schemas.status import ConventionInput, ConventionState
-from schemas.tasks import AnswerTask
+from schemas.status import ConventionState
 from schemas.values import IDENTIFIER_PATTERN
-from storage.archive_failures import open_failures
-from storage.convention_overview import file_languages
-from storage.directory import Person as DirectoryPerson
-from storage.inbox import owed_tasks
-from storage.milestones import RecordedTimeline, recorded_timeline
+from storage.portfolio import PORTFOLIO_TABLES
+
+if TYPE_CHECKING:
+    import asyncpg
+    from temporalio.client import Client
+
+    from infra.settings import Settings
+    from rendering.record import PartyNames
+    from schemas.actors import Principal
+    from schemas.officer_actions import OfficerReceipt
+    from storage.directory import Person as DirectoryPerson
+    from storage.milestones import RecordedTimeline
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
     ExitCode.OK,
@@ -292,12 +245,14 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="the office's portfolio figures")
     report.add_argument("--format", choices=("text", "json", "csv"), default="text")
     report.add_argument("--table", choices=PORTFOLIO_TABLES, help="one table only")
-    directory_cli.register(commands)
+    directory_arguments.register(commands)
     return parser
 
 
 def _history_limit(text: str) -> int:
     """--history-limit: an integer the workflow accepts (ConventionInput.history_limit)."""
+    from schemas.status import ConventionInput
+
     floor = ConventionInput.model_fields["history_limit"].metadata[0].ge
     try:
         value = int(text)
@@ -310,6 +265,11 @@ def _history_limit(text: str) -> int:
 
 async def _open_store(settings: Settings) -> asyncpg.Pool:
     """A small pool on Pacte's database, its tables migrated (a fresh database gets them)."""
+    import asyncpg
+
+    from infra.database import apply_migrations, create_pool
+    from infra.embedded import embedded_postgres_url
+
     try:
         database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
         pool = await create_pool(database_url, max_size=2)
@@ -325,6 +285,13 @@ async def _open_store(settings: Settings) -> asyncpg.Pool:
 
 async def _start(args: argparse.Namespace, settings: Settings) -> int:
     """Start a convention from its file, unless its id already ran (in Temporal or here)."""
+    from application.conventions import start_convention
+    from application.directory.editors import Editor, EditorRole
+    from application.directory.import_proposal import parties_imported
+    from application.directory.officers import officer_person
+    from application.errors import PacteError
+    from infra.temporal_client import connect
+
     convention = load_convention(args.file)  # refused here: nothing starts
     client = await connect(settings)
     pool = await _open_store(settings)
@@ -361,6 +328,17 @@ async def _start(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _status(client: Client, args: argparse.Namespace, settings: Settings) -> int:
     """The workflow's view, with what Temporal says when the workflow cannot move on."""
+    from temporalio.client import WorkflowExecutionStatus
+
+    from application.conventions import (
+        QUERY_TIMEOUT,
+        ConventionUnreadable,
+        convention_status,
+        workflow_health,
+    )
+    from application.rendering import render_status
+    from rendering.catalogues import language_from_environment
+
     health = await workflow_health(client, args.convention_id)
     if health.trouble:
         raise ConventionUnreadable(f"convention {args.convention_id}: {health.trouble}")
@@ -414,6 +392,10 @@ async def _status(client: Client, args: argparse.Namespace, settings: Settings) 
 
 async def _terminate(client: Client, args: argparse.Namespace, settings: Settings) -> int:
     """End the convention: through its workflow, or through Temporal when the workflow is stuck."""
+    from application.conventions import end_convention
+    from schemas.contract import workflow_id_for
+    from schemas.officer_actions import TerminateConvention
+
     request = parse_model(
         TerminateConvention, {"reason": args.reason, "officer": args.officer}, "terminate"
     )
@@ -435,6 +417,10 @@ async def _terminate(client: Client, args: argparse.Namespace, settings: Setting
 async def _change_officer(client: Client, args: argparse.Namespace, settings: Settings) -> int:
     """Make another person the responsible officer, in the name of `--officer` (a directory
     person, as for every officer's command) or the login name."""
+    from application.conventions import UPDATE_TIMEOUT, change_officer
+    from application.directory.officers import officer_person
+    from schemas.officer_actions import ChangeOfficer
+
     officer = args.officer or _login_name()
     request = parse_model(
         ChangeOfficer,
@@ -465,6 +451,9 @@ async def _change_officer(client: Client, args: argparse.Namespace, settings: Se
 
 async def _keys(args: argparse.Namespace, settings: Settings) -> int:
     """Create, list or revoke a party's API keys (PostgreSQL only); a secret is shown once."""
+    from application.errors import NotFound as DeskNotFound
+    from application.partner import create_key, list_keys, revoke_key
+
     party = getattr(args, "party", None)
     if party is not None and not IDENTIFIER_PATTERN.match(party):
         raise InputError(
@@ -494,6 +483,15 @@ async def _keys(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _users(args: argparse.Namespace, settings: Settings) -> int:
     """Create, list or disable office accounts (PostgreSQL only); a password is shown once."""
+    from application.office.accounts import (
+        UserError,
+        create_user,
+        disable_user,
+        list_users,
+        new_password,
+        reset_second_factor,
+    )
+
     password = None
     if args.users_command == "create":
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else new_password()
@@ -532,6 +530,14 @@ async def _users(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _report(args: argparse.Namespace, settings: Settings) -> int:
     """The portfolio's figures, from the same queries as the office desk's pages."""
+    from application.office.portfolio import (
+        backfill_convention_files,
+        portfolio,
+        portfolio_json,
+        table_csv,
+    )
+    from infra.temporal_client import TemporalUnavailable, connect
+
     pool = await _open_store(settings)
     try:
         try:  # the files of conventions started without one, from Temporal when it answers
@@ -582,6 +588,8 @@ def _cell(value: Any) -> str:
 
 async def _inbox(party: str, as_json: bool, settings: Settings) -> int:
     """Print what a party owes, read from PostgreSQL (the workflows need not be reachable)."""
+    from storage.inbox import owed_tasks
+
     if not IDENTIFIER_PATTERN.match(party):
         raise InputError(
             "inbox", [FieldError("party", f"{party!r} is not a party id (letters, digits, . _ -)")]
@@ -622,6 +630,17 @@ async def _recorded_lines(
     PostgreSQL does not answer), the lines saying how many of its closed runs are
     archived, and each that could not be, and the parties' names in `language` (the
     directory's; None when PostgreSQL does not answer: ids are said then)."""
+    import asyncpg
+
+    from application.directory.names import file_name
+    from infra.database import create_pool
+    from infra.embedded import embedded_postgres_url
+    from records.archive_store import ArchiveUnavailable, open_archive
+    from rendering.record import directory_people
+    from storage.archive_failures import open_failures
+    from storage.convention_overview import file_languages
+    from storage.milestones import recorded_timeline
+
     try:
         database_url = settings.database_url or embedded_postgres_url(settings.state_dir)
         pool = await create_pool(database_url, max_size=2)
@@ -672,6 +691,11 @@ async def _directory_names(
     """The directory's names of these parties in `language` (else the file's, `written`;
     an id neither holds stays), and of the people who answered (a person it does not
     hold: the recorded name)."""
+    import asyncpg
+
+    from application.directory.names import names_of
+    from rendering.record import PartyNames
+
     try:
         held = await names_of(pool, party_ids, person_ids, written=written)
     except asyncpg.UndefinedTableError:  # a database from before the directory
@@ -752,9 +776,16 @@ async def _run(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     if args.command == "schema":
+        from pydantic import TypeAdapter
+
+        from schemas.convention import Convention
+        from schemas.tasks import AnswerTask
+
         model: Any = AnswerTask if args.answer else Convention
         print(json.dumps(TypeAdapter(model).json_schema(), indent=2, ensure_ascii=False))
         return EXIT_OK
+
+    from infra.settings import load_settings
 
     settings = load_settings()
     if args.command == "inbox":
@@ -768,6 +799,8 @@ async def _run(args: argparse.Namespace) -> int:
     if args.command == "start":
         return await _start(args, settings)
     if args.command == "parties":
+        from application.directory import cli as directory_cli
+
         return await directory_cli.run(
             args,
             lambda: _open_store(settings),
@@ -777,6 +810,14 @@ async def _run(args: argparse.Namespace) -> int:
         )
     # The answer is read and checked before Temporal is asked anything.
     answer_fields = _answer_fields(args) if args.command == "act" else {}
+    from application.conventions import (
+        UPDATE_TIMEOUT,
+        ConventionFilter,
+        answer_open_task,
+        list_conventions,
+    )
+    from infra.temporal_client import connect
+
     client = await connect(settings)
     if args.command == "status":
         return await _status(client, args, settings)
@@ -830,6 +871,9 @@ async def _act_with_file(
     client: Client, args: argparse.Namespace, fields: dict[str, Any], settings: Settings
 ) -> Any:
     """`act … --file PATH`: the file stored (PostgreSQL or S3), then the answer sent."""
+    from application.conventions import UPDATE_TIMEOUT, officer_on_behalf
+    from application.documents import Upload, answer_with_file
+
     path: Path = args.file
     try:
         content = await asyncio.to_thread(path.read_bytes)
@@ -857,6 +901,8 @@ async def _act_with_file(
 @asynccontextmanager
 async def _said_what_is_stuck(client: Client, convention_id: str) -> AsyncIterator[None]:
     """A workflow that did not answer in time: say why, as `status` does, when Temporal knows."""
+    from application.conventions import ConventionUnreadable, workflow_health
+
     try:
         yield
     except ConventionUnreadable as error:
@@ -871,6 +917,10 @@ async def _officer_on_behalf(
 ) -> Principal:
     """The officer answering for `--as PARTY`, checked against the directory now (refused
     while it has the organisation archived); the answer records the version checked."""
+    from application.conventions import UPDATE_TIMEOUT, find_task, officer_on_behalf
+    from application.directory.authority import system_authority
+    from application.directory.officers import officer_person
+
     principal = officer_on_behalf(args.officer or _login_name(), args.party)
     task = await find_task(client, args.convention_id, args.task_id, rpc_timeout=UPDATE_TIMEOUT)
     pool = await _open_store(settings)
@@ -884,6 +934,9 @@ async def _officer_on_behalf(
 
 async def _officer_action(client: Client, args: argparse.Namespace) -> OfficerReceipt:
     """Validate the officer's action locally (field errors), then send it as an update."""
+    from application.conventions import UPDATE_TIMEOUT, postpone_deadline, reassign_task
+    from schemas.officer_actions import PostponeDeadline, ReassignTask
+
     if args.command == "postpone":
         request = parse_model(
             PostponeDeadline,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from rendering.catalogues import N_, gettext, is_right_to_left, supported
@@ -18,11 +19,9 @@ from rendering.record import (
 from rendering.zones import DEFAULT_ZONE
 from schemas.milestones import Milestone, MilestoneKind
 from schemas.status import ConventionStatus
-from storage.milestones import RecordedTimeline
 
-# `status` shows the latest milestones, so it takes as long on a convention of years as on
-# a new one (benchmarks/milestone_count.py); --all, or `audit.py timeline`, shows them all.
-STATUS_TIMELINE_SHOWN = 100
+if TYPE_CHECKING:
+    from storage.milestones import RecordedTimeline
 
 
 def render_timeline(

@@ -20,15 +20,8 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-import asyncpg
-from pydantic import ValidationError
-from temporalio.client import Client
-from temporalio.converter import DataConverter
-from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-
-from activities.archive import Archiver
 from application.cli_support import (
     DatabaseUnavailable,
     ExitCode,
@@ -36,70 +29,21 @@ from application.cli_support import (
     audit_errors,
     zone_option,
 )
-from application.directory.names import names_of
-from auditing.archive_check import check_archive
-from auditing.archive_source import ArchiveHistories, CombinedHistories
-from auditing.bundle import (
-    BundledDocument,
-    BundleHeads,
-    as_milestone,
-    chain_head,
-    check_bundle,
-    stored_milestones,
-    write_bundle,
-)
-from auditing.export import export_convention
-from auditing.histories import (
-    ConventionHistory,
-    FileHistories,
-    HistoryNotFound,
-    HistorySource,
-    TemporalHistories,
-    check_convention_id,
-)
-from auditing.html_report import render_html
-from auditing.iati import (
-    ConventionRecord,
-    ConventionUnreadable,
-    activities_document,
-    convention_from_history,
-    organisation_names,
-    reporter_from_environment,
-    validation_errors,
-)
-from auditing.replay import replay_conventions
-from auditing.report import ReportFacts, render_report_pdf
-from auditing.timeline import (
-    build_timeline,
-    party_names,
-    render_csv,
-    render_json,
-    render_text,
-    timeline_people,
-)
-from auditing.verify import anchor_findings, verify_convention
-from documents.configured_store import open_document_store
-from documents.settings import load_document_settings, trust_roots
-from documents.store import DocumentDamaged, DocumentMissing
-from infra.database import create_pool
-from infra.embedded import embedded_postgres_url
-from infra.payload_codec import PayloadDecryptionError
-from infra.settings import Settings, load_settings, secrets_file
-from infra.temporal_client import connect, data_converter
-from records.archive_store import (
-    ArchiveDamaged,
-    ArchiveStore,
-    DirectoryArchive,
-    PostgresArchive,
-    describe_database,
-)
 from rendering.catalogues import LANGUAGES, language_from_environment
 from rendering.zones import DEFAULT_ZONE
-from schemas.archive import ArchiveBatchReport, ArchiveFailure
-from schemas.audit import ReplayResult, VerifyReport
-from storage import documents as documents_sql
-from storage.archive_failures import open_failures
-from storage.milestones import stored_convention_ids
+
+if TYPE_CHECKING:
+    import asyncpg
+    from temporalio.client import Client
+    from temporalio.converter import DataConverter
+
+    from auditing.bundle import BundledDocument
+    from auditing.histories import ConventionHistory, HistorySource
+    from auditing.iati import ConventionRecord
+    from infra.settings import Settings
+    from records.archive_store import ArchiveStore
+    from schemas.archive import ArchiveBatchReport, ArchiveFailure
+    from schemas.audit import ReplayResult, VerifyReport
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
     ExitCode.OK,
@@ -110,12 +54,18 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNAVAILABLE, EXIT_NOT_FOUND = (
 )
 AUDIT_ERRORS = audit_errors()
 FETCH_CONCURRENCY = 8
-RENDERERS: dict[str, Callable[..., str]] = {
-    "text": render_text,
-    "json": render_json,
-    "csv": render_csv,
-    "html": render_html,
-}
+TIMELINE_FORMATS = ("csv", "html", "json", "text")
+"""`timeline --format`: the parser offers them without loading their renderers."""
+
+
+def renderers() -> dict[str, Callable[..., str]]:
+    """`timeline`'s renderer of each format."""
+    from auditing.html_report import render_html
+    from auditing.timeline import render_csv, render_json, render_text
+
+    return {"text": render_text, "json": render_json, "csv": render_csv, "html": render_html}
+
+
 SOURCES = ("auto", "temporal", "archive")
 
 
@@ -151,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     timeline = commands.add_parser("timeline", help="who did what, when, from the history")
     timeline.add_argument("convention_id", nargs="?", metavar="ID")
-    timeline.add_argument("--format", choices=sorted(RENDERERS), default="text")
+    timeline.add_argument("--format", choices=TIMELINE_FORMATS, default="text")
     timeline.add_argument("--out", type=Path, metavar="FILE", help="write here, not stdout")
     timeline.add_argument(
         "--lang",
@@ -290,12 +240,19 @@ class _Session:
 
     async def client(self) -> Client:
         """The Temporal client."""
+        from infra.temporal_client import connect
+
         if self._client is None:
             self._client = await connect(self.settings)
         return self._client
 
     async def pool(self) -> asyncpg.Pool:
         """A small pool on Pacte's PostgreSQL."""
+        import asyncpg
+
+        from infra.database import create_pool
+        from infra.embedded import embedded_postgres_url
+
         if self._pool is None:
             try:
                 url = self.settings.database_url or embedded_postgres_url(self.settings.state_dir)
@@ -307,6 +264,8 @@ class _Session:
 
     async def archive(self) -> ArchiveStore:
         """The configured archive: PACTE_ARCHIVE_DIR, or PostgreSQL's history_archive."""
+        from records.archive_store import DirectoryArchive, PostgresArchive, describe_database
+
         if self.settings.archive.directory is not None:
             return DirectoryArchive(self.settings.archive.directory)
         pool = await self.pool()
@@ -315,6 +274,8 @@ class _Session:
     def trust_roots(self) -> list[Path]:
         """The roots the timestamp tokens and the seal must chain to (PACTE_TRUST_ROOTS, else
         the embedded stack's development CA)."""
+        from documents.settings import load_document_settings, trust_roots
+
         return trust_roots(
             load_document_settings(self.settings.environment), self.settings.state_dir
         )
@@ -326,6 +287,10 @@ class _Session:
 
 
 async def _source(args: argparse.Namespace, session: _Session) -> HistorySource:
+    from auditing.archive_source import ArchiveHistories, CombinedHistories
+    from auditing.histories import FileHistories, TemporalHistories, check_convention_id
+    from infra.temporal_client import data_converter
+
     # A mistyped id is a usage error, whether or not a server answers.
     for convention_id in getattr(args, "convention_ids", None) or []:
         check_convention_id(convention_id)
@@ -353,6 +318,8 @@ def _check_selection(args: argparse.Namespace) -> None:
 
 
 async def _selected_ids(args: argparse.Namespace, source: HistorySource) -> list[str]:
+    from auditing.histories import check_convention_id
+
     if args.convention_ids:
         return [check_convention_id(convention_id) for convention_id in args.convention_ids]
     return await source.convention_ids(getattr(args, "query", None))
@@ -365,6 +332,9 @@ async def _histories_in_order(
     damaged: list[str] | None = None,
 ) -> AsyncIterator[ConventionHistory]:
     """Fetch a few conventions ahead while the replay works; keep the order given."""
+    from auditing.histories import HistoryNotFound
+    from records.archive_store import ArchiveDamaged
+
     queue: deque[asyncio.Task[ConventionHistory]] = deque()
     upcoming = iter(convention_ids)
 
@@ -413,6 +383,10 @@ def _replay_line(result: ReplayResult) -> str:
 
 
 async def _replay(args: argparse.Namespace, session: _Session) -> int:
+    from auditing.histories import FileHistories
+    from auditing.replay import replay_conventions
+    from infra.temporal_client import data_converter
+
     _check_selection(args)
     settings = session.settings
     source = await _source(args, session)
@@ -452,6 +426,9 @@ async def _replay(args: argparse.Namespace, session: _Session) -> int:
 
 
 async def _export(args: argparse.Namespace, session: _Session) -> int:
+    from auditing.export import export_convention
+    from auditing.histories import check_convention_id
+
     convention_id = check_convention_id(args.convention_id)
     source = await _source(args, session)
     convention = await source.history(convention_id)
@@ -464,6 +441,10 @@ async def _export(args: argparse.Namespace, session: _Session) -> int:
 
 
 async def _timeline(args: argparse.Namespace, session: _Session) -> int:
+    from auditing.histories import check_convention_id
+    from auditing.timeline import build_timeline, party_names, render_json, timeline_people
+    from infra.temporal_client import data_converter
+
     settings = session.settings
     source = await _source(args, session)
     if args.convention_id is None:
@@ -485,7 +466,7 @@ async def _timeline(args: argparse.Namespace, session: _Session) -> int:
     rendered = (
         render_json(built)
         if args.format == "json"
-        else RENDERERS[args.format](built, language=language, names=names, zone=args.zone)
+        else renderers()[args.format](built, language=language, names=names, zone=args.zone)
     )
     if args.out:
         args.out.write_text(rendered, encoding="utf-8")
@@ -505,6 +486,10 @@ async def _directory_names(
 ) -> dict[str, str]:
     """The directory's names of these parties in `language`; none when PostgreSQL does not
     answer or has no directory (the convention file's names are said then)."""
+    import asyncpg
+
+    from application.directory.names import names_of
+
     try:
         pool = await session.pool()
         held = await names_of(pool, party_ids)
@@ -520,6 +505,10 @@ async def _directory_names(
 async def _people_names(session: _Session, person_ids: list[str]) -> dict[str, str]:
     """The directory's names of the people who answered, by person id; none when
     PostgreSQL does not answer (each answer's recorded name is said then)."""
+    import asyncpg
+
+    from application.directory.names import names_of
+
     if not person_ids:
         return {}
     try:
@@ -531,6 +520,12 @@ async def _people_names(session: _Session, person_ids: list[str]) -> dict[str, s
 
 
 async def _verify(args: argparse.Namespace, session: _Session) -> int:
+    import asyncpg
+
+    from auditing.histories import check_convention_id
+    from infra.temporal_client import data_converter
+    from storage.milestones import stored_convention_ids
+
     _check_selection(args)
     source = await _source(args, session)
     ids = [check_convention_id(convention_id) for convention_id in args.convention_ids]
@@ -579,6 +574,8 @@ async def _verify_one(
 ) -> VerifyReport | None:
     """The convention's milestones against its history, its archive and its anchors (the
     timestamp tokens over its chain's heads); None if unknown."""
+    from auditing.verify import anchor_findings
+
     report = await _verify_record(source, pool, convention_id, converter)
     if report is None:
         return None
@@ -590,6 +587,12 @@ async def _verify_record(
     source: HistorySource, pool: asyncpg.Pool, convention_id: str, converter: DataConverter
 ) -> VerifyReport | None:
     """The convention's milestones against its history, and its archive; None if unknown."""
+    from auditing.archive_check import check_archive
+    from auditing.archive_source import ArchiveHistories, CombinedHistories
+    from auditing.histories import HistoryNotFound
+    from auditing.verify import verify_convention
+    from storage.archive_failures import open_failures
+
     if not isinstance(source, CombinedHistories | ArchiveHistories):
         try:
             history: ConventionHistory | None = await source.history(convention_id)
@@ -641,6 +644,10 @@ def _verify_lines(report: VerifyReport) -> str:
 
 
 async def _archive(args: argparse.Namespace, session: _Session) -> int:
+    from activities.archive import Archiver
+    from auditing.histories import HistoryNotFound, TemporalHistories, check_convention_id
+    from storage.archive_failures import open_failures
+
     chosen = sum(bool(choice) for choice in (args.convention_ids, args.all, args.failures))
     if chosen != 1:
         raise UsageError("say which: archive ID…, archive --all or archive --failures")
@@ -708,6 +715,21 @@ def _print_failures(failures: Sequence[ArchiveFailure]) -> int:
 
 async def _iati(args: argparse.Namespace, session: _Session) -> int:
     # Before any server: a missing setting is a usage error.
+    from pydantic import ValidationError
+
+    from auditing.bundle import as_milestone
+    from auditing.iati import (
+        ConventionRecord,
+        ConventionUnreadable,
+        activities_document,
+        convention_from_history,
+        organisation_names,
+        reporter_from_environment,
+        validation_errors,
+    )
+    from infra.payload_codec import PayloadDecryptionError
+    from infra.temporal_client import data_converter
+
     reporter = reporter_from_environment(session.settings.environment)
     if bool(args.convention_ids) == bool(args.all):
         raise UsageError("say which conventions: iati ID… or iati --all")
@@ -783,6 +805,10 @@ async def _iati(args: argparse.Namespace, session: _Session) -> int:
 
 
 async def _rows(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, object]]:
+    import asyncpg
+
+    from auditing.bundle import stored_milestones
+
     try:
         return await stored_milestones(pool, convention_id)
     except asyncpg.UndefinedTableError as error:
@@ -790,6 +816,15 @@ async def _rows(pool: asyncpg.Pool, convention_id: str) -> list[dict[str, object
 
 
 async def _report(args: argparse.Namespace, session: _Session) -> int:
+    from auditing.bundle import BundleHeads, chain_head, write_bundle
+    from auditing.histories import check_convention_id
+    from auditing.iati import convention_from_history
+    from auditing.replay import replay_conventions
+    from auditing.report import ReportFacts, render_report_pdf
+    from auditing.timeline import build_timeline, timeline_people
+    from infra.temporal_client import data_converter
+    from storage import documents as documents_sql
+
     if args.out is None and args.bundle is None:
         raise UsageError("say where: report ID --out FILE.pdf and/or --bundle DIR")
     convention_id = check_convention_id(args.convention_id)
@@ -870,6 +905,13 @@ async def _bundled_documents(
     session: _Session, pool: asyncpg.Pool, convention_id: str
 ) -> list[BundledDocument]:
     """Every document of the convention with its bytes, read back checked from the store."""
+    from auditing.bundle import BundledDocument
+    from documents.configured_store import open_document_store
+    from documents.settings import load_document_settings
+    from documents.store import DocumentDamaged, DocumentMissing
+    from infra.settings import secrets_file
+    from storage import documents as documents_sql
+
     store = open_document_store(
         load_document_settings(session.settings.environment),
         pool,
@@ -886,6 +928,10 @@ async def _bundled_documents(
 
 
 async def _check_bundle(args: argparse.Namespace, session: _Session) -> int:
+    from auditing.bundle import check_bundle
+    from auditing.histories import HistoryNotFound
+    from infra.temporal_client import data_converter
+
     if not (args.directory / "manifest.json").exists():
         raise HistoryNotFound(f"{args.directory}: no manifest.json (not a bundle)")
     for root in args.trust or []:
@@ -916,6 +962,8 @@ COMMANDS = {
 def _quiet_temporal() -> None:
     # A replay that fails is reported by us, on one line: the SDK's traceback and Core's
     # warning about the failing workflow task would only bury it.
+    from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
+
     logging.getLogger("temporalio").setLevel(logging.CRITICAL)
     with contextlib.suppress(RuntimeError):  # a default runtime already exists: keep it
         Runtime.set_default(
@@ -940,6 +988,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; every problem is one line on stderr and an exit code."""
+    from infra.settings import load_settings
+
     try:
         try:
             args = build_parser().parse_args(argv)

@@ -43,6 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # also as a fil
 import asyncpg
 from temporalio.client import Client
 
+from application.cli_support import STATUS_TIMELINE_SHOWN
 from application.conventions import (
     QUERY_TIMEOUT,
     UPDATE_TIMEOUT,
@@ -53,7 +54,7 @@ from application.conventions import (
     task_lookup,
     workflow_health,
 )
-from application.rendering import STATUS_TIMELINE_SHOWN, render_status
+from application.rendering import render_status
 from benchmarks.report import (
     add_common_arguments,
     finish,

@@ -9,12 +9,13 @@ updates in the writer's transaction), from which the page reads a few hundred ro
 
 from __future__ import annotations
 
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
-import asyncpg
+if TYPE_CHECKING:  # annotations only: `starter.py` reads PORTFOLIO_TABLES for its parser
+    import asyncpg
 
-Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
-"""A pool, or one connection (the check compares both ways in one snapshot)."""
+    Executor: TypeAlias = asyncpg.Pool | asyncpg.Connection
+    """A pool, or one connection (the check compares both ways in one snapshot)."""
 
 # Each table: its query without its order, and its order (names of its own columns, so
 # that the same order applies inside and around the query).

@@ -18,9 +18,10 @@ from temporalio.testing import WorkflowEnvironment
 
 import web
 from application.directory.authority import authority_of
+from application.directory.capacities import DirectoryCapacity
 from application.directory.channels import channel_key, signing_secrets
 from application.directory.organisations import NewOrganisation, add_organisation
-from application.directory.people import DirectoryCapacity, NewPerson, add_person
+from application.directory.people import NewPerson, add_person
 from application.directory.views import CAPACITY_LABELS
 from devkit.stack import free_port
 from storage import directory as store

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from application.directory.people import DirectoryCapacity
+from application.directory.capacities import DirectoryCapacity
 from application.errors import LinkUnusable, Refused, Unauthenticated
 from infra.database import Database
 from rendering.zones import zone_for

@@ -11,11 +11,11 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import date
-from enum import StrEnum
 
 import asyncpg
 from pydantic import EmailStr, TypeAdapter, ValidationError
 
+from application.directory.capacities import DirectoryCapacity
 from application.directory.editors import Editor, require_admin
 from application.errors import Conflict, InvalidInput, NotFound
 from infra.database import transaction
@@ -26,19 +26,6 @@ from storage import directory as store
 
 NAME_MAX = 200
 _EMAIL = TypeAdapter(EmailStr)
-
-
-class DirectoryCapacity(StrEnum):
-    """What a person may do for an organisation; each task needs one."""
-
-    ANSWER = "answer"
-    """Answer the organisation's ordinary tasks (host a mission, file a report, agree…)."""
-    REVIEW = "review"
-    """Review or revise drafts."""
-    SIGN = "sign"
-    """Sign conventions."""
-    DECIDE_FUNDING = "decide_funding"
-    """Decide on a funding request."""
 
 
 EVERY_CAPACITY = tuple(DirectoryCapacity)
