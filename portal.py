@@ -21,6 +21,7 @@ import structlog
 import uvicorn
 
 from application.anchoring import anchor_due
+from application.office.portfolio import fold_aggregates
 from application.office.totp import seal_legacy_totp_secrets, totp_key
 from application.partner import PURGE_EVERY_SECONDS, PartnerDesk, purge_expired
 from application.sealing import seal_pending
@@ -103,8 +104,9 @@ async def _seal_forever(desk: PartnerDesk, tsa_url: str) -> None:
 
 async def sweep_once(desk: PartnerDesk, tsa_url: str) -> bool:
     """One round of the sweep, on one replica at a time (storage/sweep_lock.py): seal, then
-    anchor; a failure of one never stops the other. False when another replica's sweep was
-    running (this one skipped its round: sealing twice would mail the signatories twice)."""
+    anchor, then fold the portfolio's deltas; a failure of one never stops the others. False
+    when another replica's sweep was running (this one skipped its round: sealing twice would
+    mail the signatories twice)."""
     try:
         async with sweep_alone(desk.pool) as alone:
             if not alone:
@@ -138,6 +140,15 @@ async def _sweep(desk: PartnerDesk, tsa_url: str) -> None:
             log.warning("chain head not anchored", convention_id=convention_id, reason=reason)
     except (OSError, asyncpg.PostgresError) as error:
         log.warning("anchoring sweep skipped", error=str(error))
+    try:
+        # The portfolio's deltas (migration 035) folded into its counters even when no one
+        # opens the office's home page for weeks: the deltas the read model's writes leave
+        # stay a few minutes' worth.
+        folded = await fold_aggregates(desk.pool)
+        if folded:
+            log.info("portfolio deltas folded", counter_rows=folded)
+    except (OSError, asyncpg.PostgresError) as error:
+        log.warning("portfolio fold skipped", error=str(error))
 
 
 def serve(portal: PortalSettings, host: str, port: int) -> None:

@@ -74,3 +74,14 @@ async def test_a_sweep_that_fails_gives_the_lock_back(db_pool: asyncpg.Pool) -> 
             raise RuntimeError("the sweep broke")
     async with sweep_alone(db_pool) as alone:
         assert alone
+
+
+async def test_a_sweep_folds_the_portfolios_deltas(
+    db_pool: asyncpg.Pool, counted: dict[str, int]
+) -> None:
+    # A delta left by a write (here one that moves no figure: zero rows) is folded by the
+    # sweep even though no one opened the portfolio: the deltas do not pile up for weeks.
+    await db_pool.execute("INSERT INTO portfolio_row_deltas (name, n) VALUES ('indicators', 0)")
+    assert await db_pool.fetchval("SELECT count(*) FROM portfolio_row_deltas") >= 1
+    assert await portal.sweep_once(Replica(db_pool), "http://tsa.invalid")  # type: ignore[arg-type]
+    assert await db_pool.fetchval("SELECT count(*) FROM portfolio_row_deltas") == 0
