@@ -95,6 +95,13 @@ _PARTY_NAME = """(SELECT p ->> 'name'
      FROM convention_files AS f, jsonb_array_elements(f.document -> 'parties') AS p
     WHERE f.convention_id = {convention} AND p ->> 'id' = {party} LIMIT 1)"""
 
+_TITLE_IN = """(SELECT f.document -> 'titles' ->> {language} FROM convention_files AS f
+    WHERE f.convention_id = {convention})"""
+"""The convention's title in the reader's language as its stored file gave it (None when
+the file gave none in it: the reader then sees the original, `conventions.title`): read by
+the file's primary key for the rows returned only, so that neither the search's conditions
+nor its order change."""
+
 _TASK_TITLE = """(SELECT i.title FROM tasks AS i
     WHERE i.convention_id = {convention} AND i.task_id = {task})"""
 
@@ -482,16 +489,19 @@ def _few(
 _NEXT_OF_LISTED = _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "listed.state")
 
 
-def _with_next_task(inner: str, sort: str, found: str = "", where_found: str = "") -> str:
+def _with_next_task(
+    inner: str, sort: str, found: str = "", where_found: str = "", language: str = "NULL"
+) -> str:
     """The rows of `inner` (aliased `listed`) with each one's next task, its title and the
-    name of the party that owes it, looked up for the rows returned only (and
-    `where_found`'s columns)."""
+    name of the party that owes it, and the convention's title in `language` (a parameter;
+    `title_read`), looked up for the rows returned only (and `where_found`'s columns)."""
     party_name = _PARTY_NAME.format(convention="listed.id", party="next.party")
     # The next task's title as the inbox recorded it: looked up for the page's rows only.
     task_title = _TASK_TITLE.format(convention="listed.id", task="next.task_id")
+    title_read = _TITLE_IN.format(language=f"{language}::text", convention="listed.id")
     return f"""
 SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name,
-       {task_title} AS next_title{where_found}
+       {task_title} AS next_title, {title_read} AS title_read{where_found}
   FROM {inner}
   {_NEXT_OF_LISTED}
  ORDER BY {_OUTER_SORTS[sort]}"""
@@ -565,11 +575,16 @@ def _sorts_its_matches(given: ConventionFilter, sort: str) -> bool:
 
 
 def page_sql(
-    given: ConventionFilter, sort: str, limit: int, after: Cursor | None = None
+    given: ConventionFilter,
+    sort: str,
+    limit: int,
+    after: Cursor | None = None,
+    language: str | None = None,
 ) -> tuple[str, list[Any]]:
     """One page's statement and its parameters, as `conventions_page` runs it (the
     benchmark runs it bare): the capped count in the same statement, one row with the
-    count alone when the page is empty (past the end)."""
+    count alone when the page is empty (past the end); each row's title in `language` as
+    its file gave it (`title_read`, None without a language)."""
     statement = _Statement()
     capped = _capped(given, statement, statement.param(COUNT_CAP + 1))
     ignored = _IGNORED.format(words=statement.param(given.words)) if given.words else "false"
@@ -592,7 +607,8 @@ def page_sql(
         else ",\n       NULL::text AS found_in"
     )
     found = "counted.found, counted.words_ignored, "
-    rows = _with_next_task(inner, sort, found=found, where_found=where_found)
+    read_in = statement.param(language) if language is not None else "NULL"
+    rows = _with_next_task(inner, sort, found=found, where_found=where_found, language=read_in)
     return _PAGE.format(capped=capped, rows=rows), statement.params
 
 
@@ -611,10 +627,12 @@ async def conventions_page(
     sort: str,
     limit: int,
     after: Cursor | None = None,
+    language: str | None = None,
 ) -> ConventionsPage:
     """At most `limit` rows of the filter after the cursor (from its first without one),
-    and the filter's capped count: one statement, planned for its values."""
-    sql, params = page_sql(given, sort, limit, after)
+    and the filter's capped count: one statement, planned for its values; each row's
+    title in `language` as its file gave it (`title_read`)."""
+    sql, params = page_sql(given, sort, limit, after, language)
     async with pool.acquire() as connection:
         await connection.execute(CUSTOM_PLANS)
         fetched = [dict(row) for row in await connection.fetch(sql, *params)]
@@ -649,7 +667,8 @@ async def stream_conventions(
 
 
 _OFFICE_TASKS = """
-SELECT t.convention_id, c.title, t.task_id, t.kind, t.stage, t.party, t.due_at,
+SELECT t.convention_id, c.title, {title_read} AS title_read, t.task_id, t.kind, t.stage,
+       t.party, t.due_at,
        (SELECT i.title FROM tasks AS i
          WHERE i.convention_id = t.convention_id AND i.task_id = t.task_id) AS task_title,
        coalesce(t.due_at < now(), false) AS overdue, t.escalated, s.officer_name,
@@ -665,18 +684,20 @@ SELECT t.convention_id, c.title, t.task_id, t.kind, t.stage, t.party, t.due_at,
 
 
 async def office_tasks(
-    pool: asyncpg.Pool, mine: str | None, limit: int
+    pool: asyncpg.Pool, mine: str | None, limit: int, language: str | None = None
 ) -> tuple[list[dict[str, Any]], int]:
     """The open tasks the office's own party owes, across active conventions, overdue first
     then by due date (at most `limit`), and how many there are in all; `mine`: of the
-    conventions this account started or is the officer of."""
-    params: list[Any] = [limit]
+    conventions this account started or is the officer of; each convention's title in
+    `language` as its file gave it (`title_read`)."""
+    params: list[Any] = [limit, language]
     condition = ""
     if mine is not None:
         params.append(mine.lower())
-        condition = "AND " + _MINE.format(email="$2")
+        condition = "AND " + _MINE.format(email="$3")
     party_name = _PARTY_NAME.format(convention="t.convention_id", party="t.party")
-    sql = _OFFICE_TASKS.format(party_name=party_name, mine=condition)
+    title_read = _TITLE_IN.format(language="$2::text", convention="t.convention_id")
+    sql = _OFFICE_TASKS.format(party_name=party_name, title_read=title_read, mine=condition)
     rows = [dict(row) for row in await pool.fetch(sql, *params)]
     total = int(rows[0]["pacte_total"]) if rows else 0
     for row in rows:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import html
 import io
 import re
 import uuid
@@ -453,6 +454,60 @@ async def test_the_portfolio_links_each_count_to_the_list_it_counts(
     assert next(sheet.iter_rows(values_only=True))[:4] == ("stage", "kind", "state", "conventions")
     french = await officer.get("/office/portfolio/stages.csv?lang=fr")
     assert french.content.decode("utf-8").startswith("\ufeffstage;kind;state;conventions")
+
+
+def titles_shown(page: httpx.Response) -> dict[str, str]:
+    """Each listed convention's title as the page shows it (isolated in a <bdi>), by id."""
+    assert page.status_code == 200, page.text[:2000]
+    shown = re.findall(
+        r'<a href="/office/conventions/([^"]+)"><bdi>[^<]*</bdi></a><br><bdi>([^<]*)</bdi>',
+        page.text,
+    )
+    return {identifier: html.unescape(title) for identifier, title in shown}
+
+
+async def test_each_reader_sees_the_title_in_their_language_on_the_lists(
+    officer: httpx.AsyncClient, db_pool: asyncpg.Pool
+) -> None:
+    word = f"ttl{uuid.uuid4().hex[:8]}"
+    several, arabic_first, one = (f"srch-{word}-{name}" for name in ("both", "ar", "one"))
+    french, arabic = f"Formation des formateurs {word}", f"تكوين المكونين {word}"
+    owed = [("drafting.review.ofppt", "review_draft", "ofppt", NOW - timedelta(days=400))]
+    await _seed(db_pool, several, {"fr": french, "ar": arabic}, tasks=owed)  # type: ignore[arg-type]
+    # The original is the first given: here the Arabic one, which a French reader never sees.
+    await _seed(
+        db_pool,
+        arabic_first,
+        {"ar": f"تكوين الحرفيين {word}", "fr": f"Formation des artisans {word}"},  # type: ignore[arg-type]
+    )
+    # One language only (an Arabic title read by a French reader): the original, for all.
+    only = f"تكوين المدربين {word}"
+    await _seed(db_pool, one, {"ar": only}, tasks=owed)  # type: ignore[arg-type]
+    expected = {
+        "ar": {several: arabic, arabic_first: f"تكوين الحرفيين {word}", one: only},
+        "fr": {several: french, arabic_first: f"Formation des artisans {word}", one: only},
+        # English was given by none: the original.
+        "en": {several: french, arabic_first: f"تكوين الحرفيين {word}", one: only},
+    }
+    for language, titles in expected.items():
+        page = await officer.get("/office/conventions", params={"q": word, "lang": language})
+        assert titles_shown(page) == titles, language
+        tasks = titles_shown(await officer.get(f"/office/tasks?scope=all&lang={language}"))
+        assert {i: t for i, t in tasks.items() if word in i} == {
+            several: titles[several],
+            one: titles[one],
+        }, language
+    # The search still reads the original's words, by relevance too, and the Arabic reader
+    # finds the convention by them though its row shows the Arabic title.
+    for sort in ("updated", "relevance", "title"):
+        page = await officer.get(
+            "/office/conventions", params={"q": f"formateurs {word}", "lang": "ar", "sort": sort}
+        )
+        assert titles_shown(page) == {several: arabic}, sort
+    # The downloads keep the original title.
+    download = await officer.get("/office/conventions.csv", params={"q": word, "lang": "ar"})
+    assert download.status_code == 200
+    assert french in download.text and arabic not in download.text
 
 
 def test_every_string_of_the_list_pages_is_in_the_three_catalogues() -> None:

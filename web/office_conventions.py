@@ -98,7 +98,7 @@ async def conventions_page(request: Request, desk: DeskDep, session: Reader) -> 
     # Conventions started without a recorded file get theirs (a few a load), as on the
     # portfolio: their titles and parties become searchable.
     await backfill_convention_files(desk.pool, desk.client)
-    listed = await conventions_list(desk.pool, query)
+    listed = await conventions_list(desk.pool, query, _language(request, session))
     return page(
         request,
         "office/conventions.html",
@@ -155,7 +155,11 @@ async def tasks_page(request: Request, desk: DeskDep, session: Reader) -> Respon
     """The office's own open tasks across conventions, overdue first: mine (conventions I
     started or am the officer of) or all; each with a link to where it is answered."""
     scope = _scope(request)
-    owed = await office_tasks(desk.pool, session.user.email if scope == "mine" else None)
+    owed = await office_tasks(
+        desk.pool,
+        session.user.email if scope == "mine" else None,
+        language=_language(request, session),
+    )
     unsealed = await unsealed_originals(
         desk.partner, session.user.email if scope == "mine" else None
     )

@@ -227,16 +227,20 @@ class ConventionList:
         return self.query.after is not None and not self.rows
 
 
-async def conventions_list(pool: asyncpg.Pool, query: ListQuery) -> ConventionList:
+async def conventions_list(
+    pool: asyncpg.Pool, query: ListQuery, language: str | None = None
+) -> ConventionList:
     """The page the query asks for (empty past the end, with the count that says how many
-    the filter matches). One row more than a page is read: it says whether a next page
-    exists."""
+    the filter matches), each title in the reader's `language` where the convention's file
+    gave it, else the original (`title_shown`). One row more than a page is read: it says
+    whether a next page exists."""
     found = await stored.conventions_page(
-        pool, query.filter, query.sort, PAGE_SIZE + 1, query.after
+        pool, query.filter, query.sort, PAGE_SIZE + 1, query.after, language
     )
     rows = found.rows[:PAGE_SIZE]
     for row in rows:
         row["next_named"] = _named(row["next_kind"], row["next_title"])
+        row["title_shown"] = row["title_read"] or row["title"]
     following = cursor_text(query.sort, rows[-1]) if len(found.rows) > PAGE_SIZE else None
     return ConventionList(
         query,
@@ -324,13 +328,15 @@ TASK_COLUMNS = (
 
 
 async def office_tasks(
-    pool: asyncpg.Pool, mine: str | None, limit: int = TASKS_SHOWN
+    pool: asyncpg.Pool, mine: str | None, limit: int = TASKS_SHOWN, language: str | None = None
 ) -> OfficeTasks:
     """Every open task the office owes (of the conventions `mine` started or is officer of,
-    when given)."""
-    rows, total = await stored.office_tasks(pool, mine, limit)
+    when given), each convention's title in the reader's `language` where its file gave
+    it, else the original (`title_shown`)."""
+    rows, total = await stored.office_tasks(pool, mine, limit, language)
     for row in rows:
         row["named"] = _named(row["kind"], row["task_title"])
+        row["title_shown"] = row["title_read"] or row["title"]
     return OfficeTasks(rows, total, mine is not None)
 
 
