@@ -490,7 +490,7 @@ _NEXT_OF_LISTED = _NEXT_TASK.replace("c.id", "listed.id").replace("c.state", "li
 
 
 def _with_next_task(
-    inner: str, sort: str, found: str = "", where_found: str = "", language: str = "NULL"
+    inner: str, sort: str, found: str = "", where_found: str = "", language: str | None = None
 ) -> str:
     """The rows of `inner` (aliased `listed`) with each one's next task, its title and the
     name of the party that owes it, and the convention's title in `language` (a parameter;
@@ -498,7 +498,11 @@ def _with_next_task(
     party_name = _PARTY_NAME.format(convention="listed.id", party="next.party")
     # The next task's title as the inbox recorded it: looked up for the page's rows only.
     task_title = _TASK_TITLE.format(convention="listed.id", task="next.task_id")
-    title_read = _TITLE_IN.format(language=f"{language}::text", convention="listed.id")
+    title_read = (
+        _TITLE_IN.format(language=f"{language}::text", convention="listed.id")
+        if language is not None
+        else "NULL::text"
+    )
     return f"""
 SELECT {found}listed.*, {_NEXT_COLUMNS}, {party_name} AS next_party_name,
        {task_title} AS next_title, {title_read} AS title_read{where_found}
@@ -607,17 +611,21 @@ def page_sql(
         else ",\n       NULL::text AS found_in"
     )
     found = "counted.found, counted.words_ignored, "
-    read_in = statement.param(language) if language is not None else "NULL"
+    read_in = statement.param(language) if language is not None else None
     rows = _with_next_task(inner, sort, found=found, where_found=where_found, language=read_in)
     return _PAGE.format(capped=capped, rows=rows), statement.params
 
 
 def page_plan_sql(
-    given: ConventionFilter, sort: str, limit: int, after: Cursor | None = None
+    given: ConventionFilter,
+    sort: str,
+    limit: int,
+    after: Cursor | None = None,
+    language: str | None = None,
 ) -> tuple[str, list[Any]]:
     """`page_sql` run under EXPLAIN ANALYZE (its one JSON row says how long PostgreSQL took
     to plan and to run it): the benchmark's measure of the planning each page pays."""
-    sql, params = page_sql(given, sort, limit, after)
+    sql, params = page_sql(given, sort, limit, after, language)
     return f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}", params
 
 
