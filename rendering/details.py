@@ -46,6 +46,16 @@ DETAILS: Mapping[DetailCode, str] = {
         "the signed text is {media_type}: only a PDF, DOCX or ODT is sealed"
     ),
     DetailCode.NOT_SEALED: N_("the signed original could not be sealed: {error}"),
+    # The office's directory and convention pages (an admin's or an officer's stale form).
+    DetailCode.NO_ACTIVE_PERSON: N_("no active person {person}"),
+    DetailCode.NO_PERSON: N_("no person {person}"),
+    DetailCode.NO_SUCH_CAPACITY: N_("{person} holds no such capacity for {organisation}"),
+    DetailCode.ORGANISATION_EXISTS: N_("organisation {organisation} exists already"),
+    DetailCode.ADDRESS_CONFIRMED: N_("{name}'s address {email} is confirmed already"),
+    DetailCode.TASK_NOT_OPEN: N_("task {task} is not open"),
+    DetailCode.NO_OPEN_TASK: N_("no open task {task} in convention {convention}"),
+    DetailCode.NO_DRAFT: N_("no draft {draft}"),
+    DetailCode.NO_KEPT_FILE: N_("no kept file {proposal}"),
 }
 """One sentence per detail code (tests/test_render_details.py checks each in every
 catalogue)."""
