@@ -56,11 +56,14 @@ DETAILS: Mapping[DetailCode, str] = {
     DetailCode.NO_OPEN_TASK: N_("no open task {task} in convention {convention}"),
     DetailCode.NO_DRAFT: N_("no draft {draft}"),
     DetailCode.NO_KEPT_FILE: N_("no kept file {proposal}"),
+    DetailCode.ADDRESS_TAKEN: N_("{email} is the address of {name} already"),
+    DetailCode.NO_ADDRESS: N_("{name} has no address"),
+    DetailCode.ENDS_BEFORE_START: N_("{valid_until} is before {valid_from}"),
 }
 """One sentence per detail code (tests/test_render_details.py checks each in every
 catalogue)."""
 
-_DAYS = frozenset({"day"})
+_DAYS = frozenset({"day", "valid_from", "valid_until"})
 """Values that are dates (ISO text): said in the locale's long form."""
 
 DETAIL_CODES = frozenset(code.value for code in DetailCode)

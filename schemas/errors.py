@@ -237,6 +237,9 @@ class DetailCode(StrEnum):
     NO_OPEN_TASK = "no_open_task"
     NO_DRAFT = "no_draft"
     NO_KEPT_FILE = "no_kept_file"
+    ADDRESS_TAKEN = "address_taken"
+    NO_ADDRESS = "no_address"
+    ENDS_BEFORE_START = "ends_before_start"
 
 
 def coded_detail(code: DetailCode, text: str, **params: str) -> Reason:

@@ -9,7 +9,7 @@ import html
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import get_args
 
 import pytest
@@ -18,10 +18,11 @@ from fastapi.testclient import TestClient
 
 from application.cli_support import STARTER_ERRORS
 from application.conventions import why_not_open
-from application.directory.people import _no_active_person
+from application.directory.people import _check_dates, _no_active_person
 from application.documents import NO_TEXT, text_unavailable
 from application.errors import (
     Conflict,
+    InvalidInput,
     LinkUnusable,
     NotFound,
     PacteError,
@@ -544,3 +545,24 @@ def test_a_refusal_placed_beside_the_task_field_keeps_its_code() -> None:
     assert field == "task_id" and str(reason) == "task 'drafting.review.v1' is not open"
     said = error_detail(reason, "ar")
     assert said is not None and said.text.startswith("المهمة")
+
+
+def test_a_directory_forms_field_reason_is_said_in_the_readers_language() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        _check_dates(date(2026, 12, 1), date(2026, 11, 30))
+    [problem] = raised.value.errors
+    assert problem.field == "valid_until" and problem.reason == "2026-11-30 is before 2026-12-01"
+    said = error_detail(problem.reason, "fr")
+    assert said is not None and said.text == (
+        "la fin (30 novembre 2026) précède le début (1 décembre 2026)"
+    )
+    arabic = error_detail(problem.reason, "ar")
+    assert arabic is not None and not LATIN_WORD.search(arabic.text), arabic.text
+    taken = coded_detail(
+        DetailCode.ADDRESS_TAKEN,
+        "awa@amica.ml is the address of Awa Diop already",
+        email="awa@amica.ml",
+        name="Awa Diop",
+    )
+    said = error_detail(taken, "ar")
+    assert said is not None and not LATIN_WORD.search(outside_the_data(said.text)), said.text

@@ -102,7 +102,17 @@ async def create_organisation(
         )
     if new.parent_id is not None and await store.organisation(connection, new.parent_id) is None:
         raise InvalidInput(
-            "unknown parent", [FieldError("parent", f"no organisation {new.parent_id!r}")]
+            "unknown parent",
+            [
+                FieldError(
+                    "parent",
+                    coded_detail(
+                        DetailCode.NO_ORGANISATION,
+                        f"no organisation {new.parent_id!r}",
+                        organisation=new.parent_id,
+                    ),
+                )
+            ],
         )
     created = await store.insert_organisation(connection, values, editor.recorded_as)
     await store.record_change(

@@ -308,7 +308,17 @@ async def change_person(
             # with a capacity for each, not two people sharing an address.
             raise InvalidInput(
                 "email",
-                [FieldError("email", f"{email} is the address of {holder.name} already")],
+                [
+                    FieldError(
+                        "email",
+                        coded_detail(
+                            DetailCode.ADDRESS_TAKEN,
+                            f"{email} is the address of {holder.name} already",
+                            email=email,
+                            name=holder.name,
+                        ),
+                    )
+                ],
             )
         after = await store.update_person(connection, person_id, values)
         assert after is not None
@@ -387,7 +397,15 @@ async def confirm_address_by_hand(
             raise NotFound(_no_active_person(person_id))
         if before.email is None:
             raise InvalidInput(
-                "no address", [FieldError("person_id", f"{before.name} has no address")]
+                "no address",
+                [
+                    FieldError(
+                        "person_id",
+                        coded_detail(
+                            DetailCode.NO_ADDRESS, f"{before.name} has no address", name=before.name
+                        ),
+                    )
+                ],
             )
         if before.confirmed_at is not None:
             raise Conflict(
@@ -417,7 +435,18 @@ def _check_dates(valid_from: date | None, valid_until: date | None) -> None:
     """A capacity's validity may not end before it starts."""
     if valid_from and valid_until and valid_until < valid_from:
         raise InvalidInput(
-            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
+            "dates",
+            [
+                FieldError(
+                    "valid_until",
+                    coded_detail(
+                        DetailCode.ENDS_BEFORE_START,
+                        f"{valid_until} is before {valid_from}",
+                        valid_until=valid_until.isoformat(),
+                        valid_from=valid_from.isoformat(),
+                    ),
+                )
+            ],
         )
 
 
