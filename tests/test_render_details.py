@@ -557,7 +557,8 @@ def test_a_directory_forms_field_reason_is_said_in_the_readers_language() -> Non
         "la fin (30 novembre 2026) précède le début (1 décembre 2026)"
     )
     arabic = error_detail(problem.reason, "ar")
-    assert arabic is not None and not LATIN_WORD.search(arabic.text), arabic.text
+    assert arabic is not None
+    assert not LATIN_WORD.search(arabic.text), arabic.text
     taken = coded_detail(
         DetailCode.ADDRESS_TAKEN,
         "awa@amica.ml is the address of Awa Diop already",
@@ -565,4 +566,5 @@ def test_a_directory_forms_field_reason_is_said_in_the_readers_language() -> Non
         name="Awa Diop",
     )
     said = error_detail(taken, "ar")
-    assert said is not None and not LATIN_WORD.search(outside_the_data(said.text)), said.text
+    assert said is not None
+    assert not LATIN_WORD.search(outside_the_data(said.text)), said.text

@@ -314,7 +314,7 @@ async def change_person(
                         coded_detail(
                             DetailCode.ADDRESS_TAKEN,
                             f"{email} is the address of {holder.name} already",
-                            email=email,
+                            email=str(email),
                             name=holder.name,
                         ),
                     )
