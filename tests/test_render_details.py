@@ -22,6 +22,7 @@ from application.directory.people import _check_dates, _no_active_person
 from application.documents import NO_TEXT, text_unavailable
 from application.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     LinkUnusable,
     NotFound,
@@ -36,7 +37,7 @@ from documents import text as document_text
 from documents.intake import PDF
 from documents.text import TextUnavailable
 from rendering.catalogue_check import load
-from rendering.catalogues import gettext
+from rendering.catalogues import N_, gettext
 from rendering.deliveries import (
     ALREADY_DELIVERED,
     SENTENCES,
@@ -568,3 +569,11 @@ def test_a_directory_forms_field_reason_is_said_in_the_readers_language() -> Non
     said = error_detail(taken, "ar")
     assert said is not None
     assert not LATIN_WORD.search(outside_the_data(said.text)), said.text
+
+
+def test_the_office_desks_fixed_refusals_are_catalogue_messages() -> None:
+    page = _office_page(Forbidden(N_("the second factor is already set up")), "fr")
+    assert _detail_line(page) == "le second facteur est déjà configuré"
+    assert "as-recorded" not in page
+    arabic = _detail_line(_office_page(Forbidden(N_("the second factor is already set up")), "ar"))
+    assert arabic == "سبق إعداد العامل الثاني"

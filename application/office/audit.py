@@ -263,7 +263,9 @@ class ConventionAudit:
         try:
             chosen = TimelineFormat(fmt)
         except ValueError as error:
-            raise NotFound(f"no format {fmt!r}") from error
+            raise NotFound(
+                coded_detail(DetailCode.NO_EXPORT, f"no format {fmt!r}", format=fmt)
+            ) from error
         timeline = await build_timeline(
             await self.history(convention_id), self.client.data_converter
         )
