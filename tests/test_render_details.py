@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import get_args
 
 import pytest
@@ -66,6 +67,7 @@ from web.forms import DECISIONS
 from web.office import office_error, placed_refusal
 from web.pages import error_page
 from web.problems import status_and_title
+from web.rendering import render
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -577,3 +579,58 @@ def test_the_office_desks_fixed_refusals_are_catalogue_messages() -> None:
     assert "as-recorded" not in page
     arabic = _detail_line(_office_page(Forbidden(N_("the second factor is already set up")), "ar"))
     assert arabic == "سبق إعداد العامل الثاني"
+
+
+def _organisation_page(refusal: str, language: str) -> str:
+    """The office's page of an organisation after a directory change was refused (what
+    web.office._directory_change gives), with an organisation without people."""
+    org = SimpleNamespace(
+        id="amica",
+        name="AMICA",
+        names=[],
+        kind="ngo",
+        country="ML",
+        archived=False,
+        parent_id=None,
+        webhook_url=None,
+        people=[],
+        unconfirmed=[],
+    )
+    app = FastAPI()
+
+    @app.get("/office/directory/amica")
+    async def organisation(request: Request) -> Response:
+        return render(
+            request,
+            "office/organisation.html",
+            None,
+            status_code=409,
+            csrf="token",
+            org=org,
+            manage=False,
+            keep=False,
+            keys=[],
+            kinds=[],
+            capacities=[],
+            refusal=refusal,
+            failed="remove",
+            errors={},
+            values={},
+        )
+
+    response = TestClient(app).get(f"/office/directory/amica?lang={language}")
+    assert response.status_code == 409
+    found = re.search(r'<p class="refusal" role="alert">(.*?)</p>', response.text, re.DOTALL)
+    assert found is not None, response.text
+    return found.group(1)
+
+
+def test_the_organisation_pages_refusal_is_said_in_the_readers_language() -> None:
+    # It was the English text, unmarked, whatever the reader's language.
+    refusal = _no_active_person("p-12")
+    assert _organisation_page(refusal, "fr") == "aucune personne active <bdi>p-12</bdi>"
+    arabic = _organisation_page(refusal, "ar")
+    assert "<bdi>p-12</bdi>" in arabic and arabic.startswith("لا يوجد شخص نشط")
+    assert _organisation_page(refusal, "en") == "no active person &#39;p-12&#39;"
+    unknown = _organisation_page("a detail nobody translated", "fr")
+    assert 'class="as-recorded"' in unknown
