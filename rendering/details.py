@@ -46,11 +46,24 @@ DETAILS: Mapping[DetailCode, str] = {
         "the signed text is {media_type}: only a PDF, DOCX or ODT is sealed"
     ),
     DetailCode.NOT_SEALED: N_("the signed original could not be sealed: {error}"),
+    # The office's directory and convention pages (an admin's or an officer's stale form).
+    DetailCode.NO_ACTIVE_PERSON: N_("no active person {person}"),
+    DetailCode.NO_PERSON: N_("no person {person}"),
+    DetailCode.NO_SUCH_CAPACITY: N_("{person} holds no such capacity for {organisation}"),
+    DetailCode.ORGANISATION_EXISTS: N_("organisation {organisation} exists already"),
+    DetailCode.ADDRESS_CONFIRMED: N_("{name}'s address {email} is confirmed already"),
+    DetailCode.TASK_NOT_OPEN: N_("task {task} is not open"),
+    DetailCode.NO_OPEN_TASK: N_("no open task {task} in convention {convention}"),
+    DetailCode.NO_DRAFT: N_("no draft {draft}"),
+    DetailCode.NO_KEPT_FILE: N_("no kept file {proposal}"),
+    DetailCode.ADDRESS_TAKEN: N_("{email} is the address of {name} already"),
+    DetailCode.NO_ADDRESS: N_("{name} has no address"),
+    DetailCode.ENDS_BEFORE_START: N_("{valid_until} is before {valid_from}"),
 }
 """One sentence per detail code (tests/test_render_details.py checks each in every
 catalogue)."""
 
-_DAYS = frozenset({"day"})
+_DAYS = frozenset({"day", "valid_from", "valid_until"})
 """Values that are dates (ISO text): said in the locale's long form."""
 
 DETAIL_CODES = frozenset(code.value for code in DetailCode)

@@ -228,6 +228,18 @@ class DetailCode(StrEnum):
     NOT_CONVERTED = "not_converted"
     NOT_SEALABLE_TYPE = "not_sealable_type"
     NOT_SEALED = "not_sealed"
+    NO_ACTIVE_PERSON = "no_active_person"
+    NO_PERSON = "no_person"
+    NO_SUCH_CAPACITY = "no_such_capacity"
+    ORGANISATION_EXISTS = "organisation_exists"
+    ADDRESS_CONFIRMED = "address_confirmed"
+    TASK_NOT_OPEN = "task_not_open"
+    NO_OPEN_TASK = "no_open_task"
+    NO_DRAFT = "no_draft"
+    NO_KEPT_FILE = "no_kept_file"
+    ADDRESS_TAKEN = "address_taken"
+    NO_ADDRESS = "no_address"
+    ENDS_BEFORE_START = "ends_before_start"
 
 
 def coded_detail(code: DetailCode, text: str, **params: str) -> Reason:

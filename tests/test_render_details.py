@@ -9,7 +9,8 @@ import html
 import re
 import shutil
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from types import SimpleNamespace
 from typing import get_args
 
 import pytest
@@ -18,15 +19,26 @@ from fastapi.testclient import TestClient
 
 from application.cli_support import STARTER_ERRORS
 from application.conventions import why_not_open
+from application.directory.people import _check_dates, _no_active_person
 from application.documents import NO_TEXT, text_unavailable
-from application.errors import LinkUnusable, NotFound, PacteError
+from application.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LinkUnusable,
+    NotFound,
+    PacteError,
+    Refused,
+    Unauthenticated,
+)
+from application.office.actions import _not_open
 from application.office.overview import _detail, _missing_channels
 from application.partner.links import _withdrawn
 from documents import text as document_text
 from documents.intake import PDF
 from documents.text import TextUnavailable
 from rendering.catalogue_check import load
-from rendering.catalogues import gettext
+from rendering.catalogues import N_, gettext
 from rendering.deliveries import (
     ALREADY_DELIVERED,
     SENTENCES,
@@ -36,7 +48,7 @@ from rendering.deliveries import (
     written,
 )
 from rendering.details import DETAILS, error_detail
-from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE
+from rendering.formats import FIRST_STRONG_ISOLATE, POP_DIRECTIONAL_ISOLATE, word
 from rendering.record import PartyNames
 from rendering.validation import reason_text
 from schemas import tasks as tasks_schema
@@ -52,8 +64,10 @@ from schemas.reasons import ReasonCode, ReasonFacts
 from schemas.status import TaskLookup
 from schemas.tasks import Task, TaskKind, TaskStatus
 from web.forms import DECISIONS
+from web.office import office_error, placed_refusal
 from web.pages import error_page
 from web.problems import status_and_title
+from web.rendering import render
 
 NOW = datetime(2026, 12, 7, 9, 30, tzinfo=UTC)
 LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -436,3 +450,187 @@ def test_a_sealing_refusal_says_its_sentence_and_quotes_the_tools_words() -> Non
     assert arabic is not None and not LATIN_WORD.search(
         outside_the_data(arabic.text).replace("PDF", "")
     )
+
+
+# --- 6. the office's directory and convention pages' details ----------------------------
+
+
+class _NoSession:
+    """An office desk whose reader is not signed in (office_error asks whom it serves)."""
+
+    class signin:  # stands for the desk's attribute
+        @staticmethod
+        async def session(_cookie: str | None) -> None:
+            raise Unauthenticated("not signed in")
+
+
+def _office_page(error: PacteError, language: str) -> str:
+    """The office desk's error page for `error`, as a reader of `language` gets it."""
+    app = FastAPI()
+    app.state.office = _NoSession()
+    app.state.office_csrf = None
+
+    @app.get("/office/raise")
+    async def raising() -> None:
+        raise error
+
+    @app.exception_handler(PacteError)
+    async def page(request: Request, raised: PacteError) -> Response:
+        return await office_error(request, raised)
+
+    response = TestClient(app).get(f"/office/raise?lang={language}")
+    assert response.status_code == status_and_title(error)[0]
+    return str(response.text)
+
+
+def test_the_directory_editors_refusals_keep_their_english_for_the_api_and_the_cli() -> None:
+    assert str(_no_active_person("p-12")) == "no active person 'p-12'"
+    assert str(_not_open("drafting.review.v1")) == "task_id: task 'drafting.review.v1' is not open"
+    assert error_detail(_no_active_person("p-12"), "en") == word("no active person 'p-12'")
+
+
+@pytest.mark.parametrize(
+    ("error", "french", "arabic"),
+    [
+        (
+            NotFound(_no_active_person("p-12")),
+            "aucune personne active p-12",
+            "لا يوجد شخص نشط",
+        ),
+        (
+            Conflict(
+                coded_detail(
+                    DetailCode.ORGANISATION_EXISTS,
+                    "organisation 'amica' exists already",
+                    organisation="amica",
+                )
+            ),
+            "l'organisation amica existe déjà",
+            "المنظمة",
+        ),
+        (
+            NotFound(
+                coded_detail(
+                    DetailCode.NO_OPEN_TASK,
+                    "no open task 'drafting.review.v1' in convention 'bamako-2026'",
+                    task="drafting.review.v1",
+                    convention="bamako-2026",
+                )
+            ),
+            "aucune tâche ouverte drafting.review.v1 dans la convention bamako-2026",
+            "لا توجد مهمة مفتوحة",
+        ),
+        (
+            Refused(_not_open("drafting.review.v1")),
+            "la tâche drafting.review.v1 n'est pas ouverte",
+            "ليست مفتوحة",
+        ),
+    ],
+)
+def test_the_office_desks_error_page_says_a_directory_or_task_refusal_in_its_language(
+    error: PacteError, french: str, arabic: str
+) -> None:
+    page = _office_page(error, "fr")
+    assert _detail_line(page) == french
+    assert "as-recorded" not in page
+    arabic_page = _office_page(error, "ar")
+    said = _detail_line(arabic_page)
+    # The ids stay as written, each in its <bdi>; the rest of the line is Arabic.
+    found = re.search(r'<p class="detail">(.*?)</p>', arabic_page, re.DOTALL)
+    assert found is not None and "<bdi>" in found.group(1)
+    outside = re.sub(r"<[^>]+>", "", re.sub(r"<bdi>.*?</bdi>", "", found.group(1)))
+    assert arabic in said and not LATIN_WORD.search(outside), said
+    assert _detail_line(_office_page(error, "en")) == str(error.detail)
+
+
+def test_a_refusal_placed_beside_the_task_field_keeps_its_code() -> None:
+    field, reason = placed_refusal(_not_open("drafting.review.v1"))
+    assert field == "task_id" and str(reason) == "task 'drafting.review.v1' is not open"
+    said = error_detail(reason, "ar")
+    assert said is not None and said.text.startswith("المهمة")
+
+
+def test_a_directory_forms_field_reason_is_said_in_the_readers_language() -> None:
+    with pytest.raises(InvalidInput) as raised:
+        _check_dates(date(2026, 12, 1), date(2026, 11, 30))
+    [problem] = raised.value.errors
+    assert problem.field == "valid_until" and problem.reason == "2026-11-30 is before 2026-12-01"
+    said = error_detail(problem.reason, "fr")
+    assert said is not None and said.text == (
+        "la fin (30 novembre 2026) précède le début (1 décembre 2026)"
+    )
+    arabic = error_detail(problem.reason, "ar")
+    assert arabic is not None
+    assert not LATIN_WORD.search(arabic.text), arabic.text
+    taken = coded_detail(
+        DetailCode.ADDRESS_TAKEN,
+        "awa@amica.ml is the address of Awa Diop already",
+        email="awa@amica.ml",
+        name="Awa Diop",
+    )
+    said = error_detail(taken, "ar")
+    assert said is not None
+    assert not LATIN_WORD.search(outside_the_data(said.text)), said.text
+
+
+def test_the_office_desks_fixed_refusals_are_catalogue_messages() -> None:
+    page = _office_page(Forbidden(N_("the second factor is already set up")), "fr")
+    assert _detail_line(page) == "le second facteur est déjà configuré"
+    assert "as-recorded" not in page
+    arabic = _detail_line(_office_page(Forbidden(N_("the second factor is already set up")), "ar"))
+    assert arabic == "سبق إعداد العامل الثاني"
+
+
+def _organisation_page(refusal: str, language: str) -> str:
+    """The office's page of an organisation after a directory change was refused (what
+    web.office._directory_change gives), with an organisation without people."""
+    org = SimpleNamespace(
+        id="amica",
+        name="AMICA",
+        names=[],
+        kind="ngo",
+        country="ML",
+        archived=False,
+        parent_id=None,
+        webhook_url=None,
+        people=[],
+        unconfirmed=[],
+    )
+    app = FastAPI()
+
+    @app.get("/office/directory/amica")
+    async def organisation(request: Request) -> Response:
+        return render(
+            request,
+            "office/organisation.html",
+            None,
+            status_code=409,
+            csrf="token",
+            org=org,
+            manage=False,
+            keep=False,
+            keys=[],
+            kinds=[],
+            capacities=[],
+            refusal=refusal,
+            failed="remove",
+            errors={},
+            values={},
+        )
+
+    response = TestClient(app).get(f"/office/directory/amica?lang={language}")
+    assert response.status_code == 409
+    found = re.search(r'<p class="refusal" role="alert">(.*?)</p>', response.text, re.DOTALL)
+    assert found is not None, response.text
+    return found.group(1)
+
+
+def test_the_organisation_pages_refusal_is_said_in_the_readers_language() -> None:
+    # It was the English text, unmarked, whatever the reader's language.
+    refusal = _no_active_person("p-12")
+    assert _organisation_page(refusal, "fr") == "aucune personne active <bdi>p-12</bdi>"
+    arabic = _organisation_page(refusal, "ar")
+    assert "<bdi>p-12</bdi>" in arabic and arabic.startswith("لا يوجد شخص نشط")
+    assert _organisation_page(refusal, "en") == "no active person &#39;p-12&#39;"
+    unknown = _organisation_page("a detail nobody translated", "fr")
+    assert 'class="as-recorded"' in unknown

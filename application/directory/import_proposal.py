@@ -26,6 +26,7 @@ from application.directory.organisations import (
 from application.directory.people import EVERY_CAPACITY, NewPerson, enrol_person
 from application.errors import Forbidden, Refused
 from infra.database import Database, transaction
+from rendering.catalogues import N_
 from schemas.convention import Contact, Convention, DiagnosticStage, Party
 from schemas.errors import FieldError
 from storage import directory as store
@@ -296,7 +297,7 @@ async def apply(
     if proposal.differences and not accept:
         raise _refusal(proposal)
     if proposal.differences and editor.role is not EditorRole.ADMIN:
-        raise Forbidden("accepting directory changes from a file: only an admin may do this")
+        raise Forbidden(N_("accepting directory changes from a file: only an admin may do this"))
     reason = f"imported from convention {proposal.convention_id}'s file"
     for party in proposal.new_organisations:
         await create_organisation(

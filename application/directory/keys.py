@@ -12,7 +12,7 @@ from application.directory.keepers import require_keeper
 from application.errors import InvalidInput, NotFound
 from application.partner.keys import create_key, list_keys, revoke_key
 from infra.database import transaction
-from schemas.errors import FieldError
+from schemas.errors import DetailCode, FieldError, coded_detail
 from storage import directory as store
 from storage.api_keys import ApiKey
 
@@ -31,7 +31,13 @@ async def create_organisation_key(
         raise InvalidInput("key name", [FieldError("name", KEY_NAME_REASON)])
     async with transaction(pool) as connection:
         if await store.organisation(connection, organisation_id) is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         await require_keeper(connection, editor, organisation_id, "creating an API key")
         secret, key = await create_key(connection, organisation_id, name)
         await store.record_change(
@@ -51,7 +57,13 @@ async def revoke_organisation_key(
     unknown one, is refused beside the field."""
     async with transaction(pool) as connection:
         if await store.organisation(connection, organisation_id) is None:
-            raise NotFound(f"no organisation {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_ORGANISATION,
+                    f"no organisation {organisation_id!r}",
+                    organisation=organisation_id,
+                )
+            )
         await require_keeper(connection, editor, organisation_id, "revoking an API key")
         known = {key.id: key for key in await list_keys(connection, organisation_id)}
         before = known.get(key_id.strip())

@@ -93,10 +93,26 @@ async def create_organisation(
     """Create it inside the caller's transaction (an officer may: the organisation is new)."""
     values = _checked(new)
     if await store.organisation(connection, new.id) is not None:
-        raise Conflict(f"organisation {new.id!r} exists already")
+        raise Conflict(
+            coded_detail(
+                DetailCode.ORGANISATION_EXISTS,
+                f"organisation {new.id!r} exists already",
+                organisation=new.id,
+            )
+        )
     if new.parent_id is not None and await store.organisation(connection, new.parent_id) is None:
         raise InvalidInput(
-            "unknown parent", [FieldError("parent", f"no organisation {new.parent_id!r}")]
+            "unknown parent",
+            [
+                FieldError(
+                    "parent",
+                    coded_detail(
+                        DetailCode.NO_ORGANISATION,
+                        f"no organisation {new.parent_id!r}",
+                        organisation=new.parent_id,
+                    ),
+                )
+            ],
         )
     created = await store.insert_organisation(connection, values, editor.recorded_as)
     await store.record_change(

@@ -43,6 +43,13 @@ class NewPerson:
     """An IANA zone name; None or empty: the organisation's country's (rendering.zones)."""
 
 
+def _no_active_person(person_id: str) -> Reason:
+    """The refusal of a change to a person removed or never recorded (a stale form)."""
+    return coded_detail(
+        DetailCode.NO_ACTIVE_PERSON, f"no active person {person_id!r}", person=person_id
+    )
+
+
 def checked_person(new: NewPerson) -> dict[str, str | None]:
     """The person's values, or InvalidInput naming each field at fault."""
     errors: list[FieldError] = []
@@ -209,7 +216,7 @@ async def grant_capacity(
     async with transaction(pool) as connection:
         person = await store.person(connection, person_id)
         if person is None or person.removed_at is not None:
-            raise NotFound(f"no active person {person_id!r}")
+            raise NotFound(_no_active_person(person_id))
         if await store.organisation(connection, organisation_id) is None:
             raise NotFound(
                 coded_detail(
@@ -240,7 +247,14 @@ async def revoke_capacity(
             connection, person_id, organisation_id, capacity, editor.recorded_as
         )
         if not revoked:
-            raise NotFound(f"{person_id!r} holds no such capacity for {organisation_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_SUCH_CAPACITY,
+                    f"{person_id!r} holds no such capacity for {organisation_id!r}",
+                    person=person_id,
+                    organisation=organisation_id,
+                )
+            )
         await store.record_change(
             connection,
             actor=editor.recorded_as,
@@ -261,7 +275,9 @@ async def remove_person(
         before = await store.person(connection, person_id)
         removed = await store.mark_removed(connection, person_id)
         if before is None or removed is None:
-            raise NotFound(f"no person {person_id!r}")
+            raise NotFound(
+                coded_detail(DetailCode.NO_PERSON, f"no person {person_id!r}", person=person_id)
+            )
         await store.record_change(
             connection,
             actor=editor.recorded_as,
@@ -284,7 +300,7 @@ async def change_person(
     async with transaction(pool) as connection:
         before = await store.person(connection, person_id)
         if before is None or before.removed_at is not None:
-            raise NotFound(f"no active person {person_id!r}")
+            raise NotFound(_no_active_person(person_id))
         email = values.get("email")
         holder = await store.person_by_email(connection, email) if email else None
         if holder is not None and holder.id != person_id:
@@ -292,7 +308,17 @@ async def change_person(
             # with a capacity for each, not two people sharing an address.
             raise InvalidInput(
                 "email",
-                [FieldError("email", f"{email} is the address of {holder.name} already")],
+                [
+                    FieldError(
+                        "email",
+                        coded_detail(
+                            DetailCode.ADDRESS_TAKEN,
+                            f"{email} is the address of {holder.name} already",
+                            email=str(email),
+                            name=holder.name,
+                        ),
+                    )
+                ],
             )
         after = await store.update_person(connection, person_id, values)
         assert after is not None
@@ -334,7 +360,7 @@ async def change_reading(
     async with transaction(pool) as connection:
         before = await store.person(connection, person_id)
         if before is None or before.removed_at is not None:
-            raise NotFound(f"no active person {person_id!r}")
+            raise NotFound(_no_active_person(person_id))
         values = checked_person(
             NewPerson(
                 before.name,
@@ -368,13 +394,28 @@ async def confirm_address_by_hand(
     async with transaction(pool) as connection:
         before = await store.person(connection, person_id)
         if before is None or before.removed_at is not None:
-            raise NotFound(f"no active person {person_id!r}")
+            raise NotFound(_no_active_person(person_id))
         if before.email is None:
             raise InvalidInput(
-                "no address", [FieldError("person_id", f"{before.name} has no address")]
+                "no address",
+                [
+                    FieldError(
+                        "person_id",
+                        coded_detail(
+                            DetailCode.NO_ADDRESS, f"{before.name} has no address", name=before.name
+                        ),
+                    )
+                ],
             )
         if before.confirmed_at is not None:
-            raise Conflict(f"{before.name}'s address {before.email} is confirmed already")
+            raise Conflict(
+                coded_detail(
+                    DetailCode.ADDRESS_CONFIRMED,
+                    f"{before.name}'s address {before.email} is confirmed already",
+                    name=before.name,
+                    email=before.email,
+                )
+            )
         await store.confirm_address(connection, person_id)
         await store.record_change(
             connection,
@@ -394,7 +435,18 @@ def _check_dates(valid_from: date | None, valid_until: date | None) -> None:
     """A capacity's validity may not end before it starts."""
     if valid_from and valid_until and valid_until < valid_from:
         raise InvalidInput(
-            "dates", [FieldError("valid_until", f"{valid_until} is before {valid_from}")]
+            "dates",
+            [
+                FieldError(
+                    "valid_until",
+                    coded_detail(
+                        DetailCode.ENDS_BEFORE_START,
+                        f"{valid_until} is before {valid_from}",
+                        valid_until=valid_until.isoformat(),
+                        valid_from=valid_from.isoformat(),
+                    ),
+                )
+            ],
         )
 
 

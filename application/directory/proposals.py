@@ -20,6 +20,7 @@ from application.errors import InvalidInput, NotFound, Refused
 from application.office.starting import read_upload
 from infra.database import transaction
 from schemas.convention import Convention
+from schemas.errors import DetailCode, coded_detail
 from storage import directory as store
 from storage import directory_desk as desk_store
 
@@ -112,7 +113,11 @@ async def keep_refused_draft(
 async def _kept(db: asyncpg.Pool | asyncpg.Connection, proposal_id: str) -> desk_store.Proposal:
     found = await desk_store.proposal(db, proposal_id)
     if found is None:
-        raise NotFound(f"no kept file {proposal_id!r}")
+        raise NotFound(
+            coded_detail(
+                DetailCode.NO_KEPT_FILE, f"no kept file {proposal_id!r}", proposal=proposal_id
+            )
+        )
     return found
 
 

@@ -34,7 +34,7 @@ from application.office.signin import OfficeSession
 from application.partner import PartnerDesk, TaskView
 from schemas.actors import AuthMethod, Principal, PrincipalKind
 from schemas.convention_file import parse_model
-from schemas.errors import FieldError, InputError, Reason
+from schemas.errors import DetailCode, FieldError, InputError, Reason, coded_detail
 from schemas.officer_actions import PostponeDeadline, ReassignTask, TerminateConvention
 from schemas.tasks import Task
 
@@ -49,6 +49,14 @@ def _validated(model: type[Model], data: dict[str, Any]) -> Model:
         return parse_model(model, data, model.__name__)
     except InputError as error:
         raise InvalidInput(str(error), error.errors) from error
+
+
+def _not_open(task_id: str) -> Reason:
+    """An officer's action on a task answered or cancelled since the page was opened; the
+    field's prefix places it beside the form's task (web.office.placed_refusal)."""
+    return coded_detail(
+        DetailCode.TASK_NOT_OPEN, f"task_id: task {task_id!r} is not open", task=task_id
+    )
 
 
 @dataclass
@@ -175,7 +183,7 @@ class OfficerActions:
             raise Refused(str(error)) from error
         task = next((t for t in status.open_tasks if t.id == task_id), None)
         if task is None:
-            raise Refused(f"task_id: task {task_id!r} is not open")
+            raise Refused(_not_open(task_id))
         return task
 
     async def terminate(
@@ -209,7 +217,7 @@ class OfficerActions:
             raise Refused(str(error)) from error
         task = next((t for t in status.open_tasks if t.id == task_id), None)
         if task is None:
-            raise Refused(f"task_id: task {task_id!r} is not open")
+            raise Refused(_not_open(task_id))
         # The officer acts for the party only while the directory keeps it active; the
         # record names the officer, the party and the directory version checked.
         try:
@@ -255,5 +263,12 @@ class OfficerActions:
             raise NotFound(str(error)) from error
         task = next((t for t in status.open_tasks if t.id == task_id), None)
         if task is None:
-            raise NotFound(f"no open task {task_id!r} in convention {convention_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.NO_OPEN_TASK,
+                    f"no open task {task_id!r} in convention {convention_id!r}",
+                    task=task_id,
+                    convention=convention_id,
+                )
+            )
         return TaskView(task, await self.partner.convention(convention_id), status)

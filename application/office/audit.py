@@ -66,6 +66,7 @@ from records.history_events import history_file_bytes
 from records.xlsx_writer import XLSX_MEDIA_TYPE, write_xlsx
 from rendering.zones import DEFAULT_ZONE
 from schemas.audit import ReplayResult, Timeline, VerifyReport
+from schemas.errors import DetailCode, coded_detail
 from storage.milestones import has_milestones
 
 
@@ -216,7 +217,13 @@ class ConventionAudit:
         Temporal's retention and the archive's moves): an audit page is a convention's, and
         a made-up id (`first-hour-1~`, `backup.zip`) is not one."""
         if not await has_milestones(self.pool, convention_id):
-            raise NotFound(f"no convention {convention_id!r}")
+            raise NotFound(
+                coded_detail(
+                    DetailCode.CONVENTION_UNKNOWN,
+                    f"no convention {convention_id!r}",
+                    convention=convention_id,
+                )
+            )
 
     async def check(self, session: OfficeSession, convention_id: str, address: str) -> AuditCheck:
         """Replay every run against this code and verify the milestones (as audit.py does)."""
@@ -256,7 +263,9 @@ class ConventionAudit:
         try:
             chosen = TimelineFormat(fmt)
         except ValueError as error:
-            raise NotFound(f"no format {fmt!r}") from error
+            raise NotFound(
+                coded_detail(DetailCode.NO_EXPORT, f"no format {fmt!r}", format=fmt)
+            ) from error
         timeline = await build_timeline(
             await self.history(convention_id), self.client.data_converter
         )

@@ -40,7 +40,7 @@ from schemas.convention_file import (
     located,
     parse_document,
 )
-from schemas.errors import FieldError, InputError
+from schemas.errors import DetailCode, FieldError, InputError, coded_detail
 from schemas.tasks import Task, TaskKind
 from storage import directory as directory_store
 from storage import drafts as store
@@ -131,7 +131,7 @@ async def open_draft(partner: PartnerDesk, session: OfficeSession, draft_id: str
     email = _officer(session)
     row = await store.get(partner.pool, draft_id)
     if row is None or (row.owner != email and email not in row.shared_with):
-        raise NotFound(f"no draft {draft_id!r}")
+        raise NotFound(coded_detail(DetailCode.NO_DRAFT, f"no draft {draft_id!r}", draft=draft_id))
     return _draft(row)
 
 
@@ -176,7 +176,13 @@ async def copy_of(partner: PartnerDesk, session: OfficeSession, convention_id: s
     try:
         convention = await partner.convention(convention_id.strip())
     except (RPCError, ValueError) as error:
-        raise NotFound(f"no convention {convention_id!r}") from error
+        raise NotFound(
+            coded_detail(
+                DetailCode.CONVENTION_UNKNOWN,
+                f"no convention {convention_id!r}",
+                convention=convention_id,
+            )
+        ) from error
     document = convention.model_dump(mode="json", exclude_none=True)
     document["id"] = f"{convention.id}-copy"[:80]
     document.pop("origin", None)
@@ -259,7 +265,13 @@ async def party_from_directory(partner: PartnerDesk, organisation_id: str) -> di
     contacts, its webhook; NotFound for an unknown or archived organisation."""
     organisation = await directory_store.organisation(partner.pool, organisation_id)
     if organisation is None or organisation.archived_at is not None:
-        raise NotFound(f"no organisation {organisation_id!r} in the directory")
+        raise NotFound(
+            coded_detail(
+                DetailCode.NO_ORGANISATION,
+                f"no organisation {organisation_id!r} in the directory",
+                organisation=organisation_id,
+            )
+        )
     contacts = []
     for person, _capacities in await directory_store.people_of(partner.pool, organisation.id):
         if person.removed_at is not None:

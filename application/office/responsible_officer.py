@@ -97,8 +97,10 @@ async def _require(client: Client, session: OfficeSession, convention_id: str) -
     status = await _status(client, convention_id)
     if session.role is not Role.ADMIN and not _is_responsible(session, status):
         raise Forbidden(
-            "change the responsible officer: only an admin, or the convention's responsible "
-            "officer, may do this"
+            N_(
+                "change the responsible officer: only an admin, or the convention's "
+                "responsible officer, may do this"
+            )
         )
     return status
 

@@ -33,6 +33,7 @@ from application.office.roles import SECOND_FACTOR_ROLES, Role
 from application.partner import CodeMail, PartnerDesk
 from application.partner.code_mail import send_code_mail, unavailable_reason
 from infra.portal_settings import token_hash
+from rendering.catalogues import N_
 from rendering.zones import zone_for
 from schemas.errors import FieldError
 from storage import office_accounts, office_sessions
@@ -206,10 +207,10 @@ class SignIn:
     async def enrolment(self, session: OfficeSession) -> tuple[str, str]:
         """The TOTP secret being set up and its otpauth URI (shown as text: no script)."""
         if session.step != "enrol":
-            raise Forbidden("the second factor is already set up")
+            raise Forbidden(N_("the second factor is already set up"))
         found = await totp.enrolment_secret(self.pool, self.totp_key(), session.user.email)
         if found is None:
-            raise Forbidden("the second factor cannot be set up: ask an administrator")
+            raise Forbidden(N_("the second factor cannot be set up: ask an administrator"))
         return found
 
     async def confirm_enrolment(
@@ -218,7 +219,7 @@ class SignIn:
         """A first code proves the authenticator holds the secret; returns the session's new
         cookie and the recovery codes, shown once and stored as SHA-256."""
         if session.step != "enrol":
-            raise Forbidden("the second factor is already set up")
+            raise Forbidden(N_("the second factor is already set up"))
         reservation = await self._second_factor_limits(session)
         if not await totp.code_ok(self.pool, self.totp_key(), session.user.email, code):
             await self._second_factor_failed(session, address)
@@ -237,7 +238,7 @@ class SignIn:
         """A TOTP code (each time-step once) or a recovery code (each once) ends the sign-in;
         returns the session's new cookie."""
         if session.step != "second_factor":
-            raise Forbidden("no second factor is owed by this session")
+            raise Forbidden(N_("no second factor is owed by this session"))
         reservation = await self._second_factor_limits(session)
         code = code.strip().replace(" ", "")
         ok = await totp.code_ok(self.pool, self.totp_key(), session.user.email, code)
