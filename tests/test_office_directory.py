@@ -281,7 +281,9 @@ async def test_an_admin_revokes_a_capacity_then_removes_the_person(
             f"/office/directory/{organisation_id}/confirm",
             data={"csrf": csrf_of(page), "person_id": person.id, "reason": "par téléphone"},
         )
-        assert again.status_code == 409 and "confirmed already" in again.text
+        # Said in the page's language (a coded detail), not the English of the CLI.
+        assert again.status_code == 409 and "est déjà confirmée" in again.text
+        assert "confirmed already" not in again.text
         revoked = await http.post(
             f"/office/directory/{organisation_id}/revoke",
             data={"csrf": csrf_of(page), "person_id": person.id, "capacity": "sign"},
