@@ -230,15 +230,22 @@ async def recount_aggregates(pool: Executor) -> None:
     await pool.execute("SELECT portfolio_recount()")
 
 
+# Each per-convention table's first rows with its total: composed once, here, of this
+# module's fixed clauses (the row limit is `$1`).
+_PAGE_ROWS: dict[str, str] = {
+    table: (
+        f"SELECT *, ({_TOTALS[table]}) AS {_TOTAL}\nFROM ({_FIRST_ROWS[table]}\n) AS first_\n"
+        f"ORDER BY {_QUERIES[table][1]}"
+    )
+    for table in _FIRST_ROWS
+}
+
+
 async def page_rows(pool: Executor, table: str, rows: int) -> tuple[list[dict[str, Any]], int]:
     """The first `rows` rows of a per-convention table, in its order, and how many it has in
     all (from the counters): a few hundred rows read, whatever the portfolio's size. One
     round trip: the count rides on each row (computed once, an uncorrelated subquery)."""
-    query = (
-        f"SELECT *, ({_TOTALS[table]}) AS {_TOTAL}\nFROM ({_FIRST_ROWS[table]}\n) AS first_\n"
-        f"ORDER BY {_QUERIES[table][1]}"
-    )
-    fetched = [dict(row) for row in await pool.fetch(query, rows)]
+    fetched = [dict(row) for row in await pool.fetch(_PAGE_ROWS[table], rows)]
     if not fetched:  # no row to carry it: asked apart (0, unless the counters disagree)
         return [], int(await pool.fetchval(_TOTALS[table]))
     total = int(fetched[0][_TOTAL])
